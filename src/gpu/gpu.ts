@@ -1,0 +1,404 @@
+// The GPU layer: one device, its real limits, a pipeline cache, buffers, and recorded programs.
+// Works the same on navigator.gpu (browser) and on the Node `webgpu` package.
+//
+// Kernels never touch the command encoder directly: they call `rec.dispatch(...)` on a Recorder.
+// A Recorder builds each dispatch's uniform buffer and bind group once; a Program replays the
+// recorded list every training step, so a step allocates nothing on the GPU or the JS heap.
+
+import {
+  GpuDeviceLostError,
+  GpuError,
+  GpuLimitError,
+  GpuOutOfMemoryError,
+  GpuUnavailableError,
+  GpuValidationError,
+} from './errors';
+
+/** A WGSL source file: `name` keys the pipeline cache, `code` is the text of shaders/NAME.wgsl. */
+export interface Shader {
+  name: string;
+  code: string;
+}
+
+/** A range of a buffer bound as one storage binding. offset must be a multiple of 256 bytes. */
+export interface BufferView {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
+/** What a kernel binds: a whole buffer or a view into one. */
+export type Buf = GPUBuffer | BufferView;
+
+export function isView(b: Buf): b is BufferView {
+  return (b as BufferView).buffer !== undefined && (b as BufferView).offset !== undefined;
+}
+
+export function bufSize(b: Buf): number {
+  return isView(b) ? b.size : b.size;
+}
+
+/** Marks a uniform value as f32 (plain numbers are packed as u32; negative ones as i32). */
+export class F32 {
+  constructor(readonly value: number) {}
+}
+export const f32 = (v: number): F32 => new F32(v);
+
+/** Packs scalars into a uniform block: each value takes 4 bytes in order; padded to 16 bytes. */
+export function packUniforms(values: Array<number | F32>): ArrayBuffer {
+  const bytes = Math.max(16, Math.ceil((values.length * 4) / 16) * 16);
+  const buf = new ArrayBuffer(bytes);
+  const view = new DataView(buf);
+  values.forEach((v, i) => {
+    if (v instanceof F32) view.setFloat32(i * 4, v.value, true);
+    else if (!Number.isInteger(v)) throw new GpuError(`uniform ${i} is not an integer (${v}); wrap floats in f32()`);
+    else if (v < 0) view.setInt32(i * 4, v, true);
+    else view.setUint32(i * 4, v, true);
+  });
+  return buf;
+}
+
+export interface DispatchSpec {
+  shader: Shader;
+  entry: string;
+  /** WGSL `override` constants (workgroup size, tile sizes): part of the pipeline cache key. */
+  overrides?: Record<string, number>;
+  /** Packed with packUniforms, bound at @group(0) @binding(0). Omit when the entry has no uniforms. */
+  uniforms?: Array<number | F32>;
+  /** Storage bindings at @binding(1), @binding(2), … in order; null leaves that number unbound. */
+  bindings: Array<Buf | null>;
+  workgroups: [number, number?, number?];
+  /** Shown in profiles and validation errors. */
+  label?: string;
+}
+
+interface RecordedDispatch {
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: [number, number, number];
+  label: string;
+}
+
+type RecordedOp =
+  | { kind: 'dispatch'; d: RecordedDispatch }
+  | { kind: 'clear'; buffer: GPUBuffer; offset: number; size: number }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number };
+
+/** Collects dispatches once; `finish()` turns them into a replayable Program. */
+export class Recorder {
+  private ops: RecordedOp[] = [];
+  private owned: GPUBuffer[] = [];
+
+  constructor(readonly gpu: Gpu) {}
+
+  dispatch(spec: DispatchSpec): void {
+    const [x, y = 1, z = 1] = spec.workgroups;
+    const maxDim = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxDim || y > maxDim || z > maxDim) {
+      throw new GpuLimitError(`maxComputeWorkgroupsPerDimension (${spec.shader.name}.${spec.entry})`, Math.max(x, y, z), maxDim);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const pipeline = this.gpu.pipeline(spec.shader, spec.entry, spec.overrides);
+    const entries: GPUBindGroupEntry[] = [];
+    if (spec.uniforms) {
+      const data = packUniforms(spec.uniforms);
+      const ub = this.gpu.device.createBuffer({
+        size: data.byteLength,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        label: `${spec.shader.name}.${spec.entry}.uniforms`,
+      });
+      this.gpu.device.queue.writeBuffer(ub, 0, data);
+      this.owned.push(ub);
+      entries.push({ binding: 0, resource: { buffer: ub } });
+    }
+    spec.bindings.forEach((b, i) => {
+      if (b === null) return;
+      const resource: GPUBufferBinding = isView(b) ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b };
+      entries.push({ binding: i + 1, resource });
+    });
+    const label = spec.label ?? `${spec.shader.name}.${spec.entry}`;
+    const bindGroup = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
+    this.ops.push({ kind: 'dispatch', d: { pipeline, bindGroup, workgroups: [x, y, z], label } });
+  }
+
+  /** Zero-fills a buffer (or a view) when the program runs. */
+  clear(b: Buf): void {
+    if (isView(b)) this.ops.push({ kind: 'clear', buffer: b.buffer, offset: b.offset, size: b.size });
+    else this.ops.push({ kind: 'clear', buffer: b, offset: 0, size: b.size });
+  }
+
+  /** Copies bytes between buffers when the program runs. */
+  copy(src: Buf, dst: Buf, size?: number): void {
+    const s = isView(src) ? src : { buffer: src, offset: 0, size: src.size };
+    const d = isView(dst) ? dst : { buffer: dst, offset: 0, size: dst.size };
+    this.ops.push({ kind: 'copy', src: s.buffer, srcOffset: s.offset, dst: d.buffer, dstOffset: d.offset, size: size ?? s.size });
+  }
+
+  finish(): Program {
+    const p = new Program(this.gpu, this.ops, this.owned);
+    this.ops = [];
+    this.owned = [];
+    return p;
+  }
+}
+
+/** A recorded list of GPU operations, encoded into one command buffer each time it runs. */
+export class Program {
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly ops: RecordedOp[],
+    private readonly owned: GPUBuffer[],
+  ) {}
+
+  get dispatchCount(): number {
+    return this.ops.filter((o) => o.kind === 'dispatch').length;
+  }
+
+  /** Encodes the program into an encoder (compute passes batched between copies and clears). */
+  encode(encoder: GPUCommandEncoder): void {
+    let pass: GPUComputePassEncoder | null = null;
+    for (const op of this.ops) {
+      if (op.kind === 'dispatch') {
+        pass ??= encoder.beginComputePass();
+        pass.setPipeline(op.d.pipeline);
+        pass.setBindGroup(0, op.d.bindGroup);
+        pass.dispatchWorkgroups(...op.d.workgroups);
+        continue;
+      }
+      if (pass) {
+        pass.end();
+        pass = null;
+      }
+      if (op.kind === 'clear') encoder.clearBuffer(op.buffer, op.offset, op.size);
+      else encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.size);
+    }
+    pass?.end();
+  }
+
+  /** Encodes and submits. Returns without waiting for the GPU. */
+  run(): void {
+    this.gpu.assertAlive();
+    const encoder = this.gpu.device.createCommandEncoder();
+    this.encode(encoder);
+    this.gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}
+
+export interface GpuOptions {
+  /** Limits the run needs; requestDevice asks for the adapter's real maximum of each anyway. */
+  requiredLimits?: Partial<Record<keyof GPUSupportedLimits, number>>;
+  /** Optional features to enable when the adapter has them (e.g. 'subgroups', 'timestamp-query'). */
+  optionalFeatures?: GPUFeatureName[];
+}
+
+const LIMITS_TO_MAXIMIZE = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export class Gpu {
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private modules = new Map<string, GPUShaderModule>();
+  private lostReason: string | null = null;
+  private firstUncaptured: string | null = null;
+  /** Bytes of buffers created through createBuffer and not yet destroyed, and their peak. */
+  allocatedBytes = 0;
+  peakAllocatedBytes = 0;
+
+  private constructor(
+    /** Held so the GPU instance outlives the device: dawn.node frees the native instance when its
+     * JS object is collected, and a device that outlives it crashes the process. */
+    readonly api: GPU,
+    readonly adapter: GPUAdapter,
+    readonly device: GPUDevice,
+  ) {
+    device.lost.then((info) => {
+      this.lostReason = `${info.reason}: ${info.message}`;
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.firstUncaptured ??= e.message;
+    });
+  }
+
+  static async create(api: GPU | undefined, options: GpuOptions = {}): Promise<Gpu> {
+    if (!api) throw new GpuUnavailableError('WebGPU is not available here (no navigator.gpu)');
+    const adapter = await api.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter) throw new GpuUnavailableError('WebGPU found no GPU adapter');
+    const requiredLimits: Record<string, number> = {};
+    for (const name of LIMITS_TO_MAXIMIZE) requiredLimits[name] = adapter.limits[name];
+    for (const [name, needed] of Object.entries(options.requiredLimits ?? {})) {
+      const available = (adapter.limits as unknown as Record<string, number>)[name];
+      if (available === undefined || available < (needed as number)) throw new GpuLimitError(name, needed as number, available ?? 0);
+      requiredLimits[name] = Math.max(requiredLimits[name] ?? 0, needed as number);
+    }
+    const requiredFeatures = (options.optionalFeatures ?? []).filter((f) => adapter.features.has(f));
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'lora-studio' });
+    return new Gpu(api, adapter, device);
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  get features(): GPUSupportedFeatures {
+    return this.device.features;
+  }
+
+  /** Vendor and architecture, as the adapter reports them. */
+  get adapterName(): string {
+    const info = this.adapter.info;
+    return [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unknown';
+  }
+
+  assertAlive(): void {
+    if (this.lostReason !== null) throw new GpuDeviceLostError(`GPU device lost (${this.lostReason})`);
+  }
+
+  /** Compiles (once) and returns the pipeline for a shader entry point with the given overrides. */
+  pipeline(shader: Shader, entry: string, overrides?: Record<string, number>): GPUComputePipeline {
+    const key = `${shader.name}|${entry}|${overrides ? JSON.stringify(Object.entries(overrides).sort()) : ''}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    let module = this.modules.get(shader.name);
+    if (!module) {
+      module = this.device.createShaderModule({ code: shader.code, label: shader.name });
+      this.modules.set(shader.name, module);
+    }
+    p = this.device.createComputePipeline({
+      layout: 'auto',
+      // Pass `constants` only when there are some: keeps the descriptor minimal for every backend.
+      compute: overrides ? { module, entryPoint: entry, constants: overrides } : { module, entryPoint: entry },
+      label: `${shader.name}.${entry}`,
+    });
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  /** A storage buffer (STORAGE | COPY_SRC | COPY_DST), zero-filled. Size rounded up to 4 bytes. */
+  createBuffer(bytes: number, label: string, extraUsage = 0): GPUBuffer {
+    this.assertAlive();
+    const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+    if (size > this.limits.maxBufferSize) throw new GpuLimitError(`maxBufferSize (${label})`, size, this.limits.maxBufferSize);
+    const buffer = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage,
+      label,
+    });
+    this.allocatedBytes += size;
+    this.peakAllocatedBytes = Math.max(this.peakAllocatedBytes, this.allocatedBytes);
+    return buffer;
+  }
+
+  destroyBuffer(buffer: GPUBuffer): void {
+    this.allocatedBytes -= buffer.size;
+    buffer.destroy();
+  }
+
+  /** A buffer holding `data` (f32, u32 or i32 array). */
+  upload(data: Float32Array | Uint32Array | Int32Array, label: string): GPUBuffer {
+    const b = this.createBuffer(data.byteLength, label);
+    this.write(b, data);
+    return b;
+  }
+
+  write(target: Buf, data: ArrayBufferView, byteOffset = 0): void {
+    const buffer = isView(target) ? target.buffer : target;
+    const offset = (isView(target) ? target.offset : 0) + byteOffset;
+    this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Reads a buffer (or view) back as bytes. Allocates a staging buffer: not for the training loop. */
+  async readBytes(source: Buf, bytes?: number): Promise<ArrayBuffer> {
+    this.assertAlive();
+    const src = isView(source) ? source : { buffer: source, offset: 0, size: source.size };
+    const size = Math.ceil((bytes ?? src.size) / 4) * 4;
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(src.buffer, src.offset, staging, 0, size);
+    this.device.queue.submit([enc.finish()]);
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.assertAlive();
+      throw new GpuError(`reading back ${src.buffer.label || 'a buffer'} failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange().slice(0);
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  async readF32(source: Buf, count?: number): Promise<Float32Array> {
+    return new Float32Array(await this.readBytes(source, count === undefined ? undefined : count * 4));
+  }
+
+  async readU32(source: Buf, count?: number): Promise<Uint32Array> {
+    return new Uint32Array(await this.readBytes(source, count === undefined ? undefined : count * 4));
+  }
+
+  recorder(): Recorder {
+    return new Recorder(this);
+  }
+
+  /**
+   * Records with `fn`, runs once, waits for the GPU, and surfaces validation and out-of-memory
+   * errors as typed errors. For tests, setup and one-off work; training replays a Program instead.
+   */
+  async run(fn: (rec: Recorder) => void): Promise<void> {
+    await this.checked(async () => {
+      const rec = this.recorder();
+      fn(rec);
+      const program = rec.finish();
+      program.run();
+      await this.device.queue.onSubmittedWorkDone();
+      program.destroy();
+    });
+  }
+
+  /** Runs `fn` inside validation and out-of-memory error scopes and throws what they caught. */
+  async checked<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.assertAlive();
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      const validation = await this.device.popErrorScope();
+      const oom = await this.device.popErrorScope();
+      this.assertAlive();
+      if (oom) throw new GpuOutOfMemoryError(`GPU out of memory: ${oom.message}`);
+      if (validation) throw new GpuValidationError(validation.message);
+    }
+    return result;
+  }
+
+  /** The first error that escaped every error scope, if any (checked after replayed programs). */
+  takeUncapturedError(): string | null {
+    const e = this.firstUncaptured;
+    this.firstUncaptured = null;
+    return e;
+  }
+
+  destroy(): void {
+    this.device.destroy();
+  }
+}
+
+/** Workgroup grid for `count` workgroups, folded into 2D when it exceeds one dimension's limit. */
+export function grid(count: number, maxPerDim = 65535): [number, number] {
+  if (count <= maxPerDim) return [count, 1];
+  const y = Math.ceil(count / maxPerDim);
+  return [Math.ceil(count / y), y];
+}
