@@ -1,0 +1,5 @@
+// Placeholder until this command lands.
+export async function run(_args: string[]): Promise<number> {
+  process.stderr.write('check-reference: not available yet\n');
+  return 2;
+}
