@@ -1,0 +1,67 @@
+// The trainer's public contract, shared by the CLI, the worker and the UI.
+import type { Projection } from '../model/spec';
+
+/** One training batch, right-padded: B rows of T tokens. labels are NOT shifted (-100 = ignored). */
+export interface Batch {
+  B: number;
+  T: number;
+  /** (B*T) token ids. */
+  inputIds: Int32Array;
+  /** (B*T) 1 = token, 0 = padding. */
+  attentionMask: Int32Array;
+  /** (B*T) the token itself where trained, -100 where masked; the loss predicts labels[t+1] from t. */
+  labels: Int32Array;
+}
+
+export type Schedule = 'constant' | 'linear' | 'cosine';
+
+export interface LoraHyper {
+  r: number;
+  alpha: number;
+  dropout: number;
+  targetModules: Projection[];
+  useRslora: boolean;
+}
+
+export interface TrainHyper {
+  lr: number;
+  schedule: Schedule;
+  warmupSteps: number;
+  /** Optimizer steps (each = gradAccum micro-batches). */
+  maxSteps: number;
+  gradAccum: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Global L2 clip; 0 disables clipping. */
+  maxGradNorm: number;
+  seed: number;
+  /** Keep only each layer's input; recompute the rest in backward. */
+  checkpointing: boolean;
+}
+
+export interface StepResult {
+  step: number;
+  /** Mean loss over the counted tokens of the step's micro-batches, at the start of the step. */
+  loss: number;
+  /** Global gradient norm before clipping (null when not read back). */
+  gradNorm: number | null;
+  lr: number;
+  tokens: number;
+}
+
+export const DEFAULT_TRAIN: TrainHyper = {
+  lr: 2e-4,
+  schedule: 'cosine',
+  warmupSteps: 0,
+  maxSteps: 100,
+  gradAccum: 1,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0,
+  maxGradNorm: 1,
+  seed: 42,
+  checkpointing: false,
+};
