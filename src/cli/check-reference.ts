@@ -1,5 +1,209 @@
-// Placeholder until this command lands.
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write('check-reference: not available yet\n');
-  return 2;
+// check-reference DIR [--out-adapter OUT] [--quant none|int8|int4]
+//
+// Trains from DIR/adapter_init on DIR/batch.json following DIR/reference.json's recipe and, when
+// DIR/reference.safetensors and DIR/adapter_final exist, compares logits, every LoRA gradient,
+// each step's loss and the final adapter with what PyTorch + PEFT computed. The last stdout line
+// is one JSON object (null where nothing could be compared).
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createNodeGpu } from '../gpu/node';
+import { readAdapter, writeAdapter } from '../engine/lora/adapter';
+import { loadModelFolder } from '../engine/model/weights';
+import { nodeFolder, fileSource } from '../io/node-files';
+import { readSafetensorsHeader, readTensorF32 } from '../io/safetensors';
+import { Trainer } from '../engine/train/trainer';
+import { DEFAULT_TRAIN, type Batch, type TrainHyper } from '../engine/train/types';
+import type { HostTensor } from '../engine/model/spec';
+import { parseArgs } from './args';
+
+interface Recipe {
+  lora?: { lora_dropout?: number };
+  optimizer: {
+    lr: number;
+    betas: [number, number];
+    eps: number;
+    weight_decay: number;
+    grad_clip_max_norm?: number | null;
+    steps: number;
+    schedule?: string;
+  };
+  losses_per_step?: number[];
+}
+
+function relL2(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+}
+
+function readBatch(json: unknown, file: string): Batch {
+  const j = json as { input_ids?: number[][]; attention_mask?: number[][]; labels?: number[][] };
+  if (!Array.isArray(j.input_ids) || j.input_ids.length === 0) throw new Error(`${file}: input_ids must be a non-empty list of rows`);
+  const B = j.input_ids.length;
+  const T = j.input_ids[0].length;
+  const flat = (rows: number[][] | undefined, field: string, fill: (b: number, t: number) => number): Int32Array => {
+    const out = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      const row = rows?.[b];
+      if (rows && (!Array.isArray(row) || row.length !== T)) throw new Error(`${file}: ${field}[${b}] must have ${T} entries`);
+      for (let t = 0; t < T; t++) out[b * T + t] = row ? row[t] : fill(b, t);
+    }
+    return out;
+  };
+  const inputIds = flat(j.input_ids, 'input_ids', () => 0);
+  const attentionMask = flat(j.attention_mask, 'attention_mask', () => 1);
+  const labels = flat(j.labels, 'labels', (b, t) => (attentionMask[b * T + t] ? inputIds[b * T + t] : -100));
+  return { B, T, inputIds, attentionMask, labels };
+}
+
+export interface CheckReferenceResult {
+  fixture: string;
+  quant: string;
+  loss: number;
+  logits_max_abs_err: number | null;
+  grad_max_rel_err: number | null;
+  grad_worst: string | null;
+  grad_tensors: number | null;
+  step_losses: number[];
+  step_loss_max_rel_err: number | null;
+  adapter_max_rel_err: number | null;
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { positional, flags } = parseArgs(args, ['out-adapter', 'quant']);
+  const dir = positional[0];
+  if (!dir) {
+    process.stderr.write('usage: check-reference DIR [--out-adapter OUT] [--quant none|int8|int4]\n');
+    return 2;
+  }
+  const quant = flags['quant'] ?? 'none';
+  if (quant !== 'none') {
+    process.stderr.write(`check-reference: --quant ${quant} is not available yet (only none)\n`);
+    return 2;
+  }
+  const result = await checkReference(dir, { outAdapter: flags['out-adapter'] });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  return 0;
+}
+
+export async function checkReference(dir: string, opts: { outAdapter?: string; quant?: string } = {}): Promise<CheckReferenceResult> {
+  const quant = opts.quant ?? 'none';
+  const recipe = JSON.parse(await readFile(join(dir, 'reference.json'), 'utf8')) as Recipe;
+  const batch = readBatch(JSON.parse(await readFile(join(dir, 'batch.json'), 'utf8')), join(dir, 'batch.json'));
+  const { spec, weights } = await loadModelFolder(nodeFolder(join(dir, 'model')));
+  const init = await readAdapter(nodeFolder(join(dir, 'adapter_init')), spec);
+  const opt = recipe.optimizer;
+  const hyper: TrainHyper = {
+    ...DEFAULT_TRAIN,
+    lr: opt.lr,
+    schedule: 'constant',
+    warmupSteps: 0,
+    maxSteps: opt.steps,
+    gradAccum: 1,
+    beta1: opt.betas[0],
+    beta2: opt.betas[1],
+    eps: opt.eps,
+    weightDecay: opt.weight_decay,
+    maxGradNorm: opt.grad_clip_max_norm ?? 0,
+    checkpointing: false,
+  };
+  const lora = { ...init.settings, dropout: recipe.lora?.lora_dropout ?? init.settings.dropout };
+
+  const gpu = await createNodeGpu();
+  try {
+    const trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, {
+      maxBatch: batch.B,
+      maxSeq: batch.T,
+      initAdapter: init.tensors,
+    });
+    const refPath = join(dir, 'reference.safetensors');
+    const ref = existsSync(refPath) ? await fileSource(refPath) : null;
+    const refIndex = ref ? await readSafetensorsHeader(ref) : null;
+    const refTensor = async (name: string): Promise<Float32Array | null> =>
+      ref && refIndex && refIndex.tensors.has(name) ? readTensorF32(ref, refIndex, name) : null;
+
+    // Logits of the first forward, on positions with attention_mask 1.
+    let logitsErr: number | null = null;
+    const refLogits = await refTensor('logits');
+    if (refLogits) {
+      const got = await trainer.logits(batch);
+      const V = spec.vocabSize;
+      logitsErr = 0;
+      for (let i = 0; i < batch.B * batch.T; i++) {
+        if (!batch.attentionMask[i]) continue;
+        for (let v = 0; v < V; v++) logitsErr = Math.max(logitsErr, Math.abs(got[i * V + v] - refLogits[i * V + v]));
+      }
+    }
+
+    // Step 1 split in two so the gradients can be compared before the update.
+    const stepLosses: number[] = [];
+    const first = await trainer.accumulate([batch]);
+    stepLosses.push(first.loss);
+    let gradMax: number | null = null;
+    let gradWorst: string | null = null;
+    let gradTensors = 0;
+    if (refIndex) {
+      const grads = await trainer.gradients();
+      gradMax = 0;
+      for (const [key, t] of grads) {
+        const want = await refTensor(`grad.${key}`);
+        if (!want) continue;
+        gradTensors++;
+        const e = relL2(t.data, want);
+        if (!(e <= gradMax)) {
+          gradMax = e;
+          gradWorst = key;
+        }
+      }
+      if (gradTensors === 0) gradMax = null;
+    }
+    await trainer.optimizerStep();
+    for (let s = 1; s < opt.steps; s++) stepLosses.push((await trainer.trainStep([batch])).loss);
+
+    const refLosses = recipe.losses_per_step ?? null;
+    let stepErr: number | null = null;
+    if (refLosses && refLosses.length === stepLosses.length) {
+      stepErr = Math.max(...stepLosses.map((l, i) => Math.abs(l - refLosses[i]) / Math.abs(refLosses[i])));
+    }
+
+    const finalTensors = await trainer.exportAdapter();
+    let adapterErr: number | null = null;
+    if (existsSync(join(dir, 'adapter_final'))) {
+      const final = await readAdapter(nodeFolder(join(dir, 'adapter_final')), spec);
+      adapterErr = 0;
+      for (const [key, want] of final.tensors) {
+        const got = finalTensors.get(key);
+        if (!got) throw new Error(`trained adapter lacks ${key}`);
+        adapterErr = Math.max(adapterErr, relL2(got.data, want.data));
+      }
+    }
+
+    const outDir = opts.outAdapter;
+    if (outDir) {
+      const { config, safetensors } = writeAdapter(spec, lora, finalTensors as Map<string, HostTensor>, init.baseModel);
+      await mkdir(outDir, { recursive: true });
+      await writeFile(join(outDir, 'adapter_config.json'), config);
+      await writeFile(join(outDir, 'adapter_model.safetensors'), safetensors);
+    }
+    trainer.destroy();
+    return {
+      fixture: dir.replace(/\/+$/, '').split('/').pop() ?? dir,
+      quant,
+      loss: stepLosses[0],
+      logits_max_abs_err: logitsErr,
+      grad_max_rel_err: gradMax,
+      grad_worst: gradWorst,
+      grad_tensors: gradMax === null ? null : gradTensors,
+      step_losses: stepLosses,
+      step_loss_max_rel_err: stepErr,
+      adapter_max_rel_err: adapterErr,
+    };
+  } finally {
+    gpu.destroy();
+  }
 }

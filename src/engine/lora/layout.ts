@@ -1,0 +1,95 @@
+// LoRA tensors on the GPU: every A and B lives in one flat f32 buffer (and so do their gradients
+// and Adam moments), each tensor at a 256-byte-aligned offset so it can be bound as a view.
+// One flat buffer makes gradient clipping and AdamW single dispatches over all parameters.
+import type { BufferView } from '../../gpu/gpu';
+import { PROJECTIONS, projectionModule, projectionShape, type ModelSpec, type Projection } from '../model/spec';
+import type { LoraHyper } from '../train/types';
+
+/** Floats per 256 bytes: the storage-buffer offset alignment every adapter supports. */
+const ALIGN_FLOATS = 64;
+
+export interface LoraSite {
+  layer: number;
+  proj: Projection;
+  /** Distinct per (layer, projection): feeds the dropout mask hash. */
+  site: number;
+  inFeatures: number;
+  outFeatures: number;
+  /** Offsets (in floats) of A (r, in) and B (out, r) inside the flat buffers. */
+  aOffset: number;
+  bOffset: number;
+}
+
+export interface LoraLayout {
+  r: number;
+  scale: number;
+  sites: LoraSite[];
+  /** Total floats of the flat buffers, padding included. */
+  totalFloats: number;
+}
+
+/** PEFT's key for A or B of a projection. */
+export function peftKey(layer: number, proj: Projection, which: 'A' | 'B'): string {
+  return `base_model.model.model.layers.${layer}.${projectionModule(proj)}.${proj}.lora_${which}.weight`;
+}
+
+export function loraScale(lora: LoraHyper): number {
+  return lora.useRslora ? lora.alpha / Math.sqrt(lora.r) : lora.alpha / lora.r;
+}
+
+export function loraLayout(spec: ModelSpec, lora: LoraHyper): LoraLayout {
+  const sites: LoraSite[] = [];
+  let offset = 0;
+  const take = (floats: number): number => {
+    const at = offset;
+    offset += Math.ceil(floats / ALIGN_FLOATS) * ALIGN_FLOATS;
+    return at;
+  };
+  for (let layer = 0; layer < spec.numLayers; layer++) {
+    PROJECTIONS.forEach((proj, pi) => {
+      if (!lora.targetModules.includes(proj)) return;
+      const [outFeatures, inFeatures] = projectionShape(spec, proj);
+      const aOffset = take(lora.r * inFeatures);
+      const bOffset = take(outFeatures * lora.r);
+      sites.push({ layer, proj, site: layer * PROJECTIONS.length + pi, inFeatures, outFeatures, aOffset, bOffset });
+    });
+  }
+  return { r: lora.r, scale: loraScale(lora), sites, totalFloats: Math.max(offset, ALIGN_FLOATS) };
+}
+
+export function siteViews(buffer: GPUBuffer, layout: LoraLayout, s: LoraSite): { A: BufferView; B: BufferView } {
+  return {
+    A: { buffer, offset: s.aOffset * 4, size: layout.r * s.inFeatures * 4 },
+    B: { buffer, offset: s.bOffset * 4, size: s.outFeatures * layout.r * 4 },
+  };
+}
+
+/** Packs PEFT-keyed tensors into a flat array laid out by `layout`. Throws naming a missing key. */
+export function packLora(layout: LoraLayout, tensors: Map<string, { shape: number[]; data: Float32Array }>): Float32Array {
+  const flat = new Float32Array(layout.totalFloats);
+  for (const s of layout.sites) {
+    for (const which of ['A', 'B'] as const) {
+      const key = peftKey(s.layer, s.proj, which);
+      const t = tensors.get(key);
+      const want = which === 'A' ? [layout.r, s.inFeatures] : [s.outFeatures, layout.r];
+      if (!t) throw new Error(`adapter tensor ${key} is missing`);
+      if (t.shape.length !== 2 || t.shape[0] !== want[0] || t.shape[1] !== want[1]) {
+        throw new Error(`adapter tensor ${key} has shape [${t.shape}], expected [${want}]`);
+      }
+      flat.set(t.data, which === 'A' ? s.aOffset : s.bOffset);
+    }
+  }
+  return flat;
+}
+
+/** The inverse of packLora: PEFT-keyed tensors copied out of a flat array. */
+export function unpackLora(layout: LoraLayout, flat: Float32Array): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const s of layout.sites) {
+    const aLen = layout.r * s.inFeatures;
+    const bLen = s.outFeatures * layout.r;
+    out.set(peftKey(s.layer, s.proj, 'A'), { shape: [layout.r, s.inFeatures], data: flat.slice(s.aOffset, s.aOffset + aLen) });
+    out.set(peftKey(s.layer, s.proj, 'B'), { shape: [s.outFeatures, layout.r], data: flat.slice(s.bOffset, s.bOffset + bLen) });
+  }
+  return out;
+}

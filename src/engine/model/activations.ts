@@ -1,0 +1,146 @@
+// Activation and gradient buffers, sized once for the largest batch (maxTokens = maxB * maxT).
+// Smaller batches use a prefix of each buffer: every layout is token-major.
+import type { Gpu } from '../../gpu/gpu';
+import type { LoraLayout } from '../lora/layout';
+import type { ModelSpec } from './spec';
+
+/** What one decoder layer's forward keeps for its backward. */
+export interface LayerActs {
+  n1: GPUBuffer; // (N, C) input_layernorm output
+  rstd1: GPUBuffer; // (N)
+  qRaw: GPUBuffer | null; // (N, Hq*D) q_proj output before q_norm (qkNorm only)
+  kRaw: GPUBuffer | null; // (N, Hkv*D)
+  rstdQ: GPUBuffer | null; // (N*Hq)
+  rstdK: GPUBuffer | null; // (N*Hkv)
+  q: GPUBuffer; // (N, Hq*D) after norm and RoPE
+  k: GPUBuffer; // (N, Hkv*D) after norm and RoPE
+  v: GPUBuffer; // (N, Hkv*D)
+  att: GPUBuffer; // (N, Hq*D) attention output, o_proj input
+  lse: GPUBuffer; // (B, Hq, T)
+  xMid: GPUBuffer; // (N, C) residual after attention
+  n2: GPUBuffer; // (N, C) post_attention_layernorm output
+  rstd2: GPUBuffer; // (N)
+  gate: GPUBuffer; // (N, I)
+  up: GPUBuffer; // (N, I)
+  act: GPUBuffer; // (N, I) silu(gate)*up, down_proj input
+  /** LoRA down-projection outputs h = drop(x)·Aᵀ, (N, r), one per LoRA site of this layer. */
+  h: Map<string, GPUBuffer>;
+}
+
+/** Gradient scratch, shared by all layers (backward runs one layer at a time). */
+export interface GradScratch {
+  dx: GPUBuffer; // (N, C) gradient of the residual stream
+  dn: GPUBuffer; // (N, C) gradient of a norm output
+  dAct: GPUBuffer; // (N, I) d act
+  dI1: GPUBuffer; // (N, I) d gate
+  dI2: GPUBuffer; // (N, I) d up
+  dAtt: GPUBuffer; // (N, Hq*D)
+  dq: GPUBuffer; // (N, Hq*D)
+  dk: GPUBuffer; // (N, Hkv*D)
+  dv: GPUBuffer; // (N, Hkv*D)
+  dqRaw: GPUBuffer | null; // (N, Hq*D)
+  dkRaw: GPUBuffer | null; // (N, Hkv*D)
+  dh: GPUBuffer; // (N, r)
+}
+
+export interface Activations {
+  maxTokens: number;
+  ids: GPUBuffer; // u32 (N)
+  mask: GPUBuffer; // u32 (N)
+  targets: GPUBuffer; // i32 (N) labels shifted left by one, -100 ignored
+  /** Residual stream at each layer input; index numLayers is the final hidden state (pre-norm). */
+  layerInputs: GPUBuffer[];
+  /** Per-layer saved activations; with checkpointing every entry is the same recompute buffer set. */
+  layers: LayerActs[];
+  nf: GPUBuffer; // (N, C) final norm output
+  rstdF: GPUBuffer; // (N)
+  logits: GPUBuffer; // (N, V), overwritten with dlogits by the loss
+  losses: GPUBuffer; // (N)
+  grad: GradScratch;
+  buffers: GPUBuffer[];
+}
+
+export function layerSiteKey(proj: string): string {
+  return proj;
+}
+
+export function allocateActivations(
+  gpu: Gpu,
+  spec: ModelSpec,
+  layout: LoraLayout,
+  maxB: number,
+  maxT: number,
+  checkpointing: boolean,
+): Activations {
+  const N = maxB * maxT;
+  const C = spec.hiddenSize;
+  const I = spec.intermediateSize;
+  const Q = spec.numHeads * spec.headDim;
+  const KV = spec.numKvHeads * spec.headDim;
+  const buffers: GPUBuffer[] = [];
+  const f = (floats: number, label: string): GPUBuffer => {
+    const b = gpu.createBuffer(floats * 4, label);
+    buffers.push(b);
+    return b;
+  };
+  const makeLayer = (tag: string, layer: number): LayerActs => {
+    const h = new Map<string, GPUBuffer>();
+    for (const s of layout.sites) if (s.layer === layer) h.set(layerSiteKey(s.proj), f(N * layout.r, `${tag}.h.${s.proj}`));
+    return {
+      n1: f(N * C, `${tag}.n1`),
+      rstd1: f(N, `${tag}.rstd1`),
+      qRaw: spec.qkNorm ? f(N * Q, `${tag}.qRaw`) : null,
+      kRaw: spec.qkNorm ? f(N * KV, `${tag}.kRaw`) : null,
+      rstdQ: spec.qkNorm ? f(N * spec.numHeads, `${tag}.rstdQ`) : null,
+      rstdK: spec.qkNorm ? f(N * spec.numKvHeads, `${tag}.rstdK`) : null,
+      q: f(N * Q, `${tag}.q`),
+      k: f(N * KV, `${tag}.k`),
+      v: f(N * KV, `${tag}.v`),
+      att: f(N * Q, `${tag}.att`),
+      lse: f(N * spec.numHeads, `${tag}.lse`),
+      xMid: f(N * C, `${tag}.xMid`),
+      n2: f(N * C, `${tag}.n2`),
+      rstd2: f(N, `${tag}.rstd2`),
+      gate: f(N * I, `${tag}.gate`),
+      up: f(N * I, `${tag}.up`),
+      act: f(N * I, `${tag}.act`),
+      h,
+    };
+  };
+  // With checkpointing one set is recomputed per layer in backward; LoRA h buffers are per site,
+  // so the shared set carries the union of every layer's sites keyed by projection.
+  let layers: LayerActs[];
+  if (checkpointing) {
+    const shared = makeLayer('recompute', 0);
+    layers = Array.from({ length: spec.numLayers }, () => shared);
+  } else {
+    layers = Array.from({ length: spec.numLayers }, (_, l) => makeLayer(`layer${l}`, l));
+  }
+  return {
+    maxTokens: N,
+    ids: f(N, 'ids'),
+    mask: f(N, 'mask'),
+    targets: f(N, 'targets'),
+    layerInputs: Array.from({ length: spec.numLayers + 1 }, (_, l) => f(N * C, `x${l}`)),
+    layers,
+    nf: f(N * C, 'nf'),
+    rstdF: f(N, 'rstdF'),
+    logits: f(N * spec.vocabSize, 'logits'),
+    losses: f(N, 'losses'),
+    grad: {
+      dx: f(N * C, 'dx'),
+      dn: f(N * C, 'dn'),
+      dAct: f(N * I, 'dAct'),
+      dI1: f(N * I, 'dI1'),
+      dI2: f(N * I, 'dI2'),
+      dAtt: f(N * Q, 'dAtt'),
+      dq: f(N * Q, 'dq'),
+      dk: f(N * KV, 'dk'),
+      dv: f(N * KV, 'dv'),
+      dqRaw: spec.qkNorm ? f(N * Q, 'dqRaw') : null,
+      dkRaw: spec.qkNorm ? f(N * KV, 'dkRaw') : null,
+      dh: f(N * layout.r, 'dh'),
+    },
+    buffers,
+  };
+}

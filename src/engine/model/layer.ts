@@ -1,0 +1,160 @@
+// One decoder layer (transformers' LlamaDecoderLayer / Qwen2 / Qwen3), forward and backward side
+// by side. Shapes: N = B*T tokens, C hidden, Q = Hq*D, KV = Hkv*D, I intermediate.
+//
+//   n1 = rmsnorm(x)                         xMid = x + o_proj(att)
+//   q,k,v = proj(n1) (+LoRA)                n2 = rmsnorm(xMid)
+//   [q,k = per-head rmsnorm (Qwen3)]        act = silu(gate(n2)) * up(n2)
+//   q,k = rope(q,k)                         out = xMid + down(act)
+//   att = causal_gqa_attention(q,k,v)
+import type { Buf, Recorder } from '../../gpu/gpu';
+import { addInplace } from '../kernels/add';
+import { attentionBackward, attentionForward } from '../kernels/attention';
+import { loraDown, loraGradA, loraGradB, loraGradH, loraGradInput, loraUp, type LoraDropout } from '../kernels/lora';
+import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
+import { ropeBackward, ropeForward } from '../kernels/rope';
+import { swigluBackward, swigluForward } from '../kernels/swiglu';
+import type { LoraLayout, LoraSite } from '../lora/layout';
+import { siteViews } from '../lora/layout';
+import type { GradScratch, LayerActs } from './activations';
+import type { LayerWeightsGpu } from './gpu-weights';
+import { projBackwardInput, projForward } from './linear';
+import { projectionShape, type ModelSpec, type Projection } from './spec';
+
+/** Everything a layer's record functions need besides its own weights and activations. */
+export interface LayerContext {
+  spec: ModelSpec;
+  B: number;
+  T: number;
+  mask: Buf;
+  ropeCos: Buf;
+  ropeSin: Buf;
+  lora: LoraLayout;
+  /** LoRA sites of this layer by projection. */
+  sites: Map<Projection, LoraSite>;
+  params: GPUBuffer;
+  grads: GPUBuffer;
+  /** u32 [seed] for dropout masks; dropout probability (0 = off, e.g. eval). */
+  dropoutSeed: Buf;
+  dropoutP: number;
+}
+
+function dropoutFor(ctx: LayerContext, s: LoraSite): LoraDropout {
+  return { p: ctx.dropoutP, seed: ctx.dropoutSeed, site: s.site };
+}
+
+/** out = inp·Wᵀ (+b) + scale·(drop(inp)·Aᵀ)·Bᵀ; h saved for backward. */
+function projWithLoraForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGpu, acts: LayerActs, p: Projection, out: Buf, inp: Buf): void {
+  const N = ctx.B * ctx.T;
+  const [Out, In] = projectionShape(ctx.spec, p);
+  projForward(rec, out, inp, w.proj[p], N, In, Out);
+  const s = ctx.sites.get(p);
+  if (!s) return;
+  const { A, B } = siteViews(ctx.params, ctx.lora, s);
+  const h = acts.h.get(p)!;
+  loraDown(rec, h, inp, A, N, In, ctx.lora.r, dropoutFor(ctx, s));
+  loraUp(rec, out, h, B, N, Out, ctx.lora.r, ctx.lora.scale);
+}
+
+/** dinp (=, or += when accumulate) from dout; dA and dB accumulated into the flat gradients. */
+function projWithLoraBackward(
+  rec: Recorder,
+  ctx: LayerContext,
+  w: LayerWeightsGpu,
+  acts: LayerActs,
+  g: GradScratch,
+  p: Projection,
+  dinp: Buf,
+  dout: Buf,
+  inp: Buf,
+  accumulate: boolean,
+): void {
+  const N = ctx.B * ctx.T;
+  const [Out, In] = projectionShape(ctx.spec, p);
+  projBackwardInput(rec, dinp, dout, w.proj[p], N, In, Out, accumulate);
+  const s = ctx.sites.get(p);
+  if (!s) return;
+  const r = ctx.lora.r;
+  const { A, B } = siteViews(ctx.params, ctx.lora, s);
+  const grads = siteViews(ctx.grads, ctx.lora, s);
+  const h = acts.h.get(p)!;
+  loraGradB(rec, grads.B, dout, h, N, Out, r, ctx.lora.scale, true);
+  loraGradH(rec, g.dh, dout, B, N, Out, r, ctx.lora.scale);
+  loraGradA(rec, grads.A, g.dh, inp, N, In, r, dropoutFor(ctx, s), true);
+  loraGradInput(rec, dinp, g.dh, A, N, In, r, dropoutFor(ctx, s));
+}
+
+/** x (N,C) → out (N,C). x and out are distinct buffers; x is kept for backward. */
+export function layerForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGpu, acts: LayerActs, x: Buf, out: Buf): void {
+  const { spec, B, T } = ctx;
+  const N = B * T;
+  const C = spec.hiddenSize;
+  const D = spec.headDim;
+  const Hq = spec.numHeads;
+  const Hkv = spec.numKvHeads;
+  const I = spec.intermediateSize;
+
+  rmsnormForward(rec, acts.n1, acts.rstd1, x, w.inputNorm, N, C, spec.rmsNormEps);
+  if (spec.qkNorm) {
+    projWithLoraForward(rec, ctx, w, acts, 'q_proj', acts.qRaw!, acts.n1);
+    projWithLoraForward(rec, ctx, w, acts, 'k_proj', acts.kRaw!, acts.n1);
+    rmsnormForward(rec, acts.q, acts.rstdQ!, acts.qRaw!, w.qNorm!, N * Hq, D, spec.rmsNormEps);
+    rmsnormForward(rec, acts.k, acts.rstdK!, acts.kRaw!, w.kNorm!, N * Hkv, D, spec.rmsNormEps);
+  } else {
+    projWithLoraForward(rec, ctx, w, acts, 'q_proj', acts.q, acts.n1);
+    projWithLoraForward(rec, ctx, w, acts, 'k_proj', acts.k, acts.n1);
+  }
+  projWithLoraForward(rec, ctx, w, acts, 'v_proj', acts.v, acts.n1);
+  ropeForward(rec, acts.q, ctx.ropeCos, ctx.ropeSin, B, T, Hq, D);
+  ropeForward(rec, acts.k, ctx.ropeCos, ctx.ropeSin, B, T, Hkv, D);
+  attentionForward(rec, acts.att, acts.lse, acts.q, acts.k, acts.v, ctx.mask, B, T, Hq, Hkv, D, 1 / Math.sqrt(D));
+
+  // xMid = x + o_proj(att): write o_proj's output into xMid, then add the residual.
+  projWithLoraForward(rec, ctx, w, acts, 'o_proj', acts.xMid, acts.att);
+  addInplace(rec, acts.xMid, x, N * C);
+
+  rmsnormForward(rec, acts.n2, acts.rstd2, acts.xMid, w.postNorm, N, C, spec.rmsNormEps);
+  projWithLoraForward(rec, ctx, w, acts, 'gate_proj', acts.gate, acts.n2);
+  projWithLoraForward(rec, ctx, w, acts, 'up_proj', acts.up, acts.n2);
+  swigluForward(rec, acts.act, acts.gate, acts.up, N * I);
+  projWithLoraForward(rec, ctx, w, acts, 'down_proj', out, acts.act);
+  addInplace(rec, out, acts.xMid, N * C);
+}
+
+/**
+ * Backward through one layer. On entry g.dx holds d(out); on exit it holds d(x).
+ * x is the layer input the forward saw; acts must hold that forward's activations.
+ */
+export function layerBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGpu, acts: LayerActs, g: GradScratch, x: Buf): void {
+  const { spec, B, T } = ctx;
+  const N = B * T;
+  const C = spec.hiddenSize;
+  const D = spec.headDim;
+  const Hq = spec.numHeads;
+  const Hkv = spec.numKvHeads;
+  const I = spec.intermediateSize;
+
+  // MLP branch: out = xMid + down(act); d xMid gets g.dx directly (residual) plus the norm path.
+  projWithLoraBackward(rec, ctx, w, acts, g, 'down_proj', g.dAct, g.dx, acts.act, false);
+  swigluBackward(rec, g.dI1, g.dI2, g.dAct, acts.gate, acts.up, N * I);
+  projWithLoraBackward(rec, ctx, w, acts, g, 'gate_proj', g.dn, g.dI1, acts.n2, false);
+  projWithLoraBackward(rec, ctx, w, acts, g, 'up_proj', g.dn, g.dI2, acts.n2, true);
+  rmsnormBackward(rec, g.dx, g.dn, acts.xMid, w.postNorm, acts.rstd2, N, C, true);
+
+  // Attention branch: xMid = x + o_proj(att).
+  projWithLoraBackward(rec, ctx, w, acts, g, 'o_proj', g.dAtt, g.dx, acts.att, false);
+  attentionBackward(rec, g.dq, g.dk, g.dv, g.dAtt, acts.att, acts.lse, acts.q, acts.k, acts.v, ctx.mask, B, T, Hq, Hkv, D, 1 / Math.sqrt(D));
+  ropeBackward(rec, g.dq, ctx.ropeCos, ctx.ropeSin, B, T, Hq, D);
+  ropeBackward(rec, g.dk, ctx.ropeCos, ctx.ropeSin, B, T, Hkv, D);
+  let dqProj: Buf = g.dq;
+  let dkProj: Buf = g.dk;
+  if (spec.qkNorm) {
+    rmsnormBackward(rec, g.dqRaw!, g.dq, acts.qRaw!, w.qNorm!, acts.rstdQ!, N * Hq, D, false);
+    rmsnormBackward(rec, g.dkRaw!, g.dk, acts.kRaw!, w.kNorm!, acts.rstdK!, N * Hkv, D, false);
+    dqProj = g.dqRaw!;
+    dkProj = g.dkRaw!;
+  }
+  projWithLoraBackward(rec, ctx, w, acts, g, 'q_proj', g.dn, dqProj, acts.n1, false);
+  projWithLoraBackward(rec, ctx, w, acts, g, 'k_proj', g.dn, dkProj, acts.n1, true);
+  projWithLoraBackward(rec, ctx, w, acts, g, 'v_proj', g.dn, g.dv, acts.n1, true);
+  rmsnormBackward(rec, g.dx, g.dn, x, w.inputNorm, acts.rstd1, N, C, true);
+}

@@ -1,0 +1,128 @@
+// The whole causal LM on the GPU: records forward (ids → logits) and loss + backward
+// (logits → LoRA gradients) into a Recorder. Recording happens once per batch shape; the trainer
+// replays the recorded programs every step.
+import type { Buf, Gpu, Recorder } from '../../gpu/gpu';
+import { crossEntropyForward, crossEntropyForwardBackward, lossSum } from '../kernels/crossentropy';
+import { embeddingForward } from '../kernels/embedding';
+import { linearBackwardInput, linearForward } from '../kernels/matmul';
+import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
+import { ropeTables } from '../kernels/rope';
+import type { LoraLayout, LoraSite } from '../lora/layout';
+import { allocateActivations, type Activations } from './activations';
+import type { ModelWeightsGpu } from './gpu-weights';
+import { layerBackward, layerForward, type LayerContext } from './layer';
+import type { ModelSpec, Projection } from './spec';
+
+export interface GpuModelOptions {
+  maxB: number;
+  maxT: number;
+  checkpointing: boolean;
+}
+
+export class GpuModel {
+  readonly acts: Activations;
+  private readonly ropeCos: GPUBuffer;
+  private readonly ropeSin: GPUBuffer;
+  private readonly sitesByLayer: Map<Projection, LoraSite>[];
+  private readonly ownBuffers: GPUBuffer[] = [];
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly spec: ModelSpec,
+    readonly weights: ModelWeightsGpu,
+    readonly layout: LoraLayout,
+    /** Flat LoRA parameters and gradients (see lora/layout.ts). */
+    readonly params: GPUBuffer,
+    readonly grads: GPUBuffer,
+    /** u32 [seed] for dropout, f32 [1/count] for the loss, f32 [loss] result. */
+    readonly dropoutSeed: GPUBuffer,
+    readonly lossScale: GPUBuffer,
+    readonly loss: GPUBuffer,
+    readonly options: GpuModelOptions,
+  ) {
+    this.acts = allocateActivations(gpu, spec, layout, options.maxB, options.maxT, options.checkpointing);
+    const { cos, sin } = ropeTables(spec.rope, options.maxT, spec.headDim);
+    this.ropeCos = gpu.upload(cos, 'rope.cos');
+    this.ropeSin = gpu.upload(sin, 'rope.sin');
+    this.ownBuffers.push(this.ropeCos, this.ropeSin);
+    this.sitesByLayer = Array.from({ length: spec.numLayers }, () => new Map());
+    for (const s of layout.sites) this.sitesByLayer[s.layer].set(s.proj, s);
+  }
+
+  private context(layer: number, B: number, T: number, dropoutP: number): LayerContext {
+    return {
+      spec: this.spec,
+      B,
+      T,
+      mask: this.acts.mask,
+      ropeCos: this.ropeCos,
+      ropeSin: this.ropeSin,
+      lora: this.layout,
+      sites: this.sitesByLayer[layer],
+      params: this.params,
+      grads: this.grads,
+      dropoutSeed: this.dropoutSeed,
+      dropoutP,
+    };
+  }
+
+  private checkShape(B: number, T: number): void {
+    if (B < 1 || T < 1 || B > this.options.maxB || T > this.options.maxT) {
+      throw new Error(`batch ${B}x${T} exceeds the allocated ${this.options.maxB}x${this.options.maxT}`);
+    }
+  }
+
+  /** ids, mask → logits (N, V). Saves what backward needs. */
+  recordForward(rec: Recorder, B: number, T: number, dropoutP: number): void {
+    this.checkShape(B, T);
+    const { spec, acts, weights } = this;
+    const N = B * T;
+    const C = spec.hiddenSize;
+    embeddingForward(rec, acts.layerInputs[0], acts.ids, weights.embed, N, C);
+    for (let l = 0; l < spec.numLayers; l++) {
+      layerForward(rec, this.context(l, B, T, dropoutP), weights.layers[l], acts.layers[l], acts.layerInputs[l], acts.layerInputs[l + 1]);
+    }
+    const xL = acts.layerInputs[spec.numLayers];
+    rmsnormForward(rec, acts.nf, acts.rstdF, xL, weights.norm, N, C, spec.rmsNormEps);
+    linearForward(rec, acts.logits, acts.nf, weights.lmHead, null, N, C, spec.vocabSize);
+  }
+
+  /** Loss (into `loss`) and LoRA gradients (accumulated into `grads`), after recordForward. */
+  recordBackward(rec: Recorder, B: number, T: number, dropoutP: number): void {
+    this.checkShape(B, T);
+    const { spec, acts, weights } = this;
+    const N = B * T;
+    const C = spec.hiddenSize;
+    const V = spec.vocabSize;
+    const g = acts.grad;
+    crossEntropyForwardBackward(rec, acts.losses, acts.logits, acts.targets, this.lossScale, N, V);
+    lossSum(rec, this.loss, acts.losses, this.lossScale, N);
+    linearBackwardInput(rec, g.dn, acts.logits, weights.lmHead, N, C, V, false);
+    const xL = acts.layerInputs[spec.numLayers];
+    rmsnormBackward(rec, g.dx, g.dn, xL, weights.norm, acts.rstdF, N, C, false);
+    for (let l = spec.numLayers - 1; l >= 0; l--) {
+      const ctx = this.context(l, B, T, dropoutP);
+      if (this.options.checkpointing) {
+        // Recompute this layer's activations from its saved input (same dropout seed → same masks).
+        layerForward(rec, ctx, weights.layers[l], acts.layers[l], acts.layerInputs[l], acts.layerInputs[l + 1]);
+      }
+      layerBackward(rec, ctx, weights.layers[l], acts.layers[l], g, acts.layerInputs[l]);
+    }
+  }
+
+  /** Loss only (no gradients), after recordForward. */
+  recordEvalLoss(rec: Recorder, B: number, T: number): void {
+    const N = B * T;
+    crossEntropyForward(rec, this.acts.losses, this.acts.logits, this.acts.targets, N, this.spec.vocabSize);
+    lossSum(rec, this.loss, this.acts.losses, this.lossScale, N);
+  }
+
+  /** The logits buffer (N, V) as the last forward left it. */
+  get logits(): Buf {
+    return this.acts.logits;
+  }
+
+  destroy(): void {
+    for (const b of [...this.acts.buffers, ...this.ownBuffers]) this.gpu.destroyBuffer(b);
+  }
+}

@@ -1,0 +1,328 @@
+// The LoRA trainer: owns every GPU buffer of a run, allocated once in create(). A step writes the
+// batch with queue.writeBuffer into preallocated buffers, replays recorded programs (one submit
+// per micro-batch, one for the optimizer) and maps one small buffer back: the loss and the
+// gradient norm. Nothing is allocated inside a step once each batch shape has been seen.
+import { GpuError } from '../../gpu/errors';
+import type { Gpu, Program } from '../../gpu/gpu';
+import { adamwStep, adamwStepParams, globalNormSquared, globalNormSquaredPartials } from '../kernels/optimizer';
+import { rng } from '../kernels/random';
+import { loraLayout, packLora, unpackLora, type LoraLayout } from '../lora/layout';
+import { uploadModelWeights, type ModelWeightsGpu } from '../model/gpu-weights';
+import { GpuModel } from '../model/model';
+import type { HostTensor, ModelSpec } from '../model/spec';
+import { learningRate } from './schedule';
+import type { Batch, LoraHyper, StepResult, TrainHyper } from './types';
+
+export interface TrainerOptions {
+  /** Largest micro-batch rows and sequence length the run will see (buffers are sized for them). */
+  maxBatch: number;
+  maxSeq: number;
+  /** Start from an existing PEFT adapter (PEFT keys → tensors) instead of PEFT's fresh init. */
+  initAdapter?: Map<string, HostTensor>;
+}
+
+/** Everything needed to continue a run exactly where it stopped. */
+export interface TrainerState {
+  step: number;
+  params: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+/** PEFT's initialisation: A ~ U(±1/sqrt(in_features)) (kaiming_uniform, a=√5), B = 0. */
+export function initLoraFlat(layout: LoraLayout, seed: number): Float32Array {
+  const flat = new Float32Array(layout.totalFloats);
+  const r = rng(seed);
+  for (const s of layout.sites) {
+    const bound = 1 / Math.sqrt(s.inFeatures);
+    for (let i = 0; i < layout.r * s.inFeatures; i++) flat[s.aOffset + i] = (r() * 2 - 1) * bound;
+  }
+  return flat;
+}
+
+/** Shifted targets: position t predicts labels[t+1]; the last position of each row is ignored. */
+export function shiftLabels(batch: Batch, out: Int32Array): number {
+  let counted = 0;
+  const { B, T, labels } = batch;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const y = t + 1 < T ? labels[b * T + t + 1] : -100;
+      out[b * T + t] = y;
+      if (y !== -100) counted++;
+    }
+  }
+  return counted;
+}
+
+export class Trainer {
+  private programs = new Map<string, { train: Program; evalLoss: Program; forward: Program }>();
+  private optimizer: Program;
+  private readonly targets: Int32Array;
+  private readonly seedWord = new Uint32Array(1);
+  private readonly scaleWord = new Float32Array(1);
+  private readonly readback: GPUBuffer;
+  private readonly slots: GPUBuffer;
+  private readonly owned: GPUBuffer[];
+  private readonly m: GPUBuffer;
+  private readonly v: GPUBuffer;
+  private readonly normSq: GPUBuffer;
+  private readonly stepParams: GPUBuffer;
+  private readonly n: number;
+  /** Optimizer steps taken so far. */
+  step = 0;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly spec: ModelSpec,
+    readonly lora: LoraHyper,
+    readonly hyper: TrainHyper,
+    readonly layout: LoraLayout,
+    private readonly weights: ModelWeightsGpu,
+    readonly model: GpuModel,
+    private readonly options: TrainerOptions,
+    owned: GPUBuffer[],
+  ) {
+    this.n = layout.totalFloats;
+    this.targets = new Int32Array(options.maxBatch * options.maxSeq);
+    const make = (bytes: number, label: string): GPUBuffer => {
+      const b = gpu.createBuffer(bytes, label);
+      owned.push(b);
+      return b;
+    };
+    this.m = make(this.n * 4, 'adam.m');
+    this.v = make(this.n * 4, 'adam.v');
+    this.normSq = make(4, 'gradNormSq');
+    this.stepParams = make(16, 'stepParams');
+    const partials = make(globalNormSquaredPartials(this.n) * 4, 'normPartials');
+    // Slots: one loss per micro-batch, then the gradient norm², read back together.
+    const slotCount = Math.max(1, hyper.gradAccum) + 1;
+    this.slots = make(slotCount * 4, 'lossSlots');
+    this.readback = gpu.device.createBuffer({ size: Math.max(16, slotCount * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+    this.owned = owned;
+
+    const rec = gpu.recorder();
+    globalNormSquared(rec, this.normSq, partials, model.grads, this.n);
+    adamwStep(rec, model.params, model.grads, this.m, this.v, this.normSq, this.stepParams, this.n, {
+      beta1: hyper.beta1,
+      beta2: hyper.beta2,
+      eps: hyper.eps,
+      weightDecay: hyper.weightDecay,
+      maxGradNorm: hyper.maxGradNorm,
+    });
+    rec.copy(this.normSq, { buffer: this.slots, offset: 0, size: 4 }, 4);
+    this.optimizer = rec.finish();
+  }
+
+  static async create(
+    gpu: Gpu,
+    model: { spec: ModelSpec; weights: Map<string, HostTensor> },
+    lora: LoraHyper,
+    hyper: TrainHyper,
+    options: TrainerOptions,
+  ): Promise<Trainer> {
+    const { spec } = model;
+    const layout = loraLayout(spec, lora);
+    return gpu.checked(() => {
+      const owned: GPUBuffer[] = [];
+      const weights = uploadModelWeights(gpu, spec, model.weights);
+      const flat = options.initAdapter ? packLora(layout, options.initAdapter) : initLoraFlat(layout, hyper.seed);
+      const params = gpu.upload(flat, 'lora.params');
+      const grads = gpu.createBuffer(layout.totalFloats * 4, 'lora.grads');
+      const dropoutSeed = gpu.createBuffer(4, 'dropoutSeed');
+      const lossScale = gpu.createBuffer(4, 'lossScale');
+      const loss = gpu.createBuffer(4, 'loss');
+      owned.push(params, grads, dropoutSeed, lossScale, loss);
+      const gm = new GpuModel(gpu, spec, weights, layout, params, grads, dropoutSeed, lossScale, loss, {
+        maxB: options.maxBatch,
+        maxT: options.maxSeq,
+        checkpointing: hyper.checkpointing,
+      });
+      return new Trainer(gpu, spec, lora, hyper, layout, weights, gm, options, owned);
+    });
+  }
+
+  private programsFor(B: number, T: number): { train: Program; evalLoss: Program; forward: Program } {
+    const key = `${B}x${T}`;
+    let p = this.programs.get(key);
+    if (p) return p;
+    const train = this.gpu.recorder();
+    this.model.recordForward(train, B, T, this.lora.dropout);
+    this.model.recordBackward(train, B, T, this.lora.dropout);
+    const forward = this.gpu.recorder();
+    this.model.recordForward(forward, B, T, 0);
+    const evalLoss = this.gpu.recorder();
+    this.model.recordForward(evalLoss, B, T, 0);
+    this.model.recordEvalLoss(evalLoss, B, T);
+    p = { train: train.finish(), evalLoss: evalLoss.finish(), forward: forward.finish() };
+    this.programs.set(key, p);
+    return p;
+  }
+
+  private writeInputs(batch: Batch): number {
+    const { B, T } = batch;
+    if (B > this.options.maxBatch || T > this.options.maxSeq) {
+      throw new GpuError(`batch ${B}x${T} is larger than this run's ${this.options.maxBatch}x${this.options.maxSeq}`);
+    }
+    const N = B * T;
+    const acts = this.model.acts;
+    const V = this.spec.vocabSize;
+    for (let i = 0; i < N; i++) {
+      const id = batch.inputIds[i];
+      if (id < 0 || id >= V) throw new GpuError(`token id ${id} at position ${i} is outside the vocabulary (${V})`);
+    }
+    const counted = shiftLabels(batch, this.targets);
+    this.gpu.write(acts.ids, batch.inputIds.subarray(0, N));
+    this.gpu.write(acts.mask, batch.attentionMask.subarray(0, N));
+    this.gpu.write(acts.targets, this.targets.subarray(0, N));
+    return counted;
+  }
+
+  private countTargets(batches: Batch[]): number {
+    let total = 0;
+    for (const b of batches) total += shiftLabels(b, this.targets);
+    return total;
+  }
+
+  /** Dropout seed for micro-batch `micro` of optimizer step `step`: a fresh mask every time. */
+  private dropoutSeed(step: number, micro: number): number {
+    return (Math.imul(this.hyper.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(step + 1, 0xc2b2ae35) + micro * 0x27d4eb2f) >>> 0;
+  }
+
+  /**
+   * Forward and backward of each micro-batch, gradients summed (zeroed first). Returns the mean
+   * loss over all counted tokens of the micro-batches. Does not update the parameters.
+   */
+  async accumulate(micro: Batch[]): Promise<{ loss: number; tokens: number }> {
+    if (micro.length === 0) throw new GpuError('a step needs at least one micro-batch');
+    if (micro.length > Math.max(1, this.hyper.gradAccum)) throw new GpuError(`${micro.length} micro-batches exceed gradAccum=${this.hyper.gradAccum}`);
+    const total = this.countTargets(micro);
+    if (total === 0) throw new GpuError('this step has no trained tokens (every label is -100)');
+    this.scaleWord[0] = 1 / total;
+    this.gpu.write(this.model.lossScale, this.scaleWord);
+    let tokens = 0;
+    micro.forEach((batch, i) => {
+      this.writeInputs(batch);
+      tokens += batch.attentionMask.reduce((a, b) => a + b, 0);
+      this.seedWord[0] = this.dropoutSeed(this.step, i);
+      this.gpu.write(this.model.dropoutSeed, this.seedWord);
+      const enc = this.gpu.device.createCommandEncoder();
+      if (i === 0) enc.clearBuffer(this.model.grads);
+      this.programsFor(batch.B, batch.T).train.encode(enc);
+      enc.copyBufferToBuffer(this.model.loss, 0, this.slots, 4 * (i + 1), 4);
+      this.gpu.device.queue.submit([enc.finish()]);
+    });
+    const values = await this.readSlots(micro.length + 1);
+    let loss = 0;
+    for (let i = 1; i <= micro.length; i++) loss += values[i];
+    return { loss, tokens };
+  }
+
+  /** Clip, AdamW, advance the step counter. Returns the gradient norm before clipping. */
+  async optimizerStep(): Promise<{ gradNorm: number; lr: number }> {
+    const lr = learningRate(this.hyper, this.step);
+    this.gpu.write(this.stepParams, adamwStepParams(lr, this.hyper.beta1, this.hyper.beta2, this.step + 1));
+    this.gpu.assertAlive();
+    const enc = this.gpu.device.createCommandEncoder();
+    this.optimizer.encode(enc);
+    this.gpu.device.queue.submit([enc.finish()]);
+    const values = await this.readSlots(1);
+    this.step++;
+    return { gradNorm: Math.sqrt(values[0]), lr };
+  }
+
+  /** One optimizer step over `micro` (1..gradAccum micro-batches). */
+  async trainStep(micro: Batch[]): Promise<StepResult> {
+    const { loss, tokens } = await this.accumulate(micro);
+    if (!Number.isFinite(loss)) throw new GpuError(`the loss is ${loss} at step ${this.step + 1}; training stopped`);
+    const { gradNorm, lr } = await this.optimizerStep();
+    return { step: this.step, loss, gradNorm, lr, tokens };
+  }
+
+  /** Mean loss on a batch with dropout off and no gradient. */
+  async evalLoss(batch: Batch): Promise<number> {
+    const counted = this.writeInputs(batch);
+    if (counted === 0) throw new GpuError('the evaluation batch has no trained tokens');
+    this.scaleWord[0] = 1 / counted;
+    this.gpu.write(this.model.lossScale, this.scaleWord);
+    const enc = this.gpu.device.createCommandEncoder();
+    this.programsFor(batch.B, batch.T).evalLoss.encode(enc);
+    enc.copyBufferToBuffer(this.model.loss, 0, this.slots, 4, 4);
+    this.gpu.device.queue.submit([enc.finish()]);
+    return (await this.readSlots(2))[1];
+  }
+
+  /** Logits (B*T, V) of a forward pass with dropout off. Allocates: for checks and generation. */
+  async logits(batch: Batch): Promise<Float32Array> {
+    this.writeInputs(batch);
+    await this.gpu.checked(async () => {
+      const enc = this.gpu.device.createCommandEncoder();
+      this.programsFor(batch.B, batch.T).forward.encode(enc);
+      this.gpu.device.queue.submit([enc.finish()]);
+    });
+    return this.gpu.readF32(this.model.logits, batch.B * batch.T * this.spec.vocabSize);
+  }
+
+  private async readSlots(count: number): Promise<Float32Array> {
+    const enc = this.gpu.device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.slots, 0, this.readback, 0, count * 4);
+    this.gpu.device.queue.submit([enc.finish()]);
+    try {
+      await this.readback.mapAsync(GPUMapMode.READ, 0, Math.max(4, count * 4));
+    } catch (e) {
+      this.gpu.assertAlive();
+      throw e;
+    }
+    const uncaptured = this.gpu.takeUncapturedError();
+    const out = new Float32Array(this.readback.getMappedRange(0, Math.max(4, count * 4)).slice(0));
+    this.readback.unmap();
+    if (uncaptured) throw new GpuError(`GPU error during training: ${uncaptured}`);
+    return out;
+  }
+
+  /** The current LoRA gradients by PEFT key (after accumulate). */
+  async gradients(): Promise<Map<string, HostTensor>> {
+    return unpackLora(this.layout, await this.gpu.readF32(this.model.grads, this.n));
+  }
+
+  /** The adapter by PEFT key, ready for writeAdapter. */
+  async exportAdapter(): Promise<Map<string, HostTensor>> {
+    return unpackLora(this.layout, await this.gpu.readF32(this.model.params, this.n));
+  }
+
+  async saveState(): Promise<TrainerState> {
+    return {
+      step: this.step,
+      params: await this.gpu.readF32(this.model.params, this.n),
+      m: await this.gpu.readF32(this.m, this.n),
+      v: await this.gpu.readF32(this.v, this.n),
+    };
+  }
+
+  loadState(s: TrainerState): void {
+    if (s.params.length !== this.n || s.m.length !== this.n || s.v.length !== this.n) {
+      throw new GpuError(`checkpoint holds ${s.params.length} parameters; this run has ${this.n}`);
+    }
+    this.gpu.write(this.model.params, s.params);
+    this.gpu.write(this.m, s.m);
+    this.gpu.write(this.v, s.v);
+    this.step = s.step;
+  }
+
+  /** Bytes of GPU buffers allocated by this process (peak). */
+  get gpuBytes(): number {
+    return this.gpu.peakAllocatedBytes;
+  }
+
+  destroy(): void {
+    for (const p of this.programs.values()) {
+      p.train.destroy();
+      p.evalLoss.destroy();
+      p.forward.destroy();
+    }
+    this.optimizer.destroy();
+    this.model.destroy();
+    for (const b of this.owned) this.gpu.destroyBuffer(b);
+    for (const b of this.weights.buffers) this.gpu.destroyBuffer(b);
+    this.readback.destroy();
+  }
+}
