@@ -24,6 +24,11 @@ export default defineConfig({
   server: { headers: securityHeaders, port: 5173 },
   preview: { headers: securityHeaders, port: 4173 },
   worker: { format: 'es' },
+  // Two pages: the studio (index.html) and the kernel-check page that e2e/kernels.spec.ts drives.
+  build: {
+    target: 'es2022',
+    rolldownOptions: { input: { main: 'index.html', kernels: 'kernels.html' } },
+  },
   test: {
     include: ['src/**/*.test.ts'],
     environment: 'node',

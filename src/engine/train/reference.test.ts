@@ -1,6 +1,6 @@
 // The whole engine against PyTorch + PEFT: every fixture under ../shared/fixtures/reference that
 // has a model, trained five steps from its adapter_init, held to the bounds of fixtures/README.md.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkReference } from '../../cli/check-reference';
@@ -16,7 +16,7 @@ describe('engine vs PyTorch + PEFT reference fixtures', () => {
     it(`${name}: loss, logits, gradients, 5 AdamW steps, final adapter`, async () => {
       const r = await checkReference(join(root, name));
       expect(r.grad_tensors).toBeGreaterThan(0);
-      const ref = (await import(join(root, name, 'reference.json'), { with: { type: 'json' } })).default as { initial_loss: number };
+      const ref = JSON.parse(readFileSync(join(root, name, 'reference.json'), 'utf8')) as { initial_loss: number };
       expect(Math.abs(r.loss - ref.initial_loss) / ref.initial_loss).toBeLessThanOrEqual(1e-4);
       expect(r.logits_max_abs_err).toBeLessThanOrEqual(2e-3);
       expect(r.grad_max_rel_err, `worst gradient ${r.grad_worst}`).toBeLessThanOrEqual(1e-3);
