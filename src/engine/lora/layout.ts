@@ -2,8 +2,10 @@
 // and Adam moments), each tensor at a 256-byte-aligned offset so it can be bound as a view.
 // One flat buffer makes gradient clipping and AdamW single dispatches over all parameters.
 import type { BufferView } from '../../gpu/gpu';
-import { PROJECTIONS, projectionModule, projectionShape, type ModelSpec, type Projection } from '../model/spec';
+import { PROJECTIONS, projectionShape, type ModelSpec, type Projection } from '../model/spec';
 import type { LoraHyper } from '../train/types';
+import { loraKey } from './adapter';
+import { loraScale } from './config';
 
 /** Floats per 256 bytes: the storage-buffer offset alignment every adapter supports. */
 const ALIGN_FLOATS = 64;
@@ -26,15 +28,6 @@ export interface LoraLayout {
   sites: LoraSite[];
   /** Total floats of the flat buffers, padding included. */
   totalFloats: number;
-}
-
-/** PEFT's key for A or B of a projection. */
-export function peftKey(layer: number, proj: Projection, which: 'A' | 'B'): string {
-  return `base_model.model.model.layers.${layer}.${projectionModule(proj)}.${proj}.lora_${which}.weight`;
-}
-
-export function loraScale(lora: LoraHyper): number {
-  return lora.useRslora ? lora.alpha / Math.sqrt(lora.r) : lora.alpha / lora.r;
 }
 
 export function loraLayout(spec: ModelSpec, lora: LoraHyper): LoraLayout {
@@ -69,7 +62,7 @@ export function packLora(layout: LoraLayout, tensors: Map<string, { shape: numbe
   const flat = new Float32Array(layout.totalFloats);
   for (const s of layout.sites) {
     for (const which of ['A', 'B'] as const) {
-      const key = peftKey(s.layer, s.proj, which);
+      const key = loraKey(s.layer, s.proj, which);
       const t = tensors.get(key);
       const want = which === 'A' ? [layout.r, s.inFeatures] : [s.outFeatures, layout.r];
       if (!t) throw new Error(`adapter tensor ${key} is missing`);
@@ -88,8 +81,8 @@ export function unpackLora(layout: LoraLayout, flat: Float32Array): Map<string, 
   for (const s of layout.sites) {
     const aLen = layout.r * s.inFeatures;
     const bLen = s.outFeatures * layout.r;
-    out.set(peftKey(s.layer, s.proj, 'A'), { shape: [layout.r, s.inFeatures], data: flat.slice(s.aOffset, s.aOffset + aLen) });
-    out.set(peftKey(s.layer, s.proj, 'B'), { shape: [s.outFeatures, layout.r], data: flat.slice(s.bOffset, s.bOffset + bLen) });
+    out.set(loraKey(s.layer, s.proj, 'A'), { shape: [layout.r, s.inFeatures], data: flat.slice(s.aOffset, s.aOffset + aLen) });
+    out.set(loraKey(s.layer, s.proj, 'B'), { shape: [s.outFeatures, layout.r], data: flat.slice(s.bOffset, s.bOffset + bLen) });
   }
   return out;
 }

@@ -1,0 +1,329 @@
+// PEFT LoRA adapters: key names, initialization, adapter_config.json, reading and writing.
+// Runs in Node and in the browser.
+
+import { parseSafetensors, readSafetensorsHeader, readTensorF32, writeSafetensors, FLOAT_DTYPES } from '../../io/safetensors';
+import type { ModelFolder } from '../model/weights';
+import { PROJECTIONS, projectionModule, projectionShape, type HostTensor, type ModelSpec, type Projection } from '../model/spec';
+import { canonicalTargets, isProjection, LoraConfigError, validateLoraSettings, type LoraSettings } from './config';
+
+export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
+export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+
+/** PEFT's saved key of a LoRA matrix: A is [r, in], B is [out, r]. */
+export function loraKey(layer: number, proj: Projection, which: 'A' | 'B'): string {
+  return `base_model.model.model.layers.${layer}.${projectionModule(proj)}.${proj}.lora_${which}.weight`;
+}
+
+/** Every LoRA tensor of these settings with its shape, ordered by layer, projection (PROJECTIONS order), A then B. */
+export function expectedLoraShapes(spec: ModelSpec, settings: LoraSettings): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  const targets = canonicalTargets(settings.targetModules);
+  for (let i = 0; i < spec.numLayers; i++) {
+    for (const p of targets) {
+      const [out, inp] = projectionShape(spec, p);
+      m.set(loraKey(i, p, 'A'), [settings.r, inp]);
+      m.set(loraKey(i, p, 'B'), [out, settings.r]);
+    }
+  }
+  return m;
+}
+
+/**
+ * PEFT's default init, deterministic from `seed`: A ~ U(-1/sqrt(in), 1/sqrt(in)) (what
+ * kaiming_uniform_(a=sqrt(5)) gives), B = 0. Each tensor's values depend only on (seed, key).
+ */
+export function initLoraTensors(spec: ModelSpec, settings: LoraSettings, seed: number): Map<string, HostTensor> {
+  validateLoraSettings(settings);
+  const out = new Map<string, HostTensor>();
+  for (const [key, shape] of expectedLoraShapes(spec, settings)) {
+    const data = new Float32Array(shape[0] * shape[1]);
+    if (key.endsWith('.lora_A.weight')) {
+      const bound = 1 / Math.sqrt(shape[1]);
+      const rand = mulberry32(hashKey(seed, key));
+      for (let i = 0; i < data.length; i++) data[i] = (rand() * 2 - 1) * bound;
+    }
+    out.set(key, { shape, data });
+  }
+  return out;
+}
+
+function hashKey(seed: number, key: string): number {
+  let h = (0x811c9dc5 ^ Math.imul(seed >>> 0, 0x9e3779b1)) >>> 0; // FNV-1a, seeded
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * adapter_config.json content: exactly the fields that every PEFT from 0.7 to 0.21 loads (newer
+ * fields would make older PEFT versions refuse the file).
+ */
+export function adapterConfigJson(settings: LoraSettings, opts: { baseModel: string | null; revision?: string | null }): object {
+  validateLoraSettings(settings);
+  return {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    r: settings.r,
+    lora_alpha: settings.alpha,
+    lora_dropout: settings.dropout,
+    target_modules: canonicalTargets(settings.targetModules),
+    bias: 'none',
+    fan_in_fan_out: false,
+    use_rslora: settings.useRslora,
+    use_dora: false,
+    init_lora_weights: true,
+    base_model_name_or_path: opts.baseModel,
+    revision: opts.revision ?? null,
+    inference_mode: true,
+    modules_to_save: null,
+    rank_pattern: {},
+    alpha_pattern: {},
+    layers_to_transform: null,
+    layers_pattern: null,
+  };
+}
+
+export class AdapterError extends Error {
+  override name = 'AdapterError';
+}
+
+/**
+ * Serializes an adapter as PEFT saves it: adapter_config.json text and adapter_model.safetensors
+ * (F32, metadata {"format": "pt"}). `tensors` must hold exactly the expected keys and shapes.
+ */
+export function writeAdapter(
+  spec: ModelSpec,
+  settings: LoraSettings,
+  tensors: Map<string, HostTensor>,
+  baseModel: string | null,
+  opts: { revision?: string | null } = {},
+): { config: string; safetensors: Uint8Array } {
+  validateLoraSettings(settings);
+  const expected = expectedLoraShapes(spec, settings);
+  for (const key of tensors.keys()) {
+    if (!expected.has(key)) throw new AdapterError(`writeAdapter: unexpected tensor "${key}" for these LoRA settings`);
+  }
+  const list = [...expected].map(([key, shape]) => {
+    const t = tensors.get(key);
+    if (!t) throw new AdapterError(`writeAdapter: missing tensor "${key}" (shape [${shape.join(', ')}])`);
+    if (!sameShape(t.shape, shape) || t.data.length !== shape[0] * shape[1]) {
+      throw new AdapterError(`writeAdapter: tensor "${key}" has shape [${t.shape.join(', ')}] (${t.data.length} values) but needs [${shape.join(', ')}]`);
+    }
+    return { name: key, dtype: 'F32' as const, shape: shape.slice(), data: t.data };
+  });
+  const config = JSON.stringify(adapterConfigJson(settings, { baseModel, revision: opts.revision ?? null }), null, 2) + '\n';
+  return { config, safetensors: writeSafetensors(list, { format: 'pt' }, ADAPTER_WEIGHTS_FILE) };
+}
+
+/** Options PEFT may set that change what the adapter computes: refused when set (truthy / non-empty). */
+const REFUSED_OPTIONS: ReadonlyArray<[field: string, why: string]> = [
+  ['use_dora', 'DoRA'],
+  ['fan_in_fan_out', 'fan_in_fan_out (Conv1D-style weights)'],
+  ['lora_bias', 'lora_bias'],
+  ['modules_to_save', 'modules_to_save (fully trained extra modules)'],
+  ['layers_to_transform', 'layers_to_transform (LoRA on some layers only)'],
+  ['rank_pattern', 'rank_pattern (per-module ranks)'],
+  ['alpha_pattern', 'alpha_pattern (per-module alphas)'],
+  ['exclude_modules', 'exclude_modules'],
+  ['layer_replication', 'layer_replication'],
+  ['target_parameters', 'target_parameters'],
+  ['trainable_token_indices', 'trainable_token_indices'],
+  ['alora_invocation_tokens', 'aLoRA (alora_invocation_tokens)'],
+  ['use_qalora', 'QALoRA'],
+  ['use_bdlora', 'use_bdlora'],
+  ['arrow_config', 'arrow_config'],
+  ['monteclora_config', 'monteclora_config'],
+  ['kasa_config', 'kasa_config'],
+  ['velora_config', 'velora_config'],
+  ['megatron_config', 'megatron_config'],
+];
+
+function isSet(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.keys(v as object).length > 0;
+  return true;
+}
+
+/**
+ * Parses adapter_config.json (already JSON-parsed) into LoraSettings for `spec`, refusing by name
+ * whatever the engine does not compute. `file` is used in error messages.
+ */
+export function parseAdapterConfig(json: unknown, spec: ModelSpec, file = ADAPTER_CONFIG_FILE): { settings: LoraSettings; baseModel: string | null } {
+  const fail = (msg: string): never => {
+    throw new AdapterError(`${file}: ${msg}`);
+  };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('must be a JSON object');
+  const c = json as Record<string, unknown>;
+  if (c.peft_type !== 'LORA') fail(`peft_type ${JSON.stringify(c.peft_type)} is not supported (supported: "LORA")`);
+  if (c.task_type !== undefined && c.task_type !== null && c.task_type !== 'CAUSAL_LM') {
+    fail(`task_type ${JSON.stringify(c.task_type)} is not supported (supported: "CAUSAL_LM")`);
+  }
+  const bias = c.bias ?? 'none';
+  if (bias !== 'none') fail(`bias ${JSON.stringify(bias)} is not supported (supported: "none")`);
+  for (const [field, what] of REFUSED_OPTIONS) {
+    if (isSet(c[field])) fail(`${field} ${JSON.stringify(c[field])}: ${what} is not supported`);
+  }
+  const init = c.init_lora_weights;
+  if (typeof init === 'string' && /^(pissa|olora|corda|loftq)/i.test(init)) {
+    fail(`init_lora_weights ${JSON.stringify(init)} is not supported: this initialization changes the base weights (convert the adapter to a plain LoRA first)`);
+  }
+  const base = c.base_model_name_or_path;
+  if (base !== undefined && base !== null && typeof base !== 'string') fail(`base_model_name_or_path must be a string or null, not ${JSON.stringify(base)}`);
+
+  const num = (k: string, def: number): number => {
+    const v = c[k] ?? def;
+    if (typeof v !== 'number' || !Number.isFinite(v)) return fail(`${k} must be a number, not ${JSON.stringify(v)}`);
+    return v;
+  };
+  const useRslora = c.use_rslora ?? false;
+  if (typeof useRslora !== 'boolean') fail(`use_rslora must be true or false, not ${JSON.stringify(useRslora)}`);
+  const settings: LoraSettings = {
+    r: num('r', 8), // PEFT's defaults
+    alpha: num('lora_alpha', 8),
+    dropout: num('lora_dropout', 0),
+    targetModules: resolveTargetModules(c.target_modules, spec, fail),
+    useRslora: useRslora as boolean,
+  };
+  try {
+    validateLoraSettings(settings, file);
+  } catch (e) {
+    if (e instanceof LoraConfigError) throw new AdapterError(e.message);
+    throw e;
+  }
+  return { settings, baseModel: (base as string | null | undefined) ?? null };
+}
+
+/** The model's modules that PEFT could see (names as in named_modules() of the CausalLM). */
+function moduleNames(spec: ModelSpec): string[] {
+  const names = ['model', 'model.embed_tokens', 'model.layers', 'model.norm', 'model.rotary_emb', 'lm_head'];
+  for (let i = 0; i < spec.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    names.push(p, `${p}.self_attn`, `${p}.mlp`, `${p}.mlp.act_fn`, `${p}.input_layernorm`, `${p}.post_attention_layernorm`);
+    if (spec.qkNorm) names.push(`${p}.self_attn.q_norm`, `${p}.self_attn.k_norm`);
+    for (const proj of PROJECTIONS) names.push(`${p}.${projectionModule(proj)}.${proj}`);
+  }
+  return names;
+}
+
+/**
+ * target_modules → the projections adapted in every layer. A list matches as PEFT does (module
+ * name equal to an entry or ending with "." + entry; entries matching nothing are ignored, as PEFT
+ * ignores them); a string is PEFT's full-match regex, except that "all-linear" means all seven
+ * projections and a plain projection name (e.g. "q_proj") is taken as that projection.
+ */
+function resolveTargetModules(value: unknown, spec: ModelSpec, fail: (msg: string) => never): Projection[] {
+  let match: (name: string) => boolean;
+  let shown: string;
+  if (typeof value === 'string') {
+    if (value === 'all-linear') return PROJECTIONS.slice();
+    if (isProjection(value)) return [value];
+    let re: RegExp;
+    try {
+      re = new RegExp(`^(?:${value})$`, 'u');
+    } catch {
+      return fail(`target_modules regex ${JSON.stringify(value)} cannot be interpreted; use a list of module names (${PROJECTIONS.join(', ')})`);
+    }
+    match = (n) => re.test(n);
+    shown = `target_modules regex ${JSON.stringify(value)}`;
+  } else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+    const entries = value as string[];
+    match = (n) => entries.some((e) => n === e || n.endsWith(`.${e}`));
+    shown = `target_modules ${JSON.stringify(entries)}`;
+  } else {
+    return fail(`target_modules must be a list of module names or a string, not ${JSON.stringify(value)}`);
+  }
+
+  const perLayer: Array<Set<Projection>> = Array.from({ length: spec.numLayers }, () => new Set());
+  for (const name of moduleNames(spec)) {
+    if (!match(name)) continue;
+    const m = /^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)$/.exec(name);
+    if (m && isProjection(m[3])) {
+      perLayer[Number(m[1])].add(m[3]);
+    } else if (name === 'model.embed_tokens' || name === 'lm_head') {
+      fail(`${shown} selects ${name}: LoRA on ${name} is not supported (supported: ${PROJECTIONS.join(', ')})`);
+    } else {
+      fail(`${shown} selects ${name}, which is not a Linear layer (supported: ${PROJECTIONS.join(', ')})`);
+    }
+  }
+  const first = [...(perLayer[0] ?? [])].sort().join(',');
+  if (perLayer.some((s) => [...s].sort().join(',') !== first)) {
+    fail(`${shown} selects different projections in different layers; LoRA on some layers only is not supported`);
+  }
+  const targets = canonicalTargets([...(perLayer[0] ?? [])]);
+  if (targets.length === 0) fail(`${shown} selects no module of this model (supported: ${PROJECTIONS.join(', ')})`);
+  return targets;
+}
+
+/**
+ * Reads a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) for `spec`:
+ * every expected tensor must be present with the right shape; unexpected tensors are refused.
+ * Tensors are returned in f32, in expectedLoraShapes order.
+ */
+export async function readAdapter(
+  folder: ModelFolder,
+  spec: ModelSpec,
+): Promise<{ settings: LoraSettings; tensors: Map<string, HostTensor>; baseModel: string | null }> {
+  const cfgFile = `${folder.name}/${ADAPTER_CONFIG_FILE}`;
+  if (!(await folder.has(ADAPTER_CONFIG_FILE))) throw new AdapterError(`${cfgFile}: missing`);
+  let json: unknown;
+  try {
+    json = JSON.parse(await folder.text(ADAPTER_CONFIG_FILE));
+  } catch (e) {
+    throw new AdapterError(`${cfgFile}: not valid JSON (${(e as Error).message})`);
+  }
+  const { settings, baseModel } = parseAdapterConfig(json, spec, cfgFile);
+
+  const wFile = `${folder.name}/${ADAPTER_WEIGHTS_FILE}`;
+  if (!(await folder.has(ADAPTER_WEIGHTS_FILE))) {
+    const bin = await folder.has('adapter_model.bin');
+    throw new AdapterError(`${wFile}: missing${bin ? ' (adapter_model.bin is not supported: save the adapter with safe_serialization=True)' : ''}`);
+  }
+  const src = await folder.source(ADAPTER_WEIGHTS_FILE);
+  const index = await readSafetensorsHeader(src);
+  const expected = expectedLoraShapes(spec, settings);
+  const unexpected = [...index.tensors.keys()].filter((k) => !expected.has(k));
+  if (unexpected.length > 0) {
+    const more = unexpected.length > 3 ? ` and ${unexpected.length - 3} more` : '';
+    throw new AdapterError(
+      `${wFile}: unexpected tensor${unexpected.length > 1 ? 's' : ''} ${unexpected
+        .slice(0, 3)
+        .map((k) => `"${k}"`)
+        .join(', ')}${more} (not a LoRA A/B matrix of ${settings.targetModules.join(', ')} in layers 0..${spec.numLayers - 1})`,
+    );
+  }
+  for (const [key, shape] of expected) {
+    const info = index.tensors.get(key);
+    if (!info) throw new AdapterError(`${wFile}: missing tensor "${key}" (shape [${shape.join(', ')}])`);
+    if (!sameShape(info.shape, shape)) {
+      throw new AdapterError(`${wFile}: tensor "${key}" has shape [${info.shape.join(', ')}] but r=${settings.r} and the model need [${shape.join(', ')}]`);
+    }
+    if (!FLOAT_DTYPES.includes(info.dtype)) throw new AdapterError(`${wFile}: tensor "${key}" has dtype ${info.dtype} (supported: ${FLOAT_DTYPES.join(', ')})`);
+  }
+  const tensors = new Map<string, HostTensor>();
+  for (const [key, shape] of expected) tensors.set(key, { shape: shape.slice(), data: await readTensorF32(src, index, key) });
+  return { settings, tensors, baseModel };
+}
+
+/** Parses adapter_model.safetensors bytes (as writeAdapter produced them) into f32 tensors. */
+export function parseAdapterWeights(bytes: Uint8Array, name = ADAPTER_WEIGHTS_FILE): Map<string, HostTensor> {
+  const st = parseSafetensors(name, bytes);
+  return new Map(st.names().map((k) => [k, { shape: st.index.tensors.get(k)!.shape.slice(), data: st.f32(k) }]));
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
