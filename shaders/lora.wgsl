@@ -1,0 +1,265 @@
+// LoRA adapter on a frozen linear layer, as PEFT's lora.Linear (peft/tuners/lora/layer.py):
+//   y += scale · (dropout(x) · Aᵀ) · Bᵀ,   A (r,In) = lora_A.weight, B (Out,r) = lora_B.weight,
+//   scale = lora_alpha / r (or / sqrt(r) for rsLoRA), dropout = nn.Dropout(p) on the input.
+// h = dropout(x)·Aᵀ (N,r) is saved for backward. Dropout mask (deterministic, recomputed in backward):
+//   keep flat element i of x (N,In)  ⇔  (hash(seed, site, i) >> 8) >= ceil(p · 2^24)
+//   i.e. a uniform 24-bit float in [0,1) >= p; kept values are scaled by 1/(1−p).
+//   hash = pcg(pcg(i ^ key) + key), key = pcg(seed ^ pcg(site)), pcg = PCG-RXS-M-XS 32 (O'Neill).
+// With DROPOUT = false (p == 0) no mask is computed at all.
+//
+// Every entry point is one tiled GEMM C (M,Nc) = alpha · A (M,K) · B (K,Nc) over dense buffers:
+//   entry            C (M,Nc)      A                     B                       C is
+//   lora_down        h (N,r)       inp (N,In) ⊙ mask     Aᵀ: b = A (r,In)        written, alpha = 1/(1−p)
+//   lora_up          out (N,Out)   h (N,r)               Bᵀ: b = B (Out,r)       accumulated, alpha = scale
+//   lora_grad_b      dB (Out,r)    doutᵀ: a = dout (N,Out)  h (N,r)              written/accumulated, alpha = scale
+//   lora_grad_h      dh (N,r)      dout (N,Out)          B (Out,r)               written, alpha = scale
+//   lora_grad_a      dA (r,In)     dhᵀ: a = dh (N,r)     inp (N,In) ⊙ mask       written/accumulated, alpha = 1/(1−p)
+//   lora_grad_input  dinp (N,In)   dh (N,r)              A (r,In)                accumulated ⊙ mask, alpha = 1/(1−p)
+// Reductions over the N tokens (lora_grad_b, lora_grad_a) are tiled over N through workgroup memory.
+// Each workgroup computes a TILE_M x TILE_N tile of C (each thread 4x4); the host sizes the tile
+// dimension that spans r to r (8..64). Tiles are folded over a 2D grid (x + y * num_workgroups.x).
+//
+// bindings: 0 uniforms Params
+//           1 c    read_write (C above)
+//           2 a    read       (A above)
+//           3 b    read       (B above)
+//           4 seed u32 read, element 0 = the step's dropout seed (lora_down, lora_grad_a, lora_grad_input)
+
+struct Params {
+  M: u32,
+  Nc: u32,
+  K: u32,
+  tiles_m: u32,         // ceil(M / TILE_M)
+  tiles: u32,           // tiles_m * ceil(Nc / TILE_N)
+  accumulate: u32,      // 1: c += result, 0: c = result
+  alpha: f32,           // result = alpha · A·B
+  keep_threshold: u32,  // ceil(p · 2^24): keep iff (hash >> 8) >= keep_threshold
+  site: u32,            // dropout site: distinct per (layer, projection)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> c: array<f32>;
+@group(0) @binding(2) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read> seed: array<u32>;
+
+override TILE_M: u32 = 64;
+override TILE_N: u32 = 64;
+override TILE_K: u32 = 16;
+override DROPOUT: bool = false;
+
+override SA: u32 = TILE_M / 4u + 1u;  // row stride of As in vec4 (+1 against bank conflicts)
+override SB: u32 = TILE_N / 4u + 1u;
+override THREADS: u32 = (TILE_M / 4u) * (TILE_N / 4u);
+
+// As[k*SA + m/4][m%4] = A[m0+m][k0+k];  Bs[k*SB + n/4][n%4] = B[k0+k][n0+n]
+var<workgroup> As: array<vec4<f32>, TILE_K * SA>;
+var<workgroup> Bs: array<vec4<f32>, TILE_K * SB>;
+var<private> acc: array<vec4<f32>, 4>;  // acc[i][j] = C[m0 + 4*ty + i][n0 + 4*tx + j]
+
+fn pcg(v: u32) -> u32 {
+  let s = v * 747796405u + 2891336453u;
+  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+  return (w >> 22u) ^ w;
+}
+
+fn dropout_key(step_seed: u32, site: u32) -> u32 {
+  return pcg(step_seed ^ pcg(site));
+}
+
+fn keep(i: u32, key: u32) -> bool {
+  return (pcg(pcg(i ^ key) + key) >> 8u) >= p.keep_threshold;
+}
+
+// A[m][k] = a[m*K + k]; consecutive threads read consecutive k. drop: zero the dropped elements.
+fn stage_a_rm(m0: u32, k0: u32, li: u32, drop: bool, key: u32) {
+  for (var e = li; e < TILE_M * TILE_K; e += THREADS) {
+    let m = e / TILE_K;
+    let k = e % TILE_K;
+    let gm = m0 + m;
+    let gk = k0 + k;
+    var v = 0.0;
+    if (gm < p.M && gk < p.K) {
+      let i = gm * p.K + gk;
+      v = a[i];
+      if (drop && !keep(i, key)) { v = 0.0; }
+    }
+    As[k * SA + m / 4u][m % 4u] = v;
+  }
+}
+
+// A[m][k] = a[k*M + m] (a transposed operand); consecutive threads read consecutive m.
+fn stage_a_km(m0: u32, k0: u32, li: u32) {
+  for (var e = li; e < TILE_M * TILE_K; e += THREADS) {
+    let k = e / TILE_M;
+    let m = e % TILE_M;
+    let gm = m0 + m;
+    let gk = k0 + k;
+    var v = 0.0;
+    if (gm < p.M && gk < p.K) { v = a[gk * p.M + gm]; }
+    As[k * SA + m / 4u][m % 4u] = v;
+  }
+}
+
+// B[k][n] = b[n*K + k] (a transposed operand); consecutive threads read consecutive k.
+fn stage_b_nt(n0: u32, k0: u32, li: u32) {
+  for (var e = li; e < TILE_N * TILE_K; e += THREADS) {
+    let n = e / TILE_K;
+    let k = e % TILE_K;
+    let gn = n0 + n;
+    let gk = k0 + k;
+    var v = 0.0;
+    if (gn < p.Nc && gk < p.K) { v = b[gn * p.K + gk]; }
+    Bs[k * SB + n / 4u][n % 4u] = v;
+  }
+}
+
+// B[k][n] = b[k*Nc + n]; consecutive threads read consecutive n. drop: zero the dropped elements.
+fn stage_b_nn(n0: u32, k0: u32, li: u32, drop: bool, key: u32) {
+  for (var e = li; e < TILE_N * TILE_K; e += THREADS) {
+    let k = e / TILE_N;
+    let n = e % TILE_N;
+    let gn = n0 + n;
+    let gk = k0 + k;
+    var v = 0.0;
+    if (gn < p.Nc && gk < p.K) {
+      let i = gk * p.Nc + gn;
+      v = b[i];
+      if (drop && !keep(i, key)) { v = 0.0; }
+    }
+    Bs[k * SB + n / 4u][n % 4u] = v;
+  }
+}
+
+fn fma_tile(tx: u32, ty: u32) {
+  for (var k = 0u; k < TILE_K; k++) {
+    let av = As[k * SA + ty];
+    let bv = Bs[k * SB + tx];
+    acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
+    acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
+    acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
+    acc[3] = fma(vec4<f32>(av.w), bv, acc[3]);
+  }
+}
+
+// c = (or +=) alpha · acc; drop: dropped elements of C get nothing.
+fn store(m0: u32, n0: u32, tx: u32, ty: u32, drop: bool, key: u32) {
+  for (var i = 0u; i < 4u; i++) {
+    let gm = m0 + 4u * ty + i;
+    if (gm >= p.M) { return; }
+    for (var j = 0u; j < 4u; j++) {
+      let gn = n0 + 4u * tx + j;
+      if (gn >= p.Nc) { break; }
+      let idx = gm * p.Nc + gn;
+      var v = p.alpha * acc[i][j];
+      if (drop && !keep(idx, key)) { v = 0.0; }
+      if (p.accumulate != 0u) { v += c[idx]; }
+      c[idx] = v;
+    }
+  }
+}
+
+fn begin_tile(wid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
+  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
+  let t = wid.x + wid.y * nwg.x;
+  return vec2<u32>((t % p.tiles_m) * TILE_M, (t / p.tiles_m) * TILE_N);
+}
+
+fn step_key() -> u32 {
+  var key = 0u;
+  if (DROPOUT) { key = dropout_key(seed[0], p.site); }
+  return key;
+}
+
+@compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
+fn lora_down(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  let o = begin_tile(wid, nwg);
+  let key = step_key();
+  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
+    stage_a_rm(o.x, k0, li, DROPOUT, key);
+    stage_b_nt(o.y, k0, li);
+    workgroupBarrier();
+    fma_tile(lid.x, lid.y);
+    workgroupBarrier();
+  }
+  store(o.x, o.y, lid.x, lid.y, false, 0u);
+}
+
+@compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
+fn lora_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  let o = begin_tile(wid, nwg);
+  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
+    stage_a_rm(o.x, k0, li, false, 0u);
+    stage_b_nt(o.y, k0, li);
+    workgroupBarrier();
+    fma_tile(lid.x, lid.y);
+    workgroupBarrier();
+  }
+  store(o.x, o.y, lid.x, lid.y, false, 0u);
+}
+
+@compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
+fn lora_grad_b(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  let o = begin_tile(wid, nwg);
+  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
+    stage_a_km(o.x, k0, li);
+    stage_b_nn(o.y, k0, li, false, 0u);
+    workgroupBarrier();
+    fma_tile(lid.x, lid.y);
+    workgroupBarrier();
+  }
+  store(o.x, o.y, lid.x, lid.y, false, 0u);
+}
+
+@compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
+fn lora_grad_h(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  let o = begin_tile(wid, nwg);
+  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
+    stage_a_rm(o.x, k0, li, false, 0u);
+    stage_b_nn(o.y, k0, li, false, 0u);
+    workgroupBarrier();
+    fma_tile(lid.x, lid.y);
+    workgroupBarrier();
+  }
+  store(o.x, o.y, lid.x, lid.y, false, 0u);
+}
+
+@compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
+fn lora_grad_a(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  let o = begin_tile(wid, nwg);
+  let key = step_key();
+  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
+    stage_a_km(o.x, k0, li);
+    stage_b_nn(o.y, k0, li, DROPOUT, key);
+    workgroupBarrier();
+    fma_tile(lid.x, lid.y);
+    workgroupBarrier();
+  }
+  store(o.x, o.y, lid.x, lid.y, false, 0u);
+}
+
+@compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
+fn lora_grad_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  let o = begin_tile(wid, nwg);
+  let key = step_key();
+  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
+    stage_a_rm(o.x, k0, li, false, 0u);
+    stage_b_nn(o.y, k0, li, false, 0u);
+    workgroupBarrier();
+    fma_tile(lid.x, lid.y);
+    workgroupBarrier();
+  }
+  store(o.x, o.y, lid.x, lid.y, DROPOUT, key);
+}

@@ -1,0 +1,92 @@
+import type { Gpu } from '../../gpu/gpu';
+import type { KernelCheck } from './check';
+import { linearBackwardInput, linearBackwardInputCpu, linearForward, linearForwardCpu } from './matmul';
+import { randomF32, relL2Err } from './random';
+
+/**
+ * The same Gpu, but reporting a tiny maxComputeWorkgroupsPerDimension, so a small shape exercises
+ * the 2D workgroup fold that only the LM head's huge grids hit for real.
+ */
+export function withSmallGrid(gpu: Gpu, maxPerDim: number): Gpu {
+  return Object.create(gpu, { limits: { value: { maxComputeWorkgroupsPerDimension: maxPerDim } } }) as Gpu;
+}
+
+interface Shape {
+  N: number;
+  In: number;
+  Out: number;
+  bias?: boolean;
+  accumulate?: boolean;
+  /** Fold the grid as if the device allowed only this many workgroups per dimension. */
+  maxPerDim?: number;
+}
+
+function shapeName(s: Shape): string {
+  return `N=${s.N} In=${s.In} Out=${s.Out}${s.bias ? ' bias' : ''}${s.accumulate ? ' accumulate' : ''}${s.maxPerDim ? ` grid<=${s.maxPerDim}` : ''}`;
+}
+
+const forwardShapes: Shape[] = [
+  { N: 1, In: 1, Out: 1 },
+  { N: 33, In: 70, Out: 45 },
+  { N: 33, In: 70, Out: 45, bias: true },
+  { N: 33, In: 70, Out: 45, accumulate: true },
+  { N: 33, In: 70, Out: 45, bias: true, accumulate: true },
+  { N: 64, In: 64, Out: 64, bias: true },
+  { N: 130, In: 97, Out: 200, bias: true, accumulate: true },
+  { N: 2, In: 8, Out: 70_000, bias: true }, // LM-head-like: > 1000 tiles along Out
+  { N: 130, In: 21, Out: 200, bias: true, maxPerDim: 5 },
+];
+
+const backwardShapes: Shape[] = [
+  { N: 1, In: 1, Out: 1 },
+  { N: 33, In: 70, Out: 45 },
+  { N: 33, In: 70, Out: 45, accumulate: true },
+  { N: 64, In: 64, Out: 64 },
+  { N: 130, In: 200, Out: 97, accumulate: true },
+  { N: 3, In: 70, Out: 5000 }, // long reduction (LM head backward)
+  { N: 130, In: 200, Out: 21, maxPerDim: 5 },
+];
+
+const TOL = 1e-5;
+
+export const matmulChecks: KernelCheck[] = [
+  ...forwardShapes.map(
+    (s): KernelCheck => ({
+      name: `linear forward ${shapeName(s)}`,
+      async run(gpu) {
+        const { N, In, Out } = s;
+        const inp = randomF32(N * In, 1);
+        const w = randomF32(Out * In, 2, 0.5);
+        const b = s.bias ? randomF32(Out, 3) : null;
+        const out = randomF32(N * Out, 4);
+        const bufs = [gpu.upload(out, 'out'), gpu.upload(inp, 'inp'), gpu.upload(w, 'w')];
+        const bb = b ? gpu.upload(b, 'bias') : null;
+        const g = s.maxPerDim ? withSmallGrid(gpu, s.maxPerDim) : gpu;
+        await g.run((rec) => linearForward(rec, bufs[0], bufs[1], bufs[2], bb, N, In, Out, s.accumulate ?? false));
+        const got = await gpu.readF32(bufs[0], N * Out);
+        for (const x of bufs) gpu.destroyBuffer(x);
+        if (bb) gpu.destroyBuffer(bb);
+        linearForwardCpu(out, inp, w, b, N, In, Out, s.accumulate ?? false);
+        return { error: relL2Err(got, out), tolerance: TOL };
+      },
+    }),
+  ),
+  ...backwardShapes.map(
+    (s): KernelCheck => ({
+      name: `linear backward input ${shapeName(s)}`,
+      async run(gpu) {
+        const { N, In, Out } = s;
+        const dout = randomF32(N * Out, 5);
+        const w = randomF32(Out * In, 6, 0.5);
+        const dinp = randomF32(N * In, 7);
+        const bufs = [gpu.upload(dinp, 'dinp'), gpu.upload(dout, 'dout'), gpu.upload(w, 'w')];
+        const g = s.maxPerDim ? withSmallGrid(gpu, s.maxPerDim) : gpu;
+        await g.run((rec) => linearBackwardInput(rec, bufs[0], bufs[1], bufs[2], N, In, Out, s.accumulate ?? false));
+        const got = await gpu.readF32(bufs[0], N * In);
+        for (const x of bufs) gpu.destroyBuffer(x);
+        linearBackwardInputCpu(dinp, dout, w, N, In, Out, s.accumulate ?? false);
+        return { error: relL2Err(got, dinp), tolerance: TOL };
+      },
+    }),
+  ),
+];
