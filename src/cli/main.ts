@@ -6,6 +6,7 @@ const commands: Record<string, () => Promise<{ run: (args: string[]) => Promise<
   prepare: () => import('./prepare'),
   train: () => import('./train'),
   bench: () => import('./bench'),
+  'bench-prepare': () => import('./bench-prepare'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,5 +1,167 @@
-// Placeholder until this command lands.
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write('prepare: not available yet\n');
-  return 2;
+// prepare --model MODEL_DIR --data FILE [--format auto|text|completion|alpaca|messages|sharegpt]
+//         [--max-length N] [--skip-invalid] [--json]
+//         [--train-on assistant|all] [--map field=column,...] [--txt-mode line|paragraph] [--add-bos]
+// Reads, validates and tokenizes a dataset exactly as training will. With --json prints ONE JSON
+// object {"examples":[{"input_ids":[...],"labels":[...]}...],"stats":{...}} (file order; labels are
+// the ids where trained, -100 where masked). A refused dataset exits 1 and lists every bad line
+// as `line N: reason` on stderr.
+//
+// Also the Node helpers other commands (train) use: loadModelTokenizer(dir), openDataFile(path),
+// prepareDataFile(path, dir, options).
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatasetError, formatIssue } from '../data/errors';
+import { DATA_FORMATS, parseColumnMapping, type DataFormat } from '../data/formats';
+import { prepareDataset, type PreparedDataset, type PrepareOptions } from '../data/pipeline';
+import type { ByteSource } from '../data/source';
+import { ModelTokenizer } from '../data/tokenizer';
+import { parseArgs } from './args';
+
+/** Loads tokenizer.json, tokenizer_config.json and chat_template.jinja (if present) of a model folder. */
+export function loadModelTokenizer(dir: string): ModelTokenizer {
+  const tj = join(dir, 'tokenizer.json');
+  if (!existsSync(tj)) throw new Error(`${dir}: no tokenizer.json (is this a Hugging Face model folder?)`);
+  const cfgPath = join(dir, 'tokenizer_config.json');
+  const tplPath = join(dir, 'chat_template.jinja');
+  return ModelTokenizer.load({
+    tokenizerJson: JSON.parse(readFileSync(tj, 'utf8')),
+    tokenizerConfig: existsSync(cfgPath) ? JSON.parse(readFileSync(cfgPath, 'utf8')) : {},
+    chatTemplate: existsSync(tplPath) ? readFileSync(tplPath, 'utf8') : undefined,
+  });
+}
+
+/** A file as a stream of 1 MiB chunks (never read whole). */
+export function openDataFile(path: string): ByteSource {
+  if (!existsSync(path)) throw new Error(`${path}: no such file`);
+  if (statSync(path).isDirectory()) throw new Error(`${path} is a folder, not a data file`);
+  return createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>;
+}
+
+/** Prepares a data file for a model folder (the type comes from the file's extension). */
+export async function prepareDataFile(path: string, modelDir: string, opts: PrepareOptions = {}): Promise<PreparedDataset> {
+  const tok = loadModelTokenizer(modelDir);
+  return prepareDataset(openDataFile(path), tok, { fileName: path, ...opts });
+}
+
+const USAGE =
+  'usage: prepare --model MODEL_DIR --data FILE [--format auto|text|completion|alpaca|messages|sharegpt] ' +
+  '[--max-length N] [--skip-invalid] [--json] [--train-on assistant|all] [--map field=column,...] ' +
+  '[--txt-mode line|paragraph] [--add-bos]\n';
+
+async function write(s: string): Promise<void> {
+  if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+}
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs(args, ['model', 'data', 'format', 'max-length', 'train-on', 'map', 'txt-mode']);
+  } catch (e) {
+    process.stderr.write(`prepare: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { flags, bools } = parsed;
+  const fail = (msg: string) => {
+    process.stderr.write(`prepare: ${msg}\n${USAGE}`);
+    return 2;
+  };
+  const model = flags['model'];
+  const data = flags['data'];
+  if (!model || !data) return fail('--model and --data are required');
+  const known = new Set(['json', 'skip-invalid', 'add-bos', 'all-tokens']);
+  for (const b of bools) if (!known.has(b)) return fail(`unknown option --${b}`);
+  const format = flags['format'] ?? 'auto';
+  if (format !== 'auto' && !DATA_FORMATS.includes(format as DataFormat)) return fail(`--format ${format} is not known`);
+  let maxLength: number | undefined;
+  if (flags['max-length'] !== undefined) {
+    maxLength = Number(flags['max-length']);
+    if (!Number.isInteger(maxLength) || maxLength < 2) return fail('--max-length must be an integer >= 2');
+  }
+  const trainOn = bools.has('all-tokens') ? 'all' : flags['train-on'] ?? 'assistant';
+  if (trainOn !== 'assistant' && trainOn !== 'all') return fail('--train-on must be assistant or all');
+  const txtMode = flags['txt-mode'] ?? 'line';
+  if (txtMode !== 'line' && txtMode !== 'paragraph') return fail('--txt-mode must be line or paragraph');
+  let mapping;
+  try {
+    mapping = flags['map'] ? parseColumnMapping(flags['map']) : undefined;
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const json = bools.has('json');
+
+  let tok: ModelTokenizer;
+  let source: ByteSource;
+  try {
+    tok = loadModelTokenizer(model);
+    source = openDataFile(data);
+  } catch (e) {
+    process.stderr.write(`prepare: ${(e as Error).message}\n`);
+    return 1;
+  }
+
+  let ds: PreparedDataset;
+  try {
+    ds = await prepareDataset(source, tok, {
+      fileName: data,
+      format: format as DataFormat | 'auto',
+      mapping,
+      maxLength,
+      trainOn,
+      txtMode,
+      skipInvalid: bools.has('skip-invalid'),
+      addBos: bools.has('add-bos'),
+    });
+  } catch (e) {
+    if (e instanceof DatasetError) {
+      process.stderr.write(`prepare: ${e.message}\n`);
+      for (const issue of e.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+      return 1;
+    }
+    throw e;
+  }
+
+  for (const w of ds.warnings) process.stderr.write(`warning: ${w}\n`);
+  if (json) {
+    await write('{"examples":[');
+    // Written in ~1 MiB pieces: memory stays flat for large datasets.
+    let buf = '';
+    for (let i = 0; i < ds.examples.length; i++) {
+      const ex = ds.examples[i];
+      const labels = new Array<number>(ex.inputIds.length);
+      for (let t = 0; t < labels.length; t++) labels[t] = ex.trainMask[t] ? ex.inputIds[t] : -100;
+      buf += `${i ? ',' : ''}{"input_ids":[${ex.inputIds.join(',')}],"labels":[${labels.join(',')}]}`;
+      if (buf.length > 1 << 20) {
+        await write(buf);
+        buf = '';
+      }
+    }
+    await write(buf);
+    await write(`],"stats":${JSON.stringify(ds.stats)}}\n`);
+    return 0;
+  }
+  const s = ds.stats;
+  const lines = [
+    `${data}: ${s.fileType}, format ${s.format}${s.defaultChatTemplate ? ' (default ChatML template)' : ''}`,
+    `examples        ${s.examples}${s.skipped ? `  (${s.skipped} invalid skipped)` : ''}`,
+    `tokens          ${s.tokens}  (trained ${s.trainedTokens}, ${s.tokens ? ((100 * s.trainedTokens) / s.tokens).toFixed(1) : 0}%; loss on ${s.trainOn === 'all' ? 'all tokens' : 'assistant/completion tokens'})`,
+    `length          min ${s.minTokens}, mean ${s.meanTokens.toFixed(1)}, max ${s.maxTokens}${s.maxLength ? `  (max length ${s.maxLength})` : ''}`,
+  ];
+  if (s.maxLength) {
+    lines.push(
+      `truncated       ${s.truncated}  (cut turns masked ${s.maskedPartialTurns}, dropped ${s.droppedAfterTruncation})`,
+    );
+  }
+  lines.push('length histogram:');
+  const peak = Math.max(1, ...s.histogram.counts);
+  const firstBin = Math.max(0, s.histogram.counts.findIndex((c) => c > 0));
+  s.histogram.counts.forEach((c, i) => {
+    if (i < firstBin) return;
+    const lo = s.histogram.edges[i];
+    const hi = s.histogram.edges[i + 1];
+    lines.push(`  ${String(lo).padStart(7)}-${String(hi).padEnd(7)} ${String(c).padStart(8)} ${'#'.repeat(Math.round((40 * c) / peak))}`);
+  });
+  for (const issue of ds.skipped.slice(0, 20)) lines.push(`skipped ${formatIssue(issue)}`);
+  if (ds.skipped.length > 20) lines.push(`... and ${ds.skipped.length - 20} more skipped`);
+  await write(lines.join('\n') + '\n');
+  return 0;
 }

@@ -1,0 +1,47 @@
+// The dataset pipeline's public API (browser worker and Node). See README.md in this folder.
+export { DatasetError, formatIssue, type DataIssue } from './errors';
+export { iterateChunks, readLines, type ByteSource, type TextLine } from './source';
+export { fileTypeFromName, parseRecords, type FileType, type RawRecord, type TxtMode } from './parse';
+export {
+  alpacaPrompt,
+  DATA_FORMATS,
+  detectFormat,
+  parseColumnMapping,
+  toExample,
+  validateStructure,
+  type ChatMessage,
+  type ColumnMapping,
+  type DataFormat,
+  type Example,
+  type Role,
+} from './formats';
+export { assistantSpansByPrefix, CHATML_TEMPLATE, ChatTemplate, type CharSpan } from './template';
+export { ModelTokenizer, type OffsetEncoding, type TokenizerFiles } from './tokenizer';
+export {
+  countTrained,
+  encodeExample,
+  toLabels,
+  truncateExample,
+  type EncodedExample,
+  type EncodeOptions,
+  type TrainOn,
+} from './encode';
+export {
+  makeBatches,
+  packExamples,
+  seededRandom,
+  shuffled,
+  splitValidation,
+  type BatchOptions,
+  type PackedSequence,
+  type TokenSequence,
+} from './sequences';
+export { lengthHistogram, tokenView, type Histogram, type TokenViewItem } from './stats';
+export {
+  prepareDataset,
+  type DatasetStats,
+  type PreparedDataset,
+  type PreparedExample,
+  type PrepareOptions,
+  type PrepareProgress,
+} from './pipeline';

@@ -1,0 +1,384 @@
+// Streaming record parsers: .jsonl, .json (one array), .csv / .tsv (RFC 4180, header row), .txt.
+// Each yields records with the 1-based line number where the record starts, or a per-line problem.
+import { DatasetError } from './errors';
+import { readLines, type ByteSource, type ReadProgress, type TextLine } from './source';
+
+export type FileType = 'jsonl' | 'json' | 'csv' | 'tsv' | 'txt';
+
+/**
+ * How a .txt file is split into examples:
+ * - 'line' (default): every non-blank line is one example;
+ * - 'paragraph': blocks separated by blank lines are examples (lines of a block joined by '\n').
+ */
+export type TxtMode = 'line' | 'paragraph';
+
+export type RawRecord = { line: number; value: unknown } | { line: number; error: string };
+
+const EXTENSIONS: Record<string, FileType> = {
+  jsonl: 'jsonl',
+  ndjson: 'jsonl',
+  json: 'json',
+  csv: 'csv',
+  tsv: 'tsv',
+  tab: 'tsv',
+  txt: 'txt',
+  text: 'txt',
+  md: 'txt',
+};
+
+/** The file type from a file name's extension. Throws DatasetError for unsupported types. */
+export function fileTypeFromName(name: string): FileType {
+  const m = /\.([A-Za-z0-9]+)$/.exec(name.trim());
+  const ext = m ? m[1].toLowerCase() : '';
+  const t = EXTENSIONS[ext];
+  if (!t) {
+    const hint =
+      ext === 'parquet' || ext === 'arrow'
+        ? ' (export it to JSONL first, e.g. `datasets.load_dataset(...).to_json("data.jsonl")`)'
+        : '';
+    throw new DatasetError(
+      `unsupported file type '${ext ? '.' + ext : name}'${hint}: use .jsonl, .json, .csv, .tsv or .txt`,
+    );
+  }
+  return t;
+}
+
+export interface ParseOptions {
+  txtMode?: TxtMode;
+  onProgress?: (p: ReadProgress) => void;
+}
+
+/** Parses a source of the given type into records, streaming. */
+export function parseRecords(source: ByteSource, type: FileType, opts: ParseOptions = {}): AsyncGenerator<RawRecord> {
+  const lines = readLines(source, opts.onProgress);
+  switch (type) {
+    case 'jsonl':
+      return parseJsonLines(lines);
+    case 'json':
+      return parseJsonArray(lines);
+    case 'csv':
+      return parseDelimited(lines, ',');
+    case 'tsv':
+      return parseDelimited(lines, '\t');
+    case 'txt':
+      return parseTxt(lines, opts.txtMode ?? 'line');
+  }
+}
+
+function jsonError(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return `invalid JSON (${msg.replace(/\s+/g, ' ').slice(0, 160)})`;
+}
+
+export async function* parseJsonLines(lines: AsyncIterable<TextLine>): AsyncGenerator<RawRecord> {
+  for await (const { line, text } of lines) {
+    if (!text.trim()) continue;
+    try {
+      yield { line, value: JSON.parse(text) };
+    } catch (e) {
+      yield { line, error: jsonError(e) };
+    }
+  }
+}
+
+/**
+ * A streaming splitter for a top-level JSON array: each element's text is cut out by tracking
+ * brackets and strings, then parsed on its own; only one element is held at a time. A file whose
+ * first character is not '[' is read as JSON Lines (a common mislabel).
+ */
+export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGenerator<RawRecord> {
+  const it = lines[Symbol.asyncIterator]();
+  // Find the first non-blank character.
+  let first: TextLine | undefined;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return;
+    if (r.value.text.trim()) {
+      first = r.value;
+      break;
+    }
+  }
+  if (first.text.trimStart()[0] !== '[') {
+    async function* rest(): AsyncGenerator<TextLine> {
+      yield first!;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    }
+    yield* parseJsonLines(rest());
+    return;
+  }
+
+  // State of the scanner.
+  type Phase = 'open' | 'value' | 'after';
+  let phase: Phase = 'open';
+  let parts: string[] = []; // pieces of the current element
+  let elemLine = 0;
+  let depth = 0; // bracket depth inside the current element
+  let inString = false;
+  let escape = false;
+  let scalar = false; // current element is a bare scalar (number, true, false, null)
+  let closed = false;
+  let expectValue = false; // after a comma
+
+  const finish = (): RawRecord => {
+    const text = parts.join('');
+    parts = [];
+    try {
+      return { line: elemLine, value: JSON.parse(text) };
+    } catch (e) {
+      return { line: elemLine, error: jsonError(e) };
+    }
+  };
+
+  let cur: TextLine | undefined = first;
+  while (cur) {
+    const { line, text } = cur;
+    let i = 0;
+    let segStart = phase === 'value' ? 0 : -1; // start of the current element inside this line
+    const n = text.length;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (phase === 'value') {
+        if (inString) {
+          if (escape) escape = false;
+          else if (c === 92 /* \ */) escape = true;
+          else if (c === 34 /* " */) {
+            inString = false;
+            if (depth === 0) {
+              // A bare string element ends here.
+              parts.push(text.slice(segStart, i + 1));
+              segStart = -1;
+              yield finish();
+              phase = 'after';
+            }
+          }
+          i++;
+          continue;
+        }
+        if (scalar) {
+          if (c === 44 /* , */ || c === 93 /* ] */ || c === 32 || c === 9) {
+            parts.push(text.slice(segStart, i));
+            segStart = -1;
+            scalar = false;
+            yield finish();
+            phase = 'after';
+            continue; // reprocess this char in 'after'
+          }
+          i++;
+          continue;
+        }
+        if (c === 34) inString = true;
+        else if (c === 123 /* { */ || c === 91 /* [ */) depth++;
+        else if (c === 125 /* } */ || c === 93 /* ] */) {
+          depth--;
+          if (depth === 0) {
+            parts.push(text.slice(segStart, i + 1));
+            segStart = -1;
+            yield finish();
+            phase = 'after';
+          }
+        }
+        i++;
+        continue;
+      }
+      // Whitespace between tokens.
+      if (c === 32 || c === 9 || c === 13) {
+        i++;
+        continue;
+      }
+      if (closed) {
+        yield { line, error: 'unexpected content after the closing ] of the JSON array' };
+        return;
+      }
+      if (phase === 'open') {
+        if (c !== 91) {
+          yield { line, error: 'a .json dataset must be one array of records: [ {...}, {...} ]' };
+          return;
+        }
+        phase = 'after';
+        expectValue = true;
+        i++;
+        continue;
+      }
+      // phase 'after': expecting a value, ',' or ']'
+      if (c === 44) {
+        if (expectValue) {
+          yield { line, error: 'invalid JSON (unexpected "," in the array)' };
+          return;
+        }
+        expectValue = true;
+        i++;
+        continue;
+      }
+      if (c === 93) {
+        closed = true;
+        i++;
+        continue;
+      }
+      if (!expectValue) {
+        yield { line, error: 'invalid JSON (missing "," between array elements)' };
+        return;
+      }
+      // Start of an element.
+      expectValue = false;
+      phase = 'value';
+      elemLine = line;
+      segStart = i;
+      depth = 0;
+      if (c === 34) inString = true;
+      else if (c === 123 || c === 91) depth = 1;
+      else scalar = true;
+      i++;
+    }
+    if (phase === 'value') parts.push(text.slice(segStart), '\n');
+    if (scalar && phase === 'value') {
+      // A bare scalar ends at the end of its line.
+      parts.pop();
+      scalar = false;
+      yield finish();
+      phase = 'after';
+    }
+    const r = await it.next();
+    cur = r.done ? undefined : r.value;
+  }
+  if (phase === 'value') {
+    yield { line: elemLine, error: 'invalid JSON (unterminated array element: a bracket or quote is not closed)' };
+  } else if (!closed) {
+    throw new DatasetError('invalid JSON: the array is not closed with ]');
+  }
+}
+
+/**
+ * RFC 4180 CSV (or TSV with a tab delimiter): a header row names the columns; fields may be quoted
+ * with "..." ("" is a literal quote) and quoted fields may span lines (joined with '\n').
+ * Blank lines are skipped.
+ */
+export async function* parseDelimited(lines: AsyncIterable<TextLine>, delim: ',' | '\t'): AsyncGenerator<RawRecord> {
+  let header: string[] | null = null;
+  let fields: string[] = [];
+  let field = '';
+  let inQuotes = false;
+  let quotedField = false;
+  let rowLine = 0;
+  let rowError: string | null = null;
+  const d = delim.charCodeAt(0);
+
+  for await (const { line, text } of lines) {
+    if (!inQuotes) {
+      if (!text.trim() && !(delim === '\t' && text.length)) continue;
+      rowLine = line;
+      fields = [];
+      field = '';
+      quotedField = false;
+      rowError = null;
+    } else {
+      field += '\n';
+    }
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (inQuotes) {
+        if (c === 34) {
+          if (text.charCodeAt(i + 1) === 34) {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          inQuotes = false;
+          i++;
+          continue;
+        }
+        // Copy a run of ordinary characters at once.
+        let j = text.indexOf('"', i);
+        if (j < 0) j = n;
+        field += text.slice(i, j);
+        i = j;
+        continue;
+      }
+      if (c === d) {
+        fields.push(field);
+        field = '';
+        quotedField = false;
+        i++;
+        continue;
+      }
+      if (c === 34) {
+        if (field.length === 0 && !quotedField) {
+          inQuotes = true;
+          quotedField = true;
+          i++;
+          continue;
+        }
+        rowError ??= `malformed ${delim === ',' ? 'CSV' : 'TSV'}: a quote (") inside an unquoted field (quote the field and double the inner quotes)`;
+        field += '"';
+        i++;
+        continue;
+      }
+      if (quotedField && !inQuotes) {
+        rowError ??= `malformed ${delim === ',' ? 'CSV' : 'TSV'}: text after a closing quote`;
+      }
+      let j = i + 1;
+      while (j < n) {
+        const cj = text.charCodeAt(j);
+        if (cj === d || cj === 34) break;
+        j++;
+      }
+      field += text.slice(i, j);
+      i = j;
+    }
+    if (inQuotes) continue; // the quoted field goes on on the next line
+    fields.push(field);
+    if (!header) {
+      header = fields.map((h) => h.trim());
+      if (rowError) {
+        throw new DatasetError(`line ${rowLine}: ${rowError} (in the header row)`);
+      }
+      const seen = new Set<string>();
+      for (const h of header) {
+        if (!h) throw new DatasetError(`line ${rowLine}: the header row has an empty column name`);
+        if (seen.has(h)) throw new DatasetError(`line ${rowLine}: the header row repeats the column '${h}'`);
+        seen.add(h);
+      }
+      continue;
+    }
+    if (rowError) {
+      yield { line: rowLine, error: rowError };
+      continue;
+    }
+    if (fields.length !== header.length) {
+      yield { line: rowLine, error: `expected ${header.length} fields (as in the header), found ${fields.length}` };
+      continue;
+    }
+    const obj: Record<string, string> = {};
+    for (let k = 0; k < header.length; k++) obj[header[k]] = fields[k];
+    yield { line: rowLine, value: obj };
+  }
+  if (inQuotes) {
+    yield { line: rowLine, error: 'unterminated quoted field (a " is never closed)' };
+  }
+}
+
+export async function* parseTxt(lines: AsyncIterable<TextLine>, mode: TxtMode): AsyncGenerator<RawRecord> {
+  if (mode === 'line') {
+    for await (const { line, text } of lines) {
+      if (text.trim()) yield { line, value: { text } };
+    }
+    return;
+  }
+  let block: string[] = [];
+  let start = 0;
+  for await (const { line, text } of lines) {
+    if (!text.trim()) {
+      if (block.length) yield { line: start, value: { text: block.join('\n') } };
+      block = [];
+      continue;
+    }
+    if (!block.length) start = line;
+    block.push(text);
+  }
+  if (block.length) yield { line: start, value: { text: block.join('\n') } };
+}

@@ -1,0 +1,237 @@
+// The whole dataset pipeline: bytes -> records -> examples -> token ids + loss masks, with stats.
+import { DatasetError, RecordError, type DataIssue } from './errors';
+import { countTrained, encodeExample, truncateExample, type EncodedExample, type TrainOn } from './encode';
+import { describeFormats, detectFormat, toExample, type ColumnMapping, type DataFormat } from './formats';
+import { fileTypeFromName, parseRecords, type FileType, type TxtMode } from './parse';
+import type { ByteSource } from './source';
+import { lengthHistogram, type Histogram } from './stats';
+import type { ModelTokenizer } from './tokenizer';
+
+export interface PrepareOptions {
+  /** Used for the file type (by extension) when `fileType` is not given. A File source's name is used too. */
+  fileName?: string;
+  fileType?: FileType;
+  /** 'auto' (default) detects the format from the first record with known fields. */
+  format?: DataFormat | 'auto';
+  /** Column names for the format's fields (see ColumnMapping). */
+  mapping?: ColumnMapping;
+  /** .txt files: one example per line (default) or per blank-line-separated paragraph. */
+  txtMode?: TxtMode;
+  /** Cut examples to this many tokens (see truncateExample). Default: no limit. */
+  maxLength?: number;
+  /** 'assistant' (default): assistant turns / completions only; 'all': every token. */
+  trainOn?: TrainOn;
+  /** Skip and count bad records instead of refusing the dataset. */
+  skipInvalid?: boolean;
+  /** Prepend BOS to text and completion examples. Default false. */
+  addBos?: boolean;
+  /** Stop after this many valid examples (a quick preview). */
+  limit?: number;
+  onProgress?: (p: PrepareProgress) => void;
+  /** Cancels between records (the pipeline yields to the event loop now and then when given). */
+  signal?: AbortSignal;
+}
+
+export interface PrepareProgress {
+  bytes: number;
+  lines: number;
+  examples: number;
+  invalid: number;
+}
+
+export interface PreparedExample extends EncodedExample {
+  /** 1-based line of the record in the file. */
+  line: number;
+  truncated: boolean;
+}
+
+export interface DatasetStats {
+  fileType: FileType;
+  format: DataFormat;
+  /** Chat data formatted with the default ChatML because the model has no template. */
+  defaultChatTemplate: boolean;
+  trainOn: TrainOn;
+  /** Examples kept. */
+  examples: number;
+  /** Bad records skipped (skipInvalid). */
+  skipped: number;
+  /** Tokens of the kept examples (after truncation). */
+  tokens: number;
+  /** Tokens with a label (trained). */
+  trainedTokens: number;
+  /** Examples cut to maxLength. */
+  truncated: number;
+  /** Truncated examples whose last, partially kept assistant turn / completion was masked. */
+  maskedPartialTurns: number;
+  /** Examples dropped because truncation left no trained token. */
+  droppedAfterTruncation: number;
+  maxLength: number | null;
+  minTokens: number;
+  maxTokens: number;
+  meanTokens: number;
+  histogram: Histogram;
+}
+
+export interface PreparedDataset {
+  /** In file order. */
+  examples: PreparedExample[];
+  stats: DatasetStats;
+  /** Things the user should be told (default chat template, dropped examples...). */
+  warnings: string[];
+  /** The bad records that were skipped (skipInvalid), each `line N: reason`. */
+  skipped: DataIssue[];
+}
+
+function sourceName(source: ByteSource): string | undefined {
+  const n = (source as { name?: unknown }).name;
+  return typeof n === 'string' && n ? n : undefined;
+}
+
+/**
+ * Reads, validates, formats and tokenizes a dataset, streaming. Refuses it (throws DatasetError
+ * listing every bad line) when any record is bad and `skipInvalid` is off, when it is empty,
+ * binary or not UTF-8, or when nothing trainable is left.
+ */
+export async function prepareDataset(
+  source: ByteSource,
+  tok: ModelTokenizer,
+  opts: PrepareOptions = {},
+): Promise<PreparedDataset> {
+  const name = opts.fileName ?? sourceName(source);
+  const fileType: FileType = opts.fileType ?? (name ? fileTypeFromName(name) : 'jsonl');
+  const mapping = opts.mapping ?? {};
+  const trainOn: TrainOn = opts.trainOn ?? 'assistant';
+  const maxLength = opts.maxLength ?? null;
+  if (maxLength !== null && !(Number.isInteger(maxLength) && maxLength >= 2)) {
+    throw new Error(`maxLength must be an integer >= 2, got ${maxLength}`);
+  }
+  let format: DataFormat | null = opts.format && opts.format !== 'auto' ? opts.format : null;
+  if (fileType === 'txt' && !format) format = 'text';
+
+  const warnings = new Set<string>();
+  const warn = (m: string) => warnings.add(m);
+  const issues: DataIssue[] = [];
+  const examples: PreparedExample[] = [];
+  let truncated = 0;
+  let maskedPartialTurns = 0;
+  const dropped: number[] = [];
+  let records = 0;
+  let progress = { bytes: 0, lines: 0 };
+  let usedChat = false;
+
+  const report = () =>
+    opts.onProgress?.({ ...progress, examples: examples.length, invalid: issues.length });
+
+  for await (const rec of parseRecords(source, fileType, {
+    txtMode: opts.txtMode,
+    onProgress: (p) => (progress = p),
+  })) {
+    records++;
+    if (records % 2000 === 0) {
+      report();
+      if (opts.signal) {
+        await new Promise((r) => setTimeout(r, 0));
+        if (opts.signal.aborted) throw new DatasetError('cancelled');
+      }
+    }
+    if ('error' in rec) {
+      issues.push({ line: rec.line, reason: rec.error });
+      continue;
+    }
+    try {
+      if (!format) {
+        format = detectFormat(rec.value, mapping);
+        if (!format) {
+          const keys =
+            rec.value && typeof rec.value === 'object' && !Array.isArray(rec.value) ? Object.keys(rec.value) : [];
+          throw new RecordError(
+            `no known fields${keys.length ? ` (found: ${keys.slice(0, 8).join(', ')})` : ''}; expected ${describeFormats()}, or give a column mapping`,
+          );
+        }
+      }
+      const ex = toExample(rec.value, format, mapping);
+      if (ex.kind === 'chat') usedChat = true;
+      let enc = encodeExample(ex, tok, { trainOn, addBos: opts.addBos }, warn);
+      if (countTrained(enc.trainMask) === 0) {
+        throw new RecordError('0 trainable tokens (nothing in this example is trained)');
+      }
+      let wasTruncated = false;
+      if (maxLength !== null && enc.inputIds.length > maxLength) {
+        const t = truncateExample(enc, maxLength, trainOn !== 'all' && ex.kind !== 'text');
+        enc = t.example;
+        wasTruncated = true;
+        truncated++;
+        if (t.maskedPartialTurn) maskedPartialTurns++;
+        if (countTrained(enc.trainMask) === 0) {
+          dropped.push(rec.line);
+          continue;
+        }
+      }
+      examples.push({ line: rec.line, inputIds: enc.inputIds, trainMask: enc.trainMask, truncated: wasTruncated });
+      if (opts.limit !== undefined && examples.length >= opts.limit) break;
+    } catch (e) {
+      if (e instanceof RecordError) issues.push({ line: rec.line, reason: e.message });
+      else throw e;
+    }
+  }
+  report();
+
+  const skipped = issues.length;
+  if (skipped && !opts.skipInvalid) {
+    throw new DatasetError(
+      `the dataset was refused: ${skipped} invalid record${skipped === 1 ? '' : 's'} (fix ${skipped === 1 ? 'it' : 'them'}, or skip invalid lines)`,
+      issues,
+    );
+  }
+  if (records === 0) {
+    throw new DatasetError(`the dataset is empty: no records found${name ? ` in ${name}` : ''}`);
+  }
+  if (dropped.length) {
+    warn(
+      `${dropped.length} example${dropped.length === 1 ? '' : 's'} had no trained token left after truncation to ${maxLength} tokens and ${dropped.length === 1 ? 'was' : 'were'} dropped (line${dropped.length === 1 ? '' : 's'} ${dropped.slice(0, 10).join(', ')}${dropped.length > 10 ? ', ...' : ''}); raise the maximum length`,
+    );
+  }
+  if (maskedPartialTurns) {
+    warn(
+      `${maskedPartialTurns} truncated example${maskedPartialTurns === 1 ? '' : 's'} lost the end of an assistant turn: the cut turn is not trained (the model would not learn to stop)`,
+    );
+  }
+  if (examples.length === 0) {
+    throw new DatasetError(
+      skipped
+        ? `no valid examples: all ${skipped} records were invalid`
+        : `no examples left: every example lost its trained tokens to truncation at ${maxLength} tokens`,
+      issues,
+    );
+  }
+  for (const w of tok.warnings) warn(w);
+  if (usedChat) for (const w of tok.templateWarnings) warn(w);
+  if (skipped) warn(`${skipped} invalid record${skipped === 1 ? ' was' : 's were'} skipped`);
+
+  const lengths = examples.map((e) => e.inputIds.length);
+  let tokens = 0;
+  let trainedTokens = 0;
+  for (const e of examples) {
+    tokens += e.inputIds.length;
+    trainedTokens += countTrained(e.trainMask);
+  }
+  const stats: DatasetStats = {
+    fileType,
+    format: format!,
+    defaultChatTemplate: usedChat && tok.templateIsDefault,
+    trainOn,
+    examples: examples.length,
+    skipped,
+    tokens,
+    trainedTokens,
+    truncated,
+    maskedPartialTurns,
+    droppedAfterTruncation: dropped.length,
+    maxLength,
+    minTokens: lengths.reduce((a, b) => Math.min(a, b), Infinity),
+    maxTokens: lengths.reduce((a, b) => Math.max(a, b), 0),
+    meanTokens: tokens / examples.length,
+    histogram: lengthHistogram(lengths),
+  };
+  return { examples, stats, warnings: [...warnings], skipped: issues };
+}

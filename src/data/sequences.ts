@@ -1,0 +1,145 @@
+// Sequences for training: deterministic shuffling, validation split, packing, and batches.
+import type { Batch } from '../engine/train/types';
+
+/** A tokenized sequence: ids and the 0/1 trained-token mask (labels are derived from it). */
+export interface TokenSequence {
+  inputIds: ArrayLike<number>;
+  trainMask: ArrayLike<number>;
+}
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1). The same seed gives the same stream everywhere. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A shuffled copy (Fisher-Yates driven by mulberry32(seed)); deterministic for a seed. */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = items.slice();
+  const rnd = seededRandom(seed);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    const t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  return out;
+}
+
+/**
+ * Holds out round(fraction * n) items (at least 1 when fraction > 0 and n >= 2) chosen by a seeded
+ * shuffle; both parts keep the input order. A second file as validation set: prepare it separately.
+ */
+export function splitValidation<T>(items: readonly T[], fraction: number, seed: number): { train: T[]; validation: T[] } {
+  if (!(fraction >= 0 && fraction < 1)) throw new Error(`validation fraction must be in [0, 1), got ${fraction}`);
+  const n = items.length;
+  let k = Math.round(fraction * n);
+  if (fraction > 0 && n >= 2) k = Math.max(1, k);
+  k = Math.min(k, n - 1 < 0 ? 0 : n - 1);
+  if (k <= 0) return { train: items.slice(), validation: [] };
+  const order = shuffled(
+    Array.from({ length: n }, (_, i) => i),
+    seed,
+  );
+  const held = new Uint8Array(n);
+  for (let i = 0; i < k; i++) held[order[i]] = 1;
+  const train: T[] = [];
+  const validation: T[] = [];
+  items.forEach((it, i) => (held[i] ? validation : train).push(it));
+  return { train, validation };
+}
+
+export interface PackedSequence {
+  inputIds: Int32Array;
+  trainMask: Uint8Array;
+  /** Index (in the input list) of each example packed here, in order. */
+  members: number[];
+}
+
+/**
+ * Packs examples, in order, into sequences of at most `maxLength` tokens: each sequence takes the
+ * next examples while they fit (an example is never split; longer ones must be truncated first).
+ * Packed examples attend to each other (the Batch has no per-example positions): the usual cheap
+ * packing. Shuffle before packing to mix lengths.
+ */
+export function packExamples(examples: readonly TokenSequence[], maxLength: number): PackedSequence[] {
+  const out: PackedSequence[] = [];
+  let members: number[] = [];
+  let len = 0;
+  const flush = () => {
+    if (!members.length) return;
+    const inputIds = new Int32Array(len);
+    const trainMask = new Uint8Array(len);
+    let o = 0;
+    for (const m of members) {
+      const e = examples[m];
+      inputIds.set(e.inputIds, o);
+      trainMask.set(e.trainMask, o);
+      o += e.inputIds.length;
+    }
+    out.push({ inputIds, trainMask, members });
+    members = [];
+    len = 0;
+  };
+  examples.forEach((e, i) => {
+    const n = e.inputIds.length;
+    if (n > maxLength) throw new Error(`example ${i} has ${n} tokens, more than the packing length ${maxLength}`);
+    if (len + n > maxLength) flush();
+    members.push(i);
+    len += n;
+  });
+  flush();
+  return out;
+}
+
+export interface BatchOptions {
+  batchSize: number;
+  /** Id written in padding positions (never attended, label -100). */
+  padId: number;
+  /** Shuffle the examples with this seed first (see `shuffled`); default: keep the order. */
+  shuffleSeed?: number;
+  /** Drop a last batch smaller than batchSize (default false: it is kept with B < batchSize). */
+  dropLast?: boolean;
+  /** Pad T up to a multiple of this (default 1: T = the longest row of the batch). */
+  padToMultipleOf?: number;
+}
+
+/**
+ * Right-padded batches in the trainer's Batch form: T = the longest example of the batch, padding
+ * has attention 0 and label -100, labels = the token where trained, -100 where masked (unshifted).
+ */
+export function makeBatches(examples: readonly TokenSequence[], opts: BatchOptions): Batch[] {
+  const { batchSize, padId } = opts;
+  if (!(batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${batchSize}`);
+  const list = opts.shuffleSeed === undefined ? examples.slice() : shuffled(examples, opts.shuffleSeed);
+  const mult = Math.max(1, opts.padToMultipleOf ?? 1);
+  const batches: Batch[] = [];
+  for (let s = 0; s < list.length; s += batchSize) {
+    const rows = list.slice(s, s + batchSize);
+    if (rows.length < batchSize && opts.dropLast) break;
+    const B = rows.length;
+    let T = 0;
+    for (const r of rows) T = Math.max(T, r.inputIds.length);
+    T = Math.max(1, Math.ceil(T / mult) * mult);
+    const inputIds = new Int32Array(B * T).fill(padId);
+    const attentionMask = new Int32Array(B * T);
+    const labels = new Int32Array(B * T).fill(-100);
+    rows.forEach((r, b) => {
+      const o = b * T;
+      for (let t = 0; t < r.inputIds.length; t++) {
+        const id = r.inputIds[t];
+        inputIds[o + t] = id;
+        attentionMask[o + t] = 1;
+        labels[o + t] = r.trainMask[t] ? id : -100;
+      }
+    });
+    batches.push({ B, T, inputIds, attentionMask, labels });
+  }
+  return batches;
+}

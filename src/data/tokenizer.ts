@@ -1,0 +1,363 @@
+// The model's tokenizer (@huggingface/tokenizers over tokenizer.json) and chat template, plus
+// token -> char offsets (Python tokenizers' offsets, which this JS port does not return).
+import { Tokenizer } from '@huggingface/tokenizers';
+import { RecordError } from './errors';
+import { CHATML_TEMPLATE, ChatTemplate, type CharSpan } from './template';
+
+/** The parsed files of a model folder (the CLI reads them from disk, the UI from the Hub/cache). */
+export interface TokenizerFiles {
+  /** Parsed tokenizer.json. */
+  tokenizerJson: unknown;
+  /** Parsed tokenizer_config.json (special tokens, chat_template). */
+  tokenizerConfig?: unknown;
+  /** Contents of chat_template.jinja when the folder has one; it wins over tokenizer_config's. */
+  chatTemplate?: string;
+}
+
+/** End-of-turn markers searched for when a template has no {% generation %} tags. */
+const KNOWN_END_OF_TURN = [
+  '<|im_end|>',
+  '<|eot_id|>',
+  '<|eom_id|>',
+  '<|end|>',
+  '<end_of_turn>',
+  '<|end_of_text|>',
+  '<|endoftext|>',
+  '</s>',
+  '<|END_OF_TURN_TOKEN|>',
+  '<｜end▁of▁sentence｜>',
+];
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function tokenContent(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (isObj(v) && typeof v.content === 'string') return v.content;
+  return null;
+}
+
+function pickTemplate(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) {
+    const named = v.filter(isObj);
+    const def = named.find((t) => t.name === 'default') ?? named[0];
+    if (def && typeof def.template === 'string') return def.template;
+  }
+  return null;
+}
+
+type ByteMode = 'bytelevel' | 'metaspace' | 'plain';
+
+function containsType(node: unknown, type: string): boolean {
+  if (Array.isArray(node)) return node.some((n) => containsType(n, type));
+  if (!isObj(node)) return false;
+  if (node.type === type) return true;
+  return Object.values(node).some((v) => typeof v === 'object' && containsType(v, type));
+}
+
+let BYTE_DECODER: Map<string, number> | null = null;
+/** GPT-2's bytes_to_unicode, inverted: the char a byte-level token uses for each byte. */
+function byteDecoder(): Map<string, number> {
+  if (BYTE_DECODER) return BYTE_DECODER;
+  const bs: number[] = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const cs = bs.slice();
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
+  }
+  BYTE_DECODER = new Map(bs.map((b, i) => [String.fromCharCode(cs[i]), b]));
+  return BYTE_DECODER;
+}
+
+const utf8 = new TextEncoder();
+
+/** Token ids with the [start, end) UTF-16 char offsets of each token in the encoded text. */
+export interface OffsetEncoding {
+  ids: number[];
+  /** Per token: first char (UTF-16 index), or -1 for a token that covers no text. */
+  starts: Int32Array;
+  /** Per token: one past its last char. */
+  ends: Int32Array;
+}
+
+/**
+ * A model's tokenizer and chat template. Build it with `ModelTokenizer.load(files)`.
+ * Tokenization never adds special tokens implicitly (like `add_special_tokens=False`): chat
+ * templates write their own BOS; text and completion examples get an EOS appended.
+ */
+export class ModelTokenizer {
+  readonly tokenizer: Tokenizer;
+  readonly template: ChatTemplate;
+  /** True when the model has no chat template and ChatML is used. */
+  readonly templateIsDefault: boolean;
+  /** About the tokenizer (missing EOS...). */
+  readonly warnings: string[] = [];
+  /** About the chat template (the ChatML default...): relevant to chat data only. */
+  readonly templateWarnings: string[] = [];
+  readonly bosToken: string | null;
+  readonly eosToken: string | null;
+  readonly padToken: string | null;
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  /** pad_token's id, else EOS's, else 0 (padding is never attended nor trained). */
+  readonly padId: number;
+  /** Strings that close an assistant turn, for templates without generation tags. */
+  readonly endOfTurn: string[];
+  private readonly byteMode: ByteMode;
+  private readonly added: Map<number, { content: string; lstrip: boolean; rstrip: boolean }>;
+
+  private constructor(files: TokenizerFiles) {
+    const tj = files.tokenizerJson;
+    if (!isObj(tj) || !isObj(tj.model)) throw new Error('tokenizer.json: not a Hugging Face tokenizers file (no "model")');
+    const cfg: Obj = isObj(files.tokenizerConfig) ? files.tokenizerConfig : {};
+    this.tokenizer = new Tokenizer(tj, cfg);
+    this.byteMode =
+      containsType(tj.pre_tokenizer, 'ByteLevel') || containsType(tj.decoder, 'ByteLevel')
+        ? 'bytelevel'
+        : containsType(tj.decoder, 'Metaspace') || containsType(tj.pre_tokenizer, 'Metaspace') ||
+            containsType(tj.decoder, 'ByteFallback')
+          ? 'metaspace'
+          : 'plain';
+    this.added = new Map();
+    if (Array.isArray(tj.added_tokens)) {
+      for (const t of tj.added_tokens) {
+        if (isObj(t) && typeof t.id === 'number' && typeof t.content === 'string') {
+          this.added.set(t.id, { content: t.content, lstrip: t.lstrip === true, rstrip: t.rstrip === true });
+        }
+      }
+    }
+    const id = (tok: string | null): number | null => {
+      if (tok === null) return null;
+      const v = this.tokenizer.token_to_id(tok);
+      return v === undefined ? null : v;
+    };
+    this.bosToken = tokenContent(cfg.bos_token);
+    this.eosToken = tokenContent(cfg.eos_token);
+    this.padToken = tokenContent(cfg.pad_token);
+    this.bosId = id(this.bosToken);
+    this.eosId = id(this.eosToken);
+    if (this.eosToken !== null && this.eosId === null) {
+      this.warnings.push(`eos_token '${this.eosToken}' is not in the vocabulary; no EOS is appended to text examples`);
+    } else if (this.eosToken === null) {
+      this.warnings.push('tokenizer_config.json has no eos_token; no EOS is appended to text and completion examples');
+    }
+    this.padId = id(this.padToken) ?? this.eosId ?? 0;
+
+    // The render context transformers passes: its special_tokens_map (None values left out).
+    const ctx: Obj = {};
+    for (const k of ['bos_token', 'eos_token', 'unk_token', 'pad_token'] as const) {
+      const v = tokenContent(cfg[k]);
+      if (v !== null) ctx[k] = v;
+    }
+    if (Array.isArray(cfg.additional_special_tokens)) {
+      ctx.additional_special_tokens = cfg.additional_special_tokens.map(tokenContent).filter((v) => v !== null);
+    }
+    const source = (files.chatTemplate && files.chatTemplate.trim() ? files.chatTemplate : null) ?? pickTemplate(cfg.chat_template);
+    this.templateIsDefault = source === null;
+    this.template = new ChatTemplate(source ?? CHATML_TEMPLATE, ctx);
+    if (this.templateIsDefault) {
+      this.templateWarnings.push(
+        'this model has no chat template: chat data is formatted as ChatML (<|im_start|>role\\n...<|im_end|>); ' +
+          'use the same format at inference',
+      );
+      if (this.tokenizer.token_to_id('<|im_end|>') === undefined) {
+        this.templateWarnings.push(
+          "ChatML's <|im_start|> and <|im_end|> are not tokens of this tokenizer: they are split into ordinary pieces " +
+            '(consider the text or completion format for a base model)',
+        );
+      }
+    }
+    const eot = new Set<string>();
+    if (this.eosToken) eot.add(this.eosToken);
+    for (const t of KNOWN_END_OF_TURN) if (this.tokenizer.token_to_id(t) !== undefined) eot.add(t);
+    if (this.templateIsDefault) eot.add('<|im_end|>');
+    this.endOfTurn = [...eot];
+  }
+
+  static load(files: TokenizerFiles): ModelTokenizer {
+    return new ModelTokenizer(files);
+  }
+
+  /** Ids of `text`, no special tokens added (transformers' add_special_tokens=False). */
+  encode(text: string): number[] {
+    if (!text) return [];
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  decode(ids: ArrayLike<number>, skipSpecial = false): string {
+    return this.tokenizer.decode(Array.from(ids), { skip_special_tokens: skipSpecial });
+  }
+
+  /** One token as readable text (its decoded string; partial UTF-8 shows as U+FFFD). */
+  tokenText(id: number): string {
+    const a = this.added.get(id);
+    if (a) return a.content;
+    return this.tokenizer.decode([id], { skip_special_tokens: false });
+  }
+
+  /** The raw vocabulary string of a token. */
+  tokenString(id: number): string {
+    return this.tokenizer.id_to_token(id) ?? '';
+  }
+
+  /**
+   * Encodes `text` and recovers each token's char offsets by aligning the tokens' bytes with the
+   * text's UTF-8 bytes. Null when they cannot be aligned (e.g. a normalizer changed the text).
+   */
+  encodeWithOffsets(text: string): OffsetEncoding | null {
+    const enc = text ? this.tokenizer.encode(text, { add_special_tokens: false }) : { ids: [], tokens: [] };
+    const offs = this.alignBytes(text, enc.ids, enc.tokens);
+    return offs ? { ids: enc.ids, ...offs } : null;
+  }
+
+  private readonly bytesCache = new Map<number, Uint8Array>();
+
+  private tokenBytes(id: number, token: string): Uint8Array {
+    let b = this.bytesCache.get(id);
+    if (!b) {
+      b = this.computeTokenBytes(id, token);
+      if (this.bytesCache.size > 500_000) this.bytesCache.clear();
+      this.bytesCache.set(id, b);
+    }
+    return b;
+  }
+
+  private computeTokenBytes(id: number, token: string): Uint8Array {
+    const a = this.added.get(id);
+    if (a) return utf8.encode(a.content);
+    if (this.byteMode === 'bytelevel') {
+      const map = byteDecoder();
+      const out = new Uint8Array(token.length);
+      let n = 0;
+      for (const ch of token) {
+        const b = map.get(ch);
+        if (b === undefined) return utf8.encode(token); // not a byte-level token
+        out[n++] = b;
+      }
+      return out.subarray(0, n);
+    }
+    if (this.byteMode === 'metaspace') {
+      const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(token);
+      if (m) return Uint8Array.of(parseInt(m[1], 16));
+      return utf8.encode(token.replace(/\u2581/g, ' '));
+    }
+    return utf8.encode(token.startsWith('##') ? token.slice(2) : token);
+  }
+
+  private alignBytes(text: string, ids: number[], tokens: string[]): { starts: Int32Array; ends: Int32Array } | null {
+    const tb = utf8.encode(text);
+    const n = ids.length;
+    const bStarts = new Int32Array(n);
+    const bEnds = new Int32Array(n);
+    const isWs = (b: number) => b === 32 || b === 9 || b === 10 || b === 13;
+    let pos = 0;
+    for (let k = 0; k < n; k++) {
+      const bytes = this.tokenBytes(ids[k], tokens[k] ?? '');
+      let start = -1;
+      for (let j = 0; j < bytes.length; j++) {
+        const b = bytes[j];
+        if (pos < tb.length && tb[pos] === b) {
+          if (start < 0) start = pos;
+          pos++;
+          continue;
+        }
+        if (b === 32) continue; // a space the tokenizer inserted (SentencePiece prefix)
+        // Whitespace the tokenizer absorbed (lstrip/rstrip special tokens) or dropped.
+        let p = pos;
+        while (p < tb.length && isWs(tb[p])) p++;
+        if (p > pos && p < tb.length && tb[p] === b) {
+          if (start < 0) start = pos;
+          pos = p + 1;
+          continue;
+        }
+        return null;
+      }
+      bStarts[k] = start < 0 ? -1 : start;
+      bEnds[k] = start < 0 ? -1 : pos;
+    }
+    while (pos < tb.length && isWs(tb[pos])) pos++;
+    if (pos !== tb.length) return null;
+    // Bytes -> UTF-16 indices.
+    const byteToChar = new Int32Array(tb.length + 1);
+    let b = 0;
+    for (let c = 0; c < text.length; c++) {
+      const cp = text.codePointAt(c)!;
+      const len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+      for (let j = 0; j < len; j++) byteToChar[b + j] = c;
+      b += len;
+      if (cp >= 0x10000) c++;
+    }
+    byteToChar[tb.length] = text.length;
+    const starts = new Int32Array(n);
+    const ends = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      if (bStarts[k] < 0) {
+        starts[k] = -1;
+        ends[k] = -1;
+        continue;
+      }
+      starts[k] = byteToChar[bStarts[k]];
+      // The char containing the token's last byte, plus one (partial chars count as covered).
+      const last = byteToChar[bEnds[k] - 1];
+      const cp = text.codePointAt(last)!;
+      ends[k] = last + (cp >= 0x10000 ? 2 : 1);
+    }
+    return { starts, ends };
+  }
+
+  /**
+   * Ids of `text` and a 0/1 mask of the tokens that overlap `spans`, as transformers computes
+   * assistant_masks: from the token holding a span's first char to the token holding its last char.
+   * Falls back to tokenizing the pieces between span boundaries when offsets cannot be recovered
+   * (accepted only if the pieces re-assemble the same ids). Throws RecordError otherwise.
+   */
+  encodeWithSpanMask(text: string, spans: readonly CharSpan[]): { ids: number[]; mask: Uint8Array } {
+    const enc = this.encodeWithOffsets(text);
+    if (enc) {
+      const n = enc.ids.length;
+      const mask = new Uint8Array(n);
+      for (const [cs, ce] of spans) {
+        if (ce <= cs) continue;
+        let first = -1;
+        let last = -1;
+        for (let k = 0; k < n; k++) {
+          if (enc.starts[k] < 0) continue;
+          if (first < 0 && enc.ends[k] > cs) first = k;
+          if (enc.starts[k] <= ce - 1) last = k;
+        }
+        if (first < 0 || last < first) continue;
+        mask.fill(1, first, last + 1);
+      }
+      return { ids: enc.ids, mask };
+    }
+    // Fallback: encode each piece between boundaries separately.
+    const cuts = [...new Set(spans.flatMap(([a, b]) => [a, b]).concat([0, text.length]))]
+      .filter((c) => c >= 0 && c <= text.length)
+      .sort((a, b) => a - b);
+    const ids: number[] = [];
+    const mask: number[] = [];
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const [a, b] = [cuts[i], cuts[i + 1]];
+      if (b <= a) continue;
+      const inside = spans.some(([s, e]) => s <= a && b <= e);
+      for (const id of this.encode(text.slice(a, b))) {
+        ids.push(id);
+        mask.push(inside ? 1 : 0);
+      }
+    }
+    const whole = this.encode(text);
+    if (whole.length !== ids.length || whole.some((v, i) => v !== ids[i])) {
+      throw new RecordError(
+        'cannot map the assistant turns to tokens with this tokenizer (token boundaries do not match the turn boundaries)',
+      );
+    }
+    return { ids, mask: Uint8Array.from(mask) };
+  }
+}
