@@ -10,7 +10,8 @@ const commands: Record<string, () => Promise<{ run: (args: string[]) => Promise<
 };
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv[0] === '--' ? argv.slice(1) : argv;
+  while (argv[0] === '--') argv = argv.slice(1);
+  const [name, ...rest] = argv;
   const load = name ? commands[name] : undefined;
   if (!load) {
     process.stderr.write(`usage: cli <${Object.keys(commands).join('|')}> [options]\n`);
@@ -19,11 +20,12 @@ async function main(argv: string[]): Promise<number> {
   return (await load()).run(rest);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    const e = err as Error;
-    process.stderr.write(`${e.name ?? 'Error'}: ${e.message ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+// Top-level await: vite-node closes its module server once this module finishes evaluating, so the
+// commands (imported lazily) must load before that.
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  const e = err as Error;
+  process.stderr.write(`${e.name ?? 'Error'}: ${e.message ?? String(err)}\n`);
+  process.exitCode = 1;
+}
