@@ -29,3 +29,4 @@ try {
   process.stderr.write(`${e.name ?? 'Error'}: ${e.message ?? String(err)}\n`);
   process.exitCode = 1;
 }
+export {};
