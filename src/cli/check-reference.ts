@@ -72,6 +72,8 @@ export interface CheckReferenceResult {
   step_losses: number[];
   step_loss_max_rel_err: number | null;
   adapter_max_rel_err: number | null;
+  /** Logits after training (eval mode) against PyTorch's, on attended positions. */
+  logits_after_training_max_abs_err: number | null;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -127,18 +129,20 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
     const refTensor = async (name: string): Promise<Float32Array | null> =>
       ref && refIndex && refIndex.tensors.has(name) ? readTensorF32(ref, refIndex, name) : null;
 
-    // Logits of the first forward, on positions with attention_mask 1.
-    let logitsErr: number | null = null;
-    const refLogits = await refTensor('logits');
-    if (refLogits) {
+    // Logits on positions with attention_mask 1, against a reference tensor.
+    const logitsError = async (name: string): Promise<number | null> => {
+      const want = await refTensor(name);
+      if (!want) return null;
       const got = await trainer.logits(batch);
       const V = spec.vocabSize;
-      logitsErr = 0;
+      let err = 0;
       for (let i = 0; i < batch.B * batch.T; i++) {
         if (!batch.attentionMask[i]) continue;
-        for (let v = 0; v < V; v++) logitsErr = Math.max(logitsErr, Math.abs(got[i * V + v] - refLogits[i * V + v]));
+        for (let v = 0; v < V; v++) err = Math.max(err, Math.abs(got[i * V + v] - want[i * V + v]));
       }
-    }
+      return err;
+    };
+    const logitsErr = await logitsError('logits');
 
     // Step 1 split in two so the gradients can be compared before the update.
     const stepLosses: number[] = [];
@@ -171,6 +175,7 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
       stepErr = Math.max(...stepLosses.map((l, i) => Math.abs(l - refLosses[i]) / Math.abs(refLosses[i])));
     }
 
+    const afterErr = await logitsError('logits_after_training');
     const finalTensors = await trainer.exportAdapter();
     let adapterErr: number | null = null;
     if (existsSync(join(dir, 'adapter_final'))) {
@@ -202,6 +207,7 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
       step_losses: stepLosses,
       step_loss_max_rel_err: stepErr,
       adapter_max_rel_err: adapterErr,
+      logits_after_training_max_abs_err: afterErr,
     };
   } finally {
     gpu.destroy();

@@ -22,6 +22,45 @@ describe('engine vs PyTorch + PEFT reference fixtures', () => {
       expect(r.grad_max_rel_err, `worst gradient ${r.grad_worst}`).toBeLessThanOrEqual(1e-3);
       expect(r.step_loss_max_rel_err).toBeLessThanOrEqual(1e-3);
       expect(r.adapter_max_rel_err).toBeLessThanOrEqual(1e-2);
+      expect(r.logits_after_training_max_abs_err).toBeLessThanOrEqual(1e-2);
     });
   }
+});
+
+describe('the written adapter reloads to PyTorch logits after training', () => {
+  it('tiny-qwen2: --out-adapter files, read back, give logits_after_training within 1e-2', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { readAdapter } = await import('../lora/adapter');
+    const { loadModelFolder } = await import('../model/weights');
+    const { nodeFolder, fileSource } = await import('../../io/node-files');
+    const { readSafetensorsHeader, readTensorF32 } = await import('../../io/safetensors');
+    const { createNodeGpu } = await import('../../gpu/node');
+    const { Trainer } = await import('./trainer');
+    const { DEFAULT_TRAIN } = await import('./types');
+    const dir = join(root, 'tiny-qwen2');
+    const out = mkdtempSync(join(tmpdir(), 'adapter-'));
+    await checkReference(dir, { outAdapter: out });
+    const model = await loadModelFolder(nodeFolder(join(dir, 'model')));
+    const adapter = await readAdapter(nodeFolder(out), model.spec);
+    const batch = JSON.parse(readFileSync(join(dir, 'batch.json'), 'utf8')) as { input_ids: number[][]; attention_mask: number[][] };
+    const B = batch.input_ids.length;
+    const T = batch.input_ids[0].length;
+    const ids = Int32Array.from(batch.input_ids.flat());
+    const mask = Int32Array.from(batch.attention_mask.flat());
+    const gpu = await createNodeGpu();
+    try {
+      const t = await Trainer.create(gpu, model, adapter.settings, DEFAULT_TRAIN, { maxBatch: B, maxSeq: T, initAdapter: adapter.tensors });
+      const got = await t.logits({ B, T, inputIds: ids, attentionMask: mask, labels: ids });
+      const src = await fileSource(join(dir, 'reference.safetensors'));
+      const want = await readTensorF32(src, await readSafetensorsHeader(src), 'logits_after_training');
+      const V = model.spec.vocabSize;
+      let err = 0;
+      for (let i = 0; i < B * T; i++) if (mask[i]) for (let v = 0; v < V; v++) err = Math.max(err, Math.abs(got[i * V + v] - want[i * V + v]));
+      expect(err).toBeLessThanOrEqual(1e-2);
+      t.destroy();
+    } finally {
+      gpu.destroy();
+    }
+  });
 });

@@ -1,0 +1,471 @@
+// Causal scaled-dot-product attention with grouped-query heads, flash-style (online softmax over key
+// tiles in workgroup memory; no (T, T) score matrix in global memory), forward and backward.
+// transformers: LlamaAttention + sdpa_attention_forward (is_causal, attention_mask from padding):
+//   query head h uses kv head h / (Hq / Hkv) (repeat_kv); key j is visible to query i iff
+//   j <= i and mask[b*T + j] == 1 (right padding; a padded query row still attends to the valid
+//   keys <= i, and a row with no visible key outputs 0 with lse 0).
+//   S[i,j]   = scale * q_i . k_j                   (visible pairs only)
+//   lse[i]   = log sum_j exp(S[i,j])               (0 for a row with no visible key)
+//   out[i]   = sum_j exp(S[i,j] - lse[i]) v_j
+// Backward (FlashAttention-2, recomputing P from lse):
+//   Di       = rowsum(dout_i * out_i)
+//   P[i,j]   = exp(S[i,j] - lse[i]);  dP[i,j] = dout_i . v_j;  dS[i,j] = P[i,j] (dP[i,j] - Di)
+//   dv_j     = sum_i P[i,j] dout_i;   dk_j = scale sum_i dS[i,j] q_i;   dq_i = scale sum_j dS[i,j] k_j
+//   (dk, dv sum over the query heads of their group).
+//
+// Layout: f32 row-major, tokens n = b*T + t; q, out, dout, dq: (B*T, Hq*D); k, v, dk, dv:
+// (B*T, Hkv*D) (heads contiguous per token); lse: (B, Hq, T); mask: u32 (B*T), 1 token, 0 padding.
+//
+// attn_forward  grid (ceil(T/BQ), Hq, B), WG = BQ*TPR: BQ query rows per workgroup, TPR threads per
+// row each owning D/TPR output dims in registers; key tiles of BK rows. In the score steps (all
+// kernels) invocation tid takes key tid % BK against NS rows tid / BK + RS*it, so one k (and v)
+// load from workgroup memory serves NS rows; keys that are padding or past the tile skip the dots.
+//   bindings: 0 uniforms {B, T, Hq, Hkv, D, scale};
+//   1 out (B*T, Hq*D) written; 2 lse (B, Hq, T) written; 3 q read; 4 k read; 5 v read; 6 mask read.
+//
+// Backward, three dispatches; bindings in the TS order: 0 uniforms {B, T, Hq, Hkv, D, scale};
+//   1 dq (B*T, Hq*D); 2 dk (B*T, Hkv*D); 3 dv (B*T, Hkv*D); 4 dout (B*T, Hq*D); 5 out (B*T, Hq*D);
+//   6 lse (B, Hq, T); 7 q; 8 k; 9 v; 10 mask.
+// attn_backward_prep  one invocation per (token, query head): dq[n, h, 0] = lse, dq[n, h, 1] = Di
+//   (dq doubles as scratch, so that no dispatch needs more than 8 storage buffers).
+//   uses 1 dq written (scratch), 4 dout, 5 out, 6 lse read.
+// attn_backward_dkdv  grid (ceil(T/BK), Hkv, B), WG = BK*TPR: BK key rows per workgroup, looping
+//   over the query heads of the group and the query tiles (BQ rows) at or after the key tile.
+//   uses 1 dq read (scratch lse, Di); 2 dk, 3 dv written (overwritten); 4 dout, 7 q, 8 k, 9 v, 10 mask read.
+// attn_backward_dq  grid (ceil(T/BQ), Hq, B), WG = BQ*TPR: as the forward, key tiles up to the diagonal.
+//   uses 1 dq read (its own rows' scratch) then written (overwritten); 4 dout, 7 q, 8 k, 9 v, 10 mask read.
+
+struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, scale: f32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+override WG: u32 = 128u;  // invocations per workgroup
+override BQ: u32 = 16u;   // query rows per tile
+override BK: u32 = 16u;   // key rows per tile
+override TPR: u32 = 8u;   // invocations per owned row (WG = BQ*TPR, or BK*TPR for dkdv)
+override KS: u32 = 65u;   // row stride of the tiles in workgroup memory: D + 1 (no bank conflicts)
+override NPT: u32 = 8u;   // ceil(D / TPR): dims each invocation owns, at most NMAX
+override NS: u32 = 2u;    // ceil(BQ*BK / WG): score pairs per invocation, at most NSMAX
+override RS: u32 = WG / BK; // in the pair steps invocation tid takes key tid % BK, rows tid / BK + RS*it
+override QT: u32 = BQ * KS;
+override KT: u32 = BK * KS;
+override ST: u32 = BQ * BK;
+
+const NMAX: u32 = 32u;
+const NSMAX: u32 = 8u;
+const NEG: f32 = -3.0e38; // "minus infinity" for scores and running maxima (finite: no inf - inf)
+
+fn visible(qi: u32, kj: u32, m: u32) -> bool {
+  return kj <= qi && qi < p.T && m == 1u;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+
+@group(0) @binding(1) var<storage, read_write> f_out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> f_lse: array<f32>;
+@group(0) @binding(3) var<storage, read> f_q: array<f32>;
+@group(0) @binding(4) var<storage, read> f_k: array<f32>;
+@group(0) @binding(5) var<storage, read> f_v: array<f32>;
+@group(0) @binding(6) var<storage, read> f_mask: array<u32>;
+
+var<workgroup> f_sq: array<f32, QT>;   // q tile (BQ, D), row stride KS
+var<workgroup> f_skv: array<f32, KT>;  // k tile, then v tile (BK, D)
+var<workgroup> f_ss: array<f32, ST>;   // scores, then probabilities (BQ, BK)
+var<workgroup> f_smask: array<u32, BK>;
+
+@compute @workgroup_size(WG)
+fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let T = p.T;
+  let D = p.D;
+  let q0 = wg.x * BQ;
+  let h = wg.y;
+  let b = wg.z;
+  let hk = h / (p.Hq / p.Hkv);
+  let qs = p.Hq * D;
+  let ks = p.Hkv * D;
+  let r = tid / TPR;
+  let lane = tid % TPR;
+  let qi = q0 + r;
+  let jS = tid % BK;
+  let iS = tid / BK;
+
+  for (var e = tid; e < BQ * D; e += WG) {
+    let rr = e / D;
+    let d = e - rr * D;
+    var x = 0.0;
+    if (q0 + rr < T) { x = f_q[(b * T + q0 + rr) * qs + h * D + d]; }
+    f_sq[rr * KS + d] = x;
+  }
+
+  var o: array<f32, NMAX>;
+  for (var k = 0u; k < NPT; k++) { o[k] = 0.0; }
+  var m = NEG;
+  var l = 0.0;
+  let kEnd = min(T, q0 + BQ);
+  for (var k0 = 0u; k0 < kEnd; k0 += BK) {
+    workgroupBarrier(); // q tile loaded / previous v tile consumed
+    for (var e = tid; e < BK * D; e += WG) {
+      let jj = e / D;
+      let d = e - jj * D;
+      var x = 0.0;
+      if (k0 + jj < T) { x = f_k[(b * T + k0 + jj) * ks + hk * D + d]; }
+      f_skv[jj * KS + d] = x;
+    }
+    for (var j = tid; j < BK; j += WG) {
+      var mk = 0u;
+      if (k0 + j < T) { mk = f_mask[b * T + k0 + j]; }
+      f_smask[j] = mk;
+    }
+    workgroupBarrier();
+    {
+      // Scores of key jS against rows iS, iS + RS, ...: one k load serves NS rows.
+      var qk: array<f32, NSMAX>;
+      for (var it = 0u; it < NS; it++) { qk[it] = 0.0; } // explicit: not every compiler re-zeroes a var in a loop
+      let mk = f_smask[jS];
+      if (mk == 1u && k0 + jS < q0 + BQ) { // a key no row of the tile sees is skipped
+        for (var d = 0u; d < D; d++) {
+          let kd = f_skv[jS * KS + d];
+          for (var it = 0u; it < NS; it++) { qk[it] += f_sq[min(iS + it * RS, BQ - 1u) * KS + d] * kd; }
+        }
+      }
+      for (var it = 0u; it < NS; it++) {
+        let i = iS + it * RS;
+        if (i < BQ) { f_ss[i * BK + jS] = select(NEG, qk[it] * p.scale, visible(q0 + i, k0 + jS, mk)); }
+      }
+    }
+    workgroupBarrier();
+    var mt = m;
+    for (var j = 0u; j < BK; j++) { mt = max(mt, f_ss[r * BK + j]); }
+    workgroupBarrier(); // every lane has read its row's scores
+    for (var j = lane; j < BK; j += TPR) {
+      let sc = f_ss[r * BK + j];
+      f_ss[r * BK + j] = select(0.0, exp(sc - mt), sc > NEG);
+    }
+    for (var e = tid; e < BK * D; e += WG) {
+      let jj = e / D;
+      let d = e - jj * D;
+      var x = 0.0;
+      if (k0 + jj < T) { x = f_v[(b * T + k0 + jj) * ks + hk * D + d]; }
+      f_skv[jj * KS + d] = x;
+    }
+    workgroupBarrier();
+    let alpha = exp(m - mt);
+    var rs = 0.0;
+    for (var k = 0u; k < NPT; k++) { o[k] *= alpha; }
+    for (var j = 0u; j < BK; j++) {
+      let pj = f_ss[r * BK + j];
+      rs += pj;
+      for (var k = 0u; k < NPT; k++) { o[k] += pj * f_skv[j * KS + lane + k * TPR]; }
+    }
+    l = l * alpha + rs;
+    m = mt;
+  }
+
+  if (qi < T) {
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    let base = (b * T + qi) * qs + h * D;
+    for (var k = 0u; k < NPT; k++) {
+      let d = lane + k * TPR;
+      if (d < D) { f_out[base + d] = o[k] * inv; }
+    }
+    if (lane == 0u) { f_lse[(b * p.Hq + h) * T + qi] = select(0.0, m + log(l), l > 0.0); }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward
+
+@group(0) @binding(1) var<storage, read_write> g_dq: array<f32>;
+@group(0) @binding(1) var<storage, read> g_scratch: array<f32>; // dq as read-only scratch (dkdv)
+@group(0) @binding(2) var<storage, read_write> g_dk: array<f32>;
+@group(0) @binding(3) var<storage, read_write> g_dv: array<f32>;
+@group(0) @binding(4) var<storage, read> g_dout: array<f32>;
+@group(0) @binding(5) var<storage, read> g_out: array<f32>;
+@group(0) @binding(6) var<storage, read> g_lse: array<f32>;
+@group(0) @binding(7) var<storage, read> g_q: array<f32>;
+@group(0) @binding(8) var<storage, read> g_k: array<f32>;
+@group(0) @binding(9) var<storage, read> g_v: array<f32>;
+@group(0) @binding(10) var<storage, read> g_mask: array<u32>;
+
+// One invocation per (token n, query head h): dq[(n*Hq + h)*D + 0] = lse, [+1] = Di.
+@compute @workgroup_size(WG)
+fn attn_backward_prep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = gid.x + gid.y * nwg.x * WG; // n*Hq + h
+  if (idx >= p.B * p.T * p.Hq) { return; }
+  let h = idx % p.Hq;
+  let n = idx / p.Hq;
+  let b = n / p.T;
+  let t = n - b * p.T;
+  let base = idx * p.D;
+  var di = 0.0;
+  for (var d = 0u; d < p.D; d++) { di += g_dout[base + d] * g_out[base + d]; }
+  g_dq[base] = g_lse[(b * p.Hq + h) * p.T + t];
+  g_dq[base + 1u] = di;
+}
+
+var<workgroup> d_sq: array<f32, QT>;
+var<workgroup> d_sdo: array<f32, QT>;
+var<workgroup> d_sk: array<f32, KT>;
+var<workgroup> d_sv: array<f32, KT>;
+var<workgroup> d_sds: array<f32, ST>;
+var<workgroup> d_smask: array<u32, BK>;
+var<workgroup> d_slse: array<f32, BQ>;
+var<workgroup> d_sdi: array<f32, BQ>;
+
+@compute @workgroup_size(WG)
+fn attn_backward_dq(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let T = p.T;
+  let D = p.D;
+  let q0 = wg.x * BQ;
+  let h = wg.y;
+  let b = wg.z;
+  let hk = h / (p.Hq / p.Hkv);
+  let qs = p.Hq * D;
+  let ks = p.Hkv * D;
+  let r = tid / TPR;
+  let lane = tid % TPR;
+  let qi = q0 + r;
+  let jS = tid % BK;
+  let iS = tid / BK;
+
+  for (var e = tid; e < BQ * D; e += WG) {
+    let rr = e / D;
+    let d = e - rr * D;
+    var x = 0.0;
+    var y = 0.0;
+    if (q0 + rr < T) {
+      let gi = (b * T + q0 + rr) * qs + h * D + d;
+      x = g_q[gi];
+      y = g_dout[gi];
+    }
+    d_sq[rr * KS + d] = x;
+    d_sdo[rr * KS + d] = y;
+  }
+  for (var rr = tid; rr < BQ; rr += WG) {
+    var lse = 0.0;
+    var di = 0.0;
+    if (q0 + rr < T) {
+      let gi = (b * T + q0 + rr) * qs + h * D;
+      lse = g_dq[gi];
+      di = g_dq[gi + 1u];
+    }
+    d_slse[rr] = lse;
+    d_sdi[rr] = di;
+  }
+  storageBarrier(); // the scratch reads above come before this workgroup overwrites those dq rows
+
+  var acc: array<f32, NMAX>;
+  for (var k = 0u; k < NPT; k++) { acc[k] = 0.0; }
+  let kEnd = min(T, q0 + BQ);
+  for (var k0 = 0u; k0 < kEnd; k0 += BK) {
+    workgroupBarrier();
+    for (var e = tid; e < BK * D; e += WG) {
+      let jj = e / D;
+      let d = e - jj * D;
+      var x = 0.0;
+      var y = 0.0;
+      if (k0 + jj < T) {
+        let gi = (b * T + k0 + jj) * ks + hk * D + d;
+        x = g_k[gi];
+        y = g_v[gi];
+      }
+      d_sk[jj * KS + d] = x;
+      d_sv[jj * KS + d] = y;
+    }
+    for (var j = tid; j < BK; j += WG) {
+      var mk = 0u;
+      if (k0 + j < T) { mk = g_mask[b * T + k0 + j]; }
+      d_smask[j] = mk;
+    }
+    workgroupBarrier();
+    {
+      var qk: array<f32, NSMAX>;
+      var dov: array<f32, NSMAX>;
+      for (var it = 0u; it < NS; it++) {
+        qk[it] = 0.0;
+        dov[it] = 0.0;
+      }
+      let mk = d_smask[jS];
+      if (mk == 1u && k0 + jS < q0 + BQ) { // a key no row of the tile sees is skipped
+        for (var d = 0u; d < D; d++) {
+          let kd = d_sk[jS * KS + d];
+          let vd = d_sv[jS * KS + d];
+          for (var it = 0u; it < NS; it++) {
+            let row = min(iS + it * RS, BQ - 1u) * KS + d;
+            qk[it] += d_sq[row] * kd;
+            dov[it] += d_sdo[row] * vd;
+          }
+        }
+      }
+      for (var it = 0u; it < NS; it++) {
+        let i = iS + it * RS;
+        if (i < BQ) {
+          var ds = 0.0;
+          if (visible(q0 + i, k0 + jS, mk)) { ds = exp(qk[it] * p.scale - d_slse[i]) * (dov[it] - d_sdi[i]); }
+          d_sds[i * BK + jS] = ds;
+        }
+      }
+    }
+    workgroupBarrier();
+    for (var j = 0u; j < BK; j++) {
+      let ds = d_sds[r * BK + j];
+      for (var k = 0u; k < NPT; k++) { acc[k] += ds * d_sk[j * KS + lane + k * TPR]; }
+    }
+  }
+
+  if (qi < T) {
+    let base = (b * T + qi) * qs + h * D;
+    for (var k = 0u; k < NPT; k++) {
+      let d = lane + k * TPR;
+      if (d < D) { g_dq[base + d] = acc[k] * p.scale; }
+    }
+  }
+}
+
+var<workgroup> e_sk: array<f32, KT>;
+var<workgroup> e_sv: array<f32, KT>;
+var<workgroup> e_sq: array<f32, QT>;
+var<workgroup> e_sdo: array<f32, QT>;
+var<workgroup> e_sp: array<f32, ST>;
+var<workgroup> e_sds: array<f32, ST>;
+var<workgroup> e_smask: array<u32, BK>;
+var<workgroup> e_slse: array<f32, BQ>;
+var<workgroup> e_sdi: array<f32, BQ>;
+var<workgroup> e_live: u32;
+
+@compute @workgroup_size(WG)
+fn attn_backward_dkdv(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let T = p.T;
+  let D = p.D;
+  let k0 = wg.x * BK;
+  let hk = wg.y;
+  let b = wg.z;
+  let group = p.Hq / p.Hkv;
+  let qs = p.Hq * D;
+  let ks = p.Hkv * D;
+  let c = tid / TPR;
+  let lane = tid % TPR;
+  let kj = k0 + c;
+  let jS = tid % BK;
+  let iS = tid / BK;
+
+  for (var e = tid; e < BK * D; e += WG) {
+    let jj = e / D;
+    let d = e - jj * D;
+    var x = 0.0;
+    var y = 0.0;
+    if (k0 + jj < T) {
+      let gi = (b * T + k0 + jj) * ks + hk * D + d;
+      x = g_k[gi];
+      y = g_v[gi];
+    }
+    e_sk[jj * KS + d] = x;
+    e_sv[jj * KS + d] = y;
+  }
+  for (var j = tid; j < BK; j += WG) {
+    var mk = 0u;
+    if (k0 + j < T) { mk = g_mask[b * T + k0 + j]; }
+    e_smask[j] = mk;
+  }
+  // A key tile that is all padding gets dk = dv = 0 without visiting any query tile.
+  workgroupBarrier();
+  if (tid == 0u) {
+    var live = 0u;
+    for (var j = 0u; j < BK; j++) { live = live | select(0u, 1u, e_smask[j] == 1u); }
+    e_live = live;
+  }
+  let heads = select(0u, group, workgroupUniformLoad(&e_live) != 0u);
+
+  var dk: array<f32, NMAX>;
+  var dv: array<f32, NMAX>;
+  for (var k = 0u; k < NPT; k++) {
+    dk[k] = 0.0;
+    dv[k] = 0.0;
+  }
+  for (var hh = 0u; hh < heads; hh++) {
+    let h = hk * group + hh;
+    for (var q0 = k0; q0 < T; q0 += BQ) {
+      workgroupBarrier();
+      for (var e = tid; e < BQ * D; e += WG) {
+        let rr = e / D;
+        let d = e - rr * D;
+        var x = 0.0;
+        var y = 0.0;
+        if (q0 + rr < T) {
+          let gi = (b * T + q0 + rr) * qs + h * D + d;
+          x = g_q[gi];
+          y = g_dout[gi];
+        }
+        e_sq[rr * KS + d] = x;
+        e_sdo[rr * KS + d] = y;
+      }
+      for (var rr = tid; rr < BQ; rr += WG) {
+        var lse = 0.0;
+        var di = 0.0;
+        if (q0 + rr < T) {
+          let gi = (b * T + q0 + rr) * qs + h * D;
+          lse = g_scratch[gi];
+          di = g_scratch[gi + 1u];
+        }
+        e_slse[rr] = lse;
+        e_sdi[rr] = di;
+      }
+      workgroupBarrier();
+      {
+        var qk: array<f32, NSMAX>;
+        var dov: array<f32, NSMAX>;
+        for (var it = 0u; it < NS; it++) {
+          qk[it] = 0.0;
+          dov[it] = 0.0;
+        }
+        let mk = e_smask[jS];
+        if (mk == 1u && k0 + jS < q0 + BQ) { // a key no row of the tile sees is skipped
+          for (var d = 0u; d < D; d++) {
+            let kd = e_sk[jS * KS + d];
+            let vd = e_sv[jS * KS + d];
+            for (var it = 0u; it < NS; it++) {
+              let row = min(iS + it * RS, BQ - 1u) * KS + d;
+              qk[it] += e_sq[row] * kd;
+              dov[it] += e_sdo[row] * vd;
+            }
+          }
+        }
+        for (var it = 0u; it < NS; it++) {
+          let i = iS + it * RS;
+          if (i < BQ) {
+            var pij = 0.0;
+            var ds = 0.0;
+            if (visible(q0 + i, k0 + jS, mk)) {
+              pij = exp(qk[it] * p.scale - e_slse[i]);
+              ds = pij * (dov[it] - e_sdi[i]);
+            }
+            e_sp[i * BK + jS] = pij;
+            e_sds[i * BK + jS] = ds;
+          }
+        }
+      }
+      workgroupBarrier();
+      for (var i = 0u; i < BQ; i++) {
+        let pv = e_sp[i * BK + c];
+        let ds = e_sds[i * BK + c];
+        for (var k = 0u; k < NPT; k++) {
+          let d = lane + k * TPR;
+          dv[k] += pv * e_sdo[i * KS + d];
+          dk[k] += ds * e_sq[i * KS + d];
+        }
+      }
+    }
+  }
+
+  if (kj < T) {
+    let base = (b * T + kj) * ks + hk * D;
+    for (var k = 0u; k < NPT; k++) {
+      let d = lane + k * TPR;
+      if (d < D) {
+        g_dk[base + d] = dk[k] * p.scale;
+        g_dv[base + d] = dv[k];
+      }
+    }
+  }
+}

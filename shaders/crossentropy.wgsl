@@ -1,0 +1,148 @@
+// Fused softmax cross-entropy over the vocabulary, one workgroup per row (token), numerically
+// stable (max-subtracted, online per invocation, then a tree merge of (max, sum) pairs).
+// transformers ForCausalLMLoss -> F.cross_entropy(logits, shift_labels, ignore_index=-100,
+// reduction='sum') / num_items_in_batch. Targets are already shifted: targets[t] is the token that
+// logits row t predicts; -100 (or any target outside [0, V)) is ignored.
+//   loss[t]      = logsumexp(logits[t, :]) - logits[t, target[t]]            (0 when ignored)
+//   dlogits[t,:] = (softmax(logits[t, :]) - onehot(target[t])) * lossScale[0] (0 when ignored)
+//   lossSum      = lossScale[0] * sum_t loss[t]   (lossScale = 1 / number of counted tokens)
+//
+// ce_forward_backward  bindings: 0 uniforms {N, V};
+//   1 losses (N) written; 2 logits (N, V) read, then overwritten in place with dlogits;
+//   3 targets (N) i32 read; 4 lossScale (1) read.
+// ce_forward (eval)  bindings: 0 uniforms {N, V};
+//   1 losses (N) written; 2 logits (N, V) read only; 3 targets (N) i32 read.
+// loss_sum (single workgroup)  bindings: 0 uniforms {N, V(unused)};
+//   1 out (1) written; 2 losses (N) read; 3 lossScale (1) read.
+
+struct Params { N: u32, V: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+@group(0) @binding(1) var<storage, read_write> losses: array<f32>;
+@group(0) @binding(2) var<storage, read_write> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> logits_ro: array<f32>;
+@group(0) @binding(3) var<storage, read> targets: array<i32>;
+@group(0) @binding(4) var<storage, read> loss_scale: array<f32>;
+
+@group(0) @binding(1) var<storage, read_write> sum_out: array<f32>;
+@group(0) @binding(2) var<storage, read> sum_losses: array<f32>;
+@group(0) @binding(3) var<storage, read> sum_scale: array<f32>;
+
+override WG: u32 = 256u; // a power of two
+
+const NEG: f32 = -3.0e38;
+
+var<workgroup> red_m: array<f32, WG>;
+var<workgroup> red_s: array<f32, WG>;
+
+// Merges per-invocation (max, sum of exp(x - max)) pairs; every invocation returns the row's pair.
+fn merge_max_sum(tid: u32, m_in: f32, s_in: f32) -> vec2<f32> {
+  red_m[tid] = m_in;
+  red_s[tid] = s_in;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    if (tid < stride) {
+      let m1 = red_m[tid];
+      let m2 = red_m[tid + stride];
+      let m = max(m1, m2);
+      red_s[tid] = red_s[tid] * exp(m1 - m) + red_s[tid + stride] * exp(m2 - m);
+      red_m[tid] = m;
+    }
+    workgroupBarrier();
+  }
+  return vec2<f32>(red_m[0], red_s[0]);
+}
+
+fn row_of(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return wg.x + wg.y * nwg.x;
+}
+
+@compute @workgroup_size(WG)
+fn ce_forward_backward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = row_of(wg, nwg);
+  if (row >= p.N) { return; }
+  let V = p.V;
+  let base = row * V;
+  let tgt = targets[row];
+  let counted = tgt >= 0 && u32(tgt) < V;
+  var m = NEG;
+  var s = 0.0;
+  if (counted) {
+    for (var i = tid; i < V; i += WG) {
+      let x = logits[base + i];
+      if (x > m) {
+        s = s * exp(m - x) + 1.0;
+        m = x;
+      } else {
+        s += exp(x - m);
+      }
+    }
+  }
+  let ms = merge_max_sum(tid, m, s);
+  let rowMax = ms.x;
+  let invSum = 1.0 / ms.y;
+  let logZ = rowMax + log(ms.y);
+  let scale = loss_scale[0];
+  if (!counted) {
+    for (var i = tid; i < V; i += WG) { logits[base + i] = 0.0; }
+    if (tid == 0u) { losses[row] = 0.0; }
+    return;
+  }
+  let t = u32(tgt);
+  for (var i = tid; i < V; i += WG) {
+    let x = logits[base + i];
+    var g = exp(x - rowMax) * invSum;
+    if (i == t) {
+      g -= 1.0;
+      losses[row] = logZ - x; // the invocation that reads logits[t] before overwriting it
+    }
+    logits[base + i] = g * scale;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn ce_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>,
+              @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = row_of(wg, nwg);
+  if (row >= p.N) { return; }
+  let V = p.V;
+  let base = row * V;
+  let tgt = targets[row];
+  let counted = tgt >= 0 && u32(tgt) < V;
+  var m = NEG;
+  var s = 0.0;
+  if (counted) {
+    for (var i = tid; i < V; i += WG) {
+      let x = logits_ro[base + i];
+      if (x > m) {
+        s = s * exp(m - x) + 1.0;
+        m = x;
+      } else {
+        s += exp(x - m);
+      }
+    }
+  }
+  let ms = merge_max_sum(tid, m, s);
+  if (tid == 0u) {
+    var loss = 0.0;
+    if (counted) { loss = ms.x + log(ms.y) - logits_ro[base + u32(tgt)]; }
+    losses[row] = loss;
+  }
+}
+
+var<workgroup> red_sum: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn loss_sum(@builtin(local_invocation_index) tid: u32) {
+  var s = 0.0;
+  for (var i = tid; i < p.N; i += WG) { s += sum_losses[i]; }
+  red_sum[tid] = s;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    if (tid < stride) { red_sum[tid] = red_sum[tid] + red_sum[tid + stride]; }
+    workgroupBarrier();
+  }
+  if (tid == 0u) { sum_out[0] = red_sum[0] * sum_scale[0]; }
+}

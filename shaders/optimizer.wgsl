@@ -1,0 +1,93 @@
+// Optimizer over one flat f32 buffer holding every LoRA parameter (and matching grads, moments).
+//
+// Global gradient norm (torch.nn.utils.clip_grad_norm_, norm_type 2), squared, in two
+// deterministic passes:
+//   norm_partials: partials[w] = sum over i = w*WG + tid + k*(P*WG) of x[i]^2   (P workgroups)
+//   norm_final:    out[0] = sum_w partials[w]                                  (one workgroup)
+// bindings (both entries; TS order out, partials, x): 0 uniforms {n, P};
+//   1 out (1) written (norm_final); 2 partials (P) written (norm_partials), read (norm_final);
+//   3 x (n) read (norm_partials).
+//
+// AdamW step, exactly torch.optim.AdamW (decoupled weight decay) after clip_grad_norm_:
+//   clip = maxGradNorm > 0 ? min(1, maxGradNorm / (sqrt(normSq) + 1e-6)) : 1
+//   g = grad * clip
+//   p = p * (1 - lr * wd)
+//   m = beta1 * m + (1 - beta1) * g
+//   v = beta2 * v + (1 - beta2) * g^2
+//   p = p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)      bc1 = 1 - beta1^t, bc2 = 1 - beta2^t
+// adamw_step bindings: 0 uniforms {n, beta1, beta2, 1-beta1, 1-beta2, eps, weightDecay, maxGradNorm};
+//   1 params (n) read-write, updated; 2 grads (n) read; 3 m (n) read-write; 4 v (n) read-write;
+//   5 normSq (1) read; 6 stepParams (3) read: [lr, bc1, bc2].
+
+struct NormParams { n: u32, parts: u32 }
+// one_minus_beta1/2 are computed on the host in float64 then rounded (as torch passes 1 - beta as
+// a scalar), not as 1 - f32(beta), which would be off by 1e-5 relative for beta2 = 0.999.
+struct AdamParams {
+  n: u32, beta1: f32, beta2: f32, one_minus_beta1: f32, one_minus_beta2: f32,
+  eps: f32, weight_decay: f32, max_grad_norm: f32,
+}
+
+@group(0) @binding(0) var<uniform> np: NormParams;
+@group(0) @binding(1) var<storage, read_write> norm_out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(3) var<storage, read> norm_x: array<f32>;
+
+override WG: u32 = 256u; // a power of two
+
+var<workgroup> red: array<f32, WG>;
+
+fn reduce_sum(tid: u32, v: f32) -> f32 {
+  red[tid] = v;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
+    if (tid < stride) { red[tid] = red[tid] + red[tid + stride]; }
+    workgroupBarrier();
+  }
+  return red[0];
+}
+
+@compute @workgroup_size(WG)
+fn norm_partials(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  var s = 0.0;
+  for (var i = wg.x * WG + tid; i < np.n; i += np.parts * WG) {
+    let x = norm_x[i];
+    s += x * x;
+  }
+  let total = reduce_sum(tid, s);
+  if (tid == 0u) { partials[wg.x] = total; }
+}
+
+@compute @workgroup_size(WG)
+fn norm_final(@builtin(local_invocation_index) tid: u32) {
+  var s = 0.0;
+  for (var i = tid; i < np.parts; i += WG) { s += partials[i]; }
+  let total = reduce_sum(tid, s);
+  if (tid == 0u) { norm_out[0] = total; }
+}
+
+@group(0) @binding(0) var<uniform> ap: AdamParams;
+@group(0) @binding(1) var<storage, read_write> params: array<f32>;
+@group(0) @binding(2) var<storage, read> grads: array<f32>;
+@group(0) @binding(3) var<storage, read_write> m1: array<f32>;
+@group(0) @binding(4) var<storage, read_write> m2: array<f32>;
+@group(0) @binding(5) var<storage, read> norm_sq: array<f32>;
+@group(0) @binding(6) var<storage, read> step_params: array<f32>;
+
+@compute @workgroup_size(WG)
+fn adamw_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= ap.n) { return; }
+  let lr = step_params[0];
+  let bc1 = step_params[1];
+  let bc2 = step_params[2];
+  let ns = norm_sq[0];
+  var clip = 1.0;
+  if (ap.max_grad_norm > 0.0) { clip = min(1.0, ap.max_grad_norm / (sqrt(ns) + 1e-6)); }
+  let g = grads[i] * clip;
+  let m = ap.beta1 * m1[i] + ap.one_minus_beta1 * g;
+  let v = ap.beta2 * m2[i] + ap.one_minus_beta2 * g * g;
+  m1[i] = m;
+  m2[i] = v;
+  let p = params[i] * (1.0 - lr * ap.weight_decay);
+  params[i] = p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + ap.eps);
+}

@@ -1,0 +1,51 @@
+// Rotary position embedding, transformers' rotate_half convention (modeling_llama.apply_rotary_pos_emb):
+//   q_embed = q * cos + rotate_half(q) * sin,  rotate_half(x) = cat(-x[D/2:], x[:D/2]),
+// with cos/sin = cat(freqs, freqs) so only the first half of each row is stored. For d < D/2:
+//   out[d]       = x[d] * cos[t,d] - x[d+D/2] * sin[t,d]
+//   out[d+D/2]   = x[d+D/2] * cos[t,d] + x[d] * sin[t,d]
+// Positions are t = 0..T-1 in every batch row (right padding: position_ids = arange(T)).
+//
+// Backward is the transpose of that rotation (rotation by -angle):
+//   dx[d]     = dy[d] * cos + dy[d+D/2] * sin
+//   dx[d+D/2] = dy[d+D/2] * cos - dy[d] * sin
+//
+// One invocation per (token, head, d < D/2) pair; grid folded into 2D past 65535 workgroups.
+//
+// bindings: 0 uniforms {B, T, H, D};
+//   1 x (B*T, H, D) read-write, rotated in place (forward: activations; backward: gradients);
+//   2 cos (T, D/2) read;  3 sin (T, D/2) read.
+
+struct Params { B: u32, T: u32, H: u32, D: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@group(0) @binding(2) var<storage, read> cos_t: array<f32>;
+@group(0) @binding(3) var<storage, read> sin_t: array<f32>;
+
+override WG: u32 = 256u;
+
+// sign = +1: forward rotation; sign = -1: its transpose (backward).
+fn rotate(idx: u32, sign: f32) {
+  let half = p.D / 2u;
+  if (idx >= p.B * p.T * p.H * half) { return; }
+  let i = idx % half;
+  let row = idx / half; // (b*T + t)*H + h
+  let t = (row / p.H) % p.T;
+  let c = cos_t[t * half + i];
+  let s = sin_t[t * half + i] * sign;
+  let lo = row * p.D + i;
+  let a = x[lo];
+  let b = x[lo + half];
+  x[lo] = a * c - b * s;
+  x[lo + half] = b * c + a * s;
+}
+
+@compute @workgroup_size(WG)
+fn rope_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  rotate(gid.x + gid.y * nwg.x * WG, 1.0);
+}
+
+@compute @workgroup_size(WG)
+fn rope_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  rotate(gid.x + gid.y * nwg.x * WG, -1.0);
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { attentionChecks } from './attention.check';
+import { attentionBackwardCpu, attentionForwardCpu, attentionTiles, attentionSharedBytes } from './attention';
+import { itChecks, randn } from './testing';
+
+describe('attention kernels: GPU vs CPU', () => itChecks(attentionChecks));
+
+describe('attention CPU twins', () => {
+  it('grouped-query heads equal multi-head attention on repeated kv heads (repeat_kv)', () => {
+    const [B, T, Hq, Hkv, D] = [2, 6, 4, 2, 4];
+    const q = randn(B * T * Hq * D, 1);
+    const k = randn(B * T * Hkv * D, 2);
+    const v = randn(B * T * Hkv * D, 3);
+    const mask = Uint32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]);
+    // kv head of query head h is h / 2: repeat each kv head twice.
+    const rep = (x: Float32Array): Float32Array => {
+      const y = new Float32Array(B * T * Hq * D);
+      for (let n = 0; n < B * T; n++)
+        for (let h = 0; h < Hq; h++)
+          for (let d = 0; d < D; d++) y[(n * Hq + h) * D + d] = x[(n * Hkv + Math.floor(h / 2)) * D + d];
+      return y;
+    };
+    const a = new Float32Array(B * T * Hq * D);
+    const b = new Float32Array(B * T * Hq * D);
+    const la = new Float32Array(B * Hq * T);
+    const lb = new Float32Array(B * Hq * T);
+    attentionForwardCpu(a, la, q, k, v, mask, B, T, Hq, Hkv, D, 0.5);
+    attentionForwardCpu(b, lb, q, rep(k), rep(v), mask, B, T, Hq, Hq, D, 0.5);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(Array.from(la)).toEqual(Array.from(lb));
+  });
+
+  it('first query sees only itself; a row with no visible key gives 0 and lse 0', () => {
+    const [T, D] = [3, 2];
+    const q = Float32Array.from([1, 0, 0, 1, 1, 1]);
+    const k = Float32Array.from([2, 0, 0, 2, 1, 1]);
+    const v = Float32Array.from([5, 6, 7, 8, 9, 10]);
+    const out = new Float32Array(T * D);
+    const lse = new Float32Array(T);
+    attentionForwardCpu(out, lse, q, k, v, Uint32Array.from([0, 1, 1]), 1, T, 1, 1, D, 1);
+    expect(Array.from(out.subarray(0, 2))).toEqual([0, 0]); // key 0 is padding
+    expect(lse[0]).toBe(0);
+    expect(Array.from(out.subarray(2, 4))).toEqual([7, 8]); // only key 1 visible
+    expect(lse[1]).toBeCloseTo(2, 6);
+    // Query 2 = (1, 1): scores 2 (key 1) and 2 (key 2): mean of v1, v2.
+    expect(out[4]).toBeCloseTo(8, 5);
+    expect(out[5]).toBeCloseTo(9, 5);
+  });
+
+  it('backward is the gradient of sum(out * dout) (finite differences), GQA + padding', () => {
+    const [B, T, Hq, Hkv, D] = [2, 5, 4, 2, 4];
+    const scale = 0.7;
+    const q = randn(B * T * Hq * D, 11);
+    const k = randn(B * T * Hkv * D, 12);
+    const v = randn(B * T * Hkv * D, 13);
+    const w = randn(B * T * Hq * D, 14);
+    const mask = Uint32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 0, 0]);
+    const loss = (qq: Float32Array, kk: Float32Array, vv: Float32Array): number => {
+      const out = new Float32Array(B * T * Hq * D);
+      const lse = new Float32Array(B * Hq * T);
+      attentionForwardCpu(out, lse, qq, kk, vv, mask, B, T, Hq, Hkv, D, scale);
+      let s = 0;
+      for (let i = 0; i < out.length; i++) s += out[i] * w[i];
+      return s;
+    };
+    const out = new Float32Array(B * T * Hq * D);
+    const lse = new Float32Array(B * Hq * T);
+    attentionForwardCpu(out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+    const dq = new Float32Array(q.length);
+    const dk = new Float32Array(k.length);
+    const dv = new Float32Array(v.length);
+    attentionBackwardCpu(dq, dk, dv, w, out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+    const h = 1e-2;
+    const fd = (which: 0 | 1 | 2, i: number): number => {
+      const args = [q, k, v].map((x) => x.slice());
+      args[which][i] += h;
+      const lp = loss(args[0], args[1], args[2]);
+      args[which][i] -= 2 * h;
+      const lm = loss(args[0], args[1], args[2]);
+      return (lp - lm) / (2 * h);
+    };
+    const grads = [dq, dk, dv];
+    let checked = 0;
+    for (const which of [0, 1, 2] as const) {
+      for (let i = 0; i < grads[which].length; i++) {
+        expect(Math.abs(fd(which, i) - grads[which][i]), `${'qkv'[which]}[${i}]`).toBeLessThan(1e-3);
+        checked++;
+      }
+    }
+    expect(checked).toBe(q.length + k.length + v.length);
+    // Padded keys get no gradient; padded query rows still do (they attend to valid keys).
+    for (let d = 0; d < Hkv * D; d++) expect(dk[(1 * T + 3) * Hkv * D + d]).toBe(0);
+    expect(dq.subarray((1 * T + 4) * Hq * D, (1 * T + 5) * Hq * D).some((x) => x !== 0)).toBe(true);
+  });
+});
+
+describe('attention tiles', () => {
+  const limits = (bytes: number) => ({
+    maxComputeWorkgroupStorageSize: bytes,
+    maxComputeInvocationsPerWorkgroup: 256,
+    maxComputeWorkgroupSizeX: 256,
+  });
+  it('fit the workgroup memory for D up to 256 at 16 and 32 KiB', () => {
+    for (const bytes of [16384, 32768]) {
+      for (const D of [16, 32, 64, 80, 128, 256]) {
+        const t = attentionTiles(D, limits(bytes));
+        expect(attentionSharedBytes.forward(t.forward.BQ, t.forward.BK, D)).toBeLessThanOrEqual(bytes);
+        expect(attentionSharedBytes.dq(t.dq.BQ, t.dq.BK, D)).toBeLessThanOrEqual(bytes);
+        expect(attentionSharedBytes.dkdv(t.dkdv.BQ, t.dkdv.BK, D)).toBeLessThanOrEqual(bytes);
+        for (const own of [t.forward.BQ, t.dq.BQ, t.dkdv.BK]) expect(Math.ceil(D / (t.wg / own))).toBeLessThanOrEqual(32);
+      }
+    }
+  });
+});

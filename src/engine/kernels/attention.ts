@@ -1,0 +1,311 @@
+// Causal grouped-query attention, flash-style (shaders/attention.wgsl): GPU dispatches and CPU twins.
+// q, out: (B*T, Hq*D); k, v: (B*T, Hkv*D) (token-major, heads contiguous per token); lse: (B, Hq, T);
+// mask: u32 (B*T), 1 for a token, 0 for padding. Key j is visible to query i iff j <= i and
+// mask[b*T + j] == 1; a query row with no visible key gets out = 0 and lse = 0.
+import code from '../../../shaders/attention.wgsl?raw';
+import { f32, grid, type Buf, type Recorder } from '../../gpu/gpu';
+
+export const attentionShader = { name: 'attention', code };
+
+/** Most dims one invocation owns in registers (NMAX in the shader). */
+const NMAX = 32;
+/** Most score pairs one invocation computes per tile (NSMAX in the shader). */
+const NSMAX = 8;
+const PREP_WG = 64;
+
+/** Tile sizes of the three tiled kernels; `wg` invocations per workgroup in each. */
+export interface AttentionTiles {
+  wg: number;
+  /** BQ query rows per workgroup (wg / BQ invocations per row), key tiles of BK rows. */
+  forward: { BQ: number; BK: number };
+  /** As the forward. */
+  dq: { BQ: number; BK: number };
+  /** BK key rows per workgroup (wg / BK invocations per row), query tiles of BQ rows. */
+  dkdv: { BQ: number; BK: number };
+}
+
+export interface AttentionLimits {
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupSizeX: number;
+}
+
+/** Workgroup memory (bytes) each kernel declares for a tile shape (mirrors the WGSL arrays). */
+export const attentionSharedBytes = {
+  forward: (BQ: number, BK: number, D: number): number => 4 * ((BQ + BK) * (D + 1) + BQ * BK + BK),
+  dq: (BQ: number, BK: number, D: number): number => 4 * (2 * (BQ + BK) * (D + 1) + BQ * BK + BK + 2 * BQ),
+  dkdv: (BQ: number, BK: number, D: number): number => 4 * (2 * (BQ + BK) * (D + 1) + 2 * BQ * BK + BK + 2 * BQ),
+};
+
+// Preferred shapes first: [rows owned by a workgroup, rows of the streamed tile].
+const FORWARD_CANDIDATES = [[16, 64], [16, 32], [16, 16], [8, 16], [8, 8], [4, 8], [4, 4], [2, 4], [2, 2], [1, 2], [1, 1]];
+const DQ_CANDIDATES = [[16, 32], [16, 16], [8, 16], [8, 8], [4, 8], [4, 4], [2, 4], [2, 2], [1, 2], [1, 1]];
+const DKDV_CANDIDATES = [[16, 32], [16, 16], [16, 8], [8, 8], [8, 4], [4, 4], [2, 4], [2, 2], [1, 2], [1, 1]];
+
+/** The largest tiles whose workgroup memory fits the device, for head dim D. */
+export function attentionTiles(D: number, limits: AttentionLimits): AttentionTiles {
+  let wg = 1;
+  while (wg * 2 <= Math.min(128, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX)) wg *= 2;
+  const budget = limits.maxComputeWorkgroupStorageSize;
+  const pick = (kind: 'forward' | 'dq' | 'dkdv', candidates: number[][]): { BQ: number; BK: number } => {
+    for (const [own, other] of candidates) {
+      const [BQ, BK] = kind === 'dkdv' ? [other, own] : [own, other];
+      if (own > wg || BK > wg || Math.ceil(D / (wg / own)) > NMAX || Math.ceil((BQ * BK) / wg) > NSMAX) continue;
+      if (attentionSharedBytes[kind](BQ, BK, D) <= budget) return { BQ, BK };
+    }
+    throw new Error(`attention: head dim ${D} does not fit ${budget} bytes of workgroup memory`);
+  };
+  return { wg, forward: pick('forward', FORWARD_CANDIDATES), dq: pick('dq', DQ_CANDIDATES), dkdv: pick('dkdv', DKDV_CANDIDATES) };
+}
+
+function checkShape(Hq: number, Hkv: number, D: number): void {
+  if (Hkv < 1 || Hq % Hkv !== 0) throw new Error(`attention: Hq=${Hq} is not a multiple of Hkv=${Hkv}`);
+  if (D < 2) throw new Error(`attention: head dim ${D} < 2`);
+}
+
+function tileOverrides(wg: number, BQ: number, BK: number, owner: number, D: number): Record<string, number> {
+  if (wg % owner !== 0 || wg % BK !== 0) throw new Error(`attention: workgroup ${wg} is not a multiple of ${owner} and ${BK} rows`);
+  const TPR = wg / owner;
+  const NPT = Math.ceil(D / TPR);
+  const NS = Math.ceil((BQ * BK) / wg);
+  if (NPT > NMAX) throw new Error(`attention: ${NPT} dims per invocation (D=${D}, ${TPR} per row) over ${NMAX}`);
+  if (NS > NSMAX) throw new Error(`attention: ${NS} score pairs per invocation (${BQ}x${BK} tile) over ${NSMAX}`);
+  return { WG: wg, BQ, BK, TPR, KS: D + 1, NPT, NS };
+}
+
+/** attentionForward with explicit tiles (tests use small ones to cover the small-memory path). */
+export function attentionForwardTiled(
+  rec: Recorder,
+  tiles: AttentionTiles,
+  out: Buf,
+  lse: Buf,
+  q: Buf,
+  k: Buf,
+  v: Buf,
+  mask: Buf,
+  B: number,
+  T: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  scale: number,
+): void {
+  checkShape(Hq, Hkv, D);
+  const { BQ, BK } = tiles.forward;
+  rec.dispatch({
+    shader: attentionShader,
+    entry: 'attn_forward',
+    overrides: tileOverrides(tiles.wg, BQ, BK, BQ, D),
+    uniforms: [B, T, Hq, Hkv, D, f32(scale)],
+    bindings: [out, lse, q, k, v, mask],
+    workgroups: [Math.ceil(T / BQ), Hq, B],
+  });
+}
+
+/**
+ * out (B*T, Hq*D) = causal softmax(scale * q k^T) v per head (GQA: head h reads kv head
+ * h / (Hq/Hkv)); lse (B, Hq, T) = logsumexp of each row's scaled scores, saved for backward.
+ */
+export function attentionForward(
+  rec: Recorder,
+  out: Buf,
+  lse: Buf,
+  q: Buf,
+  k: Buf,
+  v: Buf,
+  mask: Buf,
+  B: number,
+  T: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  scale: number,
+): void {
+  attentionForwardTiled(rec, attentionTiles(D, rec.gpu.limits), out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+}
+
+/** attentionBackward with explicit tiles. */
+export function attentionBackwardTiled(
+  rec: Recorder,
+  tiles: AttentionTiles,
+  dq: Buf,
+  dk: Buf,
+  dv: Buf,
+  dout: Buf,
+  out: Buf,
+  lse: Buf,
+  q: Buf,
+  k: Buf,
+  v: Buf,
+  mask: Buf,
+  B: number,
+  T: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  scale: number,
+): void {
+  checkShape(Hq, Hkv, D);
+  const uniforms = [B, T, Hq, Hkv, D, f32(scale)];
+  const maxDim = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
+  // dq doubles as scratch: (lse, Di) per (token, query head) in its first two dims.
+  rec.dispatch({
+    shader: attentionShader,
+    entry: 'attn_backward_prep',
+    overrides: { WG: PREP_WG },
+    uniforms,
+    bindings: [dq, null, null, dout, out, lse, null, null, null, null],
+    workgroups: grid(Math.ceil((B * T * Hq) / PREP_WG), maxDim),
+  });
+  const kv = tiles.dkdv;
+  rec.dispatch({
+    shader: attentionShader,
+    entry: 'attn_backward_dkdv',
+    overrides: tileOverrides(tiles.wg, kv.BQ, kv.BK, kv.BK, D),
+    uniforms,
+    bindings: [dq, dk, dv, dout, null, null, q, k, v, mask],
+    workgroups: [Math.ceil(T / kv.BK), Hkv, B],
+  });
+  const qt = tiles.dq;
+  rec.dispatch({
+    shader: attentionShader,
+    entry: 'attn_backward_dq',
+    overrides: tileOverrides(tiles.wg, qt.BQ, qt.BK, qt.BQ, D),
+    uniforms,
+    bindings: [dq, null, null, dout, null, null, q, k, v, mask],
+    workgroups: [Math.ceil(T / qt.BQ), Hq, B],
+  });
+}
+
+/**
+ * Gradients of attentionForward: dq (B*T, Hq*D), dk, dv (B*T, Hkv*D) overwritten (dk, dv summed
+ * over the query heads of each group), from dout, the forward's out and lse, and its inputs.
+ */
+export function attentionBackward(
+  rec: Recorder,
+  dq: Buf,
+  dk: Buf,
+  dv: Buf,
+  dout: Buf,
+  out: Buf,
+  lse: Buf,
+  q: Buf,
+  k: Buf,
+  v: Buf,
+  mask: Buf,
+  B: number,
+  T: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  scale: number,
+): void {
+  const tiles = attentionTiles(D, rec.gpu.limits);
+  attentionBackwardTiled(rec, tiles, dq, dk, dv, dout, out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+}
+
+export function attentionForwardCpu(
+  out: Float32Array,
+  lse: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  mask: Uint32Array,
+  B: number,
+  T: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  scale: number,
+): void {
+  const g = Hq / Hkv;
+  const s = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < Hq; h++) {
+      const hk = Math.floor(h / g);
+      for (let i = 0; i < T; i++) {
+        const qb = (b * T + i) * Hq * D + h * D;
+        let max = -Infinity;
+        for (let j = 0; j <= i; j++) {
+          if (mask[b * T + j] !== 1) continue;
+          const kb = (b * T + j) * Hkv * D + hk * D;
+          let acc = 0;
+          for (let d = 0; d < D; d++) acc += q[qb + d] * k[kb + d];
+          s[j] = acc * scale;
+          max = Math.max(max, s[j]);
+        }
+        if (max === -Infinity) {
+          out.fill(0, qb, qb + D);
+          lse[(b * Hq + h) * T + i] = 0;
+          continue;
+        }
+        let sum = 0;
+        const o = new Float64Array(D);
+        for (let j = 0; j <= i; j++) {
+          if (mask[b * T + j] !== 1) continue;
+          const pj = Math.exp(s[j] - max);
+          sum += pj;
+          const vb = (b * T + j) * Hkv * D + hk * D;
+          for (let d = 0; d < D; d++) o[d] += pj * v[vb + d];
+        }
+        for (let d = 0; d < D; d++) out[qb + d] = o[d] / sum;
+        lse[(b * Hq + h) * T + i] = max + Math.log(sum);
+      }
+    }
+  }
+}
+
+export function attentionBackwardCpu(
+  dq: Float32Array,
+  dk: Float32Array,
+  dv: Float32Array,
+  dout: Float32Array,
+  out: Float32Array,
+  lse: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  mask: Uint32Array,
+  B: number,
+  T: number,
+  Hq: number,
+  Hkv: number,
+  D: number,
+  scale: number,
+): void {
+  const g = Hq / Hkv;
+  const gq = new Float64Array(B * T * Hq * D);
+  const gk = new Float64Array(B * T * Hkv * D);
+  const gv = new Float64Array(B * T * Hkv * D);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < Hq; h++) {
+      const hk = Math.floor(h / g);
+      for (let i = 0; i < T; i++) {
+        const qb = (b * T + i) * Hq * D + h * D;
+        let di = 0;
+        for (let d = 0; d < D; d++) di += dout[qb + d] * out[qb + d];
+        const l = lse[(b * Hq + h) * T + i];
+        for (let j = 0; j <= i; j++) {
+          if (mask[b * T + j] !== 1) continue;
+          const kb = (b * T + j) * Hkv * D + hk * D;
+          let qk = 0;
+          let dov = 0;
+          for (let d = 0; d < D; d++) {
+            qk += q[qb + d] * k[kb + d];
+            dov += dout[qb + d] * v[kb + d];
+          }
+          const pij = Math.exp(qk * scale - l);
+          const ds = pij * (dov - di) * scale;
+          for (let d = 0; d < D; d++) {
+            gv[kb + d] += pij * dout[qb + d];
+            gk[kb + d] += ds * q[qb + d];
+            gq[qb + d] += ds * k[kb + d];
+          }
+        }
+      }
+    }
+  }
+  dq.set(gq);
+  dk.set(gk);
+  dv.set(gv);
+}

@@ -1,0 +1,102 @@
+// Fused softmax cross-entropy over the vocabulary (shaders/crossentropy.wgsl): GPU dispatches and
+// CPU twins. Targets are already shifted; -100 (any target outside [0, V)) is ignored.
+import code from '../../../shaders/crossentropy.wgsl?raw';
+import { grid, type Buf, type Recorder } from '../../gpu/gpu';
+
+export const crossEntropyShader = { name: 'crossentropy', code };
+const WG = 256;
+
+/**
+ * losses (N) = per-row loss (0 for ignored rows); logits (N, V) are overwritten in place with
+ * dlogits = (softmax - onehot) * lossScale[0] for counted rows, 0 for ignored rows.
+ * targets: i32 (N); lossScale: f32 (1).
+ */
+export function crossEntropyForwardBackward(rec: Recorder, losses: Buf, logits: Buf, targets: Buf, lossScale: Buf, N: number, V: number): void {
+  rec.dispatch({
+    shader: crossEntropyShader,
+    entry: 'ce_forward_backward',
+    overrides: { WG },
+    uniforms: [N, V],
+    bindings: [losses, logits, targets, lossScale],
+    workgroups: grid(N, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
+}
+
+/** losses (N) only (eval); logits are not modified. */
+export function crossEntropyForward(rec: Recorder, losses: Buf, logits: Buf, targets: Buf, N: number, V: number): void {
+  rec.dispatch({
+    shader: crossEntropyShader,
+    entry: 'ce_forward',
+    overrides: { WG },
+    uniforms: [N, V],
+    bindings: [losses, logits, targets],
+    workgroups: grid(N, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
+}
+
+/** out[0] = lossScale[0] * sum(losses[0..N)), one workgroup (deterministic order). */
+export function lossSum(rec: Recorder, out: Buf, losses: Buf, lossScale: Buf, N: number): void {
+  rec.dispatch({
+    shader: crossEntropyShader,
+    entry: 'loss_sum',
+    overrides: { WG },
+    uniforms: [N, 0],
+    bindings: [out, losses, lossScale],
+    workgroups: [1],
+  });
+}
+
+function rowStats(logits: Float32Array, base: number, V: number): { max: number; sum: number } {
+  let max = -Infinity;
+  for (let i = 0; i < V; i++) max = Math.max(max, logits[base + i]);
+  let sum = 0;
+  for (let i = 0; i < V; i++) sum += Math.exp(logits[base + i] - max);
+  return { max, sum };
+}
+
+const isCounted = (t: number, V: number): boolean => t >= 0 && t < V;
+
+export function crossEntropyForwardBackwardCpu(
+  losses: Float32Array,
+  logits: Float32Array,
+  targets: Int32Array,
+  lossScale: Float32Array,
+  N: number,
+  V: number,
+): void {
+  const scale = lossScale[0];
+  for (let r = 0; r < N; r++) {
+    const base = r * V;
+    const t = targets[r];
+    if (!isCounted(t, V)) {
+      losses[r] = 0;
+      logits.fill(0, base, base + V);
+      continue;
+    }
+    const { max, sum } = rowStats(logits, base, V);
+    losses[r] = max + Math.log(sum) - logits[base + t];
+    for (let i = 0; i < V; i++) {
+      const g = Math.exp(logits[base + i] - max) / sum - (i === t ? 1 : 0);
+      logits[base + i] = g * scale;
+    }
+  }
+}
+
+export function crossEntropyForwardCpu(losses: Float32Array, logits: Float32Array, targets: Int32Array, N: number, V: number): void {
+  for (let r = 0; r < N; r++) {
+    const base = r * V;
+    const t = targets[r];
+    if (!isCounted(t, V)) {
+      losses[r] = 0;
+      continue;
+    }
+    const { max, sum } = rowStats(logits, base, V);
+    losses[r] = max + Math.log(sum) - logits[base + t];
+  }
+}
+
+export function lossSumCpu(out: Float32Array, losses: Float32Array, lossScale: Float32Array, N: number): void {
+  let s = 0;
+  for (let i = 0; i < N; i++) s += losses[i];
+  out[0] = lossScale[0] * s;
+}

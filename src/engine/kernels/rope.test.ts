@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import type { RopeConfig } from '../model/spec';
+import { ropeChecks } from './rope.check';
+import { ropeBackwardCpu, ropeForwardCpu, ropeInvFreq, ropeTables } from './rope';
+import { itChecks, randn } from './testing';
+
+describe('rope kernels: GPU vs CPU', () => itChecks(ropeChecks));
+
+describe('rope tables', () => {
+  // Reference values computed independently (Python, float64) from transformers' formulas.
+  it('llama3 (Llama 3.1: theta 500000, factor 8, low 1, high 4, original 8192), D=128', () => {
+    const rope: RopeConfig = {
+      theta: 500000,
+      type: 'llama3',
+      factor: 8,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalMaxPositionEmbeddings: 8192,
+    };
+    const inv = ropeInvFreq(rope, 128);
+    // i=0,1,20: wavelen < 2048 (unchanged); i=30: between (smoothed); i=40..63: wavelen > 8192 (/8).
+    const expectInv: Array<[number, number]> = [
+      [0, 1.0],
+      [1, 0.8146172338565447],
+      [20, 0.016560440080994446],
+      [30, 0.0013718935677611381],
+      [40, 3.428102195952591e-5],
+      [45, 1.2297638677963614e-5],
+      [50, 4.411534674558404e-6],
+      [63, 3.068925988914511e-7],
+    ];
+    for (const [i, want] of expectInv) expect(inv[i] / want - 1, `inv_freq[${i}]`).toBeLessThan(1e-13);
+    for (const [i, want] of expectInv) expect(want / inv[i] - 1, `inv_freq[${i}]`).toBeLessThan(1e-13);
+    const T = 2048;
+    const { cos, sin } = ropeTables(rope, T, 128);
+    const expectCS: Array<[number, number, number, number]> = [
+      [1, 0, 0.5403023058681398, 0.8414709848078965],
+      [5, 20, 0.9965738560039169, 0.08270761470072875],
+      [7, 40, 0.9999999712078828, 0.00023996715141362724],
+      [100, 45, 0.99999924384051, 0.0012297635578304726],
+      [2047, 50, 0.9999592261113496, 0.009030288743490055],
+      [3, 63, 0.9999999999995762, 9.206777966742233e-7],
+      [1000, 30, 0.1975938422192489, 0.9802839759564749],
+    ];
+    for (const [t, i, c, s] of expectCS) {
+      expect(cos[t * 64 + i]).toBe(Math.fround(c));
+      expect(sin[t * 64 + i]).toBe(Math.fround(s));
+    }
+    expect(cos[0]).toBe(1);
+    expect(sin[63]).toBe(0);
+  });
+
+  it('linear (theta 10000, factor 4), D=64', () => {
+    const rope: RopeConfig = { theta: 10000, type: 'linear', factor: 4, lowFreqFactor: 0, highFreqFactor: 0, originalMaxPositionEmbeddings: 0 };
+    const { cos, sin } = ropeTables(rope, 512, 64);
+    const expectCS: Array<[number, number, number, number]> = [
+      [1, 0, 0.9689124217106447, 0.24740395925452294],
+      [9, 3, 0.582644844891624, 0.8127268819973997],
+      [30, 17, 0.9984188318807868, 0.05621241985366784],
+      [511, 31, 0.9998548953537907, 0.01703491229975251],
+    ];
+    for (const [t, i, c, s] of expectCS) {
+      expect(cos[t * 32 + i]).toBe(Math.fround(c));
+      expect(sin[t * 32 + i]).toBe(Math.fround(s));
+    }
+  });
+
+  it('default (theta 1e6), D=16', () => {
+    const rope: RopeConfig = { theta: 1e6, type: 'default', factor: 1, lowFreqFactor: 0, highFreqFactor: 0, originalMaxPositionEmbeddings: 0 };
+    const { cos, sin } = ropeTables(rope, 13, 16);
+    expect(cos.length).toBe(13 * 8);
+    expect(cos[3 * 8 + 1]).toBe(Math.fround(0.8610406494408598));
+    expect(sin[3 * 8 + 1]).toBe(Math.fround(0.5085361344196323));
+    expect(cos[12 * 8 + 7]).toBe(Math.fround(0.9999999977231601));
+    expect(sin[12 * 8 + 7]).toBe(Math.fround(6.748095897162745e-5));
+  });
+});
+
+describe('rope CPU twin', () => {
+  it('matches rotate_half written out for one row', () => {
+    const D = 8;
+    const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    const cos = Float32Array.from([0.5, 0.25, -1, 0]);
+    const sin = Float32Array.from([0.1, 0.2, 0.3, 1]);
+    const out = x.slice();
+    ropeForwardCpu(out, cos, sin, 1, 1, 1, D);
+    // q*cat(cos,cos) + cat(-x2, x1)*cat(sin,sin)
+    const c = [...cos, ...cos];
+    const s = [...sin, ...sin];
+    const rot = [-5, -6, -7, -8, 1, 2, 3, 4];
+    for (let d = 0; d < D; d++) expect(out[d]).toBeCloseTo(x[d] * c[d] + rot[d] * s[d], 6);
+  });
+
+  it('backward is the gradient of forward (finite differences)', () => {
+    const [B, T, H, D] = [2, 5, 2, 6];
+    const n = B * T * H * D;
+    const rope: RopeConfig = { theta: 100, type: 'llama3', factor: 4, lowFreqFactor: 1, highFreqFactor: 2, originalMaxPositionEmbeddings: 8 };
+    const { cos, sin } = ropeTables(rope, T, D);
+    const x = randn(n, 1);
+    const w = randn(n, 2);
+    const loss = (xx: Float32Array): number => {
+      const y = xx.slice();
+      ropeForwardCpu(y, cos, sin, B, T, H, D);
+      let s = 0;
+      for (let i = 0; i < n; i++) s += y[i] * w[i];
+      return s;
+    };
+    const g = w.slice();
+    ropeBackwardCpu(g, cos, sin, B, T, H, D);
+    const h = 1e-2;
+    for (let i = 0; i < n; i++) {
+      const xp = x.slice();
+      const xm = x.slice();
+      xp[i] += h;
+      xm[i] -= h;
+      const fd = (loss(xp) - loss(xm)) / (2 * h);
+      expect(Math.abs(fd - g[i]), `element ${i}`).toBeLessThan(2e-4);
+    }
+  });
+});

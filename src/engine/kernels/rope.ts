@@ -1,0 +1,103 @@
+// Rotary position embedding (shaders/rope.wgsl): frequency tables, GPU dispatches and CPU twins.
+// transformers' rotate_half convention; positions 0..T-1 in every batch row (right padding).
+import code from '../../../shaders/rope.wgsl?raw';
+import { grid, type Buf, type Recorder } from '../../gpu/gpu';
+import type { RopeConfig } from '../model/spec';
+
+export const ropeShader = { name: 'rope', code };
+const WG = 256;
+
+/**
+ * inv_freq (D/2) in float64, as transformers' modeling_rope_utils computes it for 'default',
+ * 'linear' (_compute_linear_scaling_rope_parameters) and 'llama3' (_compute_llama3_parameters).
+ */
+export function ropeInvFreq(rope: RopeConfig, D: number): Float64Array {
+  if (D % 2 !== 0) throw new Error(`rope: head dim ${D} is odd`);
+  const half = D / 2;
+  const inv = new Float64Array(half);
+  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(rope.theta, (2 * i) / D);
+  if (rope.type === 'linear') {
+    for (let i = 0; i < half; i++) inv[i] /= rope.factor;
+  } else if (rope.type === 'llama3') {
+    const { factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositionEmbeddings: orig } = rope;
+    const lowFreqWavelen = orig / low;
+    const highFreqWavelen = orig / high;
+    for (let i = 0; i < half; i++) {
+      const f = inv[i];
+      const wavelen = (2 * Math.PI) / f;
+      if (wavelen > lowFreqWavelen) inv[i] = f / factor;
+      else if (wavelen < highFreqWavelen) inv[i] = f;
+      else {
+        const smooth = (orig / wavelen - low) / (high - low);
+        inv[i] = ((1 - smooth) * f) / factor + smooth * f;
+      }
+    }
+  }
+  return inv;
+}
+
+/** cos and sin tables, each (T, D/2): angle[t, i] = t * inv_freq[i], computed in float64. */
+export function ropeTables(rope: RopeConfig, T: number, D: number): { cos: Float32Array; sin: Float32Array } {
+  const inv = ropeInvFreq(rope, D);
+  const half = D / 2;
+  const cos = new Float32Array(T * half);
+  const sin = new Float32Array(T * half);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      const a = t * inv[i];
+      cos[t * half + i] = Math.cos(a);
+      sin[t * half + i] = Math.sin(a);
+    }
+  }
+  return { cos, sin };
+}
+
+function dispatchRope(rec: Recorder, entry: string, x: Buf, cos: Buf, sin: Buf, B: number, T: number, H: number, D: number): void {
+  if (D % 2 !== 0) throw new Error(`rope: head dim ${D} is odd`);
+  const pairs = B * T * H * (D / 2);
+  rec.dispatch({
+    shader: ropeShader,
+    entry,
+    overrides: { WG },
+    uniforms: [B, T, H, D],
+    bindings: [x, cos, sin],
+    workgroups: grid(Math.ceil(pairs / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
+}
+
+/** x (B*T, H, D) rotated in place by the angles of cos/sin (T, D/2). */
+export function ropeForward(rec: Recorder, x: Buf, cos: Buf, sin: Buf, B: number, T: number, H: number, D: number): void {
+  dispatchRope(rec, 'rope_forward', x, cos, sin, B, T, H, D);
+}
+
+/** dx (B*T, H, D) in place: the gradient of ropeForward (the transpose rotation). */
+export function ropeBackward(rec: Recorder, dx: Buf, cos: Buf, sin: Buf, B: number, T: number, H: number, D: number): void {
+  dispatchRope(rec, 'rope_backward', dx, cos, sin, B, T, H, D);
+}
+
+function rotateCpu(x: Float32Array, cos: Float32Array, sin: Float32Array, B: number, T: number, H: number, D: number, sign: number): void {
+  const half = D / 2;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        const base = ((b * T + t) * H + h) * D;
+        for (let i = 0; i < half; i++) {
+          const c = cos[t * half + i];
+          const s = sin[t * half + i] * sign;
+          const a = x[base + i];
+          const e = x[base + i + half];
+          x[base + i] = a * c - e * s;
+          x[base + i + half] = e * c + a * s;
+        }
+      }
+    }
+  }
+}
+
+export function ropeForwardCpu(x: Float32Array, cos: Float32Array, sin: Float32Array, B: number, T: number, H: number, D: number): void {
+  rotateCpu(x, cos, sin, B, T, H, D, 1);
+}
+
+export function ropeBackwardCpu(dx: Float32Array, cos: Float32Array, sin: Float32Array, B: number, T: number, H: number, D: number): void {
+  rotateCpu(dx, cos, sin, B, T, H, D, -1);
+}
