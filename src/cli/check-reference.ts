@@ -16,6 +16,7 @@ import { Trainer } from '../engine/train/trainer';
 import { DEFAULT_TRAIN, type Batch, type TrainHyper } from '../engine/train/types';
 import type { HostTensor } from '../engine/model/spec';
 import { parseArgs } from './args';
+import type { BaseQuant } from '../engine/model/gpu-weights';
 
 interface Recipe {
   lora?: { lora_dropout?: number };
@@ -84,16 +85,16 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const quant = flags['quant'] ?? 'none';
-  if (quant !== 'none') {
-    process.stderr.write(`check-reference: --quant ${quant} is not available yet (only none)\n`);
+  if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') {
+    process.stderr.write(`check-reference: --quant ${quant} is not one of none, int8, int4\n`);
     return 2;
   }
-  const result = await checkReference(dir, { outAdapter: flags['out-adapter'] });
+  const result = await checkReference(dir, { outAdapter: flags['out-adapter'], quant });
   process.stdout.write(`${JSON.stringify(result)}\n`);
   return 0;
 }
 
-export async function checkReference(dir: string, opts: { outAdapter?: string; quant?: string } = {}): Promise<CheckReferenceResult> {
+export async function checkReference(dir: string, opts: { outAdapter?: string; quant?: BaseQuant } = {}): Promise<CheckReferenceResult> {
   const quant = opts.quant ?? 'none';
   const recipe = JSON.parse(await readFile(join(dir, 'reference.json'), 'utf8')) as Recipe;
   const batch = readBatch(JSON.parse(await readFile(join(dir, 'batch.json'), 'utf8')), join(dir, 'batch.json'));
@@ -122,6 +123,7 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
       maxBatch: batch.B,
       maxSeq: batch.T,
       initAdapter: init.tensors,
+      quant,
     });
     const refPath = join(dir, 'reference.safetensors');
     const ref = existsSync(refPath) ? await fileSource(refPath) : null;

@@ -1,12 +1,24 @@
 // The frozen base model on the GPU. Every projection goes through linear.ts, the one place that
 // knows how a weight is stored (f32 today; the quantized formats plug in there).
 import type { Buf, Gpu } from '../../gpu/gpu';
+import { destroyQuantWeight, uploadQuantWeight, type QuantWeightBuffers } from '../kernels/matmul-q';
+import { quantize, type QuantKind } from '../../quant/format';
 import { PROJECTIONS, projectionModule, type HostTensor, type ModelSpec, type Projection } from './spec';
 
+/** How the frozen matrices (projections, embedding, LM head) are stored on the GPU. */
+export type BaseQuant = 'none' | QuantKind;
+
+/** A (rows, cols) matrix: f32, or block-quantized (src/quant/format.ts). */
+export type MatrixWeight = Buf | QuantWeightBuffers;
+
+export function isQuantized(w: MatrixWeight): w is QuantWeightBuffers {
+  return (w as QuantWeightBuffers).kind !== undefined && (w as QuantWeightBuffers).scales !== undefined;
+}
+
 export interface LinearWeight {
-  /** (out, in) f32. */
-  weight: Buf;
-  /** (out) or null. */
+  /** (out, in). */
+  weight: MatrixWeight;
+  /** (out) f32 or null. */
   bias: Buf | null;
 }
 
@@ -20,24 +32,41 @@ export interface LayerWeightsGpu {
 }
 
 export interface ModelWeightsGpu {
+  quant: BaseQuant;
   /** (V, C) */
-  embed: Buf;
+  embed: MatrixWeight;
   layers: LayerWeightsGpu[];
   /** (C) final norm. */
   norm: Buf;
   /** (V, C): the embedding itself when tied. */
-  lmHead: Buf;
+  lmHead: MatrixWeight;
   buffers: GPUBuffer[];
+  quantized: QuantWeightBuffers[];
 }
 
-export function uploadModelWeights(gpu: Gpu, spec: ModelSpec, weights: Map<string, HostTensor>): ModelWeightsGpu {
+/**
+ * Uploads the base model. With quant int8/int4 every matrix (projections, embedding, LM head) is
+ * block-quantized on the host first; norms and biases stay f32.
+ */
+export function uploadModelWeights(gpu: Gpu, spec: ModelSpec, weights: Map<string, HostTensor>, quant: BaseQuant = 'none'): ModelWeightsGpu {
   const buffers: GPUBuffer[] = [];
-  const get = (name: string): GPUBuffer => {
+  const quantized: QuantWeightBuffers[] = [];
+  const tensor = (name: string): HostTensor => {
     const t = weights.get(name);
     if (!t) throw new Error(`model tensor ${name} is missing`);
-    const b = gpu.upload(t.data, name);
+    return t;
+  };
+  const get = (name: string): GPUBuffer => {
+    const b = gpu.upload(tensor(name).data, name);
     buffers.push(b);
     return b;
+  };
+  const matrix = (name: string): MatrixWeight => {
+    if (quant === 'none') return get(name);
+    const t = tensor(name);
+    const q = uploadQuantWeight(gpu, quantize(t.data, t.shape[0], t.shape[1], quant), name);
+    quantized.push(q);
+    return q;
   };
   const maybe = (name: string, present: boolean): GPUBuffer | null => (present ? get(name) : null);
   const layers: LayerWeightsGpu[] = [];
@@ -48,7 +77,7 @@ export function uploadModelWeights(gpu: Gpu, spec: ModelSpec, weights: Map<strin
       const base = `${p}.${projectionModule(name)}.${name}`;
       const hasBias =
         name === 'o_proj' ? spec.oBias : projectionModule(name) === 'mlp' ? spec.mlpBias : spec.qkvBias;
-      proj[name] = { weight: get(`${base}.weight`), bias: maybe(`${base}.bias`, hasBias) };
+      proj[name] = { weight: matrix(`${base}.weight`), bias: maybe(`${base}.bias`, hasBias) };
     }
     layers.push({
       inputNorm: get(`${p}.input_layernorm.weight`),
@@ -58,7 +87,12 @@ export function uploadModelWeights(gpu: Gpu, spec: ModelSpec, weights: Map<strin
       proj,
     });
   }
-  const embed = get('model.embed_tokens.weight');
-  const lmHead = spec.tieWordEmbeddings ? embed : get('lm_head.weight');
-  return { embed, layers, norm: get('model.norm.weight'), lmHead, buffers };
+  const embed = matrix('model.embed_tokens.weight');
+  const lmHead = spec.tieWordEmbeddings ? embed : matrix('lm_head.weight');
+  return { quant, embed, layers, norm: get('model.norm.weight'), lmHead, buffers, quantized };
+}
+
+export function destroyModelWeights(gpu: Gpu, w: ModelWeightsGpu): void {
+  for (const b of w.buffers) gpu.destroyBuffer(b);
+  for (const q of w.quantized) destroyQuantWeight(gpu, q);
 }

@@ -1,14 +1,24 @@
 // Frozen projections: y = x·Wᵀ (+ b) and dx = dy·W, whatever the weight's storage.
 import type { Buf, Recorder } from '../../gpu/gpu';
 import { linearBackwardInput, linearForward } from '../kernels/matmul';
-import type { LinearWeight } from './gpu-weights';
+import { embeddingForward } from '../kernels/embedding';
+import { embeddingForwardQ, linearBackwardInputQ, linearForwardQ } from '../kernels/matmul-q';
+import { isQuantized, type LinearWeight, type MatrixWeight } from './gpu-weights';
 
 /** out (N,Out) = inp (N,In)·Wᵀ + b, or += when accumulate. */
 export function projForward(rec: Recorder, out: Buf, inp: Buf, w: LinearWeight, N: number, In: number, Out: number, accumulate = false): void {
-  linearForward(rec, out, inp, w.weight, w.bias, N, In, Out, accumulate);
+  if (isQuantized(w.weight)) linearForwardQ(rec, out, inp, w.weight, w.bias, N, In, Out, accumulate);
+  else linearForward(rec, out, inp, w.weight, w.bias, N, In, Out, accumulate);
 }
 
 /** dinp (N,In) = dout (N,Out)·W, or += when accumulate. */
 export function projBackwardInput(rec: Recorder, dinp: Buf, dout: Buf, w: LinearWeight, N: number, In: number, Out: number, accumulate: boolean): void {
-  linearBackwardInput(rec, dinp, dout, w.weight, N, In, Out, accumulate);
+  if (isQuantized(w.weight)) linearBackwardInputQ(rec, dinp, dout, w.weight, N, In, Out, accumulate);
+  else linearBackwardInput(rec, dinp, dout, w.weight, N, In, Out, accumulate);
+}
+
+/** out (N,C) = table[ids]: the token embedding, whatever its storage. */
+export function embed(rec: Recorder, out: Buf, ids: Buf, table: MatrixWeight, N: number, C: number): void {
+  if (isQuantized(table)) embeddingForwardQ(rec, out, ids, table, N, C);
+  else embeddingForward(rec, out, ids, table, N, C);
 }

@@ -3,14 +3,13 @@
 // replays the recorded programs every step.
 import type { Buf, Gpu, Recorder } from '../../gpu/gpu';
 import { crossEntropyForward, crossEntropyForwardBackward, lossSum } from '../kernels/crossentropy';
-import { embeddingForward } from '../kernels/embedding';
-import { linearBackwardInput, linearForward } from '../kernels/matmul';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
 import { ropeTables } from '../kernels/rope';
 import type { LoraLayout, LoraSite } from '../lora/layout';
 import { allocateActivations, type Activations } from './activations';
 import type { ModelWeightsGpu } from './gpu-weights';
 import { layerBackward, layerForward, type LayerContext } from './layer';
+import { embed, projBackwardInput, projForward } from './linear';
 import type { ModelSpec, Projection } from './spec';
 
 export interface GpuModelOptions {
@@ -78,13 +77,13 @@ export class GpuModel {
     const { spec, acts, weights } = this;
     const N = B * T;
     const C = spec.hiddenSize;
-    embeddingForward(rec, acts.layerInputs[0], acts.ids, weights.embed, N, C);
+    embed(rec, acts.layerInputs[0], acts.ids, weights.embed, N, C);
     for (let l = 0; l < spec.numLayers; l++) {
       layerForward(rec, this.context(l, B, T, dropoutP), weights.layers[l], acts.layers[l], acts.layerInputs[l], acts.layerInputs[l + 1]);
     }
     const xL = acts.layerInputs[spec.numLayers];
     rmsnormForward(rec, acts.nf, acts.rstdF, xL, weights.norm, N, C, spec.rmsNormEps);
-    linearForward(rec, acts.logits, acts.nf, weights.lmHead, null, N, C, spec.vocabSize);
+    projForward(rec, acts.logits, acts.nf, { weight: weights.lmHead, bias: null }, N, C, spec.vocabSize);
   }
 
   /** Loss (into `loss`) and LoRA gradients (accumulated into `grads`), after recordForward. */
@@ -97,7 +96,7 @@ export class GpuModel {
     const g = acts.grad;
     crossEntropyForwardBackward(rec, acts.losses, acts.logits, acts.targets, this.lossScale, N, V);
     lossSum(rec, this.loss, acts.losses, this.lossScale, N);
-    linearBackwardInput(rec, g.dn, acts.logits, weights.lmHead, N, C, V, false);
+    projBackwardInput(rec, g.dn, acts.logits, { weight: weights.lmHead, bias: null }, N, C, V, false);
     const xL = acts.layerInputs[spec.numLayers];
     rmsnormBackward(rec, g.dx, g.dn, xL, weights.norm, acts.rstdF, N, C, false);
     for (let l = spec.numLayers - 1; l >= 0; l--) {

@@ -64,3 +64,19 @@ describe('the written adapter reloads to PyTorch logits after training', () => {
     }
   });
 });
+
+// Quantized base (issue 3 bounds): first loss near the f32 truth, and training still works.
+describe('quantized base against the f32 reference', () => {
+  const bounds = { int8: 2e-3, int4: 4e-2 } as const;
+  for (const name of fixtures) {
+    for (const quant of ['int8', 'int4'] as const) {
+      it(`${name} ${quant}: first loss within ${bounds[quant]} relative, loss falls by 20% in 5 steps`, async () => {
+        const r = await checkReference(join(root, name), { quant });
+        const ref = JSON.parse(readFileSync(join(root, name, 'reference.json'), 'utf8')) as { initial_loss: number };
+        expect(Math.abs(r.loss - ref.initial_loss) / ref.initial_loss).toBeLessThanOrEqual(bounds[quant]);
+        const s = r.step_losses;
+        expect(s[s.length - 1]).toBeLessThanOrEqual(0.8 * s[0]);
+      });
+    }
+  }
+});

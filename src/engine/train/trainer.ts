@@ -7,7 +7,7 @@ import type { Gpu, Program } from '../../gpu/gpu';
 import { adamwStep, adamwStepParams, globalNormSquared, globalNormSquaredPartials } from '../kernels/optimizer';
 import { rng } from '../kernels/random';
 import { loraLayout, packLora, unpackLora, type LoraLayout } from '../lora/layout';
-import { uploadModelWeights, type ModelWeightsGpu } from '../model/gpu-weights';
+import { destroyModelWeights, uploadModelWeights, type BaseQuant, type ModelWeightsGpu } from '../model/gpu-weights';
 import { GpuModel } from '../model/model';
 import type { HostTensor, ModelSpec } from '../model/spec';
 import { learningRate } from './schedule';
@@ -19,6 +19,8 @@ export interface TrainerOptions {
   maxSeq: number;
   /** Start from an existing PEFT adapter (PEFT keys → tensors) instead of PEFT's fresh init. */
   initAdapter?: Map<string, HostTensor>;
+  /** Storage of the frozen base matrices on the GPU (default none = f32). */
+  quant?: BaseQuant;
 }
 
 /** Everything needed to continue a run exactly where it stopped. */
@@ -124,7 +126,7 @@ export class Trainer {
     const layout = loraLayout(spec, lora);
     return gpu.checked(() => {
       const owned: GPUBuffer[] = [];
-      const weights = uploadModelWeights(gpu, spec, model.weights);
+      const weights = uploadModelWeights(gpu, spec, model.weights, options.quant ?? 'none');
       const flat = options.initAdapter ? packLora(layout, options.initAdapter) : initLoraFlat(layout, hyper.seed);
       const params = gpu.upload(flat, 'lora.params');
       const grads = gpu.createBuffer(layout.totalFloats * 4, 'lora.grads');
@@ -322,7 +324,7 @@ export class Trainer {
     this.optimizer.destroy();
     this.model.destroy();
     for (const b of this.owned) this.gpu.destroyBuffer(b);
-    for (const b of this.weights.buffers) this.gpu.destroyBuffer(b);
+    destroyModelWeights(this.gpu, this.weights);
     this.readback.destroy();
   }
 }

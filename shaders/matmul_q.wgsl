@@ -1,0 +1,248 @@
+// Matmuls and the embedding lookup against a block-quantized weight, dequantized inside the tile.
+//
+// Weight format (src/quant/format.ts): W is (rows, cols) = (Out, In), quantized along In in blocks
+// of 32 with one f32 scale per block. bpr = ceil(In / 32) blocks per row; the last block is padded
+// with the code of zero.
+//   BITS = 8 (int8): 8 words per block; byte j of word w holds column 4w + j, two's complement;
+//                    value = q * scale.
+//   BITS = 4 (int4): 4 words per block; nibble j of word w holds column 8w + j, unsigned;
+//                    value = (q - 8) * scale.
+//   q:      array<u32>, row r at r * bpr * BITS words (BITS == words per block).
+//   scales: array<f32>, row r at r * bpr.
+// A dispatch sees a row range ("part") of the weight: rows rowOffset .. rowOffset + Out of the whole
+// tensor, bound as views that start at that part's first row. A tensor larger than one storage
+// binding is covered by several dispatches, one per part (src/engine/kernels/matmul-q.ts).
+//
+// Entry points and bindings (0 is always the uniforms):
+//   linear_fwd       out[n, rowOffset + o] (=|+=) sum_i inp[n, i] * W[o, i]           (x · Wᵀ)
+//                    1 out (N, outStride) rw; 2 inp (N, In); 3 q; 4 scales
+//   linear_fwd_bias  the same plus bias[rowOffset + o]; 5 bias (outStride)
+//   linear_bwd_input dinp[n, i] (=|+=) sum_o dout[n, rowOffset + o] * W[o, i]         (dy · W)
+//                    1 dinp (N, In) rw; 2 dout (N, outStride); 3 q; 4 scales
+//   embedding        out[n, c] = W[ids[n] - rowOffset, c] for ids in this part; with flag set, ids
+//                    >= totalRows give zeros. 1 out (N, In) rw; 2 ids (N) u32; 3 q; 4 scales
+//
+// Tiles: WG_M x WG_O threads, each computing 4 x 4 outputs (strided by the workgroup size, so
+// neighbouring threads write neighbouring columns); K advances one quantization block (32) at a
+// time. Shared memory: 2 * 32 * 4 * WG * 4 bytes = 16 KiB at the default 16 x 16. For
+// linear_bwd_input the column tile 4 * WG_O must be a multiple of 32 (WG_O a multiple of 8).
+
+struct Params {
+  N: u32,
+  In: u32,
+  // Rows of W in this part (for the embedding: rows in this part too).
+  Out: u32,
+  // Row stride of out / dout / bias length: the whole tensor's row count.
+  outStride: u32,
+  // First row of this part within the whole tensor.
+  rowOffset: u32,
+  // linear_*: 1 adds to the destination instead of overwriting it. embedding: 1 zero-fills invalid ids.
+  flag: u32,
+  // Rows of the whole tensor (embedding: valid ids are 0 .. totalRows - 1).
+  totalRows: u32,
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<storage, read> src: array<f32>;
+@group(0) @binding(3) var<storage, read> q: array<u32>;
+@group(0) @binding(4) var<storage, read> scales: array<f32>;
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+@group(0) @binding(2) var<storage, read> ids: array<u32>;
+
+override BITS: u32 = 4u;
+override WG_M: u32 = 16u;
+override WG_O: u32 = 16u;
+override WG: u32 = 64u;
+
+const BLOCK: u32 = 32u;
+
+var<workgroup> As: array<f32, BLOCK * 4u * WG_M>;
+var<workgroup> Bs: array<f32, BLOCK * 4u * WG_O>;
+
+fn bpr() -> u32 {
+  return (p.In + BLOCK - 1u) / BLOCK;
+}
+
+// The dequantized value j (0 .. 32/BITS - 1) of a packed word.
+fn decode(word: u32, j: u32) -> f32 {
+  if (BITS == 8u) {
+    return f32(extractBits(i32(word), 8u * j, 8u));
+  }
+  return f32(extractBits(word, 4u * j, 4u)) - 8.0;
+}
+
+// x · Wᵀ for one 4*WG_M x 4*WG_O tile; returns this thread's 4 x 4 accumulators (row-major).
+fn fwd_tile(lid: vec3<u32>, wid: vec3<u32>) -> array<f32, 16> {
+  let TM = 4u * WG_M;
+  let TO = 4u * WG_O;
+  let nthreads = WG_M * WG_O;
+  let t = lid.y * WG_O + lid.x;
+  let m0 = wid.y * TM;
+  let o0 = wid.x * TO;
+  let nb = bpr();
+  let wpr = nb * BITS;
+  let vpw = 32u / BITS;
+  var acc: array<f32, 16>;
+  for (var kb = 0u; kb < nb; kb++) {
+    let k0 = kb * BLOCK;
+    for (var e = t; e < TM * BLOCK; e += nthreads) {
+      let m = e / BLOCK;
+      let kk = e % BLOCK;
+      let n = m0 + m;
+      let k = k0 + kk;
+      var v = 0.0;
+      if (n < p.N && k < p.In) { v = src[n * p.In + k]; }
+      As[kk * TM + m] = v;
+    }
+    for (var e = t; e < TO * BITS; e += nthreads) {
+      let o = e / BITS;
+      let w = e % BITS;
+      let row = o0 + o;
+      if (row < p.Out) {
+        let word = q[row * wpr + kb * BITS + w];
+        let s = scales[row * nb + kb];
+        for (var j = 0u; j < vpw; j++) { Bs[(w * vpw + j) * TO + o] = decode(word, j) * s; }
+      } else {
+        for (var j = 0u; j < vpw; j++) { Bs[(w * vpw + j) * TO + o] = 0.0; }
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BLOCK; kk++) {
+      var a: array<f32, 4>;
+      var b: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = As[kk * TM + lid.y + i * WG_M]; }
+      for (var j = 0u; j < 4u; j++) { b[j] = Bs[kk * TO + lid.x + j * WG_O]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+@compute @workgroup_size(WG_O, WG_M)
+fn linear_fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let acc = fwd_tile(lid, wid);
+  for (var i = 0u; i < 4u; i++) {
+    let n = wid.y * 4u * WG_M + lid.y + i * WG_M;
+    for (var j = 0u; j < 4u; j++) {
+      let o = wid.x * 4u * WG_O + lid.x + j * WG_O;
+      if (n < p.N && o < p.Out) {
+        let idx = n * p.outStride + p.rowOffset + o;
+        var v = acc[i * 4u + j];
+        if (p.flag != 0u) { v += dst[idx]; }
+        dst[idx] = v;
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG_O, WG_M)
+fn linear_fwd_bias(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let acc = fwd_tile(lid, wid);
+  for (var i = 0u; i < 4u; i++) {
+    let n = wid.y * 4u * WG_M + lid.y + i * WG_M;
+    for (var j = 0u; j < 4u; j++) {
+      let o = wid.x * 4u * WG_O + lid.x + j * WG_O;
+      if (n < p.N && o < p.Out) {
+        let idx = n * p.outStride + p.rowOffset + o;
+        var v = acc[i * 4u + j] + bias[p.rowOffset + o];
+        if (p.flag != 0u) { v += dst[idx]; }
+        dst[idx] = v;
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG_O, WG_M)
+fn linear_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let TM = 4u * WG_M;
+  let TI = 4u * WG_O;
+  let BT = TI / BLOCK;
+  let nthreads = WG_M * WG_O;
+  let t = lid.y * WG_O + lid.x;
+  let m0 = wid.y * TM;
+  let i0 = wid.x * TI;
+  let nb = bpr();
+  let wpr = nb * BITS;
+  let vpw = 32u / BITS;
+  var acc: array<f32, 16>;
+  for (var r0 = 0u; r0 < p.Out; r0 += BLOCK) {
+    for (var e = t; e < TM * BLOCK; e += nthreads) {
+      let m = e / BLOCK;
+      let kk = e % BLOCK;
+      let n = m0 + m;
+      let o = r0 + kk;
+      var v = 0.0;
+      if (n < p.N && o < p.Out) { v = src[n * p.outStride + p.rowOffset + o]; }
+      As[kk * TM + m] = v;
+    }
+    for (var e = t; e < BLOCK * BT * BITS; e += nthreads) {
+      let kk = e / (BT * BITS);
+      let rem = e % (BT * BITS);
+      let bt = rem / BITS;
+      let w = rem % BITS;
+      let row = r0 + kk;
+      let blk = i0 / BLOCK + bt;
+      let c0 = bt * BLOCK + w * vpw;
+      if (row < p.Out && blk < nb) {
+        let word = q[row * wpr + blk * BITS + w];
+        let s = scales[row * nb + blk];
+        for (var j = 0u; j < vpw; j++) { Bs[kk * TI + c0 + j] = decode(word, j) * s; }
+      } else {
+        for (var j = 0u; j < vpw; j++) { Bs[kk * TI + c0 + j] = 0.0; }
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BLOCK; kk++) {
+      var a: array<f32, 4>;
+      var b: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = As[kk * TM + lid.y + i * WG_M]; }
+      for (var j = 0u; j < 4u; j++) { b[j] = Bs[kk * TI + lid.x + j * WG_O]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let n = m0 + lid.y + i * WG_M;
+    for (var j = 0u; j < 4u; j++) {
+      let c = i0 + lid.x + j * WG_O;
+      if (n < p.N && c < p.In) {
+        let idx = n * p.In + c;
+        var v = acc[i * 4u + j];
+        if (p.flag != 0u) { v += dst[idx]; }
+        dst[idx] = v;
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn embedding(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let nb = bpr();
+  let wpr = nb * BITS;
+  let vpw = 32u / BITS;
+  let e = gid.x + gid.y * nwg.x * WG;
+  if (e >= p.N * wpr) { return; }
+  let n = e / wpr;
+  let w = e % wpr;
+  let id = ids[n];
+  let c0 = w * vpw;
+  if (id >= p.rowOffset && id < p.rowOffset + p.Out) {
+    let r = id - p.rowOffset;
+    let word = q[r * wpr + w];
+    let s = scales[r * nb + w / BITS];
+    for (var j = 0u; j < vpw; j++) {
+      if (c0 + j < p.In) { dst[n * p.In + c0 + j] = decode(word, j) * s; }
+    }
+  } else if (p.flag != 0u && id >= p.totalRows) {
+    for (var j = 0u; j < vpw; j++) {
+      if (c0 + j < p.In) { dst[n * p.In + c0 + j] = 0.0; }
+    }
+  }
+}

@@ -1,0 +1,151 @@
+// Quantized matmuls and embedding: GPU against the CPU twin on the same quantized weights.
+// Error: relative L2 against the CPU result; tolerance 1e-4 (issue 3).
+import type { KernelCheck } from './check';
+import type { Gpu } from '../../gpu/gpu';
+import {
+  destroyQuantWeight,
+  embeddingForwardQ,
+  embeddingForwardQCpu,
+  linearBackwardInputQ,
+  linearBackwardInputQCpu,
+  linearForwardQ,
+  linearForwardQCpu,
+  quantWeightParts,
+  uploadQuantWeight,
+} from './matmul-q';
+import { quantize, wordsPerRow, type QuantKind } from '../../quant/format';
+import { randn, relL2Err, rng } from './random';
+
+const TOL = 1e-4;
+
+interface LinearCase {
+  N: number;
+  In: number;
+  Out: number;
+  bias?: boolean;
+  accumulate?: boolean;
+  /** Forces the row split: a binding may hold this many rows' codes. */
+  splitRows?: number;
+  /** Expected number of parts when split. */
+  parts?: number;
+}
+
+const linearCases: LinearCase[] = [
+  { N: 1, In: 32, Out: 1 },
+  { N: 5, In: 70, Out: 33, bias: true },
+  { N: 64, In: 64, Out: 64 },
+  { N: 67, In: 96, Out: 130, accumulate: true },
+  { N: 9, In: 200, Out: 48, bias: true, accumulate: true },
+  { N: 7, In: 70, Out: 200, bias: true, splitRows: 64, parts: 4 },
+];
+
+async function withWeight<T>(gpu: Gpu, kind: QuantKind, rows: number, cols: number, seed: number, splitRows: number | undefined, fn: (w: ReturnType<typeof uploadQuantWeight>, qt: ReturnType<typeof quantize>) => Promise<T>): Promise<T> {
+  const qt = quantize(randn(rows * cols, seed, 0.1), rows, cols, kind);
+  const w = uploadQuantWeight(gpu, qt, 'w');
+  if (splitRows) w.maxBindingBytes = splitRows * wordsPerRow(kind, cols) * 4;
+  try {
+    return await fn(w, qt);
+  } finally {
+    destroyQuantWeight(gpu, w);
+  }
+}
+
+function expectParts(gpu: Gpu, w: ReturnType<typeof uploadQuantWeight>, parts: number | undefined): void {
+  if (parts === undefined) return;
+  const got = quantWeightParts(gpu, w).length;
+  if (got !== parts) throw new Error(`expected the weight split into ${parts} bindings, got ${got}`);
+}
+
+const kinds: QuantKind[] = ['int8', 'int4'];
+
+const forwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
+  linearCases.map((c) => ({
+    name: `linear_q forward ${kind} N=${c.N} In=${c.In} Out=${c.Out}${c.bias ? ' bias' : ''}${c.accumulate ? ' acc' : ''}${c.parts ? ` split=${c.parts}` : ''}`,
+    async run(gpu: Gpu) {
+      const { N, In, Out } = c;
+      return withWeight(gpu, kind, Out, In, N * 7 + In, c.splitRows, async (w, qt) => {
+        expectParts(gpu, w, c.parts);
+        const x = randn(N * In, 11 + N);
+        const bias = c.bias ? randn(Out, 13) : null;
+        const out0 = randn(N * Out, 17);
+        const xb = gpu.upload(x, 'x');
+        const bb = bias ? gpu.upload(bias, 'bias') : null;
+        const ob = gpu.upload(out0, 'out');
+        await gpu.run((rec) => linearForwardQ(rec, ob, xb, w, bb, N, In, Out, c.accumulate ?? false));
+        const got = await gpu.readF32(ob, N * Out);
+        for (const b of [xb, ob, bb]) if (b) gpu.destroyBuffer(b);
+        const want = out0.slice();
+        linearForwardQCpu(want, x, qt, bias, N, In, Out, c.accumulate ?? false);
+        return { error: relL2Err(got, want), tolerance: TOL };
+      });
+    },
+  })),
+);
+
+const backwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
+  linearCases.map((c) => ({
+    name: `linear_q backward input ${kind} N=${c.N} In=${c.In} Out=${c.Out}${c.accumulate ? ' acc' : ''}${c.parts ? ` split=${c.parts}` : ''}`,
+    async run(gpu: Gpu) {
+      const { N, In, Out } = c;
+      return withWeight(gpu, kind, Out, In, N * 5 + Out, c.splitRows, async (w, qt) => {
+        expectParts(gpu, w, c.parts);
+        const dout = randn(N * Out, 23 + N);
+        const dinp0 = randn(N * In, 29);
+        const db = gpu.upload(dout, 'dout');
+        const ib = gpu.upload(dinp0, 'dinp');
+        await gpu.run((rec) => linearBackwardInputQ(rec, ib, db, w, N, In, Out, c.accumulate ?? false));
+        const got = await gpu.readF32(ib, N * In);
+        gpu.destroyBuffer(db);
+        gpu.destroyBuffer(ib);
+        const want = dinp0.slice();
+        linearBackwardInputQCpu(want, dout, qt, N, In, Out, c.accumulate ?? false);
+        return { error: relL2Err(got, want), tolerance: TOL };
+      });
+    },
+  })),
+);
+
+interface EmbCase {
+  N: number;
+  vocab: number;
+  C: number;
+  splitRows?: number;
+  parts?: number;
+}
+
+const embCases: EmbCase[] = [
+  { N: 1, vocab: 10, C: 32 },
+  { N: 37, vocab: 100, C: 70 },
+  { N: 50, vocab: 300, C: 40, splitRows: 64, parts: 5 },
+];
+
+const embeddingChecks: KernelCheck[] = kinds.flatMap((kind) =>
+  embCases.map((c) => ({
+    name: `embedding_q ${kind} N=${c.N} vocab=${c.vocab} C=${c.C}${c.parts ? ` split=${c.parts}` : ''}`,
+    async run(gpu: Gpu) {
+      const { N, vocab, C } = c;
+      return withWeight(gpu, kind, vocab, C, vocab + C, c.splitRows, async (w, qt) => {
+        expectParts(gpu, w, c.parts);
+        const r = rng(N);
+        const ids = new Uint32Array(N);
+        for (let n = 0; n < N; n++) ids[n] = Math.floor(r() * vocab);
+        if (N > 2) {
+          ids[0] = 0xffffffff; // ids past the table give zeros
+          ids[1] = vocab;
+          ids[2] = vocab - 1;
+        }
+        const idb = gpu.upload(ids, 'ids');
+        const ob = gpu.upload(randn(N * C, 3), 'out');
+        await gpu.run((rec) => embeddingForwardQ(rec, ob, idb, w, N, C));
+        const got = await gpu.readF32(ob, N * C);
+        gpu.destroyBuffer(idb);
+        gpu.destroyBuffer(ob);
+        const want = new Float32Array(N * C);
+        embeddingForwardQCpu(want, ids, qt, N, C);
+        return { error: relL2Err(got, want), tolerance: TOL };
+      });
+    },
+  })),
+);
+
+export const matmulQChecks: KernelCheck[] = [...forwardChecks, ...backwardChecks, ...embeddingChecks];
