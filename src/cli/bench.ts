@@ -24,7 +24,7 @@ export async function run(args: string[]): Promise<number> {
   const preset = PRESETS[name];
   if (!preset) throw new Error(`--model ${name} is not known (choose from ${Object.keys(PRESETS).join(', ')})`);
   const quant = flags['quant'] ?? 'none';
-  if (quant !== 'none') throw new Error(`--quant ${quant}: quantized bases are not wired into the trainer yet (use none)`);
+  if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') throw new Error(`--quant ${quant} is not one of none, int8, int4`);
   const spec = { ...preset, numLayers: intFlag(flags, 'layers', preset.numLayers) };
   const B = intFlag(flags, 'batch', 1);
   const T = intFlag(flags, 'seq', 64);
@@ -39,7 +39,7 @@ export async function run(args: string[]): Promise<number> {
       { spec, weights: randomWeights(spec, 1) },
       { r, alpha: 2 * r, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false },
       { ...DEFAULT_TRAIN, lr: 1e-4, maxSteps: steps, checkpointing, schedule: 'constant' },
-      { maxBatch: B, maxSeq: T },
+      { maxBatch: B, maxSeq: T, quant },
     );
     const g = rng(7);
     const ids = new Int32Array(B * T).map(() => Math.floor(g() * spec.vocabSize));

@@ -21,6 +21,7 @@ import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
 import { prepareDataset } from '../data/pipeline';
 import { parseArgs } from './args';
+import type { BaseQuant } from '../engine/model/gpu-weights';
 
 const VALUE_FLAGS = [
   'model', 'data', 'out', 'rank', 'alpha', 'dropout', 'targets', 'lr', 'schedule', 'warmup', 'epochs', 'max-steps',
@@ -50,7 +51,7 @@ export async function run(args: string[]): Promise<number> {
   const int = (v: number) => Number.isInteger(v) && v >= 1;
   for (const req of ['model', 'data', 'out']) if (!flags[req]) errors.push(`--${req} is required`);
   const quant = flags['quant'] ?? 'none';
-  if (quant !== 'none') errors.push(`--quant ${quant}: quantized bases are not wired into training yet (use none)`);
+  if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') errors.push(`--quant ${quant}: must be none, int8 or int4`);
   const schedule = (flags['schedule'] ?? 'cosine') as Schedule;
   if (!['constant', 'linear', 'cosine'].includes(schedule)) errors.push(`--schedule ${schedule}: must be constant, linear or cosine`);
   const format = (flags['format'] ?? 'auto') as DataFormat | 'auto';
@@ -123,7 +124,7 @@ export async function run(args: string[]): Promise<number> {
 
   const gpu = await createNodeGpu();
   try {
-    const trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, { maxBatch: batchSize, maxSeq });
+    const trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, { maxBatch: batchSize, maxSeq, quant: quant as BaseQuant });
     const started = performance.now();
     const losses: number[] = [];
     const valLosses: Array<{ step: number; loss: number }> = [];
