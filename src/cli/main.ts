@@ -7,6 +7,7 @@ const commands: Record<string, () => Promise<{ run: (args: string[]) => Promise<
   train: () => import('./train'),
   bench: () => import('./bench'),
   'bench-prepare': () => import('./bench-prepare'),
+  'bench-import': () => import('./bench-import'),
 };
 
 async function main(argv: string[]): Promise<number> {
