@@ -1,3 +1,4 @@
+// bench --matmul M N K [--quant none|int8|int4] [--reps R]: one frozen-linear kernel, GFLOP/s.
 // bench --model smollm2-135m|qwen2.5-0.5b|qwen3-0.6b|llama-3.2-1b|tiny [--layers N] --batch B --seq T
 //       --rank R [--quant none] [--checkpointing] --steps N [--json]
 // Full training steps (forward, backward, clipping, AdamW) on random weights of the real shapes,
@@ -9,6 +10,9 @@ import { Trainer } from '../engine/train/trainer';
 import { DEFAULT_TRAIN, type Batch } from '../engine/train/types';
 import { rng } from '../engine/kernels/random';
 import { parseArgs } from './args';
+import { projForward } from '../engine/model/linear';
+import { quantWeightBytes, uploadQuantWeight } from '../engine/kernels/matmul-q';
+import { quantize, type QuantKind } from '../quant/format';
 
 function intFlag(flags: Record<string, string | undefined>, name: string, dflt: number): number {
   const v = flags[name];
@@ -18,8 +22,49 @@ function intFlag(flags: Record<string, string | undefined>, name: string, dflt: 
   return n;
 }
 
+/** bench --matmul M N K: out (M,N) = x (M,K)·Wᵀ with W (N,K), f32 or quantized W. GFLOP/s, GB/s of W. */
+async function benchMatmul(M: number, N: number, K: number, quant: string, reps: number): Promise<Record<string, unknown>> {
+  const gpu = await createNodeGpu();
+  try {
+    const g = rng(3);
+    const x = gpu.upload(new Float32Array(M * K).map(() => g() - 0.5), 'x');
+    const out = gpu.createBuffer(M * N * 4, 'out');
+    const wHost = new Float32Array(N * K).map(() => g() - 0.5);
+    const weight = quant === 'none' ? gpu.upload(wHost, 'w') : uploadQuantWeight(gpu, quantize(wHost, N, K, quant as QuantKind), 'w');
+    const rec = gpu.recorder();
+    for (let i = 0; i < reps; i++) projForward(rec, out, x, { weight, bias: null }, M, K, N);
+    const program = rec.finish();
+    program.run(); // warm-up: pipeline compilation
+    await gpu.device.queue.onSubmittedWorkDone();
+    const t0 = performance.now();
+    program.run();
+    await gpu.device.queue.onSubmittedWorkDone();
+    const ms = (performance.now() - t0) / reps;
+    const wBytes = quant === 'none' ? N * K * 4 : quantWeightBytes(quant as QuantKind, N, K);
+    program.destroy();
+    return {
+      matmul: [M, N, K],
+      quant,
+      ms: Math.round(ms * 1000) / 1000,
+      gflops: Math.round(((2 * M * N * K) / (ms / 1000) / 1e9) * 100) / 100,
+      weight_gbps: Math.round((wBytes / (ms / 1000) / 1e9) * 100) / 100,
+      adapter: gpu.adapterName,
+    };
+  } finally {
+    gpu.destroy();
+  }
+}
+
 export async function run(args: string[]): Promise<number> {
-  const { flags, bools } = parseArgs(args, ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'matmul']);
+  const { flags, bools, positional } = parseArgs(args, ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps']);
+  if (bools.has('matmul')) {
+    const [M, N, K] = positional.map(Number);
+    if (![M, N, K].every((v) => Number.isInteger(v) && v > 0)) throw new Error('usage: bench --matmul M N K [--quant none|int8|int4] [--reps R]');
+    const q = flags['quant'] ?? 'none';
+    if (!['none', 'int8', 'int4'].includes(q)) throw new Error(`--quant ${q} is not one of none, int8, int4`);
+    process.stdout.write(`${JSON.stringify(await benchMatmul(M, N, K, q, intFlag(flags, 'reps', 5)))}\n`);
+    return 0;
+  }
   const name = flags['model'] ?? 'tiny';
   const preset = PRESETS[name];
   if (!preset) throw new Error(`--model ${name} is not known (choose from ${Object.keys(PRESETS).join(', ')})`);
