@@ -200,6 +200,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelSpec
     bosTokenId: tokenId('bos_token_id'),
     eosTokenId,
     padTokenId: tokenId('pad_token_id'),
+    slidingWindow: modelType === 'mistral' ? modelSlidingWindow(c) : null,
   };
 }
 

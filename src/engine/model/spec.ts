@@ -49,6 +49,8 @@ export interface ModelSpec {
   bosTokenId: number | null;
   eosTokenId: number | number[] | null;
   padTokenId: number | null;
+  /** Mistral's attention window: sequences longer than it are refused (full attention only). */
+  slidingWindow?: number | null;
 }
 
 /** [out_features, in_features] of a projection's weight. */

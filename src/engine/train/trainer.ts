@@ -123,6 +123,12 @@ export class Trainer {
     options: TrainerOptions,
   ): Promise<Trainer> {
     const { spec } = model;
+    if (spec.slidingWindow && options.maxSeq > spec.slidingWindow) {
+      throw new GpuError(
+        `sequences of ${options.maxSeq} tokens exceed this model's sliding_window of ${spec.slidingWindow}; ` +
+          `set the maximum length to ${spec.slidingWindow} or less (sliding-window attention is not implemented)`,
+      );
+    }
     const layout = loraLayout(spec, lora);
     return gpu.checked(() => {
       const owned: GPUBuffer[] = [];
