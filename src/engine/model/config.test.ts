@@ -64,6 +64,7 @@ describe('parseModelConfig: fixtures', () => {
       bosTokenId: null,
       eosTokenId: 2,
       padTokenId: 0,
+      slidingWindow: null,
     });
   });
 
