@@ -1,0 +1,108 @@
+// Shared steps of the studio specs.
+import { expect, type Page, type TestInfo } from '@playwright/test';
+
+/** Screenshots named in step order, under the test's output folder (test-results/…). */
+export function shooter(page: Page, testInfo: TestInfo): (name: string, fullPage?: boolean) => Promise<void> {
+  let n = 0;
+  return async (name, fullPage = true) => {
+    await page.screenshot({ path: testInfo.outputPath(`${String(n++).padStart(2, '0')}-${name}.png`), fullPage });
+  };
+}
+
+/** Collects console errors and page errors; attach them when a test fails. */
+export function collectLogs(page: Page): string[] {
+  const logs: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') logs.push(`[${m.type()}] ${m.text()}`);
+  });
+  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) logs.push(`[http ${r.status()}] ${r.url()}`);
+  });
+  return logs;
+}
+
+/** Opens the studio and checks that WebGPU works here (no adapter fails the test). */
+export async function openStudio(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.getByRole('heading', { name: 'LoRA Studio' })).toBeVisible();
+  await expect(page.getByText(/GPU: /)).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByRole('heading', { name: 'WebGPU is not available' })).toHaveCount(0);
+}
+
+/** "Use demo model": the model and the sample dataset are loaded. */
+export async function useDemo(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Use demo model' }).click();
+  await expect(page.getByTestId('model-summary')).toContainText('random weights', { timeout: 120_000 });
+  await expect(page.getByTestId('dataset-summary')).toContainText('sample.jsonl', { timeout: 120_000 });
+}
+
+/**
+ * Records every text the training status region shows, from page load on (survives reloads: an
+ * init script). Read with statusTexts().
+ */
+export async function recordStatusFromLoad(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const w = window as unknown as { __statusTexts: string[] };
+    w.__statusTexts = [];
+    const attach = (): boolean => {
+      const el = document.querySelector('[data-testid="train-status"]');
+      if (!el) return false;
+      new MutationObserver(() => {
+        const t = el.textContent ?? '';
+        if (t && w.__statusTexts[w.__statusTexts.length - 1] !== t) w.__statusTexts.push(t);
+      }).observe(el, { childList: true, subtree: true, characterData: true });
+      return true;
+    };
+    const wait = new MutationObserver(() => {
+      if (attach()) wait.disconnect();
+    });
+    document.addEventListener('DOMContentLoaded', () => {
+      if (!attach()) wait.observe(document.body, { childList: true, subtree: true });
+    });
+  });
+}
+
+/** Records every text the training status region shows (installed before training starts). */
+export async function recordStatus(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __statusTexts: string[] };
+    w.__statusTexts = [];
+    const el = document.querySelector('[data-testid="train-status"]')!;
+    new MutationObserver(() => {
+      const t = el.textContent ?? '';
+      if (t && w.__statusTexts[w.__statusTexts.length - 1] !== t) w.__statusTexts.push(t);
+    }).observe(el, { childList: true, subtree: true, characterData: true });
+  });
+}
+
+export async function statusTexts(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __statusTexts: string[] }).__statusTexts);
+}
+
+/** Parses "Step N of M · loss X.XXX". */
+export function parseStatus(text: string): { step: number; of: number; loss: number } | null {
+  const m = /^Step (\d+) of (\d+) · loss (-?\d+\.\d{3})$/.exec(text.trim());
+  return m ? { step: Number(m[1]), of: Number(m[2]), loss: Number(m[3]) } : null;
+}
+
+/** Counts main-thread long tasks (> 50 ms) from now on. */
+export async function watchLongTasks(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __longTasks: Array<{ at: number; ms: number }> };
+    w.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) w.__longTasks.push({ at: Math.round(e.startTime), ms: Math.round(e.duration) });
+    }).observe({ type: 'longtask', buffered: false });
+  });
+}
+
+/** Long tasks since watchLongTasks: start time (ms since navigation) and duration. */
+export async function longTasks(page: Page): Promise<Array<{ at: number; ms: number }>> {
+  return page.evaluate(() => (window as unknown as { __longTasks: Array<{ at: number; ms: number }> }).__longTasks);
+}
+
+/** performance.now() in the page. */
+export async function pageNow(page: Page): Promise<number> {
+  return page.evaluate(() => Math.round(performance.now()));
+}

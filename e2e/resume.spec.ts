@@ -1,0 +1,71 @@
+// A reload in the middle of training: the run resumes from its last IndexedDB checkpoint and
+// reaches the same losses as an uninterrupted run with the same settings.
+import { expect, test } from '@playwright/test';
+import { collectLogs, openStudio, parseStatus, recordStatusFromLoad, shooter, statusTexts, useDemo } from './helpers';
+
+const STEPS = 20;
+const EVERY = 5;
+
+/** Step → loss from the status texts recorded since the page loaded, skipping the first `from`. */
+async function losses(page: import('@playwright/test').Page, from = 0): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const t of (await statusTexts(page)).slice(from)) {
+    const s = parseStatus(t);
+    if (s) out.set(s.step, s.loss);
+  }
+  return out;
+}
+
+test('a reload mid-training resumes from the checkpoint and matches an uninterrupted run', async ({ page }, testInfo) => {
+  const logs = collectLogs(page);
+  const shot = shooter(page, testInfo);
+  try {
+    await recordStatusFromLoad(page);
+    await openStudio(page);
+    await useDemo(page);
+    await page.getByLabel('Max steps', { exact: true }).fill(String(STEPS));
+    await page.getByLabel('Checkpoint every', { exact: true }).fill(String(EVERY));
+    const status = page.getByTestId('train-status');
+
+    // 1. The uninterrupted run.
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await expect(page.getByText('Training finished.')).toBeVisible({ timeout: 8 * 60_000 });
+    const reference = await losses(page);
+    expect([...reference.keys()]).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+    await shot('reference-run');
+
+    // 2. The same run again, interrupted by a reload after its checkpoint at step 10.
+    const seen = (await statusTexts(page)).length;
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await expect.poll(async () => parseStatus((await status.textContent()) ?? '')?.step ?? 0, { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(2 * EVERY + 2);
+    const before = await losses(page, seen);
+    expect(before.get(1), 'the second run starts from step 1').toBeDefined();
+    await shot('before-reload', false);
+    await page.reload();
+
+    // 3. It resumes by itself: the model, the dataset and the settings come back, steps continue after 10.
+    await expect(page.getByTestId('model-summary')).toContainText('random weights', { timeout: 120_000 });
+    await expect(page.getByLabel('Max steps', { exact: true })).toHaveValue(String(STEPS));
+    await expect(status).toHaveText(/^Step \d+ of 20 · loss/, { timeout: 180_000 });
+    await shot('resumed', false);
+    await expect(page.getByText('Training finished.')).toBeVisible({ timeout: 8 * 60_000 });
+    const after = await losses(page);
+    await shot('resumed-finished');
+
+    const resumedSteps = [...after.keys()];
+    expect(resumedSteps[0], 'the first step after the reload follows the checkpoint').toBe(2 * EVERY + 1);
+    expect(resumedSteps[resumedSteps.length - 1]).toBe(STEPS);
+    // The interrupted run matched the reference before the reload, and the resumed one after it.
+    for (const [step, loss] of before) expect(Math.abs(loss - reference.get(step)!), `step ${step} before the reload`).toBeLessThanOrEqual(0.002);
+    for (const [step, loss] of after) expect(Math.abs(loss - reference.get(step)!), `step ${step} after the reload`).toBeLessThanOrEqual(0.002);
+    const summary = JSON.stringify({ reference: [...reference], before: [...before], after: [...after] });
+    testInfo.annotations.push({ type: 'losses', description: summary });
+    console.log(summary);
+
+    // Both runs are listed with their curves.
+    await page.getByText(/^Past runs/).click();
+    await expect(page.locator('.past-runs tbody tr')).toHaveCount(2);
+  } finally {
+    if (logs.length) await testInfo.attach('console.txt', { body: logs.join('\n'), contentType: 'text/plain' });
+  }
+});

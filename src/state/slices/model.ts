@@ -1,0 +1,90 @@
+import { HUB_URL } from '../../hub/download';
+import { engine } from '../engine';
+import { demoSettings } from '../settings';
+import { toErrorInfo, type ErrorInfo, type ModelSource, type ModelSummary, type Progress } from '../../worker/protocol';
+import type { Slice, Status } from './types';
+
+export interface ModelSlice {
+  model: {
+    status: Status;
+    summary: ModelSummary | null;
+    progress: Progress | null;
+    error: ErrorInfo | null;
+    sourceLabel: string | null;
+    /** Where the loaded model came from (a run record keeps it to resume). */
+    source: ModelSource | null;
+  };
+  /** Loads a model into the engine worker (the demo, or one from the library). */
+  loadModel(source: ModelSource, label: string): Promise<boolean>;
+  /** "owner/name" or "owner/name@revision": imported into the library, then loaded. */
+  loadHubModel(repo: string, token?: string): Promise<void>;
+  loadLocalModel(files: File[]): Promise<void>;
+  /** The demo: its model, its sample dataset and settings that make it learn in 20 steps. */
+  useDemo(): Promise<void>;
+}
+
+/** The Hub (or a stand-in: `?hub=http://localhost:8000` or VITE_HF_ENDPOINT). */
+export function hubEndpoint(): string {
+  const fromQuery = new URLSearchParams(location.search).get('hub');
+  return fromQuery || (import.meta.env.VITE_HF_ENDPOINT as string | undefined) || HUB_URL;
+}
+
+export function appUrl(path: string): string {
+  return new URL(path, document.baseURI).href;
+}
+
+/** Picked files keyed by their path inside the model folder (a folder pick drops its top folder). */
+function localFiles(files: File[]): { name: string; files: Record<string, Blob> } {
+  let name = 'local model';
+  const out: Record<string, Blob> = {};
+  for (const f of files) {
+    const rel = (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
+    const cut = rel.indexOf('/');
+    if (cut > 0) name = rel.slice(0, cut);
+    out[cut > 0 ? rel.slice(cut + 1) : rel] = f;
+  }
+  return { name, files: out };
+}
+
+export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
+  model: { status: 'idle', summary: null, progress: null, error: null, sourceLabel: null, source: null },
+
+  async loadModel(source, label) {
+    set({ model: { status: 'loading', summary: null, progress: null, error: null, sourceLabel: label, source } });
+    get().resetExport();
+    try {
+      const summary = await engine().call(
+        'loadModel',
+        { source },
+        { onProgress: (progress) => set((s) => ({ model: { ...s.model, progress } })) },
+      );
+      set((s) => ({ model: { ...s.model, status: 'ready', summary, progress: null } }));
+      await get().retokenizeDataset();
+      return true;
+    } catch (e) {
+      set((s) => ({ model: { ...s.model, status: 'error', progress: null, error: toErrorInfo(e) } }));
+      return false;
+    }
+  },
+
+  async loadHubModel(repo, token) {
+    const [id, revision = 'main'] = repo.trim().split('@');
+    if (!/^[\w.-]+(\/[\w.-]+)?$/.test(id)) {
+      set((s) => ({ model: { ...s.model, status: 'error', error: { name: 'InvalidModelId', message: `"${repo}" is not a Hugging Face model id (owner/name)` } } }));
+      return;
+    }
+    await get().importAndUse({ kind: 'hub', modelId: id, revision, baseUrl: hubEndpoint(), token: token || null }, id);
+  },
+
+  async loadLocalModel(files) {
+    const { name, files: byPath } = localFiles(files);
+    await get().importAndUse({ kind: 'local', name, files: byPath }, name);
+  },
+
+  async useDemo() {
+    get().applyPreset(demoSettings());
+    const ok = await get().loadModel({ kind: 'demo', baseUrl: appUrl('demo/') }, 'demo');
+    // A file the user already chose wins over the sample.
+    if (ok && get().dataset.fileName === null) await get().loadSampleDataset();
+  },
+});

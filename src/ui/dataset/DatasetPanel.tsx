@@ -1,0 +1,80 @@
+import { useStudio } from '../../state/store';
+import { isActive } from '../../state/slices/training';
+import { ErrorBox } from '../common/ErrorBox';
+import { formatCount } from '../common/format';
+import { ProgressLine } from '../common/ProgressLine';
+import { Section } from '../common/Section';
+import { LineErrors } from './LineErrors';
+import { TokenPreview } from './TokenPreview';
+
+const FORMAT_NAMES: Record<string, string> = {
+  messages: 'chat messages',
+  sharegpt: 'ShareGPT conversations',
+  completion: 'prompt and completion',
+  alpaca: 'Alpaca instructions',
+  text: 'plain text',
+};
+
+export function DatasetPanel() {
+  const dataset = useStudio((s) => s.dataset);
+  const modelReady = useStudio((s) => s.model.status === 'ready');
+  const maxLength = useStudio((s) => Number(s.settings.numbers.maxLength));
+  const training = useStudio((s) => isActive(s.training.status));
+  const loadDatasetFile = useStudio((s) => s.loadDatasetFile);
+  const skipBadLines = useStudio((s) => s.skipBadLines);
+  const d = dataset.summary;
+  const badLines = dataset.error?.lines ?? [];
+
+  return (
+    <Section id="dataset" step={2} title="Dataset">
+      <div className="row">
+        <label htmlFor="dataset-file">Dataset file</label>
+        <input
+          id="dataset-file"
+          type="file"
+          accept=".jsonl,.json,.csv,.tsv,.txt"
+          disabled={training}
+          onChange={(e) => {
+            const f = e.target.files?.[0];
+            if (f) void loadDatasetFile(f);
+          }}
+        />
+      </div>
+      <p className="muted">
+        JSON Lines (or JSON, CSV, TSV, text): chat <code>{'{"messages": [{"role": "user", "content": …}, {"role": "assistant", "content": …}]}'}</code>, ShareGPT,{' '}
+        <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca or <code>{'{"text": …}'}</code>. Only assistant turns and completions are trained.
+      </p>
+      {dataset.status === 'waiting' && !modelReady ? <p className="muted">{dataset.fileName} will be tokenized once a model is loaded.</p> : null}
+      {dataset.status === 'loading' ? <p className="muted">Tokenizing {dataset.fileName}…</p> : null}
+      <ProgressLine progress={dataset.progress} />
+      {badLines.length > 0 ? (
+        <div className="error">
+          <LineErrors errors={badLines} title={`${dataset.fileName} was refused`} />
+          <button type="button" className="secondary" onClick={() => void skipBadLines()}>
+            Skip the bad lines and use the rest
+          </button>
+        </div>
+      ) : (
+        <ErrorBox error={dataset.error} title={`Could not use ${dataset.fileName ?? 'the dataset'}`} />
+      )}
+      {d ? (
+        <div className="summary" data-testid="dataset-summary">
+          <p>
+            <strong>{d.fileName}</strong> · {FORMAT_NAMES[d.format] ?? d.format} · {d.examples} examples · {formatCount(d.tokens)} tokens ({formatCount(d.trainedTokens)} trained) · mean{' '}
+            {d.meanTokens.toFixed(0)}, longest {d.longestExample}
+            {d.longestExample > maxLength ? ` · examples over Max length (${maxLength}) are truncated` : ''}
+          </p>
+          {d.skipped.length > 0 ? <LineErrors errors={d.skipped} title="Skipped" /> : null}
+          {d.warnings.length > 0 ? (
+            <ul className="warning">
+              {d.warnings.map((w) => (
+                <li key={w}>{w}</li>
+              ))}
+            </ul>
+          ) : null}
+          <TokenPreview rows={d.preview} />
+        </div>
+      ) : null}
+    </Section>
+  );
+}

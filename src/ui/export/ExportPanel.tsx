@@ -1,0 +1,39 @@
+import { useStudio } from '../../state/store';
+import { ErrorBox } from '../common/ErrorBox';
+import { Section } from '../common/Section';
+
+export function ExportPanel() {
+  const training = useStudio((s) => s.training);
+  const exportState = useStudio((s) => s.exportState);
+  const hubId = useStudio((s) => s.model.summary?.hubId ?? null);
+  const downloadAdapter = useStudio((s) => s.downloadAdapter);
+  const downloadConfig = useStudio((s) => s.downloadConfig);
+  const trained = (training.status === 'finished' || training.status === 'stopped') && (training.result?.steps ?? 0) > 0;
+  const disabled = !trained || exportState.busy;
+
+  return (
+    <Section id="export" step={5} title="Try & export">
+      <p className="muted">
+        The adapter is written as PEFT writes it: <code>adapter_model.safetensors</code> and <code>adapter_config.json</code>
+        {hubId ? (
+          <>
+            {' '}
+            with base model <code>{hubId}</code>
+          </>
+        ) : null}
+        . Load both with <code>PeftModel.from_pretrained</code>.
+      </p>
+      <div className="row">
+        <button type="button" onClick={() => void downloadAdapter()} disabled={disabled}>
+          Download adapter
+        </button>
+        <button type="button" onClick={() => void downloadConfig()} disabled={disabled}>
+          Download config
+        </button>
+        {!trained ? <span className="muted">Available after a run.</span> : null}
+      </div>
+      <ErrorBox error={exportState.error} title="Export failed" />
+      <p className="muted">Trying the adapter side by side with the base model arrives with the engine's generation path.</p>
+    </Section>
+  );
+}

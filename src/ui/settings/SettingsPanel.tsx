@@ -1,0 +1,151 @@
+import { useMemo } from 'react';
+import { PROJECTIONS, type Projection } from '../../engine/model/spec';
+import type { Schedule } from '../../engine/train/types';
+import { OTHER_HINTS, plannedSteps, validateSettings, type TargetPreset } from '../../state/settings';
+import { isActive } from '../../state/slices/training';
+import { useStudio } from '../../state/store';
+import { Hint } from '../common/Hint';
+import { Section } from '../common/Section';
+import { MemoryEstimateView } from './MemoryEstimateView';
+import { NumberField } from './NumberField';
+
+const PRESETS: Array<[TargetPreset, string]> = [
+  ['attention', 'Attention'],
+  ['mlp', 'MLP'],
+  ['all', 'All'],
+  ['custom', 'Custom'],
+];
+
+export function SettingsPanel() {
+  const settings = useStudio((s) => s.settings);
+  const model = useStudio((s) => s.model.summary);
+  const examples = useStudio((s) => s.dataset.summary?.examples ?? null);
+  const show = useStudio((s) => s.showSettingsErrors);
+  const locked = useStudio((s) => isActive(s.training.status));
+  const update = useStudio((s) => s.updateSettings);
+  const reset = useStudio((s) => s.resetSettings);
+  const errors = useMemo(() => validateSettings(settings, { model, examples }), [settings, model, examples]);
+  const shown = show ? errors : {};
+  const messages = Object.values(shown);
+  const steps = plannedSteps(settings, examples);
+
+  const toggleTarget = (p: Projection, on: boolean) =>
+    update({ customTargets: on ? [...settings.customTargets, p] : settings.customTargets.filter((t) => t !== p) });
+
+  return (
+    <Section
+      id="settings"
+      step={3}
+      title="Settings"
+      aside={
+        <button type="button" className="link" onClick={reset} disabled={locked}>
+          Reset to defaults
+        </button>
+      }
+    >
+      {messages.length > 0 ? (
+        <div className="error" role="alert" aria-label="Settings errors">
+          <strong>
+            Fix {messages.length} setting{messages.length === 1 ? '' : 's'} before training:
+          </strong>
+          <ul>
+            {messages.map((m) => (
+              <li key={m}>{m}</li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+      <fieldset disabled={locked}>
+        <legend>LoRA</legend>
+        <div className="grid">
+          <NumberField field="loraRank" error={shown.loraRank} />
+          <NumberField field="loraAlpha" error={shown.loraAlpha} />
+          <NumberField field="loraDropout" error={shown.loraDropout} />
+          <div className="field">
+            <label htmlFor="set-rslora">
+              <input id="set-rslora" type="checkbox" checked={settings.rslora} onChange={(e) => update({ rslora: e.target.checked })} aria-describedby="set-rslora-hint" />
+              rsLoRA
+            </label>
+            <Hint id="set-rslora-hint" text={OTHER_HINTS.rslora} />
+          </div>
+        </div>
+        <div className={shown.targets ? 'field invalid' : 'field'} role="group" aria-labelledby="targets-label">
+          <span id="targets-label" className="label">
+            Target modules
+          </span>
+          <Hint id="targets-hint" text={OTHER_HINTS.targets} />
+          <div className="choices">
+            {PRESETS.map(([value, label]) => (
+              <label key={value}>
+                <input type="radio" name="targets" value={value} checked={settings.targetPreset === value} onChange={() => update({ targetPreset: value })} />
+                {label}
+              </label>
+            ))}
+          </div>
+          {settings.targetPreset === 'custom' ? (
+            <div className="choices">
+              {PROJECTIONS.map((p) => (
+                <label key={p}>
+                  <input type="checkbox" checked={settings.customTargets.includes(p)} onChange={(e) => toggleTarget(p, e.target.checked)} />
+                  {p}
+                </label>
+              ))}
+            </div>
+          ) : null}
+          {shown.targets ? <span className="field-error">{shown.targets}</span> : null}
+        </div>
+      </fieldset>
+      <fieldset disabled={locked}>
+        <legend>Optimization</legend>
+        <div className="grid">
+          <NumberField field="learningRate" error={shown.learningRate} />
+          <div className="field">
+            <label htmlFor="set-schedule">Schedule</label>
+            <Hint id="set-schedule-hint" text={OTHER_HINTS.schedule} />
+            <select id="set-schedule" value={settings.schedule} onChange={(e) => update({ schedule: e.target.value as Schedule })} aria-describedby="set-schedule-hint">
+              <option value="constant">constant</option>
+              <option value="linear">linear</option>
+              <option value="cosine">cosine</option>
+            </select>
+          </div>
+          <NumberField field="warmupSteps" error={shown.warmupSteps} />
+          <NumberField field="maxSteps" error={shown.maxSteps} />
+          <NumberField field="epochs" error={shown.epochs} />
+          <NumberField field="batchSize" error={shown.batchSize} />
+          <NumberField field="gradAccum" error={shown.gradAccum} />
+          <NumberField field="maxLength" error={shown.maxLength} />
+          <NumberField field="weightDecay" error={shown.weightDecay} />
+          <NumberField field="maxGradNorm" error={shown.maxGradNorm} />
+          <NumberField field="seed" error={shown.seed} />
+          <NumberField field="validationExamples" error={shown.validationExamples} />
+          <NumberField field="checkpointEvery" error={shown.checkpointEvery} />
+        </div>
+        {Number.isFinite(steps) && examples ? (
+          <p className="muted">
+            {steps} optimizer steps over {examples} examples (
+            {((steps * Number(settings.numbers.batchSize) * Number(settings.numbers.gradAccum)) / examples).toFixed(1)} epochs).
+          </p>
+        ) : null}
+      </fieldset>
+      <fieldset disabled={locked}>
+        <legend>Memory</legend>
+        <div className="grid">
+          <div className="field">
+            <label htmlFor="set-checkpointing">
+              <input
+                id="set-checkpointing"
+                type="checkbox"
+                checked={settings.checkpointing}
+                onChange={(e) => update({ checkpointing: e.target.checked })}
+                aria-describedby="set-checkpointing-hint"
+              />
+              Gradient checkpointing
+            </label>
+            <Hint id="set-checkpointing-hint" text={OTHER_HINTS.checkpointing} />
+          </div>
+        </div>
+        <MemoryEstimateView valid={Object.keys(errors).length === 0} />
+      </fieldset>
+    </Section>
+  );
+}

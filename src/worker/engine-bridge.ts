@@ -1,0 +1,50 @@
+// The only place the worker touches the engine's training API (src/engine). The handler needs
+// exactly these few functions, so a change of the engine's API is a one-file edit here.
+import { createBrowserGpu } from '../gpu/browser';
+import type { Gpu } from '../gpu/gpu';
+import { writeAdapter } from '../engine/lora/adapter';
+import type { HostTensor, ModelSpec } from '../engine/model/spec';
+import { Trainer, type TrainerState } from '../engine/train/trainer';
+import type { Batch, StepResult } from '../engine/train/types';
+import type { TrainSettings } from './protocol';
+
+export interface EngineModel {
+  spec: ModelSpec;
+  weights: Map<string, HostTensor>;
+}
+
+/** What the worker needs of a trainer. */
+export interface TrainerLike {
+  step(microBatches: Batch[]): Promise<StepResult>;
+  evalLoss(batch: Batch): Promise<number>;
+  exportAdapter(): Promise<Map<string, HostTensor>>;
+  /** Step, LoRA parameters and AdamW moments (read back from the GPU), and their restore. */
+  saveState(): Promise<TrainerState>;
+  loadState(state: TrainerState): void;
+  destroy(): void;
+}
+
+export function openGpu(): Promise<Gpu> {
+  return createBrowserGpu();
+}
+
+export async function createTrainer(gpu: Gpu, model: EngineModel, settings: TrainSettings, maxBatch: number, maxSeq: number): Promise<TrainerLike> {
+  const trainer = await Trainer.create(gpu, model, settings.lora, settings.train, { maxBatch, maxSeq });
+  return {
+    step: (micro) => trainer.trainStep(micro),
+    evalLoss: (batch) => trainer.evalLoss(batch),
+    exportAdapter: () => trainer.exportAdapter(),
+    saveState: () => trainer.saveState(),
+    loadState: (state) => trainer.loadState(state),
+    destroy: () => trainer.destroy(),
+  };
+}
+
+export function adapterFiles(
+  spec: ModelSpec,
+  settings: TrainSettings,
+  tensors: Map<string, HostTensor>,
+  baseModel: string | null,
+): { config: string; safetensors: Uint8Array } {
+  return writeAdapter(spec, settings.lora, tensors, baseModel);
+}

@@ -1,0 +1,265 @@
+// The worker's side of the protocol: one session (GPU, model, dataset, trainer) answering
+// requests. Each request gets exactly one reply; a thrown error becomes {name, message}.
+import { splitValidation, type ModelTokenizer, type PreparedDataset } from '../data';
+import { GpuDeviceLostError } from '../gpu/errors';
+import type { Gpu } from '../gpu/gpu';
+import { BatchStream } from './batches';
+import { loadDataset, loadTokenizer, truncatedExamples } from './dataset';
+import { adapterFiles, createTrainer, openGpu, type EngineModel, type TrainerLike } from './engine-bridge';
+import { openModelSource } from './model-source';
+import {
+  toErrorInfo,
+  type FromWorker,
+  type Method,
+  type ModelSummary,
+  type Params,
+  type Progress,
+  type Request,
+  type Result,
+  type TrainSettings,
+} from './protocol';
+import { RunControl, runTraining } from './run';
+import { createRun, emptyHistory, getRun, loadCheckpoint, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
+
+/** A run's metrics up to (and including) `step`. */
+function truncateHistory(h: RunHistory, step: number): RunHistory {
+  const n = h.steps.findIndex((s) => s > step);
+  const cut = n < 0 ? h.steps.length : n;
+  return { steps: h.steps.slice(0, cut), loss: h.loss.slice(0, cut), lr: h.lr.slice(0, cut), gradNorm: h.gradNorm.slice(0, cut), val: h.val.filter(([s]) => s <= step) };
+}
+
+export class SessionError extends Error {
+  override name = 'SessionError';
+}
+
+type Post = (msg: FromWorker, transfer?: Transferable[]) => void;
+
+interface LoadedModel {
+  summary: ModelSummary;
+  engine: EngineModel;
+  tokenizer: ModelTokenizer;
+}
+
+type Handlers = { [M in Method]: (params: Params<M>, id: number) => Promise<Result<M>> };
+
+export class Handler {
+  private gpu: Promise<Gpu> | null = null;
+  private model: LoadedModel | null = null;
+  private dataset: { prepared: PreparedDataset; bytes: ArrayBuffer; fileName: string; skipInvalid: boolean } | null = null;
+  private trainer: TrainerLike | null = null;
+  private trainerSettings: TrainSettings | null = null;
+  private control: RunControl | null = null;
+
+  constructor(private readonly post: Post) {}
+
+  async handle(req: Request): Promise<void> {
+    const fn = this.handlers[req.method] as (params: unknown, id: number) => Promise<unknown>;
+    try {
+      const result = await fn(req.params, req.id);
+      const transfer = req.method === 'exportAdapter' ? [(result as Result<'exportAdapter'>).safetensors] : [];
+      this.post({ kind: 'reply', id: req.id, method: req.method, ok: true, result } as FromWorker, transfer);
+    } catch (e) {
+      this.post({ kind: 'reply', id: req.id, method: req.method, ok: false, error: toErrorInfo(e) });
+    }
+  }
+
+  private progress(id: number): (p: Progress) => void {
+    return (progress) => this.post({ kind: 'event', type: 'progress', id, progress });
+  }
+
+  private getGpu(): Promise<Gpu> {
+    this.gpu ??= openGpu().catch((e: unknown) => {
+      this.gpu = null;
+      throw e;
+    });
+    return this.gpu;
+  }
+
+  private releaseTrainer(): void {
+    this.trainer?.destroy();
+    this.trainer = null;
+    this.trainerSettings = null;
+  }
+
+  private readonly handlers: Handlers = {
+    probe: async () => {
+      const gpu = await this.getGpu();
+      return {
+        adapter: gpu.adapterName,
+        features: [...gpu.features].sort(),
+        maxBufferSize: gpu.limits.maxBufferSize,
+        maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
+        maxComputeWorkgroupStorageSize: gpu.limits.maxComputeWorkgroupStorageSize,
+      };
+    },
+
+    loadModel: async ({ source }, id) => {
+      if (this.control) throw new SessionError('stop training before loading another model');
+      const report = this.progress(id);
+      const opened = await openModelSource(source, report);
+      const engine: EngineModel = { spec: opened.spec, weights: opened.weights };
+      const tokenizer = await loadTokenizer(opened.folder);
+      const s = engine.spec;
+      let params = 0;
+      for (const t of engine.weights.values()) params += t.data.length;
+      this.releaseTrainer();
+      this.dataset = null;
+      this.model = {
+        engine,
+        tokenizer,
+        summary: {
+          name: opened.name,
+          hubId: opened.hubId,
+          architecture: s.architecture,
+          modelType: s.modelType,
+          hiddenSize: s.hiddenSize,
+          intermediateSize: s.intermediateSize,
+          numLayers: s.numLayers,
+          numHeads: s.numHeads,
+          numKvHeads: s.numKvHeads,
+          headDim: s.headDim,
+          vocabSize: s.vocabSize,
+          maxPositionEmbeddings: s.maxPositionEmbeddings,
+          tieWordEmbeddings: s.tieWordEmbeddings,
+          params,
+          bytes: opened.weightBytes,
+          randomWeights: opened.randomWeights,
+          quant: opened.quant,
+          hasChatTemplate: !tokenizer.templateIsDefault,
+        },
+      };
+      return this.model.summary;
+    },
+
+    loadDataset: async ({ fileName, bytes, skipInvalid }, id) => {
+      if (!this.model) throw new SessionError('load a model first: the dataset is tokenized with its tokenizer');
+      if (this.control) throw new SessionError('stop training before changing the dataset');
+      const report = this.progress(id);
+      this.dataset = null;
+      const { prepared, summary } = await loadDataset(this.model.tokenizer, fileName, new Uint8Array(bytes), skipInvalid, (lines) =>
+        report({ phase: 'tokenize', label: fileName, done: lines, total: null, unit: 'examples' }),
+      );
+      this.dataset = { prepared, bytes, fileName, skipInvalid };
+      return summary;
+    },
+
+    train: async ({ settings, run }) => {
+      const model = this.model;
+      const dataset = this.dataset;
+      if (!model) throw new SessionError('load a model before training');
+      if (!dataset) throw new SessionError('load a dataset before training');
+      if (this.control) throw new SessionError('a run is already in progress');
+      const control = new RunControl();
+      this.control = control;
+      this.post({ kind: 'event', type: 'trainState', state: 'starting' });
+      let record: RunRecord | null = null;
+      try {
+        const gpu = await this.getGpu();
+        const examples = truncatedExamples(dataset.prepared, settings.maxLength);
+        const k = Math.min(settings.validationExamples, Math.floor(examples.length / 5));
+        const { train, validation } = splitValidation(examples, k / examples.length, settings.train.seed);
+        const pad = model.tokenizer.padId;
+        const stream = new BatchStream(train, settings.batchSize, settings.maxLength, settings.train.seed, pad);
+        const valBatches = validation.length ? [new BatchStream(validation, validation.length, settings.maxLength, 0, pad).next()] : [];
+        this.releaseTrainer();
+        const trainer = await createTrainer(gpu, model.engine, settings, stream.B, stream.T);
+        this.trainer = trainer;
+        this.trainerSettings = settings;
+
+        // The run record, and where a resumed run continues from.
+        const ckpt = run.resume ? await loadCheckpoint(run.id) : undefined;
+        const prev = run.resume ? await getRun(run.id) : undefined;
+        if (run.resume && (!ckpt || !prev)) throw new SessionError('the interrupted run has no checkpoint to resume from');
+        let startStep = 0;
+        if (ckpt && prev) {
+          trainer.loadState({ step: ckpt.step, params: ckpt.params, m: ckpt.m, v: ckpt.v });
+          stream.seek(ckpt.pos);
+          startStep = ckpt.step;
+          record = { ...prev, status: 'running', error: null, history: truncateHistory(prev.history, ckpt.step) };
+          this.post({ kind: 'event', type: 'history', history: record.history });
+        } else {
+          const now = new Date().toISOString();
+          record = {
+            id: run.id,
+            status: 'running',
+            startedAt: now,
+            updatedAt: now,
+            model: { ...run.model, name: model.summary.name, hubId: model.summary.hubId },
+            dataset: { fileName: dataset.fileName, skipInvalid: dataset.skipInvalid, examples: dataset.prepared.examples.length },
+            settings,
+            form: run.form,
+            history: emptyHistory(),
+            checkpointStep: 0,
+            error: null,
+          };
+          await createRun(record, dataset.bytes);
+        }
+        const rec = record;
+        const h = rec.history;
+        const result = await runTraining(
+          trainer,
+          stream,
+          valBatches,
+          settings,
+          control,
+          {
+            onStep: (metrics) => {
+              h.steps.push(metrics.step);
+              h.loss.push(metrics.loss);
+              h.lr.push(metrics.lr);
+              h.gradNorm.push(metrics.gradNorm);
+              this.post({ kind: 'event', type: 'step', metrics });
+            },
+            onEval: (step, valLoss) => {
+              h.val.push([step, valLoss]);
+              this.post({ kind: 'event', type: 'eval', step, valLoss });
+            },
+            onState: (state) => this.post({ kind: 'event', type: 'trainState', state }),
+            checkpoint: async (step) => {
+              const st = await trainer.saveState();
+              await saveCheckpoint(rec, { runId: rec.id, step, params: st.params, m: st.m, v: st.v, pos: { ...stream.pos } });
+              rec.checkpointStep = step;
+              this.post({ kind: 'event', type: 'checkpoint', step });
+            },
+          },
+          startStep,
+        );
+        await saveRun({ ...rec, status: result.end });
+        return result;
+      } catch (e) {
+        if (record) await saveRun({ ...record, status: 'failed', error: toErrorInfo(e) }).catch(() => undefined);
+        if (e instanceof GpuDeviceLostError) {
+          // Everything on that device is gone: the next run starts on a fresh one.
+          this.trainer = null;
+          this.trainerSettings = null;
+          this.gpu = null;
+        }
+        throw e;
+      } finally {
+        this.control = null;
+      }
+    },
+
+    pause: async () => {
+      this.control?.pause();
+      return null;
+    },
+    resume: async () => {
+      this.control?.resume();
+      return null;
+    },
+    stop: async () => {
+      this.control?.stop();
+      return null;
+    },
+
+    exportAdapter: async () => {
+      if (!this.trainer || !this.trainerSettings || !this.model) throw new SessionError('train an adapter first');
+      const tensors = await this.trainer.exportAdapter();
+      const files = adapterFiles(this.model.engine.spec, this.trainerSettings, tensors, this.model.summary.hubId);
+      const bytes = files.safetensors;
+      const safetensors = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
+      return { config: files.config, safetensors };
+    },
+  };
+}

@@ -1,0 +1,91 @@
+// Where a model's files come from, as a ModelFolder (src/engine/model/weights.ts) plus its f32
+// weights: the demo in public/demo (fetched), or a model of the library (src/hub's IndexedDB
+// store; quantized weights are dequantized, since the trainer trains on f32 weights today).
+import { INDEX_FILE, loadModelFolder, memoryFolder, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
+import { expectedWeightShapes, loadModelSpec } from '../engine/model/weights';
+import type { HostTensor, ModelSpec } from '../engine/model/spec';
+import { openStoredModel } from '../hub/load';
+import { idbKeyValue, ModelStore } from '../hub/store';
+import type { ModelSource, Progress } from './protocol';
+
+export class ModelDownloadError extends Error {
+  override name = 'ModelDownloadError';
+}
+
+type OnProgress = (p: Progress) => void;
+
+const TEXT_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
+const REQUIRED = new Set(['config.json', 'tokenizer.json']);
+
+export interface OpenedModel {
+  folder: ModelFolder;
+  spec: ModelSpec;
+  weights: Map<string, HostTensor>;
+  name: string;
+  /** The Hub id when known (base_model_name_or_path of the adapter). */
+  hubId: string | null;
+  randomWeights: boolean;
+  /** Bytes of the weights as stored (files, or the library's chunks). */
+  weightBytes: number;
+  /** none, int8 or int4 (library models). */
+  quant: string;
+}
+
+export async function openModelSource(source: ModelSource, onProgress: OnProgress): Promise<OpenedModel> {
+  const onTensor = (name: string, done: number, total: number): void => {
+    if (done === total || done % 8 === 0) onProgress({ phase: 'read', label: name, done, total, unit: 'tensors' });
+  };
+  if (source.kind === 'demo') {
+    const { folder, weightBytes } = await fetchFolder('Demo model', source.baseUrl, onProgress);
+    const { spec, weights } = await loadModelFolder(folder, { onTensor });
+    return { folder, spec, weights, name: 'Demo model', hubId: null, randomWeights: true, weightBytes, quant: 'none' };
+  }
+  const { model, folder } = await openStoredModel(new ModelStore(idbKeyValue()), source.key);
+  const spec = await loadModelSpec(folder);
+  const names = [...expectedWeightShapes(spec).keys()];
+  const weights = new Map<string, HostTensor>();
+  for (const [i, name] of names.entries()) {
+    weights.set(name, await model.tensorF32(name));
+    onTensor(name, i + 1, names.length);
+  }
+  const m = model.manifest;
+  return { folder, spec, weights, name: m.hubId ?? m.name, hubId: m.hubId, randomWeights: false, weightBytes: m.totalBytes, quant: m.quant };
+}
+
+/** Downloads one file with byte progress; null on 404 (optional files). */
+async function download(url: string, label: string, onProgress: OnProgress): Promise<Uint8Array | null> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new ModelDownloadError(`${label}: could not fetch ${url} (${(e as Error).message})`);
+  }
+  if (res.status === 404) return null;
+  if (!res.ok) throw new ModelDownloadError(`${label}: ${url} answered HTTP ${res.status}`);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  onProgress({ phase: 'download', label, done: bytes.byteLength, total: bytes.byteLength, unit: 'bytes' });
+  return bytes;
+}
+
+/** A model folder served next to the app (the demo), fetched whole. */
+async function fetchFolder(name: string, baseUrl: string, onProgress: OnProgress): Promise<{ folder: ModelFolder; weightBytes: number }> {
+  const files = new Map<string, Uint8Array>();
+  const get = async (f: string, required: boolean): Promise<Uint8Array | null> => {
+    const url = new URL(f, baseUrl).href;
+    const bytes = await download(url, f, onProgress);
+    if (!bytes && required) throw new ModelDownloadError(`${name}: ${f} is missing (looked at ${url})`);
+    if (bytes) files.set(f, bytes);
+    return bytes;
+  };
+  for (const f of TEXT_FILES) await get(f, REQUIRED.has(f));
+  let weightBytes = 0;
+  const single = await get(SINGLE_FILE, false);
+  if (single) weightBytes = single.byteLength;
+  else {
+    const index = await get(INDEX_FILE, false);
+    if (!index) throw new ModelDownloadError(`${name}: neither ${SINGLE_FILE} nor ${INDEX_FILE} was found`);
+    const map = (JSON.parse(new TextDecoder().decode(index)) as { weight_map?: Record<string, string> }).weight_map ?? {};
+    for (const shard of new Set(Object.values(map))) weightBytes += (await get(shard, true))!.byteLength;
+  }
+  return { folder: memoryFolder(name, files), weightBytes };
+}

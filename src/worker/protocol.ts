@@ -1,0 +1,225 @@
+// The typed protocol between the page (client.ts) and the engine worker (handler.ts).
+//
+// - A request carries an `id`; exactly one reply with the same id answers it, `ok` with the
+//   method's result or `error` as {name, message} (names are the engine's typed error names:
+//   GpuUnavailableError, GpuOutOfMemoryError, DatasetError, …; the UI matches on them).
+// - While a request runs the worker may send `progress` events with that id (structured: phase,
+//   done, total, unit), and `train` events (one per optimizer step, not tied to an id).
+// - Large buffers (model files, adapter bytes) are transferred, never copied.
+import type { LoraHyper, TrainHyper } from '../engine/train/types';
+import type { RunHistory } from './run-store';
+
+export interface ErrorInfo {
+  name: string;
+  message: string;
+  /** A refused dataset: every bad line with its reason. */
+  lines?: LineError[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payloads
+
+export interface GpuInfo {
+  adapter: string;
+  features: string[];
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+  maxComputeWorkgroupStorageSize: number;
+}
+
+/**
+ * Where a model comes from: the demo shipped in public/, or the model library (IndexedDB; Hub
+ * downloads and picked files are imported there first, by src/hub's import worker).
+ */
+export type ModelSource = { kind: 'demo'; baseUrl: string } | { kind: 'stored'; key: string };
+
+export interface ModelSummary {
+  /** Display name: the Hub id, the folder name, or "Demo model". */
+  name: string;
+  /** The Hub id when known: goes into adapter_config.json as base_model_name_or_path. */
+  hubId: string | null;
+  architecture: string;
+  modelType: string;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  tieWordEmbeddings: boolean;
+  /** Parameters of the base model and bytes of its weight files. */
+  params: number;
+  bytes: number;
+  /** The demo ships random weights: the UI says so. */
+  randomWeights: boolean;
+  /** How the library stores the base weights (none, int8, int4); training uses them dequantized. */
+  quant: string;
+  hasChatTemplate: boolean;
+}
+
+export interface LineError {
+  /** 1-based line of the uploaded file. */
+  line: number;
+  message: string;
+}
+
+export interface PreviewToken {
+  text: string;
+  id: number;
+  /** Counted in the loss (an assistant or completion token), else masked. */
+  trained: boolean;
+}
+
+export interface DatasetSummary {
+  fileName: string;
+  /** As detected by src/data: messages, sharegpt, completion, alpaca or text. */
+  format: string;
+  examples: number;
+  /** Bad lines that were skipped (only when the user chose to skip them). */
+  skipped: LineError[];
+  /** What the user should know (the default chat template was used, …). */
+  warnings: string[];
+  tokens: number;
+  trainedTokens: number;
+  longestExample: number;
+  meanTokens: number;
+  histogram: { edges: number[]; counts: number[] };
+  /** The first examples, tokenized, with their mask. */
+  preview: PreviewToken[][];
+}
+
+export interface TrainSettings {
+  lora: LoraHyper;
+  train: TrainHyper;
+  /** Sequences per micro-batch. */
+  batchSize: number;
+  /** Tokens per sequence (longer examples are truncated). */
+  maxLength: number;
+  /** Optimizer steps between checkpoints into IndexedDB (0 = only at the end and on stop). */
+  checkpointEvery: number;
+  /** Examples held out for validation loss (0 = none; at most a fifth of the dataset). */
+  validationExamples: number;
+}
+
+/** What the run record keeps about where the run's inputs came from. */
+export interface RunInfo {
+  id: string;
+  resume: boolean;
+  model: { source: ModelSource; label: string };
+  /** The page's settings form (opaque to the worker), shown again when the run resumes. */
+  form: unknown;
+}
+
+export type TrainEnd = 'finished' | 'stopped';
+
+export interface TrainResult {
+  end: TrainEnd;
+  steps: number;
+  finalLoss: number | null;
+  finalValLoss: number | null;
+  ms: number;
+}
+
+export interface AdapterFiles {
+  /** adapter_config.json text. */
+  config: string;
+  /** adapter_model.safetensors bytes (transferred). */
+  safetensors: ArrayBuffer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Methods: params and result of each request.
+
+export interface Methods {
+  probe: { params: Record<string, never>; result: GpuInfo };
+  loadModel: { params: { source: ModelSource }; result: ModelSummary };
+  /** bytes: the file's contents (transferred). */
+  /** Refused with a DatasetError listing `lines` when a record is bad, unless skipInvalid. */
+  loadDataset: { params: { fileName: string; bytes: ArrayBuffer; skipInvalid: boolean }; result: DatasetSummary };
+  /**
+   * Resolves when the run ends (finished or stopped); a failure rejects with the error. The run is
+   * recorded in IndexedDB under `run.id` (src/worker/run-store.ts) with checkpoints; with
+   * `run.resume` it continues from that run's last checkpoint instead of starting over.
+   */
+  train: { params: { settings: TrainSettings; run: RunInfo }; result: TrainResult };
+  pause: { params: Record<string, never>; result: null };
+  resume: { params: Record<string, never>; result: null };
+  stop: { params: Record<string, never>; result: null };
+  exportAdapter: { params: Record<string, never>; result: AdapterFiles };
+}
+
+export type Method = keyof Methods;
+export type Params<M extends Method> = Methods[M]['params'];
+export type Result<M extends Method> = Methods[M]['result'];
+
+export type Request = { [M in Method]: { kind: 'request'; id: number; method: M; params: Params<M> } }[Method];
+
+export type Reply =
+  | { [M in Method]: { kind: 'reply'; id: number; method: M; ok: true; result: Result<M> } }[Method]
+  | { kind: 'reply'; id: number; method: Method; ok: false; error: ErrorInfo };
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+export interface Progress {
+  phase: 'download' | 'read' | 'parse' | 'upload' | 'tokenize' | 'compile' | 'checkpoint';
+  /** What is being worked on: a file name, "layers", … */
+  label: string;
+  done: number;
+  /** null when unknown (a download without Content-Length). */
+  total: number | null;
+  unit: 'bytes' | 'tensors' | 'examples' | 'steps';
+}
+
+export interface StepMetrics {
+  step: number;
+  maxSteps: number;
+  loss: number;
+  lr: number;
+  gradNorm: number | null;
+  /** Tokens in this step, and tokens per second over the run so far. */
+  tokens: number;
+  tokensPerSec: number;
+  elapsedMs: number;
+  etaMs: number | null;
+}
+
+export type TrainState = 'starting' | 'running' | 'paused' | 'stopping';
+
+export type WorkerEvent =
+  | { kind: 'event'; type: 'progress'; id: number; progress: Progress }
+  | { kind: 'event'; type: 'step'; metrics: StepMetrics }
+  | { kind: 'event'; type: 'eval'; step: number; valLoss: number }
+  | { kind: 'event'; type: 'trainState'; state: TrainState }
+  | { kind: 'event'; type: 'checkpoint'; step: number }
+  /** A resumed run's metrics up to its checkpoint (sent before its first new step). */
+  | { kind: 'event'; type: 'history'; history: RunHistory }
+  | { kind: 'event'; type: 'log'; level: 'info' | 'warn'; message: string };
+
+export type FromWorker = Reply | WorkerEvent;
+export type ToWorker = Request;
+
+/** Turns anything thrown into the wire form, keeping the typed name. */
+export function toErrorInfo(e: unknown): ErrorInfo {
+  if (typeof e !== 'object' || e === null || !('message' in e)) return { name: 'Error', message: String(e) };
+  const o = e as { name?: unknown; message: unknown; issues?: unknown; lines?: unknown };
+  const info: ErrorInfo = { name: typeof o.name === 'string' && o.name ? o.name : 'Error', message: String(o.message) };
+  // src/data's DatasetError carries {line, reason}[]; an EngineError carries lines already.
+  if (Array.isArray(o.lines)) info.lines = o.lines as LineError[];
+  else if (Array.isArray(o.issues) && o.issues.length) {
+    info.lines = (o.issues as Array<{ line: number; reason: string }>).map((i) => ({ line: i.line, message: i.reason }));
+  }
+  return info;
+}
+
+/** An error that crossed the worker boundary: the same name and message as the one thrown there. */
+export class EngineError extends Error {
+  readonly lines?: LineError[];
+  constructor(info: ErrorInfo) {
+    super(info.message);
+    this.name = info.name;
+    if (info.lines) this.lines = info.lines;
+  }
+}
