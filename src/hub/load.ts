@@ -6,6 +6,7 @@ import { createQuantWeight, writeQuantRows, type QuantWeightBuffers } from '../e
 import { loadModelSpec, type ModelFolder } from '../engine/model/weights';
 import type { HostTensor, ModelSpec } from '../engine/model/spec';
 import { StoreMissingError, type ModelStore, type StoredModel } from './store';
+import type { QuantizedTensor } from '../quant/format';
 
 /** The model's stored text files as a ModelFolder (weights are read through StoredModel instead). */
 export function storedModelFolder(model: StoredModel): ModelFolder {
@@ -30,6 +31,21 @@ export async function openStoredModel(store: ModelStore, key: string): Promise<{
 export async function storedHostWeights(model: StoredModel): Promise<Map<string, HostTensor>> {
   const out = new Map<string, HostTensor>();
   for (const name of model.tensorNames) out.set(name, await model.tensorF32(name));
+  return out;
+}
+
+/**
+ * Every tensor as the engine takes it: matrices stored int8/int4 stay quantized (the trainer
+ * uploads them as they are, so a 4-bit model never exists in f32), the rest as f32.
+ */
+export async function storedEngineWeights(model: StoredModel, names: Iterable<string>, onTensor?: (name: string, done: number, total: number) => void): Promise<Map<string, HostTensor | QuantizedTensor>> {
+  const list = [...names];
+  const out = new Map<string, HostTensor | QuantizedTensor>();
+  for (const [i, name] of list.entries()) {
+    const t = await model.tensor(name);
+    out.set(name, 'quant' in t ? t.quant : { shape: t.shape, data: t.data });
+    onTensor?.(name, i + 1, list.length);
+  }
   return out;
 }
 

@@ -38,8 +38,9 @@ function projShape(m: ModelSummary, p: Projection): [number, number] {
 }
 
 export function estimateMemory(m: ModelSummary, s: TrainSettings, gpu: GpuInfo | null): MemoryEstimate {
-  // The trainer uploads the base weights as f32 (library models are dequantized on load).
-  const bytesPerWeight = 4;
+  // Library models keep their int8/int4 matrices on the GPU (block 32 + one f32 scale per block);
+  // everything else is uploaded as f32.
+  const bytesPerWeight = m.quant === 'int4' ? 0.5 + 4 / 32 : m.quant === 'int8' ? 1 + 4 / 32 : 4;
   const weights = Math.round(m.params * bytesPerWeight);
   let loraFloats = 0;
   for (const p of PROJECTIONS) {

@@ -76,7 +76,7 @@ export const OTHER_HINTS = {
   rslora: 'Rank-stabilised LoRA: scale by alpha / √r instead of alpha / r, which keeps high ranks stable.',
   schedule: 'How the learning rate changes after warmup: constant, linear decay to 0, or cosine decay to 0.',
   checkpointing: 'Keep only each layer’s input and recompute the rest in backward: less memory, about a third slower.',
-  quantization: 'How a downloaded model is stored in the library: f32/bf16 as published, or 8-bit / 4-bit to take less disk space. Training uses the stored weights (dequantized to f32 on the GPU for now).',
+  quantization: 'How a downloaded model is stored in the library: f32/bf16 as published, or 8-bit / 4-bit to take less disk space. Training reads the stored weights as they are: 8-bit / 4-bit matrices are dequantized inside the matmul kernels.',
 } as const;
 
 export function defaultSettings(): SettingsForm {

@@ -7,10 +7,12 @@ import type { HostTensor, ModelSpec } from '../engine/model/spec';
 import { Trainer, type TrainerState } from '../engine/train/trainer';
 import type { Batch, StepResult } from '../engine/train/types';
 import type { TrainSettings } from './protocol';
+import type { BaseTensor } from '../engine/model/gpu-weights';
 
 export interface EngineModel {
   spec: ModelSpec;
-  weights: Map<string, HostTensor>;
+  /** f32, or int8/int4 matrices from the library, uploaded as they are. */
+  weights: Map<string, BaseTensor>;
 }
 
 /** What the worker needs of a trainer. */

@@ -101,7 +101,7 @@ export class Handler {
       const tokenizer = await loadTokenizer(opened.folder);
       const s = engine.spec;
       let params = 0;
-      for (const t of engine.weights.values()) params += t.data.length;
+      for (const t of engine.weights.values()) params += 'qweight' in t ? t.rows * t.cols : t.data.length;
       this.releaseTrainer();
       this.dataset = null;
       this.model = {

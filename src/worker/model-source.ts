@@ -1,10 +1,11 @@
-// Where a model's files come from, as a ModelFolder (src/engine/model/weights.ts) plus its f32
-// weights: the demo in public/demo (fetched), or a model of the library (src/hub's IndexedDB
-// store; quantized weights are dequantized, since the trainer trains on f32 weights today).
+// Where a model's files come from, as a ModelFolder (src/engine/model/weights.ts) plus its
+// weights: the demo in public/demo (fetched, f32), or a model of the library (src/hub's IndexedDB
+// store; int8/int4 matrices stay quantized all the way to the GPU).
 import { INDEX_FILE, loadModelFolder, memoryFolder, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
 import { expectedWeightShapes, loadModelSpec } from '../engine/model/weights';
 import type { HostTensor, ModelSpec } from '../engine/model/spec';
-import { openStoredModel } from '../hub/load';
+import { openStoredModel, storedEngineWeights } from '../hub/load';
+import type { BaseTensor } from '../engine/model/gpu-weights';
 import { idbKeyValue, ModelStore } from '../hub/store';
 import type { ModelSource, Progress } from './protocol';
 
@@ -20,7 +21,7 @@ const REQUIRED = new Set(['config.json', 'tokenizer.json']);
 export interface OpenedModel {
   folder: ModelFolder;
   spec: ModelSpec;
-  weights: Map<string, HostTensor>;
+  weights: Map<string, BaseTensor>;
   name: string;
   /** The Hub id when known (base_model_name_or_path of the adapter). */
   hubId: string | null;
@@ -42,12 +43,7 @@ export async function openModelSource(source: ModelSource, onProgress: OnProgres
   }
   const { model, folder } = await openStoredModel(new ModelStore(idbKeyValue()), source.key);
   const spec = await loadModelSpec(folder);
-  const names = [...expectedWeightShapes(spec).keys()];
-  const weights = new Map<string, HostTensor>();
-  for (const [i, name] of names.entries()) {
-    weights.set(name, await model.tensorF32(name));
-    onTensor(name, i + 1, names.length);
-  }
+  const weights = await storedEngineWeights(model, expectedWeightShapes(spec).keys(), onTensor);
   const m = model.manifest;
   return { folder, spec, weights, name: m.hubId ?? m.name, hubId: m.hubId, randomWeights: false, weightBytes: m.totalBytes, quant: m.quant };
 }

@@ -2,11 +2,18 @@
 // knows how a weight is stored (f32 today; the quantized formats plug in there).
 import type { Buf, Gpu } from '../../gpu/gpu';
 import { destroyQuantWeight, uploadQuantWeight, type QuantWeightBuffers } from '../kernels/matmul-q';
-import { quantize, type QuantKind } from '../../quant/format';
+import { quantize, type QuantKind, type QuantizedTensor } from '../../quant/format';
 import { PROJECTIONS, projectionModule, type HostTensor, type ModelSpec, type Projection } from './spec';
 
 /** How the frozen matrices (projections, embedding, LM head) are stored on the GPU. */
 export type BaseQuant = 'none' | QuantKind;
+
+/** A base-model tensor on the host: f32, or a matrix already block-quantized (the model library). */
+export type BaseTensor = HostTensor | QuantizedTensor;
+
+export function isHostQuantized(t: BaseTensor): t is QuantizedTensor {
+  return (t as QuantizedTensor).qweight !== undefined;
+}
 
 /** A (rows, cols) matrix: f32, or block-quantized (src/quant/format.ts). */
 export type MatrixWeight = Buf | QuantWeightBuffers;
@@ -46,25 +53,29 @@ export interface ModelWeightsGpu {
 
 /**
  * Uploads the base model. With quant int8/int4 every matrix (projections, embedding, LM head) is
- * block-quantized on the host first; norms and biases stay f32.
+ * block-quantized on the host first; a matrix that arrives already quantized (a library model) is
+ * uploaded as it is, whatever `quant` says. Norms and biases stay f32.
  */
-export function uploadModelWeights(gpu: Gpu, spec: ModelSpec, weights: Map<string, HostTensor>, quant: BaseQuant = 'none'): ModelWeightsGpu {
+export function uploadModelWeights(gpu: Gpu, spec: ModelSpec, weights: Map<string, BaseTensor>, quant: BaseQuant = 'none'): ModelWeightsGpu {
   const buffers: GPUBuffer[] = [];
   const quantized: QuantWeightBuffers[] = [];
-  const tensor = (name: string): HostTensor => {
+  const tensor = (name: string): BaseTensor => {
     const t = weights.get(name);
     if (!t) throw new Error(`model tensor ${name} is missing`);
     return t;
   };
   const get = (name: string): GPUBuffer => {
-    const b = gpu.upload(tensor(name).data, name);
+    const t = tensor(name);
+    if (isHostQuantized(t)) throw new Error(`model tensor ${name} is quantized, but only matrices may be`);
+    const b = gpu.upload(t.data, name);
     buffers.push(b);
     return b;
   };
   const matrix = (name: string): MatrixWeight => {
-    if (quant === 'none') return get(name);
     const t = tensor(name);
-    const q = uploadQuantWeight(gpu, quantize(t.data, t.shape[0], t.shape[1], quant), name);
+    if (!isHostQuantized(t) && quant === 'none') return get(name);
+    const qt = isHostQuantized(t) ? t : quantize(t.data, t.shape[0], t.shape[1], quant as QuantKind);
+    const q = uploadQuantWeight(gpu, qt, name);
     quantized.push(q);
     return q;
   };

@@ -7,7 +7,7 @@ import type { Gpu, Program } from '../../gpu/gpu';
 import { adamwStep, adamwStepParams, globalNormSquared, globalNormSquaredPartials } from '../kernels/optimizer';
 import { rng } from '../kernels/random';
 import { loraLayout, packLora, unpackLora, type LoraLayout } from '../lora/layout';
-import { destroyModelWeights, uploadModelWeights, type BaseQuant, type ModelWeightsGpu } from '../model/gpu-weights';
+import { destroyModelWeights, uploadModelWeights, type BaseQuant, type BaseTensor, type ModelWeightsGpu } from '../model/gpu-weights';
 import { GpuModel } from '../model/model';
 import type { HostTensor, ModelSpec } from '../model/spec';
 import { learningRate } from './schedule';
@@ -117,7 +117,8 @@ export class Trainer {
 
   static async create(
     gpu: Gpu,
-    model: { spec: ModelSpec; weights: Map<string, HostTensor> },
+    /** Base weights: f32, or matrices already quantized (kept as they are). */
+    model: { spec: ModelSpec; weights: Map<string, BaseTensor> },
     lora: LoraHyper,
     hyper: TrainHyper,
     options: TrainerOptions,

@@ -7,7 +7,7 @@ export function ModelSummaryView({ summary: m }: { summary: ModelSummary }) {
       <p>
         <strong>{m.name}</strong> · {m.architecture} · {formatCount(m.params)} parameters · {formatBytes(m.bytes)}
         {m.randomWeights ? <span className="badge warn">random weights (demo)</span> : null}
-        {m.quant !== 'none' ? <span className="badge">stored {m.quant}; trained on its dequantized weights</span> : null}
+        {m.quant !== 'none' ? <span className="badge">stored {m.quant}; trained on the {m.quant} weights as stored</span> : null}
       </p>
       <dl className="facts">
         <dt>Layers</dt>
