@@ -100,6 +100,24 @@ describe('trainer', async () => {
     t.destroy();
   });
 
+  it('pre-quantized matrices (a library model) train exactly like quantizing on upload', async () => {
+    const { quantize } = await import('../../quant/format');
+    const { expectedWeightShapes } = await import('../model/weights');
+    const gpu = await testGpu();
+    const pre = new Map<string, import('../model/gpu-weights').BaseTensor>();
+    for (const [name, shape] of expectedWeightShapes(model.spec)) {
+      const t = model.weights.get(name)!;
+      pre.set(name, shape.length === 2 ? quantize(t.data, shape[0], shape[1], 'int4') : t);
+    }
+    const a = await Trainer.create(gpu, model, lora, hyper, { maxBatch: 2, maxSeq: 12, quant: 'int4' });
+    const b = await Trainer.create(gpu, { spec: model.spec, weights: pre }, lora, hyper, { maxBatch: 2, maxSeq: 12 });
+    const la = (await a.trainStep([batch])).loss;
+    const lb = (await b.trainStep([batch])).loss;
+    expect(lb).toBe(la);
+    a.destroy();
+    b.destroy();
+  });
+
   it('refuses a step without trained tokens', async () => {
     const gpu = await testGpu();
     const t = await Trainer.create(gpu, model, lora, hyper, { maxBatch: 2, maxSeq: 12 });
