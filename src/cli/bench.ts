@@ -77,7 +77,7 @@ export async function run(args: string[]): Promise<number> {
   const steps = intFlag(flags, 'steps', 3);
   const checkpointing = bools.has('checkpointing');
 
-  const gpu = await createNodeGpu({}, []);
+  const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'] }, []);
   try {
     const trainer = await Trainer.create(
       gpu,
@@ -101,6 +101,16 @@ export async function run(args: string[]): Promise<number> {
     const timed = times.length > 1 ? times.slice(1) : times;
     const sorted = [...timed].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];
+    // Per-kernel GPU time of one more step, when the adapter has timestamp queries (lr 0: no update).
+    let kernels: Record<string, { calls: number; ms: number }> | null = null;
+    if (gpu.features.has('timestamp-query')) {
+      const prof = await trainer.profile(batch);
+      kernels = Object.fromEntries(
+        Object.entries(prof)
+          .sort((a, b) => b[1].ms - a[1].ms)
+          .map(([k, v]) => [k, { calls: v.calls, ms: Math.round(v.ms * 1000) / 1000 }]),
+      );
+    }
     const out = {
       model: name,
       layers: spec.numLayers,
@@ -116,6 +126,7 @@ export async function run(args: string[]): Promise<number> {
       gpu_bytes: gpu.peakAllocatedBytes,
       losses,
       adapter: gpu.adapterName,
+      kernels,
     };
     trainer.destroy();
     process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -77,7 +77,12 @@ interface RecordedDispatch {
   bindGroup: GPUBindGroup;
   workgroups: [number, number, number];
   label: string;
+  /** shader.entry: what profiles group by. */
+  kernel: string;
 }
+
+/** GPU time per kernel (shader.entry), from timestamp queries. */
+export type KernelProfile = Record<string, { calls: number; ms: number }>;
 
 type RecordedOp =
   | { kind: 'dispatch'; d: RecordedDispatch }
@@ -118,7 +123,7 @@ export class Recorder {
     });
     const label = spec.label ?? `${spec.shader.name}.${spec.entry}`;
     const bindGroup = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
-    this.ops.push({ kind: 'dispatch', d: { pipeline, bindGroup, workgroups: [x, y, z], label } });
+    this.ops.push({ kind: 'dispatch', d: { pipeline, bindGroup, workgroups: [x, y, z], label, kernel: `${spec.shader.name}.${spec.entry}` } });
   }
 
   /** Zero-fills a buffer (or a view) when the program runs. */
@@ -173,6 +178,51 @@ export class Program {
       else encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.size);
     }
     pass?.end();
+  }
+
+  /**
+   * Runs the program once with every dispatch in its own timestamped compute pass and returns GPU
+   * time per kernel. Needs the 'timestamp-query' feature. Allocates: for benchmarks only.
+   */
+  async profile(): Promise<KernelProfile> {
+    const device = this.gpu.device;
+    if (!device.features.has('timestamp-query')) throw new GpuError('this device has no timestamp-query feature');
+    const dispatches = this.ops.filter((o) => o.kind === 'dispatch').length;
+    const count = Math.max(2, 2 * dispatches);
+    const querySet = device.createQuerySet({ type: 'timestamp', count });
+    const resolved = device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const readback = device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = device.createCommandEncoder();
+    const kernels: string[] = [];
+    for (const op of this.ops) {
+      if (op.kind === 'dispatch') {
+        const i = kernels.length;
+        const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+        pass.setPipeline(op.d.pipeline);
+        pass.setBindGroup(0, op.d.bindGroup);
+        pass.dispatchWorkgroups(...op.d.workgroups);
+        pass.end();
+        kernels.push(op.d.kernel);
+      } else if (op.kind === 'clear') encoder.clearBuffer(op.buffer, op.offset, op.size);
+      else encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.size);
+    }
+    encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, readback, 0, count * 8);
+    device.queue.submit([encoder.finish()]);
+    await readback.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(readback.getMappedRange().slice(0));
+    readback.unmap();
+    readback.destroy();
+    resolved.destroy();
+    querySet.destroy();
+    const out: KernelProfile = {};
+    kernels.forEach((k, i) => {
+      const ns = Number(t[2 * i + 1] - t[2 * i]);
+      const e = (out[k] ??= { calls: 0, ms: 0 });
+      e.calls++;
+      e.ms += ns / 1e6;
+    });
+    return out;
   }
 
   /** Encodes and submits. Returns without waiting for the GPU. */

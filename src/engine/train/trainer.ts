@@ -3,7 +3,7 @@
 // per micro-batch, one for the optimizer) and maps one small buffer back: the loss and the
 // gradient norm. Nothing is allocated inside a step once each batch shape has been seen.
 import { GpuError } from '../../gpu/errors';
-import type { Gpu, Program } from '../../gpu/gpu';
+import type { Gpu, KernelProfile, Program } from '../../gpu/gpu';
 import { adamwStep, adamwStepParams, globalNormSquared, globalNormSquaredPartials } from '../kernels/optimizer';
 import { rng } from '../kernels/random';
 import { loraLayout, packLora, unpackLora, type LoraLayout } from '../lora/layout';
@@ -245,6 +245,22 @@ export class Trainer {
     if (!Number.isFinite(loss)) throw new GpuError(`the loss is ${loss} at step ${this.step + 1}; training stopped`);
     const { gradNorm, lr } = await this.optimizerStep();
     return { step: this.step, loss, gradNorm, lr, tokens };
+  }
+
+  /** GPU time per kernel of one full step (forward, backward, optimizer) on `batch`. Benchmarks only. */
+  async profile(batch: Batch): Promise<KernelProfile> {
+    const counted = this.writeInputs(batch);
+    this.scaleWord[0] = 1 / Math.max(1, counted);
+    this.gpu.write(this.model.lossScale, this.scaleWord);
+    const train = await this.programsFor(batch.B, batch.T).train.profile();
+    this.gpu.write(this.stepParams, adamwStepParams(0, this.hyper.beta1, this.hyper.beta2, this.step + 1));
+    const opt = await this.optimizer.profile();
+    for (const [k, v] of Object.entries(opt)) {
+      const e = (train[k] ??= { calls: 0, ms: 0 });
+      e.calls += v.calls;
+      e.ms += v.ms;
+    }
+    return train;
   }
 
   /** Mean loss on a batch with dropout off and no gradient. */
