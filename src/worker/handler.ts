@@ -1,10 +1,10 @@
 // The worker's side of the protocol: one session (GPU, model, dataset, trainer) answering
 // requests. Each request gets exactly one reply; a thrown error becomes {name, message}.
-import { splitValidation, type ModelTokenizer, type PreparedDataset } from '../data';
+import { makeBatches, type ModelTokenizer, type PreparedDataset } from '../data';
 import { GpuDeviceLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import { BatchStream } from './batches';
-import { loadDataset, loadTokenizer, truncatedExamples } from './dataset';
+import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
 import { adapterFiles, createTrainer, openGpu, type EngineModel, type TrainerLike } from './engine-bridge';
 import { openModelSource } from './model-source';
 import {
@@ -155,14 +155,15 @@ export class Handler {
       let record: RunRecord | null = null;
       try {
         const gpu = await this.getGpu();
-        const examples = truncatedExamples(dataset.prepared, settings.maxLength);
-        const k = Math.min(settings.validationExamples, Math.floor(examples.length / 5));
-        const { train, validation } = splitValidation(examples, k / examples.length, settings.train.seed);
+        // Held-out examples: a validation file when one was given, else a seeded fraction.
+        const { train, validation } = trainValidationSplit(dataset.prepared, settings.maxLength, settings.validationExamples, settings.train.seed);
         const pad = model.tokenizer.padId;
         const stream = new BatchStream(train, settings.batchSize, settings.maxLength, settings.train.seed, pad);
-        const valBatches = validation.length ? [new BatchStream(validation, validation.length, settings.maxLength, 0, pad).next()] : [];
+        // Validation in batches no larger than training's, so any number of held-out examples fits.
+        const valBatches = validation.length ? makeBatches(validation, { batchSize: stream.B, padId: pad }) : [];
+        const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), stream.T);
         this.releaseTrainer();
-        const trainer = await createTrainer(gpu, model.engine, settings, stream.B, stream.T);
+        const trainer = await createTrainer(gpu, model.engine, settings, stream.B, maxSeq);
         this.trainer = trainer;
         this.trainerSettings = settings;
 

@@ -1,7 +1,11 @@
 import { engine } from '../engine';
 import { appUrl } from './model';
 import { toErrorInfo, type DatasetSummary, type ErrorInfo, type Progress } from '../../worker/protocol';
+import type { DatasetDetails, DetailedSummary } from '../../worker/dataset';
+import { DEFAULT_READ_OPTIONS, packDataset, unpackDataset, type DatasetReadOptions } from '../../util/dataset-package';
 import type { Slice, Status } from './types';
+
+export type { DatasetReadOptions } from '../../util/dataset-package';
 
 export interface DatasetSlice {
   dataset: {
@@ -10,73 +14,182 @@ export interface DatasetSlice {
     /** The user chose to skip bad lines (else a bad line refuses the file). */
     skipInvalid: boolean;
     summary: DatasetSummary | null;
+    /** Per-example lengths, preview lines, validation file counts (from the worker; null before). */
+    details: DatasetDetails | null;
     progress: Progress | null;
     /** A refused file's error carries `lines`: every bad line with its reason. */
     error: ErrorInfo | null;
+    /** How the file is read: format, column mapping, text mode, train on, validation split. */
+    options: DatasetReadOptions;
+    /** The chosen validation file (used when options.validation.mode is 'file'). */
+    validationFileName: string | null;
   };
   loadDatasetFile(file: File): Promise<void>;
   loadSampleDataset(): Promise<void>;
-  /** Uses bytes kept elsewhere (an interrupted run's dataset). */
+  /** Uses bytes kept elsewhere (an interrupted run's dataset: a plain file or a dataset package). */
   restoreDataset(fileName: string, bytes: ArrayBuffer, skipInvalid: boolean): Promise<void>;
   /** Uses the refused file without its bad lines. */
   skipBadLines(): Promise<void>;
   /** Tokenizes the chosen file again (after a model change). */
   retokenizeDataset(): Promise<void>;
+  /** Changes how the file is read; tokenizes it again when that changes the examples. */
+  setDatasetOptions(patch: Partial<DatasetReadOptions>): Promise<void>;
+  /** Chooses (or with null, forgets) a second file as the validation set. */
+  loadValidationFile(file: File | null): Promise<void>;
 }
 
 /** The chosen file's bytes, kept so a model change can tokenize it again. Not state: no renders. */
 let datasetBytes: ArrayBuffer | null = null;
+let validationBytes: ArrayBuffer | null = null;
+/** Counts tokenizations: a reply to an older one (options changed meanwhile) is dropped. */
+let generation = 0;
+let inFlight: Promise<void> = Promise.resolve();
 
-const fresh = (fileName: string) => ({ status: 'waiting' as const, fileName, skipInvalid: false, summary: null, progress: null, error: null });
+type DatasetState = DatasetSlice['dataset'];
 
-export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => ({
-  dataset: { status: 'idle', fileName: null, skipInvalid: false, summary: null, progress: null, error: null },
-
-  async loadDatasetFile(file) {
-    datasetBytes = await file.arrayBuffer();
-    set({ dataset: fresh(file.name) });
-    await get().retokenizeDataset();
-  },
-
-  async loadSampleDataset() {
-    const url = appUrl('demo/sample.jsonl');
-    try {
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
-      datasetBytes = await res.arrayBuffer();
-      set({ dataset: fresh('sample.jsonl') });
-    } catch (e) {
-      set({ dataset: { ...fresh('sample.jsonl'), status: 'error', error: toErrorInfo(e) } });
-      return;
-    }
-    await get().retokenizeDataset();
-  },
-
-  async restoreDataset(fileName, bytes, skipInvalid) {
-    datasetBytes = bytes;
-    set({ dataset: { ...fresh(fileName), skipInvalid } });
-    await get().retokenizeDataset();
-  },
-
-  async skipBadLines() {
-    set((s) => ({ dataset: { ...s.dataset, skipInvalid: true } }));
-    await get().retokenizeDataset();
-  },
-
-  async retokenizeDataset() {
-    const { fileName, skipInvalid } = get().dataset;
-    if (!datasetBytes || !fileName || get().model.status !== 'ready') return;
-    set((s) => ({ dataset: { ...s.dataset, status: 'loading', summary: null, error: null } }));
-    get().resetExport();
-    try {
-      const summary = await engine().call(
-        'loadDataset',
-        { fileName, bytes: datasetBytes.slice(0), skipInvalid },
-        { onProgress: (progress) => set((s) => ({ dataset: { ...s.dataset, progress } })) },
-      );
-      set((s) => ({ dataset: { ...s.dataset, status: 'ready', summary, progress: null } }));
-    } catch (e) {
-      set((s) => ({ dataset: { ...s.dataset, status: 'error', progress: null, error: toErrorInfo(e) } }));
-    }
-  },
+const fresh = (prev: DatasetState, fileName: string): DatasetState => ({
+  ...prev,
+  status: 'waiting',
+  fileName,
+  skipInvalid: false,
+  summary: null,
+  details: null,
+  progress: null,
+  error: null,
 });
+
+/** Examples a validation fraction holds out: as src/data splitValidation, at most a fifth (what training allows). */
+export function validationCount(fraction: number, examples: number): number {
+  if (!(fraction > 0) || examples < 2) return 0;
+  return Math.min(Math.max(1, Math.round(fraction * examples)), Math.floor(examples / 5));
+}
+
+const readChanged = (a: DatasetReadOptions, b: DatasetReadOptions): boolean =>
+  a.format !== b.format || a.mapping.trim() !== b.mapping.trim() || a.txtMode !== b.txtMode || a.trainOn !== b.trainOn;
+
+export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
+  /**
+   * Settings' "Validation examples" follows the dataset panel's validation fraction. Choosing none
+   * or a file (after a fraction, or a file at all) sets it to 0: nothing is held out of the data.
+   */
+  const syncValidation = (previousMode?: DatasetReadOptions['validation']['mode']): void => {
+    const { options, summary } = get().dataset;
+    const v = options.validation;
+    if (v.mode === 'fraction') {
+      if (summary) get().setNumber('validationExamples', String(validationCount(v.fraction, summary.examples)));
+    } else if (previousMode !== undefined && previousMode !== v.mode && (previousMode === 'fraction' || v.mode === 'file')) {
+      get().setNumber('validationExamples', '0');
+    }
+  };
+
+  return {
+    dataset: {
+      status: 'idle',
+      fileName: null,
+      skipInvalid: false,
+      summary: null,
+      details: null,
+      progress: null,
+      error: null,
+      options: DEFAULT_READ_OPTIONS,
+      validationFileName: null,
+    },
+
+    async loadDatasetFile(file) {
+      datasetBytes = await file.arrayBuffer();
+      set((s) => ({ dataset: fresh(s.dataset, file.name) }));
+      await get().retokenizeDataset();
+    },
+
+    async loadSampleDataset() {
+      const url = appUrl('demo/sample.jsonl');
+      try {
+        const res = await fetch(url);
+        if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
+        datasetBytes = await res.arrayBuffer();
+        set((s) => ({ dataset: fresh(s.dataset, 'sample.jsonl') }));
+      } catch (e) {
+        set((s) => ({ dataset: { ...fresh(s.dataset, 'sample.jsonl'), status: 'error', error: toErrorInfo(e) } }));
+        return;
+      }
+      await get().retokenizeDataset();
+    },
+
+    async restoreDataset(fileName, bytes, skipInvalid) {
+      const pkg = unpackDataset(new Uint8Array(bytes));
+      if (pkg) {
+        datasetBytes = pkg.train.bytes.slice().buffer as ArrayBuffer;
+        validationBytes = pkg.validation ? (pkg.validation.bytes.slice().buffer as ArrayBuffer) : null;
+        set((s) => ({
+          dataset: { ...fresh(s.dataset, pkg.train.name), skipInvalid, options: pkg.options, validationFileName: pkg.validation?.name ?? null },
+        }));
+      } else {
+        datasetBytes = bytes;
+        validationBytes = null;
+        set((s) => ({ dataset: { ...fresh(s.dataset, fileName), skipInvalid, options: DEFAULT_READ_OPTIONS, validationFileName: null } }));
+      }
+      await get().retokenizeDataset();
+    },
+
+    async skipBadLines() {
+      set((s) => ({ dataset: { ...s.dataset, skipInvalid: true } }));
+      await get().retokenizeDataset();
+    },
+
+    async setDatasetOptions(patch) {
+      const before = get().dataset.options;
+      const options: DatasetReadOptions = { ...before, ...patch, validation: { ...before.validation, ...patch.validation } };
+      set((s) => ({ dataset: { ...s.dataset, options } }));
+      const fileChanged = (before.validation.mode === 'file') !== (options.validation.mode === 'file') && validationBytes !== null;
+      if (readChanged(before, options) || fileChanged) await get().retokenizeDataset();
+      syncValidation(before.validation.mode);
+    },
+
+    async loadValidationFile(file) {
+      const previousMode = get().dataset.options.validation.mode;
+      validationBytes = file ? await file.arrayBuffer() : null;
+      set((s) => ({
+        dataset: {
+          ...s.dataset,
+          validationFileName: file?.name ?? null,
+          options: file ? { ...s.dataset.options, validation: { ...s.dataset.options.validation, mode: 'file' } } : s.dataset.options,
+        },
+      }));
+      await get().retokenizeDataset();
+      syncValidation(previousMode);
+    },
+
+    async retokenizeDataset() {
+      if (!datasetBytes || !get().dataset.fileName || get().model.status !== 'ready') return;
+      // One tokenization at a time, the newest last: the worker keeps the dataset it prepared last,
+      // so it must be the one the page shows. Requests overtaken while waiting are dropped.
+      const mine = ++generation;
+      const previous = inFlight;
+      let release = (): void => undefined;
+      inFlight = new Promise<void>((r) => (release = r));
+      set((s) => ({ dataset: { ...s.dataset, status: 'loading', summary: null, details: null, error: null } }));
+      get().resetExport();
+      try {
+        await previous;
+        const { fileName, skipInvalid, options, validationFileName } = get().dataset;
+        if (mine !== generation || !datasetBytes || !fileName) return;
+        const validation = options.validation.mode === 'file' && validationBytes && validationFileName ? { name: validationFileName, bytes: new Uint8Array(validationBytes) } : null;
+        const bytes = packDataset({ options, train: { name: fileName, bytes: new Uint8Array(datasetBytes) }, validation });
+        const summary = await engine().call(
+          'loadDataset',
+          { fileName, bytes, skipInvalid },
+          { transfer: [bytes], onProgress: (progress) => mine === generation && set((s) => ({ dataset: { ...s.dataset, progress } })) },
+        );
+        if (mine !== generation) return;
+        const details = (summary as Partial<DetailedSummary>).details ?? null;
+        set((s) => ({ dataset: { ...s.dataset, status: 'ready', summary, details, progress: null } }));
+        syncValidation();
+      } catch (e) {
+        if (mine !== generation) return;
+        set((s) => ({ dataset: { ...s.dataset, status: 'error', progress: null, error: toErrorInfo(e) } }));
+      } finally {
+        release();
+      }
+    },
+  };
+};

@@ -1,16 +1,24 @@
 import { engine } from '../engine';
 import { toErrorInfo, type AdapterFiles, type ErrorInfo } from '../../worker/protocol';
+import { zipStore } from '../../util/zip';
+import { modelCard, type ModelCardInput } from './export-card';
+import type { StudioState } from '../store';
 import type { Slice } from './types';
 
 export interface ExportSlice {
   exportState: { busy: boolean; error: ErrorInfo | null };
   downloadAdapter(): Promise<void>;
   downloadConfig(): Promise<void>;
+  /** adapter_model.safetensors, adapter_config.json and a README.md model card in one .zip. */
+  downloadZip(): Promise<void>;
   /** Forgets exported files (a new run or model makes them stale). */
   resetExport(): void;
 }
 
-/** The last export, reused by both buttons until the next run. Not state: bytes, no renders. */
+/** The .zip's file name. */
+export const ZIP_NAME = 'lora-adapter.zip';
+
+/** The last export, reused by every button until the next run. Not state: bytes, no renders. */
 let exported: Promise<AdapterFiles> | null = null;
 
 function saveFile(name: string, data: BlobPart, type: string): void {
@@ -25,7 +33,38 @@ function saveFile(name: string, data: BlobPart, type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
-export const createExportSlice: Slice<ExportSlice> = (set) => {
+/** What the model card says, from the store: the run's settings and result, the model, the data. */
+export function cardInput(s: StudioState, date: Date): ModelCardInput | null {
+  const settings = s.training.settings;
+  const model = s.model.summary;
+  if (!settings || !model) return null;
+  const sum = s.dataset.summary;
+  const det = s.dataset.details;
+  let dataset: ModelCardInput['dataset'] = null;
+  if (sum) {
+    let truncated: number | undefined;
+    if (det) {
+      truncated = 0;
+      for (let i = 0; i < det.lengths.length; i++) if (det.lengths[i] > settings.maxLength) truncated++;
+    }
+    // A validation file counts only if the run measured a validation loss (the worker used it).
+    const file = s.dataset.options.validation.mode === 'file' && det?.validation && s.training.result?.finalValLoss != null ? det.validation : null;
+    const split = Math.min(settings.validationExamples, Math.floor(sum.examples / 5));
+    dataset = {
+      fileName: sum.fileName,
+      format: sum.format,
+      examples: sum.examples,
+      tokens: sum.tokens,
+      trainedTokens: sum.trainedTokens,
+      truncated,
+      trainOn: det?.trainOn ?? 'assistant',
+      validation: file ? { examples: file.examples, source: 'file', fileName: file.fileName } : split > 0 ? { examples: split, source: 'split' } : null,
+    };
+  }
+  return { model, settings, dataset, result: s.training.result, date };
+}
+
+export const createExportSlice: Slice<ExportSlice> = (set, get) => {
   const files = async (): Promise<AdapterFiles | null> => {
     set({ exportState: { busy: true, error: null } });
     try {
@@ -48,6 +87,26 @@ export const createExportSlice: Slice<ExportSlice> = (set) => {
     async downloadConfig() {
       const f = await files();
       if (f) saveFile('adapter_config.json', f.config, 'application/json');
+    },
+    async downloadZip() {
+      const f = await files();
+      if (!f) return;
+      try {
+        const date = new Date();
+        const input = cardInput(get(), date);
+        if (!input) throw new Error('no finished run to describe: train an adapter first');
+        const zip = zipStore(
+          [
+            { name: 'adapter_model.safetensors', data: new Uint8Array(f.safetensors) },
+            { name: 'adapter_config.json', data: f.config },
+            { name: 'README.md', data: modelCard(input) },
+          ],
+          date,
+        );
+        saveFile(ZIP_NAME, zip, 'application/zip');
+      } catch (e) {
+        set({ exportState: { busy: false, error: toErrorInfo(e) } });
+      }
     },
     resetExport() {
       exported = null;

@@ -1,9 +1,13 @@
+import './dataset.css';
 import { useStudio } from '../../state/store';
 import { isActive } from '../../state/slices/training';
 import { ErrorBox } from '../common/ErrorBox';
 import { formatCount } from '../common/format';
 import { ProgressLine } from '../common/ProgressLine';
 import { Section } from '../common/Section';
+import { DatasetCounts } from './DatasetCounts';
+import { DatasetOptions } from './DatasetOptions';
+import { LengthHistogram } from './LengthHistogram';
 import { LineErrors } from './LineErrors';
 import { TokenPreview } from './TokenPreview';
 
@@ -19,11 +23,16 @@ export function DatasetPanel() {
   const dataset = useStudio((s) => s.dataset);
   const modelReady = useStudio((s) => s.model.status === 'ready');
   const maxLength = useStudio((s) => Number(s.settings.numbers.maxLength));
+  const validationExamples = useStudio((s) => Number(s.settings.numbers.validationExamples) || 0);
   const training = useStudio((s) => isActive(s.training.status));
   const loadDatasetFile = useStudio((s) => s.loadDatasetFile);
   const skipBadLines = useStudio((s) => s.skipBadLines);
   const d = dataset.summary;
+  const details = dataset.details;
   const badLines = dataset.error?.lines ?? [];
+  // A refused validation file is named as such (the worker prefixes its errors).
+  const refusedName = dataset.error?.message.startsWith('Validation file ') ? (dataset.validationFileName ?? 'The validation file') : dataset.fileName;
+  const protect = (details?.trainOn ?? 'assistant') !== 'all' && d?.format !== 'text';
 
   return (
     <Section id="dataset" step={2} title="Dataset">
@@ -42,14 +51,15 @@ export function DatasetPanel() {
       </div>
       <p className="muted">
         JSON Lines (or JSON, CSV, TSV, text): chat <code>{'{"messages": [{"role": "user", "content": …}, {"role": "assistant", "content": …}]}'}</code>, ShareGPT,{' '}
-        <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca or <code>{'{"text": …}'}</code>. Only assistant turns and completions are trained.
+        <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca or <code>{'{"text": …}'}</code>. By default only assistant turns and completions are trained.
       </p>
+      <DatasetOptions />
       {dataset.status === 'waiting' && !modelReady ? <p className="muted">{dataset.fileName} will be tokenized once a model is loaded.</p> : null}
       {dataset.status === 'loading' ? <p className="muted">Tokenizing {dataset.fileName}…</p> : null}
       <ProgressLine progress={dataset.progress} />
       {badLines.length > 0 ? (
         <div className="error">
-          <LineErrors errors={badLines} title={`${dataset.fileName} was refused`} />
+          <LineErrors errors={badLines} title={`${refusedName} was refused`} />
           <button type="button" className="secondary" onClick={() => void skipBadLines()}>
             Skip the bad lines and use the rest
           </button>
@@ -63,7 +73,9 @@ export function DatasetPanel() {
             <strong>{d.fileName}</strong> · {FORMAT_NAMES[d.format] ?? d.format} · {d.examples} examples · {formatCount(d.tokens)} tokens ({formatCount(d.trainedTokens)} trained) · mean{' '}
             {d.meanTokens.toFixed(0)}, longest {d.longestExample}
             {d.longestExample > maxLength ? ` · examples over Max length (${maxLength}) are truncated` : ''}
+            {details?.trainOn === 'all' ? ' · training on all tokens' : ''}
           </p>
+          <DatasetCounts summary={d} details={details} maxLength={maxLength} validationExamples={validationExamples} />
           {d.skipped.length > 0 ? <LineErrors errors={d.skipped} title="Skipped" /> : null}
           {d.warnings.length > 0 ? (
             <ul className="warning">
@@ -72,7 +84,16 @@ export function DatasetPanel() {
               ))}
             </ul>
           ) : null}
-          <TokenPreview rows={d.preview} />
+          <LengthHistogram histogram={d.histogram} maxLength={maxLength} />
+          <TokenPreview
+            key={`${d.fileName}|${d.examples}|${d.tokens}|${d.trainedTokens}`}
+            rows={d.preview}
+            lines={details?.previewLines}
+            lengths={details?.previewLengths}
+            total={d.examples}
+            maxLength={maxLength > 0 ? maxLength : undefined}
+            protect={protect}
+          />
         </div>
       ) : null}
     </Section>

@@ -8,6 +8,7 @@ export function ExportPanel() {
   const hubId = useStudio((s) => s.model.summary?.hubId ?? null);
   const downloadAdapter = useStudio((s) => s.downloadAdapter);
   const downloadConfig = useStudio((s) => s.downloadConfig);
+  const downloadZip = useStudio((s) => s.downloadZip);
   const trained = (training.status === 'finished' || training.status === 'stopped') && (training.result?.steps ?? 0) > 0;
   const disabled = !trained || exportState.busy;
 
@@ -21,7 +22,8 @@ export function ExportPanel() {
             with base model <code>{hubId}</code>
           </>
         ) : null}
-        . Load both with <code>PeftModel.from_pretrained</code>.
+        . Load both with <code>PeftModel.from_pretrained</code>. The .zip holds both and a <code>README.md</code> model card (settings, data size, final losses, a
+        loading snippet).
       </p>
       <div className="row">
         <button type="button" onClick={() => void downloadAdapter()} disabled={disabled}>
@@ -29,6 +31,9 @@ export function ExportPanel() {
         </button>
         <button type="button" onClick={() => void downloadConfig()} disabled={disabled}>
           Download config
+        </button>
+        <button type="button" className="secondary" onClick={() => void downloadZip()} disabled={disabled}>
+          Download .zip
         </button>
         {!trained ? <span className="muted">Available after a run.</span> : null}
       </div>

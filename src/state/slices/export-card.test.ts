@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TRAIN } from '../../engine/train/types';
+import type { TrainSettings } from '../../worker/protocol';
+import { modelCard, type ModelCardInput } from './export-card';
+
+const settings: TrainSettings = {
+  lora: { r: 16, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'v_proj'], useRslora: true },
+  train: { ...DEFAULT_TRAIN, lr: 2e-4, schedule: 'cosine', warmupSteps: 10, maxSteps: 200, gradAccum: 2, seed: 7, checkpointing: true },
+  batchSize: 4,
+  maxLength: 512,
+  checkpointEvery: 10,
+  validationExamples: 20,
+};
+
+const input: ModelCardInput = {
+  model: { name: 'Qwen/Qwen3-0.6B', hubId: 'Qwen/Qwen3-0.6B', randomWeights: false, quant: 'int4' },
+  settings,
+  dataset: {
+    fileName: 'chat.jsonl',
+    format: 'messages',
+    examples: 1000,
+    tokens: 250_000,
+    trainedTokens: 90_000,
+    truncated: 3,
+    trainOn: 'assistant',
+    validation: { examples: 20, source: 'split' },
+  },
+  result: { end: 'finished', steps: 200, finalLoss: 1.23456, finalValLoss: 1.5, ms: 61_000 },
+  date: new Date('2026-11-26T12:00:00Z'),
+};
+
+describe('modelCard', () => {
+  it('names the base model, settings, data, losses, date and how to load it', () => {
+    const md = modelCard(input);
+    expect(md).toMatch(/^---\nbase_model: "Qwen\/Qwen3-0\.6B"\nlibrary_name: peft\n/);
+    for (const s of [
+      '# LoRA adapter for Qwen/Qwen3-0.6B',
+      'trained with LoRA Studio on 2026-11-26',
+      'Rank (r): 16',
+      'Alpha: 32 (rsLoRA',
+      'Dropout: 0.05',
+      '`q_proj`, `v_proj`',
+      'Steps: 200 of 200',
+      'Learning rate: 0.0002, cosine schedule, 10 warmup steps',
+      '4 × gradient accumulation 2 = 8 sequences per step',
+      'Max length: 512 tokens',
+      'Gradient checkpointing: on',
+      'Seed: 7',
+      '`chat.jsonl` (chat messages)',
+      '1000 examples, 250000 tokens (90000 trained)',
+      'Truncated: 3 examples longer than 512 tokens',
+      'Validation: 20 examples held out of the data',
+      'Final training loss: 1.2346',
+      'Final validation loss: 1.5000',
+      'base = AutoModelForCausalLM.from_pretrained("Qwen/Qwen3-0.6B")',
+      'model = PeftModel.from_pretrained(base, "./adapter")',
+      'Trained with LoRA Studio.',
+    ]) {
+      expect(md, s).toContain(s);
+    }
+  });
+
+  it('without a Hub id: no base_model line, a placeholder path, the demo warning, n/a losses', () => {
+    const md = modelCard({
+      ...input,
+      model: { name: 'Demo model', hubId: null, randomWeights: true, quant: 'none' },
+      result: { end: 'stopped', steps: 5, finalLoss: 2, finalValLoss: null, ms: 1000 },
+      dataset: null,
+    });
+    expect(md).not.toContain('base_model:');
+    expect(md).toContain('random weights');
+    expect(md).toContain('Steps: 5 of 200 (stopped early)');
+    expect(md).toContain('Final validation loss: n/a');
+    expect(md).toContain('from_pretrained("path/to/base-model")');
+    expect(md).toContain('- Not recorded');
+  });
+});
