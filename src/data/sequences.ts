@@ -1,5 +1,6 @@
 // Sequences for training: deterministic shuffling, validation split, packing, and batches.
 import type { Batch } from '../engine/train/types';
+import { mulberry32 } from '../util/prng';
 
 /** A tokenized sequence: ids and the 0/1 trained-token mask (labels are derived from it). */
 export interface TokenSequence {
@@ -7,17 +8,8 @@ export interface TokenSequence {
   trainMask: ArrayLike<number>;
 }
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). The same seed gives the same stream everywhere. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (src/util/prng.ts), uniform in [0, 1). */
+export const seededRandom = mulberry32;
 
 /** A shuffled copy (Fisher-Yates driven by mulberry32(seed)); deterministic for a seed. */
 export function shuffled<T>(items: readonly T[], seed: number): T[] {

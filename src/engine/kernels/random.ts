@@ -1,16 +1,9 @@
 // Seeded random inputs and error measures for kernel checks (no test-runner imports).
 
-/** mulberry32: small, fast, deterministic. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../util/prng';
+
+/** The project's seeded PRNG (src/util/prng.ts). */
+export const rng = mulberry32;
 
 /** n floats uniform in [-scale, scale). */
 export function randomF32(n: number, seed: number, scale = 1): Float32Array {

@@ -1,6 +1,7 @@
 // PEFT LoRA adapters: key names, initialization, adapter_config.json, reading and writing.
 // Runs in Node and in the browser.
 
+import { mulberry32 } from '../../util/prng';
 import { parseSafetensors, readSafetensorsHeader, readTensorF32, writeSafetensors, FLOAT_DTYPES } from '../../io/safetensors';
 import type { ModelFolder } from '../model/weights';
 import { PROJECTIONS, projectionModule, projectionShape, type HostTensor, type ModelSpec, type Projection } from '../model/spec';
@@ -54,17 +55,6 @@ function hashKey(seed: number, key: string): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -5,7 +5,7 @@
 import { GpuError } from '../../gpu/errors';
 import type { Gpu, KernelProfile, Program } from '../../gpu/gpu';
 import { adamwStep, adamwStepParams, globalNormSquared, globalNormSquaredPartials } from '../kernels/optimizer';
-import { rng } from '../kernels/random';
+import { initLoraTensors } from '../lora/adapter';
 import { loraLayout, packLora, unpackLora, type LoraLayout } from '../lora/layout';
 import { destroyModelWeights, uploadModelWeights, type BaseQuant, type BaseTensor, type ModelWeightsGpu } from '../model/gpu-weights';
 import { GpuModel } from '../model/model';
@@ -29,17 +29,6 @@ export interface TrainerState {
   params: Float32Array;
   m: Float32Array;
   v: Float32Array;
-}
-
-/** PEFT's initialisation: A ~ U(±1/sqrt(in_features)) (kaiming_uniform, a=√5), B = 0. */
-export function initLoraFlat(layout: LoraLayout, seed: number): Float32Array {
-  const flat = new Float32Array(layout.totalFloats);
-  const r = rng(seed);
-  for (const s of layout.sites) {
-    const bound = 1 / Math.sqrt(s.inFeatures);
-    for (let i = 0; i < layout.r * s.inFeatures; i++) flat[s.aOffset + i] = (r() * 2 - 1) * bound;
-  }
-  return flat;
 }
 
 /** Shifted targets: position t predicts labels[t+1]; the last position of each row is ignored. */
@@ -134,7 +123,8 @@ export class Trainer {
     return gpu.checked(() => {
       const owned: GPUBuffer[] = [];
       const weights = uploadModelWeights(gpu, spec, model.weights, options.quant ?? 'none');
-      const flat = options.initAdapter ? packLora(layout, options.initAdapter) : initLoraFlat(layout, hyper.seed);
+      // A fresh adapter gets PEFT's initialisation: A ~ U(±1/sqrt(in_features)), B = 0.
+      const flat = packLora(layout, options.initAdapter ?? initLoraTensors(spec, lora, hyper.seed));
       const params = gpu.upload(flat, 'lora.params');
       const grads = gpu.createBuffer(layout.totalFloats * 4, 'lora.grads');
       const dropoutSeed = gpu.createBuffer(4, 'dropoutSeed');
