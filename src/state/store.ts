@@ -8,8 +8,9 @@ import { createLibrarySlice, type LibrarySlice } from './slices/library';
 import { createModelSlice, type ModelSlice } from './slices/model';
 import { createSettingsSlice, type SettingsSlice } from './slices/settings';
 import { createTrainingSlice, type TrainingSlice } from './slices/training';
+import { createTryItSlice, type TryItSlice } from './slices/tryit';
 
-export type StudioState = GpuSlice & LibrarySlice & ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & ExportSlice;
+export type StudioState = GpuSlice & LibrarySlice & ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & ExportSlice & TryItSlice;
 
 export const useStudio = create<StudioState>()((...a) => ({
   ...createGpuSlice(...a),
@@ -19,4 +20,5 @@ export const useStudio = create<StudioState>()((...a) => ({
   ...createSettingsSlice(...a),
   ...createTrainingSlice(...a),
   ...createExportSlice(...a),
+  ...createTryItSlice(...a),
 }));

@@ -6,6 +6,7 @@ import { ModelPanel } from './model/ModelPanel';
 import { NoWebGpu } from './NoWebGpu';
 import { SettingsPanel } from './settings/SettingsPanel';
 import { TrainingPanel } from './training/TrainingPanel';
+import { TryItPanel } from './playground/TryItPanel';
 
 export function App() {
   const gpu = useStudio((s) => s.gpu);
@@ -37,7 +38,8 @@ export function App() {
             <li><a href="#dataset">Dataset</a></li>
             <li><a href="#settings">Settings</a></li>
             <li><a href="#train">Train</a></li>
-            <li><a href="#export">Try &amp; export</a></li>
+            <li><a href="#tryit">Try it</a></li>
+            <li><a href="#export">Export</a></li>
           </ol>
         </nav>
       </header>
@@ -46,6 +48,7 @@ export function App() {
         <DatasetPanel />
         <SettingsPanel />
         <TrainingPanel />
+        <TryItPanel />
         <ExportPanel />
       </main>
     </>

@@ -1,7 +1,7 @@
 // The page's side of the worker protocol: `call(method, params)` returns a promise for the
 // method's typed result; events (training steps, …) go to listeners. The UI never posts messages
 // itself; src/state is the only caller.
-import { EngineError, type FromWorker, type Method, type Params, type Progress, type Result, type WorkerEvent } from './protocol';
+import { EngineError, type FromWorker, type GenerateSide, type Method, type Params, type Progress, type Result, type WorkerEvent } from './protocol';
 
 /** What the client needs of a Worker (a MessagePort-like object in tests). */
 export interface WorkerLike {
@@ -44,6 +44,18 @@ export class EngineClient {
       this.pending.set(id, { resolve: resolve as (r: unknown) => void, reject, onProgress: options.onProgress });
       this.worker.postMessage({ kind: 'request', id, method, params }, options.transfer ?? []);
     });
+  }
+
+  /**
+   * "Try it": calls `generate` and passes the text of each side, as it grows, to `onText` until the
+   * reply (the worker sends every `generated` event of a request before its reply).
+   */
+  generate(params: Params<'generate'>, onText: (side: GenerateSide, text: string, tokens: number, done: boolean) => void): Promise<Result<'generate'>> {
+    const id = this.nextId; // the id `call` gives this request
+    const off = this.on((ev) => {
+      if (ev.type === 'generated' && ev.id === id) onText(ev.side, ev.text, ev.tokens, ev.done);
+    });
+    return this.call('generate', params).finally(off);
   }
 
   /** Listens to worker events other than per-request progress. Returns the unsubscribe. */

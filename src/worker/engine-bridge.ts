@@ -8,6 +8,7 @@ import { Trainer, type TrainerState } from '../engine/train/trainer';
 import type { Batch, StepResult } from '../engine/train/types';
 import type { TrainSettings } from './protocol';
 import type { BaseTensor } from '../engine/model/gpu-weights';
+import type { TrainerGpuShare } from './generate-bridge';
 
 export interface EngineModel {
   spec: ModelSpec;
@@ -24,6 +25,8 @@ export interface TrainerLike {
   saveState(): Promise<TrainerState>;
   loadState(state: TrainerState): void;
   destroy(): void;
+  /** The GPU buffers generation may borrow (see generate-bridge.ts). */
+  gpuShare?(): TrainerGpuShare;
 }
 
 export function openGpu(): Promise<Gpu> {
@@ -39,6 +42,8 @@ export async function createTrainer(gpu: Gpu, model: EngineModel, settings: Trai
     saveState: () => trainer.saveState(),
     loadState: (state) => trainer.loadState(state),
     destroy: () => trainer.destroy(),
+    // Generation borrows the trainer's frozen weights and live LoRA buffer instead of a second copy.
+    gpuShare: () => ({ weights: trainer.model.weights, layout: trainer.layout, params: trainer.model.params }),
   };
 }
 

@@ -6,6 +6,7 @@ import type { Gpu } from '../gpu/gpu';
 import { BatchStream } from './batches';
 import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
 import { adapterFiles, createTrainer, openGpu, type EngineModel, type TrainerLike } from './engine-bridge';
+import { GenerateBridge } from './generate-bridge';
 import { openModelSource } from './model-source';
 import {
   toErrorInfo,
@@ -49,6 +50,9 @@ export class Handler {
   private trainer: TrainerLike | null = null;
   private trainerSettings: TrainSettings | null = null;
   private control: RunControl | null = null;
+  /** "Try it": decoders borrowing this session's model and trainer (released with the trainer). */
+  private generator: { gpu: Gpu; bridge: GenerateBridge } | null = null;
+  private generateStop = false;
 
   constructor(private readonly post: Post) {}
 
@@ -76,6 +80,8 @@ export class Handler {
   }
 
   private releaseTrainer(): void {
+    this.generator?.bridge.destroy();
+    this.generator = null;
     this.trainer?.destroy();
     this.trainer = null;
     this.trainerSettings = null;
@@ -261,6 +267,31 @@ export class Handler {
       const bytes = files.safetensors;
       const safetensors = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
       return { config: files.config, safetensors };
+    },
+
+    generate: async (params, id) => {
+      const model = this.model;
+      if (!model) throw new SessionError('load a model first');
+      if (this.control && !this.control.pauseRequested) throw new SessionError('pause or stop training to try the model');
+      if (this.generator?.bridge.busy) throw new SessionError('a generation is already running');
+      const gpu = await this.getGpu();
+      if (this.generator && this.generator.gpu !== gpu) {
+        this.generator.bridge.destroy();
+        this.generator = null;
+      }
+      this.generator ??= { gpu, bridge: new GenerateBridge(gpu, model.engine, model.tokenizer) };
+      const run = this.trainer && this.trainerSettings ? { trainer: this.trainer, settings: this.trainerSettings } : null;
+      this.generateStop = false;
+      return this.generator.bridge.generate(
+        params,
+        run,
+        (side, text, tokens, done) => this.post({ kind: 'event', type: 'generated', id, side, text, tokens, done }),
+        () => this.generateStop,
+      );
+    },
+    stopGenerate: async () => {
+      this.generateStop = true;
+      return null;
     },
   };
 }

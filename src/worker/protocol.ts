@@ -129,6 +129,38 @@ export interface AdapterFiles {
   safetensors: ArrayBuffer;
 }
 
+export interface GenerateParams {
+  /** The user's message. */
+  prompt: string;
+  /** 0 = greedy. */
+  temperature: number;
+  /** Nucleus mass in (0, 1]. */
+  topP: number;
+  maxNewTokens: number;
+  /** Seed of the sampling RNG (the same for both outputs). */
+  seed: number;
+}
+
+/** Which side of "Try it" an output belongs to. */
+export type GenerateSide = 'base' | 'adapter';
+
+export interface GenerateOutput {
+  text: string;
+  tokens: number;
+  /** stop: an end-of-turn / EOS token; length: max new tokens; context: the context is full. */
+  reason: 'stop' | 'length' | 'context' | 'cancelled';
+  /** Decoding time (prefill included) and tokens per second after the first token. */
+  ms: number;
+  tokensPerSec: number | null;
+}
+
+export interface GenerateResult {
+  promptTokens: number;
+  base: GenerateOutput;
+  /** null when there is no adapter yet (no run in this session). */
+  adapter: GenerateOutput | null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Methods: params and result of each request.
 
@@ -148,6 +180,15 @@ export interface Methods {
   resume: { params: Record<string, never>; result: null };
   stop: { params: Record<string, never>; result: null };
   exportAdapter: { params: Record<string, never>; result: AdapterFiles };
+  /**
+   * "Try it": the prompt, wrapped in the model's chat template (add_generation_prompt), answered by
+   * the base model and, when a run has an adapter, by the base model with it, side by side. Tokens
+   * stream as `generated` events with this request's id; the reply comes when both have ended.
+   * Refused while training runs (pause or stop it first).
+   */
+  generate: { params: GenerateParams; result: GenerateResult };
+  /** Ends a running generation early (its reply still comes, with reason 'cancelled'). */
+  stopGenerate: { params: Record<string, never>; result: null };
 }
 
 export type Method = keyof Methods;
@@ -196,7 +237,9 @@ export type WorkerEvent =
   | { kind: 'event'; type: 'checkpoint'; step: number }
   /** A resumed run's metrics up to its checkpoint (sent before its first new step). */
   | { kind: 'event'; type: 'history'; history: RunHistory }
-  | { kind: 'event'; type: 'log'; level: 'info' | 'warn'; message: string };
+  | { kind: 'event'; type: 'log'; level: 'info' | 'warn'; message: string }
+  /** "Try it": the text so far of one side of the generate request `id`. */
+  | { kind: 'event'; type: 'generated'; id: number; side: GenerateSide; text: string; tokens: number; done: boolean };
 
 export type FromWorker = Reply | WorkerEvent;
 export type ToWorker = Request;

@@ -13,7 +13,7 @@ export function ExportPanel() {
   const disabled = !trained || exportState.busy;
 
   return (
-    <Section id="export" step={5} title="Try & export">
+    <Section id="export" step={6} title="Export">
       <p className="muted">
         The adapter is written as PEFT writes it: <code>adapter_model.safetensors</code> and <code>adapter_config.json</code>
         {hubId ? (
@@ -38,7 +38,6 @@ export function ExportPanel() {
         {!trained ? <span className="muted">Available after a run.</span> : null}
       </div>
       <ErrorBox error={exportState.error} title="Export failed" />
-      <p className="muted">Trying the adapter side by side with the base model arrives with the engine's generation path.</p>
     </Section>
   );
 }

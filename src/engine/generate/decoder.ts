@@ -1,0 +1,317 @@
+// Incremental decoding on the GPU with a per-layer KV cache, for trying a model (and its LoRA
+// adapter) on a prompt. It borrows the frozen weights (ModelWeightsGpu) and, with an adapter, the
+// flat LoRA parameter buffer (lora/layout.ts) as they are: the trainer's own, no copy.
+//
+// Two programs are recorded once, both reading the cache position from a small storage buffer
+// `state` = u32 [pos, count] written before each submit:
+//   prefill  P = chunk rows (prompt tokens pos..pos+count-1, the tail padding), no LM head;
+//   step     one row, then the final norm and the LM head into `logits` (V), read back.
+// Per layer and row: rmsnorm → q,k,v (+LoRA) → [q/k norm] → RoPE at the row's position → append
+// k,v to the cache → attention of the row over cache positions 0..pos → o_proj (+LoRA) →
+// residual → rmsnorm → gate,up (+LoRA) → SwiGLU → down (+LoRA) → residual. The same kernels as
+// the training forward (layer.ts) except the position-aware RoPE, the cache and its attention.
+import { GpuError } from '../../gpu/errors';
+import type { Buf, Gpu, Program, Recorder } from '../../gpu/gpu';
+import { addInplace } from '../kernels/add';
+import { decodeAttention, decodeGemv, decodeKvStore, decodeRope } from '../kernels/decode';
+import { loraDown, loraUp } from '../kernels/lora';
+import { rmsnormForward } from '../kernels/rmsnorm';
+import { ropeTables } from '../kernels/rope';
+import { swigluForward } from '../kernels/swiglu';
+import { siteViews, type LoraLayout, type LoraSite } from '../lora/layout';
+import { isQuantized, type LinearWeight, type ModelWeightsGpu } from '../model/gpu-weights';
+import { embed, projForward } from '../model/linear';
+import { projectionShape, type ModelSpec, type Projection } from '../model/spec';
+
+/** An adapter to apply: the flat parameter buffer and its layout (the trainer's, borrowed). */
+export interface DecoderLora {
+  layout: LoraLayout;
+  params: GPUBuffer;
+}
+
+export interface DecoderOptions {
+  /** Cache length: the decoder holds positions 0..maxContext-1. */
+  maxContext: number;
+  /** Prompt tokens per prefill submit (default 32). */
+  chunk?: number;
+}
+
+/**
+ * The most tokens a decoder may hold: max_position_embeddings, and a Mistral-style sliding window
+ * (the cache attends to every position; beyond the window the model itself would not).
+ */
+export function decoderContextLimit(spec: ModelSpec): number {
+  const maxPos = spec.maxPositionEmbeddings > 0 ? spec.maxPositionEmbeddings : Infinity;
+  return Math.min(maxPos, spec.slidingWindow ? spec.slidingWindow : Infinity);
+}
+
+export class Decoder {
+  readonly maxContext: number;
+  readonly chunk: number;
+  private position = 0;
+  private readonly owned: GPUBuffer[] = [];
+  private readonly ids: GPUBuffer;
+  private readonly state: GPUBuffer;
+  private readonly logits: GPUBuffer;
+  private readonly staging: GPUBuffer;
+  private readonly idWords: Uint32Array;
+  private readonly stateWords = new Uint32Array(2);
+  private readonly prefill: Program;
+  private readonly step: Program;
+  private destroyed = false;
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly spec: ModelSpec,
+    private readonly weights: ModelWeightsGpu,
+    private readonly lora: DecoderLora | null,
+    options: DecoderOptions,
+  ) {
+    const maxPos = decoderContextLimit(spec);
+    if (!(options.maxContext >= 1) || options.maxContext > maxPos) {
+      throw new GpuError(`a context of ${options.maxContext} tokens is outside 1..${maxPos} (max_position_embeddings, or the sliding window: full attention only)`);
+    }
+    this.maxContext = options.maxContext;
+    this.chunk = Math.max(1, Math.min(options.chunk ?? 32, options.maxContext));
+    const P = this.chunk;
+    const C = spec.hiddenSize;
+    const D = spec.headDim;
+    const Q = spec.numHeads * D;
+    const KV = spec.numKvHeads * D;
+    const I = spec.intermediateSize;
+    const T = this.maxContext;
+    const f = (floats: number, label: string): GPUBuffer => {
+      const b = gpu.createBuffer(floats * 4, `decode.${label}`);
+      this.owned.push(b);
+      return b;
+    };
+    this.ids = f(P, 'ids');
+    this.idWords = new Uint32Array(P);
+    this.state = f(4, 'state');
+    this.logits = f(spec.vocabSize, 'logits');
+    this.staging = gpu.device.createBuffer({ size: Math.max(16, spec.vocabSize * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'decode.staging' });
+    const { cos, sin } = ropeTables(spec.rope, T, D);
+    const s: Scratch = {
+      x: f(P * C, 'x'),
+      n: f(P * C, 'n'),
+      tmp: f(P * C, 'tmp'),
+      rstd: f(P * Math.max(spec.numHeads, spec.numKvHeads, 1), 'rstd'),
+      qRaw: spec.qkNorm ? f(P * Q, 'qRaw') : null,
+      kRaw: spec.qkNorm ? f(P * KV, 'kRaw') : null,
+      q: f(P * Q, 'q'),
+      k: f(P * KV, 'k'),
+      v: f(P * KV, 'v'),
+      att: f(P * Q, 'att'),
+      gate: f(P * I, 'gate'),
+      up: f(P * I, 'up'),
+      act: f(P * I, 'act'),
+      h: f(P * Math.max(lora?.layout.r ?? 1, 1), 'loraH'),
+      seed: f(1, 'seed'),
+      cos: this.upload(cos, 'rope.cos'),
+      sin: this.upload(sin, 'rope.sin'),
+      kc: Array.from({ length: spec.numLayers }, (_, l) => f(KV * T, `kc${l}`)),
+      vc: Array.from({ length: spec.numLayers }, (_, l) => f(KV * T, `vc${l}`)),
+      sites: Array.from({ length: spec.numLayers }, () => new Map<Projection, LoraSite>()),
+    };
+    if (lora) for (const site of lora.layout.sites) s.sites[site.layer].set(site.proj, site);
+    let rec = gpu.recorder();
+    this.record(rec, s, P, false);
+    this.prefill = rec.finish();
+    rec = gpu.recorder();
+    this.record(rec, s, 1, true);
+    this.step = rec.finish();
+  }
+
+  /** Builds a decoder, surfacing validation and out-of-memory errors of its setup as typed errors. */
+  static async create(gpu: Gpu, spec: ModelSpec, weights: ModelWeightsGpu, lora: DecoderLora | null, options: DecoderOptions): Promise<Decoder> {
+    const made: Decoder[] = [];
+    try {
+      return await gpu.checked(() => {
+        made.push(new Decoder(gpu, spec, weights, lora, options));
+        return made[0];
+      });
+    } catch (e) {
+      made[0]?.destroy();
+      throw e;
+    }
+  }
+
+  private upload(data: Float32Array, label: string): GPUBuffer {
+    const b = this.gpu.upload(data, `decode.${label}`);
+    this.owned.push(b);
+    return b;
+  }
+
+  /** Whether this decoder reads these weights (a cached decoder is reused only for its own). */
+  usesWeights(weights: ModelWeightsGpu): boolean {
+    return this.weights === weights;
+  }
+
+  /** Whether this decoder applies this adapter (the same buffer and layout), or none for null. */
+  usesLora(lora: DecoderLora | null): boolean {
+    if (!lora || !this.lora) return lora === this.lora;
+    return lora.params === this.lora.params && lora.layout === this.lora.layout;
+  }
+
+  /** Tokens in the cache (the position of the next token). */
+  get length(): number {
+    return this.position;
+  }
+
+  /** Empties the cache (a new prompt). */
+  reset(): void {
+    this.position = 0;
+  }
+
+  /**
+   * Appends `tokens` to the cache (at least one) and returns the logits (V) that follow the last.
+   * All but the last go through the prefill program, `chunk` tokens per submit.
+   */
+  async feed(tokens: ArrayLike<number>): Promise<Float32Array> {
+    if (this.destroyed) throw new GpuError('this decoder was released');
+    const n = tokens.length;
+    const V = this.spec.vocabSize;
+    if (n < 1) throw new GpuError('feed needs at least one token');
+    if (this.position + n > this.maxContext) {
+      throw new GpuError(`${this.position + n} tokens exceed the decoder's context of ${this.maxContext}`);
+    }
+    for (let i = 0; i < n; i++) {
+      const id = tokens[i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new GpuError(`token id ${id} is outside the vocabulary (${V})`);
+    }
+    const { gpu } = this;
+    await gpu.checked(() => {
+      let i = 0;
+      while (n - i > 1) {
+        const count = Math.min(this.chunk, n - 1 - i);
+        for (let j = 0; j < count; j++) this.idWords[j] = tokens[i + j];
+        gpu.write(this.ids, this.idWords.subarray(0, count));
+        this.writeState(count);
+        this.prefill.run();
+        this.position += count;
+        i += count;
+      }
+      this.idWords[0] = tokens[n - 1];
+      gpu.write(this.ids, this.idWords.subarray(0, 1));
+      this.writeState(1);
+      gpu.assertAlive();
+      const enc = gpu.device.createCommandEncoder();
+      this.step.encode(enc);
+      enc.copyBufferToBuffer(this.logits, 0, this.staging, 0, V * 4);
+      gpu.device.queue.submit([enc.finish()]);
+      this.position += 1;
+    });
+    try {
+      await this.staging.mapAsync(GPUMapMode.READ, 0, V * 4);
+    } catch (e) {
+      gpu.assertAlive();
+      throw new GpuError(`reading the logits back failed: ${(e as Error).message}`);
+    }
+    const out = new Float32Array(this.staging.getMappedRange(0, V * 4).slice(0));
+    this.staging.unmap();
+    return out;
+  }
+
+  private writeState(count: number): void {
+    this.stateWords[0] = this.position;
+    this.stateWords[1] = count;
+    this.gpu.write(this.state, this.stateWords);
+  }
+
+  /** out (N,Out) = inp·Wᵀ (+b) (+ scale·(inp·Aᵀ)·Bᵀ with an adapter on this site). */
+  private proj(rec: Recorder, s: Scratch, layer: number, p: Projection, out: Buf, inp: Buf, N: number): void {
+    const [Out, In] = projectionShape(this.spec, p);
+    linear(rec, out, inp, this.weights.layers[layer].proj[p], N, In, Out);
+    const site = s.sites[layer].get(p);
+    if (!site || !this.lora) return;
+    const { layout, params } = this.lora;
+    const { A, B } = siteViews(params, layout, site);
+    loraDown(rec, s.h, inp, A, N, In, layout.r, { p: 0, seed: s.seed, site: site.site });
+    loraUp(rec, out, s.h, B, N, Out, layout.r, layout.scale);
+  }
+
+  private record(rec: Recorder, s: Scratch, N: number, head: boolean): void {
+    const { spec, weights } = this;
+    const C = spec.hiddenSize;
+    const D = spec.headDim;
+    const Hq = spec.numHeads;
+    const Hkv = spec.numKvHeads;
+    const I = spec.intermediateSize;
+    const T = this.maxContext;
+    const eps = spec.rmsNormEps;
+    embed(rec, s.x, this.ids, weights.embed, N, C);
+    for (let l = 0; l < spec.numLayers; l++) {
+      const w = weights.layers[l];
+      rmsnormForward(rec, s.n, s.rstd, s.x, w.inputNorm, N, C, eps);
+      if (spec.qkNorm) {
+        this.proj(rec, s, l, 'q_proj', s.qRaw!, s.n, N);
+        this.proj(rec, s, l, 'k_proj', s.kRaw!, s.n, N);
+        rmsnormForward(rec, s.q, s.rstd, s.qRaw!, w.qNorm!, N * Hq, D, eps);
+        rmsnormForward(rec, s.k, s.rstd, s.kRaw!, w.kNorm!, N * Hkv, D, eps);
+      } else {
+        this.proj(rec, s, l, 'q_proj', s.q, s.n, N);
+        this.proj(rec, s, l, 'k_proj', s.k, s.n, N);
+      }
+      this.proj(rec, s, l, 'v_proj', s.v, s.n, N);
+      decodeRope(rec, s.q, s.cos, s.sin, this.state, N, Hq, D, T);
+      decodeRope(rec, s.k, s.cos, s.sin, this.state, N, Hkv, D, T);
+      decodeKvStore(rec, s.kc[l], s.vc[l], s.k, s.v, this.state, N, Hkv, D, T);
+      decodeAttention(rec, s.att, s.q, s.kc[l], s.vc[l], this.state, N, Hq, Hkv, D, T, 1 / Math.sqrt(D));
+      this.proj(rec, s, l, 'o_proj', s.tmp, s.att, N);
+      addInplace(rec, s.x, s.tmp, N * C);
+      rmsnormForward(rec, s.n, s.rstd, s.x, w.postNorm, N, C, eps);
+      this.proj(rec, s, l, 'gate_proj', s.gate, s.n, N);
+      this.proj(rec, s, l, 'up_proj', s.up, s.n, N);
+      swigluForward(rec, s.act, s.gate, s.up, N * I);
+      this.proj(rec, s, l, 'down_proj', s.tmp, s.act, N);
+      addInplace(rec, s.x, s.tmp, N * C);
+    }
+    if (!head) return;
+    rmsnormForward(rec, s.n, s.rstd, s.x, weights.norm, N, C, eps);
+    linear(rec, this.logits, s.n, { weight: weights.lmHead, bias: null }, N, C, spec.vocabSize);
+  }
+
+  /** GPU bytes this decoder allocated (cache, scratch, tables). */
+  get bytes(): number {
+    return this.owned.reduce((a, b) => a + b.size, 0);
+  }
+
+  /** Frees the decoder's own buffers; the borrowed weights and LoRA parameters are left alone. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.prefill.destroy();
+    this.step.destroy();
+    for (const b of this.owned) this.gpu.destroyBuffer(b);
+    this.staging.destroy();
+  }
+}
+
+/** A frozen projection: a matrix-vector product for one row (f32), else the tiled GEMM. */
+function linear(rec: Recorder, out: Buf, inp: Buf, w: LinearWeight, N: number, In: number, Out: number): void {
+  if (N === 1 && !isQuantized(w.weight)) decodeGemv(rec, out, inp, w.weight, w.bias, N, In, Out);
+  else projForward(rec, out, inp, w, N, In, Out);
+}
+
+interface Scratch {
+  x: GPUBuffer;
+  n: GPUBuffer;
+  tmp: GPUBuffer;
+  rstd: GPUBuffer;
+  qRaw: GPUBuffer | null;
+  kRaw: GPUBuffer | null;
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  att: GPUBuffer;
+  gate: GPUBuffer;
+  up: GPUBuffer;
+  act: GPUBuffer;
+  h: GPUBuffer;
+  seed: GPUBuffer;
+  cos: GPUBuffer;
+  sin: GPUBuffer;
+  kc: GPUBuffer[];
+  vc: GPUBuffer[];
+  sites: Map<Projection, LoraSite>[];
+}

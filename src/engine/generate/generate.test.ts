@@ -1,0 +1,155 @@
+// The KV-cache decoder against the training forward: greedy generation's logits at every step
+// equal the last row of a full forward (Trainer.logits) over the same growing sequence, for a
+// Llama and a Qwen3 (q/k norm, head_dim 32) fixture, without an adapter and with a PEFT adapter
+// whose B is nonzero. Prompts cover chunked prefill with a padded tail chunk and a 1-token prompt.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeFolder } from '../../io/node-files';
+import { maxAbsErr, testGpu } from '../kernels/testing';
+import { readAdapter } from '../lora/adapter';
+import type { HostTensor, ModelSpec } from '../model/spec';
+import { loadModelFolder } from '../model/weights';
+import { Trainer } from '../train/trainer';
+import { DEFAULT_TRAIN, type LoraHyper } from '../train/types';
+import { Decoder } from './decoder';
+import { Generation, type GenerateStep } from './generate';
+
+const root = resolve(process.cwd(), '../shared/fixtures/reference');
+const TOL = 1e-4;
+const NEW_TOKENS = 10;
+
+interface Fixture {
+  spec: ModelSpec;
+  weights: Map<string, HostTensor>;
+  adapter: { settings: LoraHyper; tensors: Map<string, HostTensor> };
+  prompt: number[];
+}
+
+async function loadFixture(name: string): Promise<Fixture> {
+  const dir = join(root, name);
+  const model = await loadModelFolder(nodeFolder(join(dir, 'model')));
+  const adapter = await readAdapter(nodeFolder(join(dir, 'adapter_init')), model.spec);
+  const batch = JSON.parse(readFileSync(join(dir, 'batch.json'), 'utf8')) as { input_ids: number[][] };
+  return { spec: model.spec, weights: model.weights as Map<string, HostTensor>, adapter, prompt: batch.input_ids[0].slice(0, 7) };
+}
+
+/** The last row of a full forward over `ids` with the trainer's current LoRA parameters. */
+async function fullForwardLast(t: Trainer, ids: number[]): Promise<Float32Array> {
+  const T = ids.length;
+  const inputIds = Int32Array.from(ids);
+  const logits = await t.logits({ B: 1, T, inputIds, attentionMask: new Int32Array(T).fill(1), labels: inputIds });
+  const V = t.spec.vocabSize;
+  return logits.slice((T - 1) * V, T * V);
+}
+
+/** Greedy generation; every step's logits against the full forward of the same sequence. */
+async function compareGreedy(decoder: Decoder, reference: Trainer, prompt: number[]): Promise<{ err: number; steps: GenerateStep[] }> {
+  const gen = new Generation(decoder, prompt, { temperature: 0, topP: 1, maxNewTokens: NEW_TOKENS, stopIds: [], seed: 0 });
+  const steps: GenerateStep[] = [];
+  await gen.run((s) => steps.push(s));
+  let err = 0;
+  for (let k = 0; k < steps.length; k++) {
+    const want = await fullForwardLast(reference, [...prompt, ...gen.ids.slice(0, k)]);
+    err = Math.max(err, maxAbsErr(steps[k].logits, want));
+  }
+  return { err, steps };
+}
+
+for (const name of ['tiny-llama', 'tiny-qwen3']) {
+  describe.skipIf(!existsSync(join(root, name, 'model', 'config.json')))(`KV-cache decoding vs the full forward: ${name}`, () => {
+    let fx: Fixture;
+    let adapted: Trainer;
+    let plain: Trainer;
+    let base: Decoder;
+    let withAdapter: Decoder;
+
+    beforeAll(async () => {
+      const gpu = await testGpu();
+      fx = await loadFixture(name);
+      const maxSeq = fx.prompt.length + NEW_TOKENS;
+      const options = { maxBatch: 1, maxSeq };
+      adapted = await Trainer.create(gpu, fx, fx.adapter.settings, DEFAULT_TRAIN, { ...options, initAdapter: fx.adapter.tensors });
+      // PEFT's fresh init (B = 0): the base model's logits through the training forward.
+      plain = await Trainer.create(gpu, fx, fx.adapter.settings, DEFAULT_TRAIN, options);
+      // Both decoders borrow the adapted trainer's weights; one applies its LoRA parameters.
+      const w = adapted.model.weights;
+      base = await Decoder.create(gpu, fx.spec, w, null, { maxContext: maxSeq, chunk: 4 });
+      withAdapter = await Decoder.create(gpu, fx.spec, w, { layout: adapted.layout, params: adapted.model.params }, { maxContext: maxSeq, chunk: 4 });
+    });
+
+    afterAll(() => {
+      base?.destroy();
+      withAdapter?.destroy();
+      adapted?.destroy();
+      plain?.destroy();
+    });
+
+    it('the adapter has a nonzero B (it changes the logits)', async () => {
+      const a = await fullForwardLast(adapted, fx.prompt);
+      const b = await fullForwardLast(plain, fx.prompt);
+      expect(maxAbsErr(a, b)).toBeGreaterThan(1e-3);
+    });
+
+    it(`base model: ${NEW_TOKENS} greedy steps after a 7-token prompt (prefill chunks 4 + 2) match within ${TOL}`, async () => {
+      const { err, steps } = await compareGreedy(base, plain, fx.prompt);
+      expect(steps.length).toBe(NEW_TOKENS);
+      console.log(`${name} base: max |Δlogit| ${err.toExponential(2)} over ${steps.length} steps`);
+      expect(err).toBeLessThanOrEqual(TOL);
+    });
+
+    it(`with the adapter: ${NEW_TOKENS} greedy steps match within ${TOL}`, async () => {
+      const { err, steps } = await compareGreedy(withAdapter, adapted, fx.prompt);
+      expect(steps.length).toBe(NEW_TOKENS);
+      console.log(`${name} adapter: max |Δlogit| ${err.toExponential(2)} over ${steps.length} steps`);
+      expect(err).toBeLessThanOrEqual(TOL);
+    });
+
+    it('a one-token prompt (no prefill) and a prompt of exactly one chunk plus one', async () => {
+      for (const prompt of [fx.prompt.slice(0, 1), fx.prompt.slice(0, 5)]) {
+        const { err } = await compareGreedy(withAdapter, adapted, prompt);
+        expect(err).toBeLessThanOrEqual(TOL);
+      }
+    });
+
+    it('stops at a stop token (not included) and at max new tokens; sampling is seeded', async () => {
+      const greedy = await new Generation(base, fx.prompt, { temperature: 0, topP: 1, maxNewTokens: 6, stopIds: [], seed: 0 }).run();
+      expect(greedy.reason).toBe('length');
+      expect(greedy.ids.length).toBe(6);
+      // The first token not seen before it: generation must stop right there.
+      const firstNew = greedy.ids.findIndex((id, i) => i > 0 && !greedy.ids.slice(0, i).includes(id));
+      const stopAt = Math.max(firstNew, 0);
+      const stopped = await new Generation(base, fx.prompt, { temperature: 0, topP: 1, maxNewTokens: 6, stopIds: [greedy.ids[stopAt]], seed: 0 }).run();
+      expect(stopped.reason).toBe('stop');
+      expect(stopped.ids).toEqual(greedy.ids.slice(0, stopAt));
+
+      const opts = { temperature: 1.5, topP: 0.95, maxNewTokens: 8, stopIds: [], seed: 1234 };
+      const s1 = await new Generation(withAdapter, fx.prompt, opts).run();
+      const s2 = await new Generation(withAdapter, fx.prompt, opts).run();
+      expect(s2.ids).toEqual(s1.ids);
+      const s3 = await new Generation(withAdapter, fx.prompt, { ...opts, seed: 99 }).run();
+      expect(s3.ids).not.toEqual(s1.ids);
+    });
+
+    it('an int8 base (as the library stores models): the decoder reads it as the trainer does', async () => {
+      const gpu = await testGpu();
+      const maxSeq = fx.prompt.length + NEW_TOKENS;
+      const q = await Trainer.create(gpu, fx, fx.adapter.settings, DEFAULT_TRAIN, { maxBatch: 1, maxSeq, initAdapter: fx.adapter.tensors, quant: 'int8' });
+      const dec = await Decoder.create(gpu, fx.spec, q.model.weights, { layout: q.layout, params: q.model.params }, { maxContext: maxSeq, chunk: 4 });
+      try {
+        const { err } = await compareGreedy(dec, q, fx.prompt);
+        expect(err).toBeLessThanOrEqual(TOL);
+      } finally {
+        dec.destroy();
+        q.destroy();
+      }
+    });
+
+    it('the context limit ends a generation', async () => {
+      const gen = new Generation(base, fx.prompt, { temperature: 0, topP: 1, maxNewTokens: 1000, stopIds: [], seed: 0 });
+      const r = await gen.run();
+      expect(r.reason).toBe('context');
+      expect(fx.prompt.length + r.ids.length).toBe(base.maxContext + 1);
+    });
+  });
+}
