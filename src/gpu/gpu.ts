@@ -34,10 +34,6 @@ export function isView(b: Buf): b is BufferView {
   return (b as BufferView).buffer !== undefined && (b as BufferView).offset !== undefined;
 }
 
-export function bufSize(b: Buf): number {
-  return isView(b) ? b.size : b.size;
-}
-
 /** Marks a uniform value as f32 (plain numbers are packed as u32; negative ones as i32). */
 export class F32 {
   constructor(readonly value: number) {}
@@ -154,10 +150,6 @@ export class Program {
     private readonly ops: RecordedOp[],
     private readonly owned: GPUBuffer[],
   ) {}
-
-  get dispatchCount(): number {
-    return this.ops.filter((o) => o.kind === 'dispatch').length;
-  }
 
   /** Encodes the program into an encoder (compute passes batched between copies and clears). */
   encode(encoder: GPUCommandEncoder): void {

@@ -60,10 +60,6 @@ export interface Activations {
   buffers: GPUBuffer[];
 }
 
-export function layerSiteKey(proj: string): string {
-  return proj;
-}
-
 export function allocateActivations(
   gpu: Gpu,
   spec: ModelSpec,
@@ -85,7 +81,7 @@ export function allocateActivations(
   };
   const makeLayer = (tag: string, layer: number): LayerActs => {
     const h = new Map<string, GPUBuffer>();
-    for (const s of layout.sites) if (s.layer === layer) h.set(layerSiteKey(s.proj), f(N * layout.r, `${tag}.h.${s.proj}`));
+    for (const s of layout.sites) if (s.layer === layer) h.set(s.proj, f(N * layout.r, `${tag}.h.${s.proj}`));
     return {
       n1: f(N * C, `${tag}.n1`),
       rstd1: f(N, `${tag}.rstd1`),

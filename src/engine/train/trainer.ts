@@ -176,9 +176,12 @@ export class Trainer {
     return counted;
   }
 
+  /** Trained targets of the micro-batches: labels[t+1] != -100 (what shiftLabels keeps). */
   private countTargets(batches: Batch[]): number {
     let total = 0;
-    for (const b of batches) total += shiftLabels(b, this.targets);
+    for (const { B, T, labels } of batches) {
+      for (let b = 0; b < B; b++) for (let t = 1; t < T; t++) if (labels[b * T + t] !== -100) total++;
+    }
     return total;
   }
 
