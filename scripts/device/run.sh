@@ -1,0 +1,30 @@
+#!/bin/bash
+# Runs on the GPU machine (copied to .device/run.sh by scripts/device/bundle.sh): every issue-6
+# measurement in one go, each as one JSON line in $OUT/bench.jsonl, stderr in $OUT/bench.log.
+# A failing case is logged and skipped, so one bad shape does not cost the others.
+set -u
+d=$(cd "$(dirname "$0")" && pwd)
+out=${OUT:-/tmp/out}; mkdir -p "$out"
+run() {
+  echo "# $*" >> "$out/bench.log"
+  if [ -f "$d/gpu-env.sh" ]; then
+    timeout -s KILL "${CASE_TIMEOUT:-120}" bash "$d/gpu-env.sh" node "$d/cli/main.mjs" "$@" >> "$out/bench.jsonl" 2>> "$out/bench.log"
+  else
+    timeout -s KILL "${CASE_TIMEOUT:-120}" node "$d/cli/main.mjs" "$@" >> "$out/bench.jsonl" 2>> "$out/bench.log"
+  fi
+  echo "# exit $?" >> "$out/bench.log"
+}
+if [ "${SMOKE:-0}" = 1 ]; then
+  # The same script on SwiftShader (tiny shapes), to check the bundle before spending GPU time.
+  run bench --matmul 64 64 64
+  run bench --model tiny --batch 1 --seq 16 --rank 4 --quant int4 --steps 2 --json
+  exit 0
+fi
+run bench --matmul 4096 4096 4096 --reps 20
+run bench --matmul 4096 4096 4096 --quant int4 --reps 20
+run bench --matmul 2048 8192 2048 --quant int4 --reps 20
+for m in smollm2-135m qwen2.5-0.5b llama-3.2-1b; do
+  run bench --model "$m" --batch 4 --seq 512 --rank 16 --quant int4 --steps 6 --json
+done
+run bench --model llama-3.2-1b --batch 4 --seq 512 --rank 16 --quant int4 --checkpointing --steps 4 --json
+cat "$out/bench.jsonl"
