@@ -19,6 +19,15 @@
 // Each workgroup computes a TILE_M x TILE_N tile of C (each thread 4x4); the host sizes the tile
 // dimension that spans r to r (8..64). Tiles are folded over a 2D grid (x + y * num_workgroups.x).
 //
+// Split-K (lora_down, lora_grad_h, lora_grad_a, lora_grad_b: the skinny products whose reduction is
+// long and whose C has few tiles): workgroup t computes tile t % tiles over the reduction slice
+// s = t / tiles, k in [s·k_slice, min(K, (s+1)·k_slice)) (k_slice a multiple of TILE_K, the last
+// slice ragged). With slices = 1 this is the plain GEMM above. With slices > 1 the host binds a
+// scratch buffer as c and passes alpha = 1, accumulate = 0: slice s writes its partial tile to
+// c[s·slice_stride + m·Nc + n]; then lora_split_reduce (bindings: c = the real C, a = the partials)
+// sums the partials in slice order 0..slices−1 and applies alpha and accumulate as above.
+// The dropout mask depends only on the flat element index, never on the split.
+//
 // bindings: 0 uniforms Params
 //           1 c    read_write (C above)
 //           2 a    read       (A above)
@@ -35,6 +44,9 @@ struct Params {
   alpha: f32,           // result = alpha · A·B
   keep_threshold: u32,  // ceil(p · 2^24): keep iff (hash >> 8) >= keep_threshold
   site: u32,            // dropout site: distinct per (layer, projection)
+  k_slice: u32,         // reduction length per slice (a multiple of TILE_K; K when slices = 1)
+  slices: u32,          // number of reduction slices (workgroups = tiles · slices)
+  slice_stride: u32,    // floats between slices' partial tiles in c (0 when slices = 1)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -142,27 +154,44 @@ fn fma_tile(tx: u32, ty: u32) {
   }
 }
 
-// c = (or +=) alpha · acc; drop: dropped elements of C get nothing.
-fn store(m0: u32, n0: u32, tx: u32, ty: u32, drop: bool, key: u32) {
+// c = (or +=) alpha · acc; drop: dropped elements of C get nothing. base: the slice's partial tile.
+fn store(m0: u32, n0: u32, base: u32, tx: u32, ty: u32, drop: bool, key: u32) {
   for (var i = 0u; i < 4u; i++) {
     let gm = m0 + 4u * ty + i;
     if (gm >= p.M) { return; }
     for (var j = 0u; j < 4u; j++) {
       let gn = n0 + 4u * tx + j;
       if (gn >= p.Nc) { break; }
-      let idx = gm * p.Nc + gn;
+      let e = gm * p.Nc + gn;
+      let idx = base + e;
       var v = p.alpha * acc[i][j];
-      if (drop && !keep(idx, key)) { v = 0.0; }
+      if (drop && !keep(e, key)) { v = 0.0; }
       if (p.accumulate != 0u) { v += c[idx]; }
       c[idx] = v;
     }
   }
 }
 
-fn begin_tile(wid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
+// This workgroup's tile of C and reduction slice.
+struct Tile {
+  m0: u32,
+  n0: u32,
+  k_begin: u32,
+  k_end: u32,
+  base: u32,  // offset of the slice's partial tile in c
+}
+
+fn begin_tile(wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
   for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
-  let t = wid.x + wid.y * nwg.x;
-  return vec2<u32>((t % p.tiles_m) * TILE_M, (t / p.tiles_m) * TILE_N);
+  let w = wid.x + wid.y * nwg.x;
+  let t = w % p.tiles;
+  let s = w / p.tiles;
+  let k_begin = s * p.k_slice;
+  return Tile((t % p.tiles_m) * TILE_M, (t / p.tiles_m) * TILE_N, k_begin, min(p.K, k_begin + p.k_slice), s * p.slice_stride);
+}
+
+fn out_of_grid(wid: vec3<u32>, nwg: vec3<u32>) -> bool {
+  return wid.x + wid.y * nwg.x >= p.tiles * p.slices;
 }
 
 fn step_key() -> u32 {
@@ -174,92 +203,106 @@ fn step_key() -> u32 {
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
 fn lora_down(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  if (out_of_grid(wid, nwg)) { return; }
   let o = begin_tile(wid, nwg);
   let key = step_key();
-  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
-    stage_a_rm(o.x, k0, li, DROPOUT, key);
-    stage_b_nt(o.y, k0, li);
+  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
+    stage_a_rm(o.m0, k0, li, DROPOUT, key);
+    stage_b_nt(o.n0, k0, li);
     workgroupBarrier();
     fma_tile(lid.x, lid.y);
     workgroupBarrier();
   }
-  store(o.x, o.y, lid.x, lid.y, false, 0u);
+  store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
 fn lora_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  if (out_of_grid(wid, nwg)) { return; }
   let o = begin_tile(wid, nwg);
-  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
-    stage_a_rm(o.x, k0, li, false, 0u);
-    stage_b_nt(o.y, k0, li);
+  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
+    stage_a_rm(o.m0, k0, li, false, 0u);
+    stage_b_nt(o.n0, k0, li);
     workgroupBarrier();
     fma_tile(lid.x, lid.y);
     workgroupBarrier();
   }
-  store(o.x, o.y, lid.x, lid.y, false, 0u);
+  store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
 fn lora_grad_b(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  if (out_of_grid(wid, nwg)) { return; }
   let o = begin_tile(wid, nwg);
-  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
-    stage_a_km(o.x, k0, li);
-    stage_b_nn(o.y, k0, li, false, 0u);
+  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
+    stage_a_km(o.m0, k0, li);
+    stage_b_nn(o.n0, k0, li, false, 0u);
     workgroupBarrier();
     fma_tile(lid.x, lid.y);
     workgroupBarrier();
   }
-  store(o.x, o.y, lid.x, lid.y, false, 0u);
+  store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
 fn lora_grad_h(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  if (out_of_grid(wid, nwg)) { return; }
   let o = begin_tile(wid, nwg);
-  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
-    stage_a_rm(o.x, k0, li, false, 0u);
-    stage_b_nn(o.y, k0, li, false, 0u);
+  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
+    stage_a_rm(o.m0, k0, li, false, 0u);
+    stage_b_nn(o.n0, k0, li, false, 0u);
     workgroupBarrier();
     fma_tile(lid.x, lid.y);
     workgroupBarrier();
   }
-  store(o.x, o.y, lid.x, lid.y, false, 0u);
+  store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
 fn lora_grad_a(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  if (out_of_grid(wid, nwg)) { return; }
   let o = begin_tile(wid, nwg);
   let key = step_key();
-  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
-    stage_a_km(o.x, k0, li);
-    stage_b_nn(o.y, k0, li, DROPOUT, key);
+  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
+    stage_a_km(o.m0, k0, li);
+    stage_b_nn(o.n0, k0, li, DROPOUT, key);
     workgroupBarrier();
     fma_tile(lid.x, lid.y);
     workgroupBarrier();
   }
-  store(o.x, o.y, lid.x, lid.y, false, 0u);
+  store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
 fn lora_grad_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
+  if (out_of_grid(wid, nwg)) { return; }
   let o = begin_tile(wid, nwg);
   let key = step_key();
-  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
-    stage_a_rm(o.x, k0, li, false, 0u);
-    stage_b_nn(o.y, k0, li, false, 0u);
+  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
+    stage_a_rm(o.m0, k0, li, false, 0u);
+    stage_b_nn(o.n0, k0, li, false, 0u);
     workgroupBarrier();
     fma_tile(lid.x, lid.y);
     workgroupBarrier();
   }
-  store(o.x, o.y, lid.x, lid.y, DROPOUT, key);
+  store(o.m0, o.n0, o.base, lid.x, lid.y, DROPOUT, key);
+}
+
+// Split-K reduce: c[i] = (or +=) alpha · Σ_{s = 0..slices−1} a[s·slice_stride + i], i < M·Nc,
+// summed in slice order (deterministic). One thread per element; grid folded as above.
+@compute @workgroup_size(256)
+fn lora_split_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) li: u32) {
+  let i = (wid.x + wid.y * nwg.x) * 256u + li;
+  if (i >= p.M * p.Nc) { return; }
+  var sum = 0.0;
+  for (var s = 0u; s < p.slices; s++) { sum += a[s * p.slice_stride + i]; }
+  var v = p.alpha * sum;
+  if (p.accumulate != 0u) { v += c[i]; }
+  c[i] = v;
 }

@@ -17,10 +17,12 @@
 //                plus the residual stream at every layer input, (L + 1)·N·C, kept either way,
 //                the final norm nf (N·C) + rstdF (N), and ids/mask/targets/losses (4·N).
 //   grad scratch dx, dn (2·N·C) + dAct, dI1, dI2 (3·N·I) + dAtt, dq (2·N·Q) + dk, dv (2·N·KV)
-//                + dqRaw, dkRaw (Qwen3) + dh (N·r): one set, reused by every layer.
+//                + dqRaw, dkRaw (Qwen3) + dh (N·r) + the LoRA split-K partials
+//                (loraSplitScratchFloats, engine/kernels/lora.ts): one set, reused by every layer.
 //   lora         P = Σ over targeted projections of r·(in + out), each tensor padded to 64
 //                floats: params + grads + Adam m + Adam v = 4·P·4 B (+ small norm partials).
-//   logits / CE  N·V (the loss overwrites the logits with their gradient in place).
+//   logits / CE  one chunk of rows·V, rows = logitsChunkRows(N, V) (≤ 128 MiB unless N < 64 rows
+//                are already larger); the loss overwrites them with their gradient in place.
 //   overhead     uniforms, readbacks, pipeline scratch: a flat 16 MiB.
 //
 // Buffer limits matter as much as the total: the largest single buffer (often the logits, or an
@@ -28,6 +30,8 @@
 // (quantized weights are split across bindings; f32 ones are not).
 
 import { PROJECTIONS, projectionShape, type ModelSpec, type Projection } from '../engine/model/spec';
+import { logitsChunkRows } from '../engine/model/logits-chunk';
+import { loraSplitScratchFloats } from '../engine/kernels/lora';
 import { blocksPerRow, wordsPerRow } from './format';
 
 export type WeightQuant = 'int8' | 'int4' | 'none';
@@ -112,7 +116,9 @@ export function estimateGpuMemory(spec: ModelSpec, o: MemoryEstimateOptions): Me
   see('per-token activation (N, I)', N * I * F, true);
 
   // ---- grad scratch
-  const gradScratch = (2 * N * C + 3 * N * I + 2 * N * Q + 2 * N * KV + (spec.qkNorm ? N * Q + N * KV : 0) + N * r) * F;
+  const loraPartials = loraSplitScratchFloats(N, r, targets.map((p) => projectionShape(spec, p)));
+  see('LoRA split-K partials', loraPartials * F, true);
+  const gradScratch = (2 * N * C + 3 * N * I + 2 * N * Q + 2 * N * KV + (spec.qkNorm ? N * Q + N * KV : 0) + N * r + loraPartials) * F;
 
   // ---- LoRA
   let loraFloats = 0;
@@ -123,9 +129,9 @@ export function estimateGpuMemory(spec: ModelSpec, o: MemoryEstimateOptions): Me
   loraFloats = Math.max(loraFloats, ALIGN_FLOATS);
   const lora = { params: loraFloats * F, grads: loraFloats * F, adam: 2 * loraFloats * F, total: 4 * loraFloats * F };
 
-  // ---- logits
-  const logits = N * V * F;
-  see('logits (batch·seq, vocab)', logits, true);
+  // ---- logits: one head chunk at a time (src/engine/model/logits-chunk.ts)
+  const logits = Math.min(N, logitsChunkRows(N, V)) * V * F;
+  see('logits chunk (rows, vocab)', logits, true);
 
   const total = weights + activations + gradScratch + lora.total + logits + OVERHEAD;
   return { weights, activations, gradScratch, lora, logits, overhead: OVERHEAD, total, largestBuffer, largestBinding };

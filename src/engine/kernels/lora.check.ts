@@ -11,10 +11,16 @@ import {
   loraGradHCpu,
   loraGradInput,
   loraGradInputCpu,
+  loraSplitPlan,
+  loraSplitReduce,
+  loraSplitReduceCpu,
+  loraSplitScratchFloats,
   loraUp,
   loraUpCpu,
   type LoraDropout,
   type LoraDropoutCpu,
+  type LoraSplit,
+  type LoraSplitKernel,
 } from './lora';
 import { withSmallGrid } from './matmul.check';
 import { randomF32, relL2Err } from './random';
@@ -32,6 +38,12 @@ interface Case {
   scale?: number;
   accumulate?: boolean;
   maxPerDim?: number;
+  /** Split-K: a forced number of slices, or 'auto' for the policy's own choice (scratch from loraSplitScratchFloats). */
+  slices?: number | 'auto';
+  /** Split-K scratch floats instead of what the split needs (a smaller one narrows the split). */
+  room?: number;
+  /** The slices the run must end up with (default: the plan for `slices`). */
+  wantSlices?: number;
 }
 
 function caseName(c: Case): string {
@@ -42,7 +54,27 @@ function caseName(c: Case): string {
   if (c.p !== undefined) parts.push(`p=${c.p}`);
   if (c.accumulate) parts.push('accumulate');
   if (c.maxPerDim) parts.push(`grid<=${c.maxPerDim}`);
+  if (c.slices !== undefined) parts.push(`split=${c.slices}`);
+  if (c.room !== undefined) parts.push(`room=${c.room}`);
   return parts.join(' ');
+}
+
+/**
+ * The split-K scratch a case runs with (NaN-filled: reading a slot no slice wrote poisons the
+ * result), or none. Throws unless the case's split really splits, with a ragged last slice.
+ */
+function splitScratch(gpu: Gpu, c: Case, kernel: LoraSplitKernel, io: number): { split?: LoraSplit; buffers: GPUBuffer[] } {
+  if (c.slices === undefined) return { buffers: [] };
+  const forced = c.slices === 'auto' ? undefined : c.slices;
+  const plan = loraSplitPlan(kernel, c.N, io, c.r, forced);
+  const floats = c.room ?? (forced === undefined ? loraSplitScratchFloats(c.N, c.r, [[io, io]]) : plan.partialFloats);
+  const want = c.wantSlices ?? plan.slices;
+  const used = c.room === undefined ? plan : loraSplitPlan(kernel, c.N, io, c.r, Math.floor(floats / (plan.M * plan.Nc)));
+  if (used.slices !== want || want < 2 || used.K - (used.slices - 1) * used.kSlice >= used.kSlice) {
+    throw new Error(`case does not split as meant: ${used.slices} slices of ${used.kSlice} over K=${used.K}, want ${want} with a ragged last`);
+  }
+  const partials = gpu.upload(new Float32Array(Math.max(floats, 4)).fill(NaN), 'partials');
+  return { split: { partials, slices: forced }, buffers: [partials] };
 }
 
 /** Uploads, runs `fn` on the (maybe grid-limited) GPU, reads `out` back, frees everything. */
@@ -51,15 +83,17 @@ async function runGpu(
   c: Case,
   out: Float32Array,
   inputs: Float32Array[],
-  fn: (g: Gpu, out: GPUBuffer, ins: GPUBuffer[], dropout: LoraDropout) => Promise<void>,
+  fn: (g: Gpu, out: GPUBuffer, ins: GPUBuffer[], dropout: LoraDropout, split?: LoraSplit) => Promise<void>,
+  splitFor?: [LoraSplitKernel, number],
 ): Promise<Float32Array> {
   const ob = gpu.upload(out, 'out');
   const ins = inputs.map((x, i) => gpu.upload(x, `in${i}`));
   const seed = gpu.upload(new Uint32Array([SEED]), 'seed');
+  const { split, buffers } = splitFor ? splitScratch(gpu, c, ...splitFor) : { split: undefined, buffers: [] };
   const g = c.maxPerDim ? withSmallGrid(gpu, c.maxPerDim) : gpu;
-  await fn(g, ob, ins, { p: c.p ?? 0, seed, site: SITE });
+  await fn(g, ob, ins, { p: c.p ?? 0, seed, site: SITE }, split);
   const got = await gpu.readF32(ob, out.length);
-  for (const b of [ob, seed, ...ins]) gpu.destroyBuffer(b);
+  for (const b of [ob, seed, ...ins, ...buffers]) gpu.destroyBuffer(b);
   return got;
 }
 
@@ -87,6 +121,12 @@ const downCases: Case[] = [
   { N: 5, In: 64, r: 64, p: 0.05 },
   { N: 9, In: 40, r: 70 }, // r past one tile
   { N: 130, In: 21, r: 8, p: 0.3, maxPerDim: 2 },
+  // split-K over In (ragged last slice)
+  { N: 33, In: 70, r: 3, p: 0.3, slices: 3 },
+  { N: 130, In: 200, r: 16, p: 0.1, slices: 4 },
+  { N: 9, In: 100, r: 70, slices: 2 },
+  { N: 130, In: 90, r: 5, p: 0.3, slices: 3, maxPerDim: 5 },
+  { N: 64, In: 300, r: 4, p: 0.3, slices: 'auto' },
 ];
 
 const upCases: Case[] = [
@@ -104,6 +144,13 @@ const gradBCases: Case[] = [
   { N: 130, Out: 97, r: 16, scale: 2 },
   { N: 17, Out: 70, r: 40, scale: 1 },
   { N: 40, Out: 200, r: 3, scale: 2, maxPerDim: 2 },
+  // split-K over N (ragged last slice)
+  { N: 33, Out: 45, r: 3, scale: 0.5, slices: 2 },
+  { N: 33, Out: 45, r: 3, scale: 0.5, accumulate: true, slices: 2 },
+  { N: 300, Out: 20, r: 5, scale: 2, accumulate: true, slices: 4 },
+  { N: 130, Out: 97, r: 16, scale: 2, slices: 5 },
+  { N: 40, Out: 140, r: 3, scale: 2, accumulate: true, slices: 3, maxPerDim: 5 },
+  { N: 500, Out: 30, r: 4, scale: 2, accumulate: true, slices: 'auto' },
 ];
 
 const gradHCases: Case[] = [
@@ -111,6 +158,11 @@ const gradHCases: Case[] = [
   { N: 130, Out: 97, r: 16, scale: 2 },
   { N: 3, Out: 1000, r: 8, scale: 2 },
   { N: 200, Out: 30, r: 3, scale: 2, maxPerDim: 2 },
+  // split-K over Out (ragged last slice)
+  { N: 33, Out: 45, r: 3, scale: 0.5, slices: 2 },
+  { N: 130, Out: 97, r: 16, scale: 2, slices: 3 },
+  { N: 130, Out: 70, r: 3, scale: 2, slices: 3, maxPerDim: 5 },
+  { N: 64, Out: 300, r: 4, scale: 2, slices: 'auto' },
 ];
 
 const gradACases: Case[] = [
@@ -121,6 +173,16 @@ const gradACases: Case[] = [
   { N: 300, In: 50, r: 8, p: 0.3, accumulate: true }, // long reduction over tokens
   { N: 20, In: 130, r: 64, p: 0.1 },
   { N: 30, In: 300, r: 3, p: 0.3, maxPerDim: 3 },
+  // split-K over N (ragged last slice)
+  { N: 33, In: 70, r: 3, p: 0.3, slices: 2 },
+  { N: 33, In: 70, r: 3, p: 0.3, accumulate: true, slices: 2 },
+  { N: 33, In: 70, r: 3, accumulate: true, slices: 2 },
+  { N: 300, In: 50, r: 8, p: 0.3, accumulate: true, slices: 5 },
+  { N: 70, In: 130, r: 64, p: 0.1, slices: 3 },
+  { N: 60, In: 300, r: 3, p: 0.3, accumulate: true, slices: 2, maxPerDim: 4 },
+  { N: 1000, In: 20, r: 3, p: 0.3, accumulate: true, slices: 'auto' },
+  // scratch too small for the policy's 7 slices: narrowed to the 2 that fit
+  { N: 1000, In: 20, r: 3, p: 0.3, accumulate: true, slices: 'auto', room: 130, wantSlices: 2 },
 ];
 
 const gradInputCases: Case[] = [
@@ -131,14 +193,41 @@ const gradInputCases: Case[] = [
   { N: 130, In: 200, r: 3, p: 0.3, maxPerDim: 5 },
 ];
 
+const reduceCases: Array<{ count: number; slices: number; stride: number; alpha: number; accumulate: boolean; maxPerDim?: number }> = [
+  { count: 1, slices: 2, stride: 1, alpha: 1, accumulate: false },
+  { count: 300, slices: 3, stride: 300, alpha: 0.7, accumulate: false },
+  { count: 300, slices: 5, stride: 307, alpha: 2, accumulate: true },
+  { count: 1000, slices: 16, stride: 1000, alpha: 1 / 0.7, accumulate: true, maxPerDim: 2 },
+];
+
 export const loraChecks: KernelCheck[] = [
+  ...reduceCases.map(
+    (c): KernelCheck => ({
+      name:
+        `lora split reduce count=${c.count} slices=${c.slices} stride=${c.stride}` +
+        `${c.accumulate ? ' accumulate' : ''}${c.maxPerDim ? ` grid<=${c.maxPerDim}` : ''}`,
+      run: async (gpu) => {
+        const partials = randomF32(c.slices * c.stride, 90);
+        const out = randomF32(c.count, 91);
+        const init = c.accumulate ? out.slice() : new Float32Array(out.length);
+        const ob = gpu.upload(out, 'out');
+        const pb = gpu.upload(partials, 'partials');
+        const g = c.maxPerDim ? withSmallGrid(gpu, c.maxPerDim) : gpu;
+        await g.run((rec) => loraSplitReduce(rec, ob, pb, c.count, c.slices, c.stride, c.alpha, c.accumulate));
+        const got = await gpu.readF32(ob, c.count);
+        for (const b of [ob, pb]) gpu.destroyBuffer(b);
+        loraSplitReduceCpu(out, partials, c.count, c.slices, c.stride, c.alpha, c.accumulate);
+        return { error: deltaErr(got, out, init), tolerance: TOL };
+      },
+    }),
+  ),
   ...downCases.map((c) =>
     check('down', c, async (gpu) => {
       const { N, In = 0, r } = c;
       const inp = randomF32(N * In, 71);
       const A = randomF32(r * In, 72, 0.5);
       const h = randomF32(N * r, 73);
-      const got = await runGpu(gpu, c, h, [inp, A], (g, ob, [ib, ab], d) => g.run((rec) => loraDown(rec, ob, ib, ab, N, In, r, d)));
+      const got = await runGpu(gpu, c, h, [inp, A], (g, ob, [ib, ab], d, sp) => g.run((rec) => loraDown(rec, ob, ib, ab, N, In, r, d, sp)), ['down', In]);
       loraDownCpu(h, inp, A, N, In, r, cpuDropout(c));
       return relL2Err(got, h);
     }),
@@ -186,7 +275,10 @@ export const loraChecks: KernelCheck[] = [
       const dB = randomF32(Out * r, 80);
       const init = c.accumulate ? dB.slice() : new Float32Array(dB.length);
       const acc = c.accumulate ?? false;
-      const got = await runGpu(gpu, c, dB, [dout, h], (g, ob, [db, hb]) => g.run((rec) => loraGradB(rec, ob, db, hb, N, Out, r, scale, acc)));
+      const got = await runGpu(gpu, c, dB, [dout, h], (g, ob, [db, hb], _d, sp) => g.run((rec) => loraGradB(rec, ob, db, hb, N, Out, r, scale, acc, sp)), [
+        'gradB',
+        Out,
+      ]);
       loraGradBCpu(dB, dout, h, N, Out, r, scale, acc);
       return deltaErr(got, dB, init);
     }),
@@ -198,7 +290,10 @@ export const loraChecks: KernelCheck[] = [
       const dout = randomF32(N * Out, 81);
       const B = randomF32(Out * r, 82);
       const dh = randomF32(N * r, 83);
-      const got = await runGpu(gpu, c, dh, [dout, B], (g, ob, [db, bb]) => g.run((rec) => loraGradH(rec, ob, db, bb, N, Out, r, scale)));
+      const got = await runGpu(gpu, c, dh, [dout, B], (g, ob, [db, bb], _d, sp) => g.run((rec) => loraGradH(rec, ob, db, bb, N, Out, r, scale, sp)), [
+        'gradH',
+        Out,
+      ]);
       loraGradHCpu(dh, dout, B, N, Out, r, scale);
       return relL2Err(got, dh);
     }),
@@ -211,7 +306,10 @@ export const loraChecks: KernelCheck[] = [
       const dA = randomF32(r * In, 86);
       const init = c.accumulate ? dA.slice() : new Float32Array(dA.length);
       const acc = c.accumulate ?? false;
-      const got = await runGpu(gpu, c, dA, [dh, inp], (g, ob, [hb, ib], d) => g.run((rec) => loraGradA(rec, ob, hb, ib, N, In, r, d, acc)));
+      const got = await runGpu(gpu, c, dA, [dh, inp], (g, ob, [hb, ib], d, sp) => g.run((rec) => loraGradA(rec, ob, hb, ib, N, In, r, d, acc, sp)), [
+        'gradA',
+        In,
+      ]);
       loraGradACpu(dA, dh, inp, N, In, r, cpuDropout(c), acc);
       return deltaErr(got, dA, init);
     }),

@@ -8,11 +8,23 @@ import {
   loraGradHCpu,
   loraGradInputCpu,
   loraKeepMaskCpu,
+  loraGradA,
+  loraGradB,
+  loraGradH,
+  loraDown,
   loraKeepThreshold,
+  loraSplitPlan,
+  loraSplitReduceCpu,
+  loraSplitScratchFloats,
+  loraSplitSlices,
   loraUpCpu,
+  LORA_SPLIT_MIN_SLICE,
+  LORA_SPLIT_TARGET_WORKGROUPS,
   pcgHash,
   type LoraDropoutCpu,
+  type LoraSplitKernel,
 } from './lora';
+import { F32, type DispatchSpec, type Recorder } from '../../gpu/gpu';
 import { itChecks, randomF32, relL2Err } from './testing';
 
 describe('lora kernels: GPU vs CPU', () => itChecks(loraChecks));
@@ -122,4 +134,134 @@ describe('lora CPU twins: backward vs finite differences of forward (f64)', () =
       expect(relL2Err(dA2.map((v) => v - 2), dA)).toBeLessThan(1e-12);
     });
   }
+});
+
+describe('lora split-K policy', () => {
+  const kernels: LoraSplitKernel[] = ['down', 'gradH', 'gradA', 'gradB'];
+
+  it('Llama-3.2-1B shapes (N=2048, r=16): from 32..128 workgroups to 512..1024', () => {
+    const got = (k: LoraSplitKernel, io: number) => {
+      const p = loraSplitPlan(k, 2048, io, 16);
+      return [loraSplitPlan(k, 2048, io, 16, 1).workgroups, p.slices, p.kSlice, p.workgroups];
+    };
+    expect(got('down', 2048)).toEqual([32, 16, 128, 512]);
+    expect(got('down', 8192)).toEqual([32, 32, 256, 1024]);
+    expect(got('gradH', 2048)).toEqual([32, 16, 128, 512]);
+    expect(got('gradH', 8192)).toEqual([32, 32, 256, 1024]);
+    expect(got('gradA', 2048)).toEqual([32, 16, 128, 512]);
+    expect(got('gradA', 8192)).toEqual([128, 8, 256, 1024]);
+    expect(got('gradB', 2048)).toEqual([32, 16, 128, 512]);
+    expect(got('gradB', 8192)).toEqual([128, 8, 256, 1024]);
+  });
+
+  it('no split when the tiles already fill the GPU or the reduction is short', () => {
+    expect(loraSplitSlices(LORA_SPLIT_TARGET_WORKGROUPS, 1 << 20)).toBe(1);
+    expect(loraSplitSlices(1, LORA_SPLIT_MIN_SLICE * 2 - 1)).toBe(1);
+    expect(loraSplitPlan('down', 16, 64, 4).slices).toBe(1); // tiny shapes (reference tests) run the plain kernel
+    expect(loraSplitPlan('gradA', 64 * 1024, 64 * 1024, 16).slices).toBe(1);
+    const p = loraSplitPlan('gradB', 100, 50, 4, 1);
+    expect([p.slices, p.kSlice, p.partialFloats]).toEqual([1, 100, 0]);
+  });
+
+  it('slices are whole TILE_K steps that cover K once, the last possibly ragged, none empty', () => {
+    for (const K of [1, 15, 16, 17, 70, 127, 128, 129, 1000, 2047, 2048, 8191, 8192]) {
+      for (const forced of [undefined, 1, 2, 3, 5, 16, 64, 10_000]) {
+        const p = loraSplitPlan('down', 64, K, 8, forced);
+        if (p.slices === 1) {
+          expect(p.kSlice).toBe(K);
+          continue;
+        }
+        expect(p.kSlice % 16).toBe(0);
+        expect((p.slices - 1) * p.kSlice).toBeLessThan(K);
+        expect(p.slices * p.kSlice).toBeGreaterThanOrEqual(K);
+        if (forced !== undefined) expect(p.slices).toBeLessThanOrEqual(forced);
+        else expect(p.kSlice).toBeGreaterThanOrEqual(LORA_SPLIT_MIN_SLICE);
+        expect(p.partialFloats).toBe(p.slices * p.M * p.Nc);
+        expect(p.workgroups).toBe(p.tiles * p.slices);
+      }
+    }
+  });
+
+  it('loraSplitScratchFloats covers every token count up to the maximum', () => {
+    const shapes: Array<[number, number]> = [
+      [2048, 2048],
+      [512, 2048],
+      [8192, 2048],
+      [2048, 8192],
+      [576, 1536],
+    ];
+    for (const r of [4, 16, 40]) {
+      for (const maxTokens of [1, 63, 64, 65, 700, 2048]) {
+        const room = loraSplitScratchFloats(maxTokens, r, shapes);
+        let need = 0;
+        for (let N = 1; N <= maxTokens; N++) {
+          for (const [Out, In] of shapes) {
+            for (const k of kernels) need = Math.max(need, loraSplitPlan(k, N, k === 'down' || k === 'gradA' ? In : Out, r).partialFloats);
+          }
+        }
+        expect(room).toBeGreaterThanOrEqual(need);
+        expect(room).toBeLessThanOrEqual(need * 1.25 + 1); // and not much more
+      }
+    }
+    expect(loraSplitScratchFloats(2048, 16, [])).toBe(0);
+  });
+
+  it('CPU reduce twin: slices summed in order, alpha, accumulate', () => {
+    const partials = Float32Array.from([1, 2, 99, 10, 20, 99, 100, 200, 99]);
+    const c = Float32Array.from([5, 6]);
+    loraSplitReduceCpu(c, partials, 2, 3, 3, 0.5, false);
+    expect([...c]).toEqual([55.5, 111]);
+    loraSplitReduceCpu(c, partials, 2, 3, 3, 2, true);
+    expect([...c]).toEqual([55.5 + 222, 111 + 444]);
+    // f32 left-to-right: 1e8 + 1 + 1 - 1e8 = 0 in f32 (each +1 is lost), not 2.
+    const p2 = Float32Array.from([1e8, 1, 1, -1e8]);
+    const c2 = new Float32Array(1);
+    loraSplitReduceCpu(c2, p2, 1, 4, 1, 1, false);
+    expect(c2[0]).toBe(0);
+  });
+
+  describe('dispatch', () => {
+    const fakeBuf = (floats: number) => ({ size: floats * 4 }) as unknown as GPUBuffer;
+    const record = (fn: (rec: Recorder) => void): DispatchSpec[] => {
+      const calls: DispatchSpec[] = [];
+      const rec = { gpu: { limits: { maxComputeWorkgroupsPerDimension: 65535 } }, dispatch: (d: DispatchSpec) => calls.push(d) } as unknown as Recorder;
+      fn(rec);
+      return calls;
+    };
+    const u = (d: DispatchSpec) => d.uniforms!.map((v) => (v instanceof F32 ? v.value : v));
+    const dropout = { p: 0.25, seed: fakeBuf(1), site: 3 };
+
+    it('split: raw partials into the scratch, then one reduce with alpha and accumulate into C', () => {
+      const [dA, dh, inp, partials] = [fakeBuf(16 * 8192), fakeBuf(2048 * 16), fakeBuf(2048 * 8192), fakeBuf(1 << 20)];
+      const calls = record((rec) => loraGradA(rec, dA, dh, inp, 2048, 8192, 16, dropout, true, { partials }));
+      expect(calls.map((d) => d.entry)).toEqual(['lora_grad_a', 'lora_split_reduce']);
+      // M, Nc, K, tiles_m, tiles, accumulate, alpha, threshold, site, k_slice, slices, slice_stride
+      expect(u(calls[0])).toEqual([16, 8192, 2048, 1, 128, 0, 1, loraKeepThreshold(0.25), 3, 256, 8, 16 * 8192]);
+      expect(calls[0].bindings).toEqual([partials, dh, inp, dropout.seed]);
+      expect(calls[0].workgroups).toEqual([1024, 1]);
+      expect(u(calls[1])).toEqual([16, 8192, 0, 0, 0, 1, 1 / 0.75, 0, 0, 0, 8, 16 * 8192]);
+      expect(calls[1].bindings).toEqual([dA, partials]);
+      expect(calls[1].workgroups).toEqual([512, 1]);
+    });
+
+    it('no split: one plain GEMM writing C directly, as before', () => {
+      const [dB, dout, h] = [fakeBuf(64 * 64), fakeBuf(64 * 2048), fakeBuf(64 * 16)];
+      for (const split of [undefined, { partials: fakeBuf(1 << 20), slices: 1 }]) {
+        const calls = record((rec) => loraGradB(rec, dB, dout, h, 64, 64 * 1024, 16, 2, true, split));
+        expect(calls.map((d) => d.entry)).toEqual(['lora_grad_b']);
+        expect(u(calls[0])).toEqual([64 * 1024, 16, 64, 1024, 1024, 1, 2, 0, 0, 64, 1, 0]);
+      }
+      // without a scratch the policy cannot split
+      expect(record((rec) => loraDown(rec, fakeBuf(1), fakeBuf(1), fakeBuf(1), 2048, 2048, 16, dropout)).length).toBe(1);
+    });
+
+    it('a scratch too small narrows the split; a forced split that does not fit, or aliasing, throws', () => {
+      const [dh, dout, B] = [fakeBuf(2048 * 16), fakeBuf(2048 * 2048), fakeBuf(2048 * 16)];
+      const calls = record((rec) => loraGradH(rec, dh, dout, B, 2048, 2048, 16, 1, { partials: fakeBuf(4 * 2048 * 16 + 5) }));
+      expect(u(calls[0]).slice(9)).toEqual([512, 4, 2048 * 16]);
+      expect(record((rec) => loraGradH(rec, dh, dout, B, 2048, 2048, 16, 1, { partials: fakeBuf(2048 * 16) })).length).toBe(1);
+      expect(() => record((rec) => loraGradH(rec, dh, dout, B, 2048, 2048, 16, 1, { partials: fakeBuf(2048 * 16), slices: 4 }))).toThrow(/scratch/);
+      expect(() => record((rec) => loraGradH(rec, dh, dout, B, 2048, 2048, 16, 1, { partials: dout }))).toThrow(/aliases/);
+    });
+  });
 });

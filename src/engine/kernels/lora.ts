@@ -3,7 +3,7 @@
 // four. The dropout mask is a hash of (seed, site, flat index), so backward recomputes exactly the
 // forward's mask and the CPU twins reproduce it bit for bit (loraKeepMaskCpu).
 import code from '../../../shaders/lora.wgsl?raw';
-import { f32, grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { f32, grid, isView, type Buf, type Recorder } from '../../gpu/gpu';
 
 export const loraShader = { name: 'lora', code };
 
@@ -53,7 +53,31 @@ export function loraKeepMaskCpu(seed: number, site: number, i: number, p: number
   return keepWithKey(loraDropoutKey(seed >>> 0, site), i >>> 0, loraKeepThreshold(p));
 }
 
-// ---- GPU dispatch ----
+// ---- split-K policy ----
+//
+// lora_down, lora_grad_h, lora_grad_a and lora_grad_b are skinny: C has a rank-wide side, so only
+// ~N/64 or In/64 tiles exist, while the reduction (In, Out or N) runs to thousands. They split the
+// reduction into S slices (one workgroup per tile and slice), each writing a partial tile to a
+// scratch buffer (S, M, Nc), and a reduce pass sums the slices in order into C (see lora.wgsl).
+
+/** Enough workgroups to fill a large GPU (an H100 has 132 SMs) in one wave of small workgroups. */
+export const LORA_SPLIT_TARGET_WORKGROUPS = 1024;
+/** Shortest reduction slice worth a workgroup (8 steps of TILE_K). */
+export const LORA_SPLIT_MIN_SLICE = 128;
+/** TILE_K in lora.wgsl: slices are whole multiples of it. */
+const TILE_K = 16;
+
+/** The four kernels with a long reduction. */
+export type LoraSplitKernel = 'down' | 'gradH' | 'gradA' | 'gradB';
+
+/** C (M,Nc) = A (M,K)·B (K,Nc) as the kernel runs it, with its tile. */
+export interface LoraGemmShape {
+  M: number;
+  Nc: number;
+  K: number;
+  tileM: number;
+  tileN: number;
+}
 
 /** Tile extent for a dimension of length r (the LoRA rank): no more than needed, 8..64. */
 function rankTile(r: number): number {
@@ -61,6 +85,110 @@ function rankTile(r: number): number {
   if (r <= 16) return 16;
   if (r <= 32) return 32;
   return 64;
+}
+
+/** The GEMM a kernel runs for N tokens, rank r and io = In (down, gradA) or Out (gradH, gradB). */
+export function loraGemmShape(kernel: LoraSplitKernel, N: number, io: number, r: number): LoraGemmShape {
+  switch (kernel) {
+    case 'down':
+    case 'gradH':
+      return { M: N, Nc: r, K: io, tileM: 64, tileN: rankTile(r) };
+    case 'gradA':
+      return { M: r, Nc: io, K: N, tileM: rankTile(r), tileN: 64 };
+    case 'gradB':
+      return { M: io, Nc: r, K: N, tileM: 64, tileN: rankTile(r) };
+  }
+}
+
+export function loraTiles(g: LoraGemmShape): number {
+  return Math.ceil(g.M / g.tileM) * Math.ceil(g.Nc / g.tileN);
+}
+
+/**
+ * The policy: how many slices to ask for, given the plain kernel's tile count and the reduction
+ * length K. 1 when the tiles alone reach the target; otherwise enough slices to reach
+ * LORA_SPLIT_TARGET_WORKGROUPS, but no slice shorter than LORA_SPLIT_MIN_SLICE.
+ */
+export function loraSplitSlices(tiles: number, K: number): number {
+  if (tiles >= LORA_SPLIT_TARGET_WORKGROUPS) return 1;
+  const want = Math.ceil(LORA_SPLIT_TARGET_WORKGROUPS / tiles);
+  return Math.max(1, Math.min(want, Math.floor(K / LORA_SPLIT_MIN_SLICE)));
+}
+
+export interface LoraSplitPlan extends LoraGemmShape {
+  tiles: number;
+  /** Slices actually used: ceil(K / kSlice) ≤ the slices asked for; 1 = the plain kernel. */
+  slices: number;
+  /** Reduction length per slice, a multiple of TILE_K (K itself when slices = 1); the last is ragged. */
+  kSlice: number;
+  /** Workgroups of the GEMM pass: tiles · slices. */
+  workgroups: number;
+  /** Scratch floats the partials need: slices · M · Nc (0 when slices = 1). */
+  partialFloats: number;
+}
+
+/** The split of a GEMM into (at most) `slices` whole-TILE_K slices. */
+function planFor(g: LoraGemmShape, slices: number): LoraSplitPlan {
+  const tiles = loraTiles(g);
+  let S = Math.max(1, Math.min(Math.floor(slices), Math.ceil(g.K / TILE_K)));
+  let kSlice = g.K;
+  if (S > 1) {
+    kSlice = Math.ceil(Math.ceil(g.K / S) / TILE_K) * TILE_K;
+    S = Math.ceil(g.K / kSlice);
+    if (S === 1) kSlice = g.K;
+  }
+  return { ...g, tiles, slices: S, kSlice, workgroups: tiles * S, partialFloats: S > 1 ? S * g.M * g.Nc : 0 };
+}
+
+/** The split one of the four kernels uses for this shape; `slices` forces the number asked for. */
+export function loraSplitPlan(kernel: LoraSplitKernel, N: number, io: number, r: number, slices?: number): LoraSplitPlan {
+  const g = loraGemmShape(kernel, N, io, r);
+  return planFor(g, slices ?? loraSplitSlices(loraTiles(g), g.K));
+}
+
+/**
+ * Scratch floats that cover every split the policy picks for up to maxTokens tokens (any batch
+ * shape with B·T ≤ maxTokens), rank r and LoRA sites of these (Out, In) shapes. 0 when none splits.
+ * An upper bound: it uses the slices asked for, which the plan only ever rounds down.
+ */
+export function loraSplitScratchFloats(maxTokens: number, r: number, shapes: Iterable<readonly [number, number]>): number {
+  let most = 0;
+  const seen = new Set<string>();
+  for (const [Out, In] of shapes) {
+    const key = `${Out},${In}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    // gradA, gradB: C is fixed, the slices asked for only grow with the tokens (K).
+    for (const [kernel, io] of [['gradA', In], ['gradB', Out]] as const) {
+      const g = loraGemmShape(kernel, maxTokens, io, r);
+      const S = loraSplitSlices(loraTiles(g), g.K);
+      if (S > 1) most = Math.max(most, S * g.M * g.Nc);
+    }
+    // down, gradH: the slices asked for depend on the token tiles; take each tile count's most tokens.
+    for (const [kernel, io] of [['down', In], ['gradH', Out]] as const) {
+      const tileM = loraGemmShape(kernel, 1, io, r).tileM;
+      for (let tm = 1; (tm - 1) * tileM < maxTokens; tm++) {
+        const g = loraGemmShape(kernel, Math.min(tm * tileM, maxTokens), io, r);
+        const S = loraSplitSlices(loraTiles(g), g.K);
+        if (S > 1) most = Math.max(most, S * g.M * g.Nc);
+      }
+    }
+  }
+  return most;
+}
+
+// ---- GPU dispatch ----
+
+/** Split-K for lora_down, lora_grad_h, lora_grad_a, lora_grad_b. */
+export interface LoraSplit {
+  /**
+   * Scratch for the partial tiles, sized with loraSplitScratchFloats. Must not alias any other
+   * binding of the call; its contents are dead between calls. With too little room the split is
+   * narrowed to fit (a forced `slices` that does not fit throws).
+   */
+  partials: Buf;
+  /** Force the number of slices asked for (tests); default: the policy (loraSplitSlices). */
+  slices?: number;
 }
 
 interface Gemm {
@@ -74,13 +202,39 @@ interface Gemm {
   accumulate: boolean;
   alpha: number;
   dropout?: LoraDropout;
+  split?: LoraSplit;
+}
+
+function underlying(b: Buf): GPUBuffer {
+  return isView(b) ? b.buffer : b;
+}
+
+/** The plan a call runs: the policy's (or forced) split, narrowed to the scratch it was given. */
+function splitFor(g: Gemm): LoraSplitPlan {
+  const shape: LoraGemmShape = { M: g.M, Nc: g.Nc, K: g.K, tileM: g.tileM, tileN: g.tileN };
+  if (!g.split) return planFor(shape, 1);
+  const forced = g.split.slices !== undefined;
+  let plan = planFor(shape, g.split.slices ?? loraSplitSlices(loraTiles(shape), g.K));
+  if (plan.slices === 1) return plan;
+  const room = Math.floor(g.split.partials.size / 4);
+  if (plan.partialFloats > room) {
+    if (forced) throw new Error(`${g.entry}: ${plan.slices} slices need ${plan.partialFloats} scratch floats, the buffer holds ${room}`);
+    plan = planFor(shape, Math.floor(room / (g.M * g.Nc)));
+  }
+  if (plan.slices > 1) {
+    const scratch = underlying(g.split.partials);
+    if (g.bindings.some((b) => underlying(b) === scratch)) throw new Error(`${g.entry}: the split-K scratch aliases an operand`);
+  }
+  return plan;
 }
 
 function gemm(rec: Recorder, g: Gemm): void {
-  const tilesM = Math.ceil(g.M / g.tileM);
-  const tiles = tilesM * Math.ceil(g.Nc / g.tileN);
-  const overrides: Record<string, number> = { TILE_M: g.tileM, TILE_N: g.tileN, TILE_K: 16 };
-  const bindings = [...g.bindings];
+  const plan = splitFor(g);
+  const split = plan.slices > 1;
+  const overrides: Record<string, number> = { TILE_M: g.tileM, TILE_N: g.tileN, TILE_K };
+  // Split: the GEMM writes raw partial tiles (alpha 1, no accumulate) into the scratch; the reduce
+  // applies alpha and accumulate.
+  const bindings = split ? [g.split!.partials, ...g.bindings.slice(1)] : [...g.bindings];
   let threshold = 0;
   let site = 0;
   if (g.dropout) {
@@ -89,14 +243,56 @@ function gemm(rec: Recorder, g: Gemm): void {
     overrides.DROPOUT = g.dropout.p > 0 ? 1 : 0;
     bindings.push(g.dropout.seed);
   }
+  const tilesM = Math.ceil(g.M / g.tileM);
+  const sliceStride = split ? g.M * g.Nc : 0;
+  const maxPerDim = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
   rec.dispatch({
     shader: loraShader,
     entry: g.entry,
     overrides,
-    uniforms: [g.M, g.Nc, g.K, tilesM, tiles, g.accumulate ? 1 : 0, f32(g.alpha), threshold, site],
+    uniforms: [
+      g.M,
+      g.Nc,
+      g.K,
+      tilesM,
+      plan.tiles,
+      split ? 0 : g.accumulate ? 1 : 0,
+      f32(split ? 1 : g.alpha),
+      threshold,
+      site,
+      plan.kSlice,
+      plan.slices,
+      sliceStride,
+    ],
     bindings,
-    workgroups: grid(tiles, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+    workgroups: grid(plan.workgroups, maxPerDim),
   });
+  if (split) splitReduce(rec, g.bindings[0], g.split!.partials, g.M, g.Nc, plan.slices, sliceStride, g.alpha, g.accumulate);
+}
+
+/** c (M·Nc) = (or += when accumulate) alpha · Σ_s partials[s·stride + i], s = 0..slices−1 in order. */
+function splitReduce(rec: Recorder, c: Buf, partials: Buf, M: number, Nc: number, slices: number, stride: number, alpha: number, accumulate: boolean): void {
+  rec.dispatch({
+    shader: loraShader,
+    entry: 'lora_split_reduce',
+    uniforms: [M, Nc, 0, 0, 0, accumulate ? 1 : 0, f32(alpha), 0, 0, 0, slices, stride],
+    bindings: [c, partials],
+    workgroups: grid(Math.ceil((M * Nc) / 256), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
+}
+
+/** The reduce pass alone (for its check): c (count) = (or +=) alpha · Σ_s partials[s·stride + i]. */
+export function loraSplitReduce(
+  rec: Recorder,
+  c: Buf,
+  partials: Buf,
+  count: number,
+  slices: number,
+  stride: number,
+  alpha: number,
+  accumulate: boolean,
+): void {
+  splitReduce(rec, c, partials, 1, count, slices, stride, alpha, accumulate);
 }
 
 /** 1/(1−p): the scale of kept elements. */
@@ -105,9 +301,9 @@ function keepScale(d: { p: number }): number {
   return 1 / (1 - d.p);
 }
 
-/** h (N,r) = dropout(inp (N,In))·Aᵀ, A (r,In). Written. */
-export function loraDown(rec: Recorder, h: Buf, inp: Buf, A: Buf, N: number, In: number, r: number, dropout: LoraDropout): void {
-  gemm(rec, { entry: 'lora_down', bindings: [h, inp, A], M: N, Nc: r, K: In, tileM: 64, tileN: rankTile(r), accumulate: false, alpha: keepScale(dropout), dropout });
+/** h (N,r) = dropout(inp (N,In))·Aᵀ, A (r,In). Written. Split over In with `split`. */
+export function loraDown(rec: Recorder, h: Buf, inp: Buf, A: Buf, N: number, In: number, r: number, dropout: LoraDropout, split?: LoraSplit): void {
+  gemm(rec, { entry: 'lora_down', bindings: [h, inp, A], ...loraGemmShape('down', N, In, r), accumulate: false, alpha: keepScale(dropout), dropout, split });
 }
 
 /** out (N,Out) += scale · h (N,r)·Bᵀ, B (Out,r). Always accumulates. */
@@ -115,17 +311,28 @@ export function loraUp(rec: Recorder, out: Buf, h: Buf, B: Buf, N: number, Out: 
   gemm(rec, { entry: 'lora_up', bindings: [out, h, B], M: N, Nc: Out, K: r, tileM: 64, tileN: 64, accumulate: true, alpha: scale });
 }
 
-/** dB (Out,r) = (or += when accumulate) scale · doutᵀ (Out,N)·h (N,r). */
-export function loraGradB(rec: Recorder, dB: Buf, dout: Buf, h: Buf, N: number, Out: number, r: number, scale: number, accumulate: boolean): void {
-  gemm(rec, { entry: 'lora_grad_b', bindings: [dB, dout, h], M: Out, Nc: r, K: N, tileM: 64, tileN: rankTile(r), accumulate, alpha: scale });
+/** dB (Out,r) = (or += when accumulate) scale · doutᵀ (Out,N)·h (N,r). Split over N with `split`. */
+export function loraGradB(
+  rec: Recorder,
+  dB: Buf,
+  dout: Buf,
+  h: Buf,
+  N: number,
+  Out: number,
+  r: number,
+  scale: number,
+  accumulate: boolean,
+  split?: LoraSplit,
+): void {
+  gemm(rec, { entry: 'lora_grad_b', bindings: [dB, dout, h], ...loraGemmShape('gradB', N, Out, r), accumulate, alpha: scale, split });
 }
 
-/** dh (N,r) = scale · dout (N,Out)·B (Out,r). Written. */
-export function loraGradH(rec: Recorder, dh: Buf, dout: Buf, B: Buf, N: number, Out: number, r: number, scale: number): void {
-  gemm(rec, { entry: 'lora_grad_h', bindings: [dh, dout, B], M: N, Nc: r, K: Out, tileM: 64, tileN: rankTile(r), accumulate: false, alpha: scale });
+/** dh (N,r) = scale · dout (N,Out)·B (Out,r). Written. Split over Out with `split`. */
+export function loraGradH(rec: Recorder, dh: Buf, dout: Buf, B: Buf, N: number, Out: number, r: number, scale: number, split?: LoraSplit): void {
+  gemm(rec, { entry: 'lora_grad_h', bindings: [dh, dout, B], ...loraGemmShape('gradH', N, Out, r), accumulate: false, alpha: scale, split });
 }
 
-/** dA (r,In) = (or += when accumulate) dhᵀ (r,N)·dropout(inp) (N,In), with the forward's mask. */
+/** dA (r,In) = (or += when accumulate) dhᵀ (r,N)·dropout(inp) (N,In), with the forward's mask. Split over N with `split`. */
 export function loraGradA(
   rec: Recorder,
   dA: Buf,
@@ -136,8 +343,9 @@ export function loraGradA(
   r: number,
   dropout: LoraDropout,
   accumulate: boolean,
+  split?: LoraSplit,
 ): void {
-  gemm(rec, { entry: 'lora_grad_a', bindings: [dA, dh, inp], M: r, Nc: In, K: N, tileM: rankTile(r), tileN: 64, accumulate, alpha: keepScale(dropout), dropout });
+  gemm(rec, { entry: 'lora_grad_a', bindings: [dA, dh, inp], ...loraGemmShape('gradA', N, In, r), accumulate, alpha: keepScale(dropout), dropout, split });
 }
 
 /** dinp (N,In) += mask ⊙ (dh (N,r)·A (r,In)) / (1−p). Always accumulates. */
@@ -237,5 +445,24 @@ export function loraGradInputCpu(dinp: Arr, dh: Arr, A: Arr, N: number, In: numb
       for (let j = 0; j < r; j++) s += dh[n * r + j] * A[j * In + k];
       dinp[i] += scale * s;
     }
+  }
+}
+
+/** Twin of lora_split_reduce: c[i] = (or +=) alpha · Σ_s partials[s·stride + i], in f32 as the GPU sums. */
+export function loraSplitReduceCpu(
+  c: Float32Array,
+  partials: Float32Array,
+  count: number,
+  slices: number,
+  stride: number,
+  alpha: number,
+  accumulate: boolean,
+): void {
+  const fr = Math.fround;
+  for (let i = 0; i < count; i++) {
+    let sum = 0;
+    for (let s = 0; s < slices; s++) sum = fr(sum + partials[s * stride + i]);
+    const v = fr(fr(alpha) * sum);
+    c[i] = accumulate ? fr(v + c[i]) : v;
   }
 }

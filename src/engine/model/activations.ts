@@ -2,7 +2,9 @@
 // Smaller batches use a prefix of each buffer: every layout is token-major.
 import type { Gpu } from '../../gpu/gpu';
 import type { LoraLayout } from '../lora/layout';
-import type { ModelSpec } from './spec';
+import { logitsChunkRows } from './logits-chunk';
+import { loraSplitScratchFloats } from '../kernels/lora';
+import { projectionShape, type ModelSpec } from './spec';
 
 /** What one decoder layer's forward keeps for its backward. */
 export interface LayerActs {
@@ -41,6 +43,8 @@ export interface GradScratch {
   dqRaw: GPUBuffer | null; // (N, Hq*D)
   dkRaw: GPUBuffer | null; // (N, Hkv*D)
   dh: GPUBuffer; // (N, r)
+  /** Split-K partial tiles of the LoRA kernels (loraSplitScratchFloats); the forward's lora_down uses it too. */
+  loraPartials: GPUBuffer;
 }
 
 export interface Activations {
@@ -54,7 +58,9 @@ export interface Activations {
   layers: LayerActs[];
   nf: GPUBuffer; // (N, C) final norm output
   rstdF: GPUBuffer; // (N)
-  logits: GPUBuffer; // (N, V), overwritten with dlogits by the loss
+  /** Rows per LM-head chunk; the logits buffer holds one chunk. */
+  logitsRows: number;
+  logits: GPUBuffer; // (logitsRows, V), overwritten with dlogits by the loss
   losses: GPUBuffer; // (N)
   grad: GradScratch;
   buffers: GPUBuffer[];
@@ -67,6 +73,8 @@ export function allocateActivations(
   maxB: number,
   maxT: number,
   checkpointing: boolean,
+  /** Rows of logits held at once (logits-chunk.ts); all N unless the head runs in chunks. */
+  logitsRows = logitsChunkRows(maxB * maxT, spec.vocabSize),
 ): Activations {
   const N = maxB * maxT;
   const C = spec.hiddenSize;
@@ -79,9 +87,14 @@ export function allocateActivations(
     buffers.push(b);
     return b;
   };
-  const makeLayer = (tag: string, layer: number): LayerActs => {
+  // One split-K scratch for every LoRA call (they run one after another, forward and backward).
+  const loraPartials = f(loraSplitScratchFloats(N, layout.r, layout.sites.map((s) => projectionShape(spec, s.proj))), 'loraPartials');
+  // layer null: the shared recompute set, with an h buffer for every projection any layer targets.
+  const makeLayer = (tag: string, layer: number | null): LayerActs => {
     const h = new Map<string, GPUBuffer>();
-    for (const s of layout.sites) if (s.layer === layer) h.set(s.proj, f(N * layout.r, `${tag}.h.${s.proj}`));
+    for (const s of layout.sites) {
+      if ((layer === null || s.layer === layer) && !h.has(s.proj)) h.set(s.proj, f(N * layout.r, `${tag}.h.${s.proj}`));
+    }
     return {
       n1: f(N * C, `${tag}.n1`),
       rstd1: f(N, `${tag}.rstd1`),
@@ -107,7 +120,7 @@ export function allocateActivations(
   // so the shared set carries the union of every layer's sites keyed by projection.
   let layers: LayerActs[];
   if (checkpointing) {
-    const shared = makeLayer('recompute', 0);
+    const shared = makeLayer('recompute', null);
     layers = Array.from({ length: spec.numLayers }, () => shared);
   } else {
     layers = Array.from({ length: spec.numLayers }, (_, l) => makeLayer(`layer${l}`, l));
@@ -121,7 +134,8 @@ export function allocateActivations(
     layers,
     nf: f(N * C, 'nf'),
     rstdF: f(N, 'rstdF'),
-    logits: f(N * spec.vocabSize, 'logits'),
+    logitsRows,
+    logits: f(Math.min(N, logitsRows) * spec.vocabSize, 'logits'),
     losses: f(N, 'losses'),
     grad: {
       dx: f(N * C, 'dx'),
@@ -136,6 +150,7 @@ export function allocateActivations(
       dqRaw: spec.qkNorm ? f(N * Q, 'dqRaw') : null,
       dkRaw: spec.qkNorm ? f(N * KV, 'dkRaw') : null,
       dh: f(N * layout.r, 'dh'),
+      loraPartials,
     },
     buffers,
   };

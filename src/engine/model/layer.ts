@@ -9,7 +9,7 @@
 import type { Buf, Recorder } from '../../gpu/gpu';
 import { addInplace } from '../kernels/add';
 import { attentionBackward, attentionForward } from '../kernels/attention';
-import { loraDown, loraGradA, loraGradB, loraGradH, loraGradInput, loraUp, type LoraDropout } from '../kernels/lora';
+import { loraDown, loraGradA, loraGradB, loraGradH, loraGradInput, loraUp, type LoraDropout, type LoraSplit } from '../kernels/lora';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
 import { ropeBackward, ropeForward } from '../kernels/rope';
 import { swigluBackward, swigluForward } from '../kernels/swiglu';
@@ -36,6 +36,8 @@ export interface LayerContext {
   /** u32 [seed] for dropout masks; dropout probability (0 = off, e.g. eval). */
   dropoutSeed: Buf;
   dropoutP: number;
+  /** Split-K scratch of the skinny LoRA products: dead between calls (each reduce consumes it). */
+  loraSplit: LoraSplit;
 }
 
 function dropoutFor(ctx: LayerContext, s: LoraSite): LoraDropout {
@@ -51,7 +53,7 @@ function projWithLoraForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGp
   if (!s) return;
   const { A, B } = siteViews(ctx.params, ctx.lora, s);
   const h = acts.h.get(p)!;
-  loraDown(rec, h, inp, A, N, In, ctx.lora.r, dropoutFor(ctx, s));
+  loraDown(rec, h, inp, A, N, In, ctx.lora.r, dropoutFor(ctx, s), ctx.loraSplit);
   loraUp(rec, out, h, B, N, Out, ctx.lora.r, ctx.lora.scale);
 }
 
@@ -77,9 +79,10 @@ function projWithLoraBackward(
   const { A, B } = siteViews(ctx.params, ctx.lora, s);
   const grads = siteViews(ctx.grads, ctx.lora, s);
   const h = acts.h.get(p)!;
-  loraGradB(rec, grads.B, dout, h, N, Out, r, ctx.lora.scale, true);
-  loraGradH(rec, g.dh, dout, B, N, Out, r, ctx.lora.scale);
-  loraGradA(rec, grads.A, g.dh, inp, N, In, r, dropoutFor(ctx, s), true);
+  const split = ctx.loraSplit;
+  loraGradB(rec, grads.B, dout, h, N, Out, r, ctx.lora.scale, true, split);
+  loraGradH(rec, g.dh, dout, B, N, Out, r, ctx.lora.scale, split);
+  loraGradA(rec, grads.A, g.dh, inp, N, In, r, dropoutFor(ctx, s), true, split);
   loraGradInput(rec, dinp, g.dh, A, N, In, r, dropoutFor(ctx, s));
 }
 

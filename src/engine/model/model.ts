@@ -1,13 +1,14 @@
-// The whole causal LM on the GPU: records forward (ids → logits) and loss + backward
-// (logits → LoRA gradients) into a Recorder. Recording happens once per batch shape; the trainer
+// The whole causal LM on the GPU: records forward (ids → final hidden state) and head + loss +
+// backward (→ LoRA gradients) into a Recorder; the head runs in token chunks (logits-chunk.ts). Recording happens once per batch shape; the trainer
 // replays the recorded programs every step.
-import type { Buf, Gpu, Recorder } from '../../gpu/gpu';
+import type { Buf, BufferView, Gpu, Recorder } from '../../gpu/gpu';
 import { crossEntropyForward, crossEntropyForwardBackward, lossSum } from '../kernels/crossentropy';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
 import { ropeTables } from '../kernels/rope';
 import type { LoraLayout, LoraSite } from '../lora/layout';
 import { allocateActivations, type Activations } from './activations';
-import type { ModelWeightsGpu } from './gpu-weights';
+import type { LinearWeight, ModelWeightsGpu } from './gpu-weights';
+import { logitsChunkRows, logitsChunks } from './logits-chunk';
 import { layerBackward, layerForward, type LayerContext } from './layer';
 import { embed, projBackwardInput, projForward } from './linear';
 import type { ModelSpec, Projection } from './spec';
@@ -16,6 +17,13 @@ export interface GpuModelOptions {
   maxB: number;
   maxT: number;
   checkpointing: boolean;
+  /** Rows per LM-head chunk; default from logitsChunkRows. Tests force small chunks. */
+  logitsChunkRows?: number;
+}
+
+/** Rows start .. start + rows of a row-major (N, width) f32 buffer, as a binding view. */
+function rowRange(buffer: GPUBuffer, start: number, rows: number, width: number): BufferView {
+  return { buffer, offset: start * width * 4, size: rows * width * 4 };
 }
 
 export class GpuModel {
@@ -39,7 +47,15 @@ export class GpuModel {
     readonly loss: GPUBuffer,
     readonly options: GpuModelOptions,
   ) {
-    this.acts = allocateActivations(gpu, spec, layout, options.maxB, options.maxT, options.checkpointing);
+    this.acts = allocateActivations(
+      gpu,
+      spec,
+      layout,
+      options.maxB,
+      options.maxT,
+      options.checkpointing,
+      options.logitsChunkRows ?? logitsChunkRows(options.maxB * options.maxT, spec.vocabSize),
+    );
     const { cos, sin } = ropeTables(spec.rope, options.maxT, spec.headDim);
     this.ropeCos = gpu.upload(cos, 'rope.cos');
     this.ropeSin = gpu.upload(sin, 'rope.sin');
@@ -62,6 +78,7 @@ export class GpuModel {
       grads: this.grads,
       dropoutSeed: this.dropoutSeed,
       dropoutP,
+      loraSplit: { partials: this.acts.grad.loraPartials },
     };
   }
 
@@ -71,7 +88,7 @@ export class GpuModel {
     }
   }
 
-  /** ids, mask → logits (N, V). Saves what backward needs. */
+  /** ids, mask → final normed hidden state nf (N, C). Saves what backward needs. */
   recordForward(rec: Recorder, B: number, T: number, dropoutP: number): void {
     this.checkShape(B, T);
     const { spec, acts, weights } = this;
@@ -83,7 +100,17 @@ export class GpuModel {
     }
     const xL = acts.layerInputs[spec.numLayers];
     rmsnormForward(rec, acts.nf, acts.rstdF, xL, weights.norm, N, C, spec.rmsNormEps);
-    projForward(rec, acts.logits, acts.nf, { weight: weights.lmHead, bias: null }, N, C, spec.vocabSize);
+  }
+
+  /** The LM-head chunks covering N tokens (see logits-chunk.ts). */
+  headChunks(N: number): Array<{ start: number; rows: number }> {
+    return logitsChunks(N, this.acts.logitsRows);
+  }
+
+  /** logits (rows, V) of tokens start .. start + rows, into the logits buffer, after recordForward. */
+  recordHead(rec: Recorder, start: number, rows: number): void {
+    const C = this.spec.hiddenSize;
+    projForward(rec, this.acts.logits, rowRange(this.acts.nf, start, rows, C), this.lmHead, rows, C, this.spec.vocabSize);
   }
 
   /** Loss (into `loss`) and LoRA gradients (accumulated into `grads`), after recordForward. */
@@ -94,9 +121,15 @@ export class GpuModel {
     const C = spec.hiddenSize;
     const V = spec.vocabSize;
     const g = acts.grad;
-    crossEntropyForwardBackward(rec, acts.losses, acts.logits, acts.targets, this.lossScale, N, V);
+    // Head, loss and head backward one chunk of tokens at a time: the chunk's logits become their
+    // gradient in place, then dn gets that chunk's rows.
+    for (const { start, rows } of this.headChunks(N)) {
+      this.recordHead(rec, start, rows);
+      const losses = rowRange(acts.losses, start, rows, 1);
+      crossEntropyForwardBackward(rec, losses, acts.logits, rowRange(acts.targets, start, rows, 1), this.lossScale, rows, V);
+      projBackwardInput(rec, rowRange(g.dn, start, rows, C), acts.logits, this.lmHead, rows, C, V, false);
+    }
     lossSum(rec, this.loss, acts.losses, this.lossScale, N);
-    projBackwardInput(rec, g.dn, acts.logits, { weight: weights.lmHead, bias: null }, N, C, V, false);
     const xL = acts.layerInputs[spec.numLayers];
     rmsnormBackward(rec, g.dx, g.dn, xL, weights.norm, acts.rstdF, N, C, false);
     for (let l = spec.numLayers - 1; l >= 0; l--) {
@@ -112,13 +145,21 @@ export class GpuModel {
   /** Loss only (no gradients), after recordForward. */
   recordEvalLoss(rec: Recorder, B: number, T: number): void {
     const N = B * T;
-    crossEntropyForward(rec, this.acts.losses, this.acts.logits, this.acts.targets, N, this.spec.vocabSize);
-    lossSum(rec, this.loss, this.acts.losses, this.lossScale, N);
+    const { acts } = this;
+    for (const { start, rows } of this.headChunks(N)) {
+      this.recordHead(rec, start, rows);
+      crossEntropyForward(rec, rowRange(acts.losses, start, rows, 1), acts.logits, rowRange(acts.targets, start, rows, 1), rows, this.spec.vocabSize);
+    }
+    lossSum(rec, this.loss, acts.losses, this.lossScale, N);
   }
 
-  /** The logits buffer (N, V) as the last forward left it. */
+  /** The logits buffer: one chunk (rows, V) as the last recordHead left it. */
   get logits(): Buf {
     return this.acts.logits;
+  }
+
+  private get lmHead(): LinearWeight {
+    return { weight: this.weights.lmHead, bias: null };
   }
 
   destroy(): void {

@@ -50,6 +50,26 @@ describe('trainer', async () => {
   const V = model.spec.vocabSize;
   const batch = randomBatch(2, 12, V, 3, 4);
 
+  it('the LM head in chunks of 64 rows gives the same loss, gradients, eval loss and logits as one chunk', async () => {
+    const gpu = await testGpu();
+    // 3 × 50 = 150 tokens: chunks of 64, 64 and a ragged 22.
+    const big = randomBatch(3, 50, V, 11, 7);
+    const whole = await Trainer.create(gpu, model, lora, hyper, { maxBatch: 3, maxSeq: 50 });
+    const chunked = await Trainer.create(gpu, model, lora, hyper, { maxBatch: 3, maxSeq: 50, logitsChunkRows: 64 });
+    expect(whole.model.headChunks(150)).toHaveLength(1);
+    expect(chunked.model.headChunks(150).map((c) => c.rows)).toEqual([64, 64, 22]);
+    const a = await gradsOf(whole, [big]);
+    const b = await gradsOf(chunked, [big]);
+    expect(Math.abs(a.loss - b.loss) / a.loss).toBeLessThan(1e-6);
+    expect(relL2Err(b.grads, a.grads)).toBeLessThan(1e-6);
+    expect(Math.abs((await whole.evalLoss(big)) - (await chunked.evalLoss(big)))).toBeLessThan(1e-5);
+    const la = await whole.logits(big);
+    const lb = await chunked.logits(big);
+    expect(relL2Err(lb, la)).toBeLessThan(1e-6);
+    whole.destroy();
+    chunked.destroy();
+  });
+
   it('gradient checkpointing gives the same loss and gradients', async () => {
     const gpu = await testGpu();
     const plain = await Trainer.create(gpu, model, lora, hyper, { maxBatch: 2, maxSeq: 12 });

@@ -44,25 +44,31 @@ describe('checkFit', () => {
     expect(c.problems).toEqual([]);
   });
 
-  it('logits over one binding: names the numbers and the max length and batch that fit', () => {
-    // 256 × 512 tokens × 512 vocab × 4 B = 256 MiB of logits in one binding (limit 128 MiB).
+  it('logits never exceed one binding: the head runs in chunks', () => {
+    // 256 × 512 tokens × 512 vocab × 4 B would be 256 MiB of logits; chunks hold at most 128 MiB.
     const c = checkFit(demo, settings(256, 512), gpu, null);
+    expect(c.problems).toEqual([]);
+    expect(c.fits).toBe(true);
+  });
+
+  it('an activation over one binding: names the numbers and the max length and batch that fit', () => {
+    // 1024 × 512 tokens × intermediate 128 × 4 B = 256 MiB for each (tokens, intermediate) buffer (limit 128 MiB).
+    const c = checkFit(demo, settings(1024, 512), gpu, null);
     expect(c.fits).toBe(false);
     expect(c.modelTooBig).toBe(false);
-    expect(c.problems).toEqual([{ limit: 'maxStorageBufferBindingSize', label: 'logits (batch·seq, vocab)', bytes: 256 * MiB, max: 128 * MiB }]);
+    expect(c.problems).toContainEqual({ limit: 'maxStorageBufferBindingSize', label: 'per-token activation (N, I)', bytes: 256 * MiB, max: 128 * MiB });
     expect(c.message).toMatch(/needs 256\.0 MiB in one binding but this GPU allows 128\.0 MiB/);
-    expect(c.suggestions[0]).toBe('Max length 256 or less (at batch size 256).');
-    expect(c.suggestions[1]).toMatch(/^Batch size 128 or less \(at max length 512\); Gradient accumulation 2 /);
-    expect(c.suggestions.some((s) => s.startsWith('Gradient checkpointing lowers the total'))).toBe(true);
+    expect(c.suggestions[0]).toBe('Max length 256 or less (at batch size 1024).');
+    expect(c.suggestions[1]).toMatch(/^Batch size 512 or less \(at max length 512\); Gradient accumulation 2 /);
     // The suggestions really fit.
-    expect(checkFit(demo, settings(256, 256), gpu, null).fits).toBe(true);
-    expect(checkFit(demo, settings(128, 512), gpu, null).fits).toBe(true);
-    expect(checkFit(demo, settings(256, 257), gpu, null).fits).toBe(false);
+    expect(checkFit(demo, settings(1024, 256), gpu, null).fits).toBe(true);
+    expect(checkFit(demo, settings(512, 512), gpu, null).fits).toBe(true);
+    expect(checkFit(demo, settings(1024, 257), gpu, null).fits).toBe(false);
   });
 
   it('uses the longest example when it is shorter than Max length (what the engine allocates)', () => {
-    expect(checkFit(demo, settings(256, 512), gpu, 40).fits).toBe(true);
-    expect(checkFit(demo, settings(256, 512), gpu, 40).seq).toBe(40);
+    expect(checkFit(demo, settings(1024, 512), gpu, 40).fits).toBe(true);
+    expect(checkFit(demo, settings(1024, 512), gpu, 40).seq).toBe(40);
   });
 
   it('a model whose f32 embedding exceeds maxBufferSize: too big as stored; a 4-bit base is suggested when it fits', () => {
