@@ -6,6 +6,8 @@
 //   linear_backward_input:                dinp (N,In) = dout (N,Out) · W           (written, or
 //                                         accumulated into dinp when accumulate != 0)
 // No weight gradient: the base weights are frozen (only LoRA adapters train).
+// Large outputs use a 128x128-tile variant of these entry points instead (same bindings and
+// uniforms), generated WGSL in src/engine/kernels/matmul-tile128.ts; this file is the 64x64 tile.
 //
 // Both are one tiled GEMM C (M,Nc) = A (M,K) · B (K,Nc) with A row-major:
 //   forward:  M = N, Nc = Out, K = In,  A = inp,  B[k][n] = W[n*In + k]   ("NT")

@@ -26,6 +26,8 @@
 // neighbouring threads write neighbouring columns); K advances one quantization block (32) at a
 // time. Shared memory: 2 * 32 * 4 * WG * 4 bytes = 16 KiB at the default 16 x 16. For
 // linear_bwd_input the column tile 4 * WG_O must be a multiple of 32 (WG_O a multiple of 8).
+// Large outputs use a 128x128-tile variant of linear_fwd / linear_fwd_bias / linear_bwd_input
+// (same bindings and uniforms), generated WGSL in src/engine/kernels/matmul-tile128.ts.
 
 struct Params {
   N: u32,

@@ -28,6 +28,8 @@ interface LinearCase {
   splitRows?: number;
   /** Expected number of parts when split. */
   parts?: number;
+  /** Force a tile size (default 'auto', which picks 64 at these sizes). */
+  tile?: 64 | 128;
 }
 
 const linearCases: LinearCase[] = [
@@ -37,7 +39,23 @@ const linearCases: LinearCase[] = [
   { N: 67, In: 96, Out: 130, accumulate: true },
   { N: 9, In: 200, Out: 48, bias: true, accumulate: true },
   { N: 7, In: 70, Out: 200, bias: true, splitRows: 64, parts: 4 },
+  // The 128x128 tile, forced. In not a multiple of 4 (or a part's rows / row offset not): its
+  // scalar-access form; otherwise vec4. In not a multiple of 32: padded last block.
+  { N: 1, In: 32, Out: 1, tile: 128 },
+  { N: 130, In: 70, Out: 257, tile: 128 },
+  { N: 130, In: 70, Out: 257, bias: true, accumulate: true, tile: 128 },
+  { N: 130, In: 72, Out: 260, bias: true, tile: 128 },
+  { N: 130, In: 72, Out: 260, accumulate: true, tile: 128 },
+  { N: 3, In: 600, Out: 20, bias: true, tile: 128 }, // long forward reduction
+  { N: 3, In: 40, Out: 600, tile: 128 }, // long backward reduction
+  { N: 130, In: 72, Out: 200, bias: true, accumulate: true, splitRows: 64, parts: 4, tile: 128 },
+  { N: 130, In: 2048, Out: 130, splitRows: 52, parts: 3, tile: 128 }, // parts of 52, 52, 26 rows
+  { N: 130, In: 2048, Out: 130, bias: true, accumulate: true, splitRows: 50, parts: 3, tile: 128 }, // row offsets 50, 100
 ];
+
+function caseName(c: LinearCase): string {
+  return `N=${c.N} In=${c.In} Out=${c.Out}${c.bias ? ' bias' : ''}${c.accumulate ? ' acc' : ''}${c.parts ? ` split=${c.parts}` : ''}${c.tile ? ` tile=${c.tile}` : ''}`;
+}
 
 async function withWeight<T>(gpu: Gpu, kind: QuantKind, rows: number, cols: number, seed: number, splitRows: number | undefined, fn: (w: ReturnType<typeof uploadQuantWeight>, qt: ReturnType<typeof quantize>) => Promise<T>): Promise<T> {
   const qt = quantize(randn(rows * cols, seed, 0.1), rows, cols, kind);
@@ -60,7 +78,7 @@ const kinds: QuantKind[] = ['int8', 'int4'];
 
 const forwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
   linearCases.map((c) => ({
-    name: `linear_q forward ${kind} N=${c.N} In=${c.In} Out=${c.Out}${c.bias ? ' bias' : ''}${c.accumulate ? ' acc' : ''}${c.parts ? ` split=${c.parts}` : ''}`,
+    name: `linear_q forward ${kind} ${caseName(c)}`,
     async run(gpu: Gpu) {
       const { N, In, Out } = c;
       return withWeight(gpu, kind, Out, In, N * 7 + In, c.splitRows, async (w, qt) => {
@@ -71,7 +89,7 @@ const forwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
         const xb = gpu.upload(x, 'x');
         const bb = bias ? gpu.upload(bias, 'bias') : null;
         const ob = gpu.upload(out0, 'out');
-        await gpu.run((rec) => linearForwardQ(rec, ob, xb, w, bb, N, In, Out, c.accumulate ?? false));
+        await gpu.run((rec) => linearForwardQ(rec, ob, xb, w, bb, N, In, Out, c.accumulate ?? false, c.tile ?? 'auto'));
         const got = await gpu.readF32(ob, N * Out);
         for (const b of [xb, ob, bb]) if (b) gpu.destroyBuffer(b);
         const want = out0.slice();
@@ -84,7 +102,7 @@ const forwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
 
 const backwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
   linearCases.map((c) => ({
-    name: `linear_q backward input ${kind} N=${c.N} In=${c.In} Out=${c.Out}${c.accumulate ? ' acc' : ''}${c.parts ? ` split=${c.parts}` : ''}`,
+    name: `linear_q backward input ${kind} ${caseName({ ...c, bias: false })}`,
     async run(gpu: Gpu) {
       const { N, In, Out } = c;
       return withWeight(gpu, kind, Out, In, N * 5 + Out, c.splitRows, async (w, qt) => {
@@ -93,7 +111,7 @@ const backwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
         const dinp0 = randn(N * In, 29);
         const db = gpu.upload(dout, 'dout');
         const ib = gpu.upload(dinp0, 'dinp');
-        await gpu.run((rec) => linearBackwardInputQ(rec, ib, db, w, N, In, Out, c.accumulate ?? false));
+        await gpu.run((rec) => linearBackwardInputQ(rec, ib, db, w, N, In, Out, c.accumulate ?? false, c.tile ?? 'auto'));
         const got = await gpu.readF32(ib, N * In);
         gpu.destroyBuffer(db);
         gpu.destroyBuffer(ib);

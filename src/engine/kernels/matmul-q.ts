@@ -9,9 +9,12 @@
 //   embedding:      part p fills the tokens whose id falls in its rows; the last part zero-fills
 //                   invalid ids.
 // The buffers themselves must fit maxBufferSize (uploadQuantWeight checks).
+// Large outputs use a 128x128 tile (generated WGSL, matmul-tile128.ts) with the same bindings,
+// uniforms and CPU twins.
 import code from '../../../shaders/matmul_q.wgsl?raw';
 import { grid, isView, type Buf, type BufferView, type Gpu, type Recorder } from '../../gpu/gpu';
 import { GpuLimitError } from '../../gpu/errors';
+import { matmulQ128Shader, resolveMatmulTile, TILE128, type MatmulTile } from './matmul-tile128';
 import {
   blocksPerRow,
   dequantizeRows,
@@ -130,11 +133,20 @@ export function destroyQuantWeight(gpu: Gpu, w: QuantWeightBuffers): void {
   if (!isView(w.scales)) gpu.destroyBuffer(w.scales);
 }
 
+/** The 128-tile shader's vec4 form needs every f32 row it touches 16-byte aligned. */
+function vec4Ok(In: number, outStride: number, part: QuantWeightPart): boolean {
+  return In % 4 === 0 && outStride % 4 === 0 && part.rowStart % 4 === 0 && part.rows % 4 === 0;
+}
+
 function checkShape(w: QuantWeightBuffers, In: number, Out: number, what: string): void {
   if (w.rows !== Out || w.cols !== In) throw new RangeError(`${what}: weight is ${w.rows}x${w.cols}, expected (Out=${Out}, In=${In})`);
 }
 
-/** out (N, Out) = inp (N, In) · Wᵀ (+ bias) (+ out when accumulate); W (Out, In) quantized. */
+/**
+ * out (N, Out) = inp (N, In) · Wᵀ (+ bias) (+ out when accumulate); W (Out, In) quantized.
+ * tile: 'auto' (matmulTileFor on N x Out), or force the 64x64 or 128x128 tile (128 throws
+ * GpuLimitError where the device's limits do not allow it).
+ */
 export function linearForwardQ(
   rec: Recorder,
   out: Buf,
@@ -145,9 +157,22 @@ export function linearForwardQ(
   In: number,
   Out: number,
   accumulate = false,
+  tile: MatmulTile = 'auto',
 ): void {
   checkShape(w, In, Out, 'linearForwardQ');
+  const big = resolveMatmulTile(tile, N, Out, rec.gpu.limits, 'linearForwardQ') === 128;
   for (const part of quantWeightParts(rec.gpu, w)) {
+    if (big) {
+      rec.dispatch({
+        shader: matmulQ128Shader(bits(w.kind) as 4 | 8, vec4Ok(In, Out, part)),
+        entry: bias ? 'linear_fwd_bias' : 'linear_fwd',
+        uniforms: [N, In, part.rows, Out, part.rowStart, accumulate ? 1 : 0, Out, 0],
+        bindings: bias ? [out, inp, part.q, part.scales, bias] : [out, inp, part.q, part.scales],
+        workgroups: [Math.ceil(part.rows / TILE128.TILE), Math.ceil(N / TILE128.TILE)],
+        label: `linear_q_fwd ${w.kind} ${N}x${In}->${Out} tile128`,
+      });
+      continue;
+    }
     rec.dispatch({
       shader: matmulQShader,
       entry: bias ? 'linear_fwd_bias' : 'linear_fwd',
@@ -160,7 +185,7 @@ export function linearForwardQ(
   }
 }
 
-/** dinp (N, In) (=|+=) dout (N, Out) · W; W (Out, In) quantized. */
+/** dinp (N, In) (=|+=) dout (N, Out) · W; W (Out, In) quantized. tile as linearForwardQ (on N x In). */
 export function linearBackwardInputQ(
   rec: Recorder,
   dinp: Buf,
@@ -170,9 +195,22 @@ export function linearBackwardInputQ(
   In: number,
   Out: number,
   accumulate: boolean,
+  tile: MatmulTile = 'auto',
 ): void {
   checkShape(w, In, Out, 'linearBackwardInputQ');
+  const big = resolveMatmulTile(tile, N, In, rec.gpu.limits, 'linearBackwardInputQ') === 128;
   quantWeightParts(rec.gpu, w).forEach((part, i) => {
+    if (big) {
+      rec.dispatch({
+        shader: matmulQ128Shader(bits(w.kind) as 4 | 8, vec4Ok(In, Out, part)),
+        entry: 'linear_bwd_input',
+        uniforms: [N, In, part.rows, Out, part.rowStart, accumulate || i > 0 ? 1 : 0, Out, 0],
+        bindings: [dinp, dout, part.q, part.scales],
+        workgroups: [Math.ceil(In / TILE128.TILE), Math.ceil(N / TILE128.TILE)],
+        label: `linear_q_bwd_input ${w.kind} ${N}x${Out}->${In} tile128`,
+      });
+      return;
+    }
     rec.dispatch({
       shader: matmulQShader,
       entry: 'linear_bwd_input',

@@ -1,6 +1,6 @@
 import type { Gpu } from '../../gpu/gpu';
 import type { KernelCheck } from './check';
-import { linearBackwardInput, linearBackwardInputCpu, linearForward, linearForwardCpu } from './matmul';
+import { linearBackwardInput, linearBackwardInputCpu, linearForward, linearForwardCpu, type MatmulTile } from './matmul';
 import { randomF32, relL2Err } from './random';
 
 /**
@@ -8,7 +8,15 @@ import { randomF32, relL2Err } from './random';
  * the 2D workgroup fold that only the LM head's huge grids hit for real.
  */
 export function withSmallGrid(gpu: Gpu, maxPerDim: number): Gpu {
-  return Object.create(gpu, { limits: { value: { maxComputeWorkgroupsPerDimension: maxPerDim } } }) as Gpu;
+  const l = gpu.limits;
+  const limits = {
+    maxComputeWorkgroupsPerDimension: maxPerDim,
+    // What the matmuls' tile choice reads (matmul-tile128.ts), unchanged.
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+  };
+  return Object.create(gpu, { limits: { value: limits } }) as Gpu;
 }
 
 interface Shape {
@@ -19,10 +27,12 @@ interface Shape {
   accumulate?: boolean;
   /** Fold the grid as if the device allowed only this many workgroups per dimension. */
   maxPerDim?: number;
+  /** Force a tile size (default 'auto', which picks 64 at these sizes). */
+  tile?: 64 | 128;
 }
 
 function shapeName(s: Shape): string {
-  return `N=${s.N} In=${s.In} Out=${s.Out}${s.bias ? ' bias' : ''}${s.accumulate ? ' accumulate' : ''}${s.maxPerDim ? ` grid<=${s.maxPerDim}` : ''}`;
+  return `N=${s.N} In=${s.In} Out=${s.Out}${s.bias ? ' bias' : ''}${s.accumulate ? ' accumulate' : ''}${s.maxPerDim ? ` grid<=${s.maxPerDim}` : ''}${s.tile ? ` tile=${s.tile}` : ''}`;
 }
 
 const forwardShapes: Shape[] = [
@@ -35,6 +45,17 @@ const forwardShapes: Shape[] = [
   { N: 130, In: 97, Out: 200, bias: true, accumulate: true },
   { N: 2, In: 8, Out: 70_000, bias: true }, // LM-head-like: > 1000 tiles along Out
   { N: 130, In: 21, Out: 200, bias: true, maxPerDim: 5 },
+  // The 128x128 tile, forced. Out or In not a multiple of 4: its scalar-access form; else vec4.
+  { N: 1, In: 1, Out: 1, tile: 128 },
+  { N: 130, In: 72, Out: 257, tile: 128 },
+  { N: 130, In: 72, Out: 257, bias: true, accumulate: true, tile: 128 },
+  { N: 130, In: 97, Out: 200, bias: true, tile: 128 },
+  { N: 130, In: 72, Out: 260, tile: 128 },
+  { N: 130, In: 72, Out: 260, bias: true, tile: 128 },
+  { N: 130, In: 72, Out: 260, accumulate: true, tile: 128 },
+  { N: 130, In: 40, Out: 392, bias: true, accumulate: true, maxPerDim: 3, tile: 128 }, // 8 tiles on a 3x3 grid
+  { N: 3, In: 600, Out: 20, bias: true, tile: 128 }, // long reduction: many K slices
+  { N: 64, In: 64, Out: 64, bias: true, tile: 64 },
 ];
 
 const backwardShapes: Shape[] = [
@@ -45,9 +66,21 @@ const backwardShapes: Shape[] = [
   { N: 130, In: 200, Out: 97, accumulate: true },
   { N: 3, In: 70, Out: 5000 }, // long reduction (LM head backward)
   { N: 130, In: 200, Out: 21, maxPerDim: 5 },
+  { N: 1, In: 1, Out: 1, tile: 128 },
+  { N: 130, In: 257, Out: 72, tile: 128 },
+  { N: 130, In: 257, Out: 72, accumulate: true, tile: 128 },
+  { N: 130, In: 200, Out: 97, tile: 128 },
+  { N: 130, In: 260, Out: 72, tile: 128 },
+  { N: 130, In: 260, Out: 72, accumulate: true, tile: 128 },
+  { N: 130, In: 392, Out: 40, accumulate: true, maxPerDim: 3, tile: 128 },
+  { N: 3, In: 20, Out: 600, tile: 128 }, // long reduction: many K slices
 ];
 
 const TOL = 1e-5;
+
+function tileOf(s: Shape): MatmulTile {
+  return s.tile ?? 'auto';
+}
 
 export const matmulChecks: KernelCheck[] = [
   ...forwardShapes.map(
@@ -62,7 +95,7 @@ export const matmulChecks: KernelCheck[] = [
         const bufs = [gpu.upload(out, 'out'), gpu.upload(inp, 'inp'), gpu.upload(w, 'w')];
         const bb = b ? gpu.upload(b, 'bias') : null;
         const g = s.maxPerDim ? withSmallGrid(gpu, s.maxPerDim) : gpu;
-        await g.run((rec) => linearForward(rec, bufs[0], bufs[1], bufs[2], bb, N, In, Out, s.accumulate ?? false));
+        await g.run((rec) => linearForward(rec, bufs[0], bufs[1], bufs[2], bb, N, In, Out, s.accumulate ?? false, tileOf(s)));
         const got = await gpu.readF32(bufs[0], N * Out);
         for (const x of bufs) gpu.destroyBuffer(x);
         if (bb) gpu.destroyBuffer(bb);
@@ -81,7 +114,7 @@ export const matmulChecks: KernelCheck[] = [
         const dinp = randomF32(N * In, 7);
         const bufs = [gpu.upload(dinp, 'dinp'), gpu.upload(dout, 'dout'), gpu.upload(w, 'w')];
         const g = s.maxPerDim ? withSmallGrid(gpu, s.maxPerDim) : gpu;
-        await g.run((rec) => linearBackwardInput(rec, bufs[0], bufs[1], bufs[2], N, In, Out, s.accumulate ?? false));
+        await g.run((rec) => linearBackwardInput(rec, bufs[0], bufs[1], bufs[2], N, In, Out, s.accumulate ?? false, tileOf(s)));
         const got = await gpu.readF32(bufs[0], N * In);
         for (const x of bufs) gpu.destroyBuffer(x);
         linearBackwardInputCpu(dinp, dout, w, N, In, Out, s.accumulate ?? false);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matmulChecks } from './matmul.check';
-import { linearBackwardInputCpu, linearForwardCpu } from './matmul';
+import { linearBackwardInputCpu, linearForwardCpu, matmulTileFor } from './matmul';
+import { resolveMatmulTile, TILE128 } from './matmul-tile128';
 import { itChecks, randomF32, relL2Err } from './testing';
 
 describe('matmul kernels: GPU vs CPU', () => itChecks(matmulChecks));
@@ -36,5 +37,33 @@ describe('matmul CPU twins', () => {
     const out = new Float32Array([1, 2]);
     linearForwardCpu(out, new Float32Array([1, 2]), new Float32Array([1, 1, 0, 1]), new Float32Array([10, 20]), 1, 2, 2, true);
     expect(Array.from(out)).toEqual([1 + 3 + 10, 2 + 2 + 20]);
+  });
+});
+
+describe('matmul tile choice', () => {
+  const big = { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256 };
+
+  it('takes 128 from 256 output tiles of 128x128 up, else 64', () => {
+    expect(matmulTileFor(2048, 2048, big)).toBe(128); // 16 x 16 tiles
+    expect(matmulTileFor(2048, 8192, big)).toBe(128);
+    expect(matmulTileFor(2048, 576, big)).toBe(64); // 16 x 5
+    expect(matmulTileFor(2048, 1921, big)).toBe(128); // 16 x 16 (ragged last tile)
+    expect(matmulTileFor(2048, 1920, big)).toBe(64); // 16 x 15
+    expect(matmulTileFor(256, 256, big)).toBe(64);
+  });
+
+  it('stays at 64 where the limits do not allow 128 (browser defaults: 16 KiB workgroup storage)', () => {
+    expect(matmulTileFor(4096, 4096, { ...big, maxComputeWorkgroupStorageSize: 16384 })).toBe(64);
+    expect(matmulTileFor(4096, 4096, { ...big, maxComputeInvocationsPerWorkgroup: 128 })).toBe(64);
+    expect(matmulTileFor(4096, 4096, { ...big, maxComputeWorkgroupSizeX: 128 })).toBe(64);
+    expect(matmulTileFor(4096, 4096, {})).toBe(64);
+    expect(TILE128.WORKGROUP_BYTES).toBe(32768);
+  });
+
+  it('honours a forced tile, and refuses 128 where the device cannot run it', () => {
+    expect(resolveMatmulTile(64, 4096, 4096, big, 'x')).toBe(64);
+    expect(resolveMatmulTile(128, 1, 1, big, 'x')).toBe(128);
+    expect(resolveMatmulTile('auto', 4096, 4096, big, 'x')).toBe(128);
+    expect(() => resolveMatmulTile(128, 1, 1, { ...big, maxComputeWorkgroupStorageSize: 16384 }, 'x')).toThrow(/maxComputeWorkgroupStorageSize/);
   });
 });
