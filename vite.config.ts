@@ -24,10 +24,11 @@ export default defineConfig({
   server: { headers: securityHeaders, port: 5173 },
   preview: { headers: securityHeaders, port: 4173 },
   worker: { format: 'es' },
-  // Two pages: the studio (index.html) and the kernel-check page that e2e/kernels.spec.ts drives.
+  // Pages: the studio (index.html), the kernel-check page that e2e/kernels.spec.ts drives, and the
+  // benchmark page (bench.html, e2e/bench.spec.ts).
   build: {
     target: 'es2022',
-    rolldownOptions: { input: { main: 'index.html', kernels: 'kernels.html' } },
+    rolldownOptions: { input: { main: 'index.html', kernels: 'kernels.html', bench: 'bench.html' } },
   },
   test: {
     include: ['src/**/*.test.ts'],

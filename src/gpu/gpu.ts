@@ -103,7 +103,7 @@ export class Recorder {
     const entries: GPUBindGroupEntry[] = [];
     if (spec.uniforms) {
       const data = packUniforms(spec.uniforms);
-      const ub = this.gpu.device.createBuffer({
+      const ub = this.gpu.allocate({
         size: data.byteLength,
         usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
         label: `${spec.shader.name}.${spec.entry}.uniforms`,
@@ -226,7 +226,7 @@ export class Program {
   }
 
   destroy(): void {
-    for (const b of this.owned) b.destroy();
+    for (const b of this.owned) this.gpu.destroyBuffer(b);
   }
 }
 
@@ -332,12 +332,16 @@ export class Gpu {
     this.assertAlive();
     const size = Math.max(16, Math.ceil(bytes / 4) * 4);
     if (size > this.limits.maxBufferSize) throw new GpuLimitError(`maxBufferSize (${label})`, size, this.limits.maxBufferSize);
-    const buffer = this.device.createBuffer({
-      size,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage,
-      label,
-    });
-    this.allocatedBytes += size;
+    return this.allocate({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage, label });
+  }
+
+  /**
+   * Any buffer that lives as long as a run (uniforms, read-backs): counted in allocatedBytes and
+   * peakAllocatedBytes, the benchmark's memory figure. Free it with destroyBuffer.
+   */
+  allocate(descriptor: GPUBufferDescriptor): GPUBuffer {
+    const buffer = this.device.createBuffer(descriptor);
+    this.allocatedBytes += buffer.size;
     this.peakAllocatedBytes = Math.max(this.peakAllocatedBytes, this.allocatedBytes);
     return buffer;
   }

@@ -31,6 +31,7 @@ export function App() {
         <p className="muted">
           Fine-tune LoRA adapters for Llama-family models on your own GPU. Nothing leaves this machine.
           {gpu.info ? <span className="gpu-name"> GPU: {gpu.info.adapter}</span> : <span className="gpu-name"> Checking the GPU…</span>}
+          <a className="gpu-name" href="bench.html">Benchmarks</a>
         </p>
         <nav aria-label="Steps">
           <ol className="steps">

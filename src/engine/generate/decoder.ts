@@ -89,7 +89,7 @@ export class Decoder {
     this.idWords = new Uint32Array(P);
     this.state = f(4, 'state');
     this.logits = f(spec.vocabSize, 'logits');
-    this.staging = gpu.device.createBuffer({ size: Math.max(16, spec.vocabSize * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'decode.staging' });
+    this.staging = gpu.allocate({ size: Math.max(16, spec.vocabSize * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'decode.staging' });
     const { cos, sin } = ropeTables(spec.rope, T, D);
     const s: Scratch = {
       x: f(P * C, 'x'),
@@ -283,7 +283,7 @@ export class Decoder {
     this.prefill.destroy();
     this.step.destroy();
     for (const b of this.owned) this.gpu.destroyBuffer(b);
-    this.staging.destroy();
+    this.gpu.destroyBuffer(this.staging);
   }
 }
 

@@ -2,8 +2,9 @@
 // weights of the real shapes.
 import type { ModelSpec } from './spec';
 import { expectedWeightShapes } from './weights';
-import type { HostTensor } from './spec';
 import { rng } from '../kernels/random';
+import { blocksPerRow, QUANT_BLOCK, quantize, wordsPerRow, type QuantKind, type QuantizedTensor } from '../../quant/format';
+import type { BaseQuant, BaseTensor } from './gpu-weights';
 
 const base = {
   bosTokenId: null,
@@ -97,15 +98,100 @@ export const PRESETS: Record<string, ModelSpec> = {
   },
 };
 
-/** Random weights of the spec's real shapes: N(0, 0.02) matrices, norms at 1, biases at 0. */
-export function randomWeights(spec: ModelSpec, seed: number): Map<string, HostTensor> {
-  const r = rng(seed);
-  const out = new Map<string, HostTensor>();
+/** Fills `out` with N(0, 0.02)-like values: each an Irwin–Hall sum of the 4 bytes of one xorshift32 word. */
+function fillRandom(out: Float32Array, state: Uint32Array): void {
+  // The sum of 4 uniform bytes has mean 510 and standard deviation sqrt(4 * (256² - 1) / 12) ≈ 147.8.
+  const k = 0.02 / 147.8;
+  let s = state[0];
+  for (let i = 0; i < out.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s & 255) + ((s >>> 8) & 255) + ((s >>> 16) & 255) + ((s >>> 24) & 255) - 510) * k;
+  }
+  state[0] = s;
+}
+
+/** A nonzero xorshift32 state for tensor `index` of a run seeded with `seed`. */
+function tensorState(seed: number, index: number): Uint32Array {
+  const r = rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
+  return new Uint32Array([Math.floor(r() * 0xffffffff) + 1]);
+}
+
+/** Floats generated (and, when quantizing, held in f32) at a time for one matrix. */
+const CHUNK_FLOATS = 1 << 22;
+
+/**
+ * A random block-quantized (rows, cols) matrix made directly as codes, with no f32 pass (cols a
+ * multiple of 32): uniform codes, one scale per tensor (its sign alternating by block, so the values
+ * average 0) chosen for a standard deviation of 0.02. What a real quantized model would hold is
+ * irrelevant to speed and memory; this takes one xorshift32 word per 8 (int4) or 4 (int8) values.
+ */
+function randomCodes(kind: QuantKind, rows: number, cols: number, state: Uint32Array): QuantizedTensor {
+  const qweight = new Uint32Array(rows * wordsPerRow(kind, cols));
+  const scales = new Float32Array(rows * blocksPerRow(cols));
+  // int4: q - 8 uniform in [-8, 7], std ≈ 4.61; int8: q uniform in [-127, 127], std ≈ 73.6.
+  const scale = Math.fround(0.02 / (kind === 'int4' ? 4.61 : 73.6));
+  for (let i = 0; i < scales.length; i++) scales[i] = i & 1 ? -scale : scale;
+  let s = state[0];
+  for (let i = 0; i < qweight.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    let w = s >>> 0;
+    // int8 never stores -128 (0x80): make it -127.
+    if (kind === 'int8') {
+      if ((w & 0xff) === 0x80) w ^= 0x01;
+      if (((w >>> 8) & 0xff) === 0x80) w ^= 0x0100;
+      if (((w >>> 16) & 0xff) === 0x80) w ^= 0x010000;
+      if (w >>> 24 === 0x80) w = (w ^ 0x01000000) >>> 0;
+    }
+    qweight[i] = w;
+  }
+  state[0] = s;
+  return { kind, rows, cols, qweight, scales };
+}
+
+/**
+ * Random weights of the spec's real shapes: N(0, 0.02)-like matrices (a cheap generator: a 1B
+ * model has 1.2 billion values), norms at 1, biases at 0. Deterministic per seed. With quant
+ * int8/int4 the matrices (projections, embedding, LM head) come back already block-quantized, made
+ * as random codes (see randomCodes), so the host never holds the model in f32; the upload keeps
+ * them as they are.
+ */
+export function randomWeights(spec: ModelSpec, seed: number, quant: BaseQuant = 'none'): Map<string, BaseTensor> {
+  const out = new Map<string, BaseTensor>();
+  let index = 0;
   for (const [name, shape] of expectedWeightShapes(spec)) {
     const n = shape.reduce((a, b) => a * b, 1);
+    const state = tensorState(seed, index++);
+    const isMatrix = shape.length === 2 && !name.endsWith('norm.weight') && !name.endsWith('.bias');
+    if (isMatrix && quant !== 'none') {
+      const [rows, cols] = shape;
+      if (cols % QUANT_BLOCK === 0) {
+        out.set(name, randomCodes(quant, rows, cols, state));
+        continue;
+      }
+      // A width with a padded last block: f32 values quantized a few rows at a time.
+      const qweight = new Uint32Array(rows * wordsPerRow(quant, cols));
+      const scales = new Float32Array(rows * blocksPerRow(cols));
+      const step = Math.max(1, Math.floor(CHUNK_FLOATS / cols));
+      const buf = new Float32Array(Math.min(rows, step) * cols);
+      for (let r0 = 0; r0 < rows; r0 += step) {
+        const r1 = Math.min(rows, r0 + step);
+        const f = buf.subarray(0, (r1 - r0) * cols);
+        fillRandom(f, state);
+        const q = quantize(f, r1 - r0, cols, quant);
+        qweight.set(q.qweight, r0 * wordsPerRow(quant, cols));
+        scales.set(q.scales, r0 * blocksPerRow(cols));
+      }
+      const qt: QuantizedTensor = { kind: quant, rows, cols, qweight, scales };
+      out.set(name, qt);
+      continue;
+    }
     const data = new Float32Array(n);
     if (name.endsWith('norm.weight')) data.fill(1);
-    else if (!name.endsWith('.bias')) for (let i = 0; i < n; i++) data[i] = (r() + r() + r() - 1.5) * 0.04;
+    else if (!name.endsWith('.bias')) fillRandom(data, state);
     out.set(name, { shape, data });
   }
   return out;

@@ -11,7 +11,7 @@ import { destroyModelWeights, uploadModelWeights, type BaseQuant, type BaseTenso
 import { GpuModel } from '../model/model';
 import type { HostTensor, ModelSpec } from '../model/spec';
 import { learningRate } from './schedule';
-import type { Batch, LoraHyper, StepResult, TrainHyper } from './types';
+import { countedTokens, type Batch, type LoraHyper, type StepResult, type TrainHyper } from './types';
 
 export interface TrainerOptions {
   /** Largest micro-batch rows and sequence length the run will see (buffers are sized for them). */
@@ -21,6 +21,8 @@ export interface TrainerOptions {
   initAdapter?: Map<string, HostTensor>;
   /** Storage of the frozen base matrices on the GPU (default none = f32). */
   quant?: BaseQuant;
+  /** Rows per LM-head chunk (default: logitsChunkRows). Tests force small chunks. */
+  logitsChunkRows?: number;
 }
 
 /** Everything needed to continue a run exactly where it stopped. */
@@ -88,7 +90,7 @@ export class Trainer {
     // Slots: one loss per micro-batch, then the gradient norm², read back together.
     const slotCount = Math.max(1, hyper.gradAccum) + 1;
     this.slots = make(slotCount * 4, 'lossSlots');
-    this.readback = gpu.device.createBuffer({ size: Math.max(16, slotCount * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+    this.readback = gpu.allocate({ size: Math.max(16, slotCount * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
     this.owned = owned;
 
     const rec = gpu.recorder();
@@ -135,6 +137,7 @@ export class Trainer {
         maxB: options.maxBatch,
         maxT: options.maxSeq,
         checkpointing: hyper.checkpointing,
+        logitsChunkRows: options.logitsChunkRows,
       });
       return new Trainer(gpu, spec, lora, hyper, layout, weights, gm, options, owned);
     });
@@ -157,6 +160,14 @@ export class Trainer {
     return p;
   }
 
+  /** Records (does not run) the programs of a B×T batch: all a step of that shape allocates. Benchmarks. */
+  prepare(B: number, T: number): void {
+    if (B > this.options.maxBatch || T > this.options.maxSeq) {
+      throw new GpuError(`batch ${B}x${T} is larger than this run's ${this.options.maxBatch}x${this.options.maxSeq}`);
+    }
+    this.programsFor(B, T);
+  }
+
   private writeInputs(batch: Batch): number {
     const { B, T } = batch;
     if (B > this.options.maxBatch || T > this.options.maxSeq) {
@@ -176,15 +187,6 @@ export class Trainer {
     return counted;
   }
 
-  /** Trained targets of the micro-batches: labels[t+1] != -100 (what shiftLabels keeps). */
-  private countTargets(batches: Batch[]): number {
-    let total = 0;
-    for (const { B, T, labels } of batches) {
-      for (let b = 0; b < B; b++) for (let t = 1; t < T; t++) if (labels[b * T + t] !== -100) total++;
-    }
-    return total;
-  }
-
   /** Dropout seed for micro-batch `micro` of optimizer step `step`: a fresh mask every time. */
   private dropoutSeed(step: number, micro: number): number {
     return (Math.imul(this.hyper.seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(step + 1, 0xc2b2ae35) + micro * 0x27d4eb2f) >>> 0;
@@ -197,7 +199,7 @@ export class Trainer {
   async accumulate(micro: Batch[]): Promise<{ loss: number; tokens: number }> {
     if (micro.length === 0) throw new GpuError('a step needs at least one micro-batch');
     if (micro.length > Math.max(1, this.hyper.gradAccum)) throw new GpuError(`${micro.length} micro-batches exceed gradAccum=${this.hyper.gradAccum}`);
-    const total = this.countTargets(micro);
+    const total = micro.reduce((n, b) => n + countedTokens(b), 0);
     if (total === 0) throw new GpuError('this step has no trained tokens (every label is -100)');
     this.scaleWord[0] = 1 / total;
     this.gpu.write(this.model.lossScale, this.scaleWord);
@@ -269,15 +271,31 @@ export class Trainer {
     return (await this.readSlots(2))[1];
   }
 
-  /** Logits (B*T, V) of a forward pass with dropout off. Allocates: for checks and generation. */
+  /**
+   * Logits (B*T, V) of a forward pass with dropout off, read back one head chunk at a time.
+   * Allocates (a program per chunk and the whole result): for checks, not for training.
+   */
   async logits(batch: Batch): Promise<Float32Array> {
     this.writeInputs(batch);
-    await this.gpu.checked(async () => {
-      const enc = this.gpu.device.createCommandEncoder();
-      this.programsFor(batch.B, batch.T).forward.encode(enc);
-      this.gpu.device.queue.submit([enc.finish()]);
-    });
-    return this.gpu.readF32(this.model.logits, batch.B * batch.T * this.spec.vocabSize);
+    const V = this.spec.vocabSize;
+    const out = new Float32Array(batch.B * batch.T * V);
+    const forward = this.programsFor(batch.B, batch.T).forward;
+    let first = true;
+    for (const { start, rows } of this.model.headChunks(batch.B * batch.T)) {
+      const rec = this.gpu.recorder();
+      this.model.recordHead(rec, start, rows);
+      const head = rec.finish();
+      await this.gpu.checked(async () => {
+        const enc = this.gpu.device.createCommandEncoder();
+        if (first) forward.encode(enc);
+        head.encode(enc);
+        this.gpu.device.queue.submit([enc.finish()]);
+      });
+      first = false;
+      out.set(await this.gpu.readF32(this.model.logits, rows * V), start * V);
+      head.destroy();
+    }
+    return out;
   }
 
   private async readSlots(count: number): Promise<Float32Array> {
@@ -341,6 +359,6 @@ export class Trainer {
     this.model.destroy();
     for (const b of this.owned) this.gpu.destroyBuffer(b);
     destroyModelWeights(this.gpu, this.weights);
-    this.readback.destroy();
+    this.gpu.destroyBuffer(this.readback);
   }
 }

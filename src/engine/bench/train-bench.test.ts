@@ -1,0 +1,73 @@
+// The benchmark core on the tiny preset: memory-only mode (steps 0) counts exactly what a run with
+// steps allocates (a training step allocates nothing), and steps give finite results.
+import { describe, expect, it } from 'vitest';
+import { testGpu } from '../kernels/testing';
+import { BenchFieldError, cliLabel, plainLabel } from './fields';
+import { parseMatmulBenchOptions, runMatmulBench } from './matmul-bench';
+import { parseTrainBenchOptions, runTrainBench, type TrainBenchOptions } from './train-bench';
+
+const tiny: TrainBenchOptions = { model: 'tiny', layers: 2, batch: 2, seq: 16, rank: 4, quant: 'none', checkpointing: false, steps: 2 };
+
+describe('train bench', () => {
+  for (const [quant, checkpointing] of [
+    ['none', false],
+    ['int4', true],
+  ] as const) {
+    it(`steps 0 reports the same gpu_bytes as steps 2 (quant ${quant}, checkpointing ${checkpointing})`, async () => {
+      const gpu = await testGpu();
+      const opts = { ...tiny, quant, checkpointing };
+      const before = gpu.allocatedBytes;
+      const memOnly = await runTrainBench(gpu, { ...opts, steps: 0 });
+      const run = await runTrainBench(gpu, opts);
+      // Everything is freed again.
+      expect(gpu.allocatedBytes).toBe(before);
+
+      expect(memOnly.gpu_bytes).toBeGreaterThan(0);
+      expect(memOnly.gpu_bytes).toBe(run.gpu_bytes);
+      expect(memOnly).toMatchObject({ steps: 0, step_ms: null, first_step_ms: null, tokens_per_s: null, losses: [], kernels: null });
+
+      expect(run.steps).toBe(2);
+      expect(run.losses).toHaveLength(2);
+      for (const l of run.losses) expect(Number.isFinite(l)).toBe(true);
+      for (const v of [run.step_ms, run.first_step_ms, run.tokens_per_s]) {
+        expect(Number.isFinite(v)).toBe(true);
+        expect(v).toBeGreaterThan(0);
+      }
+      expect(run.adapter.length).toBeGreaterThan(0);
+      expect(Object.keys(run)).toEqual([
+        'model', 'layers', 'quant', 'batch', 'seq', 'rank', 'checkpointing', 'steps', 'step_ms', 'first_step_ms',
+        'tokens_per_s', 'gpu_bytes', 'losses', 'adapter', 'kernels',
+      ]);
+    });
+  }
+
+  it('matmul gives a positive rate', async () => {
+    const gpu = await testGpu();
+    const before = gpu.allocatedBytes;
+    const r = await runMatmulBench(gpu, 32, 48, 64, 'int8', 2);
+    expect(r.matmul).toEqual([32, 48, 64]);
+    expect(r.gflops).toBeGreaterThan(0);
+    expect(gpu.allocatedBytes).toBe(before);
+  });
+});
+
+describe('bench options', () => {
+  it('defaults and names the bad field as the caller labels it', () => {
+    expect(parseTrainBenchOptions({}, false, cliLabel)).toEqual({
+      model: 'tiny', layers: 2, batch: 1, seq: 64, rank: 16, quant: 'none', checkpointing: false, steps: 3,
+    });
+    expect(parseTrainBenchOptions({ model: 'llama-3.2-1b', steps: '0' }, true, cliLabel)).toMatchObject({ layers: 16, steps: 0, checkpointing: true });
+    expect(() => parseTrainBenchOptions({ batch: '0' }, false, cliLabel)).toThrow('--batch must be a positive integer (got "0")');
+    expect(() => parseTrainBenchOptions({ seq: '1.5' }, false, plainLabel)).toThrow('seq must be a positive integer (got "1.5")');
+    expect(() => parseTrainBenchOptions({ steps: '-1' }, false, cliLabel)).toThrow('--steps must be a non-negative integer');
+    expect(() => parseTrainBenchOptions({ quant: 'fp8' }, false, cliLabel)).toThrow('--quant fp8 is not one of none, int8, int4');
+    expect(() => parseTrainBenchOptions({ model: 'gpt-5' }, false, cliLabel)).toThrow(/--model gpt-5 is not known \(choose from .*tiny/);
+    try {
+      parseMatmulBenchOptions({ K: 'x' }, plainLabel);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(BenchFieldError);
+      expect((e as BenchFieldError).field).toBe('K');
+    }
+  });
+});

@@ -1,0 +1,169 @@
+// The training benchmark, independent of where it runs: the CLI (src/cli/bench.ts, Node/Dawn) and
+// the bench page (src/app/bench-page.ts, browser WebGPU) both call runTrainBench on a Gpu they made.
+//
+// Full training steps (forward, backward, clipping, AdamW) on random weights of a preset's real
+// shapes, LoRA on all seven projections; the median step time is reported. steps = 0 is the
+// memory-only mode: the trainer is built with the real shapes and the programs of a B×T step are
+// recorded but never run, so gpu_bytes (the Gpu's own count of its buffers) is what a run of that
+// shape needs, without the (possibly very slow) steps.
+import type { Gpu } from '../../gpu/gpu';
+import { PRESETS, randomWeights } from '../model/presets';
+import { PROJECTIONS, type ModelSpec } from '../model/spec';
+import { Trainer } from '../train/trainer';
+import { DEFAULT_TRAIN, type Batch } from '../train/types';
+import { rng } from '../kernels/random';
+import { BenchFieldError, intField, quantField, type BenchQuant, type FieldLabel, type RawFields } from './fields';
+
+export interface TrainBenchOptions {
+  /** A key of PRESETS. */
+  model: string;
+  layers: number;
+  batch: number;
+  seq: number;
+  rank: number;
+  quant: BenchQuant;
+  checkpointing: boolean;
+  /** Timed training steps; 0 = memory only (nothing runs on the GPU). */
+  steps: number;
+}
+
+/** The JSON the CLI prints and the page shows; the field names are the benchmark's contract. */
+export interface TrainBenchResult {
+  model: string;
+  layers: number;
+  quant: BenchQuant;
+  batch: number;
+  seq: number;
+  rank: number;
+  checkpointing: boolean;
+  steps: number;
+  /** Median step time, leaving the first step out when there are several; null with steps 0. */
+  step_ms: number | null;
+  first_step_ms: number | null;
+  tokens_per_s: number | null;
+  /** Peak bytes of the Gpu's buffers during the run (weights, adapter, optimizer, activations). */
+  gpu_bytes: number;
+  losses: number[];
+  adapter: string;
+  /** GPU time per kernel of one more step, when the device has timestamp queries; null otherwise. */
+  kernels: Record<string, { calls: number; ms: number }> | null;
+}
+
+export interface TrainBenchHooks {
+  /** What the benchmark is doing now (for a status line). */
+  onProgress?(text: string): void;
+  /** Profile one more step per kernel when the device allows it (default true). */
+  profile?: boolean;
+}
+
+/**
+ * Options from text fields (flags or form values); unset fields take the defaults (tiny, batch 1,
+ * seq 64, rank 16, steps 3, quant none, the preset's layer count). Throws BenchFieldError naming
+ * the field with `label` (e.g. `--batch must be a positive integer (got "0")`).
+ */
+export function parseTrainBenchOptions(raw: RawFields, checkpointing: boolean, label: FieldLabel): TrainBenchOptions {
+  const model = raw['model'] ?? 'tiny';
+  const preset = PRESETS[model];
+  if (!preset) throw new BenchFieldError('model', `${label('model')} ${model} is not known (choose from ${Object.keys(PRESETS).join(', ')})`);
+  const quant = quantField(raw, 'quant', label);
+  return {
+    model,
+    layers: intField(raw, 'layers', preset.numLayers, label),
+    batch: intField(raw, 'batch', 1, label),
+    seq: intField(raw, 'seq', 64, label),
+    rank: intField(raw, 'rank', 16, label),
+    quant,
+    checkpointing,
+    steps: intField(raw, 'steps', 3, label, 0),
+  };
+}
+
+export function benchSpec(opts: TrainBenchOptions): ModelSpec {
+  const preset = PRESETS[opts.model];
+  if (!preset) throw new BenchFieldError('model', `model ${opts.model} is not known (choose from ${Object.keys(PRESETS).join(', ')})`);
+  return { ...preset, numLayers: opts.layers };
+}
+
+const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/**
+ * Runs the training benchmark on `gpu`. gpu_bytes counts from the Gpu's current allocation: the
+ * Gpu's peak is reset to it first, so one Gpu can serve several benchmarks in turn. Everything the
+ * benchmark allocates is freed before it returns (or throws).
+ */
+export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: TrainBenchHooks = {}): Promise<TrainBenchResult> {
+  const progress = hooks.onProgress ?? (() => {});
+  const spec = benchSpec(opts);
+  const { batch: B, seq: T, rank: r, steps, quant, checkpointing } = opts;
+  const base = gpu.allocatedBytes;
+  gpu.peakAllocatedBytes = base;
+
+  progress(`Generating random weights for ${opts.model} (${spec.numLayers} layers${quant === 'none' ? '' : `, ${quant}`})`);
+  let weights: ReturnType<typeof randomWeights> | null = randomWeights(spec, 1, quant);
+  progress('Uploading the model and allocating the trainer');
+  const trainer = await Trainer.create(
+    gpu,
+    { spec, weights },
+    { r, alpha: 2 * r, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false },
+    { ...DEFAULT_TRAIN, lr: 1e-4, maxSteps: Math.max(1, steps), checkpointing, schedule: 'constant' },
+    { maxBatch: B, maxSeq: T, quant },
+  );
+  weights = null; // the host copy can go: the GPU holds the model now
+  try {
+    const g = rng(7);
+    const ids = new Int32Array(B * T).map(() => Math.floor(g() * spec.vocabSize));
+    const batch: Batch = { B, T, inputIds: ids, attentionMask: new Int32Array(B * T).fill(1), labels: ids };
+    const times: number[] = [];
+    const losses: number[] = [];
+    if (steps === 0) {
+      // Memory only: record (do not run) the step's programs, which is where a step's shape-bound
+      // allocations would happen; a training step itself allocates nothing.
+      progress(`Recording the ${B}×${T} training-step programs (memory only)`);
+      await gpu.checked(() => trainer.prepare(B, T));
+    }
+    for (let s = 0; s < steps; s++) {
+      progress(`Step ${s + 1} of ${steps}`);
+      const t0 = performance.now();
+      const res = await trainer.trainStep([batch]);
+      times.push(performance.now() - t0);
+      losses.push(res.loss);
+    }
+    let median: number | null = null;
+    if (times.length) {
+      // The first step compiles pipelines and records programs: leave it out of the median when possible.
+      const timed = times.length > 1 ? times.slice(1) : times;
+      const sorted = [...timed].sort((a, b) => a - b);
+      median = sorted[Math.floor(sorted.length / 2)];
+    }
+    // Per-kernel GPU time of one more step, when the device has timestamp queries (lr 0: no update).
+    let kernels: TrainBenchResult['kernels'] = null;
+    if (steps > 0 && hooks.profile !== false && gpu.features.has('timestamp-query')) {
+      progress('Profiling one step per kernel');
+      const prof = await trainer.profile(batch);
+      kernels = Object.fromEntries(
+        Object.entries(prof)
+          .sort((a, b) => b[1].ms - a[1].ms)
+          .map(([k, v]) => [k, { calls: v.calls, ms: round(v.ms, 3) }]),
+      );
+    }
+    return {
+      model: opts.model,
+      layers: spec.numLayers,
+      quant,
+      batch: B,
+      seq: T,
+      rank: r,
+      checkpointing,
+      steps,
+      step_ms: median === null ? null : round(median, 2),
+      first_step_ms: times.length ? round(times[0], 2) : null,
+      tokens_per_s: median === null ? null : round(((B * T) / median) * 1000, 1),
+      gpu_bytes: gpu.peakAllocatedBytes - base,
+      losses,
+      adapter: gpu.adapterName,
+      kernels,
+    };
+  } finally {
+    trainer.destroy();
+  }
+}
