@@ -15,7 +15,7 @@ import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
 import { TrainingPlan } from '../engine/train/plan';
 import { DEFAULT_TRAIN, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
-import { makeBatches, splitValidation } from '../data/sequences';
+import { splitValidation } from '../data/sequences';
 import { DatasetError, formatIssue } from '../data/errors';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
@@ -117,10 +117,11 @@ export async function run(args: string[]): Promise<number> {
   }
   for (const w of prepared.warnings) process.stderr.write(`warning: ${w}\n`);
   const { train, validation } = splitValidation(prepared.examples, valFraction, hyper.seed);
-  const plan = new TrainingPlan(train, { batchSize, gradAccum: hyper.gradAccum, padId: tok.padId, seed: hyper.seed, maxSteps: maxStepsFlag, epochs });
+  // The same batcher as the studio's worker: step k's micro-batches are a pure function of k.
+  const plan = new TrainingPlan(train, { batchSize, gradAccum: hyper.gradAccum, padId: tok.padId, seed: hyper.seed, maxSteps: maxStepsFlag, epochs, maxLength });
   hyper.maxSteps = plan.totalSteps;
-  const valBatches = validation.length ? makeBatches(validation, { batchSize, padId: tok.padId }) : [];
-  const maxSeq = Math.max(plan.maxSeq, ...valBatches.map((b) => b.T));
+  const valBatches = plan.batchesOf(validation);
+  const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), plan.maxSeq);
 
   const gpu = await createNodeGpu();
   try {

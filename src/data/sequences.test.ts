@@ -17,6 +17,12 @@ describe('makeBatches', () => {
     expect([b.B, b.T]).toEqual([1, 1]);
     expect(makeBatches(examples, { batchSize: 2, padId: 0, dropLast: true }).length).toBe(1);
     expect(makeBatches(examples, { batchSize: 2, padId: 0, padToMultipleOf: 8 })[0].T).toBe(8);
+    // maxLength cuts rows to their first tokens and caps T (padToMultipleOf included).
+    const [c] = makeBatches(examples, { batchSize: 2, padId: 0, padToMultipleOf: 8, maxLength: 2 });
+    expect([c.B, c.T]).toEqual([2, 2]);
+    expect(Array.from(c.inputIds)).toEqual([5, 6, 8, 9]);
+    expect(Array.from(c.labels)).toEqual([-100, 6, 8, -100]);
+    expect(Array.from(c.attentionMask)).toEqual([1, 1, 1, 1]);
   });
 
   it('shuffles deterministically by seed', () => {

@@ -98,40 +98,56 @@ export interface BatchOptions {
   shuffleSeed?: number;
   /** Drop a last batch smaller than batchSize (default false: it is kept with B < batchSize). */
   dropLast?: boolean;
-  /** Pad T up to a multiple of this (default 1: T = the longest row of the batch). */
+  /** Pad T up to a multiple of this (default 1: T = the longest row of the batch), at most maxLength. */
   padToMultipleOf?: number;
+  /** Cut rows to their first maxLength tokens and never pad T beyond it (default: no limit). */
+  maxLength?: number;
 }
 
 /**
- * Right-padded batches in the trainer's Batch form: T = the longest example of the batch, padding
- * has attention 0 and label -100, labels = the token where trained, -100 where masked (unshifted).
+ * One right-padded batch of `rows` with T columns in the trainer's Batch form: padding has
+ * attention 0 and label -100; labels = the token where trained, -100 where masked (unshifted).
+ * Rows longer than T are cut to their first T tokens.
+ */
+export function padBatch(rows: readonly TokenSequence[], T: number, padId: number): Batch {
+  if (!(Number.isInteger(T) && T >= 1)) throw new Error(`T must be a positive integer, got ${T}`);
+  const B = rows.length;
+  const inputIds = new Int32Array(B * T).fill(padId);
+  const attentionMask = new Int32Array(B * T);
+  const labels = new Int32Array(B * T).fill(-100);
+  rows.forEach((r, b) => {
+    const o = b * T;
+    const n = Math.min(T, r.inputIds.length);
+    for (let t = 0; t < n; t++) {
+      const id = r.inputIds[t];
+      inputIds[o + t] = id;
+      attentionMask[o + t] = 1;
+      labels[o + t] = r.trainMask[t] ? id : -100;
+    }
+  });
+  return { B, T, inputIds, attentionMask, labels };
+}
+
+/**
+ * Right-padded batches (see padBatch): T = the longest row of the batch (rounded up to
+ * padToMultipleOf, capped at maxLength). Training uses TrainingPlan (src/engine/train/plan.ts),
+ * which adds epochs, gradient accumulation and bucketed shapes on top of padBatch.
  */
 export function makeBatches(examples: readonly TokenSequence[], opts: BatchOptions): Batch[] {
   const { batchSize, padId } = opts;
   if (!(batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${batchSize}`);
   const list = opts.shuffleSeed === undefined ? examples.slice() : shuffled(examples, opts.shuffleSeed);
   const mult = Math.max(1, opts.padToMultipleOf ?? 1);
+  const cap = opts.maxLength ?? Number.POSITIVE_INFINITY;
+  if (!(cap >= 1)) throw new Error(`maxLength must be >= 1, got ${opts.maxLength}`);
   const batches: Batch[] = [];
   for (let s = 0; s < list.length; s += batchSize) {
     const rows = list.slice(s, s + batchSize);
     if (rows.length < batchSize && opts.dropLast) break;
-    const B = rows.length;
     let T = 0;
-    for (const r of rows) T = Math.max(T, r.inputIds.length);
-    T = Math.max(1, Math.ceil(T / mult) * mult);
-    const inputIds = new Int32Array(B * T).fill(padId);
-    const attentionMask = new Int32Array(B * T);
-    const labels = new Int32Array(B * T).fill(-100);
-    rows.forEach((r, b) => {
-      const o = b * T;
-      for (let t = 0; t < r.inputIds.length; t++) {
-        const id = r.inputIds[t];
-        inputIds[o + t] = id;
-        attentionMask[o + t] = 1;
-        labels[o + t] = r.trainMask[t] ? id : -100;
-      }
-    });
-    batches.push({ B, T, inputIds, attentionMask, labels });
+    for (const r of rows) T = Math.max(T, Math.min(cap, r.inputIds.length));
+    T = Math.max(1, Math.min(cap, Math.ceil(T / mult) * mult));
+    batches.push(padBatch(rows, T, padId));
   }
   return batches;
 }

@@ -1,9 +1,9 @@
 // The worker's side of the protocol: one session (GPU, model, dataset, trainer) answering
 // requests. Each request gets exactly one reply; a thrown error becomes {name, message}.
-import { makeBatches, type ModelTokenizer, type PreparedDataset } from '../data';
+import type { ModelTokenizer, PreparedDataset } from '../data';
+import { TrainingPlan } from '../engine/train/plan';
 import { GpuDeviceLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
-import { BatchStream } from './batches';
 import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
 import { adapterFiles, createTrainer, openGpu, type EngineModel, type TrainerLike } from './engine-bridge';
 import { GenerateBridge } from './generate-bridge';
@@ -164,12 +164,20 @@ export class Handler {
         // Held-out examples: a validation file when one was given, else a seeded fraction.
         const { train, validation } = trainValidationSplit(dataset.prepared, settings.maxLength, settings.validationExamples, settings.train.seed);
         const pad = model.tokenizer.padId;
-        const stream = new BatchStream(train, settings.batchSize, settings.maxLength, settings.train.seed, pad);
+        // Step k's micro-batches are a pure function of k: a resumed run needs only the step.
+        const plan = new TrainingPlan(train, {
+          batchSize: settings.batchSize,
+          gradAccum: settings.train.gradAccum,
+          padId: pad,
+          seed: settings.train.seed,
+          maxSteps: settings.train.maxSteps,
+          maxLength: settings.maxLength,
+        });
         // Validation in batches no larger than training's, so any number of held-out examples fits.
-        const valBatches = validation.length ? makeBatches(validation, { batchSize: stream.B, padId: pad }) : [];
-        const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), stream.T);
+        const valBatches = plan.batchesOf(validation);
+        const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), plan.maxSeq);
         this.releaseTrainer();
-        const trainer = await createTrainer(gpu, model.engine, settings, stream.B, maxSeq);
+        const trainer = await createTrainer(gpu, model.engine, settings, plan.batchSize, maxSeq);
         this.trainer = trainer;
         this.trainerSettings = settings;
 
@@ -180,7 +188,7 @@ export class Handler {
         let startStep = 0;
         if (ckpt && prev) {
           trainer.loadState({ step: ckpt.step, params: ckpt.params, m: ckpt.m, v: ckpt.v });
-          stream.seek(ckpt.pos);
+          // Checkpoints of older versions also carry `pos` (a data position): not needed, ignored.
           startStep = ckpt.step;
           record = { ...prev, status: 'running', error: null, history: truncateHistory(prev.history, ckpt.step) };
           this.post({ kind: 'event', type: 'history', history: record.history });
@@ -205,7 +213,7 @@ export class Handler {
         const h = rec.history;
         const result = await runTraining(
           trainer,
-          stream,
+          plan,
           valBatches,
           settings,
           control,
@@ -224,7 +232,7 @@ export class Handler {
             onState: (state) => this.post({ kind: 'event', type: 'trainState', state }),
             checkpoint: async (step) => {
               const st = await trainer.saveState();
-              await saveCheckpoint(rec, { runId: rec.id, step, params: st.params, m: st.m, v: st.v, pos: { ...stream.pos } });
+              await saveCheckpoint(rec, { runId: rec.id, step, params: st.params, m: st.m, v: st.v });
               rec.checkpointStep = step;
               this.post({ kind: 'event', type: 'checkpoint', step });
             },

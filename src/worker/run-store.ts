@@ -1,9 +1,8 @@
 // Training runs in IndexedDB (idb-keyval, database "lora-studio-runs"): each run's record (model,
 // dataset, settings, loss history, status), its dataset bytes, and its last checkpoint (LoRA
-// parameters, AdamW moments, step, data position). The worker writes; the page reads the list of
+// parameters, AdamW moments, step). The worker writes; the page reads the list of
 // past runs and an interrupted run's dataset. Runs in a worker and in the page.
 import { createStore, delMany, get, keys, set, type UseStore } from 'idb-keyval';
-import type { DataPosition } from './batches';
 import type { ErrorInfo, ModelSource, TrainSettings } from './protocol';
 
 export interface RunHistory {
@@ -38,7 +37,11 @@ export interface Checkpoint {
   params: Float32Array;
   m: Float32Array;
   v: Float32Array;
-  pos: DataPosition;
+  /**
+   * The data position older versions stored (their batcher was a stream). Ignored: the data of
+   * step k is TrainingPlan's pure function of k, so `step` is all a resume needs.
+   */
+  pos?: unknown;
 }
 
 const KEEP_RUNS = 10;

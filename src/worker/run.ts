@@ -1,8 +1,11 @@
 // One training run inside the worker: the step loop with pause, resume and stop, metrics as
 // events, held-out validation, and checkpoints every N steps and at the end. The GPU work is the
 // trainer's (which also refuses a NaN or infinite loss with a typed error); this file orders it.
+// The data of step k is the plan's (src/engine/train/plan.ts): a pure function of k, so a resumed
+// run needs nothing but the checkpoint's step to continue with the same batches.
+import type { TrainingPlan } from '../engine/train/plan';
+import { countedTokens } from '../engine/train/types';
 import type { Batch } from '../engine/train/types';
-import { countedTokens, type BatchStream } from './batches';
 import type { TrainerLike } from './engine-bridge';
 import type { StepMetrics, TrainResult, TrainSettings, TrainState } from './protocol';
 
@@ -53,14 +56,14 @@ export class RunControl {
 /** Trains from `startStep` (0, or a resumed checkpoint's step) to settings.train.maxSteps. */
 export async function runTraining(
   trainer: TrainerLike,
-  stream: BatchStream,
+  plan: Pick<TrainingPlan, 'microBatches'>,
   valBatches: Batch[],
   settings: TrainSettings,
   control: RunControl,
   hooks: RunHooks,
   startStep = 0,
 ): Promise<TrainResult> {
-  const { maxSteps, gradAccum } = settings.train;
+  const { maxSteps } = settings.train;
   const evalEvery = Math.max(1, Math.floor(maxSteps / 10));
   const t0 = performance.now();
   let pausedMs = 0;
@@ -88,8 +91,7 @@ export async function runTraining(
       if (!control.stopRequested) hooks.onState('running');
     }
     if (control.stopRequested) break;
-    const micro: Batch[] = [];
-    for (let i = 0; i < gradAccum; i++) micro.push(stream.next());
+    const { micro } = plan.microBatches(step);
     const r = await trainer.step(micro);
     step++;
     finalLoss = r.loss;

@@ -65,3 +65,12 @@ export const DEFAULT_TRAIN: TrainHyper = {
   seed: 42,
   checkpointing: false,
 };
+
+/** Tokens the loss counts in a batch: labels[t+1] != -100 within a row (what the trainer's shifted targets keep). */
+export function countedTokens(batch: Batch): number {
+  let n = 0;
+  for (let b = 0; b < batch.B; b++) {
+    for (let t = 1; t < batch.T; t++) if (batch.labels[b * batch.T + t] !== -100) n++;
+  }
+  return n;
+}

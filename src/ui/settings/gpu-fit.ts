@@ -3,6 +3,7 @@
 // would: a shorter max length, a smaller batch, a 4-bit or 8-bit base, gradient checkpointing.
 // Pure: no React, no store.
 import { PROJECTIONS, type ModelSpec } from '../../engine/model/spec';
+import { MIN_SEQ, maxSeqFor } from '../../engine/train/plan';
 import { assertFits, estimateGpuMemory, formatBytes, MemoryTooSmallError, type MemoryEstimate, type MemoryEstimateOptions, type WeightQuant } from '../../quant/memory';
 import type { GpuInfo, ModelSummary, TrainSettings } from '../../worker/protocol';
 
@@ -79,17 +80,15 @@ function largest(lo: number, hi: number, ok: (n: number) => boolean): number | n
   return lo;
 }
 
-/** The shortest sequence the engine trains on (BatchStream's minimum). */
-const MIN_SEQ = 2;
-
 /**
  * Checks a run against the adapter's limits. `longest`: the loaded dataset's longest example (the
- * engine allocates for min(max length, longest)); null when no dataset is loaded.
+ * engine allocates for TrainingPlan's maxSeq: min(max length, longest), at least MIN_SEQ, the
+ * shortest sequence the engine trains on); null when no dataset is loaded.
  */
 export function checkFit(model: ModelSummary, s: TrainSettings, gpu: GpuInfo, longest: number | null): FitCheck {
   const spec = specOf(model);
   const quant = weightQuant(model.quant);
-  const seq = Math.max(MIN_SEQ, longest ? Math.min(s.maxLength, longest) : s.maxLength);
+  const seq = maxSeqFor(longest || s.maxLength, s.maxLength);
   const base: MemoryEstimateOptions = {
     batch: s.batchSize,
     seq,
