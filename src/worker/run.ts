@@ -4,8 +4,7 @@
 // The data of step k is the plan's (src/engine/train/plan.ts): a pure function of k, so a resumed
 // run needs nothing but the checkpoint's step to continue with the same batches.
 import type { TrainingPlan } from '../engine/train/plan';
-import { countedTokens } from '../engine/train/types';
-import type { Batch } from '../engine/train/types';
+import { countedTokens, type Batch } from '../engine/train/types';
 import type { TrainerLike } from './engine-bridge';
 import type { StepMetrics, TrainResult, TrainSettings, TrainState } from './protocol';
 
