@@ -147,8 +147,9 @@ test('a run that cannot fit the GPU adapter: the numbers and what would work', a
   const shot = shooter(page, testInfo);
   try {
     await openStudio(page);
-    // A small model with a large vocabulary: logits of batch 256 × 512 tokens × 8192 × 4 B = 4 GiB.
-    const m = syntheticModel({ layers: 1, hidden: 64, heads: 4, intermediate: 128, vocab: 8192, dtype: 'F32', tie: true, seed: 5 });
+    // A small model with a wide MLP: each (tokens, intermediate) activation of batch 256 × 512
+    // tokens × 8192 × 4 B = 4 GiB. (The logits never limit a run: the head runs in chunks.)
+    const m = syntheticModel({ layers: 1, hidden: 64, heads: 4, intermediate: 8192, vocab: 8192, dtype: 'F32', tie: true, seed: 5 });
     const demo = new URL('../public/demo/', import.meta.url);
     const files = [...m.files]
       .filter(([name]) => !name.startsWith('tokenizer'))
@@ -171,7 +172,7 @@ test('a run that cannot fit the GPU adapter: the numbers and what would work', a
     await expect(notice).toContainText('(maxStorageBufferBindingSize)');
     await expect(notice).toContainText('(maxBufferSize)');
     await expect(notice).toContainText('At batch size 256 and 512 tokens per sequence');
-    await expect(notice).toContainText('the logits (batch·seq, vocab) needs 4.00 GiB');
+    await expect(notice).toContainText('the per-token activation (N, I) needs 4.00 GiB');
     const suggestions = page.getByTestId('gpu-fit-suggestions');
     await expect(suggestions).toContainText(/Max length \d+ or less \(at batch size 256\)/);
     await expect(suggestions).toContainText(/Batch size \d+ or less \(at max length 512\)/);
