@@ -138,6 +138,8 @@ function kernelTable(kernels: Record<string, { calls: number; ms: number }>): HT
 function showResult(kind: BenchKind, result: TrainBenchResult | MatmulBenchResult, features: string[]): void {
   jsonEl.textContent = JSON.stringify(result, null, 2);
   kernelsEl.replaceChildren();
+  // With a per-kernel table the long JSON folds away (its text stays in the page for copying).
+  $<HTMLDetailsElement>('json-details').open = !(kind === 'train' && (result as TrainBenchResult).kernels);
   if (kind === 'train') {
     const r = result as TrainBenchResult;
     const mem = `${fmtBytes(r.gpu_bytes)} of GPU buffers at peak`;
