@@ -143,7 +143,8 @@ function showResult(kind: BenchKind, result: TrainBenchResult | MatmulBenchResul
   if (kind === 'train') {
     const r = result as TrainBenchResult;
     const mem = `${fmtBytes(r.gpu_bytes)} of GPU buffers at peak`;
-    statusEl.textContent = r.step_ms === null ? `Done (memory only): ${mem}.` : `Done: ${r.tokens_per_s} tokens/s, ${r.step_ms} ms a step, ${mem}.`;
+    const vs = r.vs_pytorch_h100 ? ` That is ${r.vs_pytorch_h100.ratio_f32}× PyTorch f32 on an H100 (${r.vs_pytorch_h100.pytorch_f32_tokens_per_s} tokens/s).` : '';
+    statusEl.textContent = r.step_ms === null ? `Done (memory only): ${mem}.` : `Done: ${r.tokens_per_s} tokens/s, ${r.step_ms} ms a step, ${mem}.${vs}`;
     if (r.kernels) {
       const h = document.createElement('h2');
       h.textContent = 'GPU time per kernel (one step)';

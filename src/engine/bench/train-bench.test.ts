@@ -1,5 +1,6 @@
 // The benchmark core on the tiny preset: memory-only mode (steps 0) counts exactly what a run with
 // steps allocates (a training step allocates nothing), and steps give finite results.
+import { comparePytorch } from './pytorch-reference';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../kernels/testing';
 import { BenchFieldError, cliLabel, plainLabel } from './fields';
@@ -36,8 +37,9 @@ describe('train bench', () => {
       expect(run.adapter.length).toBeGreaterThan(0);
       expect(Object.keys(run)).toEqual([
         'model', 'layers', 'quant', 'batch', 'seq', 'rank', 'checkpointing', 'steps', 'step_ms', 'first_step_ms',
-        'tokens_per_s', 'gpu_bytes', 'losses', 'adapter', 'kernels',
+        'tokens_per_s', 'gpu_bytes', 'losses', 'adapter', 'kernels', 'vs_pytorch_h100',
       ]);
+      expect(run.vs_pytorch_h100).toBeNull(); // tiny has no PyTorch reference
     });
   }
 
@@ -48,6 +50,18 @@ describe('train bench', () => {
     expect(r.matmul).toEqual([32, 48, 64]);
     expect(r.gflops).toBeGreaterThan(0);
     expect(gpu.allocatedBytes).toBe(before);
+  });
+});
+
+describe('PyTorch reference points', () => {
+  it('compare only the reference shape: 4 × 512, r 16, all layers', () => {
+    const ref = { allLayers: true, batch: 4, seq: 512, rank: 16 };
+    expect(comparePytorch('llama-3.2-1b', ref, 3750)).toEqual({ pytorch_f32_tokens_per_s: 7500, ratio_f32: 0.5, pytorch_bf16_tokens_per_s: 24200, ratio_bf16: 0.155 });
+    expect(comparePytorch('smollm2-135m', ref, 13700)?.ratio_f32).toBe(1);
+    expect(comparePytorch('llama-3.2-1b', { ...ref, seq: 256 }, 3750)).toBeNull();
+    expect(comparePytorch('llama-3.2-1b', { ...ref, allLayers: false }, 3750)).toBeNull();
+    expect(comparePytorch('qwen3-0.6b', ref, 3750)).toBeNull();
+    expect(comparePytorch('llama-3.2-1b', ref, null)).toBeNull();
   });
 });
 

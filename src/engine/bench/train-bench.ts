@@ -12,6 +12,7 @@ import { PROJECTIONS, type ModelSpec } from '../model/spec';
 import { Trainer } from '../train/trainer';
 import { DEFAULT_TRAIN, type Batch } from '../train/types';
 import { rng } from '../kernels/random';
+import { comparePytorch, type PytorchComparison } from './pytorch-reference';
 import { BenchFieldError, intField, quantField, type BenchQuant, type FieldLabel, type RawFields } from './fields';
 
 export interface TrainBenchOptions {
@@ -47,6 +48,8 @@ export interface TrainBenchResult {
   adapter: string;
   /** GPU time per kernel of one more step, when the device has timestamp queries; null otherwise. */
   kernels: Record<string, { calls: number; ms: number }> | null;
+  /** Against issue 6's PyTorch H100 figures, when the run has their shape (4 × 512, r 16, all layers). */
+  vs_pytorch_h100: PytorchComparison | null;
 }
 
 export interface TrainBenchHooks {
@@ -146,6 +149,7 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
           .map(([k, v]) => [k, { calls: v.calls, ms: round(v.ms, 3) }]),
       );
     }
+    const tokensPerS = median === null ? null : round(((B * T) / median) * 1000, 1);
     return {
       model: opts.model,
       layers: spec.numLayers,
@@ -157,11 +161,12 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
       steps,
       step_ms: median === null ? null : round(median, 2),
       first_step_ms: times.length ? round(times[0], 2) : null,
-      tokens_per_s: median === null ? null : round(((B * T) / median) * 1000, 1),
+      tokens_per_s: tokensPerS,
       gpu_bytes: gpu.peakAllocatedBytes - base,
       losses,
       adapter: gpu.adapterName,
       kernels,
+      vs_pytorch_h100: comparePytorch(opts.model, { allLayers: spec.numLayers === PRESETS[opts.model].numLayers, batch: B, seq: T, rank: r }, tokensPerS),
     };
   } finally {
     trainer.destroy();
