@@ -10,6 +10,33 @@ describe('sampling', () => {
     expect(argmax(Float32Array.of(NaN, -Infinity, -5))).toBe(2);
   });
 
+  it('top-p over a large vocabulary equals sorting every token (the threshold only prunes)', () => {
+    const g = rng(4);
+    for (const [V, spread] of [[5000, 8], [20000, 2], [3000, 30]] as const) {
+      const logits = new Float32Array(V).map(() => (g() - 0.5) * spread);
+      logits[7] = logits[9]; // a tie
+      for (const topP of [0.05, 0.5, 0.9, 0.999]) {
+        const got = nucleus(logits, { temperature: 0.8, topP });
+        // Reference: softmax, sort all ids (most likely first, ties by id), cut at cumulative topP.
+        let max = -Infinity;
+        for (const v of logits) max = Math.max(max, v);
+        const w = Array.from(logits, (v) => Math.exp((v - max) / 0.8));
+        const sum = w.reduce((a, b) => a + b, 0);
+        const order = w.map((_, i) => i).sort((a, b) => w[b] - w[a] || a - b);
+        let cum = 0;
+        let keep = order.length;
+        for (let k = 0; k < order.length; k++) {
+          cum += w[order[k]] / sum;
+          if (cum >= topP) {
+            keep = k + 1;
+            break;
+          }
+        }
+        expect(got.ids).toEqual(order.slice(0, keep));
+      }
+    }
+  });
+
   it('top-p keeps the smallest most-likely set reaching p, renormalized', () => {
     // softmax of log-probs: probabilities 0.5, 0.3, 0.15, 0.05.
     const logits = Float32Array.from([0.5, 0.3, 0.15, 0.05].map(Math.log));

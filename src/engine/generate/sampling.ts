@@ -42,9 +42,17 @@ export function nucleus(logits: ArrayLike<number>, { temperature, topP }: Sampli
     p[i] = e;
     sum += e;
   }
-  // Tokens whose probability underflowed to 0 can never be drawn: leave them out of the sort.
+  // Only tokens at or above a threshold t can be in the nucleus once the mass at or above t reaches
+  // topP: halve t from the largest weight (1) until it does, so a 150k vocabulary sorts a few
+  // hundred candidates, not all of it. Tokens whose weight underflowed to 0 are never candidates.
+  let t = topP < 1 ? 0.5 : 0;
+  for (; t > 1e-300; t /= 2) {
+    let mass = 0;
+    for (let i = 0; i < V; i++) if (p[i] >= t) mass += p[i];
+    if (mass >= topP * sum * (1 + 1e-9)) break; // margin: the cut below sums in another order
+  }
   const ids: number[] = [];
-  for (let i = 0; i < V; i++) if (p[i] > 0) ids.push(i);
+  for (let i = 0; i < V; i++) if (p[i] > 0 && p[i] >= t) ids.push(i);
   ids.sort((a, b) => p[b] - p[a] || a - b);
   let keep = ids.length;
   if (topP < 1) {
