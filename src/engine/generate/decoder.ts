@@ -14,7 +14,7 @@ import { GpuError } from '../../gpu/errors';
 import type { Buf, Gpu, Program, Recorder } from '../../gpu/gpu';
 import { addInplace } from '../kernels/add';
 import { decodeAttention, decodeGemv, decodeKvStore, decodeRope } from '../kernels/decode';
-import { loraDown, loraUp } from '../kernels/lora';
+import { loraDown, loraSplitScratchFloats, loraUp, type LoraSplit } from '../kernels/lora';
 import { rmsnormForward } from '../kernels/rmsnorm';
 import { ropeTables } from '../kernels/rope';
 import { swigluForward } from '../kernels/swiglu';
@@ -106,6 +106,8 @@ export class Decoder {
       up: f(P * I, 'up'),
       act: f(P * I, 'act'),
       h: f(P * Math.max(lora?.layout.r ?? 1, 1), 'loraH'),
+      // Split-K scratch: one token's lora_down would otherwise be a single workgroup over In.
+      loraSplit: lora ? { partials: f(Math.max(1, loraSplitScratchFloats(P, lora.layout.r, lora.layout.sites.map((x) => projectionShape(spec, x.proj)))), 'loraPartials') } : undefined,
       seed: f(1, 'seed'),
       cos: this.upload(cos, 'rope.cos'),
       sin: this.upload(sin, 'rope.sin'),
@@ -226,7 +228,7 @@ export class Decoder {
     if (!site || !this.lora) return;
     const { layout, params } = this.lora;
     const { A, B } = siteViews(params, layout, site);
-    loraDown(rec, s.h, inp, A, N, In, layout.r, { p: 0, seed: s.seed, site: site.site });
+    loraDown(rec, s.h, inp, A, N, In, layout.r, { p: 0, seed: s.seed, site: site.site }, s.loraSplit);
     loraUp(rec, out, s.h, B, N, Out, layout.r, layout.scale);
   }
 
@@ -314,4 +316,5 @@ interface Scratch {
   kc: GPUBuffer[];
   vc: GPUBuffer[];
   sites: Map<Projection, LoraSite>[];
+  loraSplit: LoraSplit | undefined;
 }
