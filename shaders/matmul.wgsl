@@ -17,6 +17,15 @@
 // M, Nc, K works. The tile index is folded over a 2D grid (x + y * num_workgroups.x) so the LM
 // head (Out up to ~150k) never exceeds maxComputeWorkgroupsPerDimension.
 //
+// Split-K (linear_backward_input only; the LM head's backward has few output tiles and a reduction
+// over the whole vocabulary): workgroup z = s computes its tile over the reduction slice
+// k in [s·k_slice, min(K, (s+1)·k_slice)) (k_slice a multiple of TILE_K, the last slice ragged) and
+// stores it at c[s·slice_stride + m·Nc + n]. With one slice (z = 0, k_slice = K, slice_stride = 0)
+// this is the plain GEMM above. With more, the host binds a scratch buffer as c with accumulate = 0,
+// then split_reduce (shaders/add.wgsl) sums the partials in slice order into dinp, honouring the
+// accumulate flag (src/engine/kernels/matmul.ts). The forward entry points ignore k_slice and
+// slice_stride.
+//
 // bindings: 0 uniforms Params
 //           1 c    (M, Nc)  read_write: out (forward) or dinp (backward)
 //           2 a    (M, K)   read:       inp (forward) or dout (backward)
@@ -30,6 +39,8 @@ struct Params {
   tiles_m: u32,     // ceil(M / TILE_M)
   tiles: u32,       // tiles_m * ceil(Nc / TILE_N)
   accumulate: u32,  // 1: c += result, 0: c = result
+  k_slice: u32,     // linear_backward_input: reduction length per slice (K when unsplit)
+  slice_stride: u32,  // linear_backward_input: floats between slices' partials in c (0 when unsplit)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -104,15 +115,15 @@ fn fma_tile(tx: u32, ty: u32) {
   }
 }
 
-// bias4: the bias of this thread's 4 columns (zero without bias).
-fn store_c(m0: u32, n0: u32, tx: u32, ty: u32, bias4: vec4<f32>) {
+// bias4: the bias of this thread's 4 columns (zero without bias). base: offset of the (partial) C in c.
+fn store_c(m0: u32, n0: u32, base: u32, tx: u32, ty: u32, bias4: vec4<f32>) {
   for (var i = 0u; i < 4u; i++) {
     let gm = m0 + 4u * ty + i;
     if (gm >= p.M) { return; }
     for (var j = 0u; j < 4u; j++) {
       let gn = n0 + 4u * tx + j;
       if (gn >= p.Nc) { break; }
-      let idx = gm * p.Nc + gn;
+      let idx = base + gm * p.Nc + gn;
       var v = acc[i][j] + bias4[j];
       if (p.accumulate != 0u) { v += c[idx]; }
       c[idx] = v;
@@ -143,7 +154,7 @@ fn linear_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     fma_tile(lid.x, lid.y);
     workgroupBarrier();
   }
-  store_c(o.x, o.y, lid.x, lid.y, vec4<f32>(0.0));
+  store_c(o.x, o.y, 0u, lid.x, lid.y, vec4<f32>(0.0));
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
@@ -164,7 +175,7 @@ fn linear_forward_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
     let gn = o.y + 4u * lid.x + j;
     if (gn < p.Nc) { b4[j] = bias[gn]; }
   }
-  store_c(o.x, o.y, lid.x, lid.y, b4);
+  store_c(o.x, o.y, 0u, lid.x, lid.y, b4);
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
@@ -173,12 +184,16 @@ fn linear_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
   if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
   let o = tile_origin(wid, nwg);
   zero_acc();
-  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
+  // Reduction slice wid.z. Its TILE_K steps never reach into the next slice (k_slice is a multiple
+  // of TILE_K); only the last slice is ragged, and stage_* load zeros past K.
+  let k_begin = wid.z * p.k_slice;
+  let k_end = min(p.K, k_begin + p.k_slice);
+  for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
     stage_a(o.x, k0, li);
     stage_b_nn(o.y, k0, li);
     workgroupBarrier();
     fma_tile(lid.x, lid.y);
     workgroupBarrier();
   }
-  store_c(o.x, o.y, lid.x, lid.y, vec4<f32>(0.0));
+  store_c(o.x, o.y, wid.z * p.slice_stride, lid.x, lid.y, vec4<f32>(0.0));
 }

@@ -22,6 +22,13 @@
 //   embedding        out[n, c] = W[ids[n] - rowOffset, c] for ids in this part; with flag set, ids
 //                    >= totalRows give zeros. 1 out (N, In) rw; 2 ids (N) u32; 3 q; 4 scales
 //
+// Split-K (linear_bwd_input only): workgroup z = s reduces over this part's rows
+// [s·kSlice, min(Out, (s+1)·kSlice)) (kSlice a multiple of 32, the last slice ragged) and stores its
+// partial dinp, with flag = 0, at dst[(slot0 + s)·N·In + n·In + i]: the host binds a scratch buffer
+// as dst, gives each part its own run of slots (slot0), and split_reduce (shaders/add.wgsl) then
+// sums all slots in order into dinp, honouring accumulate (src/engine/kernels/matmul-q.ts). Unsplit:
+// one workgroup layer (z = 0), kSlice >= Out, slot0 = 0: the plain product into dinp.
+//
 // Tiles: WG_M x WG_O threads, each computing 4 x 4 outputs (strided by the workgroup size, so
 // neighbouring threads write neighbouring columns); K advances one quantization block (32) at a
 // time. Shared memory: 2 * 32 * 4 * WG * 4 bytes = 16 KiB at the default 16 x 16. For
@@ -42,7 +49,13 @@ struct Params {
   flag: u32,
   // Rows of the whole tensor (embedding: valid ids are 0 .. totalRows - 1).
   totalRows: u32,
-  _pad: u32,
+  // linear_bwd_input: rows of this part per reduction slice (>= Out when unsplit).
+  kSlice: u32,
+  // linear_bwd_input: the partial-result slot of slice 0 of this dispatch (0 when unsplit).
+  slot0: u32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -172,7 +185,10 @@ fn linear_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
   let wpr = nb * BITS;
   let vpw = 32u / BITS;
   var acc: array<f32, 16>;
-  for (var r0 = 0u; r0 < p.Out; r0 += BLOCK) {
+  // Reduction slice wid.z: whole blocks of 32 rows, so staging never reaches into the next slice.
+  let r_begin = wid.z * p.kSlice;
+  let r_end = min(p.Out, r_begin + p.kSlice);
+  for (var r0 = r_begin; r0 < r_end; r0 += BLOCK) {
     for (var e = t; e < TM * BLOCK; e += nthreads) {
       let m = e / BLOCK;
       let kk = e % BLOCK;
@@ -210,12 +226,13 @@ fn linear_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
     }
     workgroupBarrier();
   }
+  let base = (p.slot0 + wid.z) * p.N * p.In;
   for (var i = 0u; i < 4u; i++) {
     let n = m0 + lid.y + i * WG_M;
     for (var j = 0u; j < 4u; j++) {
       let c = i0 + lid.x + j * WG_O;
       if (n < p.N && c < p.In) {
-        let idx = n * p.In + c;
+        let idx = base + n * p.In + c;
         var v = acc[i * 4u + j];
         if (p.flag != 0u) { v += dst[idx]; }
         dst[idx] = v;

@@ -18,7 +18,9 @@
 //                the final norm nf (N·C) + rstdF (N), and ids/mask/targets/losses (4·N).
 //   grad scratch dx, dn (2·N·C) + dAct, dI1, dI2 (3·N·I) + dAtt, dq (2·N·Q) + dk, dv (2·N·KV)
 //                + dqRaw, dkRaw (Qwen3) + dh (N·r) + the LoRA split-K partials
-//                (loraSplitScratchFloats, engine/kernels/lora.ts): one set, reused by every layer.
+//                (loraSplitScratchFloats, engine/kernels/lora.ts): one set, reused by every layer;
+//                + the LM-head backward's split-K partials (matmulSplitScratchFloats over one
+//                head chunk's rows, engine/kernels/matmul.ts: ≲ 1024 tiles of 64x64 floats).
 //   lora         P = Σ over targeted projections of r·(in + out), each tensor padded to 64
 //                floats: params + grads + Adam m + Adam v = 4·P·4 B (+ small norm partials).
 //   logits / CE  one chunk of rows·V, rows = logitsChunkRows(N, V) (≤ 128 MiB unless N < 64 rows
@@ -32,6 +34,7 @@
 import { PROJECTIONS, projectionShape, type ModelSpec, type Projection } from '../engine/model/spec';
 import { logitsChunkRows } from '../engine/model/logits-chunk';
 import { loraSplitScratchFloats } from '../engine/kernels/lora';
+import { matmulSplitScratchFloats } from '../engine/kernels/matmul';
 import { blocksPerRow, wordsPerRow } from './format';
 
 export type WeightQuant = 'int8' | 'int4' | 'none';
@@ -118,7 +121,9 @@ export function estimateGpuMemory(spec: ModelSpec, o: MemoryEstimateOptions): Me
   // ---- grad scratch
   const loraPartials = loraSplitScratchFloats(N, r, targets.map((p) => projectionShape(spec, p)));
   see('LoRA split-K partials', loraPartials * F, true);
-  const gradScratch = (2 * N * C + 3 * N * I + 2 * N * Q + 2 * N * KV + (spec.qkNorm ? N * Q + N * KV : 0) + N * r + loraPartials) * F;
+  const headPartials = matmulSplitScratchFloats(Math.min(N, logitsChunkRows(N, V)), C, V);
+  see('LM-head split-K partials', headPartials * F, true);
+  const gradScratch = (2 * N * C + 3 * N * I + 2 * N * Q + 2 * N * KV + (spec.qkNorm ? N * Q + N * KV : 0) + N * r + loraPartials + headPartials) * F;
 
   // ---- LoRA
   let loraFloats = 0;

@@ -1,4 +1,5 @@
-// Residual add y += x (shaders/add.wgsl): GPU dispatch and its CPU twin.
+// Residual add y += x (shaders/add.wgsl): GPU dispatch and its CPU twin. Also the split-K reduce
+// (split_reduce): the fixed-order sum of a split GEMM's partials (matmul.ts, matmul-q.ts).
 import code from '../../../shaders/add.wgsl?raw';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 
@@ -16,6 +17,31 @@ export function addInplace(rec: Recorder, y: Buf, x: Buf, n: number): void {
   });
 }
 
+/**
+ * y (n) = (or += when accumulate) Σ_s partials[s·stride + i], s = 0..slices−1 in order.
+ * partials must not alias y.
+ */
+export function splitReduce(rec: Recorder, y: Buf, partials: Buf, n: number, slices: number, stride: number, accumulate: boolean): void {
+  const maxPerDim = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
+  rec.dispatch({
+    shader: addShader,
+    entry: 'split_reduce',
+    uniforms: [n, slices, stride, accumulate ? 1 : 0],
+    bindings: [y, partials],
+    workgroups: grid(Math.min(Math.ceil(n / WG), maxPerDim * maxPerDim), maxPerDim),
+  });
+}
+
 export function addInplaceCpu(y: Float32Array, x: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) y[i] += x[i];
+}
+
+/** Twin of split_reduce, in f32 as the GPU sums (the same order, so the same bits). */
+export function splitReduceCpu(y: Float32Array, partials: Float32Array, n: number, slices: number, stride: number, accumulate: boolean): void {
+  const fr = Math.fround;
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let s = 0; s < slices; s++) sum = fr(sum + partials[s * stride + i]);
+    y[i] = accumulate ? fr(sum + y[i]) : sum;
+  }
 }

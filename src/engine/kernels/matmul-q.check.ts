@@ -14,6 +14,8 @@ import {
   uploadQuantWeight,
 } from './matmul-q';
 import { quantize, wordsPerRow, type QuantKind } from '../../quant/format';
+import { splitScratch } from './matmul.check';
+import { resolveMatmulTile } from './matmul-tile128';
 import { randn, relL2Err, rng } from './random';
 
 const TOL = 1e-4;
@@ -30,6 +32,12 @@ interface LinearCase {
   parts?: number;
   /** Force a tile size (default 'auto', which picks 64 at these sizes). */
   tile?: 64 | 128;
+  /** Backward only: split-K, a forced number of slices or 'auto' (the policy). */
+  slices?: number | 'auto';
+  /** Split-K scratch floats instead of what the split needs (a smaller one narrows the split). */
+  room?: number;
+  /** The slices the run must end up with (default: the plan for `slices`). */
+  wantSlices?: number;
 }
 
 const linearCases: LinearCase[] = [
@@ -53,8 +61,26 @@ const linearCases: LinearCase[] = [
   { N: 130, In: 2048, Out: 130, bias: true, accumulate: true, splitRows: 50, parts: 3, tile: 128 }, // row offsets 50, 100
 ];
 
+// Backward split-K over Out: slices of 32k rows, the last of a part ragged; partials NaN-filled.
+// With parts, each part's rows are cut into slices of their own (slots part by part).
+const splitCases: LinearCase[] = [
+  { N: 5, In: 70, Out: 200, slices: 3 }, // 96, 96, 8
+  { N: 67, In: 96, Out: 130, accumulate: true, slices: 2 }, // 96, 34
+  { N: 3, In: 64, Out: 3000, slices: 'auto' }, // the policy: 5 slices of 608
+  { N: 3, In: 64, Out: 3000, accumulate: true, slices: 'auto', room: 3 * 192 + 1, wantSlices: 3 }, // scratch for 3 of 5
+  { N: 7, In: 70, Out: 200, splitRows: 64, parts: 4, slices: 8 }, // parts 64, 64, 64, 8 → 2 + 2 + 2 + 1 slices
+  { N: 7, In: 70, Out: 200, accumulate: true, splitRows: 64, parts: 4, slices: 8 },
+  { N: 130, In: 70, Out: 257, slices: 3, tile: 128 }, // scalar form
+  { N: 130, In: 72, Out: 260, accumulate: true, slices: 3, tile: 128 }, // vec4 form
+  { N: 130, In: 72, Out: 200, accumulate: true, splitRows: 64, parts: 4, slices: 7, tile: 128 },
+  { N: 130, In: 256, Out: 130, accumulate: true, splitRows: 52, parts: 3, slices: 5, tile: 128 }, // parts 48, 48, 34 (aligned) → 2 + 2 + 2
+];
+
 function caseName(c: LinearCase): string {
-  return `N=${c.N} In=${c.In} Out=${c.Out}${c.bias ? ' bias' : ''}${c.accumulate ? ' acc' : ''}${c.parts ? ` split=${c.parts}` : ''}${c.tile ? ` tile=${c.tile}` : ''}`;
+  return (
+    `N=${c.N} In=${c.In} Out=${c.Out}${c.bias ? ' bias' : ''}${c.accumulate ? ' acc' : ''}${c.parts ? ` split=${c.parts}` : ''}${c.tile ? ` tile=${c.tile}` : ''}` +
+    `${c.slices !== undefined ? ` slices=${c.slices}` : ''}${c.room !== undefined ? ` room=${c.room}` : ''}`
+  );
 }
 
 async function withWeight<T>(gpu: Gpu, kind: QuantKind, rows: number, cols: number, seed: number, splitRows: number | undefined, fn: (w: ReturnType<typeof uploadQuantWeight>, qt: ReturnType<typeof quantize>) => Promise<T>): Promise<T> {
@@ -101,7 +127,7 @@ const forwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
 );
 
 const backwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
-  linearCases.map((c) => ({
+  [...linearCases, ...splitCases].map((c) => ({
     name: `linear_q backward input ${kind} ${caseName({ ...c, bias: false })}`,
     async run(gpu: Gpu) {
       const { N, In, Out } = c;
@@ -111,10 +137,12 @@ const backwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
         const dinp0 = randn(N * In, 29);
         const db = gpu.upload(dout, 'dout');
         const ib = gpu.upload(dinp0, 'dinp');
-        await gpu.run((rec) => linearBackwardInputQ(rec, ib, db, w, N, In, Out, c.accumulate ?? false, c.tile ?? 'auto'));
+        const size = resolveMatmulTile(c.tile ?? 'auto', N, In, gpu.limits, 'check');
+        const rows = quantWeightParts(gpu, w).map((p) => p.rows);
+        const { split, buffers } = splitScratch(gpu, 'check', c, N, In, rows, size, 32);
+        await gpu.run((rec) => linearBackwardInputQ(rec, ib, db, w, N, In, Out, c.accumulate ?? false, c.tile ?? 'auto', split));
         const got = await gpu.readF32(ib, N * In);
-        gpu.destroyBuffer(db);
-        gpu.destroyBuffer(ib);
+        for (const b of [db, ib, ...buffers]) gpu.destroyBuffer(b);
         const want = dinp0.slice();
         linearBackwardInputQCpu(want, dout, qt, N, In, Out, c.accumulate ?? false);
         return { error: relL2Err(got, want), tolerance: TOL };

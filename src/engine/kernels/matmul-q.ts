@@ -6,6 +6,9 @@
 // parts whose byte offsets meet minStorageBufferOffsetAlignment, and issue one dispatch per part:
 //   forward:        part p writes the output columns of its rows (out[:, r0:r1]);
 //   input gradient: part 0 writes (or accumulates), later parts accumulate, summing over all rows;
+//                   split (split-K, matmul.ts's policy): every part cuts its rows into slices of
+//                   kSlice rows, each slice writes its own partial slot in the scratch (part 0's
+//                   slices first), and one split_reduce sums all slots in order into dinp;
 //   embedding:      part p fills the tokens whose id falls in its rows; the last part zero-fills
 //                   invalid ids.
 // The buffers themselves must fit maxBufferSize (uploadQuantWeight checks).
@@ -15,6 +18,8 @@ import code from '../../../shaders/matmul_q.wgsl?raw';
 import { grid, isView, type Buf, type BufferView, type Gpu, type Recorder } from '../../gpu/gpu';
 import { GpuLimitError } from '../../gpu/errors';
 import { matmulQ128Shader, resolveMatmulTile, TILE128, type MatmulTile } from './matmul-tile128';
+import { matmulTiles, resolveMatmulSplit, type MatmulSplit } from './matmul';
+import { splitReduce } from './add';
 import {
   blocksPerRow,
   dequantizeRows,
@@ -55,6 +60,8 @@ const WG_O = 16;
 const TILE_M = 4 * WG_M;
 const TILE_O = 4 * WG_O;
 const EMB_WG = 64;
+/** Split-K slices of linear_bwd_input are whole quantization-block steps of rows (BLOCK = 32). */
+const SPLIT_UNIT = 32;
 
 function bits(kind: QuantKind): number {
   return kind === 'int8' ? 8 : 4;
@@ -166,7 +173,7 @@ export function linearForwardQ(
       rec.dispatch({
         shader: matmulQ128Shader(bits(w.kind) as 4 | 8, vec4Ok(In, Out, part)),
         entry: bias ? 'linear_fwd_bias' : 'linear_fwd',
-        uniforms: [N, In, part.rows, Out, part.rowStart, accumulate ? 1 : 0, Out, 0],
+        uniforms: [N, In, part.rows, Out, part.rowStart, accumulate ? 1 : 0, Out, 0, 0, 0, 0, 0],
         bindings: bias ? [out, inp, part.q, part.scales, bias] : [out, inp, part.q, part.scales],
         workgroups: [Math.ceil(part.rows / TILE128.TILE), Math.ceil(N / TILE128.TILE)],
         label: `linear_q_fwd ${w.kind} ${N}x${In}->${Out} tile128`,
@@ -177,7 +184,7 @@ export function linearForwardQ(
       shader: matmulQShader,
       entry: bias ? 'linear_fwd_bias' : 'linear_fwd',
       overrides: { BITS: bits(w.kind), WG_M, WG_O },
-      uniforms: [N, In, part.rows, Out, part.rowStart, accumulate ? 1 : 0, Out, 0],
+      uniforms: [N, In, part.rows, Out, part.rowStart, accumulate ? 1 : 0, Out, 0, 0, 0, 0, 0],
       bindings: bias ? [out, inp, part.q, part.scales, bias] : [out, inp, part.q, part.scales],
       workgroups: [Math.ceil(part.rows / TILE_O), Math.ceil(N / TILE_M)],
       label: `linear_q_fwd ${w.kind} ${N}x${In}->${Out}`,
@@ -185,7 +192,11 @@ export function linearForwardQ(
   }
 }
 
-/** dinp (N, In) (=|+=) dout (N, Out) · W; W (Out, In) quantized. tile as linearForwardQ (on N x In). */
+/**
+ * dinp (N, In) (=|+=) dout (N, Out) · W; W (Out, In) quantized. tile as linearForwardQ (on N x In).
+ * split: split the reduction over Out (split-K, matmul.ts's policy) through that scratch; without
+ * it the plain kernel runs.
+ */
 export function linearBackwardInputQ(
   rec: Recorder,
   dinp: Buf,
@@ -196,18 +207,40 @@ export function linearBackwardInputQ(
   Out: number,
   accumulate: boolean,
   tile: MatmulTile = 'auto',
+  split?: MatmulSplit,
 ): void {
   checkShape(w, In, Out, 'linearBackwardInputQ');
-  const big = resolveMatmulTile(tile, N, In, rec.gpu.limits, 'linearBackwardInputQ') === 128;
-  quantWeightParts(rec.gpu, w).forEach((part, i) => {
-    if (big) {
+  const size = resolveMatmulTile(tile, N, In, rec.gpu.limits, 'linearBackwardInputQ');
+  const parts = quantWeightParts(rec.gpu, w);
+  const plan = resolveMatmulSplit(
+    'linearBackwardInputQ',
+    N,
+    In,
+    parts.map((p) => p.rows),
+    matmulTiles(N, In, size),
+    SPLIT_UNIT,
+    split,
+    [dinp, dout, w.q, w.scales],
+  );
+  // Unsplit: part 0 writes (or accumulates), later parts accumulate into dinp. Split: each part's
+  // slices write raw partials into their own slots of the scratch; the reduce applies accumulate.
+  const dst = plan.split ? split!.partials : dinp;
+  let slot = 0;
+  parts.forEach((part, i) => {
+    const slices = plan.partSlices[i];
+    const flag = plan.split ? 0 : accumulate || i > 0 ? 1 : 0;
+    const kSlice = plan.split ? plan.kSlice : part.rows;
+    const uniforms = [N, In, part.rows, Out, part.rowStart, flag, Out, kSlice, plan.split ? slot : 0, 0, 0, 0];
+    const label = `linear_q_bwd_input ${w.kind} ${N}x${Out}->${In}${size === 128 ? ' tile128' : ''}${plan.split ? ` split ${slices}x${plan.kSlice}` : ''}`;
+    slot += slices;
+    if (size === 128) {
       rec.dispatch({
         shader: matmulQ128Shader(bits(w.kind) as 4 | 8, vec4Ok(In, Out, part)),
         entry: 'linear_bwd_input',
-        uniforms: [N, In, part.rows, Out, part.rowStart, accumulate || i > 0 ? 1 : 0, Out, 0],
-        bindings: [dinp, dout, part.q, part.scales],
-        workgroups: [Math.ceil(In / TILE128.TILE), Math.ceil(N / TILE128.TILE)],
-        label: `linear_q_bwd_input ${w.kind} ${N}x${Out}->${In} tile128`,
+        uniforms,
+        bindings: [dst, dout, part.q, part.scales],
+        workgroups: [Math.ceil(In / TILE128.TILE), Math.ceil(N / TILE128.TILE), slices],
+        label,
       });
       return;
     }
@@ -215,12 +248,13 @@ export function linearBackwardInputQ(
       shader: matmulQShader,
       entry: 'linear_bwd_input',
       overrides: { BITS: bits(w.kind), WG_M, WG_O },
-      uniforms: [N, In, part.rows, Out, part.rowStart, accumulate || i > 0 ? 1 : 0, Out, 0],
-      bindings: [dinp, dout, part.q, part.scales],
-      workgroups: [Math.ceil(In / TILE_O), Math.ceil(N / TILE_M)],
-      label: `linear_q_bwd_input ${w.kind} ${N}x${Out}->${In}`,
+      uniforms,
+      bindings: [dst, dout, part.q, part.scales],
+      workgroups: [Math.ceil(In / TILE_O), Math.ceil(N / TILE_M), slices],
+      label,
     });
   });
+  if (plan.split) splitReduce(rec, dinp, split!.partials, N * In, plan.slices, N * In, accumulate);
 }
 
 /** out (N, C) = table[ids[n]] dequantized; table (vocab, C) quantized; ids (N) u32 (as embeddingForward). Ids past the table give zeros. */
@@ -233,7 +267,7 @@ export function embeddingForwardQ(rec: Recorder, out: Buf, ids: Buf, table: Quan
       shader: matmulQShader,
       entry: 'embedding',
       overrides: { BITS: bits(table.kind), WG: EMB_WG },
-      uniforms: [N, C, part.rows, table.rows, part.rowStart, i === parts.length - 1 ? 1 : 0, table.rows, 0],
+      uniforms: [N, C, part.rows, table.rows, part.rowStart, i === parts.length - 1 ? 1 : 0, table.rows, 0, 0, 0, 0, 0],
       bindings: [out, ids, part.q, part.scales],
       workgroups: grid(Math.ceil((N * wpr) / EMB_WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
       label: `embedding_q ${table.kind} ${N}x${C}`,

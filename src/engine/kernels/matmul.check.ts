@@ -1,6 +1,19 @@
 import type { Gpu } from '../../gpu/gpu';
 import type { KernelCheck } from './check';
-import { linearBackwardInput, linearBackwardInputCpu, linearForward, linearForwardCpu, type MatmulTile } from './matmul';
+import {
+  linearBackwardInput,
+  linearBackwardInputCpu,
+  linearForward,
+  linearForwardCpu,
+  matmulSplitPlan,
+  matmulSplitSlices,
+  matmulTiles,
+  MATMUL_TILE,
+  resolveMatmulSplit,
+  type MatmulSplit,
+  type MatmulTile,
+} from './matmul';
+import { resolveMatmulTile } from './matmul-tile128';
 import { randomF32, relL2Err } from './random';
 
 /**
@@ -29,10 +42,51 @@ interface Shape {
   maxPerDim?: number;
   /** Force a tile size (default 'auto', which picks 64 at these sizes). */
   tile?: 64 | 128;
+  /** Backward split-K: a forced number of slices, or 'auto' for the policy's own choice. */
+  slices?: number | 'auto';
+  /** Split-K scratch floats instead of what the split needs (a smaller one narrows the split). */
+  room?: number;
+  /** The slices the run must end up with (default: the plan for `slices`). */
+  wantSlices?: number;
 }
 
 function shapeName(s: Shape): string {
-  return `N=${s.N} In=${s.In} Out=${s.Out}${s.bias ? ' bias' : ''}${s.accumulate ? ' accumulate' : ''}${s.maxPerDim ? ` grid<=${s.maxPerDim}` : ''}${s.tile ? ` tile=${s.tile}` : ''}`;
+  return (
+    `N=${s.N} In=${s.In} Out=${s.Out}${s.bias ? ' bias' : ''}${s.accumulate ? ' accumulate' : ''}${s.maxPerDim ? ` grid<=${s.maxPerDim}` : ''}` +
+    `${s.tile ? ` tile=${s.tile}` : ''}${s.slices !== undefined ? ` split=${s.slices}` : ''}${s.room !== undefined ? ` room=${s.room}` : ''}`
+  );
+}
+
+/**
+ * The split-K scratch a backward case runs with, NaN-filled (reading a slot no slice wrote poisons
+ * the result), or none. Throws unless the case really splits into the slices it means to, the
+ * last one ragged (shorter than the others).
+ */
+export function splitScratch(
+  gpu: Gpu,
+  what: string,
+  c: { slices?: number | 'auto'; room?: number; wantSlices?: number },
+  M: number,
+  Nc: number,
+  parts: number[],
+  tile: 64 | 128,
+  unit: number,
+): { split?: MatmulSplit; buffers: GPUBuffer[] } {
+  if (c.slices === undefined) return { buffers: [] };
+  const forced = c.slices === 'auto' ? undefined : c.slices;
+  const tiles = matmulTiles(M, Nc, tile);
+  const K = parts.reduce((a, b) => a + b, 0);
+  const plan = matmulSplitPlan(M, Nc, parts, tiles, unit, forced ?? matmulSplitSlices(tiles, K));
+  const floats = c.room ?? plan.partialFloats;
+  const fake = { size: floats * 4 } as GPUBuffer;
+  const used = resolveMatmulSplit(what, M, Nc, parts, tiles, unit, { partials: fake, slices: forced }, []);
+  const want = c.wantSlices ?? plan.slices;
+  const last = parts[parts.length - 1] - (used.partSlices[parts.length - 1] - 1) * used.kSlice;
+  if (!used.split || used.slices !== want || want < 2 || last >= used.kSlice || used.kSlice % unit !== 0) {
+    throw new Error(`case does not split as meant: ${used.slices} slices of ${used.kSlice} over parts ${parts}, want ${want} with a ragged last`);
+  }
+  const partials = gpu.upload(new Float32Array(Math.max(floats, 4)).fill(NaN), 'partials');
+  return { split: { partials, slices: forced }, buffers: [partials] };
 }
 
 const forwardShapes: Shape[] = [
@@ -74,6 +128,16 @@ const backwardShapes: Shape[] = [
   { N: 130, In: 260, Out: 72, accumulate: true, tile: 128 },
   { N: 130, In: 392, Out: 40, accumulate: true, maxPerDim: 3, tile: 128 },
   { N: 3, In: 20, Out: 600, tile: 128 }, // long reduction: many K slices
+  // split-K over Out (slices of 16k rows, the last ragged; partials NaN-filled)
+  { N: 33, In: 70, Out: 45, slices: 3 },
+  { N: 33, In: 70, Out: 45, accumulate: true, slices: 2 },
+  { N: 130, In: 200, Out: 97, accumulate: true, slices: 4, maxPerDim: 5 },
+  { N: 3, In: 70, Out: 5000, slices: 'auto' }, // the policy: 9 slices of 560
+  { N: 3, In: 70, Out: 5000, accumulate: true, slices: 'auto', room: 3 * 210 + 5, wantSlices: 3 }, // scratch for 3 of 9
+  { N: 130, In: 257, Out: 72, slices: 3, tile: 128 },
+  { N: 130, In: 260, Out: 72, accumulate: true, slices: 3, tile: 128 },
+  { N: 130, In: 392, Out: 40, accumulate: true, maxPerDim: 3, slices: 2, tile: 128 },
+  { N: 3, In: 20, Out: 600, slices: 5, tile: 128 },
 ];
 
 const TOL = 1e-5;
@@ -113,10 +177,12 @@ export const matmulChecks: KernelCheck[] = [
         const w = randomF32(Out * In, 6, 0.5);
         const dinp = randomF32(N * In, 7);
         const bufs = [gpu.upload(dinp, 'dinp'), gpu.upload(dout, 'dout'), gpu.upload(w, 'w')];
+        const size = resolveMatmulTile(tileOf(s), N, In, gpu.limits, 'check');
+        const { split, buffers } = splitScratch(gpu, 'check', s, N, In, [Out], size, MATMUL_TILE.TILE_K);
         const g = s.maxPerDim ? withSmallGrid(gpu, s.maxPerDim) : gpu;
-        await g.run((rec) => linearBackwardInput(rec, bufs[0], bufs[1], bufs[2], N, In, Out, s.accumulate ?? false, tileOf(s)));
+        await g.run((rec) => linearBackwardInput(rec, bufs[0], bufs[1], bufs[2], N, In, Out, s.accumulate ?? false, tileOf(s), split));
         const got = await gpu.readF32(bufs[0], N * In);
-        for (const x of bufs) gpu.destroyBuffer(x);
+        for (const x of [...bufs, ...buffers]) gpu.destroyBuffer(x);
         linearBackwardInputCpu(dinp, dout, w, N, In, Out, s.accumulate ?? false);
         return { error: relL2Err(got, dinp), tolerance: TOL };
       },

@@ -4,6 +4,7 @@ import type { Gpu } from '../../gpu/gpu';
 import type { LoraLayout } from '../lora/layout';
 import { logitsChunkRows } from './logits-chunk';
 import { loraSplitScratchFloats } from '../kernels/lora';
+import { matmulSplitScratchFloats } from '../kernels/matmul';
 import { projectionShape, type ModelSpec } from './spec';
 
 /** What one decoder layer's forward keeps for its backward. */
@@ -45,6 +46,8 @@ export interface GradScratch {
   dh: GPUBuffer; // (N, r)
   /** Split-K partial tiles of the LoRA kernels (loraSplitScratchFloats); the forward's lora_down uses it too. */
   loraPartials: GPUBuffer;
+  /** Split-K partials of the LM-head backward (matmulSplitScratchFloats over a head chunk's rows). */
+  headPartials: GPUBuffer;
 }
 
 export interface Activations {
@@ -151,6 +154,8 @@ export function allocateActivations(
       dkRaw: spec.qkNorm ? f(N * KV, 'dkRaw') : null,
       dh: f(N * layout.r, 'dh'),
       loraPartials,
+      // dn (rows, C) = dlogits (rows, V)·W (V, C) of one head chunk at a time.
+      headPartials: f(matmulSplitScratchFloats(Math.min(N, logitsRows), C, spec.vocabSize), 'headPartials'),
     },
     buffers,
   };

@@ -1,6 +1,6 @@
 // Frozen projections: y = x·Wᵀ (+ b) and dx = dy·W, whatever the weight's storage.
 import type { Buf, Recorder } from '../../gpu/gpu';
-import { linearBackwardInput, linearForward } from '../kernels/matmul';
+import { linearBackwardInput, linearForward, type MatmulSplit } from '../kernels/matmul';
 import { embeddingForward } from '../kernels/embedding';
 import { embeddingForwardQ, linearBackwardInputQ, linearForwardQ } from '../kernels/matmul-q';
 import { isQuantized, type LinearWeight, type MatrixWeight } from './gpu-weights';
@@ -11,10 +11,23 @@ export function projForward(rec: Recorder, out: Buf, inp: Buf, w: LinearWeight, 
   else linearForward(rec, out, inp, w.weight, w.bias, N, In, Out, accumulate);
 }
 
-/** dinp (N,In) = dout (N,Out)·W, or += when accumulate. */
-export function projBackwardInput(rec: Recorder, dinp: Buf, dout: Buf, w: LinearWeight, N: number, In: number, Out: number, accumulate: boolean): void {
-  if (isQuantized(w.weight)) linearBackwardInputQ(rec, dinp, dout, w.weight, N, In, Out, accumulate);
-  else linearBackwardInput(rec, dinp, dout, w.weight, N, In, Out, accumulate);
+/**
+ * dinp (N,In) = dout (N,Out)·W, or += when accumulate. split: let the reduction over Out split
+ * (split-K, matmul.ts's policy) through that scratch (the LM head); without it, never split.
+ */
+export function projBackwardInput(
+  rec: Recorder,
+  dinp: Buf,
+  dout: Buf,
+  w: LinearWeight,
+  N: number,
+  In: number,
+  Out: number,
+  accumulate: boolean,
+  split?: MatmulSplit,
+): void {
+  if (isQuantized(w.weight)) linearBackwardInputQ(rec, dinp, dout, w.weight, N, In, Out, accumulate, 'auto', split);
+  else linearBackwardInput(rec, dinp, dout, w.weight, N, In, Out, accumulate, 'auto', split);
 }
 
 /** out (N,C) = table[ids]: the token embedding, whatever its storage. */

@@ -122,12 +122,13 @@ export class GpuModel {
     const V = spec.vocabSize;
     const g = acts.grad;
     // Head, loss and head backward one chunk of tokens at a time: the chunk's logits become their
-    // gradient in place, then dn gets that chunk's rows.
+    // gradient in place, then dn gets that chunk's rows. The head backward has few output tiles
+    // and a reduction over the vocabulary: it splits that reduction (split-K) through headPartials.
     for (const { start, rows } of this.headChunks(N)) {
       this.recordHead(rec, start, rows);
       const losses = rowRange(acts.losses, start, rows, 1);
       crossEntropyForwardBackward(rec, losses, acts.logits, rowRange(acts.targets, start, rows, 1), this.lossScale, rows, V);
-      projBackwardInput(rec, rowRange(g.dn, start, rows, C), acts.logits, this.lmHead, rows, C, V, false);
+      projBackwardInput(rec, rowRange(g.dn, start, rows, C), acts.logits, this.lmHead, rows, C, V, false, { partials: g.headPartials });
     }
     lossSum(rec, this.loss, acts.losses, this.lossScale, N);
     const xL = acts.layerInputs[spec.numLayers];
