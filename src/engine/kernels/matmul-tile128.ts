@@ -34,6 +34,10 @@
 //   8 columns), int8: 2 words (rows li/4 and li/4+64, 4 columns each).
 //   backward: a K slice is 16 rows of W times the tile's 4 column blocks; int4: 1 word per
 //   invocation, int8: 2.
+// Split-K (the backward entry points only, as in matmul.wgsl / matmul_q.wgsl): workgroup z = s
+//   reduces over its slice of K (f32: [s·k_slice, ..), quantized: the part's rows [s·kSlice, ..))
+//   and stores at a partial-result offset (f32: s·slice_stride; quantized: (slot0 + s)·N·In), with
+//   accumulate off; the host then runs split_reduce. One slice (z = 0) is the plain GEMM.
 import type { Shader } from '../../gpu/gpu';
 import { GpuLimitError } from '../../gpu/errors';
 
@@ -74,11 +78,14 @@ export function tile128Supported(limits: Partial<TileLimits>): boolean {
 
 /**
  * The tile for an (M, N) output: 128 when it has at least 256 tiles of 128x128 (enough
- * workgroups to fill a large GPU) and the limits allow it, otherwise 64.
+ * workgroups to fill a large GPU), pads the output by no more than 15% beyond what the 64 tile
+ * pads (a 64-row head chunk would waste half of every 128 tile), and the limits allow it;
+ * otherwise 64.
  */
 export function matmulTileFor(M: number, N: number, limits: Partial<TileLimits>): 64 | 128 {
-  const tiles = Math.ceil(M / TILE128.TILE) * Math.ceil(N / TILE128.TILE);
-  return tiles >= TILE128.MIN_TILES && tile128Supported(limits) ? 128 : 64;
+  const padded = (t: number): number => Math.ceil(M / t) * t * Math.ceil(N / t) * t;
+  const tiles = padded(TILE128.TILE) / (TILE128.TILE * TILE128.TILE);
+  return tiles >= TILE128.MIN_TILES && padded(128) <= 1.15 * padded(64) && tile128Supported(limits) ? 128 : 64;
 }
 
 /** Resolves 'auto'; an explicit 128 on a device that cannot run it throws GpuLimitError. */
@@ -176,8 +183,8 @@ ${stash}
   }`;
 }
 
-/** Calls store(row, col, acc, biasVec) for the invocation's 16 vec4 outputs. */
-function epilogue(m0: string, n0: string, store: string, withBias: boolean): string {
+/** Calls store([base, ]row, col, acc + bias) for the invocation's 16 vec4 outputs. */
+function epilogue(m0: string, n0: string, store: string, withBias: boolean, base?: string): string {
   const lines: string[] = [];
   if (withBias) {
     lines.push(`  let bias0 = ld_bias(${n0} + 4u * tx);`);
@@ -188,7 +195,7 @@ function epilogue(m0: string, n0: string, store: string, withBias: boolean): str
     for (let h = 0; h < 2; h++) {
       const col = h === 0 ? `${n0} + 4u * tx` : `${n0} + 64u + 4u * tx`;
       const v = withBias ? `acc${2 * r + h} + bias${h}` : `acc${2 * r + h}`;
-      lines.push(`  ${store}(${row}, ${col}, ${v});`);
+      lines.push(`  ${store}(${base ? `${base}, ` : ''}${row}, ${col}, ${v});`);
     }
   }
   return lines.join('\n');
@@ -222,21 +229,26 @@ function load4(name: string, args: string, arr: string, ok: string, start: strin
 }`;
 }
 
-/** A 4-float store helper (=, or += when acc), same two forms. */
-function store4(name: string, arr: string, ok: string, idx: string, colOk: (j: string) => string, acc: string, vec: boolean): string {
+/**
+ * A 4-float store helper (=, or += when acc), same two forms. withBase: a first parameter `base`
+ * (a multiple of 4 in the vec4 form) is added to the index (a split-K partial's offset).
+ */
+function store4(name: string, arr: string, ok: string, idx: string, colOk: (j: string) => string, acc: string, vec: boolean, withBase = false): string {
+  const params = `${withBase ? 'base: u32, ' : ''}row: u32, col: u32, v: vec4<f32>`;
+  const index = withBase ? `base + ${idx}` : idx;
   if (vec) {
-    return `fn ${name}(row: u32, col: u32, v: vec4<f32>) {
+    return `fn ${name}(${params}) {
   if (${ok}) {
-    let i = (${idx}) / 4u;
+    let i = (${index}) / 4u;
     var r = v;
     if (${acc} != 0u) { r += ${arr}[i]; }
     ${arr}[i] = r;
   }
 }`;
   }
-  return `fn ${name}(row: u32, col: u32, v: vec4<f32>) {
+  return `fn ${name}(${params}) {
   if (${ok}) {
-    let i = ${idx};
+    let i = ${index};
     for (var j = 0u; j < 4u; j++) {
       if (${colOk('j')}) {
         var r = v[j];
@@ -260,6 +272,8 @@ struct Params {
   tiles_m: u32,
   tiles: u32,
   accumulate: u32,
+  k_slice: u32,
+  slice_stride: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -281,6 +295,9 @@ ${load4('ld_bias', 'n: u32', 'bias', 'n < p.Nc', 'n', (j) => `n + ${j} < p.Nc`, 
 
 ${store4('st_c', 'c', 'row < p.M && col < p.Nc', 'row * p.Nc + col', (j) => `col + ${j} < p.Nc`, 'p.accumulate', vec)}
 
+// Backward: into C, or into a split-K slice's partial at base.
+${store4('st_c_part', 'c', 'row < p.M && col < p.Nc', 'row * p.Nc + col', (j) => `col + ${j} < p.Nc`, 'p.accumulate', vec, true)}
+
 ${f32Entry('linear_forward', 'nt', false)}
 
 ${f32Entry('linear_forward_bias', 'nt', true)}
@@ -300,7 +317,7 @@ function f32Entry(name: string, orient: 'nt' | 'nn', withBias: boolean): string 
       rb1 = ld_w_nt(n0 + am + 64u, k0);
     }`
       : `{
-      let k0 = (${kt}) * TK;
+      let k0 = k_begin + (${kt}) * TK;
       ra0 = ld_a(m0 + am, k0 + 4u * aq);
       ra1 = ld_a(m0 + am + 64u, k0 + 4u * aq);
       rb0 = ld_w_nn(k0 + bk, n0 + 4u * bq);
@@ -328,9 +345,16 @@ ${THREAD_IDS}
   var ra0: vec4<f32>;
   var ra1: vec4<f32>;
   var rb0: vec4<f32>;
-  var rb1: vec4<f32>;
-${mainLoop('(p.K + TK - 1u) / TK', fetch, stash)}
-${epilogue('m0', 'n0', 'st_c', withBias)}
+  var rb1: vec4<f32>;${
+    orient === 'nn'
+      ? `
+  // Reduction slice wid.z (k_slice a multiple of TK; the last slice ragged, loads zero past K).
+  let k_begin = wid.z * p.k_slice;
+  let k_end = max(k_begin, min(p.K, k_begin + p.k_slice));`
+      : ''
+  }
+${mainLoop(orient === 'nn' ? '(k_end - k_begin + TK - 1u) / TK' : '(p.K + TK - 1u) / TK', fetch, stash)}
+${orient === 'nn' ? epilogue('m0', 'n0', 'st_c_part', withBias, 'wid.z * p.slice_stride') : epilogue('m0', 'n0', 'st_c', withBias)}
 }`;
 }
 
@@ -347,7 +371,11 @@ struct Params {
   rowOffset: u32,
   flag: u32,
   totalRows: u32,
-  _pad: u32,
+  kSlice: u32,
+  slot0: u32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -381,7 +409,7 @@ ${load4('ld_bias', 'o: u32', 'bias', 'o < p.Out', 'p.rowOffset + o', (j) => `o +
 
 ${store4('st_fwd', 'dst', 'row < p.N && col < p.Out', 'row * p.outStride + p.rowOffset + col', (j) => `col + ${j} < p.Out`, 'p.flag', vec)}
 
-${store4('st_bwd', 'dst', 'row < p.N && col < p.In', 'row * p.In + col', (j) => `col + ${j} < p.In`, 'p.flag', vec)}
+${store4('st_bwd', 'dst', 'row < p.N && col < p.In', 'row * p.In + col', (j) => `col + ${j} < p.In`, 'p.flag', vec, true)}
 
 ${quantFwdEntry('linear_fwd', bits, false)}
 
@@ -468,7 +496,7 @@ function quantBwdEntry(bits: 4 | 8): string {
         if (r + 8u < p.Out) { rq1 = q[(r + 8u) * wpr + blk * 8u + bw]; rs1 = scales[(r + 8u) * nb + blk]; }
       }`;
   const fetch = (kt: string): string => `{
-      let k0 = (${kt}) * TK;
+      let k0 = r_begin + (${kt}) * TK;
       ra0 = ld_dy(m0 + am, k0 + 4u * aq);
       ra1 = ld_dy(m0 + am + 64u, k0 + 4u * aq);
       ${fetchB}
@@ -501,8 +529,11 @@ ${ids}
   var ra1: vec4<f32>;
   var rq0: u32;
   var rs0: f32;${bits === 8 ? '\n  var rq1: u32;\n  var rs1: f32;' : ''}
-${mainLoop('(p.Out + TK - 1u) / TK', fetch, stash)}
-${epilogue('m0', 'i0', 'st_bwd', false)}
+  // Reduction slice wid.z over this part's rows (kSlice a multiple of 32; the last slice ragged).
+  let r_begin = wid.z * p.kSlice;
+  let r_end = max(r_begin, min(p.Out, r_begin + p.kSlice));
+${mainLoop('(r_end - r_begin + TK - 1u) / TK', fetch, stash)}
+${epilogue('m0', 'i0', 'st_bwd', false, '(p.slot0 + wid.z) * p.N * p.In')}
 }`;
 }
 

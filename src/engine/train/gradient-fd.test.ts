@@ -5,6 +5,7 @@
 // independent of the backward code: d/dε loss(p + ε·d) by central differences against g·d, for
 // random directions d over every LoRA parameter.
 import { describe, expect, it } from 'vitest';
+import { matmulSplitSlices } from '../kernels/matmul';
 import { randomWeights } from '../model/presets';
 import { PROJECTIONS, type ModelSpec, type Projection } from '../model/spec';
 import type { HostTensor } from '../model/spec';
@@ -88,8 +89,9 @@ const CASES: Case[] = [
     pad: 0,
   },
   {
-    name: 'full multi-head attention, checkpointing, LM head in chunks of 64 rows (3 × 40 tokens)',
-    spec: { ...base, numKvHeads: 4 },
+    // Vocabulary 2048: the head backward (64 rows × 32 outputs, K = 2048) splits its reduction (split-K).
+    name: 'full multi-head attention, checkpointing, LM head in chunks of 64 rows (3 × 40 tokens), head split-K',
+    spec: { ...base, numKvHeads: 4, vocabSize: 2048 },
     lora: allTargets(2, 4, false, ['q_proj', 'v_proj', 'gate_proj']),
     rows: 3,
     T: 40,
@@ -129,6 +131,10 @@ function batchFor(c: Case, seed: number): Batch {
 }
 
 describe('whole-model LoRA gradients = finite differences of the loss', () => {
+  it('the chunked-head case really splits the head backward', () => {
+    expect(matmulSplitSlices(1, 2048)).toBeGreaterThan(1);
+  });
+
   for (const c of CASES) {
     it(c.name, async () => {
       const gpu = await testGpu();
