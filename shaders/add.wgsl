@@ -2,9 +2,9 @@
 // Backward is the identity: the residual gradient flows to both branches unchanged, so the
 // engine reuses add_inplace to sum gradients from two paths.
 //
-// split_reduce: the second pass of a split-K GEMM (src/engine/kernels/matmul.ts): the slices of
+// split_reduce: the second pass of a split-K GEMM (src/engine/kernels/matmul.ts, matmul-q.ts, lora.ts): the slices of
 // the reduction each wrote a partial result (n floats) to x at s·stride, s = 0..slices−1; y gets
-//   y[i] = (or += when accumulate != 0) Σ_s x[s·stride + i]
+//   y[i] = (or += when accumulate != 0) alpha · Σ_s x[s·stride + i]
 // summed in slice order 0..slices−1 (deterministic, the same sum on every run).
 //
 // bindings: 0 uniforms Params; 1 y (n) read-write; 2 x read (add_inplace: (n); split_reduce: the
@@ -15,6 +15,7 @@ struct Params {
   slices: u32,      // split_reduce only
   stride: u32,      // split_reduce only: floats between slices' partials
   accumulate: u32,  // split_reduce only
+  alpha: f32,       // split_reduce only: scale of the sum (1 for the matmuls, LoRA's scale for lora.ts)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -37,7 +38,8 @@ fn split_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   for (var i = gid.x + gid.y * nwg.x * WG; i < p.n; i += nwg.x * nwg.y * WG) {
     var sum = 0.0;
     for (var s = 0u; s < p.slices; s++) { sum += x[s * p.stride + i]; }
-    if (p.accumulate != 0u) { sum += y[i]; }
-    y[i] = sum;
+    var v = p.alpha * sum;
+    if (p.accumulate != 0u) { v += y[i]; }
+    y[i] = v;
   }
 }

@@ -24,8 +24,8 @@
 // s = t / tiles, k in [s·k_slice, min(K, (s+1)·k_slice)) (k_slice a multiple of TILE_K, the last
 // slice ragged). With slices = 1 this is the plain GEMM above. With slices > 1 the host binds a
 // scratch buffer as c and passes alpha = 1, accumulate = 0: slice s writes its partial tile to
-// c[s·slice_stride + m·Nc + n]; then lora_split_reduce (bindings: c = the real C, a = the partials)
-// sums the partials in slice order 0..slices−1 and applies alpha and accumulate as above.
+// c[s·slice_stride + m·Nc + n]; then split_reduce (shaders/add.wgsl) sums the partials into the
+// real C in slice order 0..slices−1 and applies alpha and accumulate as above.
 // The dropout mask depends only on the flat element index, never on the split.
 //
 // bindings: 0 uniforms Params
@@ -291,18 +291,4 @@ fn lora_grad_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
     workgroupBarrier();
   }
   store(o.m0, o.n0, o.base, lid.x, lid.y, DROPOUT, key);
-}
-
-// Split-K reduce: c[i] = (or +=) alpha · Σ_{s = 0..slices−1} a[s·slice_stride + i], i < M·Nc,
-// summed in slice order (deterministic). One thread per element; grid folded as above.
-@compute @workgroup_size(256)
-fn lora_split_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                     @builtin(local_invocation_index) li: u32) {
-  let i = (wid.x + wid.y * nwg.x) * 256u + li;
-  if (i >= p.M * p.Nc) { return; }
-  var sum = 0.0;
-  for (var s = 0u; s < p.slices; s++) { sum += a[s * p.slice_stride + i]; }
-  var v = p.alpha * sum;
-  if (p.accumulate != 0u) { v += c[i]; }
-  c[i] = v;
 }

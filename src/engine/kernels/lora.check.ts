@@ -12,8 +12,6 @@ import {
   loraGradInput,
   loraGradInputCpu,
   loraSplitPlan,
-  loraSplitReduce,
-  loraSplitReduceCpu,
   loraSplitScratchFloats,
   loraUp,
   loraUpCpu,
@@ -193,34 +191,7 @@ const gradInputCases: Case[] = [
   { N: 130, In: 200, r: 3, p: 0.3, maxPerDim: 5 },
 ];
 
-const reduceCases: Array<{ count: number; slices: number; stride: number; alpha: number; accumulate: boolean; maxPerDim?: number }> = [
-  { count: 1, slices: 2, stride: 1, alpha: 1, accumulate: false },
-  { count: 300, slices: 3, stride: 300, alpha: 0.7, accumulate: false },
-  { count: 300, slices: 5, stride: 307, alpha: 2, accumulate: true },
-  { count: 1000, slices: 16, stride: 1000, alpha: 1 / 0.7, accumulate: true, maxPerDim: 2 },
-];
-
 export const loraChecks: KernelCheck[] = [
-  ...reduceCases.map(
-    (c): KernelCheck => ({
-      name:
-        `lora split reduce count=${c.count} slices=${c.slices} stride=${c.stride}` +
-        `${c.accumulate ? ' accumulate' : ''}${c.maxPerDim ? ` grid<=${c.maxPerDim}` : ''}`,
-      run: async (gpu) => {
-        const partials = randomF32(c.slices * c.stride, 90);
-        const out = randomF32(c.count, 91);
-        const init = c.accumulate ? out.slice() : new Float32Array(out.length);
-        const ob = gpu.upload(out, 'out');
-        const pb = gpu.upload(partials, 'partials');
-        const g = c.maxPerDim ? withSmallGrid(gpu, c.maxPerDim) : gpu;
-        await g.run((rec) => loraSplitReduce(rec, ob, pb, c.count, c.slices, c.stride, c.alpha, c.accumulate));
-        const got = await gpu.readF32(ob, c.count);
-        for (const b of [ob, pb]) gpu.destroyBuffer(b);
-        loraSplitReduceCpu(out, partials, c.count, c.slices, c.stride, c.alpha, c.accumulate);
-        return { error: deltaErr(got, out, init), tolerance: TOL };
-      },
-    }),
-  ),
   ...downCases.map((c) =>
     check('down', c, async (gpu) => {
       const { N, In = 0, r } = c;

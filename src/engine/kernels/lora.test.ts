@@ -1,3 +1,4 @@
+import { splitReduceCpu } from './add';
 import { describe, expect, it } from 'vitest';
 import { loraChecks } from './lora.check';
 import {
@@ -14,7 +15,6 @@ import {
   loraDown,
   loraKeepThreshold,
   loraSplitPlan,
-  loraSplitReduceCpu,
   loraSplitScratchFloats,
   loraSplitSlices,
   loraUpCpu,
@@ -209,14 +209,14 @@ describe('lora split-K policy', () => {
   it('CPU reduce twin: slices summed in order, alpha, accumulate', () => {
     const partials = Float32Array.from([1, 2, 99, 10, 20, 99, 100, 200, 99]);
     const c = Float32Array.from([5, 6]);
-    loraSplitReduceCpu(c, partials, 2, 3, 3, 0.5, false);
+    splitReduceCpu(c, partials, 2, 3, 3, false, 0.5);
     expect([...c]).toEqual([55.5, 111]);
-    loraSplitReduceCpu(c, partials, 2, 3, 3, 2, true);
+    splitReduceCpu(c, partials, 2, 3, 3, true, 2);
     expect([...c]).toEqual([55.5 + 222, 111 + 444]);
     // f32 left-to-right: 1e8 + 1 + 1 - 1e8 = 0 in f32 (each +1 is lost), not 2.
     const p2 = Float32Array.from([1e8, 1, 1, -1e8]);
     const c2 = new Float32Array(1);
-    loraSplitReduceCpu(c2, p2, 1, 4, 1, 1, false);
+    splitReduceCpu(c2, p2, 1, 4, 1, false);
     expect(c2[0]).toBe(0);
   });
 
@@ -234,14 +234,14 @@ describe('lora split-K policy', () => {
     it('split: raw partials into the scratch, then one reduce with alpha and accumulate into C', () => {
       const [dA, dh, inp, partials] = [fakeBuf(16 * 8192), fakeBuf(2048 * 16), fakeBuf(2048 * 8192), fakeBuf(1 << 20)];
       const calls = record((rec) => loraGradA(rec, dA, dh, inp, 2048, 8192, 16, dropout, true, { partials }));
-      expect(calls.map((d) => d.entry)).toEqual(['lora_grad_a', 'lora_split_reduce']);
+      expect(calls.map((d) => d.entry)).toEqual(['lora_grad_a', 'split_reduce']);
       // M, Nc, K, tiles_m, tiles, accumulate, alpha, threshold, site, k_slice, slices, slice_stride
       expect(u(calls[0])).toEqual([16, 8192, 2048, 1, 128, 0, 1, loraKeepThreshold(0.25), 3, 256, 8, 16 * 8192]);
       expect(calls[0].bindings).toEqual([partials, dh, inp, dropout.seed]);
       expect(calls[0].workgroups).toEqual([1024, 1]);
-      expect(u(calls[1])).toEqual([16, 8192, 0, 0, 0, 1, 1 / 0.75, 0, 0, 0, 8, 16 * 8192]);
+      // add.wgsl split_reduce: n, slices, stride, accumulate, alpha
+      expect(u(calls[1])).toEqual([16 * 8192, 8, 16 * 8192, 1, 1 / 0.75]);
       expect(calls[1].bindings).toEqual([dA, partials]);
-      expect(calls[1].workgroups).toEqual([512, 1]);
     });
 
     it('no split: one plain GEMM writing C directly, as before', () => {

@@ -3,6 +3,7 @@
 // four. The dropout mask is a hash of (seed, site, flat index), so backward recomputes exactly the
 // forward's mask and the CPU twins reproduce it bit for bit (loraKeepMaskCpu).
 import code from '../../../shaders/lora.wgsl?raw';
+import { splitReduce } from './add';
 import { f32, grid, isView, type Buf, type Recorder } from '../../gpu/gpu';
 
 export const loraShader = { name: 'lora', code };
@@ -267,32 +268,7 @@ function gemm(rec: Recorder, g: Gemm): void {
     bindings,
     workgroups: grid(plan.workgroups, maxPerDim),
   });
-  if (split) splitReduce(rec, g.bindings[0], g.split!.partials, g.M, g.Nc, plan.slices, sliceStride, g.alpha, g.accumulate);
-}
-
-/** c (M·Nc) = (or += when accumulate) alpha · Σ_s partials[s·stride + i], s = 0..slices−1 in order. */
-function splitReduce(rec: Recorder, c: Buf, partials: Buf, M: number, Nc: number, slices: number, stride: number, alpha: number, accumulate: boolean): void {
-  rec.dispatch({
-    shader: loraShader,
-    entry: 'lora_split_reduce',
-    uniforms: [M, Nc, 0, 0, 0, accumulate ? 1 : 0, f32(alpha), 0, 0, 0, slices, stride],
-    bindings: [c, partials],
-    workgroups: grid(Math.ceil((M * Nc) / 256), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
-  });
-}
-
-/** The reduce pass alone (for its check): c (count) = (or +=) alpha · Σ_s partials[s·stride + i]. */
-export function loraSplitReduce(
-  rec: Recorder,
-  c: Buf,
-  partials: Buf,
-  count: number,
-  slices: number,
-  stride: number,
-  alpha: number,
-  accumulate: boolean,
-): void {
-  splitReduce(rec, c, partials, 1, count, slices, stride, alpha, accumulate);
+  if (split) splitReduce(rec, g.bindings[0], g.split!.partials, g.M * g.Nc, plan.slices, sliceStride, g.accumulate, g.alpha);
 }
 
 /** 1/(1−p): the scale of kept elements. */
@@ -448,21 +424,3 @@ export function loraGradInputCpu(dinp: Arr, dh: Arr, A: Arr, N: number, In: numb
   }
 }
 
-/** Twin of lora_split_reduce: c[i] = (or +=) alpha · Σ_s partials[s·stride + i], in f32 as the GPU sums. */
-export function loraSplitReduceCpu(
-  c: Float32Array,
-  partials: Float32Array,
-  count: number,
-  slices: number,
-  stride: number,
-  alpha: number,
-  accumulate: boolean,
-): void {
-  const fr = Math.fround;
-  for (let i = 0; i < count; i++) {
-    let sum = 0;
-    for (let s = 0; s < slices; s++) sum = fr(sum + partials[s * stride + i]);
-    const v = fr(fr(alpha) * sum);
-    c[i] = accumulate ? fr(v + c[i]) : v;
-  }
-}

@@ -16,7 +16,7 @@ import {
 import { linearBackwardInputQ, type QuantWeightBuffers } from './matmul-q';
 import { resolveMatmulTile, TILE128 } from './matmul-tile128';
 import { itChecks, randomF32, relL2Err } from './testing';
-import type { DispatchSpec, Recorder } from '../../gpu/gpu';
+import { F32, type DispatchSpec, type Recorder } from '../../gpu/gpu';
 
 describe('matmul kernels: GPU vs CPU', () => itChecks(matmulChecks));
 
@@ -179,6 +179,7 @@ describe('split-K of the backward input product (LM head)', () => {
       return calls;
     };
     const names = (calls: DispatchSpec[]) => calls.map((d) => `${d.shader.name}.${d.entry}`);
+    const u = (d: DispatchSpec) => d.uniforms!.map((v) => (v instanceof F32 ? v.value : v));
 
     it('f32 split: raw partials into the scratch (slice = z), then one ordered reduce with accumulate', () => {
       const [dinp, dout, w, partials] = [fakeBuf(640 * 576), fakeBuf(640 * 49152), fakeBuf(49152 * 576), fakeBuf(12 * 640 * 576)];
@@ -188,8 +189,8 @@ describe('split-K of the backward input product (LM head)', () => {
       expect(calls[0].uniforms).toEqual([640, 576, 49152, 10, 90, 0, 4096, 640 * 576]);
       expect(calls[0].bindings).toEqual([partials, dout, w]);
       expect(calls[0].workgroups).toEqual([90, 1, 12]);
-      // n, slices, stride, accumulate
-      expect(calls[1].uniforms).toEqual([640 * 576, 12, 640 * 576, 1]);
+      // n, slices, stride, accumulate, alpha (1: the sum as it is)
+      expect(u(calls[1])).toEqual([640 * 576, 12, 640 * 576, 1, 1]);
       expect(calls[1].bindings).toEqual([dinp, partials]);
     });
 
@@ -231,7 +232,7 @@ describe('split-K of the backward input product (LM head)', () => {
       expect(calls[1].uniforms!.slice(0, 9)).toEqual([3, 64, 36, 100, 64, 0, 100, 64, 1]);
       expect(calls[1].workgroups).toEqual([1, 1, 1]);
       expect(calls[0].bindings[0]).toBe(partials);
-      expect(calls[2].uniforms).toEqual([3 * 64, 2, 3 * 64, 1]);
+      expect(u(calls[2])).toEqual([3 * 64, 2, 3 * 64, 1, 1]);
       expect(calls[2].bindings).toEqual([dinp, partials]);
       const more = record((rec) => linearBackwardInputQ(rec, dinp, dout, w, 3, 64, 100, false, 'auto', { partials, slices: 4 }));
       expect(more.map((d) => d.workgroups[2])).toEqual([2, 2, undefined]); // kSlice 32: 2 + 2 (the last ragged)
@@ -249,7 +250,7 @@ describe('split-K of the backward input product (LM head)', () => {
       const slots = (n: number) => record((rec) => linearBackwardInputQ(rec, dinp, dy, big, 3, 64, 2000, false, 'auto', { partials: fakeBuf(n * 3 * 64) }));
       expect(slots(4).map((d) => d.workgroups[2])).toEqual([2, 2, undefined]);
       expect(slots(3).map((d) => d.workgroups[2])).toEqual([1, 1, undefined]);
-      expect(slots(3)[2].uniforms).toEqual([3 * 64, 2, 3 * 64, 0]);
+      expect(u(slots(3)[2])).toEqual([3 * 64, 2, 3 * 64, 0, 1]);
       expect(names(slots(1))).toEqual(['matmul_q.linear_bwd_input', 'matmul_q.linear_bwd_input']);
     });
   });
