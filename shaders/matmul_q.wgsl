@@ -73,6 +73,9 @@ override WG: u32 = 64u;
 
 const BLOCK: u32 = 32u;
 
+// As holds the input tile k-major; row kk stores element m at column m ^ kk (an XOR swizzle: the
+// staging store, where 32 neighbouring invocations write one m at 32 different kk, hits 32
+// different banks instead of one; 4 * WG_M is a multiple of 32, so m ^ kk stays in the row).
 var<workgroup> As: array<f32, BLOCK * 4u * WG_M>;
 var<workgroup> Bs: array<f32, BLOCK * 4u * WG_O>;
 
@@ -88,8 +91,20 @@ fn decode(word: u32, j: u32) -> f32 {
   return f32(extractBits(word, 4u * j, 4u)) - 8.0;
 }
 
-// x · Wᵀ for one 4*WG_M x 4*WG_O tile; returns this thread's 4 x 4 accumulators (row-major).
-fn fwd_tile(lid: vec3<u32>, wid: vec3<u32>) -> array<f32, 16> {
+// One k row of the staged tiles: this invocation's 4 x 4 outer product (rows lid.y + i·WG_M of As,
+// columns lid.x + j·WG_O of Bs), accumulated as four vec4 rows (registers, no indexed arrays).
+fn fma_row(kk: u32, lid: vec3<u32>, acc: ptr<function, array<vec4<f32>, 4>>) {
+  let ar = kk * 4u * WG_M;
+  let br = kk * 4u * WG_O + lid.x;
+  let b = vec4<f32>(Bs[br], Bs[br + WG_O], Bs[br + 2u * WG_O], Bs[br + 3u * WG_O]);
+  (*acc)[0] = fma(vec4<f32>(As[ar + (lid.y ^ kk)]), b, (*acc)[0]);
+  (*acc)[1] = fma(vec4<f32>(As[ar + ((lid.y + WG_M) ^ kk)]), b, (*acc)[1]);
+  (*acc)[2] = fma(vec4<f32>(As[ar + ((lid.y + 2u * WG_M) ^ kk)]), b, (*acc)[2]);
+  (*acc)[3] = fma(vec4<f32>(As[ar + ((lid.y + 3u * WG_M) ^ kk)]), b, (*acc)[3]);
+}
+
+// x · Wᵀ for one 4*WG_M x 4*WG_O tile; returns this thread's 4 x 4 accumulators (row i, column j).
+fn fwd_tile(lid: vec3<u32>, wid: vec3<u32>) -> array<vec4<f32>, 4> {
   let TM = 4u * WG_M;
   let TO = 4u * WG_O;
   let nthreads = WG_M * WG_O;
@@ -99,7 +114,7 @@ fn fwd_tile(lid: vec3<u32>, wid: vec3<u32>) -> array<f32, 16> {
   let nb = bpr();
   let wpr = nb * BITS;
   let vpw = 32u / BITS;
-  var acc: array<f32, 16>;
+  var acc: array<vec4<f32>, 4>;
   for (var kb = 0u; kb < nb; kb++) {
     let k0 = kb * BLOCK;
     for (var e = t; e < TM * BLOCK; e += nthreads) {
@@ -109,7 +124,7 @@ fn fwd_tile(lid: vec3<u32>, wid: vec3<u32>) -> array<f32, 16> {
       let k = k0 + kk;
       var v = 0.0;
       if (n < p.N && k < p.In) { v = src[n * p.In + k]; }
-      As[kk * TM + m] = v;
+      As[kk * TM + (m ^ kk)] = v;
     }
     for (var e = t; e < TO * BITS; e += nthreads) {
       let o = e / BITS;
@@ -124,15 +139,7 @@ fn fwd_tile(lid: vec3<u32>, wid: vec3<u32>) -> array<f32, 16> {
       }
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < BLOCK; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = As[kk * TM + lid.y + i * WG_M]; }
-      for (var j = 0u; j < 4u; j++) { b[j] = Bs[kk * TO + lid.x + j * WG_O]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]); }
-      }
-    }
+    for (var kk = 0u; kk < BLOCK; kk++) { fma_row(kk, lid, &acc); }
     workgroupBarrier();
   }
   return acc;
@@ -147,7 +154,7 @@ fn linear_fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
       let o = wid.x * 4u * WG_O + lid.x + j * WG_O;
       if (n < p.N && o < p.Out) {
         let idx = n * p.outStride + p.rowOffset + o;
-        var v = acc[i * 4u + j];
+        var v = acc[i][j];
         if (p.flag != 0u) { v += dst[idx]; }
         dst[idx] = v;
       }
@@ -164,7 +171,7 @@ fn linear_fwd_bias(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgr
       let o = wid.x * 4u * WG_O + lid.x + j * WG_O;
       if (n < p.N && o < p.Out) {
         let idx = n * p.outStride + p.rowOffset + o;
-        var v = acc[i * 4u + j] + bias[p.rowOffset + o];
+        var v = acc[i][j] + bias[p.rowOffset + o];
         if (p.flag != 0u) { v += dst[idx]; }
         dst[idx] = v;
       }
@@ -184,7 +191,7 @@ fn linear_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
   let nb = bpr();
   let wpr = nb * BITS;
   let vpw = 32u / BITS;
-  var acc: array<f32, 16>;
+  var acc: array<vec4<f32>, 4>;
   // Reduction slice wid.z: whole blocks of 32 rows, so staging never reaches into the next slice.
   let r_begin = wid.z * p.kSlice;
   let r_end = min(p.Out, r_begin + p.kSlice);
@@ -196,7 +203,7 @@ fn linear_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
       let o = r0 + kk;
       var v = 0.0;
       if (n < p.N && o < p.Out) { v = src[n * p.outStride + p.rowOffset + o]; }
-      As[kk * TM + m] = v;
+      As[kk * TM + (m ^ kk)] = v;
     }
     for (var e = t; e < BLOCK * BT * BITS; e += nthreads) {
       let kk = e / (BT * BITS);
@@ -215,15 +222,7 @@ fn linear_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
       }
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < BLOCK; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = As[kk * TM + lid.y + i * WG_M]; }
-      for (var j = 0u; j < 4u; j++) { b[j] = Bs[kk * TI + lid.x + j * WG_O]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]); }
-      }
-    }
+    for (var kk = 0u; kk < BLOCK; kk++) { fma_row(kk, lid, &acc); }
     workgroupBarrier();
   }
   let base = (p.slot0 + wid.z) * p.N * p.In;
@@ -233,7 +232,7 @@ fn linear_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
       let c = i0 + lid.x + j * WG_O;
       if (n < p.N && c < p.In) {
         let idx = base + n * p.In + c;
-        var v = acc[i * 4u + j];
+        var v = acc[i][j];
         if (p.flag != 0u) { v += dst[idx]; }
         dst[idx] = v;
       }
