@@ -145,9 +145,8 @@ fn fwd_tile(lid: vec3<u32>, wid: vec3<u32>) -> array<vec4<f32>, 4> {
   return acc;
 }
 
-@compute @workgroup_size(WG_O, WG_M)
-fn linear_fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let acc = fwd_tile(lid, wid);
+// Writes this invocation's 4 x 4 outputs: dst (=, or += when flag) acc, rows and columns in range.
+fn store_fwd(lid: vec3<u32>, wid: vec3<u32>, acc: array<vec4<f32>, 4>) {
   for (var i = 0u; i < 4u; i++) {
     let n = wid.y * 4u * WG_M + lid.y + i * WG_M;
     for (var j = 0u; j < 4u; j++) {
@@ -163,20 +162,21 @@ fn linear_fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_i
 }
 
 @compute @workgroup_size(WG_O, WG_M)
+fn linear_fwd(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  store_fwd(lid, wid, fwd_tile(lid, wid));
+}
+
+@compute @workgroup_size(WG_O, WG_M)
 fn linear_fwd_bias(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let acc = fwd_tile(lid, wid);
-  for (var i = 0u; i < 4u; i++) {
-    let n = wid.y * 4u * WG_M + lid.y + i * WG_M;
-    for (var j = 0u; j < 4u; j++) {
-      let o = wid.x * 4u * WG_O + lid.x + j * WG_O;
-      if (n < p.N && o < p.Out) {
-        let idx = n * p.outStride + p.rowOffset + o;
-        var v = acc[i][j] + bias[p.rowOffset + o];
-        if (p.flag != 0u) { v += dst[idx]; }
-        dst[idx] = v;
-      }
-    }
+  var acc = fwd_tile(lid, wid);
+  // The bias of this invocation's 4 columns (read here: only this entry point binds it).
+  var b = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    let o = wid.x * 4u * WG_O + lid.x + j * WG_O;
+    if (o < p.Out) { b[j] = bias[p.rowOffset + o]; }
   }
+  for (var i = 0u; i < 4u; i++) { acc[i] += b; }
+  store_fwd(lid, wid, acc);
 }
 
 @compute @workgroup_size(WG_O, WG_M)
