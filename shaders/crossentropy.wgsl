@@ -1,5 +1,5 @@
 // Fused softmax cross-entropy over the vocabulary, one workgroup per row (token), numerically
-// stable (max-subtracted, online per invocation, then a tree merge of (max, sum) pairs).
+// stable (max-subtracted, online per invocation, then workgroup_max_sum of shaders/reduce.wgsl).
 // transformers ForCausalLMLoss -> F.cross_entropy(logits, shift_labels, ignore_index=-100,
 // reduction='sum') / num_items_in_batch. Targets are already shifted: targets[t] is the token that
 // logits row t predicts; -100 (or any target outside [0, V)) is ignored.
@@ -33,34 +33,13 @@ override WG: u32 = 256u; // a power of two
 
 const NEG: f32 = -3.0e38;
 
-var<workgroup> red_m: array<f32, WG>;
-var<workgroup> red_s: array<f32, WG>;
-
-// Merges per-invocation (max, sum of exp(x - max)) pairs; every invocation returns the row's pair.
-fn merge_max_sum(tid: u32, m_in: f32, s_in: f32) -> vec2<f32> {
-  red_m[tid] = m_in;
-  red_s[tid] = s_in;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (tid < stride) {
-      let m1 = red_m[tid];
-      let m2 = red_m[tid + stride];
-      let m = max(m1, m2);
-      red_s[tid] = red_s[tid] * exp(m1 - m) + red_s[tid + stride] * exp(m2 - m);
-      red_m[tid] = m;
-    }
-    workgroupBarrier();
-  }
-  return vec2<f32>(red_m[0], red_s[0]);
-}
-
 fn row_of(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return wg.x + wg.y * nwg.x;
 }
 
 @compute @workgroup_size(WG)
-fn ce_forward_backward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>,
-                       @builtin(num_workgroups) nwg: vec3<u32>) {
+fn ce_forward_backward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let tid = lane.li;
   let row = row_of(wg, nwg);
   if (row >= p.N) { return; }
   let V = p.V;
@@ -80,7 +59,7 @@ fn ce_forward_backward(@builtin(local_invocation_index) tid: u32, @builtin(workg
       }
     }
   }
-  let ms = merge_max_sum(tid, m, s);
+  let ms = workgroup_max_sum(lane, m, s);
   let rowMax = ms.x;
   let invSum = 1.0 / ms.y;
   let logZ = rowMax + log(ms.y);
@@ -103,8 +82,8 @@ fn ce_forward_backward(@builtin(local_invocation_index) tid: u32, @builtin(workg
 }
 
 @compute @workgroup_size(WG)
-fn ce_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>,
-              @builtin(num_workgroups) nwg: vec3<u32>) {
+fn ce_forward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let tid = lane.li;
   let row = row_of(wg, nwg);
   if (row >= p.N) { return; }
   let V = p.V;
@@ -124,7 +103,7 @@ fn ce_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) 
       }
     }
   }
-  let ms = merge_max_sum(tid, m, s);
+  let ms = workgroup_max_sum(lane, m, s);
   if (tid == 0u) {
     var loss = 0.0;
     if (counted) { loss = ms.x + log(ms.y) - logits_ro[base + u32(tgt)]; }
@@ -132,17 +111,10 @@ fn ce_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) 
   }
 }
 
-var<workgroup> red_sum: array<f32, WG>;
-
 @compute @workgroup_size(WG)
-fn loss_sum(@builtin(local_invocation_index) tid: u32) {
+fn loss_sum(lane: Lane) {
   var s = 0.0;
-  for (var i = tid; i < p.N; i += WG) { s += sum_losses[i]; }
-  red_sum[tid] = s;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (tid < stride) { red_sum[tid] = red_sum[tid] + red_sum[tid + stride]; }
-    workgroupBarrier();
-  }
-  if (tid == 0u) { sum_out[0] = red_sum[0] * sum_scale[0]; }
+  for (var i = lane.li; i < p.N; i += WG) { s += sum_losses[i]; }
+  let total = workgroup_sum(lane, s);
+  if (lane.li == 0u) { sum_out[0] = total * sum_scale[0]; }
 }

@@ -19,7 +19,7 @@
 //   the frozen projections of a decode step (N = 1), where the tiled GEMM of matmul.wgsl would
 //   compute 64 rows for one. Workgroup (x + y * nwg.x) owns GR consecutive output rows of token
 //   row z: invocation tid sums k = tid, tid + WG, ... of each (x[k] read once for the GR rows),
-//   then a tree reduction in workgroup memory.
+//   then workgroup_sum (shaders/reduce.wgsl) per row.
 //   bindings: 0 uniforms {In, Out, accumulate}; 1 out (N, Out) read-write; 2 x (N, In) read;
 //   3 w (Out, In) read; 4 bias (Out) read (decode_gemv_bias only).
 // decode_attention  grid (Hq, N), WG invocations: query row i (position t = pos + i) of head h
@@ -172,7 +172,6 @@ fn decode_attention(@builtin(local_invocation_index) tid: u32, @builtin(workgrou
 struct GemvParams { In: u32, Out: u32, accumulate: u32 }
 
 override GR: u32 = 4u;         // output rows per workgroup, at most GRMAX
-override GRED: u32 = WG * GR;  // reduction scratch
 const GRMAX: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> gp: GemvParams;
@@ -181,27 +180,20 @@ const GRMAX: u32 = 8u;
 @group(0) @binding(3) var<storage, read> g_w: array<f32>;
 @group(0) @binding(4) var<storage, read> g_bias: array<f32>;
 
-var<workgroup> g_red: array<f32, GRED>;
-
-fn gemv_sums(tid: u32, o0: u32, n: u32) {
+fn gemv_sums(lane: Lane, o0: u32, n: u32) -> array<f32, GRMAX> {
   var acc: array<f32, GRMAX>;
   for (var r = 0u; r < GR; r++) { acc[r] = 0.0; }
   let xb = n * gp.In;
-  for (var k = tid; k < gp.In; k += WG) {
+  for (var k = lane.li; k < gp.In; k += WG) {
     let xk = g_x[xb + k];
     for (var r = 0u; r < GR; r++) {
       let o = o0 + r;
       if (o < gp.Out) { acc[r] += xk * g_w[o * gp.In + k]; }
     }
   }
-  for (var r = 0u; r < GR; r++) { g_red[r * WG + tid] = acc[r]; }
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (tid < s) {
-      for (var r = 0u; r < GR; r++) { g_red[r * WG + tid] += g_red[r * WG + tid + s]; }
-    }
-    workgroupBarrier();
-  }
+  var sums: array<f32, GRMAX>;
+  for (var r = 0u; r < GR; r++) { sums[r] = workgroup_sum(lane, acc[r]); }
+  return sums;
 }
 
 fn gemv_store(o: u32, n: u32, y: f32) {
@@ -210,15 +202,17 @@ fn gemv_store(o: u32, n: u32, y: f32) {
 }
 
 @compute @workgroup_size(WG)
-fn decode_gemv(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn decode_gemv(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let tid = lane.li;
   let o0 = (wg.x + wg.y * nwg.x) * GR;
-  gemv_sums(tid, o0, wg.z);
-  if (tid < GR && o0 + tid < gp.Out) { gemv_store(o0 + tid, wg.z, g_red[tid * WG]); }
+  let sums = gemv_sums(lane, o0, wg.z);
+  if (tid < GR && o0 + tid < gp.Out) { gemv_store(o0 + tid, wg.z, sums[tid]); }
 }
 
 @compute @workgroup_size(WG)
-fn decode_gemv_bias(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn decode_gemv_bias(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let tid = lane.li;
   let o0 = (wg.x + wg.y * nwg.x) * GR;
-  gemv_sums(tid, o0, wg.z);
-  if (tid < GR && o0 + tid < gp.Out) { gemv_store(o0 + tid, wg.z, g_red[tid * WG] + g_bias[o0 + tid]); }
+  let sums = gemv_sums(lane, o0, wg.z);
+  if (tid < GR && o0 + tid < gp.Out) { gemv_store(o0 + tid, wg.z, sums[tid] + g_bias[o0 + tid]); }
 }

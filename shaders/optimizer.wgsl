@@ -34,34 +34,24 @@ struct AdamParams {
 
 override WG: u32 = 256u; // a power of two
 
-var<workgroup> red: array<f32, WG>;
-
-fn reduce_sum(tid: u32, v: f32) -> f32 {
-  red[tid] = v;
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
-    if (tid < stride) { red[tid] = red[tid] + red[tid + stride]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}
-
 @compute @workgroup_size(WG)
-fn norm_partials(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+fn norm_partials(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>) {
+  let tid = lane.li;
   var s = 0.0;
   for (var i = wg.x * WG + tid; i < np.n; i += np.parts * WG) {
     let x = norm_x[i];
     s += x * x;
   }
-  let total = reduce_sum(tid, s);
+  let total = workgroup_sum(lane, s);
   if (tid == 0u) { partials[wg.x] = total; }
 }
 
 @compute @workgroup_size(WG)
-fn norm_final(@builtin(local_invocation_index) tid: u32) {
+fn norm_final(lane: Lane) {
+  let tid = lane.li;
   var s = 0.0;
   for (var i = tid; i < np.parts; i += WG) { s += partials[i]; }
-  let total = reduce_sum(tid, s);
+  let total = workgroup_sum(lane, s);
   if (tid == 0u) { norm_out[0] = total; }
 }
 

@@ -2,7 +2,7 @@
 //   rstd = rsqrt(mean(x²) + eps),  y = w ⊙ (x · rstd)
 // Backward (weight frozen, so input gradient only), with g = w ⊙ dy:
 //   dx = rstd · g − x · rstd³ · Σ_c(g_c x_c) / C
-// One workgroup per row with a workgroup tree reduction, so one kernel serves hidden-size rows
+// One workgroup per row with a workgroup reduction (shaders/reduce.wgsl), so one kernel serves hidden-size rows
 // (C up to 8192) and per-head rows (Qwen3 q_norm/k_norm: N = tokens·heads, C = head_dim). Rows are
 // folded over a 2D grid (x + y * num_workgroups.x) so N may exceed 65535.
 //
@@ -41,22 +41,9 @@ struct Params {
 // Threads per row; a power of two. The host picks 32..256 from C.
 override WG: u32 = 256;
 
-var<workgroup> red: array<f32, WG>;
-
-// Sum of v over the workgroup, returned to every thread.
-fn workgroup_sum(li: u32, v: f32) -> f32 {
-  red[li] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (li < s) { red[li] += red[li + s]; }
-    workgroupBarrier();
-  }
-  return red[0];
-}
-
 @compute @workgroup_size(WG)
-fn rmsnorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) li: u32) {
+fn rmsnorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
+  let li = lane.li;
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.N) { return; }
   let base = row * p.C;
@@ -65,7 +52,7 @@ fn rmsnorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
     let x = inp[base + c];
     ss = fma(x, x, ss);
   }
-  let total = workgroup_sum(li, ss);
+  let total = workgroup_sum(lane, ss);
   let r = inverseSqrt(total / f32(p.C) + p.eps);
   if (li == 0u) { rstd_out[row] = r; }
   for (var c = li; c < p.C; c += WG) {
@@ -74,8 +61,8 @@ fn rmsnorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(WG)
-fn rmsnorm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                    @builtin(local_invocation_index) li: u32) {
+fn rmsnorm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, lane: Lane) {
+  let li = lane.li;
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.N) { return; }
   let base = row * p.C;
@@ -83,7 +70,7 @@ fn rmsnorm_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
   for (var c = li; c < p.C; c += WG) {
     dot = fma(weight[c] * dout[base + c], inp[base + c], dot);
   }
-  let total = workgroup_sum(li, dot);
+  let total = workgroup_sum(lane, dot);
   let r = rstd_in[row];
   let coef = r * r * r * total / f32(p.C);
   for (var c = li; c < p.C; c += WG) {

@@ -27,4 +27,6 @@ for m in smollm2-135m qwen2.5-0.5b llama-3.2-1b; do
   run bench --model "$m" --batch 4 --seq 512 --rank 16 --quant int4 --steps 6 --json
 done
 run bench --model llama-3.2-1b --batch 4 --seq 512 --rank 16 --quant int4 --checkpointing --steps 4 --json
+run bench --model smollm2-135m --batch 4 --seq 512 --rank 16 --quant int4 --steps 6 --json --no-subgroups
+run bench --matmul 4096 4096 4096 --reps 20 --tile 64
 cat "$out/bench.jsonl"

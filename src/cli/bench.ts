@@ -6,6 +6,7 @@
 // LoRA on all seven projections. Prints one JSON line; the median step time is reported.
 // --steps 0 is memory only: the trainer is built and the step's programs recorded, nothing runs;
 // gpu_bytes is the peak the run would hold, step_ms/first_step_ms/tokens_per_s are null.
+// --no-subgroups (either form) runs the reducing kernels in their portable tree form, to compare.
 // The benchmarks themselves live in src/engine/bench (the bench page runs the same code).
 import { createNodeGpu } from '../gpu/node';
 import { parseArgs } from './args';
@@ -15,6 +16,7 @@ import { parseTrainBenchOptions, runTrainBench } from '../engine/bench/train-ben
 
 export async function run(args: string[]): Promise<number> {
   const { flags, bools, positional } = parseArgs(args, ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile']);
+  const subgroups = !bools.has('no-subgroups');
   if (bools.has('matmul')) {
     const [M, N, K] = positional.map(Number);
     if (positional.length !== 3 || ![M, N, K].every((v) => Number.isInteger(v) && v > 0)) {
@@ -23,7 +25,7 @@ export async function run(args: string[]): Promise<number> {
     const quant = quantField(flags, 'quant', cliLabel);
     const reps = intField(flags, 'reps', 5, cliLabel);
     const tile = tileField(flags, 'tile', cliLabel);
-    const gpu = await createNodeGpu();
+    const gpu = await createNodeGpu({ subgroups });
     try {
       process.stdout.write(`${JSON.stringify(await runMatmulBench(gpu, M, N, K, quant, reps, tile))}\n`);
     } finally {
@@ -32,7 +34,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const opts = parseTrainBenchOptions(flags, bools.has('checkpointing'), cliLabel);
-  const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'] }, []);
+  const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'], subgroups }, []);
   try {
     const out = await runTrainBench(gpu, opts);
     process.stdout.write(`${JSON.stringify(out)}\n`);

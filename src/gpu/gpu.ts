@@ -18,6 +18,8 @@ import {
 export interface Shader {
   name: string;
   code: string;
+  /** The same entry points written with subgroup operations, used when the device has them. */
+  subgroupCode?: string;
 }
 
 /** A range of a buffer bound as one storage binding. offset must be a multiple of 256 bytes. */
@@ -233,8 +235,13 @@ export class Program {
 export interface GpuOptions {
   /** Limits the run needs; requestDevice asks for the adapter's real maximum of each anyway. */
   requiredLimits?: Partial<Record<keyof GPUSupportedLimits, number>>;
-  /** Optional features to enable when the adapter has them (e.g. 'subgroups', 'timestamp-query'). */
+  /** Optional features to enable when the adapter has them (e.g. 'timestamp-query'). */
   optionalFeatures?: GPUFeatureName[];
+  /**
+   * Use subgroup operations where the adapter has them (the 'subgroups' feature and WGSL's
+   * subgroup_id builtin). Default true; false runs every kernel in its portable form.
+   */
+  subgroups?: boolean;
 }
 
 const LIMITS_TO_MAXIMIZE = [
@@ -284,9 +291,19 @@ export class Gpu {
       if (available === undefined || available < (needed as number)) throw new GpuLimitError(name, needed as number, available ?? 0);
       requiredLimits[name] = Math.max(requiredLimits[name] ?? 0, needed as number);
     }
-    const requiredFeatures = (options.optionalFeatures ?? []).filter((f) => adapter.features.has(f));
+    const wanted: GPUFeatureName[] = [...(options.optionalFeatures ?? [])];
+    if (options.subgroups !== false && api.wgslLanguageFeatures?.has('subgroup_id')) wanted.push('subgroups');
+    const requiredFeatures = [...new Set(wanted)].filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'lora-studio' });
     return new Gpu(api, adapter, device);
+  }
+
+  /**
+   * True when kernels use their subgroup form: the device was given the 'subgroups' feature, which
+   * create() asks for only where WGSL also has the subgroup_id builtin.
+   */
+  get subgroups(): boolean {
+    return this.device.features.has('subgroups');
   }
 
   get limits(): GPUSupportedLimits {
@@ -314,7 +331,8 @@ export class Gpu {
     if (p) return p;
     let module = this.modules.get(shader.name);
     if (!module) {
-      module = this.device.createShaderModule({ code: shader.code, label: shader.name });
+      const code = this.subgroups && shader.subgroupCode !== undefined ? shader.subgroupCode : shader.code;
+      module = this.device.createShaderModule({ code, label: shader.name });
       this.modules.set(shader.name, module);
     }
     p = this.device.createComputePipeline({

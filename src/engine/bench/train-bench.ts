@@ -46,6 +46,8 @@ export interface TrainBenchResult {
   gpu_bytes: number;
   losses: number[];
   adapter: string;
+  /** Whether the reducing kernels ran in their subgroup form. */
+  subgroups: boolean;
   /** GPU time per kernel of one more step, when the device has timestamp queries; null otherwise. */
   kernels: Record<string, { calls: number; ms: number }> | null;
   /** Against issue 6's PyTorch H100 figures, when the run has their shape (4 × 512, r 16, all layers). */
@@ -165,6 +167,7 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
       gpu_bytes: gpu.peakAllocatedBytes - base,
       losses,
       adapter: gpu.adapterName,
+      subgroups: gpu.subgroups,
       kernels,
       vs_pytorch_h100: comparePytorch(opts.model, { allLayers: spec.numLayers === PRESETS[opts.model].numLayers, batch: B, seq: T, rank: r }, tokensPerS),
     };

@@ -2,8 +2,9 @@
 // CPU twins. Targets are already shifted; -100 (any target outside [0, V)) is ignored.
 import code from '../../../shaders/crossentropy.wgsl?raw';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { withWorkgroupReductions } from './reductions';
 
-export const crossEntropyShader = { name: 'crossentropy', code };
+export const crossEntropyShader = withWorkgroupReductions('crossentropy', code);
 const WG = 256;
 
 /**

@@ -2,8 +2,9 @@
 // CPU twins. Matches torch.nn.utils.clip_grad_norm_ followed by torch.optim.AdamW.
 import code from '../../../shaders/optimizer.wgsl?raw';
 import { f32, grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { withWorkgroupReductions } from './reductions';
 
-export const optimizerShader = { name: 'optimizer', code };
+export const optimizerShader = withWorkgroupReductions('optimizer', code);
 const WG = 256;
 /** Elements each invocation of norm_partials sums at least (before the workgroup count caps). */
 const PER_THREAD = 4;

@@ -3,8 +3,9 @@
 // hidden-size norms and Qwen3's per-head q_norm/k_norm (N = tokens·heads, C = head_dim).
 import code from '../../../shaders/rmsnorm.wgsl?raw';
 import { f32, grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { withWorkgroupReductions } from './reductions';
 
-export const rmsnormShader = { name: 'rmsnorm', code };
+export const rmsnormShader = withWorkgroupReductions('rmsnorm', code);
 
 /** Threads per row: enough to cover small rows without idle threads, at most 256. */
 export function rmsnormWorkgroupSize(C: number): number {
