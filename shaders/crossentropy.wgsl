@@ -11,7 +11,7 @@
 //   1 losses (N) written; 2 logits (N, V) read, then overwritten in place with dlogits;
 //   3 targets (N) i32 read; 4 lossScale (1) read.
 // ce_forward (eval)  bindings: 0 uniforms {N, V};
-//   1 losses (N) written; 2 logits (N, V) read only; 3 targets (N) i32 read.
+//   1 losses (N) written; 2 logits (N, V) read (bound read-write, left unchanged); 3 targets (N) i32 read.
 // loss_sum (single workgroup)  bindings: 0 uniforms {N, V(unused)};
 //   1 out (1) written; 2 losses (N) read; 3 lossScale (1) read.
 
@@ -21,7 +21,6 @@ struct Params { N: u32, V: u32 }
 
 @group(0) @binding(1) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(2) var<storage, read_write> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> logits_ro: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
 @group(0) @binding(4) var<storage, read> loss_scale: array<f32>;
 
@@ -37,15 +36,9 @@ fn row_of(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return wg.x + wg.y * nwg.x;
 }
 
-@compute @workgroup_size(WG)
-fn ce_forward_backward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let tid = lane.li;
-  let row = row_of(wg, nwg);
-  if (row >= p.N) { return; }
-  let V = p.V;
-  let base = row * V;
-  let tgt = targets[row];
-  let counted = tgt >= 0 && u32(tgt) < V;
+// This invocation's (max, sum of exp(x - max)) over its columns i = tid, tid + WG, ... of the row at
+// base, online (one pass); (NEG, 0) for an ignored row.
+fn own_max_sum(base: u32, V: u32, tid: u32, counted: bool) -> vec2<f32> {
   var m = NEG;
   var s = 0.0;
   if (counted) {
@@ -59,7 +52,20 @@ fn ce_forward_backward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builti
       }
     }
   }
-  let ms = workgroup_max_sum(lane, m, s);
+  return vec2<f32>(m, s);
+}
+
+@compute @workgroup_size(WG)
+fn ce_forward_backward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let tid = lane.li;
+  let row = row_of(wg, nwg);
+  if (row >= p.N) { return; }
+  let V = p.V;
+  let base = row * V;
+  let tgt = targets[row];
+  let counted = tgt >= 0 && u32(tgt) < V;
+  let own = own_max_sum(base, V, tid, counted);
+  let ms = workgroup_max_sum(lane, own.x, own.y);
   let rowMax = ms.x;
   let invSum = 1.0 / ms.y;
   let logZ = rowMax + log(ms.y);
@@ -90,23 +96,11 @@ fn ce_forward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_wor
   let base = row * V;
   let tgt = targets[row];
   let counted = tgt >= 0 && u32(tgt) < V;
-  var m = NEG;
-  var s = 0.0;
-  if (counted) {
-    for (var i = tid; i < V; i += WG) {
-      let x = logits_ro[base + i];
-      if (x > m) {
-        s = s * exp(m - x) + 1.0;
-        m = x;
-      } else {
-        s += exp(x - m);
-      }
-    }
-  }
-  let ms = workgroup_max_sum(lane, m, s);
+  let own = own_max_sum(base, V, tid, counted);
+  let ms = workgroup_max_sum(lane, own.x, own.y);
   if (tid == 0u) {
     var loss = 0.0;
-    if (counted) { loss = ms.x + log(ms.y) - logits_ro[base + u32(tgt)]; }
+    if (counted) { loss = ms.x + log(ms.y) - logits[base + u32(tgt)]; }
     losses[row] = loss;
   }
 }
