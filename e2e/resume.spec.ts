@@ -1,5 +1,6 @@
 // A reload in the middle of training: the run resumes from its last IndexedDB checkpoint and
-// reaches the same losses as an uninterrupted run with the same settings.
+// reaches the same losses as an uninterrupted run with the same settings: the same on screen, and
+// bit for bit in the histories the worker stored.
 import { expect, test } from '@playwright/test';
 import { collectLogs, openStudio, parseStatus, recordStatusFromLoad, shooter, statusTexts, useDemo } from './helpers';
 
@@ -14,6 +15,32 @@ async function losses(page: import('@playwright/test').Page, from = 0): Promise<
     if (s) out.set(s.step, s.loss);
   }
   return out;
+}
+
+interface StoredRun {
+  startedAt: string;
+  history: { steps: number[]; loss: number[]; gradNorm: Array<number | null> };
+}
+
+/** The run records the worker stored in IndexedDB (database lora-studio-runs), oldest first. */
+async function storedRuns(page: import('@playwright/test').Page): Promise<StoredRun[]> {
+  const runs = await page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open('lora-studio-runs');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const store = db.transaction('kv', 'readonly').objectStore('kv');
+    const read = <T>(req: IDBRequest<T>) =>
+      new Promise<T>((resolve, reject) => {
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    const [keys, values] = await Promise.all([read(store.getAllKeys()), read(store.getAll())]);
+    db.close();
+    return values.filter((_, i) => String(keys[i]).startsWith('run|')) as StoredRun[];
+  });
+  return runs.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }
 
 test('a reload mid-training resumes from the checkpoint and matches an uninterrupted run', async ({ page }, testInfo) => {
@@ -61,6 +88,13 @@ test('a reload mid-training resumes from the checkpoint and matches an uninterru
     const summary = JSON.stringify({ reference: [...reference], before: [...before], after: [...after] });
     testInfo.annotations.push({ type: 'losses', description: summary });
     console.log(summary);
+
+    // Identical, not merely close: the stored f32 losses and gradient norms of every step.
+    const [first, resumed] = await storedRuns(page);
+    expect(first.history.steps).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+    expect(resumed.history.steps).toEqual(first.history.steps);
+    expect(resumed.history.loss, 'losses of the resumed run, bit for bit').toEqual(first.history.loss);
+    expect(resumed.history.gradNorm, 'gradient norms of the resumed run, bit for bit').toEqual(first.history.gradNorm);
 
     // Both runs are listed with their curves.
     await page.getByText(/^Past runs/).click();
