@@ -75,6 +75,7 @@ test('a reload mid-training resumes from the checkpoint and matches an uninterru
     await expect(page.getByLabel('Max steps', { exact: true })).toHaveValue(String(STEPS));
     await expect(status).toHaveText(/^Step \d+ of 20 · loss/, { timeout: 180_000 });
     await shot('resumed', false);
+    await expect(page.getByRole('note'), 'a checkpoint of this version resumes without a notice').toHaveCount(0);
     await expect(page.getByText('Training finished.')).toBeVisible({ timeout: 8 * 60_000 });
     const after = await losses(page);
     await shot('resumed-finished');
@@ -99,6 +100,49 @@ test('a reload mid-training resumes from the checkpoint and matches an uninterru
     // Both runs are listed with their curves.
     await page.getByText(/^Past runs/).click();
     await expect(page.locator('.past-runs tbody tr')).toHaveCount(2);
+  } finally {
+    if (logs.length) await testInfo.attach('console.txt', { body: logs.join('\n'), contentType: 'text/plain' });
+  }
+});
+
+test('a checkpoint saved by an earlier version resumes with a notice that its batch order changed', async ({ page }, testInfo) => {
+  const logs = collectLogs(page);
+  try {
+    await openStudio(page);
+    await useDemo(page);
+    await page.getByLabel('Max steps', { exact: true }).fill(String(STEPS));
+    await page.getByLabel('Checkpoint every', { exact: true }).fill(String(EVERY));
+    const status = page.getByTestId('train-status');
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await expect.poll(async () => parseStatus((await status.textContent()) ?? '')?.step ?? 0, { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(EVERY + 1);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect(page.getByRole('button', { name: 'Resume' })).toBeVisible();
+    // Give the stored checkpoint the data position that versions with a streaming batcher saved.
+    const planted = await page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const r = indexedDB.open('lora-studio-runs');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const store = db.transaction('kv', 'readwrite').objectStore('kv');
+      const done = <T>(req: IDBRequest<T>) =>
+        new Promise<T>((resolve, reject) => {
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error);
+        });
+      const key = (await done(store.getAllKeys())).find((k) => String(k).startsWith('ckpt|'));
+      if (key === undefined) return null;
+      const ckpt = (await done(store.get(key))) as { step: number };
+      await done(store.put({ ...ckpt, pos: { epoch: 0, index: 3 } }, key));
+      db.close();
+      return ckpt.step;
+    });
+    expect(planted, 'a checkpoint was stored').toBe(EVERY);
+    await page.reload();
+    const notice = page.getByRole('note');
+    await expect(notice).toContainText('earlier version of LoRA Studio', { timeout: 180_000 });
+    await expect(notice).toContainText(`continues from step ${EVERY}`);
+    await expect.poll(async () => parseStatus((await status.textContent()) ?? '')?.step ?? 0, { timeout: 180_000 }).toBeGreaterThan(EVERY);
   } finally {
     if (logs.length) await testInfo.attach('console.txt', { body: logs.join('\n'), contentType: 'text/plain' });
   }

@@ -188,8 +188,16 @@ export class Handler {
         let startStep = 0;
         if (ckpt && prev) {
           trainer.loadState({ step: ckpt.step, params: ckpt.params, m: ckpt.m, v: ckpt.v });
-          // Checkpoints of older versions also carry `pos` (a data position): not needed, ignored.
           startStep = ckpt.step;
+          if (ckpt.pos !== undefined) {
+            // Saved by a version whose batcher was a stream: this version's batch order differs.
+            this.post({
+              kind: 'event',
+              type: 'log',
+              level: 'warn',
+              message: `This run was saved by an earlier version of LoRA Studio. It continues from step ${startStep} with this version's batch order, so its losses after step ${startStep} differ from what the uninterrupted run would have shown.`,
+            });
+          }
           record = { ...prev, status: 'running', error: null, history: truncateHistory(prev.history, ckpt.step) };
           this.post({ kind: 'event', type: 'history', history: record.history });
         } else {

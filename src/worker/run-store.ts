@@ -38,8 +38,9 @@ export interface Checkpoint {
   m: Float32Array;
   v: Float32Array;
   /**
-   * The data position older versions stored (their batcher was a stream). Ignored: the data of
-   * step k is TrainingPlan's pure function of k, so `step` is all a resume needs.
+   * The data position older versions stored (their batcher was a stream). Not used: the data of
+   * step k is TrainingPlan's pure function of k, so `step` is all a resume needs; its presence
+   * only tells the worker to warn that the batch order after the checkpoint changed.
    */
   pos?: unknown;
 }

@@ -21,6 +21,8 @@ export interface TrainingSlice {
     checkpointStep: number | null;
     /** Set while an interrupted run is being restored. */
     resuming: string | null;
+    /** A warning from the worker about the current run (e.g. a checkpoint of an older version). */
+    notice: string | null;
   };
   pastRuns: RunRecord[];
   startTraining(resumeRunId?: string): Promise<void>;
@@ -62,6 +64,9 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
         case 'checkpoint':
           patch({ checkpointStep: ev.step });
           break;
+        case 'log':
+          if (ev.level === 'warn') patch({ notice: ev.message });
+          break;
         case 'trainState':
           if (isActive(get().training.status)) patch({ status: ev.state });
           break;
@@ -72,7 +77,7 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
   };
 
   return {
-    training: { status: 'idle', latest: null, valLoss: null, result: null, error: null, settings: null, checkpointStep: null, resuming: null },
+    training: { status: 'idle', latest: null, valLoss: null, result: null, error: null, settings: null, checkpointStep: null, resuming: null, notice: null },
     pastRuns: [],
 
     async startTraining(resumeRunId) {
@@ -95,7 +100,7 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
       }
       runMetrics.clear();
       s.resetExport();
-      set({ training: { status: 'starting', latest: null, valLoss: null, result: null, error: null, settings, checkpointStep: null, resuming: null } });
+      set({ training: { status: 'starting', latest: null, valLoss: null, result: null, error: null, settings, checkpointStep: null, resuming: null, notice: null } });
       const run = {
         id: resumeRunId ?? crypto.randomUUID(),
         resume: resumeRunId !== undefined,

@@ -69,6 +69,11 @@ export function TrainingPanel() {
         <dd>{training.checkpointStep !== null ? `step ${training.checkpointStep}` : '–'}</dd>
       </dl>
       {training.resuming ? <p className="muted">{training.resuming}</p> : null}
+      {training.notice ? (
+        <p className="notice" role="note">
+          {training.notice}
+        </p>
+      ) : null}
       <ErrorBox error={training.error} title="Training stopped" />
       <LossChart />
       <PastRuns />
