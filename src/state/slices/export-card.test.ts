@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN } from '../../engine/train/types';
 import type { TrainSettings } from '../../worker/protocol';
-import { modelCard, type ModelCardInput } from './export-card';
+import { modelCard, vllmMaxLoraRank, type ModelCardInput } from './export-card';
 
 const settings: TrainSettings = {
   lora: { r: 16, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'v_proj'], useRslora: true },
@@ -54,6 +54,12 @@ describe('modelCard', () => {
       'Final validation loss: 1.5000',
       'base = AutoModelForCausalLM.from_pretrained("Qwen/Qwen3-0.6B")',
       'model = PeftModel.from_pretrained(base, "./adapter")',
+      'llm = LLM(model="Qwen/Qwen3-0.6B", enable_lora=True, max_lora_rank=16)',
+      'LoRARequest("adapter", 1, "./adapter")',
+      '`vllm serve Qwen/Qwen3-0.6B --enable-lora --max-lora-rank 16 --lora-modules adapter=./adapter`',
+      'FROM Qwen/Qwen3-0.6B (the same base weights',
+      'ADAPTER ./adapter',
+      'convert_lora_to_gguf.py ./adapter --base BASE_FOLDER',
       'Trained with LoRA Studio.',
     ]) {
       expect(md, s).toContain(s);
@@ -73,5 +79,10 @@ describe('modelCard', () => {
     expect(md).toContain('Final validation loss: n/a');
     expect(md).toContain('from_pretrained("path/to/base-model")');
     expect(md).toContain('- Not recorded');
+    expect(md).toContain('FROM path/to/base-model\nADAPTER ./adapter');
+  });
+
+  it("asks vLLM for the smallest max_lora_rank it accepts that holds the adapter's rank", () => {
+    expect([1, 8, 9, 16, 17, 64, 100, 300, 512].map(vllmMaxLoraRank)).toEqual([8, 8, 16, 16, 32, 64, 128, 320, 512]);
   });
 });

@@ -32,6 +32,12 @@ const FORMAT_NAMES: Record<string, string> = {
   text: 'plain text',
 };
 
+/** vLLM accepts only these max_lora_rank values; the adapter's rank must not exceed the one given. */
+const VLLM_LORA_RANKS = [8, 16, 32, 64, 128, 256, 320, 512];
+export function vllmMaxLoraRank(r: number): number {
+  return VLLM_LORA_RANKS.find((x) => x >= r) ?? r;
+}
+
 /** A YAML scalar in double quotes (JSON strings are valid YAML). */
 const yamlString = (s: string): string => JSON.stringify(s);
 
@@ -110,6 +116,27 @@ export function modelCard(c: ModelCardInput): string {
   lines.push('# optional: fold the adapter into the weights');
   lines.push('# model = model.merge_and_unload()');
   lines.push('```', '');
+
+  const rank = vllmMaxLoraRank(s.lora.r);
+  lines.push('## Use with vLLM', '');
+  lines.push('```python');
+  lines.push('from vllm import LLM, SamplingParams');
+  lines.push('from vllm.lora.request import LoRARequest', '');
+  lines.push(`llm = LLM(model=${id}, enable_lora=True, max_lora_rank=${rank})`);
+  lines.push('out = llm.generate(["Hello"], SamplingParams(max_tokens=64), lora_request=LoRARequest("adapter", 1, "./adapter"))');
+  lines.push('```', '');
+  lines.push(`Or as a server: ${code(`vllm serve ${base ?? 'path/to/base-model'} --enable-lora --max-lora-rank ${rank} --lora-modules adapter=./adapter`)}.`, '');
+
+  lines.push('## Use with Ollama', '');
+  lines.push('A `Modelfile` beside the unzipped folder, then `ollama create my-model -f Modelfile`:', '');
+  lines.push('```');
+  lines.push(`FROM ${base ? `${base} (the same base weights: a folder of its safetensors, or its Ollama tag)` : 'path/to/base-model'}`);
+  lines.push('ADAPTER ./adapter');
+  lines.push('```', '');
+  lines.push(
+    "Ollama reads a safetensors adapter for the architectures its importer converts (the Llama, Mistral and Gemma families when this was written). For another architecture, convert the adapter with llama.cpp first (`python convert_lora_to_gguf.py ./adapter --base BASE_FOLDER --outfile adapter.gguf`) and write `ADAPTER ./adapter.gguf`.",
+    '',
+  );
   lines.push('Trained with LoRA Studio.', '');
   return lines.join('\n');
 }
