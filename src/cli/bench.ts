@@ -6,7 +6,8 @@
 // LoRA on all seven projections. Prints one JSON line; the median step time is reported.
 // --steps 0 is memory only: the trainer is built and the step's programs recorded, nothing runs;
 // gpu_bytes is the peak the run would hold, step_ms/first_step_ms/tokens_per_s are null.
-// --no-subgroups (either form) runs the reducing kernels in their portable tree form, to compare.
+// --no-subgroups runs the reducing kernels in their portable tree form even where subgroups are wide
+// enough for the subgroup form, to compare the two.
 // The benchmarks themselves live in src/engine/bench (the bench page runs the same code).
 import { createNodeGpu } from '../gpu/node';
 import { parseArgs } from './args';
@@ -16,7 +17,7 @@ import { parseTrainBenchOptions, runTrainBench } from '../engine/bench/train-ben
 
 export async function run(args: string[]): Promise<number> {
   const { flags, bools, positional } = parseArgs(args, ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile']);
-  const subgroups = !bools.has('no-subgroups');
+  const subgroups = bools.has('no-subgroups') ? false : undefined;
   if (bools.has('matmul')) {
     const [M, N, K] = positional.map(Number);
     if (positional.length !== 3 || ![M, N, K].every((v) => Number.isInteger(v) && v > 0)) {

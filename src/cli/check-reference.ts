@@ -30,6 +30,7 @@ interface Recipe {
     schedule?: string;
   };
   losses_per_step?: number[];
+  grad_norms_per_step_before_clip?: number[];
 }
 
 function relL2(a: Float32Array, b: Float32Array): number {
@@ -72,6 +73,9 @@ export interface CheckReferenceResult {
   grad_tensors: number | null;
   step_losses: number[];
   step_loss_max_rel_err: number | null;
+  /** Global gradient norm of each step before clipping (not a bounded quantity: a diagnostic). */
+  grad_norms: number[];
+  grad_norm_max_rel_err: number | null;
   adapter_max_rel_err: number | null;
   /** Logits after training (eval mode) against PyTorch's, on attended positions. */
   logits_after_training_max_abs_err: number | null;
@@ -168,13 +172,23 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
       }
       if (gradTensors === 0) gradMax = null;
     }
-    await trainer.optimizerStep();
-    for (let s = 1; s < opt.steps; s++) stepLosses.push((await trainer.trainStep([batch])).loss);
+    const gradNorms = [(await trainer.optimizerStep()).gradNorm];
+    for (let s = 1; s < opt.steps; s++) {
+      const step = await trainer.trainStep([batch]);
+      stepLosses.push(step.loss);
+      gradNorms.push(step.gradNorm ?? Number.NaN);
+    }
 
     const refLosses = recipe.losses_per_step ?? null;
     let stepErr: number | null = null;
     if (refLosses && refLosses.length === stepLosses.length) {
       stepErr = Math.max(...stepLosses.map((l, i) => Math.abs(l - refLosses[i]) / Math.abs(refLosses[i])));
+    }
+
+    const refNorms = recipe.grad_norms_per_step_before_clip ?? null;
+    let normErr: number | null = null;
+    if (refNorms && refNorms.length === gradNorms.length) {
+      normErr = Math.max(...gradNorms.map((g, i) => Math.abs(g - refNorms[i]) / Math.abs(refNorms[i])));
     }
 
     const afterErr = await logitsError('logits_after_training');
@@ -208,6 +222,8 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
       grad_tensors: gradMax === null ? null : gradTensors,
       step_losses: stepLosses,
       step_loss_max_rel_err: stepErr,
+      grad_norms: gradNorms,
+      grad_norm_max_rel_err: normErr,
       adapter_max_rel_err: adapterErr,
       logits_after_training_max_abs_err: afterErr,
     };

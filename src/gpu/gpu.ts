@@ -238,10 +238,25 @@ export interface GpuOptions {
   /** Optional features to enable when the adapter has them (e.g. 'timestamp-query'). */
   optionalFeatures?: GPUFeatureName[];
   /**
-   * Use subgroup operations where the adapter has them (the 'subgroups' feature and WGSL's
-   * subgroup_id builtin). Default true; false runs every kernel in its portable form.
+   * Subgroup operations (the 'subgroups' feature and WGSL's subgroup_id builtin): true uses them
+   * wherever the adapter has them, false never. Default: only where subgroups are at least
+   * MIN_SUBGROUP_SIZE wide (every discrete and integrated GPU; not SwiftShader's 4-wide ones).
    */
   subgroups?: boolean;
+}
+
+/**
+ * Narrowest subgroups the kernels use by default. The reductions' subgroup form ends with every
+ * invocation adding one partial per subgroup in order: 8 partials for 32-wide subgroups, but 64 for
+ * 4-wide ones, which is slower than the tree and rounds differently enough to matter (it moved one
+ * knife-edge AdamW update of the tiny-llama fixture past its bound on SwiftShader).
+ */
+export const MIN_SUBGROUP_SIZE = 16;
+
+function wantSubgroups(option: boolean | undefined, adapter: GPUAdapter): boolean {
+  if (option !== undefined) return option;
+  const min = (adapter.info as { subgroupMinSize?: number } | undefined)?.subgroupMinSize;
+  return min !== undefined && min >= MIN_SUBGROUP_SIZE;
 }
 
 const LIMITS_TO_MAXIMIZE = [
@@ -292,7 +307,7 @@ export class Gpu {
       requiredLimits[name] = Math.max(requiredLimits[name] ?? 0, needed as number);
     }
     const wanted: GPUFeatureName[] = [...(options.optionalFeatures ?? [])];
-    if (options.subgroups !== false && api.wgslLanguageFeatures?.has('subgroup_id')) wanted.push('subgroups');
+    if (wantSubgroups(options.subgroups, adapter) && api.wgslLanguageFeatures?.has('subgroup_id')) wanted.push('subgroups');
     const requiredFeatures = [...new Set(wanted)].filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'lora-studio' });
     return new Gpu(api, adapter, device);

@@ -38,5 +38,8 @@ export async function createNodeGpu(options: GpuOptions = {}, dawnToggles: strin
   }
   Object.assign(globalThis, mod.globals);
   const api = mod.create(dawnToggles);
-  return Gpu.create(api, options);
+  // LORA_STUDIO_SUBGROUPS=0 or 1 overrides the default choice of kernels (GpuOptions.subgroups).
+  const env = process.env.LORA_STUDIO_SUBGROUPS;
+  const subgroups = options.subgroups ?? (env === '0' ? false : env === '1' ? true : undefined);
+  return Gpu.create(api, { ...options, subgroups });
 }

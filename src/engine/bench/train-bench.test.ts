@@ -37,9 +37,10 @@ describe('train bench', () => {
       expect(run.adapter.length).toBeGreaterThan(0);
       expect(Object.keys(run)).toEqual([
         'model', 'layers', 'quant', 'batch', 'seq', 'rank', 'checkpointing', 'steps', 'step_ms', 'first_step_ms',
-        'tokens_per_s', 'gpu_bytes', 'losses', 'adapter', 'kernels', 'vs_pytorch_h100',
+        'tokens_per_s', 'gpu_bytes', 'losses', 'adapter', 'subgroups', 'kernels', 'vs_pytorch_h100',
       ]);
       expect(run.vs_pytorch_h100).toBeNull(); // tiny has no PyTorch reference
+      expect(run.subgroups).toBe(gpu.subgroups);
     });
   }
 

@@ -1,9 +1,9 @@
-// The workgroup reductions in both forms. Every kernel test runs on the default test GPU, which
-// uses the subgroup form (SwiftShader has subgroups); here the same checks run again on a device
-// created without subgroups, so the portable tree form is proven too.
+// The workgroup reductions in both forms. The default test GPU (SwiftShader, 4-wide subgroups)
+// runs the tree form in every kernel test, as a GPU without wide subgroups would; here the same
+// checks run again on a device forced to the subgroup form, the one real GPUs get.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNodeGpu } from '../../gpu/node';
-import type { Gpu } from '../../gpu/gpu';
+import { MIN_SUBGROUP_SIZE, type Gpu } from '../../gpu/gpu';
 import type { KernelCheck } from './check';
 import { crossEntropyChecks } from './crossentropy.check';
 import { decodeChecks } from './decode.check';
@@ -13,28 +13,28 @@ import { testGpu } from './testing';
 
 const reducing: KernelCheck[] = [...rmsnormChecks, ...crossEntropyChecks, ...optimizerChecks, ...decodeChecks.filter((c) => c.name.includes('gemv'))];
 
-let portable: Promise<Gpu> | null = null;
+let forced: Promise<Gpu> | null = null;
+const subgroupGpu = (): Promise<Gpu> => (forced ??= createNodeGpu({ subgroups: true }));
 afterAll(async () => {
-  if (portable) (await portable).destroy();
+  if (forced) (await forced).destroy();
 });
 
 describe('workgroup reductions', () => {
-  it('the test GPU runs the subgroup form (so every kernel test covers it)', async () => {
+  it(`the default test GPU has subgroups narrower than ${MIN_SUBGROUP_SIZE}, so kernel tests run the tree form`, async () => {
     const gpu = await testGpu();
-    expect(gpu.features.has('subgroups'), 'SwiftShader offers subgroups; without them the subgroup kernels go untested').toBe(true);
-    expect(gpu.subgroups).toBe(true);
-  });
-
-  it('a GPU created with subgroups: false runs the tree form', async () => {
-    portable ??= createNodeGpu({ subgroups: false });
-    const gpu = await portable;
+    expect(gpu.adapter.info.subgroupMinSize).toBeLessThan(MIN_SUBGROUP_SIZE);
     expect(gpu.subgroups).toBe(false);
   });
 
+  it('a GPU created with subgroups: true runs the subgroup form (SwiftShader has the feature)', async () => {
+    const gpu = await subgroupGpu();
+    expect(gpu.features.has('subgroups'), 'without the feature the subgroup kernels would go untested').toBe(true);
+    expect(gpu.subgroups).toBe(true);
+  });
+
   for (const c of reducing) {
-    it(`tree form: ${c.name}`, async () => {
-      portable ??= createNodeGpu({ subgroups: false });
-      const { error, tolerance } = await c.run(await portable);
+    it(`subgroup form: ${c.name}`, async () => {
+      const { error, tolerance } = await c.run(await subgroupGpu());
       expect(error, `${c.name}: error ${error} over tolerance ${tolerance}`).toBeLessThanOrEqual(tolerance);
     });
   }

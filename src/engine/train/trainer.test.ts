@@ -110,6 +110,26 @@ describe('trainer', async () => {
     resumed.destroy();
   });
 
+  it('steps whose first micro-batch was encoded during the previous step train exactly as steps encoded on the spot', async () => {
+    const gpu = await testGpu();
+    const short = randomBatch(2, 8, V, 5);
+    const order = [batch, batch, short, short, batch]; // the shape changes at steps 3 and 5
+    const ahead = await Trainer.create(gpu, model, lora, hyper, { maxBatch: 2, maxSeq: 12 });
+    const onTheSpot = await Trainer.create(gpu, model, lora, hyper, { maxBatch: 2, maxSeq: 12 });
+    const a: number[] = [];
+    const b: number[] = [];
+    for (const x of order) {
+      a.push((await ahead.trainStep([x])).loss);
+      (onTheSpot as unknown as { encodedAhead: unknown }).encodedAhead = null; // forces encoding on the spot
+      b.push((await onTheSpot.trainStep([x])).loss);
+    }
+    expect(ahead.stepsEncodedAhead, 'steps 2 and 4 repeat the previous shape').toBe(2);
+    expect(onTheSpot.stepsEncodedAhead).toBe(0);
+    expect(a).toEqual(b);
+    ahead.destroy();
+    onTheSpot.destroy();
+  });
+
   it('trains with LoRA dropout: finite losses that fall', async () => {
     const gpu = await testGpu();
     const t = await Trainer.create(gpu, model, { ...lora, dropout: 0.1 }, hyper, { maxBatch: 2, maxSeq: 12 });

@@ -1,7 +1,8 @@
 // The LoRA trainer: owns every GPU buffer of a run, allocated once in create(). A step writes the
 // batch with queue.writeBuffer into preallocated buffers, replays recorded programs (one submit
 // per micro-batch, one for the optimizer) and maps one small buffer back: the loss and the
-// gradient norm. Nothing is allocated inside a step once each batch shape has been seen.
+// gradient norm. Nothing is allocated inside a step once each batch shape has been seen, and the
+// next step's commands are encoded while the GPU runs this one.
 import { GpuError } from '../../gpu/errors';
 import type { Gpu, KernelProfile, Program } from '../../gpu/gpu';
 import { adamwStep, adamwStepParams, globalNormSquared, globalNormSquaredPartials } from '../kernels/optimizer';
@@ -49,6 +50,10 @@ export function shiftLabels(batch: Batch, out: Int32Array): number {
 
 export class Trainer {
   private programs = new Map<string, { train: Program; evalLoss: Program; forward: Program }>();
+  /** The next step's first micro-batch, encoded while the GPU ran the previous one (see accumulate). */
+  private encodedAhead: { B: number; T: number; commands: GPUCommandBuffer } | null = null;
+  /** Steps whose first micro-batch was encoded ahead (for tests). */
+  stepsEncodedAhead = 0;
   private optimizer: Program;
   private readonly targets: Int32Array;
   private readonly seedWord = new Uint32Array(1);
@@ -209,16 +214,37 @@ export class Trainer {
       tokens += batch.attentionMask.reduce((a, b) => a + b, 0);
       this.seedWord[0] = this.dropoutSeed(this.step, i);
       this.gpu.write(this.model.dropoutSeed, this.seedWord);
-      const enc = this.gpu.device.createCommandEncoder();
-      if (i === 0) enc.clearBuffer(this.model.grads);
-      this.programsFor(batch.B, batch.T).train.encode(enc);
-      enc.copyBufferToBuffer(this.model.loss, 0, this.slots, 4 * (i + 1), 4);
-      this.gpu.device.queue.submit([enc.finish()]);
+      const ahead = i === 0 ? this.takeEncodedAhead(batch.B, batch.T) : null;
+      this.gpu.device.queue.submit([ahead ?? this.encodeMicroBatch(batch.B, batch.T, i)]);
     });
+    // Encode the next step's first micro-batch now, while the GPU runs this step, assuming the same
+    // shape (the usual case): recording a step's thousands of dispatches takes milliseconds of
+    // JavaScript that would otherwise leave the GPU idle between steps. The batch itself is written
+    // later with queue.writeBuffer, which the command buffer reads when it runs.
+    const first = micro[0];
+    this.encodedAhead = { B: first.B, T: first.T, commands: this.encodeMicroBatch(first.B, first.T, 0) };
     const values = await this.readSlots(micro.length + 1);
     let loss = 0;
     for (let i = 1; i <= micro.length; i++) loss += values[i];
     return { loss, tokens };
+  }
+
+  /** Micro-batch i of a step: zero the gradients (i = 0), forward + backward, loss into slot i + 1. */
+  private encodeMicroBatch(B: number, T: number, i: number): GPUCommandBuffer {
+    const enc = this.gpu.device.createCommandEncoder();
+    if (i === 0) enc.clearBuffer(this.model.grads);
+    this.programsFor(B, T).train.encode(enc);
+    enc.copyBufferToBuffer(this.model.loss, 0, this.slots, 4 * (i + 1), 4);
+    return enc.finish();
+  }
+
+  /** The first micro-batch encoded during the previous step, if it has this shape (dropped either way). */
+  private takeEncodedAhead(B: number, T: number): GPUCommandBuffer | null {
+    const ahead = this.encodedAhead;
+    this.encodedAhead = null;
+    if (!ahead || ahead.B !== B || ahead.T !== T) return null;
+    this.stepsEncodedAhead++;
+    return ahead.commands;
   }
 
   /** Clip, AdamW, advance the step counter. Returns the gradient norm before clipping. */
@@ -350,6 +376,7 @@ export class Trainer {
   }
 
   destroy(): void {
+    this.encodedAhead = null;
     for (const p of this.programs.values()) {
       p.train.destroy();
       p.evalLoss.destroy();
