@@ -1,7 +1,9 @@
 // Every kernel check (src/engine/kernels/*.check.ts) inside headless Chromium on WebGPU
 // (SwiftShader): GPU against the CPU twin, within each check's tolerance. No adapter fails.
+// SwiftShader's subgroups are 4 wide, so the reducing kernels run their tree form by default; a
+// second run forces their subgroup form, the one real GPUs get.
 import { readdirSync } from 'node:fs';
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import type { KernelPageResults } from '../src/app/kernels-page';
 
 const checkFiles = readdirSync(new URL('../src/engine/kernels/', import.meta.url))
@@ -9,12 +11,13 @@ const checkFiles = readdirSync(new URL('../src/engine/kernels/', import.meta.url
   .map((f) => f.replace(/\.check\.ts$/, ''))
   .sort();
 
-test('every kernel check passes in Chromium WebGPU', async ({ page }, testInfo) => {
+/** Opens kernels.html with `query`, waits for every check, asserts they ran and passed. */
+async function runKernelPage(page: Page, testInfo: TestInfo, query: string, files: string[]): Promise<KernelPageResults> {
   const logs: string[] = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
 
-  await page.goto('/kernels.html');
+  await page.goto(`/kernels.html${query}`);
   await page.screenshot({ path: testInfo.outputPath('kernels-0-start.png') });
 
   const started = Date.now();
@@ -28,9 +31,9 @@ test('every kernel check passes in Chromium WebGPU', async ({ page }, testInfo) 
   expect(results.fatal, `no WebGPU: ${JSON.stringify(results.fatal)}`).toBeNull();
   expect(results.adapter, 'no GPU adapter').not.toBeNull();
 
-  // Every check file on disk ran at least one check.
-  expect(Object.keys(results.files).sort()).toEqual(checkFiles);
-  for (const file of checkFiles) {
+  // Every requested check file ran at least one check.
+  expect(Object.keys(results.files).sort()).toEqual(files);
+  for (const file of files) {
     const r = results.files[file];
     expect(r.problem, `${file}.check.ts`).toBeNull();
     expect(r.checks.length, `${file}.check.ts ran no checks`).toBeGreaterThan(0);
@@ -42,5 +45,17 @@ test('every kernel check passes in Chromium WebGPU', async ({ page }, testInfo) 
     .map((c) => `${c.file} · ${c.name}: error ${c.errorText} > tolerance ${c.tolerance}${c.thrown ? ` (${c.thrown.name}: ${c.thrown.message})` : ''}`);
   expect(failures, 'kernel checks over tolerance').toEqual([]);
   expect(results.passed).toBeGreaterThan(0);
-  console.log(`${results.passed} kernel checks passed on "${results.adapter!.name}" in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${results.passed} kernel checks passed on "${results.adapter!.name}" (${query || 'defaults'}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return results;
+}
+
+test('every kernel check passes in Chromium WebGPU', async ({ page }, testInfo) => {
+  await runKernelPage(page, testInfo, '', checkFiles);
+});
+
+test('the reducing kernels pass in their subgroup form too', async ({ page }, testInfo) => {
+  const reducing = ['crossentropy', 'decode', 'optimizer', 'rmsnorm'];
+  const results = await runKernelPage(page, testInfo, `?only=${reducing.join(',')}&subgroups=1`, reducing);
+  expect(results.adapter!.features).toContain('subgroups');
+  expect(results.adapter!.subgroups, 'the page ran the subgroup form').toBe(true);
 });

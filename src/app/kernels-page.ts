@@ -2,7 +2,8 @@
 // src/engine/kernels/*.check.ts on the browser's WebGPU device, shows a table, and publishes the
 // results as `window.__kernelResults` (and as JSON in #json) for e2e/kernels.spec.ts.
 // A new *.check.ts file is picked up by the glob below without touching this page.
-// `?only=add,rmsnorm` runs just those files (by file stem) when debugging one kernel.
+// `?only=add,rmsnorm` runs just those files (by file stem) when debugging one kernel;
+// `?subgroups=1` (or 0) forces the reducing kernels' subgroup (or tree) form (GpuOptions.subgroups).
 import type { CheckResult, KernelCheck } from '../engine/kernels/check';
 import { createBrowserGpu } from '../gpu/browser';
 import type { Gpu } from '../gpu/gpu';
@@ -29,7 +30,8 @@ export interface KernelFileResult {
 
 export interface KernelPageResults {
   done: boolean;
-  adapter: { name: string; features: string[]; limits: Record<string, number> } | null;
+  /** subgroups: whether the reducing kernels ran in their subgroup form. */
+  adapter: { name: string; features: string[]; limits: Record<string, number>; subgroups: boolean } | null;
   fatal: { name: string; message: string } | null;
   files: Record<string, KernelFileResult>;
   passed: number;
@@ -107,7 +109,10 @@ async function runCheck(gpu: Gpu, file: string, check: KernelCheck): Promise<Ker
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const only = new URLSearchParams(location.search).get('only')?.split(',').filter(Boolean) ?? null;
+  const query = new URLSearchParams(location.search);
+  const only = query.get('only')?.split(',').filter(Boolean) ?? null;
+  const sg = query.get('subgroups');
+  const gpuOptions = { subgroups: sg === '1' ? true : sg === '0' ? false : undefined };
   const results: KernelPageResults = { done: false, adapter: null, fatal: null, files: {}, passed: 0, failed: 0, ms: 0 };
   const plan: Array<[string, KernelCheck[]]> = [];
   for (const path of Object.keys(modules).sort()) {
@@ -121,7 +126,7 @@ async function main(): Promise<void> {
 
   let gpu: Gpu;
   try {
-    gpu = await createBrowserGpu();
+    gpu = await createBrowserGpu(gpuOptions);
   } catch (e) {
     results.fatal = errInfo(e);
     results.done = true;
@@ -133,7 +138,7 @@ async function main(): Promise<void> {
   for (const k of ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup'] as const) {
     limits[k] = gpu.limits[k];
   }
-  results.adapter = { name: gpu.adapterName, features: [...gpu.features].sort(), limits };
+  results.adapter = { name: gpu.adapterName, features: [...gpu.features].sort(), limits, subgroups: gpu.subgroups };
 
   const total = plan.reduce((n, [, c]) => n + c.length, 0);
   let done = 0;
@@ -148,7 +153,7 @@ async function main(): Promise<void> {
       done++;
       publish(results);
       // A lost device poisons every later check: start a fresh one.
-      if (row.thrown?.name === 'GpuDeviceLostError') gpu = await createBrowserGpu();
+      if (row.thrown?.name === 'GpuDeviceLostError') gpu = await createBrowserGpu(gpuOptions);
     }
   }
   gpu.destroy();
