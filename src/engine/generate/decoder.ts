@@ -15,6 +15,7 @@ import type { Buf, Gpu, Program, Recorder } from '../../gpu/gpu';
 import { addInplace } from '../kernels/add';
 import { decodeAttention, decodeGemv, decodeKvStore, decodeRope } from '../kernels/decode';
 import { loraDown, loraSplitScratchFloats, loraUp, type LoraSplit } from '../kernels/lora';
+import { linearGemvQ } from '../kernels/matmul-q';
 import { rmsnormForward } from '../kernels/rmsnorm';
 import { ropeTables } from '../kernels/rope';
 import { swigluForward } from '../kernels/swiglu';
@@ -289,10 +290,11 @@ export class Decoder {
   }
 }
 
-/** A frozen projection: a matrix-vector product for one row (f32), else the tiled GEMM. */
+/** A frozen projection: a matrix-vector product for one row (f32 or quantized), else the tiled GEMM. */
 function linear(rec: Recorder, out: Buf, inp: Buf, w: LinearWeight, N: number, In: number, Out: number): void {
-  if (N === 1 && !isQuantized(w.weight)) decodeGemv(rec, out, inp, w.weight, w.bias, N, In, Out);
-  else projForward(rec, out, inp, w, N, In, Out);
+  if (N !== 1) projForward(rec, out, inp, w, N, In, Out);
+  else if (isQuantized(w.weight)) linearGemvQ(rec, out, inp, w.weight, w.bias, N, In, Out);
+  else decodeGemv(rec, out, inp, w.weight, w.bias, N, In, Out);
 }
 
 interface Scratch {

@@ -131,19 +131,21 @@ for (const name of ['tiny-llama', 'tiny-qwen3']) {
       expect(s3.ids).not.toEqual(s1.ids);
     });
 
-    it('an int8 base (as the library stores models): the decoder reads it as the trainer does', async () => {
-      const gpu = await testGpu();
-      const maxSeq = fx.prompt.length + NEW_TOKENS;
-      const q = await Trainer.create(gpu, fx, fx.adapter.settings, DEFAULT_TRAIN, { maxBatch: 1, maxSeq, initAdapter: fx.adapter.tensors, quant: 'int8' });
-      const dec = await Decoder.create(gpu, fx.spec, q.model.weights, { layout: q.layout, params: q.model.params }, { maxContext: maxSeq, chunk: 4 });
-      try {
-        const { err } = await compareGreedy(dec, q, fx.prompt);
-        expect(err).toBeLessThanOrEqual(TOL);
-      } finally {
-        dec.destroy();
-        q.destroy();
-      }
-    });
+    for (const quant of ['int8', 'int4'] as const) {
+      it(`an ${quant} base (as the library stores models): the decoder (quantized GEMV per token) reads it as the trainer does`, async () => {
+        const gpu = await testGpu();
+        const maxSeq = fx.prompt.length + NEW_TOKENS;
+        const q = await Trainer.create(gpu, fx, fx.adapter.settings, DEFAULT_TRAIN, { maxBatch: 1, maxSeq, initAdapter: fx.adapter.tensors, quant });
+        const dec = await Decoder.create(gpu, fx.spec, q.model.weights, { layout: q.layout, params: q.model.params }, { maxContext: maxSeq, chunk: 4 });
+        try {
+          const { err } = await compareGreedy(dec, q, fx.prompt);
+          expect(err).toBeLessThanOrEqual(TOL);
+        } finally {
+          dec.destroy();
+          q.destroy();
+        }
+      });
+    }
 
     it('the context limit ends a generation', async () => {
       const gen = new Generation(base, fx.prompt, { temperature: 0, topP: 1, maxNewTokens: 1000, stopIds: [], seed: 0 });

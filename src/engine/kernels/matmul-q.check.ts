@@ -10,6 +10,7 @@ import {
   linearBackwardInputQCpu,
   linearForwardQ,
   linearForwardQCpu,
+  linearGemvQ,
   quantWeightParts,
   uploadQuantWeight,
 } from './matmul-q';
@@ -126,6 +127,40 @@ const forwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
   })),
 );
 
+// The decoding GEMV: a few token rows; In not a multiple of 32 (padded last block), Out not a
+// multiple of the rows per workgroup, row parts with offsets.
+const gemvCases: LinearCase[] = [
+  { N: 1, In: 32, Out: 1 },
+  { N: 1, In: 70, Out: 33, bias: true },
+  { N: 2, In: 2048, Out: 130, accumulate: true },
+  { N: 1, In: 600, Out: 5, bias: true, accumulate: true },
+  { N: 3, In: 72, Out: 200, bias: true, accumulate: true, splitRows: 64, parts: 4 },
+];
+
+const gemvChecks: KernelCheck[] = kinds.flatMap((kind) =>
+  gemvCases.map((c) => ({
+    name: `linear_q gemv ${kind} ${caseName(c)}`,
+    async run(gpu: Gpu) {
+      const { N, In, Out } = c;
+      return withWeight(gpu, kind, Out, In, N * 3 + In + Out, c.splitRows, async (w, qt) => {
+        expectParts(gpu, w, c.parts);
+        const x = randn(N * In, 31 + N);
+        const bias = c.bias ? randn(Out, 37) : null;
+        const out0 = randn(N * Out, 41);
+        const xb = gpu.upload(x, 'x');
+        const bb = bias ? gpu.upload(bias, 'bias') : null;
+        const ob = gpu.upload(out0, 'out');
+        await gpu.run((rec) => linearGemvQ(rec, ob, xb, w, bb, N, In, Out, c.accumulate ?? false));
+        const got = await gpu.readF32(ob, N * Out);
+        for (const b of [xb, ob, bb]) if (b) gpu.destroyBuffer(b);
+        const want = out0.slice();
+        linearForwardQCpu(want, x, qt, bias, N, In, Out, c.accumulate ?? false);
+        return { error: relL2Err(got, want), tolerance: TOL };
+      });
+    },
+  })),
+);
+
 const backwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
   [...linearCases, ...splitCases].map((c) => ({
     name: `linear_q backward input ${kind} ${caseName({ ...c, bias: false })}`,
@@ -194,4 +229,4 @@ const embeddingChecks: KernelCheck[] = kinds.flatMap((kind) =>
   })),
 );
 
-export const matmulQChecks: KernelCheck[] = [...forwardChecks, ...backwardChecks, ...embeddingChecks];
+export const matmulQChecks: KernelCheck[] = [...forwardChecks, ...gemvChecks, ...backwardChecks, ...embeddingChecks];

@@ -20,6 +20,7 @@ import { GpuLimitError } from '../../gpu/errors';
 import { matmulQ128Shader, resolveMatmulTile, TILE128, type MatmulTile } from './matmul-tile128';
 import { matmulTiles, resolveMatmulSplit, type MatmulSplit } from './matmul';
 import { splitReduce } from './add';
+import { withWorkgroupReductions } from './reductions';
 import {
   blocksPerRow,
   dequantizeRows,
@@ -29,7 +30,7 @@ import {
   type QuantizedTensor,
 } from '../../quant/format';
 
-export const matmulQShader = { name: 'matmul_q', code };
+export const matmulQShader = withWorkgroupReductions('matmul_q', code);
 
 /** A quantized (rows, cols) weight on the GPU. rows = Out (or vocab), cols = In (or hidden). */
 export interface QuantWeightBuffers {
@@ -60,6 +61,9 @@ const WG_O = 16;
 const TILE_M = 4 * WG_M;
 const TILE_O = 4 * WG_O;
 const EMB_WG = 64;
+/** linear_gemv: invocations per workgroup and output rows per workgroup. */
+const GEMV_WG = 64;
+const GEMV_ROWS = 4;
 /** Split-K slices of linear_bwd_input are whole quantization-block steps of rows (BLOCK = 32). */
 const SPLIT_UNIT = 32;
 
@@ -258,6 +262,28 @@ export function linearBackwardInputQ(
 }
 
 /** out (N, C) = table[ids[n]] dequantized; table (vocab, C) quantized; ids (N) u32 (as embeddingForward). Ids past the table give zeros. */
+/**
+ * out (N, Out) = inp (N, In) · Wᵀ (+ bias) (+ out when accumulate) for a few token rows (decoding):
+ * a matrix-vector product per row, GEMV_ROWS output rows per workgroup, instead of a 64-row tile.
+ * Same result as linearForwardQ (its CPU twin is linearForwardQCpu).
+ */
+export function linearGemvQ(rec: Recorder, out: Buf, inp: Buf, w: QuantWeightBuffers, bias: Buf | null, N: number, In: number, Out: number, accumulate = false): void {
+  checkShape(w, In, Out, 'linearGemvQ');
+  const maxDim = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
+  for (const part of quantWeightParts(rec.gpu, w)) {
+    const [x, y] = grid(Math.ceil(part.rows / GEMV_ROWS), maxDim);
+    rec.dispatch({
+      shader: matmulQShader,
+      entry: bias ? 'linear_gemv_bias' : 'linear_gemv',
+      overrides: { BITS: bits(w.kind), WG: GEMV_WG, GR: GEMV_ROWS },
+      uniforms: [N, In, part.rows, Out, part.rowStart, accumulate ? 1 : 0, Out, 0, 0, 0, 0, 0],
+      bindings: bias ? [out, inp, part.q, part.scales, bias] : [out, inp, part.q, part.scales],
+      workgroups: [x, y, N],
+      label: `linear_q_gemv ${w.kind} ${N}x${In}->${Out}`,
+    });
+  }
+}
+
 export function embeddingForwardQ(rec: Recorder, out: Buf, ids: Buf, table: QuantWeightBuffers, N: number, C: number): void {
   if (table.cols !== C) throw new RangeError(`embeddingForwardQ: table is ${table.rows}x${table.cols}, expected C=${C}`);
   const parts = quantWeightParts(rec.gpu, table);

@@ -7,11 +7,13 @@ import { MIN_SUBGROUP_SIZE, type Gpu } from '../../gpu/gpu';
 import type { KernelCheck } from './check';
 import { crossEntropyChecks } from './crossentropy.check';
 import { decodeChecks } from './decode.check';
+import { matmulQChecks } from './matmul-q.check';
 import { optimizerChecks } from './optimizer.check';
 import { rmsnormChecks } from './rmsnorm.check';
 import { testGpu } from './testing';
 
-const reducing: KernelCheck[] = [...rmsnormChecks, ...crossEntropyChecks, ...optimizerChecks, ...decodeChecks.filter((c) => c.name.includes('gemv'))];
+const gemv = (checks: KernelCheck[]): KernelCheck[] => checks.filter((c) => c.name.includes('gemv'));
+const reducing: KernelCheck[] = [...rmsnormChecks, ...crossEntropyChecks, ...optimizerChecks, ...gemv(decodeChecks), ...gemv(matmulQChecks)];
 
 let forced: Promise<Gpu> | null = null;
 const subgroupGpu = (): Promise<Gpu> => (forced ??= createNodeGpu({ subgroups: true }));
