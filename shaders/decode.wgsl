@@ -17,9 +17,9 @@
 //   read; 5 state read.
 // decode_gemv, decode_gemv_bias  out (N, Out) = x (N, In) · Wᵀ (+ bias) (or += when accumulate):
 //   the frozen projections of a decode step (N = 1), where the tiled GEMM of matmul.wgsl would
-//   compute 64 rows for one. Workgroup (x + y * nwg.x) owns GR consecutive output rows of token
+//   compute 64 rows for one. Workgroup (x + y * nwg.x) owns GR = 8 consecutive output rows of token
 //   row z: invocation tid sums k = tid, tid + WG, ... of each (x[k] read once for the GR rows),
-//   then workgroup_sum (shaders/reduce.wgsl) per row.
+//   then workgroup_sum4 (shaders/reduce.wgsl), four rows per pass.
 //   bindings: 0 uniforms {In, Out, accumulate}; 1 out (N, Out) read-write; 2 x (N, In) read;
 //   3 w (Out, In) read; 4 bias (Out) read (decode_gemv_bias only).
 // decode_attention  grid (Hq, N), WG invocations: query row i (position t = pos + i) of head h
@@ -171,8 +171,7 @@ fn decode_attention(@builtin(local_invocation_index) tid: u32, @builtin(workgrou
 
 struct GemvParams { In: u32, Out: u32, accumulate: u32 }
 
-override GR: u32 = 4u;         // output rows per workgroup, at most GRMAX
-const GRMAX: u32 = 8u;
+const GR: u32 = 8u; // output rows per workgroup: two vec4 accumulators
 
 @group(0) @binding(0) var<uniform> gp: GemvParams;
 @group(0) @binding(1) var<storage, read_write> g_out: array<f32>;
@@ -180,20 +179,17 @@ const GRMAX: u32 = 8u;
 @group(0) @binding(3) var<storage, read> g_w: array<f32>;
 @group(0) @binding(4) var<storage, read> g_bias: array<f32>;
 
-fn gemv_sums(lane: Lane, o0: u32, n: u32) -> array<f32, GRMAX> {
-  var acc: array<f32, GRMAX>;
-  for (var r = 0u; r < GR; r++) { acc[r] = 0.0; }
+fn gemv_sums(lane: Lane, o0: u32, n: u32) -> array<vec4<f32>, 2> {
+  var acc: array<vec4<f32>, 2>;
   let xb = n * gp.In;
   for (var k = lane.li; k < gp.In; k += WG) {
     let xk = g_x[xb + k];
     for (var r = 0u; r < GR; r++) {
       let o = o0 + r;
-      if (o < gp.Out) { acc[r] += xk * g_w[o * gp.In + k]; }
+      if (o < gp.Out) { acc[r / 4u][r % 4u] += xk * g_w[o * gp.In + k]; }
     }
   }
-  var sums: array<f32, GRMAX>;
-  for (var r = 0u; r < GR; r++) { sums[r] = workgroup_sum(lane, acc[r]); }
-  return sums;
+  return array<vec4<f32>, 2>(workgroup_sum4(lane, acc[0]), workgroup_sum4(lane, acc[1]));
 }
 
 fn gemv_store(o: u32, n: u32, y: f32) {
@@ -206,7 +202,7 @@ fn decode_gemv(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_wo
   let tid = lane.li;
   let o0 = (wg.x + wg.y * nwg.x) * GR;
   let sums = gemv_sums(lane, o0, wg.z);
-  if (tid < GR && o0 + tid < gp.Out) { gemv_store(o0 + tid, wg.z, sums[tid]); }
+  if (tid < GR && o0 + tid < gp.Out) { gemv_store(o0 + tid, wg.z, sums[tid / 4u][tid % 4u]); }
 }
 
 @compute @workgroup_size(WG)
@@ -214,5 +210,5 @@ fn decode_gemv_bias(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(n
   let tid = lane.li;
   let o0 = (wg.x + wg.y * nwg.x) * GR;
   let sums = gemv_sums(lane, o0, wg.z);
-  if (tid < GR && o0 + tid < gp.Out) { gemv_store(o0 + tid, wg.z, sums[tid] + g_bias[o0 + tid]); }
+  if (tid < GR && o0 + tid < gp.Out) { gemv_store(o0 + tid, wg.z, sums[tid / 4u][tid % 4u] + g_bias[o0 + tid]); }
 }

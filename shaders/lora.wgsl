@@ -231,6 +231,22 @@ fn lora_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
 }
 
+// lora_up for a few token rows (decoding), where a tile would compute 64 rows for one: one
+// invocation per element of C, c[m, n] (=|+=) alpha · Σ_k a[m, k] b[n, k] (K = r, short); the
+// element index is folded over a 2D grid of 64-invocation workgroups. Bindings as lora_up.
+@compute @workgroup_size(64)
+fn lora_up_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * 64u;
+  if (e >= p.M * p.Nc) { return; }
+  let m = e / p.Nc;
+  let n = e - m * p.Nc;
+  var s = 0.0;
+  for (var k = 0u; k < p.K; k++) { s = fma(a[m * p.K + k], b[n * p.K + k], s); }
+  var v = p.alpha * s;
+  if (p.accumulate != 0u) { v += c[e]; }
+  c[e] = v;
+}
+
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
 fn lora_grad_b(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {

@@ -270,21 +270,20 @@ fn embedding(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 // rows for one and leave most of the GPU idle.
 //   linear_gemv       out[n, rowOffset + o] (=|+=) sum_i inp[n, i] * W[o, i]    bindings as linear_fwd
 //   linear_gemv_bias  the same plus bias[rowOffset + o]                          bindings as linear_fwd_bias
-// Workgroup (x + y * nwg.x) owns GR consecutive rows o of this part, token row n = wid.z.
+// Workgroup (x + y * nwg.x) owns GR = 8 consecutive rows o of this part, token row n = wid.z.
 // Invocation t reads words t, t + WG, ... of each owned row (neighbouring invocations read
 // neighbouring words), dequantizes its 32/BITS values against inp, and scales the word's dot product
-// by its block's scale; workgroup_sum (shaders/reduce.wgsl) then totals each row. Columns past In
+// by its block's scale; workgroup_sum4 (shaders/reduce.wgsl) then totals four rows per pass. Columns past In
 // (the padded last block) are skipped.
 
-override GR: u32 = 4u; // rows per workgroup, at most GRMAX
-const GRMAX: u32 = 8u;
+const GR: u32 = 8u; // rows per workgroup: two vec4 accumulators, reduced in two passes
 
-fn gemv_rows(lane: Lane, o0: u32, n: u32) -> array<f32, GRMAX> {
+fn gemv_rows(lane: Lane, o0: u32, n: u32) -> array<vec4<f32>, 2> {
   let nb = bpr();
   let wpr = nb * BITS;
   let vpw = 32u / BITS;
   let xb = n * p.In;
-  var acc: array<f32, GRMAX>;
+  var acc: array<vec4<f32>, 2>;
   for (var w = lane.li; w < wpr; w += WG) {
     let c0 = w * vpw;
     var xs: array<f32, 8>;
@@ -298,13 +297,11 @@ fn gemv_rows(lane: Lane, o0: u32, n: u32) -> array<f32, GRMAX> {
         let word = q[o * wpr + w];
         var s = 0.0;
         for (var j = 0u; j < vpw; j++) { s = fma(decode(word, j), xs[j], s); }
-        acc[r] = fma(s, scales[o * nb + w / BITS], acc[r]);
+        acc[r / 4u][r % 4u] = fma(s, scales[o * nb + w / BITS], acc[r / 4u][r % 4u]);
       }
     }
   }
-  var sums: array<f32, GRMAX>;
-  for (var r = 0u; r < GR; r++) { sums[r] = workgroup_sum(lane, acc[r]); }
-  return sums;
+  return array<vec4<f32>, 2>(workgroup_sum4(lane, acc[0]), workgroup_sum4(lane, acc[1]));
 }
 
 fn gemv_store(o: u32, n: u32, y: f32) {
@@ -317,7 +314,7 @@ fn linear_gemv(lane: Lane, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_w
   let o0 = (wid.x + wid.y * nwg.x) * GR;
   let sums = gemv_rows(lane, o0, wid.z);
   let r = lane.li;
-  if (r < GR && o0 + r < p.Out) { gemv_store(o0 + r, wid.z, sums[r]); }
+  if (r < GR && o0 + r < p.Out) { gemv_store(o0 + r, wid.z, sums[r / 4u][r % 4u]); }
 }
 
 @compute @workgroup_size(WG)
@@ -325,5 +322,5 @@ fn linear_gemv_bias(lane: Lane, @builtin(workgroup_id) wid: vec3<u32>, @builtin(
   let o0 = (wid.x + wid.y * nwg.x) * GR;
   let sums = gemv_rows(lane, o0, wid.z);
   let r = lane.li;
-  if (r < GR && o0 + r < p.Out) { gemv_store(o0 + r, wid.z, sums[r] + bias[p.rowOffset + o0 + r]); }
+  if (r < GR && o0 + r < p.Out) { gemv_store(o0 + r, wid.z, sums[r / 4u][r % 4u] + bias[p.rowOffset + o0 + r]); }
 }

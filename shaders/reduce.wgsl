@@ -4,12 +4,14 @@
 // (a power of two, its workgroup size), takes `lane: Lane` in its entry point and calls the
 // functions from workgroup-uniform control flow. Every invocation gets the result.
 //   workgroup_sum(lane, v)          sum of v over the workgroup
+//   workgroup_sum4(lane, v)         the same for four values at once (one pass, not four)
 //   workgroup_max_sum(lane, m, s)   merges (max m, sum of exp(x - m)) pairs: (M, sum s·exp(m - M))
 
 struct Lane { @builtin(local_invocation_index) li: u32 }
 
 var<workgroup> red_a: array<f32, WG>;
 var<workgroup> red_b: array<f32, WG>;
+var<workgroup> red4: array<vec4<f32>, WG>;
 
 fn workgroup_sum(l: Lane, v: f32) -> f32 {
   red_a[l.li] = v;
@@ -20,6 +22,18 @@ fn workgroup_sum(l: Lane, v: f32) -> f32 {
   }
   let total = red_a[0];
   workgroupBarrier(); // a following call may overwrite red_a
+  return total;
+}
+
+fn workgroup_sum4(l: Lane, v: vec4<f32>) -> vec4<f32> {
+  red4[l.li] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (l.li < s) { red4[l.li] += red4[l.li + s]; }
+    workgroupBarrier();
+  }
+  let total = red4[0];
+  workgroupBarrier();
   return total;
 }
 

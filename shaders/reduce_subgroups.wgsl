@@ -14,6 +14,7 @@ struct Lane {
 
 var<workgroup> red_a: array<f32, WG / 4u>;
 var<workgroup> red_b: array<f32, WG / 4u>;
+var<workgroup> red4: array<vec4<f32>, WG / 4u>;
 
 fn workgroup_sum(l: Lane, v: f32) -> f32 {
   let s = subgroupAdd(v);
@@ -22,6 +23,16 @@ fn workgroup_sum(l: Lane, v: f32) -> f32 {
   var total = 0.0;
   for (var i = 0u; i < l.count; i++) { total += red_a[i]; }
   workgroupBarrier(); // a following call may overwrite red_a
+  return total;
+}
+
+fn workgroup_sum4(l: Lane, v: vec4<f32>) -> vec4<f32> {
+  let s = subgroupAdd(v);
+  if (l.lane == 0u) { red4[l.sg] = s; }
+  workgroupBarrier();
+  var total = vec4<f32>(0.0);
+  for (var i = 0u; i < l.count; i++) { total += red4[i]; }
+  workgroupBarrier();
   return total;
 }
 

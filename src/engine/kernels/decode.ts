@@ -73,18 +73,19 @@ export function decodeAttention(
 }
 
 /** Output rows per workgroup of decode_gemv. */
+/** Output rows per decode_gemv workgroup (GR in the shader). */
 const GEMV_ROWS = 8;
 
 /**
  * out (N, Out) = x (N, In) · weightᵀ (+ bias), or += when accumulate: a matrix-vector product per
- * row, for decode steps (N = 1); f32 weights only (quantized ones go through linear.ts).
+ * row, for decode steps (N = 1); f32 weights only (quantized ones: linearGemvQ).
  */
 export function decodeGemv(rec: Recorder, out: Buf, x: Buf, weight: Buf, bias: Buf | null, N: number, In: number, Out: number, accumulate = false): void {
   const [gx, gy] = grid(Math.ceil(Out / GEMV_ROWS), rec.gpu.limits.maxComputeWorkgroupsPerDimension);
   rec.dispatch({
     shader: decodeShader,
     entry: bias ? 'decode_gemv_bias' : 'decode_gemv',
-    overrides: { WG, GR: GEMV_ROWS },
+    overrides: { WG },
     uniforms: [In, Out, accumulate ? 1 : 0],
     bindings: bias ? [out, x, weight, bias] : [out, x, weight],
     workgroups: [gx, gy, N],

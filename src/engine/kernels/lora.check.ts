@@ -128,7 +128,12 @@ const downCases: Case[] = [
 ];
 
 const upCases: Case[] = [
+  // N ≤ 4: lora_up_rows (decoding), with a folded grid too
   { N: 1, Out: 1, r: 1, scale: 2 },
+  { N: 1, Out: 1537, r: 16, scale: 2 },
+  { N: 4, Out: 300, r: 64, scale: 1 / 8 },
+  { N: 3, Out: 400, r: 8, scale: 2, maxPerDim: 5 },
+  // the tiled GEMM
   { N: 33, Out: 45, r: 3, scale: 0.5 },
   { N: 130, Out: 200, r: 16, scale: 2 },
   { N: 7, Out: 300, r: 64, scale: 1 / 8 },

@@ -284,8 +284,22 @@ export function loraDown(rec: Recorder, h: Buf, inp: Buf, A: Buf, N: number, In:
 
 /** out (N,Out) += scale · h (N,r)·Bᵀ, B (Out,r). Always accumulates. */
 export function loraUp(rec: Recorder, out: Buf, h: Buf, B: Buf, N: number, Out: number, r: number, scale: number): void {
+  if (N <= LORA_UP_ROWS_MAX) {
+    // Decoding: an invocation per output element instead of a 64-row tile for one row.
+    rec.dispatch({
+      shader: loraShader,
+      entry: 'lora_up_rows',
+      uniforms: [N, Out, r, 0, 0, 1, f32(scale), 0, 0, r, 1, 0],
+      bindings: [out, h, B],
+      workgroups: grid(Math.ceil((N * Out) / 64), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+    });
+    return;
+  }
   gemm(rec, { entry: 'lora_up', bindings: [out, h, B], M: N, Nc: Out, K: r, tileM: 64, tileN: 64, accumulate: true, alpha: scale });
 }
+
+/** Token rows up to which loraUp runs lora_up_rows (decode steps) rather than the tiled GEMM. */
+export const LORA_UP_ROWS_MAX = 4;
 
 /** dB (Out,r) = (or += when accumulate) scale · doutᵀ (Out,N)·h (N,r). Split over N with `split`. */
 export function loraGradB(

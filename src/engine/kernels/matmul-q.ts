@@ -61,9 +61,9 @@ const WG_O = 16;
 const TILE_M = 4 * WG_M;
 const TILE_O = 4 * WG_O;
 const EMB_WG = 64;
-/** linear_gemv: invocations per workgroup and output rows per workgroup. */
+/** linear_gemv: invocations per workgroup and output rows per workgroup (GR in the shader). */
 const GEMV_WG = 64;
-const GEMV_ROWS = 4;
+const GEMV_ROWS = 8;
 /** Split-K slices of linear_bwd_input are whole quantization-block steps of rows (BLOCK = 32). */
 const SPLIT_UNIT = 32;
 
@@ -275,7 +275,7 @@ export function linearGemvQ(rec: Recorder, out: Buf, inp: Buf, w: QuantWeightBuf
     rec.dispatch({
       shader: matmulQShader,
       entry: bias ? 'linear_gemv_bias' : 'linear_gemv',
-      overrides: { BITS: bits(w.kind), WG: GEMV_WG, GR: GEMV_ROWS },
+      overrides: { BITS: bits(w.kind), WG: GEMV_WG },
       uniforms: [N, In, part.rows, Out, part.rowStart, accumulate ? 1 : 0, Out, 0, 0, 0, 0, 0],
       bindings: bias ? [out, inp, part.q, part.scales, bias] : [out, inp, part.q, part.scales],
       workgroups: [x, y, N],
