@@ -18,6 +18,7 @@ if [ "${SMOKE:-0}" = 1 ]; then
   # The same script on SwiftShader (tiny shapes), to check the bundle before spending GPU time.
   run bench --matmul 64 64 64
   run bench --model tiny --batch 1 --seq 16 --rank 4 --quant int4 --steps 2 --json
+  run bench --generate --model tiny --quant int4 --prompt 8 --tokens 4
   exit 0
 fi
 run bench --matmul 4096 4096 4096 --reps 20
@@ -29,4 +30,7 @@ done
 run bench --model llama-3.2-1b --batch 4 --seq 512 --rank 16 --quant int4 --checkpointing --steps 4 --json
 run bench --model smollm2-135m --batch 4 --seq 512 --rank 16 --quant int4 --steps 6 --json --no-subgroups
 run bench --matmul 4096 4096 4096 --reps 20 --tile 64
+for m in smollm2-135m llama-3.2-1b; do
+  run bench --generate --model "$m" --quant int4 --prompt 128 --tokens 64
+done
 cat "$out/bench.jsonl"

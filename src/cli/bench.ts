@@ -8,15 +8,19 @@
 // gpu_bytes is the peak the run would hold, step_ms/first_step_ms/tokens_per_s are null.
 // --no-subgroups runs the reducing kernels in their portable tree form even where subgroups are wide
 // enough for the subgroup form, to compare the two.
-// The benchmarks themselves live in src/engine/bench (the bench page runs the same code).
+// bench --generate [--model M] [--layers N] [--quant none|int8|int4] [--rank R] [--prompt P] [--tokens N]
+// Greedy generation as "Try it" runs it (random weights, LoRA on all seven projections): prefill of
+// a P-token prompt, then N decode steps; prints the median ms per new token as one JSON line.
+// The benchmarks themselves live in src/engine/bench (the bench page runs the training and matmul ones).
 import { createNodeGpu } from '../gpu/node';
 import { parseArgs } from './args';
 import { cliLabel, intField, quantField } from '../engine/bench/fields';
 import { runMatmulBench, tileField } from '../engine/bench/matmul-bench';
 import { parseTrainBenchOptions, runTrainBench } from '../engine/bench/train-bench';
+import { parseGenerateBenchOptions, runGenerateBench } from '../engine/bench/generate-bench';
 
 export async function run(args: string[]): Promise<number> {
-  const { flags, bools, positional } = parseArgs(args, ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile']);
+  const { flags, bools, positional } = parseArgs(args, ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile', 'prompt', 'tokens']);
   const subgroups = bools.has('no-subgroups') ? false : undefined;
   if (bools.has('matmul')) {
     const [M, N, K] = positional.map(Number);
@@ -29,6 +33,16 @@ export async function run(args: string[]): Promise<number> {
     const gpu = await createNodeGpu({ subgroups });
     try {
       process.stdout.write(`${JSON.stringify(await runMatmulBench(gpu, M, N, K, quant, reps, tile))}\n`);
+    } finally {
+      gpu.destroy();
+    }
+    return 0;
+  }
+  if (bools.has('generate')) {
+    const opts = parseGenerateBenchOptions(flags, cliLabel);
+    const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'], subgroups });
+    try {
+      process.stdout.write(`${JSON.stringify(await runGenerateBench(gpu, opts))}\n`);
     } finally {
       gpu.destroy();
     }

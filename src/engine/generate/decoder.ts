@@ -11,7 +11,7 @@
 // residual → rmsnorm → gate,up (+LoRA) → SwiGLU → down (+LoRA) → residual. The same kernels as
 // the training forward (layer.ts) except the position-aware RoPE, the cache and its attention.
 import { GpuError } from '../../gpu/errors';
-import type { Buf, Gpu, Program, Recorder } from '../../gpu/gpu';
+import type { Buf, Gpu, KernelProfile, Program, Recorder } from '../../gpu/gpu';
 import { addInplace } from '../kernels/add';
 import { decodeAttention, decodeGemv, decodeKvStore, decodeRope } from '../kernels/decode';
 import { loraDown, loraSplitScratchFloats, loraUp, type LoraSplit } from '../kernels/lora';
@@ -159,6 +159,14 @@ export class Decoder {
   /** Tokens in the cache (the position of the next token). */
   get length(): number {
     return this.position;
+  }
+
+  /**
+   * GPU time per kernel of one decode step at the current position (timestamp queries; the cache
+   * and the position are left as they are). Benchmarks.
+   */
+  profileStep(): Promise<KernelProfile> {
+    return this.step.profile();
   }
 
   /** Empties the cache (a new prompt). */
