@@ -31,7 +31,8 @@
 //   uses 1 dq written (scratch), 4 dout, 5 out, 6 lse read.
 // attn_backward_dkdv  grid (ceil(T/BK), Hkv, B), WG = BK*TPR: BK key rows per workgroup, looping
 //   over the query heads of the group and the query tiles (BQ rows) at or after the key tile.
-//   uses 1 dq read (scratch lse, Di); 2 dk, 3 dv written (overwritten); 4 dout, 7 q, 8 k, 9 v, 10 mask read.
+//   uses 1 dq read (scratch lse, Di; bound read-write like the other two); 2 dk, 3 dv written
+//   (overwritten); 4 dout, 7 q, 8 k, 9 v, 10 mask read.
 // attn_backward_dq  grid (ceil(T/BQ), Hq, B), WG = BQ*TPR: as the forward, key tiles up to the diagonal.
 //   uses 1 dq read (its own rows' scratch) then written (overwritten); 4 dout, 7 q, 8 k, 9 v, 10 mask read.
 
@@ -176,8 +177,7 @@ fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id
 // ---------------------------------------------------------------------------------------------
 // Backward
 
-@group(0) @binding(1) var<storage, read_write> g_dq: array<f32>;
-@group(0) @binding(1) var<storage, read> g_scratch: array<f32>; // dq as read-only scratch (dkdv)
+@group(0) @binding(1) var<storage, read_write> g_dq: array<f32>; // dq, and the (lse, Di) scratch
 @group(0) @binding(2) var<storage, read_write> g_dk: array<f32>;
 @group(0) @binding(3) var<storage, read_write> g_dv: array<f32>;
 @group(0) @binding(4) var<storage, read> g_dout: array<f32>;
@@ -204,31 +204,24 @@ fn attn_backward_prep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
   g_dq[base + 1u] = di;
 }
 
-var<workgroup> d_sq: array<f32, QT>;
-var<workgroup> d_sdo: array<f32, QT>;
-var<workgroup> d_sk: array<f32, KT>;
-var<workgroup> d_sv: array<f32, KT>;
-var<workgroup> d_sds: array<f32, ST>;
-var<workgroup> d_smask: array<u32, BK>;
-var<workgroup> d_slse: array<f32, BQ>;
-var<workgroup> d_sdi: array<f32, BQ>;
+// The tiles both backward kernels stage (each entry point allocates the ones it uses).
+var<workgroup> b_sq: array<f32, QT>;   // q rows (BQ, D), row stride KS
+var<workgroup> b_sdo: array<f32, QT>;  // dout rows
+var<workgroup> b_slse: array<f32, BQ>; // their lse and Di
+var<workgroup> b_sdi: array<f32, BQ>;
+var<workgroup> b_sk: array<f32, KT>;   // k rows (BK, D)
+var<workgroup> b_sv: array<f32, KT>;   // v rows
+var<workgroup> b_smask: array<u32, BK>;
+var<workgroup> b_sds: array<f32, ST>;  // dS (BQ, BK)
+var<workgroup> b_sp: array<f32, ST>;   // P (BQ, BK), dkdv only
+var<workgroup> b_live: u32;
 
-@compute @workgroup_size(WG)
-fn attn_backward_dq(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+// q and dout rows q0 .. q0+BQ-1 of query head h (zeros past T), with their lse and Di from the
+// prep scratch in dq, into b_sq, b_sdo, b_slse, b_sdi.
+fn stage_q_rows(b: u32, q0: u32, h: u32, tid: u32) {
   let T = p.T;
   let D = p.D;
-  let q0 = wg.x * BQ;
-  let h = wg.y;
-  let b = wg.z;
-  let hk = h / (p.Hq / p.Hkv);
   let qs = p.Hq * D;
-  let ks = p.Hkv * D;
-  let r = tid / TPR;
-  let lane = tid % TPR;
-  let qi = q0 + r;
-  let jS = tid % BK;
-  let iS = tid / BK;
-
   for (var e = tid; e < BQ * D; e += WG) {
     let rr = e / D;
     let d = e - rr * D;
@@ -239,8 +232,8 @@ fn attn_backward_dq(@builtin(local_invocation_index) tid: u32, @builtin(workgrou
       x = g_q[gi];
       y = g_dout[gi];
     }
-    d_sq[rr * KS + d] = x;
-    d_sdo[rr * KS + d] = y;
+    b_sq[rr * KS + d] = x;
+    b_sdo[rr * KS + d] = y;
   }
   for (var rr = tid; rr < BQ; rr += WG) {
     var lse = 0.0;
@@ -250,106 +243,16 @@ fn attn_backward_dq(@builtin(local_invocation_index) tid: u32, @builtin(workgrou
       lse = g_dq[gi];
       di = g_dq[gi + 1u];
     }
-    d_slse[rr] = lse;
-    d_sdi[rr] = di;
-  }
-  storageBarrier(); // the scratch reads above come before this workgroup overwrites those dq rows
-
-  var acc: array<f32, NMAX>;
-  for (var k = 0u; k < NPT; k++) { acc[k] = 0.0; }
-  let kEnd = min(T, q0 + BQ);
-  for (var k0 = 0u; k0 < kEnd; k0 += BK) {
-    workgroupBarrier();
-    for (var e = tid; e < BK * D; e += WG) {
-      let jj = e / D;
-      let d = e - jj * D;
-      var x = 0.0;
-      var y = 0.0;
-      if (k0 + jj < T) {
-        let gi = (b * T + k0 + jj) * ks + hk * D + d;
-        x = g_k[gi];
-        y = g_v[gi];
-      }
-      d_sk[jj * KS + d] = x;
-      d_sv[jj * KS + d] = y;
-    }
-    for (var j = tid; j < BK; j += WG) {
-      var mk = 0u;
-      if (k0 + j < T) { mk = g_mask[b * T + k0 + j]; }
-      d_smask[j] = mk;
-    }
-    workgroupBarrier();
-    {
-      var qk: array<f32, NSMAX>;
-      var dov: array<f32, NSMAX>;
-      for (var it = 0u; it < NS; it++) {
-        qk[it] = 0.0;
-        dov[it] = 0.0;
-      }
-      let mk = d_smask[jS];
-      if (mk == 1u && k0 + jS < q0 + BQ) { // a key no row of the tile sees is skipped
-        for (var d = 0u; d < D; d++) {
-          let kd = d_sk[jS * KS + d];
-          let vd = d_sv[jS * KS + d];
-          for (var it = 0u; it < NS; it++) {
-            let row = min(iS + it * RS, BQ - 1u) * KS + d;
-            qk[it] += d_sq[row] * kd;
-            dov[it] += d_sdo[row] * vd;
-          }
-        }
-      }
-      for (var it = 0u; it < NS; it++) {
-        let i = iS + it * RS;
-        if (i < BQ) {
-          var ds = 0.0;
-          if (visible(q0 + i, k0 + jS, mk)) { ds = exp(qk[it] * p.scale - d_slse[i]) * (dov[it] - d_sdi[i]); }
-          d_sds[i * BK + jS] = ds;
-        }
-      }
-    }
-    workgroupBarrier();
-    for (var j = 0u; j < BK; j++) {
-      let ds = d_sds[r * BK + j];
-      for (var k = 0u; k < NPT; k++) { acc[k] += ds * d_sk[j * KS + lane + k * TPR]; }
-    }
-  }
-
-  if (qi < T) {
-    let base = (b * T + qi) * qs + h * D;
-    for (var k = 0u; k < NPT; k++) {
-      let d = lane + k * TPR;
-      if (d < D) { g_dq[base + d] = acc[k] * p.scale; }
-    }
+    b_slse[rr] = lse;
+    b_sdi[rr] = di;
   }
 }
 
-var<workgroup> e_sk: array<f32, KT>;
-var<workgroup> e_sv: array<f32, KT>;
-var<workgroup> e_sq: array<f32, QT>;
-var<workgroup> e_sdo: array<f32, QT>;
-var<workgroup> e_sp: array<f32, ST>;
-var<workgroup> e_sds: array<f32, ST>;
-var<workgroup> e_smask: array<u32, BK>;
-var<workgroup> e_slse: array<f32, BQ>;
-var<workgroup> e_sdi: array<f32, BQ>;
-var<workgroup> e_live: u32;
-
-@compute @workgroup_size(WG)
-fn attn_backward_dkdv(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+// k and v rows k0 .. k0+BK-1 of kv head hk (zeros past T) and their mask, into b_sk, b_sv, b_smask.
+fn stage_kv_rows(b: u32, k0: u32, hk: u32, tid: u32) {
   let T = p.T;
   let D = p.D;
-  let k0 = wg.x * BK;
-  let hk = wg.y;
-  let b = wg.z;
-  let group = p.Hq / p.Hkv;
-  let qs = p.Hq * D;
   let ks = p.Hkv * D;
-  let c = tid / TPR;
-  let lane = tid % TPR;
-  let kj = k0 + c;
-  let jS = tid % BK;
-  let iS = tid / BK;
-
   for (var e = tid; e < BK * D; e += WG) {
     let jj = e / D;
     let d = e - jj * D;
@@ -360,22 +263,118 @@ fn attn_backward_dkdv(@builtin(local_invocation_index) tid: u32, @builtin(workgr
       x = g_k[gi];
       y = g_v[gi];
     }
-    e_sk[jj * KS + d] = x;
-    e_sv[jj * KS + d] = y;
+    b_sk[jj * KS + d] = x;
+    b_sv[jj * KS + d] = y;
   }
   for (var j = tid; j < BK; j += WG) {
     var mk = 0u;
     if (k0 + j < T) { mk = g_mask[b * T + k0 + j]; }
-    e_smask[j] = mk;
+    b_smask[j] = mk;
   }
+}
+
+// The staged pairs of this invocation, key jS against rows iS + it*RS (it < NS), as (P, dS):
+//   P[i,j] = exp(scale q_i.k_j - lse_i),  dS[i,j] = P[i,j] (dout_i.v_j - Di)   ((0, 0) where not visible)
+// One k and v load from workgroup memory serves NS rows. The caller stores what it needs (the
+// function touches no output tile, so each entry point allocates only the tiles it uses).
+fn pair_p_ds(q0: u32, k0: u32, jS: u32, iS: u32) -> array<vec2<f32>, NSMAX> {
+  var qk: array<f32, NSMAX>;
+  var dov: array<f32, NSMAX>;
+  for (var it = 0u; it < NS; it++) {
+    qk[it] = 0.0;
+    dov[it] = 0.0;
+  }
+  let mk = b_smask[jS];
+  if (mk == 1u && k0 + jS < q0 + BQ) { // a key no row of the tile sees is skipped
+    for (var d = 0u; d < p.D; d++) {
+      let kd = b_sk[jS * KS + d];
+      let vd = b_sv[jS * KS + d];
+      for (var it = 0u; it < NS; it++) {
+        let row = min(iS + it * RS, BQ - 1u) * KS + d;
+        qk[it] += b_sq[row] * kd;
+        dov[it] += b_sdo[row] * vd;
+      }
+    }
+  }
+  var out: array<vec2<f32>, NSMAX>;
+  for (var it = 0u; it < NS; it++) {
+    let i = min(iS + it * RS, BQ - 1u);
+    out[it] = vec2<f32>(0.0);
+    if (visible(q0 + i, k0 + jS, mk)) {
+      let pij = exp(qk[it] * p.scale - b_slse[i]);
+      out[it] = vec2<f32>(pij, pij * (dov[it] - b_sdi[i]));
+    }
+  }
+  return out;
+}
+
+@compute @workgroup_size(WG)
+fn attn_backward_dq(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let T = p.T;
+  let D = p.D;
+  let q0 = wg.x * BQ;
+  let h = wg.y;
+  let b = wg.z;
+  let hk = h / (p.Hq / p.Hkv);
+  let r = tid / TPR;
+  let lane = tid % TPR;
+  let qi = q0 + r;
+
+  stage_q_rows(b, q0, h, tid);
+  storageBarrier(); // the scratch reads above come before this workgroup overwrites those dq rows
+
+  var acc: array<f32, NMAX>;
+  for (var k = 0u; k < NPT; k++) { acc[k] = 0.0; }
+  let kEnd = min(T, q0 + BQ);
+  for (var k0 = 0u; k0 < kEnd; k0 += BK) {
+    workgroupBarrier();
+    stage_kv_rows(b, k0, hk, tid);
+    workgroupBarrier();
+    {
+      let jS = tid % BK;
+      let pd = pair_p_ds(q0, k0, jS, tid / BK);
+      for (var it = 0u; it < NS; it++) {
+        let i = tid / BK + it * RS;
+        if (i < BQ) { b_sds[i * BK + jS] = pd[it].y; }
+      }
+    }
+    workgroupBarrier();
+    for (var j = 0u; j < BK; j++) {
+      let ds = b_sds[r * BK + j];
+      for (var k = 0u; k < NPT; k++) { acc[k] += ds * b_sk[j * KS + lane + k * TPR]; }
+    }
+  }
+
+  if (qi < T) {
+    let base = (b * T + qi) * p.Hq * D + h * D;
+    for (var k = 0u; k < NPT; k++) {
+      let d = lane + k * TPR;
+      if (d < D) { g_dq[base + d] = acc[k] * p.scale; }
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn attn_backward_dkdv(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let T = p.T;
+  let D = p.D;
+  let k0 = wg.x * BK;
+  let hk = wg.y;
+  let b = wg.z;
+  let group = p.Hq / p.Hkv;
+  let c = tid / TPR;
+  let lane = tid % TPR;
+  let kj = k0 + c;
+
+  stage_kv_rows(b, k0, hk, tid);
   // A key tile that is all padding gets dk = dv = 0 without visiting any query tile.
   workgroupBarrier();
   if (tid == 0u) {
     var live = 0u;
-    for (var j = 0u; j < BK; j++) { live = live | select(0u, 1u, e_smask[j] == 1u); }
-    e_live = live;
+    for (var j = 0u; j < BK; j++) { live = live | select(0u, 1u, b_smask[j] == 1u); }
+    b_live = live;
   }
-  let heads = select(0u, group, workgroupUniformLoad(&e_live) != 0u);
+  let heads = select(0u, group, workgroupUniformLoad(&b_live) != 0u);
 
   var dk: array<f32, NMAX>;
   var dv: array<f32, NMAX>;
@@ -387,79 +386,34 @@ fn attn_backward_dkdv(@builtin(local_invocation_index) tid: u32, @builtin(workgr
     let h = hk * group + hh;
     for (var q0 = k0; q0 < T; q0 += BQ) {
       workgroupBarrier();
-      for (var e = tid; e < BQ * D; e += WG) {
-        let rr = e / D;
-        let d = e - rr * D;
-        var x = 0.0;
-        var y = 0.0;
-        if (q0 + rr < T) {
-          let gi = (b * T + q0 + rr) * qs + h * D + d;
-          x = g_q[gi];
-          y = g_dout[gi];
-        }
-        e_sq[rr * KS + d] = x;
-        e_sdo[rr * KS + d] = y;
-      }
-      for (var rr = tid; rr < BQ; rr += WG) {
-        var lse = 0.0;
-        var di = 0.0;
-        if (q0 + rr < T) {
-          let gi = (b * T + q0 + rr) * qs + h * D;
-          lse = g_scratch[gi];
-          di = g_scratch[gi + 1u];
-        }
-        e_slse[rr] = lse;
-        e_sdi[rr] = di;
-      }
+      stage_q_rows(b, q0, h, tid);
       workgroupBarrier();
       {
-        var qk: array<f32, NSMAX>;
-        var dov: array<f32, NSMAX>;
+        let jS = tid % BK;
+        let pd = pair_p_ds(q0, k0, jS, tid / BK);
         for (var it = 0u; it < NS; it++) {
-          qk[it] = 0.0;
-          dov[it] = 0.0;
-        }
-        let mk = e_smask[jS];
-        if (mk == 1u && k0 + jS < q0 + BQ) { // a key no row of the tile sees is skipped
-          for (var d = 0u; d < D; d++) {
-            let kd = e_sk[jS * KS + d];
-            let vd = e_sv[jS * KS + d];
-            for (var it = 0u; it < NS; it++) {
-              let row = min(iS + it * RS, BQ - 1u) * KS + d;
-              qk[it] += e_sq[row] * kd;
-              dov[it] += e_sdo[row] * vd;
-            }
-          }
-        }
-        for (var it = 0u; it < NS; it++) {
-          let i = iS + it * RS;
+          let i = tid / BK + it * RS;
           if (i < BQ) {
-            var pij = 0.0;
-            var ds = 0.0;
-            if (visible(q0 + i, k0 + jS, mk)) {
-              pij = exp(qk[it] * p.scale - e_slse[i]);
-              ds = pij * (dov[it] - e_sdi[i]);
-            }
-            e_sp[i * BK + jS] = pij;
-            e_sds[i * BK + jS] = ds;
+            b_sp[i * BK + jS] = pd[it].x;
+            b_sds[i * BK + jS] = pd[it].y;
           }
         }
       }
       workgroupBarrier();
       for (var i = 0u; i < BQ; i++) {
-        let pv = e_sp[i * BK + c];
-        let ds = e_sds[i * BK + c];
+        let pv = b_sp[i * BK + c];
+        let ds = b_sds[i * BK + c];
         for (var k = 0u; k < NPT; k++) {
           let d = lane + k * TPR;
-          dv[k] += pv * e_sdo[i * KS + d];
-          dk[k] += ds * e_sq[i * KS + d];
+          dv[k] += pv * b_sdo[i * KS + d];
+          dk[k] += ds * b_sq[i * KS + d];
         }
       }
     }
   }
 
   if (kj < T) {
-    let base = (b * T + kj) * ks + hk * D;
+    let base = (b * T + kj) * p.Hkv * D + hk * D;
     for (var k = 0u; k < NPT; k++) {
       let d = lane + k * TPR;
       if (d < D) {
