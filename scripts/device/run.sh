@@ -14,6 +14,13 @@ run() {
   fi
   echo "# exit $?" >> "$out/bench.log"
 }
+# Correctness first: the engine against PyTorch on every fixture, in the kernels the device gets
+# (subgroup reductions on a GPU) and in the portable ones.
+for f in "$d"/fixtures/*/; do
+  [ -d "$f" ] || continue
+  run check-reference "$f"
+  [ "${SMOKE:-0}" = 1 ] || LORA_STUDIO_SUBGROUPS=0 run check-reference "$f"
+done
 if [ "${SMOKE:-0}" = 1 ]; then
   # The same script on SwiftShader (tiny shapes), to check the bundle before spending GPU time.
   run bench --matmul 64 64 64

@@ -66,6 +66,8 @@ function readBatch(json: unknown, file: string): Batch {
 export interface CheckReferenceResult {
   fixture: string;
   quant: string;
+  /** Whether the reducing kernels ran in their subgroup form (GPUs with wide subgroups). */
+  subgroups: boolean;
   loss: number;
   logits_max_abs_err: number | null;
   grad_max_rel_err: number | null;
@@ -215,6 +217,7 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
     return {
       fixture: dir.replace(/\/+$/, '').split('/').pop() ?? dir,
       quant,
+      subgroups: gpu.subgroups,
       loss: stepLosses[0],
       logits_max_abs_err: logitsErr,
       grad_max_rel_err: gradMax,
