@@ -5,6 +5,7 @@ import { expect, test, type Page } from '@playwright/test';
 import type { BenchPageResult } from '../src/app/bench-page';
 import type { MatmulBenchResult } from '../src/engine/bench/matmul-bench';
 import type { TrainBenchResult } from '../src/engine/bench/train-bench';
+import type { GenerateBenchResult } from '../src/engine/bench/generate-bench';
 import { collectLogs, shooter } from './helpers';
 
 async function finished(page: Page): Promise<BenchPageResult> {
@@ -64,6 +65,24 @@ test('a matmul from query parameters (autorun=matmul)', async ({ page }) => {
   const m = mm.result as MatmulBenchResult;
   expect(m).toMatchObject({ matmul: [64, 64, 64], quant: 'none' });
   expect(m.gflops).toBeGreaterThan(0);
+});
+
+test('generation from query parameters (autorun=generate), and a bad token count named', async ({ page }, testInfo) => {
+  await page.goto('/bench.html?gmodel=tiny&gquant=int4&grank=4&prompt=6&tokens=3&autorun=generate');
+  const res = await finished(page);
+  await page.screenshot({ path: testInfo.outputPath('generate-done.png'), fullPage: true });
+  expect(res.error, JSON.stringify(res.error)).toBeNull();
+  expect(res.kind).toBe('generate');
+  const g = res.result as GenerateBenchResult;
+  expect(g).toMatchObject({ generate: 'tiny', layers: 2, quant: 'int4', rank: 4, prompt: 6, tokens: 3 });
+  for (const v of [g.prefill_ms, g.ms_per_token, g.tokens_per_s, g.gpu_bytes]) expect(v).toBeGreaterThan(0);
+  expect(JSON.parse((await page.locator('#json').textContent()) ?? '')).toEqual(g);
+  await expect(page.getByRole('status')).toContainText('ms a token');
+
+  await page.locator('#gen-tokens').fill('1');
+  await page.getByRole('button', { name: 'Run generation benchmark' }).click();
+  await expect(page.getByRole('alert')).toContainText('tokens must be an integer ≥ 2 (got "1")');
+  await expect(page.locator('#gen-tokens')).toHaveAttribute('aria-invalid', 'true');
 });
 
 test('an invalid field is named on the page', async ({ page }, testInfo) => {

@@ -4,20 +4,21 @@
 // WebGPU). Publishes the outcome as `window.__benchResult` for e2e/bench.spec.ts.
 //
 // Query parameters prefill the forms: model, layers, batch, seq, rank, quant, checkpointing (1),
-// steps for training; M, N, K, mquant, reps, tile for the matmul. `?autorun=train` or `?autorun=matmul`
-// starts that benchmark on load.
+// steps for training; M, N, K, mquant, reps, tile for the matmul; gmodel, glayers, gquant, grank,
+// prompt, tokens for generation. `?autorun=train|matmul|generate` starts that benchmark on load.
 import { BenchFieldError, plainLabel, type RawFields } from '../engine/bench/fields';
 import { parseMatmulBenchOptions, type MatmulBenchResult } from '../engine/bench/matmul-bench';
 import { parseTrainBenchOptions, type TrainBenchResult } from '../engine/bench/train-bench';
+import { parseGenerateBenchOptions, type GenerateBenchResult } from '../engine/bench/generate-bench';
 import { PRESETS } from '../engine/model/presets';
-import type { BenchReply, BenchRequest } from './bench-worker';
+import type { BenchReply, BenchRequest, BenchResult } from './bench-worker';
 
-export type BenchKind = 'train' | 'matmul';
+export type BenchKind = 'train' | 'matmul' | 'generate';
 
 export interface BenchPageResult {
   done: boolean;
   kind: BenchKind;
-  result: TrainBenchResult | MatmulBenchResult | null;
+  result: BenchResult | null;
   /** field: the invalid form field (batch, seq, M, …), null for other failures. */
   error: { name: string; message: string; field: string | null } | null;
 }
@@ -38,24 +39,33 @@ const statusEl = $('status');
 const errorEl = $('error');
 const jsonEl = $('json');
 const kernelsEl = $('kernels');
-const trainForm = $<HTMLFormElement>('train-form');
-const matmulForm = $<HTMLFormElement>('matmul-form');
-const modelSelect = $<HTMLSelectElement>('train-model');
-const layersInput = $<HTMLInputElement>('train-layers');
+const forms: Record<BenchKind, HTMLFormElement> = {
+  train: $<HTMLFormElement>('train-form'),
+  matmul: $<HTMLFormElement>('matmul-form'),
+  generate: $<HTMLFormElement>('generate-form'),
+};
 
 const TRAIN_FIELDS = ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps'] as const;
 const MATMUL_FIELDS = ['M', 'N', 'K', 'quant', 'reps', 'tile'] as const;
+const GENERATE_FIELDS = ['model', 'layers', 'quant', 'rank', 'prompt', 'tokens'] as const;
 
-for (const name of Object.keys(PRESETS)) {
-  const o = document.createElement('option');
-  o.value = o.textContent = name;
-  modelSelect.append(o);
+/** The training and generation forms' model lists, with the preset's layer count as the hint. */
+const layerHints: Array<() => void> = [];
+for (const prefix of ['train', 'gen']) {
+  const select = $<HTMLSelectElement>(`${prefix}-model`);
+  const layers = $<HTMLInputElement>(`${prefix}-layers`);
+  for (const name of Object.keys(PRESETS)) {
+    const o = document.createElement('option');
+    o.value = o.textContent = name;
+    select.append(o);
+  }
+  select.value = 'tiny';
+  const hint = (): void => {
+    layers.placeholder = String(PRESETS[select.value]?.numLayers ?? '');
+  };
+  select.addEventListener('change', hint);
+  layerHints.push(hint);
 }
-modelSelect.value = 'tiny';
-const showLayerDefault = (): void => {
-  layersInput.placeholder = String(PRESETS[modelSelect.value]?.numLayers ?? '');
-};
-modelSelect.addEventListener('change', showLayerDefault);
 
 function prefill(params: URLSearchParams): void {
   const set = (id: string, v: string | null): void => {
@@ -76,6 +86,9 @@ function prefill(params: URLSearchParams): void {
   set('matmul-quant', params.get('mquant'));
   set('matmul-reps', params.get('reps'));
   set('matmul-tile', params.get('tile'));
+  for (const f of ['model', 'layers', 'quant', 'rank'] as const) set(`gen-${f}`, params.get(`g${f}`));
+  set('gen-prompt', params.get('prompt'));
+  set('gen-tokens', params.get('tokens'));
 }
 
 /** The form's values by field; empty fields are left out (their defaults apply). */
@@ -98,7 +111,7 @@ function clearMarks(): void {
 }
 
 function showError(kind: BenchKind, e: { name: string; message: string }, field: string | null): void {
-  const form = kind === 'train' ? trainForm : matmulForm;
+  const form = forms[kind];
   if (field) {
     const input = form.querySelector<HTMLElement>(`[name="${field}"]`);
     input?.setAttribute('aria-invalid', 'true');
@@ -135,11 +148,11 @@ function kernelTable(kernels: Record<string, { calls: number; ms: number }>): HT
   return table;
 }
 
-function showResult(kind: BenchKind, result: TrainBenchResult | MatmulBenchResult, features: string[]): void {
+function showResult(kind: BenchKind, result: BenchResult, features: string[]): void {
   jsonEl.textContent = JSON.stringify(result, null, 2);
   kernelsEl.replaceChildren();
   // With a per-kernel table the long JSON folds away (its text stays in the page for copying).
-  $<HTMLDetailsElement>('json-details').open = !(kind === 'train' && (result as TrainBenchResult).kernels);
+  $<HTMLDetailsElement>('json-details').open = !(kind !== 'matmul' && (result as TrainBenchResult | GenerateBenchResult).kernels);
   if (kind === 'train') {
     const r = result as TrainBenchResult;
     const mem = `${fmtBytes(r.gpu_bytes)} of GPU buffers at peak`;
@@ -154,6 +167,14 @@ function showResult(kind: BenchKind, result: TrainBenchResult | MatmulBenchResul
       p.className = 'muted';
       p.textContent = 'No per-kernel times: this device has no timestamp-query feature.';
       kernelsEl.append(p);
+    }
+  } else if (kind === 'generate') {
+    const r = result as GenerateBenchResult;
+    statusEl.textContent = `Done: ${r.tokens_per_s} tokens/s (${r.ms_per_token} ms a token), prefill of ${r.prompt} tokens ${r.prefill_ms} ms, ${fmtBytes(r.gpu_bytes)} of GPU buffers.`;
+    if (r.kernels) {
+      const h = document.createElement('h2');
+      h.textContent = 'GPU time per kernel (one decode step)';
+      kernelsEl.append(h, kernelTable(r.kernels));
     }
   } else {
     const r = result as MatmulBenchResult;
@@ -174,7 +195,7 @@ function getWorker(): Worker {
 
 function setBusy(b: boolean): void {
   busy = b;
-  for (const id of ['run-train', 'run-matmul']) $<HTMLButtonElement>(id).disabled = b;
+  for (const id of ['run-train', 'run-matmul', 'run-generate']) $<HTMLButtonElement>(id).disabled = b;
 }
 
 function start(kind: BenchKind): void {
@@ -185,10 +206,10 @@ function start(kind: BenchKind): void {
   let req: BenchRequest;
   try {
     const id = nextId++;
-    req =
-      kind === 'train'
-        ? { id, kind, opts: parseTrainBenchOptions(rawFields(trainForm, TRAIN_FIELDS), $<HTMLInputElement>('train-checkpointing').checked, plainLabel) }
-        : { id, kind, opts: parseMatmulBenchOptions(rawFields(matmulForm, MATMUL_FIELDS), plainLabel) };
+    if (kind === 'train') {
+      req = { id, kind, opts: parseTrainBenchOptions(rawFields(forms.train, TRAIN_FIELDS), $<HTMLInputElement>('train-checkpointing').checked, plainLabel) };
+    } else if (kind === 'generate') req = { id, kind, opts: parseGenerateBenchOptions(rawFields(forms.generate, GENERATE_FIELDS), plainLabel) };
+    else req = { id, kind, opts: parseMatmulBenchOptions(rawFields(forms.matmul, MATMUL_FIELDS), plainLabel) };
   } catch (e) {
     const err = e as Error;
     showError(kind, { name: err.name, message: err.message }, e instanceof BenchFieldError ? e.field : null);
@@ -229,17 +250,15 @@ function start(kind: BenchKind): void {
   w.postMessage(req);
 }
 
-trainForm.addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  start('train');
-});
-matmulForm.addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  start('matmul');
-});
+for (const kind of ['train', 'matmul', 'generate'] as const) {
+  forms[kind].addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    start(kind);
+  });
+}
 
 const params = new URLSearchParams(location.search);
 prefill(params);
-showLayerDefault();
+for (const hint of layerHints) hint();
 const autorun = params.get('autorun');
-if (autorun === 'train' || autorun === 'matmul') start(autorun);
+if (autorun === 'train' || autorun === 'matmul' || autorun === 'generate') start(autorun);

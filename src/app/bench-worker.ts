@@ -4,12 +4,18 @@ import { createBrowserGpu } from '../gpu/browser';
 import type { Gpu } from '../gpu/gpu';
 import { runMatmulBench, type MatmulBenchOptions, type MatmulBenchResult } from '../engine/bench/matmul-bench';
 import { runTrainBench, type TrainBenchOptions, type TrainBenchResult } from '../engine/bench/train-bench';
+import { runGenerateBench, type GenerateBenchOptions, type GenerateBenchResult } from '../engine/bench/generate-bench';
 
-export type BenchRequest = { id: number; kind: 'train'; opts: TrainBenchOptions } | { id: number; kind: 'matmul'; opts: MatmulBenchOptions };
+export type BenchRequest =
+  | { id: number; kind: 'train'; opts: TrainBenchOptions }
+  | { id: number; kind: 'matmul'; opts: MatmulBenchOptions }
+  | { id: number; kind: 'generate'; opts: GenerateBenchOptions };
+
+export type BenchResult = TrainBenchResult | MatmulBenchResult | GenerateBenchResult;
 
 export type BenchReply =
   | { id: number; type: 'progress'; text: string }
-  | { id: number; type: 'result'; result: TrainBenchResult | MatmulBenchResult; features: string[] }
+  | { id: number; type: 'result'; result: BenchResult; features: string[] }
   | { id: number; type: 'error'; error: { name: string; message: string } };
 
 let gpu: Gpu | null = null;
@@ -25,10 +31,12 @@ self.addEventListener('message', (ev: MessageEvent<BenchRequest>) => {
         gpu = await createBrowserGpu({ optionalFeatures: ['timestamp-query'] });
       }
       const g = gpu;
-      const result =
-        req.kind === 'train'
-          ? await runTrainBench(g, req.opts, { onProgress: (text) => post({ id: req.id, type: 'progress', text }) })
-          : await runMatmulBench(g, req.opts.M, req.opts.N, req.opts.K, req.opts.quant, req.opts.reps, req.opts.tile);
+      let result: BenchResult;
+      if (req.kind === 'train') result = await runTrainBench(g, req.opts, { onProgress: (text) => post({ id: req.id, type: 'progress', text }) });
+      else if (req.kind === 'generate') {
+        post({ id: req.id, type: 'progress', text: 'Generating random weights, then decoding' });
+        result = await runGenerateBench(g, req.opts);
+      } else result = await runMatmulBench(g, req.opts.M, req.opts.N, req.opts.K, req.opts.quant, req.opts.reps, req.opts.tile);
       post({ id: req.id, type: 'result', result, features: [...g.features].sort() });
     } catch (e) {
       const err = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
