@@ -237,7 +237,9 @@ export class Decoder {
     if (!site || !this.lora) return;
     const { layout, params } = this.lora;
     const { A, B } = siteViews(params, layout, site);
-    loraDown(rec, s.h, inp, A, N, In, layout.r, { p: 0, seed: s.seed, site: site.site }, s.loraSplit);
+    // One token: h = A·x is a matrix-vector product over r rows of A (no dropout when decoding).
+    if (N === 1) decodeGemv(rec, s.h, inp, A, null, N, In, layout.r);
+    else loraDown(rec, s.h, inp, A, N, In, layout.r, { p: 0, seed: s.seed, site: site.site }, s.loraSplit);
     loraUp(rec, out, s.h, B, N, Out, layout.r, layout.scale);
   }
 
