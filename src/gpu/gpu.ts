@@ -285,6 +285,11 @@ export class Gpu {
     readonly api: GPU,
     readonly adapter: GPUAdapter,
     readonly device: GPUDevice,
+    /**
+     * Whether kernels run their subgroup form (Shader.subgroupCode): GpuOptions.subgroups, where
+     * the device has the 'subgroups' feature and WGSL the subgroup_id builtin.
+     */
+    readonly subgroups: boolean,
   ) {
     device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
@@ -306,19 +311,11 @@ export class Gpu {
       if (available === undefined || available < (needed as number)) throw new GpuLimitError(name, needed as number, available ?? 0);
       requiredLimits[name] = Math.max(requiredLimits[name] ?? 0, needed as number);
     }
-    const wanted: GPUFeatureName[] = [...(options.optionalFeatures ?? [])];
-    if (wantSubgroups(options.subgroups, adapter) && api.wgslLanguageFeatures?.has('subgroup_id')) wanted.push('subgroups');
+    const subgroups = wantSubgroups(options.subgroups, adapter) && adapter.features.has('subgroups') && api.wgslLanguageFeatures?.has('subgroup_id') === true;
+    const wanted: GPUFeatureName[] = [...(options.optionalFeatures ?? []), ...(subgroups ? ['subgroups' as GPUFeatureName] : [])];
     const requiredFeatures = [...new Set(wanted)].filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'lora-studio' });
-    return new Gpu(api, adapter, device);
-  }
-
-  /**
-   * True when kernels use their subgroup form: the device was given the 'subgroups' feature, which
-   * create() asks for only where WGSL also has the subgroup_id builtin.
-   */
-  get subgroups(): boolean {
-    return this.device.features.has('subgroups');
+    return new Gpu(api, adapter, device, subgroups);
   }
 
   get limits(): GPUSupportedLimits {

@@ -282,6 +282,9 @@ export function loraDown(rec: Recorder, h: Buf, inp: Buf, A: Buf, N: number, In:
   gemm(rec, { entry: 'lora_down', bindings: [h, inp, A], ...loraGemmShape('down', N, In, r), accumulate: false, alpha: keepScale(dropout), dropout, split });
 }
 
+/** Token rows up to which loraUp runs lora_up_rows (decode steps) rather than the tiled GEMM. */
+export const LORA_UP_ROWS_MAX = 4;
+
 /** out (N,Out) += scale · h (N,r)·Bᵀ, B (Out,r). Always accumulates. */
 export function loraUp(rec: Recorder, out: Buf, h: Buf, B: Buf, N: number, Out: number, r: number, scale: number): void {
   if (N <= LORA_UP_ROWS_MAX) {
@@ -298,8 +301,6 @@ export function loraUp(rec: Recorder, out: Buf, h: Buf, B: Buf, N: number, Out: 
   gemm(rec, { entry: 'lora_up', bindings: [out, h, B], M: N, Nc: Out, K: r, tileM: 64, tileN: 64, accumulate: true, alpha: scale });
 }
 
-/** Token rows up to which loraUp runs lora_up_rows (decode steps) rather than the tiled GEMM. */
-export const LORA_UP_ROWS_MAX = 4;
 
 /** dB (Out,r) = (or += when accumulate) scale · doutᵀ (Out,N)·h (N,r). Split over N with `split`. */
 export function loraGradB(

@@ -261,7 +261,6 @@ export function linearBackwardInputQ(
   if (plan.split) splitReduce(rec, dinp, split!.partials, N * In, plan.slices, N * In, accumulate);
 }
 
-/** out (N, C) = table[ids[n]] dequantized; table (vocab, C) quantized; ids (N) u32 (as embeddingForward). Ids past the table give zeros. */
 /**
  * out (N, Out) = inp (N, In) · Wᵀ (+ bias) (+ out when accumulate) for a few token rows (decoding):
  * a matrix-vector product per row, GEMV_ROWS output rows per workgroup, instead of a 64-row tile.
@@ -284,6 +283,7 @@ export function linearGemvQ(rec: Recorder, out: Buf, inp: Buf, w: QuantWeightBuf
   }
 }
 
+/** out (N, C) = table[ids[n]] dequantized; table (vocab, C) quantized; ids (N) u32 (as embeddingForward). Ids past the table give zeros. */
 export function embeddingForwardQ(rec: Recorder, out: Buf, ids: Buf, table: QuantWeightBuffers, N: number, C: number): void {
   if (table.cols !== C) throw new RangeError(`embeddingForwardQ: table is ${table.rows}x${table.cols}, expected C=${C}`);
   const parts = quantWeightParts(rec.gpu, table);
