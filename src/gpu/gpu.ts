@@ -259,6 +259,32 @@ function wantSubgroups(option: boolean | undefined, adapter: GPUAdapter): boolea
   return min !== undefined && min >= MIN_SUBGROUP_SIZE;
 }
 
+/**
+ * Whether this device really builds a pipeline with the subgroup builtins and operations the
+ * reductions use (a driver may report the feature and still reject them): if not, the kernels
+ * keep their portable form rather than failing later in the middle of a run.
+ */
+export async function subgroupsCompile(device: GPUDevice): Promise<boolean> {
+  const code = `enable subgroups;
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(64)
+fn probe(@builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32,
+         @builtin(subgroup_id) sg: u32, @builtin(num_subgroups) count: u32) {
+  let s = subgroupAdd(vec4<f32>(f32(li))) + vec4<f32>(subgroupMax(f32(lane)));
+  if (lane == 0u && sg < count) { out[sg] = s.x; }
+}`;
+  device.pushErrorScope('validation'); // a rejected module is this probe's answer, not an uncaptured error
+  try {
+    const module = device.createShaderModule({ code, label: 'subgroups-probe' });
+    await device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'probe' }, label: 'subgroups-probe' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await device.popErrorScope();
+  }
+}
+
 const LIMITS_TO_MAXIMIZE = [
   'maxBufferSize',
   'maxStorageBufferBindingSize',
@@ -315,7 +341,7 @@ export class Gpu {
     const wanted: GPUFeatureName[] = [...(options.optionalFeatures ?? []), ...(subgroups ? ['subgroups' as GPUFeatureName] : [])];
     const requiredFeatures = [...new Set(wanted)].filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'lora-studio' });
-    return new Gpu(api, adapter, device, subgroups);
+    return new Gpu(api, adapter, device, subgroups && (await subgroupsCompile(device)));
   }
 
   get limits(): GPUSupportedLimits {

@@ -3,7 +3,7 @@
 // checks run again on a device forced to the subgroup form, the one real GPUs get.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNodeGpu } from '../../gpu/node';
-import { MIN_SUBGROUP_SIZE, type Gpu } from '../../gpu/gpu';
+import { MIN_SUBGROUP_SIZE, subgroupsCompile, type Gpu } from '../../gpu/gpu';
 import type { KernelCheck } from './check';
 import { crossEntropyChecks } from './crossentropy.check';
 import { decodeChecks } from './decode.check';
@@ -32,6 +32,14 @@ describe('workgroup reductions', () => {
     const gpu = await subgroupGpu();
     expect(gpu.features.has('subgroups'), 'without the feature the subgroup kernels would go untested').toBe(true);
     expect(gpu.subgroups).toBe(true);
+  });
+
+  it('the probe that guards the subgroup form: true on a device with subgroups, false on one without', async () => {
+    expect(await subgroupsCompile((await subgroupGpu()).device)).toBe(true);
+    const plain = await testGpu();
+    expect(plain.features.has('subgroups')).toBe(false);
+    expect(await subgroupsCompile(plain.device)).toBe(false);
+    expect(plain.takeUncapturedError(), 'the rejected probe is not reported as an error').toBeNull();
   });
 
   for (const c of reducing) {
