@@ -40,4 +40,10 @@ run bench --matmul 4096 4096 4096 --reps 20 --tile 64
 for m in smollm2-135m llama-3.2-1b; do
   run bench --generate --model "$m" --quant int4 --prompt 128 --tokens 64
 done
+# Policy sweeps (src/engine/kernels/policy.ts), to tune from the per-kernel tables: the 64 tile
+# everywhere, the 128 tile from 64 tiles up, and no split-K at all.
+t="--batch 4 --seq 512 --rank 16 --quant int4 --steps 4 --json"
+run bench --model llama-3.2-1b $t --policy tile128MinTiles=1000000000
+run bench --model smollm2-135m $t --policy tile128MinTiles=64
+run bench --model smollm2-135m $t --policy matmulSplitMinWorkgroups=1,loraSplitTargetWorkgroups=1
 cat "$out/bench.jsonl"

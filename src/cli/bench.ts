@@ -6,6 +6,9 @@
 // LoRA on all seven projections. Prints one JSON line; the median step time is reported.
 // --steps 0 is memory only: the trainer is built and the step's programs recorded, nothing runs;
 // gpu_bytes is the peak the run would hold, step_ms/first_step_ms/tokens_per_s are null.
+// --policy name=value,… overrides the kernels' work-distribution thresholds (src/engine/kernels/
+// policy.ts: the 128-tile and split-K choices) for this run, to sweep them on a GPU; the JSON then
+// carries the policy in force.
 // --no-subgroups runs the reducing kernels in their portable tree form even where subgroups are wide
 // enough for the subgroup form, to compare the two.
 // bench --generate [--model M] [--layers N] [--quant none|int8|int4] [--rank R] [--prompt P] [--tokens N]
@@ -18,10 +21,17 @@ import { cliLabel, intField, quantField } from '../engine/bench/fields';
 import { runMatmulBench, tileField } from '../engine/bench/matmul-bench';
 import { parseTrainBenchOptions, runTrainBench } from '../engine/bench/train-bench';
 import { parseGenerateBenchOptions, runGenerateBench } from '../engine/bench/generate-bench';
+import { kernelPolicy, parseKernelPolicy, setKernelPolicy } from '../engine/kernels/policy';
 
 export async function run(args: string[]): Promise<number> {
-  const { flags, bools, positional } = parseArgs(args, ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile', 'prompt', 'tokens']);
+  const { flags, bools, positional } = parseArgs(args, ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile', 'prompt', 'tokens', 'policy']);
   const subgroups = bools.has('no-subgroups') ? false : undefined;
+  const policy = flags['policy'] === undefined ? null : parseKernelPolicy(flags['policy']);
+  setKernelPolicy(policy);
+  // The line a benchmark prints, with the policy when one was given.
+  const print = (result: object): void => {
+    process.stdout.write(`${JSON.stringify(policy ? { ...result, policy: { ...kernelPolicy } } : result)}\n`);
+  };
   if (bools.has('matmul')) {
     const [M, N, K] = positional.map(Number);
     if (positional.length !== 3 || ![M, N, K].every((v) => Number.isInteger(v) && v > 0)) {
@@ -32,7 +42,7 @@ export async function run(args: string[]): Promise<number> {
     const tile = tileField(flags, 'tile', cliLabel);
     const gpu = await createNodeGpu({ subgroups });
     try {
-      process.stdout.write(`${JSON.stringify(await runMatmulBench(gpu, M, N, K, quant, reps, tile))}\n`);
+      print(await runMatmulBench(gpu, M, N, K, quant, reps, tile));
     } finally {
       gpu.destroy();
     }
@@ -42,7 +52,7 @@ export async function run(args: string[]): Promise<number> {
     const opts = parseGenerateBenchOptions(flags, cliLabel);
     const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'], subgroups });
     try {
-      process.stdout.write(`${JSON.stringify(await runGenerateBench(gpu, opts))}\n`);
+      print(await runGenerateBench(gpu, opts));
     } finally {
       gpu.destroy();
     }
@@ -51,8 +61,7 @@ export async function run(args: string[]): Promise<number> {
   const opts = parseTrainBenchOptions(flags, bools.has('checkpointing'), cliLabel);
   const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'], subgroups }, []);
   try {
-    const out = await runTrainBench(gpu, opts);
-    process.stdout.write(`${JSON.stringify(out)}\n`);
+    print(await runTrainBench(gpu, opts));
     return 0;
   } finally {
     gpu.destroy();

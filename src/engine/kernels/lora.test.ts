@@ -1,5 +1,6 @@
 import { splitReduceCpu } from './add';
 import { describe, expect, it } from 'vitest';
+import { kernelPolicy } from './policy';
 import { loraChecks } from './lora.check';
 import {
   loraDownCpu,
@@ -18,8 +19,6 @@ import {
   loraSplitScratchFloats,
   loraSplitSlices,
   loraUpCpu,
-  LORA_SPLIT_MIN_SLICE,
-  LORA_SPLIT_TARGET_WORKGROUPS,
   pcgHash,
   type LoraDropoutCpu,
   type LoraSplitKernel,
@@ -155,8 +154,8 @@ describe('lora split-K policy', () => {
   });
 
   it('no split when the tiles already fill the GPU or the reduction is short', () => {
-    expect(loraSplitSlices(LORA_SPLIT_TARGET_WORKGROUPS, 1 << 20)).toBe(1);
-    expect(loraSplitSlices(1, LORA_SPLIT_MIN_SLICE * 2 - 1)).toBe(1);
+    expect(loraSplitSlices(kernelPolicy.loraSplitTargetWorkgroups, 1 << 20)).toBe(1);
+    expect(loraSplitSlices(1, kernelPolicy.loraSplitMinSlice * 2 - 1)).toBe(1);
     expect(loraSplitPlan('down', 16, 64, 4).slices).toBe(1); // tiny shapes (reference tests) run the plain kernel
     expect(loraSplitPlan('gradA', 64 * 1024, 64 * 1024, 16).slices).toBe(1);
     const p = loraSplitPlan('gradB', 100, 50, 4, 1);
@@ -175,7 +174,7 @@ describe('lora split-K policy', () => {
         expect((p.slices - 1) * p.kSlice).toBeLessThan(K);
         expect(p.slices * p.kSlice).toBeGreaterThanOrEqual(K);
         if (forced !== undefined) expect(p.slices).toBeLessThanOrEqual(forced);
-        else expect(p.kSlice).toBeGreaterThanOrEqual(LORA_SPLIT_MIN_SLICE);
+        else expect(p.kSlice).toBeGreaterThanOrEqual(kernelPolicy.loraSplitMinSlice);
         expect(p.partialFloats).toBe(p.slices * p.M * p.Nc);
         expect(p.workgroups).toBe(p.tiles * p.slices);
       }

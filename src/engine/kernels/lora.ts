@@ -5,6 +5,7 @@
 import code from '../../../shaders/lora.wgsl?raw';
 import { splitReduce } from './add';
 import { f32, grid, isView, type Buf, type Recorder } from '../../gpu/gpu';
+import { kernelPolicy } from './policy';
 
 export const loraShader = { name: 'lora', code };
 
@@ -61,10 +62,6 @@ export function loraKeepMaskCpu(seed: number, site: number, i: number, p: number
 // reduction into S slices (one workgroup per tile and slice), each writing a partial tile to a
 // scratch buffer (S, M, Nc), and a reduce pass sums the slices in order into C (see lora.wgsl).
 
-/** Enough workgroups to fill a large GPU (an H100 has 132 SMs) in one wave of small workgroups. */
-export const LORA_SPLIT_TARGET_WORKGROUPS = 1024;
-/** Shortest reduction slice worth a workgroup (8 steps of TILE_K). */
-export const LORA_SPLIT_MIN_SLICE = 128;
 /** TILE_K in lora.wgsl: slices are whole multiples of it. */
 const TILE_K = 16;
 
@@ -108,12 +105,13 @@ export function loraTiles(g: LoraGemmShape): number {
 /**
  * The policy: how many slices to ask for, given the plain kernel's tile count and the reduction
  * length K. 1 when the tiles alone reach the target; otherwise enough slices to reach
- * LORA_SPLIT_TARGET_WORKGROUPS, but no slice shorter than LORA_SPLIT_MIN_SLICE.
+ * kernelPolicy.loraSplitTargetWorkgroups, but no slice shorter than loraSplitMinSlice.
  */
 export function loraSplitSlices(tiles: number, K: number): number {
-  if (tiles >= LORA_SPLIT_TARGET_WORKGROUPS) return 1;
-  const want = Math.ceil(LORA_SPLIT_TARGET_WORKGROUPS / tiles);
-  return Math.max(1, Math.min(want, Math.floor(K / LORA_SPLIT_MIN_SLICE)));
+  const p = kernelPolicy;
+  if (tiles >= p.loraSplitTargetWorkgroups) return 1;
+  const want = Math.ceil(p.loraSplitTargetWorkgroups / tiles);
+  return Math.max(1, Math.min(want, Math.floor(K / p.loraSplitMinSlice)));
 }
 
 export interface LoraSplitPlan extends LoraGemmShape {

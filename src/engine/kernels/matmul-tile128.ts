@@ -40,6 +40,7 @@
 //   accumulate off; the host then runs split_reduce. One slice (z = 0) is the plain GEMM.
 import type { Shader } from '../../gpu/gpu';
 import { GpuLimitError } from '../../gpu/errors';
+import { kernelPolicy } from './policy';
 
 /** Which tile a frozen-linear dispatch uses: 'auto' lets matmulTileFor decide. */
 export type MatmulTile = 'auto' | 64 | 128;
@@ -50,8 +51,6 @@ export const TILE128 = {
   THREADS: 256,
   /** Workgroup storage the shaders declare: 2 operands x 2 buffers x 16 x 128 floats. */
   WORKGROUP_BYTES: 2 * 2 * 16 * 128 * 4,
-  /** 'auto' takes the large tile from this many output tiles (of 128x128) up. */
-  MIN_TILES: 256,
 } as const;
 
 /** The device limits the large tile depends on (Gpu requests the adapter's maxima of these). */
@@ -77,7 +76,7 @@ export function tile128Supported(limits: Partial<TileLimits>): boolean {
 }
 
 /**
- * The tile for an (M, N) output: 128 when it has at least 256 tiles of 128x128 (enough
+ * The tile for an (M, N) output: 128 when it has at least kernelPolicy.tile128MinTiles (256) tiles of 128x128 (enough
  * workgroups to fill a large GPU), pads the output by no more than 15% beyond what the 64 tile
  * pads (a 64-row head chunk would waste half of every 128 tile), and the limits allow it;
  * otherwise 64.
@@ -85,7 +84,7 @@ export function tile128Supported(limits: Partial<TileLimits>): boolean {
 export function matmulTileFor(M: number, N: number, limits: Partial<TileLimits>): 64 | 128 {
   const padded = (t: number): number => Math.ceil(M / t) * t * Math.ceil(N / t) * t;
   const tiles = padded(TILE128.TILE) / (TILE128.TILE * TILE128.TILE);
-  return tiles >= TILE128.MIN_TILES && padded(128) <= 1.15 * padded(64) && tile128Supported(limits) ? 128 : 64;
+  return tiles >= kernelPolicy.tile128MinTiles && padded(128) <= 1.15 * padded(64) && tile128Supported(limits) ? 128 : 64;
 }
 
 /** Resolves 'auto'; an explicit 128 on a device that cannot run it throws GpuLimitError. */

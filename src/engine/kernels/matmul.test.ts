@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { kernelPolicy } from './policy';
 import { matmulChecks } from './matmul.check';
 import {
   linearBackwardInput,
   linearBackwardInputCpu,
   linearForward,
   linearForwardCpu,
-  MATMUL_SPLIT_MIN_SLICE,
-  MATMUL_SPLIT_MIN_WORKGROUPS,
   matmulSplitPlan,
   matmulSplitScratchFloats,
   matmulSplitSlices,
@@ -104,9 +103,9 @@ describe('split-K of the backward input product (LM head)', () => {
   });
 
   it('no split when the tiles already fill the GPU or the reduction is short', () => {
-    expect(matmulSplitSlices(MATMUL_SPLIT_MIN_WORKGROUPS, 1 << 20)).toBe(1);
-    expect(matmulSplitSlices(MATMUL_SPLIT_MIN_WORKGROUPS - 1, 1 << 20)).toBe(3);
-    expect(matmulSplitSlices(1, MATMUL_SPLIT_MIN_SLICE * 2 - 1)).toBe(1);
+    expect(matmulSplitSlices(kernelPolicy.matmulSplitMinWorkgroups, 1 << 20)).toBe(1);
+    expect(matmulSplitSlices(kernelPolicy.matmulSplitMinWorkgroups - 1, 1 << 20)).toBe(3);
+    expect(matmulSplitSlices(1, kernelPolicy.matmulSplitMinSlice * 2 - 1)).toBe(1);
     expect(matmulSplitSlices(1, 200)).toBe(1); // tiny models (reference tests) run the plain kernel
     const p = matmulSplitPlan(64, 64, [100], 1, 16, 1);
     expect([p.split, p.slices, p.kSlice, p.partialFloats, p.workgroups]).toEqual([false, 1, 100, 0, 1]);

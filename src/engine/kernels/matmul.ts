@@ -4,6 +4,7 @@
 // The backward input product can split its reduction (split-K, below), as the LM head needs.
 import code from '../../../shaders/matmul.wgsl?raw';
 import { grid, isView, type Buf, type Recorder } from '../../gpu/gpu';
+import { kernelPolicy } from './policy';
 import { splitReduce } from './add';
 import { matmul128Shader, matmulTileFor, resolveMatmulTile, TILE128, type MatmulTile } from './matmul-tile128';
 
@@ -22,22 +23,16 @@ export const MATMUL_TILE = { TILE_M: 64, TILE_N: 64, TILE_K: 16 } as const;
 // each writing its partial output to a scratch buffer (S, M, Nc); split_reduce (shaders/add.wgsl)
 // then sums the slices in order into dinp, honouring accumulate. As the LoRA kernels (lora.ts).
 
-/** Tiles from which a grid fills a large GPU without splitting (an H100 has 132 SMs). */
-export const MATMUL_SPLIT_MIN_WORKGROUPS = 512;
-/** Workgroups a split aims at. */
-export const MATMUL_SPLIT_TARGET_WORKGROUPS = 1024;
-/** Shortest reduction slice worth a workgroup (rows of W). */
-export const MATMUL_SPLIT_MIN_SLICE = 512;
-
 /**
  * The policy: slices to ask for, given the plain grid's tile count and the reduction length K.
- * 1 when the tiles alone reach MATMUL_SPLIT_MIN_WORKGROUPS; otherwise enough slices to reach
- * MATMUL_SPLIT_TARGET_WORKGROUPS, but no slice shorter than MATMUL_SPLIT_MIN_SLICE.
+ * 1 when the tiles alone reach kernelPolicy.matmulSplitMinWorkgroups; otherwise enough slices to
+ * reach matmulSplitTargetWorkgroups, but no slice shorter than matmulSplitMinSlice.
  */
 export function matmulSplitSlices(tiles: number, K: number): number {
-  if (tiles >= MATMUL_SPLIT_MIN_WORKGROUPS) return 1;
-  const want = Math.ceil(MATMUL_SPLIT_TARGET_WORKGROUPS / tiles);
-  return Math.max(1, Math.min(want, Math.floor(K / MATMUL_SPLIT_MIN_SLICE)));
+  const p = kernelPolicy;
+  if (tiles >= p.matmulSplitMinWorkgroups) return 1;
+  const want = Math.ceil(p.matmulSplitTargetWorkgroups / tiles);
+  return Math.max(1, Math.min(want, Math.floor(K / p.matmulSplitMinSlice)));
 }
 
 /** Output tiles of an (M, Nc) result at a tile size (64 or 128, square). */
