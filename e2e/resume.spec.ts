@@ -1,14 +1,14 @@
 // A reload in the middle of training: the run resumes from its last IndexedDB checkpoint and
 // reaches the same losses as an uninterrupted run with the same settings: the same on screen, and
 // bit for bit in the histories the worker stored.
-import { expect, test } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 import { collectLogs, openStudio, parseStatus, recordStatusFromLoad, shooter, statusTexts, useDemo } from './helpers';
 
 const STEPS = 20;
 const EVERY = 5;
 
 /** Step → loss from the status texts recorded since the page loaded, skipping the first `from`. */
-async function losses(page: import('@playwright/test').Page, from = 0): Promise<Map<number, number>> {
+async function losses(page: Page, from = 0): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const t of (await statusTexts(page)).slice(from)) {
     const s = parseStatus(t);
@@ -22,25 +22,46 @@ interface StoredRun {
   history: { steps: number[]; loss: number[]; gradNorm: Array<number | null> };
 }
 
-/** The run records the worker stored in IndexedDB (database lora-studio-runs), oldest first. */
-async function storedRuns(page: import('@playwright/test').Page): Promise<StoredRun[]> {
-  const runs = await page.evaluate(async () => {
+/**
+ * The worker's IndexedDB store (database lora-studio-runs, idb-keyval's "kv"), in the page: 'runs'
+ * returns the stored run records; 'plant-pos' gives the stored checkpoint the data position that
+ * versions with a streaming batcher saved, and returns its step (null without a checkpoint).
+ */
+async function runsStore(page: Page, action: 'runs'): Promise<StoredRun[]>;
+async function runsStore(page: Page, action: 'plant-pos'): Promise<number | null>;
+async function runsStore(page: Page, action: 'runs' | 'plant-pos'): Promise<StoredRun[] | number | null> {
+  return page.evaluate(async (what) => {
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
       const r = indexedDB.open('lora-studio-runs');
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
     });
-    const store = db.transaction('kv', 'readonly').objectStore('kv');
-    const read = <T>(req: IDBRequest<T>) =>
+    const store = db.transaction('kv', what === 'runs' ? 'readonly' : 'readwrite').objectStore('kv');
+    const done = <T>(req: IDBRequest<T>) =>
       new Promise<T>((resolve, reject) => {
         req.onsuccess = () => resolve(req.result);
         req.onerror = () => reject(req.error);
       });
-    const [keys, values] = await Promise.all([read(store.getAllKeys()), read(store.getAll())]);
-    db.close();
-    return values.filter((_, i) => String(keys[i]).startsWith('run|')) as StoredRun[];
-  });
-  return runs.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    try {
+      const keys = await done(store.getAllKeys());
+      if (what === 'runs') {
+        const values = await done(store.getAll());
+        return values.filter((_, i) => String(keys[i]).startsWith('run|'));
+      }
+      const key = keys.find((k) => String(k).startsWith('ckpt|'));
+      if (key === undefined) return null;
+      const ckpt = (await done(store.get(key))) as { step: number };
+      await done(store.put({ ...ckpt, pos: { epoch: 0, index: 3 } }, key));
+      return ckpt.step;
+    } finally {
+      db.close();
+    }
+  }, action) as Promise<StoredRun[] | number | null>;
+}
+
+/** The stored run records, oldest first. */
+async function storedRuns(page: Page): Promise<StoredRun[]> {
+  return (await runsStore(page, 'runs')).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }
 
 test('a reload mid-training resumes from the checkpoint and matches an uninterrupted run', async ({ page }, testInfo) => {
@@ -118,25 +139,7 @@ test('a checkpoint saved by an earlier version resumes with a notice that its ba
     await page.getByRole('button', { name: 'Pause' }).click();
     await expect(page.getByRole('button', { name: 'Resume' })).toBeVisible();
     // Give the stored checkpoint the data position that versions with a streaming batcher saved.
-    const planted = await page.evaluate(async () => {
-      const db = await new Promise<IDBDatabase>((resolve, reject) => {
-        const r = indexedDB.open('lora-studio-runs');
-        r.onsuccess = () => resolve(r.result);
-        r.onerror = () => reject(r.error);
-      });
-      const store = db.transaction('kv', 'readwrite').objectStore('kv');
-      const done = <T>(req: IDBRequest<T>) =>
-        new Promise<T>((resolve, reject) => {
-          req.onsuccess = () => resolve(req.result);
-          req.onerror = () => reject(req.error);
-        });
-      const key = (await done(store.getAllKeys())).find((k) => String(k).startsWith('ckpt|'));
-      if (key === undefined) return null;
-      const ckpt = (await done(store.get(key))) as { step: number };
-      await done(store.put({ ...ckpt, pos: { epoch: 0, index: 3 } }, key));
-      db.close();
-      return ckpt.step;
-    });
+    const planted = await runsStore(page, 'plant-pos');
     expect(planted, 'a checkpoint was stored').toBe(EVERY);
     await page.reload();
     const notice = page.getByRole('note');

@@ -103,9 +103,10 @@ function expectParts(gpu: Gpu, w: ReturnType<typeof uploadQuantWeight>, parts: n
 
 const kinds: QuantKind[] = ['int8', 'int4'];
 
-const forwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
-  linearCases.map((c) => ({
-    name: `linear_q forward ${kind} ${caseName(c)}`,
+/** out (N, Out) = x · Wᵀ (+ bias) (+ out) by the tiled kernels or the decoding GEMV, against the CPU twin. */
+function forwardCheck(kind: QuantKind, c: LinearCase, gemv: boolean): KernelCheck {
+  return {
+    name: `linear_q ${gemv ? 'gemv' : 'forward'} ${kind} ${caseName(c)}`,
     async run(gpu: Gpu) {
       const { N, In, Out } = c;
       return withWeight(gpu, kind, Out, In, N * 7 + In, c.splitRows, async (w, qt) => {
@@ -116,16 +117,19 @@ const forwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
         const xb = gpu.upload(x, 'x');
         const bb = bias ? gpu.upload(bias, 'bias') : null;
         const ob = gpu.upload(out0, 'out');
-        await gpu.run((rec) => linearForwardQ(rec, ob, xb, w, bb, N, In, Out, c.accumulate ?? false, c.tile ?? 'auto'));
+        const accumulate = c.accumulate ?? false;
+        await gpu.run((rec) =>
+          gemv ? linearGemvQ(rec, ob, xb, w, bb, N, In, Out, accumulate) : linearForwardQ(rec, ob, xb, w, bb, N, In, Out, accumulate, c.tile ?? 'auto'),
+        );
         const got = await gpu.readF32(ob, N * Out);
         for (const b of [xb, ob, bb]) if (b) gpu.destroyBuffer(b);
         const want = out0.slice();
-        linearForwardQCpu(want, x, qt, bias, N, In, Out, c.accumulate ?? false);
+        linearForwardQCpu(want, x, qt, bias, N, In, Out, accumulate);
         return { error: relL2Err(got, want), tolerance: TOL };
       });
     },
-  })),
-);
+  };
+}
 
 // The decoding GEMV: a few token rows; In not a multiple of 32 (padded last block), Out not a
 // multiple of the rows per workgroup, row parts with offsets.
@@ -137,29 +141,8 @@ const gemvCases: LinearCase[] = [
   { N: 3, In: 72, Out: 200, bias: true, accumulate: true, splitRows: 64, parts: 4 },
 ];
 
-const gemvChecks: KernelCheck[] = kinds.flatMap((kind) =>
-  gemvCases.map((c) => ({
-    name: `linear_q gemv ${kind} ${caseName(c)}`,
-    async run(gpu: Gpu) {
-      const { N, In, Out } = c;
-      return withWeight(gpu, kind, Out, In, N * 3 + In + Out, c.splitRows, async (w, qt) => {
-        expectParts(gpu, w, c.parts);
-        const x = randn(N * In, 31 + N);
-        const bias = c.bias ? randn(Out, 37) : null;
-        const out0 = randn(N * Out, 41);
-        const xb = gpu.upload(x, 'x');
-        const bb = bias ? gpu.upload(bias, 'bias') : null;
-        const ob = gpu.upload(out0, 'out');
-        await gpu.run((rec) => linearGemvQ(rec, ob, xb, w, bb, N, In, Out, c.accumulate ?? false));
-        const got = await gpu.readF32(ob, N * Out);
-        for (const b of [xb, ob, bb]) if (b) gpu.destroyBuffer(b);
-        const want = out0.slice();
-        linearForwardQCpu(want, x, qt, bias, N, In, Out, c.accumulate ?? false);
-        return { error: relL2Err(got, want), tolerance: TOL };
-      });
-    },
-  })),
-);
+const forwardChecks = kinds.flatMap((kind) => linearCases.map((c) => forwardCheck(kind, c, false)));
+const gemvChecks = kinds.flatMap((kind) => gemvCases.map((c) => forwardCheck(kind, c, true)));
 
 const backwardChecks: KernelCheck[] = kinds.flatMap((kind) =>
   [...linearCases, ...splitCases].map((c) => ({
