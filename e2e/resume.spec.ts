@@ -1,7 +1,7 @@
 // A reload in the middle of training: the run resumes from its last IndexedDB checkpoint and
 // reaches the same losses as an uninterrupted run with the same settings: the same on screen, and
 // bit for bit in the histories the worker stored.
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Locator, type Page } from '@playwright/test';
 import { collectLogs, openStudio, parseStatus, recordStatusFromLoad, shooter, statusTexts, useDemo } from './helpers';
 
 const STEPS = 20;
@@ -15,6 +15,20 @@ async function losses(page: Page, from = 0): Promise<Map<number, number>> {
     if (s) out.set(s.step, s.loss);
   }
   return out;
+}
+
+/** The studio with the demo model and data, set to STEPS steps checkpointed every EVERY; its status line. */
+async function demoRunOf(page: Page): Promise<Locator> {
+  await openStudio(page);
+  await useDemo(page);
+  await page.getByLabel('Max steps', { exact: true }).fill(String(STEPS));
+  await page.getByLabel('Checkpoint every', { exact: true }).fill(String(EVERY));
+  return page.getByTestId('train-status');
+}
+
+/** The step the status line shows (0 before the first). */
+async function shownStep(status: Locator): Promise<number> {
+  return parseStatus((await status.textContent()) ?? '')?.step ?? 0;
 }
 
 interface StoredRun {
@@ -69,11 +83,7 @@ test('a reload mid-training resumes from the checkpoint and matches an uninterru
   const shot = shooter(page, testInfo);
   try {
     await recordStatusFromLoad(page);
-    await openStudio(page);
-    await useDemo(page);
-    await page.getByLabel('Max steps', { exact: true }).fill(String(STEPS));
-    await page.getByLabel('Checkpoint every', { exact: true }).fill(String(EVERY));
-    const status = page.getByTestId('train-status');
+    const status = await demoRunOf(page);
 
     // 1. The uninterrupted run.
     await page.getByRole('button', { name: 'Start training' }).click();
@@ -85,7 +95,7 @@ test('a reload mid-training resumes from the checkpoint and matches an uninterru
     // 2. The same run again, interrupted by a reload after its checkpoint at step 10.
     const seen = (await statusTexts(page)).length;
     await page.getByRole('button', { name: 'Start training' }).click();
-    await expect.poll(async () => parseStatus((await status.textContent()) ?? '')?.step ?? 0, { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(2 * EVERY + 2);
+    await expect.poll(() => shownStep(status), { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(2 * EVERY + 2);
     const before = await losses(page, seen);
     expect(before.get(1), 'the second run starts from step 1').toBeDefined();
     await shot('before-reload', false);
@@ -129,13 +139,9 @@ test('a reload mid-training resumes from the checkpoint and matches an uninterru
 test('a checkpoint saved by an earlier version resumes with a notice that its batch order changed', async ({ page }, testInfo) => {
   const logs = collectLogs(page);
   try {
-    await openStudio(page);
-    await useDemo(page);
-    await page.getByLabel('Max steps', { exact: true }).fill(String(STEPS));
-    await page.getByLabel('Checkpoint every', { exact: true }).fill(String(EVERY));
-    const status = page.getByTestId('train-status');
+    const status = await demoRunOf(page);
     await page.getByRole('button', { name: 'Start training' }).click();
-    await expect.poll(async () => parseStatus((await status.textContent()) ?? '')?.step ?? 0, { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(EVERY + 1);
+    await expect.poll(() => shownStep(status), { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(EVERY + 1);
     await page.getByRole('button', { name: 'Pause' }).click();
     await expect(page.getByRole('button', { name: 'Resume' })).toBeVisible();
     // Give the stored checkpoint the data position that versions with a streaming batcher saved.
@@ -145,7 +151,7 @@ test('a checkpoint saved by an earlier version resumes with a notice that its ba
     const notice = page.getByRole('note');
     await expect(notice).toContainText('earlier version of LoRA Studio', { timeout: 180_000 });
     await expect(notice).toContainText(`continues from step ${EVERY}`);
-    await expect.poll(async () => parseStatus((await status.textContent()) ?? '')?.step ?? 0, { timeout: 180_000 }).toBeGreaterThan(EVERY);
+    await expect.poll(() => shownStep(status), { timeout: 180_000 }).toBeGreaterThan(EVERY);
   } finally {
     if (logs.length) await testInfo.attach('console.txt', { body: logs.join('\n'), contentType: 'text/plain' });
   }
