@@ -106,9 +106,9 @@ export class Decoder {
       gate: f(P * I, 'gate'),
       up: f(P * I, 'up'),
       act: f(P * I, 'act'),
-      h: f(P * Math.max(lora?.layout.r ?? 1, 1), 'loraH'),
+      h: f(P * Math.max(lora?.layout.maxRank ?? 1, 1), 'loraH'),
       // Split-K scratch: one token's lora_down would otherwise be a single workgroup over In.
-      loraSplit: lora ? { partials: f(Math.max(1, loraSplitScratchFloats(P, lora.layout.r, lora.layout.sites.map((x) => projectionShape(spec, x.proj)))), 'loraPartials') } : undefined,
+      loraSplit: lora ? { partials: f(Math.max(1, loraSplitScratchFloats(P, lora.layout.maxRank, lora.layout.sites.map((x) => projectionShape(spec, x.proj)))), 'loraPartials') } : undefined,
       seed: f(1, 'seed'),
       cos: this.upload(cos, 'rope.cos'),
       sin: this.upload(sin, 'rope.sin'),
@@ -235,12 +235,11 @@ export class Decoder {
     linear(rec, out, inp, this.weights.layers[layer].proj[p], N, In, Out);
     const site = s.sites[layer].get(p);
     if (!site || !this.lora) return;
-    const { layout, params } = this.lora;
-    const { A, B } = siteViews(params, layout, site);
+    const { A, B } = siteViews(this.lora.params, site);
     // One token: h = A·x is a matrix-vector product over r rows of A (no dropout when decoding).
-    if (N === 1) decodeGemv(rec, s.h, inp, A, null, N, In, layout.r);
-    else loraDown(rec, s.h, inp, A, N, In, layout.r, { p: 0, seed: s.seed, site: site.site }, s.loraSplit);
-    loraUp(rec, out, s.h, B, N, Out, layout.r, layout.scale);
+    if (N === 1) decodeGemv(rec, s.h, inp, A, null, N, In, site.r);
+    else loraDown(rec, s.h, inp, A, N, In, site.r, { p: 0, seed: s.seed, site: site.site }, s.loraSplit);
+    loraUp(rec, out, s.h, B, N, Out, site.r, site.scale);
   }
 
   private record(rec: Recorder, s: Scratch, N: number, head: boolean): void {

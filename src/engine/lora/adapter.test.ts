@@ -17,7 +17,7 @@ import {
   readAdapter,
   writeAdapter,
 } from './adapter';
-import { LoraConfigError, loraScale, validateLoraSettings, type LoraSettings } from './config';
+import { LoraConfigError, loraScale, siteLora, validateLoraSettings, type LoraSettings } from './config';
 
 const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/reference/', import.meta.url));
 const specOf = (m: string): ModelSpec => parseModelConfig(JSON.parse(readFileSync(`${FIXTURES}${m}/model/config.json`, 'utf8')));
@@ -177,8 +177,12 @@ describe('readAdapter / writeAdapter', () => {
       [{ use_dora: true }, /use_dora true: DoRA is not supported/],
       [{ fan_in_fan_out: true }, /fan_in_fan_out true/],
       [{ bias: 'lora_only' }, /bias "lora_only" is not supported \(supported: "none"\)/],
-      [{ rank_pattern: { q_proj: 8 } }, /rank_pattern .* is not supported/],
-      [{ alpha_pattern: { q_proj: 8 } }, /alpha_pattern .* is not supported/],
+      [{ rank_pattern: { q_proj: 0 } }, /rank_pattern\["q_proj"\] must be an integer ≥ 1, not 0/],
+      [{ alpha_pattern: { 'layers.0.mlp.up_proj': 'x' } }, /alpha_pattern\["layers.0.mlp.up_proj"\] must be a positive number, not "x"/],
+      [{ alpha_pattern: [8] }, /alpha_pattern must be an object of module patterns/],
+      [{ rank_pattern: { '(?P<x>q_proj)': 2 } }, /rank_pattern key "\(\?P<x>q_proj\)" is not a regular expression/],
+      // a rank the stored tensors do not have: the first mis-shaped tensor is named with its rank
+      [{ rank_pattern: { q_proj: 8 } }, /tensor "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" has shape \[4, 64\] but r=8 and the model need \[8, 64\]/],
       [{ layers_to_transform: [0] }, /layers_to_transform \[0\]/],
       [{ modules_to_save: ['lm_head'] }, /modules_to_save \["lm_head"\]/],
       [{ peft_type: 'IA3' }, /peft_type "IA3" is not supported/],
@@ -197,6 +201,37 @@ describe('readAdapter / writeAdapter', () => {
       await expect(p, JSON.stringify(edit)).rejects.toThrow(AdapterError);
       await expect(readAdapter(folderWith({ ...config, ...edit }, weights), spec), JSON.stringify(edit)).rejects.toThrow(pattern);
     }
+  });
+
+  it('rank_pattern / alpha_pattern: read, matched per module as PEFT does, written back unchanged', () => {
+    const spec = specOf('tiny-llama');
+    const json = {
+      peft_type: 'LORA',
+      r: 4,
+      lora_alpha: 8,
+      target_modules: ['q_proj', 'v_proj', 'down_proj'],
+      // first matching key wins; a key matches the whole name or a dot-separated tail, as a regex
+      rank_pattern: { 'model.layers.1.self_attn.q_proj': 6, q_proj: 2, 'layers\\.\\d+\\.mlp\\..*': 3, proj: 9 },
+      alpha_pattern: { v_proj: 32 },
+    };
+    const { settings: s } = parseAdapterConfig(json, spec);
+    const shapes = expectedLoraShapes(spec, s);
+    expect(shapes.get(loraKey(0, 'q_proj', 'A'))).toEqual([2, 64]);
+    expect(shapes.get(loraKey(1, 'q_proj', 'A'))).toEqual([6, 64]);
+    expect(shapes.get(loraKey(1, 'down_proj', 'B'))).toEqual([64, 3]);
+    expect(shapes.get(loraKey(0, 'v_proj', 'B'))).toEqual([32, 4]); // "proj" is no dot-separated tail of "v_proj"
+    expect(siteLora(s, 0, 'v_proj').scale).toBe(8);
+    expect(siteLora(s, 0, 'q_proj').scale).toBe(4);
+    expect(siteLora({ ...s, useRslora: true }, 0, 'down_proj').scale).toBeCloseTo(8 / Math.sqrt(3), 12);
+    const out = adapterConfigJson(s, { baseModel: null }) as Record<string, unknown>;
+    expect(out.rank_pattern).toEqual(json.rank_pattern);
+    expect(Object.keys(out.rank_pattern as object)).toEqual(Object.keys(json.rank_pattern));
+    expect(out.alpha_pattern).toEqual(json.alpha_pattern);
+    const written = writeAdapter(spec, s, initLoraTensors(spec, s, 3), null);
+    expect(parseAdapterConfig(JSON.parse(written.config), spec).settings).toEqual(s);
+    expect(new Map([...parseAdapterWeights(written.safetensors)].map(([k, t]) => [k, t.shape]))).toEqual(shapes);
+    // empty patterns (what PEFT writes by default) are no patterns
+    expect(parseAdapterConfig({ ...json, rank_pattern: {}, alpha_pattern: null }, spec).settings).toEqual({ r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'], useRslora: false });
   });
 
   it('target_modules: list, PEFT regex string, plain name, all-linear', () => {

@@ -5,7 +5,7 @@ import { mulberry32 } from '../../util/prng';
 import { parseSafetensors, readSafetensorsHeader, readTensorF32, writeSafetensors, FLOAT_DTYPES } from '../../io/safetensors';
 import type { ModelFolder } from '../model/weights';
 import { PROJECTIONS, projectionModule, projectionShape, type HostTensor, type ModelSpec, type Projection } from '../model/spec';
-import { canonicalTargets, isProjection, LoraConfigError, validateLoraSettings, type LoraSettings } from './config';
+import { canonicalTargets, isProjection, LoraConfigError, siteLora, validateLoraSettings, type LoraSettings } from './config';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -22,8 +22,9 @@ export function expectedLoraShapes(spec: ModelSpec, settings: LoraSettings): Map
   for (let i = 0; i < spec.numLayers; i++) {
     for (const p of targets) {
       const [out, inp] = projectionShape(spec, p);
-      m.set(loraKey(i, p, 'A'), [settings.r, inp]);
-      m.set(loraKey(i, p, 'B'), [out, settings.r]);
+      const { r } = siteLora(settings, i, p);
+      m.set(loraKey(i, p, 'A'), [r, inp]);
+      m.set(loraKey(i, p, 'B'), [out, r]);
     }
   }
   return m;
@@ -79,8 +80,8 @@ export function adapterConfigJson(settings: LoraSettings, opts: { baseModel: str
     revision: opts.revision ?? null,
     inference_mode: true,
     modules_to_save: null,
-    rank_pattern: {},
-    alpha_pattern: {},
+    rank_pattern: { ...settings.rankPattern },
+    alpha_pattern: { ...settings.alphaPattern },
     layers_to_transform: null,
     layers_pattern: null,
   };
@@ -125,8 +126,6 @@ const REFUSED_OPTIONS: ReadonlyArray<[field: string, why: string]> = [
   ['lora_bias', 'lora_bias'],
   ['modules_to_save', 'modules_to_save (fully trained extra modules)'],
   ['layers_to_transform', 'layers_to_transform (LoRA on some layers only)'],
-  ['rank_pattern', 'rank_pattern (per-module ranks)'],
-  ['alpha_pattern', 'alpha_pattern (per-module alphas)'],
   ['exclude_modules', 'exclude_modules'],
   ['layer_replication', 'layer_replication'],
   ['target_parameters', 'target_parameters'],
@@ -181,6 +180,11 @@ export function parseAdapterConfig(json: unknown, spec: ModelSpec, file = ADAPTE
   };
   const useRslora = c.use_rslora ?? false;
   if (typeof useRslora !== 'boolean') fail(`use_rslora must be true or false, not ${JSON.stringify(useRslora)}`);
+  const pattern = (k: string): Record<string, number> | undefined => {
+    const v = c[k] ?? {};
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(`${k} must be an object of module patterns, not ${JSON.stringify(v)}`);
+    return Object.keys(v).length > 0 ? (v as Record<string, number>) : undefined;
+  };
   const settings: LoraSettings = {
     r: num('r', 8), // PEFT's defaults
     alpha: num('lora_alpha', 8),
@@ -188,6 +192,10 @@ export function parseAdapterConfig(json: unknown, spec: ModelSpec, file = ADAPTE
     targetModules: resolveTargetModules(c.target_modules, spec, fail),
     useRslora: useRslora as boolean,
   };
+  const rankPattern = pattern('rank_pattern');
+  const alphaPattern = pattern('alpha_pattern');
+  if (rankPattern) settings.rankPattern = rankPattern;
+  if (alphaPattern) settings.alphaPattern = alphaPattern;
   try {
     validateLoraSettings(settings, file);
   } catch (e) {
@@ -299,7 +307,8 @@ export async function readAdapter(
     const info = index.tensors.get(key);
     if (!info) throw new AdapterError(`${wFile}: missing tensor "${key}" (shape [${shape.join(', ')}])`);
     if (!sameShape(info.shape, shape)) {
-      throw new AdapterError(`${wFile}: tensor "${key}" has shape [${info.shape.join(', ')}] but r=${settings.r} and the model need [${shape.join(', ')}]`);
+      const rank = key.endsWith('.lora_A.weight') ? shape[0] : shape[1];
+      throw new AdapterError(`${wFile}: tensor "${key}" has shape [${info.shape.join(', ')}] but r=${rank} and the model need [${shape.join(', ')}]`);
     }
     if (!FLOAT_DTYPES.includes(info.dtype)) throw new AdapterError(`${wFile}: tensor "${key}" has dtype ${info.dtype} (supported: ${FLOAT_DTYPES.join(', ')})`);
   }

@@ -1,6 +1,6 @@
 // LoRA settings (the subset of PEFT's LoraConfig the engine trains) and their validation.
 
-import { PROJECTIONS, type Projection } from '../model/spec';
+import { PROJECTIONS, projectionModule, type Projection } from '../model/spec';
 
 export interface LoraSettings {
   /** Rank, an integer ≥ 1. */
@@ -13,6 +13,13 @@ export interface LoraSettings {
   targetModules: Projection[];
   /** rsLoRA: scale alpha/sqrt(r) instead of alpha/r. */
   useRslora: boolean;
+  /**
+   * PEFT's rank_pattern / alpha_pattern: module-name patterns (e.g. "q_proj",
+   * "model.layers.0.mlp.down_proj", "layers\\.[0-3]\\..*v_proj") mapped to the rank or alpha of the
+   * modules they match, instead of r / alpha. Absent or empty = every module uses r and alpha.
+   */
+  rankPattern?: Readonly<Record<string, number>>;
+  alphaPattern?: Readonly<Record<string, number>>;
 }
 
 export class LoraConfigError extends Error {
@@ -20,8 +27,36 @@ export class LoraConfigError extends Error {
 }
 
 /** The factor PEFT multiplies B·A·x by: alpha/r, or alpha/sqrt(r) with rsLoRA. */
-export function loraScale(s: LoraSettings): number {
+export function loraScale(s: Pick<LoraSettings, 'r' | 'alpha' | 'useRslora'>): number {
   return s.useRslora ? s.alpha / Math.sqrt(s.r) : s.alpha / s.r;
+}
+
+/** PEFT's name of a projection module in layer `layer` (named_modules() of the CausalLM). */
+export function loraModuleName(layer: number, proj: Projection): string {
+  return `model.layers.${layer}.${projectionModule(proj)}.${proj}`;
+}
+
+/**
+ * The key of `patterns` that applies to `moduleName`, as PEFT's get_pattern_key picks it: the first
+ * key, in the object's order, that matches the whole name or a dot-separated tail of it as a regex
+ * (`^(.*\.)?(key)$`). Undefined when none does.
+ */
+export function patternKeyFor(patterns: Readonly<Record<string, number>>, moduleName: string): string | undefined {
+  return Object.keys(patterns).find((key) => patternRegex(key).test(moduleName));
+}
+
+function patternRegex(key: string): RegExp {
+  return new RegExp(`^(.*\\.)?(${key})$`);
+}
+
+/** Rank, alpha and scale of one adapted module, rank_pattern and alpha_pattern applied. */
+export function siteLora(s: LoraSettings, layer: number, proj: Projection): { r: number; alpha: number; scale: number } {
+  const name = loraModuleName(layer, proj);
+  const rKey = s.rankPattern ? patternKeyFor(s.rankPattern, name) : undefined;
+  const aKey = s.alphaPattern ? patternKeyFor(s.alphaPattern, name) : undefined;
+  const r = rKey !== undefined ? s.rankPattern![rKey] : s.r;
+  const alpha = aKey !== undefined ? s.alphaPattern![aKey] : s.alpha;
+  return { r, alpha, scale: loraScale({ r, alpha, useRslora: s.useRslora }) };
 }
 
 export function isProjection(x: unknown): x is Projection {
@@ -45,6 +80,27 @@ export function validateLoraSettings(s: LoraSettings, where = 'LoRA settings'): 
     if (!isProjection(t)) fail(`targetModules: ${JSON.stringify(t)} is not a supported module (supported: ${PROJECTIONS.join(', ')})`);
     if (seen.has(t)) fail(`targetModules lists ${t} twice`);
     seen.add(t);
+  }
+  validatePattern(s.rankPattern, 'rank_pattern', (v) => Number.isSafeInteger(v) && v >= 1, 'an integer ≥ 1', fail);
+  validatePattern(s.alphaPattern, 'alpha_pattern', (v) => Number.isFinite(v) && v > 0, 'a positive number', fail);
+}
+
+function validatePattern(
+  p: Readonly<Record<string, number>> | undefined,
+  field: string,
+  ok: (v: number) => boolean,
+  what: string,
+  fail: (msg: string) => never,
+): void {
+  if (p === undefined) return;
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) fail(`${field} must be an object of module patterns, not ${JSON.stringify(p)}`);
+  for (const [key, v] of Object.entries(p)) {
+    if (typeof v !== 'number' || !ok(v)) fail(`${field}[${JSON.stringify(key)}] must be ${what}, not ${JSON.stringify(v)}`);
+    try {
+      patternRegex(key);
+    } catch {
+      fail(`${field} key ${JSON.stringify(key)} is not a regular expression this engine can read`);
+    }
   }
 }
 

@@ -5,7 +5,7 @@ import type { BufferView } from '../../gpu/gpu';
 import { PROJECTIONS, projectionShape, type ModelSpec, type Projection } from '../model/spec';
 import type { LoraHyper } from '../train/types';
 import { loraKey } from './adapter';
-import { loraScale } from './config';
+import { siteLora } from './config';
 
 /** Floats per 256 bytes: the storage-buffer offset alignment every adapter supports. */
 const ALIGN_FLOATS = 64;
@@ -17,14 +17,17 @@ export interface LoraSite {
   site: number;
   inFeatures: number;
   outFeatures: number;
+  /** This module's rank and the factor its B·A·x is multiplied by (rank_pattern / alpha_pattern applied). */
+  r: number;
+  scale: number;
   /** Offsets (in floats) of A (r, in) and B (out, r) inside the flat buffers. */
   aOffset: number;
   bOffset: number;
 }
 
 export interface LoraLayout {
-  r: number;
-  scale: number;
+  /** The largest rank of any site: what scratch buffers shared by all sites are sized for. */
+  maxRank: number;
   sites: LoraSite[];
   /** Total floats of the flat buffers, padding included. */
   totalFloats: number;
@@ -42,18 +45,20 @@ export function loraLayout(spec: ModelSpec, lora: LoraHyper): LoraLayout {
     PROJECTIONS.forEach((proj, pi) => {
       if (!lora.targetModules.includes(proj)) return;
       const [outFeatures, inFeatures] = projectionShape(spec, proj);
-      const aOffset = take(lora.r * inFeatures);
-      const bOffset = take(outFeatures * lora.r);
-      sites.push({ layer, proj, site: layer * PROJECTIONS.length + pi, inFeatures, outFeatures, aOffset, bOffset });
+      const { r, scale } = siteLora(lora, layer, proj);
+      const aOffset = take(r * inFeatures);
+      const bOffset = take(outFeatures * r);
+      sites.push({ layer, proj, site: layer * PROJECTIONS.length + pi, inFeatures, outFeatures, r, scale, aOffset, bOffset });
     });
   }
-  return { r: lora.r, scale: loraScale(lora), sites, totalFloats: Math.max(offset, ALIGN_FLOATS) };
+  const maxRank = sites.reduce((m, s) => Math.max(m, s.r), lora.r);
+  return { maxRank, sites, totalFloats: Math.max(offset, ALIGN_FLOATS) };
 }
 
-export function siteViews(buffer: GPUBuffer, layout: LoraLayout, s: LoraSite): { A: BufferView; B: BufferView } {
+export function siteViews(buffer: GPUBuffer, s: LoraSite): { A: BufferView; B: BufferView } {
   return {
-    A: { buffer, offset: s.aOffset * 4, size: layout.r * s.inFeatures * 4 },
-    B: { buffer, offset: s.bOffset * 4, size: s.outFeatures * layout.r * 4 },
+    A: { buffer, offset: s.aOffset * 4, size: s.r * s.inFeatures * 4 },
+    B: { buffer, offset: s.bOffset * 4, size: s.outFeatures * s.r * 4 },
   };
 }
 
@@ -64,7 +69,7 @@ export function packLora(layout: LoraLayout, tensors: Map<string, { shape: numbe
     for (const which of ['A', 'B'] as const) {
       const key = loraKey(s.layer, s.proj, which);
       const t = tensors.get(key);
-      const want = which === 'A' ? [layout.r, s.inFeatures] : [s.outFeatures, layout.r];
+      const want = which === 'A' ? [s.r, s.inFeatures] : [s.outFeatures, s.r];
       if (!t) throw new Error(`adapter tensor ${key} is missing`);
       if (t.shape.length !== 2 || t.shape[0] !== want[0] || t.shape[1] !== want[1]) {
         throw new Error(`adapter tensor ${key} has shape [${t.shape}], expected [${want}]`);
@@ -79,10 +84,10 @@ export function packLora(layout: LoraLayout, tensors: Map<string, { shape: numbe
 export function unpackLora(layout: LoraLayout, flat: Float32Array): Map<string, { shape: number[]; data: Float32Array }> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const s of layout.sites) {
-    const aLen = layout.r * s.inFeatures;
-    const bLen = s.outFeatures * layout.r;
-    out.set(loraKey(s.layer, s.proj, 'A'), { shape: [layout.r, s.inFeatures], data: flat.slice(s.aOffset, s.aOffset + aLen) });
-    out.set(loraKey(s.layer, s.proj, 'B'), { shape: [s.outFeatures, layout.r], data: flat.slice(s.bOffset, s.bOffset + bLen) });
+    const aLen = s.r * s.inFeatures;
+    const bLen = s.outFeatures * s.r;
+    out.set(loraKey(s.layer, s.proj, 'A'), { shape: [s.r, s.inFeatures], data: flat.slice(s.aOffset, s.aOffset + aLen) });
+    out.set(loraKey(s.layer, s.proj, 'B'), { shape: [s.outFeatures, s.r], data: flat.slice(s.bOffset, s.bOffset + bLen) });
   }
   return out;
 }

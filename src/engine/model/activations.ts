@@ -91,13 +91,16 @@ export function allocateActivations(
     return b;
   };
   // One split-K scratch for every LoRA call (they run one after another, forward and backward).
-  const loraPartials = f(loraSplitScratchFloats(N, layout.r, layout.sites.map((s) => projectionShape(spec, s.proj))), 'loraPartials');
+  const loraPartials = f(loraSplitScratchFloats(N, layout.maxRank, layout.sites.map((s) => projectionShape(spec, s.proj))), 'loraPartials');
   // layer null: the shared recompute set, with an h buffer for every projection any layer targets.
   const makeLayer = (tag: string, layer: number | null): LayerActs => {
-    const h = new Map<string, GPUBuffer>();
+    // h of a projection holds (N, r) floats; the shared set takes the largest r of that projection.
+    const rank = new Map<string, number>();
     for (const s of layout.sites) {
-      if ((layer === null || s.layer === layer) && !h.has(s.proj)) h.set(s.proj, f(N * layout.r, `${tag}.h.${s.proj}`));
+      if (layer === null || s.layer === layer) rank.set(s.proj, Math.max(rank.get(s.proj) ?? 0, s.r));
     }
+    const h = new Map<string, GPUBuffer>();
+    for (const [proj, r] of rank) h.set(proj, f(N * r, `${tag}.h.${proj}`));
     return {
       n1: f(N * C, `${tag}.n1`),
       rstd1: f(N, `${tag}.rstd1`),
@@ -152,7 +155,7 @@ export function allocateActivations(
       dv: f(N * KV, 'dv'),
       dqRaw: spec.qkNorm ? f(N * Q, 'dqRaw') : null,
       dkRaw: spec.qkNorm ? f(N * KV, 'dkRaw') : null,
-      dh: f(N * layout.r, 'dh'),
+      dh: f(N * layout.maxRank, 'dh'),
       loraPartials,
       // dn (rows, C) = dlogits (rows, V)·W (V, C) of one head chunk at a time.
       headPartials: f(matmulSplitScratchFloats(Math.min(N, logitsRows), C, spec.vocabSize), 'headPartials'),

@@ -51,10 +51,10 @@ function projWithLoraForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGp
   projForward(rec, out, inp, w.proj[p], N, In, Out);
   const s = ctx.sites.get(p);
   if (!s) return;
-  const { A, B } = siteViews(ctx.params, ctx.lora, s);
+  const { A, B } = siteViews(ctx.params, s);
   const h = acts.h.get(p)!;
-  loraDown(rec, h, inp, A, N, In, ctx.lora.r, dropoutFor(ctx, s), ctx.loraSplit);
-  loraUp(rec, out, h, B, N, Out, ctx.lora.r, ctx.lora.scale);
+  loraDown(rec, h, inp, A, N, In, s.r, dropoutFor(ctx, s), ctx.loraSplit);
+  loraUp(rec, out, h, B, N, Out, s.r, s.scale);
 }
 
 /** dinp (=, or += when accumulate) from dout; dA and dB accumulated into the flat gradients. */
@@ -75,13 +75,13 @@ function projWithLoraBackward(
   projBackwardInput(rec, dinp, dout, w.proj[p], N, In, Out, accumulate);
   const s = ctx.sites.get(p);
   if (!s) return;
-  const r = ctx.lora.r;
-  const { A, B } = siteViews(ctx.params, ctx.lora, s);
-  const grads = siteViews(ctx.grads, ctx.lora, s);
+  const { r, scale } = s;
+  const { A, B } = siteViews(ctx.params, s);
+  const grads = siteViews(ctx.grads, s);
   const h = acts.h.get(p)!;
   const split = ctx.loraSplit;
-  loraGradB(rec, grads.B, dout, h, N, Out, r, ctx.lora.scale, true, split);
-  loraGradH(rec, g.dh, dout, B, N, Out, r, ctx.lora.scale, split);
+  loraGradB(rec, grads.B, dout, h, N, Out, r, scale, true, split);
+  loraGradH(rec, g.dh, dout, B, N, Out, r, scale, split);
   loraGradA(rec, grads.A, g.dh, inp, N, In, r, dropoutFor(ctx, s), true, split);
   loraGradInput(rec, dinp, g.dh, A, N, In, r, dropoutFor(ctx, s));
 }

@@ -1,5 +1,5 @@
 // The trainer's public contract, shared by the CLI, the worker and the UI.
-import type { Projection } from '../model/spec';
+import type { LoraSettings } from '../lora/config';
 
 /** One training batch, right-padded: B rows of T tokens. labels are NOT shifted (-100 = ignored). */
 export interface Batch {
@@ -15,13 +15,8 @@ export interface Batch {
 
 export type Schedule = 'constant' | 'linear' | 'cosine';
 
-export interface LoraHyper {
-  r: number;
-  alpha: number;
-  dropout: number;
-  targetModules: Projection[];
-  useRslora: boolean;
-}
+/** The adapter's settings as the trainer takes them (src/engine/lora/config.ts). */
+export type LoraHyper = LoraSettings;
 
 export interface TrainHyper {
   lr: number;
