@@ -28,6 +28,7 @@ test('training and matmul benchmarks run in the page', async ({ page }, testInfo
     expect(r).toMatchObject({ model: 'tiny', layers: 2, quant: 'none', batch: 1, seq: 16, rank: 4, checkpointing: false, steps: 2 });
     expect(r.tokens_per_s).toBeGreaterThan(0);
     expect(r.step_ms).toBeGreaterThan(0);
+    expect(r.model_tflop_per_s).toBeGreaterThan(0);
     expect(r.gpu_bytes).toBeGreaterThan(0);
     expect(r.losses).toHaveLength(2);
     for (const l of r.losses) expect(Number.isFinite(l), `loss ${l}`).toBe(true);

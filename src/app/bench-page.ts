@@ -157,7 +157,7 @@ function showResult(kind: BenchKind, result: BenchResult, features: string[]): v
     const r = result as TrainBenchResult;
     const mem = `${fmtBytes(r.gpu_bytes)} of GPU buffers at peak`;
     const vs = r.vs_pytorch_h100 ? ` That is ${r.vs_pytorch_h100.ratio_f32}× PyTorch f32 on an H100 (${r.vs_pytorch_h100.pytorch_f32_tokens_per_s} tokens/s).` : '';
-    statusEl.textContent = r.step_ms === null ? `Done (memory only): ${mem}.` : `Done: ${r.tokens_per_s} tokens/s, ${r.step_ms} ms a step, ${mem}.${vs}`;
+    statusEl.textContent = r.step_ms === null ? `Done (memory only): ${mem}.` : `Done: ${r.tokens_per_s} tokens/s, ${r.step_ms} ms a step (${r.model_tflop_per_s} TFLOP/s of model arithmetic), ${mem}.${vs}`;
     if (r.kernels) {
       const h = document.createElement('h2');
       h.textContent = 'GPU time per kernel (one step)';

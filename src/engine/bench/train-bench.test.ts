@@ -1,6 +1,8 @@
 // The benchmark core on the tiny preset: memory-only mode (steps 0) counts exactly what a run with
 // steps allocates (a training step allocates nothing), and steps give finite results.
 import { comparePytorch } from './pytorch-reference';
+import { PRESETS } from '../model/presets';
+import { trainStepFlops } from './step-flops';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../kernels/testing';
 import { BenchFieldError, cliLabel, plainLabel } from './fields';
@@ -25,7 +27,9 @@ describe('train bench', () => {
 
       expect(memOnly.gpu_bytes).toBeGreaterThan(0);
       expect(memOnly.gpu_bytes).toBe(run.gpu_bytes);
-      expect(memOnly).toMatchObject({ steps: 0, step_ms: null, first_step_ms: null, tokens_per_s: null, losses: [], kernels: null });
+      expect(memOnly).toMatchObject({ steps: 0, step_ms: null, first_step_ms: null, tokens_per_s: null, model_tflop_per_s: null, losses: [], kernels: null });
+      expect(run.step_tflop).toBeGreaterThan(0);
+      expect(Math.abs(run.model_tflop_per_s! / (run.step_tflop / (run.step_ms! / 1000)) - 1)).toBeLessThan(1e-2);
 
       expect(run.steps).toBe(2);
       expect(run.losses).toHaveLength(2);
@@ -37,7 +41,7 @@ describe('train bench', () => {
       expect(run.adapter.length).toBeGreaterThan(0);
       expect(Object.keys(run)).toEqual([
         'model', 'layers', 'quant', 'batch', 'seq', 'rank', 'checkpointing', 'steps', 'step_ms', 'first_step_ms',
-        'tokens_per_s', 'gpu_bytes', 'losses', 'adapter', 'subgroups', 'kernels', 'vs_pytorch_h100',
+        'tokens_per_s', 'step_tflop', 'model_tflop_per_s', 'gpu_bytes', 'losses', 'adapter', 'subgroups', 'kernels', 'vs_pytorch_h100',
       ]);
       expect(run.vs_pytorch_h100).toBeNull(); // tiny has no PyTorch reference
       expect(run.subgroups).toBe(gpu.subgroups);
@@ -51,6 +55,19 @@ describe('train bench', () => {
     expect(r.matmul).toEqual([32, 48, 64]);
     expect(r.gflops).toBeGreaterThan(0);
     expect(gpu.allocatedBytes).toBe(before);
+  });
+});
+
+describe('step FLOPs', () => {
+  it('SmolLM2-135M at 4 × 512, r 16 on all seven projections: 1.2706 TFLOP, counted by hand', () => {
+    // Per layer, N = 2048 tokens: frozen q,k,v,o,gate,up,down (Σ in·out = 3,538,944) forward and
+    // input-gradient: 4·N·3,538,944 = 28,991,029,248; LoRA (Σ in+out = 10,176): 6·N·16·10,176 =
+    // 2,000,683,008; attention: 12·64 per visible pair, 512·513/2 pairs per row, 9 heads, 4 rows =
+    // 3,630,956,544. × 30 layers, plus the tied LM head 4·N·576·49,152 = 231,928,233,984.
+    expect(trainStepFlops(PRESETS['smollm2-135m'], { batch: 4, seq: 512, rank: 16 })).toBe(1_270_608_297_984);
+    // LoRA on q and v only: the frozen work stays, LoRA shrinks to 6·N·16·(1152 + 768) per layer.
+    const qv = trainStepFlops(PRESETS['smollm2-135m'], { batch: 4, seq: 512, rank: 16, targets: ['q_proj', 'v_proj'] });
+    expect(1_270_608_297_984 - qv).toBe(30 * 6 * 2048 * 16 * (10_176 - 1920));
   });
 });
 

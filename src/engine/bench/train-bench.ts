@@ -13,6 +13,7 @@ import { Trainer } from '../train/trainer';
 import { DEFAULT_TRAIN, type Batch } from '../train/types';
 import { rng } from '../kernels/random';
 import { comparePytorch, type PytorchComparison } from './pytorch-reference';
+import { trainStepFlops } from './step-flops';
 import { BenchFieldError, intField, quantField, type BenchQuant, type FieldLabel, type RawFields } from './fields';
 
 export interface TrainBenchOptions {
@@ -42,6 +43,10 @@ export interface TrainBenchResult {
   step_ms: number | null;
   first_step_ms: number | null;
   tokens_per_s: number | null;
+  /** The step's useful arithmetic in TFLOP (step-flops.ts: products and attention, no recomputation). */
+  step_tflop: number;
+  /** step_tflop per second at the median step time: the figure to hold against the GPU's f32 peak. */
+  model_tflop_per_s: number | null;
   /** Peak bytes of the Gpu's buffers during the run (weights, adapter, optimizer, activations). */
   gpu_bytes: number;
   losses: number[];
@@ -90,6 +95,7 @@ export function benchSpec(opts: TrainBenchOptions): ModelSpec {
 }
 
 const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
+const significant = (v: number, digits: number): number => Number(v.toPrecision(digits));
 
 /**
  * Runs the training benchmark on `gpu`. gpu_bytes counts from the Gpu's current allocation: the
@@ -152,6 +158,7 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
       );
     }
     const tokensPerS = median === null ? null : round(((B * T) / median) * 1000, 1);
+    const stepFlops = trainStepFlops(spec, { batch: B, seq: T, rank: r });
     return {
       model: opts.model,
       layers: spec.numLayers,
@@ -164,6 +171,8 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
       step_ms: median === null ? null : round(median, 2),
       first_step_ms: times.length ? round(times[0], 2) : null,
       tokens_per_s: tokensPerS,
+      step_tflop: significant(stepFlops / 1e12, 6),
+      model_tflop_per_s: median === null ? null : significant(stepFlops / 1e12 / (median / 1000), 4),
       gpu_bytes: gpu.peakAllocatedBytes - base,
       losses,
       adapter: gpu.adapterName,
