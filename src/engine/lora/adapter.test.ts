@@ -183,14 +183,22 @@ describe('readAdapter / writeAdapter', () => {
       [{ rank_pattern: { '(?P<x>q_proj)': 2 } }, /rank_pattern key "\(\?P<x>q_proj\)" is not a regular expression/],
       // a rank the stored tensors do not have: the first mis-shaped tensor is named with its rank
       [{ rank_pattern: { q_proj: 8 } }, /tensor "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" has shape \[4, 64\] but r=8 and the model need \[8, 64\]/],
-      [{ layers_to_transform: [0] }, /layers_to_transform \[0\]/],
+      // layer 1's tensors in the file, layer 0 only in the config
+      [{ layers_to_transform: [0] }, /unexpected tensors "base_model.model.model.layers.1.mlp.down_proj.lora_A.weight".* in layer 0\)/],
+      [{ layers_to_transform: 'x' }, /layers_to_transform must be a layer index or a list of layer indices \(integers ≥ 0\), not "x"/],
+      [{ layers_to_transform: [0, 1.5] }, /layers_to_transform must be .* not \[0,1.5\]/],
+      [{ layers_to_transform: [0], layers_pattern: 'h' }, /layers_pattern "h" names no layer list of this model \(its decoder layers are model.layers.0..1/],
+      [{ layers_to_transform: [7] }, /with layers_to_transform selects no module of this model/],
       [{ modules_to_save: ['lm_head'] }, /modules_to_save \["lm_head"\]/],
       [{ peft_type: 'IA3' }, /peft_type "IA3" is not supported/],
       [{ task_type: 'SEQ_CLS' }, /task_type "SEQ_CLS" is not supported/],
       [{ init_lora_weights: 'pissa' }, /init_lora_weights "pissa" is not supported/],
       [{ target_modules: ['q_proj', 'embed_tokens'] }, /selects model.embed_tokens: LoRA on model.embed_tokens is not supported/],
       [{ target_modules: ['self_attn'] }, /selects model.layers.0.self_attn, which is not a Linear layer/],
-      [{ target_modules: 'model\\.layers\\.0\\.self_attn\\.q_proj' }, /selects different projections in different layers/],
+      [
+        { target_modules: 'model\\.layers\\.0\\.self_attn\\.q_proj|model\\.layers\\.1\\.self_attn\\.v_proj' },
+        /selects different projections in different layers \(layer 0: q_proj; layer 1: v_proj\)/,
+      ],
       [{ target_modules: '(?P<x>q_proj)' }, /target_modules regex "\(\?P<x>q_proj\)" cannot be interpreted/],
       [{ target_modules: 'c_attn' }, /selects no module of this model/],
       [{ r: 0 }, /r must be an integer ≥ 1/],
@@ -232,6 +240,26 @@ describe('readAdapter / writeAdapter', () => {
     expect(new Map([...parseAdapterWeights(written.safetensors)].map(([k, t]) => [k, t.shape]))).toEqual(shapes);
     // empty patterns (what PEFT writes by default) are no patterns
     expect(parseAdapterConfig({ ...json, rank_pattern: {}, alpha_pattern: null }, spec).settings).toEqual({ r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'], useRslora: false });
+  });
+
+  it('layers_to_transform, and target_modules that adapt some layers, as PEFT selects them', () => {
+    const spec = specOf('tiny-llama'); // 2 layers
+    const parse = (c: Record<string, unknown>): LoraSettings => parseAdapterConfig({ peft_type: 'LORA', r: 4, ...c }, spec).settings;
+    expect(parse({ target_modules: ['q_proj', 'v_proj'], layers_to_transform: 1 }).layersToTransform).toEqual([1]);
+    expect(parse({ target_modules: ['q_proj'], layers_to_transform: [1, 0] }).layersToTransform).toBeUndefined(); // every layer
+    expect(parse({ target_modules: ['q_proj'], layers_to_transform: [], layers_pattern: null }).layersToTransform).toBeUndefined();
+    expect(parse({ target_modules: ['q_proj'], layers_to_transform: [1, 5], layers_pattern: ['layers'] }).layersToTransform).toEqual([1]);
+    // PEFT applies no layer filter to a full module name, nor to a regex string
+    expect(parse({ target_modules: ['model.layers.0.self_attn.q_proj'], layers_to_transform: [1] }).layersToTransform).toEqual([0]);
+    const byRegex = parse({ target_modules: 'model\\.layers\\.1\\.(self_attn\\.o_proj|mlp\\.up_proj)', layers_to_transform: [0] });
+    expect(byRegex).toMatchObject({ targetModules: ['o_proj', 'up_proj'], layersToTransform: [1] });
+    const s = parse({ target_modules: ['q_proj', 'down_proj'], layers_to_transform: [1] });
+    const shapes = expectedLoraShapes(spec, s);
+    expect([...shapes.keys()]).toEqual([loraKey(1, 'q_proj', 'A'), loraKey(1, 'q_proj', 'B'), loraKey(1, 'down_proj', 'A'), loraKey(1, 'down_proj', 'B')]);
+    const written = writeAdapter(spec, s, initLoraTensors(spec, s, 3), null);
+    expect(JSON.parse(written.config)).toMatchObject({ layers_to_transform: [1], layers_pattern: null, target_modules: ['q_proj', 'down_proj'] });
+    expect(parseAdapterConfig(JSON.parse(written.config), spec).settings).toEqual(s);
+    expect(() => validateLoraSettings({ ...s, layersToTransform: [1, 1] })).toThrow(/ascending order without repeats/);
   });
 
   it('target_modules: list, PEFT regex string, plain name, all-linear', () => {

@@ -5,7 +5,7 @@ import { mulberry32 } from '../../util/prng';
 import { parseSafetensors, readSafetensorsHeader, readTensorF32, writeSafetensors, FLOAT_DTYPES } from '../../io/safetensors';
 import type { ModelFolder } from '../model/weights';
 import { PROJECTIONS, projectionModule, projectionShape, type HostTensor, type ModelSpec, type Projection } from '../model/spec';
-import { canonicalTargets, isProjection, LoraConfigError, siteLora, validateLoraSettings, type LoraSettings } from './config';
+import { canonicalTargets, isAdaptedLayer, isProjection, LoraConfigError, siteLora, validateLoraSettings, type LoraSettings } from './config';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -20,6 +20,7 @@ export function expectedLoraShapes(spec: ModelSpec, settings: LoraSettings): Map
   const m = new Map<string, number[]>();
   const targets = canonicalTargets(settings.targetModules);
   for (let i = 0; i < spec.numLayers; i++) {
+    if (!isAdaptedLayer(settings, i)) continue;
     for (const p of targets) {
       const [out, inp] = projectionShape(spec, p);
       const { r } = siteLora(settings, i, p);
@@ -82,7 +83,7 @@ export function adapterConfigJson(settings: LoraSettings, opts: { baseModel: str
     modules_to_save: null,
     rank_pattern: { ...settings.rankPattern },
     alpha_pattern: { ...settings.alphaPattern },
-    layers_to_transform: null,
+    layers_to_transform: settings.layersToTransform ? [...settings.layersToTransform] : null,
     layers_pattern: null,
   };
 }
@@ -125,7 +126,6 @@ const REFUSED_OPTIONS: ReadonlyArray<[field: string, why: string]> = [
   ['fan_in_fan_out', 'fan_in_fan_out (Conv1D-style weights)'],
   ['lora_bias', 'lora_bias'],
   ['modules_to_save', 'modules_to_save (fully trained extra modules)'],
-  ['layers_to_transform', 'layers_to_transform (LoRA on some layers only)'],
   ['exclude_modules', 'exclude_modules'],
   ['layer_replication', 'layer_replication'],
   ['target_parameters', 'target_parameters'],
@@ -185,13 +185,15 @@ export function parseAdapterConfig(json: unknown, spec: ModelSpec, file = ADAPTE
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(`${k} must be an object of module patterns, not ${JSON.stringify(v)}`);
     return Object.keys(v).length > 0 ? (v as Record<string, number>) : undefined;
   };
+  const { targets, layers } = resolveTargetModules(c.target_modules, layerFilter(c, spec, fail), spec, fail);
   const settings: LoraSettings = {
     r: num('r', 8), // PEFT's defaults
     alpha: num('lora_alpha', 8),
     dropout: num('lora_dropout', 0),
-    targetModules: resolveTargetModules(c.target_modules, spec, fail),
+    targetModules: targets,
     useRslora: useRslora as boolean,
   };
+  if (layers) settings.layersToTransform = layers;
   const rankPattern = pattern('rank_pattern');
   const alphaPattern = pattern('alpha_pattern');
   if (rankPattern) settings.rankPattern = rankPattern;
@@ -218,17 +220,49 @@ function moduleNames(spec: ModelSpec): string[] {
 }
 
 /**
- * target_modules → the projections adapted in every layer. A list matches as PEFT does (module
- * name equal to an entry or ending with "." + entry; entries matching nothing are ignored, as PEFT
- * ignores them); a string is PEFT's full-match regex, except that "all-linear" means all seven
- * projections and a plain projection name (e.g. "q_proj") is taken as that projection.
+ * layers_to_transform (+ layers_pattern) as PEFT applies it to a module name, or null when unset.
+ * PEFT takes the layer index after the layer list's name ("model.layers.3.…" → 3); these models
+ * keep their layers in `model.layers`, so layers_pattern may only name "layers".
  */
-function resolveTargetModules(value: unknown, spec: ModelSpec, fail: (msg: string) => never): Projection[] {
+function layerFilter(c: Record<string, unknown>, spec: ModelSpec, fail: (msg: string) => never): ((layer: number) => boolean) | null {
+  const v = c.layers_to_transform;
+  if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return null;
+  const list = typeof v === 'number' ? [v] : v;
+  if (!Array.isArray(list) || !list.every((l) => Number.isSafeInteger(l) && (l as number) >= 0)) {
+    return fail(`layers_to_transform must be a layer index or a list of layer indices (integers ≥ 0), not ${JSON.stringify(v)}`);
+  }
+  const pattern = c.layers_pattern;
+  const names = pattern === undefined || pattern === null ? [] : Array.isArray(pattern) ? pattern : [pattern];
+  if (names.some((n) => n !== 'layers')) {
+    fail(`layers_pattern ${JSON.stringify(pattern)} names no layer list of this model (its decoder layers are model.layers.0..${spec.numLayers - 1}: use "layers" or null)`);
+  }
+  return (layer) => (list as number[]).includes(layer);
+}
+
+/**
+ * target_modules (and layers_to_transform) → the projections adapted, and the layers that get them
+ * when not every layer does. A list matches as PEFT does: a module name equal to an entry always
+ * counts, one ending with "." + entry counts in the layers `inLayer` allows (entries matching
+ * nothing are ignored, as PEFT ignores them). A string is PEFT's full-match regex (PEFT applies no
+ * layers_to_transform to it), except that "all-linear" means all seven projections and a plain
+ * projection name (e.g. "q_proj") is taken as that projection. Every adapted layer must adapt the
+ * same projections.
+ */
+function resolveTargetModules(
+  value: unknown,
+  inLayer: ((layer: number) => boolean) | null,
+  spec: ModelSpec,
+  fail: (msg: string) => never,
+): { targets: Projection[]; layers: number[] | null } {
+  const layerOf = (name: string): number | null => {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    return m ? Number(m[1]) : null;
+  };
   let match: (name: string) => boolean;
   let shown: string;
   if (typeof value === 'string') {
-    if (value === 'all-linear') return PROJECTIONS.slice();
-    if (isProjection(value)) return [value];
+    const named = value === 'all-linear' ? PROJECTIONS.slice() : isProjection(value) ? [value] : null;
+    if (named) return { targets: named, layers: null };
     let re: RegExp;
     try {
       re = new RegExp(`^(?:${value})$`, 'u');
@@ -239,8 +273,14 @@ function resolveTargetModules(value: unknown, spec: ModelSpec, fail: (msg: strin
     shown = `target_modules regex ${JSON.stringify(value)}`;
   } else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
     const entries = value as string[];
-    match = (n) => entries.some((e) => n === e || n.endsWith(`.${e}`));
-    shown = `target_modules ${JSON.stringify(entries)}`;
+    match = (n) => {
+      if (entries.includes(n)) return true;
+      if (!entries.some((e) => n.endsWith(`.${e}`))) return false;
+      if (!inLayer) return true;
+      const layer = layerOf(n);
+      return layer !== null && inLayer(layer);
+    };
+    shown = `target_modules ${JSON.stringify(entries)}${inLayer ? ' with layers_to_transform' : ''}`;
   } else {
     return fail(`target_modules must be a list of module names or a string, not ${JSON.stringify(value)}`);
   }
@@ -257,13 +297,17 @@ function resolveTargetModules(value: unknown, spec: ModelSpec, fail: (msg: strin
       fail(`${shown} selects ${name}, which is not a Linear layer (supported: ${PROJECTIONS.join(', ')})`);
     }
   }
-  const first = [...(perLayer[0] ?? [])].sort().join(',');
-  if (perLayer.some((s) => [...s].sort().join(',') !== first)) {
-    fail(`${shown} selects different projections in different layers; LoRA on some layers only is not supported`);
+  const adapted = perLayer.map((set, layer) => ({ layer, key: canonicalTargets([...set]).join(',') })).filter((l) => l.key !== '');
+  if (adapted.length === 0) fail(`${shown} selects no module of this model (supported: ${PROJECTIONS.join(', ')})`);
+  const odd = adapted.find((l) => l.key !== adapted[0].key);
+  if (odd) {
+    fail(
+      `${shown} selects different projections in different layers (layer ${adapted[0].layer}: ${adapted[0].key}; layer ${odd.layer}: ${odd.key}); ` +
+        'every adapted layer must adapt the same projections',
+    );
   }
-  const targets = canonicalTargets([...(perLayer[0] ?? [])]);
-  if (targets.length === 0) fail(`${shown} selects no module of this model (supported: ${PROJECTIONS.join(', ')})`);
-  return targets;
+  const targets = canonicalTargets([...perLayer[adapted[0].layer]]);
+  return { targets, layers: adapted.length === spec.numLayers ? null : adapted.map((l) => l.layer) };
 }
 
 /**
@@ -300,7 +344,11 @@ export async function readAdapter(
       `${wFile}: unexpected tensor${unexpected.length > 1 ? 's' : ''} ${unexpected
         .slice(0, 3)
         .map((k) => `"${k}"`)
-        .join(', ')}${more} (not a LoRA A/B matrix of ${settings.targetModules.join(', ')} in layers 0..${spec.numLayers - 1})`,
+        .join(', ')}${more} (not a LoRA A/B matrix of ${settings.targetModules.join(', ')} in ${
+        settings.layersToTransform
+          ? `layer${settings.layersToTransform.length > 1 ? 's' : ''} ${settings.layersToTransform.join(', ')}`
+          : `layers 0..${spec.numLayers - 1}`
+      })`,
     );
   }
   for (const [key, shape] of expected) {

@@ -20,6 +20,8 @@ export interface LoraSettings {
    */
   rankPattern?: Readonly<Record<string, number>>;
   alphaPattern?: Readonly<Record<string, number>>;
+  /** PEFT's layers_to_transform: the decoder layers that get adapters (ascending). Absent = every layer. */
+  layersToTransform?: readonly number[];
 }
 
 export class LoraConfigError extends Error {
@@ -47,6 +49,11 @@ export function patternKeyFor(patterns: Readonly<Record<string, number>>, module
 
 function patternRegex(key: string): RegExp {
   return new RegExp(`^(.*\\.)?(${key})$`);
+}
+
+/** Whether decoder layer `layer` gets adapters (layers_to_transform). */
+export function isAdaptedLayer(s: LoraSettings, layer: number): boolean {
+  return s.layersToTransform === undefined || s.layersToTransform.includes(layer);
 }
 
 /** Rank, alpha and scale of one adapted module, rank_pattern and alpha_pattern applied. */
@@ -80,6 +87,14 @@ export function validateLoraSettings(s: LoraSettings, where = 'LoRA settings'): 
     if (!isProjection(t)) fail(`targetModules: ${JSON.stringify(t)} is not a supported module (supported: ${PROJECTIONS.join(', ')})`);
     if (seen.has(t)) fail(`targetModules lists ${t} twice`);
     seen.add(t);
+  }
+  const layers = s.layersToTransform;
+  if (layers !== undefined) {
+    if (!Array.isArray(layers) || layers.length === 0) fail(`layers_to_transform must be a non-empty list of layer indices, not ${JSON.stringify(layers)}`);
+    layers.forEach((l, i) => {
+      if (!Number.isSafeInteger(l) || l < 0) fail(`layers_to_transform[${i}] must be a layer index (an integer ≥ 0), not ${JSON.stringify(l)}`);
+      if (i > 0 && l <= layers[i - 1]) fail(`layers_to_transform must list layers in ascending order without repeats (${JSON.stringify(layers)})`);
+    });
   }
   validatePattern(s.rankPattern, 'rank_pattern', (v) => Number.isSafeInteger(v) && v >= 1, 'an integer ≥ 1', fail);
   validatePattern(s.alphaPattern, 'alpha_pattern', (v) => Number.isFinite(v) && v > 0, 'a positive number', fail);

@@ -5,7 +5,7 @@ import type { BufferView } from '../../gpu/gpu';
 import { PROJECTIONS, projectionShape, type ModelSpec, type Projection } from '../model/spec';
 import type { LoraHyper } from '../train/types';
 import { loraKey } from './adapter';
-import { siteLora } from './config';
+import { isAdaptedLayer, siteLora } from './config';
 
 /** Floats per 256 bytes: the storage-buffer offset alignment every adapter supports. */
 const ALIGN_FLOATS = 64;
@@ -42,6 +42,7 @@ export function loraLayout(spec: ModelSpec, lora: LoraHyper): LoraLayout {
     return at;
   };
   for (let layer = 0; layer < spec.numLayers; layer++) {
+    if (!isAdaptedLayer(lora, layer)) continue;
     PROJECTIONS.forEach((proj, pi) => {
       if (!lora.targetModules.includes(proj)) return;
       const [outFeatures, inFeatures] = projectionShape(spec, proj);

@@ -1,9 +1,14 @@
-// PEFT's rank_pattern / alpha_pattern through the whole engine, checked by an identity that needs no
-// new reference: a module of rank r' < r is the rank-r module whose A rows and B columns beyond r'
-// are zero, provided the scale is the same. Those zero rows and columns get exactly zero gradients
-// (dA = dhᵀx with dh's extra columns = dout·B's zero columns; dB = doutᵀh with h's extra columns
-// = x·(zero rows of A)ᵀ), so AdamW never moves them and both runs train the same numbers. The
-// uniform-rank run is the one the PyTorch fixtures check.
+// PEFT options that shape the adapter, through the whole engine, checked by identities that need
+// no new reference (the uniform, every-layer runs are the ones the PyTorch fixtures check).
+//
+// rank_pattern / alpha_pattern: a module of rank r' < r is the rank-r module whose A rows and B
+// columns beyond r' are zero, provided the scale is the same. Those zero rows and columns get
+// exactly zero gradients (dA = dhᵀx with dh's extra columns = dout·B's zero columns; dB = doutᵀh
+// with h's extra columns = x·(zero rows of A)ᵀ), so AdamW never moves them and both runs train
+// the same numbers.
+//
+// layers_to_transform: an adapter on layer 1 only computes what the every-layer adapter computes
+// when layer 0's B is zero: the same loss, logits and layer-1 gradients.
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nodeFolder } from '../../io/node-files';
@@ -11,6 +16,7 @@ import { maxAbsErr, relL2Err, rng, testGpu } from '../kernels/testing';
 import { Decoder } from '../generate/decoder';
 import { expectedLoraShapes, initLoraTensors } from '../lora/adapter';
 import { siteLora } from '../lora/config';
+import { loraKey } from '../lora/adapter';
 import { PROJECTIONS, type HostTensor } from '../model/spec';
 import { loadModelFolder } from '../model/weights';
 import { Trainer } from './trainer';
@@ -113,5 +119,69 @@ describe('rank_pattern and alpha_pattern', async () => {
     expect(Math.abs(la - lb) / lb).toBeGreaterThan(1e-4);
     a.destroy();
     b.destroy();
+  });
+});
+
+describe('layers_to_transform', async () => {
+  const model = await loadModelFolder(nodeFolder(modelDir));
+  const spec = model.spec;
+  const batch = batchOf(spec.vocabSize);
+  const layer1: LoraHyper = { ...uniform, layersToTransform: [1] };
+
+  it('an adapter on layer 1 only: the every-layer adapter with layer 0 switched off (B = 0)', async () => {
+    const gpu = await testGpu();
+    const only1 = initLoraTensors(spec, layer1, 3);
+    const g = rng(4);
+    for (const [key, t] of only1) if (key.endsWith('lora_B.weight')) t.data.forEach((_, i) => (t.data[i] = (g() * 2 - 1) * 0.08));
+    expect([...only1.keys()].every((k) => k.includes('.layers.1.'))).toBe(true);
+    const every = initLoraTensors(spec, uniform, 5); // layer 0: random A, zero B
+    for (const [key, t] of only1) every.set(key, t);
+    const options = { maxBatch: 2, maxSeq: 10 };
+    const a = await Trainer.create(gpu, model, layer1, hyper, { ...options, initAdapter: only1 });
+    const b = await Trainer.create(gpu, model, uniform, hyper, { ...options, initAdapter: every });
+    expect(a.layout.sites.map((s) => s.layer)).toEqual(PROJECTIONS.map(() => 1));
+    expect(relL2Err(await a.logits(batch), await b.logits(batch))).toBeLessThan(1e-6);
+    const la = (await a.accumulate([batch])).loss;
+    const lb = (await b.accumulate([batch])).loss;
+    expect(Math.abs(la - lb) / lb).toBeLessThan(1e-6);
+    const ga = await a.gradients();
+    const gb = await b.gradients();
+    expect([...ga.keys()]).toEqual([...only1.keys()]);
+    for (const [key, t] of ga) expect(relL2Err(t.data, gb.get(key)!.data), key).toBeLessThan(1e-5);
+    // layer 0's B does get a gradient in the every-layer run: the comparison above is not vacuous
+    expect(Math.max(...gb.get(loraKey(0, 'q_proj', 'B'))!.data.map(Math.abs))).toBeGreaterThan(0);
+
+    // trains, and the decoder applies only layer 1's adapter
+    const first = await a.evalLoss(batch);
+    for (let s = 0; s < 3; s++) await a.trainStep([batch]);
+    expect(await a.evalLoss(batch)).toBeLessThan(first);
+    const T = 6;
+    const ids = Array.from(batch.inputIds.subarray(0, T));
+    const dec = await Decoder.create(gpu, spec, a.model.weights, { layout: a.layout, params: a.model.params }, { maxContext: T + 1, chunk: 4 });
+    const last = await dec.feed(ids);
+    const full = await a.logits({ B: 1, T, inputIds: Int32Array.from(ids), attentionMask: new Int32Array(T).fill(1), labels: Int32Array.from(ids) });
+    expect(maxAbsErr(last, full.subarray((T - 1) * spec.vocabSize))).toBeLessThan(1e-4);
+    dec.destroy();
+    a.destroy();
+    b.destroy();
+  });
+
+  it('gradient checkpointing with per-site ranks on some layers gives the same loss and gradients', async () => {
+    const gpu = await testGpu();
+    const lora: LoraHyper = { ...patterned, layersToTransform: [1] };
+    const init = initLoraTensors(spec, lora, 8);
+    const g = rng(6);
+    for (const [key, t] of init) if (key.endsWith('lora_B.weight')) t.data.forEach((_, i) => (t.data[i] = (g() * 2 - 1) * 0.08));
+    const options = { maxBatch: 2, maxSeq: 10, initAdapter: init };
+    const plain = await Trainer.create(gpu, model, lora, hyper, options);
+    const ckpt = await Trainer.create(gpu, model, lora, { ...hyper, checkpointing: true }, options);
+    const la = (await plain.accumulate([batch])).loss;
+    const lb = (await ckpt.accumulate([batch])).loss;
+    expect(Math.abs(la - lb)).toBeLessThan(1e-6);
+    const ga = await plain.gradients();
+    const gb = await ckpt.gradients();
+    for (const [key, t] of ga) expect(relL2Err(gb.get(key)!.data, t.data), key).toBeLessThan(1e-6);
+    plain.destroy();
+    ckpt.destroy();
   });
 });
