@@ -260,6 +260,16 @@ describe('readAdapter / writeAdapter', () => {
     expect(JSON.parse(written.config)).toMatchObject({ layers_to_transform: [1], layers_pattern: null, target_modules: ['q_proj', 'down_proj'] });
     expect(parseAdapterConfig(JSON.parse(written.config), spec).settings).toEqual(s);
     expect(() => validateLoraSettings({ ...s, layersToTransform: [1, 1] })).toThrow(/ascending order without repeats/);
+    // exclude_modules: names (a full name or a dot-separated tail) or a full-match regex
+    expect(parse({ target_modules: ['q_proj', 'v_proj'], exclude_modules: ['model.layers.0.self_attn.q_proj', 'layers.0.self_attn.v_proj'] })).toMatchObject({
+      targetModules: ['q_proj', 'v_proj'],
+      layersToTransform: [1],
+    });
+    expect(parse({ target_modules: 'all-linear', exclude_modules: '.*mlp.*' }).targetModules).toEqual(['q_proj', 'k_proj', 'v_proj', 'o_proj']);
+    expect(parse({ target_modules: ['q_proj', 'up_proj'], exclude_modules: '.*mlp.*' }).targetModules).toEqual(['q_proj']);
+    expect(parse({ target_modules: ['q_proj', 'v_proj'], exclude_modules: 'q_proj' }).targetModules).toEqual(['q_proj', 'v_proj']); // a regex matches whole names
+    expect(() => parse({ target_modules: ['q_proj'], exclude_modules: ['q_proj'] })).toThrow(/selects no module of this model/);
+    expect(() => parse({ target_modules: ['q_proj'], exclude_modules: 3 })).toThrow(/exclude_modules must be a list of module names or a string, not 3/);
   });
 
   it('target_modules: list, PEFT regex string, plain name, all-linear', () => {

@@ -126,7 +126,6 @@ const REFUSED_OPTIONS: ReadonlyArray<[field: string, why: string]> = [
   ['fan_in_fan_out', 'fan_in_fan_out (Conv1D-style weights)'],
   ['lora_bias', 'lora_bias'],
   ['modules_to_save', 'modules_to_save (fully trained extra modules)'],
-  ['exclude_modules', 'exclude_modules'],
   ['layer_replication', 'layer_replication'],
   ['target_parameters', 'target_parameters'],
   ['trainable_token_indices', 'trainable_token_indices'],
@@ -185,7 +184,7 @@ export function parseAdapterConfig(json: unknown, spec: ModelSpec, file = ADAPTE
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(`${k} must be an object of module patterns, not ${JSON.stringify(v)}`);
     return Object.keys(v).length > 0 ? (v as Record<string, number>) : undefined;
   };
-  const { targets, layers } = resolveTargetModules(c.target_modules, layerFilter(c, spec, fail), spec, fail);
+  const { targets, layers } = resolveTargetModules(c.target_modules, layerFilter(c, spec, fail), excludeFilter(c.exclude_modules, fail), spec, fail);
   const settings: LoraSettings = {
     r: num('r', 8), // PEFT's defaults
     alpha: num('lora_alpha', 8),
@@ -239,8 +238,23 @@ function layerFilter(c: Record<string, unknown>, spec: ModelSpec, fail: (msg: st
   return (layer) => (list as number[]).includes(layer);
 }
 
+/** exclude_modules as PEFT applies it: a full-match regex string, or names matched like target_modules'. */
+function excludeFilter(v: unknown, fail: (msg: string) => never): ((name: string) => boolean) | null {
+  if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return null;
+  if (typeof v === 'string') {
+    try {
+      const re = new RegExp(`^(?:${v})$`, 'u');
+      return (n) => re.test(n);
+    } catch {
+      return fail(`exclude_modules regex ${JSON.stringify(v)} cannot be interpreted; use a list of module names`);
+    }
+  }
+  if (Array.isArray(v) && v.every((e) => typeof e === 'string')) return (n) => v.some((e: string) => n === e || n.endsWith(`.${e}`));
+  return fail(`exclude_modules must be a list of module names or a string, not ${JSON.stringify(v)}`);
+}
+
 /**
- * target_modules (and layers_to_transform) → the projections adapted, and the layers that get them
+ * target_modules (and layers_to_transform, exclude_modules) → the projections adapted, and the layers that get them
  * when not every layer does. A list matches as PEFT does: a module name equal to an entry always
  * counts, one ending with "." + entry counts in the layers `inLayer` allows (entries matching
  * nothing are ignored, as PEFT ignores them). A string is PEFT's full-match regex (PEFT applies no
@@ -251,6 +265,7 @@ function layerFilter(c: Record<string, unknown>, spec: ModelSpec, fail: (msg: st
 function resolveTargetModules(
   value: unknown,
   inLayer: ((layer: number) => boolean) | null,
+  excluded: ((name: string) => boolean) | null,
   spec: ModelSpec,
   fail: (msg: string) => never,
 ): { targets: Projection[]; layers: number[] | null } {
@@ -260,9 +275,11 @@ function resolveTargetModules(
   };
   let match: (name: string) => boolean;
   let shown: string;
-  if (typeof value === 'string') {
-    const named = value === 'all-linear' ? PROJECTIONS.slice() : isProjection(value) ? [value] : null;
-    if (named) return { targets: named, layers: null };
+  if (typeof value === 'string' && (value === 'all-linear' || isProjection(value))) {
+    const named: readonly string[] = value === 'all-linear' ? PROJECTIONS : [value];
+    match = (n) => named.some((p) => n.endsWith(`.${p}`));
+    shown = `target_modules ${JSON.stringify(value)}`;
+  } else if (typeof value === 'string') {
     let re: RegExp;
     try {
       re = new RegExp(`^(?:${value})$`, 'u');
@@ -287,7 +304,7 @@ function resolveTargetModules(
 
   const perLayer: Array<Set<Projection>> = Array.from({ length: spec.numLayers }, () => new Set());
   for (const name of moduleNames(spec)) {
-    if (!match(name)) continue;
+    if (!match(name) || excluded?.(name)) continue;
     const m = /^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)$/.exec(name);
     if (m && isProjection(m[3])) {
       perLayer[Number(m[1])].add(m[3]);
