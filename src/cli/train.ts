@@ -1,15 +1,18 @@
 // train --model MODEL_DIR --data FILE --out DIR [--rank R --alpha A --dropout P --targets q_proj,v_proj|attention|mlp|all
 //       --rslora --lr LR --schedule constant|linear|cosine --warmup N --epochs E | --max-steps N --batch-size B
 //       --grad-accum G --max-length T --seed S --weight-decay W --max-grad-norm C --checkpointing
-//       --format F --skip-invalid --val-fraction F --eval-every N --quant none]
+//       --format F --skip-invalid --val-fraction F --eval-every N --quant none] [--init-adapter PEFT_DIR]
 // Trains a LoRA adapter headlessly with the engine and writes it in PEFT format to DIR. Prints one
-// progress line per step on stderr and a final JSON summary on stdout.
+// progress line per step on stderr and a final JSON summary on stdout. --init-adapter continues
+// training an existing PEFT adapter: its r, alpha, targets, rsLoRA, rank/alpha patterns and layers
+// are the run's (so --rank, --alpha, --targets and --rslora are refused beside it); its
+// lora_dropout is the default dropout.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
 import { loadModelFolder } from '../engine/model/weights';
 import { nodeFolder } from '../io/node-files';
-import { writeAdapter } from '../engine/lora/adapter';
+import { AdapterError, readAdapter, writeAdapter } from '../engine/lora/adapter';
 import { validateLoraSettings } from '../engine/lora/config';
 import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
@@ -26,8 +29,11 @@ import type { BaseQuant } from '../engine/model/gpu-weights';
 const VALUE_FLAGS = [
   'model', 'data', 'out', 'rank', 'alpha', 'dropout', 'targets', 'lr', 'schedule', 'warmup', 'epochs', 'max-steps',
   'batch-size', 'grad-accum', 'max-length', 'seed', 'weight-decay', 'max-grad-norm', 'format', 'val-fraction',
-  'eval-every', 'quant',
+  'eval-every', 'quant', 'init-adapter',
 ];
+const BOOL_FLAGS = ['rslora', 'checkpointing', 'skip-invalid'];
+/** Flags that the adapter of --init-adapter decides. */
+const ADAPTER_FLAGS = ['rank', 'alpha', 'targets', 'rslora'];
 
 export function parseTargets(s: string): Projection[] {
   if (s === 'all') return [...PROJECTIONS];
@@ -39,8 +45,15 @@ export function parseTargets(s: string): Projection[] {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const { flags, bools } = parseArgs(args, VALUE_FLAGS);
+  const { flags, bools, positional } = parseArgs(args, VALUE_FLAGS);
   const errors: string[] = [];
+  for (const b of bools) if (!BOOL_FLAGS.includes(b)) errors.push(`--${b} is not a flag of train${VALUE_FLAGS.includes(b) ? '' : ` (flags: ${[...VALUE_FLAGS, ...BOOL_FLAGS].map((f) => `--${f}`).join(', ')})`}`);
+  for (const f of Object.keys(flags)) if (!VALUE_FLAGS.includes(f)) errors.push(`--${f} is not a flag of train, or takes no value`);
+  if (positional.length) errors.push(`unexpected argument ${JSON.stringify(positional[0])} (every train option is a --flag)`);
+  const initAdapter = flags['init-adapter'];
+  if (initAdapter !== undefined) {
+    for (const f of ADAPTER_FLAGS) if (flags[f] !== undefined || bools.has(f)) errors.push(`--${f} cannot be combined with --init-adapter: the adapter's own setting is used`);
+  }
   const num = (name: string, dflt: number, check: (v: number) => boolean, what: string): number => {
     const raw = flags[name];
     if (raw === undefined) return dflt;
@@ -99,6 +112,17 @@ export async function run(args: string[]): Promise<number> {
 
   const modelDir = flags['model']!;
   const { spec, weights } = await loadModelFolder(nodeFolder(modelDir));
+  let start: Awaited<ReturnType<typeof readAdapter>> | null = null;
+  if (initAdapter !== undefined) {
+    try {
+      start = await readAdapter(nodeFolder(initAdapter), spec);
+    } catch (e) {
+      if (!(e instanceof AdapterError)) throw e;
+      process.stderr.write(`train: --init-adapter ${e.message}\n`);
+      return 1;
+    }
+    Object.assign(lora, { ...start.settings, dropout: flags['dropout'] === undefined ? start.settings.dropout : lora.dropout });
+  }
   const tok = loadModelTokenizer(modelDir);
   let prepared;
   try {
@@ -125,7 +149,7 @@ export async function run(args: string[]): Promise<number> {
 
   const gpu = await createNodeGpu();
   try {
-    const trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, { maxBatch: batchSize, maxSeq, quant: quant as BaseQuant });
+    const trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, { maxBatch: batchSize, maxSeq, quant: quant as BaseQuant, initAdapter: start?.tensors });
     const started = performance.now();
     const losses: number[] = [];
     const valLosses: Array<{ step: number; loss: number }> = [];
@@ -154,7 +178,7 @@ export async function run(args: string[]): Promise<number> {
       valLosses.push({ step: plan.totalSteps, loss: await evaluate() });
     }
     const tensors = await trainer.exportAdapter();
-    const { config, safetensors } = writeAdapter(spec, lora, tensors, null);
+    const { config, safetensors } = writeAdapter(spec, lora, tensors, start?.baseModel ?? null);
     const out = flags['out']!;
     await mkdir(out, { recursive: true });
     await writeFile(join(out, 'adapter_config.json'), config);

@@ -1,0 +1,77 @@
+// End to end: `npm run --silent cli -- train ...` on the tiny-llama fixture model (SwiftShader),
+// a fresh adapter and one continued from a PEFT adapter, and the flags it refuses.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { nodeFolder } from '../io/node-files';
+import { readAdapter } from '../engine/lora/adapter';
+import { relL2Err } from '../engine/kernels/random';
+import { parseModelConfig } from '../engine/model/config';
+import { FIXTURES, loadReference } from '../data/testdata/fixtures';
+import { readFileSync } from 'node:fs';
+
+const dir = mkdtempSync(join(tmpdir(), 'train-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const model = join(FIXTURES, 'tiny-llama', 'model');
+const spec = parseModelConfig(JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')));
+const data = join(dir, 'chat.jsonl');
+writeFileSync(data, loadReference('tiny-llama').chat.map((c) => JSON.stringify({ messages: c.messages })).join('\n') + '\n');
+
+function train(args: string[]) {
+  const r = spawnSync('npm', ['run', '--silent', 'cli', '--', 'train', '--model', model, '--data', data, ...args], {
+    cwd: process.cwd(),
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('train CLI', () => {
+  it('trains a fresh adapter and writes it in PEFT format', async () => {
+    const out = join(dir, 'fresh');
+    const r = train(['--out', out, '--max-steps', '2', '--batch-size', '2', '--rank', '4', '--targets', 'q_proj,v_proj', '--lr', '1e-2', '--dropout', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { steps: number; losses: number[]; out: string };
+    expect(summary).toMatchObject({ steps: 2, out });
+    expect(summary.losses).toHaveLength(2);
+    expect(r.stderr).toMatch(/^step 2\/2 epoch \d+ loss \d/m);
+    const got = await readAdapter(nodeFolder(out), spec);
+    expect(got.settings).toEqual({ r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false });
+    expect(got.tensors.size).toBe(2 * 2 * spec.numLayers);
+  });
+
+  it('--init-adapter continues a PEFT adapter with its own settings', async () => {
+    const init = join(FIXTURES, 'tiny-llama', 'adapter_init');
+    const before = await readAdapter(nodeFolder(init), spec);
+    const out = join(dir, 'continued');
+    const r = train(['--out', out, '--init-adapter', init, '--max-steps', '1', '--batch-size', '2', '--lr', '1e-3']);
+    expect(r.code, r.stderr).toBe(0);
+    const after = await readAdapter(nodeFolder(out), spec);
+    expect(after.settings).toEqual(before.settings);
+    // One small step from the given tensors: close to them (a fresh init has B = 0, far from the
+    // fixture's B ~ N(0, 0.05)), yet moved.
+    for (const [key, t] of before.tensors) {
+      const err = relL2Err(after.tensors.get(key)!.data, t.data);
+      expect(err, key).toBeLessThan(0.05);
+      expect(err, key).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses what it cannot honour, naming the flag or the file', () => {
+    const init = join(FIXTURES, 'tiny-llama', 'adapter_init');
+    const out = join(dir, 'never');
+    const conflict = train(['--out', out, '--init-adapter', init, '--rank', '8']);
+    expect(conflict.code).toBe(2);
+    expect(conflict.stderr).toContain("train: --rank cannot be combined with --init-adapter: the adapter's own setting is used");
+    const typo = train(['--out', out, '--epoch', '2']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/train: --epoch is not a flag of train \(flags: .*--epochs/);
+    expect(typo.stderr).toContain('train: unexpected argument "2"');
+    // tiny-qwen3's adapter (r 8, head_dim 32) does not fit tiny-llama
+    const misfit = train(['--out', out, '--init-adapter', join(FIXTURES, 'tiny-qwen3', 'adapter_init')]);
+    expect(misfit.code).toBe(1);
+    expect(misfit.stderr).toMatch(/^train: --init-adapter .*adapter_model.safetensors: (missing tensor|tensor) "base_model.model.model.layers.0/m);
+  });
+});
