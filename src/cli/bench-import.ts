@@ -7,7 +7,7 @@
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from './args';
+import { parseCommandLine } from './args';
 import { syntheticModel } from '../hub/synthetic';
 import { startStandInHub } from '../hub/stand-in-server';
 import { HubClient } from '../hub/download';
@@ -23,7 +23,7 @@ function intFlag(flags: Record<string, string | undefined>, name: string, dflt: 
 }
 
 export async function run(args: string[]): Promise<number> {
-  const { flags } = parseArgs(args, ['layers', 'quant', 'dtype', 'shards', 'chunk-mib']);
+  const { flags } = parseCommandLine('bench-import', args, { values: ['layers', 'quant', 'dtype', 'shards', 'chunk-mib'], bools: [] });
   const layers = intFlag(flags, 'layers', 4);
   const quant = (flags['quant'] ?? 'int4') as ImportQuant;
   if (!['int4', 'int8', 'none'].includes(quant)) throw new Error(`--quant must be int4, int8 or none (got "${quant}")`);

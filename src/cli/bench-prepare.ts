@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { prepareDataset } from '../data/pipeline';
 import { seededRandom } from '../data/sequences';
-import { parseArgs } from './args';
+import { parseCommandLine } from './args';
 import { loadModelTokenizer, openDataFile } from './prepare';
 
 const WORDS = (
@@ -48,7 +48,7 @@ export async function writeChatJsonl(path: string, lines: number, seed = 1): Pro
 }
 
 export async function run(args: string[]): Promise<number> {
-  const { flags, bools } = parseArgs(args, ['model', 'lines']);
+  const { flags, bools } = parseCommandLine('bench-prepare', args, { values: ['model', 'lines'], bools: ['keep'] });
   const model = flags['model'] ?? resolve(process.cwd(), '../shared/fixtures/reference/tiny-qwen3/model');
   const lines = flags['lines'] ? Number(flags['lines']) : 100_000;
   if (!Number.isInteger(lines) || lines < 1) throw new Error('--lines must be a positive integer');

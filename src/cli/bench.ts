@@ -16,7 +16,7 @@
 // a P-token prompt, then N decode steps; prints the median ms per new token as one JSON line.
 // The benchmarks themselves live in src/engine/bench (the bench page runs the training and matmul ones).
 import { createNodeGpu } from '../gpu/node';
-import { parseArgs } from './args';
+import { parseCommandLine } from './args';
 import { cliLabel, intField, quantField } from '../engine/bench/fields';
 import { runMatmulBench, tileField } from '../engine/bench/matmul-bench';
 import { parseTrainBenchOptions, runTrainBench } from '../engine/bench/train-bench';
@@ -24,7 +24,12 @@ import { parseGenerateBenchOptions, runGenerateBench } from '../engine/bench/gen
 import { kernelPolicy, parseKernelPolicy, setKernelPolicy } from '../engine/kernels/policy';
 
 export async function run(args: string[]): Promise<number> {
-  const { flags, bools, positional } = parseArgs(args, ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile', 'prompt', 'tokens', 'policy']);
+  const { flags, bools, positional } = parseCommandLine('bench', args, {
+    values: ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile', 'prompt', 'tokens', 'policy'],
+    // --json is accepted for the issue's command line: every benchmark prints JSON
+    bools: ['matmul', 'generate', 'checkpointing', 'no-subgroups', 'json'],
+    positional: args.includes('--matmul') ? 3 : 0,
+  });
   const subgroups = bools.has('no-subgroups') ? false : undefined;
   const policy = flags['policy'] === undefined ? null : parseKernelPolicy(flags['policy']);
   setKernelPolicy(policy);

@@ -15,7 +15,7 @@ import { readSafetensorsHeader, readTensorF32 } from '../io/safetensors';
 import { Trainer } from '../engine/train/trainer';
 import { DEFAULT_TRAIN, type Batch, type TrainHyper } from '../engine/train/types';
 import type { HostTensor } from '../engine/model/spec';
-import { parseArgs } from './args';
+import { parseCommandLine } from './args';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 
 interface Recipe {
@@ -84,7 +84,7 @@ export interface CheckReferenceResult {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const { positional, flags } = parseArgs(args, ['out-adapter', 'quant']);
+  const { positional, flags } = parseCommandLine('check-reference', args, { values: ['out-adapter', 'quant'], bools: [], positional: 1 });
   const dir = positional[0];
   if (!dir) {
     process.stderr.write('usage: check-reference DIR [--out-adapter OUT] [--quant none|int8|int4]\n');

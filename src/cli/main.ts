@@ -27,6 +27,10 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
   const e = err as Error;
+  if (e.name === 'UsageError') {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`${e.name ?? 'Error'}: ${e.message ?? String(err)}\n`);
   process.exitCode = 1;
 }

@@ -15,7 +15,7 @@ import { DATA_FORMATS, parseColumnMapping, type DataFormat } from '../data/forma
 import { prepareDataset, type PreparedDataset, type PrepareOptions } from '../data/pipeline';
 import type { ByteSource } from '../data/source';
 import { ModelTokenizer } from '../data/tokenizer';
-import { parseArgs } from './args';
+import { parseArgs, usageErrors } from './args';
 
 /** Loads tokenizer.json, tokenizer_config.json and chat_template.jinja (if present) of a model folder. */
 export function loadModelTokenizer(dir: string): ModelTokenizer {
@@ -52,10 +52,12 @@ async function write(s: string): Promise<void> {
   if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
 }
 
+const PREPARE_VALUES = ['model', 'data', 'format', 'max-length', 'train-on', 'map', 'txt-mode'];
+
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs(args, ['model', 'data', 'format', 'max-length', 'train-on', 'map', 'txt-mode']);
+    parsed = parseArgs(args, [...PREPARE_VALUES]);
   } catch (e) {
     process.stderr.write(`prepare: ${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -65,11 +67,11 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`prepare: ${msg}\n${USAGE}`);
     return 2;
   };
+  const wrong = usageErrors(parsed, { values: PREPARE_VALUES, bools: ['json', 'skip-invalid', 'add-bos', 'all-tokens'] });
+  if (wrong.length) return fail(wrong.join(`\nprepare: `));
   const model = flags['model'];
   const data = flags['data'];
   if (!model || !data) return fail('--model and --data are required');
-  const known = new Set(['json', 'skip-invalid', 'add-bos', 'all-tokens']);
-  for (const b of bools) if (!known.has(b)) return fail(`unknown option --${b}`);
   const format = flags['format'] ?? 'auto';
   if (format !== 'auto' && !DATA_FORMATS.includes(format as DataFormat)) return fail(`--format ${format} is not known`);
   let maxLength: number | undefined;

@@ -67,7 +67,7 @@ describe('train CLI', () => {
     expect(conflict.stderr).toContain("train: --rank cannot be combined with --init-adapter: the adapter's own setting is used");
     const typo = train(['--out', out, '--epoch', '2']);
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toMatch(/train: --epoch is not a flag of train \(flags: .*--epochs/);
+    expect(typo.stderr).toMatch(/train: --epoch is not an option here \(options: .*--epochs/);
     expect(typo.stderr).toContain('train: unexpected argument "2"');
     // tiny-qwen3's adapter (r 8, head_dim 32) does not fit tiny-llama
     const misfit = train(['--out', out, '--init-adapter', join(FIXTURES, 'tiny-qwen3', 'adapter_init')]);

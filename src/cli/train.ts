@@ -23,7 +23,7 @@ import { DatasetError, formatIssue } from '../data/errors';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
 import { prepareDataset } from '../data/pipeline';
-import { parseArgs } from './args';
+import { parseArgs, usageErrors } from './args';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 
 const VALUE_FLAGS = [
@@ -47,9 +47,7 @@ export function parseTargets(s: string): Projection[] {
 export async function run(args: string[]): Promise<number> {
   const { flags, bools, positional } = parseArgs(args, VALUE_FLAGS);
   const errors: string[] = [];
-  for (const b of bools) if (!BOOL_FLAGS.includes(b)) errors.push(`--${b} is not a flag of train${VALUE_FLAGS.includes(b) ? '' : ` (flags: ${[...VALUE_FLAGS, ...BOOL_FLAGS].map((f) => `--${f}`).join(', ')})`}`);
-  for (const f of Object.keys(flags)) if (!VALUE_FLAGS.includes(f)) errors.push(`--${f} is not a flag of train, or takes no value`);
-  if (positional.length) errors.push(`unexpected argument ${JSON.stringify(positional[0])} (every train option is a --flag)`);
+  errors.push(...usageErrors({ flags, bools, positional }, { values: VALUE_FLAGS, bools: BOOL_FLAGS }));
   const initAdapter = flags['init-adapter'];
   if (initAdapter !== undefined) {
     for (const f of ADAPTER_FLAGS) if (flags[f] !== undefined || bools.has(f)) errors.push(`--${f} cannot be combined with --init-adapter: the adapter's own setting is used`);
