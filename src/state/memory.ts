@@ -3,6 +3,7 @@
 // backward. Rough by design (within tens of percent); its job is to warn before a run that
 // cannot fit, and to name the largest single buffer, which must fit one storage binding.
 import { PROJECTIONS, type Projection } from '../engine/model/spec';
+import { isAdaptedLayer, siteLora } from '../engine/lora/config';
 import type { GpuInfo, ModelSummary, TrainSettings } from '../worker/protocol';
 
 export interface MemoryEstimate {
@@ -43,10 +44,13 @@ export function estimateMemory(m: ModelSummary, s: TrainSettings, gpu: GpuInfo |
   const bytesPerWeight = m.quant === 'int4' ? 0.5 + 4 / 32 : m.quant === 'int8' ? 1 + 4 / 32 : 4;
   const weights = Math.round(m.params * bytesPerWeight);
   let loraFloats = 0;
-  for (const p of PROJECTIONS) {
-    if (!s.lora.targetModules.includes(p)) continue;
-    const [o, i] = projShape(m, p);
-    loraFloats += m.numLayers * s.lora.r * (o + i);
+  for (let layer = 0; layer < m.numLayers; layer++) {
+    if (!isAdaptedLayer(s.lora, layer)) continue;
+    for (const p of PROJECTIONS) {
+      if (!s.lora.targetModules.includes(p)) continue;
+      const [o, i] = projShape(m, p);
+      loraFloats += siteLora(s.lora, layer, p).r * (o + i);
+    }
   }
   const lora = loraFloats * 4 * 4; // params, grads, Adam m and v
   const B = s.batchSize;

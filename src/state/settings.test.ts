@@ -30,5 +30,18 @@ describe('settings', () => {
     expect(t.lora).toEqual({ r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], useRslora: false });
     expect(t.train.lr).toBe(0.005);
     expect(t.maxLength).toBe(128);
+    expect(t.startAdapter).toBeNull();
+  });
+
+  it('with a start adapter, its LoRA settings (patterns included) are the run\'s, with the form\'s dropout', () => {
+    const s = demoSettings();
+    s.numbers.loraRank = 'not a number'; // the adapter decides: no error for the disabled field
+    s.numbers.loraDropout = '0.1';
+    const lora = { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj' as const], useRslora: false, rankPattern: { q_proj: 2 }, layersToTransform: [1] };
+    s.startAdapter = { name: 'my-adapter', lora, baseModel: null, tensors: 2, params: 192 };
+    expect(validateSettings(s, { model: null, examples: 50 })).toEqual({});
+    const t = toTrainSettings(s, 50);
+    expect(t.lora).toEqual({ ...lora, dropout: 0.1 });
+    expect(t.startAdapter).toBe('my-adapter');
   });
 });

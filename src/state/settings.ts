@@ -3,7 +3,7 @@
 // engine's LoraHyper / TrainHyper. Pure: no React, no store.
 import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { DEFAULT_TRAIN, type Schedule } from '../engine/train/types';
-import type { ModelSummary, TrainSettings } from '../worker/protocol';
+import type { ModelSummary, StartAdapterInfo, TrainSettings } from '../worker/protocol';
 
 export type NumberField =
   | 'loraRank'
@@ -31,6 +31,11 @@ export interface SettingsForm {
   rslora: boolean;
   schedule: Schedule;
   checkpointing: boolean;
+  /**
+   * The PEFT adapter the run starts from (as the worker read it), or null for a fresh one. Its
+   * rank, alpha, targets and patterns are the run's; the form's LoRA fields then only show them.
+   */
+  startAdapter: StartAdapterInfo | null;
 }
 
 export interface FieldInfo {
@@ -104,6 +109,7 @@ export function defaultSettings(): SettingsForm {
     rslora: false,
     schedule: d.schedule,
     checkpointing: d.checkpointing,
+    startAdapter: null,
   };
 }
 
@@ -158,6 +164,12 @@ export function validateSettings(form: SettingsForm, ctx: ValidationContext): Se
     errors.validationExamples = `Validation examples must be at most ${Math.floor(ctx.examples / 5)} (a fifth of the ${ctx.examples} examples)`;
   }
   if (targetsOf(form).length === 0) errors.targets = 'Choose at least one target module';
+  if (form.startAdapter) {
+    // The adapter decides these (the fields only show its values).
+    delete errors.loraRank;
+    delete errors.loraAlpha;
+    delete errors.targets;
+  }
   return errors;
 }
 
@@ -173,8 +185,12 @@ export function plannedSteps(form: SettingsForm, examples: number | null): numbe
 /** The form as the engine's settings. Call only when validateSettings found nothing. */
 export function toTrainSettings(form: SettingsForm, examples: number | null): TrainSettings {
   const n = (k: NumberField): number => Number(form.numbers[k]);
+  const start = form.startAdapter;
   return {
-    lora: { r: n('loraRank'), alpha: n('loraAlpha'), dropout: n('loraDropout'), targetModules: targetsOf(form), useRslora: form.rslora },
+    lora: start
+      ? { ...start.lora, dropout: n('loraDropout') }
+      : { r: n('loraRank'), alpha: n('loraAlpha'), dropout: n('loraDropout'), targetModules: targetsOf(form), useRslora: form.rslora },
+    startAdapter: start?.name ?? null,
     train: {
       ...DEFAULT_TRAIN,
       lr: n('learningRate'),

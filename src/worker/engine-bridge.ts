@@ -2,10 +2,11 @@
 // exactly these few functions, so a change of the engine's API is a one-file edit here.
 import { createBrowserGpu } from '../gpu/browser';
 import type { Gpu } from '../gpu/gpu';
-import { writeAdapter } from '../engine/lora/adapter';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, readAdapter, writeAdapter } from '../engine/lora/adapter';
+import { memoryFolder } from '../engine/model/weights';
 import type { HostTensor, ModelSpec } from '../engine/model/spec';
 import { Trainer, type TrainerState } from '../engine/train/trainer';
-import type { Batch, StepResult } from '../engine/train/types';
+import type { Batch, LoraHyper, StepResult } from '../engine/train/types';
 import type { TrainSettings } from './protocol';
 import type { BaseTensor } from '../engine/model/gpu-weights';
 import type { TrainerGpuShare } from './generate-bridge';
@@ -33,8 +34,16 @@ export function openGpu(): Promise<Gpu> {
   return createBrowserGpu();
 }
 
-export async function createTrainer(gpu: Gpu, model: EngineModel, settings: TrainSettings, maxBatch: number, maxSeq: number): Promise<TrainerLike> {
-  const trainer = await Trainer.create(gpu, model, settings.lora, settings.train, { maxBatch, maxSeq });
+export async function createTrainer(
+  gpu: Gpu,
+  model: EngineModel,
+  settings: TrainSettings,
+  maxBatch: number,
+  maxSeq: number,
+  /** The adapter's tensors when the run starts from one (PEFT keys). */
+  initAdapter?: Map<string, HostTensor>,
+): Promise<TrainerLike> {
+  const trainer = await Trainer.create(gpu, model, settings.lora, settings.train, { maxBatch, maxSeq, initAdapter });
   return {
     step: (micro) => trainer.trainStep(micro),
     evalLoss: (batch) => trainer.evalLoss(batch),
@@ -45,6 +54,18 @@ export async function createTrainer(gpu: Gpu, model: EngineModel, settings: Trai
     // Generation borrows the trainer's frozen weights and live LoRA buffer instead of a second copy.
     gpuShare: () => ({ weights: trainer.model.weights, layout: trainer.layout, params: trainer.model.params }),
   };
+}
+
+/** A PEFT adapter's files read for `spec`: its settings and tensors (AdapterError naming what does not fit). */
+export async function readStartAdapter(
+  spec: ModelSpec,
+  name: string,
+  config: string,
+  safetensors: ArrayBuffer,
+): Promise<{ lora: LoraHyper; tensors: Map<string, HostTensor>; baseModel: string | null }> {
+  const folder = memoryFolder(name, { [ADAPTER_CONFIG_FILE]: config, [ADAPTER_WEIGHTS_FILE]: new Uint8Array(safetensors) });
+  const { settings, tensors, baseModel } = await readAdapter(folder, spec);
+  return { lora: settings, tensors, baseModel };
 }
 
 export function adapterFiles(

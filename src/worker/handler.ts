@@ -5,7 +5,7 @@ import { TrainingPlan } from '../engine/train/plan';
 import { GpuDeviceLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
-import { adapterFiles, createTrainer, openGpu, type EngineModel, type TrainerLike } from './engine-bridge';
+import { adapterFiles, createTrainer, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
 import { GenerateBridge } from './generate-bridge';
 import { openModelSource } from './model-source';
 import {
@@ -17,8 +17,10 @@ import {
   type Progress,
   type Request,
   type Result,
+  type StartAdapterInfo,
   type TrainSettings,
 } from './protocol';
+import type { HostTensor } from '../engine/model/spec';
 import { RunControl, runTraining } from './run';
 import { createRun, emptyHistory, getRun, loadCheckpoint, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
 
@@ -50,6 +52,8 @@ export class Handler {
   private trainer: TrainerLike | null = null;
   private trainerSettings: TrainSettings | null = null;
   private control: RunControl | null = null;
+  /** The PEFT adapter the next run may start from (for the loaded model). */
+  private startAdapter: { info: StartAdapterInfo; tensors: Map<string, HostTensor> } | null = null;
   /** "Try it": decoders borrowing this session's model and trainer (released with the trainer). */
   private generator: { gpu: Gpu; bridge: GenerateBridge } | null = null;
   private generateStop = false;
@@ -110,6 +114,7 @@ export class Handler {
       for (const t of engine.weights.values()) params += 'qweight' in t ? t.rows * t.cols : t.data.length;
       this.releaseTrainer();
       this.dataset = null;
+      this.startAdapter = null;
       this.model = {
         engine,
         tokenizer,
@@ -135,6 +140,18 @@ export class Handler {
         },
       };
       return this.model.summary;
+    },
+
+    loadStartAdapter: async ({ name, config, safetensors }) => {
+      if (!this.model) throw new SessionError('load a model first: an adapter is read for its shapes');
+      if (this.control) throw new SessionError('stop training before choosing another adapter');
+      this.startAdapter = null;
+      const { lora, tensors, baseModel } = await readStartAdapter(this.model.engine.spec, name, config, safetensors);
+      let params = 0;
+      for (const t of tensors.values()) params += t.data.length;
+      const info: StartAdapterInfo = { name, lora, baseModel, tensors: tensors.size, params };
+      this.startAdapter = { info, tensors };
+      return info;
     },
 
     loadDataset: async ({ fileName, bytes, skipInvalid }, id) => {
@@ -176,8 +193,14 @@ export class Handler {
         // Validation in batches no larger than training's, so any number of held-out examples fits.
         const valBatches = plan.batchesOf(validation);
         const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), plan.maxSeq);
+        // A run that starts from an adapter needs its tensors (a resumed one has its checkpoint).
+        const wanted = run.resume ? null : (settings.startAdapter ?? null);
+        if (wanted !== null && this.startAdapter?.info.name !== wanted) {
+          throw new SessionError(`the adapter "${wanted}" to start from is not loaded: choose it again`);
+        }
         this.releaseTrainer();
-        const trainer = await createTrainer(gpu, model.engine, settings, plan.batchSize, maxSeq);
+        const init = wanted !== null ? this.startAdapter!.tensors : undefined;
+        const trainer = await createTrainer(gpu, model.engine, settings, plan.batchSize, maxSeq, init);
         this.trainer = trainer;
         this.trainerSettings = settings;
 

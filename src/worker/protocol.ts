@@ -91,7 +91,16 @@ export interface DatasetSummary {
 }
 
 export interface TrainSettings {
+  /**
+   * The LoRA settings; with startAdapter, the adapter's own (its rank, alpha, targets and patterns,
+   * the form's dropout).
+   */
   lora: LoraHyper;
+  /**
+   * Name of the PEFT adapter the run starts from (loaded with loadStartAdapter), or null/absent for
+   * PEFT's fresh initialisation.
+   */
+  startAdapter?: string | null;
   train: TrainHyper;
   /** Sequences per micro-batch. */
   batchSize: number;
@@ -110,6 +119,18 @@ export interface RunInfo {
   model: { source: ModelSource; label: string };
   /** The page's settings form (opaque to the worker), shown again when the run resumes. */
   form: unknown;
+}
+
+/** A PEFT adapter the next run can start from, as the worker read it for the loaded model. */
+export interface StartAdapterInfo {
+  /** The folder (or first file) name it was picked as. */
+  name: string;
+  /** Its r, alpha, targets, rsLoRA, rank/alpha patterns and layers (dropout: its lora_dropout). */
+  lora: LoraHyper;
+  /** base_model_name_or_path from its config. */
+  baseModel: string | null;
+  tensors: number;
+  params: number;
 }
 
 export type TrainEnd = 'finished' | 'stopped';
@@ -175,6 +196,12 @@ export interface Methods {
    * recorded in IndexedDB under `run.id` (src/worker/run-store.ts) with checkpoints; with
    * `run.resume` it continues from that run's last checkpoint instead of starting over.
    */
+  /**
+   * Reads a PEFT adapter (adapter_config.json text + adapter_model.safetensors bytes, transferred)
+   * for the loaded model and keeps it for the next run (settings.startAdapter = its name). Refused
+   * with an AdapterError naming the file, field or tensor that does not fit.
+   */
+  loadStartAdapter: { params: { name: string; config: string; safetensors: ArrayBuffer }; result: StartAdapterInfo };
   train: { params: { settings: TrainSettings; run: RunInfo }; result: TrainResult };
   pause: { params: Record<string, never>; result: null };
   resume: { params: Record<string, never>; result: null };

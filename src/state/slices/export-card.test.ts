@@ -82,6 +82,18 @@ describe('modelCard', () => {
     expect(md).toContain('FROM path/to/base-model\nADAPTER ./adapter');
   });
 
+  it('names rank/alpha patterns, layers and the adapter a run continued; vLLM gets the largest rank', () => {
+    const md = modelCard({
+      ...input,
+      settings: { ...settings, startAdapter: 'my-adapter', lora: { ...settings.lora, rankPattern: { down_proj: 64 }, alphaPattern: { q_proj: 8 }, layersToTransform: [0, 2] } },
+    });
+    expect(md).toContain('- Rank pattern: `{"down_proj":64}`');
+    expect(md).toContain('- Alpha pattern: `{"q_proj":8}`');
+    expect(md).toContain('- Layers: 0, 2');
+    expect(md).toContain('- Continued from the adapter `my-adapter`');
+    expect(md).toContain('max_lora_rank=64');
+  });
+
   it("asks vLLM for the smallest max_lora_rank it accepts that holds the adapter's rank", () => {
     expect([1, 8, 9, 16, 17, 64, 100, 300, 512].map(vllmMaxLoraRank)).toEqual([8, 8, 16, 16, 32, 64, 128, 320, 512]);
   });

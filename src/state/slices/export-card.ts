@@ -70,7 +70,12 @@ export function modelCard(c: ModelCardInput): string {
   lines.push(`- Rank (r): ${s.lora.r}`);
   lines.push(`- Alpha: ${s.lora.alpha}${s.lora.useRslora ? ' (rsLoRA: scaled by alpha / √r)' : ''}`);
   lines.push(`- Dropout: ${s.lora.dropout}`);
-  lines.push(`- Target modules: ${s.lora.targetModules.map(code).join(', ')}`, '');
+  lines.push(`- Target modules: ${s.lora.targetModules.map(code).join(', ')}`);
+  if (s.lora.rankPattern) lines.push(`- Rank pattern: ${code(JSON.stringify(s.lora.rankPattern))}`);
+  if (s.lora.alphaPattern) lines.push(`- Alpha pattern: ${code(JSON.stringify(s.lora.alphaPattern))}`);
+  if (s.lora.layersToTransform) lines.push(`- Layers: ${s.lora.layersToTransform.join(', ')}`);
+  if (s.startAdapter) lines.push(`- Continued from the adapter ${code(s.startAdapter)} (its weights were the starting point)`);
+  lines.push('');
 
   const t = s.train;
   lines.push('## Training', '');
@@ -117,7 +122,7 @@ export function modelCard(c: ModelCardInput): string {
   lines.push('# model = model.merge_and_unload()');
   lines.push('```', '');
 
-  const rank = vllmMaxLoraRank(s.lora.r);
+  const rank = vllmMaxLoraRank(Math.max(s.lora.r, ...Object.values(s.lora.rankPattern ?? {})));
   lines.push('## Use with vLLM', '');
   lines.push('```python');
   lines.push('from vllm import LLM, SamplingParams');

@@ -52,6 +52,8 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
   async loadModel(source, label) {
     set({ model: { status: 'loading', summary: null, progress: null, error: null, sourceLabel: label, source } });
     get().resetExport();
+    // An adapter was read for the previous model's shapes (the worker forgets it too).
+    get().clearStartAdapter();
     try {
       const summary = await engine().call(
         'loadModel',

@@ -8,6 +8,7 @@ import { Hint } from '../common/Hint';
 import { Section } from '../common/Section';
 import { MemoryEstimateView } from './MemoryEstimateView';
 import { NumberField } from './NumberField';
+import { StartAdapterField } from './StartAdapterField';
 
 const PRESETS: Array<[TargetPreset, string]> = [
   ['attention', 'Attention'],
@@ -24,6 +25,8 @@ export function SettingsPanel() {
   const locked = useStudio((s) => isActive(s.training.status));
   const update = useStudio((s) => s.updateSettings);
   const reset = useStudio((s) => s.resetSettings);
+  // A chosen start adapter decides rank, alpha, rsLoRA and targets: their fields only show them.
+  const fromAdapter = settings.startAdapter !== null;
   const errors = useMemo(() => validateSettings(settings, { model, examples }), [settings, model, examples]);
   const shown = show ? errors : {};
   const messages = Object.values(shown);
@@ -57,43 +60,53 @@ export function SettingsPanel() {
       ) : null}
       <fieldset disabled={locked}>
         <legend>LoRA</legend>
+        <StartAdapterField locked={locked} />
         <div className="grid">
-          <NumberField field="loraRank" error={shown.loraRank} />
-          <NumberField field="loraAlpha" error={shown.loraAlpha} />
+          <NumberField field="loraRank" error={shown.loraRank} disabled={fromAdapter} />
+          <NumberField field="loraAlpha" error={shown.loraAlpha} disabled={fromAdapter} />
           <NumberField field="loraDropout" error={shown.loraDropout} />
           <div className="field">
             <label htmlFor="set-rslora">
-              <input id="set-rslora" type="checkbox" checked={settings.rslora} onChange={(e) => update({ rslora: e.target.checked })} aria-describedby="set-rslora-hint" />
+              <input
+                id="set-rslora"
+                type="checkbox"
+                checked={settings.rslora}
+                disabled={fromAdapter}
+                onChange={(e) => update({ rslora: e.target.checked })}
+                aria-describedby="set-rslora-hint"
+              />
               rsLoRA
             </label>
             <Hint id="set-rslora-hint" text={OTHER_HINTS.rslora} />
           </div>
         </div>
-        <div className={shown.targets ? 'field invalid' : 'field'} role="group" aria-labelledby="targets-label">
-          <span id="targets-label" className="label">
-            Target modules
-          </span>
-          <Hint id="targets-hint" text={OTHER_HINTS.targets} />
-          <div className="choices">
-            {PRESETS.map(([value, label]) => (
-              <label key={value}>
-                <input type="radio" name="targets" value={value} checked={settings.targetPreset === value} onChange={() => update({ targetPreset: value })} />
-                {label}
-              </label>
-            ))}
-          </div>
-          {settings.targetPreset === 'custom' ? (
+        <fieldset className="plain" disabled={fromAdapter}>
+          <div className={shown.targets ? 'field invalid' : 'field'} role="group" aria-labelledby="targets-label">
+            <span id="targets-label" className="label">
+              Target modules
+            </span>
+            <Hint id="targets-hint" text={OTHER_HINTS.targets} />
             <div className="choices">
-              {PROJECTIONS.map((p) => (
-                <label key={p}>
-                  <input type="checkbox" checked={settings.customTargets.includes(p)} onChange={(e) => toggleTarget(p, e.target.checked)} />
-                  {p}
+              {PRESETS.map(([value, label]) => (
+                <label key={value}>
+                  <input type="radio" name="targets" value={value} checked={settings.targetPreset === value} onChange={() => update({ targetPreset: value })} />
+                  {label}
                 </label>
               ))}
             </div>
-          ) : null}
-          {shown.targets ? <span className="field-error">{shown.targets}</span> : null}
-        </div>
+            {settings.targetPreset === 'custom' ? (
+              <div className="choices">
+                {PROJECTIONS.map((p) => (
+                  <label key={p}>
+                    <input type="checkbox" checked={settings.customTargets.includes(p)} onChange={(e) => toggleTarget(p, e.target.checked)} />
+                    {p}
+                  </label>
+                ))}
+              </div>
+            ) : null}
+            {shown.targets ? <span className="field-error">{shown.targets}</span> : null}
+          </div>
+        </fieldset>
       </fieldset>
       <fieldset disabled={locked}>
         <legend>Optimization</legend>
