@@ -17,7 +17,7 @@ import { Decoder } from '../generate/decoder';
 import { expectedLoraShapes, initLoraTensors } from '../lora/adapter';
 import { siteLora } from '../lora/config';
 import { loraKey } from '../lora/adapter';
-import { PROJECTIONS, type HostTensor } from '../model/spec';
+import { PROJECTIONS, type HostTensor, type ModelSpec } from '../model/spec';
 import { loadModelFolder } from '../model/weights';
 import { Trainer } from './trainer';
 import { DEFAULT_TRAIN, type Batch, type LoraHyper, type TrainHyper } from './types';
@@ -43,11 +43,27 @@ function batchOf(V: number): Batch {
   return { B, T, inputIds, attentionMask: new Int32Array(B * T).fill(1), labels };
 }
 
-/** The patterned adapter with B ~ N(0, 0.05)-ish (so every gradient flows), and its zero-padded rank-4 twin. */
-function adapters(spec: Parameters<typeof initLoraTensors>[0]): { small: Map<string, HostTensor>; padded: Map<string, HostTensor> } {
-  const small = initLoraTensors(spec, patterned, 7);
-  const g = rng(9);
-  for (const [key, t] of small) if (key.endsWith('lora_B.weight')) t.data.forEach((_, i) => (t.data[i] = (g() * 2 - 1) * 0.08));
+/** PEFT's init for `lora` with B uniform in ±0.08 instead of 0, so that every gradient flows. */
+function withNonzeroB(spec: ModelSpec, lora: LoraHyper, seed: number): Map<string, HostTensor> {
+  const tensors = initLoraTensors(spec, lora, seed);
+  const g = rng(seed + 1);
+  for (const [key, t] of tensors) if (key.endsWith('lora_B.weight')) t.data.forEach((_, i) => (t.data[i] = (g() * 2 - 1) * 0.08));
+  return tensors;
+}
+
+/** Max |Δ| between the KV-cache decoder's logits after `ids` (with `dec`'s adapter) and the last row of `ref`'s forward. */
+async function decoderError(dec: Trainer, ref: Trainer, ids: number[]): Promise<number> {
+  const decoder = await Decoder.create(dec.gpu, dec.spec, dec.model.weights, { layout: dec.layout, params: dec.model.params }, { maxContext: ids.length + 1, chunk: 4 });
+  const last = await decoder.feed(ids);
+  decoder.destroy();
+  const T = ids.length;
+  const full = await ref.logits({ B: 1, T, inputIds: Int32Array.from(ids), attentionMask: new Int32Array(T).fill(1), labels: Int32Array.from(ids) });
+  return maxAbsErr(last, full.subarray((T - 1) * dec.spec.vocabSize));
+}
+
+/** The patterned adapter with nonzero B, and its zero-padded rank-4 twin. */
+function adapters(spec: ModelSpec): { small: Map<string, HostTensor>; padded: Map<string, HostTensor> } {
+  const small = withNonzeroB(spec, patterned, 7);
   const padded = new Map<string, HostTensor>();
   for (const [key, shape] of expectedLoraShapes(spec, uniform)) padded.set(key, { shape, data: embed(small.get(key)!, shape) });
   return { small, padded };
@@ -97,13 +113,7 @@ describe('rank_pattern and alpha_pattern', async () => {
     expect(relL2Err(await a.logits(batch), await b.logits(batch))).toBeLessThan(1e-5);
 
     // The KV-cache decoder applies the per-site rank and scale too: one prefill's last logits.
-    const T = 6;
-    const ids = Array.from(batch.inputIds.subarray(0, T));
-    const dec = await Decoder.create(gpu, spec, a.model.weights, { layout: a.layout, params: a.model.params }, { maxContext: T + 1, chunk: 4 });
-    const step = await dec.feed(ids);
-    const full = await b.logits({ B: 1, T, inputIds: Int32Array.from(ids), attentionMask: new Int32Array(T).fill(1), labels: Int32Array.from(ids) });
-    expect(maxAbsErr(step, full.subarray((T - 1) * spec.vocabSize))).toBeLessThan(1e-4);
-    dec.destroy();
+    expect(await decoderError(a, b, Array.from(batch.inputIds.subarray(0, 6)))).toBeLessThan(1e-4);
     a.destroy();
     b.destroy();
   });
@@ -130,9 +140,7 @@ describe('layers_to_transform', async () => {
 
   it('an adapter on layer 1 only: the every-layer adapter with layer 0 switched off (B = 0)', async () => {
     const gpu = await testGpu();
-    const only1 = initLoraTensors(spec, layer1, 3);
-    const g = rng(4);
-    for (const [key, t] of only1) if (key.endsWith('lora_B.weight')) t.data.forEach((_, i) => (t.data[i] = (g() * 2 - 1) * 0.08));
+    const only1 = withNonzeroB(spec, layer1, 3);
     expect([...only1.keys()].every((k) => k.includes('.layers.1.'))).toBe(true);
     const every = initLoraTensors(spec, uniform, 5); // layer 0: random A, zero B
     for (const [key, t] of only1) every.set(key, t);
@@ -155,13 +163,7 @@ describe('layers_to_transform', async () => {
     const first = await a.evalLoss(batch);
     for (let s = 0; s < 3; s++) await a.trainStep([batch]);
     expect(await a.evalLoss(batch)).toBeLessThan(first);
-    const T = 6;
-    const ids = Array.from(batch.inputIds.subarray(0, T));
-    const dec = await Decoder.create(gpu, spec, a.model.weights, { layout: a.layout, params: a.model.params }, { maxContext: T + 1, chunk: 4 });
-    const last = await dec.feed(ids);
-    const full = await a.logits({ B: 1, T, inputIds: Int32Array.from(ids), attentionMask: new Int32Array(T).fill(1), labels: Int32Array.from(ids) });
-    expect(maxAbsErr(last, full.subarray((T - 1) * spec.vocabSize))).toBeLessThan(1e-4);
-    dec.destroy();
+    expect(await decoderError(a, a, Array.from(batch.inputIds.subarray(0, 6)))).toBeLessThan(1e-4);
     a.destroy();
     b.destroy();
   });
@@ -169,9 +171,7 @@ describe('layers_to_transform', async () => {
   it('gradient checkpointing with per-site ranks on some layers gives the same loss and gradients', async () => {
     const gpu = await testGpu();
     const lora: LoraHyper = { ...patterned, layersToTransform: [1] };
-    const init = initLoraTensors(spec, lora, 8);
-    const g = rng(6);
-    for (const [key, t] of init) if (key.endsWith('lora_B.weight')) t.data.forEach((_, i) => (t.data[i] = (g() * 2 - 1) * 0.08));
+    const init = withNonzeroB(spec, lora, 8);
     const options = { maxBatch: 2, maxSeq: 10, initAdapter: init };
     const plain = await Trainer.create(gpu, model, lora, hyper, options);
     const ckpt = await Trainer.create(gpu, model, lora, { ...hyper, checkpointing: true }, options);
