@@ -7,6 +7,14 @@ import { itChecks, randn } from './testing';
 describe('rope kernels: GPU vs CPU', () => itChecks(ropeChecks));
 
 describe('rope tables', () => {
+  it('dynamic NTK within max_position_embeddings: the default tables; beyond it: refused', () => {
+    const base: RopeConfig = { theta: 10000, type: 'default', factor: 1, lowFreqFactor: 1, highFreqFactor: 1, originalMaxPositionEmbeddings: 64 };
+    const dynamic: RopeConfig = { ...base, type: 'dynamic', factor: 4 };
+    expect(ropeTables(dynamic, 64, 16)).toEqual(ropeTables(base, 64, 16));
+    expect(() => ropeTables(dynamic, 65, 16)).toThrow(/sequences of 65 tokens exceed max_position_embeddings \(64\); dynamic RoPE scaling beyond it is not supported/);
+    expect(() => ropeTables(base, 65, 16)).not.toThrow();
+  });
+
   // Reference values computed independently (Python, float64) from transformers' formulas.
   it('llama3 (Llama 3.1: theta 500000, factor 8, low 1, high 4, original 8192), D=128', () => {
     const rope: RopeConfig = {

@@ -5,11 +5,17 @@ import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 import type { RopeConfig } from '../model/spec';
 
 export const ropeShader = { name: 'rope', code };
+
+export class RopeRangeError extends Error {
+  override name = 'RopeRangeError';
+}
 const WG = 256;
 
 /**
  * inv_freq (D/2) in float64, as transformers' modeling_rope_utils computes it for 'default',
- * 'linear' (_compute_linear_scaling_rope_parameters) and 'llama3' (_compute_llama3_parameters).
+ * 'linear' (_compute_linear_scaling_rope_parameters), 'llama3' (_compute_llama3_parameters) and
+ * 'dynamic' within max_position_embeddings (_compute_dynamic_ntk_parameters with seq_len = that
+ * maximum multiplies the base by (factor·1 − (factor − 1))^… = 1: the default frequencies).
  */
 export function ropeInvFreq(rope: RopeConfig, D: number): Float64Array {
   if (D % 2 !== 0) throw new Error(`rope: head dim ${D} is odd`);
@@ -38,6 +44,13 @@ export function ropeInvFreq(rope: RopeConfig, D: number): Float64Array {
 
 /** cos and sin tables, each (T, D/2): angle[t, i] = t * inv_freq[i], computed in float64. */
 export function ropeTables(rope: RopeConfig, T: number, D: number): { cos: Float32Array; sin: Float32Array } {
+  if (rope.type === 'dynamic' && T > rope.originalMaxPositionEmbeddings) {
+    // transformers would rescale the base for every longer sequence, by its own length.
+    throw new RopeRangeError(
+      `sequences of ${T} tokens exceed max_position_embeddings (${rope.originalMaxPositionEmbeddings}); ` +
+        'dynamic RoPE scaling beyond it is not supported: use at most that many tokens',
+    );
+  }
   const inv = ropeInvFreq(rope, D);
   const half = D / 2;
   const cos = new Float32Array(T * half);

@@ -110,9 +110,11 @@ describe('parseModelConfig: RoPE forms', () => {
   it('refuses unsupported rope types by name', () => {
     const c = llama32();
     c.rope_scaling = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 32768 };
-    refuses(c, 'config.json: rope_scaling.rope_type "yarn" is not supported (supported: default, linear, llama3)');
+    refuses(c, 'config.json: rope_scaling.rope_type "yarn" is not supported (supported: default, linear, llama3, dynamic)');
+    c.rope_scaling = { type: 'dynamic' };
+    refuses(c, /rope_scaling.factor is required for rope type "dynamic"/);
     c.rope_scaling = { type: 'dynamic', factor: 2 };
-    refuses(c, /rope_scaling.type "dynamic" is not supported/);
+    expect(parseModelConfig(c).rope).toMatchObject({ type: 'dynamic', factor: 2, originalMaxPositionEmbeddings: 131072 });
     delete c.rope_scaling;
     c.rope_parameters = { rope_type: 'longrope', rope_theta: 10000 };
     refuses(c, /rope_parameters.rope_type "longrope" is not supported/);

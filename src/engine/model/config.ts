@@ -17,7 +17,7 @@ export const SUPPORTED_ARCHITECTURES: Readonly<Record<string, ModelType>> = {
   Qwen3ForCausalLM: 'qwen3',
 };
 
-export const SUPPORTED_ROPE_TYPES: readonly RopeConfig['type'][] = ['default', 'linear', 'llama3'];
+export const SUPPORTED_ROPE_TYPES: readonly RopeConfig['type'][] = ['default', 'linear', 'llama3', 'dynamic'];
 
 /** transformers' defaults where config.json omits a field, per model type. */
 const DEFAULT_MAX_POSITIONS: Record<ModelType, number> = { llama: 2048, mistral: 4096 * 32, qwen2: 32768, qwen3: 32768 };
@@ -265,7 +265,7 @@ function parseRope(c: Json, maxPositions: number, fail: (msg: string) => never):
     highFreqFactor: 1,
     originalMaxPositionEmbeddings: maxPositions,
   };
-  if (type === 'linear' || type === 'llama3') rope.factor = num(params, 'factor', `${field}.factor`, true, 1);
+  if (type === 'linear' || type === 'llama3' || type === 'dynamic') rope.factor = num(params, 'factor', `${field}.factor`, true, 1);
   if (type === 'llama3') {
     rope.lowFreqFactor = num(params, 'low_freq_factor', `${field}.low_freq_factor`, true, 1);
     rope.highFreqFactor = num(params, 'high_freq_factor', `${field}.high_freq_factor`, true, 1);

@@ -13,10 +13,15 @@ export function projectionModule(p: Projection): 'self_attn' | 'mlp' {
 /** RoPE frequencies as transformers computes them (modeling_rope_utils). */
 export interface RopeConfig {
   theta: number;
-  type: 'default' | 'linear' | 'llama3';
-  /** linear and llama3: the scaling factor; 1 for default. */
+  /**
+   * 'dynamic' (dynamic NTK): transformers rescales the base only for sequences longer than
+   * max_position_embeddings; within it the frequencies are the default ones, and longer sequences
+   * are refused here (ropeTables).
+   */
+  type: 'default' | 'linear' | 'llama3' | 'dynamic';
+  /** linear, llama3 and dynamic: the scaling factor; 1 for default. */
   factor: number;
-  /** llama3 only. */
+  /** llama3 only (originalMaxPositionEmbeddings: llama3's, and dynamic's max_position_embeddings). */
   lowFreqFactor: number;
   highFreqFactor: number;
   originalMaxPositionEmbeddings: number;
