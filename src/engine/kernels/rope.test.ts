@@ -3,10 +3,54 @@ import type { RopeConfig } from '../model/spec';
 import { ropeChecks } from './rope.check';
 import { ropeBackwardCpu, ropeForwardCpu, ropeInvFreq, ropeTables } from './rope';
 import { itChecks, randn } from './testing';
+import { parseModelConfig } from '../model/config';
 
 describe('rope kernels: GPU vs CPU', () => itChecks(ropeChecks));
 
 describe('rope tables', () => {
+  // Reference values computed independently (Python, float64) from transformers' _compute_yarn_parameters.
+  it('yarn: Qwen-style (theta 1e6, factor from 131072 / 32768 = 4, D=64) and one with betas, mscales, no truncation', () => {
+    const rope = parseModelConfig({
+      architectures: ['Qwen2ForCausalLM'],
+      hidden_size: 256,
+      intermediate_size: 512,
+      num_hidden_layers: 1,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      vocab_size: 100,
+      rms_norm_eps: 1e-6,
+      max_position_embeddings: 131072,
+      rope_theta: 1e6,
+      rope_scaling: { rope_type: 'yarn', factor: 8, original_max_position_embeddings: 32768 },
+    }).rope;
+    expect(rope).toMatchObject({ type: 'yarn', factor: 4, originalMaxPositionEmbeddings: 32768, yarn: { betaFast: 32, betaSlow: 1, truncate: true } });
+    expect(rope.attentionFactor! / 1.138629436111989 - 1).toBeLessThan(1e-15);
+    const inv = ropeInvFreq(rope, 64);
+    const want: Array<[number, number]> = [
+      [0, 1.0],
+      [5, 0.1154781984689458],
+      [10, 0.01333521432163324],
+      [15, 0.0010266176840396614],
+      [20, 4.445698525097307e-5],
+      [25, 5.133812566142866e-6],
+      [31, 3.84981631514873e-7],
+    ];
+    for (const [i, w] of want) expect(Math.abs(inv[i] / w - 1), `inv_freq[${i}]`).toBeLessThan(1e-12);
+    const { cos, sin } = ropeTables(rope, 30001, 64);
+    for (const [t, i, c, s] of [
+      [1, 0, 0.6152041098606474, 0.9581236329364153],
+      [100, 12, 0.990671860103332, 0.5612898167436414],
+      [5000, 20, 1.1106148976593917, 0.25102099887803214],
+      [30000, 31, 1.1385534961962924, 0.013150250184131271],
+    ]) {
+      expect(cos[t * 32 + i]).toBeCloseTo(c, 6);
+      expect(sin[t * 32 + i]).toBeCloseTo(s, 6);
+    }
+    const other: RopeConfig = { theta: 10000, type: 'yarn', factor: 4, lowFreqFactor: 1, highFreqFactor: 1, originalMaxPositionEmbeddings: 512, attentionFactor: 1, yarn: { betaFast: 8, betaSlow: 2, truncate: false } };
+    const want2 = [1.0, 0.31622776601683794, 0.1, 0.012241315901815122, 0.0025, 0.0007905694150420947, 0.00025, 7.905694150420948e-5];
+    ropeInvFreq(other, 16).forEach((v, i) => expect(Math.abs(v / want2[i] - 1), `inv_freq[${i}]`).toBeLessThan(1e-12));
+  });
+
   it('dynamic NTK within max_position_embeddings: the default tables; beyond it: refused', () => {
     const base: RopeConfig = { theta: 10000, type: 'default', factor: 1, lowFreqFactor: 1, highFreqFactor: 1, originalMaxPositionEmbeddings: 64 };
     const dynamic: RopeConfig = { ...base, type: 'dynamic', factor: 4 };

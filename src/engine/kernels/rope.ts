@@ -38,11 +38,41 @@ export function ropeInvFreq(rope: RopeConfig, D: number): Float64Array {
         inv[i] = ((1 - smooth) * f) / factor + smooth * f;
       }
     }
+  } else if (rope.type === 'yarn') {
+    yarnInvFreq(inv, rope, D);
   }
   return inv;
 }
 
-/** cos and sin tables, each (T, D/2): angle[t, i] = t * inv_freq[i], computed in float64. */
+/**
+ * YaRN (transformers' _compute_yarn_parameters): dimension i blends the extrapolated frequency
+ * (unchanged) and the interpolated one (/ factor) by a linear ramp over the correction range
+ * [low, high] of dimensions that turn beta_fast to beta_slow times over the original context.
+ */
+function yarnInvFreq(inv: Float64Array, rope: RopeConfig, D: number): void {
+  const { betaFast, betaSlow, truncate } = rope.yarn ?? { betaFast: 32, betaSlow: 1, truncate: true };
+  const orig = rope.originalMaxPositionEmbeddings;
+  const correctionDim = (rotations: number): number => (D * Math.log(orig / (rotations * 2 * Math.PI))) / (2 * Math.log(rope.theta));
+  let low = correctionDim(betaFast);
+  let high = correctionDim(betaSlow);
+  if (truncate) {
+    low = Math.floor(low);
+    high = Math.ceil(high);
+  }
+  low = Math.max(low, 0);
+  high = Math.min(high, D - 1);
+  if (low === high) high += 0.001; // the ramp's singularity, as transformers avoids it
+  for (let i = 0; i < inv.length; i++) {
+    const ramp = Math.min(1, Math.max(0, (i - low) / (high - low)));
+    const extrapolation = 1 - ramp;
+    inv[i] = (inv[i] / rope.factor) * (1 - extrapolation) + inv[i] * extrapolation;
+  }
+}
+
+/**
+ * cos and sin tables, each (T, D/2): angle[t, i] = t * inv_freq[i], computed in float64, times the
+ * attention factor (YaRN's; 1 otherwise) as transformers scales them.
+ */
 export function ropeTables(rope: RopeConfig, T: number, D: number): { cos: Float32Array; sin: Float32Array } {
   if (rope.type === 'dynamic' && T > rope.originalMaxPositionEmbeddings) {
     // transformers would rescale the base for every longer sequence, by its own length.
@@ -52,14 +82,15 @@ export function ropeTables(rope: RopeConfig, T: number, D: number): { cos: Float
     );
   }
   const inv = ropeInvFreq(rope, D);
+  const scale = rope.attentionFactor ?? 1;
   const half = D / 2;
   const cos = new Float32Array(T * half);
   const sin = new Float32Array(T * half);
   for (let t = 0; t < T; t++) {
     for (let i = 0; i < half; i++) {
       const a = t * inv[i];
-      cos[t * half + i] = Math.cos(a);
-      sin[t * half + i] = Math.sin(a);
+      cos[t * half + i] = Math.cos(a) * scale;
+      sin[t * half + i] = Math.sin(a) * scale;
     }
   }
   return { cos, sin };

@@ -109,8 +109,15 @@ describe('parseModelConfig: RoPE forms', () => {
 
   it('refuses unsupported rope types by name', () => {
     const c = llama32();
-    c.rope_scaling = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 32768 };
-    refuses(c, 'config.json: rope_scaling.rope_type "yarn" is not supported (supported: default, linear, llama3, dynamic)');
+    c.rope_scaling = { rope_type: 'su', factor: 4 };
+    refuses(c, 'config.json: rope_scaling.rope_type "su" is not supported (supported: default, linear, llama3, dynamic, yarn)');
+    c.rope_scaling = { rope_type: 'yarn', factor: 4, mscale: 1, mscale_all_dim: 0.5 };
+    // attention factor from the mscales: (0.1·1·ln 4 + 1) / (0.1·0.5·ln 4 + 1)
+    expect(parseModelConfig(c).rope.attentionFactor).toBeCloseTo((0.1 * Math.log(4) + 1) / (0.05 * Math.log(4) + 1), 12);
+    c.rope_scaling = { rope_type: 'yarn', factor: 4, truncate: 'yes' };
+    refuses(c, /rope_scaling.truncate must be true or false, not "yes"/);
+    c.rope_scaling = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 0 };
+    refuses(c, /rope_scaling.original_max_position_embeddings must be a positive integer, not 0/);
     c.rope_scaling = { type: 'dynamic' };
     refuses(c, /rope_scaling.factor is required for rope type "dynamic"/);
     c.rope_scaling = { type: 'dynamic', factor: 2 };

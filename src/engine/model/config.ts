@@ -17,7 +17,7 @@ export const SUPPORTED_ARCHITECTURES: Readonly<Record<string, ModelType>> = {
   Qwen3ForCausalLM: 'qwen3',
 };
 
-export const SUPPORTED_ROPE_TYPES: readonly RopeConfig['type'][] = ['default', 'linear', 'llama3', 'dynamic'];
+export const SUPPORTED_ROPE_TYPES: readonly RopeConfig['type'][] = ['default', 'linear', 'llama3', 'dynamic', 'yarn'];
 
 /** transformers' defaults where config.json omits a field, per model type. */
 const DEFAULT_MAX_POSITIONS: Record<ModelType, number> = { llama: 2048, mistral: 4096 * 32, qwen2: 32768, qwen3: 32768 };
@@ -278,7 +278,49 @@ function parseRope(c: Json, maxPositions: number, fail: (msg: string) => never):
       fail(`${field}.high_freq_factor (${rope.highFreqFactor}) must be greater than low_freq_factor (${rope.lowFreqFactor})`);
     }
   }
+  if (type === 'yarn') parseYarn(rope, params, field, maxPositions, num, fail);
   return rope;
+}
+
+/**
+ * YaRN as transformers' _compute_yarn_parameters reads it: factor (replaced by
+ * max_position_embeddings / original_max_position_embeddings when the latter is given, as
+ * transformers does), attention_factor (else from factor, mscale and mscale_all_dim), beta_fast
+ * (32), beta_slow (1), truncate (true).
+ */
+function parseYarn(
+  rope: RopeConfig,
+  params: Json,
+  field: string,
+  maxPositions: number,
+  num: (obj: Json, key: string, name: string, required: boolean, def: number) => number,
+  fail: (msg: string) => never,
+): void {
+  let factor = num(params, 'factor', `${field}.factor`, true, 1);
+  const omp = params.original_max_position_embeddings;
+  if (omp !== undefined && omp !== null) {
+    if (typeof omp !== 'number' || !Number.isSafeInteger(omp) || omp <= 0) {
+      fail(`${field}.original_max_position_embeddings must be a positive integer, not ${JSON.stringify(omp)}`);
+    }
+    rope.originalMaxPositionEmbeddings = omp as number;
+    factor = maxPositions / (omp as number);
+  }
+  rope.factor = factor;
+  const mscale = (scale: number, m: number): number => (scale <= 1 ? 1 : 0.1 * m * Math.log(scale) + 1);
+  const m = params.mscale;
+  const mAll = params.mscale_all_dim;
+  const given = params.attention_factor;
+  if (given !== undefined && given !== null) rope.attentionFactor = num(params, 'attention_factor', `${field}.attention_factor`, false, 1);
+  else if (m && mAll) rope.attentionFactor = mscale(factor, num(params, 'mscale', `${field}.mscale`, false, 1)) / mscale(factor, num(params, 'mscale_all_dim', `${field}.mscale_all_dim`, false, 1));
+  else rope.attentionFactor = mscale(factor, 1);
+  const truncate = params.truncate ?? true;
+  if (typeof truncate !== 'boolean') fail(`${field}.truncate must be true or false, not ${JSON.stringify(truncate)}`);
+  rope.yarn = {
+    // `or` defaults, as transformers: 0 or null mean the default
+    betaFast: params.beta_fast ? num(params, 'beta_fast', `${field}.beta_fast`, false, 32) : 32,
+    betaSlow: params.beta_slow ? num(params, 'beta_slow', `${field}.beta_slow`, false, 1) : 1,
+    truncate: truncate as boolean,
+  };
 }
 
 /**

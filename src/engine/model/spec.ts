@@ -18,13 +18,17 @@ export interface RopeConfig {
    * max_position_embeddings; within it the frequencies are the default ones, and longer sequences
    * are refused here (ropeTables).
    */
-  type: 'default' | 'linear' | 'llama3' | 'dynamic';
+  type: 'default' | 'linear' | 'llama3' | 'dynamic' | 'yarn';
   /** linear, llama3 and dynamic: the scaling factor; 1 for default. */
   factor: number;
   /** llama3 only (originalMaxPositionEmbeddings: llama3's, and dynamic's max_position_embeddings). */
   lowFreqFactor: number;
   highFreqFactor: number;
   originalMaxPositionEmbeddings: number;
+  /** yarn: cos and sin are multiplied by it (transformers' attention_scaling); absent = 1. */
+  attentionFactor?: number;
+  /** yarn: the correction range's rotation bounds and whether it is rounded outward. */
+  yarn?: { betaFast: number; betaSlow: number; truncate: boolean };
 }
 
 export interface ModelSpec {
