@@ -238,7 +238,12 @@ function layerFilter(c: Record<string, unknown>, spec: ModelSpec, fail: (msg: st
   return (layer) => (list as number[]).includes(layer);
 }
 
-/** exclude_modules as PEFT applies it: a full-match regex string, or names matched like target_modules'. */
+/** PEFT's list matching of module names: an entry equal to the name, or to a dot-separated tail of it. */
+function listMatches(entries: readonly string[], name: string): boolean {
+  return entries.some((e) => name === e || name.endsWith(`.${e}`));
+}
+
+/** exclude_modules as PEFT applies it: a full-match regex string, or a list matched as listMatches. */
 function excludeFilter(v: unknown, fail: (msg: string) => never): ((name: string) => boolean) | null {
   if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return null;
   if (typeof v === 'string') {
@@ -249,15 +254,15 @@ function excludeFilter(v: unknown, fail: (msg: string) => never): ((name: string
       return fail(`exclude_modules regex ${JSON.stringify(v)} cannot be interpreted; use a list of module names`);
     }
   }
-  if (Array.isArray(v) && v.every((e) => typeof e === 'string')) return (n) => v.some((e: string) => n === e || n.endsWith(`.${e}`));
+  if (Array.isArray(v) && v.every((e) => typeof e === 'string')) return (n) => listMatches(v as string[], n);
   return fail(`exclude_modules must be a list of module names or a string, not ${JSON.stringify(v)}`);
 }
 
 /**
- * target_modules (and layers_to_transform, exclude_modules) → the projections adapted, and the layers that get them
- * when not every layer does. A list matches as PEFT does: a module name equal to an entry always
- * counts, one ending with "." + entry counts in the layers `inLayer` allows (entries matching
- * nothing are ignored, as PEFT ignores them). A string is PEFT's full-match regex (PEFT applies no
+ * target_modules (with layers_to_transform and exclude_modules) → the projections adapted, and the
+ * layers that get them when not every layer does. A list matches as PEFT does: a module name equal
+ * to an entry always counts, one ending with "." + entry counts in the layers `inLayer` allows
+ * (entries matching nothing are ignored, as PEFT ignores them). A string is PEFT's full-match regex (PEFT applies no
  * layers_to_transform to it), except that "all-linear" means all seven projections and a plain
  * projection name (e.g. "q_proj") is taken as that projection. Every adapted layer must adapt the
  * same projections.
@@ -291,9 +296,8 @@ function resolveTargetModules(
   } else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
     const entries = value as string[];
     match = (n) => {
-      if (entries.includes(n)) return true;
-      if (!entries.some((e) => n.endsWith(`.${e}`))) return false;
-      if (!inLayer) return true;
+      if (!listMatches(entries, n)) return false;
+      if (entries.includes(n) || !inLayer) return true; // a full name is taken whatever its layer
       const layer = layerOf(n);
       return layer !== null && inLayer(layer);
     };
