@@ -52,7 +52,7 @@ export function loraLayout(spec: ModelSpec, lora: LoraHyper): LoraLayout {
       sites.push({ layer, proj, site: layer * PROJECTIONS.length + pi, inFeatures, outFeatures, r, scale, aOffset, bOffset });
     });
   }
-  const maxRank = sites.reduce((m, s) => Math.max(m, s.r), lora.r);
+  const maxRank = sites.reduce((m, s) => Math.max(m, s.r), 1);
   return { maxRank, sites, totalFloats: Math.max(offset, ALIGN_FLOATS) };
 }
 

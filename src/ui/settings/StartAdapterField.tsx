@@ -24,6 +24,7 @@ export function StartAdapterField({ locked }: { locked: boolean }) {
   const start = useStudio((s) => s.settings.startAdapter);
   const load = useStudio((s) => s.startAdapterLoad);
   const modelReady = useStudio((s) => s.model.status === 'ready');
+  const hubId = useStudio((s) => s.model.summary?.hubId ?? null);
   const choose = useStudio((s) => s.loadStartAdapter);
   const clear = useStudio((s) => s.clearStartAdapter);
   return (
@@ -54,6 +55,11 @@ export function StartAdapterField({ locked }: { locked: boolean }) {
           }}
         />
       )}
+      {start?.baseModel && hubId && start.baseModel !== hubId ? (
+        <span className="muted">
+          Its config names {start.baseModel} as its base model, not {hubId}: its shapes fit, but check that this is the model it was trained for.
+        </span>
+      ) : null}
       {load.status === 'loading' ? <span className="muted">Reading the adapter…</span> : null}
       <ErrorBox error={load.error} title="Could not use the adapter" />
     </div>
