@@ -87,13 +87,14 @@ function attentionForwardCheck(c: AttentionCase): KernelCheck {
       const vb = gpu.upload(v, 'v');
       const mb = gpu.upload(mask, 'mask');
       const tiles = tilesFor(gpu, c);
-      await gpu.run((rec) => attentionForwardTiled(rec, tiles, ob, lb, qb, kb, vb, mb, B, T, Hq, Hkv, D, scale));
+      const shape = { B, T, Hq, Hkv, D, scale };
+      await gpu.run((rec) => attentionForwardTiled(rec, tiles, { out: ob, lse: lb, q: qb, k: kb, v: vb, mask: mb }, shape));
       const gotOut = await gpu.readF32(ob, nq);
       const gotLse = await gpu.readF32(lb, B * Hq * T);
       for (const b of [ob, lb, qb, kb, vb, mb]) gpu.destroyBuffer(b);
       const out = new Float32Array(nq);
       const lse = new Float32Array(B * Hq * T);
-      attentionForwardCpu(out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+      attentionForwardCpu({ out, lse, q, k, v, mask }, shape);
       // out: convex combinations of v ~ N(0, 1); lse: error relative to its magnitude.
       const lseScale = peakAbs(lse, 1);
       return { error: Math.max(maxAbsErr(gotOut, out), maxAbsErr(gotLse, lse) / lseScale), tolerance: 2e-5 };
@@ -112,7 +113,8 @@ function attentionBackwardCheck(c: AttentionCase): KernelCheck {
       // The CPU forward's out and lse feed both backwards, so this checks the backward alone.
       const out = new Float32Array(nq);
       const lse = new Float32Array(B * Hq * T);
-      attentionForwardCpu(out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+      const shape = { B, T, Hq, Hkv, D, scale };
+      attentionForwardCpu({ out, lse, q, k, v, mask }, shape);
       const dqb = gpu.upload(nanFilled(nq), 'dq');
       const dkb = gpu.upload(nanFilled(nk), 'dk');
       const dvb = gpu.upload(nanFilled(nk), 'dv');
@@ -120,12 +122,12 @@ function attentionBackwardCheck(c: AttentionCase): KernelCheck {
       const [qb, kb, vb, mb] = [gpu.upload(q, 'q'), gpu.upload(k, 'k'), gpu.upload(v, 'v'), gpu.upload(mask, 'mask')];
       const tiles = tilesFor(gpu, c);
       await gpu.run((rec) =>
-        attentionBackwardTiled(rec, tiles, dqb, dkb, dvb, bufs[0], bufs[1], bufs[2], qb, kb, vb, mb, B, T, Hq, Hkv, D, scale),
+        attentionBackwardTiled(rec, tiles, { dq: dqb, dk: dkb, dv: dvb, dout: bufs[0] }, { out: bufs[1], lse: bufs[2], q: qb, k: kb, v: vb, mask: mb }, shape),
       );
       const got = [await gpu.readF32(dqb, nq), await gpu.readF32(dkb, nk), await gpu.readF32(dvb, nk)];
       for (const b of [dqb, dkb, dvb, ...bufs, qb, kb, vb, mb]) gpu.destroyBuffer(b);
       const want = [new Float32Array(nq), new Float32Array(nk), new Float32Array(nk)];
-      attentionBackwardCpu(want[0], want[1], want[2], dout, out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+      attentionBackwardCpu({ dq: want[0], dk: want[1], dv: want[2], dout }, { out, lse, q, k, v, mask }, shape);
       // Relative L2 per gradient; max abs relative to the gradient's largest entry (catches a
       // single wrong row that L2 would dilute, and NaN / unwritten elements).
       let err = 0;

@@ -24,8 +24,8 @@ describe('attention CPU twins', () => {
     const b = new Float32Array(B * T * Hq * D);
     const la = new Float32Array(B * Hq * T);
     const lb = new Float32Array(B * Hq * T);
-    attentionForwardCpu(a, la, q, k, v, mask, B, T, Hq, Hkv, D, 0.5);
-    attentionForwardCpu(b, lb, q, rep(k), rep(v), mask, B, T, Hq, Hq, D, 0.5);
+    attentionForwardCpu({ out: a, lse: la, q, k, v, mask }, { B, T, Hq, Hkv, D, scale: 0.5 });
+    attentionForwardCpu({ out: b, lse: lb, q, k: rep(k), v: rep(v), mask }, { B, T, Hq, Hkv: Hq, D, scale: 0.5 });
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(Array.from(la)).toEqual(Array.from(lb));
   });
@@ -37,7 +37,7 @@ describe('attention CPU twins', () => {
     const v = Float32Array.from([5, 6, 7, 8, 9, 10]);
     const out = new Float32Array(T * D);
     const lse = new Float32Array(T);
-    attentionForwardCpu(out, lse, q, k, v, Uint32Array.from([0, 1, 1]), 1, T, 1, 1, D, 1);
+    attentionForwardCpu({ out, lse, q, k, v, mask: Uint32Array.from([0, 1, 1]) }, { B: 1, T, Hq: 1, Hkv: 1, D, scale: 1 });
     expect(Array.from(out.subarray(0, 2))).toEqual([0, 0]); // key 0 is padding
     expect(lse[0]).toBe(0);
     expect(Array.from(out.subarray(2, 4))).toEqual([7, 8]); // only key 1 visible
@@ -50,6 +50,7 @@ describe('attention CPU twins', () => {
   it('backward is the gradient of sum(out * dout) (finite differences), GQA + padding', () => {
     const [B, T, Hq, Hkv, D] = [2, 5, 4, 2, 4];
     const scale = 0.7;
+    const shape = { B, T, Hq, Hkv, D, scale };
     const q = randn(B * T * Hq * D, 11);
     const k = randn(B * T * Hkv * D, 12);
     const v = randn(B * T * Hkv * D, 13);
@@ -58,18 +59,18 @@ describe('attention CPU twins', () => {
     const loss = (qq: Float32Array, kk: Float32Array, vv: Float32Array): number => {
       const out = new Float32Array(B * T * Hq * D);
       const lse = new Float32Array(B * Hq * T);
-      attentionForwardCpu(out, lse, qq, kk, vv, mask, B, T, Hq, Hkv, D, scale);
+      attentionForwardCpu({ out, lse, q: qq, k: kk, v: vv, mask }, shape);
       let s = 0;
       for (let i = 0; i < out.length; i++) s += out[i] * w[i];
       return s;
     };
     const out = new Float32Array(B * T * Hq * D);
     const lse = new Float32Array(B * Hq * T);
-    attentionForwardCpu(out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+    attentionForwardCpu({ out, lse, q, k, v, mask }, shape);
     const dq = new Float32Array(q.length);
     const dk = new Float32Array(k.length);
     const dv = new Float32Array(v.length);
-    attentionBackwardCpu(dq, dk, dv, w, out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+    attentionBackwardCpu({ dq, dk, dv, dout: w }, { out, lse, q, k, v, mask }, shape);
     const h = 1e-2;
     const fd = (which: 0 | 1 | 2, i: number): number => {
       const args = [q, k, v].map((x) => x.slice());

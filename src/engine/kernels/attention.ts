@@ -73,23 +73,38 @@ function tileOverrides(wg: number, BQ: number, BK: number, owner: number, D: num
   return { WG: wg, BQ, BK, TPR, KS: D + 1, NPT, NS };
 }
 
+/** One attention call's shape: B rows of T tokens, Hq query heads over Hkv kv heads of D dims. */
+export interface AttentionShape {
+  B: number;
+  T: number;
+  Hq: number;
+  Hkv: number;
+  D: number;
+  /** Multiplies q·k (1/sqrt(D) in these models). */
+  scale: number;
+}
+
+/** The forward's tensors: inputs q, k, v, mask; outputs out, lse (GPU buffers or CPU arrays). */
+export interface AttentionTensors<F, M> {
+  out: F;
+  lse: F;
+  q: F;
+  k: F;
+  v: F;
+  mask: M;
+}
+
+/** The backward's: dq, dk, dv written from dout. */
+export interface AttentionGrads<F> {
+  dq: F;
+  dk: F;
+  dv: F;
+  dout: F;
+}
+
 /** attentionForward with explicit tiles (tests use small ones to cover the small-memory path). */
-export function attentionForwardTiled(
-  rec: Recorder,
-  tiles: AttentionTiles,
-  out: Buf,
-  lse: Buf,
-  q: Buf,
-  k: Buf,
-  v: Buf,
-  mask: Buf,
-  B: number,
-  T: number,
-  Hq: number,
-  Hkv: number,
-  D: number,
-  scale: number,
-): void {
+export function attentionForwardTiled(rec: Recorder, tiles: AttentionTiles, t: AttentionTensors<Buf, Buf>, shape: AttentionShape): void {
+  const { B, T, Hq, Hkv, D, scale } = shape;
   checkShape(Hq, Hkv, D);
   const { BQ, BK } = tiles.forward;
   rec.dispatch({
@@ -97,7 +112,7 @@ export function attentionForwardTiled(
     entry: 'attn_forward',
     overrides: tileOverrides(tiles.wg, BQ, BK, BQ, D),
     uniforms: [B, T, Hq, Hkv, D, f32(scale)],
-    bindings: [out, lse, q, k, v, mask],
+    bindings: [t.out, t.lse, t.q, t.k, t.v, t.mask],
     workgroups: [Math.ceil(T / BQ), Hq, B],
   });
 }
@@ -106,45 +121,19 @@ export function attentionForwardTiled(
  * out (B*T, Hq*D) = causal softmax(scale * q k^T) v per head (GQA: head h reads kv head
  * h / (Hq/Hkv)); lse (B, Hq, T) = logsumexp of each row's scaled scores, saved for backward.
  */
-export function attentionForward(
-  rec: Recorder,
-  out: Buf,
-  lse: Buf,
-  q: Buf,
-  k: Buf,
-  v: Buf,
-  mask: Buf,
-  B: number,
-  T: number,
-  Hq: number,
-  Hkv: number,
-  D: number,
-  scale: number,
-): void {
-  attentionForwardTiled(rec, attentionTiles(D, rec.gpu.limits), out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+export function attentionForward(rec: Recorder, t: AttentionTensors<Buf, Buf>, shape: AttentionShape): void {
+  attentionForwardTiled(rec, attentionTiles(shape.D, rec.gpu.limits), t, shape);
 }
 
 /** attentionBackward with explicit tiles. */
 export function attentionBackwardTiled(
   rec: Recorder,
   tiles: AttentionTiles,
-  dq: Buf,
-  dk: Buf,
-  dv: Buf,
-  dout: Buf,
-  out: Buf,
-  lse: Buf,
-  q: Buf,
-  k: Buf,
-  v: Buf,
-  mask: Buf,
-  B: number,
-  T: number,
-  Hq: number,
-  Hkv: number,
-  D: number,
-  scale: number,
+  g: AttentionGrads<Buf>,
+  t: AttentionTensors<Buf, Buf>,
+  shape: AttentionShape,
 ): void {
+  const { B, T, Hq, Hkv, D, scale } = shape;
   checkShape(Hq, Hkv, D);
   const uniforms = [B, T, Hq, Hkv, D, f32(scale)];
   const maxDim = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
@@ -154,7 +143,7 @@ export function attentionBackwardTiled(
     entry: 'attn_backward_prep',
     overrides: { WG: PREP_WG },
     uniforms,
-    bindings: [dq, null, null, dout, out, lse, null, null, null, null],
+    bindings: [g.dq, null, null, g.dout, t.out, t.lse, null, null, null, null],
     workgroups: grid(Math.ceil((B * T * Hq) / PREP_WG), maxDim),
   });
   const kv = tiles.dkdv;
@@ -163,7 +152,7 @@ export function attentionBackwardTiled(
     entry: 'attn_backward_dkdv',
     overrides: tileOverrides(tiles.wg, kv.BQ, kv.BK, kv.BK, D),
     uniforms,
-    bindings: [dq, dk, dv, dout, null, null, q, k, v, mask],
+    bindings: [g.dq, g.dk, g.dv, g.dout, null, null, t.q, t.k, t.v, t.mask],
     workgroups: [Math.ceil(T / kv.BK), Hkv, B],
   });
   const qt = tiles.dq;
@@ -172,7 +161,7 @@ export function attentionBackwardTiled(
     entry: 'attn_backward_dq',
     overrides: tileOverrides(tiles.wg, qt.BQ, qt.BK, qt.BQ, D),
     uniforms,
-    bindings: [dq, null, null, dout, null, null, q, k, v, mask],
+    bindings: [g.dq, null, null, g.dout, null, null, t.q, t.k, t.v, t.mask],
     workgroups: [Math.ceil(T / qt.BQ), Hq, B],
   });
 }
@@ -181,43 +170,15 @@ export function attentionBackwardTiled(
  * Gradients of attentionForward: dq (B*T, Hq*D), dk, dv (B*T, Hkv*D) overwritten (dk, dv summed
  * over the query heads of each group), from dout, the forward's out and lse, and its inputs.
  */
-export function attentionBackward(
-  rec: Recorder,
-  dq: Buf,
-  dk: Buf,
-  dv: Buf,
-  dout: Buf,
-  out: Buf,
-  lse: Buf,
-  q: Buf,
-  k: Buf,
-  v: Buf,
-  mask: Buf,
-  B: number,
-  T: number,
-  Hq: number,
-  Hkv: number,
-  D: number,
-  scale: number,
-): void {
-  const tiles = attentionTiles(D, rec.gpu.limits);
-  attentionBackwardTiled(rec, tiles, dq, dk, dv, dout, out, lse, q, k, v, mask, B, T, Hq, Hkv, D, scale);
+export function attentionBackward(rec: Recorder, g: AttentionGrads<Buf>, t: AttentionTensors<Buf, Buf>, shape: AttentionShape): void {
+  attentionBackwardTiled(rec, attentionTiles(shape.D, rec.gpu.limits), g, t, shape);
 }
 
-export function attentionForwardCpu(
-  out: Float32Array,
-  lse: Float32Array,
-  q: Float32Array,
-  k: Float32Array,
-  v: Float32Array,
-  mask: Uint32Array,
-  B: number,
-  T: number,
-  Hq: number,
-  Hkv: number,
-  D: number,
-  scale: number,
-): void {
+type CpuTensors = AttentionTensors<Float32Array, Uint32Array>;
+
+export function attentionForwardCpu(t: CpuTensors, shape: AttentionShape): void {
+  const { out, lse, q, k, v, mask } = t;
+  const { B, T, Hq, Hkv, D, scale } = shape;
   const g = Hq / Hkv;
   const s = new Float64Array(T);
   for (let b = 0; b < B; b++) {
@@ -255,24 +216,10 @@ export function attentionForwardCpu(
   }
 }
 
-export function attentionBackwardCpu(
-  dq: Float32Array,
-  dk: Float32Array,
-  dv: Float32Array,
-  dout: Float32Array,
-  out: Float32Array,
-  lse: Float32Array,
-  q: Float32Array,
-  k: Float32Array,
-  v: Float32Array,
-  mask: Uint32Array,
-  B: number,
-  T: number,
-  Hq: number,
-  Hkv: number,
-  D: number,
-  scale: number,
-): void {
+export function attentionBackwardCpu(grads: AttentionGrads<Float32Array>, t: CpuTensors, shape: AttentionShape): void {
+  const { dq, dk, dv, dout } = grads;
+  const { out, lse, q, k, v, mask } = t;
+  const { B, T, Hq, Hkv, D, scale } = shape;
   const g = Hq / Hkv;
   const gq = new Float64Array(B * T * Hq * D);
   const gk = new Float64Array(B * T * Hkv * D);

@@ -8,7 +8,7 @@
 //   att = causal_gqa_attention(q,k,v)
 import type { Buf, Recorder } from '../../gpu/gpu';
 import { addInplace } from '../kernels/add';
-import { attentionBackward, attentionForward } from '../kernels/attention';
+import { attentionBackward, attentionForward, type AttentionTensors } from '../kernels/attention';
 import { loraDown, loraGradA, loraGradB, loraGradH, loraGradInput, loraUp, type LoraDropout, type LoraSplit } from '../kernels/lora';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
 import { ropeBackward, ropeForward } from '../kernels/rope';
@@ -38,6 +38,10 @@ export interface LayerContext {
   dropoutP: number;
   /** Split-K scratch of the skinny LoRA products: dead between calls (each reduce consumes it). */
   loraSplit: LoraSplit;
+}
+
+function attentionTensors(ctx: LayerContext, acts: LayerActs): AttentionTensors<Buf, Buf> {
+  return { out: acts.att, lse: acts.lse, q: acts.q, k: acts.k, v: acts.v, mask: ctx.mask };
 }
 
 function dropoutFor(ctx: LayerContext, s: LoraSite): LoraDropout {
@@ -109,7 +113,7 @@ export function layerForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGp
   projWithLoraForward(rec, ctx, w, acts, 'v_proj', acts.v, acts.n1);
   ropeForward(rec, acts.q, ctx.ropeCos, ctx.ropeSin, B, T, Hq, D);
   ropeForward(rec, acts.k, ctx.ropeCos, ctx.ropeSin, B, T, Hkv, D);
-  attentionForward(rec, acts.att, acts.lse, acts.q, acts.k, acts.v, ctx.mask, B, T, Hq, Hkv, D, 1 / Math.sqrt(D));
+  attentionForward(rec, attentionTensors(ctx, acts), { B, T, Hq, Hkv, D, scale: 1 / Math.sqrt(D) });
 
   // xMid = x + o_proj(att): write o_proj's output into xMid, then add the residual.
   projWithLoraForward(rec, ctx, w, acts, 'o_proj', acts.xMid, acts.att);
@@ -145,7 +149,7 @@ export function layerBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsG
 
   // Attention branch: xMid = x + o_proj(att).
   projWithLoraBackward(rec, ctx, w, acts, g, 'o_proj', g.dAtt, g.dx, acts.att, false);
-  attentionBackward(rec, g.dq, g.dk, g.dv, g.dAtt, acts.att, acts.lse, acts.q, acts.k, acts.v, ctx.mask, B, T, Hq, Hkv, D, 1 / Math.sqrt(D));
+  attentionBackward(rec, { dq: g.dq, dk: g.dk, dv: g.dv, dout: g.dAtt }, attentionTensors(ctx, acts), { B, T, Hq, Hkv, D, scale: 1 / Math.sqrt(D) });
   ropeBackward(rec, g.dq, ctx.ropeCos, ctx.ropeSin, B, T, Hq, D);
   ropeBackward(rec, g.dk, ctx.ropeCos, ctx.ropeSin, B, T, Hkv, D);
   let dqProj: Buf = g.dq;
