@@ -8,7 +8,7 @@
 //   att = causal_gqa_attention(q,k,v)
 import type { Buf, Recorder } from '../../gpu/gpu';
 import { addInplace } from '../kernels/add';
-import { attentionBackward, attentionForward, type AttentionTensors } from '../kernels/attention';
+import { attentionBackward, attentionForward, type AttentionShape, type AttentionTensors } from '../kernels/attention';
 import { loraDown, loraGradA, loraGradB, loraGradH, loraGradInput, loraUp, type LoraDropout, type LoraSplit } from '../kernels/lora';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
 import { ropeBackward, ropeForward } from '../kernels/rope';
@@ -38,6 +38,17 @@ export interface LayerContext {
   dropoutP: number;
   /** Split-K scratch of the skinny LoRA products: dead between calls (each reduce consumes it). */
   loraSplit: LoraSplit;
+}
+
+/** Tokens N = B·T and the model's widths. */
+function layerDims(ctx: LayerContext): { N: number; C: number; D: number; Hq: number; Hkv: number; I: number } {
+  const { spec } = ctx;
+  return { N: ctx.B * ctx.T, C: spec.hiddenSize, D: spec.headDim, Hq: spec.numHeads, Hkv: spec.numKvHeads, I: spec.intermediateSize };
+}
+
+function attentionShape(ctx: LayerContext): AttentionShape {
+  const { spec } = ctx;
+  return { B: ctx.B, T: ctx.T, Hq: spec.numHeads, Hkv: spec.numKvHeads, D: spec.headDim, scale: 1 / Math.sqrt(spec.headDim) };
 }
 
 function attentionTensors(ctx: LayerContext, acts: LayerActs): AttentionTensors<Buf, Buf> {
@@ -93,12 +104,7 @@ function projWithLoraBackward(
 /** x (N,C) → out (N,C). x and out are distinct buffers; x is kept for backward. */
 export function layerForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGpu, acts: LayerActs, x: Buf, out: Buf): void {
   const { spec, B, T } = ctx;
-  const N = B * T;
-  const C = spec.hiddenSize;
-  const D = spec.headDim;
-  const Hq = spec.numHeads;
-  const Hkv = spec.numKvHeads;
-  const I = spec.intermediateSize;
+  const { N, C, D, Hq, Hkv, I } = layerDims(ctx);
 
   rmsnormForward(rec, acts.n1, acts.rstd1, x, w.inputNorm, N, C, spec.rmsNormEps);
   if (spec.qkNorm) {
@@ -113,7 +119,7 @@ export function layerForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGp
   projWithLoraForward(rec, ctx, w, acts, 'v_proj', acts.v, acts.n1);
   ropeForward(rec, acts.q, ctx.ropeCos, ctx.ropeSin, B, T, Hq, D);
   ropeForward(rec, acts.k, ctx.ropeCos, ctx.ropeSin, B, T, Hkv, D);
-  attentionForward(rec, attentionTensors(ctx, acts), { B, T, Hq, Hkv, D, scale: 1 / Math.sqrt(D) });
+  attentionForward(rec, attentionTensors(ctx, acts), attentionShape(ctx));
 
   // xMid = x + o_proj(att): write o_proj's output into xMid, then add the residual.
   projWithLoraForward(rec, ctx, w, acts, 'o_proj', acts.xMid, acts.att);
@@ -133,12 +139,7 @@ export function layerForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGp
  */
 export function layerBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGpu, acts: LayerActs, g: GradScratch, x: Buf): void {
   const { spec, B, T } = ctx;
-  const N = B * T;
-  const C = spec.hiddenSize;
-  const D = spec.headDim;
-  const Hq = spec.numHeads;
-  const Hkv = spec.numKvHeads;
-  const I = spec.intermediateSize;
+  const { N, C, D, Hq, Hkv, I } = layerDims(ctx);
 
   // MLP branch: out = xMid + down(act); d xMid gets g.dx directly (residual) plus the norm path.
   projWithLoraBackward(rec, ctx, w, acts, g, 'down_proj', g.dAct, g.dx, acts.act, false);
@@ -149,7 +150,7 @@ export function layerBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsG
 
   // Attention branch: xMid = x + o_proj(att).
   projWithLoraBackward(rec, ctx, w, acts, g, 'o_proj', g.dAtt, g.dx, acts.att, false);
-  attentionBackward(rec, { dq: g.dq, dk: g.dk, dv: g.dv, dout: g.dAtt }, attentionTensors(ctx, acts), { B, T, Hq, Hkv, D, scale: 1 / Math.sqrt(D) });
+  attentionBackward(rec, { dq: g.dq, dk: g.dk, dv: g.dv, dout: g.dAtt }, attentionTensors(ctx, acts), attentionShape(ctx));
   ropeBackward(rec, g.dq, ctx.ropeCos, ctx.ropeSin, B, T, Hq, D);
   ropeBackward(rec, g.dk, ctx.ropeCos, ctx.ropeSin, B, T, Hkv, D);
   let dqProj: Buf = g.dq;
