@@ -1,7 +1,8 @@
 // "Start from an adapter": a PEFT adapter (written here with per-module ranks and alphas, B nonzero)
 // is read by the worker against the demo model, its settings take over the LoRA fields, a run
-// continues it, and the downloaded adapter keeps its patterns and starts from its weights. Adapters
-// that do not fit are refused by name and leave the fresh-adapter settings as they were.
+// continues it, and the downloaded adapter keeps its patterns and starts from its weights; the
+// studio's own .zip of it, and a deflated .zip with the files in a folder, continue it in turn.
+// Adapters that do not fit are refused by name and leave the fresh-adapter settings as they were.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -9,6 +10,7 @@ import { initLoraTensors, writeAdapter } from '../src/engine/lora/adapter';
 import type { LoraSettings } from '../src/engine/lora/config';
 import { parseModelConfig } from '../src/engine/model/config';
 import { parseSafetensors } from '../src/io/safetensors';
+import { zipSync } from 'fflate';
 import { collectLogs, openStudio, shooter, useDemo } from './helpers';
 
 const FIXTURES = resolve(process.cwd(), '../shared/fixtures/reference');
@@ -43,7 +45,12 @@ test('a PEFT adapter with rank and alpha patterns is continued, and refused adap
 
     // One file only; then an adapter for another model (head_dim 32): named, nothing changes.
     await input.setInputFiles(join(dir, 'adapter_config.json'));
-    await expect(page.getByRole('alert')).toContainText('Could not use the adapter: Choose both files of a PEFT adapter: adapter_model.safetensors is missing');
+    await expect(page.getByRole('alert')).toContainText('Could not use the adapter: Choose both files of a PEFT adapter (or its .zip): adapter_model.safetensors is missing');
+    // A .zip without them (deflated, as an OS's "compress" writes it)
+    const notAdapter = testInfo.outputPath('notes.zip');
+    writeFileSync(notAdapter, zipSync({ 'notes/README.md': new TextEncoder().encode('# not an adapter') }, { level: 6 }));
+    await input.setInputFiles(notAdapter);
+    await expect(page.getByRole('alert')).toContainText('notes.zip holds no adapter_config.json and adapter_model.safetensors');
     const qwen3 = join(FIXTURES, 'tiny-qwen3', 'adapter_init');
     await input.setInputFiles([join(qwen3, 'adapter_config.json'), join(qwen3, 'adapter_model.safetensors')]);
     await expect(page.getByRole('alert')).toContainText(/adapter_model.safetensors: tensor "base_model.model.model.layers.0.self_attn.\w+_proj.lora_\w.weight" has shape/);
@@ -88,6 +95,20 @@ test('a PEFT adapter with rank and alpha patterns is continued, and refused adap
       expect(rel, key).toBeLessThan(0.05); // a fresh start (B = 0) would be 1 away
     }
     await shot('trained');
+
+    // The studio's own .zip of the trained adapter continues it in turn (the round trip users make).
+    const [zipDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download .zip' }).click()]);
+    const zipPath = testInfo.outputPath('lora-adapter.zip');
+    await zipDl.saveAs(zipPath);
+    await page.getByRole('button', { name: 'Start fresh instead' }).click();
+    await page.getByLabel('Start from an adapter (optional)').setInputFiles(zipPath);
+    await expect(page.getByLabel('Start adapter')).toContainText('Continues lora-adapter: r 4; alpha 8; q_proj, v_proj; rank_pattern {"v_proj":2}');
+    // and so does a deflated .zip holding the adapter in a folder
+    const deflated = testInfo.outputPath('deflated.zip');
+    writeFileSync(deflated, zipSync({ 'my-adapter/adapter_config.json': new TextEncoder().encode(files.config), 'my-adapter/adapter_model.safetensors': files.safetensors }, { level: 6 }));
+    await page.getByRole('button', { name: 'Start fresh instead' }).click();
+    await page.getByLabel('Start from an adapter (optional)').setInputFiles(deflated);
+    await expect(page.getByLabel('Start adapter')).toContainText('Continues deflated: r 4; alpha 8');
 
     // Start fresh again: the LoRA fields are the user's once more.
     await page.getByRole('button', { name: 'Start fresh instead' }).click();

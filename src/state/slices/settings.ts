@@ -3,9 +3,59 @@ import { engine } from '../engine';
 import { defaultSettings, type NumberField, type SettingsForm } from '../settings';
 import { toErrorInfo, type ErrorInfo } from '../../worker/protocol';
 import type { Slice, Status } from './types';
+import { unzip, type Unzipped } from 'fflate';
 
 const CONFIG_FILE = 'adapter_config.json';
 const WEIGHTS_FILE = 'adapter_model.safetensors';
+
+/** An adapter's two files, from a .zip (ours, or any with them at one level) or picked loose. */
+interface AdapterFiles {
+  name: string;
+  config: string;
+  weights: ArrayBuffer;
+}
+
+const baseName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
+
+/**
+ * The two files inside `zip` (stored or deflated; fflate inflates off the main thread where it
+ * can). Both must sit in the same folder of the archive.
+ */
+async function filesFromZip(zip: File): Promise<AdapterFiles | string> {
+  const bytes = new Uint8Array(await zip.arrayBuffer());
+  let entries: Unzipped;
+  try {
+    entries = await new Promise<Unzipped>((resolve, reject) =>
+      unzip(bytes, { filter: (f) => baseName(f.name) === CONFIG_FILE || baseName(f.name) === WEIGHTS_FILE }, (err, out) => (err ? reject(err) : resolve(out))),
+    );
+  } catch (e) {
+    return `${zip.name} is not a readable .zip (${(e as Error).message})`;
+  }
+  const config = Object.keys(entries).find((p) => baseName(p) === CONFIG_FILE);
+  const folder = config ? config.slice(0, config.length - CONFIG_FILE.length) : '';
+  const weights = entries[`${folder}${WEIGHTS_FILE}`];
+  if (!config || !weights) {
+    const missing = [config ? null : CONFIG_FILE, weights ? null : WEIGHTS_FILE].filter(Boolean).join(' and ');
+    return `${zip.name} holds no ${missing}${config && !weights ? ` beside its ${config}` : ''}`;
+  }
+  const w = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
+  return { name: zip.name.replace(/\.zip$/i, ''), config: new TextDecoder().decode(entries[config]), weights: w };
+}
+
+/** The picked files: one .zip, or adapter_config.json and adapter_model.safetensors (loose or a folder). */
+async function adapterFiles(files: File[]): Promise<AdapterFiles | string> {
+  const zip = files.find((f) => /\.zip$/i.test(f.name));
+  if (zip) return filesFromZip(zip);
+  const config = files.find((f) => f.name === CONFIG_FILE);
+  const weights = files.find((f) => f.name === WEIGHTS_FILE);
+  if (!config || !weights) {
+    const missing = [config ? null : CONFIG_FILE, weights ? null : WEIGHTS_FILE].filter(Boolean).join(' and ');
+    return `Choose both files of a PEFT adapter (or its .zip): ${missing} ${missing.includes(' and ') ? 'are' : 'is'} missing (got ${files.map((f) => f.name).join(', ') || 'nothing'}).`;
+  }
+  // A folder pick names the folder; two loose files have no folder name to show.
+  const rel = (config as File & { webkitRelativePath?: string }).webkitRelativePath ?? '';
+  return { name: rel.includes('/') ? rel.slice(0, rel.indexOf('/')) : 'adapter', config: await config.text(), weights: await weights.arrayBuffer() };
+}
 
 export interface SettingsSlice {
   settings: SettingsForm;
@@ -57,20 +107,13 @@ export const createSettingsSlice: Slice<SettingsSlice> = (set, get) => ({
   startAdapterLoad: { status: 'idle', error: null },
   async loadStartAdapter(files) {
     const fail = (message: string): void => set({ startAdapterLoad: { status: 'error', error: { name: 'AdapterError', message } } });
-    const config = files.find((f) => f.name === CONFIG_FILE);
-    const weights = files.find((f) => f.name === WEIGHTS_FILE);
-    if (!config || !weights) {
-      const missing = [config ? null : CONFIG_FILE, weights ? null : WEIGHTS_FILE].filter(Boolean).join(' and ');
-      return fail(`Choose both files of a PEFT adapter: ${missing} ${missing.includes(' and ') ? 'are' : 'is'} missing (got ${files.map((f) => f.name).join(', ') || 'nothing'}).`);
-    }
     if (get().model.status !== 'ready') return fail('Load a model first: an adapter is checked against its shapes.');
-    // A folder pick names the folder; two loose files are named after their parent only if the browser says.
-    const rel = (config as File & { webkitRelativePath?: string }).webkitRelativePath ?? '';
-    const name = rel.includes('/') ? rel.slice(0, rel.indexOf('/')) : 'adapter';
     set((s) => ({ startAdapterLoad: { status: 'loading', error: null }, settings: { ...s.settings, startAdapter: null } }));
     try {
-      const bytes = await weights.arrayBuffer();
-      const info = await engine().call('loadStartAdapter', { name, config: await config.text(), safetensors: bytes }, { transfer: [bytes] });
+      const picked = await adapterFiles(files);
+      if (typeof picked === 'string') return fail(picked);
+      const { name, config, weights } = picked;
+      const info = await engine().call('loadStartAdapter', { name, config, safetensors: weights }, { transfer: [weights] });
       const { lora } = info;
       set((s) => ({
         startAdapterLoad: { status: 'ready', error: null },

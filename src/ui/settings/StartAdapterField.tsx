@@ -7,7 +7,8 @@ import { ErrorBox } from '../common/ErrorBox';
 import { Hint } from '../common/Hint';
 
 const HINT =
-  'Continue training an existing PEFT LoRA adapter for this model: choose its adapter_config.json and adapter_model.safetensors. ' +
+  'Continue training an existing PEFT LoRA adapter for this model: choose its adapter_config.json and adapter_model.safetensors, ' +
+  'or a .zip holding them (such as the one Export downloads). ' +
   'Its rank, alpha, target modules (and any rank_pattern, alpha_pattern or layers_to_transform) are kept; the other settings are yours.';
 
 /** "r 8, alpha 16, q_proj, v_proj; rank_pattern {…}; layers 0, 1" */
@@ -45,7 +46,7 @@ export function StartAdapterField({ locked }: { locked: boolean }) {
           id="start-adapter"
           type="file"
           multiple
-          accept=".json,.safetensors"
+          accept=".json,.safetensors,.zip"
           aria-describedby="start-adapter-hint"
           disabled={locked || !modelReady || load.status === 'loading'}
           onChange={(e) => {
