@@ -11,6 +11,7 @@ import { relL2Err } from '../engine/kernels/random';
 import { parseModelConfig } from '../engine/model/config';
 import { FIXTURES, loadReference } from '../data/testdata/fixtures';
 import { readFileSync } from 'node:fs';
+import { zipSync } from 'fflate';
 
 const dir = mkdtempSync(join(tmpdir(), 'train-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,6 +58,25 @@ describe('train CLI', () => {
       expect(err, key).toBeLessThan(0.05);
       expect(err, key).toBeGreaterThan(0);
     }
+  });
+
+  it('--init-adapter also takes a .zip (deflated, the adapter in a folder)', async () => {
+    const init = join(FIXTURES, 'tiny-llama', 'adapter_init');
+    const zip = join(dir, 'from-zip.zip');
+    const file = (f: string): Uint8Array => new Uint8Array(readFileSync(join(init, f)));
+    writeFileSync(zip, zipSync({ 'adapter_init/adapter_config.json': file('adapter_config.json'), 'adapter_init/adapter_model.safetensors': file('adapter_model.safetensors') }, { level: 6 }));
+    const out = join(dir, 'continued-zip');
+    const r = train(['--out', out, '--init-adapter', zip, '--max-steps', '1', '--batch-size', '2', '--lr', '1e-3']);
+    expect(r.code, r.stderr).toBe(0);
+    const before = await readAdapter(nodeFolder(init), spec);
+    const after = await readAdapter(nodeFolder(out), spec);
+    expect(after.settings).toEqual(before.settings);
+    for (const [key, t] of before.tensors) expect(relL2Err(after.tensors.get(key)!.data, t.data), key).toBeLessThan(0.05);
+    const empty = join(dir, 'empty.zip');
+    writeFileSync(empty, zipSync({ 'README.md': new TextEncoder().encode('#') }));
+    const refused = train(['--out', join(dir, 'never'), '--init-adapter', empty]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`train: --init-adapter ${empty} holds no adapter_config.json and adapter_model.safetensors`);
   });
 
   it('refuses what it cannot honour, naming the flag or the file', () => {

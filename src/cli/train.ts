@@ -1,18 +1,21 @@
 // train --model MODEL_DIR --data FILE --out DIR [--rank R --alpha A --dropout P --targets q_proj,v_proj|attention|mlp|all
 //       --rslora --lr LR --schedule constant|linear|cosine --warmup N --epochs E | --max-steps N --batch-size B
 //       --grad-accum G --max-length T --seed S --weight-decay W --max-grad-norm C --checkpointing
-//       --format F --skip-invalid --val-fraction F --eval-every N --quant none] [--init-adapter PEFT_DIR]
+//       --format F --skip-invalid --val-fraction F --eval-every N --quant none] [--init-adapter PEFT_DIR|ZIP]
 // Trains a LoRA adapter headlessly with the engine and writes it in PEFT format to DIR. Prints one
 // progress line per step on stderr and a final JSON summary on stdout. --init-adapter continues
 // training an existing PEFT adapter: its r, alpha, targets, rsLoRA, rank/alpha patterns and layers
 // are the run's (so --rank, --alpha, --targets and --rslora are refused beside it); its
 // lora_dropout is the default dropout.
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
-import { loadModelFolder } from '../engine/model/weights';
+import { loadModelFolder, memoryFolder, type ModelFolder } from '../engine/model/weights';
 import { nodeFolder } from '../io/node-files';
-import { AdapterError, readAdapter, writeAdapter } from '../engine/lora/adapter';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, AdapterError, readAdapter, writeAdapter } from '../engine/lora/adapter';
+import { adapterInZip, isAdapterEntry } from '../engine/lora/adapter-zip';
+import { unzipSync } from 'fflate';
 import { validateLoraSettings } from '../engine/lora/config';
 import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
@@ -34,6 +37,20 @@ const VALUE_FLAGS = [
 const BOOL_FLAGS = ['rslora', 'checkpointing', 'skip-invalid'];
 /** Flags that the adapter of --init-adapter decides. */
 const ADAPTER_FLAGS = ['rank', 'alpha', 'targets', 'rslora'];
+
+/** --init-adapter: a PEFT adapter folder, or a .zip holding one (such as the studio's export). */
+function adapterFolder(path: string): ModelFolder {
+  if (!/\.zip$/i.test(path)) return nodeFolder(path);
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(new Uint8Array(readFileSync(path)), { filter: (f) => isAdapterEntry(f.name) });
+  } catch (e) {
+    throw new AdapterError(`${path}: not a readable .zip (${(e as Error).message})`);
+  }
+  const found = adapterInZip(entries, path);
+  if (typeof found === 'string') throw new AdapterError(found);
+  return memoryFolder(found.name, { [ADAPTER_CONFIG_FILE]: found.config, [ADAPTER_WEIGHTS_FILE]: found.weights });
+}
 
 export function parseTargets(s: string): Projection[] {
   if (s === 'all') return [...PROJECTIONS];
@@ -113,7 +130,7 @@ export async function run(args: string[]): Promise<number> {
   let start: Awaited<ReturnType<typeof readAdapter>> | null = null;
   if (initAdapter !== undefined) {
     try {
-      start = await readAdapter(nodeFolder(initAdapter), spec);
+      start = await readAdapter(adapterFolder(initAdapter), spec);
     } catch (e) {
       if (!(e instanceof AdapterError)) throw e;
       process.stderr.write(`train: --init-adapter ${e.message}\n`);

@@ -4,6 +4,7 @@ import { defaultSettings, type NumberField, type SettingsForm } from '../setting
 import { toErrorInfo, type ErrorInfo } from '../../worker/protocol';
 import type { Slice, Status } from './types';
 import { unzip, type Unzipped } from 'fflate';
+import { adapterInZip, isAdapterEntry } from '../../engine/lora/adapter-zip';
 
 const CONFIG_FILE = 'adapter_config.json';
 const WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -15,31 +16,19 @@ interface AdapterFiles {
   weights: ArrayBuffer;
 }
 
-const baseName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
-
-/**
- * The two files inside `zip` (stored or deflated; fflate inflates off the main thread where it
- * can). Both must sit in the same folder of the archive.
- */
+/** The adapter in a .zip (stored or deflated; fflate inflates off the main thread where it can). */
 async function filesFromZip(zip: File): Promise<AdapterFiles | string> {
   const bytes = new Uint8Array(await zip.arrayBuffer());
   let entries: Unzipped;
   try {
-    entries = await new Promise<Unzipped>((resolve, reject) =>
-      unzip(bytes, { filter: (f) => baseName(f.name) === CONFIG_FILE || baseName(f.name) === WEIGHTS_FILE }, (err, out) => (err ? reject(err) : resolve(out))),
-    );
+    entries = await new Promise<Unzipped>((resolve, reject) => unzip(bytes, { filter: (f) => isAdapterEntry(f.name) }, (err, out) => (err ? reject(err) : resolve(out))));
   } catch (e) {
     return `${zip.name} is not a readable .zip (${(e as Error).message})`;
   }
-  const config = Object.keys(entries).find((p) => baseName(p) === CONFIG_FILE);
-  const folder = config ? config.slice(0, config.length - CONFIG_FILE.length) : '';
-  const weights = entries[`${folder}${WEIGHTS_FILE}`];
-  if (!config || !weights) {
-    const missing = [config ? null : CONFIG_FILE, weights ? null : WEIGHTS_FILE].filter(Boolean).join(' and ');
-    return `${zip.name} holds no ${missing}${config && !weights ? ` beside its ${config}` : ''}`;
-  }
-  const w = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
-  return { name: zip.name.replace(/\.zip$/i, ''), config: new TextDecoder().decode(entries[config]), weights: w };
+  const found = adapterInZip(entries, zip.name);
+  if (typeof found === 'string') return found;
+  const w = found.weights;
+  return { name: found.name, config: found.config, weights: w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength) as ArrayBuffer };
 }
 
 /** The picked files: one .zip, or adapter_config.json and adapter_model.safetensors (loose or a folder). */
