@@ -1,28 +1,38 @@
 import { defineConfig } from 'vitest/config';
+import { loadEnv, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+import { hubPolicy, type HubPolicy } from './src/hub/endpoint.ts';
+import { contentSecurityPolicy, headersFile, responseHeaders } from './src/security/policy.ts';
 
-// Cross-origin isolation lets the page use SharedArrayBuffer and worker threads; the CSP keeps
-// every byte local except the Hugging Face Hub (models) and its CDN (LFS redirects).
-const securityHeaders = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Content-Security-Policy': [
-    "default-src 'self'",
-    "script-src 'self' 'wasm-unsafe-eval'",
-    "worker-src 'self' blob:",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "connect-src 'self' http://localhost:* http://127.0.0.1:* https://huggingface.co https://*.huggingface.co https://*.hf.co ws://localhost:*",
-  ].join('; '),
-};
+// The security policy (CSP, COOP/COEP, frame-ancestors) comes from src/security/policy.ts, for the
+// Hubs this build names (VITE_HF_ENDPOINT, VITE_HUB_OVERRIDES; an invalid one fails the build):
+// the dev and preview servers send it as headers, every built page carries the CSP as its first
+// <meta>, and dist/_headers ships the headers for static hosts.
+
+// Read once for every mode: .env, .env.local and the environment (mode-specific .env files are not read).
+const policy = hubPolicy(loadEnv('', process.cwd(), 'VITE_'));
+
+function securityPolicy(policy: HubPolicy): Plugin {
+  return {
+    name: 'lora-studio-security-policy',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      handler: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy(policy, true) }, injectTo: 'head-prepend' }],
+    },
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: '_headers', source: headersFile(policy) });
+    },
+  };
+}
 
 // Point the Vulkan loader at SwiftShader when this machine has no GPU driver (tests, CI).
 const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 export default defineConfig({
-  plugins: [react()],
-  server: { headers: securityHeaders, port: 5173 },
-  preview: { headers: securityHeaders, port: 4173 },
+  plugins: [react(), securityPolicy(policy)],
+  server: { headers: responseHeaders(policy), port: 5173 },
+  preview: { headers: responseHeaders(policy), port: 4173 },
   worker: { format: 'es' },
   // Pages: the studio (index.html), the kernel-check page that e2e/kernels.spec.ts drives, and the
   // benchmark page (bench.html, e2e/bench.spec.ts).

@@ -106,3 +106,9 @@ export async function longTasks(page: Page): Promise<Array<{ at: number; ms: num
 export async function pageNow(page: Page): Promise<number> {
   return page.evaluate(() => Math.round(performance.now()));
 }
+
+/**
+ * The port of the specs' stand-in Hub: the e2e build lists http://127.0.0.1:<this> as a Hub its
+ * CSP may connect to (playwright.config.ts), so a stand-in on any other port would be blocked.
+ */
+export const STAND_IN_HUB_PORT = Number(process.env.E2E_HUB_PORT ?? 5173);

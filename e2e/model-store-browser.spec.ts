@@ -19,9 +19,6 @@ let noCorsUrl: string;
 const model = syntheticModel({ layers: 2, hidden: 64, heads: 4, vocab: 256, dtype: 'BF16', seed: 11 });
 
 test.beforeAll(async () => {
-  vite = await createServer({ configFile: new URL('../vite.config.ts', import.meta.url).pathname, server: { port: 5281, strictPort: false, host: '127.0.0.1' }, logLevel: 'error' });
-  await vite.listen();
-  appUrl = vite.resolvedUrls!.local[0].replace(/\/$/, '');
   hub = await startStandInHub({ models: { 'e2e/tiny': { files: model.files }, 'e2e/gated': { files: model.files, token: 'hf_e2eToken' } } });
   // A server that answers without CORS headers: the browser must refuse to read it.
   noCors = createHttpServer((_req, res) => {
@@ -30,6 +27,11 @@ test.beforeAll(async () => {
   });
   await new Promise<void>((r) => noCors.listen(0, '127.0.0.1', r));
   noCorsUrl = `http://127.0.0.1:${(noCors.address() as AddressInfo).port}`;
+  // The dev server's CSP connects only to the Hubs named at its start (src/security/policy.ts).
+  process.env.VITE_HUB_OVERRIDES = `${hub.url} ${noCorsUrl}`;
+  vite = await createServer({ configFile: new URL('../vite.config.ts', import.meta.url).pathname, server: { port: 5281, strictPort: false, host: '127.0.0.1' }, logLevel: 'error' });
+  await vite.listen();
+  appUrl = vite.resolvedUrls!.local[0].replace(/\/$/, '');
 });
 
 test.afterAll(async () => {

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server';
-import { collectLogs, parseStatus, shooter } from './helpers';
+import { collectLogs, parseStatus, shooter, STAND_IN_HUB_PORT } from './helpers';
 
 const demoDir = new URL('../public/demo/', import.meta.url);
 const demoFiles = (): Map<string, Uint8Array | string> =>
@@ -56,6 +56,7 @@ test.describe('model library', () => {
 
   test.beforeEach(async () => {
     hub = await startStandInHub({
+      port: STAND_IN_HUB_PORT,
       models: {
         [MODEL]: { files: demoFiles() },
         [GATED]: { files: demoFiles(), token: 'hf_standInToken123' },

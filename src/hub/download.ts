@@ -15,15 +15,18 @@
 //   SHA-256 when the Hub gives one for an LFS file (X-Linked-Etag, or an ETag that is 64 hex digits),
 //   over the whole stream (incremental, since crypto.subtle cannot hash a stream), and with
 //   crypto.subtle for whole small files.
-// - The access token lives in a private field: never stored, logged or put in a message.
+// - The access token lives in a private field: never stored, logged or put in a message, and is
+//   attached only where mayReceiveToken (./endpoint) allows: the client's own origin (or the
+//   origins the caller names), over https or to loopback.
 // - Errors: HubAuthError (401/403), HubNotFoundError (404), HubNetworkError (connection lost or
 //   server unreachable), HubCorsError (the browser blocked the request), HubIntegrityError (size or
 //   hash mismatch, truncated body), HubHttpError (any other status), HubQuotaError (storage).
 
 import type { ByteSource } from '../io/safetensors';
+import { HUB_URL, mayReceiveToken } from './endpoint';
 import { Sha256, sha256Hex, type Sha256State } from './sha256';
 
-export const HUB_URL = 'https://huggingface.co';
+export { HUB_URL };
 
 export class HubError extends Error {
   override name = 'HubError';
@@ -111,6 +114,8 @@ export interface HubClientOptions {
   baseUrl?: string;
   /** Access token for gated/private models, kept in memory only. */
   token?: string | null;
+  /** Origins the token may go to (default: baseUrl's origin); see mayReceiveToken. */
+  tokenOrigins?: readonly string[];
   /** Injected for tests; default globalThis.fetch. */
   fetch?: typeof fetch;
 }
@@ -158,16 +163,19 @@ function sizeFromHeaders(res: Response): number | null {
 export class HubClient {
   readonly baseUrl: string;
   #token: string | null;
+  #tokenOrigins: readonly string[];
   #fetch: typeof fetch;
 
   constructor(options: HubClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? HUB_URL).replace(/\/+$/, '');
     this.#token = options.token ? options.token.trim() || null : null;
+    this.#tokenOrigins = options.tokenOrigins ?? [new URL(this.baseUrl).origin];
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
+  /** Whether requests to this client's Hub carry a token. */
   get hasToken(): boolean {
-    return this.#token !== null;
+    return this.#token !== null && mayReceiveToken(this.baseUrl, this.#tokenOrigins);
   }
 
   /** Replaces (or clears) the in-memory token. */
@@ -190,10 +198,12 @@ export class HubClient {
     file: string,
     init: { method?: 'GET' | 'HEAD'; range?: [number, number?]; signal?: AbortSignal; missingOk?: boolean } = {},
   ): Promise<Response | null> {
-    const headers: Record<string, string> = {};
-    if (this.#token) headers.Authorization = `Bearer ${this.#token}`;
-    if (init.range) headers.Range = `bytes=${init.range[0]}-${init.range[1] ?? ''}`;
     const url = this.url(modelId, revision, file);
+    const headers: Record<string, string> = {};
+    // Set once, here; redirects are followed by fetch, which drops it on a cross-origin hop.
+    const sendToken = this.#token !== null && mayReceiveToken(url, this.#tokenOrigins);
+    if (sendToken) headers.Authorization = `Bearer ${this.#token}`;
+    if (init.range) headers.Range = `bytes=${init.range[0]}-${init.range[1] ?? ''}`;
     let res: Response;
     try {
       res = await this.#fetch(url, { method: init.method ?? 'GET', headers, signal: init.signal, cache: 'no-store' });
@@ -202,7 +212,7 @@ export class HubClient {
     }
     if (res.status === 401 || res.status === 403) {
       void res.body?.cancel().catch(() => {});
-      throw new HubAuthError(modelId, res.status, this.#token !== null);
+      throw new HubAuthError(modelId, res.status, sendToken);
     }
     if (res.status === 404) {
       void res.body?.cancel().catch(() => {});

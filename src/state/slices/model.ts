@@ -1,4 +1,4 @@
-import { HUB_URL } from '../../hub/download';
+import { chooseHub, HubEndpointError, hubPolicy, mayReceiveToken, trustedOrigins, type ChosenHub, type HubEnv } from '../../hub/endpoint';
 import { engine } from '../engine';
 import { demoSettings } from '../settings';
 import { toErrorInfo, type ErrorInfo, type ModelSource, type ModelSummary, type Progress } from '../../worker/protocol';
@@ -13,7 +13,11 @@ export interface ModelSlice {
     sourceLabel: string | null;
     /** Where the loaded model came from (a run record keeps it to resume). */
     source: ModelSource | null;
+    /** The `?hub=` origin the user allowed to receive the access token (this page only, never stored). */
+    tokenOrigin: string | null;
   };
+  /** Allows (origin) or withdraws (null) sending the access token to the `?hub=` override. */
+  confirmHubToken(origin: string | null): void;
   /** Loads a model into the engine worker (the demo, or one from the library). */
   loadModel(source: ModelSource, label: string): Promise<boolean>;
   /** "owner/name" or "owner/name@revision": imported into the library, then loaded. */
@@ -23,10 +27,24 @@ export interface ModelSlice {
   useDemo(): Promise<void>;
 }
 
-/** The Hub (or a stand-in: `?hub=http://localhost:8000` or VITE_HF_ENDPOINT). */
+/** This build's Hub and the hosts `?hub=` may name (see src/hub/endpoint.ts). */
+export const HUB_POLICY = hubPolicy(import.meta.env as HubEnv);
+
+/**
+ * The Hub for this page: the build's, or the `?hub=` override when the build allows it. A refused
+ * override leaves the build's Hub in place, with the reason to show on the page.
+ */
+export function hubChoice(): { hub: ChosenHub; refused: string | null } {
+  try {
+    return { hub: chooseHub(new URLSearchParams(location.search).get('hub'), HUB_POLICY), refused: null };
+  } catch (e) {
+    if (!(e instanceof HubEndpointError)) throw e;
+    return { hub: chooseHub(null, HUB_POLICY), refused: e.message };
+  }
+}
+
 export function hubEndpoint(): string {
-  const fromQuery = new URLSearchParams(location.search).get('hub');
-  return fromQuery || (import.meta.env.VITE_HF_ENDPOINT as string | undefined) || HUB_URL;
+  return hubChoice().hub.url;
 }
 
 export function appUrl(path: string): string {
@@ -47,10 +65,14 @@ function localFiles(files: File[]): { name: string; files: Record<string, Blob> 
 }
 
 export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
-  model: { status: 'idle', summary: null, progress: null, error: null, sourceLabel: null, source: null },
+  model: { status: 'idle', summary: null, progress: null, error: null, sourceLabel: null, source: null, tokenOrigin: null },
+
+  confirmHubToken(origin) {
+    set((s) => ({ model: { ...s.model, tokenOrigin: origin } }));
+  },
 
   async loadModel(source, label) {
-    set({ model: { status: 'loading', summary: null, progress: null, error: null, sourceLabel: label, source } });
+    set((s) => ({ model: { status: 'loading', summary: null, progress: null, error: null, sourceLabel: label, source, tokenOrigin: s.model.tokenOrigin } }));
     get().resetExport();
     // An adapter was read for the previous model's shapes (the worker forgets it too).
     get().clearStartAdapter();
@@ -75,7 +97,15 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
       set((s) => ({ model: { ...s.model, status: 'error', error: { name: 'InvalidModelId', message: `"${repo}" is not a Hugging Face model id (owner/name)` } } }));
       return;
     }
-    await get().importAndUse({ kind: 'hub', modelId: id, revision, baseUrl: hubEndpoint(), token: token || null }, id);
+    const { hub } = hubChoice();
+    // The token leaves the page only for the build's Hub or an override the user confirmed.
+    const allowed = token && mayReceiveToken(hub.url, trustedOrigins(HUB_POLICY, get().model.tokenOrigin)) ? token : null;
+    await get().importAndUse({ kind: 'hub', modelId: id, revision, baseUrl: hub.url, token: allowed }, id);
+    const error = get().model.error;
+    if (token && !allowed && error?.name === 'HubAuthError') {
+      const why = ` Your access token was not sent to ${hub.host}: tick "Send my token to ${hub.host}" to send it there.`;
+      set((s) => ({ model: { ...s.model, error: { ...error, message: error.message + why } } }));
+    }
   },
 
   async loadLocalModel(files) {

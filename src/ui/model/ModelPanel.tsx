@@ -8,6 +8,7 @@ import { ErrorBox } from '../common/ErrorBox';
 import { Hint } from '../common/Hint';
 import { ProgressLine } from '../common/ProgressLine';
 import { Section } from '../common/Section';
+import { HubNotice } from './HubNotice';
 import { ImportProgressView } from './ImportProgressView';
 import { LibraryList } from './LibraryList';
 import { ModelSummaryView } from './ModelSummaryView';
@@ -61,6 +62,7 @@ export function ModelPanel() {
           />
           <span className="muted">Used for this download only; never stored.</span>
         </div>
+        <HubNotice />
         <div className="row">
           <label htmlFor="import-quant">Quantization</label>
           <select id="import-quant" value={quant} onChange={(e) => setImportQuant(e.target.value as ImportQuant)} disabled={busy} aria-describedby="import-quant-hint">
