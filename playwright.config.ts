@@ -11,7 +11,8 @@ const PORT = Number(process.env.E2E_PORT ?? 4173);
 const OUT_DIR = `dist/e2e-${PORT}`;
 // The specs' stand-in Hub listens on a fixed port so the build can name it: a built page's CSP is
 // fixed at build time and connects only to the Hubs the build lists (src/security/policy.ts). The
-// e2e build lists this one as a `?hub=` override (VITE_HUB_OVERRIDES); its Hub stays huggingface.co.
+// e2e build lists this one and its CDN stand-in (the next port, where it redirects weights files)
+// as `?hub=` overrides (VITE_HUB_OVERRIDES); its Hub stays huggingface.co.
 const HUB_PORT = Number(process.env.E2E_HUB_PORT ?? PORT + 1000);
 process.env.E2E_HUB_PORT = String(HUB_PORT);
 process.env.E2E_OUT_DIR = OUT_DIR;
@@ -57,6 +58,6 @@ export default defineConfig({
     timeout: 300_000,
     stdout: 'ignore',
     stderr: 'pipe',
-    env: { VITE_HUB_OVERRIDES: `http://127.0.0.1:${HUB_PORT}` },
+    env: { VITE_HUB_OVERRIDES: `http://127.0.0.1:${HUB_PORT} http://127.0.0.1:${HUB_PORT + 1}` },
   },
 });

@@ -108,7 +108,9 @@ export async function pageNow(page: Page): Promise<number> {
 }
 
 /**
- * The port of the specs' stand-in Hub: the e2e build lists http://127.0.0.1:<this> as a Hub its
- * CSP may connect to (playwright.config.ts), so a stand-in on any other port would be blocked.
+ * The port of the specs' stand-in Hub, and the next one for its CDN stand-in: the e2e build lists
+ * http://127.0.0.1:<these> as Hubs its CSP may connect to (playwright.config.ts), so a stand-in on
+ * any other port would be blocked.
  */
 export const STAND_IN_HUB_PORT = Number(process.env.E2E_HUB_PORT ?? 5173);
+export const STAND_IN_CDN_PORT = STAND_IN_HUB_PORT + 1;

@@ -4,14 +4,16 @@
 //   page on another origin cannot frame the studio;
 // - the CSP blocks a host the build does not name;
 // - with `?hub=` naming the local stand-in Hub, the page names that host, and the token typed in
-//   "Access token" reaches the stand-in only after the user confirms that host.
+//   "Access token" reaches the stand-in only after the user confirms that host, and never the CDN
+//   stand-in the Hub redirects weights files to (as huggingface.co redirects LFS files).
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server';
 import { parseCsp } from '../src/security/policy';
-import { STAND_IN_HUB_PORT } from './helpers';
+import { STAND_IN_CDN_PORT, STAND_IN_HUB_PORT } from './helpers';
 
 const STAND_IN = `http://127.0.0.1:${STAND_IN_HUB_PORT}`;
+const STAND_IN_CDN = `http://127.0.0.1:${STAND_IN_CDN_PORT}`;
 const TOKEN = 'hf_securitySpecToken77';
 const GATED = 'stand-in/gated';
 const outDir = new URL(`../${process.env.E2E_OUT_DIR}/`, import.meta.url);
@@ -22,7 +24,7 @@ const demoFiles = (): Map<string, Uint8Array | string> =>
   );
 
 // Written out here, not taken from src/security/policy.ts: what the e2e build may connect to.
-const EXPECTED_CONNECT = ["'self'", 'blob:', 'https://huggingface.co', 'https://*.huggingface.co', 'https://*.hf.co', STAND_IN];
+const EXPECTED_CONNECT = ["'self'", 'blob:', 'https://huggingface.co', 'https://*.huggingface.co', 'https://*.hf.co', STAND_IN, STAND_IN_CDN];
 
 /** The directives a CSP must have to count as tight here. */
 function expectTight(csp: Map<string, string[]>): void {
@@ -87,12 +89,17 @@ test('the page refuses a ?hub= the build does not name, and its CSP blocks that 
 
 test.describe('the access token and a ?hub= override', () => {
   let hub: StandInHub;
+  let cdn: StandInHub;
   test.beforeEach(async () => {
-    hub = await startStandInHub({ port: STAND_IN_HUB_PORT, models: { [GATED]: { files: demoFiles(), token: TOKEN } } });
+    hub = await startStandInHub({ port: STAND_IN_HUB_PORT, models: { [GATED]: { files: demoFiles(), token: TOKEN, lfsRedirect: STAND_IN_CDN } } });
+    cdn = await startStandInHub({ port: STAND_IN_CDN_PORT, models: { [GATED]: { files: demoFiles() } } });
   });
-  test.afterEach(async () => hub.close());
+  test.afterEach(async () => {
+    await hub.close();
+    await cdn.close();
+  });
 
-  test('is shown, and receives the token only after the user confirms the host', async ({ page }, testInfo) => {
+  test('is shown, and receives the token only after the user confirms the host; its CDN never does', async ({ page }, testInfo) => {
     await openStudio(page, `?hub=${encodeURIComponent(STAND_IN)}`);
     const notice = page.getByRole('note', { name: 'Hub override' });
     await expect(notice).toContainText(`Models download from 127.0.0.1:${STAND_IN_HUB_PORT}`);
@@ -111,7 +118,11 @@ test.describe('the access token and a ?hub= override', () => {
     const before = hub.log.length;
     await page.getByRole('button', { name: 'Load model' }).click();
     await expect.poll(() => hub.log.slice(before).filter((r) => r.auth && r.status < 300).length, { timeout: 60_000 }).toBeGreaterThan(0);
+    // The weights: the Hub (token checked) redirects them to the CDN, which must see no token.
+    await expect.poll(() => cdn.log.filter((r) => r.file === 'model.safetensors' && r.method === 'GET' && r.status < 300).length, { timeout: 120_000 }).toBeGreaterThan(0);
+    expect(hub.log.some((r) => r.status === 302 && r.auth)).toBe(true);
     expect(hub.log.slice(before).every((r) => r.auth)).toBe(true);
+    expect(cdn.log.filter((r) => r.auth)).toEqual([]);
     await page.getByRole('button', { name: 'Cancel' }).click().catch(() => {});
   });
 });

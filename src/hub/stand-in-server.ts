@@ -15,6 +15,12 @@ export interface StandInModel {
   token?: string;
   /** Revisions served (default ['main']). */
   revisions?: string[];
+  /**
+   * Base URL of another server (a CDN stand-in serving the same files): requests for .safetensors
+   * files that pass the token check answer 302 to the same path there, as the Hub sends LFS files
+   * to its CDN.
+   */
+  lfsRedirect?: string;
 }
 
 export interface LoggedRequest {
@@ -114,6 +120,12 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
 
     const size = entry.bytes.byteLength;
     const lfs = file.endsWith('.safetensors');
+    if (lfs && model.lfsRedirect) {
+      record(302, id, file);
+      res.writeHead(302, { ...cors, Location: `${model.lfsRedirect}${url.pathname}` });
+      res.end();
+      return;
+    }
     const headers: Record<string, string> = {
       ...cors,
       'Accept-Ranges': 'bytes',
