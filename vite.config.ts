@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { randomBytes } from 'node:crypto';
 import { loadEnv, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 import { hubPolicy, type HubPolicy } from './src/hub/endpoint.ts';
@@ -12,8 +13,13 @@ import { contentSecurityPolicy, headersFile, responseHeaders } from './src/secur
 // Read once for every mode: .env, .env.local and the environment (mode-specific .env files are not read).
 const policy = hubPolicy(loadEnv('', process.cwd(), 'VITE_'));
 
-function securityPolicy(policy: HubPolicy): Plugin {
-  return {
+// The dev server's pages have inline scripts (Vite's, React Fast Refresh's preamble): Vite marks
+// them with this nonce (html.cspNonce), which only the dev server's CSP accepts.
+const devNonce = randomBytes(18).toString('base64');
+
+function securityPolicy(policy: HubPolicy): Plugin[] {
+  const dev: Plugin = { name: 'lora-studio-security-policy-dev', apply: 'serve', config: () => ({ html: { cspNonce: devNonce } }) };
+  const build: Plugin = {
     name: 'lora-studio-security-policy',
     apply: 'build',
     transformIndexHtml: {
@@ -24,14 +30,15 @@ function securityPolicy(policy: HubPolicy): Plugin {
       this.emitFile({ type: 'asset', fileName: '_headers', source: headersFile(policy) });
     },
   };
+  return [dev, build];
 }
 
 // Point the Vulkan loader at SwiftShader when this machine has no GPU driver (tests, CI).
 const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 export default defineConfig({
-  plugins: [react(), securityPolicy(policy)],
-  server: { headers: responseHeaders(policy), port: 5173 },
+  plugins: [react(), ...securityPolicy(policy)],
+  server: { headers: responseHeaders(policy, devNonce), port: 5173 },
   preview: { headers: responseHeaders(policy), port: 4173 },
   worker: { format: 'es' },
   // Pages: the studio (index.html), the kernel-check page that e2e/kernels.spec.ts drives, and the

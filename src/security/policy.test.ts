@@ -17,6 +17,11 @@ describe('the security policy', () => {
     expect(parseCsp(contentSecurityPolicy(policy, true)).get('connect-src')).toEqual(["'self'", 'blob:', 'https://hub.corp.example', 'http://127.0.0.1:5181']);
   });
 
+  it('accepts inline scripts only with the dev server nonce, and only when one is given', () => {
+    expect(parseCsp(contentSecurityPolicy(hubPolicy({}), false, 'abc')).get('script-src')).toEqual(["'self'", "'wasm-unsafe-eval'", "'nonce-abc'"]);
+    expect(contentSecurityPolicy(hubPolicy({}), false)).not.toMatch(/nonce|unsafe-inline'[^;]*;.*script/);
+  });
+
   it('sends COOP/COEP and refuses framing in the headers, the same in _headers', () => {
     const policy = hubPolicy({});
     const h = responseHeaders(policy);

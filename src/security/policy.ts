@@ -21,12 +21,15 @@ export function connectSources(policy: HubPolicy): string[] {
   return ["'self'", 'blob:', ...origins, ...(origins.includes(HUB_URL) ? HUB_CDN_SOURCES : [])];
 }
 
-/** The CSP; `inMeta` leaves out what a <meta> tag ignores (frame-ancestors). */
-export function contentSecurityPolicy(policy: HubPolicy, inMeta: boolean): string {
+/**
+ * The CSP; `inMeta` leaves out what a <meta> tag ignores (frame-ancestors). `devNonce`: the dev
+ * server's nonce for the inline scripts Vite and React Fast Refresh inject (never in a build).
+ */
+export function contentSecurityPolicy(policy: HubPolicy, inMeta: boolean, devNonce?: string): string {
   const directives = [
     "default-src 'self'",
     // Compiling WebAssembly (onnxruntime-web, wllama) needs 'wasm-unsafe-eval'; no inline scripts, no eval.
-    "script-src 'self' 'wasm-unsafe-eval'",
+    `script-src 'self' 'wasm-unsafe-eval'${devNonce ? ` 'nonce-${devNonce}'` : ''}`,
     "worker-src 'self' blob:",
     // React sets style attributes; styles cannot run code.
     "style-src 'self' 'unsafe-inline'",
@@ -40,12 +43,12 @@ export function contentSecurityPolicy(policy: HubPolicy, inMeta: boolean): strin
   return directives.join('; ');
 }
 
-/** Response headers for every page and file of the app. */
-export function responseHeaders(policy: HubPolicy): Record<string, string> {
+/** Response headers for every page and file of the app (`devNonce`: see contentSecurityPolicy). */
+export function responseHeaders(policy: HubPolicy, devNonce?: string): Record<string, string> {
   return {
     'Cross-Origin-Opener-Policy': 'same-origin',
     'Cross-Origin-Embedder-Policy': 'require-corp',
-    'Content-Security-Policy': contentSecurityPolicy(policy, false),
+    'Content-Security-Policy': contentSecurityPolicy(policy, false, devNonce),
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
     // The page address may hold `?hub=`; requests to the Hub need no referrer.
