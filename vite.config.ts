@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { loadEnv, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 import { hubPolicy, type HubPolicy } from './src/hub/endpoint.ts';
-import { contentSecurityPolicy, headersFile, responseHeaders } from './src/security/policy.ts';
+import { contentSecurityPolicy, headersFile, REFERRER_POLICY, responseHeaders } from './src/security/policy.ts';
 
 // The security policy (CSP, COOP/COEP, frame-ancestors) comes from src/security/policy.ts, for the
 // Hubs this build names (VITE_HF_ENDPOINT, VITE_HUB_OVERRIDES; an invalid one fails the build):
@@ -24,7 +24,10 @@ function securityPolicy(policy: HubPolicy): Plugin[] {
     apply: 'build',
     transformIndexHtml: {
       order: 'post',
-      handler: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy(policy, true) }, injectTo: 'head-prepend' }],
+      handler: () => [
+        { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy(policy, true) }, injectTo: 'head-prepend' },
+        { tag: 'meta', attrs: { name: 'referrer', content: REFERRER_POLICY }, injectTo: 'head' },
+      ],
     },
     generateBundle() {
       this.emitFile({ type: 'asset', fileName: '_headers', source: headersFile(policy) });

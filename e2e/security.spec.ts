@@ -45,6 +45,7 @@ test('every built page carries a tight CSP <meta> before anything else in <head>
     const csp = parseCsp(content);
     expectTight(csp);
     expect(csp.has('frame-ancestors'), `${page}: frame-ancestors is ignored in a <meta>`).toBe(false);
+    expect(head, page).toContain('<meta name="referrer" content="no-referrer"');
     // No inline script: every <script> has a src.
     for (const tag of html.match(/<script\b[^>]*>/g) ?? []) expect(tag, page).toMatch(/\ssrc=/);
   }

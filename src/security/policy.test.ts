@@ -19,7 +19,7 @@ describe('the security policy', () => {
 
   it('accepts inline scripts only with the dev server nonce, and only when one is given', () => {
     expect(parseCsp(contentSecurityPolicy(hubPolicy({}), false, 'abc')).get('script-src')).toEqual(["'self'", "'wasm-unsafe-eval'", "'nonce-abc'"]);
-    expect(contentSecurityPolicy(hubPolicy({}), false)).not.toMatch(/nonce|unsafe-inline'[^;]*;.*script/);
+    expect(parseCsp(contentSecurityPolicy(hubPolicy({}), false)).get('script-src')).toEqual(["'self'", "'wasm-unsafe-eval'"]);
   });
 
   it('sends COOP/COEP and refuses framing in the headers, the same in _headers', () => {

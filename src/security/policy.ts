@@ -43,6 +43,9 @@ export function contentSecurityPolicy(policy: HubPolicy, inMeta: boolean, devNon
   return directives.join('; ');
 }
 
+/** The page address may hold `?hub=`; requests to the Hub need no referrer (header and <meta name="referrer">). */
+export const REFERRER_POLICY = 'no-referrer';
+
 /** Response headers for every page and file of the app (`devNonce`: see contentSecurityPolicy). */
 export function responseHeaders(policy: HubPolicy, devNonce?: string): Record<string, string> {
   return {
@@ -51,8 +54,7 @@ export function responseHeaders(policy: HubPolicy, devNonce?: string): Record<st
     'Content-Security-Policy': contentSecurityPolicy(policy, false, devNonce),
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
-    // The page address may hold `?hub=`; requests to the Hub need no referrer.
-    'Referrer-Policy': 'no-referrer',
+    'Referrer-Policy': REFERRER_POLICY,
   };
 }
 
