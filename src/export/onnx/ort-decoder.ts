@@ -1,8 +1,10 @@
 // Runs an exported decoder (decoder.ts's interface) in onnxruntime-web: a forward over a batch
-// with or without the KV cache, and greedy decoding of one prompt. The ort module is passed in, so
+// with or without the KV cache, and decoding of one prompt (greedy or sampled, as the engine). The ort module is passed in, so
 // the same code runs in Node (tests: wasm backend) and in the page (WebGPU or wasm).
 import type * as Ort from 'onnxruntime-web';
-import { argmax } from '../../engine/generate/sampling';
+import type { GenerateOptions, StopReason } from '../../engine/generate/generate';
+import { sampleToken } from '../../engine/generate/sampling';
+import { rng } from '../../engine/kernels/random';
 
 /** What the graph's shapes need: layers, kv heads, head dim, vocabulary. */
 export interface DecoderDims {
@@ -59,25 +61,34 @@ export class OrtDecoder {
   }
 
   /**
-   * Greedy decoding of one prompt: the prompt's logits (its last row picks the first token), then
-   * one token at a time with the cache, until a stop id (not included) or `maxNew` tokens.
+   * Decodes one prompt as the engine's Generation does (src/engine/generate: the same sampling
+   * and seeded RNG; temperature 0 is greedy): the prompt's logits first (their last row picks the
+   * first token), then one token at a time with the cache, until a stop id (not included),
+   * `maxNewTokens`, or `cancelled()`. `onToken` sees the reply so far and each step's logits.
    */
-  async greedy(prompt: readonly number[], maxNew: number, stopIds: readonly number[] = []): Promise<{ ids: number[]; promptLogits: Float32Array }> {
+  async generate(
+    prompt: readonly number[],
+    opts: GenerateOptions,
+    onToken?: (ids: readonly number[], logits: Float32Array) => void,
+    cancelled: () => boolean = () => false,
+  ): Promise<{ ids: number[]; promptLogits: Float32Array; reason: StopReason | 'cancelled' }> {
     const V = this.dims.vocabSize;
     const n = prompt.length;
+    const random = rng(opts.seed);
     let { logits, cache } = await this.forward([[...prompt]], [prompt.map((_, i) => i)], [prompt.map(() => 1)]);
     const promptLogits = logits;
     let last = logits.subarray((n - 1) * V, n * V);
     const ids: number[] = [];
-    for (let k = 0; k < maxNew; k++) {
-      const id = argmax(last);
-      if (stopIds.includes(id)) break;
+    for (;;) {
+      if (cancelled()) return { ids, promptLogits, reason: 'cancelled' };
+      const id = sampleToken(last, opts, random);
+      if (opts.stopIds.includes(id)) return { ids, promptLogits, reason: 'stop' };
       ids.push(id);
-      if (k === maxNew - 1) break;
+      onToken?.(ids, last);
+      if (ids.length >= opts.maxNewTokens) return { ids, promptLogits, reason: 'length' };
       const len = n + ids.length;
       ({ logits, cache } = await this.forward([[id]], [[len - 1]], [Array.from({ length: len }, () => 1)], cache));
       last = logits.subarray(0, V);
     }
-    return { ids, promptLogits };
   }
 }
