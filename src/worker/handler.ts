@@ -319,13 +319,13 @@ export class Handler {
       return { config: files.config, safetensors };
     },
 
-    exportOnnx: async () => {
+    exportOnnx: async ({ backend }) => {
       if (!this.trainer || !this.trainerSettings || !this.model) throw new SessionError('train an adapter first');
       const quant = this.model.summary.quant;
       if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') throw new SessionError(`the base is stored as ${quant}, which the web export does not cover`);
       const { spec, weights } = this.model.engine;
       const adapter = adapterFiles(spec, this.trainerSettings, await this.trainer.exportAdapter(), this.model.summary.hubId);
-      return this.onnx.export(spec, weights, this.model.folder, adapter, quant as OnnxQuant);
+      return this.onnx.export(spec, weights, this.model.folder, adapter, quant as OnnxQuant, backend);
     },
 
     checkOnnx: async ({ prompt, maxNewTokens }) => {

@@ -11,7 +11,7 @@ import type * as Ort from 'onnxruntime-web';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../engine/lora/adapter';
 import { memoryFolder, type ModelFolder } from '../engine/model/weights';
 import type { ModelSpec } from '../engine/model/spec';
-import type { OnnxCheckResult } from './protocol';
+import type { OnnxBackend, OnnxCheckResult } from './protocol';
 import type { BaseTensor } from '../engine/model/gpu-weights';
 import { openMemorySource } from '../export/source';
 import type { OnnxQuant } from '../export/onnx/decoder';
@@ -42,6 +42,7 @@ async function loadOrt(): Promise<typeof Ort> {
 export class OnnxBridge {
   private model: { bytes: Uint8Array; spec: ModelSpec } | null = null;
   private decoder: Promise<{ decoder: OrtDecoder; backend: string }> | null = null;
+  private backends = ['webgpu', 'wasm'];
 
   /** Whether an export of this session can run (the page offers the side and the check). */
   get ready(): boolean {
@@ -62,8 +63,10 @@ export class OnnxBridge {
     folder: ModelFolder,
     adapter: { config: string; safetensors: Uint8Array } | null,
     quant: OnnxQuant,
+    backend: OnnxBackend = 'auto',
   ): Promise<OnnxZip> {
     this.reset();
+    this.backends = backend === 'wasm' ? ['wasm'] : ['webgpu', 'wasm'];
     const adapterFolder = adapter ? memoryFolder('adapter', { [ADAPTER_CONFIG_FILE]: adapter.config, [ADAPTER_WEIGHTS_FILE]: adapter.safetensors }) : null;
     const src = await openMemorySource(spec, weights, { name: folder.name, adapter: adapterFolder });
     const chunks: ArrayBuffer[] = [];
@@ -116,11 +119,11 @@ export class OnnxBridge {
     if (!model) throw new OnnxSessionError('export the model for the web first (a model past 2 GB is not run in the page)');
     this.decoder ??= (async () => {
       const ort = await loadOrt();
-      for (const backend of ['webgpu', 'wasm']) {
+      for (const backend of this.backends) {
         try {
           return { decoder: await OrtDecoder.create(ort, model.bytes, model.spec, { executionProviders: [backend] }), backend };
         } catch (e) {
-          if (backend === 'wasm') throw e;
+          if (backend === this.backends.at(-1)) throw e;
         }
       }
       throw new OnnxSessionError('no onnxruntime-web backend');

@@ -184,6 +184,9 @@ export interface GenerateResult {
   onnx?: GenerateOutput | null;
 }
 
+/** Which onnxruntime-web backend runs the web export in the page. */
+export type OnnxBackend = 'auto' | 'wasm';
+
 /** "For the web (ONNX)": the Transformers.js folder as a .zip, in chunks (transferred). */
 export interface OnnxExportInfo {
   chunks: ArrayBuffer[];
@@ -231,7 +234,8 @@ export interface Methods {
   stop: { params: Record<string, never>; result: null };
   exportAdapter: { params: Record<string, never>; result: AdapterFiles };
   /** The loaded model with the run's adapter as a Transformers.js / onnxruntime-web .zip (src/export/onnx). */
-  exportOnnx: { params: Record<string, never>; result: OnnxExportInfo };
+  /** backend: onnxruntime-web's for the check and "Try it" (auto: WebGPU where it works, else wasm). */
+  exportOnnx: { params: { backend: OnnxBackend }; result: OnnxExportInfo };
   /** Greedy decoding of one chat prompt by the engine and by the last web export, compared. */
   checkOnnx: { params: { prompt: string; maxNewTokens: number }; result: OnnxCheckResult };
   /**

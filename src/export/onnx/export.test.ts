@@ -16,7 +16,8 @@ import { DEFAULT_TRAIN } from '../../engine/train/types';
 import { openFolderSource, openMemorySource } from '../source';
 import type { HostTensor } from '../../engine/model/spec';
 import { dequantize, quantize } from '../../quant/format';
-import type { OnnxQuant } from './decoder';
+import { buildDecoderGraph, IR_VERSION, OPSET, type OnnxQuant } from './decoder';
+import { writeModel, type ByteSink } from './write';
 import { exportOnnx, ONNX_DTYPES } from './export';
 import { run as cliExport } from './command';
 import { stageFolder } from './node-output';
@@ -142,6 +143,32 @@ for (const name of fixtures) {
     });
   });
 }
+
+describe('external data (the layout past 2 GB)', () => {
+  it('weights in model.onnx_data beside the graph give the same logits as the weights inside it', async () => {
+    const fx = join(root, 'tiny-qwen3');
+    const src = await openFolderSource(nodeFolder(join(fx, 'model')), { adapter: nodeFolder(join(fx, 'adapter_final')) });
+    const collect = (): { sink: ByteSink; bytes(): Uint8Array } => {
+      const parts: Uint8Array[] = [];
+      return { sink: { write: async (c) => void parts.push(c.slice()) }, bytes: () => Uint8Array.from(parts.flatMap((p) => [...p])) };
+    };
+    const opts = { opsets: [{ domain: '', version: OPSET }, { domain: 'com.microsoft', version: 1 }], irVersion: IR_VERSION, producer: 'test' };
+    const inside = collect();
+    expect((await writeModel(buildDecoderGraph(src, 'int4'), inside.sink, opts)).externalBytes).toBe(0);
+    const graph = collect();
+    const data = collect();
+    const w = await writeModel(buildDecoderGraph(src, 'int4'), graph.sink, { ...opts, forceExternal: true, external: { location: 'model_q4.onnx_data', sink: async () => data.sink } });
+    expect(w.externalBytes).toBe(data.bytes().byteLength);
+    expect(graph.bytes().byteLength).toBeLessThan(inside.bytes().byteLength / 5);
+    const ids = [[5, 17, 42, 99, 3]];
+    const pos = [[0, 1, 2, 3, 4]];
+    const mask = [[1, 1, 1, 1, 1]];
+    const a = await (await OrtDecoder.create(ort, inside.bytes(), src.spec)).forward(ids, pos, mask);
+    const ext = await OrtDecoder.create(ort, graph.bytes(), src.spec, { externalData: [{ path: 'model_q4.onnx_data', data: data.bytes() }] });
+    const b = await ext.forward(ids, pos, mask);
+    expect(b.logits).toEqual(a.logits);
+  });
+});
 
 describe('the export folder and bad input', () => {
   const fx = join(root, 'tiny-qwen2');

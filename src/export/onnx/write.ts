@@ -21,6 +21,7 @@ export class OnnxWriteError extends Error {
 export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 /** Room kept for the graph itself when deciding whether the weights fit inside the model file. */
 const GRAPH_MARGIN = 64 * 2 ** 20;
+const EXTERNAL_MIN_BYTES = 1024;
 
 // Field numbers (onnx.proto): ModelProto.graph = 7, GraphProto.initializer = 5, TensorProto.raw_data = 9.
 const MODEL_GRAPH_TAG = (7 << 3) | 2;
@@ -82,7 +83,9 @@ export async function writeModel(g: GraphBuilder, sink: ByteSink, opts: WriteMod
   let offset = 0;
   const heads = g.initializers.map((init) => {
     const base: onnx.ITensorProto = { name: init.name, dims: init.dims, dataType: init.dataType };
-    if (external) {
+    // Small tensors (shapes, axes, scalars) stay inline: onnxruntime's shape inference reads them
+    // while loading, before external data (as onnx's own save keeps tensors under 1 KiB inline).
+    if (external && init.byteLength >= EXTERNAL_MIN_BYTES) {
       base.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
       base.externalData = [
         { key: 'location', value: opts.external!.location },
@@ -124,7 +127,7 @@ export async function writeModel(g: GraphBuilder, sink: ByteSink, opts: WriteMod
       throw new OnnxWriteError(`initializer ${init.name}: produced ${data.byteLength} bytes, declared ${init.byteLength}`);
     }
     await sink.write(heads[i].head);
-    await (dataSink ?? sink).write(data);
+    await (heads[i].inline ? sink : dataSink!).write(data);
   }
-  return { modelBytes, externalBytes: external ? dataBytes : 0 };
+  return { modelBytes, externalBytes: offset };
 }

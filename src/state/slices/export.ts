@@ -132,7 +132,9 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
     async downloadOnnx() {
       set((s) => ({ onnxExport: { ...s.onnxExport, busy: true, error: null, check: null } }));
       try {
-        const r = await engine().call('exportOnnx', {});
+        // ?ort=wasm runs the export on onnxruntime-web's wasm backend (no WebGPU).
+        const backend = new URLSearchParams(location.search).get('ort') === 'wasm' ? 'wasm' : 'auto';
+        const r = await engine().call('exportOnnx', { backend });
         // The chunks as they came: the Blob holds them without one more contiguous copy.
         saveFile(ONNX_ZIP_NAME, new Blob(r.chunks, { type: 'application/zip' }), 'application/zip');
         set((s) => ({ onnxExport: { ...s.onnxExport, busy: false, done: { files: r.files, bytes: r.bytes, quant: r.quant } } }));
