@@ -271,29 +271,22 @@ function quantizedMatrices(src: ExportSource, g: GraphBuilder, quant: OnnxQuant)
     gather(name: string, ids: string, rows: number, cols: number): string {
       const nb = blocksPerRow(cols);
       const padded = nb * QUANT_BLOCK;
+      // int4: GatherBlockQuantized on signed INT4 (zero point 0): the studio's code c is c - 8
+      // signed, i.e. c XOR 8 per nibble. int8: the codes as INT8, gathered with their scales and
+      // multiplied per block with plain ops.
+      const data = g.initializer({
+        name: `${name}.gather_${kind}`,
+        dataType: kind === 'int4' ? DT.INT4 : DT.INT8,
+        dims: [rows, padded],
+        byteLength: qBytes(kind, rows, cols),
+        produce: async () => codes(await get(name), kind === 'int4' ? 0x88 : 0),
+      });
+      const scales = g.initializer({ name: `${name}.gather_scales`, dataType: DT.FLOAT, dims: [rows, nb], byteLength: scaleBytes(rows, cols), produce: () => scalesOf(name) });
       let y: string;
       if (kind === 'int4') {
-        // GatherBlockQuantized on signed INT4 (zero point 0): the studio's code c is c - 8 signed, i.e. c XOR 8 per nibble.
-        const data = g.initializer({
-          name: `${name}.gather_int4`,
-          dataType: DT.INT4,
-          dims: [rows, padded],
-          byteLength: qBytes(kind, rows, cols),
-          produce: async () => codes(await get(name), 0x88),
-        });
-        const scales = g.initializer({ name: `${name}.gather_scales`, dataType: DT.FLOAT, dims: [rows, nb], byteLength: scaleBytes(rows, cols), produce: () => scalesOf(name) });
         y = g.op('GatherBlockQuantized', [data, ids, scales], { gather_axis: 0, quantize_axis: 1, block_size: QUANT_BLOCK }, { domain: 'com.microsoft' });
         y = g.op('Reshape', [y, g.constI64([-1, padded])]);
       } else {
-        // int8: gather the rows' codes and scales, then code * scale per block (plain ops).
-        const data = g.initializer({
-          name: `${name}.gather_int8`,
-          dataType: DT.INT8,
-          dims: [rows, padded],
-          byteLength: qBytes(kind, rows, cols),
-          produce: async () => codes(await get(name), 0),
-        });
-        const scales = g.initializer({ name: `${name}.gather_scales`, dataType: DT.FLOAT, dims: [rows, nb], byteLength: scaleBytes(rows, cols), produce: () => scalesOf(name) });
         const c = g.op('Cast', [g.op('Reshape', [g.op('Gather', [data, ids]), g.constI64([-1, nb, QUANT_BLOCK])])], { to: DT.FLOAT });
         const s = g.op('Reshape', [g.op('Gather', [scales, ids]), g.constI64([-1, nb, 1])]);
         y = g.op('Reshape', [g.op('Mul', [c, s]), g.constI64([-1, padded])]);
