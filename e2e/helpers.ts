@@ -23,8 +23,8 @@ export function collectLogs(page: Page): string[] {
 }
 
 /** Opens the studio and checks that WebGPU works here (no adapter fails the test). */
-export async function openStudio(page: Page): Promise<void> {
-  await page.goto('/');
+export async function openStudio(page: Page, path = '/'): Promise<void> {
+  await page.goto(path);
   await expect(page.getByRole('heading', { name: 'LoRA Studio' })).toBeVisible();
   await expect(page.getByText(/GPU: /)).toBeVisible({ timeout: 60_000 });
   await expect(page.getByRole('heading', { name: 'WebGPU is not available' })).toHaveCount(0);

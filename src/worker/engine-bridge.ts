@@ -10,6 +10,8 @@ import type { Batch, LoraHyper, StepResult } from '../engine/train/types';
 import type { TrainSettings } from './protocol';
 import type { BaseTensor } from '../engine/model/gpu-weights';
 import type { TrainerGpuShare } from './generate-bridge';
+import { Decoder } from '../engine/generate/decoder';
+import { Generation } from '../engine/generate/generate';
 
 export interface EngineModel {
   spec: ModelSpec;
@@ -28,6 +30,8 @@ export interface TrainerLike {
   destroy(): void;
   /** The GPU buffers generation may borrow (see generate-bridge.ts). */
   gpuShare?(): TrainerGpuShare;
+  /** Logits (B, T, V) of the training forward with the current adapter ("Check the export"). */
+  logits?(batch: Batch): Promise<Float32Array>;
 }
 
 export function openGpu(): Promise<Gpu> {
@@ -53,6 +57,7 @@ export async function createTrainer(
     destroy: () => trainer.destroy(),
     // Generation borrows the trainer's frozen weights and live LoRA buffer instead of a second copy.
     gpuShare: () => ({ weights: trainer.model.weights, layout: trainer.layout, params: trainer.model.params }),
+    logits: (batch) => trainer.logits(batch),
   };
 }
 
@@ -75,4 +80,14 @@ export function adapterFiles(
   baseModel: string | null,
 ): { config: string; safetensors: Uint8Array } {
   return writeAdapter(spec, settings.lora, tensors, baseModel);
+}
+
+/** Greedy decoding with the trainer's weights and live adapter (the engine's side of "Check the export"). */
+export async function greedyWithAdapter(gpu: Gpu, spec: ModelSpec, share: TrainerGpuShare, prompt: number[], maxNewTokens: number, stopIds: number[]): Promise<number[]> {
+  const decoder = await Decoder.create(gpu, spec, share.weights, { layout: share.layout, params: share.params }, { maxContext: prompt.length + maxNewTokens });
+  try {
+    return (await new Generation(decoder, prompt, { temperature: 0, topP: 1, maxNewTokens, stopIds, seed: 0 }).run()).ids;
+  } finally {
+    decoder.destroy();
+  }
 }

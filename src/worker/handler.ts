@@ -5,12 +5,16 @@ import { TrainingPlan } from '../engine/train/plan';
 import { GpuDeviceLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
-import { adapterFiles, createTrainer, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
-import { GenerateBridge } from './generate-bridge';
+import { adapterFiles, createTrainer, greedyWithAdapter, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
+import { GenerateBridge, promptIds, stopTokenIds } from './generate-bridge';
+import { OnnxBridge } from './onnx-bridge';
+import type { ModelFolder } from '../engine/model/weights';
+import type { OnnxQuant } from '../export/onnx/decoder';
 import { openModelSource } from './model-source';
 import {
   toErrorInfo,
   type FromWorker,
+  type GenerateSide,
   type Method,
   type ModelSummary,
   type Params,
@@ -41,6 +45,8 @@ interface LoadedModel {
   summary: ModelSummary;
   engine: EngineModel;
   tokenizer: ModelTokenizer;
+  /** config.json and tokenizer files (the web export copies them). */
+  folder: ModelFolder;
 }
 
 type Handlers = { [M in Method]: (params: Params<M>, id: number) => Promise<Result<M>> };
@@ -57,6 +63,8 @@ export class Handler {
   /** "Try it": decoders borrowing this session's model and trainer (released with the trainer). */
   private generator: { gpu: Gpu; bridge: GenerateBridge } | null = null;
   private generateStop = false;
+  /** The last web (ONNX) export of this session's model and run, run with onnxruntime-web. */
+  private readonly onnx = new OnnxBridge();
 
   constructor(private readonly post: Post) {}
 
@@ -64,7 +72,8 @@ export class Handler {
     const fn = this.handlers[req.method] as (params: unknown, id: number) => Promise<unknown>;
     try {
       const result = await fn(req.params, req.id);
-      const transfer = req.method === 'exportAdapter' ? [(result as Result<'exportAdapter'>).safetensors] : [];
+      const transfer =
+        req.method === 'exportAdapter' ? [(result as Result<'exportAdapter'>).safetensors] : req.method === 'exportOnnx' ? (result as Result<'exportOnnx'>).chunks : [];
       this.post({ kind: 'reply', id: req.id, method: req.method, ok: true, result } as FromWorker, transfer);
     } catch (e) {
       this.post({ kind: 'reply', id: req.id, method: req.method, ok: false, error: toErrorInfo(e) });
@@ -84,6 +93,7 @@ export class Handler {
   }
 
   private releaseTrainer(): void {
+    this.onnx.reset();
     this.generator?.bridge.destroy();
     this.generator = null;
     this.trainer?.destroy();
@@ -118,6 +128,7 @@ export class Handler {
       this.model = {
         engine,
         tokenizer,
+        folder: opened.folder,
         summary: {
           name: opened.name,
           hubId: opened.hubId,
@@ -308,6 +319,41 @@ export class Handler {
       return { config: files.config, safetensors };
     },
 
+    exportOnnx: async ({ backend }) => {
+      if (!this.trainer || !this.trainerSettings || !this.model) throw new SessionError('train an adapter first');
+      const quant = this.model.summary.quant;
+      if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') throw new SessionError(`the base is stored as ${quant}, which the web export does not cover`);
+      const { spec, weights } = this.model.engine;
+      const adapter = adapterFiles(spec, this.trainerSettings, await this.trainer.exportAdapter(), this.model.summary.hubId);
+      return this.onnx.export(spec, weights, this.model.folder, adapter, quant as OnnxQuant, backend);
+    },
+
+    checkOnnx: async ({ prompt, maxNewTokens }) => {
+      const model = this.model;
+      const trainer = this.trainer;
+      if (!model || !trainer) throw new SessionError('train an adapter first');
+      if (this.control && !this.control.pauseRequested) throw new SessionError('pause or stop training to check the export');
+      const share = trainer.gpuShare?.();
+      if (!share || !trainer.logits) throw new SessionError('this run cannot lend its weights for the check');
+      const gpu = await this.getGpu();
+      const ids = promptIds(model.tokenizer, prompt);
+      const stop = stopTokenIds(model.tokenizer, model.engine.spec.eosTokenId);
+      const logits = trainer.logits.bind(trainer);
+      return this.onnx.check(
+        ids,
+        maxNewTokens,
+        stop,
+        {
+          greedy: (p, n) => greedyWithAdapter(gpu, model.engine.spec, share, p, n, stop),
+          promptLogits: (p) => {
+            const inputIds = Int32Array.from(p);
+            return logits({ B: 1, T: p.length, inputIds, attentionMask: new Int32Array(p.length).fill(1), labels: inputIds });
+          },
+        },
+        (t) => model.tokenizer.decode(t, true),
+      );
+    },
+
     generate: async (params, id) => {
       const model = this.model;
       if (!model) throw new SessionError('load a model first');
@@ -321,12 +367,28 @@ export class Handler {
       this.generator ??= { gpu, bridge: new GenerateBridge(gpu, model.engine, model.tokenizer) };
       const run = this.trainer && this.trainerSettings ? { trainer: this.trainer, settings: this.trainerSettings } : null;
       this.generateStop = false;
-      return this.generator.bridge.generate(
-        params,
-        run,
-        (side, text, tokens, done) => this.post({ kind: 'event', type: 'generated', id, side, text, tokens, done }),
+      const emit = (side: GenerateSide, text: string, tokens: number, done: boolean): void => this.post({ kind: 'event', type: 'generated', id, side, text, tokens, done });
+      const result = await this.generator.bridge.generate(params, run, emit, () => this.generateStop);
+      if (!this.onnx.ready) return result;
+      // The web export's side: the same prompt, settings and seed through onnxruntime-web.
+      const { decoder } = await this.onnx.session();
+      const t0 = performance.now();
+      let firstMs: number | null = null;
+      const out = await decoder.generate(
+        promptIds(model.tokenizer, params.prompt),
+        { temperature: params.temperature, topP: params.topP, maxNewTokens: params.maxNewTokens, seed: params.seed, stopIds: stopTokenIds(model.tokenizer, model.engine.spec.eosTokenId) },
+        (ids) => {
+          firstMs ??= performance.now() - t0;
+          emit('onnx', model.tokenizer.decode([...ids], true), ids.length, false);
+        },
         () => this.generateStop,
       );
+      const ms = performance.now() - t0;
+      const text = model.tokenizer.decode(out.ids, true);
+      emit('onnx', text, out.ids.length, true);
+      const n = out.ids.length;
+      const after = firstMs === null ? 0 : ms - firstMs;
+      return { ...result, onnx: { text, tokens: n, reason: out.reason, ms, tokensPerSec: n > 1 && after > 0 ? ((n - 1) * 1000) / after : null } };
     },
     stopGenerate: async () => {
       this.generateStop = true;

@@ -162,8 +162,8 @@ export interface GenerateParams {
   seed: number;
 }
 
-/** Which side of "Try it" an output belongs to. */
-export type GenerateSide = 'base' | 'adapter';
+/** Which side of "Try it" an output belongs to (onnx: the web export in onnxruntime-web). */
+export type GenerateSide = 'base' | 'adapter' | 'onnx';
 
 export interface GenerateOutput {
   text: string;
@@ -180,6 +180,32 @@ export interface GenerateResult {
   base: GenerateOutput;
   /** null when there is no adapter yet (no run in this session). */
   adapter: GenerateOutput | null;
+  /** The web (ONNX) export run in onnxruntime-web; absent until the model is exported for the web. */
+  onnx?: GenerateOutput | null;
+}
+
+/** Which onnxruntime-web backend runs the web export in the page. */
+export type OnnxBackend = 'auto' | 'wasm';
+
+/** "For the web (ONNX)": the Transformers.js folder as a .zip, in chunks (transferred). */
+export interface OnnxExportInfo {
+  chunks: ArrayBuffer[];
+  files: string[];
+  bytes: number;
+  /** none, int8 or int4: the base as the session holds it. */
+  quant: string;
+}
+
+/** "Check the export": one prompt greedy through the engine and through onnxruntime-web. */
+export interface OnnxCheckResult {
+  /** onnxruntime-web's backend: webgpu or wasm. */
+  backend: string;
+  promptTokens: number;
+  engine: { ids: number[]; text: string };
+  onnx: { ids: number[]; text: string };
+  agree: boolean;
+  /** Largest |engine - onnx| over the prompt's logits (every position, every token). */
+  maxPromptLogitDiff: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,6 +233,11 @@ export interface Methods {
   resume: { params: Record<string, never>; result: null };
   stop: { params: Record<string, never>; result: null };
   exportAdapter: { params: Record<string, never>; result: AdapterFiles };
+  /** The loaded model with the run's adapter as a Transformers.js / onnxruntime-web .zip (src/export/onnx). */
+  /** backend: onnxruntime-web's for the check and "Try it" (auto: WebGPU where it works, else wasm). */
+  exportOnnx: { params: { backend: OnnxBackend }; result: OnnxExportInfo };
+  /** Greedy decoding of one chat prompt by the engine and by the last web export, compared. */
+  checkOnnx: { params: { prompt: string; maxNewTokens: number }; result: OnnxCheckResult };
   /**
    * "Try it": the prompt, wrapped in the model's chat template (add_generation_prompt), answered by
    * the base model and, when a run has an adapter, by the base model with it, side by side. Tokens

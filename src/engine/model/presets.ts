@@ -161,38 +161,42 @@ function randomCodes(kind: QuantKind, rows: number, cols: number, state: Uint32A
  */
 export function randomWeights(spec: ModelSpec, seed: number, quant: BaseQuant = 'none'): Map<string, BaseTensor> {
   const out = new Map<string, BaseTensor>();
-  let index = 0;
-  for (const [name, shape] of expectedWeightShapes(spec)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const state = tensorState(seed, index++);
-    const isMatrix = shape.length === 2 && !name.endsWith('norm.weight') && !name.endsWith('.bias');
-    if (isMatrix && quant !== 'none') {
-      const [rows, cols] = shape;
-      if (cols % QUANT_BLOCK === 0) {
-        out.set(name, randomCodes(quant, rows, cols, state));
-        continue;
-      }
-      // A width with a padded last block: f32 values quantized a few rows at a time.
-      const qweight = new Uint32Array(rows * wordsPerRow(quant, cols));
-      const scales = new Float32Array(rows * blocksPerRow(cols));
-      const step = Math.max(1, Math.floor(CHUNK_FLOATS / cols));
-      const buf = new Float32Array(Math.min(rows, step) * cols);
-      for (let r0 = 0; r0 < rows; r0 += step) {
-        const r1 = Math.min(rows, r0 + step);
-        const f = buf.subarray(0, (r1 - r0) * cols);
-        fillRandom(f, state);
-        const q = quantize(f, r1 - r0, cols, quant);
-        qweight.set(q.qweight, r0 * wordsPerRow(quant, cols));
-        scales.set(q.scales, r0 * blocksPerRow(cols));
-      }
-      const qt: QuantizedTensor = { kind: quant, rows, cols, qweight, scales };
-      out.set(name, qt);
-      continue;
-    }
-    const data = new Float32Array(n);
-    if (name.endsWith('norm.weight')) data.fill(1);
-    else if (!name.endsWith('.bias')) fillRandom(data, state);
-    out.set(name, { shape, data });
-  }
+  for (const name of expectedWeightShapes(spec).keys()) out.set(name, randomWeight(spec, seed, name, quant));
   return out;
+}
+
+/**
+ * One tensor of randomWeights (the same values), made on its own: an export can then take a
+ * preset's tensors one at a time without the whole model in memory.
+ */
+export function randomWeight(spec: ModelSpec, seed: number, name: string, quant: BaseQuant = 'none'): BaseTensor {
+  const names = [...expectedWeightShapes(spec)];
+  const index = names.findIndex(([n]) => n === name);
+  if (index < 0) throw new Error(`randomWeight: ${name} is not a tensor of this model`);
+  const shape = names[index][1];
+  const n = shape.reduce((a, b) => a * b, 1);
+  const state = tensorState(seed, index);
+  const isMatrix = shape.length === 2 && !name.endsWith('norm.weight') && !name.endsWith('.bias');
+  if (isMatrix && quant !== 'none') {
+    const [rows, cols] = shape;
+    if (cols % QUANT_BLOCK === 0) return randomCodes(quant, rows, cols, state);
+    // A width with a padded last block: f32 values quantized a few rows at a time.
+    const qweight = new Uint32Array(rows * wordsPerRow(quant, cols));
+    const scales = new Float32Array(rows * blocksPerRow(cols));
+    const step = Math.max(1, Math.floor(CHUNK_FLOATS / cols));
+    const buf = new Float32Array(Math.min(rows, step) * cols);
+    for (let r0 = 0; r0 < rows; r0 += step) {
+      const r1 = Math.min(rows, r0 + step);
+      const f = buf.subarray(0, (r1 - r0) * cols);
+      fillRandom(f, state);
+      const q = quantize(f, r1 - r0, cols, quant);
+      qweight.set(q.qweight, r0 * wordsPerRow(quant, cols));
+      scales.set(q.scales, r0 * blocksPerRow(cols));
+    }
+    return { kind: quant, rows, cols, qweight, scales };
+  }
+  const data = new Float32Array(n);
+  if (name.endsWith('norm.weight')) data.fill(1);
+  else if (!name.endsWith('.bias')) fillRandom(data, state);
+  return { shape, data };
 }

@@ -1,5 +1,5 @@
 import { engine } from '../engine';
-import { toErrorInfo, type AdapterFiles, type ErrorInfo } from '../../worker/protocol';
+import { toErrorInfo, type AdapterFiles, type ErrorInfo, type OnnxCheckResult } from '../../worker/protocol';
 import { zipStore } from '../../util/zip';
 import { modelCard, type ModelCardInput } from './export-card';
 import type { StudioState } from '../store';
@@ -13,7 +13,23 @@ export interface ExportSlice {
   downloadZip(): Promise<void>;
   /** Forgets exported files (a new run or model makes them stale). */
   resetExport(): void;
+  /** "For the web (ONNX)": the Transformers.js folder as a .zip (src/export/onnx), and its check. */
+  onnxExport: {
+    busy: boolean;
+    error: ErrorInfo | null;
+    /** The last export (the worker keeps it for the check and for "Try it"). */
+    done: { files: string[]; bytes: number; quant: string } | null;
+    checking: boolean;
+    check: OnnxCheckResult | null;
+  };
+  downloadOnnx(): Promise<void>;
+  checkOnnx(): Promise<void>;
 }
+
+/** The web export's file name. */
+export const ONNX_ZIP_NAME = 'lora-model-onnx.zip';
+/** "Check the export": new tokens compared. */
+export const CHECK_TOKENS = 16;
 
 /** The .zip's file name. */
 export const ZIP_NAME = 'lora-adapter.zip';
@@ -110,7 +126,30 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
     },
     resetExport() {
       exported = null;
-      set({ exportState: { busy: false, error: null } });
+      set({ exportState: { busy: false, error: null }, onnxExport: { busy: false, error: null, done: null, checking: false, check: null } });
+    },
+    onnxExport: { busy: false, error: null, done: null, checking: false, check: null },
+    async downloadOnnx() {
+      set((s) => ({ onnxExport: { ...s.onnxExport, busy: true, error: null, check: null } }));
+      try {
+        // ?ort=wasm runs the export on onnxruntime-web's wasm backend (no WebGPU).
+        const backend = new URLSearchParams(location.search).get('ort') === 'wasm' ? 'wasm' : 'auto';
+        const r = await engine().call('exportOnnx', { backend });
+        // The chunks as they came: the Blob holds them without one more contiguous copy.
+        saveFile(ONNX_ZIP_NAME, new Blob(r.chunks, { type: 'application/zip' }), 'application/zip');
+        set((s) => ({ onnxExport: { ...s.onnxExport, busy: false, done: { files: r.files, bytes: r.bytes, quant: r.quant } } }));
+      } catch (e) {
+        set((s) => ({ onnxExport: { ...s.onnxExport, busy: false, error: toErrorInfo(e) } }));
+      }
+    },
+    async checkOnnx() {
+      set((s) => ({ onnxExport: { ...s.onnxExport, checking: true, error: null, check: null } }));
+      try {
+        const check = await engine().call('checkOnnx', { prompt: get().tryIt.form.prompt, maxNewTokens: CHECK_TOKENS });
+        set((s) => ({ onnxExport: { ...s.onnxExport, checking: false, check } }));
+      } catch (e) {
+        set((s) => ({ onnxExport: { ...s.onnxExport, checking: false, error: toErrorInfo(e) } }));
+      }
     },
   };
 };

@@ -19,7 +19,9 @@ export interface TryItSlice {
     /** The text of each side so far (adapter null: no adapter in this request). */
     base: string;
     adapter: string | null;
-    tokens: { base: number; adapter: number };
+    /** The web export's side (onnxruntime-web), null when the model has not been exported for the web. */
+    onnx: string | null;
+    tokens: { base: number; adapter: number; onnx: number };
     result: GenerateResult | null;
     error: ErrorInfo | null;
   };
@@ -52,7 +54,8 @@ export const createTryItSlice: Slice<TryItSlice> = (set, get) => {
       status: 'idle',
       base: '',
       adapter: null,
-      tokens: { base: 0, adapter: 0 },
+      onnx: null,
+      tokens: { base: 0, adapter: 0, onnx: 0 },
       result: null,
       error: null,
     },
@@ -71,7 +74,7 @@ export const createTryItSlice: Slice<TryItSlice> = (set, get) => {
         maxNewTokens: Number(form.maxNewTokens),
         seed: Math.floor(Math.random() * 0x7fffffff),
       };
-      patch({ status: 'running', base: '', adapter: null, tokens: { base: 0, adapter: 0 }, result: null, error: null });
+      patch({ status: 'running', base: '', adapter: null, onnx: null, tokens: { base: 0, adapter: 0, onnx: 0 }, result: null, error: null });
       try {
         const result = await engine().generate(params, (side, text, tokens) => {
           set((s) => ({
@@ -87,7 +90,8 @@ export const createTryItSlice: Slice<TryItSlice> = (set, get) => {
           result,
           base: result.base.text,
           adapter: result.adapter ? result.adapter.text : null,
-          tokens: { base: result.base.tokens, adapter: result.adapter?.tokens ?? 0 },
+          onnx: result.onnx ? result.onnx.text : null,
+          tokens: { base: result.base.tokens, adapter: result.adapter?.tokens ?? 0, onnx: result.onnx?.tokens ?? 0 },
         });
       } catch (e) {
         patch({ status: 'error', error: toErrorInfo(e) });

@@ -1,6 +1,47 @@
+import { ONNX_ZIP_NAME } from '../../state/slices/export';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
 import { Section } from '../common/Section';
+
+/** "For the web (ONNX)": the model with the adapter for Transformers.js / onnxruntime-web, and its check. */
+function WebExport({ trained }: { trained: boolean }) {
+  const onnx = useStudio((s) => s.onnxExport);
+  const downloadOnnx = useStudio((s) => s.downloadOnnx);
+  const checkOnnx = useStudio((s) => s.checkOnnx);
+  const check = onnx.check;
+  return (
+    <>
+      <h3>For the web (ONNX)</h3>
+      <p className="muted">
+        The base model with the adapter as an ONNX decoder that <code>@huggingface/transformers</code> loads with <code>from_pretrained</code> and onnxruntime-web runs
+        (WebGPU or wasm): <code>config.json</code>, <code>generation_config.json</code>, the tokenizer files and <code>onnx/model*.onnx</code>. An f32 base gets the
+        adapter merged; an 8-bit or 4-bit base keeps its blocks (MatMulNBits) with the adapter beside them.
+      </p>
+      <div className="row">
+        <button type="button" onClick={() => void downloadOnnx()} disabled={!trained || onnx.busy}>
+          {onnx.busy ? 'Exporting…' : 'For the web (ONNX)'}
+        </button>
+        <button type="button" className="secondary" onClick={() => void checkOnnx()} disabled={!onnx.done || onnx.checking || onnx.busy}>
+          {onnx.checking ? 'Checking…' : 'Check the export'}
+        </button>
+        {onnx.done ? (
+          <span className="muted" data-testid="onnx-export-done">
+            {ONNX_ZIP_NAME}: {onnx.done.files.length} files, {(onnx.done.bytes / 2 ** 20).toFixed(1)} MiB ({onnx.done.quant === 'none' ? 'f32' : onnx.done.quant})
+          </span>
+        ) : null}
+      </div>
+      {check ? (
+        <p role="status" data-testid="onnx-check" className={check.agree ? 'ok' : 'warn'}>
+          {check.agree
+            ? `The export agrees: the same ${check.engine.ids.length} greedy tokens in the engine and in onnxruntime-web (${check.backend}).`
+            : `The export disagrees: the engine and onnxruntime-web (${check.backend}) chose different tokens (engine: ${JSON.stringify(check.engine.text)}; onnx: ${JSON.stringify(check.onnx.text)}).`}{' '}
+          Largest logit difference over the prompt ({check.promptTokens} tokens): {check.maxPromptLogitDiff.toExponential(2)}.
+        </p>
+      ) : null}
+      <ErrorBox error={onnx.error} title="Web export failed" />
+    </>
+  );
+}
 
 export function ExportPanel() {
   const training = useStudio((s) => s.training);
@@ -38,6 +79,7 @@ export function ExportPanel() {
         {!trained ? <span className="muted">Available after a run.</span> : null}
       </div>
       <ErrorBox error={exportState.error} title="Export failed" />
+      <WebExport trained={trained} />
     </Section>
   );
 }

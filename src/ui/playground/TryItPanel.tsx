@@ -45,12 +45,12 @@ function Field({ name, label, hint, step, min, max, error, disabled }: { name: E
   );
 }
 
-function Output({ title, text, tokens, out, running, note }: { title: string; text: string | null; tokens: number; out: GenerateOutput | null; running: boolean; note: string | null }) {
+function Output({ title, testId, text, tokens, out, running, note }: { title: string; testId: string; text: string | null; tokens: number; out: GenerateOutput | null; running: boolean; note: string | null }) {
   const id = useId();
   return (
     <div className="tryit-side">
       <h3 id={id}>{title}</h3>
-      <div className="tryit-text" role="log" aria-labelledby={id} aria-busy={running} data-testid={`tryit-${title === 'Base model' ? 'base' : 'adapter'}`}>
+      <div className="tryit-text" role="log" aria-labelledby={id} aria-busy={running} data-testid={`tryit-${testId}`}>
         {text ?? ''}
         {running ? <span className="tryit-caret" aria-hidden="true" /> : null}
       </div>
@@ -109,15 +109,27 @@ export function TryItPanel() {
       </div>
       <ErrorBox error={t.error} title="Generation failed" />
       <div className="tryit-outputs">
-        <Output title="Base model" text={t.base} tokens={t.tokens.base} out={t.result?.base ?? null} running={running} note={null} />
+        <Output title="Base model" testId="base" text={t.base} tokens={t.tokens.base} out={t.result?.base ?? null} running={running} note={null} />
         <Output
           title="With adapter"
+          testId="adapter"
           text={t.adapter}
           tokens={t.tokens.adapter}
           out={t.result?.adapter ?? null}
           running={running && t.adapter !== null}
           note={adapterNote}
         />
+        {t.onnx !== null || t.result?.onnx ? (
+          <Output
+            title="Exported for the web (onnxruntime-web)"
+            testId="onnx"
+            text={t.onnx}
+            tokens={t.tokens.onnx}
+            out={t.result?.onnx ?? null}
+            running={running && t.onnx !== null}
+            note={null}
+          />
+        ) : null}
       </div>
     </Section>
   );

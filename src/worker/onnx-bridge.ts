@@ -1,0 +1,166 @@
+// "For the web (ONNX)" in the worker: the loaded model + the run's adapter exported as the
+// Transformers.js folder inside a .zip (fflate's streaming Zip, stored: weights do not deflate),
+// then run with onnxruntime-web for "Check the export" and the exported side of "Try it".
+//
+// Memory: the zip's chunks are handed to the page as they are produced (one copy of the export,
+// held by the page's Blob); the worker keeps the model file once more for onnxruntime-web (which
+// copies it into its wasm heap when a session is created). The base is read from the weights the
+// worker already holds, one tensor at a time.
+import { Zip, ZipPassThrough } from 'fflate';
+import type * as Ort from 'onnxruntime-web';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../engine/lora/adapter';
+import { memoryFolder, type ModelFolder } from '../engine/model/weights';
+import type { ModelSpec } from '../engine/model/spec';
+import type { OnnxBackend, OnnxCheckResult } from './protocol';
+import type { BaseTensor } from '../engine/model/gpu-weights';
+import { openMemorySource } from '../export/source';
+import type { OnnxQuant } from '../export/onnx/decoder';
+import { exportOnnx, type OutputFile } from '../export/onnx/export';
+import { OrtDecoder } from '../export/onnx/ort-decoder';
+
+export class OnnxSessionError extends Error {
+  override name = 'OnnxSessionError';
+}
+
+export interface OnnxZip {
+  /** The .zip's bytes in order (each its own ArrayBuffer, transferable). */
+  chunks: ArrayBuffer[];
+  files: string[];
+  bytes: number;
+  quant: OnnxQuant;
+}
+
+/** Loads onnxruntime-web with its wasm served by this app (copied into the build by Vite, no CDN). */
+async function loadOrt(): Promise<typeof Ort> {
+  const ort = await import('onnxruntime-web');
+  const wasm = (await import('onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url')).default;
+  ort.env.wasm.wasmPaths = { wasm };
+  ort.env.wasm.numThreads = 1;
+  return ort;
+}
+
+export class OnnxBridge {
+  private model: { bytes: Uint8Array; spec: ModelSpec } | null = null;
+  private decoder: Promise<{ decoder: OrtDecoder; backend: string }> | null = null;
+  private backends = ['webgpu', 'wasm'];
+
+  /** Whether an export of this session can run (the page offers the side and the check). */
+  get ready(): boolean {
+    return this.model !== null;
+  }
+
+  /** Forgets the export (a new model or run makes it stale). */
+  reset(): void {
+    this.model = null;
+    const d = this.decoder;
+    this.decoder = null;
+    void d?.then((x) => x.decoder.session.release()).catch(() => undefined);
+  }
+
+  async export(
+    spec: ModelSpec,
+    weights: ReadonlyMap<string, BaseTensor>,
+    folder: ModelFolder,
+    adapter: { config: string; safetensors: Uint8Array } | null,
+    quant: OnnxQuant,
+    backend: OnnxBackend = 'auto',
+  ): Promise<OnnxZip> {
+    this.reset();
+    this.backends = backend === 'wasm' ? ['wasm'] : ['webgpu', 'wasm'];
+    const adapterFolder = adapter ? memoryFolder('adapter', { [ADAPTER_CONFIG_FILE]: adapter.config, [ADAPTER_WEIGHTS_FILE]: adapter.safetensors }) : null;
+    const src = await openMemorySource(spec, weights, { name: folder.name, adapter: adapterFolder });
+    const chunks: ArrayBuffer[] = [];
+    let zipError: Error | null = null;
+    let zipDone = false;
+    const zip = new Zip((err, data, final) => {
+      if (err) zipError = err;
+      // A copy: the chunk may view tensors the worker keeps (the base weights).
+      else chunks.push(data.slice().buffer as ArrayBuffer);
+      if (final) zipDone = true;
+    });
+    let modelParts: Uint8Array[] | null = null;
+    const result = await exportOnnx(src, folder, quant, {
+      async create(path: string): Promise<OutputFile> {
+        const entry = new ZipPassThrough(path);
+        zip.add(entry);
+        const keep: Uint8Array[] | null = /^onnx\/model[^/]*\.onnx$/.test(path) ? (modelParts = [] as Uint8Array[]) : null;
+        return {
+          async write(chunk: Uint8Array) {
+            if (zipError) throw zipError;
+            keep?.push(chunk.slice());
+            entry.push(chunk);
+          },
+          async close() {
+            entry.push(new Uint8Array(0), true);
+          },
+        };
+      },
+    });
+    zip.end();
+    if (zipError) throw zipError;
+    if (!zipDone) throw new OnnxSessionError('the .zip did not finish');
+    const external = result.files.some((f) => f.path.endsWith('.onnx_data'));
+    if (modelParts && !external) {
+      const parts: Uint8Array[] = modelParts;
+      const bytes = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
+      let o = 0;
+      for (const p of parts) {
+        bytes.set(p, o);
+        o += p.byteLength;
+      }
+      this.model = { bytes, spec };
+    }
+    return { chunks, files: result.files.map((f) => f.path), bytes: chunks.reduce((s, c) => s + c.byteLength, 0), quant };
+  }
+
+  /** The exported model in onnxruntime-web: WebGPU where the browser has it, wasm otherwise. */
+  async session(): Promise<{ decoder: OrtDecoder; backend: string }> {
+    const model = this.model;
+    if (!model) throw new OnnxSessionError('export the model for the web first (a model past 2 GB is not run in the page)');
+    this.decoder ??= (async () => {
+      const ort = await loadOrt();
+      for (const backend of this.backends) {
+        try {
+          return { decoder: await OrtDecoder.create(ort, model.bytes, model.spec, { executionProviders: [backend] }), backend };
+        } catch (e) {
+          if (backend === this.backends.at(-1)) throw e;
+        }
+      }
+      throw new OnnxSessionError('no onnxruntime-web backend');
+    })();
+    try {
+      return await this.decoder;
+    } catch (e) {
+      this.decoder = null;
+      throw e;
+    }
+  }
+
+  /**
+   * "Check the export": `prompt` (token ids) greedy through the engine (`engineGreedy`: ids, and the
+   * prompt's logits [n, V] from the training forward) and through onnxruntime-web.
+   */
+  async check(
+    prompt: number[],
+    maxNewTokens: number,
+    stopIds: number[],
+    engine: { greedy(prompt: number[], maxNewTokens: number): Promise<number[]>; promptLogits(prompt: number[]): Promise<Float32Array> },
+    decode: (ids: number[]) => string,
+  ): Promise<OnnxCheckResult> {
+    const { decoder, backend } = await this.session();
+    const ours = await decoder.generate(prompt, { temperature: 0, topP: 1, maxNewTokens, stopIds, seed: 0 });
+    const engineIds = await engine.greedy(prompt, maxNewTokens);
+    const want = await engine.promptLogits(prompt);
+    let diff = 0;
+    for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(want[i] - ours.promptLogits[i]));
+    if (ours.promptLogits.length !== want.length) throw new OnnxSessionError(`prompt logits: ${ours.promptLogits.length} values from onnxruntime-web, ${want.length} from the engine`);
+    return {
+      backend,
+      promptTokens: prompt.length,
+      engine: { ids: engineIds, text: decode(engineIds) },
+      onnx: { ids: ours.ids, text: decode(ours.ids) },
+      agree: engineIds.length === ours.ids.length && engineIds.every((id, i) => id === ours.ids[i]),
+      maxPromptLogitDiff: diff,
+    };
+  }
+}
