@@ -8,6 +8,9 @@ import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
 import { adapterFiles, createTrainer, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
 import { GenerateBridge } from './generate-bridge';
 import { openModelSource } from './model-source';
+import { memoryFolder, type ModelFolder } from '../engine/model/weights';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../engine/lora/adapter';
+import { ggufBlobs } from '../export/gguf/blobs';
 import {
   toErrorInfo,
   type FromWorker,
@@ -41,6 +44,8 @@ interface LoadedModel {
   summary: ModelSummary;
   engine: EngineModel;
   tokenizer: ModelTokenizer;
+  /** The folder it came from (the GGUF export reads its tokenizer files). */
+  folder: ModelFolder;
 }
 
 type Handlers = { [M in Method]: (params: Params<M>, id: number) => Promise<Result<M>> };
@@ -118,6 +123,7 @@ export class Handler {
       this.model = {
         engine,
         tokenizer,
+        folder: opened.folder,
         summary: {
           name: opened.name,
           hubId: opened.hubId,
@@ -306,6 +312,14 @@ export class Handler {
       const bytes = files.safetensors;
       const safetensors = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
       return { config: files.config, safetensors };
+    },
+
+    exportGguf: async ({ format, type }) => {
+      if (!this.trainer || !this.trainerSettings || !this.model) throw new SessionError('train an adapter first');
+      const files = adapterFiles(this.model.engine.spec, this.trainerSettings, await this.trainer.exportAdapter(), this.model.summary.hubId);
+      const adapter = memoryFolder('adapter', { [ADAPTER_CONFIG_FILE]: files.config, [ADAPTER_WEIGHTS_FILE]: files.safetensors });
+      const m = this.model;
+      return ggufBlobs({ ...m.engine, folder: m.folder, name: m.summary.name }, adapter, format, type);
     },
 
     generate: async (params, id) => {

@@ -9,27 +9,9 @@ import { parseCommandLine, UsageError } from '../../cli/args';
 import { nodeFolder } from '../../io/node-files';
 import { adapterZipFolder } from '../../engine/lora/adapter-zip';
 import type { ModelFolder } from '../../engine/model/weights';
-import type { TokenizerFiles } from '../../data/tokenizer';
 import { openFolderSource } from '../source';
-import { parseExportType, planGgufExport, type GgufFormat } from './export';
+import { parseExportType, planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
 import type { ByteSink } from './writer';
-
-export async function readTokenizerFiles(folder: ModelFolder): Promise<TokenizerFiles> {
-  const json = async (f: string): Promise<unknown> => {
-    const text = await folder.text(f);
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      throw new UsageError(`${folder.name}/${f}: not valid JSON (${(e as Error).message})`);
-    }
-  };
-  if (!(await folder.has('tokenizer.json'))) throw new UsageError(`${folder.name}: tokenizer.json is missing (a GGUF model carries its tokenizer)`);
-  return {
-    tokenizerJson: await json('tokenizer.json'),
-    tokenizerConfig: (await folder.has('tokenizer_config.json')) ? await json('tokenizer_config.json') : undefined,
-    chatTemplate: (await folder.has('chat_template.jinja')) ? await folder.text('chat_template.jinja') : undefined,
-  };
-}
 
 async function adapterFolder(path: string): Promise<ModelFolder> {
   const st = await stat(path).catch(() => null);

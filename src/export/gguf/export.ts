@@ -3,6 +3,7 @@
 // written; the caller streams each file to its destination (a temp file renamed, a zip entry).
 
 import type { TokenizerFiles } from '../../data/tokenizer';
+import type { ModelFolder } from '../../engine/model/weights';
 import type { ExportSource } from '../source';
 import { GgufExportError } from './errors';
 import { EXPORT_TYPES, type ExportType } from './ggml-types';
@@ -30,6 +31,24 @@ export function parseExportType(s: string | undefined, format: GgufFormat): Expo
   if (s === undefined) return format === 'gguf-adapter' ? 'f32' : 'f16';
   if (!(EXPORT_TYPES as readonly string[]).includes(s)) throw new GgufExportError(`--type ${JSON.stringify(s)} is not one of ${EXPORT_TYPES.join(', ')}`);
   return s as ExportType;
+}
+
+/** The tokenizer files of a model folder (tokenizer.json is required: a GGUF model carries its tokenizer). */
+export async function readTokenizerFiles(folder: ModelFolder): Promise<TokenizerFiles> {
+  const json = async (f: string): Promise<unknown> => {
+    const text = await folder.text(f);
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new GgufExportError(`${folder.name}/${f}: not valid JSON (${(e as Error).message})`);
+    }
+  };
+  if (!(await folder.has('tokenizer.json'))) throw new GgufExportError(`${folder.name}: tokenizer.json is missing (a GGUF model carries its tokenizer)`);
+  return {
+    tokenizerJson: await json('tokenizer.json'),
+    tokenizerConfig: (await folder.has('tokenizer_config.json')) ? await json('tokenizer_config.json') : undefined,
+    chatTemplate: (await folder.has('chat_template.jinja')) ? await folder.text('chat_template.jinja') : undefined,
+  };
 }
 
 const ggufFile = (name: string, plan: GgufPlan): GgufExportFile => ({ name, write: (sink) => writeGguf(sink, plan.kv, plan.tensors) });

@@ -11,8 +11,7 @@ import { getLlama, type Llama, type Token } from 'node-llama-cpp';
 import { parseSafetensors } from '../../io/safetensors';
 import { nodeFolder } from '../../io/node-files';
 import { openFolderSource } from '../source';
-import { planGgufExport, type GgufFormat } from './export';
-import { readTokenizerFiles } from './command';
+import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
 import type { ExportType } from './ggml-types';
 
 const root = join(__dirname, '../../../../shared/fixtures/reference');

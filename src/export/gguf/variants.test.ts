@@ -17,8 +17,7 @@ import { readAdapter } from '../../engine/lora/adapter';
 import { Trainer } from '../../engine/train/trainer';
 import { DEFAULT_TRAIN, type Batch } from '../../engine/train/types';
 import { openMemorySource } from '../source';
-import { planGgufExport, type GgufFormat } from './export';
-import { readTokenizerFiles } from './command';
+import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
 
 const root = join(__dirname, '../../../../shared/fixtures/reference');
 

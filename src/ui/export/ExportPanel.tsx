@@ -1,6 +1,7 @@
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
 import { Section } from '../common/Section';
+import { GgufExport } from './GgufExport';
 
 export function ExportPanel() {
   const training = useStudio((s) => s.training);
@@ -38,6 +39,7 @@ export function ExportPanel() {
         {!trained ? <span className="muted">Available after a run.</span> : null}
       </div>
       <ErrorBox error={exportState.error} title="Export failed" />
+      <GgufExport disabled={!trained} />
     </Section>
   );
 }
