@@ -10,7 +10,7 @@ import { readZip } from '../src/util/testing/read-zip';
 import { collectLogs, openStudio, useDemo } from './helpers';
 
 const endedLine = (output: Locator): Locator => output.locator('xpath=..').locator('.tryit-meta');
-const wllamaDir = join(__dirname, '../node_modules/@wllama/wllama/esm');
+const wllamaDir = join(process.cwd(), 'node_modules/@wllama/wllama/esm'); // playwright runs in the repository root
 
 test('GGUF: both downloads after 5 steps; wllama continues the prompt like "Try it"', async ({ page, context }, testInfo) => {
   const logs = collectLogs(page);

@@ -4,10 +4,10 @@
 // F16 / Q8_0 / Q4_0 files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, type Llama, type Token } from 'node-llama-cpp';
+import { getLlama, type Llama } from 'node-llama-cpp';
+import { llamaCppProbs, maxDiff, softmax, writeFirstFile } from './llama-cpp-testing';
 import { parseSafetensors } from '../../io/safetensors';
 import { nodeFolder } from '../../io/node-files';
 import { openFolderSource } from '../source';
@@ -30,14 +30,7 @@ async function exportFile(fixture: string, format: GgufFormat, type: ExportType,
   const folder = nodeFolder(join(root, fixture, 'model'));
   const src = await openFolderSource(folder, { adapter: withAdapter ? nodeFolder(join(root, fixture, 'adapter_final')) : null });
   const plan = planGgufExport(src, await readTokenizerFiles(folder), format, type);
-  const path = join(dir, `${fixture}-${format}-${withAdapter ? 'lora' : 'base'}-${plan.files[0].name}`);
-  const fh = await open(path, 'w');
-  try {
-    await plan.files[0].write({ write: async (b) => void (await fh.write(b)) });
-  } finally {
-    await fh.close();
-  }
-  return path;
+  return writeFirstFile(plan, join(dir, `${fixture}-${format}-${withAdapter ? 'lora' : 'base'}-${plan.files[0].name}`));
 }
 
 interface Reference {
@@ -48,16 +41,6 @@ interface Reference {
   probs: Float64Array[][];
 }
 
-function softmax(x: ArrayLike<number>): Float64Array {
-  let m = -Infinity;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, x[i]);
-  const out = new Float64Array(x.length);
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += out[i] = Math.exp(x[i] - m);
-  for (let i = 0; i < x.length; i++) out[i] /= s;
-  return out;
-}
-
 function reference(fixture: string): Reference {
   const batch = JSON.parse(readFileSync(join(root, fixture, 'batch.json'), 'utf8')) as { input_ids: number[][]; attention_mask: number[][]; labels: number[][] };
   const ref = parseSafetensors('reference', new Uint8Array(readFileSync(join(root, fixture, 'reference.safetensors'))));
@@ -66,41 +49,6 @@ function reference(fixture: string): Reference {
   const rows = batch.input_ids.map((ids, b) => ids.slice(0, batch.attention_mask[b].reduce((a, c) => a + c, 0)));
   const probs = rows.map((ids, b) => ids.map((_, t) => softmax(logits.subarray((b * T + t) * V, (b * T + t + 1) * V))));
   return { vocab: V, rows, labels: batch.labels, probs };
-}
-
-/** llama.cpp's next-token probabilities at every position of each row. */
-async function llamaCppProbs(modelPath: string, rows: number[][], vocab: number, lora?: string): Promise<Float64Array[][]> {
-  const model = await llama.loadModel({ modelPath });
-  // One thread: llama.cpp's threads spin while waiting, which on a busy 2-core CI machine costs seconds per batch.
-  const ctx = await model.createContext({ contextSize: 64, batchSize: 64, sequences: 1, threads: 1, ...(lora ? { lora: { adapters: [{ filePath: lora }] } } : {}) });
-  try {
-    const seq = ctx.getSequence();
-    const out: Float64Array[][] = [];
-    for (const ids of rows) {
-      await seq.clearHistory();
-      const res = await seq.controlledEvaluate(ids.map((t) => [t as Token, { generateNext: { logits: true } }]));
-      out.push(
-        ids.map((_, t) => {
-          const lg = res[t]?.next.logits;
-          if (!lg) throw new Error(`no logits at position ${t}`);
-          if (lg.size !== vocab) throw new Error(`${lg.size} logits at position ${t}, expected ${vocab}`);
-          const v = new Float64Array(vocab);
-          for (const [k, x] of lg) v[k] = x;
-          return softmax(v);
-        }),
-      );
-    }
-    return out;
-  } finally {
-    await ctx.dispose();
-    await model.dispose();
-  }
-}
-
-function maxDiff(a: Float64Array[][], b: Float64Array[][]): number {
-  let m = 0;
-  a.forEach((row, r) => row.forEach((p, t) => p.forEach((x, i) => (m = Math.max(m, Math.abs(x - b[r][t][i]))))));
-  return m;
 }
 
 /** The fixture's loss (mean cross-entropy of the labelled next tokens) under probabilities `p`. */
@@ -122,14 +70,14 @@ describe('GGUF exports in llama.cpp (node-llama-cpp, CPU)', () => {
   for (const fixture of fixtures) {
     it(`${fixture}: merged F32, and base F32 + adapter GGUF, within 1e-3 of PyTorch`, async () => {
       const ref = reference(fixture);
-      const merged = await llamaCppProbs(await exportFile(fixture, 'gguf', 'f32', true), ref.rows, ref.vocab);
+      const merged = await llamaCppProbs(llama, await exportFile(fixture, 'gguf', 'f32', true), ref.rows, ref.vocab);
       const dMerged = maxDiff(merged, ref.probs);
       const base = await exportFile(fixture, 'gguf', 'f32', false);
       const adapter = await exportFile(fixture, 'gguf-adapter', 'f32', true);
-      const withLora = await llamaCppProbs(base, ref.rows, ref.vocab, adapter);
+      const withLora = await llamaCppProbs(llama, base, ref.rows, ref.vocab, adapter);
       const dLora = maxDiff(withLora, ref.probs);
       // The base alone must differ: the adapter is what brings it to the reference.
-      const dBase = maxDiff(await llamaCppProbs(base, ref.rows, ref.vocab), ref.probs);
+      const dBase = maxDiff(await llamaCppProbs(llama, base, ref.rows, ref.vocab), ref.probs);
       console.log(JSON.stringify({ fixture, merged_f32: dMerged, base_plus_adapter_f32: dLora, base_alone: dBase }));
       expect(dMerged).toBeLessThanOrEqual(1e-3);
       expect(dLora).toBeLessThanOrEqual(1e-3);
@@ -144,7 +92,7 @@ describe('GGUF exports in llama.cpp (node-llama-cpp, CPU)', () => {
       const bounds: Record<'f16' | 'q8_0' | 'q4_0', number> = { f16: 2e-3, q8_0: 2e-3, q4_0: 4e-2 };
       const measured: Record<string, { loss_rel: number; max_prob_diff: number }> = {};
       for (const type of ['f16', 'q8_0', 'q4_0'] as const) {
-        const p = await llamaCppProbs(await exportFile(fixture, 'gguf', type, true), ref.rows, ref.vocab);
+        const p = await llamaCppProbs(llama, await exportFile(fixture, 'gguf', type, true), ref.rows, ref.vocab);
         measured[type] = { loss_rel: Math.abs(loss(ref, p) - refLoss) / refLoss, max_prob_diff: maxDiff(p, ref.probs) };
       }
       console.log(JSON.stringify({ fixture, ...measured }));

@@ -16,7 +16,7 @@
 
 import { GgufExportError } from './errors';
 import type { Kv } from './writer';
-import type { TokenizerFiles } from '../../data/tokenizer';
+import { pickTemplate, type TokenizerFiles } from '../../data/tokenizer';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -59,17 +59,10 @@ function contains(node: unknown, type: string): boolean {
 
 const content = (v: unknown): string | null => (typeof v === 'string' ? v : isObj(v) && typeof v.content === 'string' ? v.content : null);
 
-/** The chat template a folder uses (chat_template.jinja wins, then tokenizer_config's, the "default" one of a list). */
+/** The chat template a folder uses (chat_template.jinja wins over tokenizer_config's, as ModelTokenizer reads it). */
 export function chatTemplateOf(files: TokenizerFiles): string | null {
   if (files.chatTemplate && files.chatTemplate.trim()) return files.chatTemplate;
-  const v = isObj(files.tokenizerConfig) ? files.tokenizerConfig.chat_template : undefined;
-  if (typeof v === 'string') return v;
-  if (Array.isArray(v)) {
-    const named = v.filter(isObj);
-    const def = named.find((t) => t.name === 'default') ?? named[0];
-    if (def && typeof def.template === 'string') return def.template;
-  }
-  return null;
+  return pickTemplate(isObj(files.tokenizerConfig) ? files.tokenizerConfig.chat_template : undefined);
 }
 
 /**

@@ -4,10 +4,10 @@
 // held to PyTorch by the reference tests) on the same inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, type Llama, type Token } from 'node-llama-cpp';
+import { getLlama, type Llama } from 'node-llama-cpp';
+import { llamaCppProbs, maxDiff, softmax, writeFirstFile } from './llama-cpp-testing';
 import { createNodeGpu } from '../../gpu/node';
 import type { Gpu } from '../../gpu/gpu';
 import { nodeFolder } from '../../io/node-files';
@@ -35,15 +35,6 @@ afterAll(() => {
 });
 
 const ids = (fixture: string): number[] => (JSON.parse(readFileSync(join(root, fixture, 'batch.json'), 'utf8')) as { input_ids: number[][] }).input_ids[0];
-
-function softmax(x: ArrayLike<number>): Float64Array {
-  let m = -Infinity;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, x[i]);
-  const out = new Float64Array(x.length);
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += out[i] = Math.exp(x[i] - m);
-  return out.map((v) => v / s);
-}
 
 interface Variant {
   fixture: string;
@@ -92,35 +83,14 @@ async function exportVariant(v: Variant, format: GgufFormat, withAdapter: boolea
   const spec = parseModelConfig(JSON.parse(await model.text('config.json')));
   const src = await openMemorySource(spec, await loadModelWeights(model, spec), { name: v.fixture, adapter: withAdapter ? adapter : null });
   const plan = planGgufExport(src, await readTokenizerFiles(model), format, 'f32');
-  const path = join(dir, `${tag.replace(/[^\w.-]+/g, '_')}-${plan.files[0].name}`);
-  const fh = await open(path, 'w');
-  try {
-    await plan.files[0].write({ write: async (b) => void (await fh.write(b)) });
-  } finally {
-    await fh.close();
-  }
-  return path;
+  return writeFirstFile(plan, join(dir, `${tag.replace(/[^\w.-]+/g, '_')}-${plan.files[0].name}`));
 }
 
-async function llamaCppProbs(modelPath: string, tokens: number[], lora?: string): Promise<Float64Array[]> {
-  const model = await llama.loadModel({ modelPath });
-  const ctx = await model.createContext({ contextSize: 64, batchSize: 64, sequences: 1, threads: 1, ...(lora ? { lora: { adapters: [{ filePath: lora }] } } : {}) });
-  try {
-    const res = await ctx.getSequence().controlledEvaluate(tokens.map((t) => [t as Token, { generateNext: { logits: true } }]));
-    return tokens.map((_, t) => {
-      const lg = res[t]?.next.logits;
-      if (!lg) throw new Error(`no logits at position ${t}`);
-      const v = new Float64Array(lg.size);
-      for (const [k, x] of lg) v[k] = x;
-      return softmax(v);
-    });
-  } finally {
-    await ctx.dispose();
-    await model.dispose();
-  }
-}
+/** llama.cpp's probabilities for one row. */
+const probs = async (modelPath: string, tokens: number[], vocab: number, lora?: string): Promise<Float64Array[]> =>
+  (await llamaCppProbs(llama, modelPath, [tokens], vocab, lora))[0];
 
-const maxDiff = (a: Float64Array[], b: Float64Array[]): number => Math.max(...a.map((p, t) => Math.max(...p.map((x, i) => Math.abs(x - b[t][i])))));
+const diff = (a: Float64Array[], b: Float64Array[]): number => maxDiff([a], [b]);
 
 // Two combined variants keep the engine runs (SwiftShader) few: llama's interleaved RoPE with
 // llama3 scaling (the rope_freqs tensor) and an rsLoRA adapter with an alpha pattern (folded into
@@ -145,13 +115,14 @@ describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine'
     it(`${name}: merged F32 and base + adapter GGUF within 1e-3 of the engine`, async () => {
       const tokens = ids(v.fixture);
       const want = await engineProbs(v, tokens);
-      const merged = maxDiff(await llamaCppProbs(await exportVariant(v, 'gguf', true, name), tokens), want);
-      const withAdapter = maxDiff(
-        await llamaCppProbs(await exportVariant(v, 'gguf', false, name), tokens, await exportVariant(v, 'gguf-adapter', true, name)),
+      const V = want[0].length;
+      const merged = diff(await probs(await exportVariant(v, 'gguf', true, name), tokens, V), want);
+      const withAdapter = diff(
+        await probs(await exportVariant(v, 'gguf', false, name), tokens, V, await exportVariant(v, 'gguf-adapter', true, name)),
         want,
       );
       // The same export without the variant's change must be farther off: the change is visible.
-      const plain = maxDiff(await llamaCppProbs(await exportVariant({ fixture: v.fixture }, 'gguf', true, `${name}-plain`), tokens), want);
+      const plain = diff(await probs(await exportVariant({ fixture: v.fixture }, 'gguf', true, `${name}-plain`), tokens, V), want);
       console.log(JSON.stringify({ variant: name, merged, base_plus_adapter: withAdapter, unchanged_export: plain }));
       expect(merged).toBeLessThanOrEqual(1e-3);
       expect(withAdapter).toBeLessThanOrEqual(1e-3);
