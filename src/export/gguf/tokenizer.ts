@@ -89,12 +89,14 @@ export function tokenizerMetadata(
   if (!isObj(model.vocab)) return fail('model.vocab must be an object');
   if (!Array.isArray(model.merges)) return fail('model.merges must be a list');
 
-  const tokens: (string | undefined)[] = new Array(vocabSize);
+  const tokens: (string | undefined)[] = new Array<string | undefined>(vocabSize).fill(undefined);
   const types = new Array<number>(vocabSize).fill(TOKEN_TYPE.normal);
+  const ids = new Map<string, number>();
   const put = (tok: string, id: unknown, where: string): void => {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fail(`${where}: id ${JSON.stringify(id)} of "${tok}" is not a token id`);
     if ((id as number) >= vocabSize) fail(`${where}: id ${id} of "${tok}" is outside the model's vocab_size ${vocabSize}`);
     tokens[id as number] = tok;
+    ids.set(tok, id as number);
   };
   for (const [tok, id] of Object.entries(model.vocab)) put(tok, id, 'model.vocab');
   const specials: string[] = [];
@@ -130,8 +132,7 @@ export function tokenizerMetadata(
   const cfg: Obj = isObj(files.tokenizerConfig) ? files.tokenizerConfig : {};
   const idOf = (tok: string | null): number | null => {
     if (tok === null) return null;
-    const i = tokens.indexOf(tok);
-    return i < 0 ? null : i;
+    return ids.get(tok) ?? null;
   };
   const firstId = (v: number | number[] | null): number | null => (Array.isArray(v) ? (v[0] ?? null) : v);
   const bos = idOf(content(cfg.bos_token)) ?? configIds.bos;
