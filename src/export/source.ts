@@ -150,6 +150,18 @@ export async function openMemorySource(
   return withAdapter(spec, name, shapes, async (t) => weights.get(t)!, opts.adapter ?? null);
 }
 
+/**
+ * A source whose tensors are made on demand by `get` (e.g. a benchmark preset's random weights),
+ * so that not even the base needs to be in memory at once. `get` must return the shapes of the spec.
+ */
+export async function openGeneratedSource(
+  spec: ModelSpec,
+  get: (name: string) => BaseTensor | Promise<BaseTensor>,
+  opts: OpenSourceOptions & { name?: string } = {},
+): Promise<ExportSource> {
+  return withAdapter(spec, opts.name ?? 'model', expectedWeightShapes(spec), async (t) => get(t), opts.adapter ?? null);
+}
+
 async function withAdapter(
   spec: ModelSpec,
   name: string,
