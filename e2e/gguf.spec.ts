@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { expect, test, type Locator } from '@playwright/test';
 import { gguf } from '@huggingface/gguf';
 import { readZip } from '../src/util/testing/read-zip';
+import { ModelTokenizer } from '../src/data/tokenizer';
 import { collectLogs, openStudio, useDemo } from './helpers';
 
 const endedLine = (output: Locator): Locator => output.locator('xpath=..').locator('.tryit-meta');
@@ -81,6 +82,12 @@ test('GGUF: both downloads after 5 steps; wllama continues the prompt like "Try 
     if (wlogs.length) await testInfo.attach('wllama-console.txt', { body: wlogs.join('\n'), contentType: 'text/plain' });
     expect(tryIt.trim().length).toBeGreaterThan(0);
     expect(out.text).toBe(tryIt);
+    // llama.cpp rendered the GGUF's chat template and tokenized it into as many tokens as the
+    // studio's own prompt ("Try it": the model's template with the generation prompt).
+    const demo = (f: string): string => readFileSync(join(process.cwd(), 'public/demo', f), 'utf8');
+    const tok = ModelTokenizer.load({ tokenizerJson: JSON.parse(demo('tokenizer.json')), tokenizerConfig: JSON.parse(demo('tokenizer_config.json')) });
+    const ids = tok.encode(tok.template.render([{ role: 'user', content: prompt }], true));
+    expect(out.usage.prompt_tokens).toBe(ids.length);
   } finally {
     if (logs.length) await testInfo.attach('console.txt', { body: logs.join('\n'), contentType: 'text/plain' });
   }
