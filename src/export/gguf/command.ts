@@ -40,7 +40,12 @@ export async function run(format: string, args: string[]): Promise<number> {
   if (!model) throw new UsageError(`export --format ${format}: --model MODEL_DIR is required`);
   if (!out) throw new UsageError(`export --format ${format}: --out OUT_DIR is required`);
   if (fmt === 'gguf-adapter' && !p.flags.adapter) throw new UsageError('export --format gguf-adapter: --adapter ADAPTER_DIR|ZIP is required');
-  const type = parseExportType(p.flags.type, fmt);
+  let type: ReturnType<typeof parseExportType>;
+  try {
+    type = parseExportType(p.flags.type, fmt);
+  } catch (e) {
+    throw new UsageError(`export --format ${format}: ${(e as Error).message}`);
+  }
 
   const folder = nodeFolder(model);
   const src = await openFolderSource(folder, { adapter: p.flags.adapter ? await adapterFolder(p.flags.adapter) : null });

@@ -84,7 +84,8 @@ export function planGgufExport(src: ExportSource, tokenizer: TokenizerFiles, for
   const plan = adapterPlan(src, type);
   const tok = tokenizerMetadata(tokenizer, src.spec.vocabSize, { bos: src.spec.bosTokenId, eos: src.spec.eosTokenId, pad: src.spec.padTokenId });
   const adapter = `adapter-${type}.gguf`;
-  const base = `base-${type}.gguf`;
+  // The base GGUF is another export (`--format gguf` without an adapter) into ./base.
+  const base = `base/base-${type}.gguf`;
   return {
     format,
     type,

@@ -53,7 +53,7 @@ export function readme(m: { model: string; adapter?: string; merged: boolean; ty
   const lora = m.adapter ? ` --lora ${m.adapter}` : '';
   const what = m.adapter
     ? `\`${m.adapter}\` is the LoRA adapter; it applies on top of \`${m.model}\`, the base model as GGUF ` +
-      `(make it with \`npm run --silent cli -- export --format gguf --model BASE_DIR --type ${m.type} --out .\` ` +
+      `(make it with \`npm run --silent cli -- export --format gguf --model BASE_DIR --type ${m.type} --out base\` ` +
       'if it is not here; the adapter must be applied to the same base it was trained on).'
     : m.merged
       ? `\`${m.model}\` is the base model with the LoRA merged in (${m.type}).`
