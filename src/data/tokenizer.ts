@@ -37,7 +37,8 @@ function tokenContent(v: unknown): string | null {
   return null;
 }
 
-function pickTemplate(v: unknown): string | null {
+/** A tokenizer_config chat_template: the string, or the "default" (else first) of a named list. */
+export function pickTemplate(v: unknown): string | null {
   if (typeof v === 'string') return v;
   if (Array.isArray(v)) {
     const named = v.filter(isObj);

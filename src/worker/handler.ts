@@ -8,9 +8,11 @@ import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
 import { adapterFiles, createTrainer, greedyWithAdapter, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
 import { GenerateBridge, promptIds, stopTokenIds } from './generate-bridge';
 import { OnnxBridge } from './onnx-bridge';
-import type { ModelFolder } from '../engine/model/weights';
 import type { OnnxQuant } from '../export/onnx/decoder';
 import { openModelSource } from './model-source';
+import { memoryFolder, type ModelFolder } from '../engine/model/weights';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../engine/lora/adapter';
+import { ggufBlobs } from '../export/gguf/blobs';
 import {
   toErrorInfo,
   type FromWorker,
@@ -45,7 +47,7 @@ interface LoadedModel {
   summary: ModelSummary;
   engine: EngineModel;
   tokenizer: ModelTokenizer;
-  /** config.json and tokenizer files (the web export copies them). */
+  /** The folder it came from (the web and GGUF exports copy or read its config and tokenizer files). */
   folder: ModelFolder;
 }
 
@@ -352,6 +354,14 @@ export class Handler {
         },
         (t) => model.tokenizer.decode(t, true),
       );
+    },
+
+    exportGguf: async ({ format, type }) => {
+      if (!this.trainer || !this.trainerSettings || !this.model) throw new SessionError('train an adapter first');
+      const files = adapterFiles(this.model.engine.spec, this.trainerSettings, await this.trainer.exportAdapter(), this.model.summary.hubId);
+      const adapter = memoryFolder('adapter', { [ADAPTER_CONFIG_FILE]: files.config, [ADAPTER_WEIGHTS_FILE]: files.safetensors });
+      const m = this.model;
+      return ggufBlobs({ ...m.engine, folder: m.folder, name: m.summary.name }, adapter, format, type);
     },
 
     generate: async (params, id) => {

@@ -238,6 +238,11 @@ export interface Methods {
   exportOnnx: { params: { backend: OnnxBackend }; result: OnnxExportInfo };
   /** Greedy decoding of one chat prompt by the engine and by the last web export, compared. */
   checkOnnx: { params: { prompt: string; maxNewTokens: number }; result: OnnxCheckResult };
+  /** GGUF files (src/export/gguf) of the loaded model merged with the run's adapter ('gguf'), or of the adapter ('gguf-adapter'). */
+  exportGguf: {
+    params: { format: 'gguf' | 'gguf-adapter'; type: 'f32' | 'f16' | 'q8_0' | 'q4_0' };
+    result: { files: { name: string; blob: Blob }[]; warnings: string[] };
+  };
   /**
    * "Try it": the prompt, wrapped in the model's chat template (add_generation_prompt), answered by
    * the base model and, when a run has an adapter, by the base model with it, side by side. Tokens

@@ -1,5 +1,78 @@
-// Placeholder until the ONNX exporter lands: refuses by name rather than pretending.
-export async function run(format: string, _args: string[]): Promise<number> {
-  process.stderr.write(`export: --format ${format} is not built yet\n`);
-  return 2;
+// `cli export --format gguf|gguf-adapter --model DIR [--adapter DIR|ZIP] [--type f32|f16|q8_0|q4_0] --out DIR`
+// Prints {"format", "type", "files", "bytes"} (and "warnings" when there are any). Every file is
+// written under a temporary name and renamed only once all of them are complete, so a failure
+// leaves nothing half-written in --out.
+
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseCommandLine, UsageError } from '../../cli/args';
+import { nodeFolder } from '../../io/node-files';
+import { adapterZipFolder } from '../../engine/lora/adapter-zip';
+import type { ModelFolder } from '../../engine/model/weights';
+import { openFolderSource } from '../source';
+import { parseExportType, planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
+import type { ByteSink } from './writer';
+
+async function adapterFolder(path: string): Promise<ModelFolder> {
+  const st = await stat(path).catch(() => null);
+  if (!st) throw new UsageError(`--adapter ${path}: no such file or folder`);
+  if (st.isDirectory()) return nodeFolder(path);
+  if (/\.zip$/i.test(path)) return adapterZipFolder(new Uint8Array(await readFile(path)), path);
+  throw new UsageError(`--adapter ${path}: expected a PEFT adapter folder or a .zip`);
+}
+
+async function fileSink(path: string): Promise<ByteSink & { close(): Promise<void> }> {
+  const fh = await open(path, 'wx');
+  return {
+    async write(bytes) {
+      let done = 0;
+      while (done < bytes.length) done += (await fh.write(bytes, done, bytes.length - done)).bytesWritten;
+    },
+    close: () => fh.close(),
+  };
+}
+
+export async function run(format: string, args: string[]): Promise<number> {
+  const p = parseCommandLine(`export --format ${format}`, args, { values: ['format', 'model', 'adapter', 'type', 'out'], bools: [] });
+  const fmt = format as GgufFormat;
+  const model = p.flags.model;
+  const out = p.flags.out;
+  if (!model) throw new UsageError(`export --format ${format}: --model MODEL_DIR is required`);
+  if (!out) throw new UsageError(`export --format ${format}: --out OUT_DIR is required`);
+  if (fmt === 'gguf-adapter' && !p.flags.adapter) throw new UsageError('export --format gguf-adapter: --adapter ADAPTER_DIR|ZIP is required');
+  let type: ReturnType<typeof parseExportType>;
+  try {
+    type = parseExportType(p.flags.type, fmt);
+  } catch (e) {
+    throw new UsageError(`export --format ${format}: ${(e as Error).message}`);
+  }
+
+  const folder = nodeFolder(model);
+  const src = await openFolderSource(folder, { adapter: p.flags.adapter ? await adapterFolder(p.flags.adapter) : null });
+  const plan = planGgufExport(src, await readTokenizerFiles(folder), fmt, type);
+
+  await mkdir(out, { recursive: true });
+  for (const f of plan.files) {
+    if (await stat(join(out, f.name)).catch(() => null)) throw new UsageError(`${join(out, f.name)} exists; choose an empty --out folder`);
+  }
+  const temps = plan.files.map((f) => join(out, `.${f.name}.partial-${process.pid}`));
+  let bytes = 0;
+  try {
+    for (let i = 0; i < plan.files.length; i++) {
+      const sink = await fileSink(temps[i]);
+      try {
+        bytes += await plan.files[i].write(sink);
+      } finally {
+        await sink.close();
+      }
+    }
+    for (let i = 0; i < plan.files.length; i++) await rename(temps[i], join(out, plan.files[i].name));
+  } catch (e) {
+    await Promise.all(temps.map((t) => rm(t, { force: true })));
+    throw e;
+  }
+  const result: Record<string, unknown> = { format: fmt, type, files: plan.files.map((f) => join(out, f.name)), bytes };
+  if (plan.warnings.length) result.warnings = plan.warnings;
+  process.stdout.write(JSON.stringify(result) + '\n');
+  return 0;
 }

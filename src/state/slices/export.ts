@@ -37,7 +37,7 @@ export const ZIP_NAME = 'lora-adapter.zip';
 /** The last export, reused by every button until the next run. Not state: bytes, no renders. */
 let exported: Promise<AdapterFiles> | null = null;
 
-function saveFile(name: string, data: BlobPart, type: string): void {
+export function saveFile(name: string, data: BlobPart, type: string): void {
   const url = URL.createObjectURL(new Blob([data], { type }));
   const a = document.createElement('a');
   a.href = url;

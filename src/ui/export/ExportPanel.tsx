@@ -2,6 +2,7 @@ import { ONNX_ZIP_NAME } from '../../state/slices/export';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
 import { Section } from '../common/Section';
+import { GgufExport } from './GgufExport';
 
 /** "For the web (ONNX)": the model with the adapter for Transformers.js / onnxruntime-web, and its check. */
 function WebExport({ trained }: { trained: boolean }) {
@@ -80,6 +81,7 @@ export function ExportPanel() {
       </div>
       <ErrorBox error={exportState.error} title="Export failed" />
       <WebExport trained={trained} />
+      <GgufExport disabled={!trained} />
     </Section>
   );
 }

@@ -1,0 +1,132 @@
+// Settings the shared fixtures do not cover (RoPE linear / llama3 / yarn, rsLoRA, rank and alpha
+// patterns), checked the same way: the fixture's weights under a changed config.json or
+// adapter_config.json, exported to GGUF and run in llama.cpp, against the studio's engine (itself
+// held to PyTorch by the reference tests) on the same inputs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getLlama, type Llama } from 'node-llama-cpp';
+import { llamaCppProbs, maxDiff, softmax, writeFirstFile } from './llama-cpp-testing';
+import { createNodeGpu } from '../../gpu/node';
+import type { Gpu } from '../../gpu/gpu';
+import { nodeFolder } from '../../io/node-files';
+import { loadModelWeights, memoryFolder, type ModelFolder } from '../../engine/model/weights';
+import { parseModelConfig } from '../../engine/model/config';
+import { readAdapter } from '../../engine/lora/adapter';
+import { Trainer } from '../../engine/train/trainer';
+import { DEFAULT_TRAIN, type Batch } from '../../engine/train/types';
+import { openMemorySource } from '../source';
+import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
+
+const root = join(__dirname, '../../../../shared/fixtures/reference');
+
+let llama: Llama;
+let dir: string;
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await createNodeGpu(); // one device: the second engine run reuses its compiled pipelines
+  llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
+  dir = mkdtempSync(join(tmpdir(), 'gguf-variants-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  gpu?.destroy();
+});
+
+const ids = (fixture: string): number[] => (JSON.parse(readFileSync(join(root, fixture, 'batch.json'), 'utf8')) as { input_ids: number[][] }).input_ids[0];
+
+interface Variant {
+  fixture: string;
+  config?: (c: Record<string, unknown>) => void;
+  adapterConfig?: (c: Record<string, unknown>) => void;
+}
+
+async function folders(v: Variant): Promise<{ model: ModelFolder; adapter: ModelFolder }> {
+  const base = join(root, v.fixture);
+  const config = JSON.parse(readFileSync(join(base, 'model/config.json'), 'utf8')) as Record<string, unknown>;
+  v.config?.(config);
+  const acfg = JSON.parse(readFileSync(join(base, 'adapter_final/adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  v.adapterConfig?.(acfg);
+  const adapter = memoryFolder('adapter', {
+    'adapter_config.json': JSON.stringify(acfg),
+    'adapter_model.safetensors': new Uint8Array(readFileSync(join(base, 'adapter_final/adapter_model.safetensors'))),
+  });
+  const model = memoryFolder(v.fixture, {
+    'config.json': JSON.stringify(config),
+    'model.safetensors': new Uint8Array(readFileSync(join(base, 'model/model.safetensors'))),
+    'tokenizer.json': readFileSync(join(base, 'model/tokenizer.json'), 'utf8'),
+    'tokenizer_config.json': readFileSync(join(base, 'model/tokenizer_config.json'), 'utf8'),
+  });
+  return { model, adapter };
+}
+
+/** The engine's next-token probabilities for `tokens` (one row) with the variant's adapter. */
+async function engineProbs(v: Variant, tokens: number[]): Promise<Float64Array[]> {
+  const { model, adapter } = await folders(v);
+  const spec = parseModelConfig(JSON.parse(await model.text('config.json')));
+  const weights = await loadModelWeights(model, spec);
+  const a = await readAdapter(adapter, spec);
+  {
+    const T = tokens.length;
+    const trainer = await Trainer.create(gpu, { spec, weights }, a.settings, { ...DEFAULT_TRAIN, maxSteps: 1 }, { maxBatch: 1, maxSeq: T, initAdapter: a.tensors, quant: 'none' });
+    const batch: Batch = { B: 1, T, inputIds: Int32Array.from(tokens), attentionMask: new Int32Array(T).fill(1), labels: Int32Array.from(tokens) };
+    const logits = await trainer.logits(batch);
+    trainer.destroy();
+    const V = spec.vocabSize;
+    return tokens.map((_, t) => softmax(logits.subarray(t * V, (t + 1) * V)));
+  }
+}
+
+async function exportVariant(v: Variant, format: GgufFormat, withAdapter: boolean, tag: string): Promise<string> {
+  const { model, adapter } = await folders(v);
+  const spec = parseModelConfig(JSON.parse(await model.text('config.json')));
+  const src = await openMemorySource(spec, await loadModelWeights(model, spec), { name: v.fixture, adapter: withAdapter ? adapter : null });
+  const plan = planGgufExport(src, await readTokenizerFiles(model), format, 'f32');
+  return writeFirstFile(plan, join(dir, `${tag.replace(/[^\w.-]+/g, '_')}-${plan.files[0].name}`));
+}
+
+/** llama.cpp's probabilities for one row. */
+const probs = async (modelPath: string, tokens: number[], vocab: number, lora?: string): Promise<Float64Array[]> =>
+  (await llamaCppProbs(llama, modelPath, [tokens], vocab, lora))[0];
+
+const diff = (a: Float64Array[], b: Float64Array[]): number => maxDiff([a], [b]);
+
+// Two combined variants keep the engine runs (SwiftShader) few: llama's interleaved RoPE with
+// llama3 scaling (the rope_freqs tensor) and an rsLoRA adapter with an alpha pattern (folded into
+// lora_b); qwen2's NEOX RoPE with yarn and an explicit attention_factor.
+const variants: Record<string, Variant> = {
+  'llama, rope llama3, rsLoRA + alpha_pattern': {
+    fixture: 'tiny-llama',
+    config: (c) => void (c.rope_parameters = { rope_type: 'llama3', rope_theta: 10000, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }),
+    adapterConfig: (c) => {
+      c.use_rslora = true;
+      c.alpha_pattern = { 'layers.1.self_attn.v_proj': 4, 'mlp.down_proj': 2 };
+    },
+  },
+  'qwen2, rope yarn x4 with attention_factor 1.5': {
+    fixture: 'tiny-qwen2',
+    config: (c) => void (c.rope_scaling = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 128, attention_factor: 1.5 }),
+  },
+};
+
+describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine', () => {
+  for (const [name, v] of Object.entries(variants)) {
+    it(`${name}: merged F32 and base + adapter GGUF within 1e-3 of the engine`, async () => {
+      const tokens = ids(v.fixture);
+      const want = await engineProbs(v, tokens);
+      const V = want[0].length;
+      const merged = diff(await probs(await exportVariant(v, 'gguf', true, name), tokens, V), want);
+      const withAdapter = diff(
+        await probs(await exportVariant(v, 'gguf', false, name), tokens, V, await exportVariant(v, 'gguf-adapter', true, name)),
+        want,
+      );
+      // The same export without the variant's change must be farther off: the change is visible.
+      const plain = diff(await probs(await exportVariant({ fixture: v.fixture }, 'gguf', true, `${name}-plain`), tokens, V), want);
+      console.log(JSON.stringify({ variant: name, merged, base_plus_adapter: withAdapter, unchanged_export: plain }));
+      expect(merged).toBeLessThanOrEqual(1e-3);
+      expect(withAdapter).toBeLessThanOrEqual(1e-3);
+      expect(plain).toBeGreaterThan(5e-3);
+    });
+  }
+});
