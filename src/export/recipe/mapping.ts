@@ -4,6 +4,7 @@
 // the values.
 import { canonicalTargets } from '../../engine/lora/config';
 import type { LoraHyper, TrainHyper } from '../../engine/train/types';
+import type { TrainSettings } from '../../worker/protocol';
 import type { RecipeSettings } from './settings';
 
 export interface SettingMap {
@@ -92,3 +93,14 @@ export function allMappings(): Array<[string, SettingMap]> {
     ...Object.entries(JOB_MAP).map(([k, m]) => [k, m] as [string, SettingMap]),
   ];
 }
+
+/** Where each field of the studio's run settings (src/worker/protocol.ts TrainSettings) goes in a recipe. */
+export const STUDIO_SETTINGS: Record<keyof TrainSettings, string> = {
+  lora: 'LORA_MAP (adapter_init/adapter_config.json and recipe.json lora.*)',
+  startAdapter: '--init-adapter: the adapter becomes adapter_init/',
+  train: 'TRAIN_MAP (recipe.json trainer.*)',
+  batchSize: 'JOB_MAP batchSize',
+  maxLength: 'JOB_MAP maxLength',
+  checkpointEvery: 'train.py --save-steps N',
+  validationExamples: 'JOB_MAP valFraction (the held-out rows are data/validation.jsonl)',
+};
