@@ -3,7 +3,7 @@
 // the studio's job as a folder for a cluster trainer (Accelerate + transformers/PEFT, axolotl). The
 // folder's README.md says what is in it; src/export/recipe/README.md says how it is made.
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { UsageError } from '../../cli/args';
 import { loadModelTokenizer, openDataFile } from '../../cli/prepare';
 import { adapterFolder } from '../../cli/train';
@@ -37,7 +37,8 @@ export async function buildRecipe(job: RecipeJob): Promise<RecipeFiles> {
   const planned = await planRecipeData(openDataFile(job.dataFile), job.dataFile, tok, job.settings);
   for (const w of planned.prepared.warnings) process.stderr.write(`warning: ${w}\n`);
   return recipeFiles({
-    job,
+    // A local base model is named by its absolute path, so train.py finds it from any folder.
+    job: { ...job, modelDir: resolve(job.modelDir) },
     spec,
     planned,
     padId: tok.padId,

@@ -134,6 +134,24 @@ export function axolotlYaml(s: RecipeSettings, f: RecipeFacts): string {
   return `${header}\n${stringify(Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)))}`;
 }
 
+/** The `cli train` line of the same job (its --format is this command's --data-format). */
+export function trainCommand(job: RecipeJob): string {
+  const s = job.settings;
+  const flags: Array<[string, unknown]> = [
+    ['model', job.modelDir], ['data', job.dataFile], ['out', 'studio-adapter'],
+    ...(job.initAdapter !== undefined
+      ? ([['init-adapter', job.initAdapter]] as Array<[string, unknown]>)
+      : ([['rank', s.lora.r], ['alpha', s.lora.alpha], ['targets', canonicalTargets(s.lora.targetModules).join(',')]] as Array<[string, unknown]>)),
+    ['dropout', s.lora.dropout], ['lr', s.train.lr], ['schedule', s.train.schedule], ['warmup', s.train.warmupSteps],
+    s.maxSteps !== undefined ? ['max-steps', s.maxSteps] : ['epochs', s.epochs],
+    ['batch-size', s.batchSize], ['grad-accum', s.train.gradAccum], ['max-length', s.maxLength], ['seed', s.train.seed],
+    ['weight-decay', s.train.weightDecay], ['max-grad-norm', s.train.maxGradNorm], ['val-fraction', s.valFraction],
+    ...(s.format !== 'auto' ? ([['format', s.format]] as Array<[string, unknown]>) : []),
+  ];
+  const bools = [...(s.lora.useRslora && job.initAdapter === undefined ? ['--rslora'] : []), ...(s.skipInvalid ? ['--skip-invalid'] : [])];
+  return ['npm run --silent cli -- train', ...flags.map(([k, v]) => `--${k} ${String(v)}`), ...bools].join(' ');
+}
+
 function cell(v: unknown): string {
   return `\`${JSON.stringify(v) ?? 'null'}\``.replace(/\|/g, '\\|');
 }
@@ -152,13 +170,22 @@ Data: ${f.trainExamples} training examples, ${f.validationExamples} held out; ${
 \`\`\`sh
 pip install torch transformers peft accelerate
 accelerate launch --config_file accelerate.yaml --num_processes 8 train.py --output-dir output   # DDP on 8 GPUs
-accelerate launch --cpu --num_processes 2 train.py --max-steps 5                                    # CPU, gloo
+torchrun --nproc_per_node 2 train.py --cpu --max-steps 5                                           # CPU, 2 processes, gloo
 accelerate launch --config_file accelerate.yaml train.py --save-steps 50 --resume output/checkpoint-50
 axolotl train axolotl.yaml                                                                          # the nearest axolotl job
 \`\`\`
 
 \`output/adapter/\` is a PEFT adapter: LoRA Studio's "Start from an adapter" reads it (and "Try it"
 compares it). \`output/losses.json\` holds the loss of every step, computed as the studio computes it.
+
+## Check it against the studio
+
+With dropout 0 the losses of \`output/losses.json\` are the studio's, step for step (f32). The studio's
+side of the same job, on the same model folder:
+
+\`\`\`sh
+${trainCommand(job)}
+\`\`\`
 
 ## What is in this folder
 
@@ -198,6 +225,8 @@ ${rows.join('\n')}
 - **axolotl**: it builds its own batches from the rows (its sampler, its padding, its split across
   GPUs), normalises the loss its own way, and has no rank_pattern / alpha_pattern keys (they come with
   \`lora_model_dir: ./adapter_init\`); its \`val_set_size\` is replaced by the studio's held-out file.
+  axolotl.yaml points at the pretokenized rows (\`input_ids\`, \`labels\`, plus \`step\`/\`micro\` it
+  ignores); versions that want an \`attention_mask\` column need one of ones added.
 - **DeepSpeed ZeRO**: set \`distributed_type: DEEPSPEED\` in accelerate.yaml; with more than one
   micro-batch per step, check the first losses against \`losses.json\` of a DDP run (DeepSpeed manages
   accumulation itself). FSDP needs no change to train.py.

@@ -12,6 +12,7 @@ step (on every process) divided by the number of trained tokens of the whole ste
 default differs (see README.md), so `training_step` is overridden here.
 
     accelerate launch --config_file accelerate.yaml train.py [--output-dir output] [--save-steps N]
+    torchrun --nproc_per_node 2 train.py --cpu --max-steps 5      # CPU, 2 processes, gloo
 """
 import argparse
 import contextlib
@@ -95,8 +96,8 @@ class StepIndex(Dataset):
         return {"step": torch.tensor(k)}
 
 
-def keep_item(item):
-    return item
+def only_item(items):
+    return items[0]
 
 
 class StudioTrainer(Trainer):
@@ -111,7 +112,8 @@ class StudioTrainer(Trainer):
 
     def get_train_dataloader(self):
         # One item per optimizer step, in order, on every process (each process takes its rows below).
-        return DataLoader(self.train_dataset, batch_size=None, shuffle=False, collate_fn=keep_item)
+        # Not passed through accelerate's prepare: that would shard the steps over the processes.
+        return DataLoader(self.train_dataset, batch_size=1, shuffle=False, collate_fn=only_item)
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         model.train()
@@ -168,6 +170,7 @@ def main():
     parser.add_argument("--resume", default=None, help="a checkpoint folder of --output-dir to continue from")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps (the schedule keeps the recipe's length)")
     parser.add_argument("--dtype", default=RECIPE["model"]["dtype"], choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--cpu", action="store_true", help="train on the CPU (torchrun --nproc_per_node 2: gloo)")
     parser.add_argument("--attn", default="eager", help="attn_implementation (eager is closest to the studio; sdpa is faster)")
     args = parser.parse_args()
 
@@ -201,7 +204,7 @@ def main():
         adam_beta2=t["adam_beta2"],
         adam_epsilon=t["adam_epsilon"],
         weight_decay=t["weight_decay"],
-        max_grad_norm=t["max_grad_norm"] if t["max_grad_norm"] > 0 else None,
+        max_grad_norm=t["max_grad_norm"],  # 0: no clipping, in both
         seed=t["seed"],
         data_seed=t["seed"],
         gradient_checkpointing=t["gradient_checkpointing"],
@@ -216,6 +219,7 @@ def main():
         bf16=args.dtype == "bfloat16",
         fp16=args.dtype == "float16",
         dataloader_num_workers=0,
+        use_cpu=args.cpu,
     )
     trainer = StudioTrainer(model=model, args=training_args, train_dataset=StepIndex(total_steps), steps=steps, pad_id=RECIPE["data"]["pad_id"])
     # A schedule as long as the studio's run even when --max-steps stops earlier.
@@ -223,9 +227,9 @@ def main():
     trainer.train(resume_from_checkpoint=args.resume)
 
     val = validation_loss(trainer.model_wrapped, read_jsonl(HERE / "data" / "validation.jsonl"), RECIPE["data"]["pad_id"], training_args.device)
+    out = Path(args.output_dir)
+    trainer.save_model(str(out / "adapter"))  # a PEFT adapter (every process joins: FSDP gathers it)
     if trainer.accelerator.is_main_process:
-        out = Path(args.output_dir)
-        trainer.model.save_pretrained(out / "adapter")  # a PEFT adapter: the studio's "Start from an adapter" reads it
         summary = {"steps": len(trainer.step_losses), "losses": trainer.step_losses, "val_loss": val}
         (out / "losses.json").write_text(json.dumps(summary) + "\n")
         print(json.dumps(summary))
