@@ -22,6 +22,7 @@ import {
 } from './protocol';
 import type { HostTensor } from '../engine/model/spec';
 import { RunControl, runTraining } from './run';
+import { studioRecipeZip } from '../export/recipe/studio';
 import { createRun, emptyHistory, getRun, loadCheckpoint, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
 
 /** A run's metrics up to (and including) `step`. */
@@ -64,7 +65,8 @@ export class Handler {
     const fn = this.handlers[req.method] as (params: unknown, id: number) => Promise<unknown>;
     try {
       const result = await fn(req.params, req.id);
-      const transfer = req.method === 'exportAdapter' ? [(result as Result<'exportAdapter'>).safetensors] : [];
+      const transfer =
+        req.method === 'exportAdapter' ? [(result as Result<'exportAdapter'>).safetensors] : req.method === 'exportRecipe' ? [(result as Result<'exportRecipe'>).zip] : [];
       this.post({ kind: 'reply', id: req.id, method: req.method, ok: true, result } as FromWorker, transfer);
     } catch (e) {
       this.post({ kind: 'reply', id: req.id, method: req.method, ok: false, error: toErrorInfo(e) });
@@ -306,6 +308,25 @@ export class Handler {
       const bytes = files.safetensors;
       const safetensors = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
       return { config: files.config, safetensors };
+    },
+
+    exportRecipe: async () => {
+      const settings = this.trainerSettings;
+      if (!settings || !this.model || !this.dataset) throw new SessionError('train an adapter first: the recipe is the job of the last run');
+      const wanted = settings.startAdapter ?? null;
+      if (wanted !== null && this.startAdapter?.info.name !== wanted) throw new SessionError(`the adapter "${wanted}" the run started from is not loaded: choose it again`);
+      const zip = studioRecipeZip({
+        settings,
+        spec: this.model.engine.spec,
+        padId: this.model.tokenizer.padId,
+        prepared: this.dataset.prepared,
+        source: { name: this.dataset.fileName, bytes: new Uint8Array(this.dataset.bytes) },
+        skipInvalid: this.dataset.skipInvalid,
+        start: wanted !== null ? { tensors: this.startAdapter!.tensors, from: wanted } : undefined,
+        hubId: this.model.summary.hubId,
+        modelName: this.model.summary.name,
+      });
+      return { zip: zip.buffer };
     },
 
     generate: async (params, id) => {

@@ -207,6 +207,8 @@ export interface Methods {
   resume: { params: Record<string, never>; result: null };
   stop: { params: Record<string, never>; result: null };
   exportAdapter: { params: Record<string, never>; result: AdapterFiles };
+  /** "Continue on a cluster": the last run's job as a recipe folder in a .zip (src/export/recipe/studio.ts). */
+  exportRecipe: { params: Record<string, never>; result: { zip: ArrayBuffer } };
   /**
    * "Try it": the prompt, wrapped in the model's chat template (add_generation_prompt), answered by
    * the base model and, when a run has an adapter, by the base model with it, side by side. Tokens

@@ -180,12 +180,11 @@ compares it). \`output/losses.json\` holds the loss of every step, computed as t
 
 ## Check it against the studio
 
-With dropout 0 the losses of \`output/losses.json\` are the studio's, step for step (f32). The studio's
-side of the same job, on the same model folder:
-
-\`\`\`sh
-${trainCommand(job)}
-\`\`\`
+With dropout 0 the losses of \`output/losses.json\` are the studio's, step for step (f32). ${
+    job.fromStudio
+      ? 'Compare them with the loss chart of the run this folder was exported from.'
+      : `The studio's side of the same job, on the same model folder:\n\n\`\`\`sh\n${trainCommand(job)}\n\`\`\``
+  }
 
 ## What is in this folder
 

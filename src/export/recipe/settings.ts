@@ -31,6 +31,8 @@ export interface RecipeJob {
   revision: string | undefined;
   /** --dropout was given (with --init-adapter it overrides the adapter's lora_dropout, as in cli train). */
   dropoutGiven: boolean;
+  /** Made by the studio's page (its README then points at the page's run, not at `cli train`). */
+  fromStudio?: boolean;
   settings: RecipeSettings;
 }
 
