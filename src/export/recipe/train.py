@@ -107,6 +107,9 @@ class StudioTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.steps = steps
         self.counted = [counted_tokens([r for m in micro for r in m]) for micro in steps]
+        for k, n in enumerate(self.counted):
+            if n == 0:  # the studio refuses such a step too
+                raise SystemExit(f"data/train.jsonl: step {k} has no trained token (every shifted label is -100)")
         self.pad_id = pad_id
         self.step_losses = []
 
