@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
+import { parse } from 'yaml';
 import { parseSafetensors } from '../src/io/safetensors';
 import { readZip } from '../src/util/testing/read-zip';
 import { collectLogs, openStudio, parseStatus, recordStatus, shooter, statusTexts, useDemo } from './helpers';
@@ -79,6 +80,29 @@ test('the .zip holds the adapter, its config and a model card; the single downlo
       const t = spawnSync('unzip', ['-t', zipPath], { encoding: 'utf8' });
       expect(t.stdout, t.stderr).toMatch(/No errors detected/);
     }
+
+    // "Continue on a cluster": the same run's job as a recipe folder in a .zip (src/export/recipe).
+    const [jobDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Continue on a cluster' }).click()]);
+    expect(jobDl.suggestedFilename()).toBe('lora-studio-cluster-job.zip');
+    const jobPath = testInfo.outputPath('job.zip');
+    await jobDl.saveAs(jobPath);
+    const job = readZip(new Uint8Array(readFileSync(jobPath)));
+    const jobFile = (name: string) => {
+      const e = job.entries.find((x) => x.name === `lora-studio-cluster-job/${name}`);
+      expect(e, name).toBeDefined();
+      return new TextDecoder().decode(e!.data);
+    };
+    const recipe = JSON.parse(jobFile('recipe.json'));
+    expect([recipe.trainer.max_steps, recipe.lora.r, recipe.data.validation_examples]).toEqual([6, config.r, 4]);
+    expect(jobFile('train.py')).toContain('class StudioTrainer(Trainer)');
+    expect(parse(jobFile('accelerate.yaml')).distributed_type).toBe('MULTI_GPU');
+    expect(parse(jobFile('axolotl.yaml')).max_steps).toBe(6);
+    const rows = jobFile('data/train.jsonl').trim().split('\n').map((l) => JSON.parse(l) as { step: number; labels: number[] });
+    expect([...new Set(rows.map((r) => r.step))]).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(rows.some((r) => r.labels.some((y) => y !== -100))).toBe(true);
+    expect(jobFile('data/validation.jsonl').trim().split('\n').length).toBe(4);
+    expect(JSON.parse(jobFile('adapter_init/adapter_config.json')).peft_type).toBe('LORA');
+    expect(jobFile('README.md')).toContain('| train.lr |');
   } finally {
     if (logs.length) await testInfo.attach('console.txt', { body: logs.join('\n'), contentType: 'text/plain' });
   }

@@ -8,6 +8,7 @@ const formats: Record<string, FormatCommand> = {
   onnx: () => import('../export/onnx/command'),
   gguf: () => import('../export/gguf/command'),
   'gguf-adapter': () => import('../export/gguf/command'),
+  recipe: () => import('../export/recipe/command'),
 };
 
 /** The value of `--format` (either `--format X` or `--format=X`), or undefined. */

@@ -39,7 +39,7 @@ const BOOL_FLAGS = ['rslora', 'checkpointing', 'skip-invalid'];
 const ADAPTER_FLAGS = ['rank', 'alpha', 'targets', 'rslora'];
 
 /** --init-adapter: a PEFT adapter folder, or a .zip holding one (such as the studio's export). */
-function adapterFolder(path: string): ModelFolder {
+export function adapterFolder(path: string): ModelFolder {
   if (!/\.zip$/i.test(path)) return nodeFolder(path);
   let entries: Record<string, Uint8Array>;
   try {

@@ -28,6 +28,7 @@ import {
 } from './protocol';
 import type { HostTensor } from '../engine/model/spec';
 import { RunControl, runTraining } from './run';
+import { studioRecipeZip } from '../export/recipe/studio';
 import { createRun, emptyHistory, getRun, loadCheckpoint, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
 
 /** A run's metrics up to (and including) `step`. */
@@ -75,7 +76,13 @@ export class Handler {
     try {
       const result = await fn(req.params, req.id);
       const transfer =
-        req.method === 'exportAdapter' ? [(result as Result<'exportAdapter'>).safetensors] : req.method === 'exportOnnx' ? (result as Result<'exportOnnx'>).chunks : [];
+        req.method === 'exportAdapter'
+          ? [(result as Result<'exportAdapter'>).safetensors]
+          : req.method === 'exportOnnx'
+            ? (result as Result<'exportOnnx'>).chunks
+            : req.method === 'exportRecipe'
+              ? [(result as Result<'exportRecipe'>).zip]
+              : [];
       this.post({ kind: 'reply', id: req.id, method: req.method, ok: true, result } as FromWorker, transfer);
     } catch (e) {
       this.post({ kind: 'reply', id: req.id, method: req.method, ok: false, error: toErrorInfo(e) });
@@ -362,6 +369,25 @@ export class Handler {
       const adapter = memoryFolder('adapter', { [ADAPTER_CONFIG_FILE]: files.config, [ADAPTER_WEIGHTS_FILE]: files.safetensors });
       const m = this.model;
       return ggufBlobs({ ...m.engine, folder: m.folder, name: m.summary.name }, adapter, format, type);
+    },
+
+    exportRecipe: async () => {
+      const settings = this.trainerSettings;
+      if (!settings || !this.model || !this.dataset) throw new SessionError('train an adapter first: the recipe is the job of the last run');
+      const wanted = settings.startAdapter ?? null;
+      if (wanted !== null && this.startAdapter?.info.name !== wanted) throw new SessionError(`the adapter "${wanted}" the run started from is not loaded: choose it again`);
+      const zip = studioRecipeZip({
+        settings,
+        spec: this.model.engine.spec,
+        padId: this.model.tokenizer.padId,
+        prepared: this.dataset.prepared,
+        source: { name: this.dataset.fileName, bytes: new Uint8Array(this.dataset.bytes) },
+        skipInvalid: this.dataset.skipInvalid,
+        start: wanted !== null ? { tensors: this.startAdapter!.tensors, from: wanted } : undefined,
+        hubId: this.model.summary.hubId,
+        modelName: this.model.summary.name,
+      });
+      return { zip: zip.buffer };
     },
 
     generate: async (params, id) => {

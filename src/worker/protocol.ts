@@ -243,6 +243,8 @@ export interface Methods {
     params: { format: 'gguf' | 'gguf-adapter'; type: 'f32' | 'f16' | 'q8_0' | 'q4_0' };
     result: { files: { name: string; blob: Blob }[]; warnings: string[] };
   };
+  /** "Continue on a cluster": the last run's job as a recipe folder in a .zip (src/export/recipe/studio.ts). */
+  exportRecipe: { params: Record<string, never>; result: { zip: ArrayBuffer } };
   /**
    * "Try it": the prompt, wrapped in the model's chat template (add_generation_prompt), answered by
    * the base model and, when a run has an adapter, by the base model with it, side by side. Tokens

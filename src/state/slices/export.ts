@@ -1,6 +1,7 @@
 import { engine } from '../engine';
 import { toErrorInfo, type AdapterFiles, type ErrorInfo, type OnnxCheckResult } from '../../worker/protocol';
 import { zipStore } from '../../util/zip';
+import { RECIPE_ZIP_NAME } from '../../export/recipe/names';
 import { modelCard, type ModelCardInput } from './export-card';
 import type { StudioState } from '../store';
 import type { Slice } from './types';
@@ -11,6 +12,8 @@ export interface ExportSlice {
   downloadConfig(): Promise<void>;
   /** adapter_model.safetensors, adapter_config.json and a README.md model card in one .zip. */
   downloadZip(): Promise<void>;
+  /** "Continue on a cluster": the run's job for Accelerate + transformers/PEFT and axolotl, as a .zip. */
+  downloadRecipe(): Promise<void>;
   /** Forgets exported files (a new run or model makes them stale). */
   resetExport(): void;
   /** "For the web (ONNX)": the Transformers.js folder as a .zip (src/export/onnx), and its check. */
@@ -120,6 +123,16 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
           date,
         );
         saveFile(ZIP_NAME, zip, 'application/zip');
+      } catch (e) {
+        set({ exportState: { busy: false, error: toErrorInfo(e) } });
+      }
+    },
+    async downloadRecipe() {
+      set({ exportState: { busy: true, error: null } });
+      try {
+        const { zip } = await engine().call('exportRecipe', {});
+        saveFile(RECIPE_ZIP_NAME, zip, 'application/zip');
+        set({ exportState: { busy: false, error: null } });
       } catch (e) {
         set({ exportState: { busy: false, error: toErrorInfo(e) } });
       }

@@ -51,6 +51,7 @@ export function ExportPanel() {
   const downloadAdapter = useStudio((s) => s.downloadAdapter);
   const downloadConfig = useStudio((s) => s.downloadConfig);
   const downloadZip = useStudio((s) => s.downloadZip);
+  const downloadRecipe = useStudio((s) => s.downloadRecipe);
   const trained = (training.status === 'finished' || training.status === 'stopped') && (training.result?.steps ?? 0) > 0;
   const disabled = !trained || exportState.busy;
 
@@ -76,6 +77,9 @@ export function ExportPanel() {
         </button>
         <button type="button" className="secondary" onClick={() => void downloadZip()} disabled={disabled}>
           Download .zip
+        </button>
+        <button type="button" className="secondary" onClick={() => void downloadRecipe()} disabled={disabled} title="The same job for accelerate launch (transformers + PEFT) or axolotl: data, initial adapter, train.py, configs, README">
+          Continue on a cluster
         </button>
         {!trained ? <span className="muted">Available after a run.</span> : null}
       </div>

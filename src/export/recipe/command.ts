@@ -1,0 +1,73 @@
+// `cli export --format recipe --model MODEL_DIR --data FILE [train settings as for train; the data
+// format is --data-format] [--init-adapter DIR|ZIP] [--hub-id ID --revision REV] --out OUT_DIR`:
+// the studio's job as a folder for a cluster trainer (Accelerate + transformers/PEFT, axolotl). The
+// folder's README.md says what is in it; src/export/recipe/README.md says how it is made.
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { UsageError } from '../../cli/args';
+import { loadModelTokenizer, openDataFile } from '../../cli/prepare';
+import { adapterFolder } from '../../cli/train';
+import { DatasetError, formatIssue } from '../../data/errors';
+import { AdapterError, readAdapter } from '../../engine/lora/adapter';
+import { loadModelSpec } from '../../engine/model/weights';
+import { nodeFolder } from '../../io/node-files';
+import { recipeFiles, type RecipeFiles } from './build';
+import { planRecipeData } from './data';
+import { writeRecipeFolder } from './folder';
+import { parseRecipeArgs, RecipeError, type RecipeJob } from './settings';
+
+/** The recipe of a job whose model and data are files on this machine. */
+export async function buildRecipe(job: RecipeJob): Promise<RecipeFiles> {
+  const spec = await loadModelSpec(nodeFolder(job.modelDir));
+  let start: { tensors: Awaited<ReturnType<typeof readAdapter>>['tensors']; from: string } | undefined;
+  if (job.initAdapter !== undefined) {
+    let read;
+    try {
+      read = await readAdapter(adapterFolder(job.initAdapter), spec);
+    } catch (e) {
+      if (e instanceof AdapterError) throw new AdapterError(`--init-adapter ${e.message}`);
+      throw e;
+    }
+    // As cli train: the adapter's settings, the --dropout flag over its lora_dropout.
+    const dropout = job.dropoutGiven ? job.settings.lora.dropout : read.settings.dropout;
+    job.settings.lora = { ...read.settings, dropout };
+    start = { tensors: read.tensors, from: basename(job.initAdapter) };
+  }
+  const tok = loadModelTokenizer(job.modelDir);
+  const planned = await planRecipeData(openDataFile(job.dataFile), job.dataFile, tok, job.settings);
+  for (const w of planned.prepared.warnings) process.stderr.write(`warning: ${w}\n`);
+  return recipeFiles({
+    // A local base model is named by its absolute path, so train.py finds it from any folder.
+    job: { ...job, modelDir: resolve(job.modelDir) },
+    spec,
+    planned,
+    padId: tok.padId,
+    source: { name: basename(job.dataFile), bytes: new Uint8Array(readFileSync(job.dataFile)) },
+    start,
+  });
+}
+
+export async function run(_format: string, args: string[]): Promise<number> {
+  let job: RecipeJob;
+  try {
+    job = parseRecipeArgs(args);
+  } catch (e) {
+    if (e instanceof RecipeError) throw new UsageError(e.message.split('\n').map((l) => `export --format recipe: ${l}`).join('\n'));
+    throw e;
+  }
+  try {
+    await writeRecipeFolder(job.out, await buildRecipe(job));
+  } catch (e) {
+    if (e instanceof DatasetError) {
+      process.stderr.write(`export --format recipe: ${e.message}\n${e.issues.map((i) => `${formatIssue(i)}\n`).join('')}`);
+      return 1;
+    }
+    if (e instanceof RecipeError || e instanceof AdapterError) {
+      process.stderr.write(`export --format recipe: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  process.stdout.write(`${JSON.stringify({ out: job.out, steps: job.settings.train.maxSteps })}\n`);
+  return 0;
+}

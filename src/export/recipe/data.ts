@@ -1,0 +1,77 @@
+// The recipe's data: exactly what `cli train` feeds its trainer for the same settings and seed. It
+// calls the trainer's own path (prepareDataset with the max length, splitValidation by the seed,
+// TrainingPlan's micro-batches per step, plan.batchesOf for validation), and writes each row of each
+// micro-batch unpadded, tagged with its optimizer step and micro-batch, so train.py can rebuild the
+// same steps on any number of GPUs.
+import { prepareDataset, type PreparedDataset } from '../../data/pipeline';
+import type { ByteSource } from '../../data/source';
+import { splitValidation } from '../../data/sequences';
+import type { ModelTokenizer } from '../../data/tokenizer';
+import { TrainingPlan } from '../../engine/train/plan';
+import type { Batch } from '../../engine/train/types';
+import type { RecipeSettings } from './settings';
+
+/** One row of a batch as train.py reads it (labels not shifted: -100 where the loss is masked). */
+export interface RecipeRow {
+  input_ids: number[];
+  labels: number[];
+}
+
+export interface PlannedData {
+  prepared: PreparedDataset;
+  plan: TrainingPlan;
+  trainExamples: number;
+  validationExamples: number;
+  /** Validation batches, as the trainer evaluates them (mean of per-batch means). */
+  valBatches: Batch[];
+}
+
+/** Prepares and plans the data as cli train does (the same functions, in the same order). */
+export async function planRecipeData(source: ByteSource, fileName: string, tok: ModelTokenizer, s: RecipeSettings): Promise<PlannedData> {
+  const prepared = await prepareDataset(source, tok, {
+    fileName,
+    format: s.format === 'auto' ? undefined : s.format,
+    maxLength: s.maxLength,
+    skipInvalid: s.skipInvalid,
+  });
+  const { train, validation } = splitValidation(prepared.examples, s.valFraction, s.train.seed);
+  const plan = new TrainingPlan(train, {
+    batchSize: s.batchSize,
+    gradAccum: s.train.gradAccum,
+    padId: tok.padId,
+    seed: s.train.seed,
+    maxSteps: s.maxSteps,
+    epochs: s.epochs,
+    maxLength: s.maxLength,
+  });
+  return { prepared, plan, trainExamples: train.length, validationExamples: validation.length, valBatches: plan.batchesOf(validation) };
+}
+
+/** The rows of a padded batch without their padding (attention mask 0). */
+export function batchRows(b: Batch): RecipeRow[] {
+  const rows: RecipeRow[] = [];
+  for (let r = 0; r < b.B; r++) {
+    const o = r * b.T;
+    let n = 0;
+    while (n < b.T && b.attentionMask[o + n] === 1) n++;
+    rows.push({ input_ids: Array.from(b.inputIds.subarray(o, o + n)), labels: Array.from(b.labels.subarray(o, o + n)) });
+  }
+  return rows;
+}
+
+/** data/train.jsonl: every row of every step, in order; `step` and `micro` are 0-based. */
+export function* trainLines(plan: TrainingPlan): Generator<string> {
+  for (let step = 0; step < plan.totalSteps; step++) {
+    const { micro: batches } = plan.microBatches(step);
+    for (let micro = 0; micro < batches.length; micro++) {
+      for (const row of batchRows(batches[micro])) yield JSON.stringify({ step, micro, ...row });
+    }
+  }
+}
+
+/** data/validation.jsonl: every row of every validation batch, in order. */
+export function* validationLines(batches: readonly Batch[]): Generator<string> {
+  for (let batch = 0; batch < batches.length; batch++) {
+    for (const row of batchRows(batches[batch])) yield JSON.stringify({ batch, ...row });
+  }
+}

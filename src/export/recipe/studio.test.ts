@@ -1,0 +1,73 @@
+// "Continue on a cluster": the studio's run (worker settings and dataset) as a recipe .zip whose data
+// is what the worker's run feeds its trainer.
+import { readFileSync } from 'node:fs';
+import { unzipSync, strFromU8 } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadModelTokenizer, openDataFile } from '../../cli/prepare';
+import { prepareDataset } from '../../data/pipeline';
+import { loadModelSpec } from '../../engine/model/weights';
+import { TrainingPlan } from '../../engine/train/plan';
+import { DEFAULT_TRAIN } from '../../engine/train/types';
+import { nodeFolder } from '../../io/node-files';
+import { trainValidationSplit } from '../../worker/dataset';
+import type { TrainSettings } from '../../worker/protocol';
+import { RECIPE_ZIP_NAME } from './names';
+import { studioRecipeZip } from './studio';
+
+const MODEL = '../shared/fixtures/reference/tiny-llama/model';
+const DATA = 'public/demo/sample.jsonl';
+
+describe('studioRecipeZip', () => {
+  it("zips the recipe folder whose train.jsonl is the worker run's plan, step by step", async () => {
+    const tok = loadModelTokenizer(MODEL);
+    const spec = await loadModelSpec(nodeFolder(MODEL));
+    // The worker prepares without a max length; the run cuts to settings.maxLength (trainValidationSplit).
+    const prepared = await prepareDataset(openDataFile(DATA), tok, { fileName: DATA });
+    const settings: TrainSettings = {
+      lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false },
+      train: { ...DEFAULT_TRAIN, maxSteps: 4, gradAccum: 2, seed: 3 },
+      batchSize: 2,
+      maxLength: 40,
+      checkpointEvery: 0,
+      validationExamples: 3,
+    };
+    const zip = studioRecipeZip({
+      settings,
+      spec,
+      padId: tok.padId,
+      prepared,
+      source: { name: 'sample.jsonl', bytes: new Uint8Array(readFileSync(DATA)) },
+      skipInvalid: false,
+      hubId: 'org/tiny',
+      modelName: 'org/tiny',
+    });
+    const files = unzipSync(zip);
+    const dir = RECIPE_ZIP_NAME.replace(/\.zip$/, '');
+    for (const f of ['train.py', 'recipe.json', 'accelerate.yaml', 'axolotl.yaml', 'README.md', 'adapter_init/adapter_config.json', 'adapter_init/adapter_model.safetensors', 'data/train.jsonl', 'data/validation.jsonl', 'data/sample.jsonl']) {
+      expect(files[`${dir}/${f}`], f).toBeDefined();
+    }
+    // The worker's own split and batcher (as handler.ts's train builds them).
+    const { train, validation } = trainValidationSplit(prepared, 40, 3, 3);
+    const plan = new TrainingPlan(train, { batchSize: 2, gradAccum: 2, padId: tok.padId, seed: 3, maxSteps: 4, maxLength: 40 });
+    const rows = strFromU8(files[`${dir}/data/train.jsonl`]).trim().split('\n').map((l) => JSON.parse(l));
+    let i = 0;
+    for (let step = 0; step < 4; step++) {
+      plan.microBatches(step).micro.forEach((b, micro) => {
+        for (let r = 0; r < b.B; r++, i++) {
+          const o = r * b.T;
+          const n = b.attentionMask.subarray(o, o + b.T).reduce((a, m) => a + m, 0);
+          expect([rows[i].step, rows[i].micro]).toEqual([step, micro]);
+          expect(rows[i].input_ids).toEqual(Array.from(b.inputIds.subarray(o, o + n)));
+          expect(rows[i].labels).toEqual(Array.from(b.labels.subarray(o, o + n)));
+        }
+      });
+    }
+    expect(rows.length).toBe(i);
+    expect(strFromU8(files[`${dir}/data/validation.jsonl`]).trim().split('\n').length).toBe(validation.length);
+    const recipe = JSON.parse(strFromU8(files[`${dir}/recipe.json`]));
+    expect(recipe.trainer.max_steps).toBe(4);
+    expect(recipe.model.name_or_path).toBe('org/tiny');
+    expect(parse(strFromU8(files[`${dir}/axolotl.yaml`])).lora_target_modules).toEqual(['q_proj', 'v_proj']);
+  });
+});

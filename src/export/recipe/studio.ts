@@ -1,0 +1,73 @@
+// "Continue on a cluster" in the studio: the recipe of the page's run, built in the worker from the
+// dataset it trains on, with the run's own split (trainValidationSplit) and batcher (TrainingPlan,
+// with the options handler.ts's train gives it), zipped into one download.
+import type { PreparedDataset } from '../../data/pipeline';
+import type { HostTensor, ModelSpec } from '../../engine/model/spec';
+import { TrainingPlan } from '../../engine/train/plan';
+import { zipStore } from '../../util/zip';
+import { trainValidationSplit } from '../../worker/dataset';
+import type { TrainSettings } from '../../worker/protocol';
+import { recipeFiles } from './build';
+import { RECIPE_ZIP_NAME } from './names';
+import type { RecipeJob } from './settings';
+
+
+export interface StudioRecipeInputs {
+  settings: TrainSettings;
+  spec: ModelSpec;
+  padId: number;
+  prepared: PreparedDataset;
+  source: { name: string; bytes: Uint8Array };
+  skipInvalid: boolean;
+  /** The adapter the run started from (settings.startAdapter), when it did. */
+  start?: { tensors: Map<string, HostTensor>; from: string };
+  /** The base model's Hub id, else its display name (train.py then needs a local path in recipe.json). */
+  hubId: string | null;
+  modelName: string;
+}
+
+/** The recipe folder of the studio's run as a .zip (files under one folder). */
+export function studioRecipeZip(inp: StudioRecipeInputs, date = new Date()): Uint8Array<ArrayBuffer> {
+  const { settings } = inp;
+  const { train, validation } = trainValidationSplit(inp.prepared, settings.maxLength, settings.validationExamples, settings.train.seed);
+  const plan = new TrainingPlan(train, {
+    batchSize: settings.batchSize,
+    gradAccum: settings.train.gradAccum,
+    padId: inp.padId,
+    seed: settings.train.seed,
+    maxSteps: settings.train.maxSteps,
+    maxLength: settings.maxLength,
+  });
+  const n = train.length + validation.length;
+  const job: RecipeJob = {
+    modelDir: inp.modelName,
+    dataFile: inp.source.name,
+    out: '',
+    initAdapter: inp.start?.from,
+    hubId: inp.hubId ?? undefined,
+    revision: undefined,
+    dropoutGiven: true,
+    fromStudio: true,
+    settings: {
+      lora: { ...settings.lora },
+      train: { ...settings.train },
+      batchSize: settings.batchSize,
+      maxLength: settings.maxLength,
+      maxSteps: settings.train.maxSteps,
+      epochs: plan.totalSteps / plan.stepsPerEpoch,
+      valFraction: n ? validation.length / n : 0,
+      format: inp.prepared.stats.format,
+      skipInvalid: inp.skipInvalid,
+    },
+  };
+  const files = recipeFiles({
+    job,
+    spec: inp.spec,
+    planned: { prepared: inp.prepared, plan, trainExamples: train.length, validationExamples: validation.length, valBatches: plan.batchesOf(validation) },
+    padId: inp.padId,
+    source: inp.source,
+    start: inp.start,
+  });
+  const folder = RECIPE_ZIP_NAME.replace(/\.zip$/, '');
+  return zipStore([...files].map(([name, data]) => ({ name: `${folder}/${name}`, data })), date);
+}
