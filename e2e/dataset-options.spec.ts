@@ -172,7 +172,7 @@ test('a run that cannot fit the GPU adapter: the numbers and what would work', a
     await expect(notice).toContainText('(maxStorageBufferBindingSize)');
     await expect(notice).toContainText('(maxBufferSize)');
     await expect(notice).toContainText('At batch size 256 and 512 tokens per sequence');
-    await expect(notice).toContainText('the per-token activation (N, I) needs 4.00 GiB');
+    await expect(notice).toContainText('the per-token activation (N, I) needs 4.0 GiB');
     const suggestions = page.getByTestId('gpu-fit-suggestions');
     await expect(suggestions).toContainText(/Max length \d+ or less \(at batch size 256\)/);
     await expect(suggestions).toContainText(/Batch size \d+ or less \(at max length 512\)/);
