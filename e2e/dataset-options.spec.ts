@@ -1,4 +1,4 @@
-// The dataset panel's options (issue 4 in the studio): counts, the token-length histogram, the
+// The dataset panel's options in the studio: counts, the token-length histogram, the
 // token view with trained / masked / cut tokens, Train on all tokens, Truncate at (= Max length),
 // format override with a column mapping (and a run on it), text-file mode, the validation split
 // (a fraction, or a second file); and the GPU-too-small message with its numbers.
