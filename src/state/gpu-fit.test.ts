@@ -8,30 +8,20 @@ import { checkFit } from './gpu-fit';
 const MiB = 2 ** 20;
 const gpu: GpuInfo = { adapter: 'test', features: [], maxBufferSize: 256 * MiB, maxStorageBufferBindingSize: 128 * MiB, maxComputeWorkgroupStorageSize: 16384 };
 
-const demo: ModelSummary = {
-  name: 'Demo model',
+/** The summary the worker sends for a model of this spec (what checkFit reads: spec, quant, name). */
+const summaryOf = (spec: ModelSpec, quant: string): ModelSummary => ({
+  ...spec,
+  name: spec.architecture,
   hubId: null,
-  architecture: 'LlamaForCausalLM',
-  modelType: 'llama',
-  hiddenSize: 64,
-  intermediateSize: 128,
-  numLayers: 2,
-  numHeads: 4,
-  numKvHeads: 2,
-  headDim: 16,
-  vocabSize: 512,
-  maxPositionEmbeddings: 512,
-  tieWordEmbeddings: false,
   params: 0,
   bytes: 0,
   randomWeights: true,
-  quant: 'none',
+  quant,
   hasChatTemplate: false,
-  spec: PRESETS['tiny'],
-};
+  spec,
+});
 
-/** The summary the worker sends for a model of this spec (only spec, quant and name matter here). */
-const summaryOf = (spec: ModelSpec, quant: string): ModelSummary => ({ ...demo, name: spec.architecture, quant, spec });
+const demo = summaryOf(PRESETS['tiny'], 'none');
 
 const settings = (batchSize: number, maxLength: number, checkpointing = false): TrainSettings => ({
   lora: { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false },
