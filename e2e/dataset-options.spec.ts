@@ -1,11 +1,10 @@
-// The dataset panel's options (issue 4 in the studio): counts, the token-length histogram, the
+// The dataset panel's options in the studio: counts, the token-length histogram, the
 // token view with trained / masked / cut tokens, Train on all tokens, Truncate at (= Max length),
 // format override with a column mapping (and a run on it), text-file mode, the validation split
 // (a fraction, or a second file); and the GPU-too-small message with its numbers.
-import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { syntheticModel } from '../src/hub/synthetic';
-import { collectLogs, openStudio, parseStatus, shooter, useDemo } from './helpers';
+import { collectLogs, openStudio, parseStatus, pickSyntheticModel, shooter, useDemo } from './helpers';
 
 const chat = (q: string, a: string) => JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
 const file = (name: string, text: string) => ({ name, mimeType: 'text/plain', buffer: Buffer.from(text) });
@@ -150,13 +149,7 @@ test('a run that cannot fit the GPU adapter: the numbers and what would work', a
     // A small model with a wide MLP: each (tokens, intermediate) activation of batch 256 × 512
     // tokens × 8192 × 4 B = 4 GiB. (The logits never limit a run: the head runs in chunks.)
     const m = syntheticModel({ layers: 1, hidden: 64, heads: 4, intermediate: 8192, vocab: 8192, dtype: 'F32', tie: true, seed: 5 });
-    const demo = new URL('../public/demo/', import.meta.url);
-    const files = [...m.files]
-      .filter(([name]) => !name.startsWith('tokenizer'))
-      .map(([name, data]) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(typeof data === 'string' ? Buffer.from(data) : data) }));
-    for (const name of ['tokenizer.json', 'tokenizer_config.json']) files.push({ name, mimeType: 'application/json', buffer: readFileSync(new URL(name, demo)) });
-    await page.getByLabel('Model files', { exact: true }).setInputFiles(files);
-    await expect(page.getByTestId('model-summary')).toBeVisible({ timeout: 180_000 });
+    await pickSyntheticModel(page, m);
 
     // Long examples, so that sequences really are Max length (512) tokens.
     const words = 'the quick brown fox jumps over the lazy dog and keeps running far away ';
@@ -172,7 +165,7 @@ test('a run that cannot fit the GPU adapter: the numbers and what would work', a
     await expect(notice).toContainText('(maxStorageBufferBindingSize)');
     await expect(notice).toContainText('(maxBufferSize)');
     await expect(notice).toContainText('At batch size 256 and 512 tokens per sequence');
-    await expect(notice).toContainText('the per-token activation (N, I) needs 4.00 GiB');
+    await expect(notice).toContainText('the per-token activation (N, I) needs 4.0 GiB');
     const suggestions = page.getByTestId('gpu-fit-suggestions');
     await expect(suggestions).toContainText(/Max length \d+ or less \(at batch size 256\)/);
     await expect(suggestions).toContainText(/Batch size \d+ or less \(at max length 512\)/);

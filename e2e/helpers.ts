@@ -1,5 +1,7 @@
 // Shared steps of the studio specs.
+import { readFileSync } from 'node:fs';
 import { expect, type Page, type TestInfo } from '@playwright/test';
+import type { SyntheticModel } from '../src/hub/synthetic';
 
 /** Screenshots named in step order, under the test's output folder (test-results/…). */
 export function shooter(page: Page, testInfo: TestInfo): (name: string, fullPage?: boolean) => Promise<void> {
@@ -28,6 +30,17 @@ export async function openStudio(page: Page, path = '/'): Promise<void> {
   await expect(page.getByRole('heading', { name: 'LoRA Studio' })).toBeVisible();
   await expect(page.getByText(/GPU: /)).toBeVisible({ timeout: 60_000 });
   await expect(page.getByRole('heading', { name: 'WebGPU is not available' })).toHaveCount(0);
+}
+
+/** Picks a synthetic model's files (with the demo's tokenizer) as "Model files"; waits for its summary. */
+export async function pickSyntheticModel(page: Page, m: SyntheticModel): Promise<void> {
+  const demo = new URL('../public/demo/', import.meta.url);
+  const files = [...m.files]
+    .filter(([name]) => !name.startsWith('tokenizer'))
+    .map(([name, data]) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(typeof data === 'string' ? Buffer.from(data) : data) }));
+  for (const name of ['tokenizer.json', 'tokenizer_config.json']) files.push({ name, mimeType: 'application/json', buffer: readFileSync(new URL(name, demo)) });
+  await page.getByLabel('Model files', { exact: true }).setInputFiles(files);
+  await expect(page.getByTestId('model-summary')).toBeVisible({ timeout: 180_000 });
 }
 
 /** "Use demo model": the model and the sample dataset are loaded. */

@@ -6,6 +6,7 @@ const commands: Record<string, () => Promise<{ run: (args: string[]) => Promise<
   prepare: () => import('./prepare'),
   train: () => import('./train'),
   bench: () => import('./bench'),
+  estimate: () => import('./estimate'),
   'bench-prepare': () => import('./bench-prepare'),
   'bench-import': () => import('./bench-import'),
   export: () => import('./export'),

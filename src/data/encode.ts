@@ -108,10 +108,3 @@ export function truncateExample(ex: EncodedExample, maxLength: number, protectTu
   return { example: { inputIds, trainMask }, truncated: true, maskedPartialTurn };
 }
 
-/** Labels as the trainer wants them: the token where trained, -100 where masked (not shifted). */
-export function toLabels(inputIds: ArrayLike<number>, trainMask: ArrayLike<number>): Int32Array {
-  const out = new Int32Array(inputIds.length);
-  for (let i = 0; i < out.length; i++) out[i] = trainMask[i] ? inputIds[i] : -100;
-  return out;
-}
-

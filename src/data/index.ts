@@ -20,22 +20,12 @@ export { ModelTokenizer, type OffsetEncoding, type TokenizerFiles } from './toke
 export {
   countTrained,
   encodeExample,
-  toLabels,
   truncateExample,
   type EncodedExample,
   type EncodeOptions,
   type TrainOn,
 } from './encode';
-export {
-  makeBatches,
-  packExamples,
-  seededRandom,
-  shuffled,
-  splitValidation,
-  type BatchOptions,
-  type PackedSequence,
-  type TokenSequence,
-} from './sequences';
+export { padBatch, seededRandom, shuffled, splitValidation, type TokenSequence } from './sequences';
 export { lengthHistogram, tokenView, type Histogram, type TokenViewItem } from './stats';
 export {
   prepareDataset,

@@ -296,6 +296,11 @@ const LIMITS_TO_MAXIMIZE = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
+/** The size createBuffer gives a storage buffer of `bytes`: rounded up to 4 bytes, at least 16. */
+export function storageBufferSize(bytes: number): number {
+  return Math.max(16, Math.ceil(bytes / 4) * 4);
+}
+
 export class Gpu {
   private pipelines = new Map<string, GPUComputePipeline>();
   private modules = new Map<string, GPUShaderModule>();
@@ -386,7 +391,7 @@ export class Gpu {
   /** A storage buffer (STORAGE | COPY_SRC | COPY_DST), zero-filled. Size rounded up to 4 bytes. */
   createBuffer(bytes: number, label: string, extraUsage = 0): GPUBuffer {
     this.assertAlive();
-    const size = Math.max(16, Math.ceil(bytes / 4) * 4);
+    const size = storageBufferSize(bytes);
     if (size > this.limits.maxBufferSize) throw new GpuLimitError(`maxBufferSize (${label})`, size, this.limits.maxBufferSize);
     return this.allocate({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage, label });
   }

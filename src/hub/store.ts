@@ -59,7 +59,7 @@ export function memoryKeyValue(map = new Map<string, unknown>()): KeyValue & { m
   };
 }
 
-/** The largest value the store writes (issue 3: at most 64 MiB). */
+/** The largest value the store writes: models are kept in chunks of at most 64 MiB. */
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 /** What the importer aims for by default. */
 export const DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024;

@@ -76,11 +76,6 @@ export function scaleBytes(rows: number, cols: number): number {
   return rows * blocksPerRow(cols) * 4;
 }
 
-/** Total bytes (codes + scales) of a (rows, cols) tensor quantized as `kind`. */
-export function quantizedBytes(kind: QuantKind, rows: number, cols: number): number {
-  return qBytes(kind, rows, cols) + scaleBytes(rows, cols);
-}
-
 /**
  * Quantizes a row-major (rows, cols) f32 matrix. `data` may hold exactly rows*cols values; rows are
  * quantized independently, so a large tensor can be quantized a few rows at a time and the parts
@@ -194,19 +189,6 @@ export function dequantize(qt: QuantizedTensor): Float32Array {
   return dequantizeRows(qt, 0, qt.rows);
 }
 
-/** The rows [r0, r1) of a quantized tensor, sharing no memory with it. */
-export function sliceRows(qt: QuantizedTensor, r0: number, r1: number): QuantizedTensor {
-  const wpr = wordsPerRow(qt.kind, qt.cols);
-  const bpr = blocksPerRow(qt.cols);
-  return {
-    kind: qt.kind,
-    rows: r1 - r0,
-    cols: qt.cols,
-    qweight: qt.qweight.slice(r0 * wpr, r1 * wpr),
-    scales: qt.scales.slice(r0 * bpr, r1 * bpr),
-  };
-}
-
 /** Stacks row ranges of the same kind and width (the inverse of quantizing a few rows at a time). */
 export function concatRows(parts: QuantizedTensor[]): QuantizedTensor {
   if (parts.length === 0) throw new RangeError('concatRows: no parts');
@@ -255,11 +237,4 @@ export function unpackQuantized(bytes: Uint8Array, kind: QuantKind, rows: number
     qweight: new Uint32Array(copy.buffer, 0, qb / 4),
     scales: new Float32Array(copy.buffer, qb, sb / 4),
   };
-}
-
-/** Worst-case absolute rounding error of a value in a block with the given scale. */
-export function maxBlockError(kind: QuantKind, scale: number): number {
-  // int8: half a step. int4: half a step, except values opposite in sign to m that clamp at 7/8|m|
-  // (error up to |m|/8 = |scale|).
-  return kind === 'int8' ? Math.abs(scale) / 2 : Math.abs(scale);
 }

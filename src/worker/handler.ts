@@ -157,6 +157,7 @@ export class Handler {
           randomWeights: opened.randomWeights,
           quant: opened.quant,
           hasChatTemplate: !tokenizer.templateIsDefault,
+          spec: s,
         },
       };
       return this.model.summary;

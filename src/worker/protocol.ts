@@ -6,6 +6,7 @@
 // - While a request runs the worker may send `progress` events with that id (structured: phase,
 //   done, total, unit), and `train` events (one per optimizer step, not tied to an id).
 // - Large buffers (model files, adapter bytes) are transferred, never copied.
+import type { ModelSpec } from '../engine/model/spec';
 import type { LoraHyper, TrainHyper } from '../engine/train/types';
 import type { RunHistory } from './run-store';
 
@@ -57,6 +58,8 @@ export interface ModelSummary {
   /** How the library stores the base weights (none, int8, int4); training uses them dequantized. */
   quant: string;
   hasChatTemplate: boolean;
+  /** The engine's model spec, for the GPU memory estimate the page gates training with (engine/train/memory.ts). */
+  spec: ModelSpec;
 }
 
 export interface LineError {

@@ -1,4 +1,4 @@
-// Issue 6's reference points: PyTorch 2.11 + PEFT 0.21, eager, on one NVIDIA H100, batch 4,
+// The performance reference points: PyTorch 2.11 + PEFT 0.21, eager, on one NVIDIA H100, batch 4,
 // sequence 512, r = 16 on all seven projections, AdamW. A benchmark of exactly that shape reports
 // its tokens/s as a ratio to them, so a run on an H100/H200 prints its own verdict.
 export const PYTORCH_H100_TOKENS_PER_S: Readonly<Record<string, { f32: number; bf16: number }>> = {
@@ -10,7 +10,7 @@ export const PYTORCH_H100_TOKENS_PER_S: Readonly<Record<string, { f32: number; b
 export interface PytorchComparison {
   /** PyTorch f32 tokens/s on an H100 for this model and shape. */
   pytorch_f32_tokens_per_s: number;
-  /** ours / PyTorch f32 (issue 6 asks for ≥ 0.5, aims at 1). Meaningful only on an H100/H200. */
+  /** ours / PyTorch f32 (the goal is ≥ 0.5, the aim 1). Meaningful only on an H100/H200. */
   ratio_f32: number;
   pytorch_bf16_tokens_per_s: number;
   ratio_bf16: number;

@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from '../kernels/testing';
 import { BenchFieldError, cliLabel, plainLabel } from './fields';
 import { parseMatmulBenchOptions, runMatmulBench } from './matmul-bench';
-import { parseTrainBenchOptions, runTrainBench, type TrainBenchOptions } from './train-bench';
+import { benchSpec, parseTrainBenchOptions, runTrainBench, type TrainBenchOptions } from './train-bench';
+import { estimateTrainingMemory } from '../train/memory';
+import { PROJECTIONS } from '../model/spec';
 
 const tiny: TrainBenchOptions = { model: 'tiny', layers: 2, batch: 2, seq: 16, rank: 4, quant: 'none', checkpointing: false, steps: 2 };
 
@@ -27,6 +29,10 @@ describe('train bench', () => {
 
       expect(memOnly.gpu_bytes).toBeGreaterThan(0);
       expect(memOnly.gpu_bytes).toBe(run.gpu_bytes);
+      // The page's and `cli estimate`'s figure: every buffer exactly, plus an upper bound of the uniform blocks.
+      const est = estimateTrainingMemory(benchSpec(opts), { ...opts, lora: { r: opts.rank, alpha: 2 * opts.rank, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false } });
+      expect(est.total_bytes).toBeGreaterThanOrEqual(memOnly.gpu_bytes);
+      expect(est.total_bytes - est.parts.uniforms).toBeLessThan(memOnly.gpu_bytes);
       expect(memOnly).toMatchObject({ steps: 0, step_ms: null, first_step_ms: null, tokens_per_s: null, model_tflop_per_s: null, losses: [], kernels: null });
       expect(run.step_tflop).toBeGreaterThan(0);
       expect(Math.abs(run.model_tflop_per_s! / (run.step_tflop / (run.step_ms! / 1000)) - 1)).toBeLessThan(1e-2);

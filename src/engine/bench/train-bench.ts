@@ -55,7 +55,7 @@ export interface TrainBenchResult {
   subgroups: boolean;
   /** GPU time per kernel of one more step, when the device has timestamp queries; null otherwise. */
   kernels: Record<string, { calls: number; ms: number }> | null;
-  /** Against issue 6's PyTorch H100 figures, when the run has their shape (4 × 512, r 16, all layers). */
+  /** Against the PyTorch H100 figures (pytorch-reference.ts), when the run has their shape (4 × 512, r 16, all layers). */
   vs_pytorch_h100: PytorchComparison | null;
 }
 

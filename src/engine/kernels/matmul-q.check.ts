@@ -1,5 +1,5 @@
 // Quantized matmuls and embedding: GPU against the CPU twin on the same quantized weights.
-// Error: relative L2 against the CPU result; tolerance 1e-4 (issue 3).
+// Error: relative L2 against the CPU result; tolerance 1e-4 (the bound the quantized base is held to).
 import type { KernelCheck } from './check';
 import type { Gpu } from '../../gpu/gpu';
 import {

@@ -70,7 +70,8 @@ export interface Activations {
 }
 
 export function allocateActivations(
-  gpu: Gpu,
+  /** Only createBuffer is used: the memory estimate (engine/train/memory.ts) passes a counter. */
+  gpu: Pick<Gpu, 'createBuffer'>,
   spec: ModelSpec,
   layout: LoraLayout,
   maxB: number,

@@ -19,7 +19,7 @@ const rowsOf = (micro: Batch[]): number[][] => micro.map((b) => Array.from({ len
 const base: PlanOptions = { batchSize: 4, gradAccum: 1, padId: 0, seed: 7 };
 
 describe('TrainingPlan', () => {
-  it('right-pads rows, masks padding and untrained tokens, labels unshifted (as makeBatches)', () => {
+  it('right-pads rows, masks padding and untrained tokens, labels unshifted (padBatch)', () => {
     const examples = [ex([5, 6, 7], [0, 1, 1]), ex([8, 9], [1, 0])];
     const plan = new TrainingPlan(examples, { ...base, batchSize: 2 });
     const [b] = plan.microBatches(0).micro;

@@ -1,5 +1,5 @@
 import { engine } from '../engine';
-import { estimateMemory } from '../memory';
+import { checkFit } from '../gpu-fit';
 import { runMetrics } from '../metrics';
 import { toTrainSettings, validateSettings, type SettingsForm } from '../settings';
 import { toErrorInfo, type ErrorInfo, type StepMetrics, type TrainResult, type TrainSettings } from '../../worker/protocol';
@@ -93,9 +93,10 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
       }
       listen();
       const settings = toTrainSettings(s.settings, examples);
-      const blocker = s.model.summary ? estimateMemory(s.model.summary, settings, s.gpu.info).blocker : null;
-      if (blocker) {
-        patch({ status: 'error', error: { name: 'GpuLimitError', message: blocker } });
+      // The settings panel's check, with the same numbers (engine/train/memory.ts).
+      const fit = s.model.summary ? checkFit(s.model.summary, settings, s.gpu.info, s.dataset.summary?.longestExample ?? null) : null;
+      if (fit && !fit.fits) {
+        patch({ status: 'error', error: { name: 'GpuLimitError', message: fit.message ?? 'This run cannot fit this GPU.' } });
         return;
       }
       runMetrics.clear();

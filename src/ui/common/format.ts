@@ -1,7 +1,7 @@
 // Number formatting shared by the panels.
+import { formatBytes } from '../../util/format-bytes';
+export { formatBytes };
 import type { Progress } from '../../worker/protocol';
-export { formatBytes } from '../../state/memory';
-import { formatBytes } from '../../state/memory';
 
 export function formatCount(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;

@@ -1,7 +1,7 @@
 import './gpu-fit.css';
-import { formatBytes, describeEstimate } from '../../quant/memory';
+import { formatBytes } from '../common/format';
 import type { GpuInfo, ModelSummary } from '../../worker/protocol';
-import { LIMIT_NAMES, type FitCheck } from './gpu-fit';
+import { describeEstimate, LIMIT_NAMES, type FitCheck } from '../../state/gpu-fit';
 
 /**
  * "This GPU adapter is too small": which buffer does not fit which limit, with the numbers, and

@@ -1,32 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TRAIN } from '../../engine/train/types';
-import { estimateGpuMemory } from '../../quant/memory';
-import type { GpuInfo, ModelSummary, TrainSettings } from '../../worker/protocol';
-import { checkFit, specOf } from './gpu-fit';
+import { DEFAULT_TRAIN } from '../engine/train/types';
+import { PRESETS } from '../engine/model/presets';
+import { PROJECTIONS, type ModelSpec } from '../engine/model/spec';
+import type { GpuInfo, ModelSummary, TrainSettings } from '../worker/protocol';
+import { checkFit } from './gpu-fit';
 
 const MiB = 2 ** 20;
 const gpu: GpuInfo = { adapter: 'test', features: [], maxBufferSize: 256 * MiB, maxStorageBufferBindingSize: 128 * MiB, maxComputeWorkgroupStorageSize: 16384 };
 
-const demo: ModelSummary = {
-  name: 'Demo model',
+/** The summary the worker sends for a model of this spec (what checkFit reads: spec, quant, name). */
+const summaryOf = (spec: ModelSpec, quant: string): ModelSummary => ({
+  ...spec,
+  name: spec.architecture,
   hubId: null,
-  architecture: 'LlamaForCausalLM',
-  modelType: 'llama',
-  hiddenSize: 64,
-  intermediateSize: 128,
-  numLayers: 2,
-  numHeads: 4,
-  numKvHeads: 2,
-  headDim: 16,
-  vocabSize: 512,
-  maxPositionEmbeddings: 512,
-  tieWordEmbeddings: false,
   params: 0,
   bytes: 0,
   randomWeights: true,
-  quant: 'none',
+  quant,
   hasChatTemplate: false,
-};
+  spec,
+});
+
+const demo = summaryOf(PRESETS['tiny'], 'none');
 
 const settings = (batchSize: number, maxLength: number, checkpointing = false): TrainSettings => ({
   lora: { r: 8, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false },
@@ -57,7 +52,7 @@ describe('checkFit', () => {
     expect(c.fits).toBe(false);
     expect(c.modelTooBig).toBe(false);
     expect(c.problems).toContainEqual({ limit: 'maxStorageBufferBindingSize', label: 'per-token activation (N, I)', bytes: 256 * MiB, max: 128 * MiB });
-    expect(c.message).toMatch(/needs 256\.0 MiB in one binding but this GPU allows 128\.0 MiB/);
+    expect(c.message).toMatch(/the per-token activation \(N, I\) needs 256 MiB but this GPU allows 128 MiB \(maxStorageBufferBindingSize\)/);
     expect(c.suggestions[0]).toBe('Max length 256 or less (at batch size 1024).');
     expect(c.suggestions[1]).toMatch(/^Batch size 512 or less \(at max length 512\); Gradient accumulation 2 /);
     // The suggestions really fit.
@@ -71,17 +66,35 @@ describe('checkFit', () => {
     expect(checkFit(demo, settings(1024, 512), gpu, 40).seq).toBe(40);
   });
 
-  it('a model whose f32 embedding exceeds maxBufferSize: too big as stored; a 4-bit base is suggested when it fits', () => {
-    const big: ModelSummary = { ...demo, name: 'big', hiddenSize: 2048, intermediateSize: 8192, vocabSize: 128_000, numHeads: 16, numKvHeads: 8, headDim: 128 };
+  it('a model whose f32 embedding exceeds maxBufferSize: too big as stored; a 4-bit base is suggested, and fits', () => {
+    const big = summaryOf({ ...PRESETS['tiny'], hiddenSize: 2048, intermediateSize: 8192, vocabSize: 128_000, numHeads: 16, numKvHeads: 8, headDim: 128 }, 'none');
     const c = checkFit(big, settings(1, 64), gpu, null);
     expect(c.fits).toBe(false);
     expect(c.modelTooBig).toBe(true);
-    expect(c.problems.map((p) => p.limit)).toContain('maxBufferSize');
-    const int4 = estimateGpuMemory(specOf(big), { batch: 1, seq: 2, rank: 8, targets: ['q_proj'], quant: 'int4', checkpointing: false });
-    if (int4.largestBuffer.bytes <= gpu.maxBufferSize && int4.largestBinding.bytes <= gpu.maxStorageBufferBindingSize) {
-      expect(c.suggestions.some((s) => s.startsWith('A 4-bit base (int4)'))).toBe(true);
-    } else {
-      expect(c.suggestions[0]).toMatch(/^A smaller model/);
+    // (128000, 2048) f32 = 1000 MiB in one buffer.
+    expect(c.problems).toContainEqual({ limit: 'maxBufferSize', label: 'weight model.embed_tokens.weight', bytes: 128_000 * 2048 * 4, max: 256 * MiB });
+    expect(c.suggestions[0]).toMatch(/^A 4-bit base \(int4\)/);
+    expect(checkFit({ ...big, quant: 'int4' }, settings(1, 64), gpu, null).fits).toBe(true);
+  });
+
+  it('Qwen2.5-0.5B and Llama-3.2-1B at batch 4 × 512, int4, fit a GPU that binds 1 GiB (the full logits would not)', () => {
+    const GiB = 2 ** 30;
+    const oneGiB: GpuInfo = { ...gpu, maxBufferSize: GiB, maxStorageBufferBindingSize: GiB };
+    // Qwen's (batch × length × vocabulary) f32 logits: 1.16 GiB; the engine never holds them.
+    expect(4 * 512 * PRESETS['qwen2.5-0.5b'].vocabSize * 4).toBeGreaterThan(GiB);
+    for (const name of ['qwen2.5-0.5b', 'llama-3.2-1b']) {
+      const spec = PRESETS[name];
+      const s = settings(4, 512);
+      const c = checkFit(summaryOf(spec, 'int4'), { ...s, lora: { ...s.lora, r: 16, targetModules: [...PROJECTIONS] } }, oneGiB, null);
+      expect(c.problems).toEqual([]);
+      expect(c.fits).toBe(true);
+      expect(c.estimate.parts.logits).toBeLessThanOrEqual(128 * MiB);
     }
+  });
+
+  it('with no adapter probed yet: the estimate alone, nothing refused', () => {
+    const c = checkFit(demo, settings(1024, 512), null, null);
+    expect(c.fits).toBe(true);
+    expect(c.estimate.total_bytes).toBeGreaterThan(0);
   });
 });
