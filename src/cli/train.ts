@@ -14,8 +14,7 @@ import { createNodeGpu } from '../gpu/node';
 import { loadModelFolder, memoryFolder, type ModelFolder } from '../engine/model/weights';
 import { nodeFolder } from '../io/node-files';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, AdapterError, readAdapter, writeAdapter } from '../engine/lora/adapter';
-import { adapterInZip, isAdapterEntry } from '../engine/lora/adapter-zip';
-import { unzipSync } from 'fflate';
+import { readAdapterZip } from '../engine/lora/adapter-zip';
 import { validateLoraSettings } from '../engine/lora/config';
 import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
@@ -41,14 +40,7 @@ const ADAPTER_FLAGS = ['rank', 'alpha', 'targets', 'rslora'];
 /** --init-adapter: a PEFT adapter folder, or a .zip holding one (such as the studio's export). */
 function adapterFolder(path: string): ModelFolder {
   if (!/\.zip$/i.test(path)) return nodeFolder(path);
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(new Uint8Array(readFileSync(path)), { filter: (f) => isAdapterEntry(f.name) });
-  } catch (e) {
-    throw new AdapterError(`${path}: not a readable .zip (${(e as Error).message})`);
-  }
-  const found = adapterInZip(entries, path);
-  if (typeof found === 'string') throw new AdapterError(found);
+  const found = readAdapterZip(new Uint8Array(readFileSync(path)), path);
   return memoryFolder(found.name, { [ADAPTER_CONFIG_FILE]: found.config, [ADAPTER_WEIGHTS_FILE]: found.weights });
 }
 
