@@ -64,8 +64,13 @@ export function parseUntrustedJson(text: string, file: string, limits: JsonLimit
   }
 }
 
+/** Refuses a file of `size` bytes (its size on disk, known before reading it) above `maxBytes`. */
+export function checkFileSize(size: number, maxBytes: number, fail: Fail): void {
+  if (size > maxBytes) fail(null, `has ${size} bytes, more than the ${maxBytes} this file may have`);
+}
+
 /** A folder of files (ModelFolder's shape, without importing the engine). */
-interface TextFolder {
+export interface TextFolder {
   name: string;
   text(file: string): Promise<string>;
   source(file: string): Promise<{ size: number }>;
@@ -76,8 +81,7 @@ export async function readUntrustedJson(folder: TextFolder, file: string, limits
   const path = `${folder.name}/${file}`;
   const f = fail ?? failWith(path);
   const maxBytes = limits.maxBytes ?? MAX_CONFIG_BYTES;
-  const { size } = await folder.source(file);
-  if (size > maxBytes) f(null, `has ${size} bytes, more than the ${maxBytes} this file may have`);
+  checkFileSize((await folder.source(file)).size, maxBytes, f);
   return parseUntrustedJson(await folder.text(file), path, limits, f);
 }
 
