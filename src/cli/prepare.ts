@@ -15,6 +15,7 @@ import { DATA_FORMATS, parseColumnMapping, type DataFormat } from '../data/forma
 import { prepareDataset, type PreparedDataset, type PrepareOptions } from '../data/pipeline';
 import type { ByteSource } from '../data/source';
 import { checkFileSize } from '../io/untrusted/json';
+import { runLimitError } from '../io/untrusted/limits';
 import { ModelTokenizer, parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
 import { parseArgs, usageErrors } from './args';
 
@@ -87,6 +88,8 @@ export async function run(args: string[]): Promise<number> {
   if (flags['max-length'] !== undefined) {
     maxLength = Number(flags['max-length']);
     if (!Number.isInteger(maxLength) || maxLength < 2) return fail('--max-length must be an integer >= 2');
+    const over = runLimitError('max-length', maxLength);
+    if (over) return fail(`--max-length ${over}`);
   }
   const trainOn = bools.has('all-tokens') ? 'all' : flags['train-on'] ?? 'assistant';
   if (trainOn !== 'assistant' && trainOn !== 'all') return fail('--train-on must be assistant or all');

@@ -26,6 +26,7 @@ import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
 import { prepareDataset } from '../data/pipeline';
 import { parseArgs, usageErrors } from './args';
+import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 
 const VALUE_FLAGS = [
@@ -66,6 +67,7 @@ export async function run(args: string[]): Promise<number> {
     if (raw === undefined) return dflt;
     const v = Number(raw);
     if (!Number.isFinite(v) || !check(v)) errors.push(`--${name} ${raw}: must be ${what}`);
+    else if (runLimitError(name, v)) errors.push(`--${name} ${runLimitError(name, v)}`);
     return v;
   };
   const int = (v: number) => Number.isInteger(v) && v >= 1;

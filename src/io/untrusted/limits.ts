@@ -42,3 +42,37 @@ export function preview(v: unknown, max = 80): string {
   }
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
+
+/**
+ * Caps on run settings a user types (CLI flags, bench page fields) that size buffers or loops, by
+ * field name. They sit far above what any GPU the engine runs on could hold (a batch of 1024
+ * sequences of 2^20 tokens is 2^30 tokens of activations), so a refusal is a typo such as
+ * `--rank 1e9`, named with its cap before anything is allocated. The GPU's own limits refuse
+ * smaller impossible shapes later, by name (src/gpu/errors.ts).
+ */
+export const RUN_LIMITS: Readonly<Record<string, number>> = {
+  rank: MAX_LORA_RANK,
+  'batch-size': 1024,
+  batch: 1024,
+  'max-length': 1 << 20,
+  seq: 1 << 20,
+  prompt: 1 << 20,
+  tokens: 1 << 20,
+  layers: MODEL_LIMITS.num_hidden_layers,
+  'grad-accum': 1 << 16,
+  M: 1 << 16,
+  N: 1 << 16,
+  K: 1 << 16,
+  reps: 1 << 20,
+  steps: 1 << 24,
+  'max-steps': 1 << 30,
+  epochs: 1 << 20,
+  warmup: 1 << 30,
+  'eval-every': 1 << 30,
+};
+
+/** Why `value` of the run setting `field` is refused by RUN_LIMITS ("1000000000 is more than …"), or null. */
+export function runLimitError(field: string, value: number): string | null {
+  const max = Object.prototype.hasOwnProperty.call(RUN_LIMITS, field) ? RUN_LIMITS[field] : undefined;
+  return max !== undefined && value > max ? `${value} is more than the ${max} allowed` : null;
+}
