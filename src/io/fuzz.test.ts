@@ -159,8 +159,8 @@ describe('fuzz: untrusted readers give a result or a typed refusal, each input i
       zipSync(files, { level: 6 }),
       zipSync({ 'run/a/adapter_config.json': files['adapter_config.json'], 'run/a/adapter_model.safetensors': files['adapter_model.safetensors'] }, { level: 9 }),
       // a bomb in an unused folder and one beside the config
-      zipSync({ ...files, 'junk/zeros.bin': new Uint8Array(4 << 20) }, { level: 9 }),
-      zipSync({ 'adapter_config.json': files['adapter_config.json'], 'adapter_model.safetensors': new Uint8Array(4 << 20) }, { level: 9 }),
+      zipSync({ ...files, 'junk/zeros.bin': new Uint8Array(256 << 10) }, { level: 9 }),
+      zipSync({ 'adapter_config.json': files['adapter_config.json'], 'adapter_model.safetensors': new Uint8Array(256 << 10) }, { level: 9 }),
     ];
     for (let i = 0; i < 1500; i++) {
       const z = pick(r, zips);
