@@ -3,8 +3,8 @@
 // the CLI. @huggingface/jinja has no budget of its own, so templates run here on its Interpreter
 // with three limits, each refused with TemplateBudgetError (the whole dataset, not one record,
 // since every record renders with the same template):
-//  - a step budget: every node the interpreter evaluates counts one step, and range(n) counts n
-//    before it allocates anything;
+//  - a step budget: every node the interpreter evaluates and every block it runs (each loop
+//    iteration) counts one step, and range(n) counts n before it allocates anything;
 //  - a size cap on every string and list any step produces (so doubling cannot run away);
 //  - integers beyond ±2^24 are refused where they appear (so `10**9` never reaches a filter such as
 //    indent() or center() that would allocate that much in one step).
@@ -13,8 +13,8 @@
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
 import { DatasetError } from './errors';
 
-/** Evaluation steps per render: a real template renders a long conversation in a few thousand. */
-export const MAX_TEMPLATE_STEPS = 2_000_000;
+/** Evaluation steps per render: Qwen3's template spends ~55 per message (5,418 for 100), so this allows well over a thousand turns. */
+export const MAX_TEMPLATE_STEPS = 100_000;
 /** Largest string (UTF-16 units) or list any step may produce. */
 export const MAX_TEMPLATE_VALUE = 8 << 20;
 /** Largest magnitude of an integer a template may compute. */
@@ -40,6 +40,14 @@ class BudgetedInterpreter extends Interpreter {
     private readonly what: string,
   ) {
     super(env);
+    // Every block run counts too (the private evaluateBlock, wrapped on the instance): a loop with
+    // an empty body evaluates no node, yet each iteration runs its body block.
+    const self = this as unknown as { evaluateBlock: (statements: unknown, env: Environment) => Value };
+    const block = self.evaluateBlock.bind(this);
+    self.evaluateBlock = (statements, scope) => {
+      this.charge(1);
+      return block(statements, scope);
+    };
   }
 
   charge(n: number): void {
