@@ -80,7 +80,12 @@ export class BudgetedTemplate {
     private readonly what = 'the chat template',
   ) {
     if (source.length > MAX_TEMPLATE_SOURCE) throw new TemplateBudgetError(`${what} has ${source.length} characters, more than the ${MAX_TEMPLATE_SOURCE} allowed`);
-    this.parsed = new Template(source).parsed;
+    try {
+      this.parsed = new Template(source).parsed;
+    } catch (e) {
+      // The library's parser throws SyntaxError/TypeError for malformed templates.
+      throw new DatasetError(`${what} cannot be compiled (${e instanceof Error ? e.message : String(e)})`);
+    }
   }
 
   render(items: Record<string, unknown>): string {

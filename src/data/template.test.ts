@@ -90,6 +90,11 @@ describe('chat templates are code: rendered within a budget', () => {
     expect(refused("{{ 'x' | indent(100000000) }}")).toBeInstanceOf(TemplateBudgetError);
   });
 
+  it('refuses a template that does not compile with a typed error', () => {
+    expect(() => new ChatTemplate('{% for m in messages %}{{ m')).toThrow(DatasetError);
+    expect(() => new ChatTemplate('{% endfor %}')).toThrow(/the chat template cannot be compiled/);
+  });
+
   it('still renders real templates and the library globals', () => {
     expect(new ChatTemplate(CHATML_TEMPLATE).render(chat)).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n');
     expect(new ChatTemplate('{% for i in range(2, 8, 3) %}{{ i }}{% endfor %}{{ range(3)|length }}').render(chat)).toBe('253');
