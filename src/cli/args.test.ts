@@ -33,3 +33,23 @@ describe('command lines', () => {
     expect(() => parseCommandLine('bench', ['--model'], spec)).toThrow('bench: --model needs a value');
   });
 });
+
+describe('numeric flags are bounded', () => {
+  it('train refuses --rank 1e9, --batch-size 1e6 and --max-length 1e9 by name with the cap, before reading anything', async () => {
+    const { run } = await import('./train');
+    const err: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
+    let code: number;
+    try {
+      code = await run(['--model', '/nonexistent', '--data', '/nonexistent.jsonl', '--out', '/tmp/x', '--rank', '1e9', '--batch-size', '1e6', '--max-length', '1e9']);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(code).toBe(2);
+    const text = err.join('');
+    expect(text).toContain('--rank 1000000000 is more than the 4096 allowed');
+    expect(text).toContain('--batch-size 1000000 is more than the 1024 allowed');
+    expect(text).toContain('--max-length 1000000000 is more than the 1048576 allowed');
+  });
+});

@@ -17,7 +17,8 @@
 // The benchmarks themselves live in src/engine/bench (the bench page runs the training and matmul ones).
 import { createNodeGpu } from '../gpu/node';
 import { parseCommandLine } from './args';
-import { cliLabel, intField, quantField } from '../engine/bench/fields';
+import { BenchFieldError, cliLabel, intField, quantField } from '../engine/bench/fields';
+import { runLimitError } from '../io/untrusted/limits';
 import { runMatmulBench, tileField } from '../engine/bench/matmul-bench';
 import { parseTrainBenchOptions, runTrainBench } from '../engine/bench/train-bench';
 import { parseGenerateBenchOptions, runGenerateBench } from '../engine/bench/generate-bench';
@@ -42,6 +43,10 @@ export async function run(args: string[]): Promise<number> {
     if (positional.length !== 3 || ![M, N, K].every((v) => Number.isInteger(v) && v > 0)) {
       throw new Error('usage: bench --matmul M N K [--quant none|int8|int4] [--reps R] [--tile auto|64|128]');
     }
+    (['M', 'N', 'K'] as const).forEach((f, i) => {
+      const over = runLimitError(f, [M, N, K][i]);
+      if (over) throw new BenchFieldError(f, `--matmul ${f} ${over}`);
+    });
     const quant = quantField(flags, 'quant', cliLabel);
     const reps = intField(flags, 'reps', 5, cliLabel);
     const tile = tileField(flags, 'tile', cliLabel);

@@ -14,20 +14,30 @@ import { DatasetError, formatIssue } from '../data/errors';
 import { DATA_FORMATS, parseColumnMapping, type DataFormat } from '../data/formats';
 import { prepareDataset, type PreparedDataset, type PrepareOptions } from '../data/pipeline';
 import type { ByteSource } from '../data/source';
-import { ModelTokenizer } from '../data/tokenizer';
+import { checkFileSize } from '../io/untrusted/json';
+import { runLimitError } from '../io/untrusted/limits';
+import { ModelTokenizer, parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
 import { parseArgs, usageErrors } from './args';
 
 /** Loads tokenizer.json, tokenizer_config.json and chat_template.jinja (if present) of a model folder. */
 export function loadModelTokenizer(dir: string): ModelTokenizer {
   const tj = join(dir, 'tokenizer.json');
-  if (!existsSync(tj)) throw new Error(`${dir}: no tokenizer.json (is this a Hugging Face model folder?)`);
-  const cfgPath = join(dir, 'tokenizer_config.json');
-  const tplPath = join(dir, 'chat_template.jinja');
-  return ModelTokenizer.load({
-    tokenizerJson: JSON.parse(readFileSync(tj, 'utf8')),
-    tokenizerConfig: existsSync(cfgPath) ? JSON.parse(readFileSync(cfgPath, 'utf8')) : {},
-    chatTemplate: existsSync(tplPath) ? readFileSync(tplPath, 'utf8') : undefined,
-  });
+  if (!existsSync(tj)) throw new DatasetError(`${dir}: no tokenizer.json (is this a Hugging Face model folder?)`);
+  // Untrusted files: each size is checked on disk before the file is read.
+  const read = (file: string, max: number): string | undefined => {
+    const path = join(dir, file);
+    if (!existsSync(path)) return undefined;
+    checkFileSize(statSync(path).size, max, (_f, detail) => {
+      throw new DatasetError(`${path} ${detail}`);
+    });
+    return readFileSync(path, 'utf8');
+  };
+  const texts: TokenizerTexts = {
+    tokenizerJson: read('tokenizer.json', TOKENIZER_FILE_LIMITS.tokenizerJson)!,
+    tokenizerConfig: read('tokenizer_config.json', TOKENIZER_FILE_LIMITS.tokenizerConfig),
+    chatTemplate: read('chat_template.jinja', TOKENIZER_FILE_LIMITS.chatTemplate),
+  };
+  return ModelTokenizer.load(parseTokenizerTexts(texts, dir));
 }
 
 /** A file as a stream of 1 MiB chunks (never read whole). */
@@ -78,6 +88,8 @@ export async function run(args: string[]): Promise<number> {
   if (flags['max-length'] !== undefined) {
     maxLength = Number(flags['max-length']);
     if (!Number.isInteger(maxLength) || maxLength < 2) return fail('--max-length must be an integer >= 2');
+    const over = runLimitError('max-length', maxLength);
+    if (over) return fail(`--max-length ${over}`);
   }
   const trainOn = bools.has('all-tokens') ? 'all' : flags['train-on'] ?? 'assistant';
   if (trainOn !== 'assistant' && trainOn !== 'all') return fail('--train-on must be assistant or all');

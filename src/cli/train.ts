@@ -14,8 +14,7 @@ import { createNodeGpu } from '../gpu/node';
 import { loadModelFolder, memoryFolder, type ModelFolder } from '../engine/model/weights';
 import { nodeFolder } from '../io/node-files';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, AdapterError, readAdapter, writeAdapter } from '../engine/lora/adapter';
-import { adapterInZip, isAdapterEntry } from '../engine/lora/adapter-zip';
-import { unzipSync } from 'fflate';
+import { readAdapterZip } from '../engine/lora/adapter-zip';
 import { validateLoraSettings } from '../engine/lora/config';
 import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
@@ -27,6 +26,7 @@ import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
 import { prepareDataset } from '../data/pipeline';
 import { parseArgs, usageErrors } from './args';
+import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 
 const VALUE_FLAGS = [
@@ -41,14 +41,7 @@ const ADAPTER_FLAGS = ['rank', 'alpha', 'targets', 'rslora'];
 /** --init-adapter: a PEFT adapter folder, or a .zip holding one (such as the studio's export). */
 export function adapterFolder(path: string): ModelFolder {
   if (!/\.zip$/i.test(path)) return nodeFolder(path);
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(new Uint8Array(readFileSync(path)), { filter: (f) => isAdapterEntry(f.name) });
-  } catch (e) {
-    throw new AdapterError(`${path}: not a readable .zip (${(e as Error).message})`);
-  }
-  const found = adapterInZip(entries, path);
-  if (typeof found === 'string') throw new AdapterError(found);
+  const found = readAdapterZip(new Uint8Array(readFileSync(path)), path);
   return memoryFolder(found.name, { [ADAPTER_CONFIG_FILE]: found.config, [ADAPTER_WEIGHTS_FILE]: found.weights });
 }
 
@@ -74,6 +67,7 @@ export async function run(args: string[]): Promise<number> {
     if (raw === undefined) return dflt;
     const v = Number(raw);
     if (!Number.isFinite(v) || !check(v)) errors.push(`--${name} ${raw}: must be ${what}`);
+    else if (runLimitError(name, v)) errors.push(`--${name} ${runLimitError(name, v)}`);
     return v;
   };
   const int = (v: number) => Number.isInteger(v) && v >= 1;

@@ -1,5 +1,6 @@
 // Record formats: detection, an explicit column mapping, and validation into typed examples.
 import { RecordError } from './errors';
+import { hasOwn, jsonDepth, MAX_JSON_DEPTH } from '../io/untrusted/json';
 
 export type DataFormat = 'text' | 'completion' | 'alpaca' | 'messages' | 'sharegpt';
 export const DATA_FORMATS: readonly DataFormat[] = ['text', 'completion', 'alpaca', 'messages', 'sharegpt'];
@@ -78,7 +79,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export function detectFormat(record: unknown, mapping: ColumnMapping = {}): DataFormat | null {
   if (!isObject(record)) return null;
-  const has = (k: keyof ColumnMapping) => col(mapping, k) in record;
+  const has = (k: keyof ColumnMapping) => hasOwn(record, col(mapping, k));
   const turnStyle = (v: unknown): DataFormat | null => {
     const arr = typeof v === 'string' ? tryJson(v) : v;
     if (!Array.isArray(arr) || !arr.length || !isObject(arr[0])) return null;
@@ -98,7 +99,7 @@ function tryJson(s: string): unknown {
   const t = s.trim();
   if (!t.startsWith('[')) return undefined;
   try {
-    return JSON.parse(t);
+    return jsonDepth(t, MAX_JSON_DEPTH) > MAX_JSON_DEPTH ? undefined : JSON.parse(t);
   } catch {
     return undefined;
   }
@@ -162,7 +163,7 @@ export function toExample(record: unknown, format: DataFormat, mapping: ColumnMa
       const sharegpt = format === 'sharegpt';
       const [own, other] = sharegpt ? (['conversations', 'messages'] as const) : (['messages', 'conversations'] as const);
       const listKey =
-        mapping[own] ?? mapping[other] ?? (!(own in record) && other in record ? other : own);
+        mapping[own] ?? mapping[other] ?? (!hasOwn(record, own) && hasOwn(record, other) ? other : own);
       const messages = chatMessages(record, listKey, sharegpt, mapping);
       return { kind: 'chat', messages };
     }
@@ -186,12 +187,13 @@ function chatMessages(
   sharegpt: boolean,
   mapping: ColumnMapping,
 ): ChatMessage[] {
-  if (!(listKey in record)) throw new RecordError(`missing field '${listKey}'`);
+  if (!hasOwn(record, listKey)) throw new RecordError(`missing field '${listKey}'`);
   let list = record[listKey];
   if (typeof list === 'string') {
     // CSV cells hold the conversation as JSON text.
     try {
-      list = JSON.parse(list);
+      if (jsonDepth(list as string, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new Error('too deep');
+      list = JSON.parse(list as string);
     } catch {
       throw new RecordError(`field '${listKey}' must be a list of turns (a CSV cell must hold it as JSON)`);
     }

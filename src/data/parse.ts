@@ -2,6 +2,7 @@
 // Each yields records with the 1-based line number where the record starts, or a per-line problem.
 import { DatasetError } from './errors';
 import { readLines, type ByteSource, type ReadProgress, type TextLine } from './source';
+import { jsonDepth, MAX_JSON_DEPTH } from '../io/untrusted/json';
 
 export type FileType = 'jsonl' | 'json' | 'csv' | 'tsv' | 'txt';
 
@@ -65,6 +66,15 @@ export function parseRecords(source: ByteSource, type: FileType, opts: ParseOpti
   }
 }
 
+/**
+ * JSON.parse of one record with its nesting checked first (untrusted text: a value nested 10^5
+ * deep would overflow the stack of whatever walks it later).
+ */
+function parseRecordJson(text: string): unknown {
+  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new Error(`values nested more than ${MAX_JSON_DEPTH} deep`);
+  return JSON.parse(text);
+}
+
 function jsonError(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
   return `invalid JSON (${msg.replace(/\s+/g, ' ').slice(0, 160)})`;
@@ -74,7 +84,7 @@ export async function* parseJsonLines(lines: AsyncIterable<TextLine>): AsyncGene
   for await (const { line, text } of lines) {
     if (!text.trim()) continue;
     try {
-      yield { line, value: JSON.parse(text) };
+      yield { line, value: parseRecordJson(text) };
     } catch (e) {
       yield { line, error: jsonError(e) };
     }
@@ -127,7 +137,7 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
     const text = parts.join('');
     parts = [];
     try {
-      return { line: elemLine, value: JSON.parse(text) };
+      return { line: elemLine, value: parseRecordJson(text) };
     } catch (e) {
       return { line: elemLine, error: jsonError(e) };
     }

@@ -61,6 +61,9 @@ export interface ReadProgress {
   lines: number;
 }
 
+/** Longest line read: far above any record, well below the longest string JavaScript can hold. */
+export const MAX_LINE_CHARS = 1 << 28;
+
 /**
  * Decodes UTF-8 chunk by chunk and yields physical lines with their 1-based numbers.
  * Only the current partial line is kept between chunks. A leading BOM is dropped.
@@ -113,6 +116,9 @@ export async function* readLines(
       start = nl + 1;
     }
     carry = start ? carry.slice(start) : carry;
+    if (carry.length > MAX_LINE_CHARS) {
+      throw new DatasetError(`line ${line}: longer than ${MAX_LINE_CHARS} characters (a file without line breaks?)`);
+    }
     onProgress?.({ bytes, lines: line - 1 });
   }
   carry += decode(undefined, false);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from './formats';
 import { assistantSpansByPrefix, CHATML_TEMPLATE, ChatTemplate } from './template';
+import { TemplateBudgetError } from './template-budget';
+import { DatasetError } from './errors';
 
 interface Case {
   template: string;
@@ -56,5 +58,46 @@ describe('ChatML default', () => {
   it('a template error becomes a record error', () => {
     const bad = new ChatTemplate("{{ raise_exception('roles must alternate') }}");
     expect(() => bad.render(msgs)).toThrow(/chat template failed: .*roles must alternate/);
+  });
+});
+
+describe('chat templates are code: rendered within a budget', () => {
+  const chat: ChatMessage[] = [
+    { role: 'user', content: 'Hi' },
+    { role: 'assistant', content: 'Hello' },
+  ];
+  const refused = (src: string): unknown => {
+    try {
+      new ChatTemplate(src).render(chat);
+    } catch (e) {
+      return e;
+    }
+    return null;
+  };
+
+  it('refuses a huge range before building it', () => {
+    const e = refused('{% for i in range(10**9) %}x{% endfor %}');
+    expect(e).toBeInstanceOf(TemplateBudgetError);
+    expect(e).toBeInstanceOf(DatasetError); // the whole dataset is refused, not one record
+    expect(refused('{% for i in range(16000000) %}{% endfor %}')).toBeInstanceOf(TemplateBudgetError);
+  });
+
+  it('refuses nested loops and runaway strings by step and size', () => {
+    const nested = refused('{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}{% endfor %}{% endfor %}{% endfor %}');
+    expect(String(nested)).toMatch(/more than 100000 steps/);
+    const doubling = refused("{% set s = 'ab' %}{% for i in range(40) %}{% set s = s + s %}{% endfor %}{{ s }}");
+    expect(String(doubling)).toMatch(/builds a string of \d+ items, more than the 8388608 allowed/);
+    expect(refused("{{ 'x' | indent(100000000) }}")).toBeInstanceOf(TemplateBudgetError);
+  });
+
+  it('refuses a template that does not compile with a typed error', () => {
+    expect(() => new ChatTemplate('{% for m in messages %}{{ m')).toThrow(DatasetError);
+    expect(() => new ChatTemplate('{% endfor %}')).toThrow(/the chat template cannot be compiled/);
+  });
+
+  it('still renders real templates and the library globals', () => {
+    expect(new ChatTemplate(CHATML_TEMPLATE).render(chat)).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n');
+    expect(new ChatTemplate('{% for i in range(2, 8, 3) %}{{ i }}{% endfor %}{{ range(3)|length }}').render(chat)).toBe('253');
+    expect(new ChatTemplate("{{ strftime_now('%Y') }}").render(chat)).toMatch(/^\d{4}$/);
   });
 });

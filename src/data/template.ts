@@ -1,6 +1,6 @@
 // Chat templates rendered like transformers' apply_chat_template, with the spans of assistant turns.
-import { Template } from '@huggingface/jinja';
 import { RecordError } from './errors';
+import { BudgetedTemplate, TemplateBudgetError } from './template-budget';
 import type { ChatMessage } from './formats';
 
 /**
@@ -28,21 +28,21 @@ export type CharSpan = [start: number, end: number];
 export class ChatTemplate {
   readonly source: string;
   readonly hasGenerationTags: boolean;
-  private readonly plain: Template;
-  private readonly marked: Template | null;
+  private readonly plain: BudgetedTemplate;
+  private readonly marked: BudgetedTemplate | null;
   private readonly context: Record<string, unknown>;
 
   constructor(source: string, context: Record<string, unknown> = {}) {
     this.source = source;
     this.context = context;
     // @huggingface/jinja drops {% generation %} tags itself (with their whitespace control).
-    this.plain = new Template(source);
+    this.plain = new BudgetedTemplate(source);
     GEN_TAG.lastIndex = 0;
     this.hasGenerationTags = GEN_TAG.test(source);
     // Replace each tag by a block that prints a marker: it still starts with {% and ends with %} so
     // lstrip_blocks / trim_blocks treat it exactly like the original tag.
     this.marked = this.hasGenerationTags
-      ? new Template(
+      ? new BudgetedTemplate(
           source.replace(
             GEN_TAG,
             (_m, l: string, kind: string, r: string) =>
@@ -89,7 +89,7 @@ export class ChatTemplate {
     return { text, spans };
   }
 
-  private run(t: Template, messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
+  private run(t: BudgetedTemplate, messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
     try {
       return t.render({
         ...this.context,
@@ -97,6 +97,7 @@ export class ChatTemplate {
         add_generation_prompt: addGenerationPrompt,
       });
     } catch (e) {
+      if (e instanceof TemplateBudgetError) throw e; // the template, not this record: refuse the dataset
       throw new RecordError(`the chat template failed: ${e instanceof Error ? e.message : String(e)}`);
     }
   }

@@ -1,8 +1,11 @@
 // The model's tokenizer (@huggingface/tokenizers over tokenizer.json) and chat template, plus
 // token -> char offsets (Python tokenizers' offsets, which this JS port does not return).
 import { Tokenizer } from '@huggingface/tokenizers';
-import { RecordError } from './errors';
+import { DatasetError, RecordError } from './errors';
 import { CHATML_TEMPLATE, ChatTemplate, type CharSpan } from './template';
+import { TemplateBudgetError } from './template-budget';
+import { MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, parseUntrustedJson } from '../io/untrusted/json';
+import { MODEL_LIMITS } from '../io/untrusted/limits';
 
 /** The parsed files of a model folder (the CLI reads them from disk, the UI from the Hub/cache). */
 export interface TokenizerFiles {
@@ -12,6 +15,42 @@ export interface TokenizerFiles {
   tokenizerConfig?: unknown;
   /** Contents of chat_template.jinja when the folder has one; it wins over tokenizer_config's. */
   chatTemplate?: string;
+}
+
+/** The raw texts of a model folder's tokenizer files (each read with its size checked first). */
+export interface TokenizerTexts {
+  tokenizerJson: string;
+  tokenizerConfig?: string;
+  chatTemplate?: string;
+}
+
+/** Largest file each tokenizer text may be, checked on the file's size before it is read. */
+export const TOKENIZER_FILE_LIMITS: Readonly<Record<keyof TokenizerTexts, number>> = {
+  tokenizerJson: MAX_TOKENIZER_BYTES,
+  tokenizerConfig: MAX_CONFIG_BYTES,
+  chatTemplate: 1 << 20,
+};
+
+/** Parses the tokenizer files of `dir` as untrusted JSON (size, depth); DatasetError names the file. */
+export function parseTokenizerTexts(texts: TokenizerTexts, dir: string): TokenizerFiles {
+  const parse = (text: string, file: string, maxBytes: number): unknown =>
+    parseUntrustedJson(text, `${dir}/${file}`, { maxBytes }, (_field, detail) => {
+      throw new DatasetError(`${dir}/${file} ${detail}`);
+    });
+  return {
+    tokenizerJson: parse(texts.tokenizerJson, 'tokenizer.json', MAX_TOKENIZER_BYTES),
+    tokenizerConfig: texts.tokenizerConfig === undefined ? {} : parse(texts.tokenizerConfig, 'tokenizer_config.json', MAX_CONFIG_BYTES),
+    chatTemplate: texts.chatTemplate,
+  };
+}
+
+/** Refuses a tokenizer.json whose vocabulary or merges are beyond any real model, before maps are built. */
+function checkTokenizerSizes(model: Obj): void {
+  const count = (v: unknown): number => (Array.isArray(v) ? v.length : isObj(v) ? Object.keys(v).length : 0);
+  for (const field of ['vocab', 'merges'] as const) {
+    const n = count(model[field]);
+    if (n > MODEL_LIMITS.vocab_size) throw new DatasetError(`tokenizer.json: model.${field} has ${n} entries, more than the ${MODEL_LIMITS.vocab_size} allowed`);
+  }
 }
 
 /** End-of-turn markers searched for when a template has no {% generation %} tags. */
@@ -116,9 +155,15 @@ export class ModelTokenizer {
 
   private constructor(files: TokenizerFiles) {
     const tj = files.tokenizerJson;
-    if (!isObj(tj) || !isObj(tj.model)) throw new Error('tokenizer.json: not a Hugging Face tokenizers file (no "model")');
+    if (!isObj(tj) || !isObj(tj.model)) throw new DatasetError('tokenizer.json: not a Hugging Face tokenizers file (no "model")');
+    checkTokenizerSizes(tj.model);
     const cfg: Obj = isObj(files.tokenizerConfig) ? files.tokenizerConfig : {};
-    this.tokenizer = new Tokenizer(tj, cfg);
+    try {
+      this.tokenizer = new Tokenizer(tj, cfg);
+    } catch (e) {
+      // The library throws plain errors (TypeError…) for malformed files.
+      throw new DatasetError(`tokenizer.json cannot be loaded (${e instanceof Error ? e.message : String(e)})`);
+    }
     this.byteMode =
       containsType(tj.pre_tokenizer, 'ByteLevel') || containsType(tj.decoder, 'ByteLevel')
         ? 'bytelevel'
@@ -162,7 +207,13 @@ export class ModelTokenizer {
     }
     const source = (files.chatTemplate && files.chatTemplate.trim() ? files.chatTemplate : null) ?? pickTemplate(cfg.chat_template);
     this.templateIsDefault = source === null;
-    this.template = new ChatTemplate(source ?? CHATML_TEMPLATE, ctx);
+    try {
+      this.template = new ChatTemplate(source ?? CHATML_TEMPLATE, ctx);
+    } catch (e) {
+      if (e instanceof TemplateBudgetError) throw e;
+      const file = files.chatTemplate && files.chatTemplate.trim() ? 'chat_template.jinja' : 'tokenizer_config.json chat_template';
+      throw new DatasetError(`${file} cannot be compiled (${e instanceof Error ? e.message : String(e)})`);
+    }
     if (this.templateIsDefault) {
       this.templateWarnings.push(
         'this model has no chat template: chat data is formatted as ChatML (<|im_start|>role\\n...<|im_end|>); ' +

@@ -23,6 +23,7 @@
 // Runs in a Web Worker (src/hub/import-worker.ts) or in Node: fetch, IndexedDB through the
 // KeyValue, no DOM.
 
+import { parseUntrustedJson } from '../io/untrusted/json';
 import {
   decodeF32,
   readSafetensorsHeader,
@@ -408,12 +409,9 @@ export async function importModel(opts: ImportOptions): Promise<ModelManifest> {
   emit('files', null, null);
   const configText = await source.text('config.json', signal);
   if (configText === null) throw new ImportError(`${source.id}: config.json is missing`);
-  let configJson: unknown;
-  try {
-    configJson = JSON.parse(configText);
-  } catch (e) {
-    throw new ImportError(`${source.id}/config.json is not valid JSON (${(e as Error).message})`);
-  }
+  const configJson = parseUntrustedJson(configText, `${source.id}/config.json`, {}, (_field, detail) => {
+    throw new ImportError(`${source.id}/config.json ${detail}`);
+  });
   const spec = parseModelConfig(configJson, `${source.id}/config.json`); // unsupported architectures fail here
   aborted();
 
@@ -603,12 +601,9 @@ async function rollbackFile(store: ModelStore, rec: ImportProgressRecord, fi: nu
 }
 
 function parseIndex(id: string, text: string): Map<string, string> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ImportError(`${id}/${INDEX_FILE} is not valid JSON (${(e as Error).message})`);
-  }
+  const json = parseUntrustedJson(text, `${id}/${INDEX_FILE}`, {}, (_field, detail) => {
+    throw new ImportError(`${id}/${INDEX_FILE} ${detail}`);
+  });
   const wm = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) throw new ImportError(`${id}/${INDEX_FILE}: missing weight_map object`);
   const out = new Map<string, string>();

@@ -7,6 +7,8 @@
 // must tile the data buffer exactly: first begin 0, each begin = previous end, last end = buffer
 // length, and each size = product(shape) × dtype size.
 
+import { parseUntrustedJson } from './untrusted/json';
+
 /** Error for any malformed or unsupported safetensors file; the message names the file and the tensor or field. */
 export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
@@ -174,12 +176,8 @@ function parseHeader(file: string, header: Uint8Array, fileSize: number): Safete
   } catch {
     return fail(file, 'header is not valid UTF-8');
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    return fail(file, `header is not valid JSON (${(e as Error).message})`);
-  }
+  // Size was checked against MAX_HEADER_SIZE and the file; depth is checked before parsing.
+  const json = parseUntrustedJson(text, file, { maxBytes: MAX_HEADER_SIZE }, (_field, detail) => fail(file, `header ${detail}`));
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     fail(file, 'header is not a JSON object');
   }

@@ -21,6 +21,8 @@ import {
   type TokenSequence,
 } from '../data';
 import type { ModelFolder } from '../engine/model/weights';
+import { checkFileSize } from '../io/untrusted/json';
+import { parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
 import { DEFAULT_READ_OPTIONS, unpackDataset, type DatasetReadOptions } from '../util/dataset-package';
 import type { DatasetSummary, LineError } from './protocol';
 
@@ -61,13 +63,21 @@ export type DetailedSummary = DatasetSummary & { details: DatasetDetails };
 const validationSets = new WeakMap<PreparedDataset, PreparedDataset>();
 
 export async function loadTokenizer(folder: ModelFolder): Promise<ModelTokenizer> {
-  const json = async (f: string): Promise<unknown> => ((await folder.has(f)) ? JSON.parse(await folder.text(f)) : undefined);
   if (!(await folder.has('tokenizer.json'))) throw new DatasetError(`${folder.name}: tokenizer.json is missing (only fast tokenizers are supported)`);
-  return ModelTokenizer.load({
-    tokenizerJson: await json('tokenizer.json'),
-    tokenizerConfig: await json('tokenizer_config.json'),
-    chatTemplate: (await folder.has('chat_template.jinja')) ? await folder.text('chat_template.jinja') : undefined,
-  });
+  // Untrusted files: each size is checked before the file is read.
+  const read = async (f: string, max: number): Promise<string | undefined> => {
+    if (!(await folder.has(f))) return undefined;
+    checkFileSize((await folder.source(f)).size, max, (_field, detail) => {
+      throw new DatasetError(`${folder.name}/${f} ${detail}`);
+    });
+    return folder.text(f);
+  };
+  const texts: TokenizerTexts = {
+    tokenizerJson: (await read('tokenizer.json', TOKENIZER_FILE_LIMITS.tokenizerJson))!,
+    tokenizerConfig: await read('tokenizer_config.json', TOKENIZER_FILE_LIMITS.tokenizerConfig),
+    chatTemplate: await read('chat_template.jinja', TOKENIZER_FILE_LIMITS.chatTemplate),
+  };
+  return ModelTokenizer.load(parseTokenizerTexts(texts, folder.name));
 }
 
 export function lineErrors(issues: ReadonlyArray<{ line: number; reason: string }>): LineError[] {

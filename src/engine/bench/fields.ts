@@ -2,6 +2,7 @@
 // and messages serve the CLI (`--batch must be …`) and the bench page (`batch must be …`): the
 // caller says how a field is named to the user.
 import type { QuantKind } from '../../quant/format';
+import { runLimitError } from '../../io/untrusted/limits';
 
 /** An invalid option: `field` is its key (batch, seq, …), the message names it as the user sees it. */
 export class BenchFieldError extends Error {
@@ -32,6 +33,8 @@ export function intField(raw: RawFields, field: string, dflt: number, label: Fie
     const what = min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`;
     throw new BenchFieldError(field, `${label(field)} must be ${what} (got "${v}")`);
   }
+  const over = runLimitError(field, n);
+  if (over) throw new BenchFieldError(field, `${label(field)} ${over}`);
   return n;
 }
 

@@ -2,6 +2,7 @@
 // weights and a LoRA adapter on all seven projections, a random prompt through the prefill, then
 // greedy decode steps one token at a time, as "Try it" runs them. Reports the median time per new
 // token (the GPU step, the logits read-back and the choice of the token) and what the decoder holds.
+import { hasOwn } from '../../io/untrusted/json';
 import type { Gpu } from '../../gpu/gpu';
 import { Decoder } from '../generate/decoder';
 import { Generation } from '../generate/generate';
@@ -46,7 +47,7 @@ export interface GenerateBenchResult {
 /** Options from text fields; defaults: tiny, all layers, quant none, rank 16, prompt 32, tokens 16. */
 export function parseGenerateBenchOptions(raw: RawFields, label: FieldLabel): GenerateBenchOptions {
   const model = raw['model'] ?? 'tiny';
-  const preset = PRESETS[model];
+  const preset = hasOwn(PRESETS, model) ? PRESETS[model] : undefined; // own keys only: "constructor" is no model
   if (!preset) throw new BenchFieldError('model', `${label('model')} ${model} is not known (choose from ${Object.keys(PRESETS).join(', ')})`);
   return {
     model,

@@ -6,6 +6,7 @@
 // memory-only mode: the trainer is built with the real shapes and the programs of a B×T step are
 // recorded but never run, so gpu_bytes (the Gpu's own count of its buffers) is what a run of that
 // shape needs, without the (possibly very slow) steps.
+import { hasOwn } from '../../io/untrusted/json';
 import type { Gpu } from '../../gpu/gpu';
 import { PRESETS, randomWeights } from '../model/presets';
 import { PROJECTIONS, type ModelSpec } from '../model/spec';
@@ -73,7 +74,7 @@ export interface TrainBenchHooks {
  */
 export function parseTrainBenchOptions(raw: RawFields, checkpointing: boolean, label: FieldLabel): TrainBenchOptions {
   const model = raw['model'] ?? 'tiny';
-  const preset = PRESETS[model];
+  const preset = hasOwn(PRESETS, model) ? PRESETS[model] : undefined; // own keys only: "constructor" is no model
   if (!preset) throw new BenchFieldError('model', `${label('model')} ${model} is not known (choose from ${Object.keys(PRESETS).join(', ')})`);
   const quant = quantField(raw, 'quant', label);
   return {

@@ -1,13 +1,21 @@
 // A PEFT adapter inside a .zip: the studio's own export (files at the top), or any archive with
-// adapter_config.json and adapter_model.safetensors side by side in one folder. The caller inflates
-// (fflate: async in the page, sync in the CLI); this finds the pair.
-import { unzipSync } from 'fflate';
-import { AdapterError, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from './adapter';
+// adapter_config.json and adapter_model.safetensors side by side in one folder. The archive is
+// untrusted: only those two entries are inflated, with caps (src/io/untrusted/zip.ts), in the
+// page and in the CLI alike.
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, AdapterError } from './adapter';
+import { readZipEntries, zipEntryNames } from '../../io/untrusted/zip';
+import { MAX_CONFIG_BYTES } from '../../io/untrusted/json';
 import { memoryFolder, type ModelFolder } from '../model/weights';
 
 const baseName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 
-/** For fflate's `filter`: only the two files an adapter needs are inflated. */
+/**
+ * Largest adapter_model.safetensors read from an archive: 2 GiB is an f32 adapter of rank 64 on
+ * every projection of a 20B-parameter model, more than a browser can train.
+ */
+export const MAX_ADAPTER_WEIGHTS_BYTES = 2 ** 31;
+
+/** Whether an archive entry is one of the two files an adapter needs. */
 export function isAdapterEntry(path: string): boolean {
   const b = baseName(path);
   return b === ADAPTER_CONFIG_FILE || b === ADAPTER_WEIGHTS_FILE;
@@ -20,7 +28,8 @@ export function isAdapterEntry(path: string): boolean {
 export function adapterInZip(entries: Record<string, Uint8Array>, zipName: string): { name: string; config: string; weights: Uint8Array } | string {
   const config = Object.keys(entries).find((p) => baseName(p) === ADAPTER_CONFIG_FILE);
   const folder = config ? config.slice(0, config.length - ADAPTER_CONFIG_FILE.length) : '';
-  const weights = entries[`${folder}${ADAPTER_WEIGHTS_FILE}`];
+  const weightsPath = `${folder}${ADAPTER_WEIGHTS_FILE}`;
+  const weights = Object.prototype.hasOwnProperty.call(entries, weightsPath) ? entries[weightsPath] : undefined;
   if (!config || !weights) {
     const missing = [config ? null : ADAPTER_CONFIG_FILE, weights ? null : ADAPTER_WEIGHTS_FILE].filter(Boolean).join(' and ');
     return `${zipName} holds no ${missing}${config && !weights ? ` beside its ${config}` : ''}`;
@@ -29,17 +38,33 @@ export function adapterInZip(entries: Record<string, Uint8Array>, zipName: strin
 }
 
 /**
- * The adapter inside a .zip's bytes as a ModelFolder (inflated synchronously with fflate: only the
- * two adapter files). Throws AdapterError when the archive is unreadable or holds no adapter.
+ * Reads the adapter in the archive `bytes` (named `zipName`): lists the entries, inflates only the
+ * first adapter_config.json and the weights beside it, each within its cap. Throws AdapterError
+ * naming the archive (and the entry) when it holds no adapter or is refused.
  */
-export function adapterZipFolder(bytes: Uint8Array, zipName: string): ModelFolder {
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(bytes, { filter: (f) => isAdapterEntry(f.name) });
-  } catch (e) {
-    throw new AdapterError(`${zipName}: not a readable .zip (${(e as Error).message})`);
-  }
+export function readAdapterZip(bytes: Uint8Array, zipName: string): { name: string; config: string; weights: Uint8Array } {
+  const fail = (field: string | null, detail: string): never => {
+    throw new AdapterError(field ? `${zipName}: ${field} ${detail}` : `${zipName} ${detail}`);
+  };
+  const names = zipEntryNames(bytes, zipName, undefined, fail);
+  const config = names.find((p) => baseName(p) === ADAPTER_CONFIG_FILE);
+  const weights = config && `${config.slice(0, config.length - ADAPTER_CONFIG_FILE.length)}${ADAPTER_WEIGHTS_FILE}`;
+  const wanted = new Set([config, weights].filter((p): p is string => p !== undefined));
+  const limits = {
+    maxEntryBytes: (p: string) => (p === config ? MAX_CONFIG_BYTES : MAX_ADAPTER_WEIGHTS_BYTES),
+    maxTotalBytes: MAX_ADAPTER_WEIGHTS_BYTES + MAX_CONFIG_BYTES,
+  };
+  const entries = readZipEntries(bytes, zipName, (p) => wanted.has(p), limits, fail);
   const found = adapterInZip(entries, zipName);
   if (typeof found === 'string') throw new AdapterError(found);
+  return found;
+}
+
+/**
+ * The adapter inside a .zip's bytes as a ModelFolder (only the two adapter files are inflated, within
+ * readAdapterZip's caps). Throws AdapterError when the archive is unreadable or holds no adapter.
+ */
+export function adapterZipFolder(bytes: Uint8Array, zipName: string): ModelFolder {
+  const found = readAdapterZip(bytes, zipName);
   return memoryFolder(found.name, { [ADAPTER_CONFIG_FILE]: found.config, [ADAPTER_WEIGHTS_FILE]: found.weights });
 }

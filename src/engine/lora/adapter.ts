@@ -5,6 +5,9 @@ import { mulberry32 } from '../../util/prng';
 import { parseSafetensors, readSafetensorsHeader, readTensorF32, writeSafetensors, FLOAT_DTYPES } from '../../io/safetensors';
 import type { ModelFolder } from '../model/weights';
 import { PROJECTIONS, projectionModule, projectionShape, type HostTensor, type ModelSpec, type Projection } from '../model/spec';
+import { compileSafeRegex } from '../../io/untrusted/regex';
+import { readUntrustedJson } from '../../io/untrusted/json';
+import { MAX_LIST_ENTRIES, preview } from '../../io/untrusted/limits';
 import { canonicalTargets, isAdaptedLayer, isProjection, LoraConfigError, siteLora, validateLoraSettings, type LoraSettings } from './config';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
@@ -156,32 +159,32 @@ export function parseAdapterConfig(json: unknown, spec: ModelSpec, file = ADAPTE
   };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('must be a JSON object');
   const c = json as Record<string, unknown>;
-  if (c.peft_type !== 'LORA') fail(`peft_type ${JSON.stringify(c.peft_type)} is not supported (supported: "LORA")`);
+  if (c.peft_type !== 'LORA') fail(`peft_type ${preview(c.peft_type)} is not supported (supported: "LORA")`);
   if (c.task_type !== undefined && c.task_type !== null && c.task_type !== 'CAUSAL_LM') {
-    fail(`task_type ${JSON.stringify(c.task_type)} is not supported (supported: "CAUSAL_LM")`);
+    fail(`task_type ${preview(c.task_type)} is not supported (supported: "CAUSAL_LM")`);
   }
   const bias = c.bias ?? 'none';
-  if (bias !== 'none') fail(`bias ${JSON.stringify(bias)} is not supported (supported: "none")`);
+  if (bias !== 'none') fail(`bias ${preview(bias)} is not supported (supported: "none")`);
   for (const [field, what] of REFUSED_OPTIONS) {
-    if (isSet(c[field])) fail(`${field} ${JSON.stringify(c[field])}: ${what} is not supported`);
+    if (isSet(c[field])) fail(`${field} ${preview(c[field])}: ${what} is not supported`);
   }
   const init = c.init_lora_weights;
   if (typeof init === 'string' && /^(pissa|olora|corda|loftq)/i.test(init)) {
-    fail(`init_lora_weights ${JSON.stringify(init)} is not supported: this initialization changes the base weights (convert the adapter to a plain LoRA first)`);
+    fail(`init_lora_weights ${preview(init)} is not supported: this initialization changes the base weights (convert the adapter to a plain LoRA first)`);
   }
   const base = c.base_model_name_or_path;
-  if (base !== undefined && base !== null && typeof base !== 'string') fail(`base_model_name_or_path must be a string or null, not ${JSON.stringify(base)}`);
+  if (base !== undefined && base !== null && typeof base !== 'string') fail(`base_model_name_or_path must be a string or null, not ${preview(base)}`);
 
   const num = (k: string, def: number): number => {
     const v = c[k] ?? def;
-    if (typeof v !== 'number' || !Number.isFinite(v)) return fail(`${k} must be a number, not ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) return fail(`${k} must be a number, not ${preview(v)}`);
     return v;
   };
   const useRslora = c.use_rslora ?? false;
-  if (typeof useRslora !== 'boolean') fail(`use_rslora must be true or false, not ${JSON.stringify(useRslora)}`);
+  if (typeof useRslora !== 'boolean') fail(`use_rslora must be true or false, not ${preview(useRslora)}`);
   const pattern = (k: string): Record<string, number> | undefined => {
     const v = c[k] ?? {};
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(`${k} must be an object of module patterns, not ${JSON.stringify(v)}`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return fail(`${k} must be an object of module patterns, not ${preview(v)}`);
     return Object.keys(v).length > 0 ? (v as Record<string, number>) : undefined;
   };
   const { targets, layers } = resolveTargetModules(c.target_modules, layerFilter(c, spec, fail), excludeFilter(c.exclude_modules, fail), spec, fail);
@@ -227,13 +230,13 @@ function layerFilter(c: Record<string, unknown>, spec: ModelSpec, fail: (msg: st
   const v = c.layers_to_transform;
   if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return null;
   const list = typeof v === 'number' ? [v] : v;
-  if (!Array.isArray(list) || !list.every((l) => Number.isSafeInteger(l) && (l as number) >= 0)) {
-    return fail(`layers_to_transform must be a layer index or a list of layer indices (integers ≥ 0), not ${JSON.stringify(v)}`);
+  if (!Array.isArray(list) || list.length > MAX_LIST_ENTRIES || !list.every((l) => Number.isSafeInteger(l) && (l as number) >= 0)) {
+    return fail(`layers_to_transform must be a layer index or a list of layer indices (integers ≥ 0), not ${preview(v)}`);
   }
   const pattern = c.layers_pattern;
   const names = pattern === undefined || pattern === null ? [] : Array.isArray(pattern) ? pattern : [pattern];
   if (names.some((n) => n !== 'layers')) {
-    fail(`layers_pattern ${JSON.stringify(pattern)} names no layer list of this model (its decoder layers are model.layers.0..${spec.numLayers - 1}: use "layers" or null)`);
+    fail(`layers_pattern ${preview(pattern)} names no layer list of this model (its decoder layers are model.layers.0..${spec.numLayers - 1}: use "layers" or null)`);
   }
   return (layer) => (list as number[]).includes(layer);
 }
@@ -247,15 +250,12 @@ function listMatches(entries: readonly string[], name: string): boolean {
 function excludeFilter(v: unknown, fail: (msg: string) => never): ((name: string) => boolean) | null {
   if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return null;
   if (typeof v === 'string') {
-    try {
-      const re = new RegExp(`^(?:${v})$`, 'u');
-      return (n) => re.test(n);
-    } catch {
-      return fail(`exclude_modules regex ${JSON.stringify(v)} cannot be interpreted; use a list of module names`);
-    }
+    const re = compileSafeRegex(v, 'exclude_modules', (field, detail) => fail(`${field} ${detail}; use a list of module names`));
+    return (n) => re.fullMatch(n);
   }
+  if (Array.isArray(v) && v.length > MAX_LIST_ENTRIES) fail(`exclude_modules lists ${v.length} modules, more than the ${MAX_LIST_ENTRIES} allowed`);
   if (Array.isArray(v) && v.every((e) => typeof e === 'string')) return (n) => listMatches(v as string[], n);
-  return fail(`exclude_modules must be a list of module names or a string, not ${JSON.stringify(v)}`);
+  return fail(`exclude_modules must be a list of module names or a string, not ${preview(v)}`);
 }
 
 /**
@@ -285,14 +285,12 @@ function resolveTargetModules(
     match = (n) => named.some((p) => n.endsWith(`.${p}`));
     shown = `target_modules ${JSON.stringify(value)}`;
   } else if (typeof value === 'string') {
-    let re: RegExp;
-    try {
-      re = new RegExp(`^(?:${value})$`, 'u');
-    } catch {
-      return fail(`target_modules regex ${JSON.stringify(value)} cannot be interpreted; use a list of module names (${PROJECTIONS.join(', ')})`);
-    }
-    match = (n) => re.test(n);
-    shown = `target_modules regex ${JSON.stringify(value)}`;
+    // PEFT's re.fullmatch, on the linear-time matcher: the pattern comes from an untrusted file.
+    const re = compileSafeRegex(value, 'target_modules', (field, detail) => fail(`${field} ${detail}; use a list of module names (${PROJECTIONS.join(', ')})`));
+    match = (n) => re.fullMatch(n);
+    shown = `target_modules regex ${preview(value, 200)}`;
+  } else if (Array.isArray(value) && value.length > MAX_LIST_ENTRIES) {
+    return fail(`target_modules lists ${value.length} modules, more than the ${MAX_LIST_ENTRIES} allowed`);
   } else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
     const entries = value as string[];
     match = (n) => {
@@ -301,9 +299,9 @@ function resolveTargetModules(
       const layer = layerOf(n);
       return layer !== null && inLayer(layer);
     };
-    shown = `target_modules ${JSON.stringify(entries)}${inLayer ? ' with layers_to_transform' : ''}`;
+    shown = `target_modules ${preview(entries, 200)}${inLayer ? ' with layers_to_transform' : ''}`;
   } else {
-    return fail(`target_modules must be a list of module names or a string, not ${JSON.stringify(value)}`);
+    return fail(`target_modules must be a list of module names or a string, not ${preview(value)}`);
   }
 
   const perLayer: Array<Set<Projection>> = Array.from({ length: spec.numLayers }, () => new Set());
@@ -342,12 +340,9 @@ export async function readAdapter(
 ): Promise<{ settings: LoraSettings; tensors: Map<string, HostTensor>; baseModel: string | null }> {
   const cfgFile = `${folder.name}/${ADAPTER_CONFIG_FILE}`;
   if (!(await folder.has(ADAPTER_CONFIG_FILE))) throw new AdapterError(`${cfgFile}: missing`);
-  let json: unknown;
-  try {
-    json = JSON.parse(await folder.text(ADAPTER_CONFIG_FILE));
-  } catch (e) {
-    throw new AdapterError(`${cfgFile}: not valid JSON (${(e as Error).message})`);
-  }
+  const json = await readUntrustedJson(folder, ADAPTER_CONFIG_FILE, {}, (_field, detail) => {
+    throw new AdapterError(`${cfgFile} ${detail}`);
+  });
   const { settings, baseModel } = parseAdapterConfig(json, spec, cfgFile);
 
   const wFile = `${folder.name}/${ADAPTER_WEIGHTS_FILE}`;

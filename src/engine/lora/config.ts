@@ -1,6 +1,8 @@
 // LoRA settings (the subset of PEFT's LoraConfig the engine trains) and their validation.
 
 import { PROJECTIONS, projectionModule, type Projection } from '../model/spec';
+import { compileSafeRegex, type SafeRegex } from '../../io/untrusted/regex';
+import { MAX_LIST_ENTRIES, MAX_LORA_RANK, preview } from '../../io/untrusted/limits';
 
 export interface LoraSettings {
   /** Rank, an integer ≥ 1. */
@@ -44,11 +46,24 @@ export function loraModuleName(layer: number, proj: Projection): string {
  * (`^(.*\.)?(key)$`). Undefined when none does.
  */
 export function patternKeyFor(patterns: Readonly<Record<string, number>>, moduleName: string): string | undefined {
-  return Object.keys(patterns).find((key) => patternRegex(key).test(moduleName));
+  return Object.keys(patterns).find((key) => patternRegex(patterns, key).fullMatch(moduleName));
 }
 
-function patternRegex(key: string): RegExp {
-  return new RegExp(`^(.*\\.)?(${key})$`);
+/** Compiled pattern keys per pattern object (keys are compiled once, not once per module). */
+const compiled = new WeakMap<object, Map<string, SafeRegex>>();
+
+/** PEFT's `re.match(rf"(.*\.)?({key})$", name)`, on the linear-time matcher (keys come from untrusted files). */
+function patternRegex(patterns: object, key: string): SafeRegex {
+  let byKey = compiled.get(patterns);
+  if (!byKey) compiled.set(patterns, (byKey = new Map()));
+  let re = byKey.get(key);
+  if (!re) {
+    re = compileSafeRegex(`(.*\\.)?(${key})`, `key ${preview(key)}`, (field, detail) => {
+      throw new LoraConfigError(`${field} ${detail}`);
+    });
+    byKey.set(key, re);
+  }
+  return re;
 }
 
 /** Whether decoder layer `layer` gets adapters (layers_to_transform). */
@@ -75,28 +90,33 @@ export function validateLoraSettings(s: LoraSettings, where = 'LoRA settings'): 
   const fail = (msg: string): never => {
     throw new LoraConfigError(`${where}: ${msg}`);
   };
-  if (typeof s.r !== 'number' || !Number.isSafeInteger(s.r) || s.r < 1) fail(`r must be an integer ≥ 1, not ${JSON.stringify(s.r)}`);
-  if (typeof s.alpha !== 'number' || !Number.isFinite(s.alpha) || s.alpha <= 0) fail(`alpha must be a positive number, not ${JSON.stringify(s.alpha)}`);
-  if (typeof s.dropout !== 'number' || !(s.dropout >= 0 && s.dropout < 1)) fail(`dropout must be in [0, 1), not ${JSON.stringify(s.dropout)}`);
-  if (typeof s.useRslora !== 'boolean') fail(`useRslora must be true or false, not ${JSON.stringify(s.useRslora)}`);
+  if (typeof s.r !== 'number' || !Number.isSafeInteger(s.r) || s.r < 1) fail(`r must be an integer ≥ 1, not ${preview(s.r)}`);
+  if (s.r > MAX_LORA_RANK) fail(`r ${s.r} is more than the ${MAX_LORA_RANK} allowed`);
+  if (typeof s.alpha !== 'number' || !Number.isFinite(s.alpha) || s.alpha <= 0) fail(`alpha must be a positive number, not ${preview(s.alpha)}`);
+  if (typeof s.dropout !== 'number' || !(s.dropout >= 0 && s.dropout < 1)) fail(`dropout must be in [0, 1), not ${preview(s.dropout)}`);
+  if (typeof s.useRslora !== 'boolean') fail(`useRslora must be true or false, not ${preview(s.useRslora)}`);
   if (!Array.isArray(s.targetModules) || s.targetModules.length === 0) {
     fail(`targetModules must be a non-empty list of ${PROJECTIONS.join(', ')}`);
   }
   const seen = new Set<string>();
   for (const t of s.targetModules) {
-    if (!isProjection(t)) fail(`targetModules: ${JSON.stringify(t)} is not a supported module (supported: ${PROJECTIONS.join(', ')})`);
+    if (!isProjection(t)) fail(`targetModules: ${preview(t)} is not a supported module (supported: ${PROJECTIONS.join(', ')})`);
     if (seen.has(t)) fail(`targetModules lists ${t} twice`);
     seen.add(t);
   }
   const layers = s.layersToTransform;
   if (layers !== undefined) {
-    if (!Array.isArray(layers) || layers.length === 0) fail(`layers_to_transform must be a non-empty list of layer indices, not ${JSON.stringify(layers)}`);
+    if (Array.isArray(layers) && layers.length > MAX_LIST_ENTRIES) fail(`layers_to_transform lists ${layers.length} layers, more than the ${MAX_LIST_ENTRIES} allowed`);
+    if (!Array.isArray(layers) || layers.length === 0) fail(`layers_to_transform must be a non-empty list of layer indices, not ${preview(layers)}`);
     layers.forEach((l, i) => {
-      if (!Number.isSafeInteger(l) || l < 0) fail(`layers_to_transform[${i}] must be a layer index (an integer ≥ 0), not ${JSON.stringify(l)}`);
-      if (i > 0 && l <= layers[i - 1]) fail(`layers_to_transform must list layers in ascending order without repeats (${JSON.stringify(layers)})`);
+      if (!Number.isSafeInteger(l) || l < 0) fail(`layers_to_transform[${i}] must be a layer index (an integer ≥ 0), not ${preview(l)}`);
+      if (i > 0 && l <= layers[i - 1]) fail(`layers_to_transform must list layers in ascending order without repeats (${preview(layers)})`);
     });
   }
   validatePattern(s.rankPattern, 'rank_pattern', (v) => Number.isSafeInteger(v) && v >= 1, 'an integer ≥ 1', fail);
+  for (const [key, v] of Object.entries(s.rankPattern ?? {})) {
+    if (v > MAX_LORA_RANK) fail(`rank_pattern[${preview(key)}] ${v} is more than the ${MAX_LORA_RANK} allowed`);
+  }
   validatePattern(s.alphaPattern, 'alpha_pattern', (v) => Number.isFinite(v) && v > 0, 'a positive number', fail);
 }
 
@@ -108,13 +128,15 @@ function validatePattern(
   fail: (msg: string) => never,
 ): void {
   if (p === undefined) return;
-  if (typeof p !== 'object' || p === null || Array.isArray(p)) fail(`${field} must be an object of module patterns, not ${JSON.stringify(p)}`);
-  for (const [key, v] of Object.entries(p)) {
-    if (typeof v !== 'number' || !ok(v)) fail(`${field}[${JSON.stringify(key)}] must be ${what}, not ${JSON.stringify(v)}`);
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) fail(`${field} must be an object of module patterns, not ${preview(p)}`);
+  const entries = Object.entries(p);
+  if (entries.length > MAX_LIST_ENTRIES) fail(`${field} has ${entries.length} patterns, more than the ${MAX_LIST_ENTRIES} allowed`);
+  for (const [key, v] of entries) {
+    if (typeof v !== 'number' || !ok(v)) fail(`${field}[${preview(key)}] must be ${what}, not ${preview(v)}`);
     try {
-      patternRegex(key);
-    } catch {
-      fail(`${field} key ${JSON.stringify(key)} is not a regular expression this engine can read`);
+      patternRegex(p, key);
+    } catch (e) {
+      fail(`${field} ${e instanceof LoraConfigError ? e.message : `key ${preview(key)} is not a regular expression this engine can read`}`);
     }
   }
 }

@@ -248,3 +248,26 @@ describe('parseModelConfig: other models', () => {
     expect(parseModelConfig({ ...fixtureConfig('tiny-qwen3'), attention_bias: true })).toMatchObject({ qkvBias: true, oBias: true });
   });
 });
+
+describe('config.json from a stranger', () => {
+  it('refuses inherited property names as an architecture', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const c = { ...fixtureConfig('tiny-qwen2'), architectures: [name] };
+      expect(() => parseModelConfig(c), name).toThrow(ModelConfigError);
+      expect(() => parseModelConfig(c), name).toThrow(`architecture "${name}" is not supported`);
+    }
+  });
+
+  it('refuses sizes beyond any real model before anything is built from them', () => {
+    const cases: Array<[string, number, number]> = [
+      ['num_hidden_layers', 1e9, 1024],
+      ['hidden_size', 2 ** 30, 65536],
+      ['vocab_size', 1e9, 4194304],
+      ['intermediate_size', 1e12, 262144],
+    ];
+    for (const [field, value, cap] of cases) {
+      const c = { ...fixtureConfig('tiny-llama'), [field]: value };
+      expect(() => parseModelConfig(c, 'm/config.json')).toThrow(`m/config.json: ${field} ${value} is more than the ${cap} this engine accepts`);
+    }
+  });
+});

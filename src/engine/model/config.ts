@@ -2,6 +2,8 @@
 // compute exactly as transformers does. Runs in Node and in the browser.
 
 import type { ModelSpec, RopeConfig } from './spec';
+import { hasOwn } from '../../io/untrusted/json';
+import { MODEL_LIMITS, preview } from '../../io/untrusted/limits';
 
 export class ModelConfigError extends Error {
   override name = 'ModelConfigError';
@@ -46,10 +48,11 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelSpec
     const a = c.architectures;
     if (!Array.isArray(a) || a.length === 0 || typeof a[0] !== 'string') fail('architectures must be a non-empty list of strings');
     const list = a as unknown[];
-    if (list.length > 1) fail(`architectures lists ${list.length} architectures (${JSON.stringify(list)}); expected one`);
+    if (list.length > 1) fail(`architectures lists ${list.length} architectures (${preview(list)}); expected one`);
     architecture = list[0] as string;
-    if (!(architecture in SUPPORTED_ARCHITECTURES)) {
-      fail(`architecture "${architecture}" is not supported (supported: ${supportedList})`);
+    // Own keys only: "constructor" or "toString" must not pass as an architecture.
+    if (!hasOwn(SUPPORTED_ARCHITECTURES, architecture)) {
+      fail(`architecture ${preview(architecture)} is not supported (supported: ${supportedList})`);
     }
   }
   let modelType: ModelType;
@@ -57,7 +60,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelSpec
     const t = c.model_type;
     const known = Object.values(SUPPORTED_ARCHITECTURES);
     if (typeof t !== 'string' || !(known as string[]).includes(t)) {
-      return fail(`model_type ${JSON.stringify(t)} is not supported (supported: ${supportedList})`);
+      return fail(`model_type ${preview(t)} is not supported (supported: ${supportedList})`);
     }
     modelType = t as ModelType;
     if (architecture !== null && SUPPORTED_ARCHITECTURES[architecture] !== modelType) {
@@ -73,27 +76,29 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelSpec
   }
 
   // ---- field readers
-  const posInt = (k: string, def?: number): number => {
+  const posInt = (k: keyof typeof MODEL_LIMITS, def?: number): number => {
     const v = c[k];
     if (v === undefined || v === null) {
       if (def !== undefined) return def;
       return fail(`missing required field "${k}"`);
     }
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-      return fail(`${k} must be a positive integer, not ${JSON.stringify(v)}`);
+      return fail(`${k} must be a positive integer, not ${preview(v)}`);
     }
+    // Sizes are bounded before anything (a layer map, a table) is built from them.
+    if (v > MODEL_LIMITS[k]) return fail(`${k} ${v} is more than the ${MODEL_LIMITS[k]} this engine accepts`);
     return v;
   };
   const bool = (k: string, def: boolean): boolean => {
     const v = c[k];
     if (v === undefined || v === null) return def;
-    if (typeof v !== 'boolean') return fail(`${k} must be true or false, not ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') return fail(`${k} must be true or false, not ${preview(v)}`);
     return v;
   };
   const tokenId = (k: string): number | null => {
     const v = c[k];
     if (v === undefined || v === null) return null;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return fail(`${k} must be a non-negative integer, not ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return fail(`${k} must be a non-negative integer, not ${preview(v)}`);
     return v;
   };
 
@@ -121,16 +126,16 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelSpec
   let rmsNormEps = 1e-6;
   if (has('rms_norm_eps')) {
     const v = c.rms_norm_eps;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`rms_norm_eps must be a positive number, not ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`rms_norm_eps must be a positive number, not ${preview(v)}`);
     rmsNormEps = v as number;
   }
 
   // ---- things the engine does not compute
   const act = has('hidden_act') ? c.hidden_act : 'silu';
-  if (act !== 'silu') fail(`hidden_act ${JSON.stringify(act)} is not supported (supported: silu)`);
+  if (act !== 'silu') fail(`hidden_act ${preview(act)} is not supported (supported: silu)`);
   if (has('quantization_config')) fail('quantization_config is not supported: use an unquantized (F32, F16 or BF16) checkpoint');
   if (has('attention_dropout') && c.attention_dropout !== 0) {
-    fail(`attention_dropout ${JSON.stringify(c.attention_dropout)} is not supported (must be 0)`);
+    fail(`attention_dropout ${preview(c.attention_dropout)} is not supported (must be 0)`);
   }
   // pretraining_tp is ignored: transformers 5 ignores it too (older versions only split the matmuls).
   if (modelType === 'qwen2' || modelType === 'qwen3') {
@@ -142,7 +147,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelSpec
     const lt = c.layer_types;
     if (!Array.isArray(lt)) fail('layer_types must be a list');
     const other = (lt as unknown[]).find((t) => t !== 'full_attention');
-    if (other !== undefined) fail(`layer_types contains ${JSON.stringify(other)}; only "full_attention" is supported`);
+    if (other !== undefined) fail(`layer_types contains ${preview(other)}; only "full_attention" is supported`);
   }
   if (modelType === 'mistral' && has('sliding_window')) posInt('sliding_window'); // validated; see modelSlidingWindow
 
@@ -172,7 +177,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelSpec
   if (Array.isArray(c.eos_token_id)) {
     const ids = c.eos_token_id as unknown[];
     if (!ids.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) {
-      fail(`eos_token_id must be an integer or a list of integers, not ${JSON.stringify(ids)}`);
+      fail(`eos_token_id must be an integer or a list of integers, not ${preview(ids)}`);
     }
     eosTokenId = (ids as number[]).slice();
   } else {
@@ -217,7 +222,7 @@ function parseRope(c: Json, maxPositions: number, fail: (msg: string) => never):
   if (c.rope_parameters !== undefined && c.rope_parameters !== null) {
     if (!isObj(c.rope_parameters)) fail('rope_parameters must be an object');
     params = c.rope_parameters as Json;
-    if (!('rope_type' in params) && !('type' in params) && !('rope_theta' in params)) {
+    if (!hasOwn(params, 'rope_type') && !hasOwn(params, 'type') && !hasOwn(params, 'rope_theta')) {
       // transformers 5 per-layer-type form, e.g. {full_attention: {...}, sliding_attention: {...}}
       const keys = Object.keys(params);
       if (keys.length === 1 && keys[0] === 'full_attention' && isObj(params.full_attention)) {
@@ -236,7 +241,7 @@ function parseRope(c: Json, maxPositions: number, fail: (msg: string) => never):
   const typeKey = params.rope_type !== undefined ? 'rope_type' : 'type';
   const rawType = params[typeKey] ?? 'default';
   if (typeof rawType !== 'string' || !(SUPPORTED_ROPE_TYPES as string[]).includes(rawType)) {
-    fail(`${field}.${typeKey} ${JSON.stringify(rawType)} is not supported (supported: ${SUPPORTED_ROPE_TYPES.join(', ')})`);
+    fail(`${field}.${typeKey} ${preview(rawType)} is not supported (supported: ${SUPPORTED_ROPE_TYPES.join(', ')})`);
   }
   const type = rawType as RopeConfig['type'];
 
@@ -246,7 +251,7 @@ function parseRope(c: Json, maxPositions: number, fail: (msg: string) => never):
       if (required) fail(`${name} is required for rope type "${type}"`);
       return def;
     }
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${name} must be a positive number, not ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${name} must be a positive number, not ${preview(v)}`);
     return v as number;
   };
 
@@ -255,7 +260,7 @@ function parseRope(c: Json, maxPositions: number, fail: (msg: string) => never):
   else theta = num(c, 'rope_theta', 'rope_theta', false, DEFAULT_THETA);
 
   const prf = params.partial_rotary_factor ?? c.partial_rotary_factor;
-  if (prf !== undefined && prf !== null && prf !== 1) fail(`partial_rotary_factor ${JSON.stringify(prf)} is not supported (must be 1)`);
+  if (prf !== undefined && prf !== null && prf !== 1) fail(`partial_rotary_factor ${preview(prf)} is not supported (must be 1)`);
 
   const rope: RopeConfig = {
     theta,
@@ -271,7 +276,7 @@ function parseRope(c: Json, maxPositions: number, fail: (msg: string) => never):
     rope.highFreqFactor = num(params, 'high_freq_factor', `${field}.high_freq_factor`, true, 1);
     const omp = params.original_max_position_embeddings ?? c.original_max_position_embeddings;
     if (typeof omp !== 'number' || !Number.isSafeInteger(omp) || omp <= 0) {
-      fail(`${field}.original_max_position_embeddings must be a positive integer for rope type "llama3", not ${JSON.stringify(omp)}`);
+      fail(`${field}.original_max_position_embeddings must be a positive integer for rope type "llama3", not ${preview(omp)}`);
     }
     rope.originalMaxPositionEmbeddings = omp as number;
     if (rope.highFreqFactor <= rope.lowFreqFactor) {
@@ -300,7 +305,7 @@ function parseYarn(
   const omp = params.original_max_position_embeddings;
   if (omp !== undefined && omp !== null) {
     if (typeof omp !== 'number' || !Number.isSafeInteger(omp) || omp <= 0) {
-      fail(`${field}.original_max_position_embeddings must be a positive integer, not ${JSON.stringify(omp)}`);
+      fail(`${field}.original_max_position_embeddings must be a positive integer, not ${preview(omp)}`);
     }
     rope.originalMaxPositionEmbeddings = omp as number;
     factor = maxPositions / (omp as number);
@@ -314,7 +319,7 @@ function parseYarn(
   else if (m && mAll) rope.attentionFactor = mscale(factor, num(params, 'mscale', `${field}.mscale`, false, 1)) / mscale(factor, num(params, 'mscale_all_dim', `${field}.mscale_all_dim`, false, 1));
   else rope.attentionFactor = mscale(factor, 1);
   const truncate = params.truncate ?? true;
-  if (typeof truncate !== 'boolean') fail(`${field}.truncate must be true or false, not ${JSON.stringify(truncate)}`);
+  if (typeof truncate !== 'boolean') fail(`${field}.truncate must be true or false, not ${preview(truncate)}`);
   rope.yarn = {
     // `or` defaults, as transformers: 0 or null mean the default
     betaFast: params.beta_fast ? num(params, 'beta_fast', `${field}.beta_fast`, false, 32) : 32,

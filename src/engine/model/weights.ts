@@ -4,6 +4,7 @@
 
 import { bytesSource, readSafetensorsHeader, readTensorF32, FLOAT_DTYPES, type ByteSource, type SafetensorsIndex } from '../../io/safetensors';
 import { parseModelConfig, ModelConfigError } from './config';
+import { parseUntrustedJson, readUntrustedJson } from '../../io/untrusted/json';
 import { PROJECTIONS, projectionShape, projectionWeightName, projectionModule, type HostTensor, type ModelSpec } from './spec';
 
 /** A folder of model files, wherever they live. File names are relative, '/'-separated. */
@@ -118,12 +119,7 @@ export async function loadModelWeights(folder: ModelFolder, spec: ModelSpec, opt
 
 /** Parses model.safetensors.index.json into tensor name → shard file. */
 function parseIndex(text: string, fail: (msg: string) => never): Map<string, string> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    return fail(`${INDEX_FILE} is not valid JSON (${(e as Error).message})`);
-  }
+  const json = parseUntrustedJson(text, INDEX_FILE, {}, (_field, detail) => fail(`${INDEX_FILE} ${detail}`));
   const wm = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) return fail(`${INDEX_FILE}: missing weight_map object`);
   const out = new Map<string, string>();
@@ -159,12 +155,9 @@ export async function loadModelFolder(
 export async function loadModelSpec(folder: ModelFolder): Promise<ModelSpec> {
   const file = `${folder.name}/config.json`;
   if (!(await folder.has('config.json'))) throw new ModelConfigError(`${file}: missing`);
-  let json: unknown;
-  try {
-    json = JSON.parse(await folder.text('config.json'));
-  } catch (e) {
-    throw new ModelConfigError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
+  const json = await readUntrustedJson(folder, 'config.json', {}, (_field, detail) => {
+    throw new ModelConfigError(`${file} ${detail}`);
+  });
   return parseModelConfig(json, file);
 }
 

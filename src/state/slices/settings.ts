@@ -3,8 +3,7 @@ import { engine } from '../engine';
 import { defaultSettings, type NumberField, type SettingsForm } from '../settings';
 import { toErrorInfo, type ErrorInfo } from '../../worker/protocol';
 import type { Slice, Status } from './types';
-import { unzip, type Unzipped } from 'fflate';
-import { adapterInZip, isAdapterEntry } from '../../engine/lora/adapter-zip';
+import { readAdapterZip } from '../../engine/lora/adapter-zip';
 
 const CONFIG_FILE = 'adapter_config.json';
 const WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -16,17 +15,15 @@ interface AdapterFiles {
   weights: ArrayBuffer;
 }
 
-/** The adapter in a .zip (stored or deflated; fflate inflates off the main thread where it can). */
+/** The adapter in a .zip (stored or deflated): only its two files are inflated, within caps. */
 async function filesFromZip(zip: File): Promise<AdapterFiles | string> {
   const bytes = new Uint8Array(await zip.arrayBuffer());
-  let entries: Unzipped;
+  let found: ReturnType<typeof readAdapterZip>;
   try {
-    entries = await new Promise<Unzipped>((resolve, reject) => unzip(bytes, { filter: (f) => isAdapterEntry(f.name) }, (err, out) => (err ? reject(err) : resolve(out))));
+    found = readAdapterZip(bytes, zip.name);
   } catch (e) {
-    return `${zip.name} is not a readable .zip (${(e as Error).message})`;
+    return (e as Error).message;
   }
-  const found = adapterInZip(entries, zip.name);
-  if (typeof found === 'string') return found;
   const w = found.weights;
   return { name: found.name, config: found.config, weights: w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength) as ArrayBuffer };
 }
