@@ -44,73 +44,40 @@ fn masked(v: f32, i: u32, drop: bool, key: u32) -> f32 {
   return v;
 }
 
-// A[m][k] = a[m*K + k]; consecutive threads read consecutive k.
-fn stage_a_rm(m0: u32, k0: u32, li: u32, drop: bool, key: u32) {
-  for (var e = li; e < TILE_M * TILE_K; e += THREADS) {
-    let m = e / TILE_K;
-    let k = e % TILE_K;
-    let gm = m0 + m;
-    let gk = k0 + k;
-    var v = 0.0;
-    if (gm < p.M && gk < p.K) {
-      let i = gm * p.K + gk;
-      v = masked(gemm_a(i), i, drop, key);
+// Stages a TILE_K-deep slice (k0..) of A (b_side false: rows r0.. of A, TILE_M of them, M in
+// all) into As, or of B (b_side true: columns r0.. of B, TILE_N of them, Nc in all) into Bs.
+// The operand's element (r, k) is at r*K + k (consecutive threads read consecutive k), or with
+// k_major at k*R + r (consecutive threads read consecutive r). drop: zero the elements the mask drops.
+fn stage(b_side: bool, r0: u32, k0: u32, li: u32, k_major: bool, drop: bool, key: u32) {
+  let R = select(TILE_M, TILE_N, b_side);
+  let rows = select(p.M, p.Nc, b_side);
+  for (var e = li; e < R * TILE_K; e += THREADS) {
+    var r = e / TILE_K;
+    var k = e % TILE_K;
+    if (k_major) {
+      r = e % R;
+      k = e / R;
     }
-    As[k * SA + m / 4u][m % 4u] = v;
-  }
-}
-
-// A[m][k] = a[k*M + m] (a transposed operand); consecutive threads read consecutive m.
-fn stage_a_km(m0: u32, k0: u32, li: u32) {
-  for (var e = li; e < TILE_M * TILE_K; e += THREADS) {
-    let k = e / TILE_M;
-    let m = e % TILE_M;
-    let gm = m0 + m;
+    let gr = r0 + r;
     let gk = k0 + k;
     var v = 0.0;
-    if (gm < p.M && gk < p.K) { v = gemm_a(gk * p.M + gm); }
-    As[k * SA + m / 4u][m % 4u] = v;
-  }
-}
-
-// B[k][n] = b[n*K + k] (a transposed operand, e.g. W rows as output columns); consecutive threads
-// read consecutive k.
-fn stage_b_nt(n0: u32, k0: u32, li: u32) {
-  for (var e = li; e < TILE_N * TILE_K; e += THREADS) {
-    let n = e / TILE_K;
-    let k = e % TILE_K;
-    let gn = n0 + n;
-    let gk = k0 + k;
-    var v = 0.0;
-    if (gn < p.Nc && gk < p.K) { v = gemm_b(gn * p.K + gk); }
-    Bs[k * SB + n / 4u][n % 4u] = v;
-  }
-}
-
-// B[k][n] = b[k*Nc + n]; consecutive threads read consecutive n.
-fn stage_b_nn(n0: u32, k0: u32, li: u32, drop: bool, key: u32) {
-  for (var e = li; e < TILE_N * TILE_K; e += THREADS) {
-    let k = e / TILE_N;
-    let n = e % TILE_N;
-    let gn = n0 + n;
-    let gk = k0 + k;
-    var v = 0.0;
-    if (gn < p.Nc && gk < p.K) {
-      let i = gk * p.Nc + gn;
-      v = masked(gemm_b(i), i, drop, key);
+    if (gr < rows && gk < p.K) {
+      let i = select(gr * p.K + gk, gk * rows + gr, k_major);
+      if (b_side) { v = gemm_b(i); } else { v = gemm_a(i); }
+      v = masked(v, i, drop, key);
     }
-    Bs[k * SB + n / 4u][n % 4u] = v;
+    if (b_side) { Bs[k * SB + r / 4u][r % 4u] = v; } else { As[k * SA + r / 4u][r % 4u] = v; }
   }
 }
 
-// acc = the tile at (m0, n0) of A·B over k in [k_begin, k_end). A is staged row-major, or
-// transposed with a_km; B transposed, or row-major with b_nn. drop_a / drop_b: the dropout mask
-// on A (row-major only) or B (row-major only). The bounds are workgroup-uniform (barriers).
+// acc = the tile at (m0, n0) of A·B over k in [k_begin, k_end). A[m][k] is a[m*K + k], or
+// a[k*M + m] with a_km; B[k][n] is b[n*K + k] (W's rows as output columns), or b[k*Nc + n] with
+// b_nn. drop_a / drop_b: the dropout mask on A or B. The bounds are workgroup-uniform (barriers).
 fn gemm_loop(m0: u32, n0: u32, k_begin: u32, k_end: u32, t: Inv, a_km: bool, b_nn: bool, drop_a: bool, drop_b: bool, key: u32) {
   for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
   for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
-    if (a_km) { stage_a_km(m0, k0, t.li); } else { stage_a_rm(m0, k0, t.li, drop_a, key); }
-    if (b_nn) { stage_b_nn(n0, k0, t.li, drop_b, key); } else { stage_b_nt(n0, k0, t.li); }
+    stage(false, m0, k0, t.li, a_km, drop_a, key);
+    stage(true, n0, k0, t.li, b_nn, drop_b, key);
     workgroupBarrier();
     fma_tile(t.lid.x, t.lid.y);
     workgroupBarrier();

@@ -35,20 +35,7 @@
 //           3 b    read       (B above)
 //           4 seed u32 read, element 0 = the step's dropout seed (lora_down, lora_grad_a, lora_grad_input)
 
-struct Params {
-  M: u32,
-  Nc: u32,
-  K: u32,
-  tiles_m: u32,         // ceil(M / TILE_M)
-  tiles: u32,           // tiles_m * ceil(Nc / TILE_N)
-  accumulate: u32,      // 1: c += result, 0: c = result
-  alpha: f32,           // result = alpha · A·B
-  keep_threshold: u32,  // ceil(p · 2^24): keep iff (hash >> 8) >= keep_threshold
-  site: u32,            // dropout site: distinct per (layer, projection)
-  k_slice: u32,         // reduction length per slice (a multiple of TILE_K; K when slices = 1)
-  slices: u32,          // number of reduction slices (workgroups = tiles · slices)
-  slice_stride: u32,    // floats between slices' partial tiles in c (0 when slices = 1)
-}
+// struct Params: shaders/gemm_params.wgsl (shared with the frozen linears' GEMMs).
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;

@@ -32,7 +32,8 @@
 //           3 w    (Out, In) read:      the weight
 //           4 bias (Out)    read:       linear_forward_bias only
 
-// struct Params: shaders/matmul_params.wgsl (shared with the generated 128 tile).
+// struct Params: shaders/gemm_params.wgsl (shared with lora.wgsl and the generated 128 tile);
+// alpha = 1, slices = workgroups in z.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;
@@ -66,7 +67,7 @@ fn forward_acc(g: Wg, t: Inv) -> vec2<u32> {
 fn linear_forward(g: Wg, t: Inv) {
   if (outside(g)) { return; }
   let o = forward_acc(g, t);
-  store_tile(o.x, o.y, 0u, t.lid.x, t.lid.y, 1.0, vec4<f32>(0.0), false, 0u);
+  store_tile(o.x, o.y, 0u, t.lid.x, t.lid.y, p.alpha, vec4<f32>(0.0), false, 0u);
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
@@ -78,7 +79,7 @@ fn linear_forward_bias(g: Wg, t: Inv) {
     let gn = o.y + 4u * t.lid.x + j;
     if (gn < p.Nc) { b4[j] = bias[gn]; }
   }
-  store_tile(o.x, o.y, 0u, t.lid.x, t.lid.y, 1.0, b4, false, 0u);
+  store_tile(o.x, o.y, 0u, t.lid.x, t.lid.y, p.alpha, b4, false, 0u);
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
@@ -89,5 +90,5 @@ fn linear_backward_input(g: Wg, t: Inv) {
   // of TILE_K); only the last slice is ragged, and the staging loads zeros past K.
   let k_begin = g.wid.z * p.k_slice;
   gemm_loop(o.x, o.y, k_begin, min(p.K, k_begin + p.k_slice), t, false, true, false, false, 0u);
-  store_tile(o.x, o.y, g.wid.z * p.slice_stride, t.lid.x, t.lid.y, 1.0, vec4<f32>(0.0), false, 0u);
+  store_tile(o.x, o.y, g.wid.z * p.slice_stride, t.lid.x, t.lid.y, p.alpha, vec4<f32>(0.0), false, 0u);
 }

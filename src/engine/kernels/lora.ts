@@ -4,11 +4,11 @@
 // forward's mask and the CPU twins reproduce it bit for bit (loraKeepMaskCpu).
 import code from '../../../shaders/lora.wgsl?raw';
 import { splitReduce } from './add';
-import { composeShader, GEMM_TILE_PIECE } from './reductions';
+import { composeShader, GEMM_PARAMS_PIECE, GEMM_TILE_PIECE } from './reductions';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 import { resolveSplit, splitPlan, splitSlices, type SplitPlan, type SplitScratch } from './split-k';
 
-export const loraShader = composeShader('lora', code, [GEMM_TILE_PIECE]);
+export const loraShader = composeShader('lora', code, [GEMM_PARAMS_PIECE, GEMM_TILE_PIECE]);
 
 export interface LoraDropout {
   /** Dropout probability in [0, 1); 0 disables the mask entirely. */

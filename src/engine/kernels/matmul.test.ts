@@ -171,8 +171,7 @@ describe('split-K of the backward input product (LM head)', () => {
       const [dinp, dout, w, partials] = [fakeBuf(640 * 576), fakeBuf(640 * 49152), fakeBuf(49152 * 576), fakeBuf(12 * 640 * 576)];
       const calls = record((rec) => linearBackwardInput(rec, dinp, dout, w, 640, 576, 49152, true, 'auto', { partials }));
       expect(names(calls)).toEqual(['matmul.linear_backward_input', 'add.split_reduce']);
-      // M, Nc, K, tiles_m, tiles, accumulate, k_slice, slice_stride
-      expect(u(calls[0])).toEqual([640, 576, 49152, 10, 90, 0, 4096, 640 * 576]);
+      expect(calls[0].uniforms).toEqual({ M: 640, Nc: 576, K: 49152, tiles_m: 10, tiles: 90, accumulate: 0, alpha: 1, keep_threshold: 0, site: 0, k_slice: 4096, slices: 12, slice_stride: 640 * 576 });
       expect(calls[0].bindings).toEqual([partials, dout, w]);
       expect(calls[0].workgroups).toEqual([90, 1, 12]);
       // n, slices, stride, accumulate, alpha (1: the sum as it is)
@@ -185,7 +184,7 @@ describe('split-K of the backward input product (LM head)', () => {
       for (const split of [undefined, { partials: fakeBuf(1 << 24), slices: 1 }]) {
         const calls = record((rec) => linearBackwardInput(rec, dinp, dout, w, 640, 576, 49152, true, 'auto', split));
         expect(names(calls)).toEqual(['matmul.linear_backward_input']);
-        expect(u(calls[0])).toEqual([640, 576, 49152, 10, 90, 1, 49152, 0]);
+        expect(calls[0].uniforms).toEqual({ M: 640, Nc: 576, K: 49152, tiles_m: 10, tiles: 90, accumulate: 1, alpha: 1, keep_threshold: 0, site: 0, k_slice: 49152, slices: 1, slice_stride: 0 });
         expect(calls[0].bindings).toEqual([dinp, dout, w]);
         expect(calls[0].workgroups).toEqual([90, 1, 1]);
       }
@@ -199,7 +198,7 @@ describe('split-K of the backward input product (LM head)', () => {
     it('a scratch too small narrows the split; a forced split that does not fit, or aliasing, throws', () => {
       const [dinp, dout, w] = [fakeBuf(640 * 576), fakeBuf(640 * 49152), fakeBuf(49152 * 576)];
       const calls = record((rec) => linearBackwardInput(rec, dinp, dout, w, 640, 576, 49152, false, 'auto', { partials: fakeBuf(5 * 640 * 576 + 7) }));
-      expect(u(calls[0]).slice(6)).toEqual([9840, 640 * 576]);
+      expect(calls[0].uniforms).toMatchObject({ k_slice: 9840, slice_stride: 640 * 576 });
       expect(calls[0].workgroups).toEqual([90, 1, 5]);
       expect(record((rec) => linearBackwardInput(rec, dinp, dout, w, 640, 576, 49152, false, 'auto', { partials: fakeBuf(640 * 576) })).length).toBe(1);
       expect(() => record((rec) => linearBackwardInput(rec, dinp, dout, w, 640, 576, 49152, false, 'auto', { partials: fakeBuf(640 * 576), slices: 4 }))).toThrow(/scratch/);

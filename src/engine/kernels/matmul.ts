@@ -5,13 +5,13 @@
 import code from '../../../shaders/matmul.wgsl?raw';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 import { splitReduce } from './add';
-import { composeShader, GEMM_TILE_PIECE, MATMUL_PARAMS_PIECE } from './reductions';
+import { composeShader, GEMM_TILE_PIECE, GEMM_PARAMS_PIECE } from './reductions';
 import { resolveSplit, splitSlices, type SplitScratch } from './split-k';
 import { matmul128Shader, matmulTileFor, resolveMatmulTile, TILE128, type MatmulTile } from './matmul-tile128';
 
 export { matmulTileFor, type MatmulTile } from './matmul-tile128';
 
-export const matmulShader = composeShader('matmul', code, [MATMUL_PARAMS_PIECE, GEMM_TILE_PIECE]);
+export const matmulShader = composeShader('matmul', code, [GEMM_PARAMS_PIECE, GEMM_TILE_PIECE]);
 
 /** Output tile per workgroup (each thread computes 4x4 of it) and the k-slice staged per step. */
 export const MATMUL_TILE = { TILE_M: 64, TILE_N: 64, TILE_K: 16 } as const;
@@ -70,7 +70,8 @@ function gemm(rec: Recorder, entry: string, bindings: Buf[], M: number, Nc: numb
   // applies accumulate.
   const c = plan.split ? split!.partials : bindings[0];
   const stride = plan.split ? M * Nc : 0;
-  const uniforms = { M, Nc, K, tiles_m: tilesM, tiles, accumulate: accumulate && !plan.split ? 1 : 0, k_slice: plan.kSlice, slice_stride: stride };
+  // No dropout (keep_threshold, site unused); the slice is workgroup z.
+  const uniforms = { M, Nc, K, tiles_m: tilesM, tiles, accumulate: accumulate && !plan.split ? 1 : 0, alpha: 1, keep_threshold: 0, site: 0, k_slice: plan.kSlice, slices: plan.slices, slice_stride: stride };
   const [x, y] = grid(tiles, rec.gpu.limits.maxComputeWorkgroupsPerDimension);
   rec.dispatch({
     ...(size === 128 ? { shader: matmul128Shader(K % 4 === 0 && Nc % 4 === 0) } : { shader: matmulShader, overrides: { ...MATMUL_TILE } }),

@@ -10,7 +10,7 @@ import tree from '../../../shaders/reduce.wgsl?raw';
 import subgroups from '../../../shaders/reduce_subgroups.wgsl?raw';
 import gemmTile from '../../../shaders/gemm_tile.wgsl?raw';
 import quantBlock from '../../../shaders/quant_block.wgsl?raw';
-import matmulParams from '../../../shaders/matmul_params.wgsl?raw';
+import gemmParams from '../../../shaders/gemm_params.wgsl?raw';
 import type { Shader } from '../../gpu/gpu';
 
 /** A WGSL file of shaders/ that kernels include; subgroupCode: its form with subgroup operations. */
@@ -26,8 +26,8 @@ export const REDUCE_PIECE: WgslPiece = { name: 'reduce', code: tree, subgroupCod
 export const GEMM_TILE_PIECE: WgslPiece = { name: 'gemm_tile', code: gemmTile };
 /** shaders/quant_block.wgsl: the block-quantized weight's Params, bindings and unpacking (matmul_q.wgsl, the quantized 128 tile). */
 export const QUANT_BLOCK_PIECE: WgslPiece = { name: 'quant_block', code: quantBlock };
-/** shaders/matmul_params.wgsl: the f32 frozen linear's Params (matmul.wgsl, the f32 128 tile). */
-export const MATMUL_PARAMS_PIECE: WgslPiece = { name: 'matmul_params', code: matmulParams };
+/** shaders/gemm_params.wgsl: every f32 GEMM's Params (lora.wgsl, matmul.wgsl, the f32 128 tile). */
+export const GEMM_PARAMS_PIECE: WgslPiece = { name: 'gemm_params', code: gemmParams };
 
 /**
  * A shader made of pieces and the kernel's own WGSL, in that order. A piece with a subgroup form
