@@ -55,27 +55,41 @@ fn own_max_sum(base: u32, V: u32, tid: u32, counted: bool) -> vec2<f32> {
   return vec2<f32>(m, s);
 }
 
+// A row's softmax statistics: its offset in logits, its target, whether the target counts, and
+// (max, sum of exp(x - max)) over the whole row (every invocation gets them).
+struct RowStats {
+  base: u32,
+  tgt: i32,
+  counted: bool,
+  ms: vec2<f32>,
+}
+
+fn row_stats(lane: Lane, row: u32) -> RowStats {
+  let base = row * p.V;
+  let tgt = targets[row];
+  let counted = tgt >= 0 && u32(tgt) < p.V;
+  let own = own_max_sum(base, p.V, lane.li, counted);
+  return RowStats(base, tgt, counted, workgroup_max_sum(lane, own.x, own.y));
+}
+
 @compute @workgroup_size(WG)
 fn ce_forward_backward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let tid = lane.li;
   let row = row_of(wg, nwg);
   if (row >= p.N) { return; }
+  let r = row_stats(lane, row);
   let V = p.V;
-  let base = row * V;
-  let tgt = targets[row];
-  let counted = tgt >= 0 && u32(tgt) < V;
-  let own = own_max_sum(base, V, tid, counted);
-  let ms = workgroup_max_sum(lane, own.x, own.y);
-  let rowMax = ms.x;
-  let invSum = 1.0 / ms.y;
-  let logZ = rowMax + log(ms.y);
+  let base = r.base;
+  let rowMax = r.ms.x;
+  let invSum = 1.0 / r.ms.y;
+  let logZ = rowMax + log(r.ms.y);
   let scale = loss_scale[0];
-  if (!counted) {
+  if (!r.counted) {
     for (var i = tid; i < V; i += WG) { logits[base + i] = 0.0; }
     if (tid == 0u) { losses[row] = 0.0; }
     return;
   }
-  let t = u32(tgt);
+  let t = u32(r.tgt);
   for (var i = tid; i < V; i += WG) {
     let x = logits[base + i];
     var g = exp(x - rowMax) * invSum;
@@ -89,18 +103,12 @@ fn ce_forward_backward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builti
 
 @compute @workgroup_size(WG)
 fn ce_forward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let tid = lane.li;
   let row = row_of(wg, nwg);
   if (row >= p.N) { return; }
-  let V = p.V;
-  let base = row * V;
-  let tgt = targets[row];
-  let counted = tgt >= 0 && u32(tgt) < V;
-  let own = own_max_sum(base, V, tid, counted);
-  let ms = workgroup_max_sum(lane, own.x, own.y);
-  if (tid == 0u) {
+  let r = row_stats(lane, row);
+  if (lane.li == 0u) {
     var loss = 0.0;
-    if (counted) { loss = ms.x + log(ms.y) - logits[base + u32(tgt)]; }
+    if (r.counted) { loss = r.ms.x + log(r.ms.y) - logits[r.base + u32(r.tgt)]; }
     losses[row] = loss;
   }
 }

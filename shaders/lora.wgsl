@@ -16,7 +16,8 @@
 //   lora_grad_a      dA (r,In)     dhᵀ: a = dh (N,r)     inp (N,In) ⊙ mask       written/accumulated, alpha = 1/(1−p)
 //   lora_grad_input  dinp (N,In)   dh (N,r)              A (r,In)                accumulated ⊙ mask, alpha = 1/(1−p)
 // Reductions over the N tokens (lora_grad_b, lora_grad_a) are tiled over N through workgroup memory.
-// Each workgroup computes a TILE_M x TILE_N tile of C (each thread 4x4); the host sizes the tile
+// Each workgroup computes a TILE_M x TILE_N tile of C (each thread 4x4; staging, FMA block and
+// store: shaders/gemm_tile.wgsl, composed in front of this file); the host sizes the tile
 // dimension that spans r to r (8..64). Tiles are folded over a 2D grid (x + y * num_workgroups.x).
 //
 // Split-K (lora_down, lora_grad_h, lora_grad_a, lora_grad_b: the skinny products whose reduction is
@@ -34,20 +35,7 @@
 //           3 b    read       (B above)
 //           4 seed u32 read, element 0 = the step's dropout seed (lora_down, lora_grad_a, lora_grad_input)
 
-struct Params {
-  M: u32,
-  Nc: u32,
-  K: u32,
-  tiles_m: u32,         // ceil(M / TILE_M)
-  tiles: u32,           // tiles_m * ceil(Nc / TILE_N)
-  accumulate: u32,      // 1: c += result, 0: c = result
-  alpha: f32,           // result = alpha · A·B
-  keep_threshold: u32,  // ceil(p · 2^24): keep iff (hash >> 8) >= keep_threshold
-  site: u32,            // dropout site: distinct per (layer, projection)
-  k_slice: u32,         // reduction length per slice (a multiple of TILE_K; K when slices = 1)
-  slices: u32,          // number of reduction slices (workgroups = tiles · slices)
-  slice_stride: u32,    // floats between slices' partial tiles in c (0 when slices = 1)
-}
+// struct Params: shaders/gemm_params.wgsl (shared with the frozen linears' GEMMs).
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;
@@ -55,19 +43,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read> seed: array<u32>;
 
-override TILE_M: u32 = 64;
-override TILE_N: u32 = 64;
-override TILE_K: u32 = 16;
 override DROPOUT: bool = false;
-
-override SA: u32 = TILE_M / 4u + 1u;  // row stride of As in vec4 (+1 against bank conflicts)
-override SB: u32 = TILE_N / 4u + 1u;
-override THREADS: u32 = (TILE_M / 4u) * (TILE_N / 4u);
-
-// As[k*SA + m/4][m%4] = A[m0+m][k0+k];  Bs[k*SB + n/4][n%4] = B[k0+k][n0+n]
-var<workgroup> As: array<vec4<f32>, TILE_K * SA>;
-var<workgroup> Bs: array<vec4<f32>, TILE_K * SB>;
-var<private> acc: array<vec4<f32>, 4>;  // acc[i][j] = C[m0 + 4*ty + i][n0 + 4*tx + j]
 
 fn pcg(v: u32) -> u32 {
   let s = v * 747796405u + 2891336453u;
@@ -83,94 +59,10 @@ fn keep(i: u32, key: u32) -> bool {
   return (pcg(pcg(i ^ key) + key) >> 8u) >= p.keep_threshold;
 }
 
-// A[m][k] = a[m*K + k]; consecutive threads read consecutive k. drop: zero the dropped elements.
-fn stage_a_rm(m0: u32, k0: u32, li: u32, drop: bool, key: u32) {
-  for (var e = li; e < TILE_M * TILE_K; e += THREADS) {
-    let m = e / TILE_K;
-    let k = e % TILE_K;
-    let gm = m0 + m;
-    let gk = k0 + k;
-    var v = 0.0;
-    if (gm < p.M && gk < p.K) {
-      let i = gm * p.K + gk;
-      v = a[i];
-      if (drop && !keep(i, key)) { v = 0.0; }
-    }
-    As[k * SA + m / 4u][m % 4u] = v;
-  }
-}
-
-// A[m][k] = a[k*M + m] (a transposed operand); consecutive threads read consecutive m.
-fn stage_a_km(m0: u32, k0: u32, li: u32) {
-  for (var e = li; e < TILE_M * TILE_K; e += THREADS) {
-    let k = e / TILE_M;
-    let m = e % TILE_M;
-    let gm = m0 + m;
-    let gk = k0 + k;
-    var v = 0.0;
-    if (gm < p.M && gk < p.K) { v = a[gk * p.M + gm]; }
-    As[k * SA + m / 4u][m % 4u] = v;
-  }
-}
-
-// B[k][n] = b[n*K + k] (a transposed operand); consecutive threads read consecutive k.
-fn stage_b_nt(n0: u32, k0: u32, li: u32) {
-  for (var e = li; e < TILE_N * TILE_K; e += THREADS) {
-    let n = e / TILE_K;
-    let k = e % TILE_K;
-    let gn = n0 + n;
-    let gk = k0 + k;
-    var v = 0.0;
-    if (gn < p.Nc && gk < p.K) { v = b[gn * p.K + gk]; }
-    Bs[k * SB + n / 4u][n % 4u] = v;
-  }
-}
-
-// B[k][n] = b[k*Nc + n]; consecutive threads read consecutive n. drop: zero the dropped elements.
-fn stage_b_nn(n0: u32, k0: u32, li: u32, drop: bool, key: u32) {
-  for (var e = li; e < TILE_N * TILE_K; e += THREADS) {
-    let k = e / TILE_N;
-    let n = e % TILE_N;
-    let gn = n0 + n;
-    let gk = k0 + k;
-    var v = 0.0;
-    if (gn < p.Nc && gk < p.K) {
-      let i = gk * p.Nc + gn;
-      v = b[i];
-      if (drop && !keep(i, key)) { v = 0.0; }
-    }
-    Bs[k * SB + n / 4u][n % 4u] = v;
-  }
-}
-
-fn fma_tile(tx: u32, ty: u32) {
-  for (var k = 0u; k < TILE_K; k++) {
-    let av = As[k * SA + ty];
-    let bv = Bs[k * SB + tx];
-    acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
-    acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
-    acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
-    acc[3] = fma(vec4<f32>(av.w), bv, acc[3]);
-  }
-}
-
-// c = (or +=) alpha · acc; drop: dropped elements of C get nothing. base: the slice's partial tile.
-fn store(m0: u32, n0: u32, base: u32, tx: u32, ty: u32, drop: bool, key: u32) {
-  for (var i = 0u; i < 4u; i++) {
-    let gm = m0 + 4u * ty + i;
-    if (gm >= p.M) { return; }
-    for (var j = 0u; j < 4u; j++) {
-      let gn = n0 + 4u * tx + j;
-      if (gn >= p.Nc) { break; }
-      let e = gm * p.Nc + gn;
-      let idx = base + e;
-      var v = p.alpha * acc[i][j];
-      if (drop && !keep(e, key)) { v = 0.0; }
-      if (p.accumulate != 0u) { v += c[idx]; }
-      c[idx] = v;
-    }
-  }
-}
+// gemm_tile.wgsl's operands and mask.
+fn gemm_a(i: u32) -> f32 { return a[i]; }
+fn gemm_b(i: u32) -> f32 { return b[i]; }
+fn gemm_keep(i: u32, key: u32) -> bool { return keep(i, key); }
 
 // This workgroup's tile of C and reduction slice.
 struct Tile {
@@ -182,7 +74,6 @@ struct Tile {
 }
 
 fn begin_tile(wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
-  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
   let w = wid.x + wid.y * nwg.x;
   let t = w % p.tiles;
   let s = w / p.tiles;
@@ -200,36 +91,22 @@ fn step_key() -> u32 {
   return key;
 }
 
-@compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
-fn lora_down(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (out_of_grid(wid, nwg)) { return; }
-  let o = begin_tile(wid, nwg);
-  let key = step_key();
-  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
-    stage_a_rm(o.m0, k0, li, DROPOUT, key);
-    stage_b_nt(o.n0, k0, li);
-    workgroupBarrier();
-    fma_tile(lid.x, lid.y);
-    workgroupBarrier();
-  }
-  store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
+// One tile (and reduction slice) of an entry point's GEMM: gemm_tile.wgsl's gemm_loop with these
+// staging orders and masks, then C (=|+=) alpha · acc; drop_c: the mask on C (lora_grad_input).
+fn lora_tile(g: Wg, t: Inv, a_km: bool, b_nn: bool, drop_a: bool, drop_b: bool, drop_c: bool, key: u32) {
+  if (out_of_grid(g.wid, g.nwg)) { return; }
+  let o = begin_tile(g.wid, g.nwg);
+  gemm_loop(o.m0, o.n0, o.k_begin, o.k_end, t, a_km, b_nn, drop_a, drop_b, key);
+  store_tile(o.m0, o.n0, o.base, t.lid.x, t.lid.y, p.alpha, vec4<f32>(0.0), drop_c, key);
 }
 
+// Arguments: a_km, b_nn, drop_a, drop_b, drop_c, key (step_key() only where a mask may apply: it
+// reads the seed binding, which the other entry points do not bind).
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
-fn lora_up(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (out_of_grid(wid, nwg)) { return; }
-  let o = begin_tile(wid, nwg);
-  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
-    stage_a_rm(o.m0, k0, li, false, 0u);
-    stage_b_nt(o.n0, k0, li);
-    workgroupBarrier();
-    fma_tile(lid.x, lid.y);
-    workgroupBarrier();
-  }
-  store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
-}
+fn lora_down(g: Wg, t: Inv) { lora_tile(g, t, false, false, DROPOUT, false, false, step_key()); }
+
+@compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
+fn lora_up(g: Wg, t: Inv) { lora_tile(g, t, false, false, false, false, false, 0u); }
 
 // lora_up for a few token rows (decoding), where a tile would compute 64 rows for one: one
 // invocation per element of C, c[m, n] (=|+=) alpha · Σ_k a[m, k] b[n, k] (K = r, short); the
@@ -248,63 +125,13 @@ fn lora_up_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
-fn lora_grad_b(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (out_of_grid(wid, nwg)) { return; }
-  let o = begin_tile(wid, nwg);
-  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
-    stage_a_km(o.m0, k0, li);
-    stage_b_nn(o.n0, k0, li, false, 0u);
-    workgroupBarrier();
-    fma_tile(lid.x, lid.y);
-    workgroupBarrier();
-  }
-  store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
-}
+fn lora_grad_b(g: Wg, t: Inv) { lora_tile(g, t, true, true, false, false, false, 0u); }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
-fn lora_grad_h(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (out_of_grid(wid, nwg)) { return; }
-  let o = begin_tile(wid, nwg);
-  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
-    stage_a_rm(o.m0, k0, li, false, 0u);
-    stage_b_nn(o.n0, k0, li, false, 0u);
-    workgroupBarrier();
-    fma_tile(lid.x, lid.y);
-    workgroupBarrier();
-  }
-  store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
-}
+fn lora_grad_h(g: Wg, t: Inv) { lora_tile(g, t, false, true, false, false, false, 0u); }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
-fn lora_grad_a(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (out_of_grid(wid, nwg)) { return; }
-  let o = begin_tile(wid, nwg);
-  let key = step_key();
-  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
-    stage_a_km(o.m0, k0, li);
-    stage_b_nn(o.n0, k0, li, DROPOUT, key);
-    workgroupBarrier();
-    fma_tile(lid.x, lid.y);
-    workgroupBarrier();
-  }
-  store(o.m0, o.n0, o.base, lid.x, lid.y, false, 0u);
-}
+fn lora_grad_a(g: Wg, t: Inv) { lora_tile(g, t, true, true, false, DROPOUT, false, step_key()); }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
-fn lora_grad_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (out_of_grid(wid, nwg)) { return; }
-  let o = begin_tile(wid, nwg);
-  let key = step_key();
-  for (var k0 = o.k_begin; k0 < o.k_end; k0 += TILE_K) {
-    stage_a_rm(o.m0, k0, li, false, 0u);
-    stage_b_nn(o.n0, k0, li, false, 0u);
-    workgroupBarrier();
-    fma_tile(lid.x, lid.y);
-    workgroupBarrier();
-  }
-  store(o.m0, o.n0, o.base, lid.x, lid.y, DROPOUT, key);
-}
+fn lora_grad_input(g: Wg, t: Inv) { lora_tile(g, t, false, true, false, false, DROPOUT, step_key()); }

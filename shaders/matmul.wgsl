@@ -12,10 +12,10 @@
 // Both are one tiled GEMM C (M,Nc) = A (M,K) · B (K,Nc) with A row-major:
 //   forward:  M = N, Nc = Out, K = In,  A = inp,  B[k][n] = W[n*In + k]   ("NT")
 //   backward: M = N, Nc = In,  K = Out, A = dout, B[k][n] = W[k*In + n]   ("NN")
-// Each workgroup computes a TILE_M x TILE_N tile of C, each thread a 4x4 block of it, staging
-// TILE_K-deep slices of A and B in workgroup memory. Loads and stores are bounds-checked, so any
-// M, Nc, K works. The tile index is folded over a 2D grid (x + y * num_workgroups.x) so the LM
-// head (Out up to ~150k) never exceeds maxComputeWorkgroupsPerDimension.
+// Each workgroup computes a TILE_M x TILE_N tile of C (staging, FMA block and store: shaders/
+// gemm_tile.wgsl, composed in front of this file). The tile index is folded over a 2D grid
+// (x + y * num_workgroups.x) so the LM head (Out up to ~150k) never exceeds
+// maxComputeWorkgroupsPerDimension.
 //
 // Split-K (linear_backward_input only; the LM head's backward has few output tiles and a reduction
 // over the whole vocabulary): workgroup z = s computes its tile over the reduction slice
@@ -32,16 +32,8 @@
 //           3 w    (Out, In) read:      the weight
 //           4 bias (Out)    read:       linear_forward_bias only
 
-struct Params {
-  M: u32,
-  Nc: u32,
-  K: u32,
-  tiles_m: u32,     // ceil(M / TILE_M)
-  tiles: u32,       // tiles_m * ceil(Nc / TILE_N)
-  accumulate: u32,  // 1: c += result, 0: c = result
-  k_slice: u32,     // linear_backward_input: reduction length per slice (K when unsplit)
-  slice_stride: u32,  // linear_backward_input: floats between slices' partials in c (0 when unsplit)
-}
+// struct Params: shaders/gemm_params.wgsl (shared with lora.wgsl and the generated 128 tile);
+// alpha = 1, slices = workgroups in z.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;
@@ -49,87 +41,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read> w: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
-// Tile sizes. Each thread owns a 4x4 block, so the workgroup is (TILE_N/4, TILE_M/4) threads;
-// TILE_M and TILE_N must be multiples of 4.
-override TILE_M: u32 = 64;
-override TILE_N: u32 = 64;
-override TILE_K: u32 = 16;
-
-const SA_PAD: u32 = 1u;  // one vec4 of padding per k-row against bank conflicts on stores
-override SA: u32 = TILE_M / 4u + SA_PAD;  // row stride of As, in vec4
-override SB: u32 = TILE_N / 4u + SA_PAD;  // row stride of Bs, in vec4
-override THREADS: u32 = (TILE_M / 4u) * (TILE_N / 4u);
-
-// As[k*SA + m/4][m%4] = A[m0+m][k0+k];  Bs[k*SB + n/4][n%4] = B[k0+k][n0+n]
-var<workgroup> As: array<vec4<f32>, TILE_K * SA>;
-var<workgroup> Bs: array<vec4<f32>, TILE_K * SB>;
-var<private> acc: array<vec4<f32>, 4>;  // acc[i][j] = C[m0 + 4*ty + i][n0 + 4*tx + j]
-
-// A (M,K) row-major; consecutive threads read consecutive k.
-fn stage_a(m0: u32, k0: u32, li: u32) {
-  for (var e = li; e < TILE_M * TILE_K; e += THREADS) {
-    let m = e / TILE_K;
-    let k = e % TILE_K;
-    let gm = m0 + m;
-    let gk = k0 + k;
-    var v = 0.0;
-    if (gm < p.M && gk < p.K) { v = a[gm * p.K + gk]; }
-    As[k * SA + m / 4u][m % 4u] = v;
-  }
-}
-
-// B[k][n] = w[n*K + k] (forward: W rows are output columns); consecutive threads read consecutive k.
-fn stage_b_nt(n0: u32, k0: u32, li: u32) {
-  for (var e = li; e < TILE_N * TILE_K; e += THREADS) {
-    let n = e / TILE_K;
-    let k = e % TILE_K;
-    let gn = n0 + n;
-    let gk = k0 + k;
-    var v = 0.0;
-    if (gn < p.Nc && gk < p.K) { v = w[gn * p.K + gk]; }
-    Bs[k * SB + n / 4u][n % 4u] = v;
-  }
-}
-
-// B[k][n] = w[k*Nc + n] (backward); consecutive threads read consecutive n.
-fn stage_b_nn(n0: u32, k0: u32, li: u32) {
-  for (var e = li; e < TILE_N * TILE_K; e += THREADS) {
-    let k = e / TILE_N;
-    let n = e % TILE_N;
-    let gn = n0 + n;
-    let gk = k0 + k;
-    var v = 0.0;
-    if (gn < p.Nc && gk < p.K) { v = w[gk * p.Nc + gn]; }
-    Bs[k * SB + n / 4u][n % 4u] = v;
-  }
-}
-
-fn fma_tile(tx: u32, ty: u32) {
-  for (var k = 0u; k < TILE_K; k++) {
-    let av = As[k * SA + ty];
-    let bv = Bs[k * SB + tx];
-    acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
-    acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
-    acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
-    acc[3] = fma(vec4<f32>(av.w), bv, acc[3]);
-  }
-}
-
-// bias4: the bias of this thread's 4 columns (zero without bias). base: offset of the (partial) C in c.
-fn store_c(m0: u32, n0: u32, base: u32, tx: u32, ty: u32, bias4: vec4<f32>) {
-  for (var i = 0u; i < 4u; i++) {
-    let gm = m0 + 4u * ty + i;
-    if (gm >= p.M) { return; }
-    for (var j = 0u; j < 4u; j++) {
-      let gn = n0 + 4u * tx + j;
-      if (gn >= p.Nc) { break; }
-      let idx = base + gm * p.Nc + gn;
-      var v = acc[i][j] + bias4[j];
-      if (p.accumulate != 0u) { v += c[idx]; }
-      c[idx] = v;
-    }
-  }
-}
+// gemm_tile.wgsl's operands: A = a, B = w (read as the entry point stages it); no dropout.
+fn gemm_a(i: u32) -> f32 { return a[i]; }
+fn gemm_b(i: u32) -> f32 { return w[i]; }
+fn gemm_keep(i: u32, key: u32) -> bool { return true; }
 
 // The tile this workgroup owns: M-tiles vary fastest, so neighbouring workgroups share a B tile.
 fn tile_origin(wid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
@@ -137,63 +52,43 @@ fn tile_origin(wid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
   return vec2<u32>((t % p.tiles_m) * TILE_M, (t / p.tiles_m) * TILE_N);
 }
 
-fn zero_acc() {
-  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
+fn outside(g: Wg) -> bool {
+  return g.wid.x + g.wid.y * g.nwg.x >= p.tiles;
+}
+
+// acc = the forward product's tile (x·Wᵀ: B[k][n] = W[n][k]); returns its origin.
+fn forward_acc(g: Wg, t: Inv) -> vec2<u32> {
+  let o = tile_origin(g.wid, g.nwg);
+  gemm_loop(o.x, o.y, 0u, p.K, t, false, false, false, false, 0u);
+  return o;
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
-fn linear_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
-  let o = tile_origin(wid, nwg);
-  zero_acc();
-  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
-    stage_a(o.x, k0, li);
-    stage_b_nt(o.y, k0, li);
-    workgroupBarrier();
-    fma_tile(lid.x, lid.y);
-    workgroupBarrier();
-  }
-  store_c(o.x, o.y, 0u, lid.x, lid.y, vec4<f32>(0.0));
+fn linear_forward(g: Wg, t: Inv) {
+  if (outside(g)) { return; }
+  let o = forward_acc(g, t);
+  store_tile(o.x, o.y, 0u, t.lid.x, t.lid.y, p.alpha, vec4<f32>(0.0), false, 0u);
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
-fn linear_forward_bias(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                       @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
-  let o = tile_origin(wid, nwg);
-  zero_acc();
-  for (var k0 = 0u; k0 < p.K; k0 += TILE_K) {
-    stage_a(o.x, k0, li);
-    stage_b_nt(o.y, k0, li);
-    workgroupBarrier();
-    fma_tile(lid.x, lid.y);
-    workgroupBarrier();
-  }
+fn linear_forward_bias(g: Wg, t: Inv) {
+  if (outside(g)) { return; }
+  let o = forward_acc(g, t);
   var b4 = vec4<f32>(0.0);
   for (var j = 0u; j < 4u; j++) {
-    let gn = o.y + 4u * lid.x + j;
+    let gn = o.y + 4u * t.lid.x + j;
     if (gn < p.Nc) { b4[j] = bias[gn]; }
   }
-  store_c(o.x, o.y, 0u, lid.x, lid.y, b4);
+  store_tile(o.x, o.y, 0u, t.lid.x, t.lid.y, p.alpha, b4, false, 0u);
 }
 
 @compute @workgroup_size(TILE_N / 4u, TILE_M / 4u)
-fn linear_backward_input(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                         @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  if (wid.x + wid.y * nwg.x >= p.tiles) { return; }
-  let o = tile_origin(wid, nwg);
-  zero_acc();
+fn linear_backward_input(g: Wg, t: Inv) {
+  if (outside(g)) { return; }
+  let o = tile_origin(g.wid, g.nwg);
   // Reduction slice wid.z. Its TILE_K steps never reach into the next slice (k_slice is a multiple
-  // of TILE_K); only the last slice is ragged, and stage_* load zeros past K.
-  let k_begin = wid.z * p.k_slice;
-  let k_end = min(p.K, k_begin + p.k_slice);
-  for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
-    stage_a(o.x, k0, li);
-    stage_b_nn(o.y, k0, li);
-    workgroupBarrier();
-    fma_tile(lid.x, lid.y);
-    workgroupBarrier();
-  }
-  store_c(o.x, o.y, wid.z * p.slice_stride, lid.x, lid.y, vec4<f32>(0.0));
+  // of TILE_K); only the last slice is ragged, and the staging loads zeros past K.
+  let k_begin = g.wid.z * p.k_slice;
+  gemm_loop(o.x, o.y, k_begin, min(p.K, k_begin + p.k_slice), t, false, true, false, false, 0u);
+  store_tile(o.x, o.y, g.wid.z * p.slice_stride, t.lid.x, t.lid.y, p.alpha, vec4<f32>(0.0), false, 0u);
 }

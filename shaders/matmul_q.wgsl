@@ -1,14 +1,7 @@
 // Matmuls and the embedding lookup against a block-quantized weight, dequantized inside the tile.
 //
-// Weight format (src/quant/format.ts): W is (rows, cols) = (Out, In), quantized along In in blocks
-// of 32 with one f32 scale per block. bpr = ceil(In / 32) blocks per row; the last block is padded
-// with the code of zero.
-//   BITS = 8 (int8): 8 words per block; byte j of word w holds column 4w + j, two's complement;
-//                    value = q * scale.
-//   BITS = 4 (int4): 4 words per block; nibble j of word w holds column 8w + j, unsigned;
-//                    value = (q - 8) * scale.
-//   q:      array<u32>, row r at r * bpr * BITS words (BITS == words per block).
-//   scales: array<f32>, row r at r * bpr.
+// Weight format, Params, the q/scales bindings and the unpacking: shaders/quant_block.wgsl
+// (composed in front of this file, shared with the generated 128x128 quantized tile).
 // A dispatch sees a row range ("part") of the weight: rows rowOffset .. rowOffset + Out of the whole
 // tensor, bound as views that start at that part's first row. A tensor larger than one storage
 // binding is covered by several dispatches, one per part (src/engine/kernels/matmul-q.ts).
@@ -36,33 +29,8 @@
 // Large outputs use a 128x128-tile variant of linear_fwd / linear_fwd_bias / linear_bwd_input
 // (same bindings and uniforms), generated WGSL in src/engine/kernels/matmul-tile128.ts.
 
-struct Params {
-  N: u32,
-  In: u32,
-  // Rows of W in this part (for the embedding: rows in this part too).
-  Out: u32,
-  // Row stride of out / dout / bias length: the whole tensor's row count.
-  outStride: u32,
-  // First row of this part within the whole tensor.
-  rowOffset: u32,
-  // linear_*: 1 adds to the destination instead of overwriting it. embedding: 1 zero-fills invalid ids.
-  flag: u32,
-  // Rows of the whole tensor (embedding: valid ids are 0 .. totalRows - 1).
-  totalRows: u32,
-  // linear_bwd_input: rows of this part per reduction slice (>= Out when unsplit).
-  kSlice: u32,
-  // linear_bwd_input: the partial-result slot of slice 0 of this dispatch (0 when unsplit).
-  slot0: u32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read> q: array<u32>;
-@group(0) @binding(4) var<storage, read> scales: array<f32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
 
@@ -81,14 +49,6 @@ var<workgroup> Bs: array<f32, BLOCK * 4u * WG_O>;
 
 fn bpr() -> u32 {
   return (p.In + BLOCK - 1u) / BLOCK;
-}
-
-// The dequantized value j (0 .. 32/BITS - 1) of a packed word.
-fn decode(word: u32, j: u32) -> f32 {
-  if (BITS == 8u) {
-    return f32(extractBits(i32(word), 8u * j, 8u));
-  }
-  return f32(extractBits(word, 4u * j, 4u)) - 8.0;
 }
 
 // One k row of the staged tiles: this invocation's 4 x 4 outer product (rows lid.y + i·WG_M of As,

@@ -13,10 +13,13 @@ import {
   GpuUnavailableError,
   GpuValidationError,
 } from './errors';
+import { packUniforms, type UniformValues } from './uniforms';
 
-/** A WGSL source file: `name` keys the pipeline cache, `code` is the text of shaders/NAME.wgsl. */
+/** A WGSL source: `name` and `parts` key the pipeline cache; `code` is shaders/NAME.wgsl's text, composed. */
 export interface Shader {
   name: string;
+  /** The shared pieces of shaders/ composed in front of the kernel's own text (kernels/reductions.ts). */
+  parts?: readonly string[];
   code: string;
   /** The same entry points written with subgroup operations, used when the device has them. */
   subgroupCode?: string;
@@ -32,28 +35,13 @@ export interface BufferView {
 /** What a kernel binds: a whole buffer or a view into one. */
 export type Buf = GPUBuffer | BufferView;
 
+/** What the pipeline and module caches key a shader on: its name and the pieces it is composed of. */
+export function shaderKey(shader: Shader): string {
+  return shader.parts && shader.parts.length > 0 ? `${shader.name}+${shader.parts.join('+')}` : shader.name;
+}
+
 export function isView(b: Buf): b is BufferView {
   return (b as BufferView).buffer !== undefined && (b as BufferView).offset !== undefined;
-}
-
-/** Marks a uniform value as f32 (plain numbers are packed as u32; negative ones as i32). */
-export class F32 {
-  constructor(readonly value: number) {}
-}
-export const f32 = (v: number): F32 => new F32(v);
-
-/** Packs scalars into a uniform block: each value takes 4 bytes in order; padded to 16 bytes. */
-export function packUniforms(values: Array<number | F32>): ArrayBuffer {
-  const bytes = Math.max(16, Math.ceil((values.length * 4) / 16) * 16);
-  const buf = new ArrayBuffer(bytes);
-  const view = new DataView(buf);
-  values.forEach((v, i) => {
-    if (v instanceof F32) view.setFloat32(i * 4, v.value, true);
-    else if (!Number.isInteger(v)) throw new GpuError(`uniform ${i} is not an integer (${v}); wrap floats in f32()`);
-    else if (v < 0) view.setInt32(i * 4, v, true);
-    else view.setUint32(i * 4, v, true);
-  });
-  return buf;
 }
 
 export interface DispatchSpec {
@@ -61,8 +49,11 @@ export interface DispatchSpec {
   entry: string;
   /** WGSL `override` constants (workgroup size, tile sizes): part of the pipeline cache key. */
   overrides?: Record<string, number>;
-  /** Packed with packUniforms, bound at @group(0) @binding(0). Omit when the entry has no uniforms. */
-  uniforms?: Array<number | F32>;
+  /**
+   * The entry's uniform struct by field name, packed and checked against the shader's WGSL
+   * (uniforms.ts), bound at @group(0) @binding(0). Omit when the entry has no uniforms.
+   */
+  uniforms?: UniformValues;
   /** Storage bindings at @binding(1), @binding(2), … in order; null leaves that number unbound. */
   bindings: Array<Buf | null>;
   workgroups: [number, number?, number?];
@@ -104,7 +95,7 @@ export class Recorder {
     const pipeline = this.gpu.pipeline(spec.shader, spec.entry, spec.overrides);
     const entries: GPUBindGroupEntry[] = [];
     if (spec.uniforms) {
-      const data = packUniforms(spec.uniforms);
+      const data = packUniforms(spec.shader, spec.entry, spec.uniforms);
       const ub = this.gpu.allocate({
         size: data.byteLength,
         usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -369,14 +360,15 @@ export class Gpu {
 
   /** Compiles (once) and returns the pipeline for a shader entry point with the given overrides. */
   pipeline(shader: Shader, entry: string, overrides?: Record<string, number>): GPUComputePipeline {
-    const key = `${shader.name}|${entry}|${overrides ? JSON.stringify(Object.entries(overrides).sort()) : ''}`;
+    const moduleKey = shaderKey(shader);
+    const key = `${moduleKey}|${entry}|${overrides ? JSON.stringify(Object.entries(overrides).sort()) : ''}`;
     let p = this.pipelines.get(key);
     if (p) return p;
-    let module = this.modules.get(shader.name);
+    let module = this.modules.get(moduleKey);
     if (!module) {
       const code = this.subgroups && shader.subgroupCode !== undefined ? shader.subgroupCode : shader.code;
       module = this.device.createShaderModule({ code, label: shader.name });
-      this.modules.set(shader.name, module);
+      this.modules.set(moduleKey, module);
     }
     p = this.device.createComputePipeline({
       layout: 'auto',

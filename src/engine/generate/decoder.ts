@@ -6,22 +6,21 @@
 // `state` = u32 [pos, count] written before each submit:
 //   prefill  P = chunk rows (prompt tokens pos..pos+count-1, the tail padding), no LM head;
 //   step     one row, then the final norm and the LM head into `logits` (V), read back.
-// Per layer and row: rmsnorm → q,k,v (+LoRA) → [q/k norm] → RoPE at the row's position → append
-// k,v to the cache → attention of the row over cache positions 0..pos → o_proj (+LoRA) →
-// residual → rmsnorm → gate,up (+LoRA) → SwiGLU → down (+LoRA) → residual. The same kernels as
-// the training forward (layer.ts) except the position-aware RoPE, the cache and its attention.
+// Each layer runs the training forward's own code (layerForwardWith, model/layer.ts) with the
+// decoding ops: projections as matrix-vector products for one row (projLoraForward with gemv), and
+// for attention RoPE at the row's position → append k,v to the cache → attention of the row over
+// cache positions 0..pos. The residual stream stays in place (out = x).
 import { GpuError } from '../../gpu/errors';
 import type { Buf, Gpu, KernelProfile, Program, Recorder } from '../../gpu/gpu';
-import { addInplace } from '../kernels/add';
-import { decodeAttention, decodeGemv, decodeKvStore, decodeRope } from '../kernels/decode';
-import { loraDown, loraSplitScratchFloats, loraUp, type LoraSplit } from '../kernels/lora';
-import { linearGemvQ } from '../kernels/matmul-q';
+import { decodeAttention, decodeKvStore, decodeRope } from '../kernels/decode';
+import { loraSplitScratchFloats, type LoraSplit } from '../kernels/lora';
 import { rmsnormForward } from '../kernels/rmsnorm';
 import { ropeTables } from '../kernels/rope';
-import { swigluForward } from '../kernels/swiglu';
-import { siteViews, type LoraLayout, type LoraSite } from '../lora/layout';
-import { isQuantized, type LinearWeight, type ModelWeightsGpu } from '../model/gpu-weights';
-import { embed, projForward } from '../model/linear';
+import type { LoraLayout, LoraSite } from '../lora/layout';
+import type { ModelWeightsGpu } from '../model/gpu-weights';
+import { allocateLayerForwardBuffers, type LayerForwardBuffers } from '../model/activations';
+import { layerForwardWith, projLoraForward, type LayerForwardOps } from '../model/layer';
+import { embed, projForward, projGemv } from '../model/linear';
 import { projectionShape, type ModelSpec, type Projection } from '../model/spec';
 
 /** An adapter to apply: the flat parameter buffer and its layout (the trainer's, borrowed). */
@@ -77,9 +76,7 @@ export class Decoder {
     const P = this.chunk;
     const C = spec.hiddenSize;
     const D = spec.headDim;
-    const Q = spec.numHeads * D;
     const KV = spec.numKvHeads * D;
-    const I = spec.intermediateSize;
     const T = this.maxContext;
     const f = (floats: number, label: string): GPUBuffer => {
       const b = gpu.createBuffer(floats * 4, `decode.${label}`);
@@ -94,18 +91,8 @@ export class Decoder {
     const { cos, sin } = ropeTables(spec.rope, T, D);
     const s: Scratch = {
       x: f(P * C, 'x'),
-      n: f(P * C, 'n'),
-      tmp: f(P * C, 'tmp'),
-      rstd: f(P * Math.max(spec.numHeads, spec.numKvHeads, 1), 'rstd'),
-      qRaw: spec.qkNorm ? f(P * Q, 'qRaw') : null,
-      kRaw: spec.qkNorm ? f(P * KV, 'kRaw') : null,
-      q: f(P * Q, 'q'),
-      k: f(P * KV, 'k'),
-      v: f(P * KV, 'v'),
-      att: f(P * Q, 'att'),
-      gate: f(P * I, 'gate'),
-      up: f(P * I, 'up'),
-      act: f(P * I, 'act'),
+      // The training forward's own buffer set (activations.ts), for P rows.
+      layer: allocateLayerForwardBuffers(f, spec, P, 'layer'),
       h: f(P * Math.max(lora?.layout.maxRank ?? 1, 1), 'loraH'),
       // Split-K scratch: one token's lora_down would otherwise be a single workgroup over In.
       loraSplit: lora ? { partials: f(Math.max(1, loraSplitScratchFloats(P, lora.layout.maxRank, lora.layout.sites.map((x) => projectionShape(spec, x.proj)))), 'loraPartials') } : undefined,
@@ -229,58 +216,39 @@ export class Decoder {
     this.gpu.write(this.state, this.stateWords);
   }
 
-  /** out (N,Out) = inp·Wᵀ (+b) (+ scale·(inp·Aᵀ)·Bᵀ with an adapter on this site). */
-  private proj(rec: Recorder, s: Scratch, layer: number, p: Projection, out: Buf, inp: Buf, N: number): void {
-    const [Out, In] = projectionShape(this.spec, p);
-    linear(rec, out, inp, this.weights.layers[layer].proj[p], N, In, Out);
-    const site = s.sites[layer].get(p);
-    if (!site || !this.lora) return;
-    const { A, B } = siteViews(this.lora.params, site);
-    // One token: h = A·x is a matrix-vector product over r rows of A (no dropout when decoding).
-    if (N === 1) decodeGemv(rec, s.h, inp, A, null, N, In, site.r);
-    else loraDown(rec, s.h, inp, A, N, In, site.r, { p: 0, seed: s.seed, site: site.site }, s.loraSplit);
-    loraUp(rec, out, s.h, B, N, Out, site.r, site.scale);
+  /** The decoding side of one layer's forward: N rows at the cache position state[0]. */
+  private layerOps(rec: Recorder, s: Scratch, layer: number, N: number): LayerForwardOps {
+    const { spec } = this;
+    const D = spec.headDim;
+    const T = this.maxContext;
+    const w = this.weights.layers[layer];
+    return {
+      proj: (p, out, inp) => {
+        const site = this.lora ? s.sites[layer].get(p) : undefined;
+        const lora = site ? { site, params: this.lora!.params, h: s.h, dropout: { p: 0, seed: s.seed, site: site.site }, split: s.loraSplit } : null;
+        projLoraForward(rec, spec, w, p, out, inp, N, lora, N === 1);
+      },
+      attend: (q, k, v, att) => {
+        decodeRope(rec, q, s.cos, s.sin, this.state, N, spec.numHeads, D, T);
+        decodeRope(rec, k, s.cos, s.sin, this.state, N, spec.numKvHeads, D, T);
+        decodeKvStore(rec, s.kc[layer], s.vc[layer], k, v, this.state, N, spec.numKvHeads, D, T);
+        decodeAttention(rec, att, q, s.kc[layer], s.vc[layer], this.state, N, spec.numHeads, spec.numKvHeads, D, T, 1 / Math.sqrt(D));
+      },
+    };
   }
 
   private record(rec: Recorder, s: Scratch, N: number, head: boolean): void {
     const { spec, weights } = this;
     const C = spec.hiddenSize;
-    const D = spec.headDim;
-    const Hq = spec.numHeads;
-    const Hkv = spec.numKvHeads;
-    const I = spec.intermediateSize;
-    const T = this.maxContext;
-    const eps = spec.rmsNormEps;
     embed(rec, s.x, this.ids, weights.embed, N, C);
-    for (let l = 0; l < spec.numLayers; l++) {
-      const w = weights.layers[l];
-      rmsnormForward(rec, s.n, s.rstd, s.x, w.inputNorm, N, C, eps);
-      if (spec.qkNorm) {
-        this.proj(rec, s, l, 'q_proj', s.qRaw!, s.n, N);
-        this.proj(rec, s, l, 'k_proj', s.kRaw!, s.n, N);
-        rmsnormForward(rec, s.q, s.rstd, s.qRaw!, w.qNorm!, N * Hq, D, eps);
-        rmsnormForward(rec, s.k, s.rstd, s.kRaw!, w.kNorm!, N * Hkv, D, eps);
-      } else {
-        this.proj(rec, s, l, 'q_proj', s.q, s.n, N);
-        this.proj(rec, s, l, 'k_proj', s.k, s.n, N);
-      }
-      this.proj(rec, s, l, 'v_proj', s.v, s.n, N);
-      decodeRope(rec, s.q, s.cos, s.sin, this.state, N, Hq, D, T);
-      decodeRope(rec, s.k, s.cos, s.sin, this.state, N, Hkv, D, T);
-      decodeKvStore(rec, s.kc[l], s.vc[l], s.k, s.v, this.state, N, Hkv, D, T);
-      decodeAttention(rec, s.att, s.q, s.kc[l], s.vc[l], this.state, N, Hq, Hkv, D, T, 1 / Math.sqrt(D));
-      this.proj(rec, s, l, 'o_proj', s.tmp, s.att, N);
-      addInplace(rec, s.x, s.tmp, N * C);
-      rmsnormForward(rec, s.n, s.rstd, s.x, w.postNorm, N, C, eps);
-      this.proj(rec, s, l, 'gate_proj', s.gate, s.n, N);
-      this.proj(rec, s, l, 'up_proj', s.up, s.n, N);
-      swigluForward(rec, s.act, s.gate, s.up, N * I);
-      this.proj(rec, s, l, 'down_proj', s.tmp, s.act, N);
-      addInplace(rec, s.x, s.tmp, N * C);
-    }
+    for (let l = 0; l < spec.numLayers; l++) layerForwardWith(rec, spec, N, weights.layers[l], this.layerOps(rec, s, l, N), s.layer, s.x, s.x);
     if (!head) return;
-    rmsnormForward(rec, s.n, s.rstd, s.x, weights.norm, N, C, eps);
-    linear(rec, this.logits, s.n, { weight: weights.lmHead, bias: null }, N, C, spec.vocabSize);
+    // The final norm into the layer set's n1 (free once the last layer has run).
+    const { n1, rstd1 } = s.layer;
+    rmsnormForward(rec, n1, rstd1, s.x, weights.norm, N, C, spec.rmsNormEps);
+    const lmHead = { weight: weights.lmHead, bias: null };
+    if (N === 1) projGemv(rec, this.logits, n1, lmHead, C, spec.vocabSize);
+    else projForward(rec, this.logits, n1, lmHead, N, C, spec.vocabSize);
   }
 
   /** GPU bytes this decoder allocated (cache, scratch, tables). */
@@ -299,27 +267,9 @@ export class Decoder {
   }
 }
 
-/** A frozen projection: a matrix-vector product for one row (f32 or quantized), else the tiled GEMM. */
-function linear(rec: Recorder, out: Buf, inp: Buf, w: LinearWeight, N: number, In: number, Out: number): void {
-  if (N !== 1) projForward(rec, out, inp, w, N, In, Out);
-  else if (isQuantized(w.weight)) linearGemvQ(rec, out, inp, w.weight, w.bias, N, In, Out);
-  else decodeGemv(rec, out, inp, w.weight, w.bias, N, In, Out);
-}
-
 interface Scratch {
   x: GPUBuffer;
-  n: GPUBuffer;
-  tmp: GPUBuffer;
-  rstd: GPUBuffer;
-  qRaw: GPUBuffer | null;
-  kRaw: GPUBuffer | null;
-  q: GPUBuffer;
-  k: GPUBuffer;
-  v: GPUBuffer;
-  att: GPUBuffer;
-  gate: GPUBuffer;
-  up: GPUBuffer;
-  act: GPUBuffer;
+  layer: LayerForwardBuffers;
   h: GPUBuffer;
   seed: GPUBuffer;
   cos: GPUBuffer;

@@ -1,7 +1,7 @@
 // Residual add y += x (shaders/add.wgsl): GPU dispatch and its CPU twin. Also the split-K reduce
 // (split_reduce): the fixed-order sum of a split GEMM's partials (matmul.ts, matmul-q.ts).
 import code from '../../../shaders/add.wgsl?raw';
-import { f32, grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 
 export const addShader = { name: 'add', code };
 const WG = 256;
@@ -11,7 +11,7 @@ export function addInplace(rec: Recorder, y: Buf, x: Buf, n: number): void {
   rec.dispatch({
     shader: addShader,
     entry: 'add_inplace',
-    uniforms: [n, 0, 0, 0, f32(0)], // the shader's Params (split_reduce's fields unused here)
+    uniforms: { n, slices: 0, stride: 0, accumulate: 0, alpha: 0 }, // split_reduce's fields unused here
     bindings: [y, x],
     workgroups: grid(Math.ceil(n / WG)),
   });
@@ -26,7 +26,7 @@ export function splitReduce(rec: Recorder, y: Buf, partials: Buf, n: number, sli
   rec.dispatch({
     shader: addShader,
     entry: 'split_reduce',
-    uniforms: [n, slices, stride, accumulate ? 1 : 0, f32(alpha)],
+    uniforms: { n, slices, stride, accumulate: accumulate ? 1 : 0, alpha },
     bindings: [y, partials],
     workgroups: grid(Math.min(Math.ceil(n / WG), maxPerDim * maxPerDim), maxPerDim),
   });

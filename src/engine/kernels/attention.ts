@@ -3,7 +3,7 @@
 // mask: u32 (B*T), 1 for a token, 0 for padding. Key j is visible to query i iff j <= i and
 // mask[b*T + j] == 1; a query row with no visible key gets out = 0 and lse = 0.
 import code from '../../../shaders/attention.wgsl?raw';
-import { f32, grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 
 export const attentionShader = { name: 'attention', code };
 
@@ -111,7 +111,7 @@ export function attentionForwardTiled(rec: Recorder, tiles: AttentionTiles, t: A
     shader: attentionShader,
     entry: 'attn_forward',
     overrides: tileOverrides(tiles.wg, BQ, BK, BQ, D),
-    uniforms: [B, T, Hq, Hkv, D, f32(scale)],
+    uniforms: { B, T, Hq, Hkv, D, scale },
     bindings: [t.out, t.lse, t.q, t.k, t.v, t.mask],
     workgroups: [Math.ceil(T / BQ), Hq, B],
   });
@@ -135,7 +135,7 @@ export function attentionBackwardTiled(
 ): void {
   const { B, T, Hq, Hkv, D, scale } = shape;
   checkShape(Hq, Hkv, D);
-  const uniforms = [B, T, Hq, Hkv, D, f32(scale)];
+  const uniforms = { B, T, Hq, Hkv, D, scale };
   const maxDim = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
   // dq doubles as scratch: (lse, Di) per (token, query head) in its first two dims.
   rec.dispatch({

@@ -17,7 +17,7 @@ export function crossEntropyForwardBackward(rec: Recorder, losses: Buf, logits: 
     shader: crossEntropyShader,
     entry: 'ce_forward_backward',
     overrides: { WG },
-    uniforms: [N, V],
+    uniforms: { N, V },
     bindings: [losses, logits, targets, lossScale],
     workgroups: grid(N, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });
@@ -29,7 +29,7 @@ export function crossEntropyForward(rec: Recorder, losses: Buf, logits: Buf, tar
     shader: crossEntropyShader,
     entry: 'ce_forward',
     overrides: { WG },
-    uniforms: [N, V],
+    uniforms: { N, V },
     bindings: [losses, logits, targets],
     workgroups: grid(N, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });
@@ -41,7 +41,7 @@ export function lossSum(rec: Recorder, out: Buf, losses: Buf, lossScale: Buf, N:
     shader: crossEntropyShader,
     entry: 'loss_sum',
     overrides: { WG },
-    uniforms: [N, 0],
+    uniforms: { N, V: 0 },
     bindings: [out, losses, lossScale],
     workgroups: [1],
   });

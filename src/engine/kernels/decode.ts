@@ -3,7 +3,7 @@
 // state: u32 [pos, count] read by the kernels when the program runs: rows i < count are the tokens
 // at positions pos + i. Cache per layer: kc, vc (Hkv, Tmax, D).
 import code from '../../../shaders/decode.wgsl?raw';
-import { f32, grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 import { withWorkgroupReductions } from './reductions';
 
 export const decodeShader = withWorkgroupReductions('decode', code);
@@ -23,7 +23,7 @@ export function decodeRope(rec: Recorder, x: Buf, cos: Buf, sin: Buf, state: Buf
     shader: decodeShader,
     entry: 'decode_rope',
     overrides: { WG },
-    uniforms: [N, H, D, Tmax],
+    uniforms: { N, H, D, Tmax },
     bindings: [x, cos, sin, state],
     workgroups: elementwise(rec, N * H * (D / 2)),
   });
@@ -35,7 +35,7 @@ export function decodeKvStore(rec: Recorder, kc: Buf, vc: Buf, k: Buf, v: Buf, s
     shader: decodeShader,
     entry: 'decode_kv_store',
     overrides: { WG },
-    uniforms: [N, Hkv, D, Tmax],
+    uniforms: { N, Hkv, D, Tmax },
     bindings: [kc, vc, k, v, state],
     workgroups: elementwise(rec, N * Hkv * D),
   });
@@ -66,7 +66,7 @@ export function decodeAttention(
     shader: decodeShader,
     entry: 'decode_attention',
     overrides: { WG, QD: D, NPT: npt },
-    uniforms: [N, Hq, Hkv, D, Tmax, f32(scale)],
+    uniforms: { N, Hq, Hkv, D, Tmax, scale },
     bindings: [out, q, kc, vc, state],
     workgroups: [Hq, N],
   });
@@ -86,7 +86,7 @@ export function decodeGemv(rec: Recorder, out: Buf, x: Buf, weight: Buf, bias: B
     shader: decodeShader,
     entry: bias ? 'decode_gemv_bias' : 'decode_gemv',
     overrides: { WG },
-    uniforms: [In, Out, accumulate ? 1 : 0],
+    uniforms: { In, Out, accumulate: accumulate ? 1 : 0 },
     bindings: bias ? [out, x, weight, bias] : [out, x, weight],
     workgroups: [gx, gy, N],
   });

@@ -12,7 +12,7 @@ export function embeddingForward(rec: Recorder, out: Buf, ids: Buf, table: Buf, 
     shader: embeddingShader,
     entry: 'embedding_forward',
     overrides: { WG },
-    uniforms: [N, C],
+    uniforms: { N, C },
     bindings: [out, ids, table],
     workgroups: grid(Math.ceil((N * C) / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });

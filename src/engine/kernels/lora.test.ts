@@ -23,8 +23,8 @@ import {
   type LoraDropoutCpu,
   type LoraSplitKernel,
 } from './lora';
-import { F32, type DispatchSpec, type Recorder } from '../../gpu/gpu';
-import { itChecks, randomF32, relL2Err } from './testing';
+import type { DispatchSpec, Recorder } from '../../gpu/gpu';
+import { fakeBuf, itChecks, randomF32, recordDispatches, relL2Err } from './testing';
 
 describe('lora kernels: GPU vs CPU', () => itChecks(loraChecks));
 
@@ -220,14 +220,9 @@ describe('lora split-K policy', () => {
   });
 
   describe('dispatch', () => {
-    const fakeBuf = (floats: number) => ({ size: floats * 4 }) as unknown as GPUBuffer;
-    const record = (fn: (rec: Recorder) => void): DispatchSpec[] => {
-      const calls: DispatchSpec[] = [];
-      const rec = { gpu: { limits: { maxComputeWorkgroupsPerDimension: 65535 } }, dispatch: (d: DispatchSpec) => calls.push(d) } as unknown as Recorder;
-      fn(rec);
-      return calls;
-    };
-    const u = (d: DispatchSpec) => d.uniforms!.map((v) => (v instanceof F32 ? v.value : v));
+    const record = (fn: (rec: Recorder) => void): DispatchSpec[] => recordDispatches(fn, { maxComputeWorkgroupsPerDimension: 65535 });
+    // The named uniforms in the order the dispatch lists them (the shader's field order).
+    const u = (d: DispatchSpec) => Object.values(d.uniforms!);
     const dropout = { p: 0.25, seed: fakeBuf(1), site: 3 };
 
     it('split: raw partials into the scratch, then one reduce with alpha and accumulate into C', () => {

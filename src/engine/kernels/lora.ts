@@ -4,10 +4,11 @@
 // forward's mask and the CPU twins reproduce it bit for bit (loraKeepMaskCpu).
 import code from '../../../shaders/lora.wgsl?raw';
 import { splitReduce } from './add';
-import { f32, grid, isView, type Buf, type Recorder } from '../../gpu/gpu';
-import { kernelPolicy } from './policy';
+import { composeShader, GEMM_PARAMS_PIECE, GEMM_TILE_PIECE } from './reductions';
+import { grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { resolveSplit, splitPlan, splitSlices, type SplitPlan, type SplitScratch } from './split-k';
 
-export const loraShader = { name: 'lora', code };
+export const loraShader = composeShader('lora', code, [GEMM_PARAMS_PIECE, GEMM_TILE_PIECE]);
 
 export interface LoraDropout {
   /** Dropout probability in [0, 1); 0 disables the mask entirely. */
@@ -102,41 +103,17 @@ export function loraTiles(g: LoraGemmShape): number {
   return Math.ceil(g.M / g.tileM) * Math.ceil(g.Nc / g.tileN);
 }
 
-/**
- * The policy: how many slices to ask for, given the plain kernel's tile count and the reduction
- * length K. 1 when the tiles alone reach the target; otherwise enough slices to reach
- * kernelPolicy.loraSplitTargetWorkgroups, but no slice shorter than loraSplitMinSlice.
- */
+/** Slices the 'lora' split-K policy asks for, given the plain kernel's tiles and the reduction K. */
 export function loraSplitSlices(tiles: number, K: number): number {
-  const p = kernelPolicy;
-  if (tiles >= p.loraSplitTargetWorkgroups) return 1;
-  const want = Math.ceil(p.loraSplitTargetWorkgroups / tiles);
-  return Math.max(1, Math.min(want, Math.floor(K / p.loraSplitMinSlice)));
+  return splitSlices('lora', tiles, K);
 }
 
-export interface LoraSplitPlan extends LoraGemmShape {
-  tiles: number;
-  /** Slices actually used: ceil(K / kSlice) ≤ the slices asked for; 1 = the plain kernel. */
-  slices: number;
-  /** Reduction length per slice, a multiple of TILE_K (K itself when slices = 1); the last is ragged. */
-  kSlice: number;
-  /** Workgroups of the GEMM pass: tiles · slices. */
-  workgroups: number;
-  /** Scratch floats the partials need: slices · M · Nc (0 when slices = 1). */
-  partialFloats: number;
-}
+/** A kernel's GEMM shape with the split it runs (split-k.ts's plan over one part). */
+export type LoraSplitPlan = LoraGemmShape & SplitPlan;
 
 /** The split of a GEMM into (at most) `slices` whole-TILE_K slices. */
 function planFor(g: LoraGemmShape, slices: number): LoraSplitPlan {
-  const tiles = loraTiles(g);
-  let S = Math.max(1, Math.min(Math.floor(slices), Math.ceil(g.K / TILE_K)));
-  let kSlice = g.K;
-  if (S > 1) {
-    kSlice = Math.ceil(Math.ceil(g.K / S) / TILE_K) * TILE_K;
-    S = Math.ceil(g.K / kSlice);
-    if (S === 1) kSlice = g.K;
-  }
-  return { ...g, tiles, slices: S, kSlice, workgroups: tiles * S, partialFloats: S > 1 ? S * g.M * g.Nc : 0 };
+  return { ...g, ...splitPlan(g.M, g.Nc, [g.K], loraTiles(g), TILE_K, slices) };
 }
 
 /** The split one of the four kernels uses for this shape; `slices` forces the number asked for. */
@@ -178,17 +155,8 @@ export function loraSplitScratchFloats(maxTokens: number, r: number, shapes: Ite
 
 // ---- GPU dispatch ----
 
-/** Split-K for lora_down, lora_grad_h, lora_grad_a, lora_grad_b. */
-export interface LoraSplit {
-  /**
-   * Scratch for the partial tiles, sized with loraSplitScratchFloats. Must not alias any other
-   * binding of the call; its contents are dead between calls. With too little room the split is
-   * narrowed to fit (a forced `slices` that does not fit throws).
-   */
-  partials: Buf;
-  /** Force the number of slices asked for (tests); default: the policy (loraSplitSlices). */
-  slices?: number;
-}
+/** Split-K for lora_down, lora_grad_h, lora_grad_a, lora_grad_b (planner: split-k.ts). */
+export type LoraSplit = SplitScratch;
 
 interface Gemm {
   entry: string;
@@ -204,32 +172,15 @@ interface Gemm {
   split?: LoraSplit;
 }
 
-function underlying(b: Buf): GPUBuffer {
-  return isView(b) ? b.buffer : b;
-}
-
 /** The plan a call runs: the policy's (or forced) split, narrowed to the scratch it was given. */
-function splitFor(g: Gemm): LoraSplitPlan {
-  const shape: LoraGemmShape = { M: g.M, Nc: g.Nc, K: g.K, tileM: g.tileM, tileN: g.tileN };
-  if (!g.split) return planFor(shape, 1);
-  const forced = g.split.slices !== undefined;
-  let plan = planFor(shape, g.split.slices ?? loraSplitSlices(loraTiles(shape), g.K));
-  if (plan.slices === 1) return plan;
-  const room = Math.floor(g.split.partials.size / 4);
-  if (plan.partialFloats > room) {
-    if (forced) throw new Error(`${g.entry}: ${plan.slices} slices need ${plan.partialFloats} scratch floats, the buffer holds ${room}`);
-    plan = planFor(shape, Math.floor(room / (g.M * g.Nc)));
-  }
-  if (plan.slices > 1) {
-    const scratch = underlying(g.split.partials);
-    if (g.bindings.some((b) => underlying(b) === scratch)) throw new Error(`${g.entry}: the split-K scratch aliases an operand`);
-  }
-  return plan;
+function splitFor(g: Gemm): SplitPlan {
+  const tiles = loraTiles({ M: g.M, Nc: g.Nc, K: g.K, tileM: g.tileM, tileN: g.tileN });
+  return resolveSplit({ what: g.entry, family: 'lora', M: g.M, Nc: g.Nc, parts: [g.K], tiles, unit: TILE_K }, g.split, g.bindings);
 }
 
 function gemm(rec: Recorder, g: Gemm): void {
   const plan = splitFor(g);
-  const split = plan.slices > 1;
+  const split = plan.split;
   const overrides: Record<string, number> = { TILE_M: g.tileM, TILE_N: g.tileN, TILE_K };
   // Split: the GEMM writes raw partial tiles (alpha 1, no accumulate) into the scratch; the reduce
   // applies alpha and accumulate.
@@ -249,20 +200,20 @@ function gemm(rec: Recorder, g: Gemm): void {
     shader: loraShader,
     entry: g.entry,
     overrides,
-    uniforms: [
-      g.M,
-      g.Nc,
-      g.K,
-      tilesM,
-      plan.tiles,
-      split ? 0 : g.accumulate ? 1 : 0,
-      f32(split ? 1 : g.alpha),
-      threshold,
+    uniforms: {
+      M: g.M,
+      Nc: g.Nc,
+      K: g.K,
+      tiles_m: tilesM,
+      tiles: plan.tiles,
+      accumulate: split ? 0 : g.accumulate ? 1 : 0,
+      alpha: split ? 1 : g.alpha,
+      keep_threshold: threshold,
       site,
-      plan.kSlice,
-      plan.slices,
-      sliceStride,
-    ],
+      k_slice: plan.kSlice,
+      slices: plan.slices,
+      slice_stride: sliceStride,
+    },
     bindings,
     workgroups: grid(plan.workgroups, maxPerDim),
   });
@@ -290,7 +241,7 @@ export function loraUp(rec: Recorder, out: Buf, h: Buf, B: Buf, N: number, Out: 
     rec.dispatch({
       shader: loraShader,
       entry: 'lora_up_rows',
-      uniforms: [N, Out, r, 0, 0, 1, f32(scale), 0, 0, r, 1, 0],
+      uniforms: { M: N, Nc: Out, K: r, tiles_m: 0, tiles: 0, accumulate: 1, alpha: scale, keep_threshold: 0, site: 0, k_slice: r, slices: 1, slice_stride: 0 },
       bindings: [out, h, B],
       workgroups: grid(Math.ceil((N * Out) / 64), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
     });

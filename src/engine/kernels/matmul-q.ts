@@ -17,10 +17,12 @@
 import code from '../../../shaders/matmul_q.wgsl?raw';
 import { grid, isView, type Buf, type BufferView, type Gpu, type Recorder } from '../../gpu/gpu';
 import { GpuLimitError } from '../../gpu/errors';
+import type { UniformValues } from '../../gpu/uniforms';
 import { matmulQ128Shader, resolveMatmulTile, TILE128, type MatmulTile } from './matmul-tile128';
-import { matmulTiles, resolveMatmulSplit, type MatmulSplit } from './matmul';
+import { matmulTiles, type MatmulSplit } from './matmul';
+import { resolveSplit } from './split-k';
 import { splitReduce } from './add';
-import { withWorkgroupReductions } from './reductions';
+import { QUANT_BLOCK_PIECE, withWorkgroupReductions } from './reductions';
 import {
   blocksPerRow,
   dequantizeRows,
@@ -30,7 +32,7 @@ import {
   type QuantizedTensor,
 } from '../../quant/format';
 
-export const matmulQShader = withWorkgroupReductions('matmul_q', code);
+export const matmulQShader = withWorkgroupReductions('matmul_q', code, [QUANT_BLOCK_PIECE]);
 
 /** A quantized (rows, cols) weight on the GPU. rows = Out (or vocab), cols = In (or hidden). */
 export interface QuantWeightBuffers {
@@ -177,7 +179,7 @@ export function linearForwardQ(
       rec.dispatch({
         shader: matmulQ128Shader(bits(w.kind) as 4 | 8, vec4Ok(In, Out, part)),
         entry: bias ? 'linear_fwd_bias' : 'linear_fwd',
-        uniforms: [N, In, part.rows, Out, part.rowStart, accumulate ? 1 : 0, Out, 0, 0, 0, 0, 0],
+        uniforms: quantParams(N, In, part, Out, accumulate ? 1 : 0),
         bindings: bias ? [out, inp, part.q, part.scales, bias] : [out, inp, part.q, part.scales],
         workgroups: [Math.ceil(part.rows / TILE128.TILE), Math.ceil(N / TILE128.TILE)],
         label: `linear_q_fwd ${w.kind} ${N}x${In}->${Out} tile128`,
@@ -188,7 +190,7 @@ export function linearForwardQ(
       shader: matmulQShader,
       entry: bias ? 'linear_fwd_bias' : 'linear_fwd',
       overrides: { BITS: bits(w.kind), WG_M, WG_O },
-      uniforms: [N, In, part.rows, Out, part.rowStart, accumulate ? 1 : 0, Out, 0, 0, 0, 0, 0],
+      uniforms: quantParams(N, In, part, Out, accumulate ? 1 : 0),
       bindings: bias ? [out, inp, part.q, part.scales, bias] : [out, inp, part.q, part.scales],
       workgroups: [Math.ceil(part.rows / TILE_O), Math.ceil(N / TILE_M)],
       label: `linear_q_fwd ${w.kind} ${N}x${In}->${Out}`,
@@ -216,16 +218,8 @@ export function linearBackwardInputQ(
   checkShape(w, In, Out, 'linearBackwardInputQ');
   const size = resolveMatmulTile(tile, N, In, rec.gpu.limits, 'linearBackwardInputQ');
   const parts = quantWeightParts(rec.gpu, w);
-  const plan = resolveMatmulSplit(
-    'linearBackwardInputQ',
-    N,
-    In,
-    parts.map((p) => p.rows),
-    matmulTiles(N, In, size),
-    SPLIT_UNIT,
-    split,
-    [dinp, dout, w.q, w.scales],
-  );
+  const gemm = { what: 'linearBackwardInputQ', family: 'matmul', M: N, Nc: In, parts: parts.map((p) => p.rows), tiles: matmulTiles(N, In, size), unit: SPLIT_UNIT } as const;
+  const plan = resolveSplit(gemm, split, [dinp, dout, w.q, w.scales]);
   // Unsplit: part 0 writes (or accumulates), later parts accumulate into dinp. Split: each part's
   // slices write raw partials into their own slots of the scratch; the reduce applies accumulate.
   const dst = plan.split ? split!.partials : dinp;
@@ -234,7 +228,7 @@ export function linearBackwardInputQ(
     const slices = plan.partSlices[i];
     const flag = plan.split ? 0 : accumulate || i > 0 ? 1 : 0;
     const kSlice = plan.split ? plan.kSlice : part.rows;
-    const uniforms = [N, In, part.rows, Out, part.rowStart, flag, Out, kSlice, plan.split ? slot : 0, 0, 0, 0];
+    const uniforms = quantParams(N, In, part, Out, flag, kSlice, plan.split ? slot : 0);
     const label = `linear_q_bwd_input ${w.kind} ${N}x${Out}->${In}${size === 128 ? ' tile128' : ''}${plan.split ? ` split ${slices}x${plan.kSlice}` : ''}`;
     slot += slices;
     if (size === 128) {
@@ -275,12 +269,20 @@ export function linearGemvQ(rec: Recorder, out: Buf, inp: Buf, w: QuantWeightBuf
       shader: matmulQShader,
       entry: bias ? 'linear_gemv_bias' : 'linear_gemv',
       overrides: { BITS: bits(w.kind), WG: GEMV_WG },
-      uniforms: [N, In, part.rows, Out, part.rowStart, accumulate ? 1 : 0, Out, 0, 0, 0, 0, 0],
+      uniforms: quantParams(N, In, part, Out, accumulate ? 1 : 0),
       bindings: bias ? [out, inp, part.q, part.scales, bias] : [out, inp, part.q, part.scales],
       workgroups: [x, y, N],
       label: `linear_q_gemv ${w.kind} ${N}x${In}->${Out}`,
     });
   }
+}
+
+/**
+ * The uniforms of shaders/quant_block.wgsl for one part of a (totalRows, In) weight: flag as the
+ * entry point reads it (accumulate, or zero-fill invalid ids); kSlice, slot0 for linear_bwd_input.
+ */
+function quantParams(N: number, In: number, part: QuantWeightPart, totalRows: number, flag: number, kSlice = 0, slot0 = 0): UniformValues {
+  return { N, In, Out: part.rows, outStride: totalRows, rowOffset: part.rowStart, flag, totalRows, kSlice, slot0 };
 }
 
 /** out (N, C) = table[ids[n]] dequantized; table (vocab, C) quantized; ids (N) u32 (as embeddingForward). Ids past the table give zeros. */
@@ -293,7 +295,7 @@ export function embeddingForwardQ(rec: Recorder, out: Buf, ids: Buf, table: Quan
       shader: matmulQShader,
       entry: 'embedding',
       overrides: { BITS: bits(table.kind), WG: EMB_WG },
-      uniforms: [N, C, part.rows, table.rows, part.rowStart, i === parts.length - 1 ? 1 : 0, table.rows, 0, 0, 0, 0, 0],
+      uniforms: quantParams(N, C, part, table.rows, i === parts.length - 1 ? 1 : 0),
       bindings: [out, ids, part.q, part.scales],
       workgroups: grid(Math.ceil((N * wpr) / EMB_WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
       label: `embedding_q ${table.kind} ${N}x${C}`,

@@ -5,15 +5,14 @@ import {
   linearBackwardInputCpu,
   linearForward,
   linearForwardCpu,
-  matmulSplitPlan,
   matmulSplitSlices,
   matmulTiles,
   MATMUL_TILE,
-  resolveMatmulSplit,
   type MatmulSplit,
   type MatmulTile,
 } from './matmul';
 import { resolveMatmulTile } from './matmul-tile128';
+import { resolveSplit, splitPlan } from './split-k';
 import { randomF32, relL2Err } from './random';
 
 /**
@@ -76,10 +75,10 @@ export function splitScratch(
   const forced = c.slices === 'auto' ? undefined : c.slices;
   const tiles = matmulTiles(M, Nc, tile);
   const K = parts.reduce((a, b) => a + b, 0);
-  const plan = matmulSplitPlan(M, Nc, parts, tiles, unit, forced ?? matmulSplitSlices(tiles, K));
+  const plan = splitPlan(M, Nc, parts, tiles, unit, forced ?? matmulSplitSlices(tiles, K));
   const floats = c.room ?? plan.partialFloats;
   const fake = { size: floats * 4 } as GPUBuffer;
-  const used = resolveMatmulSplit(what, M, Nc, parts, tiles, unit, { partials: fake, slices: forced }, []);
+  const used = resolveSplit({ what, family: 'matmul', M, Nc, parts, tiles, unit }, { partials: fake, slices: forced }, []);
   const want = c.wantSlices ?? plan.slices;
   const last = parts[parts.length - 1] - (used.partSlices[parts.length - 1] - 1) * used.kSlice;
   if (!used.split || used.slices !== want || want < 2 || last >= used.kSlice || used.kSlice % unit !== 0) {

@@ -6,7 +6,6 @@ import {
   linearBackwardInputCpu,
   linearForward,
   linearForwardCpu,
-  matmulSplitPlan,
   matmulSplitScratchFloats,
   matmulSplitSlices,
   matmulTileFor,
@@ -14,8 +13,9 @@ import {
 } from './matmul';
 import { linearBackwardInputQ, type QuantWeightBuffers } from './matmul-q';
 import { resolveMatmulTile, TILE128 } from './matmul-tile128';
-import { itChecks, randomF32, relL2Err } from './testing';
-import { F32, type DispatchSpec, type Recorder } from '../../gpu/gpu';
+import { splitPlan as matmulSplitPlan } from './split-k';
+import { fakeBuf, itChecks, randomF32, recordDispatches, relL2Err } from './testing';
+import type { DispatchSpec } from '../../gpu/gpu';
 
 describe('matmul kernels: GPU vs CPU', () => itChecks(matmulChecks));
 
@@ -162,30 +162,16 @@ describe('split-K of the backward input product (LM head)', () => {
   });
 
   describe('dispatch', () => {
-    const fakeBuf = (floats: number) => ({ size: floats * 4 }) as unknown as GPUBuffer;
-    const limits = {
-      maxComputeWorkgroupsPerDimension: 65535,
-      maxComputeWorkgroupStorageSize: 32768,
-      maxComputeInvocationsPerWorkgroup: 256,
-      maxComputeWorkgroupSizeX: 256,
-      maxStorageBufferBindingSize: 1 << 30,
-      minStorageBufferOffsetAlignment: 256,
-    };
-    const record = (fn: (rec: Recorder) => void, lim: Partial<typeof limits> = {}): DispatchSpec[] => {
-      const calls: DispatchSpec[] = [];
-      const rec = { gpu: { limits: { ...limits, ...lim } }, dispatch: (d: DispatchSpec) => calls.push(d) } as unknown as Recorder;
-      fn(rec);
-      return calls;
-    };
+    const record = recordDispatches;
     const names = (calls: DispatchSpec[]) => calls.map((d) => `${d.shader.name}.${d.entry}`);
-    const u = (d: DispatchSpec) => d.uniforms!.map((v) => (v instanceof F32 ? v.value : v));
+    // The named uniforms in the order the dispatch lists them (the shader's field order).
+    const u = (d: DispatchSpec) => Object.values(d.uniforms!);
 
     it('f32 split: raw partials into the scratch (slice = z), then one ordered reduce with accumulate', () => {
       const [dinp, dout, w, partials] = [fakeBuf(640 * 576), fakeBuf(640 * 49152), fakeBuf(49152 * 576), fakeBuf(12 * 640 * 576)];
       const calls = record((rec) => linearBackwardInput(rec, dinp, dout, w, 640, 576, 49152, true, 'auto', { partials }));
       expect(names(calls)).toEqual(['matmul.linear_backward_input', 'add.split_reduce']);
-      // M, Nc, K, tiles_m, tiles, accumulate, k_slice, slice_stride
-      expect(calls[0].uniforms).toEqual([640, 576, 49152, 10, 90, 0, 4096, 640 * 576]);
+      expect(calls[0].uniforms).toEqual({ M: 640, Nc: 576, K: 49152, tiles_m: 10, tiles: 90, accumulate: 0, alpha: 1, keep_threshold: 0, site: 0, k_slice: 4096, slices: 12, slice_stride: 640 * 576 });
       expect(calls[0].bindings).toEqual([partials, dout, w]);
       expect(calls[0].workgroups).toEqual([90, 1, 12]);
       // n, slices, stride, accumulate, alpha (1: the sum as it is)
@@ -198,7 +184,7 @@ describe('split-K of the backward input product (LM head)', () => {
       for (const split of [undefined, { partials: fakeBuf(1 << 24), slices: 1 }]) {
         const calls = record((rec) => linearBackwardInput(rec, dinp, dout, w, 640, 576, 49152, true, 'auto', split));
         expect(names(calls)).toEqual(['matmul.linear_backward_input']);
-        expect(calls[0].uniforms).toEqual([640, 576, 49152, 10, 90, 1, 49152, 0]);
+        expect(calls[0].uniforms).toEqual({ M: 640, Nc: 576, K: 49152, tiles_m: 10, tiles: 90, accumulate: 1, alpha: 1, keep_threshold: 0, site: 0, k_slice: 49152, slices: 1, slice_stride: 0 });
         expect(calls[0].bindings).toEqual([dinp, dout, w]);
         expect(calls[0].workgroups).toEqual([90, 1, 1]);
       }
@@ -212,7 +198,7 @@ describe('split-K of the backward input product (LM head)', () => {
     it('a scratch too small narrows the split; a forced split that does not fit, or aliasing, throws', () => {
       const [dinp, dout, w] = [fakeBuf(640 * 576), fakeBuf(640 * 49152), fakeBuf(49152 * 576)];
       const calls = record((rec) => linearBackwardInput(rec, dinp, dout, w, 640, 576, 49152, false, 'auto', { partials: fakeBuf(5 * 640 * 576 + 7) }));
-      expect(calls[0].uniforms!.slice(6)).toEqual([9840, 640 * 576]);
+      expect(calls[0].uniforms).toMatchObject({ k_slice: 9840, slice_stride: 640 * 576 });
       expect(calls[0].workgroups).toEqual([90, 1, 5]);
       expect(record((rec) => linearBackwardInput(rec, dinp, dout, w, 640, 576, 49152, false, 'auto', { partials: fakeBuf(640 * 576) })).length).toBe(1);
       expect(() => record((rec) => linearBackwardInput(rec, dinp, dout, w, 640, 576, 49152, false, 'auto', { partials: fakeBuf(640 * 576), slices: 4 }))).toThrow(/scratch/);
@@ -226,19 +212,19 @@ describe('split-K of the backward input product (LM head)', () => {
       const calls = record((rec) => linearBackwardInputQ(rec, dinp, dout, w, 3, 64, 100, true, 'auto', { partials, slices: 3 }));
       expect(names(calls)).toEqual(['matmul_q.linear_bwd_input', 'matmul_q.linear_bwd_input', 'add.split_reduce']);
       // N, In, Out (part rows), outStride, rowOffset, flag, totalRows, kSlice, slot0
-      expect(calls[0].uniforms!.slice(0, 9)).toEqual([3, 64, 64, 100, 0, 0, 100, 64, 0]);
+      expect(u(calls[0]).slice(0, 9)).toEqual([3, 64, 64, 100, 0, 0, 100, 64, 0]);
       expect(calls[0].workgroups).toEqual([1, 1, 1]);
-      expect(calls[1].uniforms!.slice(0, 9)).toEqual([3, 64, 36, 100, 64, 0, 100, 64, 1]);
+      expect(u(calls[1]).slice(0, 9)).toEqual([3, 64, 36, 100, 64, 0, 100, 64, 1]);
       expect(calls[1].workgroups).toEqual([1, 1, 1]);
       expect(calls[0].bindings[0]).toBe(partials);
       expect(u(calls[2])).toEqual([3 * 64, 2, 3 * 64, 1, 1]);
       expect(calls[2].bindings).toEqual([dinp, partials]);
       const more = record((rec) => linearBackwardInputQ(rec, dinp, dout, w, 3, 64, 100, false, 'auto', { partials, slices: 4 }));
       expect(more.map((d) => d.workgroups[2])).toEqual([2, 2, undefined]); // kSlice 32: 2 + 2 (the last ragged)
-      expect(more[1].uniforms!.slice(7, 9)).toEqual([32, 2]);
+      expect(u(more[1]).slice(7, 9)).toEqual([32, 2]);
       // unsplit: part 0 writes, part 1 accumulates, straight into dinp
       const plain = record((rec) => linearBackwardInputQ(rec, dinp, dout, w, 3, 64, 100, false));
-      expect(plain.map((d) => [d.uniforms![5], d.uniforms![7], d.uniforms![8], d.bindings[0], d.workgroups[2]])).toEqual([
+      expect(plain.map((d) => [u(d)[5], u(d)[7], u(d)[8], d.bindings[0], d.workgroups[2]])).toEqual([
         [0, 64, 0, dinp, 1],
         [1, 36, 0, dinp, 1],
       ]);

@@ -3,77 +3,29 @@
 // Large outputs use a 128x128 tile instead (generated WGSL, matmul-tile128.ts; same CPU twins).
 // The backward input product can split its reduction (split-K, below), as the LM head needs.
 import code from '../../../shaders/matmul.wgsl?raw';
-import { grid, isView, type Buf, type Recorder } from '../../gpu/gpu';
-import { kernelPolicy } from './policy';
+import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 import { splitReduce } from './add';
+import { composeShader, GEMM_TILE_PIECE, GEMM_PARAMS_PIECE } from './reductions';
+import { resolveSplit, splitSlices, type SplitScratch } from './split-k';
 import { matmul128Shader, matmulTileFor, resolveMatmulTile, TILE128, type MatmulTile } from './matmul-tile128';
 
 export { matmulTileFor, type MatmulTile } from './matmul-tile128';
 
-export const matmulShader = { name: 'matmul', code };
+export const matmulShader = composeShader('matmul', code, [GEMM_PARAMS_PIECE, GEMM_TILE_PIECE]);
 
 /** Output tile per workgroup (each thread computes 4x4 of it) and the k-slice staged per step. */
 export const MATMUL_TILE = { TILE_M: 64, TILE_N: 64, TILE_K: 16 } as const;
 
-// ---- split-K policy (linear_backward_input here, linear_bwd_input in matmul-q.ts) ----
-//
-// The LM head's backward dn (rows, C) = dlogits (rows, V)·W (V, C) has a small output (a head
-// chunk of rows times the hidden size: ~100 tiles) and a reduction over the whole vocabulary
-// (50k..150k). It splits the reduction into S slices (one workgroup per tile and slice, slice = z),
-// each writing its partial output to a scratch buffer (S, M, Nc); split_reduce (shaders/add.wgsl)
-// then sums the slices in order into dinp, honouring accumulate. As the LoRA kernels (lora.ts).
+// ---- split-K (linear_backward_input here, linear_bwd_input in matmul-q.ts; planner: split-k.ts) ----
 
-/**
- * The policy: slices to ask for, given the plain grid's tile count and the reduction length K.
- * 1 when the tiles alone reach kernelPolicy.matmulSplitMinWorkgroups; otherwise enough slices to
- * reach matmulSplitTargetWorkgroups, but no slice shorter than matmulSplitMinSlice.
- */
+/** Slices the 'matmul' split-K policy asks for, given the plain grid's tiles and the reduction K. */
 export function matmulSplitSlices(tiles: number, K: number): number {
-  const p = kernelPolicy;
-  if (tiles >= p.matmulSplitMinWorkgroups) return 1;
-  const want = Math.ceil(p.matmulSplitTargetWorkgroups / tiles);
-  return Math.max(1, Math.min(want, Math.floor(K / p.matmulSplitMinSlice)));
+  return splitSlices('matmul', tiles, K);
 }
 
 /** Output tiles of an (M, Nc) result at a tile size (64 or 128, square). */
 export function matmulTiles(M: number, Nc: number, tile: 64 | 128): number {
   return Math.ceil(M / tile) * Math.ceil(Nc / tile);
-}
-
-export interface MatmulSplitPlan {
-  /** Output tiles of the plain grid. */
-  tiles: number;
-  /** Reduction slices in all: Σ partSlices; 1 (and split false) for the plain kernel. */
-  slices: number;
-  /** Whether the call runs split (partials, then split_reduce). */
-  split: boolean;
-  /** Rows of the reduction per slice: a multiple of `unit` (the whole reduction when unsplit). */
-  kSlice: number;
-  /** Slices of each part of the reduction (each part's last slice may be ragged). */
-  partSlices: number[];
-  /** Workgroups of the GEMM pass(es): tiles · slices. */
-  workgroups: number;
-  /** Scratch floats the partials need: slices · M · Nc (0 unsplit). */
-  partialFloats: number;
-}
-
-/**
- * The split of a reduction made of parts (row ranges of W bound separately; one part for an f32
- * weight) into at most about `slices` slices of kSlice rows, kSlice a multiple of `unit` (the
- * kernel's K step). Slices never straddle parts: each part is cut into ceil(rows / kSlice), so
- * with several parts the total can exceed the slices asked for by parts − 1. Asking for 1 (or a
- * reduction too short to cut) gives the plain kernel.
- */
-export function matmulSplitPlan(M: number, Nc: number, parts: readonly number[], tiles: number, unit: number, slices: number): MatmulSplitPlan {
-  const K = parts.reduce((a, b) => a + b, 0);
-  const S = Math.max(1, Math.min(Math.floor(slices), Math.ceil(K / unit)));
-  const plain: MatmulSplitPlan = { tiles, slices: 1, split: false, kSlice: K, partSlices: parts.map(() => 1), workgroups: tiles, partialFloats: 0 };
-  if (S <= 1) return plain;
-  const kSlice = Math.ceil(Math.ceil(K / S) / unit) * unit;
-  const partSlices = parts.map((rows) => Math.max(1, Math.ceil(rows / kSlice)));
-  const total = partSlices.reduce((a, b) => a + b, 0);
-  if (total <= 1) return plain;
-  return { tiles, slices: total, split: true, kSlice, partSlices, workgroups: tiles * total, partialFloats: total * M * Nc };
 }
 
 /**
@@ -101,54 +53,7 @@ export function matmulSplitScratchFloats(maxM: number, Nc: number, K: number): n
 }
 
 /** Split-K for the backward input products (linearBackwardInput, linearBackwardInputQ). */
-export interface MatmulSplit {
-  /**
-   * Scratch for the partial results, sized with matmulSplitScratchFloats. Must not alias any
-   * operand of the call; its contents are dead between calls. With too little room the split is
-   * narrowed to fit (down to none); a forced `slices` that does not fit throws.
-   */
-  partials: Buf;
-  /** Force the number of slices asked for (tests); default: the policy (matmulSplitSlices). */
-  slices?: number;
-}
-
-function underlying(b: Buf): GPUBuffer {
-  return isView(b) ? b.buffer : b;
-}
-
-/**
- * The plan a call runs: unsplit without `split`, else the policy's (or forced) slices over the
- * parts, narrowed to the scratch. Throws when the scratch aliases an operand of a split call.
- */
-export function resolveMatmulSplit(
-  what: string,
-  M: number,
-  Nc: number,
-  parts: readonly number[],
-  tiles: number,
-  unit: number,
-  split: MatmulSplit | undefined,
-  operands: Buf[],
-): MatmulSplitPlan {
-  const K = parts.reduce((a, b) => a + b, 0);
-  if (!split) return matmulSplitPlan(M, Nc, parts, tiles, unit, 1);
-  const asked = split.slices ?? matmulSplitSlices(tiles, K);
-  let plan = matmulSplitPlan(M, Nc, parts, tiles, unit, asked);
-  if (!plan.split) return plan;
-  const room = Math.floor(split.partials.size / 4);
-  if (plan.partialFloats > room) {
-    if (split.slices !== undefined) throw new Error(`${what}: ${plan.slices} slices need ${plan.partialFloats} scratch floats, the buffer holds ${room}`);
-    // The most slices that fit; parts may add up to parts − 1 over what is asked for.
-    for (let s = Math.min(asked - 1, Math.floor(room / (M * Nc))); ; s--) {
-      plan = matmulSplitPlan(M, Nc, parts, tiles, unit, s);
-      if (!plan.split || plan.partialFloats <= room) break;
-    }
-    if (!plan.split) return plan;
-  }
-  const scratch = underlying(split.partials);
-  if (operands.some((b) => underlying(b) === scratch)) throw new Error(`${what}: the split-K scratch aliases an operand`);
-  return plan;
-}
+export type MatmulSplit = SplitScratch;
 
 /**
  * C (M,Nc) = A (M,K)·B with B read as the entry point says; one workgroup per output tile (and
@@ -160,12 +65,13 @@ function gemm(rec: Recorder, entry: string, bindings: Buf[], M: number, Nc: numb
   const size = resolveMatmulTile(tile, M, Nc, rec.gpu.limits, `matmul.${entry}`);
   const tilesM = Math.ceil(M / size);
   const tiles = matmulTiles(M, Nc, size);
-  const plan = resolveMatmulSplit(`matmul.${entry}`, M, Nc, [K], tiles, MATMUL_TILE.TILE_K, split, bindings);
+  const plan = resolveSplit({ what: `matmul.${entry}`, family: 'matmul', M, Nc, parts: [K], tiles, unit: MATMUL_TILE.TILE_K }, split, bindings);
   // Split: the GEMM writes each slice's raw partial (no accumulate) into the scratch; the reduce
   // applies accumulate.
   const c = plan.split ? split!.partials : bindings[0];
   const stride = plan.split ? M * Nc : 0;
-  const uniforms = [M, Nc, K, tilesM, tiles, accumulate && !plan.split ? 1 : 0, plan.kSlice, stride];
+  // No dropout (keep_threshold, site unused); the slice is workgroup z.
+  const uniforms = { M, Nc, K, tiles_m: tilesM, tiles, accumulate: accumulate && !plan.split ? 1 : 0, alpha: 1, keep_threshold: 0, site: 0, k_slice: plan.kSlice, slices: plan.slices, slice_stride: stride };
   const [x, y] = grid(tiles, rec.gpu.limits.maxComputeWorkgroupsPerDimension);
   rec.dispatch({
     ...(size === 128 ? { shader: matmul128Shader(K % 4 === 0 && Nc % 4 === 0) } : { shader: matmulShader, overrides: { ...MATMUL_TILE } }),

@@ -1,7 +1,7 @@
 // Global gradient norm and AdamW over flat f32 buffers (shaders/optimizer.wgsl): GPU dispatches and
 // CPU twins. Matches torch.nn.utils.clip_grad_norm_ followed by torch.optim.AdamW.
 import code from '../../../shaders/optimizer.wgsl?raw';
-import { f32, grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 import { withWorkgroupReductions } from './reductions';
 
 export const optimizerShader = withWorkgroupReductions('optimizer', code);
@@ -31,7 +31,7 @@ export function globalNormSquared(rec: Recorder, out: Buf, partials: Buf, x: Buf
     shader: optimizerShader,
     entry: 'norm_partials',
     overrides: { WG },
-    uniforms: [n, parts],
+    uniforms: { n, parts },
     bindings: [null, partials, x],
     workgroups: [parts],
   });
@@ -39,7 +39,7 @@ export function globalNormSquared(rec: Recorder, out: Buf, partials: Buf, x: Buf
     shader: optimizerShader,
     entry: 'norm_final',
     overrides: { WG },
-    uniforms: [n, parts],
+    uniforms: { n, parts },
     bindings: [out, partials, null],
     workgroups: [1],
   });
@@ -70,16 +70,16 @@ export function adamwStep(
     entry: 'adamw_step',
     overrides: { WG },
     // 1 - beta in float64, then rounded (torch passes the scalar 1 - beta, not 1 - f32(beta)).
-    uniforms: [
+    uniforms: {
       n,
-      f32(hp.beta1),
-      f32(hp.beta2),
-      f32(1 - hp.beta1),
-      f32(1 - hp.beta2),
-      f32(hp.eps),
-      f32(hp.weightDecay),
-      f32(hp.maxGradNorm),
-    ],
+      beta1: hp.beta1,
+      beta2: hp.beta2,
+      one_minus_beta1: 1 - hp.beta1,
+      one_minus_beta2: 1 - hp.beta2,
+      eps: hp.eps,
+      weight_decay: hp.weightDecay,
+      max_grad_norm: hp.maxGradNorm,
+    },
     bindings: [params, grads, m, v, normSq, stepParams],
     workgroups: grid(Math.ceil(n / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });

@@ -3,7 +3,8 @@
 // checks run again on a device forced to the subgroup form, the one real GPUs get.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNodeGpu } from '../../gpu/node';
-import { MIN_SUBGROUP_SIZE, subgroupsCompile, type Gpu } from '../../gpu/gpu';
+import { MIN_SUBGROUP_SIZE, shaderKey, subgroupsCompile, type Gpu, type Shader } from '../../gpu/gpu';
+import { composeShader } from './reductions';
 import type { KernelCheck } from './check';
 import { crossEntropyChecks } from './crossentropy.check';
 import { decodeChecks } from './decode.check';
@@ -48,4 +49,20 @@ describe('workgroup reductions', () => {
       expect(error, `${c.name}: error ${error} over tolerance ${tolerance}`).toBeLessThanOrEqual(tolerance);
     });
   }
+});
+
+describe('composeShader', () => {
+  it('puts the pieces in front in order, and names them in the pipeline cache key', () => {
+    const a = { name: 'a', code: '// piece a' };
+    const b = { name: 'b', code: '// piece b', subgroupCode: 'enable subgroups;\n// piece b, subgroups' };
+    const plain: Shader = { name: 'k', code: '// kernel' };
+    const withA = composeShader('k', '// kernel', [a]);
+    const withBA = composeShader('k', '// kernel', [b, a]);
+    expect(withA.code).toBe('// piece a\n// kernel');
+    expect(withA.subgroupCode).toBeUndefined();
+    expect(withBA.subgroupCode).toBe('enable subgroups;\n// piece b, subgroups\n// piece a\n// kernel');
+    // Same name, different compositions: three cache keys, not one module for all.
+    expect(new Set([shaderKey(plain), shaderKey(withA), shaderKey(withBA)]).size).toBe(3);
+    expect(shaderKey(withBA)).toBe('k+b+a');
+  });
 });

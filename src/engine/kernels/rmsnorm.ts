@@ -2,7 +2,7 @@
 // computed in f32; backward gives the input gradient only (the norm weight is frozen). Serves the
 // hidden-size norms and Qwen3's per-head q_norm/k_norm (N = tokens·heads, C = head_dim).
 import code from '../../../shaders/rmsnorm.wgsl?raw';
-import { f32, grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 import { withWorkgroupReductions } from './reductions';
 
 export const rmsnormShader = withWorkgroupReductions('rmsnorm', code);
@@ -21,7 +21,7 @@ export function rmsnormForward(rec: Recorder, out: Buf, rstd: Buf, inp: Buf, wei
     shader: rmsnormShader,
     entry: 'rmsnorm_forward',
     overrides: { WG: rmsnormWorkgroupSize(C) },
-    uniforms: [N, C, f32(eps), 0],
+    uniforms: { N, C, eps, accumulate: 0 },
     bindings: [out, rstd, inp, weight],
     workgroups: grid(N, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });
@@ -43,7 +43,7 @@ export function rmsnormBackward(
     shader: rmsnormShader,
     entry: 'rmsnorm_backward',
     overrides: { WG: rmsnormWorkgroupSize(C) },
-    uniforms: [N, C, f32(0), accumulate ? 1 : 0],
+    uniforms: { N, C, eps: 0, accumulate: accumulate ? 1 : 0 },
     bindings: [dinp, dout, inp, weight, rstd],
     workgroups: grid(N, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });

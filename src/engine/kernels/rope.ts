@@ -103,7 +103,7 @@ function dispatchRope(rec: Recorder, entry: string, x: Buf, cos: Buf, sin: Buf, 
     shader: ropeShader,
     entry,
     overrides: { WG },
-    uniforms: [B, T, H, D],
+    uniforms: { B, T, H, D },
     bindings: [x, cos, sin],
     workgroups: grid(Math.ceil(pairs / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });

@@ -11,7 +11,7 @@ function workgroups(rec: Recorder, n: number): [number, number] {
 
 /** out (n) = silu(gate) · up. */
 export function swigluForward(rec: Recorder, out: Buf, gate: Buf, up: Buf, n: number): void {
-  rec.dispatch({ shader: swigluShader, entry: 'swiglu_forward', overrides: { WG }, uniforms: [n], bindings: [out, gate, up], workgroups: workgroups(rec, n) });
+  rec.dispatch({ shader: swigluShader, entry: 'swiglu_forward', overrides: { WG }, uniforms: { n }, bindings: [out, gate, up], workgroups: workgroups(rec, n) });
 }
 
 /** dgate (n), dup (n) = gradients of out = silu(gate) · up; both overwritten. */
@@ -20,7 +20,7 @@ export function swigluBackward(rec: Recorder, dgate: Buf, dup: Buf, dout: Buf, g
     shader: swigluShader,
     entry: 'swiglu_backward',
     overrides: { WG },
-    uniforms: [n],
+    uniforms: { n },
     bindings: [dgate, dup, dout, gate, up],
     workgroups: workgroups(rec, n),
   });

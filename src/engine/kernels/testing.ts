@@ -2,7 +2,7 @@
 // test, never skips), destroyed after the file's tests.
 import { afterAll, expect, it } from 'vitest';
 import { createNodeGpu } from '../../gpu/node';
-import type { Gpu } from '../../gpu/gpu';
+import type { DispatchSpec, Gpu, Recorder } from '../../gpu/gpu';
 import type { KernelCheck } from './check';
 
 export * from './random';
@@ -29,4 +29,24 @@ export function itChecks(checks: KernelCheck[]): void {
       expect(error, `${c.name}: error ${error} over tolerance ${tolerance}`).toBeLessThanOrEqual(tolerance);
     });
   }
+}
+
+/** A large GPU's limits, for recording dispatches without a device. */
+export const FAKE_LIMITS = {
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxComputeWorkgroupStorageSize: 32768,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupSizeX: 256,
+  maxStorageBufferBindingSize: 1 << 30,
+  minStorageBufferOffsetAlignment: 256,
+};
+
+/** A stand-in buffer of that many floats (only its size is read while recording). */
+export const fakeBuf = (floats: number): GPUBuffer => ({ size: floats * 4 }) as unknown as GPUBuffer;
+
+/** The dispatches `fn` records on a stand-in Recorder that only collects them (no device). */
+export function recordDispatches(fn: (rec: Recorder) => void, limits: Partial<typeof FAKE_LIMITS> = {}): DispatchSpec[] {
+  const calls: DispatchSpec[] = [];
+  fn({ gpu: { limits: { ...FAKE_LIMITS, ...limits } }, dispatch: (d: DispatchSpec) => calls.push(d) } as unknown as Recorder);
+  return calls;
 }

@@ -7,8 +7,8 @@ import { loraSplitScratchFloats } from '../kernels/lora';
 import { matmulSplitScratchFloats } from '../kernels/matmul';
 import { projectionShape, type ModelSpec } from './spec';
 
-/** What one decoder layer's forward keeps for its backward. */
-export interface LayerActs {
+/** The buffers one decoder layer's forward writes (layerForwardWith), for N token rows. */
+export interface LayerForwardBuffers {
   n1: GPUBuffer; // (N, C) input_layernorm output
   rstd1: GPUBuffer; // (N)
   qRaw: GPUBuffer | null; // (N, Hq*D) q_proj output before q_norm (qkNorm only)
@@ -19,15 +19,45 @@ export interface LayerActs {
   k: GPUBuffer; // (N, Hkv*D) after norm and RoPE
   v: GPUBuffer; // (N, Hkv*D)
   att: GPUBuffer; // (N, Hq*D) attention output, o_proj input
-  lse: GPUBuffer; // (B, Hq, T)
   xMid: GPUBuffer; // (N, C) residual after attention
   n2: GPUBuffer; // (N, C) post_attention_layernorm output
   rstd2: GPUBuffer; // (N)
   gate: GPUBuffer; // (N, I)
   up: GPUBuffer; // (N, I)
   act: GPUBuffer; // (N, I) silu(gate)*up, down_proj input
+}
+
+/** What one decoder layer's forward keeps for its backward. */
+export interface LayerActs extends LayerForwardBuffers {
+  lse: GPUBuffer; // (B, Hq, T)
   /** LoRA down-projection outputs h = drop(x)·Aᵀ, (N, r), one per LoRA site of this layer. */
   h: Map<string, GPUBuffer>;
+}
+
+/** Allocates LayerForwardBuffers for N rows with `f` (floats, label), labels prefixed by tag (training and decoding alike). */
+export function allocateLayerForwardBuffers(f: (floats: number, label: string) => GPUBuffer, spec: ModelSpec, N: number, tag: string): LayerForwardBuffers {
+  const C = spec.hiddenSize;
+  const I = spec.intermediateSize;
+  const Q = spec.numHeads * spec.headDim;
+  const KV = spec.numKvHeads * spec.headDim;
+  return {
+    n1: f(N * C, `${tag}.n1`),
+    rstd1: f(N, `${tag}.rstd1`),
+    qRaw: spec.qkNorm ? f(N * Q, `${tag}.qRaw`) : null,
+    kRaw: spec.qkNorm ? f(N * KV, `${tag}.kRaw`) : null,
+    rstdQ: spec.qkNorm ? f(N * spec.numHeads, `${tag}.rstdQ`) : null,
+    rstdK: spec.qkNorm ? f(N * spec.numKvHeads, `${tag}.rstdK`) : null,
+    q: f(N * Q, `${tag}.q`),
+    k: f(N * KV, `${tag}.k`),
+    v: f(N * KV, `${tag}.v`),
+    att: f(N * Q, `${tag}.att`),
+    xMid: f(N * C, `${tag}.xMid`),
+    n2: f(N * C, `${tag}.n2`),
+    rstd2: f(N, `${tag}.rstd2`),
+    gate: f(N * I, `${tag}.gate`),
+    up: f(N * I, `${tag}.up`),
+    act: f(N * I, `${tag}.act`),
+  };
 }
 
 /** Gradient scratch, shared by all layers (backward runs one layer at a time). */
@@ -102,26 +132,7 @@ export function allocateActivations(
     }
     const h = new Map<string, GPUBuffer>();
     for (const [proj, r] of rank) h.set(proj, f(N * r, `${tag}.h.${proj}`));
-    return {
-      n1: f(N * C, `${tag}.n1`),
-      rstd1: f(N, `${tag}.rstd1`),
-      qRaw: spec.qkNorm ? f(N * Q, `${tag}.qRaw`) : null,
-      kRaw: spec.qkNorm ? f(N * KV, `${tag}.kRaw`) : null,
-      rstdQ: spec.qkNorm ? f(N * spec.numHeads, `${tag}.rstdQ`) : null,
-      rstdK: spec.qkNorm ? f(N * spec.numKvHeads, `${tag}.rstdK`) : null,
-      q: f(N * Q, `${tag}.q`),
-      k: f(N * KV, `${tag}.k`),
-      v: f(N * KV, `${tag}.v`),
-      att: f(N * Q, `${tag}.att`),
-      lse: f(N * spec.numHeads, `${tag}.lse`),
-      xMid: f(N * C, `${tag}.xMid`),
-      n2: f(N * C, `${tag}.n2`),
-      rstd2: f(N, `${tag}.rstd2`),
-      gate: f(N * I, `${tag}.gate`),
-      up: f(N * I, `${tag}.up`),
-      act: f(N * I, `${tag}.act`),
-      h,
-    };
+    return { ...allocateLayerForwardBuffers(f, spec, N, tag), lse: f(N * spec.numHeads, `${tag}.lse`), h };
   };
   // With checkpointing one set is recomputed per layer in backward; LoRA h buffers are per site,
   // so the shared set carries the union of every layer's sites keyed by projection.

@@ -1,5 +1,7 @@
 // One decoder layer (transformers' LlamaDecoderLayer / Qwen2 / Qwen3), forward and backward side
-// by side. Shapes: N = B*T tokens, C hidden, Q = Hq*D, KV = Hkv*D, I intermediate.
+// by side. Shapes: N = B*T tokens, C hidden, Q = Hq*D, KV = Hkv*D, I intermediate. The forward
+// (layerForwardWith) serves training and decoding (generate/decoder.ts) alike: they differ only in
+// how projections and attention run (LayerForwardOps).
 //
 //   n1 = rmsnorm(x)                         xMid = x + o_proj(att)
 //   q,k,v = proj(n1) (+LoRA)                n2 = rmsnorm(xMid)
@@ -8,6 +10,7 @@
 //   att = causal_gqa_attention(q,k,v)
 import type { Buf, Recorder } from '../../gpu/gpu';
 import { addInplace } from '../kernels/add';
+import { decodeGemv } from '../kernels/decode';
 import { attentionBackward, attentionForward, type AttentionShape, type AttentionTensors } from '../kernels/attention';
 import { loraDown, loraGradA, loraGradB, loraGradH, loraGradInput, loraUp, type LoraDropout, type LoraSplit } from '../kernels/lora';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
@@ -15,9 +18,9 @@ import { ropeBackward, ropeForward } from '../kernels/rope';
 import { swigluBackward, swigluForward } from '../kernels/swiglu';
 import type { LoraLayout, LoraSite } from '../lora/layout';
 import { siteViews } from '../lora/layout';
-import type { GradScratch, LayerActs } from './activations';
+import type { GradScratch, LayerActs, LayerForwardBuffers } from './activations';
 import type { LayerWeightsGpu } from './gpu-weights';
-import { projBackwardInput, projForward } from './linear';
+import { projBackwardInput, projForward, projGemv } from './linear';
 import { projectionShape, type ModelSpec, type Projection } from './spec';
 
 /** Everything a layer's record functions need besides its own weights and activations. */
@@ -59,17 +62,49 @@ function dropoutFor(ctx: LayerContext, s: LoraSite): LoraDropout {
   return { p: ctx.dropoutP, seed: ctx.dropoutSeed, site: s.site };
 }
 
+/** A LoRA site as a projection's forward applies it. */
+export interface SiteForward {
+  site: LoraSite;
+  /** The flat LoRA parameters the site's A and B are views of. */
+  params: GPUBuffer;
+  /** (N, r): receives h = drop(inp)·Aᵀ (kept for backward in training). */
+  h: Buf;
+  dropout: LoraDropout;
+  split?: LoraSplit;
+}
+
+/**
+ * out (N,Out) = inp·Wᵀ (+b) (+ scale·(drop(inp)·Aᵀ)·Bᵀ with a site). gemv: one token row
+ * (decoding), through matrix-vector products instead of tiles.
+ */
+export function projLoraForward(
+  rec: Recorder,
+  spec: ModelSpec,
+  w: LayerWeightsGpu,
+  p: Projection,
+  out: Buf,
+  inp: Buf,
+  N: number,
+  lora: SiteForward | null,
+  gemv: boolean,
+): void {
+  const [Out, In] = projectionShape(spec, p);
+  if (gemv) projGemv(rec, out, inp, w.proj[p], In, Out);
+  else projForward(rec, out, inp, w.proj[p], N, In, Out);
+  if (!lora) return;
+  const { site, h } = lora;
+  const { A, B } = siteViews(lora.params, site);
+  // One row: h = A·x is a matrix-vector product over the r rows of A (no dropout when decoding).
+  if (gemv) decodeGemv(rec, h, inp, A, null, 1, In, site.r);
+  else loraDown(rec, h, inp, A, N, In, site.r, lora.dropout, lora.split);
+  loraUp(rec, out, h, B, N, Out, site.r, site.scale);
+}
+
 /** out = inp·Wᵀ (+b) + scale·(drop(inp)·Aᵀ)·Bᵀ; h saved for backward. */
 function projWithLoraForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGpu, acts: LayerActs, p: Projection, out: Buf, inp: Buf): void {
-  const N = ctx.B * ctx.T;
-  const [Out, In] = projectionShape(ctx.spec, p);
-  projForward(rec, out, inp, w.proj[p], N, In, Out);
   const s = ctx.sites.get(p);
-  if (!s) return;
-  const { A, B } = siteViews(ctx.params, s);
-  const h = acts.h.get(p)!;
-  loraDown(rec, h, inp, A, N, In, s.r, dropoutFor(ctx, s), ctx.loraSplit);
-  loraUp(rec, out, h, B, N, Out, s.r, s.scale);
+  const lora = s ? { site: s, params: ctx.params, h: acts.h.get(p)!, dropout: dropoutFor(ctx, s), split: ctx.loraSplit } : null;
+  projLoraForward(rec, ctx.spec, w, p, out, inp, ctx.B * ctx.T, lora, false);
 }
 
 /** dinp (=, or += when accumulate) from dout; dA and dB accumulated into the flat gradients. */
@@ -101,36 +136,59 @@ function projWithLoraBackward(
   loraGradInput(rec, dinp, g.dh, A, N, In, r, dropoutFor(ctx, s));
 }
 
+/** What differs between a training forward and a decoding step: the projections and the attention. */
+export interface LayerForwardOps {
+  /** out = inp·Wᵀ (+b) (+ LoRA) for projection p. */
+  proj(p: Projection, out: Buf, inp: Buf): void;
+  /** RoPE on q and k (in place), then att = causal attention of q over k, v (and the KV cache). */
+  attend(q: Buf, k: Buf, v: Buf, att: Buf): void;
+}
+
+/**
+ * The decoder layer's forward, for training and decoding alike: x (N,C) → out (N,C). x is last
+ * read by the first residual add, so out may be x (decoding keeps the residual stream in place).
+ */
+export function layerForwardWith(rec: Recorder, spec: ModelSpec, N: number, w: LayerWeightsGpu, ops: LayerForwardOps, a: LayerForwardBuffers, x: Buf, out: Buf): void {
+  const C = spec.hiddenSize;
+  const eps = spec.rmsNormEps;
+  rmsnormForward(rec, a.n1, a.rstd1, x, w.inputNorm, N, C, eps);
+  if (spec.qkNorm) {
+    ops.proj('q_proj', a.qRaw!, a.n1);
+    ops.proj('k_proj', a.kRaw!, a.n1);
+    rmsnormForward(rec, a.q, a.rstdQ!, a.qRaw!, w.qNorm!, N * spec.numHeads, spec.headDim, eps);
+    rmsnormForward(rec, a.k, a.rstdK!, a.kRaw!, w.kNorm!, N * spec.numKvHeads, spec.headDim, eps);
+  } else {
+    ops.proj('q_proj', a.q, a.n1);
+    ops.proj('k_proj', a.k, a.n1);
+  }
+  ops.proj('v_proj', a.v, a.n1);
+  ops.attend(a.q, a.k, a.v, a.att);
+
+  // xMid = x + o_proj(att): write o_proj's output into xMid, then add the residual.
+  ops.proj('o_proj', a.xMid, a.att);
+  addInplace(rec, a.xMid, x, N * C);
+
+  rmsnormForward(rec, a.n2, a.rstd2, a.xMid, w.postNorm, N, C, eps);
+  ops.proj('gate_proj', a.gate, a.n2);
+  ops.proj('up_proj', a.up, a.n2);
+  swigluForward(rec, a.act, a.gate, a.up, N * spec.intermediateSize);
+  ops.proj('down_proj', out, a.act);
+  addInplace(rec, out, a.xMid, N * C);
+}
+
 /** x (N,C) → out (N,C). x and out are distinct buffers; x is kept for backward. */
 export function layerForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGpu, acts: LayerActs, x: Buf, out: Buf): void {
   const { spec, B, T } = ctx;
-  const { N, C, D, Hq, Hkv, I } = layerDims(ctx);
-
-  rmsnormForward(rec, acts.n1, acts.rstd1, x, w.inputNorm, N, C, spec.rmsNormEps);
-  if (spec.qkNorm) {
-    projWithLoraForward(rec, ctx, w, acts, 'q_proj', acts.qRaw!, acts.n1);
-    projWithLoraForward(rec, ctx, w, acts, 'k_proj', acts.kRaw!, acts.n1);
-    rmsnormForward(rec, acts.q, acts.rstdQ!, acts.qRaw!, w.qNorm!, N * Hq, D, spec.rmsNormEps);
-    rmsnormForward(rec, acts.k, acts.rstdK!, acts.kRaw!, w.kNorm!, N * Hkv, D, spec.rmsNormEps);
-  } else {
-    projWithLoraForward(rec, ctx, w, acts, 'q_proj', acts.q, acts.n1);
-    projWithLoraForward(rec, ctx, w, acts, 'k_proj', acts.k, acts.n1);
-  }
-  projWithLoraForward(rec, ctx, w, acts, 'v_proj', acts.v, acts.n1);
-  ropeForward(rec, acts.q, ctx.ropeCos, ctx.ropeSin, B, T, Hq, D);
-  ropeForward(rec, acts.k, ctx.ropeCos, ctx.ropeSin, B, T, Hkv, D);
-  attentionForward(rec, attentionTensors(ctx, acts), attentionShape(ctx));
-
-  // xMid = x + o_proj(att): write o_proj's output into xMid, then add the residual.
-  projWithLoraForward(rec, ctx, w, acts, 'o_proj', acts.xMid, acts.att);
-  addInplace(rec, acts.xMid, x, N * C);
-
-  rmsnormForward(rec, acts.n2, acts.rstd2, acts.xMid, w.postNorm, N, C, spec.rmsNormEps);
-  projWithLoraForward(rec, ctx, w, acts, 'gate_proj', acts.gate, acts.n2);
-  projWithLoraForward(rec, ctx, w, acts, 'up_proj', acts.up, acts.n2);
-  swigluForward(rec, acts.act, acts.gate, acts.up, N * I);
-  projWithLoraForward(rec, ctx, w, acts, 'down_proj', out, acts.act);
-  addInplace(rec, out, acts.xMid, N * C);
+  const { N, D, Hq, Hkv } = layerDims(ctx);
+  const ops: LayerForwardOps = {
+    proj: (p, o, inp) => projWithLoraForward(rec, ctx, w, acts, p, o, inp),
+    attend: (q, k) => {
+      ropeForward(rec, q, ctx.ropeCos, ctx.ropeSin, B, T, Hq, D);
+      ropeForward(rec, k, ctx.ropeCos, ctx.ropeSin, B, T, Hkv, D);
+      attentionForward(rec, attentionTensors(ctx, acts), attentionShape(ctx));
+    },
+  };
+  layerForwardWith(rec, spec, N, w, ops, acts, x, out);
 }
 
 /**

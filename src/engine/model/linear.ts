@@ -2,13 +2,20 @@
 import type { Buf, Recorder } from '../../gpu/gpu';
 import { linearBackwardInput, linearForward, type MatmulSplit } from '../kernels/matmul';
 import { embeddingForward } from '../kernels/embedding';
-import { embeddingForwardQ, linearBackwardInputQ, linearForwardQ } from '../kernels/matmul-q';
+import { embeddingForwardQ, linearBackwardInputQ, linearForwardQ, linearGemvQ } from '../kernels/matmul-q';
+import { decodeGemv } from '../kernels/decode';
 import { isQuantized, type LinearWeight, type MatrixWeight } from './gpu-weights';
 
 /** out (N,Out) = inp (N,In)·Wᵀ + b, or += when accumulate. */
 export function projForward(rec: Recorder, out: Buf, inp: Buf, w: LinearWeight, N: number, In: number, Out: number, accumulate = false): void {
   if (isQuantized(w.weight)) linearForwardQ(rec, out, inp, w.weight, w.bias, N, In, Out, accumulate);
   else linearForward(rec, out, inp, w.weight, w.bias, N, In, Out, accumulate);
+}
+
+/** projForward for one token row (decoding): a matrix-vector product, f32 or quantized. */
+export function projGemv(rec: Recorder, out: Buf, inp: Buf, w: LinearWeight, In: number, Out: number): void {
+  if (isQuantized(w.weight)) linearGemvQ(rec, out, inp, w.weight, w.bias, 1, In, Out);
+  else decodeGemv(rec, out, inp, w.weight, w.bias, 1, In, Out);
 }
 
 /**
