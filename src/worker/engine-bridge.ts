@@ -26,6 +26,8 @@ export interface TrainerLike {
   saveState(): Promise<TrainerState>;
   loadState(state: TrainerState): void;
   destroy(): void;
+  /** LoRA parameters in the run (what a checkpoint's size follows). */
+  readonly paramCount: number;
   /** The GPU buffers generation may borrow (see generate-bridge.ts). */
   gpuShare?(): TrainerGpuShare;
 }
@@ -51,6 +53,7 @@ export async function createTrainer(
     saveState: () => trainer.saveState(),
     loadState: (state) => trainer.loadState(state),
     destroy: () => trainer.destroy(),
+    paramCount: trainer.layout.totalFloats,
     // Generation borrows the trainer's frozen weights and live LoRA buffer instead of a second copy.
     gpuShare: () => ({ weights: trainer.model.weights, layout: trainer.layout, params: trainer.model.params }),
   };

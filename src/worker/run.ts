@@ -10,7 +10,7 @@ import type { Gpu } from '../gpu/gpu';
 import { trainValidationSplit } from './dataset';
 import { createTrainer, type EngineModel, type TrainerLike } from './engine-bridge';
 import { toErrorInfo, type ErrorInfo, type FromWorker, type ModelSummary, type RunInfo, type TrainSettings } from './protocol';
-import { createRun, emptyHistory, getRun, loadCheckpoint, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
+import { checkpointBytes, createRun, emptyHistory, getRun, loadCheckpoint, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
 
 export { RunControl };
 
@@ -94,7 +94,7 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
         checkpointStep: 0,
         error: null,
       };
-      await createRun(record, x.dataset.bytes);
+      await createRun(record, x.dataset.bytes, checkpointBytes(trainer.paramCount));
     }
     const rec = record;
     const h = rec.history;
