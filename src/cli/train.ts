@@ -286,7 +286,7 @@ export async function run(argv: string[]): Promise<number> {
     } catch (e) {
       if (!(e instanceof DivergenceError)) throw e;
       const kept = checkpointStep !== null ? ` The state of step ${checkpointStep} is checkpointed in ${out}/${TRAIN_STATE_FILE} (continue with train --resume ${out} --lr LOWER).` : '';
-      process.stderr.write(`train: ${e.message} (--lr, --max-grad-norm) The adapter in ${out} was not written.${kept}\n`);
+      process.stderr.write(`train: ${e.message} (flags: --lr, --max-grad-norm) The adapter in ${out} was not written.${kept}\n`);
       return 1;
     }
     const tensors = await t.exportAdapter();

@@ -31,8 +31,8 @@ export class DivergenceError extends GpuError {
     const advice = [`lower the learning rate (it is ${hyper.lr}${lr !== hyper.lr ? `, ${lr.toPrecision(3)} at this step` : ''}; try ${(hyper.lr / 10).toPrecision(2)} or less)`];
     advice.push(hyper.maxGradNorm > 0 ? `keep gradient clipping on (max grad norm ${hyper.maxGradNorm})` : 'turn gradient clipping on (max grad norm 1)');
     super(
-      `training diverged at step ${step}: ${what(health, bounds).join('; ')}. The step was not applied, so the adapter is the one ` +
-        `of step ${step - 1}. To continue, ${advice.join(' and ')}.`,
+      `training diverged at step ${step}: ${what(health, bounds).join('; ')}. The step was not applied: the adapter is as it ` +
+        `was before step ${step}. To continue, ${advice.join(' and ')}.`,
     );
   }
 }
