@@ -17,7 +17,10 @@
 //   p = p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)      bc1 = 1 - beta1^t, bc2 = 1 - beta2^t
 // adamw_step bindings: 0 uniforms {n, beta1, beta2, 1-beta1, 1-beta2, eps, weightDecay, maxGradNorm};
 //   1 params (n) read-write, updated; 2 grads (n) read; 3 m (n) read-write; 4 v (n) read-write;
-//   5 normSq (1) read; 6 stepParams (3) read: [lr, bc1, bc2].
+//   5 normSq (1) read; 6 stepParams (3) read: [lr, bc1, bc2]; 7 guard (shaders/guard.wgsl's result)
+//   read-write, atomic. With PROBE the entry writes nothing but the largest |p|, and any non-finite
+//   p, m or v, of the update into guard[1] (as bits, see guard.wgsl); without it, it updates only
+//   when guard[0] (the step's health flags) is 0, so a flagged step leaves params, m and v intact.
 
 struct NormParams { n: u32, parts: u32 }
 // one_minus_beta1/2 are computed on the host in float64 then rounded (as torch passes 1 - beta as
@@ -63,10 +66,13 @@ fn norm_final(lane: Lane) {
 @group(0) @binding(5) var<storage, read> norm_sq: array<f32>;
 @group(0) @binding(6) var<storage, read> step_params: array<f32>;
 
-@compute @workgroup_size(WG)
-fn adamw_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= ap.n) { return; }
+@group(0) @binding(7) var<storage, read_write> guard: array<atomic<u32>>;
+
+override PROBE: bool = false;
+var<workgroup> probe_max: atomic<u32>;
+
+/** Element i's AdamW update: (p, m, v). */
+fn adamw_update(i: u32) -> vec3<f32> {
   let lr = step_params[0];
   let bc1 = step_params[1];
   let bc2 = step_params[2];
@@ -76,8 +82,42 @@ fn adamw_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let g = grads[i] * clip;
   let m = ap.beta1 * m1[i] + ap.one_minus_beta1 * g;
   let v = ap.beta2 * m2[i] + ap.one_minus_beta2 * g * g;
-  m1[i] = m;
-  m2[i] = v;
   let p = params[i] * (1.0 - lr * ap.weight_decay);
-  params[i] = p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + ap.eps);
+  return vec3<f32>(p - (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + ap.eps), m, v);
+}
+
+/** |x| as bits (u32 order = magnitude order) where finite; an Inf/NaN's bits, >= 0x7f800000, where not. */
+fn magnitude_bits(x: f32) -> u32 {
+  return bitcast<u32>(x) & 0x7fffffffu;
+}
+
+fn nonfinite_bits(x: f32) -> u32 {
+  let b = magnitude_bits(x);
+  return select(0u, b, b >= 0x7f800000u);
+}
+
+@compute @workgroup_size(WG)
+fn adamw_step(
+  @builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (PROBE) {
+    var bits = 0u;
+    if (i < ap.n) {
+      let u = adamw_update(i);
+      bits = max(magnitude_bits(u.x), max(nonfinite_bits(u.y), nonfinite_bits(u.z)));
+    }
+    atomicMax(&probe_max, bits);
+    workgroupBarrier();
+    if (li == 0u) { atomicMax(&guard[1], atomicLoad(&probe_max)); }
+    return;
+  }
+  if (i >= ap.n) { return; }
+  if (atomicLoad(&guard[0]) != 0u) { return; }
+  let u = adamw_update(i);
+  m1[i] = u.y;
+  m2[i] = u.z;
+  params[i] = u.x;
 }

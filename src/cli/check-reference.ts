@@ -3,8 +3,9 @@
 // Trains from DIR/adapter_init on DIR/batch.json following DIR/reference.json's recipe and, when
 // DIR/reference.safetensors and DIR/adapter_final exist, compares logits, every LoRA gradient,
 // each step's loss and the final adapter with what PyTorch + PEFT computed. The last stdout line
-// is one JSON object (null where nothing could be compared).
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+// is one JSON object (null where nothing could be compared, `missed` listing the bounds of
+// fixtures/README.md that were not met); the exit code is 1 when any bound is missed.
+import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
@@ -17,8 +18,10 @@ import { DEFAULT_TRAIN, type Batch, type TrainHyper } from '../engine/train/type
 import type { HostTensor } from '../engine/model/spec';
 import { parseCommandLine } from './args';
 import type { BaseQuant } from '../engine/model/gpu-weights';
+import { checkOutDir, writeAdapterPair } from './out-dir';
 
 interface Recipe {
+  initial_loss?: number;
   lora?: { lora_dropout?: number };
   optimizer: {
     lr: number;
@@ -95,9 +98,51 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`check-reference: --quant ${quant} is not one of none, int8, int4\n`);
     return 2;
   }
-  const result = await checkReference(dir, { outAdapter: flags['out-adapter'], quant });
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  return 0;
+  const outAdapter = flags['out-adapter'] === undefined ? undefined : await checkOutDir('--out-adapter', flags['out-adapter']);
+  const result = await checkReference(dir, { outAdapter, quant });
+  const recipe = JSON.parse(await readFile(join(dir, 'reference.json'), 'utf8')) as Recipe;
+  const missed = missedBounds(result, recipe);
+  for (const m of missed) process.stderr.write(`check-reference: ${result.fixture}: ${m}\n`);
+  process.stdout.write(`${JSON.stringify({ ...result, missed })}\n`);
+  return missed.length ? 1 : 0;
+}
+
+/** The bounds of fixtures/README.md for a base in f32, and for a quantized base (first loss, and the loss falling). */
+export const REFERENCE_BOUNDS = {
+  lossRel: 1e-4,
+  logitsAbs: 2e-3,
+  gradRel: 1e-3,
+  stepLossRel: 1e-3,
+  adapterRel: 1e-2,
+  logitsAfterAbs: 1e-2,
+  quantLossRel: { int8: 2e-3, int4: 4e-2 },
+  /** A quantized run's last loss is at most this fraction of its first. */
+  quantFall: 0.8,
+} as const;
+
+/** Each bound `r` misses, in words; a measure that could not be taken (null) is not judged. */
+export function missedBounds(r: CheckReferenceResult, recipe: { initial_loss?: number }): string[] {
+  const b = REFERENCE_BOUNDS;
+  const out: string[] = [];
+  const over = (what: string, v: number | null, bound: number): void => {
+    // Written so that NaN misses too.
+    if (v !== null && !(v <= bound)) out.push(`${what} ${v} is over its bound ${bound}`);
+  };
+  const lossRel = typeof recipe.initial_loss === 'number' ? Math.abs(r.loss - recipe.initial_loss) / Math.abs(recipe.initial_loss) : null;
+  if (r.quant === 'int8' || r.quant === 'int4') {
+    over('first loss relative error', lossRel, b.quantLossRel[r.quant]);
+    const s = r.step_losses;
+    if (!(s[s.length - 1] <= b.quantFall * s[0])) out.push(`the loss fell from ${s[0]} to ${s[s.length - 1]}, not below ${b.quantFall} of the first`);
+    return out;
+  }
+  over('first loss relative error', lossRel, b.lossRel);
+  over('logits max abs error', r.logits_max_abs_err, b.logitsAbs);
+  if (r.grad_tensors === 0) out.push('no gradient could be compared (reference.safetensors has none of the adapter\'s)');
+  over(`gradient max relative error (${r.grad_worst})`, r.grad_max_rel_err, b.gradRel);
+  over('step loss max relative error', r.step_loss_max_rel_err, b.stepLossRel);
+  over('final adapter max relative error', r.adapter_max_rel_err, b.adapterRel);
+  over('logits after training max abs error', r.logits_after_training_max_abs_err, b.logitsAfterAbs);
+  return out;
 }
 
 export async function checkReference(dir: string, opts: { outAdapter?: string; quant?: BaseQuant } = {}): Promise<CheckReferenceResult> {
@@ -209,9 +254,7 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
     const outDir = opts.outAdapter;
     if (outDir) {
       const { config, safetensors } = writeAdapter(spec, lora, finalTensors as Map<string, HostTensor>, init.baseModel);
-      await mkdir(outDir, { recursive: true });
-      await writeFile(join(outDir, 'adapter_config.json'), config);
-      await writeFile(join(outDir, 'adapter_model.safetensors'), safetensors);
+      await writeAdapterPair(await checkOutDir('--out-adapter', outDir), config, safetensors);
     }
     trainer.destroy();
     return {

@@ -1,7 +1,7 @@
 // End to end: `npm run --silent cli -- train ...` on the tiny-llama fixture model (SwiftShader),
 // a fresh adapter and one continued from a PEFT adapter, and the flags it refuses.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { readAdapter } from '../engine/lora/adapter';
 import { relL2Err } from '../engine/kernels/random';
 import { parseModelConfig } from '../engine/model/config';
 import { FIXTURES, loadReference } from '../data/testdata/fixtures';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { zipSync } from 'fflate';
 
 const dir = mkdtempSync(join(tmpdir(), 'train-cli-'));
@@ -94,4 +94,56 @@ describe('train CLI', () => {
     expect(misfit.code).toBe(1);
     expect(misfit.stderr).toMatch(/^train: --init-adapter .*adapter_model.safetensors: (missing tensor|tensor) "base_model.model.model.layers.0/m);
   });
+});
+
+describe('train CLI: output, divergence, resume', () => {
+  const small = ['--batch-size', '2', '--rank', '4', '--targets', 'q_proj,v_proj'];
+  const files = (out: string) => ['adapter_config.json', 'adapter_model.safetensors'].map((f) => readFileSync(join(out, f)));
+
+  it('refuses an --out that cannot take files before loading anything', () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const onFile = train(['--out', file, '--max-steps', '1']);
+    expect(onFile.code).toBe(1);
+    expect(onFile.stderr).toMatch(/^train: --out .*a-file: (cannot create the folder|is not a folder)/m);
+    const proc = train(['--out', '/proc/self/lora-out', '--max-steps', '1']);
+    expect(proc.code).toBe(1);
+    expect(proc.stderr).toContain('train: --out /proc/self/lora-out: is in a kernel pseudo-filesystem');
+    expect(proc.stdout).toBe('');
+  });
+
+  it('--lr 1e6 is stopped by the divergence guard at step 1, exit 1, and the good adapter already in --out is kept', () => {
+    const out = join(dir, 'keep');
+    const good = train(['--out', out, '--max-steps', '1', ...small, '--lr', '1e-3']);
+    expect(good.code, good.stderr).toBe(0);
+    const before = files(out);
+    const bad = train(['--out', out, '--max-steps', '3', ...small, '--lr', '1e6']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^train: training diverged at step 1: .*beyond 1e\+4.*lower the learning rate .*clipping/m);
+    expect(bad.stdout).toBe('');
+    const after = files(out);
+    expect(after[0].equals(before[0]) && after[1].equals(before[1]), 'adapter files unchanged').toBe(true);
+    expect(readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  }, 240_000);
+
+  it('--stop-after 2 then --resume gives the losses of an uninterrupted 4-step run', () => {
+    const args = ['--max-steps', '4', ...small, '--lr', '1e-2', '--dropout', '0.1', '--schedule', 'cosine'];
+    const straight = train(['--out', join(dir, 'straight'), ...args]);
+    expect(straight.code, straight.stderr).toBe(0);
+    const want = (JSON.parse(straight.stdout) as { losses: number[] }).losses;
+    expect(want).toHaveLength(4);
+    const out = join(dir, 'halves');
+    const first = train(['--out', out, ...args, '--stop-after', '2']);
+    expect(first.code, first.stderr).toBe(0);
+    const a = JSON.parse(first.stdout) as { end: string; steps: number; losses: number[] };
+    expect(a).toMatchObject({ end: 'stopped', steps: 2 });
+    expect(existsSync(join(out, 'training_state.safetensors'))).toBe(true);
+    const second = spawnSync('npm', ['run', '--silent', 'cli', '--', 'train', '--resume', out], { cwd: process.cwd(), encoding: 'utf8', timeout: 300_000 });
+    expect(second.status, second.stderr).toBe(0);
+    const b = JSON.parse(second.stdout) as { end: string; start_step: number; steps: number; losses: number[] };
+    expect(b).toMatchObject({ end: 'finished', start_step: 2, steps: 4 });
+    const got = [...a.losses, ...b.losses];
+    expect(got).toHaveLength(4);
+    for (let i = 0; i < 4; i++) expect(Math.abs(got[i] - want[i]), `step ${i + 1}`).toBeLessThanOrEqual(1e-6 * Math.abs(want[i]));
+  }, 360_000);
 });

@@ -2,14 +2,20 @@
 //       --rslora --lr LR --schedule constant|linear|cosine --warmup N --epochs E | --max-steps N --batch-size B
 //       --grad-accum G --max-length T --seed S --weight-decay W --max-grad-norm C --checkpointing
 //       --format F --skip-invalid --val-fraction F --eval-every N --quant none] [--init-adapter PEFT_DIR|ZIP]
-// Trains a LoRA adapter headlessly with the engine and writes it in PEFT format to DIR. Prints one
-// progress line per step on stderr and a final JSON summary on stdout. --init-adapter continues
-// training an existing PEFT adapter: its r, alpha, targets, rsLoRA, rank/alpha patterns and layers
-// are the run's (so --rank, --alpha, --targets and --rslora are refused beside it); its
-// lora_dropout is the default dropout.
+//       [--checkpoint-every N] [--stop-after N]
+// train --resume DIR [flags that override the saved run's, e.g. --lr]
+// Trains a LoRA adapter headlessly with the engine's loop (src/engine/train/loop.ts) and writes it
+// in PEFT format to DIR. Prints one progress line per step on stderr and a final JSON summary on
+// stdout. --init-adapter continues training an existing PEFT adapter: its r, alpha, targets,
+// rsLoRA, rank/alpha patterns and layers are the run's (so --rank, --alpha, --targets and --rslora
+// are refused beside it); its lora_dropout is the default dropout.
+// --out is checked before anything else; every file is written atomically (out-dir.ts). A
+// checkpoint (train-state.ts) is written every --checkpoint-every steps, at the end, when stopped
+// (--stop-after N steps, or Ctrl-C) and before a diverged step's error; --resume DIR continues it.
+// A step the GPU's divergence guard refuses ends the run with exit 1 and a message saying what to
+// change; the adapter already in DIR is left as it was.
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
 import { loadModelFolder, memoryFolder, type ModelFolder } from '../engine/model/weights';
 import { nodeFolder } from '../io/node-files';
@@ -20,7 +26,6 @@ import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
 import { TrainingPlan } from '../engine/train/plan';
 import { DEFAULT_TRAIN, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
-import { splitValidation } from '../data/sequences';
 import { DatasetError, formatIssue } from '../data/errors';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
@@ -28,12 +33,43 @@ import { prepareDataset } from '../data/pipeline';
 import { parseArgs, usageErrors } from './args';
 import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
+import { RunControl, heldOutCount, holdOut, runLoop } from '../engine/train/loop';
+import { DivergenceError } from '../engine/train/divergence';
+import { checkOutDir, OutDirError, writeAdapterPair } from './out-dir';
+import { TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type SavedRun } from './train-state';
+import { SafetensorsError } from '../io/safetensors';
 
 const VALUE_FLAGS = [
   'model', 'data', 'out', 'rank', 'alpha', 'dropout', 'targets', 'lr', 'schedule', 'warmup', 'epochs', 'max-steps',
   'batch-size', 'grad-accum', 'max-length', 'seed', 'weight-decay', 'max-grad-norm', 'format', 'val-fraction',
-  'eval-every', 'quant', 'init-adapter',
+  'eval-every', 'quant', 'init-adapter', 'checkpoint-every', 'stop-after', 'resume',
 ];
+/** Flags naming files: kept as absolute paths in the checkpoint, so --resume works from any folder. */
+const PATH_FLAGS = ['model', 'data', 'init-adapter'];
+/** Flags that belong to one invocation, not to the run a checkpoint describes. */
+const ONCE_FLAGS = ['resume', 'stop-after', 'out'];
+
+/** argv without --name VALUE / --name=VALUE. */
+function withoutFlags(argv: string[], names: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const name = a.startsWith('--') ? a.slice(2).split('=')[0] : null;
+    if (name !== null && names.includes(name)) {
+      if (!a.includes('=')) i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/** The run's arguments as a checkpoint keeps them: paths absolute, one-invocation flags dropped. */
+function runArgs(argv: string[], flags: Record<string, string | undefined>): string[] {
+  const args = withoutFlags(argv, [...ONCE_FLAGS, ...PATH_FLAGS]);
+  for (const f of PATH_FLAGS) if (flags[f] !== undefined) args.push(`--${f}`, resolve(flags[f]!));
+  return args;
+}
 const BOOL_FLAGS = ['rslora', 'checkpointing', 'skip-invalid'];
 /** Flags that the adapter of --init-adapter decides. */
 const ADAPTER_FLAGS = ['rank', 'alpha', 'targets', 'rslora'];
@@ -54,7 +90,21 @@ export function parseTargets(s: string): Projection[] {
   return list as Projection[];
 }
 
-export async function run(args: string[]): Promise<number> {
+export async function run(argv: string[]): Promise<number> {
+  // --resume DIR: the saved run's arguments, then the ones given now (a later flag wins), --out DIR.
+  let args = argv;
+  let saved: SavedRun | null = null;
+  const resumeDir = parseArgs(argv, VALUE_FLAGS).flags['resume'];
+  if (resumeDir !== undefined) {
+    try {
+      saved = await loadTrainState(resumeDir);
+    } catch (e) {
+      if (!(e instanceof TrainStateError || e instanceof SafetensorsError)) throw e;
+      process.stderr.write(`train: ${e.message}\n`);
+      return 1;
+    }
+    args = [...saved.args, ...withoutFlags(argv, ['resume', 'out']), '--out', resumeDir];
+  }
   const { flags, bools, positional } = parseArgs(args, VALUE_FLAGS);
   const errors: string[] = [];
   errors.push(...usageErrors({ flags, bools, positional }, { values: VALUE_FLAGS, bools: BOOL_FLAGS }));
@@ -109,6 +159,8 @@ export async function run(args: string[]): Promise<number> {
   const maxLength = num('max-length', 1024, int, 'a positive integer');
   const valFraction = num('val-fraction', 0, (v) => v >= 0 && v < 1, 'in [0, 1)');
   const evalEvery = num('eval-every', 0, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
+  const checkpointEvery = num('checkpoint-every', 50, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
+  const stopAfter = flags['stop-after'] === undefined ? null : num('stop-after', 1, int, 'a positive integer');
   try {
     validateLoraSettings(lora);
   } catch (e) {
@@ -118,6 +170,28 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(errors.map((e) => `train: ${e}\n`).join(''));
     return 2;
   }
+
+  // The output folder first: a path that cannot take files fails now, not after the run.
+  let out: string;
+  try {
+    out = await checkOutDir('--out', flags['out']!);
+  } catch (e) {
+    if (!(e instanceof OutDirError)) throw e;
+    process.stderr.write(`train: ${e.message}\n`);
+    return 1;
+  }
+  let dataSha256: string;
+  try {
+    dataSha256 = await sha256File(flags['data']!);
+  } catch (e) {
+    process.stderr.write(`train: --data ${flags['data']}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})\n`);
+    return 1;
+  }
+  if (saved && saved.dataSha256 !== dataSha256) {
+    process.stderr.write(`train: --resume ${resumeDir}: ${flags['data']} changed since the checkpoint was written (sha256 ${dataSha256}, was ${saved.dataSha256}); the run cannot continue with the same batches\n`);
+    return 1;
+  }
+  const savedArgs = runArgs(args, flags);
 
   const modelDir = flags['model']!;
   const { spec, weights } = await loadModelFolder(nodeFolder(modelDir));
@@ -149,7 +223,7 @@ export async function run(args: string[]): Promise<number> {
     throw e;
   }
   for (const w of prepared.warnings) process.stderr.write(`warning: ${w}\n`);
-  const { train, validation } = splitValidation(prepared.examples, valFraction, hyper.seed);
+  const { train, validation } = holdOut(prepared.examples, heldOutCount(prepared.examples.length, valFraction), hyper.seed);
   // The same batcher as the studio's worker: step k's micro-batches are a pure function of k.
   const plan = new TrainingPlan(train, { batchSize, gradAccum: hyper.gradAccum, padId: tok.padId, seed: hyper.seed, maxSteps: maxStepsFlag, epochs, maxLength });
   hyper.maxSteps = plan.totalSteps;
@@ -157,47 +231,69 @@ export async function run(args: string[]): Promise<number> {
   const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), plan.maxSeq);
 
   const gpu = await createNodeGpu();
+  const control = new RunControl();
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+    control.stop();
+  };
+  process.once('SIGINT', onSignal);
+  let trainer: Trainer | null = null;
   try {
-    const trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, { maxBatch: batchSize, maxSeq, quant: quant as BaseQuant, initAdapter: start?.tensors });
+    trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, { maxBatch: batchSize, maxSeq, quant: quant as BaseQuant, initAdapter: start?.tensors });
+    const t = trainer;
+    const startStep = saved ? saved.state.step : 0;
+    if (saved) t.loadState(saved.state);
     const started = performance.now();
     const losses: number[] = [];
     const valLosses: Array<{ step: number; loss: number }> = [];
-    const evaluate = async (): Promise<number> => {
-      let sum = 0;
-      for (const b of valBatches) sum += await trainer.evalLoss(b);
-      return sum / valBatches.length;
-    };
+    let checkpointStep: number | null = null;
     let tokens = 0;
-    for (let s = 0; s < plan.totalSteps; s++) {
-      const { epoch, micro } = plan.microBatches(s);
-      const res = await trainer.trainStep(micro);
-      tokens += res.tokens;
-      losses.push(res.loss);
-      const secs = (performance.now() - started) / 1000;
-      process.stderr.write(
-        `step ${res.step}/${plan.totalSteps} epoch ${epoch + 1} loss ${res.loss.toFixed(4)} grad_norm ${res.gradNorm?.toFixed(4)} lr ${res.lr.toExponential(3)} tok/s ${(tokens / secs).toFixed(1)}\n`,
-      );
-      if (valBatches.length && evalEvery && res.step % evalEvery === 0) {
-        const vl = await evaluate();
-        valLosses.push({ step: res.step, loss: vl });
-        process.stderr.write(`step ${res.step} val_loss ${vl.toFixed(4)}\n`);
-      }
+    const loop = runLoop(
+      { step: (micro) => t.trainStep(micro), evalLoss: (b) => t.evalLoss(b) },
+      plan,
+      valBatches,
+      { maxSteps: plan.totalSteps, evalEvery, checkpointEvery, startStep },
+      control,
+      {
+        onStep: (m, epoch) => {
+          tokens += m.tokens;
+          losses.push(m.loss);
+          process.stderr.write(
+            `step ${m.step}/${plan.totalSteps} epoch ${epoch + 1} loss ${m.loss.toFixed(4)} grad_norm ${m.gradNorm?.toFixed(4)} lr ${m.lr.toExponential(3)} tok/s ${m.tokensPerSec.toFixed(1)}\n`,
+          );
+          if (stopAfter !== null && m.step - startStep >= stopAfter) control.stop();
+        },
+        onEval: (step, loss) => {
+          valLosses.push({ step, loss });
+          process.stderr.write(`step ${step} val_loss ${loss.toFixed(4)}\n`);
+        },
+        checkpoint: async (step) => {
+          await saveTrainState(out, { state: await t.saveState(), args: savedArgs, dataSha256 });
+          checkpointStep = step;
+        },
+      },
+    );
+    let result;
+    try {
+      result = await loop;
+    } catch (e) {
+      if (!(e instanceof DivergenceError)) throw e;
+      const kept = checkpointStep !== null ? ` The state of step ${checkpointStep} is checkpointed in ${out}/${TRAIN_STATE_FILE} (continue with train --resume ${out} --lr LOWER).` : '';
+      process.stderr.write(`train: ${e.message} (flags: --lr, --max-grad-norm) The adapter in ${out} was not written.${kept}\n`);
+      return 1;
     }
-    if (valBatches.length && (!valLosses.length || valLosses[valLosses.length - 1].step !== plan.totalSteps)) {
-      valLosses.push({ step: plan.totalSteps, loss: await evaluate() });
-    }
-    const tensors = await trainer.exportAdapter();
+    const tensors = await t.exportAdapter();
     const { config, safetensors } = writeAdapter(spec, lora, tensors, start?.baseModel ?? null);
-    const out = flags['out']!;
-    await mkdir(out, { recursive: true });
-    await writeFile(join(out, 'adapter_config.json'), config);
-    await writeFile(join(out, 'adapter_model.safetensors'), safetensors);
+    await writeAdapterPair(out, config, safetensors);
     const seconds = (performance.now() - started) / 1000;
-    trainer.destroy();
     process.stdout.write(
       `${JSON.stringify({
         out,
-        steps: plan.totalSteps,
+        end: result.end,
+        start_step: startStep,
+        steps: result.steps,
+        total_steps: plan.totalSteps,
         examples: { train: train.length, validation: validation.length },
         first_loss: losses[0],
         final_loss: losses[losses.length - 1],
@@ -209,8 +305,10 @@ export async function run(args: string[]): Promise<number> {
         stats: prepared.stats,
       })}\n`,
     );
-    return 0;
+    return interrupted ? 130 : 0;
   } finally {
+    process.removeListener('SIGINT', onSignal);
+    trainer?.destroy();
     gpu.destroy();
   }
 }

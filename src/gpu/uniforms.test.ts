@@ -14,6 +14,7 @@ import { loraDown, loraGradA, loraGradB, loraGradH, loraGradInput, loraUp } from
 import { linearBackwardInput, linearForward } from '../engine/kernels/matmul';
 import { embeddingForwardQ, linearBackwardInputQ, linearForwardQ, linearGemvQ, type QuantWeightBuffers } from '../engine/kernels/matmul-q';
 import { adamwStep, globalNormSquared } from '../engine/kernels/optimizer';
+import { guardedAdamw } from '../engine/kernels/guard';
 import { rmsnormBackward, rmsnormForward } from '../engine/kernels/rmsnorm';
 import { ropeBackward, ropeForward } from '../engine/kernels/rope';
 import { swigluBackward, swigluForward } from '../engine/kernels/swiglu';
@@ -29,6 +30,8 @@ const STRUCT_OF: Record<string, string> = {
   'optimizer.norm_partials': 'NormParams',
   'optimizer.norm_final': 'NormParams',
   'optimizer.adamw_step': 'AdamParams',
+  'guard.guard_pre': 'GuardParams',
+  'guard.guard_post': 'GuardParams',
 };
 
 /** [name, type] of the struct's fields, in order, from the WGSL text. */
@@ -80,7 +83,8 @@ function everyKernel(): DispatchSpec[] {
     decodeGemv(rec, b, b, b, null, 1, 64, 40, true);
     decodeGemv(rec, b, b, b, b, 1, 64, 40);
     globalNormSquared(rec, b, b, b, 5000);
-    adamwStep(rec, b, b, b, b, b, b, 5000, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 });
+    adamwStep(rec, b, b, b, b, b, b, 5000, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 }, b, true);
+    guardedAdamw(rec, { params: b, grads: b, m: b, v: b, normSq: b, stepParams: b, result: b }, 5000, 2, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 }, { loss: 50, gradNorm: 1e6, param: 1e4 });
     linearForward(rec, b, b, b, null, 3, 64, 70, true);
     linearForward(rec, b, b, b, b, 3, 64, 70, false, 128);
     linearBackwardInput(rec, buf(640 * 576), buf(640 * 4096), buf(4096 * 576), 640, 576, 4096, true, 'auto', { partials: buf(1 << 24) });

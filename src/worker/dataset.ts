@@ -12,7 +12,6 @@ import {
   ModelTokenizer,
   parseColumnMapping,
   prepareDataset,
-  splitValidation,
   tokenView,
   truncateExample,
   type DataFormat,
@@ -23,6 +22,7 @@ import {
 import type { ModelFolder } from '../engine/model/weights';
 import { checkFileSize } from '../io/untrusted/json';
 import { parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
+import { holdOut } from '../engine/train/loop';
 import { DEFAULT_READ_OPTIONS, unpackDataset, type DatasetReadOptions } from '../util/dataset-package';
 import type { DatasetSummary, LineError } from './protocol';
 
@@ -233,6 +233,6 @@ export function trainValidationSplit(
   const examples = truncatedExamples(prepared, maxLength);
   const file = validationFileExamples(prepared, maxLength);
   if (file) return { train: examples, validation: file };
-  const k = Math.min(validationExamples, Math.floor(examples.length / 5));
-  return splitValidation(examples, k / examples.length, seed);
+  // The studio holds out at most a fifth; the rule itself is the loop's (CLI and worker alike).
+  return holdOut(examples, Math.min(validationExamples, Math.floor(examples.length / 5)), seed);
 }

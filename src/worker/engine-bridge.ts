@@ -28,6 +28,8 @@ export interface TrainerLike {
   saveState(): Promise<TrainerState>;
   loadState(state: TrainerState): void;
   destroy(): void;
+  /** LoRA parameters in the run (what a checkpoint's size follows). */
+  readonly paramCount: number;
   /** The GPU buffers generation may borrow (see generate-bridge.ts). */
   gpuShare?(): TrainerGpuShare;
   /** Logits (B, T, V) of the training forward with the current adapter ("Check the export"). */
@@ -55,6 +57,7 @@ export async function createTrainer(
     saveState: () => trainer.saveState(),
     loadState: (state) => trainer.loadState(state),
     destroy: () => trainer.destroy(),
+    paramCount: trainer.layout.totalFloats,
     // Generation borrows the trainer's frozen weights and live LoRA buffer instead of a second copy.
     gpuShare: () => ({ weights: trainer.model.weights, layout: trainer.layout, params: trainer.model.params }),
     logits: (batch) => trainer.logits(batch),

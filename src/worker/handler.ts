@@ -1,11 +1,10 @@
 // The worker's side of the protocol: one session (GPU, model, dataset, trainer) answering
 // requests. Each request gets exactly one reply; a thrown error becomes {name, message}.
 import type { ModelTokenizer, PreparedDataset } from '../data';
-import { TrainingPlan } from '../engine/train/plan';
 import { GpuDeviceLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
-import { adapterFiles, createTrainer, greedyWithAdapter, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
+import { adapterFiles, greedyWithAdapter, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
 import { GenerateBridge, promptIds, stopTokenIds } from './generate-bridge';
 import { OnnxBridge } from './onnx-bridge';
 import type { OnnxQuant } from '../export/onnx/decoder';
@@ -27,16 +26,8 @@ import {
   type TrainSettings,
 } from './protocol';
 import type { HostTensor } from '../engine/model/spec';
-import { RunControl, runTraining } from './run';
+import { RunControl, failStoredRun, trainRun } from './run';
 import { studioRecipeZip } from '../export/recipe/studio';
-import { createRun, emptyHistory, getRun, loadCheckpoint, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
-
-/** A run's metrics up to (and including) `step`. */
-function truncateHistory(h: RunHistory, step: number): RunHistory {
-  const n = h.steps.findIndex((s) => s > step);
-  const cut = n < 0 ? h.steps.length : n;
-  return { steps: h.steps.slice(0, cut), loss: h.loss.slice(0, cut), lr: h.lr.slice(0, cut), gradNorm: h.gradNorm.slice(0, cut), val: h.val.filter(([s]) => s <= step) };
-}
 
 export class SessionError extends Error {
   override name = 'SessionError';
@@ -193,108 +184,32 @@ export class Handler {
       if (!model) throw new SessionError('load a model before training');
       if (!dataset) throw new SessionError('load a dataset before training');
       if (this.control) throw new SessionError('a run is already in progress');
+      // A run that starts from an adapter needs its tensors (a resumed one has its checkpoint).
+      const wanted = run.resume ? null : (settings.startAdapter ?? null);
+      if (wanted !== null && this.startAdapter?.info.name !== wanted) {
+        throw new SessionError(`the adapter "${wanted}" to start from is not loaded: choose it again`);
+      }
       const control = new RunControl();
       this.control = control;
       this.post({ kind: 'event', type: 'trainState', state: 'starting' });
-      let record: RunRecord | null = null;
       try {
         const gpu = await this.getGpu();
-        // Held-out examples: a validation file when one was given, else a seeded fraction.
-        const { train, validation } = trainValidationSplit(dataset.prepared, settings.maxLength, settings.validationExamples, settings.train.seed);
-        const pad = model.tokenizer.padId;
-        // Step k's micro-batches are a pure function of k: a resumed run needs only the step.
-        const plan = new TrainingPlan(train, {
-          batchSize: settings.batchSize,
-          gradAccum: settings.train.gradAccum,
-          padId: pad,
-          seed: settings.train.seed,
-          maxSteps: settings.train.maxSteps,
-          maxLength: settings.maxLength,
-        });
-        // Validation in batches no larger than training's, so any number of held-out examples fits.
-        const valBatches = plan.batchesOf(validation);
-        const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), plan.maxSeq);
-        // A run that starts from an adapter needs its tensors (a resumed one has its checkpoint).
-        const wanted = run.resume ? null : (settings.startAdapter ?? null);
-        if (wanted !== null && this.startAdapter?.info.name !== wanted) {
-          throw new SessionError(`the adapter "${wanted}" to start from is not loaded: choose it again`);
-        }
-        this.releaseTrainer();
-        const init = wanted !== null ? this.startAdapter!.tensors : undefined;
-        const trainer = await createTrainer(gpu, model.engine, settings, plan.batchSize, maxSeq, init);
-        this.trainer = trainer;
-        this.trainerSettings = settings;
-
-        // The run record, and where a resumed run continues from.
-        const ckpt = run.resume ? await loadCheckpoint(run.id) : undefined;
-        const prev = run.resume ? await getRun(run.id) : undefined;
-        if (run.resume && (!ckpt || !prev)) throw new SessionError('the interrupted run has no checkpoint to resume from');
-        let startStep = 0;
-        if (ckpt && prev) {
-          trainer.loadState({ step: ckpt.step, params: ckpt.params, m: ckpt.m, v: ckpt.v });
-          startStep = ckpt.step;
-          if (ckpt.pos !== undefined) {
-            // Saved by a version whose batcher was a stream: this version's batch order differs.
-            this.post({
-              kind: 'event',
-              type: 'log',
-              level: 'warn',
-              message: `This run was saved by an earlier version of LoRA Studio. It continues from step ${startStep} with this version's batch order, so its losses after step ${startStep} differ from what the uninterrupted run would have shown.`,
-            });
-          }
-          record = { ...prev, status: 'running', error: null, history: truncateHistory(prev.history, ckpt.step) };
-          this.post({ kind: 'event', type: 'history', history: record.history });
-        } else {
-          const now = new Date().toISOString();
-          record = {
-            id: run.id,
-            status: 'running',
-            startedAt: now,
-            updatedAt: now,
-            model: { ...run.model, name: model.summary.name, hubId: model.summary.hubId },
-            dataset: { fileName: dataset.fileName, skipInvalid: dataset.skipInvalid, examples: dataset.prepared.examples.length },
-            settings,
-            form: run.form,
-            history: emptyHistory(),
-            checkpointStep: 0,
-            error: null,
-          };
-          await createRun(record, dataset.bytes);
-        }
-        const rec = record;
-        const h = rec.history;
-        const result = await runTraining(
-          trainer,
-          plan,
-          valBatches,
+        return await trainRun({
+          gpu,
+          model,
+          dataset,
+          initAdapter: wanted !== null ? this.startAdapter!.tensors : undefined,
           settings,
+          run,
           control,
-          {
-            onStep: (metrics) => {
-              h.steps.push(metrics.step);
-              h.loss.push(metrics.loss);
-              h.lr.push(metrics.lr);
-              h.gradNorm.push(metrics.gradNorm);
-              this.post({ kind: 'event', type: 'step', metrics });
-            },
-            onEval: (step, valLoss) => {
-              h.val.push([step, valLoss]);
-              this.post({ kind: 'event', type: 'eval', step, valLoss });
-            },
-            onState: (state) => this.post({ kind: 'event', type: 'trainState', state }),
-            checkpoint: async (step) => {
-              const st = await trainer.saveState();
-              await saveCheckpoint(rec, { runId: rec.id, step, params: st.params, m: st.m, v: st.v });
-              rec.checkpointStep = step;
-              this.post({ kind: 'event', type: 'checkpoint', step });
-            },
+          post: (msg) => this.post(msg),
+          releasePrevious: () => this.releaseTrainer(),
+          onTrainer: (trainer) => {
+            this.trainer = trainer;
+            this.trainerSettings = settings;
           },
-          startStep,
-        );
-        await saveRun({ ...rec, status: result.end });
-        return result;
+        });
       } catch (e) {
-        if (record) await saveRun({ ...record, status: 'failed', error: toErrorInfo(e) }).catch(() => undefined);
         if (e instanceof GpuDeviceLostError) {
           // Everything on that device is gone: the next run starts on a fresh one.
           this.trainer = null;
@@ -317,6 +232,11 @@ export class Handler {
     },
     stop: async () => {
       this.control?.stop();
+      return null;
+    },
+
+    failRun: async ({ id, error }) => {
+      await failStoredRun(id, error);
       return null;
     },
 

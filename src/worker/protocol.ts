@@ -9,6 +9,9 @@
 import type { ModelSpec } from '../engine/model/spec';
 import type { LoraHyper, TrainHyper } from '../engine/train/types';
 import type { RunHistory } from './run-store';
+import type { StepMetrics, TrainResult, TrainState } from '../engine/train/loop';
+/** The training loop's types (src/engine/train/loop.ts), as the protocol carries them. */
+export type { StepMetrics, TrainEnd, TrainResult, TrainState } from '../engine/train/loop';
 
 export interface ErrorInfo {
   name: string;
@@ -136,15 +139,6 @@ export interface StartAdapterInfo {
   params: number;
 }
 
-export type TrainEnd = 'finished' | 'stopped';
-
-export interface TrainResult {
-  end: TrainEnd;
-  steps: number;
-  finalLoss: number | null;
-  finalValLoss: number | null;
-  ms: number;
-}
 
 export interface AdapterFiles {
   /** adapter_config.json text. */
@@ -235,6 +229,8 @@ export interface Methods {
   pause: { params: Record<string, never>; result: null };
   resume: { params: Record<string, never>; result: null };
   stop: { params: Record<string, never>; result: null };
+  /** Marks a stored run failed (an interrupted run the page could not resume): the worker writes run records, the page only reads them. */
+  failRun: { params: { id: string; error: ErrorInfo }; result: null };
   exportAdapter: { params: Record<string, never>; result: AdapterFiles };
   /** The loaded model with the run's adapter as a Transformers.js / onnxruntime-web .zip (src/export/onnx). */
   /** backend: onnxruntime-web's for the check and "Try it" (auto: WebGPU where it works, else wasm). */
@@ -282,20 +278,7 @@ export interface Progress {
   unit: 'bytes' | 'tensors' | 'examples' | 'steps';
 }
 
-export interface StepMetrics {
-  step: number;
-  maxSteps: number;
-  loss: number;
-  lr: number;
-  gradNorm: number | null;
-  /** Tokens in this step, and tokens per second over the run so far. */
-  tokens: number;
-  tokensPerSec: number;
-  elapsedMs: number;
-  etaMs: number | null;
-}
 
-export type TrainState = 'starting' | 'running' | 'paused' | 'stopping';
 
 export type WorkerEvent =
   | { kind: 'event'; type: 'progress'; id: number; progress: Progress }

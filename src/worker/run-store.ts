@@ -2,7 +2,13 @@
 // dataset, settings, loss history, status), its dataset bytes, and its last checkpoint (LoRA
 // parameters, AdamW moments, step). The worker writes; the page reads the list of
 // past runs and an interrupted run's dataset. Runs in a worker and in the page.
-import { createStore, delMany, get, keys, set, type UseStore } from 'idb-keyval';
+// Quota: the bytes a write needs are checked against navigator.storage.estimate() before it starts
+// (the model library's check, src/hub/download.ts), and a write the browser refuses anyway becomes
+// the same typed RunStoreQuotaError. Each key is written in its own transaction, so a refused
+// write leaves the key's previous value (an earlier checkpoint) intact; a new run whose record
+// cannot be written takes its dataset copy back out.
+import { createStore, del, delMany, get, keys, set, type UseStore } from 'idb-keyval';
+import { checkStorageQuota, formatBytes, HubQuotaError, type StorageLike } from '../hub/download';
 import type { ErrorInfo, ModelSource, TrainSettings } from './protocol';
 
 export interface RunHistory {
@@ -45,6 +51,44 @@ export interface Checkpoint {
   pos?: unknown;
 }
 
+/** The browser's storage cannot hold what a run needs to keep. Earlier runs are untouched. */
+export class RunStoreQuotaError extends Error {
+  override name = 'RunStoreQuotaError';
+  constructor(
+    readonly what: string,
+    readonly needed: number,
+    readonly available: number | null,
+  ) {
+    super(
+      `Not enough browser storage for ${what}: it needs about ${formatBytes(needed)}` +
+        `${available === null ? '' : ` but only ${formatBytes(available)} is available`}. Delete past runs or models from the library, or free disk space; earlier runs and checkpoints are kept.`,
+    );
+  }
+}
+
+/** Refuses (RunStoreQuotaError) when `needed` bytes do not fit the origin's quota. */
+export async function ensureRoom(what: string, needed: number, storage?: StorageLike | null): Promise<void> {
+  try {
+    await checkStorageQuota(needed, storage);
+  } catch (e) {
+    if (e instanceof HubQuotaError) throw new RunStoreQuotaError(what, needed, e.available);
+    throw e;
+  }
+}
+
+/** Bytes a checkpoint of `params` LoRA parameters takes (parameters and two moments, f32). */
+export const checkpointBytes = (params: number): number => 3 * 4 * params;
+
+/** A write the browser refused for lack of space, as RunStoreQuotaError; anything else as it was. */
+async function write(what: string, bytes: number, key: string, value: unknown): Promise<void> {
+  try {
+    await set(key, value, store());
+  } catch (e) {
+    if ((e as { name?: string } | null)?.name === 'QuotaExceededError') throw new RunStoreQuotaError(what, bytes, null);
+    throw e;
+  }
+}
+
 const KEEP_RUNS = 10;
 let db: UseStore | null = null;
 const store = (): UseStore => (db ??= createStore('lora-studio-runs', 'kv'));
@@ -56,10 +100,21 @@ export function emptyHistory(): RunHistory {
   return { steps: [], loss: [], lr: [], gradNorm: [], val: [] };
 }
 
-/** A new run: its record and dataset bytes; the oldest runs beyond KEEP_RUNS are deleted. */
-export async function createRun(record: RunRecord, datasetBytes: ArrayBuffer): Promise<void> {
-  await set(dataKey(record.id), datasetBytes, store());
-  await set(runKey(record.id), record, store());
+/**
+ * A new run: its record and dataset bytes, after checking that they and the run's checkpoints
+ * (`checkpointSize` bytes) fit; the oldest runs beyond KEEP_RUNS are deleted.
+ */
+export async function createRun(record: RunRecord, datasetBytes: ArrayBuffer, checkpointSize = 0): Promise<void> {
+  const what = "this run's dataset copy and checkpoint";
+  const needed = datasetBytes.byteLength + checkpointSize + JSON.stringify(record).length;
+  await ensureRoom(what, needed);
+  await write(what, needed, dataKey(record.id), datasetBytes);
+  try {
+    await write(what, needed, runKey(record.id), record);
+  } catch (e) {
+    await del(dataKey(record.id), store()).catch(() => undefined);
+    throw e;
+  }
   const runs = await listRuns();
   for (const old of runs.slice(KEEP_RUNS)) await deleteRun(old.id);
 }
@@ -70,7 +125,10 @@ export async function saveRun(record: RunRecord): Promise<void> {
 
 /** Writes the checkpoint first, then the record that points at it. */
 export async function saveCheckpoint(record: RunRecord, ckpt: Checkpoint): Promise<void> {
-  await set(ckptKey(record.id), ckpt, store());
+  const bytes = checkpointBytes(ckpt.params.length);
+  const what = `the checkpoint of step ${ckpt.step}`;
+  await ensureRoom(what, bytes);
+  await write(what, bytes, ckptKey(record.id), ckpt);
   await saveRun({ ...record, checkpointStep: ckpt.step });
 }
 

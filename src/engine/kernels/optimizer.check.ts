@@ -53,6 +53,8 @@ function adamwCheck(n: number, hp: AdamWHyper, label: string): KernelCheck {
       const partsB = gpu.createBuffer(parts * 4, 'partials');
       const nb = gpu.createBuffer(4, 'normSq');
       const sb = gpu.createBuffer(12, 'stepParams');
+      // Health words all 0: the unguarded update (src/engine/kernels/guard.ts checks the guard).
+      const guard = gpu.createBuffer(16, 'guard');
       const normSq = new Float32Array(1);
       for (let step = 1; step <= 5; step++) {
         // Gradients of varying scale, some exactly 0 (the v = 0 corner).
@@ -63,7 +65,7 @@ function adamwCheck(n: number, hp: AdamWHyper, label: string): KernelCheck {
         gpu.write(sb, sp);
         await gpu.run((rec) => {
           globalNormSquared(rec, nb, partsB, gb, n);
-          adamwStep(rec, pb, gb, mb, vb, nb, sb, n, hp);
+          adamwStep(rec, pb, gb, mb, vb, nb, sb, n, hp, guard);
         });
         globalNormSquaredCpu(normSq, new Float32Array(parts), grads, n);
         adamwStepCpu(params, grads, m, v, normSq, sp, n, hp);
@@ -71,7 +73,7 @@ function adamwCheck(n: number, hp: AdamWHyper, label: string): KernelCheck {
       const got = await gpu.readF32(pb, n);
       const gotM = await gpu.readF32(mb, n);
       const gotV = await gpu.readF32(vb, n);
-      for (const b of [pb, mb, vb, gb, partsB, nb, sb]) gpu.destroyBuffer(b);
+      for (const b of [pb, mb, vb, gb, partsB, nb, sb, guard]) gpu.destroyBuffer(b);
       const err = Math.max(relL2Err(got, params), relL2Err(gotM, m), relL2Err(gotV, v));
       return { error: err, tolerance: 2e-6 };
     },

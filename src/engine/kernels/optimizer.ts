@@ -53,6 +53,8 @@ export function adamwStepParams(lr: number, beta1: number, beta2: number, step: 
 /**
  * One AdamW step over n elements, after clipping by the global norm: params, m, v updated in
  * place. normSq (1): sum of grad^2 (globalNormSquared); stepParams (3): adamwStepParams.
+ * guard: the step's health words (src/engine/kernels/guard.ts): the update is skipped when its
+ * flags word is non-zero; with `probe` the dispatch only measures the update into it (guardedAdamw).
  */
 export function adamwStep(
   rec: Recorder,
@@ -64,11 +66,13 @@ export function adamwStep(
   stepParams: Buf,
   n: number,
   hp: AdamWHyper,
+  guard: Buf,
+  probe = false,
 ): void {
   rec.dispatch({
     shader: optimizerShader,
     entry: 'adamw_step',
-    overrides: { WG },
+    overrides: { WG, PROBE: probe ? 1 : 0 },
     // 1 - beta in float64, then rounded (torch passes the scalar 1 - beta, not 1 - f32(beta)).
     uniforms: {
       n,
@@ -80,7 +84,7 @@ export function adamwStep(
       weight_decay: hp.weightDecay,
       max_grad_norm: hp.maxGradNorm,
     },
-    bindings: [params, grads, m, v, normSq, stepParams],
+    bindings: [params, grads, m, v, normSq, stepParams, guard],
     workgroups: grid(Math.ceil(n / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 }

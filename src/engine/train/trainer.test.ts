@@ -7,6 +7,8 @@ import { nodeFolder } from '../../io/node-files';
 import { PROJECTIONS } from '../model/spec';
 import { relL2Err, rng, testGpu } from '../kernels/testing';
 import { Trainer } from './trainer';
+import { DivergenceError } from './divergence';
+import { GUARD } from '../kernels/guard';
 import { DEFAULT_TRAIN, type Batch, type LoraHyper, type TrainHyper } from './types';
 
 const modelDir = resolve(process.cwd(), '../shared/fixtures/reference/tiny-llama/model');
@@ -156,6 +158,42 @@ describe('trainer', async () => {
     expect(lb).toBe(la);
     a.destroy();
     b.destroy();
+  });
+
+  it('a step waits on one read-back: the optimizer is queued behind the loss, not after reading it', async () => {
+    const gpu = await testGpu();
+    const t = await Trainer.create(gpu, model, lora, { ...hyper, gradAccum: 2 }, { maxBatch: 1, maxSeq: 12 });
+    const proto = Object.getPrototypeOf((t as unknown as { readback: GPUBuffer }).readback) as GPUBuffer;
+    const original = proto.mapAsync;
+    let maps = 0;
+    proto.mapAsync = function (this: GPUBuffer, ...args: Parameters<GPUBuffer['mapAsync']>) {
+      maps++;
+      return original.apply(this, args);
+    };
+    try {
+      for (let s = 0; s < 3; s++) await t.trainStep([rows(batch, 0), rows(batch, 1)]);
+    } finally {
+      proto.mapAsync = original;
+    }
+    expect(maps).toBe(3);
+    t.destroy();
+  });
+
+  it('a learning rate of 1e6 is refused at step 1 by the GPU guard, and the adapter stays as it was', async () => {
+    const gpu = await testGpu();
+    const t = await Trainer.create(gpu, model, lora, { ...hyper, lr: 1e6 }, { maxBatch: 2, maxSeq: 12 });
+    const before = await t.exportAdapter();
+    const err = await t.trainStep([batch]).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DivergenceError);
+    expect((err as DivergenceError).health.flags & GUARD.paramOverBound).toBeTruthy();
+    expect((err as Error).message).toMatch(/diverged at step 1.*lower the learning rate.*clipping/s);
+    expect(t.step).toBe(0);
+    const after = await t.exportAdapter();
+    for (const [k, v] of before) expect(after.get(k)!.data, k).toEqual(v.data);
+    t.destroy();
   });
 
   it('refuses a step without trained tokens', async () => {

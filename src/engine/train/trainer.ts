@@ -1,11 +1,16 @@
 // The LoRA trainer: owns every GPU buffer of a run, allocated once in create(). A step writes the
 // batch with queue.writeBuffer into preallocated buffers, replays recorded programs (one submit
-// per micro-batch, one for the optimizer) and maps one small buffer back: the loss and the
-// gradient norm. Nothing is allocated inside a step once each batch shape has been seen, and the
-// next step's commands are encoded while the GPU runs this one.
+// per micro-batch, one for the optimizer, queued back to back) and maps one small buffer back:
+// the losses, the gradient norm and the divergence guard's flags (src/engine/kernels/guard.ts).
+// The optimizer does not wait for the loss: the guard decides on the GPU whether the update is
+// applied, and a flagged step throws DivergenceError with the state as it was before the step.
+// Nothing is allocated inside a step once each batch shape has been seen, and the next step's
+// commands are encoded while the GPU runs this one.
 import { GpuError } from '../../gpu/errors';
 import type { Gpu, KernelProfile, Program } from '../../gpu/gpu';
-import { adamwStep, adamwStepParams, globalNormSquared, globalNormSquaredPartials } from '../kernels/optimizer';
+import { adamwStepParams, globalNormSquared, globalNormSquaredPartials } from '../kernels/optimizer';
+import { defaultGuardBounds, guardedAdamw, guardWords, lossWord, readHealth, type GuardBounds, type StepHealth } from '../kernels/guard';
+import { DivergenceError } from './divergence';
 import { initLoraTensors } from '../lora/adapter';
 import { loraLayout, packLora, unpackLora, type LoraLayout } from '../lora/layout';
 import { destroyModelWeights, uploadModelWeights, type BaseQuant, type BaseTensor, type ModelWeightsGpu } from '../model/gpu-weights';
@@ -24,6 +29,8 @@ export interface TrainerOptions {
   quant?: BaseQuant;
   /** Rows per LM-head chunk (default: logitsChunkRows). Tests force small chunks. */
   logitsChunkRows?: number;
+  /** The divergence guard's bounds (default: defaultGuardBounds(vocab)). */
+  guard?: Partial<GuardBounds>;
 }
 
 /** Everything needed to continue a run exactly where it stopped. */
@@ -59,7 +66,10 @@ export class Trainer {
   private readonly seedWord = new Uint32Array(1);
   private readonly scaleWord = new Float32Array(1);
   private readonly readback: GPUBuffer;
-  private readonly slots: GPUBuffer;
+  /** The step's result words (guard.ts): flags, max |param|, gradient norm², one loss per micro-batch. */
+  private readonly result: GPUBuffer;
+  private readonly slotCount: number;
+  readonly guardBounds: GuardBounds;
   private readonly owned: GPUBuffer[];
   private readonly m: GPUBuffer;
   private readonly v: GPUBuffer;
@@ -92,22 +102,17 @@ export class Trainer {
     this.normSq = make(4, 'gradNormSq');
     this.stepParams = make(16, 'stepParams');
     const partials = make(globalNormSquaredPartials(this.n) * 4, 'normPartials');
-    // Slots: one loss per micro-batch, then the gradient norm², read back together.
-    const slotCount = Math.max(1, hyper.gradAccum) + 1;
-    this.slots = make(slotCount * 4, 'lossSlots');
-    this.readback = gpu.allocate({ size: Math.max(16, slotCount * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+    this.slotCount = Math.max(1, hyper.gradAccum);
+    const bytes = Math.max(16, guardWords(this.slotCount) * 4);
+    this.result = make(bytes, 'stepResult');
+    this.readback = gpu.allocate({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
     this.owned = owned;
+    this.guardBounds = { ...defaultGuardBounds(spec.vocabSize), ...options.guard };
 
     const rec = gpu.recorder();
     globalNormSquared(rec, this.normSq, partials, model.grads, this.n);
-    adamwStep(rec, model.params, model.grads, this.m, this.v, this.normSq, this.stepParams, this.n, {
-      beta1: hyper.beta1,
-      beta2: hyper.beta2,
-      eps: hyper.eps,
-      weightDecay: hyper.weightDecay,
-      maxGradNorm: hyper.maxGradNorm,
-    });
-    rec.copy(this.normSq, { buffer: this.slots, offset: 0, size: 4 }, 4);
+    const state = { params: model.params, grads: model.grads, m: this.m, v: this.v, normSq: this.normSq, stepParams: this.stepParams, result: this.result };
+    guardedAdamw(rec, state, this.n, this.slotCount, hyper, this.guardBounds);
     this.optimizer = rec.finish();
   }
 
@@ -198,12 +203,12 @@ export class Trainer {
   }
 
   /**
-   * Forward and backward of each micro-batch, gradients summed (zeroed first). Returns the mean
-   * loss over all counted tokens of the micro-batches. Does not update the parameters.
+   * Queues forward and backward of each micro-batch, gradients summed (zeroed first), each loss
+   * into its result word. Does not wait for anything.
    */
-  async accumulate(micro: Batch[]): Promise<{ loss: number; tokens: number }> {
+  private submitMicroBatches(micro: Batch[]): number {
     if (micro.length === 0) throw new GpuError('a step needs at least one micro-batch');
-    if (micro.length > Math.max(1, this.hyper.gradAccum)) throw new GpuError(`${micro.length} micro-batches exceed gradAccum=${this.hyper.gradAccum}`);
+    if (micro.length > this.slotCount) throw new GpuError(`${micro.length} micro-batches exceed gradAccum=${this.hyper.gradAccum}`);
     const total = micro.reduce((n, b) => n + countedTokens(b), 0);
     if (total === 0) throw new GpuError('this step has no trained tokens (every label is -100)');
     this.scaleWord[0] = 1 / total;
@@ -223,18 +228,28 @@ export class Trainer {
     // later with queue.writeBuffer, which the command buffer reads when it runs.
     const first = micro[0];
     this.encodedAhead = { B: first.B, T: first.T, commands: this.encodeMicroBatch(first.B, first.T, 0) };
-    const values = await this.readSlots(micro.length + 1);
-    let loss = 0;
-    for (let i = 1; i <= micro.length; i++) loss += values[i];
-    return { loss, tokens };
+    return tokens;
   }
 
-  /** Micro-batch i of a step: zero the gradients (i = 0), forward + backward, loss into slot i + 1. */
+  /**
+   * Forward and backward of each micro-batch, gradients summed (zeroed first). Returns the mean
+   * loss over all counted tokens of the micro-batches. Does not update the parameters (checks:
+   * the gradients can be read before optimizerStep).
+   */
+  async accumulate(micro: Batch[]): Promise<{ loss: number; tokens: number }> {
+    const tokens = this.submitMicroBatches(micro);
+    return { loss: (await this.readResult()).loss, tokens };
+  }
+
+  /** Micro-batch i of a step: zero the gradients and the result words (i = 0), forward + backward, loss into its word. */
   private encodeMicroBatch(B: number, T: number, i: number): GPUCommandBuffer {
     const enc = this.gpu.device.createCommandEncoder();
-    if (i === 0) enc.clearBuffer(this.model.grads);
+    if (i === 0) {
+      enc.clearBuffer(this.model.grads);
+      enc.clearBuffer(this.result);
+    }
     this.programsFor(B, T).train.encode(enc);
-    enc.copyBufferToBuffer(this.model.loss, 0, this.slots, 4 * (i + 1), 4);
+    enc.copyBufferToBuffer(this.model.loss, 0, this.result, 4 * lossWord(i), 4);
     return enc.finish();
   }
 
@@ -247,25 +262,40 @@ export class Trainer {
     return ahead.commands;
   }
 
-  /** Clip, AdamW, advance the step counter. Returns the gradient norm before clipping. */
-  async optimizerStep(): Promise<{ gradNorm: number; lr: number }> {
+  /** Queues gradient norm, guard and AdamW (applied only if the guard finds the step healthy). */
+  private submitOptimizer(): number {
     const lr = learningRate(this.hyper, this.step);
     this.gpu.write(this.stepParams, adamwStepParams(lr, this.hyper.beta1, this.hyper.beta2, this.step + 1));
     this.gpu.assertAlive();
     const enc = this.gpu.device.createCommandEncoder();
     this.optimizer.encode(enc);
     this.gpu.device.queue.submit([enc.finish()]);
-    const values = await this.readSlots(1);
-    this.step++;
-    return { gradNorm: Math.sqrt(values[0]), lr };
+    return lr;
   }
 
-  /** One optimizer step over `micro` (1..gradAccum micro-batches). */
+  /** The step's result read back; a flagged step throws DivergenceError (its update was not applied). */
+  private finishStep(health: StepHealth, lr: number): number {
+    if (health.flags !== 0) throw new DivergenceError(this.step + 1, health, this.guardBounds, this.hyper, lr);
+    this.step++;
+    return Math.sqrt(health.gradNormSq);
+  }
+
+  /** Clip, AdamW, advance the step counter, after accumulate. Returns the gradient norm before clipping. */
+  async optimizerStep(): Promise<{ gradNorm: number; lr: number }> {
+    const lr = this.submitOptimizer();
+    return { gradNorm: this.finishStep(await this.readResult(), lr), lr };
+  }
+
+  /**
+   * One optimizer step over `micro` (1..gradAccum micro-batches): forward, backward, clip, guard
+   * and AdamW queued together, one read-back.
+   */
   async trainStep(micro: Batch[]): Promise<StepResult> {
-    const { loss, tokens } = await this.accumulate(micro);
-    if (!Number.isFinite(loss)) throw new GpuError(`the loss is ${loss} at step ${this.step + 1}; training stopped`);
-    const { gradNorm, lr } = await this.optimizerStep();
-    return { step: this.step, loss, gradNorm, lr, tokens };
+    const tokens = this.submitMicroBatches(micro);
+    const lr = this.submitOptimizer();
+    const health = await this.readResult();
+    const gradNorm = this.finishStep(health, lr);
+    return { step: this.step, loss: health.loss, gradNorm, lr, tokens };
   }
 
   /** GPU time per kernel of one full step (forward, backward, optimizer) on `batch`. Benchmarks only. */
@@ -291,10 +321,11 @@ export class Trainer {
     this.scaleWord[0] = 1 / counted;
     this.gpu.write(this.model.lossScale, this.scaleWord);
     const enc = this.gpu.device.createCommandEncoder();
+    enc.clearBuffer(this.result);
     this.programsFor(batch.B, batch.T).evalLoss.encode(enc);
-    enc.copyBufferToBuffer(this.model.loss, 0, this.slots, 4, 4);
+    enc.copyBufferToBuffer(this.model.loss, 0, this.result, 4 * lossWord(0), 4);
     this.gpu.device.queue.submit([enc.finish()]);
-    return (await this.readSlots(2))[1];
+    return (await this.readResult()).loss;
   }
 
   /**
@@ -324,21 +355,23 @@ export class Trainer {
     return out;
   }
 
-  private async readSlots(count: number): Promise<Float32Array> {
+  /** Maps the result words back: the only wait of a step. */
+  private async readResult(): Promise<StepHealth> {
+    const bytes = this.readback.size;
     const enc = this.gpu.device.createCommandEncoder();
-    enc.copyBufferToBuffer(this.slots, 0, this.readback, 0, count * 4);
+    enc.copyBufferToBuffer(this.result, 0, this.readback, 0, bytes);
     this.gpu.device.queue.submit([enc.finish()]);
     try {
-      await this.readback.mapAsync(GPUMapMode.READ, 0, Math.max(4, count * 4));
+      await this.readback.mapAsync(GPUMapMode.READ, 0, bytes);
     } catch (e) {
       this.gpu.assertAlive();
       throw e;
     }
     const uncaptured = this.gpu.takeUncapturedError();
-    const out = new Float32Array(this.readback.getMappedRange(0, Math.max(4, count * 4)).slice(0));
+    const words = this.readback.getMappedRange(0, bytes).slice(0);
     this.readback.unmap();
     if (uncaptured) throw new GpuError(`GPU error during training: ${uncaptured}`);
-    return out;
+    return readHealth(words, this.slotCount);
   }
 
   /** The current LoRA gradients by PEFT key (after accumulate). */

@@ -3,7 +3,7 @@ import { checkFit } from '../gpu-fit';
 import { runMetrics } from '../metrics';
 import { toTrainSettings, validateSettings, type SettingsForm } from '../settings';
 import { toErrorInfo, type ErrorInfo, type StepMetrics, type TrainResult, type TrainSettings } from '../../worker/protocol';
-import { interruptedRun, listRuns, loadRunDataset, saveRun, type RunRecord } from '../../worker/run-store';
+import { interruptedRun, listRuns, loadRunDataset, type RunRecord } from '../../worker/run-store';
 import type { Slice } from './types';
 
 export type TrainStatus = 'idle' | 'starting' | 'running' | 'paused' | 'stopping' | 'finished' | 'stopped' | 'error';
@@ -152,7 +152,10 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
         const error = { name: 'ResumeError', message };
         patch({ resuming: null, status: 'error', error });
         // Not again on every reload: the run is kept (and listed) as failed.
-        void saveRun({ ...interrupted, status: 'failed', error }).then(() => get().refreshRuns());
+        void engine()
+          .call('failRun', { id: interrupted.id, error })
+          .catch(() => undefined)
+          .then(() => get().refreshRuns());
       };
       if (!(await get().loadModel(run.model.source, run.model.label))) return fail(`The run's model (${run.model.name}) could not be loaded.`);
       const bytes = await loadRunDataset(run.id);
