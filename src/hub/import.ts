@@ -24,7 +24,6 @@
 // KeyValue, no DOM.
 
 import {
-  decodeF32,
   readSafetensorsHeader,
   FLOAT_DTYPES,
   type ByteSource,
@@ -35,7 +34,7 @@ import { parseModelConfig } from '../engine/model/config';
 import { expectedWeightShapes, safeFileName, type ModelFolder } from '../engine/model/weights';
 import type { ModelSpec } from '../engine/model/spec';
 import { quantize } from '../quant/format';
-import { decodeToF32, encodeF32As, F16_MAX, type SourceDtype, type StoredFormat } from '../quant/dtype';
+import { decodeToF32, encodeF32As, F16_MAX, type FloatDtype, type StoredFormat } from '../io/dtype';
 
 const SAME_FORMAT: Record<string, StoredFormat | undefined> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
 import {
@@ -529,7 +528,7 @@ export async function importModel(opts: ImportOptions): Promise<ModelManifest> {
           if (SAME_FORMAT[info.dtype] === plan.format) {
             packer.append(r, g, bytes, null); // stored as it comes (bf16 → bf16, f16 → f16, F32 → f32)
           } else {
-            const f32 = info.dtype === 'F64' ? decodeF32(sf.name, tname, info.dtype, bytes) : decodeToF32(bytes, info.dtype as SourceDtype);
+            const f32 = decodeToF32(bytes, info.dtype as FloatDtype);
             if (plan.format === 'int8' || plan.format === 'int4') {
               const qt = quantize(f32, g, plan.cols, plan.format);
               packer.append(r, g, new Uint8Array(qt.qweight.buffer), new Uint8Array(qt.scales.buffer));

@@ -35,7 +35,7 @@ describe('GPU memory estimate', () => {
       expect(est.lora.total).toBe(4 * layout.totalFloats * 4);
     }
     const before = gpu.allocatedBytes;
-    const w = uploadModelWeights(gpu, spec, new Map([...model.tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }])));
+    const w = await uploadModelWeights(gpu, spec, new Map([...model.tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }])));
     const wBytes = gpu.allocatedBytes - before;
     for (const b of w.buffers) gpu.destroyBuffer(b);
     expect(estimateGpuMemory(spec, opts).weights).toBe(wBytes);

@@ -21,6 +21,8 @@ import {
   type TrainSettings,
 } from './protocol';
 import type { HostTensor } from '../engine/model/spec';
+import { weightParams } from '../engine/model/weight-source';
+import { expectedWeightShapes } from '../engine/model/weights';
 import { RunControl, runTraining } from './run';
 import { createRun, emptyHistory, getRun, loadCheckpoint, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
 
@@ -110,8 +112,7 @@ export class Handler {
       const engine: EngineModel = { spec: opened.spec, weights: opened.weights };
       const tokenizer = await loadTokenizer(opened.folder);
       const s = engine.spec;
-      let params = 0;
-      for (const t of engine.weights.values()) params += 'qweight' in t ? t.rows * t.cols : t.data.length;
+      const params = weightParams(engine.weights, expectedWeightShapes(s).keys());
       this.releaseTrainer();
       this.dataset = null;
       this.startAdapter = null;
