@@ -8,6 +8,7 @@ const commands: Record<string, () => Promise<{ run: (args: string[]) => Promise<
   bench: () => import('./bench'),
   'bench-prepare': () => import('./bench-prepare'),
   'bench-import': () => import('./bench-import'),
+  'bench-load': () => import('./bench-load'),
   export: () => import('./export'),
 };
 

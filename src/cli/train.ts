@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
-import { loadModelFolder, memoryFolder, type ModelFolder } from '../engine/model/weights';
+import { memoryFolder, openModelFolder, type ModelFolder } from '../engine/model/weights';
 import { nodeFolder } from '../io/node-files';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, AdapterError, readAdapter, writeAdapter } from '../engine/lora/adapter';
 import { adapterInZip, isAdapterEntry } from '../engine/lora/adapter-zip';
@@ -126,7 +126,7 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const modelDir = flags['model']!;
-  const { spec, weights } = await loadModelFolder(nodeFolder(modelDir));
+  const { spec, weights } = await openModelFolder(nodeFolder(modelDir)); // streamed to the GPU, tensor by tensor
   let start: Awaited<ReturnType<typeof readAdapter>> | null = null;
   if (initAdapter !== undefined) {
     try {

@@ -2,7 +2,7 @@
 // weights as a WeightSource (src/engine/model/weight-source.ts) that the engine streams to the GPU
 // part by part (quantized weights stay quantized: QuantWeightBuffers for the matmul-q kernels).
 import { loadModelSpec, type ModelFolder } from '../engine/model/weights';
-import { partRows, type WeightInfo, type WeightSource } from '../engine/model/weight-source';
+import { partRows, partScratch, type WeightInfo, type WeightSource } from '../engine/model/weight-source';
 import type { ModelSpec } from '../engine/model/spec';
 import { decodeToF32, floatBytes, type StoredFormat } from '../io/dtype';
 import { qBytes, scaleBytes, type QuantizedTensor } from '../quant/format';
@@ -36,6 +36,7 @@ export async function openStoredModel(store: ModelStore, key: string): Promise<{
 export function storedWeightSource(model: StoredModel): WeightSource {
   const tensors = new Map<string, WeightInfo>();
   for (const t of model.manifest.tensors) tensors.set(t.name, { name: t.name, shape: t.shape.slice(), format: t.format, rows: t.rows, cols: t.cols });
+  const scratch = partScratch();
   return {
     name: model.manifest.name,
     tensors,
@@ -47,7 +48,7 @@ export function storedWeightSource(model: StoredModel): WeightSource {
         const bytes = (await model.chunk(s.chunk)).subarray(s.offset, s.offset + s.bytes);
         for (let r = 0; r < s.rows; r += group) {
           const g = Math.min(group, s.rows - r);
-          await fn({ rowStart: s.rowStart + r, rows: g, ...segmentRows(t.format, bytes, s.rows, t.cols, r, g) });
+          await fn({ rowStart: s.rowStart + r, rows: g, ...segmentRows(t.format, bytes, s.rows, t.cols, r, g, scratch) });
         }
       }
     },
@@ -55,7 +56,15 @@ export function storedWeightSource(model: StoredModel): WeightSource {
 }
 
 /** Rows [r, r + g) of one stored segment (quantized: its codes, then its scales; else floats). */
-function segmentRows(format: StoredFormat, bytes: Uint8Array, rows: number, cols: number, r: number, g: number): { quant: QuantizedTensor } | { data: Float32Array } {
+function segmentRows(
+  format: StoredFormat,
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+  r: number,
+  g: number,
+  scratch: (values: number) => Float32Array,
+): { quant: QuantizedTensor } | { data: Float32Array } {
   if (format === 'int8' || format === 'int4') {
     const qRow = qBytes(format, 1, cols);
     const sRow = scaleBytes(1, cols);
@@ -64,5 +73,5 @@ function segmentRows(format: StoredFormat, bytes: Uint8Array, rows: number, cols
     return { quant: { kind: format, rows: g, cols, qweight: new Uint32Array(q.buffer), scales: new Float32Array(sc.buffer) } };
   }
   const rowBytes = cols * floatBytes(format);
-  return { data: decodeToF32(bytes.subarray(r * rowBytes, (r + g) * rowBytes), format) };
+  return { data: decodeToF32(bytes.subarray(r * rowBytes, (r + g) * rowBytes), format, scratch(g * cols)) };
 }

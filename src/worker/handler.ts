@@ -10,16 +10,19 @@ import { GenerateBridge } from './generate-bridge';
 import { openModelSource } from './model-source';
 import {
   toErrorInfo,
+  type ErrorInfo,
   type FromWorker,
-  type Method,
+  type Methods,
   type ModelSummary,
-  type Params,
   type Progress,
   type Request,
   type Result,
   type StartAdapterInfo,
   type TrainSettings,
+  type WorkerEvent,
 } from './protocol';
+import { rpcServer, type RpcHandlers } from '../util/rpc';
+import { DEFAULT_READ_OPTIONS, packDataset } from '../util/dataset-package';
 import type { HostTensor } from '../engine/model/spec';
 import { weightParams } from '../engine/model/weight-source';
 import { expectedWeightShapes } from '../engine/model/weights';
@@ -45,7 +48,7 @@ interface LoadedModel {
   tokenizer: ModelTokenizer;
 }
 
-type Handlers = { [M in Method]: (params: Params<M>, id: number) => Promise<Result<M>> };
+type Handlers = RpcHandlers<Methods>;
 
 export class Handler {
   private gpu: Promise<Gpu> | null = null;
@@ -62,16 +65,16 @@ export class Handler {
 
   constructor(private readonly post: Post) {}
 
-  async handle(req: Request): Promise<void> {
-    const fn = this.handlers[req.method] as (params: unknown, id: number) => Promise<unknown>;
-    try {
-      const result = await fn(req.params, req.id);
-      const transfer = req.method === 'exportAdapter' ? [(result as Result<'exportAdapter'>).safetensors] : [];
-      this.post({ kind: 'reply', id: req.id, method: req.method, ok: true, result } as FromWorker, transfer);
-    } catch (e) {
-      this.post({ kind: 'reply', id: req.id, method: req.method, ok: false, error: toErrorInfo(e) });
-    }
+  /** Answers one request (src/util/rpc.ts): exactly one reply; adapter bytes are transferred. */
+  handle(req: Request): Promise<void> {
+    this.serve ??= rpcServer<Methods, WorkerEvent, ErrorInfo>(this.handlers, this.post, {
+      transfer: (method, result) => (method === 'exportAdapter' ? [(result as Result<'exportAdapter'>).safetensors] : []),
+      toErrorInfo,
+    });
+    return this.serve(req);
   }
+
+  private serve: ((req: Request) => Promise<void>) | null = null;
 
   private progress(id: number): (p: Progress) => void {
     return (progress) => this.post({ kind: 'event', type: 'progress', id, progress });
@@ -155,15 +158,25 @@ export class Handler {
       return info;
     },
 
-    loadDataset: async ({ fileName, bytes, skipInvalid }, id) => {
+    loadDataset: async ({ fileName, bytes, skipInvalid, options, validation }, id) => {
       if (!this.model) throw new SessionError('load a model first: the dataset is tokenized with its tokenizer');
       if (this.control) throw new SessionError('stop training before changing the dataset');
       const report = this.progress(id);
       this.dataset = null;
-      const { prepared, summary } = await loadDataset(this.model.tokenizer, fileName, new Uint8Array(bytes), skipInvalid, (lines) =>
-        report({ phase: 'tokenize', label: fileName, done: lines, total: null, unit: 'examples' }),
+      const train = { name: fileName, bytes: new Uint8Array(bytes) };
+      const held = validation ? { name: validation.name, bytes: new Uint8Array(validation.bytes) } : null;
+      const { prepared, summary } = await loadDataset(
+        this.model.tokenizer,
+        fileName,
+        train.bytes,
+        skipInvalid,
+        (lines) => report({ phase: 'tokenize', label: fileName, done: lines, total: null, unit: 'examples' }),
+        { options, validation: held },
       );
-      this.dataset = { prepared, bytes, fileName, skipInvalid };
+      // A run's record keeps the file with its options as one package (src/util/dataset-package.ts),
+      // so a resumed run reads it the same way.
+      const record = packDataset({ options: options ?? DEFAULT_READ_OPTIONS, train, validation: held });
+      this.dataset = { prepared, bytes: record, fileName, skipInvalid };
       return summary;
     },
 

@@ -50,7 +50,7 @@ export interface ModelWeightsGpu {
 }
 
 /** Bytes queued with writeBuffer between waits for the queue: bounds the driver's staging memory. */
-const FLUSH_BYTES = 64 * 1024 * 1024;
+const FLUSH_BYTES = 16 * 1024 * 1024;
 
 /**
  * Uploads the base model from a WeightSource, tensor by tensor and row range by row range: each

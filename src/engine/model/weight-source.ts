@@ -57,6 +57,18 @@ export function rowsCols(shape: readonly number[]): [number, number] {
   return [shape[0], shape.slice(1).reduce((a, b) => a * b, 1)];
 }
 
+/**
+ * A reusable f32 buffer for parts (a part is dead once fn returns, so the next one may reuse it):
+ * a streamed load then allocates no garbage per part, which the collector would free only later.
+ */
+export function partScratch(): (values: number) => Float32Array {
+  let buf = new Float32Array(0);
+  return (values) => {
+    if (buf.length < values) buf = new Float32Array(values);
+    return buf.subarray(0, values);
+  };
+}
+
 /** Rows per part for a tensor of `cols` columns. */
 export function partRows(cols: number): number {
   return Math.max(1, Math.floor(PART_BYTES / (4 * Math.max(1, cols))));

@@ -5,7 +5,6 @@
 
 import {
   bytesSource,
-  decodeF32,
   readSafetensorsHeader,
   DTYPE_SIZE,
   FLOAT_DTYPES,
@@ -14,7 +13,8 @@ import {
   type SafetensorsIndex,
   type TensorInfo,
 } from '../../io/safetensors';
-import { ModelWeightsError, partRows, readHostWeights, rowsCols, type WeightFormat, type WeightInfo, type WeightSource } from './weight-source';
+import { decodeToF32, type FloatDtype } from '../../io/dtype';
+import { ModelWeightsError, partRows, partScratch, readHostWeights, rowsCols, type WeightFormat, type WeightInfo, type WeightSource } from './weight-source';
 import { parseModelConfig, ModelConfigError } from './config';
 import { PROJECTIONS, projectionShape, projectionWeightName, projectionModule, type HostTensor, type ModelSpec } from './spec';
 
@@ -72,7 +72,7 @@ export async function weightFileMap(
 ): Promise<Map<string, string> | null> {
   if (await has(SINGLE_FILE)) return new Map([...names].map((n) => [n, SINGLE_FILE]));
   if (!(await has(INDEX_FILE))) return null;
-  return parseIndex(await text(INDEX_FILE), fail);
+  return parseWeightIndex(await text(INDEX_FILE), fail);
 }
 
 /**
@@ -135,6 +135,7 @@ export async function folderWeightSource(folder: ModelFolder, spec: ModelSpec): 
     const [rows, cols] = rowsCols(info.shape);
     tensors.set(name, { name, shape: info.shape.slice(), format: FORMAT_OF[info.dtype]!, rows, cols });
   }
+  const scratch = partScratch();
   return {
     name: folder.name,
     tensors,
@@ -149,7 +150,7 @@ export async function folderWeightSource(folder: ModelFolder, spec: ModelSpec): 
         const g = Math.min(group, rows - r);
         const bytes = await src.read(at.info.begin + r * rowBytes, g * rowBytes);
         if (bytes.byteLength !== g * rowBytes) fail(`${at.file}: tensor "${name}": read of ${g * rowBytes} bytes returned ${bytes.byteLength}`);
-        await fn({ rowStart: r, rows: g, data: decodeF32(src.name, name, at.info.dtype, bytes) });
+        await fn({ rowStart: r, rows: g, data: decodeToF32(bytes, at.info.dtype as FloatDtype, scratch(g * cols)) });
       }
     },
   };
@@ -164,8 +165,8 @@ export async function loadModelWeights(folder: ModelFolder, spec: ModelSpec, opt
   return readHostWeights(source, expectedWeightShapes(spec).keys(), options.onTensor);
 }
 
-/** Parses model.safetensors.index.json into tensor name → shard file. */
-function parseIndex(text: string, fail: (msg: string) => never): Map<string, string> {
+/** Parses model.safetensors.index.json into tensor name → shard file (a .safetensors file inside the folder). */
+export function parseWeightIndex(text: string, fail: (msg: string) => never): Map<string, string> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -176,8 +177,8 @@ function parseIndex(text: string, fail: (msg: string) => never): Map<string, str
   if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) return fail(`${INDEX_FILE}: missing weight_map object`);
   const out = new Map<string, string>();
   for (const [name, f] of Object.entries(wm as Record<string, unknown>)) {
-    if (typeof f !== 'string' || !safeFileName(f)) {
-      fail(`${INDEX_FILE}: weight_map["${name}"] must be a relative file name in the folder, not ${JSON.stringify(f)}`);
+    if (typeof f !== 'string' || !safeFileName(f) || !f.endsWith('.safetensors')) {
+      fail(`${INDEX_FILE}: weight_map["${name}"] must be a relative file name in the folder ending in .safetensors, not ${JSON.stringify(f)}`);
     }
     out.set(name, f as string);
   }
