@@ -2,7 +2,7 @@
 // weights as a WeightSource (src/engine/model/weight-source.ts) that the engine streams to the GPU
 // part by part (quantized weights stay quantized: QuantWeightBuffers for the matmul-q kernels).
 import { loadModelSpec, type ModelFolder } from '../engine/model/weights';
-import { partRows, partScratch, type WeightInfo, type WeightSource } from '../engine/model/weight-source';
+import { PART_BYTES, partRows, partScratch, type WeightInfo, type WeightSource } from '../engine/model/weight-source';
 import type { ModelSpec } from '../engine/model/spec';
 import { decodeToF32, floatBytes, type StoredFormat } from '../io/dtype';
 import { qBytes, scaleBytes, type QuantizedTensor } from '../quant/format';
@@ -33,7 +33,7 @@ export async function openStoredModel(store: ModelStore, key: string): Promise<{
  * quantized: a 4-bit model never exists in f32), f32/f16/bf16 decoded to f32. One chunk is
  * cached at a time (StoredModel.chunk), so a load holds one chunk plus one part on the host.
  */
-export function storedWeightSource(model: StoredModel): WeightSource {
+export function storedWeightSource(model: StoredModel, partBytes = PART_BYTES): WeightSource {
   const tensors = new Map<string, WeightInfo>();
   for (const t of model.manifest.tensors) tensors.set(t.name, { name: t.name, shape: t.shape.slice(), format: t.format, rows: t.rows, cols: t.cols });
   const scratch = partScratch();
@@ -43,7 +43,7 @@ export function storedWeightSource(model: StoredModel): WeightSource {
     async forEachPart(name, fn) {
       const t = model.entry(name);
       if (!t) throw new StoreMissingError(`${model.manifest.name}: tensor ${name} is not stored`);
-      const group = partRows(t.cols);
+      const group = partRows(t.cols, partBytes);
       for (const s of t.segments) {
         const bytes = (await model.chunk(s.chunk)).subarray(s.offset, s.offset + s.bytes);
         for (let r = 0; r < s.rows; r += group) {

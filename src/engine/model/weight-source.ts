@@ -69,9 +69,9 @@ export function partScratch(): (values: number) => Float32Array {
   };
 }
 
-/** Rows per part for a tensor of `cols` columns. */
-export function partRows(cols: number): number {
-  return Math.max(1, Math.floor(PART_BYTES / (4 * Math.max(1, cols))));
+/** Rows per part for a tensor of `cols` columns (at least one row). */
+export function partRows(cols: number, partBytes = PART_BYTES): number {
+  return Math.max(1, Math.floor(partBytes / (4 * Math.max(1, cols))));
 }
 
 /** Tensors already in memory (tests, random-weight presets) as a WeightSource. */

@@ -14,7 +14,7 @@ import {
   type TensorInfo,
 } from '../../io/safetensors';
 import { decodeToF32, type FloatDtype } from '../../io/dtype';
-import { ModelWeightsError, partRows, partScratch, readHostWeights, rowsCols, type WeightFormat, type WeightInfo, type WeightSource } from './weight-source';
+import { ModelWeightsError, PART_BYTES, partRows, partScratch, readHostWeights, rowsCols, type WeightFormat, type WeightInfo, type WeightSource } from './weight-source';
 import { parseModelConfig, ModelConfigError } from './config';
 import { PROJECTIONS, projectionShape, projectionWeightName, projectionModule, type HostTensor, type ModelSpec } from './spec';
 
@@ -107,7 +107,7 @@ const FORMAT_OF: Partial<Record<Dtype, WeightFormat>> = { F32: 'f32', F16: 'f16'
  * headers before any data is read; a tensor is then read row range by row range on demand.
  * Extra tensors are ignored (so is lm_head.weight when tied).
  */
-export async function folderWeightSource(folder: ModelFolder, spec: ModelSpec): Promise<WeightSource> {
+export async function folderWeightSource(folder: ModelFolder, spec: ModelSpec, partBytes = PART_BYTES): Promise<WeightSource> {
   const fail = (msg: string): never => {
     throw new ModelWeightsError(`${folder.name}: ${msg}`);
   };
@@ -145,7 +145,7 @@ export async function folderWeightSource(folder: ModelFolder, spec: ModelSpec): 
       const src = sources.get(at.file)!;
       const { rows, cols } = tensors.get(name)!;
       const rowBytes = cols * DTYPE_SIZE[at.info.dtype];
-      const group = partRows(cols);
+      const group = partRows(cols, partBytes);
       for (let r = 0; r < rows; r += group) {
         const g = Math.min(group, rows - r);
         const bytes = await src.read(at.info.begin + r * rowBytes, g * rowBytes);
