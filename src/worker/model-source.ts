@@ -2,9 +2,9 @@
 // weights as a WeightSource (nothing read yet: the engine streams them to the GPU when a run or
 // "Try it" needs them): the demo in public/demo (fetched), or a model of the library (src/hub's
 // IndexedDB store; int8/int4 matrices stay quantized all the way to the GPU).
-import { INDEX_FILE, memoryFolder, openModelFolder, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
+import { expectedWeightShapes, INDEX_FILE, memoryFolder, openModelFolder, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
 import type { ModelSpec } from '../engine/model/spec';
-import type { WeightSource } from '../engine/model/weight-source';
+import { checkWeightShapes, type WeightSource } from '../engine/model/weight-source';
 import { openStoredModel, storedWeightSource } from '../hub/load';
 import { idbKeyValue, ModelStore } from '../hub/store';
 import type { ModelSource, Progress } from './protocol';
@@ -40,7 +40,9 @@ export async function openModelSource(source: ModelSource, onProgress: OnProgres
   }
   const { model, folder, spec } = await openStoredModel(new ModelStore(idbKeyValue()), source.key);
   const m = model.manifest;
-  return { folder, spec, weights: storedWeightSource(model), name: m.hubId ?? m.name, hubId: m.hubId, randomWeights: false, weightBytes: m.totalBytes, quant: m.quant };
+  const weights = storedWeightSource(model);
+  checkWeightShapes(weights, expectedWeightShapes(spec)); // from the manifest: no data read
+  return { folder, spec, weights, name: m.hubId ?? m.name, hubId: m.hubId, randomWeights: false, weightBytes: m.totalBytes, quant: m.quant };
 }
 
 /** Downloads one file with byte progress; null on 404 (optional files). */
