@@ -45,8 +45,14 @@ async function openHubPage(page: Page): Promise<void> {
   await page.goto(`${appUrl}/kernels.html?only=add`); // a light page of the app; its own check is tiny
   await page.evaluate(async () => {
     const load = (p: string) => import(/* @vite-ignore */ p);
-    const [imp, store, download] = await Promise.all([load('/src/hub/import.ts'), load('/src/hub/store.ts'), load('/src/hub/download.ts')]);
-    (window as unknown as { __hub: unknown }).__hub = { imp, store, download };
+    const [imp, store, download, loader, weights] = await Promise.all([
+      load('/src/hub/import.ts'),
+      load('/src/hub/store.ts'),
+      load('/src/hub/download.ts'),
+      load('/src/hub/load.ts'),
+      load('/src/engine/model/weight-source.ts'),
+    ]);
+    (window as unknown as { __hub: unknown }).__hub = { imp, store, download, loader, weights };
   });
 }
 
@@ -87,9 +93,10 @@ test('import from a cross-origin stand-in Hub into IndexedDB; the model survives
     const store = new h.store.ModelStore(h.store.idbKeyValue());
     const manifest = await store.verify(key);
     const m = await store.open(key);
-    const t = await m.tensor('model.layers.1.mlp.down_proj.weight');
+    // Read back the way the engine reads it: the library model's weight source.
+    const t = await h.weights.readTensor(h.loader.storedWeightSource(m), 'model.layers.1.mlp.down_proj.weight');
     let sum = 0;
-    for (const w of t.quant.qweight) sum = (sum + w) % 1_000_000_007;
+    for (const w of t.qweight) sum = (sum + w) % 1_000_000_007;
     return { tensors: manifest.tensors.length, sum, config: await m.text('config.json') };
   }, res.key);
   expect(check.tensors).toBe(model.tensors.size);

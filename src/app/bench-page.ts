@@ -11,7 +11,8 @@ import { parseMatmulBenchOptions, type MatmulBenchResult } from '../engine/bench
 import { parseTrainBenchOptions, type TrainBenchResult } from '../engine/bench/train-bench';
 import { parseGenerateBenchOptions, type GenerateBenchResult } from '../engine/bench/generate-bench';
 import { PRESETS } from '../engine/model/presets';
-import type { BenchReply, BenchRequest, BenchResult } from './bench-worker';
+import type { BenchEvent, BenchMethods, BenchOutcome, BenchResult } from './bench-worker';
+import { RpcClient } from '../util/rpc';
 
 export type BenchKind = 'train' | 'matmul' | 'generate';
 
@@ -183,14 +184,12 @@ function showResult(kind: BenchKind, result: BenchResult, features: string[]): v
   publish({ done: true, kind, result, error: null });
 }
 
-let worker: Worker | null = null;
-let nextId = 1;
+let client: RpcClient<BenchMethods, BenchEvent> | null = null;
 let busy = false;
 
-function getWorker(): Worker {
-  if (worker) return worker;
-  worker = new Worker(new URL('./bench-worker.ts', import.meta.url), { type: 'module', name: 'bench' });
-  return worker;
+function getClient(): RpcClient<BenchMethods, BenchEvent> {
+  client ??= new RpcClient(new Worker(new URL('./bench-worker.ts', import.meta.url), { type: 'module', name: 'bench' }), undefined, 'the benchmark worker');
+  return client;
 }
 
 function setBusy(b: boolean): void {
@@ -203,13 +202,18 @@ function start(kind: BenchKind): void {
   clearMarks();
   errorEl.textContent = '';
   publish({ done: false, kind, result: null, error: null });
-  let req: BenchRequest;
+  let call: (c: RpcClient<BenchMethods, BenchEvent>, onProgress: (text: string) => void) => Promise<BenchOutcome<BenchResult>>;
   try {
-    const id = nextId++;
     if (kind === 'train') {
-      req = { id, kind, opts: parseTrainBenchOptions(rawFields(forms.train, TRAIN_FIELDS), $<HTMLInputElement>('train-checkpointing').checked, plainLabel) };
-    } else if (kind === 'generate') req = { id, kind, opts: parseGenerateBenchOptions(rawFields(forms.generate, GENERATE_FIELDS), plainLabel) };
-    else req = { id, kind, opts: parseMatmulBenchOptions(rawFields(forms.matmul, MATMUL_FIELDS), plainLabel) };
+      const opts = parseTrainBenchOptions(rawFields(forms.train, TRAIN_FIELDS), $<HTMLInputElement>('train-checkpointing').checked, plainLabel);
+      call = (c, onProgress) => c.call('train', opts, { onProgress });
+    } else if (kind === 'generate') {
+      const opts = parseGenerateBenchOptions(rawFields(forms.generate, GENERATE_FIELDS), plainLabel);
+      call = (c, onProgress) => c.call('generate', opts, { onProgress });
+    } else {
+      const opts = parseMatmulBenchOptions(rawFields(forms.matmul, MATMUL_FIELDS), plainLabel);
+      call = (c, onProgress) => c.call('matmul', opts, { onProgress });
+    }
   } catch (e) {
     const err = e as Error;
     showError(kind, { name: err.name, message: err.message }, e instanceof BenchFieldError ? e.field : null);
@@ -222,32 +226,23 @@ function start(kind: BenchKind): void {
   setBusy(true);
   const t0 = performance.now();
   statusEl.textContent = 'Starting…';
-  const w = getWorker();
-  const finish = (): void => {
-    w.removeEventListener('message', onMessage);
-    w.removeEventListener('error', onError);
-    setBusy(false);
-  };
-  const onMessage = (ev: MessageEvent<BenchReply>): void => {
-    const m = ev.data;
-    if (m.id !== req.id) return;
-    if (m.type === 'progress') {
-      statusEl.textContent = `${m.text}… (${((performance.now() - t0) / 1000).toFixed(1)} s)`;
-      return;
-    }
-    finish();
-    if (m.type === 'result') showResult(kind, m.result, m.features);
-    else showError(kind, m.error, null);
-  };
-  const onError = (ev: ErrorEvent): void => {
-    finish();
-    worker?.terminate();
-    worker = null;
-    showError(kind, { name: 'WorkerError', message: ev.message || 'the benchmark worker failed to start or crashed' }, null);
-  };
-  w.addEventListener('message', onMessage);
-  w.addEventListener('error', onError);
-  w.postMessage(req);
+  const c = getClient();
+  call(c, (text) => (statusEl.textContent = `${text}… (${((performance.now() - t0) / 1000).toFixed(1)} s)`)).then(
+    ({ result, features }) => {
+      setBusy(false);
+      showResult(kind, result, features);
+    },
+    (e: unknown) => {
+      setBusy(false);
+      const err = e as Error;
+      // A crashed worker serves no later run: the next one starts a fresh worker.
+      if (err.name === 'WorkerError') {
+        c.terminate(err);
+        client = null;
+      }
+      showError(kind, { name: err.name, message: err.message }, null);
+    },
+  );
 }
 
 for (const kind of ['train', 'matmul', 'generate'] as const) {

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
 import { readAdapter, writeAdapter } from '../engine/lora/adapter';
-import { loadModelFolder } from '../engine/model/weights';
+import { openModelFolder } from '../engine/model/weights';
 import { nodeFolder, fileSource } from '../io/node-files';
 import { readSafetensorsHeader, readTensorF32 } from '../io/safetensors';
 import { Trainer } from '../engine/train/trainer';
@@ -149,7 +149,7 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
   const quant = opts.quant ?? 'none';
   const recipe = JSON.parse(await readFile(join(dir, 'reference.json'), 'utf8')) as Recipe;
   const batch = readBatch(JSON.parse(await readFile(join(dir, 'batch.json'), 'utf8')), join(dir, 'batch.json'));
-  const { spec, weights } = await loadModelFolder(nodeFolder(join(dir, 'model')));
+  const { spec, weights } = await openModelFolder(nodeFolder(join(dir, 'model')));
   const init = await readAdapter(nodeFolder(join(dir, 'adapter_init')), spec);
   const opt = recipe.optimizer;
   const hyper: TrainHyper = {

@@ -9,6 +9,7 @@ const commands: Record<string, () => Promise<{ run: (args: string[]) => Promise<
   estimate: () => import('./estimate'),
   'bench-prepare': () => import('./bench-prepare'),
   'bench-import': () => import('./bench-import'),
+  'bench-load': () => import('./bench-load'),
   export: () => import('./export'),
 };
 

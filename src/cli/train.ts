@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
-import { loadModelFolder, memoryFolder, type ModelFolder } from '../engine/model/weights';
+import { memoryFolder, openModelFolder, type ModelFolder } from '../engine/model/weights';
 import { nodeFolder } from '../io/node-files';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, AdapterError, readAdapter, writeAdapter } from '../engine/lora/adapter';
 import { readAdapterZip } from '../engine/lora/adapter-zip';
@@ -194,7 +194,7 @@ export async function run(argv: string[]): Promise<number> {
   const savedArgs = runArgs(args, flags);
 
   const modelDir = flags['model']!;
-  const { spec, weights } = await loadModelFolder(nodeFolder(modelDir));
+  const { spec, weights } = await openModelFolder(nodeFolder(modelDir)); // streamed to the GPU, tensor by tensor
   let start: Awaited<ReturnType<typeof readAdapter>> | null = null;
   if (initAdapter !== undefined) {
     try {

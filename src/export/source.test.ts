@@ -6,7 +6,7 @@ import { nodeFolder } from '../io/node-files';
 import { parseSafetensors } from '../io/safetensors';
 import { AdapterError } from '../engine/lora/adapter';
 import { adapterZipFolder } from '../engine/lora/adapter-zip';
-import { isHostQuantized } from '../engine/model/gpu-weights';
+import { isHostQuantized } from '../engine/model/weight-source';
 import { PROJECTIONS } from '../engine/model/spec';
 import { dequantize, quantize } from '../quant/format';
 import { ExportSourceError, mergedProjection, openFolderSource, openMemorySource, quantizeTensor } from './source';

@@ -7,7 +7,7 @@
 import { readSafetensorsHeader, readTensorF32, FLOAT_DTYPES, type ByteSource, type SafetensorsIndex } from '../io/safetensors';
 import { expectedWeightShapes, loadModelSpec, INDEX_FILE, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
 import { projectionWeightName, PROJECTIONS, type HostTensor, type ModelSpec, type Projection } from '../engine/model/spec';
-import { isHostQuantized, type BaseTensor } from '../engine/model/gpu-weights';
+import { asWeightSource, checkWeightShapes, isHostQuantized, readTensor, type BaseTensor, type WeightSource } from '../engine/model/weight-source';
 import { readAdapter, loraKey } from '../engine/lora/adapter';
 import { isAdaptedLayer, siteLora, type LoraSettings } from '../engine/lora/config';
 import { dequantize, quantize, type QuantKind, type QuantizedTensor } from '../quant/format';
@@ -129,25 +129,24 @@ export async function openFolderSource(folder: ModelFolder, opts: OpenSourceOpti
 }
 
 /**
- * A source over tensors already in memory (the page's loaded model: f32 or block-quantized), by
- * Hugging Face name. Every expected tensor must be there with its shape.
+ * A source over the page's loaded model: its WeightSource (read tensor by tensor on demand, f32 or
+ * block-quantized as held), or tensors already in memory, by Hugging Face name. Every expected
+ * tensor must be there with its shape.
  */
 export async function openMemorySource(
   spec: ModelSpec,
-  weights: ReadonlyMap<string, BaseTensor>,
+  weights: WeightSource | ReadonlyMap<string, BaseTensor>,
   opts: OpenSourceOptions & { name?: string } = {},
 ): Promise<ExportSource> {
   const name = opts.name ?? 'model';
+  const source = asWeightSource(weights, name);
   const shapes = expectedWeightShapes(spec);
-  for (const [t, shape] of shapes) {
-    const w = weights.get(t);
-    if (!w) throw new ExportSourceError(`${name}: tensor "${t}" (shape [${shape.join(', ')}]) is missing`);
-    const got = isHostQuantized(w) ? [w.rows, w.cols] : w.shape;
-    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-      throw new ExportSourceError(`${name}: tensor "${t}" has shape [${got.join(', ')}] but the config implies [${shape.join(', ')}]`);
-    }
+  try {
+    checkWeightShapes(source, shapes);
+  } catch (e) {
+    throw new ExportSourceError((e as Error).message);
   }
-  return withAdapter(spec, name, shapes, async (t) => weights.get(t)!, opts.adapter ?? null);
+  return withAdapter(spec, name, shapes, (t) => readTensor(source, t), opts.adapter ?? null);
 }
 
 /**

@@ -1,7 +1,9 @@
-// The page's side of the import worker (src/hub/import-worker.ts): start an import, follow its
-// progress, cancel it. Errors come back as ImportFailure with the original error's name
+// The page's side of the import worker (src/hub/import-worker.ts), over the one RPC layer
+// (src/util/rpc.ts): start an import, follow its progress, cancel it. Errors come back as
+// RpcError with the original error's name
 // (HubAuthError, HubNotFoundError, HubNetworkError, HubCorsError, HubIntegrityError, HubQuotaError,
 // StoreFullError, ImportError, ModelConfigError, SafetensorsError, AbortError, ...).
+import { RpcClient } from '../util/rpc';
 import type { ImportProgress } from './import';
 import type { ImportQuant, ModelManifest } from './store';
 
@@ -10,35 +12,26 @@ export type ImportSourceRequest =
   /** Files keyed by their path inside the model folder (config.json, model.safetensors, ...). */
   | { kind: 'local'; name: string; files: Record<string, Blob> };
 
-export type ImportRequest =
-  | { type: 'start'; id: number; source: ImportSourceRequest; quant: ImportQuant; name?: string; chunkBytes?: number }
-  | { type: 'cancel'; id: number };
+/** The import worker's methods and events (src/util/rpc.ts). */
+export type ImportMethods = {
+  /** Imports (or resumes) a model; `progress` events with this request's id. */
+  import: { params: { source: ImportSourceRequest; quant: ImportQuant; name?: string; chunkBytes?: number }; result: ModelManifest };
+  /** Aborts the import started by request `id` (its reply then rejects with an AbortError). */
+  cancel: { params: { id: number }; result: null };
+};
 
-export type ImportResponse =
-  | { type: 'progress'; id: number; progress: ImportProgress }
-  | { type: 'done'; id: number; manifest: ModelManifest }
-  | { type: 'error'; id: number; error: { name: string; message: string } };
-
-export class ImportFailure extends Error {
-  constructor(
-    override readonly name: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export type ImportEvent = { kind: 'event'; type: 'progress'; id: number; progress: ImportProgress };
 
 export interface RunningImport {
   done: Promise<ModelManifest>;
   cancel(): void;
 }
 
-let worker: Worker | null = null;
-let nextId = 1;
+let client: RpcClient<ImportMethods, ImportEvent> | null = null;
 
-function getWorker(): Worker {
-  worker ??= new Worker(new URL('./import-worker.ts', import.meta.url), { type: 'module', name: 'model-import' });
-  return worker;
+function getClient(): RpcClient<ImportMethods, ImportEvent> {
+  client ??= new RpcClient(new Worker(new URL('./import-worker.ts', import.meta.url), { type: 'module', name: 'model-import' }), undefined, 'the import worker');
+  return client;
 }
 
 /**
@@ -51,21 +44,8 @@ export function startImport(
   onProgress?: (p: ImportProgress) => void,
   options: { name?: string } = {},
 ): RunningImport {
-  const w = getWorker();
-  const id = nextId++;
-  const done = new Promise<ModelManifest>((resolve, reject) => {
-    const onMessage = (ev: MessageEvent<ImportResponse>): void => {
-      const msg = ev.data;
-      if (msg.id !== id) return;
-      if (msg.type === 'progress') onProgress?.(msg.progress);
-      else {
-        w.removeEventListener('message', onMessage);
-        if (msg.type === 'done') resolve(msg.manifest);
-        else reject(new ImportFailure(msg.error.name, msg.error.message));
-      }
-    };
-    w.addEventListener('message', onMessage);
-  });
-  w.postMessage({ type: 'start', id, source, quant, name: options.name } satisfies ImportRequest);
-  return { done, cancel: () => w.postMessage({ type: 'cancel', id } satisfies ImportRequest) };
+  const c = getClient();
+  const id = c.peekId();
+  const done = c.call('import', { source, quant, name: options.name }, { onProgress });
+  return { done, cancel: () => void c.call('cancel', { id }) };
 }

@@ -4,9 +4,11 @@ import { syntheticModel, type SyntheticModel } from './synthetic';
 import { hubSource, folderSource, importModel, storedModelBytes, storedFormatFor, ImportError, type ImportProgress } from './import';
 import { memoryKeyValue, ModelStore, StoreFullError, type KeyValue, type ModelManifest } from './store';
 import { HubAuthError, HubClient, HubIntegrityError, HubNetworkError, HubNotFoundError, HubQuotaError } from './download';
+import { storedWeightSource } from './load';
+import { isHostQuantized, readTensor } from '../engine/model/weight-source';
 import { memoryFolder } from '../engine/model/weights';
 import { quantize } from '../quant/format';
-import { f16ToF32, f32ToF16 } from '../quant/dtype';
+import { f16BitsToF32 as f16ToF32, f32ToF16Bits as f32ToF16 } from '../io/dtype';
 import { ModelConfigError } from '../engine/model/config';
 
 const TOKEN = 'hf_gatedSECRET0000';
@@ -49,15 +51,17 @@ function client(token?: string): HubClient {
 /** Every stored tensor equals what the format promises from the source values. */
 async function expectFaithful(store: ModelStore, manifest: ModelManifest, model: SyntheticModel): Promise<void> {
   const m = await store.open(manifest.key);
+  const source = storedWeightSource(m);
   expect(new Set(m.tensorNames)).toEqual(new Set(model.tensors.keys()));
   for (const [name, src] of model.tensors) {
-    const t = await m.tensor(name);
-    expect(t.shape).toEqual(src.shape);
-    if ('quant' in t) {
-      const want = quantize(src.data, src.shape[0], src.shape[1], t.format);
-      expect(t.quant.qweight, name).toEqual(want.qweight);
-      expect(t.quant.scales, name).toEqual(want.scales);
-    } else if (t.format === 'f16') {
+    const info = source.tensors.get(name)!;
+    const t = await readTensor(source, name);
+    expect(info.shape).toEqual(src.shape);
+    if (isHostQuantized(t)) {
+      const want = quantize(src.data, src.shape[0], src.shape[1], t.kind);
+      expect(t.qweight, name).toEqual(want.qweight);
+      expect(t.scales, name).toEqual(want.scales);
+    } else if (info.format === 'f16') {
       expect(t.data, name).toEqual(src.data.map((v) => f16ToF32(f32ToF16(v))));
     } else {
       expect(t.data, name).toEqual(src.data); // f32 norms; bf16 kept losslessly
@@ -163,7 +167,7 @@ describe('import from a stand-in Hub into the store', () => {
     // Same tensors as the uninterrupted import.
     const a = await store.open(m.key);
     const b = await ref.open(refManifest.key);
-    for (const name of a.tensorNames) expect(await a.tensor(name)).toEqual(await b.tensor(name));
+    for (const name of a.tensorNames) expect(await readTensor(storedWeightSource(a), name)).toEqual(await readTensor(storedWeightSource(b), name));
   });
 
   it('an abort mid-import stops cleanly and resumes; a deleted incomplete import leaves nothing', async () => {

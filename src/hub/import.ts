@@ -24,19 +24,13 @@
 // KeyValue, no DOM.
 
 import { parseUntrustedJson } from '../io/untrusted/json';
-import {
-  decodeF32,
-  readSafetensorsHeader,
-  FLOAT_DTYPES,
-  type ByteSource,
-  type SafetensorsIndex,
-  type TensorInfo,
-} from '../io/safetensors';
+import { readSafetensorsHeader, type ByteSource, type SafetensorsIndex, type TensorInfo } from '../io/safetensors';
 import { parseModelConfig } from '../engine/model/config';
-import { expectedWeightShapes, safeFileName, type ModelFolder } from '../engine/model/weights';
+import { checkWeightHeaders, expectedWeightShapes, INDEX_FILE, parseWeightIndex, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
+import { rowsCols } from '../engine/model/weight-source';
 import type { ModelSpec } from '../engine/model/spec';
 import { quantize } from '../quant/format';
-import { decodeToF32, encodeF32As, F16_MAX, type SourceDtype, type StoredFormat } from '../quant/dtype';
+import { decodeToF32, encodeF32As, F16_MAX, type FloatDtype, type StoredFormat } from '../io/dtype';
 
 const SAME_FORMAT: Record<string, StoredFormat | undefined> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
 import {
@@ -64,8 +58,6 @@ import {
   type StreamCheckpoint,
 } from './download';
 
-export const SINGLE_FILE = 'model.safetensors';
-export const INDEX_FILE = 'model.safetensors.index.json';
 /** Small files stored with the model when present (config.json is required). */
 export const MODEL_TEXT_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'];
 
@@ -222,12 +214,6 @@ export function storedFormatFor(name: string, shape: readonly number[], dtype: s
   return dtype === 'BF16' ? 'bf16' : 'f16';
 }
 
-function rowsCols(shape: readonly number[]): [number, number] {
-  if (shape.length === 0) return [1, 1];
-  if (shape.length === 1) return [1, shape[0]];
-  return [shape[0], shape.slice(1).reduce((a, b) => a * b, 1)];
-}
-
 /** Bytes a model takes in the library for each choice (the UI shows these). From config alone. */
 export function storedModelBytes(spec: ModelSpec, quant: ImportQuant, sourceDtype: 'BF16' | 'F16' | 'F32' = 'BF16'): number {
   let total = 0;
@@ -352,6 +338,9 @@ export async function importModel(opts: ImportOptions): Promise<ModelManifest> {
   const aborted = (): void => {
     if (signal?.aborted) throw new HubAbortError();
   };
+  const fail = (msg: string): never => {
+    throw new ImportError(`${source.id}: ${msg}`);
+  };
 
   const existing = await store.manifest(key);
   if (existing) return existing;
@@ -426,7 +415,7 @@ export async function importModel(opts: ImportOptions): Promise<ModelManifest> {
   } else {
     const indexText = await source.text(INDEX_FILE, signal);
     if (indexText === null) throw new ImportError(`${source.id}: no ${SINGLE_FILE} or ${INDEX_FILE} (only safetensors weights are supported)`);
-    weightMap = parseIndex(source.id, indexText);
+    weightMap = parseWeightIndex(indexText, fail);
     fileNames = [...new Set(weightMap.values())];
     for (const f of fileNames) {
       const st = await source.stat(f, signal);
@@ -446,18 +435,12 @@ export async function importModel(opts: ImportOptions): Promise<ModelManifest> {
   for (const f of sourceFiles) headers.set(f.name, await source.header(f, signal));
   aborted();
 
-  // Every tensor the engine needs: present, right shape, float dtype, in the file the index says.
+  // Every tensor the engine needs: present, right shape, float dtype, in the file the index says
+  // (the same checks as a folder's WeightSource).
   const expected = expectedWeightShapes(spec);
+  const fileOf = weightMap ?? new Map([...expected.keys()].map((t) => [t, SINGLE_FILE]));
   const wanted = new Map<string, PlannedTensor>();
-  for (const [tname, shape] of expected) {
-    const file = weightMap ? weightMap.get(tname) : SINGLE_FILE;
-    if (!file) throw new ImportError(`${source.id}: tensor "${tname}" is not in the weight_map of ${INDEX_FILE}`);
-    const info = headers.get(file)?.tensors.get(tname);
-    if (!info) throw new ImportError(`${source.id}: tensor "${tname}" (shape [${shape.join(', ')}]) is missing from ${file}`);
-    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-      throw new ImportError(`${source.id}: tensor "${tname}" in ${file} has shape [${info.shape.join(', ')}] but config.json implies [${shape.join(', ')}]`);
-    }
-    if (!FLOAT_DTYPES.includes(info.dtype)) throw new ImportError(`${source.id}: tensor "${tname}" in ${file} has dtype ${info.dtype} (supported: ${FLOAT_DTYPES.join(', ')})`);
+  for (const [tname, { file, info }] of checkWeightHeaders(expected, fileOf, headers, fail)) {
     const [rows, cols] = rowsCols(info.shape);
     wanted.set(tname, { name: tname, file, info, format: storedFormatFor(tname, info.shape, info.dtype, quant), rows, cols });
   }
@@ -527,7 +510,7 @@ export async function importModel(opts: ImportOptions): Promise<ModelManifest> {
           if (SAME_FORMAT[info.dtype] === plan.format) {
             packer.append(r, g, bytes, null); // stored as it comes (bf16 → bf16, f16 → f16, F32 → f32)
           } else {
-            const f32 = info.dtype === 'F64' ? decodeF32(sf.name, tname, info.dtype, bytes) : decodeToF32(bytes, info.dtype as SourceDtype);
+            const f32 = decodeToF32(bytes, info.dtype as FloatDtype);
             if (plan.format === 'int8' || plan.format === 'int4') {
               const qt = quantize(f32, g, plan.cols, plan.format);
               packer.append(r, g, new Uint8Array(qt.qweight.buffer), new Uint8Array(qt.scales.buffer));
@@ -598,20 +581,4 @@ async function rollbackFile(store: ModelStore, rec: ImportProgressRecord, fi: nu
   rec.sourceBytesDone = rec.sourceFiles.slice(0, fi).reduce((a, f) => a + f.size, 0);
   rec.updatedAt = new Date().toISOString();
   await store.putProgress(rec);
-}
-
-function parseIndex(id: string, text: string): Map<string, string> {
-  const json = parseUntrustedJson(text, `${id}/${INDEX_FILE}`, {}, (_field, detail) => {
-    throw new ImportError(`${id}/${INDEX_FILE} ${detail}`);
-  });
-  const wm = (json as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) throw new ImportError(`${id}/${INDEX_FILE}: missing weight_map object`);
-  const out = new Map<string, string>();
-  for (const [tname, f] of Object.entries(wm as Record<string, unknown>)) {
-    if (typeof f !== 'string' || !safeFileName(f) || !f.endsWith('.safetensors')) {
-      throw new ImportError(`${id}/${INDEX_FILE}: weight_map["${tname}"] must name a .safetensors file in the model, not ${JSON.stringify(f)}`);
-    }
-    out.set(tname, f);
-  }
-  return out;
 }

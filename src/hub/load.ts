@@ -1,12 +1,12 @@
-// Loading a model from the library for training: its files as a ModelFolder (config.json,
-// tokenizer), its weights streamed to the GPU segment by segment (quantized weights stay quantized:
-// QuantWeightBuffers for the matmul-q kernels), or as f32 host tensors for the f32 engine path.
-import type { Gpu } from '../gpu/gpu';
-import { createQuantWeight, writeQuantRows, type QuantWeightBuffers } from '../engine/kernels/matmul-q';
+// Loading a model from the library: its files as a ModelFolder (config.json, tokenizer), its
+// weights as a WeightSource (src/engine/model/weight-source.ts) that the engine streams to the GPU
+// part by part (quantized weights stay quantized: QuantWeightBuffers for the matmul-q kernels).
 import { loadModelSpec, type ModelFolder } from '../engine/model/weights';
-import type { HostTensor, ModelSpec } from '../engine/model/spec';
+import { PART_BYTES, partRows, partScratch, type WeightInfo, type WeightSource } from '../engine/model/weight-source';
+import type { ModelSpec } from '../engine/model/spec';
+import { decodeToF32, floatBytes, type StoredFormat } from '../io/dtype';
+import { qBytes, scaleBytes, type QuantizedTensor } from '../quant/format';
 import { StoreMissingError, type ModelStore, type StoredModel } from './store';
-import type { QuantizedTensor } from '../quant/format';
 
 /** The model's stored text files as a ModelFolder (weights are read through StoredModel instead). */
 export function storedModelFolder(model: StoredModel): ModelFolder {
@@ -27,48 +27,51 @@ export async function openStoredModel(store: ModelStore, key: string): Promise<{
   return { model, spec: await loadModelSpec(folder), folder };
 }
 
-/** Every tensor as f32 (dequantized when quantized): what the f32 engine path takes. */
-export async function storedHostWeights(model: StoredModel): Promise<Map<string, HostTensor>> {
-  const out = new Map<string, HostTensor>();
-  for (const name of model.tensorNames) out.set(name, await model.tensorF32(name));
-  return out;
+/**
+ * A library model's tensors as a WeightSource: each stored segment (≤ one 64 MiB chunk) is
+ * handed out in row ranges of about PART_BYTES, int8/int4 as stored (they reach the GPU
+ * quantized: a 4-bit model never exists in f32), f32/f16/bf16 decoded to f32. One chunk is
+ * cached at a time (StoredModel.chunk), so a load holds one chunk plus one part on the host.
+ */
+export function storedWeightSource(model: StoredModel, partBytes = PART_BYTES): WeightSource {
+  const tensors = new Map<string, WeightInfo>();
+  for (const t of model.manifest.tensors) tensors.set(t.name, { name: t.name, shape: t.shape.slice(), format: t.format, rows: t.rows, cols: t.cols });
+  const scratch = partScratch();
+  return {
+    name: model.manifest.name,
+    tensors,
+    async forEachPart(name, fn) {
+      const t = model.entry(name);
+      if (!t) throw new StoreMissingError(`${model.manifest.name}: tensor ${name} is not stored`);
+      const group = partRows(t.cols, partBytes);
+      for (const s of t.segments) {
+        const bytes = (await model.chunk(s.chunk)).subarray(s.offset, s.offset + s.bytes);
+        for (let r = 0; r < s.rows; r += group) {
+          const g = Math.min(group, s.rows - r);
+          await fn({ rowStart: s.rowStart + r, rows: g, ...segmentRows(t.format, bytes, s.rows, t.cols, r, g, scratch) });
+        }
+      }
+    },
+  };
 }
 
-/**
- * Every tensor as the engine takes it: matrices stored int8/int4 stay quantized (the trainer
- * uploads them as they are, so a 4-bit model never exists in f32), the rest as f32.
- */
-export async function storedEngineWeights(model: StoredModel, names: Iterable<string>, onTensor?: (name: string, done: number, total: number) => void): Promise<Map<string, HostTensor | QuantizedTensor>> {
-  const list = [...names];
-  const out = new Map<string, HostTensor | QuantizedTensor>();
-  for (const [i, name] of list.entries()) {
-    const t = await model.tensor(name);
-    out.set(name, 'quant' in t ? t.quant : { shape: t.shape, data: t.data });
-    onTensor?.(name, i + 1, list.length);
+/** Rows [r, r + g) of one stored segment (quantized: its codes, then its scales; else floats). */
+function segmentRows(
+  format: StoredFormat,
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+  r: number,
+  g: number,
+  scratch: (values: number) => Float32Array,
+): { quant: QuantizedTensor } | { data: Float32Array } {
+  if (format === 'int8' || format === 'int4') {
+    const qRow = qBytes(format, 1, cols);
+    const sRow = scaleBytes(1, cols);
+    const q = bytes.slice(r * qRow, (r + g) * qRow);
+    const sc = bytes.slice(rows * qRow + r * sRow, rows * qRow + (r + g) * sRow);
+    return { quant: { kind: format, rows: g, cols, qweight: new Uint32Array(q.buffer), scales: new Float32Array(sc.buffer) } };
   }
-  return out;
-}
-
-export type GpuWeight = { kind: 'quant'; weight: QuantWeightBuffers } | { kind: 'f32'; buffer: GPUBuffer; shape: number[] };
-
-/**
- * Uploads one stored tensor, chunk segment by chunk segment (never the whole tensor on the host):
- * int8/int4 into QuantWeightBuffers (for linearForwardQ / linearBackwardInputQ / embeddingForwardQ),
- * f32/f16/bf16 into an f32 storage buffer.
- */
-export async function uploadStoredWeight(gpu: Gpu, model: StoredModel, name: string): Promise<GpuWeight> {
-  const t = model.entry(name);
-  if (!t) throw new StoreMissingError(`${model.manifest.name}: tensor ${name} is not stored`);
-  if (t.format === 'int8' || t.format === 'int4') {
-    const weight = createQuantWeight(gpu, t.format, t.rows, t.cols, name);
-    await model.forEachSegment(name, (r0, part) => {
-      if ('quant' in part) writeQuantRows(gpu, weight, r0, part.quant);
-    });
-    return { kind: 'quant', weight };
-  }
-  const buffer = gpu.createBuffer(t.rows * t.cols * 4, name);
-  await model.forEachSegment(name, (r0, part) => {
-    if ('data' in part) gpu.write(buffer, part.data, r0 * t.cols * 4);
-  });
-  return { kind: 'f32', buffer, shape: t.shape.slice() };
+  const rowBytes = cols * floatBytes(format);
+  return { data: decodeToF32(bytes.subarray(r * rowBytes, (r + g) * rowBytes), format, scratch(g * cols)) };
 }

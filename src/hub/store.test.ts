@@ -12,7 +12,9 @@ import {
   type ModelManifest,
 } from './store';
 import { packQuantized, quantize } from '../quant/format';
-import { encodeF32As } from '../quant/dtype';
+import { storedWeightSource } from './load';
+import { readHostTensor, readTensor } from '../engine/model/weight-source';
+import { encodeF32As } from '../io/dtype';
 import { randn } from '../engine/kernels/random';
 
 /** A small complete model written by hand: one int4 tensor over two chunks, one f32 norm. */
@@ -77,14 +79,15 @@ describe('model store (in-memory KeyValue)', () => {
     expect(list[0].bytes).toBeGreaterThan(0);
     const model = await store.open(key);
     expect(await model.text('config.json')).toBe('{"x":"é"}');
-    const t = await model.tensor('w');
-    expect(t.format).toBe('int4');
+    const source = storedWeightSource(model);
+    expect(source.tensors.get('w')!.format).toBe('int4');
+    const t = await readTensor(source, 'w');
     const direct = quantize(w, 6, 40, 'int4');
-    expect('quant' in t && t.quant.qweight).toEqual(direct.qweight);
-    expect('quant' in t && t.quant.scales).toEqual(direct.scales);
-    expect((await model.tensorF32('norm')).data).toEqual(norm);
+    expect('qweight' in t && t.qweight).toEqual(direct.qweight);
+    expect('qweight' in t && t.scales).toEqual(direct.scales);
+    expect((await readHostTensor(source, 'norm')).data).toEqual(norm);
     const segs: number[] = [];
-    await model.forEachSegment('w', (r0) => void segs.push(r0));
+    await source.forEachPart('w', (p) => void segs.push(p.rowStart));
     expect(segs).toEqual([0, 4]);
     expect((await store.verify(key)).key).toBe(key);
     expect(await store.usage(null)).toEqual({ modelsBytes: list[0].bytes, usage: null, quota: null });
@@ -99,7 +102,7 @@ describe('model store (in-memory KeyValue)', () => {
     const { manifest } = await writeModel(store, 'k');
     kv.map.set(manifest.chunks[1].key, new Uint8Array(3));
     const model = await store.open('k');
-    await expect(model.tensor('norm')).rejects.toBeInstanceOf(StoreCorruptError);
+    await expect(readTensor(storedWeightSource(model), 'norm')).rejects.toBeInstanceOf(StoreCorruptError);
     await expect(store.verify('k')).rejects.toThrow(/chunk 1 holds 3 bytes, the manifest says/);
     kv.map.delete(manifest.chunks[0].key);
     await expect(store.open('k')).rejects.toThrow(/missing from storage/);

@@ -13,11 +13,12 @@
 // A tensor is stored as segments: consecutive row ranges, each inside one chunk:
 //   quantized (int8/int4): the packed codes of its rows, then their f32 scales (src/quant/format.ts)
 //   f32 / f16 / bf16:      the rows' values, little-endian
-// so a loader can stream a tensor row range by row range to the GPU without assembling it.
+// so a loader can stream a tensor row range by row range to the GPU without assembling it
+// (storedWeightSource in src/hub/load.ts reads them).
 
 import { createStore, del as idbDel, get as idbGet, keys as idbKeys, set as idbSet } from 'idb-keyval';
-import { qBytes, scaleBytes, unpackQuantized, dequantize, type QuantKind, type QuantizedTensor } from '../quant/format';
-import { decodeToF32, dtypeBytes, type StoredFormat } from '../quant/dtype';
+import { qBytes, scaleBytes } from '../quant/format';
+import { floatBytes, type StoredFormat } from '../io/dtype';
 import type { StreamCheckpoint } from './download';
 
 /** The storage operations the library needs. idbKeyValue() in the app, memoryKeyValue() in tests. */
@@ -227,17 +228,8 @@ const utf8Length = (s: string): number => new TextEncoder().encode(s).byteLength
 /** Bytes one segment of `rows` rows takes in a given format. */
 export function segmentBytes(format: StoredFormat, rows: number, cols: number): number {
   if (format === 'int8' || format === 'int4') return qBytes(format, rows, cols) + scaleBytes(rows, cols);
-  return rows * cols * dtypeBytes(format);
+  return rows * cols * floatBytes(format);
 }
-
-function isQuant(f: StoredFormat): f is QuantKind {
-  return f === 'int8' || f === 'int4';
-}
-
-/** A stored tensor read back: quantized, or f32. */
-export type StoredTensorData =
-  | { format: QuantKind; shape: number[]; quant: QuantizedTensor }
-  | { format: 'f32' | 'f16' | 'bf16'; shape: number[]; data: Float32Array };
 
 export class ModelStore {
   constructor(readonly kv: KeyValue) {}
@@ -520,51 +512,5 @@ export class StoredModel {
     const bytes = asBytes(v)!;
     this.cache = { index, bytes };
     return bytes;
-  }
-
-  /**
-   * Calls fn for each stored row range of a tensor, in order: the quantized rows (int8/int4) or
-   * the rows as f32. Lets the engine stream a tensor to the GPU (writeQuantRows / gpu.write).
-   */
-  async forEachSegment(
-    name: string,
-    fn: (rowStart: number, part: { quant: QuantizedTensor } | { data: Float32Array }) => void | Promise<void>,
-  ): Promise<void> {
-    const t = this.byName.get(name);
-    if (!t) throw new StoreMissingError(`${this.manifest.name}: tensor ${name} is not stored`);
-    for (const s of t.segments) {
-      const chunk = await this.chunk(s.chunk);
-      const bytes = chunk.subarray(s.offset, s.offset + s.bytes);
-      if (isQuant(t.format)) await fn(s.rowStart, { quant: unpackQuantized(bytes, t.format, s.rows, t.cols) });
-      else await fn(s.rowStart, { data: decodeToF32(bytes, t.format) });
-    }
-  }
-
-  /** A whole tensor: quantized as stored, or decoded to f32. */
-  async tensor(name: string): Promise<StoredTensorData> {
-    const t = this.byName.get(name);
-    if (!t) throw new StoreMissingError(`${this.manifest.name}: tensor ${name} is not stored`);
-    if (isQuant(t.format)) {
-      const kind = t.format;
-      const q = new Uint32Array(qBytes(kind, t.rows, t.cols) / 4);
-      const sc = new Float32Array(scaleBytes(t.rows, t.cols) / 4);
-      const wpr = q.length / Math.max(1, t.rows);
-      const bpr = sc.length / Math.max(1, t.rows);
-      await this.forEachSegment(name, (r0, part) => {
-        const p = (part as { quant: QuantizedTensor }).quant;
-        q.set(p.qweight, r0 * wpr);
-        sc.set(p.scales, r0 * bpr);
-      });
-      return { format: kind, shape: t.shape.slice(), quant: { kind, rows: t.rows, cols: t.cols, qweight: q, scales: sc } };
-    }
-    const data = new Float32Array(t.rows * t.cols);
-    await this.forEachSegment(name, (r0, part) => data.set((part as { data: Float32Array }).data, r0 * t.cols));
-    return { format: t.format as 'f32' | 'f16' | 'bf16', shape: t.shape.slice(), data };
-  }
-
-  /** A tensor as f32 (dequantized when stored quantized): for CPU paths and the f32 engine. */
-  async tensorF32(name: string): Promise<{ shape: number[]; data: Float32Array }> {
-    const t = await this.tensor(name);
-    return 'quant' in t ? { shape: t.shape, data: dequantize(t.quant) } : { shape: t.shape, data: t.data };
   }
 }

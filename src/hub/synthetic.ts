@@ -1,6 +1,8 @@
 // Synthetic Llama-family model folders with random weights and real safetensors files, for the
 // import tests, the import benchmark and the e2e stand-in Hub. No node: imports (runs anywhere).
-import { writeSafetensors, type TensorToWrite } from '../io/safetensors';
+import { checkRange, readSafetensorsHeader, writeSafetensors, type TensorToWrite } from '../io/safetensors';
+import { f32ToF16Bits } from '../io/dtype';
+import type { ImportSource } from './import';
 import { parseModelConfig } from '../engine/model/config';
 import { expectedWeightShapes } from '../engine/model/weights';
 import type { ModelSpec } from '../engine/model/spec';
@@ -56,7 +58,7 @@ function roundTo(dtype: 'F32' | 'F16' | 'BF16', x: Float32Array): Float32Array {
   return out;
 }
 
-export function syntheticModel(o: SyntheticModelOptions = {}): SyntheticModel {
+function syntheticConfig(o: SyntheticModelOptions): { config: Record<string, unknown>; spec: ModelSpec } {
   const hidden = o.hidden ?? 64;
   const heads = o.heads ?? 4;
   const config: Record<string, unknown> = {
@@ -78,7 +80,11 @@ export function syntheticModel(o: SyntheticModelOptions = {}): SyntheticModel {
     eos_token_id: 2,
     torch_dtype: (o.dtype ?? 'BF16') === 'BF16' ? 'bfloat16' : (o.dtype ?? 'BF16') === 'F16' ? 'float16' : 'float32',
   };
-  const spec = parseModelConfig(config);
+  return { config, spec: parseModelConfig(config) };
+}
+
+export function syntheticModel(o: SyntheticModelOptions = {}): SyntheticModel {
+  const { config, spec } = syntheticConfig(o);
   const dtype = o.dtype ?? 'BF16';
   let seed = o.seed ?? 1;
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -126,4 +132,89 @@ function minimalTokenizer(vocab: number): unknown {
   const v: Record<string, number> = {};
   for (let i = 0; i < Math.min(vocab, 256); i++) v[`<0x${i.toString(16).padStart(2, '0').toUpperCase()}>`] = i;
   return { version: '1.0', model: { type: 'BPE', vocab: v, merges: [] }, added_tokens: [] };
+}
+
+/**
+ * A model of any size whose safetensors file is never held anywhere: config.json, and one
+ * model.safetensors (16-bit) whose header is computed and whose bytes are generated on demand for
+ * any range (random-looking bf16/f16 values: matrices around ±0.004..0.06, norms around 1). The
+ * load benchmark imports it through the real pipeline without a model-sized buffer in memory.
+ */
+export function streamedSyntheticSource(o: SyntheticModelOptions & { dtype?: 'BF16' | 'F16' }): ImportSource & { spec: ModelSpec; weightsBytes: number } {
+  const { config, spec } = syntheticConfig(o);
+  const dtype = o.dtype ?? 'BF16';
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  const spans: Array<{ begin: number; end: number; norm: boolean; seed: number }> = [];
+  let offset = 0;
+  let seed = o.seed ?? 1;
+  for (const [name, shape] of expectedWeightShapes(spec)) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * 2;
+    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
+    spans.push({ begin: offset, end: offset + bytes, norm: /norm/.test(name), seed: seed++ });
+    offset += bytes;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const n = Math.ceil(json.byteLength / 8) * 8;
+  const head = new Uint8Array(8 + n).fill(0x20);
+  new DataView(head.buffer).setBigUint64(0, BigInt(n), true);
+  head.set(json, 8);
+  const size = head.byteLength + offset;
+  const file = 'model.safetensors';
+  const read = async (at: number, length: number): Promise<Uint8Array> => {
+    checkRange(file, size, at, length);
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) {
+      const p = at + i;
+      if (p < head.byteLength) out[i] = head[p];
+    }
+    // Data: whole 16-bit values (reads start at even offsets inside the data, as the importer's do).
+    const d0 = Math.max(at, head.byteLength) - head.byteLength;
+    const d1 = at + length - head.byteLength;
+    const u16 = new Uint16Array(out.buffer, 0, Math.floor(length / 2));
+    const shift = (head.byteLength - at) / 2;
+    for (const s of spans) {
+      const b = Math.max(s.begin, d0);
+      const e = Math.min(s.end, d1);
+      if (b >= e) continue;
+      for (let v = b / 2; v < e / 2; v++) {
+        let h = Math.imul((v - s.begin / 2) ^ Math.imul(s.seed, 0x9e3779b1), 0x85ebca6b);
+        h ^= h >>> 13;
+        h = Math.imul(h, 0xc2b2ae35);
+        h ^= h >>> 16;
+        // bf16: sign, exponent 2^-8..2^-5 (matrices) or 2^0 (norms), 7 random mantissa bits.
+        const bits = s.norm ? 0x3f80 | (h & 0x7) : ((h >>> 15) & 0x8000) | ((0x77 + ((h >>> 7) & 3)) << 7) | (h & 0x7f);
+        u16[v + shift] = dtype === 'BF16' ? bits : f32ToF16Bits(new Float32Array(new Uint32Array([bits << 16]).buffer)[0]);
+      }
+    }
+    return out;
+  };
+  const texts = new Map<string, string>([
+    ['config.json', JSON.stringify(config)],
+    ['tokenizer.json', JSON.stringify(minimalTokenizer(spec.vocabSize))],
+  ]);
+  const entry = { name: file, size, sha256: null };
+  return {
+    kind: 'local',
+    id: 'synthetic',
+    revision: null,
+    spec,
+    weightsBytes: offset,
+    text: async (f) => texts.get(f) ?? null,
+    stat: async (f) => (f === file ? entry : null),
+    header: async () => readSafetensorsHeader({ name: file, size, read }),
+    open: async (_f, options) => {
+      let pos = options.resume?.offset ?? 0;
+      return {
+        name: file,
+        size,
+        read: async (at, length) => {
+          pos = Math.max(pos, at + length);
+          return read(at, length);
+        },
+        checkpoint: () => ({ offset: pos, hash: null }),
+        finish: async () => {},
+        close: async () => {},
+      };
+    },
+  };
 }

@@ -2,12 +2,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { blobSource } from './blob-files';
+import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './dtype';
 import { fileSource } from './node-files';
 import {
   bytesSource,
-  f16BitsToF32,
-  f32ToBf16Bits,
-  f32ToF16Bits,
   parseSafetensors,
   readSafetensorsHeader,
   readTensorF32,

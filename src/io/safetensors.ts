@@ -8,6 +8,7 @@
 // length, and each size = product(shape) × dtype size.
 
 import { parseUntrustedJson } from './untrusted/json';
+import { decodeToF32, encodeF32As, type FloatDtype, type FloatFormat } from './dtype';
 
 /** Error for any malformed or unsupported safetensors file; the message names the file and the tensor or field. */
 export class SafetensorsError extends Error {
@@ -354,101 +355,14 @@ export async function readTensorF32(src: ByteSource, index: SafetensorsIndex, na
   return decodeF32(src.name, name, info.dtype, bytes);
 }
 
-/** Reads one tensor's raw bytes (any dtype). */
-export async function readTensorBytes(src: ByteSource, index: SafetensorsIndex, name: string): Promise<Uint8Array> {
-  const info = index.tensors.get(name);
-  if (!info) return fail(src.name, `tensor "${name}" is not in the file`);
-  return readExact(src, info.begin, info.end - info.begin);
-}
-
-const littleEndianHost = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/** Converts raw little-endian F32/F16/BF16/F64 bytes to a new Float32Array. */
+/** Converts raw little-endian F32/F16/BF16/F64 bytes to a new Float32Array (src/io/dtype.ts), naming the tensor on failure. */
 export function decodeF32(file: string, tensor: string, dtype: Dtype, bytes: Uint8Array): Float32Array {
+  if (!FLOAT_DTYPES.includes(dtype)) {
+    return fail(file, `tensor "${tensor}": dtype ${dtype} cannot be read as floats (supported: ${FLOAT_DTYPES.join(', ')})`);
+  }
   const size = DTYPE_SIZE[dtype];
   if (bytes.byteLength % size !== 0) fail(file, `tensor "${tensor}": ${bytes.byteLength} bytes is not a whole number of ${dtype}`);
-  const n = bytes.byteLength / size;
-  const out = new Float32Array(n);
-  switch (dtype) {
-    case 'F32': {
-      if (littleEndianHost) {
-        new Uint8Array(out.buffer).set(bytes);
-      } else {
-        const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, true);
-      }
-      return out;
-    }
-    case 'BF16': {
-      // bf16 is the top half of an f32: shifting the bits up is exact (NaN payloads included).
-      const u32 = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) u32[i] = ((bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16) >>> 0;
-      if (!littleEndianHost) {
-        const dv = new DataView(out.buffer);
-        for (let i = 0; i < n; i++) out[i] = dv.getFloat32(4 * i, false);
-      }
-      return out;
-    }
-    case 'F16': {
-      for (let i = 0; i < n; i++) out[i] = f16BitsToF32(bytes[2 * i] | (bytes[2 * i + 1] << 8));
-      return out;
-    }
-    case 'F64': {
-      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (let i = 0; i < n; i++) out[i] = dv.getFloat64(8 * i, true);
-      return out;
-    }
-    default:
-      return fail(file, `tensor "${tensor}": dtype ${dtype} cannot be read as floats (supported: ${FLOAT_DTYPES.join(', ')})`);
-  }
-}
-
-/** IEEE half bits → number (exact: subnormals, ±0, ±inf, NaN). */
-export function f16BitsToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const man = h & 0x3ff;
-  if (exp === 0) return sign * man * 2 ** -24;
-  if (exp === 31) return man ? NaN : sign * Infinity;
-  return sign * (1024 + man) * 2 ** (exp - 25);
-}
-
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/** f32 value → bf16 bits, round to nearest even (NaN stays a quiet NaN). */
-export function f32ToBf16Bits(x: number): number {
-  f32Scratch[0] = x;
-  const b = u32Scratch[0];
-  if ((b & 0x7fffffff) > 0x7f800000) return ((b >>> 16) | 0x40) & 0xffff;
-  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-/** f32 value → IEEE half bits, round to nearest even, overflow to ±inf, subnormals kept. */
-export function f32ToF16Bits(x: number): number {
-  f32Scratch[0] = x;
-  const b = u32Scratch[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  const man = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 | (man >>> 13) : 0);
-  const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    // Subnormal half (or zero): value = m × 2^-24 with m = round((1.man) × 2^(e - 1 + 23 - 23)).
-    if (e < -10) return sign; // below half the smallest subnormal: rounds to zero
-    const full = man | 0x800000; // 24-bit significand
-    const shift = 14 - e; // 24-bit significand → 10-bit subnormal field
-    let m = full >>> shift;
-    const rem = full & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (m & 1))) m++;
-    return sign | m; // m may carry into the smallest normal: still the right bits
-  }
-  let h = (e << 10) | (man >>> 13);
-  const rem = man & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // may carry into the exponent, up to inf: correct
-  return sign | h;
+  return decodeToF32(bytes, dtype as FloatDtype);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,6 +402,8 @@ export function parseSafetensors(name: string, bytes: Uint8Array): ParsedSafeten
 
 // ---------------------------------------------------------------------------------------------
 // Writer
+
+const WRITE_FORMAT: Record<TensorToWrite['dtype'], FloatFormat> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
 
 export interface TensorToWrite {
   name: string;
@@ -546,17 +462,7 @@ export function writeSafetensors(tensors: TensorToWrite[], metadata?: Record<str
 
   let at = 8 + n;
   for (const t of order) {
-    if (t.dtype === 'F32') {
-      if (littleEndianHost) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-      else for (let i = 0; i < t.data.length; i++) dv.setFloat32(at + 4 * i, t.data[i], true);
-    } else {
-      const conv = t.dtype === 'BF16' ? f32ToBf16Bits : f32ToF16Bits;
-      for (let i = 0; i < t.data.length; i++) {
-        const h = conv(t.data[i]);
-        out[at + 2 * i] = h & 0xff;
-        out[at + 2 * i + 1] = h >>> 8;
-      }
-    }
+    out.set(encodeF32As(t.data, WRITE_FORMAT[t.dtype]), at);
     at += t.data.length * DTYPE_SIZE[t.dtype];
   }
   return out;

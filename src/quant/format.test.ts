@@ -10,7 +10,7 @@ import {
   wordsPerRow,
   type QuantKind,
 } from './format';
-import { decodeToF32, encodeF32As, f16ToF32, f32ToBf16, f32ToF16 } from './dtype';
+import { decodeToF32, encodeF32As, f16BitsToF32 as f16ToF32, f32ToBf16Bits as f32ToBf16, f32ToF16Bits as f32ToF16 } from '../io/dtype';
 import { randn, relL2Err, rng } from '../engine/kernels/random';
 
 const kinds: QuantKind[] = ['int8', 'int4'];

@@ -13,8 +13,12 @@ function opts(p: Partial<DatasetReadOptions>): DatasetReadOptions {
   return { ...DEFAULT_READ_OPTIONS, ...p, validation: { ...DEFAULT_READ_OPTIONS.validation, ...p.validation } };
 }
 
+/** Loads a plain file, or a package's file with its options and validation file (as the handler passes them). */
 async function load(name: string, bytes: ArrayBuffer | Uint8Array, skipInvalid = false) {
-  const { prepared, summary } = await loadDataset(tok, name, new Uint8Array(bytes as ArrayBuffer), skipInvalid, () => undefined);
+  const raw = new Uint8Array(bytes as ArrayBuffer);
+  const pkg = unpackDataset(raw);
+  const read = pkg ? { options: pkg.options, validation: pkg.validation } : {};
+  const { prepared, summary } = await loadDataset(tok, name, pkg?.train.bytes ?? raw, skipInvalid, () => undefined, read);
   return { prepared, summary: summary as DetailedSummary };
 }
 

@@ -1,9 +1,9 @@
 // The worker's use of the dataset pipeline (src/data): the model's tokenizer from its folder, a
 // file → examples with masks and a summary for the UI, and the examples cut to a run's max length.
 //
-// The bytes loadDataset receives are either the plain file or a dataset package
-// (src/util/dataset-package.ts) carrying read options (format, column mapping, text mode, train
-// on all tokens) and an optional validation file. The summary carries, beyond DatasetSummary,
+// loadDataset receives the file with its read options (format, column mapping, text mode, train
+// on all tokens) and an optional validation file, as protocol.ts's loadDataset declares them.
+// The summary carries, beyond DatasetSummary,
 // `details` (DatasetDetails): per-example lengths and the shortest max length that keeps each
 // example trainable, so the page shows truncation counts for any Max length without tokenizing
 // again, the file line of each previewed example, and the validation file's counts.
@@ -23,7 +23,7 @@ import type { ModelFolder } from '../engine/model/weights';
 import { checkFileSize } from '../io/untrusted/json';
 import { parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
 import { holdOut } from '../engine/train/loop';
-import { DEFAULT_READ_OPTIONS, unpackDataset, type DatasetReadOptions } from '../util/dataset-package';
+import { DEFAULT_READ_OPTIONS, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
 import type { DatasetSummary, LineError } from './protocol';
 
 /** Examples shown token by token in the dataset panel, and tokens shown of each. */
@@ -144,18 +144,20 @@ export async function loadDataset(
   bytes: Uint8Array,
   skipInvalid: boolean,
   onProgress: (lines: number) => void,
-): Promise<{ prepared: PreparedDataset; summary: DatasetSummary }> {
-  const pkg = unpackDataset(bytes);
-  const options = pkg?.options ?? DEFAULT_READ_OPTIONS;
-  const main = pkg?.train ?? { name: fileName, bytes };
-  const read = prepareOptions(options);
-  const prepared = await prepareDataset(main.bytes, tok, { ...read, fileName: main.name, skipInvalid, onProgress: (p) => onProgress(p.lines) });
+  /** How to read the file, and a validation file read the same way (protocol.ts's loadDataset). */
+  read: { options?: DatasetReadOptions; validation?: PackagedFile | null } = {},
+): Promise<{ prepared: PreparedDataset; summary: DetailedSummary }> {
+  const options = read.options ?? DEFAULT_READ_OPTIONS;
+  const main = { name: fileName, bytes };
+  const pkg = { validation: read.validation ?? null };
+  const prepare = prepareOptions(options);
+  const prepared = await prepareDataset(main.bytes, tok, { ...prepare, fileName: main.name, skipInvalid, onProgress: (p) => onProgress(p.lines) });
 
   let validation: PreparedDataset | null = null;
-  if (pkg?.validation) {
+  if (pkg.validation) {
     const v = pkg.validation;
     try {
-      validation = await prepareDataset(v.bytes, tok, { ...read, fileName: v.name, skipInvalid });
+      validation = await prepareDataset(v.bytes, tok, { ...prepare, fileName: v.name, skipInvalid });
     } catch (e) {
       if (e instanceof DatasetError) throw new DatasetError(`Validation file ${v.name}: ${e.message}`, e.issues);
       throw e;
@@ -173,7 +175,7 @@ export async function loadDataset(
     defaultChatTemplate: s.defaultChatTemplate,
     previewLines: shown.map((ex) => ex.line),
     previewLengths: shown.map((ex) => ex.inputIds.length),
-    validation: validation && pkg?.validation ? splitDetails(pkg.validation.name, validation) : null,
+    validation: validation && pkg.validation ? splitDetails(pkg.validation.name, validation) : null,
   };
   const summary: DetailedSummary = {
     fileName,

@@ -8,15 +8,18 @@ import type { HostTensor, ModelSpec } from '../engine/model/spec';
 import { Trainer, type TrainerState } from '../engine/train/trainer';
 import type { Batch, LoraHyper, StepResult } from '../engine/train/types';
 import type { TrainSettings } from './protocol';
-import type { BaseTensor } from '../engine/model/gpu-weights';
+import type { WeightSource } from '../engine/model/weight-source';
 import type { TrainerGpuShare } from './generate-bridge';
 import { Decoder } from '../engine/generate/decoder';
 import { Generation } from '../engine/generate/generate';
 
 export interface EngineModel {
   spec: ModelSpec;
-  /** f32, or int8/int4 matrices from the library, uploaded as they are. */
-  weights: Map<string, BaseTensor>;
+  /**
+   * Where the base weights are read from, tensor by tensor, each time the trainer or "Try it"
+   * uploads them (the library's int8/int4 matrices stay quantized): no host copy of the model.
+   */
+  weights: WeightSource;
 }
 
 /** What the worker needs of a trainer. */

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testGpu } from '../engine/kernels/testing';
-import { loadModelFolder } from '../engine/model/weights';
+import { openModelFolder } from '../engine/model/weights';
 import { DEFAULT_TRAIN } from '../engine/train/types';
 import { nodeFolder } from '../io/node-files';
 import type { ModelTokenizer } from '../data';
@@ -33,7 +33,7 @@ describe('GenerateBridge on the demo model', () => {
   beforeAll(async () => {
     const gpu = await testGpu();
     const folder = nodeFolder(demo);
-    model = await loadModelFolder(folder);
+    model = await openModelFolder(folder);
     tokenizer = await loadTokenizer(folder);
     trainer = await createTrainer(gpu, model, settings, 1, 64);
     bridge = new GenerateBridge(gpu, model, tokenizer);

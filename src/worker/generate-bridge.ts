@@ -88,9 +88,10 @@ export class GenerateBridge {
     return this.running;
   }
 
-  private weights(share: TrainerGpuShare | null): ModelWeightsGpu {
+  private async weights(share: TrainerGpuShare | null): Promise<ModelWeightsGpu> {
     if (share) return share.weights;
-    this.ownWeights ??= uploadModelWeights(this.gpu, this.model.spec, this.model.weights);
+    // Streamed again from the session's weight source (the host keeps no copy of the model).
+    this.ownWeights ??= await uploadModelWeights(this.gpu, this.model.spec, this.model.weights);
     return this.ownWeights;
   }
 
@@ -128,7 +129,7 @@ export class GenerateBridge {
       if (prompt.length >= maxPos) throw new GenerateError(`the prompt has ${prompt.length} tokens; this model reads at most ${maxPos}, with room for the reply`);
       const context = Math.min(maxPos, prompt.length + params.maxNewTokens);
       const share = run ? shareOf(run.trainer) : null;
-      const weights = this.weights(share);
+      const weights = await this.weights(share);
       this.base = await this.decoder(this.base, weights, null, context);
       if (run) this.adapter = await this.decoder(this.adapter, weights, await this.lora(run, share), context);
 

@@ -14,20 +14,26 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../engine/lora/adapte
 import { ggufBlobs } from '../export/gguf/blobs';
 import {
   toErrorInfo,
+  type ErrorInfo,
   type FromWorker,
   type GenerateSide,
   type Method,
+  type Methods,
   type ModelSummary,
-  type Params,
   type Progress,
   type Request,
   type Result,
   type StartAdapterInfo,
   type TrainSettings,
+  type WorkerEvent,
 } from './protocol';
+import { rpcServer, type RpcHandlers } from '../util/rpc';
+import { DEFAULT_READ_OPTIONS, packDataset } from '../util/dataset-package';
 import type { HostTensor } from '../engine/model/spec';
 import { RunControl, failStoredRun, trainRun } from './run';
 import { studioRecipeZip } from '../export/recipe/studio';
+import { weightParams } from '../engine/model/weight-source';
+import { expectedWeightShapes } from '../engine/model/weights';
 
 export class SessionError extends Error {
   override name = 'SessionError';
@@ -43,7 +49,7 @@ interface LoadedModel {
   folder: ModelFolder;
 }
 
-type Handlers = { [M in Method]: (params: Params<M>, id: number) => Promise<Result<M>> };
+type Handlers = RpcHandlers<Methods>;
 
 export class Handler {
   private gpu: Promise<Gpu> | null = null;
@@ -62,23 +68,23 @@ export class Handler {
 
   constructor(private readonly post: Post) {}
 
-  async handle(req: Request): Promise<void> {
-    const fn = this.handlers[req.method] as (params: unknown, id: number) => Promise<unknown>;
-    try {
-      const result = await fn(req.params, req.id);
-      const transfer =
-        req.method === 'exportAdapter'
+  /** Answers one request (src/util/rpc.ts): exactly one reply; adapter and export bytes are transferred. */
+  handle(req: Request): Promise<void> {
+    this.serve ??= rpcServer<Methods, WorkerEvent, ErrorInfo>(this.handlers, this.post, {
+      transfer: (method, result) =>
+        method === 'exportAdapter'
           ? [(result as Result<'exportAdapter'>).safetensors]
-          : req.method === 'exportOnnx'
+          : method === 'exportOnnx'
             ? (result as Result<'exportOnnx'>).chunks
-            : req.method === 'exportRecipe'
+            : method === 'exportRecipe'
               ? [(result as Result<'exportRecipe'>).zip]
-              : [];
-      this.post({ kind: 'reply', id: req.id, method: req.method, ok: true, result } as FromWorker, transfer);
-    } catch (e) {
-      this.post({ kind: 'reply', id: req.id, method: req.method, ok: false, error: toErrorInfo(e) });
-    }
+              : [],
+      toErrorInfo,
+    });
+    return this.serve(req);
   }
+
+  private serve: ((req: Request) => Promise<void>) | null = null;
 
   private progress(id: number): (p: Progress) => void {
     return (progress) => this.post({ kind: 'event', type: 'progress', id, progress });
@@ -120,8 +126,7 @@ export class Handler {
       const engine: EngineModel = { spec: opened.spec, weights: opened.weights };
       const tokenizer = await loadTokenizer(opened.folder);
       const s = engine.spec;
-      let params = 0;
-      for (const t of engine.weights.values()) params += 'qweight' in t ? t.rows * t.cols : t.data.length;
+      const params = weightParams(engine.weights, expectedWeightShapes(s).keys());
       this.releaseTrainer();
       this.dataset = null;
       this.startAdapter = null;
@@ -166,15 +171,25 @@ export class Handler {
       return info;
     },
 
-    loadDataset: async ({ fileName, bytes, skipInvalid }, id) => {
+    loadDataset: async ({ fileName, bytes, skipInvalid, options, validation }, id) => {
       if (!this.model) throw new SessionError('load a model first: the dataset is tokenized with its tokenizer');
       if (this.control) throw new SessionError('stop training before changing the dataset');
       const report = this.progress(id);
       this.dataset = null;
-      const { prepared, summary } = await loadDataset(this.model.tokenizer, fileName, new Uint8Array(bytes), skipInvalid, (lines) =>
-        report({ phase: 'tokenize', label: fileName, done: lines, total: null, unit: 'examples' }),
+      const train = { name: fileName, bytes: new Uint8Array(bytes) };
+      const held = validation ? { name: validation.name, bytes: new Uint8Array(validation.bytes) } : null;
+      const { prepared, summary } = await loadDataset(
+        this.model.tokenizer,
+        fileName,
+        train.bytes,
+        skipInvalid,
+        (lines) => report({ phase: 'tokenize', label: fileName, done: lines, total: null, unit: 'examples' }),
+        { options, validation: held },
       );
-      this.dataset = { prepared, bytes, fileName, skipInvalid };
+      // A run's record keeps the file with its options as one package (src/util/dataset-package.ts),
+      // so a resumed run reads it the same way.
+      const record = packDataset({ options: options ?? DEFAULT_READ_OPTIONS, train, validation: held });
+      this.dataset = { prepared, bytes: record, fileName, skipInvalid };
       return summary;
     },
 

@@ -1,11 +1,11 @@
 // Where a model's files come from, as a ModelFolder (src/engine/model/weights.ts) plus its
-// weights: the demo in public/demo (fetched, f32), or a model of the library (src/hub's IndexedDB
-// store; int8/int4 matrices stay quantized all the way to the GPU).
-import { INDEX_FILE, loadModelFolder, memoryFolder, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
-import { expectedWeightShapes, loadModelSpec } from '../engine/model/weights';
-import type { HostTensor, ModelSpec } from '../engine/model/spec';
-import { openStoredModel, storedEngineWeights } from '../hub/load';
-import type { BaseTensor } from '../engine/model/gpu-weights';
+// weights as a WeightSource (nothing read yet: the engine streams them to the GPU when a run or
+// "Try it" needs them): the demo in public/demo (fetched), or a model of the library (src/hub's
+// IndexedDB store; int8/int4 matrices stay quantized all the way to the GPU).
+import { expectedWeightShapes, INDEX_FILE, memoryFolder, openModelFolder, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
+import type { ModelSpec } from '../engine/model/spec';
+import { checkWeightShapes, type WeightSource } from '../engine/model/weight-source';
+import { openStoredModel, storedWeightSource } from '../hub/load';
 import { idbKeyValue, ModelStore } from '../hub/store';
 import type { ModelSource, Progress } from './protocol';
 
@@ -21,7 +21,7 @@ const REQUIRED = new Set(['config.json', 'tokenizer.json']);
 export interface OpenedModel {
   folder: ModelFolder;
   spec: ModelSpec;
-  weights: Map<string, BaseTensor>;
+  weights: WeightSource;
   name: string;
   /** The Hub id when known (base_model_name_or_path of the adapter). */
   hubId: string | null;
@@ -33,18 +33,15 @@ export interface OpenedModel {
 }
 
 export async function openModelSource(source: ModelSource, onProgress: OnProgress): Promise<OpenedModel> {
-  const onTensor = (name: string, done: number, total: number): void => {
-    if (done === total || done % 8 === 0) onProgress({ phase: 'read', label: name, done, total, unit: 'tensors' });
-  };
   if (source.kind === 'demo') {
     const { folder, weightBytes } = await fetchFolder('Demo model', source.baseUrl, onProgress);
-    const { spec, weights } = await loadModelFolder(folder, { onTensor });
+    const { spec, weights } = await openModelFolder(folder);
     return { folder, spec, weights, name: 'Demo model', hubId: null, randomWeights: true, weightBytes, quant: 'none' };
   }
-  const { model, folder } = await openStoredModel(new ModelStore(idbKeyValue()), source.key);
-  const spec = await loadModelSpec(folder);
-  const weights = await storedEngineWeights(model, expectedWeightShapes(spec).keys(), onTensor);
+  const { model, folder, spec } = await openStoredModel(new ModelStore(idbKeyValue()), source.key);
   const m = model.manifest;
+  const weights = storedWeightSource(model);
+  checkWeightShapes(weights, expectedWeightShapes(spec)); // from the manifest: no data read
   return { folder, spec, weights, name: m.hubId ?? m.name, hubId: m.hubId, randomWeights: false, weightBytes: m.totalBytes, quant: m.quant };
 }
 

@@ -12,7 +12,7 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../engine/lora/adapte
 import { memoryFolder, type ModelFolder } from '../engine/model/weights';
 import type { ModelSpec } from '../engine/model/spec';
 import type { OnnxBackend, OnnxCheckResult } from './protocol';
-import type { BaseTensor } from '../engine/model/gpu-weights';
+import type { BaseTensor, WeightSource } from '../engine/model/weight-source';
 import { openMemorySource } from '../export/source';
 import type { OnnxQuant } from '../export/onnx/decoder';
 import { exportOnnx, type OutputFile } from '../export/onnx/export';
@@ -59,7 +59,7 @@ export class OnnxBridge {
 
   async export(
     spec: ModelSpec,
-    weights: ReadonlyMap<string, BaseTensor>,
+    weights: WeightSource | ReadonlyMap<string, BaseTensor>,
     folder: ModelFolder,
     adapter: { config: string; safetensors: Uint8Array } | null,
     quant: OnnxQuant,

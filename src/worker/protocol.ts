@@ -1,4 +1,5 @@
-// The typed protocol between the page (client.ts) and the engine worker (handler.ts).
+// The engine worker's methods and events (client.ts on the page, handler.ts in the worker), over
+// the one typed RPC layer of every worker (src/util/rpc.ts).
 //
 // - A request carries an `id`; exactly one reply with the same id answers it, `ok` with the
 //   method's result or `error` as {name, message} (names are the engine's typed error names:
@@ -12,6 +13,9 @@ import type { RunHistory } from './run-store';
 import type { StepMetrics, TrainResult, TrainState } from '../engine/train/loop';
 /** The training loop's types (src/engine/train/loop.ts), as the protocol carries them. */
 export type { StepMetrics, TrainEnd, TrainResult, TrainState } from '../engine/train/loop';
+import type { DatasetReadOptions } from '../util/dataset-package';
+import type { DetailedSummary } from './dataset';
+import { RpcError, toRpcErrorInfo, type MethodOf, type ParamsOf, type ResultOf, type RpcReply, type RpcRequest } from '../util/rpc';
 
 export interface ErrorInfo {
   name: string;
@@ -208,12 +212,19 @@ export interface OnnxCheckResult {
 // ---------------------------------------------------------------------------------------------
 // Methods: params and result of each request.
 
-export interface Methods {
+export type Methods = {
   probe: { params: Record<string, never>; result: GpuInfo };
   loadModel: { params: { source: ModelSource }; result: ModelSummary };
-  /** bytes: the file's contents (transferred). */
-  /** Refused with a DatasetError listing `lines` when a record is bad, unless skipInvalid. */
-  loadDataset: { params: { fileName: string; bytes: ArrayBuffer; skipInvalid: boolean }; result: DatasetSummary };
+  /**
+   * bytes: the file's contents (transferred); options: how to read it (default: detected format,
+   * assistant tokens); validation: a held-out file read the same way (transferred). Refused with a
+   * DatasetError listing `lines` when a record is bad, unless skipInvalid.
+   */
+  loadDataset: {
+    params: { fileName: string; bytes: ArrayBuffer; skipInvalid: boolean; options?: DatasetReadOptions; validation?: { name: string; bytes: ArrayBuffer } | null };
+    /** With the per-example details the page computes truncation counts from (src/worker/dataset.ts). */
+    result: DetailedSummary;
+  };
   /**
    * Resolves when the run ends (finished or stopped); a failure rejects with the error. The run is
    * recorded in IndexedDB under `run.id` (src/worker/run-store.ts) with checkpoints; with
@@ -253,17 +264,14 @@ export interface Methods {
   generate: { params: GenerateParams; result: GenerateResult };
   /** Ends a running generation early (its reply still comes, with reason 'cancelled'). */
   stopGenerate: { params: Record<string, never>; result: null };
-}
+};
 
-export type Method = keyof Methods;
-export type Params<M extends Method> = Methods[M]['params'];
-export type Result<M extends Method> = Methods[M]['result'];
+export type Method = MethodOf<Methods>;
+export type Params<M extends Method> = ParamsOf<Methods, M>;
+export type Result<M extends Method> = ResultOf<Methods, M>;
 
-export type Request = { [M in Method]: { kind: 'request'; id: number; method: M; params: Params<M> } }[Method];
-
-export type Reply =
-  | { [M in Method]: { kind: 'reply'; id: number; method: M; ok: true; result: Result<M> } }[Method]
-  | { kind: 'reply'; id: number; method: Method; ok: false; error: ErrorInfo };
+export type Request = RpcRequest<Methods>;
+export type Reply = RpcReply<Methods, ErrorInfo>;
 
 // ---------------------------------------------------------------------------------------------
 // Events
@@ -297,9 +305,9 @@ export type ToWorker = Request;
 
 /** Turns anything thrown into the wire form, keeping the typed name. */
 export function toErrorInfo(e: unknown): ErrorInfo {
-  if (typeof e !== 'object' || e === null || !('message' in e)) return { name: 'Error', message: String(e) };
-  const o = e as { name?: unknown; message: unknown; issues?: unknown; lines?: unknown };
-  const info: ErrorInfo = { name: typeof o.name === 'string' && o.name ? o.name : 'Error', message: String(o.message) };
+  const info: ErrorInfo = toRpcErrorInfo(e);
+  if (typeof e !== 'object' || e === null) return info;
+  const o = e as { issues?: unknown; lines?: unknown };
   // src/data's DatasetError carries {line, reason}[]; an EngineError carries lines already.
   if (Array.isArray(o.lines)) info.lines = o.lines as LineError[];
   else if (Array.isArray(o.issues) && o.issues.length) {
@@ -309,11 +317,10 @@ export function toErrorInfo(e: unknown): ErrorInfo {
 }
 
 /** An error that crossed the worker boundary: the same name and message as the one thrown there. */
-export class EngineError extends Error {
+export class EngineError extends RpcError {
   readonly lines?: LineError[];
   constructor(info: ErrorInfo) {
-    super(info.message);
-    this.name = info.name;
+    super(info);
     if (info.lines) this.lines = info.lines;
   }
 }

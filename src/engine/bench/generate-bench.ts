@@ -66,7 +66,7 @@ export async function runGenerateBench(gpu: Gpu, opts: GenerateBenchOptions): Pr
   const lora = { r: opts.rank, alpha: 2 * opts.rank, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false };
   const base = gpu.allocatedBytes;
   gpu.peakAllocatedBytes = base;
-  const weights = uploadModelWeights(gpu, spec, randomWeights(spec, 1, opts.quant), opts.quant);
+  const weights = await uploadModelWeights(gpu, spec, randomWeights(spec, 1, opts.quant), opts.quant);
   const layout = loraLayout(spec, lora);
   const params = gpu.upload(packLora(layout, initLoraTensors(spec, lora, 1)), 'lora.params');
   let decoder: Decoder | null = null;

@@ -1,8 +1,20 @@
-// Loads a Hugging Face model folder (config.json + model.safetensors or sharded safetensors) into
-// f32 host tensors, checking every tensor the engine needs. Runs in Node and in the browser: the
-// folder abstraction hides where the bytes come from (Node files, browser File objects, IndexedDB).
+// A Hugging Face model folder (config.json + model.safetensors or sharded safetensors) as a
+// WeightSource (weight-source.ts), checking every tensor the engine needs from the headers first.
+// Runs in Node and in the browser: the folder abstraction hides where the bytes come from (Node
+// files, browser File objects, bytes in memory).
 
-import { bytesSource, readSafetensorsHeader, readTensorF32, FLOAT_DTYPES, type ByteSource, type SafetensorsIndex } from '../../io/safetensors';
+import {
+  bytesSource,
+  readSafetensorsHeader,
+  DTYPE_SIZE,
+  FLOAT_DTYPES,
+  type ByteSource,
+  type Dtype,
+  type SafetensorsIndex,
+  type TensorInfo,
+} from '../../io/safetensors';
+import { decodeToF32, type FloatDtype } from '../../io/dtype';
+import { ModelWeightsError, PART_BYTES, partRows, partScratch, readHostWeights, rowsCols, type WeightFormat, type WeightInfo, type WeightSource } from './weight-source';
 import { parseModelConfig, ModelConfigError } from './config';
 import { parseUntrustedJson, readUntrustedJson } from '../../io/untrusted/json';
 import { PROJECTIONS, projectionShape, projectionWeightName, projectionModule, type HostTensor, type ModelSpec } from './spec';
@@ -15,9 +27,7 @@ export interface ModelFolder {
   source(file: string): Promise<ByteSource>;
 }
 
-export class ModelWeightsError extends Error {
-  override name = 'ModelWeightsError';
-}
+export { ModelWeightsError };
 
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -54,78 +64,117 @@ export interface LoadWeightsOptions {
   onTensor?(name: string, done: number, total: number): void;
 }
 
+/** Tensor name → the weights file that holds it: the single file, or the index's weight_map. */
+export async function weightFileMap(
+  names: Iterable<string>,
+  has: (file: string) => Promise<boolean>,
+  text: (file: string) => Promise<string>,
+  fail: (msg: string) => never,
+): Promise<Map<string, string> | null> {
+  if (await has(SINGLE_FILE)) return new Map([...names].map((n) => [n, SINGLE_FILE]));
+  if (!(await has(INDEX_FILE))) return null;
+  return parseWeightIndex(await text(INDEX_FILE), fail);
+}
+
 /**
- * Reads model.safetensors, or the shards named by model.safetensors.index.json, checks that every
- * expected tensor exists with the expected shape and a float dtype (before reading any data),
- * then converts each to f32. Extra tensors are ignored (so is lm_head.weight when tied).
+ * Checks every expected tensor against the headers before any data is read: named in the
+ * index, present in its file with the expected shape and a float dtype. Returns each one's file
+ * and header entry. Used by the folder source below and by the importer (src/hub/import.ts).
  */
-export async function loadModelWeights(folder: ModelFolder, spec: ModelSpec, options: LoadWeightsOptions = {}): Promise<Map<string, HostTensor>> {
-  const fail = (msg: string): never => {
-    throw new ModelWeightsError(`${folder.name}: ${msg}`);
-  };
-  const expected = expectedWeightShapes(spec);
-
-  // tensor name → file that holds it
-  const fileOf = new Map<string, string>();
-  let files: string[];
-  if (await folder.has(SINGLE_FILE)) {
-    files = [SINGLE_FILE];
-    for (const name of expected.keys()) fileOf.set(name, SINGLE_FILE);
-  } else if (await folder.has(INDEX_FILE)) {
-    const weightMap = parseIndex(await folder.text(INDEX_FILE), fail);
-    files = [...new Set(weightMap.values())];
-    for (const f of files) {
-      if (!(await folder.has(f))) fail(`shard "${f}" named in ${INDEX_FILE} is missing`);
-    }
-    for (const name of expected.keys()) {
-      const f = weightMap.get(name);
-      if (f === undefined) fail(`tensor "${name}" (shape [${expected.get(name)!.join(', ')}]) is not in the weight_map of ${INDEX_FILE}`);
-      fileOf.set(name, f!);
-    }
-  } else {
-    const hint = (await folder.has('pytorch_model.bin')) || (await folder.has('pytorch_model.bin.index.json')) ? ' (PyTorch .bin checkpoints are not supported: convert to safetensors)' : '';
-    return fail(`no ${SINGLE_FILE} or ${INDEX_FILE}${hint}`);
-  }
-
-  // Open every file and validate its header (cheap: headers only).
-  const opened = new Map<string, { src: ByteSource; index: SafetensorsIndex }>();
-  for (const f of files) {
-    const src = await folder.source(f);
-    opened.set(f, { src, index: await readSafetensorsHeader(src) });
-  }
-
-  // Check every expected tensor before reading any data.
+export function checkWeightHeaders(
+  expected: ReadonlyMap<string, number[]>,
+  fileOf: ReadonlyMap<string, string>,
+  headers: ReadonlyMap<string, SafetensorsIndex>,
+  fail: (msg: string) => never,
+): Map<string, { file: string; info: TensorInfo }> {
+  const out = new Map<string, { file: string; info: TensorInfo }>();
   for (const [name, shape] of expected) {
-    const f = fileOf.get(name)!;
-    const info = opened.get(f)!.index.tensors.get(name);
-    if (!info) fail(`tensor "${name}" (shape [${shape.join(', ')}]) is missing from ${f}`);
-    if (!sameShape(info!.shape, shape)) {
-      fail(`tensor "${name}" in ${f} has shape [${info!.shape.join(', ')}] but the config implies [${shape.join(', ')}]`);
-    }
-    if (!FLOAT_DTYPES.includes(info!.dtype)) {
-      fail(`tensor "${name}" in ${f} has dtype ${info!.dtype} (supported: ${FLOAT_DTYPES.join(', ')})`);
-    }
-  }
-
-  const out = new Map<string, HostTensor>();
-  let done = 0;
-  for (const [name, shape] of expected) {
-    const { src, index } = opened.get(fileOf.get(name)!)!;
-    out.set(name, { shape: shape.slice(), data: await readTensorF32(src, index, name) });
-    options.onTensor?.(name, ++done, expected.size);
+    const f = fileOf.get(name);
+    if (f === undefined) fail(`tensor "${name}" (shape [${shape.join(', ')}]) is not in the weight_map of ${INDEX_FILE}`);
+    const info = headers.get(f!)?.tensors.get(name);
+    if (!info) return fail(`tensor "${name}" (shape [${shape.join(', ')}]) is missing from ${f}`);
+    if (!sameShape(info.shape, shape)) fail(`tensor "${name}" in ${f} has shape [${info.shape.join(', ')}] but the config implies [${shape.join(', ')}]`);
+    if (!FLOAT_DTYPES.includes(info.dtype)) fail(`tensor "${name}" in ${f} has dtype ${info.dtype} (supported: ${FLOAT_DTYPES.join(', ')})`);
+    out.set(name, { file: f!, info });
   }
   return out;
 }
 
-/** Parses model.safetensors.index.json into tensor name → shard file. */
-function parseIndex(text: string, fail: (msg: string) => never): Map<string, string> {
+const FORMAT_OF: Partial<Record<Dtype, WeightFormat>> = { F32: 'f32', F16: 'f16', BF16: 'bf16', F64: 'f64' };
+
+/**
+ * model.safetensors, or the shards named by model.safetensors.index.json, as a WeightSource of
+ * the tensors `spec` needs: every one is checked (present, expected shape, float dtype) from the
+ * headers before any data is read; a tensor is then read row range by row range on demand.
+ * Extra tensors are ignored (so is lm_head.weight when tied).
+ */
+export async function folderWeightSource(folder: ModelFolder, spec: ModelSpec, partBytes = PART_BYTES): Promise<WeightSource> {
+  const fail = (msg: string): never => {
+    throw new ModelWeightsError(`${folder.name}: ${msg}`);
+  };
+  const expected = expectedWeightShapes(spec);
+  const fileOf = await weightFileMap(expected.keys(), (f) => folder.has(f), (f) => folder.text(f), fail);
+  if (!fileOf) {
+    const hint = (await folder.has('pytorch_model.bin')) || (await folder.has('pytorch_model.bin.index.json')) ? ' (PyTorch .bin checkpoints are not supported: convert to safetensors)' : '';
+    return fail(`no ${SINGLE_FILE} or ${INDEX_FILE}${hint}`);
+  }
+  const files = [...new Set(fileOf.values())];
+  for (const f of files) {
+    if (!(await folder.has(f))) fail(`shard "${f}" named in ${INDEX_FILE} is missing`);
+  }
+  // Open every file and validate its header (cheap: headers only).
+  const sources = new Map<string, ByteSource>();
+  const headers = new Map<string, SafetensorsIndex>();
+  for (const f of files) {
+    const src = await folder.source(f);
+    sources.set(f, src);
+    headers.set(f, await readSafetensorsHeader(src));
+  }
+  const found = checkWeightHeaders(expected, fileOf, headers, fail);
+  const tensors = new Map<string, WeightInfo>();
+  for (const [name, { info }] of found) {
+    const [rows, cols] = rowsCols(info.shape);
+    tensors.set(name, { name, shape: info.shape.slice(), format: FORMAT_OF[info.dtype]!, rows, cols });
+  }
+  const scratch = partScratch();
+  return {
+    name: folder.name,
+    tensors,
+    async forEachPart(name, fn) {
+      const at = found.get(name);
+      if (!at) return fail(`tensor "${name}" is not one the model reads`);
+      const src = sources.get(at.file)!;
+      const { rows, cols } = tensors.get(name)!;
+      const rowBytes = cols * DTYPE_SIZE[at.info.dtype];
+      const group = partRows(cols, partBytes);
+      for (let r = 0; r < rows; r += group) {
+        const g = Math.min(group, rows - r);
+        const bytes = await src.read(at.info.begin + r * rowBytes, g * rowBytes);
+        if (bytes.byteLength !== g * rowBytes) fail(`${at.file}: tensor "${name}": read of ${g * rowBytes} bytes returned ${bytes.byteLength}`);
+        await fn({ rowStart: r, rows: g, data: decodeToF32(bytes, at.info.dtype as FloatDtype, scratch(g * cols)) });
+      }
+    },
+  };
+}
+
+/**
+ * Every tensor the engine reads, as f32 host tensors (CPU reference paths and tests; the engine
+ * itself streams from folderWeightSource).
+ */
+export async function loadModelWeights(folder: ModelFolder, spec: ModelSpec, options: LoadWeightsOptions = {}): Promise<Map<string, HostTensor>> {
+  const source = await folderWeightSource(folder, spec);
+  return readHostWeights(source, expectedWeightShapes(spec).keys(), options.onTensor);
+}
+
+/** Parses model.safetensors.index.json into tensor name → shard file (a .safetensors file inside the folder). */
+export function parseWeightIndex(text: string, fail: (msg: string) => never): Map<string, string> {
   const json = parseUntrustedJson(text, INDEX_FILE, {}, (_field, detail) => fail(`${INDEX_FILE} ${detail}`));
   const wm = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) return fail(`${INDEX_FILE}: missing weight_map object`);
   const out = new Map<string, string>();
   for (const [name, f] of Object.entries(wm as Record<string, unknown>)) {
-    if (typeof f !== 'string' || !safeFileName(f)) {
-      fail(`${INDEX_FILE}: weight_map["${name}"] must be a relative file name in the folder, not ${JSON.stringify(f)}`);
+    if (typeof f !== 'string' || !safeFileName(f) || !f.endsWith('.safetensors')) {
+      fail(`${INDEX_FILE}: weight_map["${name}"] must be a relative file name in the folder ending in .safetensors, not ${JSON.stringify(f)}`);
     }
     out.set(name, f as string);
   }
@@ -142,7 +191,13 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** Parses config.json, then loads the weights it describes. */
+/** Parses config.json and opens the weights it describes (nothing read yet but headers). */
+export async function openModelFolder(folder: ModelFolder): Promise<{ spec: ModelSpec; weights: WeightSource }> {
+  const spec = await loadModelSpec(folder);
+  return { spec, weights: await folderWeightSource(folder, spec) };
+}
+
+/** Parses config.json, then loads the weights it describes as f32 host tensors (CPU paths, tests). */
 export async function loadModelFolder(
   folder: ModelFolder,
   options: LoadWeightsOptions = {},

@@ -14,6 +14,7 @@ import { DivergenceError } from './divergence';
 import { initLoraTensors } from '../lora/adapter';
 import { loraLayout, packLora, unpackLora, type LoraLayout } from '../lora/layout';
 import { destroyModelWeights, uploadModelWeights, type BaseQuant, type BaseTensor, type ModelWeightsGpu } from '../model/gpu-weights';
+import type { WeightSource } from '../model/weight-source';
 import { GpuModel } from '../model/model';
 import type { HostTensor, ModelSpec } from '../model/spec';
 import { learningRate } from './schedule';
@@ -118,8 +119,11 @@ export class Trainer {
 
   static async create(
     gpu: Gpu,
-    /** Base weights: f32, or matrices already quantized (kept as they are). */
-    model: { spec: ModelSpec; weights: Map<string, BaseTensor> },
+    /**
+     * Base weights, streamed to the GPU tensor by tensor (src/engine/model/weight-source.ts): a
+     * source, or tensors in memory (f32, or matrices already quantized, kept as they are).
+     */
+    model: { spec: ModelSpec; weights: WeightSource | ReadonlyMap<string, BaseTensor> },
     lora: LoraHyper,
     hyper: TrainHyper,
     options: TrainerOptions,
@@ -132,9 +136,9 @@ export class Trainer {
       );
     }
     const layout = loraLayout(spec, lora);
-    return gpu.checked(() => {
+    return gpu.checked(async () => {
       const owned: GPUBuffer[] = [];
-      const weights = uploadModelWeights(gpu, spec, model.weights, options.quant ?? 'none');
+      const weights = await uploadModelWeights(gpu, spec, model.weights, options.quant ?? 'none');
       // A fresh adapter gets PEFT's initialisation: A ~ U(±1/sqrt(in_features)), B = 0.
       const flat = packLora(layout, options.initAdapter ?? initLoraTensors(spec, lora, hyper.seed));
       const params = gpu.upload(flat, 'lora.params');

@@ -1,7 +1,7 @@
 // A GGUF export written into Blobs (the page's worker): each file is streamed tensor by tensor
 // into Blob parts, so the browser may keep a large file on disk rather than in one ArrayBuffer.
 
-import type { BaseTensor } from '../../engine/model/gpu-weights';
+import type { BaseTensor, WeightSource } from '../../engine/model/weight-source';
 import type { ModelSpec } from '../../engine/model/spec';
 import type { ModelFolder } from '../../engine/model/weights';
 import { openMemorySource } from '../source';
@@ -15,7 +15,7 @@ export interface GgufBlobs {
 
 /** The loaded model (+ the trained adapter's folder, when given) exported as GGUF files in Blobs. */
 export async function ggufBlobs(
-  model: { spec: ModelSpec; weights: ReadonlyMap<string, BaseTensor>; folder: ModelFolder; name: string },
+  model: { spec: ModelSpec; weights: WeightSource | ReadonlyMap<string, BaseTensor>; folder: ModelFolder; name: string },
   adapter: ModelFolder | null,
   format: GgufFormat,
   type: ExportType,

@@ -9,7 +9,7 @@
 // these blocks code for code; only the scale is rounded from f32 to f16 (see repackQuantized).
 
 import { blocksPerRow, QUANT_BLOCK, wordsPerRow, type QuantizedTensor } from '../../quant/format';
-import { f32ToF16Bits } from '../../io/safetensors';
+import { f32ToF16Bits } from '../../io/dtype';
 
 export enum GgmlType {
   F32 = 0,

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, cpSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gguf } from '@huggingface/gguf';
-import { f16BitsToF32 } from '../../io/safetensors';
+import { f16BitsToF32 } from '../../io/dtype';
 import { quantize } from '../../quant/format';
 import { nodeFolder } from '../../io/node-files';
 import { openFolderSource } from '../source';

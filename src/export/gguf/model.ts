@@ -3,7 +3,7 @@
 // plan (metadata + one producer per tensor) for writeGguf: tensors are read, merged and encoded one
 // at a time while the file is written.
 
-import { isHostQuantized, type BaseTensor } from '../../engine/model/gpu-weights';
+import { isHostQuantized, type BaseTensor } from '../../engine/model/weight-source';
 import { type HostTensor } from '../../engine/model/spec';
 import { dequantize, quantize, type QuantizedTensor } from '../../quant/format';
 import { mergeLora, type ExportSource } from '../source';

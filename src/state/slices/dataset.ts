@@ -1,8 +1,8 @@
 import { engine } from '../engine';
 import { appUrl } from './model';
 import { toErrorInfo, type DatasetSummary, type ErrorInfo, type Progress } from '../../worker/protocol';
-import type { DatasetDetails, DetailedSummary } from '../../worker/dataset';
-import { DEFAULT_READ_OPTIONS, packDataset, unpackDataset, type DatasetReadOptions } from '../../util/dataset-package';
+import type { DatasetDetails } from '../../worker/dataset';
+import { DEFAULT_READ_OPTIONS, unpackDataset, type DatasetReadOptions } from '../../util/dataset-package';
 import type { Slice, Status } from './types';
 
 export type { DatasetReadOptions } from '../../util/dataset-package';
@@ -173,15 +173,19 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
         await previous;
         const { fileName, skipInvalid, options, validationFileName } = get().dataset;
         if (mine !== generation || !datasetBytes || !fileName) return;
-        const validation = options.validation.mode === 'file' && validationBytes && validationFileName ? { name: validationFileName, bytes: new Uint8Array(validationBytes) } : null;
-        const bytes = packDataset({ options, train: { name: fileName, bytes: new Uint8Array(datasetBytes) }, validation });
+        // Copies: the worker takes the bytes it is sent (transferred); the page keeps its own.
+        const validation = options.validation.mode === 'file' && validationBytes && validationFileName ? { name: validationFileName, bytes: validationBytes.slice(0) } : null;
+        const bytes = datasetBytes.slice(0);
         const summary = await engine().call(
           'loadDataset',
-          { fileName, bytes, skipInvalid },
-          { transfer: [bytes], onProgress: (progress) => mine === generation && set((s) => ({ dataset: { ...s.dataset, progress } })) },
+          { fileName, bytes, skipInvalid, options, validation },
+          {
+            transfer: validation ? [bytes, validation.bytes] : [bytes],
+            onProgress: (progress) => mine === generation && set((s) => ({ dataset: { ...s.dataset, progress } })),
+          },
         );
         if (mine !== generation) return;
-        const details = (summary as Partial<DetailedSummary>).details ?? null;
+        const details = summary.details;
         set((s) => ({ dataset: { ...s.dataset, status: 'ready', summary, details, progress: null } }));
         syncValidation();
       } catch (e) {
