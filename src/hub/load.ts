@@ -5,6 +5,7 @@ import { loadModelSpec, type ModelFolder } from '../engine/model/weights';
 import { PART_BYTES, partRows, partScratch, type WeightInfo, type WeightSource } from '../engine/model/weight-source';
 import type { ModelSpec } from '../engine/model/spec';
 import { decodeToF32, floatBytes, type StoredFormat } from '../io/dtype';
+import { bytesSource } from '../io/safetensors';
 import { qBytes, scaleBytes, type QuantizedTensor } from '../quant/format';
 import { StoreMissingError, type ModelStore, type StoredModel } from './store';
 
@@ -14,8 +15,11 @@ export function storedModelFolder(model: StoredModel): ModelFolder {
     name: model.manifest.name,
     has: async (f) => model.has(f),
     text: (f) => model.text(f),
+    // The library keeps text files whole (config.json, tokenizer files): their bytes are the text's.
+    // Weights are not files there; they are read through storedWeightSource.
     source: async (f) => {
-      throw new StoreMissingError(`${model.manifest.name}: ${f} is not kept in the library (weights are stored quantized; read them with StoredModel)`);
+      if (!(await model.has(f))) throw new StoreMissingError(`${model.manifest.name}: ${f} is not kept in the library (weights are read through its WeightSource)`);
+      return bytesSource(`${model.manifest.name}/${f}`, new TextEncoder().encode(await model.text(f)));
     },
   };
 }

@@ -17,6 +17,7 @@
 import { storageBufferSize } from '../../gpu/gpu';
 import { blocksPerRow, wordsPerRow } from '../../quant/format';
 import { globalNormSquaredPartials } from '../kernels/optimizer';
+import { guardWords } from '../kernels/guard';
 import { loraLayout } from '../lora/layout';
 import { allocateActivations } from '../model/activations';
 import type { BaseQuant } from '../model/gpu-weights';
@@ -124,15 +125,16 @@ export function plannedBuffers(spec: ModelSpec, o: MemoryEstimateOptions): Plann
   add('rope', 'rope.cos', rope);
   add('rope', 'rope.sin', rope);
 
-  // Trainer: AdamW moments, clipping, the loss slots and their read-back.
+  // Trainer: AdamW moments, clipping, the step's result words (health flags, gradient norm, one
+  // loss per micro-batch: src/engine/kernels/guard.ts) and their single read-back.
   add('optimizer', 'adam.m', n * 4);
   add('optimizer', 'adam.v', n * 4);
   add('optimizer', 'gradNormSq', 4);
   add('optimizer', 'stepParams', 16);
   add('optimizer', 'normPartials', globalNormSquaredPartials(n) * 4);
-  const slots = Math.max(1, o.gradAccum ?? 1) + 1;
-  add('staging', 'lossSlots', slots * 4);
-  add('staging', 'readback', Math.max(16, slots * 4));
+  const resultBytes = Math.max(16, guardWords(Math.max(1, o.gradAccum ?? 1)) * 4);
+  add('staging', 'stepResult', resultBytes);
+  add('staging', 'readback', resultBytes);
   add('uniforms', 'uniform blocks (all dispatches)', UNIFORM_BYTES_FIXED + spec.numLayers * UNIFORM_BYTES_PER_LAYER);
   return out;
 }
