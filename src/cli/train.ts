@@ -31,6 +31,7 @@ import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
 import { prepareDataset } from '../data/pipeline';
 import { parseArgs, usageErrors } from './args';
+import { parseRunFlags, RUN_BOOL_FLAGS, RUN_VALUE_FLAGS } from './run-flags';
 import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 import { RunControl, heldOutCount, holdOut, runLoop } from '../engine/train/loop';
@@ -39,11 +40,7 @@ import { checkOutDir, OutDirError, writeAdapterPair } from './out-dir';
 import { TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type SavedRun } from './train-state';
 import { SafetensorsError } from '../io/safetensors';
 
-const VALUE_FLAGS = [
-  'model', 'data', 'out', 'rank', 'alpha', 'dropout', 'targets', 'lr', 'schedule', 'warmup', 'epochs', 'max-steps',
-  'batch-size', 'grad-accum', 'max-length', 'seed', 'weight-decay', 'max-grad-norm', 'format', 'val-fraction',
-  'eval-every', 'quant', 'init-adapter', 'checkpoint-every', 'stop-after', 'resume',
-];
+const VALUE_FLAGS = ['model', 'data', 'out', ...RUN_VALUE_FLAGS, 'format', 'eval-every', 'quant', 'checkpoint-every', 'stop-after', 'resume'];
 /** Flags naming files: kept as absolute paths in the checkpoint, so --resume works from any folder. */
 const PATH_FLAGS = ['model', 'data', 'init-adapter'];
 /** Flags that belong to one invocation, not to the run a checkpoint describes. */
@@ -70,9 +67,7 @@ function runArgs(argv: string[], flags: Record<string, string | undefined>): str
   for (const f of PATH_FLAGS) if (flags[f] !== undefined) args.push(`--${f}`, resolve(flags[f]!));
   return args;
 }
-const BOOL_FLAGS = ['rslora', 'checkpointing', 'skip-invalid'];
-/** Flags that the adapter of --init-adapter decides. */
-const ADAPTER_FLAGS = ['rank', 'alpha', 'targets', 'rslora'];
+const BOOL_FLAGS = [...RUN_BOOL_FLAGS, 'checkpointing'];
 
 /** --init-adapter: a PEFT adapter folder, or a .zip holding one (such as the studio's export). */
 export function adapterFolder(path: string): ModelFolder {
@@ -81,14 +76,6 @@ export function adapterFolder(path: string): ModelFolder {
   return memoryFolder(found.name, { [ADAPTER_CONFIG_FILE]: found.config, [ADAPTER_WEIGHTS_FILE]: found.weights });
 }
 
-export function parseTargets(s: string): Projection[] {
-  if (s === 'all') return [...PROJECTIONS];
-  if (s === 'attention') return ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
-  if (s === 'mlp') return ['gate_proj', 'up_proj', 'down_proj'];
-  const list = s.split(',').map((x) => x.trim()).filter(Boolean);
-  for (const t of list) if (!(PROJECTIONS as readonly string[]).includes(t)) throw new Error(`--targets: "${t}" is not one of ${PROJECTIONS.join(', ')} (or attention, mlp, all)`);
-  return list as Projection[];
-}
 
 export async function run(argv: string[]): Promise<number> {
   // --resume DIR: the saved run's arguments, then the ones given now (a later flag wins), --out DIR.
@@ -108,64 +95,20 @@ export async function run(argv: string[]): Promise<number> {
   const { flags, bools, positional } = parseArgs(args, VALUE_FLAGS);
   const errors: string[] = [];
   errors.push(...usageErrors({ flags, bools, positional }, { values: VALUE_FLAGS, bools: BOOL_FLAGS }));
-  const initAdapter = flags['init-adapter'];
-  if (initAdapter !== undefined) {
-    for (const f of ADAPTER_FLAGS) if (flags[f] !== undefined || bools.has(f)) errors.push(`--${f} cannot be combined with --init-adapter: the adapter's own setting is used`);
-  }
-  const num = (name: string, dflt: number, check: (v: number) => boolean, what: string): number => {
-    const raw = flags[name];
-    if (raw === undefined) return dflt;
-    const v = Number(raw);
-    if (!Number.isFinite(v) || !check(v)) errors.push(`--${name} ${raw}: must be ${what}`);
-    else if (runLimitError(name, v)) errors.push(`--${name} ${runLimitError(name, v)}`);
-    return v;
-  };
-  const int = (v: number) => Number.isInteger(v) && v >= 1;
   for (const req of ['model', 'data', 'out']) if (!flags[req]) errors.push(`--${req} is required`);
   const quant = flags['quant'] ?? 'none';
   if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') errors.push(`--quant ${quant}: must be none, int8 or int4`);
-  const schedule = (flags['schedule'] ?? 'cosine') as Schedule;
-  if (!['constant', 'linear', 'cosine'].includes(schedule)) errors.push(`--schedule ${schedule}: must be constant, linear or cosine`);
-  const format = (flags['format'] ?? 'auto') as DataFormat | 'auto';
-  if (format !== 'auto' && !(DATA_FORMATS as readonly string[]).includes(format)) errors.push(`--format ${format} is not known`);
-  let targets: Projection[] = [...PROJECTIONS];
-  try {
-    if (flags['targets']) targets = parseTargets(flags['targets']);
-  } catch (e) {
-    errors.push((e as Error).message);
-  }
-  const r = num('rank', 16, int, 'a positive integer');
-  const lora: LoraHyper = {
-    r,
-    alpha: num('alpha', 2 * r, (v) => v > 0, 'positive'),
-    dropout: num('dropout', 0.05, (v) => v >= 0 && v < 1, 'in [0, 1)'),
-    targetModules: targets,
-    useRslora: bools.has('rslora'),
+  const { lora, hyper, batchSize, maxLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, initAdapter } = parseRunFlags(flags, bools, errors, 'format');
+  const count = (name: string, dflt: number, positive: boolean): number => {
+    const raw = flags[name];
+    if (raw === undefined) return dflt;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < (positive ? 1 : 0)) errors.push(`--${name} ${raw}: must be a ${positive ? 'positive' : 'non-negative'} integer`);
+    return v;
   };
-  const maxStepsFlag = flags['max-steps'] === undefined ? undefined : num('max-steps', 1, int, 'a positive integer');
-  const epochs = num('epochs', 1, (v) => v > 0, 'positive');
-  const hyper: TrainHyper = {
-    ...DEFAULT_TRAIN,
-    lr: num('lr', 2e-4, (v) => v > 0, 'positive'),
-    schedule,
-    warmupSteps: num('warmup', 0, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer'),
-    gradAccum: num('grad-accum', 1, int, 'a positive integer'),
-    weightDecay: num('weight-decay', 0, (v) => v >= 0, 'non-negative'),
-    maxGradNorm: num('max-grad-norm', 1, (v) => v >= 0, 'non-negative'),
-    seed: num('seed', 42, (v) => Number.isInteger(v), 'an integer'),
-    checkpointing: bools.has('checkpointing'),
-  };
-  const batchSize = num('batch-size', 4, int, 'a positive integer');
-  const maxLength = num('max-length', 1024, int, 'a positive integer');
-  const valFraction = num('val-fraction', 0, (v) => v >= 0 && v < 1, 'in [0, 1)');
-  const evalEvery = num('eval-every', 0, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
-  const checkpointEvery = num('checkpoint-every', 50, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
-  const stopAfter = flags['stop-after'] === undefined ? null : num('stop-after', 1, int, 'a positive integer');
-  try {
-    validateLoraSettings(lora);
-  } catch (e) {
-    errors.push((e as Error).message);
-  }
+  const evalEvery = count('eval-every', 0, false);
+  const checkpointEvery = count('checkpoint-every', 50, false);
+  const stopAfter = flags['stop-after'] === undefined ? null : count('stop-after', 1, true);
   if (errors.length) {
     process.stderr.write(errors.map((e) => `train: ${e}\n`).join(''));
     return 2;
@@ -213,7 +156,7 @@ export async function run(argv: string[]): Promise<number> {
       fileName: flags['data']!,
       format: format === 'auto' ? undefined : format,
       maxLength,
-      skipInvalid: bools.has('skip-invalid'),
+      skipInvalid,
     });
   } catch (e) {
     if (e instanceof DatasetError) {
