@@ -1,23 +1,14 @@
 // The job a recipe exports: the same settings `cli train` takes (src/cli/train.ts), parsed from the
 // same flags with the same defaults, plus where the base model comes from on the cluster.
 import { parseArgs, usageErrors } from '../../cli/args';
-import { parseRunFlags, RUN_BOOL_FLAGS, RUN_VALUE_FLAGS } from '../../cli/run-flags';
-import type { LoraHyper, TrainHyper } from '../../engine/train/types';
-import type { DataFormat } from '../../data/formats';
+import { parseRunFlags, RUN_BOOL_FLAGS, RUN_VALUE_FLAGS, type RunFlags } from '../../cli/run-flags';
+import type { TrainHyper } from '../../engine/train/types';
 
-export interface RecipeSettings {
-  lora: LoraHyper;
-  /** maxSteps is the plan's total (maxSteps flag, or epochs × steps per epoch) once the data is planned. */
-  train: TrainHyper;
-  batchSize: number;
-  maxLength: number;
-  /** Given --max-steps (else the epochs decide the plan's length). */
-  maxSteps: number | undefined;
-  epochs: number;
-  valFraction: number;
-  format: DataFormat | 'auto';
-  skipInvalid: boolean;
-}
+/**
+ * A run's settings as train parses them (src/cli/run-flags.ts), with `hyper` named `train`; its
+ * maxSteps is the plan's total (the maxSteps flag, or epochs × steps per epoch) once the data is planned.
+ */
+export type RecipeSettings = Omit<RunFlags, 'hyper' | 'initAdapter'> & { train: TrainHyper };
 
 export interface RecipeJob {
   modelDir: string;
@@ -46,19 +37,8 @@ export function parseRecipeArgs(args: string[]): RecipeJob {
   const { flags, bools, positional } = parseArgs(args, VALUE_FLAGS);
   const errors = usageErrors({ flags, bools, positional }, { values: VALUE_FLAGS, bools: BOOL_FLAGS });
   for (const req of ['model', 'data', 'out']) if (!flags[req]) errors.push(`--${req} is required`);
-  const run = parseRunFlags(flags, bools, errors, 'data-format');
-  const { initAdapter } = run;
-  const settings: RecipeSettings = {
-    lora: run.lora,
-    train: run.hyper,
-    batchSize: run.batchSize,
-    maxLength: run.maxLength,
-    maxSteps: run.maxSteps,
-    epochs: run.epochs,
-    valFraction: run.valFraction,
-    format: run.format,
-    skipInvalid: run.skipInvalid,
-  };
+  const { hyper: train, initAdapter, ...run } = parseRunFlags(flags, bools, errors, 'data-format');
+  const settings: RecipeSettings = { ...run, train };
   if (flags['revision'] !== undefined && flags['hub-id'] === undefined) errors.push('--revision needs --hub-id (a local model folder has no revision)');
   if (errors.length) throw new RecipeError(errors.join('\n'));
   return {
