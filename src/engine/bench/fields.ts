@@ -47,3 +47,8 @@ export function quantField(raw: RawFields, field: string, label: FieldLabel): Be
   if (!(QUANTS as readonly string[]).includes(q)) throw new BenchFieldError(field, `${label(field)} ${q} is not one of ${QUANTS.join(', ')}`);
   return q as BenchQuant;
 }
+
+/** Fixed decimals, for times. */
+export const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
+/** Significant digits, for rates: fixed decimals turn a tiny, slow (shared CPU) run into 0. */
+export const significant = (v: number, digits: number): number => Number(v.toPrecision(digits));

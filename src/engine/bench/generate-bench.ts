@@ -12,7 +12,7 @@ import { loraLayout, packLora } from '../lora/layout';
 import { destroyModelWeights, uploadModelWeights } from '../model/gpu-weights';
 import { PRESETS, randomWeights } from '../model/presets';
 import { PROJECTIONS } from '../model/spec';
-import { BenchFieldError, intField, quantField, type BenchQuant, type FieldLabel, type RawFields } from './fields';
+import { BenchFieldError, intField, quantField, round, significant, type BenchQuant, type FieldLabel, type RawFields } from './fields';
 import { benchSpec } from './train-bench';
 
 export interface GenerateBenchOptions {
@@ -59,7 +59,6 @@ export function parseGenerateBenchOptions(raw: RawFields, label: FieldLabel): Ge
   };
 }
 
-const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
 export async function runGenerateBench(gpu: Gpu, opts: GenerateBenchOptions): Promise<GenerateBenchResult> {
   const spec = benchSpec({ model: opts.model, layers: opts.layers, batch: 1, seq: 1, rank: opts.rank, quant: opts.quant, checkpointing: false, steps: 0 });
@@ -103,7 +102,7 @@ export async function runGenerateBench(gpu: Gpu, opts: GenerateBenchOptions): Pr
       tokens: gen.ids.length,
       prefill_ms: round(times[0], 2),
       ms_per_token: round(median, 2),
-      tokens_per_s: round(1000 / median, 2),
+      tokens_per_s: significant(1000 / median, 4),
       gpu_bytes: gpu.peakAllocatedBytes - base,
       adapter: gpu.adapterName,
       subgroups: gpu.subgroups,

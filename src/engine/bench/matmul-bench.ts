@@ -6,7 +6,7 @@ import { linearForward } from '../kernels/matmul';
 import { destroyQuantWeight, linearForwardQ, quantWeightBytes, uploadQuantWeight } from '../kernels/matmul-q';
 import { resolveMatmulTile, type MatmulTile } from '../kernels/matmul-tile128';
 import { quantize } from '../../quant/format';
-import { BenchFieldError, intField, quantField, type BenchQuant, type FieldLabel, type RawFields } from './fields';
+import { BenchFieldError, intField, quantField, round, significant, type BenchQuant, type FieldLabel, type RawFields } from './fields';
 
 export interface MatmulBenchOptions {
   M: number;
@@ -49,7 +49,6 @@ export function parseMatmulBenchOptions(raw: RawFields, label: FieldLabel): Matm
   };
 }
 
-const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
 /** Times `reps` back-to-back matmuls in one submit, after one warm-up run (pipeline compilation). */
 export async function runMatmulBench(gpu: Gpu, M: number, N: number, K: number, quant: BenchQuant, reps: number, tile: MatmulTile = 'auto'): Promise<MatmulBenchResult> {
@@ -84,8 +83,8 @@ export async function runMatmulBench(gpu: Gpu, M: number, N: number, K: number, 
       quant,
       tile: used,
       ms: round(ms, 3),
-      gflops: round((2 * M * N * K) / (ms / 1000) / 1e9, 2),
-      weight_gbps: round(wBytes / (ms / 1000) / 1e9, 2),
+      gflops: significant((2 * M * N * K) / (ms / 1000) / 1e9, 4),
+      weight_gbps: significant(wBytes / (ms / 1000) / 1e9, 4),
       adapter: gpu.adapterName,
     };
   } finally {

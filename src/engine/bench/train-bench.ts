@@ -15,7 +15,7 @@ import { DEFAULT_TRAIN, type Batch } from '../train/types';
 import { rng } from '../kernels/random';
 import { comparePytorch, type PytorchComparison } from './pytorch-reference';
 import { trainStepFlops } from './step-flops';
-import { BenchFieldError, intField, quantField, type BenchQuant, type FieldLabel, type RawFields } from './fields';
+import { BenchFieldError, intField, quantField, round, significant, type BenchQuant, type FieldLabel, type RawFields } from './fields';
 
 export interface TrainBenchOptions {
   /** A key of PRESETS. */
@@ -95,8 +95,6 @@ export function benchSpec(opts: TrainBenchOptions): ModelSpec {
   return { ...preset, numLayers: opts.layers };
 }
 
-const round = (v: number, digits: number): number => Math.round(v * 10 ** digits) / 10 ** digits;
-const significant = (v: number, digits: number): number => Number(v.toPrecision(digits));
 
 /**
  * Runs the training benchmark on `gpu`. gpu_bytes counts from the Gpu's current allocation: the
@@ -158,7 +156,7 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
           .map(([k, v]) => [k, { calls: v.calls, ms: round(v.ms, 3) }]),
       );
     }
-    const tokensPerS = median === null ? null : round(((B * T) / median) * 1000, 1);
+    const tokensPerS = median === null ? null : significant(((B * T) / median) * 1000, 4);
     const stepFlops = trainStepFlops(spec, { batch: B, seq: T, rank: r });
     return {
       model: opts.model,
