@@ -28,7 +28,9 @@ export {
 export { padBatch, seededRandom, shuffled, splitValidation, type TokenSequence } from './sequences';
 export { lengthHistogram, tokenView, type Histogram, type TokenViewItem } from './stats';
 export {
+  cutExample,
   prepareDataset,
+  protectsTurns,
   type DatasetStats,
   type PreparedDataset,
   type PreparedExample,

@@ -82,6 +82,23 @@ export interface PreparedDataset {
   skipped: DataIssue[];
 }
 
+/**
+ * Whether cutting an example masks a cut trained turn (truncateExample's `protectTurns`): yes for
+ * assistant-only / completion-only training, no for plain text or train-on-all. One rule for the
+ * CLI's prepare (maxLength given) and the studio's per-run cut (cutExample on prepared examples).
+ */
+export function protectsTurns(trainOn: TrainOn, format: DataFormat): boolean {
+  return trainOn !== 'all' && format !== 'text';
+}
+
+/** An example cut to `maxLength` by the dataset's rule; `example` null when no trained token is left. */
+export function cutExample<E extends EncodedExample>(ex: E, maxLength: number, protect: boolean): { example: E | null; truncated: boolean; maskedPartialTurn: boolean } {
+  if (ex.inputIds.length <= maxLength) return { example: ex, truncated: false, maskedPartialTurn: false };
+  const t = truncateExample(ex, maxLength, protect);
+  const example = countTrained(t.example.trainMask) === 0 ? null : { ...ex, ...t.example };
+  return { example, truncated: true, maskedPartialTurn: t.maskedPartialTurn };
+}
+
 function sourceName(source: ByteSource): string | undefined {
   const n = (source as { name?: unknown }).name;
   return typeof n === 'string' && n ? n : undefined;
@@ -156,16 +173,16 @@ export async function prepareDataset(
         throw new RecordError('0 trainable tokens (nothing in this example is trained)');
       }
       let wasTruncated = false;
-      if (maxLength !== null && enc.inputIds.length > maxLength) {
-        const t = truncateExample(enc, maxLength, trainOn !== 'all' && ex.kind !== 'text');
-        enc = t.example;
-        wasTruncated = true;
-        truncated++;
+      if (maxLength !== null) {
+        const t = cutExample(enc, maxLength, protectsTurns(trainOn, format));
+        if (t.truncated) truncated++;
         if (t.maskedPartialTurn) maskedPartialTurns++;
-        if (countTrained(enc.trainMask) === 0) {
+        if (t.example === null) {
           dropped.push(rec.line);
           continue;
         }
+        enc = t.example;
+        wasTruncated = t.truncated;
       }
       examples.push({ line: rec.line, inputIds: enc.inputIds, trainMask: enc.trainMask, truncated: wasTruncated });
       if (opts.limit !== undefined && examples.length >= opts.limit) break;

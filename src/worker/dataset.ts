@@ -13,7 +13,8 @@ import {
   parseColumnMapping,
   prepareDataset,
   tokenView,
-  truncateExample,
+  cutExample,
+  protectsTurns,
   type DataFormat,
   type PreparedDataset,
   type PrepareOptions,
@@ -84,9 +85,8 @@ export function lineErrors(issues: ReadonlyArray<{ line: number; reason: string 
   return issues.map((i) => ({ line: i.line, message: i.reason }));
 }
 
-/** Cut turns lose their training (protected) unless every token is trained or the data is plain text. */
 function protects(prepared: PreparedDataset): boolean {
-  return prepared.stats.trainOn !== 'all' && prepared.stats.format !== 'text';
+  return protectsTurns(prepared.stats.trainOn, prepared.stats.format);
 }
 
 /**
@@ -200,8 +200,8 @@ function cut(prepared: PreparedDataset, maxLength: number): TokenSequence[] {
   const protect = protects(prepared);
   const out: TokenSequence[] = [];
   for (const ex of prepared.examples) {
-    const t = truncateExample(ex, maxLength, protect).example;
-    if (t.trainMask.some((m) => m === 1)) out.push(t);
+    const t = cutExample(ex, maxLength, protect).example;
+    if (t) out.push(t);
   }
   return out;
 }
