@@ -2,8 +2,13 @@
 // tiles in workgroup memory; no (T, T) score matrix in global memory), forward and backward.
 // transformers: LlamaAttention + sdpa_attention_forward (is_causal, attention_mask from padding):
 //   query head h uses kv head h / (Hq / Hkv) (repeat_kv); key j is visible to query i iff
-//   j <= i and mask[b*T + j] == 1 (right padding; a padded query row still attends to the valid
-//   keys <= i, and a row with no visible key outputs 0 with lse 0).
+//   start_i <= j <= i and mask[b*T + j] == 1, where start_i = i - pos[b*T + i] is the first token of
+//   query i's example (packing: several examples share a row, each attending only to itself, as
+//   flash-attention's variable-length kernels do; pos = 0..T-1 gives plain causal attention). A
+//   padded query row still attends to the valid keys of its range, and a row with no visible key
+//   outputs 0 with lse 0.
+//   pos must restart at 0 or count up by 1 from token to token (start_i never decreases along a
+//   row): the dk/dv kernel stops at the first query tile that starts after its key tile.
 //   S[i,j]   = scale * q_i . k_j                   (visible pairs only)
 //   lse[i]   = log sum_j exp(S[i,j])               (0 for a row with no visible key)
 //   out[i]   = sum_j exp(S[i,j] - lse[i]) v_j
@@ -14,26 +19,32 @@
 //   (dk, dv sum over the query heads of their group).
 //
 // Layout: f32 row-major, tokens n = b*T + t; q, out, dout, dq: (B*T, Hq*D); k, v, dk, dv:
-// (B*T, Hkv*D) (heads contiguous per token); lse: (B, Hq, T); mask: u32 (B*T), 1 token, 0 padding.
+// (B*T, Hkv*D) (heads contiguous per token); lse: (B, Hq, T); mask: u32 (B*T), 1 token, 0 padding;
+// pos: i32 (B*T), each token's position within its example.
 //
 // attn_forward  grid (ceil(T/BQ), Hq, B), WG = BQ*TPR: BQ query rows per workgroup, TPR threads per
-// row each owning D/TPR output dims in registers; key tiles of BK rows. In the score steps (all
+// row each owning D/TPR output dims in registers; key tiles of BK rows from the first start of
+// the tile's rows (earlier key blocks are skipped) to the diagonal. In the score steps (all
 // kernels) invocation tid takes key tid % BK against NS rows tid / BK + RS*it, so one k (and v)
 // load from workgroup memory serves NS rows; keys that are padding or past the tile skip the dots.
 //   bindings: 0 uniforms {B, T, Hq, Hkv, D, scale};
-//   1 out (B*T, Hq*D) written; 2 lse (B, Hq, T) written; 3 q read; 4 k read; 5 v read; 6 mask read.
+//   1 out (B*T, Hq*D) written; 2 lse (B, Hq, T) written; 3 q read; 4 k read; 5 v read; 6 mask read;
+//   7 pos read.
 //
 // Backward, three dispatches; bindings in the TS order: 0 uniforms {B, T, Hq, Hkv, D, scale};
 //   1 dq (B*T, Hq*D); 2 dk (B*T, Hkv*D); 3 dv (B*T, Hkv*D); 4 dout (B*T, Hq*D); 5 out (B*T, Hq*D);
-//   6 lse (B, Hq, T); 7 q; 8 k; 9 v; 10 mask.
-// attn_backward_prep  one invocation per (token, query head): dq[n, h, 0] = lse, dq[n, h, 1] = Di
-//   (dq doubles as scratch, so that no dispatch needs more than 8 storage buffers).
-//   uses 1 dq written (scratch), 4 dout, 5 out, 6 lse read.
+//   6 lse (B, Hq, T); 7 q; 8 k; 9 v; 10 mask; 11 pos.
+// attn_backward_prep  one invocation per (token, query head): dq[n, h, 0] = lse, dq[n, h, 1] = Di,
+//   dq[n, h, 2] = start_n as an f32 (exact below 2^24) (dq doubles as scratch, so that no dispatch
+//   needs more than 8 storage buffers: the other two read pos from there; D >= 3).
+//   uses 1 dq written (scratch), 4 dout, 5 out, 6 lse, 11 pos read.
 // attn_backward_dkdv  grid (ceil(T/BK), Hkv, B), WG = BK*TPR: BK key rows per workgroup, looping
-//   over the query heads of the group and the query tiles (BQ rows) at or after the key tile.
-//   uses 1 dq read (scratch lse, Di; bound read-write like the other two); 2 dk, 3 dv written
+//   over the query heads of the group and the query tiles (BQ rows) from the key tile up to the
+//   first tile whose rows all start after the key tile's last key.
+//   uses 1 dq read (scratch lse, Di, start; bound read-write like the other two); 2 dk, 3 dv written
 //   (overwritten); 4 dout, 7 q, 8 k, 9 v, 10 mask read.
-// attn_backward_dq  grid (ceil(T/BQ), Hq, B), WG = BQ*TPR: as the forward, key tiles up to the diagonal.
+// attn_backward_dq  grid (ceil(T/BQ), Hq, B), WG = BQ*TPR: as the forward, key tiles from the rows'
+//   first start up to the diagonal.
 //   uses 1 dq read (its own rows' scratch) then written (overwritten); 4 dout, 7 q, 8 k, 9 v, 10 mask read.
 
 struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, scale: f32 }
@@ -56,8 +67,14 @@ const NMAX: u32 = 32u;
 const NSMAX: u32 = 8u;
 const NEG: f32 = -3.0e38; // "minus infinity" for scores and running maxima (finite: no inf - inf)
 
-fn visible(qi: u32, kj: u32, m: u32) -> bool {
-  return kj <= qi && qi < p.T && m == 1u;
+// Query qi (its example starting at token `start`) sees key kj with mask m.
+fn visible(qi: u32, start: u32, kj: u32, m: u32) -> bool {
+  return start <= kj && kj <= qi && qi < p.T && m == 1u;
+}
+
+// The first token of token t's example, from its position within the example (clamped into 0..t).
+fn start_of(t: u32, pos: i32) -> u32 {
+  return t - min(u32(max(pos, 0)), t);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -69,11 +86,14 @@ fn visible(qi: u32, kj: u32, m: u32) -> bool {
 @group(0) @binding(4) var<storage, read> f_k: array<f32>;
 @group(0) @binding(5) var<storage, read> f_v: array<f32>;
 @group(0) @binding(6) var<storage, read> f_mask: array<u32>;
+@group(0) @binding(7) var<storage, read> f_pos: array<i32>;
 
 var<workgroup> f_sq: array<f32, QT>;   // q tile (BQ, D), row stride KS
 var<workgroup> f_skv: array<f32, KT>;  // k tile, then v tile (BK, D)
 var<workgroup> f_ss: array<f32, ST>;   // scores, then probabilities (BQ, BK)
 var<workgroup> f_smask: array<u32, BK>;
+var<workgroup> f_sstart: array<u32, BQ>; // each row's example start (T past the last row)
+var<workgroup> f_kstart: u32;            // the first key any row of the tile sees
 
 @compute @workgroup_size(WG)
 fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
@@ -98,13 +118,25 @@ fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id
     if (q0 + rr < T) { x = f_q[(b * T + q0 + rr) * qs + h * D + d]; }
     f_sq[rr * KS + d] = x;
   }
+  for (var rr = tid; rr < BQ; rr += WG) {
+    var st = T;
+    if (q0 + rr < T) { st = start_of(q0 + rr, f_pos[b * T + q0 + rr]); }
+    f_sstart[rr] = st;
+  }
+  workgroupBarrier();
+  if (tid == 0u) {
+    var st = T;
+    for (var rr = 0u; rr < BQ; rr++) { st = min(st, f_sstart[rr]); }
+    f_kstart = st;
+  }
+  let kBegin = workgroupUniformLoad(&f_kstart);
 
   var o: array<f32, NMAX>;
   for (var k = 0u; k < NPT; k++) { o[k] = 0.0; }
   var m = NEG;
   var l = 0.0;
   let kEnd = min(T, q0 + BQ);
-  for (var k0 = 0u; k0 < kEnd; k0 += BK) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
     workgroupBarrier(); // q tile loaded / previous v tile consumed
     for (var e = tid; e < BK * D; e += WG) {
       let jj = e / D;
@@ -132,7 +164,7 @@ fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id
       }
       for (var it = 0u; it < NS; it++) {
         let i = iS + it * RS;
-        if (i < BQ) { f_ss[i * BK + jS] = select(NEG, qk[it] * p.scale, visible(q0 + i, k0 + jS, mk)); }
+        if (i < BQ) { f_ss[i * BK + jS] = select(NEG, qk[it] * p.scale, visible(q0 + i, f_sstart[i], k0 + jS, mk)); }
       }
     }
     workgroupBarrier();
@@ -187,8 +219,9 @@ fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id
 @group(0) @binding(8) var<storage, read> g_k: array<f32>;
 @group(0) @binding(9) var<storage, read> g_v: array<f32>;
 @group(0) @binding(10) var<storage, read> g_mask: array<u32>;
+@group(0) @binding(11) var<storage, read> g_pos: array<i32>;
 
-// One invocation per (token n, query head h): dq[(n*Hq + h)*D + 0] = lse, [+1] = Di.
+// One invocation per (token n, query head h): dq[(n*Hq + h)*D + 0] = lse, [+1] = Di, [+2] = start.
 @compute @workgroup_size(WG)
 fn attn_backward_prep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = gid.x + gid.y * nwg.x * WG; // n*Hq + h
@@ -202,22 +235,25 @@ fn attn_backward_prep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
   for (var d = 0u; d < p.D; d++) { di += g_dout[base + d] * g_out[base + d]; }
   g_dq[base] = g_lse[(b * p.Hq + h) * p.T + t];
   g_dq[base + 1u] = di;
+  g_dq[base + 2u] = f32(start_of(t, g_pos[n]));
 }
 
 // The tiles both backward kernels stage (each entry point allocates the ones it uses).
 var<workgroup> b_sq: array<f32, QT>;   // q rows (BQ, D), row stride KS
 var<workgroup> b_sdo: array<f32, QT>;  // dout rows
-var<workgroup> b_slse: array<f32, BQ>; // their lse and Di
+var<workgroup> b_slse: array<f32, BQ>; // their lse, Di and example start (T past the last row)
 var<workgroup> b_sdi: array<f32, BQ>;
+var<workgroup> b_sstart: array<u32, BQ>;
 var<workgroup> b_sk: array<f32, KT>;   // k rows (BK, D)
 var<workgroup> b_sv: array<f32, KT>;   // v rows
 var<workgroup> b_smask: array<u32, BK>;
 var<workgroup> b_sds: array<f32, ST>;  // dS (BQ, BK)
 var<workgroup> b_sp: array<f32, ST>;   // P (BQ, BK), dkdv only
 var<workgroup> b_live: u32;
+var<workgroup> b_first: u32; // dq: the first key any staged row sees
 
-// q and dout rows q0 .. q0+BQ-1 of query head h (zeros past T), with their lse and Di from the
-// prep scratch in dq, into b_sq, b_sdo, b_slse, b_sdi.
+// q and dout rows q0 .. q0+BQ-1 of query head h (zeros past T), with their lse, Di and start from
+// the prep scratch in dq, into b_sq, b_sdo, b_slse, b_sdi, b_sstart.
 fn stage_q_rows(b: u32, q0: u32, h: u32, tid: u32) {
   let T = p.T;
   let D = p.D;
@@ -238,13 +274,16 @@ fn stage_q_rows(b: u32, q0: u32, h: u32, tid: u32) {
   for (var rr = tid; rr < BQ; rr += WG) {
     var lse = 0.0;
     var di = 0.0;
+    var st = T;
     if (q0 + rr < T) {
       let gi = (b * T + q0 + rr) * qs + h * D;
       lse = g_dq[gi];
       di = g_dq[gi + 1u];
+      st = u32(g_dq[gi + 2u]);
     }
     b_slse[rr] = lse;
     b_sdi[rr] = di;
+    b_sstart[rr] = st;
   }
 }
 
@@ -300,7 +339,7 @@ fn pair_p_ds(q0: u32, k0: u32, jS: u32, iS: u32) -> array<vec2<f32>, NSMAX> {
   for (var it = 0u; it < NS; it++) {
     let i = min(iS + it * RS, BQ - 1u);
     out[it] = vec2<f32>(0.0);
-    if (visible(q0 + i, k0 + jS, mk)) {
+    if (visible(q0 + i, b_sstart[i], k0 + jS, mk)) {
       let pij = exp(qk[it] * p.scale - b_slse[i]);
       out[it] = vec2<f32>(pij, pij * (dov[it] - b_sdi[i]));
     }
@@ -322,11 +361,18 @@ fn attn_backward_dq(@builtin(local_invocation_index) tid: u32, @builtin(workgrou
 
   stage_q_rows(b, q0, h, tid);
   storageBarrier(); // the scratch reads above come before this workgroup overwrites those dq rows
+  workgroupBarrier();
+  if (tid == 0u) {
+    var st = T;
+    for (var rr = 0u; rr < BQ; rr++) { st = min(st, b_sstart[rr]); }
+    b_first = st;
+  }
+  let kBegin = workgroupUniformLoad(&b_first);
 
   var acc: array<f32, NMAX>;
   for (var k = 0u; k < NPT; k++) { acc[k] = 0.0; }
   let kEnd = min(T, q0 + BQ);
-  for (var k0 = 0u; k0 < kEnd; k0 += BK) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
     workgroupBarrier();
     stage_kv_rows(b, k0, hk, tid);
     workgroupBarrier();
@@ -388,6 +434,9 @@ fn attn_backward_dkdv(@builtin(local_invocation_index) tid: u32, @builtin(workgr
       workgroupBarrier();
       stage_q_rows(b, q0, h, tid);
       workgroupBarrier();
+      // Starts never decrease along a row: once this tile's first row starts after the key
+      // tile's last key, neither it nor any later tile sees a key of this tile.
+      if (workgroupUniformLoad(&b_sstart[0]) >= k0 + BK) { break; }
       {
         let jS = tid % BK;
         let pd = pair_p_ds(q0, k0, jS, tid / BK);

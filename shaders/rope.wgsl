@@ -3,7 +3,8 @@
 // with cos/sin = cat(freqs, freqs) so only the first half of each row is stored. For d < D/2:
 //   out[d]       = x[d] * cos[t,d] - x[d+D/2] * sin[t,d]
 //   out[d+D/2]   = x[d+D/2] * cos[t,d] + x[d] * sin[t,d]
-// Positions are t = 0..T-1 in every batch row (right padding: position_ids = arange(T)).
+// t is the token's position id, read from pos (B*T): its position within its own example (packed
+// rows restart at 0 for each example, transformers' position_ids; a row of one example: 0..T-1).
 //
 // Backward is the transpose of that rotation (rotation by -angle):
 //   dx[d]     = dy[d] * cos + dy[d+D/2] * sin
@@ -13,7 +14,7 @@
 //
 // bindings: 0 uniforms {B, T, H, D};
 //   1 x (B*T, H, D) read-write, rotated in place (forward: activations; backward: gradients);
-//   2 cos (T, D/2) read;  3 sin (T, D/2) read.
+//   2 cos (P, D/2) read;  3 sin (P, D/2) read (P > every position);  4 pos i32 (B*T) read.
 
 struct Params { B: u32, T: u32, H: u32, D: u32 }
 
@@ -21,6 +22,7 @@ struct Params { B: u32, T: u32, H: u32, D: u32 }
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> cos_t: array<f32>;
 @group(0) @binding(3) var<storage, read> sin_t: array<f32>;
+@group(0) @binding(4) var<storage, read> pos: array<i32>;
 
 override WG: u32 = 256u;
 
@@ -29,8 +31,8 @@ fn rotate(idx: u32, sign: f32) {
   let half = p.D / 2u;
   if (idx >= p.B * p.T * p.H * half) { return; }
   let i = idx % half;
-  let row = idx / half; // (b*T + t)*H + h
-  let t = (row / p.H) % p.T;
+  let row = idx / half; // (b*T + token)*H + h
+  let t = u32(max(pos[row / p.H], 0));
   let c = cos_t[t * half + i];
   let s = sin_t[t * half + i] * sign;
   let lo = row * p.D + i;

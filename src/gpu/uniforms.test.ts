@@ -60,7 +60,7 @@ function everyKernel(): DispatchSpec[] {
   const b = buf(1 << 16);
   const q4: QuantWeightBuffers = { kind: 'int4', q: buf(300 * 16), scales: buf(300 * 2), rows: 300, cols: 64 };
   const q8: QuantWeightBuffers = { kind: 'int8', q: buf(600 * 16), scales: buf(600 * 2), rows: 600, cols: 64 };
-  const att = { out: b, lse: b, q: b, k: b, v: b, mask: b };
+  const att = { out: b, lse: b, q: b, k: b, v: b, mask: b, positions: b };
   const dropout = { p: 0.1, seed: b, site: 5 };
   return recordDispatches((rec) => {
     addInplace(rec, b, b, 100);
@@ -70,8 +70,8 @@ function everyKernel(): DispatchSpec[] {
     swigluForward(rec, b, b, b, 100);
     swigluBackward(rec, b, b, b, b, b, 100);
     embeddingForward(rec, b, b, b, 4, 64);
-    ropeForward(rec, b, b, b, 2, 3, 4, 8);
-    ropeBackward(rec, b, b, b, 2, 3, 4, 8);
+    ropeForward(rec, { x: b, cos: b, sin: b, positions: b }, 2, 3, 4, 8);
+    ropeBackward(rec, { x: b, cos: b, sin: b, positions: b }, 2, 3, 4, 8);
     crossEntropyForwardBackward(rec, b, b, b, b, 4, 300);
     crossEntropyForward(rec, b, b, b, 4, 300);
     lossSum(rec, b, b, b, 4);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { attentionChecks } from './attention.check';
 import { attentionBackwardCpu, attentionForwardCpu, attentionTiles, attentionSharedBytes } from './attention';
 import { itChecks, randn } from './testing';
+import { positionsProblem, rowPositions, segmentPositions } from './positions';
 
 describe('attention kernels: GPU vs CPU', () => itChecks(attentionChecks));
 
@@ -24,8 +25,9 @@ describe('attention CPU twins', () => {
     const b = new Float32Array(B * T * Hq * D);
     const la = new Float32Array(B * Hq * T);
     const lb = new Float32Array(B * Hq * T);
-    attentionForwardCpu({ out: a, lse: la, q, k, v, mask }, { B, T, Hq, Hkv, D, scale: 0.5 });
-    attentionForwardCpu({ out: b, lse: lb, q, k: rep(k), v: rep(v), mask }, { B, T, Hq, Hkv: Hq, D, scale: 0.5 });
+    const positions = rowPositions(B, T);
+    attentionForwardCpu({ out: a, lse: la, q, k, v, mask, positions }, { B, T, Hq, Hkv, D, scale: 0.5 });
+    attentionForwardCpu({ out: b, lse: lb, q, k: rep(k), v: rep(v), mask, positions }, { B, T, Hq, Hkv: Hq, D, scale: 0.5 });
     expect(Array.from(a)).toEqual(Array.from(b));
     expect(Array.from(la)).toEqual(Array.from(lb));
   });
@@ -37,7 +39,7 @@ describe('attention CPU twins', () => {
     const v = Float32Array.from([5, 6, 7, 8, 9, 10]);
     const out = new Float32Array(T * D);
     const lse = new Float32Array(T);
-    attentionForwardCpu({ out, lse, q, k, v, mask: Uint32Array.from([0, 1, 1]) }, { B: 1, T, Hq: 1, Hkv: 1, D, scale: 1 });
+    attentionForwardCpu({ out, lse, q, k, v, mask: Uint32Array.from([0, 1, 1]), positions: rowPositions(1, T) }, { B: 1, T, Hq: 1, Hkv: 1, D, scale: 1 });
     expect(Array.from(out.subarray(0, 2))).toEqual([0, 0]); // key 0 is padding
     expect(lse[0]).toBe(0);
     expect(Array.from(out.subarray(2, 4))).toEqual([7, 8]); // only key 1 visible
@@ -56,21 +58,22 @@ describe('attention CPU twins', () => {
     const v = randn(B * T * Hkv * D, 13);
     const w = randn(B * T * Hq * D, 14);
     const mask = Uint32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 0, 0]);
+    const positions = rowPositions(B, T);
     const loss = (qq: Float32Array, kk: Float32Array, vv: Float32Array): number => {
       const out = new Float32Array(B * T * Hq * D);
       const lse = new Float32Array(B * Hq * T);
-      attentionForwardCpu({ out, lse, q: qq, k: kk, v: vv, mask }, shape);
+      attentionForwardCpu({ out, lse, q: qq, k: kk, v: vv, mask, positions }, shape);
       let s = 0;
       for (let i = 0; i < out.length; i++) s += out[i] * w[i];
       return s;
     };
     const out = new Float32Array(B * T * Hq * D);
     const lse = new Float32Array(B * Hq * T);
-    attentionForwardCpu({ out, lse, q, k, v, mask }, shape);
+    attentionForwardCpu({ out, lse, q, k, v, mask, positions }, shape);
     const dq = new Float32Array(q.length);
     const dk = new Float32Array(k.length);
     const dv = new Float32Array(v.length);
-    attentionBackwardCpu({ dq, dk, dv, dout: w }, { out, lse, q, k, v, mask }, shape);
+    attentionBackwardCpu({ dq, dk, dv, dout: w }, { out, lse, q, k, v, mask, positions }, shape);
     const h = 1e-2;
     const fd = (which: 0 | 1 | 2, i: number): number => {
       const args = [q, k, v].map((x) => x.slice());
@@ -92,6 +95,52 @@ describe('attention CPU twins', () => {
     // Padded keys get no gradient; padded query rows still do (they attend to valid keys).
     for (let d = 0; d < Hkv * D; d++) expect(dk[(1 * T + 3) * Hkv * D + d]).toBe(0);
     expect(dq.subarray((1 * T + 4) * Hq * D, (1 * T + 5) * Hq * D).some((x) => x !== 0)).toBe(true);
+  });
+});
+
+describe('attention CPU twins on packed rows', () => {
+  it('each example of a packed row attends as if it were alone (forward, lse and backward)', () => {
+    const [T, Hq, Hkv, D] = [14, 4, 2, 4];
+    const lengths = [5, 1, 6]; // then 2 tokens of padding
+    const shape = (t: number) => ({ B: 1, T: t, Hq, Hkv, D, scale: 0.6 });
+    const q = randn(T * Hq * D, 21);
+    const k = randn(T * Hkv * D, 22);
+    const v = randn(T * Hkv * D, 23);
+    const dout = randn(T * Hq * D, 24);
+    const mask = Uint32Array.from({ length: T }, (_, t) => (t < 12 ? 1 : 0));
+    const run = (t: number, at: number, positions: Int32Array) => {
+      const rows = (x: Float32Array, w: number): Float32Array => x.slice(at * w, (at + t) * w);
+      const inp = { q: rows(q, Hq * D), k: rows(k, Hkv * D), v: rows(v, Hkv * D), mask: mask.slice(at, at + t), positions };
+      const out = new Float32Array(t * Hq * D);
+      const lse = new Float32Array(Hq * t);
+      attentionForwardCpu({ out, lse, ...inp }, shape(t));
+      const g = { dq: new Float32Array(t * Hq * D), dk: new Float32Array(t * Hkv * D), dv: new Float32Array(t * Hkv * D), dout: rows(dout, Hq * D) };
+      attentionBackwardCpu(g, { out, lse, ...inp }, shape(t));
+      return { out, lse, dq: g.dq, dk: g.dk, dv: g.dv };
+    };
+    const packed = run(T, 0, segmentPositions(T, [lengths]));
+    let at = 0;
+    for (const len of lengths) {
+      const alone = run(len, at, rowPositions(1, len));
+      const part = (x: Float32Array, w: number): number[] => Array.from(x.subarray(at * w, (at + len) * w));
+      expect(part(packed.out, Hq * D)).toEqual(Array.from(alone.out));
+      expect(part(packed.dq, Hq * D)).toEqual(Array.from(alone.dq));
+      expect(part(packed.dk, Hkv * D)).toEqual(Array.from(alone.dk));
+      expect(part(packed.dv, Hkv * D)).toEqual(Array.from(alone.dv));
+      for (let h = 0; h < Hq; h++) expect(Array.from(packed.lse.subarray(h * T + at, h * T + at + len))).toEqual(Array.from(alone.lse.subarray(h * len, (h + 1) * len)));
+      at += len;
+    }
+    // The padding rows see only their own (masked) keys: out 0, and no gradient reaches any key.
+    expect(Array.from(packed.out.subarray(12 * Hq * D)).every((x) => x === 0)).toBe(true);
+    // Without positions the same row mixes the examples.
+    const mixed = run(T, 0, rowPositions(1, T));
+    expect(Array.from(mixed.out.subarray(5 * Hq * D, 6 * Hq * D))).not.toEqual(Array.from(packed.out.subarray(5 * Hq * D, 6 * Hq * D)));
+  });
+
+  it('positions that do not restart at 0 or count up by 1 are named', () => {
+    expect(positionsProblem(segmentPositions(6, [[2, 1], [6]]), 2, 6)).toBeNull();
+    expect(positionsProblem(Int32Array.from([0, 1, 2, 0, 2, 3]), 1, 6)).toMatch(/positions\[4\] \(row 0, token 4\) is 2/);
+    expect(positionsProblem(Int32Array.from([0, 1, 1, 2]), 2, 2)).toMatch(/positions\[2\] \(row 1, token 0\) is 1: .*0 at a row start/);
   });
 });
 

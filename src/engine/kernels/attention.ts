@@ -1,7 +1,9 @@
 // Causal grouped-query attention, flash-style (shaders/attention.wgsl): GPU dispatches and CPU twins.
 // q, out: (B*T, Hq*D); k, v: (B*T, Hkv*D) (token-major, heads contiguous per token); lse: (B, Hq, T);
-// mask: u32 (B*T), 1 for a token, 0 for padding. Key j is visible to query i iff j <= i and
-// mask[b*T + j] == 1; a query row with no visible key gets out = 0 and lse = 0.
+// mask: u32 (B*T), 1 for a token, 0 for padding; positions: i32 (B*T), each token's position within
+// its example (packed rows hold several; 0..T-1 when a row is one example). Key j is visible to
+// query i iff i - positions[i] <= j <= i and mask[b*T + j] == 1; a query row with no visible key
+// gets out = 0 and lse = 0. Positions restart at 0 or count up by 1 along a row (Batch.positions).
 import code from '../../../shaders/attention.wgsl?raw';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 
@@ -32,9 +34,9 @@ export interface AttentionLimits {
 
 /** Workgroup memory (bytes) each kernel declares for a tile shape (mirrors the WGSL arrays). */
 export const attentionSharedBytes = {
-  forward: (BQ: number, BK: number, D: number): number => 4 * ((BQ + BK) * (D + 1) + BQ * BK + BK),
-  dq: (BQ: number, BK: number, D: number): number => 4 * (2 * (BQ + BK) * (D + 1) + BQ * BK + BK + 2 * BQ),
-  dkdv: (BQ: number, BK: number, D: number): number => 4 * (2 * (BQ + BK) * (D + 1) + 2 * BQ * BK + BK + 2 * BQ),
+  forward: (BQ: number, BK: number, D: number): number => 4 * ((BQ + BK) * (D + 1) + BQ * BK + BK + BQ + 1),
+  dq: (BQ: number, BK: number, D: number): number => 4 * (2 * (BQ + BK) * (D + 1) + BQ * BK + BK + 3 * BQ + 1),
+  dkdv: (BQ: number, BK: number, D: number): number => 4 * (2 * (BQ + BK) * (D + 1) + 2 * BQ * BK + BK + 3 * BQ + 1),
 };
 
 // Preferred shapes first: [rows owned by a workgroup, rows of the streamed tile].
@@ -60,7 +62,8 @@ export function attentionTiles(D: number, limits: AttentionLimits): AttentionTil
 
 function checkShape(Hq: number, Hkv: number, D: number): void {
   if (Hkv < 1 || Hq % Hkv !== 0) throw new Error(`attention: Hq=${Hq} is not a multiple of Hkv=${Hkv}`);
-  if (D < 2) throw new Error(`attention: head dim ${D} < 2`);
+  // The backward's scratch in dq holds lse, Di and the row's example start in a row's first 3 dims.
+  if (D < 3) throw new Error(`attention: head dim ${D} < 3`);
 }
 
 function tileOverrides(wg: number, BQ: number, BK: number, owner: number, D: number): Record<string, number> {
@@ -84,14 +87,15 @@ export interface AttentionShape {
   scale: number;
 }
 
-/** The forward's tensors: inputs q, k, v, mask; outputs out, lse (GPU buffers or CPU arrays). */
-export interface AttentionTensors<F, M> {
+/** The forward's tensors: inputs q, k, v, mask, positions; outputs out, lse (GPU buffers or CPU arrays). */
+export interface AttentionTensors<F, M, P = M> {
   out: F;
   lse: F;
   q: F;
   k: F;
   v: F;
   mask: M;
+  positions: P;
 }
 
 /** The backward's: dq, dk, dv written from dout. */
@@ -112,14 +116,15 @@ export function attentionForwardTiled(rec: Recorder, tiles: AttentionTiles, t: A
     entry: 'attn_forward',
     overrides: tileOverrides(tiles.wg, BQ, BK, BQ, D),
     uniforms: { B, T, Hq, Hkv, D, scale },
-    bindings: [t.out, t.lse, t.q, t.k, t.v, t.mask],
+    bindings: [t.out, t.lse, t.q, t.k, t.v, t.mask, t.positions],
     workgroups: [Math.ceil(T / BQ), Hq, B],
   });
 }
 
 /**
  * out (B*T, Hq*D) = causal softmax(scale * q k^T) v per head (GQA: head h reads kv head
- * h / (Hq/Hkv)); lse (B, Hq, T) = logsumexp of each row's scaled scores, saved for backward.
+ * h / (Hq/Hkv)) within each token's example; lse (B, Hq, T) = logsumexp of each row's scaled
+ * scores, saved for backward.
  */
 export function attentionForward(rec: Recorder, t: AttentionTensors<Buf, Buf>, shape: AttentionShape): void {
   attentionForwardTiled(rec, attentionTiles(shape.D, rec.gpu.limits), t, shape);
@@ -143,7 +148,7 @@ export function attentionBackwardTiled(
     entry: 'attn_backward_prep',
     overrides: { WG: PREP_WG },
     uniforms,
-    bindings: [g.dq, null, null, g.dout, t.out, t.lse, null, null, null, null],
+    bindings: [g.dq, null, null, g.dout, t.out, t.lse, null, null, null, null, t.positions],
     workgroups: grid(Math.ceil((B * T * Hq) / PREP_WG), maxDim),
   });
   const kv = tiles.dkdv;
@@ -174,10 +179,15 @@ export function attentionBackward(rec: Recorder, g: AttentionGrads<Buf>, t: Atte
   attentionBackwardTiled(rec, attentionTiles(shape.D, rec.gpu.limits), g, t, shape);
 }
 
-type CpuTensors = AttentionTensors<Float32Array, Uint32Array>;
+type CpuTensors = AttentionTensors<Float32Array, Uint32Array, Int32Array>;
+
+/** The first key query i (token b*T + i) may see: the first token of its example. */
+function firstKey(positions: Int32Array, b: number, T: number, i: number): number {
+  return i - Math.min(Math.max(positions[b * T + i], 0), i);
+}
 
 export function attentionForwardCpu(t: CpuTensors, shape: AttentionShape): void {
-  const { out, lse, q, k, v, mask } = t;
+  const { out, lse, q, k, v, mask, positions } = t;
   const { B, T, Hq, Hkv, D, scale } = shape;
   const g = Hq / Hkv;
   const s = new Float64Array(T);
@@ -186,8 +196,9 @@ export function attentionForwardCpu(t: CpuTensors, shape: AttentionShape): void 
       const hk = Math.floor(h / g);
       for (let i = 0; i < T; i++) {
         const qb = (b * T + i) * Hq * D + h * D;
+        const j0 = firstKey(positions, b, T, i);
         let max = -Infinity;
-        for (let j = 0; j <= i; j++) {
+        for (let j = j0; j <= i; j++) {
           if (mask[b * T + j] !== 1) continue;
           const kb = (b * T + j) * Hkv * D + hk * D;
           let acc = 0;
@@ -202,7 +213,7 @@ export function attentionForwardCpu(t: CpuTensors, shape: AttentionShape): void 
         }
         let sum = 0;
         const o = new Float64Array(D);
-        for (let j = 0; j <= i; j++) {
+        for (let j = j0; j <= i; j++) {
           if (mask[b * T + j] !== 1) continue;
           const pj = Math.exp(s[j] - max);
           sum += pj;
@@ -218,7 +229,7 @@ export function attentionForwardCpu(t: CpuTensors, shape: AttentionShape): void 
 
 export function attentionBackwardCpu(grads: AttentionGrads<Float32Array>, t: CpuTensors, shape: AttentionShape): void {
   const { dq, dk, dv, dout } = grads;
-  const { out, lse, q, k, v, mask } = t;
+  const { out, lse, q, k, v, mask, positions } = t;
   const { B, T, Hq, Hkv, D, scale } = shape;
   const g = Hq / Hkv;
   const gq = new Float64Array(B * T * Hq * D);
@@ -232,7 +243,7 @@ export function attentionBackwardCpu(grads: AttentionGrads<Float32Array>, t: Cpu
         let di = 0;
         for (let d = 0; d < D; d++) di += dout[qb + d] * out[qb + d];
         const l = lse[(b * Hq + h) * T + i];
-        for (let j = 0; j <= i; j++) {
+        for (let j = firstKey(positions, b, T, i); j <= i; j++) {
           if (mask[b * T + j] !== 1) continue;
           const kb = (b * T + j) * Hkv * D + hk * D;
           let qk = 0;

@@ -2,6 +2,7 @@ import type { KernelCheck } from './check';
 import type { RopeConfig } from '../model/spec';
 import { ropeBackward, ropeBackwardCpu, ropeForward, ropeForwardCpu, ropeTables } from './rope';
 import { maxAbsErr, randn } from './random';
+import { rowPositions, segmentPositions } from './positions';
 
 const llama3: RopeConfig = {
   theta: 500000,
@@ -13,8 +14,10 @@ const llama3: RopeConfig = {
 };
 const plain: RopeConfig = { theta: 10000, type: 'default', factor: 1, lowFreqFactor: 1, highFreqFactor: 1, originalMaxPositionEmbeddings: 0 };
 
-// [B, T, H, D, rope]: ragged token counts, odd head counts, D/2 odd.
-const shapes: Array<[number, number, number, number, RopeConfig]> = [
+type Shape = [number, number, number, number, RopeConfig];
+
+// [B, T, H, D, rope]: ragged token counts, odd head counts, D/2 odd; positions 0..T-1 per row.
+const shapes: Shape[] = [
   [1, 1, 1, 2, plain],
   [2, 13, 3, 16, plain],
   [3, 20, 5, 32, llama3],
@@ -22,20 +25,26 @@ const shapes: Array<[number, number, number, number, RopeConfig]> = [
   [2, 33, 4, 128, llama3],
 ];
 
-function ropeCheck(backward: boolean, [B, T, H, D, rope]: [number, number, number, number, RopeConfig]): KernelCheck {
+// Packed rows: several examples per row restarting at 0, a one-token example, padding at the tail.
+const packed: Array<[Shape, number[][]]> = [
+  [[3, 20, 3, 16, llama3], [[7, 1, 12], [5, 9, 3], [11]]],
+  [[1, 9, 2, 6, plain], [[1, 1, 1, 4]]],
+];
+
+function ropeCheck(backward: boolean, [B, T, H, D, rope]: Shape, rows?: number[][]): KernelCheck {
+  const layout = rows ? ` packed ${rows.map((r) => r.join('+')).join(' | ')}` : '';
   return {
-    name: `rope ${backward ? 'backward' : 'forward'} B=${B} T=${T} H=${H} D=${D} ${rope.type}`,
+    name: `rope ${backward ? 'backward' : 'forward'} B=${B} T=${T} H=${H} D=${D} ${rope.type}${layout}`,
     async run(gpu) {
       const n = B * T * H * D;
       const x = randn(n, 11 + T + D, 1);
       const { cos, sin } = ropeTables(rope, T, D);
-      const xb = gpu.upload(x, 'x');
-      const cb = gpu.upload(cos, 'cos');
-      const sb = gpu.upload(sin, 'sin');
-      await gpu.run((rec) => (backward ? ropeBackward : ropeForward)(rec, xb, cb, sb, B, T, H, D));
-      const got = await gpu.readF32(xb, n);
-      for (const b of [xb, cb, sb]) gpu.destroyBuffer(b);
-      (backward ? ropeBackwardCpu : ropeForwardCpu)(x, cos, sin, B, T, H, D);
+      const positions = rows ? segmentPositions(T, rows) : rowPositions(B, T);
+      const bufs = { x: gpu.upload(x, 'x'), cos: gpu.upload(cos, 'cos'), sin: gpu.upload(sin, 'sin'), positions: gpu.upload(positions, 'positions') };
+      await gpu.run((rec) => (backward ? ropeBackward : ropeForward)(rec, bufs, B, T, H, D));
+      const got = await gpu.readF32(bufs.x, n);
+      for (const b of Object.values(bufs)) gpu.destroyBuffer(b);
+      (backward ? ropeBackwardCpu : ropeForwardCpu)({ x, cos, sin, positions }, B, T, H, D);
       return { error: maxAbsErr(got, x), tolerance: 1e-6 };
     },
   };
@@ -49,15 +58,13 @@ const roundTrip: KernelCheck = {
     const n = B * T * H * D;
     const x = randn(n, 5);
     const { cos, sin } = ropeTables(llama3, T, D);
-    const xb = gpu.upload(x, 'x');
-    const cb = gpu.upload(cos, 'cos');
-    const sb = gpu.upload(sin, 'sin');
+    const bufs = { x: gpu.upload(x, 'x'), cos: gpu.upload(cos, 'cos'), sin: gpu.upload(sin, 'sin'), positions: gpu.upload(segmentPositions(T, [[4, 9], [20]]), 'positions') };
     await gpu.run((rec) => {
-      ropeForward(rec, xb, cb, sb, B, T, H, D);
-      ropeBackward(rec, xb, cb, sb, B, T, H, D);
+      ropeForward(rec, bufs, B, T, H, D);
+      ropeBackward(rec, bufs, B, T, H, D);
     });
-    const got = await gpu.readF32(xb, n);
-    for (const b of [xb, cb, sb]) gpu.destroyBuffer(b);
+    const got = await gpu.readF32(bufs.x, n);
+    for (const b of Object.values(bufs)) gpu.destroyBuffer(b);
     return { error: maxAbsErr(got, x), tolerance: 2e-6 };
   },
 };
@@ -65,5 +72,7 @@ const roundTrip: KernelCheck = {
 export const ropeChecks: KernelCheck[] = [
   ...shapes.map((s) => ropeCheck(false, s)),
   ...shapes.map((s) => ropeCheck(true, s)),
+  ...packed.map(([s, rows]) => ropeCheck(false, s, rows)),
+  ...packed.map(([s, rows]) => ropeCheck(true, s, rows)),
   roundTrip,
 ];

@@ -3,6 +3,7 @@ import type { RopeConfig } from '../model/spec';
 import { ropeChecks } from './rope.check';
 import { ropeBackwardCpu, ropeForwardCpu, ropeInvFreq, ropeTables } from './rope';
 import { itChecks, randn } from './testing';
+import { rowPositions, segmentPositions } from './positions';
 import { parseModelConfig } from '../model/config';
 
 describe('rope kernels: GPU vs CPU', () => itChecks(ropeChecks));
@@ -135,7 +136,7 @@ describe('rope CPU twin', () => {
     const cos = Float32Array.from([0.5, 0.25, -1, 0]);
     const sin = Float32Array.from([0.1, 0.2, 0.3, 1]);
     const out = x.slice();
-    ropeForwardCpu(out, cos, sin, 1, 1, 1, D);
+    ropeForwardCpu({ x: out, cos, sin, positions: Int32Array.of(0) }, 1, 1, 1, D);
     // q*cat(cos,cos) + cat(-x2, x1)*cat(sin,sin)
     const c = [...cos, ...cos];
     const s = [...sin, ...sin];
@@ -150,15 +151,16 @@ describe('rope CPU twin', () => {
     const { cos, sin } = ropeTables(rope, T, D);
     const x = randn(n, 1);
     const w = randn(n, 2);
+    const positions = rowPositions(B, T);
     const loss = (xx: Float32Array): number => {
       const y = xx.slice();
-      ropeForwardCpu(y, cos, sin, B, T, H, D);
+      ropeForwardCpu({ x: y, cos, sin, positions }, B, T, H, D);
       let s = 0;
       for (let i = 0; i < n; i++) s += y[i] * w[i];
       return s;
     };
     const g = w.slice();
-    ropeBackwardCpu(g, cos, sin, B, T, H, D);
+    ropeBackwardCpu({ x: g, cos, sin, positions }, B, T, H, D);
     const h = 1e-2;
     for (let i = 0; i < n; i++) {
       const xp = x.slice();
@@ -168,5 +170,26 @@ describe('rope CPU twin', () => {
       const fd = (loss(xp) - loss(xm)) / (2 * h);
       expect(Math.abs(fd - g[i]), `element ${i}`).toBeLessThan(2e-4);
     }
+  });
+
+  it('a packed row rotates each example as if it were alone in its own row (positions restart)', () => {
+    const [T, H, D] = [12, 2, 8];
+    const rope: RopeConfig = { theta: 10000, type: 'default', factor: 1, lowFreqFactor: 1, highFreqFactor: 1, originalMaxPositionEmbeddings: 0 };
+    const { cos, sin } = ropeTables(rope, T, D);
+    const lengths = [5, 1, 4];
+    const x = randn(T * H * D, 3);
+    const packed = x.slice();
+    ropeForwardCpu({ x: packed, cos, sin, positions: segmentPositions(T, [lengths]) }, 1, T, H, D);
+    let start = 0;
+    for (const len of [...lengths, T - 10]) {
+      const alone = x.slice(start * H * D, (start + len) * H * D);
+      ropeForwardCpu({ x: alone, cos, sin, positions: rowPositions(1, len) }, 1, len, H, D);
+      expect(Array.from(packed.subarray(start * H * D, (start + len) * H * D))).toEqual(Array.from(alone));
+      start += len;
+    }
+    // Not the row's own positions: the second example's first token is not rotated by angle 5.
+    const plain = x.slice();
+    ropeForwardCpu({ x: plain, cos, sin, positions: rowPositions(1, T) }, 1, T, H, D);
+    expect(plain[5 * H * D]).not.toBe(packed[5 * H * D]);
   });
 });

@@ -1,5 +1,6 @@
 // Rotary position embedding (shaders/rope.wgsl): frequency tables, GPU dispatches and CPU twins.
-// transformers' rotate_half convention; positions 0..T-1 in every batch row (right padding).
+// transformers' rotate_half convention; each token's angle comes from its position id (i32 per
+// token: its position within its example, kernels/positions.ts).
 import code from '../../../shaders/rope.wgsl?raw';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 import type { RopeConfig } from '../model/spec';
@@ -96,7 +97,15 @@ export function ropeTables(rope: RopeConfig, T: number, D: number): { cos: Float
   return { cos, sin };
 }
 
-function dispatchRope(rec: Recorder, entry: string, x: Buf, cos: Buf, sin: Buf, B: number, T: number, H: number, D: number): void {
+/** The rotated tensor (B*T, H, D), the tables (P, D/2) and the position id (i32 (B*T), each < P) of every token. */
+export interface RopeInputs<F, P> {
+  x: F;
+  cos: F;
+  sin: F;
+  positions: P;
+}
+
+function dispatchRope(rec: Recorder, entry: string, r: RopeInputs<Buf, Buf>, B: number, T: number, H: number, D: number): void {
   if (D % 2 !== 0) throw new Error(`rope: head dim ${D} is odd`);
   const pairs = B * T * H * (D / 2);
   rec.dispatch({
@@ -104,30 +113,34 @@ function dispatchRope(rec: Recorder, entry: string, x: Buf, cos: Buf, sin: Buf, 
     entry,
     overrides: { WG },
     uniforms: { B, T, H, D },
-    bindings: [x, cos, sin],
+    bindings: [r.x, r.cos, r.sin, r.positions],
     workgroups: grid(Math.ceil(pairs / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 }
 
-/** x (B*T, H, D) rotated in place by the angles of cos/sin (T, D/2). */
-export function ropeForward(rec: Recorder, x: Buf, cos: Buf, sin: Buf, B: number, T: number, H: number, D: number): void {
-  dispatchRope(rec, 'rope_forward', x, cos, sin, B, T, H, D);
+/** x (B*T, H, D) rotated in place by the angles of each token's position in cos/sin. */
+export function ropeForward(rec: Recorder, r: RopeInputs<Buf, Buf>, B: number, T: number, H: number, D: number): void {
+  dispatchRope(rec, 'rope_forward', r, B, T, H, D);
 }
 
-/** dx (B*T, H, D) in place: the gradient of ropeForward (the transpose rotation). */
-export function ropeBackward(rec: Recorder, dx: Buf, cos: Buf, sin: Buf, B: number, T: number, H: number, D: number): void {
-  dispatchRope(rec, 'rope_backward', dx, cos, sin, B, T, H, D);
+/** x holds dx (B*T, H, D), in place: the gradient of ropeForward (the transpose rotation). */
+export function ropeBackward(rec: Recorder, r: RopeInputs<Buf, Buf>, B: number, T: number, H: number, D: number): void {
+  dispatchRope(rec, 'rope_backward', r, B, T, H, D);
 }
 
-function rotateCpu(x: Float32Array, cos: Float32Array, sin: Float32Array, B: number, T: number, H: number, D: number, sign: number): void {
+type CpuInputs = RopeInputs<Float32Array, Int32Array>;
+
+function rotateCpu(r: CpuInputs, B: number, T: number, H: number, D: number, sign: number): void {
+  const { x, cos, sin, positions } = r;
   const half = D / 2;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
+      const at = positions[b * T + t] * half;
       for (let h = 0; h < H; h++) {
         const base = ((b * T + t) * H + h) * D;
         for (let i = 0; i < half; i++) {
-          const c = cos[t * half + i];
-          const s = sin[t * half + i] * sign;
+          const c = cos[at + i];
+          const s = sin[at + i] * sign;
           const a = x[base + i];
           const e = x[base + i + half];
           x[base + i] = a * c - e * s;
@@ -138,10 +151,10 @@ function rotateCpu(x: Float32Array, cos: Float32Array, sin: Float32Array, B: num
   }
 }
 
-export function ropeForwardCpu(x: Float32Array, cos: Float32Array, sin: Float32Array, B: number, T: number, H: number, D: number): void {
-  rotateCpu(x, cos, sin, B, T, H, D, 1);
+export function ropeForwardCpu(r: CpuInputs, B: number, T: number, H: number, D: number): void {
+  rotateCpu(r, B, T, H, D, 1);
 }
 
-export function ropeBackwardCpu(dx: Float32Array, cos: Float32Array, sin: Float32Array, B: number, T: number, H: number, D: number): void {
-  rotateCpu(dx, cos, sin, B, T, H, D, -1);
+export function ropeBackwardCpu(r: CpuInputs, B: number, T: number, H: number, D: number): void {
+  rotateCpu(r, B, T, H, D, -1);
 }

@@ -84,6 +84,7 @@ export interface Activations {
   maxTokens: number;
   ids: GPUBuffer; // u32 (N)
   mask: GPUBuffer; // u32 (N)
+  positions: GPUBuffer; // i32 (N) each token's position within its example (Batch.positions)
   targets: GPUBuffer; // i32 (N) labels shifted left by one, -100 ignored
   /** Residual stream at each layer input; index numLayers is the final hidden state (pre-norm). */
   layerInputs: GPUBuffer[];
@@ -147,6 +148,7 @@ export function allocateActivations(
     maxTokens: N,
     ids: f(N, 'ids'),
     mask: f(N, 'mask'),
+    positions: f(N, 'positions'),
     targets: f(N, 'targets'),
     layerInputs: Array.from({ length: spec.numLayers + 1 }, (_, l) => f(N * C, `x${l}`)),
     layers,

@@ -14,7 +14,7 @@ import { decodeGemv } from '../kernels/decode';
 import { attentionBackward, attentionForward, type AttentionShape, type AttentionTensors } from '../kernels/attention';
 import { loraDown, loraGradA, loraGradB, loraGradH, loraGradInput, loraUp, type LoraDropout, type LoraSplit } from '../kernels/lora';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
-import { ropeBackward, ropeForward } from '../kernels/rope';
+import { ropeBackward, ropeForward, type RopeInputs } from '../kernels/rope';
 import { swigluBackward, swigluForward } from '../kernels/swiglu';
 import type { LoraLayout, LoraSite } from '../lora/layout';
 import { siteViews } from '../lora/layout';
@@ -29,6 +29,8 @@ export interface LayerContext {
   B: number;
   T: number;
   mask: Buf;
+  /** i32 (B*T): each token's position within its example (RoPE angle, attention's key range). */
+  positions: Buf;
   ropeCos: Buf;
   ropeSin: Buf;
   lora: LoraLayout;
@@ -55,7 +57,12 @@ function attentionShape(ctx: LayerContext): AttentionShape {
 }
 
 function attentionTensors(ctx: LayerContext, acts: LayerActs): AttentionTensors<Buf, Buf> {
-  return { out: acts.att, lse: acts.lse, q: acts.q, k: acts.k, v: acts.v, mask: ctx.mask };
+  return { out: acts.att, lse: acts.lse, q: acts.q, k: acts.k, v: acts.v, mask: ctx.mask, positions: ctx.positions };
+}
+
+/** RoPE's inputs for x (q or k, or their gradients in backward). */
+function ropeInputs(ctx: LayerContext, x: Buf): RopeInputs<Buf, Buf> {
+  return { x, cos: ctx.ropeCos, sin: ctx.ropeSin, positions: ctx.positions };
 }
 
 function dropoutFor(ctx: LayerContext, s: LoraSite): LoraDropout {
@@ -183,8 +190,8 @@ export function layerForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGp
   const ops: LayerForwardOps = {
     proj: (p, o, inp) => projWithLoraForward(rec, ctx, w, acts, p, o, inp),
     attend: (q, k) => {
-      ropeForward(rec, q, ctx.ropeCos, ctx.ropeSin, B, T, Hq, D);
-      ropeForward(rec, k, ctx.ropeCos, ctx.ropeSin, B, T, Hkv, D);
+      ropeForward(rec, ropeInputs(ctx, q), B, T, Hq, D);
+      ropeForward(rec, ropeInputs(ctx, k), B, T, Hkv, D);
       attentionForward(rec, attentionTensors(ctx, acts), attentionShape(ctx));
     },
   };
@@ -209,8 +216,8 @@ export function layerBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsG
   // Attention branch: xMid = x + o_proj(att).
   projWithLoraBackward(rec, ctx, w, acts, g, 'o_proj', g.dAtt, g.dx, acts.att, false);
   attentionBackward(rec, { dq: g.dq, dk: g.dk, dv: g.dv, dout: g.dAtt }, attentionTensors(ctx, acts), attentionShape(ctx));
-  ropeBackward(rec, g.dq, ctx.ropeCos, ctx.ropeSin, B, T, Hq, D);
-  ropeBackward(rec, g.dk, ctx.ropeCos, ctx.ropeSin, B, T, Hkv, D);
+  ropeBackward(rec, ropeInputs(ctx, g.dq), B, T, Hq, D);
+  ropeBackward(rec, ropeInputs(ctx, g.dk), B, T, Hkv, D);
   let dqProj: Buf = g.dq;
   let dkProj: Buf = g.dk;
   if (spec.qkNorm) {

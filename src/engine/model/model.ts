@@ -70,6 +70,7 @@ export class GpuModel {
       B,
       T,
       mask: this.acts.mask,
+      positions: this.acts.positions,
       ropeCos: this.ropeCos,
       ropeSin: this.ropeSin,
       lora: this.layout,
@@ -88,7 +89,7 @@ export class GpuModel {
     }
   }
 
-  /** ids, mask → final normed hidden state nf (N, C). Saves what backward needs. */
+  /** ids, mask, positions → final normed hidden state nf (N, C). Saves what backward needs. */
   recordForward(rec: Recorder, B: number, T: number, dropoutP: number): void {
     this.checkShape(B, T);
     const { spec, acts, weights } = this;

@@ -74,6 +74,8 @@ describe('training memory estimate', () => {
     };
     expect(list(tiny, o)).toEqual(await allocated(tiny, o));
     expect(estimateTrainingMemory(tiny, o).parts.logits).toBe(64 * tiny.vocabSize * 4);
+    // The packed batch's positions (i32 per token), beside ids, mask and targets.
+    expect(plannedBuffers(tiny, o).find((b) => b.label === 'positions')).toMatchObject({ part: 'activations', bytes: 2 * 64 * 4 });
   });
 
   it('names the largest buffer and the largest whole binding', () => {

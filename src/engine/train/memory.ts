@@ -4,8 +4,9 @@
 // It enumerates the trainer's own buffers rather than a formula of them:
 //   - activations, gradient scratch, split-K partials and the logits chunk: allocateActivations
 //     itself (engine/model/activations.ts), run against a counter instead of a GPU, so the saved
-//     tensors per layer, checkpointing, the chunked LM head and the scratch sized by the largest
-//     rank are counted exactly as the trainer allocates them;
+//     tensors per layer, checkpointing, the chunked LM head, the scratch sized by the largest
+//     rank and the batch's inputs (ids, mask, positions, targets: one word per token each) are
+//     counted exactly as the trainer allocates them;
 //   - LoRA parameters, gradients and Adam moments: loraLayout's flat buffer (256-byte aligned);
 //   - frozen weights: every tensor of expectedWeightShapes, matrices as createQuantWeight sizes them
 //     for int8/int4 and f32 otherwise, norms and biases f32 (as uploadModelWeights does);

@@ -17,6 +17,7 @@ import { destroyModelWeights, uploadModelWeights, type BaseQuant, type BaseTenso
 import type { WeightSource } from '../model/weight-source';
 import { GpuModel } from '../model/model';
 import type { HostTensor, ModelSpec } from '../model/spec';
+import { fillRowPositions, positionsProblem } from '../kernels/positions';
 import { learningRate } from './schedule';
 import { countedTokens, type Batch, type LoraHyper, type StepResult, type TrainHyper } from './types';
 
@@ -64,6 +65,8 @@ export class Trainer {
   stepsEncodedAhead = 0;
   private optimizer: Program;
   private readonly targets: Int32Array;
+  /** Positions 0..T-1 per row, written for a batch without its own (one example per row). */
+  private readonly rowPositions: Int32Array;
   private readonly seedWord = new Uint32Array(1);
   private readonly scaleWord = new Float32Array(1);
   private readonly readback: GPUBuffer;
@@ -93,6 +96,7 @@ export class Trainer {
   ) {
     this.n = layout.totalFloats;
     this.targets = new Int32Array(options.maxBatch * options.maxSeq);
+    this.rowPositions = new Int32Array(options.maxBatch * options.maxSeq);
     const make = (bytes: number, label: string): GPUBuffer => {
       const b = gpu.createBuffer(bytes, label);
       owned.push(b);
@@ -194,9 +198,15 @@ export class Trainer {
       const id = batch.inputIds[i];
       if (id < 0 || id >= V) throw new GpuError(`token id ${id} at position ${i} is outside the vocabulary (${V})`);
     }
+    const positions = batch.positions ?? fillRowPositions(this.rowPositions, B, T);
+    if (batch.positions) {
+      const problem = batch.positions.length < N ? `positions hold ${batch.positions.length} entries, not ${N}` : positionsProblem(batch.positions, B, T);
+      if (problem) throw new GpuError(`batch ${B}x${T}: ${problem}`);
+    }
     const counted = shiftLabels(batch, this.targets);
     this.gpu.write(acts.ids, batch.inputIds.subarray(0, N));
     this.gpu.write(acts.mask, batch.attentionMask.subarray(0, N));
+    this.gpu.write(acts.positions, positions.subarray(0, N));
     this.gpu.write(acts.targets, this.targets.subarray(0, N));
     return counted;
   }

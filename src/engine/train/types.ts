@@ -1,7 +1,10 @@
 // The trainer's public contract, shared by the CLI, the worker and the UI.
 import type { LoraSettings } from '../lora/config';
 
-/** One training batch, right-padded: B rows of T tokens. labels are NOT shifted (-100 = ignored). */
+/**
+ * One training batch, right-padded: B rows of T tokens, each row one example or, packed, several
+ * (positions). labels are NOT shifted (-100 = ignored).
+ */
 export interface Batch {
   B: number;
   T: number;
@@ -11,6 +14,13 @@ export interface Batch {
   attentionMask: Int32Array;
   /** (B*T) the token itself where trained, -100 where masked; the loss predicts labels[t+1] from t. */
   labels: Int32Array;
+  /** (B*T) optional: each token's position within its own example (0 at the example's first token).
+   *  Absent = one example per row (positions 0..T-1). Token t of a row attends only to keys
+   *  j in [t - positions[t], t] (its own example, causal), RoPE uses positions[t]. The packer sets
+   *  labels to -100 at every example's first token, so no loss crosses a boundary. Padding tokens
+   *  at a row's tail count on from 0 as their own example (attentionMask 0, labels -100). Each
+   *  position is 0 or the previous one + 1 (the trainer refuses others, naming the token). */
+  positions?: Int32Array;
 }
 
 export type Schedule = 'constant' | 'linear' | 'cosine';
