@@ -11,6 +11,11 @@ export interface Batch {
   attentionMask: Int32Array;
   /** (B*T) the token itself where trained, -100 where masked; the loss predicts labels[t+1] from t. */
   labels: Int32Array;
+  /** (B*T) optional: each token's position within its own example (0 at the example's first token).
+   *  Absent = one example per row (positions 0..T-1). Token t of a row attends only to keys
+   *  j in [t - positions[t], t] (its own example, causal), RoPE uses positions[t]. The packer sets
+   *  labels to -100 at every example's first token, so no loss crosses a boundary. */
+  positions?: Int32Array;
 }
 
 export type Schedule = 'constant' | 'linear' | 'cosine';
