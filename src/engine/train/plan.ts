@@ -64,10 +64,8 @@ export function paddedLength(n: number, cap: number, bucket = SEQ_BUCKET): numbe
  * T of every packed batch: maxLength (the row budget the user chose; packing fills it), or the
  * longest example when there is no maxLength; at least MIN_SEQ.
  */
-export function packedLength(examples: readonly TokenSequence[], maxLength?: number): number {
+export function packedLength(longest: number, maxLength?: number): number {
   if (maxLength !== undefined && Number.isFinite(maxLength)) return Math.max(MIN_SEQ, maxLength);
-  let longest = 0;
-  for (const e of examples) longest = Math.max(longest, e.inputIds.length);
   return maxSeqFor(longest);
 }
 
@@ -108,7 +106,7 @@ export class TrainingPlan {
     this.gradAccum = Math.max(1, Math.floor(opts.gradAccum));
     this.bucket = Math.max(1, Math.floor(opts.bucket ?? SEQ_BUCKET));
     this.packing = opts.packing === true;
-    this.maxSeq = this.packing ? packedLength(examples, opts.maxLength) : this.capOf(examples);
+    this.maxSeq = this.packing ? packedLength(this.longestOf(examples), opts.maxLength) : this.capOf(examples);
     this.rowsPerEpoch = this.packing ? this.packedRows(0).length : examples.length;
     this.batchesPerEpoch = Math.ceil(this.rowsPerEpoch / this.batchSize);
     this.stepsPerEpoch = Math.ceil(this.batchesPerEpoch / this.gradAccum);
@@ -119,10 +117,14 @@ export class TrainingPlan {
     return Math.min(e.inputIds.length, this.opts.maxLength ?? Number.POSITIVE_INFINITY);
   }
 
-  private capOf(rows: readonly TokenSequence[]): number {
+  private longestOf(rows: readonly TokenSequence[]): number {
     let longest = 0;
     for (const e of rows) longest = Math.max(longest, e.inputIds.length);
-    return maxSeqFor(longest, this.opts.maxLength);
+    return longest;
+  }
+
+  private capOf(rows: readonly TokenSequence[]): number {
+    return maxSeqFor(this.longestOf(rows), this.opts.maxLength);
   }
 
   /** One batch of `rows`: T bucketed and capped at `cap`, longer rows cut. */
