@@ -45,6 +45,7 @@ export interface TrainBenchResult {
   /** Median step time, leaving the first step out when there are several; null with steps 0. */
   step_ms: number | null;
   first_step_ms: number | null;
+  /** B × T per second at the median step; with real data, the timed steps' batch slots (padded_tokens) per second. */
   tokens_per_s: number | null;
   /** The step's useful arithmetic in TFLOP (step-flops.ts: products and attention, no recomputation). */
   step_tflop: number;
@@ -188,10 +189,12 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
           .map(([k, v]) => [k, { calls: v.calls, ms: round(v.ms, 3) }]),
       );
     }
-    const tokensPerS = median === null ? null : significant(((B * T) / median) * 1000, 4);
     const sum = (xs: number[]): number => xs.reduce((a, x) => a + x, 0);
     // The timed steps, as for the median: all but the first when there are several.
     const from = times.length > 1 ? 1 : 0;
+    // With real data the batches' shapes vary (padded T, an epoch's last batch): their slots per second.
+    const tokensPerS =
+      median === null ? null : data ? significant((sum(slots.slice(from)) / sum(times.slice(from))) * 1000, 4) : significant(((B * T) / median) * 1000, 4);
     const realData = data
       ? {
           packing: data.plan.packing,
