@@ -11,6 +11,11 @@
 // carries the policy in force.
 // --no-subgroups runs the reducing kernels in their portable tree form even where subgroups are wide
 // enough for the subgroup form, to compare the two.
+// bench --model MODEL_DIR --data FILE --batch B --seq T --rank R --steps N [--packing] [--quant …] [--json]
+// The same steps on a model folder's weights and the batches a run would train on (bench-data.ts:
+// the file prepared with the folder's tokenizer and chat template, batched by TrainingPlan, packed
+// with --packing); adds real_tokens, padded_tokens (the batches' B × T slots), real_token_fraction
+// and real_tokens_per_s.
 // bench --generate [--model M] [--layers N] [--quant none|int8|int4] [--rank R] [--prompt P] [--tokens N]
 // Greedy generation as "Try it" runs it (random weights, LoRA on all seven projections): prefill of
 // a P-token prompt, then N decode steps; prints the median ms per new token as one JSON line.
@@ -21,14 +26,15 @@ import { BenchFieldError, cliLabel, intField, quantField } from '../engine/bench
 import { runLimitError } from '../io/untrusted/limits';
 import { runMatmulBench, tileField } from '../engine/bench/matmul-bench';
 import { parseTrainBenchOptions, runTrainBench } from '../engine/bench/train-bench';
+import { loadBenchData } from './bench-data';
 import { parseGenerateBenchOptions, runGenerateBench } from '../engine/bench/generate-bench';
 import { kernelPolicy, parseKernelPolicy, setKernelPolicy } from '../engine/kernels/policy';
 
 export async function run(args: string[]): Promise<number> {
   const { flags, bools, positional } = parseCommandLine('bench', args, {
-    values: ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile', 'prompt', 'tokens', 'policy'],
+    values: ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile', 'prompt', 'tokens', 'policy', 'data'],
     // --json is accepted for the issue's command line: every benchmark prints JSON
-    bools: ['matmul', 'generate', 'checkpointing', 'no-subgroups', 'json'],
+    bools: ['matmul', 'generate', 'checkpointing', 'no-subgroups', 'json', 'packing'],
     positional: args.includes('--matmul') ? 3 : 0,
   });
   const subgroups = bools.has('no-subgroups') ? false : undefined;
@@ -68,10 +74,16 @@ export async function run(args: string[]): Promise<number> {
     }
     return 0;
   }
-  const opts = parseTrainBenchOptions(flags, bools.has('checkpointing'), cliLabel);
+  const dataFile = flags['data'];
+  if (dataFile === undefined && bools.has('packing')) throw new BenchFieldError('packing', '--packing needs --data FILE (a preset --model trains on random batches)');
+  if (dataFile !== undefined && flags['layers'] !== undefined) throw new BenchFieldError('layers', '--layers applies to a preset --model, not to a model folder with --data');
+  if (dataFile !== undefined && flags['model'] === undefined) throw new BenchFieldError('model', '--data needs --model MODEL_DIR (a model folder with its tokenizer)');
+  // With --data, --model is a folder: the other options are parsed as for a preset.
+  const opts = dataFile === undefined ? parseTrainBenchOptions(flags, bools.has('checkpointing'), cliLabel) : { ...parseTrainBenchOptions({ ...flags, model: 'tiny' }, bools.has('checkpointing'), cliLabel), model: flags['model']! };
+  const data = dataFile === undefined ? undefined : await loadBenchData(opts.model, dataFile, opts.batch, opts.seq, bools.has('packing'));
   const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'], subgroups }, []);
   try {
-    print(await runTrainBench(gpu, opts));
+    print(await runTrainBench(gpu, opts, {}, data));
     return 0;
   } finally {
     gpu.destroy();

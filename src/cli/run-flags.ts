@@ -12,7 +12,7 @@ export const RUN_VALUE_FLAGS = [
   'rank', 'alpha', 'dropout', 'targets', 'lr', 'schedule', 'warmup', 'epochs', 'max-steps',
   'batch-size', 'grad-accum', 'max-length', 'seed', 'weight-decay', 'max-grad-norm', 'val-fraction', 'init-adapter',
 ] as const;
-export const RUN_BOOL_FLAGS = ['rslora', 'skip-invalid'] as const;
+export const RUN_BOOL_FLAGS = ['rslora', 'skip-invalid', 'packing'] as const;
 /** Flags that the adapter of --init-adapter decides. */
 export const ADAPTER_FLAGS = ['rank', 'alpha', 'targets', 'rslora'] as const;
 
@@ -28,6 +28,8 @@ export interface RunFlags {
   valFraction: number;
   format: DataFormat | 'auto';
   skipInvalid: boolean;
+  /** Several examples per row of maxLength tokens (TrainingPlan's packing). */
+  packing: boolean;
   initAdapter: string | undefined;
 }
 
@@ -104,6 +106,7 @@ export function parseRunFlags(
     valFraction: num('val-fraction', 0, (v) => v >= 0 && v < 1, 'in [0, 1)'),
     format,
     skipInvalid: bools.has('skip-invalid'),
+    packing: bools.has('packing'),
     initAdapter,
   };
   try {

@@ -1,7 +1,7 @@
 // train --model MODEL_DIR --data FILE --out DIR [--rank R --alpha A --dropout P --targets q_proj,v_proj|attention|mlp|all
 //       --rslora --lr LR --schedule constant|linear|cosine --warmup N --epochs E | --max-steps N --batch-size B
 //       --grad-accum G --max-length T --seed S --weight-decay W --max-grad-norm C --checkpointing
-//       --format F --skip-invalid --val-fraction F --eval-every N --quant none] [--init-adapter PEFT_DIR|ZIP]
+//       --format F --skip-invalid --val-fraction F --eval-every N --quant none --packing] [--init-adapter PEFT_DIR|ZIP]
 //       [--checkpoint-every N] [--stop-after N]
 // train --resume DIR [flags that override the saved run's, e.g. --lr]
 // Trains a LoRA adapter headlessly with the engine's loop (src/engine/train/loop.ts) and writes it
@@ -98,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const req of ['model', 'data', 'out']) if (!flags[req]) errors.push(`--${req} is required`);
   const quant = flags['quant'] ?? 'none';
   if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') errors.push(`--quant ${quant}: must be none, int8 or int4`);
-  const { lora, hyper, batchSize, maxLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, initAdapter } = parseRunFlags(flags, bools, errors, 'format');
+  const { lora, hyper, batchSize, maxLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, packing, initAdapter } = parseRunFlags(flags, bools, errors, 'format');
   const count = (name: string, dflt: number, positive: boolean): number => {
     const raw = flags[name];
     if (raw === undefined) return dflt;
@@ -168,7 +168,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const w of prepared.warnings) process.stderr.write(`warning: ${w}\n`);
   const { train, validation } = holdOut(prepared.examples, heldOutCount(prepared.examples.length, valFraction), hyper.seed);
   // The same batcher as the studio's worker: step k's micro-batches are a pure function of k.
-  const plan = new TrainingPlan(train, { batchSize, gradAccum: hyper.gradAccum, padId: tok.padId, seed: hyper.seed, maxSteps: maxStepsFlag, epochs, maxLength });
+  const plan = new TrainingPlan(train, { batchSize, gradAccum: hyper.gradAccum, padId: tok.padId, seed: hyper.seed, maxSteps: maxStepsFlag, epochs, maxLength, packing });
   hyper.maxSteps = plan.totalSteps;
   const valBatches = plan.batchesOf(validation);
   const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), plan.maxSeq);

@@ -25,7 +25,7 @@ export {
   type EncodeOptions,
   type TrainOn,
 } from './encode';
-export { padBatch, seededRandom, shuffled, splitValidation, type TokenSequence } from './sequences';
+export { packBatch, packRows, padBatch, seededRandom, shuffled, splitValidation, type TokenSequence } from './sequences';
 export { lengthHistogram, tokenView, type Histogram, type TokenViewItem } from './stats';
 export {
   cutExample,

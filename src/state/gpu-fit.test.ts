@@ -66,6 +66,13 @@ describe('checkFit', () => {
     expect(checkFit(demo, settings(1024, 512), gpu, 40).seq).toBe(40);
   });
 
+  it('with packing, rows are Max length long whatever the longest example', () => {
+    const packed = { ...settings(1024, 512), packing: true };
+    expect(checkFit(demo, packed, gpu, 40).seq).toBe(512);
+    expect(checkFit(demo, packed, gpu, 40).fits).toBe(false);
+    expect(checkFit(demo, packed, gpu, 40).estimate.total_bytes).toBe(checkFit(demo, settings(1024, 512), gpu, null).estimate.total_bytes);
+  });
+
   it('a model whose f32 embedding exceeds maxBufferSize: too big as stored; a 4-bit base is suggested, and fits', () => {
     const big = summaryOf({ ...PRESETS['tiny'], hiddenSize: 2048, intermediateSize: 8192, vocabSize: 128_000, numHeads: 16, numKvHeads: 8, headDim: 128 }, 'none');
     const c = checkFit(big, settings(1, 64), gpu, null);

@@ -4,7 +4,7 @@
 // length, a smaller batch, a 4-bit or 8-bit base, gradient checkpointing. The settings panel
 // explains with it and "Start training" is refused with its message: the same numbers.
 // Pure: no React, no store.
-import { MIN_SEQ, maxSeqFor } from '../engine/train/plan';
+import { MIN_SEQ, maxSeqFor, packedLength } from '../engine/train/plan';
 import { estimateTrainingMemory, type MemoryEstimate, type MemoryEstimateOptions } from '../engine/train/memory';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 import { formatBytes } from '../util/format-bytes';
@@ -93,12 +93,13 @@ function largest(lo: number, hi: number, ok: (n: number) => boolean): number | n
 /**
  * Checks a run against the adapter's limits (none yet when `gpu` is null: the estimate alone).
  * `longest`: the loaded dataset's longest example (the engine allocates for TrainingPlan's maxSeq:
- * min(max length, longest), at least MIN_SEQ, the shortest sequence the engine trains on); null
- * when no dataset is loaded.
+ * min(max length, longest), at least MIN_SEQ, the shortest sequence the engine trains on; with
+ * packing, max length); null when no dataset is loaded.
  */
 export function checkFit(model: ModelSummary, s: TrainSettings, gpu: GpuInfo | null, longest: number | null): FitCheck {
   const quant = weightQuant(model.quant);
-  const seq = maxSeqFor(longest || s.maxLength, s.maxLength);
+  // Packed rows are always Max length long (TrainingPlan's packedLength).
+  const seq = s.packing ? packedLength(longest || s.maxLength, s.maxLength) : maxSeqFor(longest || s.maxLength, s.maxLength);
   const base: MemoryEstimateOptions = { batch: s.batchSize, seq, lora: s.lora, quant, checkpointing: s.train.checkpointing, gradAccum: s.train.gradAccum };
   const est = (o: Partial<MemoryEstimateOptions>) => estimateTrainingMemory(model.spec, { ...base, ...o });
   const fitsWith = (o: Partial<MemoryEstimateOptions>) => problemsOf(est(o), gpu).length === 0;

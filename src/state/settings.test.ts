@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelSummary } from '../worker/protocol';
-import { defaultSettings, demoSettings, plannedSteps, toTrainSettings, validateSettings } from './settings';
+import { defaultSettings, demoSettings, packingOf, plannedSteps, toTrainSettings, validateSettings } from './settings';
 
 const model = { hiddenSize: 64, intermediateSize: 128, maxPositionEmbeddings: 512 } as ModelSummary;
 
@@ -18,6 +18,25 @@ describe('settings', () => {
     const errors = validateSettings(s, { model, examples: 50 });
     expect(Object.keys(errors).sort()).toEqual(['learningRate', 'loraRank', 'maxLength', 'maxSteps', 'targets', 'validationExamples']);
     expect(errors.maxLength).toContain('512');
+  });
+
+  it('packing: automatic from the examples\' mean length against Max length, or as set; steps per epoch from the packed rows', () => {
+    const s = defaultSettings(); // Max length 512, batch 4, automatic packing
+    const short = Int32Array.from({ length: 40 }, () => 100); // mean 100 <= 256: on
+    const long = Int32Array.from({ length: 40 }, () => 300); // mean 300 > 256: off
+    expect([packingOf(s, short), packingOf(s, long), packingOf(s, null)]).toEqual([true, false, false]);
+    // Lengths past Max length count as Max length: 2000 -> 512, mean (512 + 30) / 4 (uncapped it would be 507).
+    expect(packingOf(s, Int32Array.from([2000, 10, 10, 10]))).toBe(true);
+    expect(packingOf({ ...s, packing: false }, short)).toBe(false);
+    expect(packingOf({ ...s, packing: true }, long)).toBe(true);
+    expect(demoSettings().packing).toBe(false);
+    // 40 examples of 100 tokens: 5 per row of 512, 8 rows; 4 rows per step: 2 steps per epoch.
+    s.numbers.epochs = '3';
+    expect(plannedSteps(s, 40, short)).toBe(6);
+    expect(plannedSteps({ ...s, packing: false }, 40, short)).toBe(30); // 10 batches of 4 examples per epoch
+    const t = toTrainSettings(s, 40, short);
+    expect([t.packing, t.train.maxSteps]).toEqual([true, 6]);
+    expect(toTrainSettings(s, 40, long).packing).toBe(false);
   });
 
   it('converts to the engine settings', () => {

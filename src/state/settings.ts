@@ -3,6 +3,7 @@
 // engine's LoraHyper / TrainHyper. Pure: no React, no store.
 import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { DEFAULT_TRAIN, type Schedule } from '../engine/train/types';
+import { packRows } from '../data/sequences';
 import type { ModelSummary, StartAdapterInfo, TrainSettings } from '../worker/protocol';
 
 export type NumberField =
@@ -31,6 +32,8 @@ export interface SettingsForm {
   rslora: boolean;
   schedule: Schedule;
   checkpointing: boolean;
+  /** Packing as the user set it; null = automatic (packingOf decides from the dataset). */
+  packing: boolean | null;
   /**
    * The PEFT adapter the run starts from (as the worker read it), or null for a fresh one. Its
    * rank, alpha, targets and patterns are the run's; the form's LoRA fields then only show them.
@@ -80,6 +83,7 @@ export const OTHER_HINTS = {
   targets: 'Which projections get a LoRA adapter: attention (q, k, v, o), MLP (gate, up, down), all, or a custom set.',
   rslora: 'Rank-stabilised LoRA: scale by alpha / √r instead of alpha / r, which keeps high ranks stable.',
   schedule: 'How the learning rate changes after warmup: constant, linear decay to 0, or cosine decay to 0.',
+  packing: 'Put several examples in each row of Max length tokens, each attending only to itself (positions restart, no loss across the boundary): far less padding when examples are short. Automatic: on when the examples average at most half of Max length.',
   checkpointing: 'Keep only each layer’s input and recompute the rest in backward: less memory, about a third slower.',
   quantization: 'How a downloaded model is stored in the library: f32/bf16 as published, or 8-bit / 4-bit to take less disk space. Training reads the stored weights as they are: 8-bit / 4-bit matrices are dequantized inside the matmul kernels.',
 } as const;
@@ -109,6 +113,7 @@ export function defaultSettings(): SettingsForm {
     rslora: false,
     schedule: d.schedule,
     checkpointing: d.checkpointing,
+    packing: null,
     startAdapter: null,
   };
 }
@@ -118,6 +123,9 @@ export function demoSettings(): SettingsForm {
   const s = defaultSettings();
   s.numbers = { ...s.numbers, learningRate: '0.005', maxSteps: '20', maxLength: '128', batchSize: '4', loraDropout: '0', warmupSteps: '0', checkpointEvery: '5' };
   s.schedule = 'constant';
+  // The demo's 20 steps are sized for the sample's padded batches (about 4 × 64 tokens); packed
+  // rows of 128 would put twice the tokens in each step: a slower demo, on a CPU adapter too.
+  s.packing = false;
   return s;
 }
 
@@ -173,17 +181,49 @@ export function validateSettings(form: SettingsForm, ctx: ValidationContext): Se
   return errors;
 }
 
-/** Optimizer steps the run will take (Max steps, or fewer when Epochs is set). */
-export function plannedSteps(form: SettingsForm, examples: number | null): number {
+/** Examples averaging at most this fraction of Max length turn automatic packing on (two or more per row). */
+export const AUTO_PACKING_FILL = 0.5;
+
+/** Packing as the run will use it: the switch when the user set it, else on when the dataset's examples (`lengths`, before truncation) average at most AUTO_PACKING_FILL of Max length. */
+export function packingOf(form: SettingsForm, lengths: ArrayLike<number> | null): boolean {
+  if (form.packing !== null && form.packing !== undefined) return form.packing;
+  const maxLength = Number(form.numbers.maxLength);
+  if (!lengths || lengths.length === 0 || !(maxLength >= 2)) return false;
+  let sum = 0;
+  for (let i = 0; i < lengths.length; i++) sum += Math.min(lengths[i], maxLength);
+  return sum / lengths.length <= AUTO_PACKING_FILL * maxLength;
+}
+
+/** The last packed row count (a render asks again with the same lengths and Max length). */
+let packedCache: { lengths: ArrayLike<number>; maxLength: number; rows: number } | null = null;
+
+/** Rows of the dataset's examples (`lengths`) packed into rows of maxLength: TrainingPlan's packing of one epoch. */
+export function packedRowCount(lengths: ArrayLike<number>, maxLength: number): number {
+  if (packedCache?.lengths !== lengths || packedCache.maxLength !== maxLength) {
+    packedCache = { lengths, maxLength, rows: packRows(lengths, maxLength).length };
+  }
+  return packedCache.rows;
+}
+
+/** Rows of one epoch: the examples, or with packing their packed rows. */
+export function rowsPerEpoch(form: SettingsForm, examples: number | null, lengths: ArrayLike<number> | null = null): number | null {
+  const maxLength = Number(form.numbers.maxLength);
+  if (!examples || !lengths || !packingOf(form, lengths) || !(Number.isInteger(maxLength) && maxLength >= 2)) return examples;
+  return packedRowCount(lengths, maxLength);
+}
+
+/** Optimizer steps the run will take (Max steps, or fewer when Epochs is set); `lengths` (the examples' token counts) for packing's row count. */
+export function plannedSteps(form: SettingsForm, examples: number | null, lengths: ArrayLike<number> | null = null): number {
   const maxSteps = Number(form.numbers.maxSteps);
   const epochs = Number(form.numbers.epochs);
-  if (!form.numbers.epochs.trim() || !examples || !(epochs > 0)) return maxSteps;
+  const rows = rowsPerEpoch(form, examples, lengths);
+  if (!form.numbers.epochs.trim() || !rows || !(epochs > 0)) return maxSteps;
   const perStep = Number(form.numbers.batchSize) * Number(form.numbers.gradAccum);
-  return Math.max(1, Math.min(maxSteps, Math.ceil((epochs * examples) / perStep)));
+  return Math.max(1, Math.min(maxSteps, Math.ceil((epochs * rows) / perStep)));
 }
 
 /** The form as the engine's settings. Call only when validateSettings found nothing. */
-export function toTrainSettings(form: SettingsForm, examples: number | null): TrainSettings {
+export function toTrainSettings(form: SettingsForm, examples: number | null, lengths: ArrayLike<number> | null = null): TrainSettings {
   const n = (k: NumberField): number => Number(form.numbers[k]);
   const start = form.startAdapter;
   return {
@@ -196,7 +236,7 @@ export function toTrainSettings(form: SettingsForm, examples: number | null): Tr
       lr: n('learningRate'),
       schedule: form.schedule,
       warmupSteps: n('warmupSteps'),
-      maxSteps: plannedSteps(form, examples),
+      maxSteps: plannedSteps(form, examples, lengths),
       gradAccum: n('gradAccum'),
       weightDecay: n('weightDecay'),
       maxGradNorm: n('maxGradNorm'),
@@ -205,6 +245,7 @@ export function toTrainSettings(form: SettingsForm, examples: number | null): Tr
     },
     batchSize: n('batchSize'),
     maxLength: n('maxLength'),
+    packing: packingOf(form, lengths),
     checkpointEvery: n('checkpointEvery'),
     validationExamples: n('validationExamples'),
   };

@@ -116,6 +116,8 @@ export interface TrainSettings {
   batchSize: number;
   /** Tokens per sequence (longer examples are truncated). */
   maxLength: number;
+  /** Several examples per row of maxLength tokens (TrainingPlan's packing); absent in runs saved before it = off. */
+  packing?: boolean;
   /** Optimizer steps between checkpoints into IndexedDB (0 = only at the end and on stop). */
   checkpointEvery: number;
   /** Examples held out for validation loss (0 = none; at most a fifth of the dataset). */

@@ -52,6 +52,7 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
       seed: settings.train.seed,
       maxSteps: settings.train.maxSteps,
       maxLength: settings.maxLength,
+      packing: settings.packing === true,
     });
     // Validation in batches no larger than training's, so any number of held-out examples fits.
     const valBatches = plan.batchesOf(validation);

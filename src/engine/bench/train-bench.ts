@@ -12,6 +12,8 @@ import { PRESETS, randomWeights } from '../model/presets';
 import { PROJECTIONS, type ModelSpec } from '../model/spec';
 import { Trainer } from '../train/trainer';
 import { DEFAULT_TRAIN, type Batch } from '../train/types';
+import type { TrainingPlan } from '../train/plan';
+import type { WeightSource } from '../model/weight-source';
 import { rng } from '../kernels/random';
 import { comparePytorch, type PytorchComparison } from './pytorch-reference';
 import { trainStepFlops } from './step-flops';
@@ -43,6 +45,7 @@ export interface TrainBenchResult {
   /** Median step time, leaving the first step out when there are several; null with steps 0. */
   step_ms: number | null;
   first_step_ms: number | null;
+  /** B × T per second at the median step; with real data, the timed steps' batch slots (padded_tokens) per second. */
   tokens_per_s: number | null;
   /** The step's useful arithmetic in TFLOP (step-flops.ts: products and attention, no recomputation). */
   step_tflop: number;
@@ -58,6 +61,27 @@ export interface TrainBenchResult {
   kernels: Record<string, { calls: number; ms: number }> | null;
   /** Against the PyTorch H100 figures (pytorch-reference.ts), when the run has their shape (4 × 512, r 16, all layers). */
   vs_pytorch_h100: PytorchComparison | null;
+  /** With real data (BenchData) only: whether the batches were packed. */
+  packing?: boolean;
+  /** With real data: tokens of the examples in the steps' batches (attention mask 1). */
+  real_tokens?: number;
+  /** With real data: the steps' batch slots, real and padding (the sum of each batch's B × T). */
+  padded_tokens?: number;
+  /** real_tokens / padded_tokens. */
+  real_token_fraction?: number;
+  /** Real tokens per second of the timed steps (all but the first when there are several); null with steps 0. */
+  real_tokens_per_s?: number | null;
+}
+
+/**
+ * Real data for the training benchmark (`bench --model DIR --data FILE`): the model folder's
+ * weights, and the batcher a run of the same batch size, max length and packing would use; step s
+ * trains that run's step-s batch (plan.microBatches(s), one micro-batch per step).
+ */
+export interface BenchData {
+  spec: ModelSpec;
+  weights: WeightSource;
+  plan: TrainingPlan;
 }
 
 export interface TrainBenchHooks {
@@ -101,40 +125,49 @@ export function benchSpec(opts: TrainBenchOptions): ModelSpec {
  * Gpu's peak is reset to it first, so one Gpu can serve several benchmarks in turn. Everything the
  * benchmark allocates is freed before it returns (or throws).
  */
-export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: TrainBenchHooks = {}): Promise<TrainBenchResult> {
+export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: TrainBenchHooks = {}, data?: BenchData): Promise<TrainBenchResult> {
   const progress = hooks.onProgress ?? (() => {});
-  const spec = benchSpec(opts);
+  const spec = data ? data.spec : benchSpec(opts);
   const { batch: B, seq: T, rank: r, steps, quant, checkpointing } = opts;
   const base = gpu.allocatedBytes;
   gpu.peakAllocatedBytes = base;
 
-  progress(`Generating random weights for ${opts.model} (${spec.numLayers} layers${quant === 'none' ? '' : `, ${quant}`})`);
-  let weights: ReturnType<typeof randomWeights> | null = randomWeights(spec, 1, quant);
+  if (!data) progress(`Generating random weights for ${opts.model} (${spec.numLayers} layers${quant === 'none' ? '' : `, ${quant}`})`);
+  let weights: ReturnType<typeof randomWeights> | WeightSource | null = data ? data.weights : randomWeights(spec, 1, quant);
+  // With real data the trainer is sized as a run's: the plan's longest row (T, or less unpacked).
+  const maxSeq = data ? data.plan.maxSeq : T;
   progress('Uploading the model and allocating the trainer');
   const trainer = await Trainer.create(
     gpu,
     { spec, weights },
     { r, alpha: 2 * r, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false },
     { ...DEFAULT_TRAIN, lr: 1e-4, maxSteps: Math.max(1, steps), checkpointing, schedule: 'constant' },
-    { maxBatch: B, maxSeq: T, quant },
+    { maxBatch: B, maxSeq, quant },
   );
   weights = null; // the host copy can go: the GPU holds the model now
   try {
     const g = rng(7);
     const ids = new Int32Array(B * T).map(() => Math.floor(g() * spec.vocabSize));
-    const batch: Batch = { B, T, inputIds: ids, attentionMask: new Int32Array(B * T).fill(1), labels: ids };
+    const random: Batch = { B, T, inputIds: ids, attentionMask: new Int32Array(B * T).fill(1), labels: ids };
+    const batchOf = (s: number): Batch => (data ? data.plan.microBatches(s).micro[0] : random);
+    const batch = batchOf(0);
+    const real: number[] = [];
+    const slots: number[] = [];
     const times: number[] = [];
     const losses: number[] = [];
     if (steps === 0) {
       // Memory only: record (do not run) the step's programs, which is where a step's shape-bound
       // allocations would happen; a training step itself allocates nothing.
       progress(`Recording the ${B}×${T} training-step programs (memory only)`);
-      await gpu.checked(() => trainer.prepare(B, T));
+      await gpu.checked(() => trainer.prepare(B, maxSeq));
     }
     for (let s = 0; s < steps; s++) {
       progress(`Step ${s + 1} of ${steps}`);
+      const b = batchOf(s);
+      real.push(b.attentionMask.reduce((n, m) => n + m, 0));
+      slots.push(b.B * b.T);
       const t0 = performance.now();
-      const res = await trainer.trainStep([batch]);
+      const res = await trainer.trainStep([b]);
       times.push(performance.now() - t0);
       losses.push(res.loss);
     }
@@ -156,7 +189,21 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
           .map(([k, v]) => [k, { calls: v.calls, ms: round(v.ms, 3) }]),
       );
     }
-    const tokensPerS = median === null ? null : significant(((B * T) / median) * 1000, 4);
+    const sum = (xs: number[]): number => xs.reduce((a, x) => a + x, 0);
+    // The timed steps, as for the median: all but the first when there are several.
+    const from = times.length > 1 ? 1 : 0;
+    // With real data the batches' shapes vary (padded T, an epoch's last batch): their slots per second.
+    const tokensPerS =
+      median === null ? null : data ? significant((sum(slots.slice(from)) / sum(times.slice(from))) * 1000, 4) : significant(((B * T) / median) * 1000, 4);
+    const realData = data
+      ? {
+          packing: data.plan.packing,
+          real_tokens: sum(real),
+          padded_tokens: sum(slots),
+          real_token_fraction: slots.length ? significant(sum(real) / sum(slots), 4) : 0,
+          real_tokens_per_s: times.length ? significant((sum(real.slice(from)) / sum(times.slice(from))) * 1000, 4) : null,
+        }
+      : {};
     const stepFlops = trainStepFlops(spec, { batch: B, seq: T, rank: r });
     return {
       model: opts.model,
@@ -177,7 +224,8 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
       adapter: gpu.adapterName,
       subgroups: gpu.subgroups,
       kernels,
-      vs_pytorch_h100: comparePytorch(opts.model, { allLayers: spec.numLayers === PRESETS[opts.model].numLayers, batch: B, seq: T, rank: r }, tokensPerS),
+      vs_pytorch_h100: data ? null : comparePytorch(opts.model, { allLayers: spec.numLayers === PRESETS[opts.model].numLayers, batch: B, seq: T, rank: r }, tokensPerS),
+      ...realData,
     };
   } finally {
     trainer.destroy();

@@ -156,3 +156,86 @@ describe('TrainingPlan', () => {
     expect(() => plan.microBatches(1.5)).toThrow();
   });
 });
+
+describe('TrainingPlan with packing', () => {
+  /** Example indices of each packed row of a batch (each example starts at a position 0 and names itself). */
+  const packedRowsOf = (b: Batch): number[][] =>
+    Array.from({ length: b.B }, (_, r) => {
+      const out: number[] = [];
+      for (let t = 0; t < b.T; t++) if (b.positions![r * b.T + t] === 0 && b.attentionMask[r * b.T + t] === 1) out.push(b.inputIds[r * b.T + t] - 1000);
+      return out;
+    });
+
+  it('packs rows of maxLength tokens; counts steps from the packed rows; every example once per epoch', () => {
+    // 12 examples of 5 tokens in rows of 16: 3 per row, 4 rows; batches of 2 rows: 2 per epoch.
+    const plan = new TrainingPlan(numbered(12, () => 5), { ...base, batchSize: 2, maxLength: 16, packing: true, epochs: 3 });
+    expect([plan.maxSeq, plan.rowsPerEpoch, plan.batchesPerEpoch, plan.stepsPerEpoch, plan.totalSteps]).toEqual([16, 4, 2, 2, 6]);
+    const all = Array.from({ length: 12 }, (_, i) => i);
+    for (const epoch of [0, 1, 2]) {
+      const seen: number[] = [];
+      for (let k = 0; k < plan.stepsPerEpoch; k++) {
+        const { epoch: e, micro } = plan.microBatches(epoch * plan.stepsPerEpoch + k);
+        expect(e).toBe(epoch);
+        for (const b of micro) {
+          expect([b.B, b.T]).toEqual([2, 16]);
+          for (const row of packedRowsOf(b)) {
+            expect(row.length).toBe(3);
+            seen.push(...row);
+          }
+          // 3 examples of 5 tokens, 4 targets each; 1 padding token.
+          expect(countedTokens(b)).toBe(2 * 3 * 4);
+          expect(b.attentionMask.reduce((a, m) => a + m, 0)).toBe(2 * 15);
+        }
+      }
+      expect([...seen].sort((a, b) => a - b)).toEqual(all);
+    }
+    const epochRows = (e: number) => plan.packedRows(e).map((r) => [...r].sort((a, b) => a - b));
+    expect(epochRows(1)).not.toEqual(epochRows(0));
+  });
+
+  it('is the same batches for the same seed and step, resumed or not; other seeds differ', () => {
+    const examples = numbered(60, (i) => 2 + ((i * 37) % 61));
+    const opts: PlanOptions = { ...base, batchSize: 3, gradAccum: 2, maxLength: 64, packing: true };
+    const full = new TrainingPlan(examples, opts);
+    const steps = 2 * full.stepsPerEpoch + 1;
+    const reference = Array.from({ length: steps }, (_, k) => full.microBatches(k));
+    for (const k of [1, full.stepsPerEpoch, steps - 1]) {
+      const resumed = new TrainingPlan(examples, opts);
+      for (let s = k; s < steps; s++) expect(resumed.microBatches(s), `step ${s} resumed at ${k}`).toEqual(reference[s]);
+    }
+    expect(new TrainingPlan(examples, { ...opts, seed: 8 }).microBatches(0)).not.toEqual(reference[0]);
+    // The same number of rows every epoch.
+    for (const e of [0, 1, 2, 3]) expect(full.packedRows(e).length).toBe(full.rowsPerEpoch);
+  });
+
+  it('fills rows: far fewer padded tokens than padded batches of the same data', () => {
+    // Skewed lengths: most short, a few long (2..64 tokens, rows of 64).
+    const examples = numbered(200, (i) => (i % 10 === 0 ? 40 + (i % 25) : 2 + ((i * 7) % 20)));
+    const real = examples.reduce((n, e) => n + e.inputIds.length, 0);
+    const packed = new TrainingPlan(examples, { ...base, batchSize: 4, maxLength: 64, packing: true });
+    let slots = 0;
+    let tokens = 0;
+    for (let k = 0; k < packed.stepsPerEpoch; k++) {
+      for (const b of packed.microBatches(k).micro) {
+        slots += b.B * b.T;
+        tokens += b.attentionMask.reduce((a, m) => a + m, 0);
+      }
+    }
+    expect(tokens).toBe(real);
+    expect(packed.rowsPerEpoch).toBe(Math.ceil(real / 64));
+    expect(tokens / slots).toBeGreaterThan(0.95);
+  });
+
+  it('without maxLength packs into rows of the longest example; validation batches stay padded', () => {
+    const plan = new TrainingPlan(numbered(6, (i) => [4, 9, 3, 5, 2, 7][i]), { ...base, batchSize: 8, packing: true });
+    expect(plan.maxSeq).toBe(9);
+    // Best-fit decreasing over 9, 7, 5, 4, 3, 2 in rows of 9: [9], [7, 2], [5, 4], [3].
+    expect(plan.rowsPerEpoch).toBe(4);
+    const [b] = plan.microBatches(0).micro;
+    expect(packedRowsOf(b).map((r) => r.length).sort()).toEqual([1, 1, 2, 2]);
+    // Validation: padded to its own longest row (3), as without packing.
+    const [v] = plan.batchesOf(numbered(2, () => 3));
+    expect(v.positions).toBeUndefined();
+    expect([v.B, v.T]).toEqual([2, 3]);
+  });
+});

@@ -11,7 +11,13 @@
 // capped at maxSeq = min(maxLength, the longest row of the data), at least MIN_SEQ. The trainer
 // records GPU programs per distinct B×T and sizes its buffers for batchSize×maxSeq, so bucketing
 // keeps the number of recorded programs small (about maxSeq / bucket) while short batches stay cheap.
-import { padBatch, shuffled, type TokenSequence } from '../../data/sequences';
+//
+// Packing (opts.packing): an epoch's examples, in its shuffled order, are packed into rows of
+// T = maxLength tokens (packRows, best-fit decreasing; packBatch: positions restart per example,
+// no target across a boundary), the rows are shuffled by the epoch's seed, and batches take
+// batchSize rows. Every batch has that one T, and every epoch the same number of rows (packRows
+// depends only on the lengths), so steps per epoch are fixed and step k is still a pure function of k.
+import { packBatch, packRows, padBatch, shuffled, type TokenSequence } from '../../data/sequences';
 import type { Batch } from './types';
 
 /** T of every batch is a multiple of this (unless capped at maxSeq). */
@@ -37,6 +43,8 @@ export interface PlanOptions {
   maxLength?: number;
   /** Round each batch's T up to a multiple of this (default SEQ_BUCKET). */
   bucket?: number;
+  /** Several examples per row (rows of maxLength tokens, or of the longest example without it). */
+  packing?: boolean;
 }
 
 /**
@@ -52,14 +60,30 @@ export function paddedLength(n: number, cap: number, bucket = SEQ_BUCKET): numbe
   return Math.max(MIN_SEQ, Math.min(cap, Math.ceil(n / bucket) * bucket));
 }
 
+/**
+ * T of every packed batch: maxLength (the row budget the user chose; packing fills it), or the
+ * longest example when there is no maxLength; at least MIN_SEQ.
+ */
+export function packedLength(longest: number, maxLength?: number): number {
+  if (maxLength !== undefined && Number.isFinite(maxLength)) return Math.max(MIN_SEQ, maxLength);
+  return maxSeqFor(longest);
+}
+
 /** The same seed and epoch give the same order; different seeds do not share epochs' orders. */
 function epochSeed(seed: number, epoch: number): number {
   return (Math.imul(seed, 1_000_003) + Math.imul(epoch, 7919)) >>> 0;
 }
 
+/** The order of an epoch's packed rows: seeded apart from the examples' order of the same epoch. */
+function rowSeed(seed: number, epoch: number): number {
+  return (epochSeed(seed, epoch) ^ 0x5bd1e995) >>> 0;
+}
+
 export class TrainingPlan {
   /** The last epoch's order (a step needs one epoch; a run moves forward through them). */
   private cached: { epoch: number; order: number[] } | null = null;
+  /** The last epoch's packed rows (example indices), with packing. */
+  private cachedRows: { epoch: number; rows: number[][] } | null = null;
   readonly batchSize: number;
   readonly gradAccum: number;
   readonly bucket: number;
@@ -68,6 +92,9 @@ export class TrainingPlan {
   readonly totalSteps: number;
   /** Longest padded row of any training batch: the trainer's maxSeq (with the validation batches'). */
   readonly maxSeq: number;
+  readonly packing: boolean;
+  /** Rows of an epoch: its examples, or with packing its packed rows (the same for every epoch). */
+  readonly rowsPerEpoch: number;
 
   constructor(
     private readonly examples: readonly TokenSequence[],
@@ -78,20 +105,26 @@ export class TrainingPlan {
     this.batchSize = opts.batchSize;
     this.gradAccum = Math.max(1, Math.floor(opts.gradAccum));
     this.bucket = Math.max(1, Math.floor(opts.bucket ?? SEQ_BUCKET));
-    this.batchesPerEpoch = Math.ceil(examples.length / this.batchSize);
+    this.packing = opts.packing === true;
+    this.maxSeq = this.packing ? packedLength(this.longestOf(examples), opts.maxLength) : this.capOf(examples);
+    this.rowsPerEpoch = this.packing ? this.packedRows(0).length : examples.length;
+    this.batchesPerEpoch = Math.ceil(this.rowsPerEpoch / this.batchSize);
     this.stepsPerEpoch = Math.ceil(this.batchesPerEpoch / this.gradAccum);
     this.totalSteps = opts.maxSteps ?? Math.max(1, Math.round((opts.epochs ?? 1) * this.stepsPerEpoch));
-    this.maxSeq = this.capOf(examples);
   }
 
   private rowLength(e: TokenSequence): number {
     return Math.min(e.inputIds.length, this.opts.maxLength ?? Number.POSITIVE_INFINITY);
   }
 
-  private capOf(rows: readonly TokenSequence[]): number {
+  private longestOf(rows: readonly TokenSequence[]): number {
     let longest = 0;
     for (const e of rows) longest = Math.max(longest, e.inputIds.length);
-    return maxSeqFor(longest, this.opts.maxLength);
+    return longest;
+  }
+
+  private capOf(rows: readonly TokenSequence[]): number {
+    return maxSeqFor(this.longestOf(rows), this.opts.maxLength);
   }
 
   /** One batch of `rows`: T bucketed and capped at `cap`, longer rows cut. */
@@ -113,14 +146,35 @@ export class TrainingPlan {
     return this.cached.order;
   }
 
+  /** Epoch `epoch`'s packed rows in their order, each a list of example indices (with packing). */
+  packedRows(epoch: number): number[][] {
+    if (this.cachedRows?.epoch !== epoch) {
+      const order = this.epochOrder(epoch);
+      const rows = packRows(
+        order.map((i) => this.rowLength(this.examples[i])),
+        this.maxSeq,
+      ).map((row) => row.map((k) => order[k]));
+      this.cachedRows = { epoch, rows: shuffled(rows, rowSeed(this.opts.seed, epoch)) };
+    }
+    return this.cachedRows.rows;
+  }
+
   /** The micro-batches of optimizer step `step` (0-based), and its epoch (0-based). */
   microBatches(step: number): { epoch: number; micro: Batch[] } {
     if (!(Number.isInteger(step) && step >= 0)) throw new Error(`step must be a non-negative integer, got ${step}`);
     const epoch = Math.floor(step / this.stepsPerEpoch);
     const first = (step % this.stepsPerEpoch) * this.gradAccum;
     const last = Math.min(first + this.gradAccum, this.batchesPerEpoch);
-    const order = this.epochOrder(epoch);
     const micro: Batch[] = [];
+    if (this.packing) {
+      const packed = this.packedRows(epoch);
+      for (let j = first; j < last; j++) {
+        const rows = packed.slice(j * this.batchSize, (j + 1) * this.batchSize).map((row) => row.map((i) => this.examples[i]));
+        micro.push(packBatch(rows, this.maxSeq, this.opts.padId));
+      }
+      return { epoch, micro };
+    }
+    const order = this.epochOrder(epoch);
     for (let j = first; j < last; j++) {
       const rows = order.slice(j * this.batchSize, (j + 1) * this.batchSize).map((i) => this.examples[i]);
       micro.push(this.batch(rows, this.maxSeq));
@@ -130,7 +184,8 @@ export class TrainingPlan {
 
   /**
    * `examples` in their order as batches of batchSize rows with the training batches' truncation
-   * and padding (for validation). Their T is at most maxSeqFor(their longest row, maxLength).
+   * and padding (for validation; never packed, so a validation loss means the same with packing
+   * on or off). Their T is at most maxSeqFor(their longest row, maxLength).
    */
   batchesOf(examples: readonly TokenSequence[]): Batch[] {
     const cap = this.capOf(examples);

@@ -43,18 +43,27 @@ export async function planRecipeData(source: ByteSource, fileName: string, tok: 
     maxSteps: s.maxSteps,
     epochs: s.epochs,
     maxLength: s.maxLength,
+    packing: s.packing,
   });
   return { prepared, plan, trainExamples: train.length, validationExamples: validation.length, valBatches: plan.batchesOf(validation) };
 }
 
-/** The rows of a padded batch without their padding (attention mask 0). */
+/**
+ * The rows of a batch without their padding (attention mask 0). A packed row (Batch.positions) is
+ * written as its examples, one row each: train.py then trains the same targets (a packed example's
+ * first label is -100, as a row's first token is never a target) without needing packed attention.
+ */
 export function batchRows(b: Batch): RecipeRow[] {
   const rows: RecipeRow[] = [];
   for (let r = 0; r < b.B; r++) {
     const o = r * b.T;
-    let n = 0;
-    while (n < b.T && b.attentionMask[o + n] === 1) n++;
-    rows.push({ input_ids: Array.from(b.inputIds.subarray(o, o + n)), labels: Array.from(b.labels.subarray(o, o + n)) });
+    let s = 0;
+    while (s < b.T && b.attentionMask[o + s] === 1) {
+      let n = s + 1;
+      while (n < b.T && b.attentionMask[o + n] === 1 && !(b.positions && b.positions[o + n] === 0)) n++;
+      rows.push({ input_ids: Array.from(b.inputIds.subarray(o + s, o + n)), labels: Array.from(b.labels.subarray(o + s, o + n)) });
+      s = n;
+    }
   }
   return rows;
 }

@@ -82,6 +82,12 @@ export const JOB_MAP: Record<Exclude<keyof RecipeSettings, 'lora' | 'train'>, Se
   epochs: { recipe: 'data.epochs', value: (s) => s.epochs, hf: 'epochs are unrolled into the steps of data/train.jsonl', axolotl: 'num_epochs' },
   valFraction: { recipe: 'data.val_fraction', value: (s) => s.valFraction, hf: 'the held-out rows are data/validation.jsonl', axolotl: 'val_set_size' },
   format: { recipe: 'data.format', value: (s) => s.format, hf: 'the source file was formatted and tokenized by the studio', axolotl: null, note: 'axolotl trains on the pretokenized rows' },
+  packing: {
+    recipe: 'data.packing',
+    value: (s) => s.packing,
+    hf: "the studio's packed micro-batches, each packed row written as its examples (the same targets)",
+    axolotl: 'sample_packing',
+  },
   skipInvalid: { recipe: 'data.skip_invalid', value: (s) => s.skipInvalid, hf: 'invalid records were skipped by the studio', axolotl: null, note: 'axolotl trains on the pretokenized rows' },
 };
 
@@ -101,6 +107,7 @@ export const STUDIO_SETTINGS: Record<keyof TrainSettings, string> = {
   train: 'TRAIN_MAP (recipe.json trainer.*)',
   batchSize: 'JOB_MAP batchSize',
   maxLength: 'JOB_MAP maxLength',
+  packing: 'JOB_MAP packing',
   checkpointEvery: 'train.py --save-steps N',
   validationExamples: 'JOB_MAP valFraction (the held-out rows are data/validation.jsonl)',
 };

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadModelTokenizer, openDataFile } from '../../cli/prepare';
 import { prepareDataset } from '../../data/pipeline';
-import { splitValidation } from '../../data/sequences';
+import { packBatch, splitValidation } from '../../data/sequences';
 import { initLoraTensors, parseAdapterWeights } from '../../engine/lora/adapter';
 import { loadModelSpec } from '../../engine/model/weights';
 import { TrainingPlan } from '../../engine/train/plan';
@@ -17,7 +17,7 @@ import { nodeFolder } from '../../io/node-files';
 import type { TrainSettings } from '../../worker/protocol';
 import { recipeFiles, type RecipeFiles } from './build';
 import { buildRecipe } from './command';
-import { planRecipeData } from './data';
+import { batchRows, planRecipeData } from './data';
 import { writeRecipeFolder } from './folder';
 import { allMappings, STUDIO_SETTINGS } from './mapping';
 import { parseRecipeArgs, RecipeError, type RecipeJob } from './settings';
@@ -186,7 +186,7 @@ describe('settings table', () => {
       'train.lr': 0.001, 'train.schedule': 'linear', 'train.warmupSteps': 2, 'train.maxSteps': planned.plan.totalSteps, 'train.gradAccum': 2,
       'train.beta1': 0.8, 'train.beta2': 0.95, 'train.eps': 1e-6, 'train.weightDecay': 0.01, 'train.maxGradNorm': 0.5, 'train.seed': 7,
       'train.checkpointing': true,
-      batchSize: 3, maxLength: 48, maxSteps: null, epochs: 2.5, valFraction: 0.2, format: 'auto', skipInvalid: false,
+      batchSize: 3, maxLength: 48, maxSteps: null, epochs: 2.5, valFraction: 0.2, format: 'auto', skipInvalid: false, packing: false,
     };
     // PEFT's names in adapter_init/adapter_config.json, which train.py loads the adapter from.
     const peft: Record<string, string> = {
@@ -218,7 +218,19 @@ describe('settings table', () => {
 
   it("names where every field of the studio's TrainSettings goes", () => {
     const train: TrainHyper = { ...settings().train };
-    const studio: Required<TrainSettings> = { lora: settings().lora, startAdapter: 'a', train, batchSize: 1, maxLength: 2, checkpointEvery: 3, validationExamples: 4 };
+    const studio: Required<TrainSettings> = { lora: settings().lora, startAdapter: 'a', train, batchSize: 1, maxLength: 2, packing: true, checkpointEvery: 3, validationExamples: 4 };
     for (const k of Object.keys(studio)) expect(STUDIO_SETTINGS[k as keyof TrainSettings], k).toMatch(/\S/);
+  });
+});
+
+describe('batchRows', () => {
+  it('writes a packed row as its examples, with the packed labels (no target across a boundary)', () => {
+    const seq = (ids: number[], mask: number[]) => ({ inputIds: Int32Array.from(ids), trainMask: Uint8Array.from(mask) });
+    const b = packBatch([[seq([5, 6, 7], [0, 1, 1]), seq([8, 9], [1, 1])], [seq([3, 4], [1, 1])]], 6, 0);
+    expect(batchRows(b)).toEqual([
+      { input_ids: [5, 6, 7], labels: [-100, 6, 7] },
+      { input_ids: [8, 9], labels: [-100, 9] },
+      { input_ids: [3, 4], labels: [-100, 4] },
+    ]);
   });
 });

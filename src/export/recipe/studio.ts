@@ -37,6 +37,7 @@ export function studioRecipeZip(inp: StudioRecipeInputs, date = new Date()): Uin
     seed: settings.train.seed,
     maxSteps: settings.train.maxSteps,
     maxLength: settings.maxLength,
+    packing: settings.packing === true,
   });
   const n = train.length + validation.length;
   const job: RecipeJob = {
@@ -58,6 +59,7 @@ export function studioRecipeZip(inp: StudioRecipeInputs, date = new Date()): Uin
       valFraction: n ? validation.length / n : 0,
       format: inp.prepared.stats.format,
       skipInvalid: inp.skipInvalid,
+      packing: settings.packing === true,
     },
   };
   const files = recipeFiles({

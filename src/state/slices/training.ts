@@ -92,7 +92,7 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
         return;
       }
       listen();
-      const settings = toTrainSettings(s.settings, examples);
+      const settings = toTrainSettings(s.settings, examples, s.dataset.details?.lengths ?? null);
       // The settings panel's check, with the same numbers (engine/train/memory.ts).
       const fit = s.model.summary ? checkFit(s.model.summary, settings, s.gpu.info, s.dataset.summary?.longestExample ?? null) : null;
       if (fit && !fit.fits) {

@@ -1,5 +1,6 @@
 import './dataset.css';
 import { useStudio } from '../../state/store';
+import { packingOf } from '../../state/settings';
 import { isActive } from '../../state/slices/training';
 import { ErrorBox } from '../common/ErrorBox';
 import { formatCount } from '../common/format';
@@ -23,6 +24,8 @@ export function DatasetPanel() {
   const dataset = useStudio((s) => s.dataset);
   const modelReady = useStudio((s) => s.model.status === 'ready');
   const maxLength = useStudio((s) => Number(s.settings.numbers.maxLength));
+  // Packing as the run would use it (the switch, or automatic from the examples' lengths).
+  const packing = useStudio((s) => packingOf(s.settings, s.dataset.details?.lengths ?? null));
   const validationExamples = useStudio((s) => Number(s.settings.numbers.validationExamples) || 0);
   const training = useStudio((s) => isActive(s.training.status));
   const loadDatasetFile = useStudio((s) => s.loadDatasetFile);
@@ -93,6 +96,7 @@ export function DatasetPanel() {
             total={d.examples}
             maxLength={maxLength > 0 ? maxLength : undefined}
             protect={protect}
+            packing={packing}
           />
         </div>
       ) : null}

@@ -1,4 +1,5 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
+import { packRows } from '../../data/sequences';
 import type { PreviewToken } from '../../worker/protocol';
 
 export interface TokenPreviewProps {
@@ -14,13 +15,16 @@ export interface TokenPreviewProps {
   maxLength?: number;
   /** A trained span cut by maxLength is masked whole (assistant-only training of chat/completion data). */
   protect?: boolean;
+  /** Training packs examples into rows of maxLength (Settings → Packing). */
+  packing?: boolean;
 }
 
 type Kind = 'trained' | 'masked' | 'cut' | 'cut-turn';
 
 /** What training does with each shown token at `maxLength` (src/data truncateExample's rule). */
-export function tokenKinds(row: PreviewToken[], maxLength: number, protect: boolean): Kind[] {
-  const kinds: Kind[] = row.map((t, i) => (i >= maxLength ? 'cut' : t.trained ? 'trained' : 'masked'));
+export function tokenKinds(row: PreviewToken[], maxLength: number, protect: boolean, packing = false): Kind[] {
+  // Packed, an example's first token has label -100 (no target from the example before it).
+  const kinds: Kind[] = row.map((t, i) => (i >= maxLength ? 'cut' : t.trained && !(packing && i === 0) ? 'trained' : 'masked'));
   if (protect && maxLength > 0 && maxLength < row.length && row[maxLength].trained && row[maxLength - 1].trained) {
     let r = maxLength - 1;
     while (r > 0 && row[r - 1].trained) r--;
@@ -37,12 +41,26 @@ const TITLES: Record<Kind, string> = {
 };
 
 /** The dataset's examples token by token: trained tokens highlighted, masked ones grey, cut ones struck. */
-export function TokenPreview({ rows, lines, lengths, total, maxLength = Number.MAX_SAFE_INTEGER, protect = false }: TokenPreviewProps) {
+/**
+ * With packing: the packed row the shown example shares, as the previewed examples would pack
+ * (packRows, the trainer's rule; training packs the whole shuffled epoch, so its rows differ).
+ */
+function packedRowNote(lengths: readonly number[], i: number, maxLength: number): string {
+  const rows = packRows(lengths, maxLength);
+  const row = rows.find((r) => r.includes(i)) ?? [i];
+  const used = row.reduce((n, k) => n + Math.min(lengths[k], maxLength), 0);
+  const others = row.filter((k) => k !== i).map((k) => k + 1);
+  return `Packed: a row of ${maxLength} tokens holds ${others.length ? `this example and example${others.length === 1 ? '' : 's'} ${others.join(', ')}` : 'this example alone'} of this preview (${used} tokens, ${maxLength - used} padding). Its positions restart at 0 and its first token is not a target.`;
+}
+
+export function TokenPreview({ rows, lines, lengths, total, maxLength = Number.MAX_SAFE_INTEGER, protect = false, packing = false }: TokenPreviewProps) {
   const [index, setIndex] = useState(0);
+  const fullLengths = useMemo(() => rows.map((r, k) => lengths?.[k] ?? r.length), [rows, lengths]);
   if (rows.length === 0) return null;
   const i = Math.min(index, rows.length - 1);
   const row = rows[i];
-  const kinds = tokenKinds(row, maxLength, protect);
+  const packed = packing && maxLength < Number.MAX_SAFE_INTEGER;
+  const kinds = tokenKinds(row, maxLength, protect, packed);
   const trained = kinds.filter((k) => k === 'trained').length;
   const full = lengths?.[i] ?? row.length;
   return (
@@ -80,6 +98,11 @@ export function TokenPreview({ rows, lines, lengths, total, maxLength = Number.M
         <span className="tok trained">trained</span> <span className="tok masked">masked</span> <span className="tok cut">cut at Max length</span>{' '}
         <span className="tok cut-turn">masked: turn cut by Max length</span>
       </p>
+      {packed ? (
+        <p className="muted" data-testid="token-packing">
+          {packedRowNote(fullLengths, i, maxLength)}
+        </p>
+      ) : null}
       <p className="tokens" data-testid="token-view">
         {row.map((t, k) => (
           <span key={k}>

@@ -16,7 +16,8 @@ export function MemoryEstimateView({ valid }: { valid: boolean }) {
   const gpu = useStudio((s) => s.gpu.info);
   const examples = useStudio((s) => s.dataset.summary?.examples ?? null);
   const longest = useStudio((s) => s.dataset.summary?.longestExample ?? null);
-  const train = useMemo(() => (model && valid ? toTrainSettings(settings, examples) : null), [model, valid, settings, examples]);
+  const lengths = useStudio((s) => s.dataset.details?.lengths ?? null);
+  const train = useMemo(() => (model && valid ? toTrainSettings(settings, examples, lengths) : null), [model, valid, settings, examples, lengths]);
   const fit = useMemo(() => (model && train ? checkFit(model, train, gpu, longest) : null), [model, train, gpu, longest]);
   if (!model) return <p className="muted">The memory estimate appears once a model is loaded.</p>;
   if (!fit) return <p className="muted">The memory estimate appears once the settings are valid.</p>;

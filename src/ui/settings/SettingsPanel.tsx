@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
 import { PROJECTIONS, type Projection } from '../../engine/model/spec';
 import type { Schedule } from '../../engine/train/types';
-import { OTHER_HINTS, plannedSteps, validateSettings, type TargetPreset } from '../../state/settings';
+import { OTHER_HINTS, packingOf, plannedSteps, rowsPerEpoch, validateSettings, type TargetPreset } from '../../state/settings';
 import { isActive } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
 import { Hint } from '../common/Hint';
@@ -30,7 +30,10 @@ export function SettingsPanel() {
   const errors = useMemo(() => validateSettings(settings, { model, examples }), [settings, model, examples]);
   const shown = show ? errors : {};
   const messages = Object.values(shown);
-  const steps = plannedSteps(settings, examples);
+  const lengths = useStudio((s) => s.dataset.details?.lengths ?? null);
+  const steps = plannedSteps(settings, examples, lengths);
+  const packing = packingOf(settings, lengths);
+  const rows = rowsPerEpoch(settings, examples, lengths);
 
   const toggleTarget = (p: Projection, on: boolean) =>
     update({ customTargets: on ? [...settings.customTargets, p] : settings.customTargets.filter((t) => t !== p) });
@@ -127,6 +130,14 @@ export function SettingsPanel() {
           <NumberField field="batchSize" error={shown.batchSize} />
           <NumberField field="gradAccum" error={shown.gradAccum} />
           <NumberField field="maxLength" error={shown.maxLength} />
+          <div className="field">
+            <label htmlFor="set-packing">
+              <input id="set-packing" type="checkbox" checked={packing} onChange={(e) => update({ packing: e.target.checked })} aria-describedby="set-packing-hint" />
+              Packing
+            </label>
+            <Hint id="set-packing-hint" text={OTHER_HINTS.packing} />
+            {settings.packing === null ? <span className="muted"> (automatic)</span> : null}
+          </div>
           <NumberField field="weightDecay" error={shown.weightDecay} />
           <NumberField field="maxGradNorm" error={shown.maxGradNorm} />
           <NumberField field="seed" error={shown.seed} />
@@ -135,8 +146,8 @@ export function SettingsPanel() {
         </div>
         {Number.isFinite(steps) && examples ? (
           <p className="muted">
-            {steps} optimizer steps over {examples} examples (
-            {((steps * Number(settings.numbers.batchSize) * Number(settings.numbers.gradAccum)) / examples).toFixed(1)} epochs).
+            {steps} optimizer steps over {examples} examples{packing && rows ? ` packed into ${rows} rows of ${settings.numbers.maxLength} tokens` : ''} (
+            {((steps * Number(settings.numbers.batchSize) * Number(settings.numbers.gradAccum)) / (rows || examples)).toFixed(1)} epochs).
           </p>
         ) : null}
       </fieldset>

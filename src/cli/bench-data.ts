@@ -1,0 +1,27 @@
+// `bench --model MODEL_DIR --data FILE --batch B --seq T [--packing]`: the training benchmark on a
+// real model folder and a real dataset. The file is prepared as `train` prepares it (the folder's
+// tokenizer and chat template, truncation at T; src/data/pipeline.ts) and batched by the run's own
+// batcher (TrainingPlan: batch B, max length T, the default seed, packed or padded), so the steps
+// time the batches a `train --batch-size B --max-length T [--packing]` run would see.
+import { DatasetError, formatIssue } from '../data/errors';
+import { prepareDataset } from '../data/pipeline';
+import type { BenchData } from '../engine/bench/train-bench';
+import { openModelFolder } from '../engine/model/weights';
+import { TrainingPlan } from '../engine/train/plan';
+import { DEFAULT_TRAIN } from '../engine/train/types';
+import { nodeFolder } from '../io/node-files';
+import { loadModelTokenizer, openDataFile } from './prepare';
+
+export async function loadBenchData(modelDir: string, dataFile: string, batch: number, seq: number, packing: boolean): Promise<BenchData> {
+  const { spec, weights } = await openModelFolder(nodeFolder(modelDir));
+  const tok = loadModelTokenizer(modelDir);
+  let prepared;
+  try {
+    prepared = await prepareDataset(openDataFile(dataFile), tok, { fileName: dataFile, maxLength: seq });
+  } catch (e) {
+    if (e instanceof DatasetError) throw new DatasetError(`--data ${dataFile}: ${e.message}${e.issues.slice(0, 5).map((i) => `\n${formatIssue(i)}`).join('')}`, e.issues);
+    throw e;
+  }
+  const plan = new TrainingPlan(prepared.examples, { batchSize: batch, gradAccum: 1, padId: tok.padId, seed: DEFAULT_TRAIN.seed, maxLength: seq, packing });
+  return { spec, weights, plan };
+}
