@@ -98,7 +98,7 @@ describe('pushToHub', () => {
   });
 
   it('after a connection dropped at the commit, the retry completes without uploading the adapter again', async () => {
-    hub.api.dropOnce('commit');
+    hub.api.drop('commit');
     const e = await failure(push());
     expect(e.kind).toBe('connection');
     expect(e.message).toMatch(/dropped while committing.*Retry continues/);
@@ -112,7 +112,7 @@ describe('pushToHub', () => {
   });
 
   it('after a connection dropped during the LFS upload, the retry uploads it and completes', async () => {
-    hub.api.dropOnce('lfs-upload');
+    hub.api.drop('lfs-upload');
     expect((await failure(push())).kind).toBe('connection');
     await push();
     expect(uploads()).toBe(2);

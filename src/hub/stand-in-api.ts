@@ -62,8 +62,13 @@ export interface StandInApi {
   repos: Map<string, PushedRepo>;
   /** The next call of `route` answers `status` with `message` (as the Hub's JSON error). */
   failOnce(route: ApiRoute, status: number, message: string): void;
-  /** The next call of `route` drops the connection without answering (after reading the body). */
-  dropOnce(route: ApiRoute): void;
+  /**
+   * The next `times` calls of `route` drop the connection without answering (after reading the
+   * body). Chromium resends a request once, unseen by the page, when a reused connection closes
+   * before any answer, so a browser test drops more than once (then calls stopDrops).
+   */
+  drop(route: ApiRoute, times?: number): void;
+  stopDrops(): void;
 }
 
 const REPO_NAME = /^(?![.-])(?!.*(--|\.\.))[A-Za-z0-9_.-]{1,96}(?<![.-])$/;
@@ -83,7 +88,7 @@ export function createStandInApi(options: StandInApiOptions, cors: Record<string
   for (const id of options.existing ?? []) repos.set(id, { private: false, files: new Map(), commits: 1 });
   const lfs = new Map<string, Uint8Array>();
   const failures = new Map<ApiRoute, { status: number; message: string }>();
-  const drops = new Set<ApiRoute>();
+  const drops = new Map<ApiRoute, number>();
 
   const userOf = (req: IncomingMessage): StandInUser | null => {
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
@@ -120,7 +125,9 @@ export function createStandInApi(options: StandInApiOptions, cors: Record<string
     const error = (status: number, message: string): void => json(status, { error: message }, { 'X-Error-Message': message });
     void (async () => {
       const body = await readBody(req);
-      if (drops.delete(r.route)) {
+      const left = drops.get(r.route) ?? 0;
+      if (left > 0) {
+        drops.set(r.route, left - 1);
         entry.status = -1;
         res.destroy(); // the connection drops: no answer
         return;
@@ -208,8 +215,11 @@ export function createStandInApi(options: StandInApiOptions, cors: Record<string
     failOnce(route, status, message) {
       failures.set(route, { status, message });
     },
-    dropOnce(route) {
-      drops.add(route);
+    drop(route, times = 1) {
+      drops.set(route, times);
+    },
+    stopDrops() {
+      drops.clear();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useCallback, useMemo } from 'react';
 import type { ModelSpec } from '../../engine/model/spec';
 import type { HubModelHit } from '../../hub/search';
 import { checkFit } from '../../state/gpu-fit';
@@ -24,7 +24,7 @@ function useFitOf(): (hit: HubModelHit, spec: ModelSpec | ErrorInfo | undefined)
     () => (Object.keys(validateSettings(form, { model: null, examples })).length === 0 ? toTrainSettings(form, examples) : null),
     [form, examples],
   );
-  return (hit, spec) => {
+  return useCallback((hit, spec) => {
     if (spec === undefined) return { kind: 'unknown', text: hit.gated ? 'Gated: enter your access token to check the fit' : 'Checking the fit…' };
     if (!('hiddenSize' in spec)) return { kind: 'unknown', text: `Fit unknown: ${spec.message}` };
     if (!train) return { kind: 'unknown', text: 'Fit unknown: the settings are not valid' };
@@ -35,7 +35,7 @@ function useFitOf(): (hit: HubModelHit, spec: ModelSpec | ErrorInfo | undefined)
     if (!fit.fits) return { kind: 'no', text: `Does not fit this GPU (${at}): ${fit.problems.map((p) => `the ${p.label} needs ${formatBytes(p.bytes)}, the limit is ${formatBytes(p.max)}`).join('; ')}` };
     if (fit.warning) return { kind: 'tight', text: `Fits this GPU's limits but needs about ${needs}, more than a tab usually gets (${at})` };
     return { kind: 'fits', text: `Fits this GPU: about ${needs} (${at})` };
-  };
+  }, [quant, train, gpu, longest]);
 }
 
 /** Hub search results under the model field; offline, the stored models matching the text. */
@@ -44,6 +44,8 @@ export function HubResults({ state, query, onChoose }: { state: HubSearchState; 
   const library = useStudio((s) => s.library.items);
   const useStored = useStudio((s) => s.useStored);
   const fitOf = useFitOf();
+  // One estimate per result and change of settings, not per render (a large model's takes a while).
+  const fits = useMemo(() => (state.status === 'done' ? new Map(state.result.hits.map((h) => [h.id, fitOf(h, state.specs[h.id])])) : null), [state, fitOf]);
 
   if (state.status === 'idle') return null;
   if (state.status === 'searching') return <p className="muted" role="status">Searching the Hub…</p>;
@@ -79,7 +81,7 @@ export function HubResults({ state, query, onChoose }: { state: HubSearchState; 
     <div className="hub-results">
       <ul aria-label="Hub models" className="library-list">
         {hits.map((h) => {
-          const fit = fitOf(h, state.specs[h.id]);
+          const fit = fits!.get(h.id)!;
           return (
             <li key={h.id} data-testid="hub-hit">
               <button type="button" className="link library-name" disabled={busy} onClick={() => onChoose(h.id)} aria-label={`Load ${h.id}`}>
