@@ -116,7 +116,7 @@ test.describe('Hub search and push', () => {
       await openStudio(page);
       await page.getByRole('button', { name: 'Use demo model' }).click();
       await expect(page.getByTestId('dataset-summary')).toContainText('sample.jsonl', { timeout: 120_000 });
-      await page.getByLabel('Max steps', { exact: true }).fill('2');
+      await page.getByLabel('Max steps', { exact: true }).fill('1');
       await page.getByRole('button', { name: 'Start training' }).click();
       await expect(page.getByText('Training finished.')).toBeVisible({ timeout: 5 * 60_000 });
 

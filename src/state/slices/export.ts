@@ -146,6 +146,8 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
     },
     resetExport() {
       exported = null;
+      // A new run or model: the last push's report no longer describes what Push would send.
+      if (get().hubPush.status !== 'pushing') set({ hubPush: { status: 'idle', progress: null, error: null, result: null } });
       set({ exportState: { busy: false, error: null }, onnxExport: { busy: false, error: null, done: null, checking: false, check: null } });
     },
     onnxExport: { busy: false, error: null, done: null, checking: false, check: null },

@@ -50,7 +50,7 @@ export function HubPush({ trained }: { trained: boolean }) {
     <div className="hub-push">
       <h3>Push to the Hub</h3>
       <p className="muted">
-        Commits <code>adapter_model.safetensors</code>, <code>adapter_config.json</code> and the <code>README.md</code> model card to a model repository on {host}
+        Commits <code>adapter_model.safetensors</code>, <code>adapter_config.json</code> and the <code>README.md</code> model card to a model repository on {host}{' '}
         under your account (or <code>organization/name</code>). The token needs write access; it is used for this push only and never stored.
       </p>
       <div className="row">
