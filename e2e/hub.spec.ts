@@ -6,7 +6,8 @@
 //   marks a 405B Llama as not fitting this GPU (the one memory estimate), loads the chosen one;
 //   with the Hub gone, the page says so and the library answers alone.
 // - Push: a 401 is named; a connection dropped at the commit is named; Retry completes without
-//   sending the adapter again; the stand-in holds the three files byte for byte.
+//   sending the adapter again; the stand-in holds the three files byte for byte, and the GGUF
+//   adapter folder built on the page under gguf-adapter/.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server';
@@ -120,6 +121,12 @@ test.describe('Hub search and push', () => {
       await page.getByRole('button', { name: 'Start training' }).click();
       await expect(page.getByText('Training finished.')).toBeVisible({ timeout: 5 * 60_000 });
 
+      // A GGUF of the adapter built on the page goes along, in its folder.
+      const [ggufDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download GGUF adapter' }).click()]);
+      const ggufZipPath = testInfo.outputPath('gguf-adapter.zip');
+      await ggufDl.saveAs(ggufZipPath);
+      await expect(page.getByTestId('push-extras')).toContainText('Also pushed: gguf-adapter/ (3 files');
+
       // The token goes to the stand-in only once the user allows that host (endpoint.ts's rule).
       await page.getByRole('note', { name: 'Hub override' }).getByRole('checkbox', { name: `Send my token to 127.0.0.1:${STAND_IN_HUB_PORT}` }).check();
       await page.getByLabel('Repository name').fill('demo-adapter');
@@ -146,19 +153,21 @@ test.describe('Hub search and push', () => {
       await shot('push-dropped');
       await testInfo.attach('push dropped', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
       const uploads = () => hub.api.apiLog.filter((r) => r.route === 'lfs-upload' && r.status === 200).length;
-      expect(uploads()).toBe(1);
+      expect(uploads()).toBe(2); // the adapter and the GGUF, before the commit dropped
 
       await expect(push).toHaveText('Retry push');
       await push.click();
       await expect(page.getByTestId('push-done')).toContainText('Pushed to alice/demo-adapter');
       await expect(page.getByRole('list', { name: 'Push progress' })).toContainText('adapter_model.safetensors already on the Hub, not sent again');
-      expect(uploads()).toBe(1); // the retry did not send the adapter again
+      expect(uploads()).toBe(2); // the retry did not send them again
       await shot('push-done');
       await testInfo.attach('push done', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
 
       const repo = hub.api.repos.get('alice/demo-adapter')!;
       expect(repo.private).toBe(true);
-      expect([...repo.files.keys()].sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors']);
+      const gguf = readZip(new Uint8Array(readFileSync(ggufZipPath))).entries;
+      expect([...repo.files.keys()].sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors', ...gguf.map((e) => `gguf-adapter/${e.name}`)].sort());
+      for (const e of gguf) expect(Buffer.compare(Buffer.from(repo.files.get(`gguf-adapter/${e.name}`)!), Buffer.from(e.data)), e.name).toBe(0);
       // Byte for byte what the .zip download holds.
       const [zipDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download .zip' }).click()]);
       const zipPath = testInfo.outputPath('lora-adapter.zip');

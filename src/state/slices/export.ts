@@ -5,6 +5,7 @@ import { RECIPE_ZIP_NAME } from '../../export/recipe/names';
 import { runMetrics } from '../metrics';
 import { datasetFileBytes } from './dataset';
 import { modelCard, type ModelCardInput } from './export-card';
+import { idlePush } from './hub-push';
 import type { StudioState } from '../store';
 import type { Slice } from './types';
 
@@ -147,7 +148,7 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
     resetExport() {
       exported = null;
       // A new run or model: the last push's report no longer describes what Push would send.
-      if (get().hubPush.status !== 'pushing') set({ hubPush: { status: 'idle', progress: null, error: null, result: null } });
+      if (get().hubPush.status !== 'pushing') set({ hubPush: idlePush() });
       set({ exportState: { busy: false, error: null }, onnxExport: { busy: false, error: null, done: null, checking: false, check: null } });
     },
     onnxExport: { busy: false, error: null, done: null, checking: false, check: null },

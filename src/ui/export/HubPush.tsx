@@ -6,6 +6,7 @@ import type { PushErrorKind, FileState } from '../../hub/push';
 import { hubChoice } from '../../state/slices/model';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
+import { formatBytes } from '../common/format';
 
 const ERROR_TITLES: Record<PushErrorKind, string> = {
   token: 'Access token refused',
@@ -53,6 +54,11 @@ export function HubPush({ trained }: { trained: boolean }) {
         Commits <code>adapter_model.safetensors</code>, <code>adapter_config.json</code> and the <code>README.md</code> model card to a model repository on {host}{' '}
         under your account (or <code>organization/name</code>). The token needs write access; it is used for this push only and never stored.
       </p>
+      {push.extras.length ? (
+        <p className="muted" data-testid="push-extras">
+          Also pushed: {push.extras.map((x) => `${x.folder}/ (${x.files} files, ${formatBytes(x.bytes)})`).join(', ')}, as built below.
+        </p>
+      ) : null}
       <div className="row">
         <label htmlFor="push-repo">Repository name</label>
         <input id="push-repo" type="text" placeholder="my-lora-adapter" value={repo} onChange={(e) => setRepo(e.target.value)} spellCheck={false} autoComplete="off" disabled={pushing} />
