@@ -1,7 +1,9 @@
 // The fetch that @huggingface/hub's calls (model search, whoami, repo create, commit) go through:
 // endpoint.ts's one token rule applied to every request the library makes, and the caller's
-// AbortSignal added to calls the library does not give one (listModels takes none).
+// AbortSignal added to calls the library does not give one (listModels takes none), and upload
+// progress for its PUT/POST bodies in a browser (xhr-upload.ts).
 import { mayReceiveToken } from './endpoint';
+import { canSendWithProgress, sendWithProgress } from './xhr-upload';
 
 /** A request would have carried the access token to a host not trusted with it. */
 export class HubTokenRefusedError extends Error {
@@ -21,6 +23,9 @@ export function guardedFetch(token: string | null, trusted: readonly string[], s
       const host = /^\w+:\/\/([^/]+)/.exec(url)?.[1] ?? url;
       return Promise.reject(new HubTokenRefusedError(`The access token was not sent to ${host}: it goes only to the Hub it is meant for.`));
     }
-    return fetch(input, signal && !init?.signal ? { ...init, signal } : init);
+    const sent = signal && !init?.signal ? { ...init, signal } : init;
+    // Uploads the library marks with a progress hint go through XMLHttpRequest in a browser (fetch has no upload progress).
+    if (canSendWithProgress(input, sent)) return sendWithProgress(input as string | URL, sent!);
+    return fetch(input, sent);
   };
 }

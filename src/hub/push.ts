@@ -153,7 +153,8 @@ export async function pushToHub(o: PushOptions): Promise<PushResult> {
       report();
       r = await it.next();
     }
-    for (const f of Object.values(files)) if (f.state === 'waiting' || f.state === 'hashing') Object.assign(f, { state: 'committed', fraction: 1 });
+    // Files sent inside the commit (not LFS) get no final event: the commit's success is theirs.
+    for (const f of Object.values(files)) if (f.state !== 'uploaded' && f.state !== 'already') Object.assign(f, { state: 'committed', fraction: 1 });
     report();
     return { repoId, repoUrl, commitUrl: r.value?.commit.url ?? repoUrl, created };
   } catch (e) {
