@@ -142,6 +142,11 @@ test.describe('Hub search and push', () => {
       await testInfo.attach('push 401', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
       expect(hub.api.repos.size).toBe(0);
 
+      // Uploads go through XMLHttpRequest (xhr-upload.ts): fetch has no upload progress.
+      const uploadKinds: string[] = [];
+      page.on('request', (r) => {
+        if (r.url().includes('/lfs-upload/')) uploadKinds.push(r.resourceType());
+      });
       await page.getByLabel('Hub write token').fill(TOKEN);
       // Every commit call drops until the user retries (Chromium itself resends a request once when
       // a reused connection closes unanswered; the page sees the drop only when that fails too).
@@ -154,6 +159,7 @@ test.describe('Hub search and push', () => {
       await testInfo.attach('push dropped', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
       const uploads = () => hub.api.apiLog.filter((r) => r.route === 'lfs-upload' && r.status === 200).length;
       expect(uploads()).toBe(2); // the adapter and the GGUF, before the commit dropped
+      expect(uploadKinds).toEqual(['xhr', 'xhr']);
 
       await expect(push).toHaveText('Retry push');
       await push.click();
