@@ -66,7 +66,9 @@ test('the .zip holds the adapter, its config and a model card; the single downlo
     expect(card).toContain('random weights');
     expect(card).toContain(`Rank (r): ${config.r}`);
     expect(card).toContain('Steps: 6 of 6');
-    expect(card).toContain('`sample.jsonl` (chat messages)');
+    // The file's name and size (KiB, from the file on disk), never its content.
+    const sampleKiB = (readFileSync(new URL('../public/demo/sample.jsonl', import.meta.url)).byteLength / 1024).toFixed(1);
+    expect(card).toContain(`\`sample.jsonl\` (chat messages, ${sampleKiB} KiB)`);
     expect(card).toMatch(/Size: 50 examples, \d+ tokens \(\d+ trained\)/);
     expect(card).toContain('Validation: 4 examples held out of the data');
     const finalLoss = Number(/Final training loss: (\d+\.\d{4})/.exec(card)?.[1]);

@@ -5,9 +5,11 @@
 // 401/403 for gated models, 404 for the rest, and CORS headers so a page on another port can fetch.
 // Used by the download/import tests, `cli bench-import`, and the e2e specs (which start it from the
 // Playwright process). Test hooks: request log, a one-off dropped connection, throttling.
+// The Hub API calls of model search and push (/api/…, LFS) are answered by stand-in-api.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { createStandInApi, type StandInApi, type StandInApiOptions } from './stand-in-api';
 
 export interface StandInModel {
   files: Map<string, Uint8Array | string>;
@@ -38,12 +40,16 @@ export interface StandInOptions {
   port?: number;
   /** Bytes per second per response (0 = unthrottled). */
   throttle?: number;
+  /** Model search, users and repositories of the Hub API (search and push). */
+  api?: StandInApiOptions;
 }
 
 export interface StandInHub {
   url: string;
   port: number;
   log: LoggedRequest[];
+  /** The Hub API's state and hooks (search, whoami, repo create, preupload, LFS, commit). */
+  api: StandInApi;
   /** The next GET of `file` (any model) longer than `afterBytes` sends that many body bytes, then drops the connection. */
   dropOnce(file: string, afterBytes: number): void;
   /** Replaces a served file's bytes (e.g. to corrupt it) keeping its announced hash (when keepHash). */
@@ -80,11 +86,14 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
 
   const cors = {
     'Access-Control-Allow-Origin': '*',
-    'Access-Control-Allow-Headers': 'Authorization, Range',
-    'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
-    'Access-Control-Expose-Headers': 'Content-Range, Content-Length, Accept-Ranges, ETag, X-Linked-Etag, X-Linked-Size, X-Repo-Commit',
+    'Access-Control-Allow-Headers': 'Authorization, Range, Content-Type, Accept, X-Request-Id',
+    'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, OPTIONS',
+    'Access-Control-Expose-Headers': 'Content-Range, Content-Length, Accept-Ranges, ETag, X-Linked-Etag, X-Linked-Size, X-Repo-Commit, X-Request-Id, X-Error-Message, Link',
     'Cross-Origin-Resource-Policy': 'cross-origin',
   };
+
+  const api = createStandInApi(options.api ?? {}, cors);
+  let base = '';
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? 'GET';
@@ -93,6 +102,7 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
       res.end();
       return;
     }
+    if (api.handle(req, res, base)) return;
     const url = new URL(req.url ?? '/', 'http://x');
     const m = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     const record = (status: number, model = '', file = ''): void => {
@@ -177,10 +187,12 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
   const server: Server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  base = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: base,
     port,
     log,
+    api,
     dropOnce(file, afterBytes) {
       drops.set(file, afterBytes);
     },

@@ -94,9 +94,10 @@ function largest(lo: number, hi: number, ok: (n: number) => boolean): number | n
  * Checks a run against the adapter's limits (none yet when `gpu` is null: the estimate alone).
  * `longest`: the loaded dataset's longest example (the engine allocates for TrainingPlan's maxSeq:
  * min(max length, longest), at least MIN_SEQ, the shortest sequence the engine trains on; with
- * packing, max length); null when no dataset is loaded.
+ * packing, max length); null when no dataset is loaded. `model` may be a Hub search result's spec
+ * (not loaded yet).
  */
-export function checkFit(model: ModelSummary, s: TrainSettings, gpu: GpuInfo | null, longest: number | null): FitCheck {
+export function checkFit(model: Pick<ModelSummary, 'spec' | 'quant' | 'randomWeights'>, s: TrainSettings, gpu: GpuInfo | null, longest: number | null): FitCheck {
   const quant = weightQuant(model.quant);
   // Packed rows are always Max length long (TrainingPlan's packedLength).
   const seq = s.packing ? packedLength(longest || s.maxLength, s.maxLength) : maxSeqFor(longest || s.maxLength, s.maxLength);

@@ -4,13 +4,14 @@ import { create } from 'zustand';
 import { createDatasetSlice, type DatasetSlice } from './slices/dataset';
 import { createExportSlice, type ExportSlice } from './slices/export';
 import { createGpuSlice, type GpuSlice } from './slices/gpu';
+import { createHubPushSlice, type HubPushSlice } from './slices/hub-push';
 import { createLibrarySlice, type LibrarySlice } from './slices/library';
 import { createModelSlice, type ModelSlice } from './slices/model';
 import { createSettingsSlice, type SettingsSlice } from './slices/settings';
 import { createTrainingSlice, type TrainingSlice } from './slices/training';
 import { createTryItSlice, type TryItSlice } from './slices/tryit';
 
-export type StudioState = GpuSlice & LibrarySlice & ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & ExportSlice & TryItSlice;
+export type StudioState = GpuSlice & LibrarySlice & ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & ExportSlice & TryItSlice & HubPushSlice;
 
 export const useStudio = create<StudioState>()((...a) => ({
   ...createGpuSlice(...a),
@@ -21,4 +22,5 @@ export const useStudio = create<StudioState>()((...a) => ({
   ...createTrainingSlice(...a),
   ...createExportSlice(...a),
   ...createTryItSlice(...a),
+  ...createHubPushSlice(...a),
 }));

@@ -41,6 +41,8 @@ export interface DatasetSlice {
 /** The chosen file's bytes, kept so a model change can tokenize it again. Not state: no renders. */
 let datasetBytes: ArrayBuffer | null = null;
 let validationBytes: ArrayBuffer | null = null;
+/** The chosen training file's size in bytes (the model card names it; never its content), or null. */
+export const datasetFileBytes = (): number | null => datasetBytes?.byteLength ?? null;
 /** Counts tokenizations: a reply to an older one (options changed meanwhile) is dropped. */
 let generation = 0;
 let inFlight: Promise<void> = Promise.resolve();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN } from '../../engine/train/types';
 import type { TrainSettings } from '../../worker/protocol';
-import { modelCard, vllmMaxLoraRank, type ModelCardInput } from './export-card';
+import { lossRows, modelCard, vllmMaxLoraRank, type LossPoint, type ModelCardInput } from './export-card';
 
 const settings: TrainSettings = {
   lora: { r: 16, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'v_proj'], useRslora: true },
@@ -96,5 +96,26 @@ describe('modelCard', () => {
 
   it("asks vLLM for the smallest max_lora_rank it accepts that holds the adapter's rank", () => {
     expect([1, 8, 9, 16, 17, 64, 100, 300, 512].map(vllmMaxLoraRank)).toEqual([8, 8, 16, 16, 32, 64, 128, 320, 512]);
+  });
+
+  it('names the dataset file and its size, never more of it, and tabulates the losses', () => {
+    const losses: LossPoint[] = [
+      { step: 1, loss: 2.5, val: null },
+      { step: 2, loss: 2.25, val: 2.4 },
+    ];
+    const md = modelCard({ ...input, dataset: { ...input.dataset!, fileBytes: 3 * 1024 * 1024 }, losses });
+    expect(md).toContain('- File: `chat.jsonl` (chat messages, 3.0 MiB)');
+    expect(md).toContain('| Step | Training loss | Validation loss |\n|---:|---:|---:|\n| 1 | 2.5000 |  |\n| 2 | 2.2500 | 2.4000 |\n');
+    expect(modelCard(input)).not.toContain('| Step |');
+  });
+
+  it('spreads at most 20 loss rows over the run, first and last step included', () => {
+    const points = Array.from({ length: 200 }, (_, i) => ({ step: i + 1, loss: 1, val: null }));
+    const rows = lossRows(points);
+    const steps = rows.map((r) => r.step);
+    expect([steps.length, steps[0], steps[19]]).toEqual([20, 1, 200]);
+    // 199 steps between first and last in 19 gaps: each gap 10 or 11.
+    for (let i = 1; i < 20; i++) expect([10, 11]).toContain(steps[i] - steps[i - 1]);
+    expect(lossRows(points.slice(0, 5)).map((r) => r.step)).toEqual([1, 2, 3, 4, 5]);
   });
 });

@@ -1,5 +1,6 @@
 // The README.md model card that goes into the adapter .zip: what was trained on what, how, and how
 // to load it. Pure (no store, no DOM) so it is unit-tested as text.
+import { formatBytes } from '../../util/format-bytes';
 import type { ModelSummary, TrainResult, TrainSettings } from '../../worker/protocol';
 
 export interface ModelCardInput {
@@ -7,6 +8,8 @@ export interface ModelCardInput {
   settings: TrainSettings;
   dataset: {
     fileName: string;
+    /** The file's size in bytes (never its content). */
+    fileBytes?: number;
     format: string;
     examples: number;
     tokens: number;
@@ -19,7 +22,23 @@ export interface ModelCardInput {
     trainOn: 'assistant' | 'all';
   } | null;
   result: TrainResult | null;
+  /** The training loss by step (and the validation loss where measured), for the card's table. */
+  losses?: LossPoint[];
   date: Date;
+}
+
+export interface LossPoint {
+  step: number;
+  loss: number;
+  val: number | null;
+}
+
+/** Rows of the card's loss table: at most `max`, evenly spread, the first and last step always. */
+export function lossRows(points: readonly LossPoint[], max = 20): LossPoint[] {
+  if (points.length <= max) return points.slice();
+  const out: LossPoint[] = [];
+  for (let k = 0; k < max; k++) out.push(points[Math.round((k * (points.length - 1)) / (max - 1))]);
+  return out;
 }
 
 const loss = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(4));
@@ -91,7 +110,7 @@ export function modelCard(c: ModelCardInput): string {
 
   lines.push('## Data', '');
   if (d) {
-    lines.push(`- File: ${code(d.fileName)} (${FORMAT_NAMES[d.format] ?? d.format})`);
+    lines.push(`- File: ${code(d.fileName)} (${FORMAT_NAMES[d.format] ?? d.format}${d.fileBytes !== undefined ? `, ${formatBytes(d.fileBytes)}` : ''})`);
     lines.push(`- Size: ${d.examples} examples, ${d.tokens} tokens (${d.trainedTokens} trained)`);
     if (d.truncated) lines.push(`- Truncated: ${d.truncated} example${d.truncated === 1 ? '' : 's'} longer than ${s.maxLength} tokens`);
     lines.push(`- Loss on: ${d.trainOn === 'all' ? 'every token' : 'assistant turns / completions only (prompts masked)'}`);
@@ -108,6 +127,11 @@ export function modelCard(c: ModelCardInput): string {
   lines.push('## Results', '');
   lines.push(`- Final training loss: ${loss(r?.finalLoss)}`);
   lines.push(`- Final validation loss: ${loss(r?.finalValLoss)}`, '');
+  if (c.losses?.length) {
+    lines.push('| Step | Training loss | Validation loss |', '|---:|---:|---:|');
+    for (const p of lossRows(c.losses)) lines.push(`| ${p.step} | ${loss(p.loss)} | ${p.val === null ? '' : loss(p.val)} |`);
+    lines.push('');
+  }
 
   lines.push('## Use with PEFT', '');
   lines.push('Unzip into a folder (here `./adapter`), then:', '');

@@ -2,12 +2,17 @@ import { engine } from '../engine';
 import { toErrorInfo, type AdapterFiles, type ErrorInfo, type OnnxCheckResult } from '../../worker/protocol';
 import { zipStore } from '../../util/zip';
 import { RECIPE_ZIP_NAME } from '../../export/recipe/names';
+import { runMetrics } from '../metrics';
+import { datasetFileBytes } from './dataset';
 import { modelCard, type ModelCardInput } from './export-card';
+import { idlePush } from './hub-push';
 import type { StudioState } from '../store';
 import type { Slice } from './types';
 
 export interface ExportSlice {
   exportState: { busy: boolean; error: ErrorInfo | null };
+  /** The trained adapter's two files (exported once per run, then reused), or null with exportState.error set. */
+  adapterFiles(): Promise<AdapterFiles | null>;
   downloadAdapter(): Promise<void>;
   downloadConfig(): Promise<void>;
   /** adapter_model.safetensors, adapter_config.json and a README.md model card in one .zip. */
@@ -71,6 +76,7 @@ export function cardInput(s: StudioState, date: Date): ModelCardInput | null {
     const split = Math.min(settings.validationExamples, Math.floor(sum.examples / 5));
     dataset = {
       fileName: sum.fileName,
+      fileBytes: datasetFileBytes() ?? undefined,
       format: sum.format,
       examples: sum.examples,
       tokens: sum.tokens,
@@ -80,7 +86,8 @@ export function cardInput(s: StudioState, date: Date): ModelCardInput | null {
       validation: file ? { examples: file.examples, source: 'file', fileName: file.fileName } : split > 0 ? { examples: split, source: 'split' } : null,
     };
   }
-  return { model, settings, dataset, result: s.training.result, date };
+  const losses = runMetrics.steps.map((step, i) => ({ step, loss: runMetrics.loss[i], val: runMetrics.val[i] }));
+  return { model, settings, dataset, result: s.training.result, losses, date };
 }
 
 export const createExportSlice: Slice<ExportSlice> = (set, get) => {
@@ -99,6 +106,7 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
   };
   return {
     exportState: { busy: false, error: null },
+    adapterFiles: files,
     async downloadAdapter() {
       const f = await files();
       if (f) saveFile('adapter_model.safetensors', f.safetensors, 'application/octet-stream');
@@ -139,6 +147,8 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
     },
     resetExport() {
       exported = null;
+      // A new run or model: the last push's report no longer describes what Push would send.
+      if (get().hubPush.status !== 'pushing') set({ hubPush: idlePush() });
       set({ exportState: { busy: false, error: null }, onnxExport: { busy: false, error: null, done: null, checking: false, check: null } });
     },
     onnxExport: { busy: false, error: null, done: null, checking: false, check: null },

@@ -3,6 +3,7 @@ import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
 import { Section } from '../common/Section';
 import { GgufExport } from './GgufExport';
+import { HubPush } from './HubPush';
 
 /** "For the web (ONNX)": the model with the adapter for Transformers.js / onnxruntime-web, and its check. */
 function WebExport({ trained }: { trained: boolean }) {
@@ -84,6 +85,7 @@ export function ExportPanel() {
         {!trained ? <span className="muted">Available after a run.</span> : null}
       </div>
       <ErrorBox error={exportState.error} title="Export failed" />
+      <HubPush trained={trained} />
       <WebExport trained={trained} />
       <GgufExport disabled={!trained} />
     </Section>

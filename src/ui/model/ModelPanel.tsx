@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from 'react';
+import { mayReceiveToken, trustedOrigins } from '../../hub/endpoint';
 import type { ImportQuant } from '../../hub/store';
 import { OTHER_HINTS } from '../../state/settings';
 import { QUANT_LABELS } from '../../state/slices/library';
+import { HUB_POLICY, hubChoice } from '../../state/slices/model';
 import { isActive } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
@@ -9,9 +11,11 @@ import { Hint } from '../common/Hint';
 import { ProgressLine } from '../common/ProgressLine';
 import { Section } from '../common/Section';
 import { HubNotice } from './HubNotice';
+import { HubResults } from './HubResults';
 import { ImportProgressView } from './ImportProgressView';
 import { LibraryList } from './LibraryList';
 import { ModelSummaryView } from './ModelSummaryView';
+import { useHubSearch } from './useHubSearch';
 
 export function ModelPanel() {
   const model = useStudio((s) => s.model);
@@ -25,7 +29,19 @@ export function ModelPanel() {
   const useDemo = useStudio((s) => s.useDemo);
   const [repo, setRepo] = useState('');
   const [token, setToken] = useState('');
+  // The id last chosen from the search results: the list closes until the text changes again.
+  const [chosen, setChosen] = useState<string | null>(null);
+  const tokenOrigin = useStudio((s) => s.model.tokenOrigin);
   const busy = model.status === 'loading' || training;
+  const hubUrl = hubChoice().hub.url;
+  const trusted = trustedOrigins(HUB_POLICY, tokenOrigin);
+  const searchText = repo === chosen ? '' : repo;
+  const search = useHubSearch(searchText, { hubUrl, token: token.trim() && mayReceiveToken(hubUrl, trusted) ? token.trim() : null, trusted });
+  const choose = (id: string) => {
+    setRepo(id);
+    setChosen(id);
+    void loadHubModel(id, token.trim());
+  };
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -50,6 +66,7 @@ export function ModelPanel() {
             Load model
           </button>
         </div>
+        <HubResults state={search} query={searchText} onChoose={choose} />
         <div className="row">
           <label htmlFor="hub-token">Access token</label>
           <input
