@@ -44,7 +44,7 @@ describe('bench --model DIR --data FILE', () => {
     expect(padded.real_tokens!).toBeLessThanOrEqual(2 * 2 * 61);
     expect(padded.real_token_fraction).toBeCloseTo(padded.real_tokens! / padded.padded_tokens!, 4);
     expect(packed.real_token_fraction!).toBeLessThan(1);
-  }, 300_000);
+  }, 600_000);
 
   it('refuses --packing without --data, and --layers or no --model with it', async () => {
     await expect(run(['--model', 'tiny', '--packing'])).rejects.toThrow(/--packing needs --data FILE/);

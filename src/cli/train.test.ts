@@ -124,7 +124,7 @@ describe('train CLI: output, divergence, resume', () => {
     const after = files(out);
     expect(after[0].equals(before[0]) && after[1].equals(before[1]), 'adapter files unchanged').toBe(true);
     expect(readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
-  }, 240_000);
+  }, 600_000);
 
   it('--stop-after 2 then --resume gives the losses of an uninterrupted 4-step run', () => {
     const args = ['--max-steps', '4', ...small, '--lr', '1e-2', '--dropout', '0.1', '--schedule', 'cosine'];
@@ -145,5 +145,5 @@ describe('train CLI: output, divergence, resume', () => {
     const got = [...a.losses, ...b.losses];
     expect(got).toHaveLength(4);
     for (let i = 0; i < 4; i++) expect(Math.abs(got[i] - want[i]), `step ${i + 1}`).toBeLessThanOrEqual(1e-6 * Math.abs(want[i]));
-  }, 360_000);
+  }, 600_000);
 });

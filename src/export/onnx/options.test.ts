@@ -105,6 +105,6 @@ describe('ONNX export options against the engine', () => {
         console.log(`${key} ${quant}: onnx vs engine ${err.toExponential(2)}`);
         expect(err).toBeLessThanOrEqual(2e-3);
       }
-    }, 300_000);
+    }, 600_000);
   }
 });

@@ -62,6 +62,6 @@ describe('Transformers.js loads the export and decodes as the studio does', () =
         decoder.destroy();
         trainer.destroy();
       }
-    }, 300_000);
+    }, 600_000);
   }
 });
