@@ -1,7 +1,7 @@
 // The worker's side of the protocol: one session (GPU, model, dataset, trainer) answering
 // requests. Each request gets exactly one reply; a thrown error becomes {name, message}.
 import type { ModelTokenizer, PreparedDataset } from '../data';
-import { GpuDeviceLostError } from '../gpu/errors';
+import { GpuDeviceLostError, GpuUnavailableError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
 import { adapterFiles, greedyWithAdapter, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
@@ -77,8 +77,9 @@ export class Handler {
   /** "Try it": decoders borrowing this session's model and trainer (released with the trainer). */
   private generator: { gpu: Gpu; bridge: GenerateBridge } | null = null;
   private generateStop = false;
-  /** Test hook (testLoseDevice): the step after which the run's device is destroyed. */
+  /** Test hook (testLoseDevice): the step after which the run's device is destroyed, and whether none comes back. */
   private loseDeviceAt: number | null = null;
+  private testNoDevice = false;
   private activeRunId: string | null = null;
   /** The last web (ONNX) export of this session's model and run, run with onnxruntime-web. */
   private readonly onnx = new OnnxBridge();
@@ -127,18 +128,21 @@ export class Handler {
     const record = await getRun(runId).catch(() => undefined);
     const at = record?.checkpointStep ?? 0;
     const from = at > 0 ? `its checkpoint at step ${at}` : 'its start (no checkpoint yet)';
+    const reason = e.message.replace(/^GPU device lost \((.*)\)$/s, '$1');
     const paused = (why: string) =>
-      new RunPausedError(`The GPU device was lost (${e.message}) ${why}. The run is paused at ${from}: resume it or export that checkpoint as an adapter from Past runs.`);
+      new RunPausedError(`The GPU device was lost (${reason}) ${why}. The run is paused at ${from}: resume it or export that checkpoint as an adapter from Past runs.`);
     if (control.stopRequested) throw paused('and the run was stopped');
     if (lost > MAX_DEVICE_LOSSES) throw paused(`${lost} times in this run`);
     this.post({ kind: 'event', type: 'trainState', state: 'paused' });
-    this.post({ kind: 'event', type: 'log', level: 'warn', message: `The GPU device was lost (${e.message}). The run is paused at ${from}; a new GPU device is being requested to resume it from there.` });
+    this.post({ kind: 'event', type: 'log', level: 'warn', message: `The GPU device was lost (${reason}). The run is paused at ${from}; a new GPU device is being requested to continue from there.` });
     try {
+      if (this.testNoDevice) throw new GpuUnavailableError('test hook: no device came back');
       await this.getGpu();
     } catch (e2) {
       throw paused(`and no new device could be had (${(e2 as Error).message})`);
     }
-    this.post({ kind: 'event', type: 'log', level: 'warn', message: `The GPU device was lost (${e.message}); the run resumed on a new device from ${from}.` });
+    this.post({ kind: 'event', type: 'trainState', state: 'starting' });
+    this.post({ kind: 'event', type: 'log', level: 'warn', message: `The GPU device was lost (${reason}); the run continues on a new device from ${from}.` });
     return record !== undefined;
   }
 
@@ -313,8 +317,9 @@ export class Handler {
       return null;
     },
 
-    testLoseDevice: async ({ atStep }) => {
+    testLoseDevice: async ({ atStep, noDevice }) => {
       this.loseDeviceAt = atStep;
+      this.testNoDevice = noDevice;
       return null;
     },
 

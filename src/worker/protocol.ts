@@ -246,8 +246,8 @@ export type Methods = {
   exportAdapter: { params: { runId?: string }; result: AdapterFiles };
   /** Deletes a stored run: its record, dataset copy and checkpoint (not the run in progress). */
   deleteRun: { params: { id: string }; result: null };
-  /** Test hook (page flag ?test-lose-device-at=N): destroys the run's GPU device after step N, once. */
-  testLoseDevice: { params: { atStep: number }; result: null };
+  /** Test hook (page flags ?test-lose-device-at=N[&test-no-device]): destroys the run's GPU device after step N, once; noDevice: no new one comes back. */
+  testLoseDevice: { params: { atStep: number; noDevice: boolean }; result: null };
   /** The loaded model with the run's adapter as a Transformers.js / onnxruntime-web .zip (src/export/onnx). */
   /** backend: onnxruntime-web's for the check and "Try it" (auto: WebGPU where it works, else wasm). */
   exportOnnx: { params: { backend: OnnxBackend }; result: OnnxExportInfo };

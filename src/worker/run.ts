@@ -87,6 +87,7 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
       }
       record = { ...prev, status: 'running', error: null, history: truncateHistory(prev.history, ckpt.step) };
       post({ kind: 'event', type: 'history', history: record.history });
+      await saveRun(record); // running again: a reload from here resumes it
     } else {
       const now = new Date().toISOString();
       record = {

@@ -48,10 +48,14 @@ export function canResume(r: RunRecord): boolean {
   return r.status !== 'finished' && r.checkpointStep > 0;
 }
 
-/** Test hook: `?test-lose-device-at=N` destroys the run's GPU device after step N (e2e/device-loss.spec.ts). */
-function loseDeviceAt(): number | null {
-  const v = new URLSearchParams(location.search).get('test-lose-device-at');
-  return v !== null && /^\d+$/.test(v) ? Number(v) : null;
+/**
+ * Test hook: `?test-lose-device-at=N` destroys the run's GPU device after step N, and with
+ * `&test-no-device` no new device comes back (e2e/device-loss.spec.ts).
+ */
+function testDeviceLoss(): { atStep: number; noDevice: boolean } | null {
+  const q = new URLSearchParams(location.search);
+  const v = q.get('test-lose-device-at');
+  return v !== null && /^\d+$/.test(v) ? { atStep: Number(v), noDevice: q.has('test-no-device') } : null;
 }
 
 /** A run that is neither finished nor failed: its GPU device was lost and it waits at its checkpoint. */
@@ -133,8 +137,8 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
         form: s.settings,
       };
       try {
-        const lose = loseDeviceAt();
-        if (lose !== null) await engine().call('testLoseDevice', { atStep: lose });
+        const lose = testDeviceLoss();
+        if (lose !== null) await engine().call('testLoseDevice', lose);
         const result = await engine().call('train', { settings, run });
         patch({ status: result.end, result });
       } catch (e) {
