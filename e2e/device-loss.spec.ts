@@ -46,10 +46,35 @@ async function storedRuns(page: Page): Promise<StoredRun[]> {
   return (runs as StoredRun[]).sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }
 
-/** The demo model and data, STEPS steps checkpointed every EVERY, trained to the end. */
+/** The step of run `id`'s stored checkpoint (null without one; -1 when its three arrays are not whole). */
+async function storedCheckpointStep(page: Page, id: string): Promise<number | null> {
+  return page.evaluate(async (key) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open('lora-studio-runs');
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    try {
+      const req = db.transaction('kv', 'readonly').objectStore('kv').get(key);
+      type Ckpt = { step: number; params: Float32Array; m: Float32Array; v: Float32Array };
+      const ckpt = await new Promise<Ckpt | undefined>((resolve, reject) => {
+        req.onsuccess = () => resolve(req.result as Ckpt | undefined);
+        req.onerror = () => reject(req.error);
+      });
+      if (!ckpt) return null;
+      const n = ckpt.params.length;
+      return n > 0 && ckpt.m.length === n && ckpt.v.length === n ? ckpt.step : -1;
+    } finally {
+      db.close();
+    }
+  }, `ckpt|${id}`);
+}
+
+/** The demo model and data, STEPS steps checkpointed every EVERY, with dropout (its masks follow the step), started. */
 async function trainDemo(page: Page, path = '/'): Promise<void> {
   await openStudio(page, path);
   await useDemo(page);
+  await page.getByLabel('LoRA dropout', { exact: true }).fill('0.1');
   await page.getByLabel('Max steps', { exact: true }).fill(String(STEPS));
   await page.getByLabel('Checkpoint every', { exact: true }).fill(String(EVERY));
   await page.getByRole('button', { name: 'Start training' }).click();
@@ -179,10 +204,17 @@ test('a quota-limited origin refuses a new run with a typed error and keeps ever
       await expect(alert).toContainText('Not enough browser storage', { timeout: 5 * 60_000 });
       await expect(alert).toContainText('(RunStoreQuotaError)');
       await shot('quota');
+      // Every earlier run is kept as it was, its checkpoint included. Chromium enforces the quota
+      // lazily (a few writes may still pass), so the refused run may be stored in part; if so, whole:
+      // its checkpoint is one of its cadence's, all three arrays complete (nothing half-written).
       const after = await storedRuns(page);
-      expect(after, 'the earlier run is kept as it was').toEqual(before);
+      expect(after[0], 'the earlier run is kept as it was').toEqual(before[0]);
+      expect(await storedCheckpointStep(page, before[0].id)).toBe(STEPS);
+      expect(after.length).toBeLessThanOrEqual(2);
+      const refused = after[1] ? await storedCheckpointStep(page, after[1].id) : null;
+      if (refused !== null) expect([EVERY, 2 * EVERY], 'the refused run: a whole checkpoint').toContain(refused);
       await page.getByText(/^Past runs/).click();
-      await expect(page.locator('.past-runs tbody tr')).toHaveCount(1);
+      await expect(page.locator('.past-runs tbody tr').last()).toContainText('finished');
     } finally {
       await cdp.send('Storage.overrideQuotaForOrigin', { origin });
     }
