@@ -4,6 +4,7 @@ import { createBrowserGpu } from '../gpu/browser';
 import type { Gpu } from '../gpu/gpu';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, readAdapter, writeAdapter } from '../engine/lora/adapter';
 import { memoryFolder } from '../engine/model/weights';
+import { loraLayout, unpackLora } from '../engine/lora/layout';
 import type { HostTensor, ModelSpec } from '../engine/model/spec';
 import { Trainer, type TrainerState } from '../engine/train/trainer';
 import type { Batch, LoraHyper, StepResult } from '../engine/train/types';
@@ -86,6 +87,21 @@ export function adapterFiles(
   baseModel: string | null,
 ): { config: string; safetensors: Uint8Array } {
   return writeAdapter(spec, settings.lora, tensors, baseModel);
+}
+
+/** A checkpoint that does not fit the loaded model and the run's LoRA settings. */
+export class CheckpointMismatchError extends Error {
+  override name = 'CheckpointMismatchError';
+}
+
+/**
+ * A checkpoint's flat LoRA parameters (the trainer's layout for `settings`) as the PEFT adapter
+ * files exportAdapter writes: a run whose device is gone is exported without a GPU.
+ */
+export function checkpointAdapter(spec: ModelSpec, settings: TrainSettings, params: Float32Array, baseModel: string | null): { config: string; safetensors: Uint8Array } {
+  const layout = loraLayout(spec, settings.lora);
+  if (params.length !== layout.totalFloats) throw new CheckpointMismatchError(`the checkpoint holds ${params.length} LoRA parameters; this model and run's settings have ${layout.totalFloats}: load the run's model`);
+  return adapterFiles(spec, settings, unpackLora(layout, params), baseModel);
 }
 
 /** Greedy decoding with the trainer's weights and live adapter (the engine's side of "Check the export"). */

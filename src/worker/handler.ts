@@ -1,7 +1,7 @@
 // The worker's side of the protocol: one session (GPU, model, dataset, trainer) answering
 // requests. Each request gets exactly one reply; a thrown error becomes {name, message}.
 import type { ModelTokenizer, PreparedDataset } from '../data';
-import { GpuDeviceLostError } from '../gpu/errors';
+import { GpuDeviceLostError, GpuUnavailableError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
 import { adapterFiles, greedyWithAdapter, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
@@ -30,13 +30,27 @@ import {
 import { rpcServer, type RpcHandlers } from '../util/rpc';
 import { DEFAULT_READ_OPTIONS, packDataset } from '../util/dataset-package';
 import type { HostTensor } from '../engine/model/spec';
-import { RunControl, failStoredRun, trainRun } from './run';
+import { RunControl, failStoredRun, storedRunAdapter, trainRun } from './run';
+import { deleteRun, getRun } from './run-store';
 import { studioRecipeZip } from '../export/recipe/studio';
 import { weightParams } from '../engine/model/weight-source';
 import { expectedWeightShapes } from '../engine/model/weights';
 
 export class SessionError extends Error {
   override name = 'SessionError';
+}
+
+/** The run's GPU device was lost and the run could not continue: it is kept, paused at its checkpoint. */
+export class RunPausedError extends Error {
+  override name = 'RunPausedError';
+}
+
+/** Device losses one run survives before it stays paused (a device lost again and again is broken). */
+const MAX_DEVICE_LOSSES = 3;
+
+/** The bytes as a whole ArrayBuffer of their own (transferable to the page). */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
 }
 
 type Post = (msg: FromWorker, transfer?: Transferable[]) => void;
@@ -63,6 +77,10 @@ export class Handler {
   /** "Try it": decoders borrowing this session's model and trainer (released with the trainer). */
   private generator: { gpu: Gpu; bridge: GenerateBridge } | null = null;
   private generateStop = false;
+  /** Test hook (testLoseDevice): the step after which the run's device is destroyed, and whether none comes back. */
+  private loseDeviceAt: number | null = null;
+  private testNoDevice = false;
+  private activeRunId: string | null = null;
   /** The last web (ONNX) export of this session's model and run, run with onnxruntime-web. */
   private readonly onnx = new OnnxBridge();
 
@@ -96,6 +114,45 @@ export class Handler {
       throw e;
     });
     return this.gpu;
+  }
+
+  /**
+   * After a device loss: everything on that device is gone. Says so on the page, then asks for a
+   * new device (the caller's next getGpu); gives up with RunPausedError after MAX_DEVICE_LOSSES or
+   * when none comes back, leaving the run paused at its checkpoint (resume or export it later).
+   */
+  private async onDeviceLost(runId: string, e: GpuDeviceLostError, lost: number, control: RunControl): Promise<boolean> {
+    this.releaseTrainer();
+    this.gpu = null;
+    // Lost before its record was written, the run simply starts again.
+    const record = await getRun(runId).catch(() => undefined);
+    const at = record?.checkpointStep ?? 0;
+    const from = at > 0 ? `its checkpoint at step ${at}` : 'its start (no checkpoint yet)';
+    const reason = e.message.replace(/^GPU device lost \((.*)\)$/s, '$1');
+    const paused = (why: string) =>
+      new RunPausedError(`The GPU device was lost (${reason}) ${why}. The run is paused at ${from}: resume it or export that checkpoint as an adapter from Past runs.`);
+    if (control.stopRequested) throw paused('and the run was stopped');
+    if (lost > MAX_DEVICE_LOSSES) throw paused(`${lost} times in this run`);
+    this.post({ kind: 'event', type: 'trainState', state: 'paused' });
+    this.post({ kind: 'event', type: 'log', level: 'warn', message: `The GPU device was lost (${reason}). The run is paused at ${from}; a new GPU device is being requested to continue from there.` });
+    try {
+      if (this.testNoDevice) throw new GpuUnavailableError('test hook: no device came back');
+      await this.getGpu();
+    } catch (e2) {
+      throw paused(`and no new device could be had (${(e2 as Error).message})`);
+    }
+    this.post({ kind: 'event', type: 'trainState', state: 'starting' });
+    this.post({ kind: 'event', type: 'log', level: 'warn', message: `The GPU device was lost (${reason}); the run continues on a new device from ${from}.` });
+    return record !== undefined;
+  }
+
+  /** A run's events, and the test hook: destroys the device after step `loseDeviceAt` (one shot). */
+  private postRun(gpu: Gpu, msg: FromWorker): void {
+    this.post(msg);
+    if (msg.kind === 'event' && msg.type === 'step' && msg.metrics.step === this.loseDeviceAt) {
+      this.loseDeviceAt = null;
+      gpu.device.destroy();
+    }
   }
 
   private releaseTrainer(): void {
@@ -207,33 +264,38 @@ export class Handler {
       const control = new RunControl();
       this.control = control;
       this.post({ kind: 'event', type: 'trainState', state: 'starting' });
+      const initAdapter = wanted !== null ? this.startAdapter!.tensors : undefined;
       try {
-        const gpu = await this.getGpu();
-        return await trainRun({
-          gpu,
-          model,
-          dataset,
-          initAdapter: wanted !== null ? this.startAdapter!.tensors : undefined,
-          settings,
-          run,
-          control,
-          post: (msg) => this.post(msg),
-          releasePrevious: () => this.releaseTrainer(),
-          onTrainer: (trainer) => {
-            this.trainer = trainer;
-            this.trainerSettings = settings;
-          },
-        });
-      } catch (e) {
-        if (e instanceof GpuDeviceLostError) {
-          // Everything on that device is gone: the next run starts on a fresh one.
-          this.trainer = null;
-          this.trainerSettings = null;
-          this.gpu = null;
+        // A lost device pauses the run: a new device is requested and the run continues from its
+        // last checkpoint (the same losses as without the loss: the plan is a function of the step).
+        this.activeRunId = run.id;
+        for (let lost = 0, stored = run.resume; ; ) {
+          const gpu = await this.getGpu();
+          try {
+            return await trainRun({
+              gpu,
+              model,
+              dataset,
+              initAdapter,
+              settings,
+              run: { ...run, resume: stored },
+              control,
+              post: (msg) => this.postRun(gpu, msg),
+              releasePrevious: () => this.releaseTrainer(),
+              onTrainer: (trainer) => {
+                this.trainer = trainer;
+                this.trainerSettings = settings;
+              },
+            });
+          } catch (e) {
+            if (!(e instanceof GpuDeviceLostError)) throw e;
+            lost++;
+            stored = await this.onDeviceLost(run.id, e, lost, control);
+          }
         }
-        throw e;
       } finally {
         this.control = null;
+        this.activeRunId = null;
       }
     },
 
@@ -255,13 +317,29 @@ export class Handler {
       return null;
     },
 
-    exportAdapter: async () => {
+    testLoseDevice: async ({ atStep, noDevice }) => {
+      this.loseDeviceAt = atStep;
+      this.testNoDevice = noDevice;
+      return null;
+    },
+
+    deleteRun: async ({ id }) => {
+      if (this.control && this.activeRunId === id) throw new SessionError('stop this run before deleting it');
+      await deleteRun(id);
+      return null;
+    },
+
+    exportAdapter: async ({ runId }) => {
+      if (runId !== undefined) {
+        // A stored run's checkpoint, without a GPU (its device may be gone).
+        if (!this.model) throw new SessionError("load the run's model first: the adapter is written for its shapes");
+        const files = await storedRunAdapter(runId, this.model.engine.spec, this.model.summary.hubId);
+        return { config: files.config, safetensors: ownBuffer(files.safetensors) };
+      }
       if (!this.trainer || !this.trainerSettings || !this.model) throw new SessionError('train an adapter first');
       const tensors = await this.trainer.exportAdapter();
       const files = adapterFiles(this.model.engine.spec, this.trainerSettings, tensors, this.model.summary.hubId);
-      const bytes = files.safetensors;
-      const safetensors = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
-      return { config: files.config, safetensors };
+      return { config: files.config, safetensors: ownBuffer(files.safetensors) };
     },
 
     exportOnnx: async ({ backend }) => {

@@ -244,7 +244,12 @@ export type Methods = {
   stop: { params: Record<string, never>; result: null };
   /** Marks a stored run failed (an interrupted run the page could not resume): the worker writes run records, the page only reads them. */
   failRun: { params: { id: string; error: ErrorInfo }; result: null };
-  exportAdapter: { params: Record<string, never>; result: AdapterFiles };
+  /** The current run's adapter, or with runId a stored run's last checkpoint as an adapter for the loaded model (no GPU needed). */
+  exportAdapter: { params: { runId?: string }; result: AdapterFiles };
+  /** Deletes a stored run: its record, dataset copy and checkpoint (not the run in progress). */
+  deleteRun: { params: { id: string }; result: null };
+  /** Test hook (page flags ?test-lose-device-at=N[&test-no-device]): destroys the run's GPU device after step N, once; noDevice: no new one comes back. */
+  testLoseDevice: { params: { atStep: number; noDevice: boolean }; result: null };
   /** The loaded model with the run's adapter as a Transformers.js / onnxruntime-web .zip (src/export/onnx). */
   /** backend: onnxruntime-web's for the check and "Try it" (auto: WebGPU where it works, else wasm). */
   exportOnnx: { params: { backend: OnnxBackend }; result: OnnxExportInfo };

@@ -22,8 +22,11 @@ export interface RunHistory {
 
 export interface RunRecord {
   id: string;
-  /** 'running' after a reload or crash means interrupted: the page resumes it. */
-  status: 'running' | 'finished' | 'stopped' | 'failed';
+  /**
+   * 'running' after a reload or crash means interrupted: the page resumes it. 'paused': its GPU
+   * device was lost; it resumes from its checkpoint on a new device, or is exported from there.
+   */
+  status: 'running' | 'paused' | 'finished' | 'stopped' | 'failed';
   startedAt: string;
   updatedAt: string;
   model: { source: ModelSource; label: string; name: string; hubId: string | null };
@@ -120,7 +123,8 @@ export async function createRun(record: RunRecord, datasetBytes: ArrayBuffer, ch
 }
 
 export async function saveRun(record: RunRecord): Promise<void> {
-  await set(runKey(record.id), { ...record, updatedAt: new Date().toISOString() }, store());
+  const value = { ...record, updatedAt: new Date().toISOString() };
+  await write(`the record of run ${record.id}`, JSON.stringify(value).length, runKey(record.id), value);
 }
 
 /** Writes the checkpoint first, then the record that points at it. */

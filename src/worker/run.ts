@@ -5,10 +5,11 @@
 import type { ModelTokenizer, PreparedDataset } from '../data';
 import { RunControl, runLoop, type TrainResult } from '../engine/train/loop';
 import { TrainingPlan } from '../engine/train/plan';
-import type { HostTensor } from '../engine/model/spec';
+import type { HostTensor, ModelSpec } from '../engine/model/spec';
 import type { Gpu } from '../gpu/gpu';
+import { GpuDeviceLostError, GpuError } from '../gpu/errors';
 import { trainValidationSplit } from './dataset';
-import { createTrainer, type EngineModel, type TrainerLike } from './engine-bridge';
+import { checkpointAdapter, createTrainer, type EngineModel, type TrainerLike } from './engine-bridge';
 import { toErrorInfo, type ErrorInfo, type FromWorker, type ModelSummary, type RunInfo, type TrainSettings } from './protocol';
 import { checkpointBytes, createRun, emptyHistory, getRun, loadCheckpoint, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
 
@@ -64,9 +65,16 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
     // The run record, and where a resumed run continues from.
     const ckpt = run.resume ? await loadCheckpoint(run.id) : undefined;
     const prev = run.resume ? await getRun(run.id) : undefined;
-    if (run.resume && (!ckpt || !prev)) throw new RunError('the interrupted run has no checkpoint to resume from');
+    if (run.resume && !prev) throw new RunError('the run to resume is no longer stored');
+    // Interrupted before its first checkpoint: it starts over from step 0 (same plan, same seed,
+    // so the same losses), which needs its start adapter again when it had one.
+    if (run.resume && !ckpt && settings.startAdapter && !x.initAdapter) throw new RunError(`the run has no checkpoint yet and its start adapter "${settings.startAdapter}" is not loaded: choose it again`);
     let startStep = 0;
-    if (ckpt && prev) {
+    if (prev && !ckpt) {
+      record = { ...prev, status: 'running', error: null, checkpointStep: 0, history: emptyHistory() };
+      post({ kind: 'event', type: 'history', history: record.history });
+      await saveRun(record);
+    } else if (ckpt && prev) {
       trainer.loadState({ step: ckpt.step, params: ckpt.params, m: ckpt.m, v: ckpt.v });
       startStep = ckpt.step;
       if (ckpt.pos !== undefined) {
@@ -80,6 +88,7 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
       }
       record = { ...prev, status: 'running', error: null, history: truncateHistory(prev.history, ckpt.step) };
       post({ kind: 'event', type: 'history', history: record.history });
+      await saveRun(record); // running again: a reload from here resumes it
     } else {
       const now = new Date().toISOString();
       record = {
@@ -129,15 +138,45 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
     await saveRun({ ...rec, status: result.end });
     return result;
   } catch (e) {
-    if (record) await saveRun({ ...record, status: 'failed', error: toErrorInfo(e) }).catch(() => undefined);
-    throw e;
+    // A lost device pauses the run at its last checkpoint (resumable, exportable); anything else fails it.
+    const lost = await deviceWasLost(x.gpu, e);
+    const error = lost ?? e;
+    if (record) await saveRun({ ...record, status: lost ? 'paused' : 'failed', error: toErrorInfo(error) }).catch(() => undefined);
+    throw error;
   }
 }
+
+/**
+ * `e` as a GpuDeviceLostError when the device was lost, else null. A step or read-back on a lost
+ * device may reject (AbortError, "mapping failed") before `device.lost` settles, so an error is
+ * classified by waiting briefly for `device.lost` rather than by its type alone.
+ */
+export async function deviceWasLost(gpu: Gpu, e: unknown): Promise<GpuDeviceLostError | null> {
+  if (e instanceof GpuDeviceLostError) return e;
+  // Only what the GPU layer throws can come from a loss (not a dataset, quota or divergence error).
+  if (!(e instanceof GpuError) && !(typeof DOMException !== 'undefined' && e instanceof DOMException)) return null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const info = await Promise.race([gpu.device.lost, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), LOST_SETTLE_MS)))]);
+  clearTimeout(timer);
+  return info ? new GpuDeviceLostError(`GPU device lost (${info.reason}: ${info.message || 'no message'})`) : null;
+}
+
+/** How long an error waits for `device.lost` to settle before it counts as not a device loss. */
+const LOST_SETTLE_MS = 1000;
 
 /** Marks a stored run failed (kept and listed, not resumed again on every reload). */
 export async function failStoredRun(id: string, error: ErrorInfo): Promise<void> {
   const record = await getRun(id);
   if (record) await saveRun({ ...record, status: 'failed', error });
+}
+
+/** A stored run's last checkpoint as a PEFT adapter (no GPU needed): for the loaded model `spec`. */
+export async function storedRunAdapter(id: string, spec: ModelSpec, hubId: string | null): Promise<{ config: string; safetensors: Uint8Array }> {
+  const record = await getRun(id);
+  if (!record) throw new RunError('the run is no longer stored');
+  const ckpt = await loadCheckpoint(id);
+  if (!ckpt) throw new RunError(`the run has no checkpoint to export (it stopped before its first one, step ${record.settings.checkpointEvery || record.settings.train.maxSteps})`);
+  return checkpointAdapter(spec, record.settings, ckpt.params, hubId);
 }
 
 /** A run that cannot start or continue as asked (no checkpoint to resume from). */

@@ -90,6 +90,18 @@ export function cardInput(s: StudioState, date: Date): ModelCardInput | null {
   return { model, settings, dataset, result: s.training.result, losses, date };
 }
 
+/** The adapter's .zip: its two files and a README.md model card. */
+export function adapterZip(f: AdapterFiles, card: ModelCardInput): Uint8Array<ArrayBuffer> {
+  return zipStore(
+    [
+      { name: 'adapter_model.safetensors', data: new Uint8Array(f.safetensors) },
+      { name: 'adapter_config.json', data: f.config },
+      { name: 'README.md', data: modelCard(card) },
+    ],
+    card.date,
+  );
+}
+
 export const createExportSlice: Slice<ExportSlice> = (set, get) => {
   const files = async (): Promise<AdapterFiles | null> => {
     set({ exportState: { busy: true, error: null } });
@@ -122,15 +134,7 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
         const date = new Date();
         const input = cardInput(get(), date);
         if (!input) throw new Error('no finished run to describe: train an adapter first');
-        const zip = zipStore(
-          [
-            { name: 'adapter_model.safetensors', data: new Uint8Array(f.safetensors) },
-            { name: 'adapter_config.json', data: f.config },
-            { name: 'README.md', data: modelCard(input) },
-          ],
-          date,
-        );
-        saveFile(ZIP_NAME, zip, 'application/zip');
+        saveFile(ZIP_NAME, adapterZip(f, input), 'application/zip');
       } catch (e) {
         set({ exportState: { busy: false, error: toErrorInfo(e) } });
       }

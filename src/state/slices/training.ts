@@ -5,6 +5,7 @@ import { toTrainSettings, validateSettings, type SettingsForm } from '../setting
 import { toErrorInfo, type ErrorInfo, type StepMetrics, type TrainResult, type TrainSettings } from '../../worker/protocol';
 import { interruptedRun, listRuns, loadRunDataset, type RunRecord } from '../../worker/run-store';
 import type { Slice } from './types';
+import { adapterZip, saveFile, ZIP_NAME } from './export';
 
 export type TrainStatus = 'idle' | 'starting' | 'running' | 'paused' | 'stopping' | 'finished' | 'stopped' | 'error';
 
@@ -32,7 +33,33 @@ export interface TrainingSlice {
   refreshRuns(): Promise<void>;
   /** After a reload or a crash: loads the interrupted run's model, data and settings, and continues it. */
   resumeInterrupted(): Promise<void>;
+  /** Past runs: continues a stored run from its last checkpoint (its model, data and settings loaded again). */
+  resumePastRun(id: string): Promise<void>;
+  /** Past runs: forgets a stored run (record, dataset copy, checkpoint). */
+  deletePastRun(id: string): Promise<void>;
+  /** Past runs: downloads a stored run's last checkpoint as the adapter .zip Export makes (its model loaded first; no GPU needed). */
+  exportPastRun(id: string): Promise<void>;
+  /** The past run being exported, and what went wrong with a past run's action. */
+  pastRunAction: { exporting: string | null; error: ErrorInfo | null };
 }
+
+/** Whether a stored run can continue: it has a checkpoint and did not finish. */
+export function canResume(r: RunRecord): boolean {
+  return r.status !== 'finished' && r.checkpointStep > 0;
+}
+
+/**
+ * Test hook: `?test-lose-device-at=N` destroys the run's GPU device after step N, and with
+ * `&test-no-device` no new device comes back (e2e/device-loss.spec.ts).
+ */
+function testDeviceLoss(): { atStep: number; noDevice: boolean } | null {
+  const q = new URLSearchParams(location.search);
+  const v = q.get('test-lose-device-at');
+  return v !== null && /^\d+$/.test(v) ? { atStep: Number(v), noDevice: q.has('test-no-device') } : null;
+}
+
+/** A run that is neither finished nor failed: its GPU device was lost and it waits at its checkpoint. */
+export const RUN_PAUSED = 'RunPausedError';
 
 export function isActive(status: TrainStatus): boolean {
   return status === 'starting' || status === 'running' || status === 'paused' || status === 'stopping';
@@ -79,6 +106,7 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
   return {
     training: { status: 'idle', latest: null, valLoss: null, result: null, error: null, settings: null, checkpointStep: null, resuming: null, notice: null },
     pastRuns: [],
+    pastRunAction: { exporting: null, error: null },
 
     async startTraining(resumeRunId) {
       const s = get();
@@ -109,6 +137,8 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
         form: s.settings,
       };
       try {
+        const lose = testDeviceLoss();
+        if (lose !== null) await engine().call('testLoseDevice', lose);
         const result = await engine().call('train', { settings, run });
         patch({ status: result.end, result });
       } catch (e) {
@@ -146,25 +176,69 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
         return;
       }
       if (!run || isActive(get().training.status)) return;
-      patch({ resuming: `Resuming the interrupted run from its checkpoint at step ${run.checkpointStep}…` });
-      const interrupted = run;
-      const fail = (message: string): void => {
-        const error = { name: 'ResumeError', message };
-        patch({ resuming: null, status: 'error', error });
-        // Not again on every reload: the run is kept (and listed) as failed.
-        void engine()
-          .call('failRun', { id: interrupted.id, error })
-          .catch(() => undefined)
-          .then(() => get().refreshRuns());
-      };
-      if (!(await get().loadModel(run.model.source, run.model.label))) return fail(`The run's model (${run.model.name}) could not be loaded.`);
-      const bytes = await loadRunDataset(run.id);
-      if (!bytes) return fail(`The run's dataset (${run.dataset.fileName}) is no longer stored.`);
-      await get().restoreDataset(run.dataset.fileName, bytes, run.dataset.skipInvalid);
-      if (get().dataset.status !== 'ready') return fail(`The run's dataset (${run.dataset.fileName}) could not be prepared.`);
-      get().replaceSettings(run.form as SettingsForm);
-      patch({ resuming: null });
-      await get().startTraining(run.id);
+      await resumeStored(run, true);
+    },
+
+    async resumePastRun(id) {
+      if (isActive(get().training.status)) return;
+      const run = get().pastRuns.find((r) => r.id === id);
+      if (run) await resumeStored(run, false);
+    },
+
+    async deletePastRun(id) {
+      set({ pastRunAction: { exporting: null, error: null } });
+      try {
+        await engine().call('deleteRun', { id });
+      } catch (e) {
+        set({ pastRunAction: { exporting: null, error: toErrorInfo(e) } });
+      }
+      await get().refreshRuns();
+    },
+
+    async exportPastRun(id) {
+      const run = get().pastRuns.find((r) => r.id === id);
+      if (!run || isActive(get().training.status)) return;
+      set({ pastRunAction: { exporting: id, error: null } });
+      try {
+        const s = get();
+        // The checkpoint is written for its model's shapes: that model must be the loaded one.
+        if (JSON.stringify(s.model.source) !== JSON.stringify(run.model.source) || s.model.status !== 'ready') {
+          if (!(await get().loadModel(run.model.source, run.model.label))) throw new Error(`the run's model (${run.model.name}) could not be loaded`);
+        }
+        const files = await engine().call('exportAdapter', { runId: id });
+        const model = get().model.summary!;
+        const date = new Date();
+        saveFile(ZIP_NAME, adapterZip(files, { model, settings: run.settings, dataset: null, result: null, date }), 'application/zip');
+        set({ pastRunAction: { exporting: null, error: null } });
+      } catch (e) {
+        set({ pastRunAction: { exporting: null, error: toErrorInfo(e) } });
+      }
     },
   };
+
+  /**
+   * Loads a stored run's model, dataset copy and settings form, and continues it from its last
+   * checkpoint. An interrupted run that cannot come back is marked failed, so it is not tried again
+   * on every reload; a run picked from Past runs keeps its state.
+   */
+  async function resumeStored(run: RunRecord, interrupted: boolean): Promise<void> {
+    patch({ resuming: `Resuming the ${interrupted ? 'interrupted ' : ''}run from its checkpoint at step ${run.checkpointStep}…` });
+    const fail = (message: string): void => {
+      const error = { name: 'ResumeError', message };
+      patch({ resuming: null, status: 'error', error });
+      if (!interrupted) return;
+      void engine()
+        .call('failRun', { id: run.id, error })
+        .catch(() => undefined)
+        .then(() => get().refreshRuns());
+    };
+    if (!(await get().loadModel(run.model.source, run.model.label))) return fail(`The run's model (${run.model.name}) could not be loaded.`);
+    const bytes = await loadRunDataset(run.id);
+    if (!bytes) return fail(`The run's dataset (${run.dataset.fileName}) is no longer stored.`);
+    await get().restoreDataset(run.dataset.fileName, bytes, run.dataset.skipInvalid);
+    if (get().dataset.status !== 'ready') return fail(`The run's dataset (${run.dataset.fileName}) could not be prepared.`);
+    get().replaceSettings(run.form as SettingsForm);
+    patch({ resuming: null });
+    await get().startTraining(run.id);
+  }
 };

@@ -2,6 +2,8 @@ import { useEffect, useRef } from 'react';
 import { useStudio } from '../../state/store';
 import type { RunRecord } from '../../worker/run-store';
 import { formatLoss } from '../common/format';
+import { ErrorBox } from '../common/ErrorBox';
+import { canResume, isActive } from '../../state/slices/training';
 
 /** A run's loss curve as a small canvas line. */
 function Sparkline({ values }: { values: number[] }) {
@@ -29,12 +31,18 @@ function Sparkline({ values }: { values: number[] }) {
   return <canvas ref={ref} width={120} height={28} className="sparkline" aria-hidden="true" />;
 }
 
-const STATUS: Record<RunRecord['status'], string> = { running: 'interrupted', finished: 'finished', stopped: 'stopped', failed: 'failed' };
+const STATUS: Record<RunRecord['status'], string> = { running: 'interrupted', paused: 'paused (GPU lost)', finished: 'finished', stopped: 'stopped', failed: 'failed' };
 
-/** Past runs kept in this browser, newest first, with their loss curves. */
+/** Past runs kept in this browser, newest first, with their loss curves; resume, export or delete one. */
 export function PastRuns() {
   const runs = useStudio((s) => s.pastRuns);
+  const active = useStudio((s) => isActive(s.training.status));
+  const action = useStudio((s) => s.pastRunAction);
+  const resume = useStudio((s) => s.resumePastRun);
+  const exportRun = useStudio((s) => s.exportPastRun);
+  const remove = useStudio((s) => s.deletePastRun);
   if (runs.length === 0) return null;
+  const busy = active || action.exporting !== null;
   return (
     <details className="past-runs">
       <summary>Past runs ({runs.length})</summary>
@@ -48,6 +56,7 @@ export function PastRuns() {
             <th>Last loss</th>
             <th>Loss curve</th>
             <th>State</th>
+            <th>Checkpoint</th>
           </tr>
         </thead>
         <tbody>
@@ -67,11 +76,24 @@ export function PastRuns() {
                   <Sparkline values={h.loss} />
                 </td>
                 <td title={r.error ? `${r.error.name}: ${r.error.message}` : undefined}>{STATUS[r.status]}</td>
+                <td className="row-actions">
+                  {r.checkpointStep > 0 ? `step ${r.checkpointStep} ` : '– '}
+                  <button type="button" className="secondary" onClick={() => void resume(r.id)} disabled={busy || !canResume(r)} title="Continue from the checkpoint">
+                    Resume
+                  </button>
+                  <button type="button" className="secondary" onClick={() => void exportRun(r.id)} disabled={busy || r.checkpointStep === 0} title="Download the checkpoint as a PEFT adapter (.zip)">
+                    {action.exporting === r.id ? 'Exporting…' : 'Export'}
+                  </button>
+                  <button type="button" className="secondary" onClick={() => void remove(r.id)} disabled={busy} title="Delete the run, its dataset copy and checkpoint">
+                    Delete
+                  </button>
+                </td>
               </tr>
             );
           })}
         </tbody>
       </table>
+      <ErrorBox error={action.error} title="Past run" />
     </details>
   );
 }
