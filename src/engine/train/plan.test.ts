@@ -226,6 +226,28 @@ describe('TrainingPlan with packing', () => {
     expect(tokens / slots).toBeGreaterThan(0.95);
   });
 
+  it('groups rows of like fill into a batch and trims its T to the fullest row (bucketed)', () => {
+    // Rows of 32 (bucket 8): best-fit gives rows of 30, 30, 20, 20 tokens. Grouped by fill the
+    // batches are [30, 30] at T 32 and [20, 20] at T 24: 64 + 48 = 112 slots for 100 tokens,
+    // whatever the seed (mixed, [30, 20] twice, would be 128).
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const plan = new TrainingPlan(numbered(4, (i) => [30, 20, 30, 20][i]), { ...base, seed, batchSize: 2, maxLength: 32, bucket: 8, packing: true });
+      expect(plan.maxSeq).toBe(32);
+      const shapes = [0, 1].map((k) => plan.microBatches(k).micro.map((b) => [b.B, b.T])).flat();
+      expect(shapes.sort((a, b) => a[1] - b[1]), `seed ${seed}`).toEqual([[2, 24], [2, 32]]);
+      const real = [0, 1].flatMap((k) => plan.microBatches(k).micro).reduce((n, b) => n + b.attentionMask.reduce((a, m) => a + m, 0), 0);
+      expect(real).toBe(100);
+    }
+    // Five rows (30, 30, 30, 20, 20) in batches of 2: [30, 30] and [30, 20] at T 32, and the short
+    // batch [20] last at T 24, for every seed; every token once.
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const plan = new TrainingPlan(numbered(5, (i) => [20, 30, 30, 20, 30][i]), { ...base, seed, batchSize: 2, maxLength: 32, bucket: 8, packing: true });
+      const batches = [0, 1, 2].map((k) => plan.microBatches(k).micro).flat();
+      expect(batches.map((b) => [b.B, b.T]), `seed ${seed}`).toEqual([[2, 32], [2, 32], [1, 24]]);
+      expect(batches.reduce((n, b) => n + b.attentionMask.reduce((a, m) => a + m, 0), 0)).toBe(130);
+    }
+  });
+
   it('without maxLength packs into rows of the longest example; validation batches stay padded', () => {
     const plan = new TrainingPlan(numbered(6, (i) => [4, 9, 3, 5, 2, 7][i]), { ...base, batchSize: 8, packing: true });
     expect(plan.maxSeq).toBe(9);

@@ -14,9 +14,13 @@
 //
 // Packing (opts.packing): an epoch's examples, in its shuffled order, are packed into rows of
 // T = maxLength tokens (packRows, best-fit decreasing; packBatch: positions restart per example,
-// no target across a boundary), the rows are shuffled by the epoch's seed, and batches take
-// batchSize rows. Every batch has that one T, and every epoch the same number of rows (packRows
-// depends only on the lengths), so steps per epoch are fixed and step k is still a pure function of k.
+// no target across a boundary). The rows are shuffled by the epoch's seed, then grouped into
+// batches of batchSize rows by fill (a stable sort on the bucketed fill: the few part-filled rows
+// best-fit leaves go together instead of padding a batch of full rows), and the batches are
+// shuffled (a short batch stays last). A packed batch's T is its fullest row bucketed (as a padded batch's is its longest
+// row), so an epoch's part-filled tail batch stays cheap. Every epoch has the same number of rows
+// (packRows depends only on the lengths), so steps per epoch are fixed and step k is still a pure
+// function of k.
 import { packBatch, packRows, padBatch, shuffled, type TokenSequence } from '../../data/sequences';
 import type { Batch } from './types';
 
@@ -61,8 +65,9 @@ export function paddedLength(n: number, cap: number, bucket = SEQ_BUCKET): numbe
 }
 
 /**
- * T of every packed batch: maxLength (the row budget the user chose; packing fills it), or the
- * longest example when there is no maxLength; at least MIN_SEQ.
+ * The row budget of packed rows, the trainer's maxSeq: maxLength (the user's choice; packing fills
+ * it), or the longest example when there is no maxLength; at least MIN_SEQ. A batch of part-filled
+ * rows runs at its fullest row's bucketed length.
  */
 export function packedLength(longest: number, maxLength?: number): number {
   if (maxLength !== undefined && Number.isFinite(maxLength)) return Math.max(MIN_SEQ, maxLength);
@@ -154,9 +159,30 @@ export class TrainingPlan {
         order.map((i) => this.rowLength(this.examples[i])),
         this.maxSeq,
       ).map((row) => row.map((k) => order[k]));
-      this.cachedRows = { epoch, rows: shuffled(rows, rowSeed(this.opts.seed, epoch)) };
+      this.cachedRows = { epoch, rows: this.batchOrder(shuffled(rows, rowSeed(this.opts.seed, epoch)), epoch) };
     }
     return this.cachedRows.rows;
+  }
+
+  /** Tokens of a packed row (examples cut at maxSeq as packBatch cuts them). */
+  private rowFill(row: readonly number[]): number {
+    let n = 0;
+    for (const i of row) n += this.rowLength(this.examples[i]);
+    return Math.min(n, this.maxSeq);
+  }
+
+  /** Shuffled rows → batches of rows of like fill (stable), in a seeded batch order, flattened. */
+  private batchOrder(rows: number[][], epoch: number): number[][] {
+    const bucketOf = (row: readonly number[]) => paddedLength(this.rowFill(row), this.maxSeq, this.bucket);
+    const byFill = rows.map((row, k) => ({ row, k, fill: bucketOf(row) })).sort((a, b) => b.fill - a.fill || a.k - b.k);
+    const batches: number[][][] = [];
+    for (let j = 0; j < byFill.length; j += this.batchSize) batches.push(byFill.slice(j, j + this.batchSize).map((r) => r.row));
+    // Only whole batches move: the one short batch (rows % batchSize) stays last, so slicing the
+    // flat list by batchSize gives back these batches.
+    const short = batches.length && batches[batches.length - 1].length < this.batchSize ? batches.pop()! : null;
+    const order = shuffled(batches, rowSeed(this.opts.seed ^ 0x2545f491, epoch));
+    if (short) order.push(short);
+    return order.flat();
   }
 
   /** The micro-batches of optimizer step `step` (0-based), and its epoch (0-based). */
@@ -169,8 +195,11 @@ export class TrainingPlan {
     if (this.packing) {
       const packed = this.packedRows(epoch);
       for (let j = first; j < last; j++) {
-        const rows = packed.slice(j * this.batchSize, (j + 1) * this.batchSize).map((row) => row.map((i) => this.examples[i]));
-        micro.push(packBatch(rows, this.maxSeq, this.opts.padId));
+        const slice = packed.slice(j * this.batchSize, (j + 1) * this.batchSize);
+        let fullest = 0;
+        for (const row of slice) fullest = Math.max(fullest, this.rowFill(row));
+        const rows = slice.map((row) => row.map((i) => this.examples[i]));
+        micro.push(packBatch(rows, paddedLength(fullest, this.maxSeq, this.bucket), this.opts.padId));
       }
       return { epoch, micro };
     }
