@@ -9,6 +9,9 @@
 // --policy name=value,… overrides the kernels' work-distribution thresholds (src/engine/kernels/
 // policy.ts: the 128-tile and split-K choices) for this run, to sweep them on a GPU; the JSON then
 // carries the policy in force.
+// --compile-first-use compiles each pipeline when the first step first runs it, one by one, instead
+// of all in parallel while the weights upload (the default): compile_ms, setup_ms and first_step_ms
+// then compare the two.
 // --no-subgroups runs the reducing kernels in their portable tree form even where subgroups are wide
 // enough for the subgroup form, to compare the two.
 // bench --generate [--model M] [--layers N] [--quant none|int8|int4] [--rank R] [--prompt P] [--tokens N]
@@ -28,7 +31,7 @@ export async function run(args: string[]): Promise<number> {
   const { flags, bools, positional } = parseCommandLine('bench', args, {
     values: ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile', 'prompt', 'tokens', 'policy'],
     // --json is accepted for the issue's command line: every benchmark prints JSON
-    bools: ['matmul', 'generate', 'checkpointing', 'no-subgroups', 'json'],
+    bools: ['matmul', 'generate', 'checkpointing', 'no-subgroups', 'json', 'compile-first-use'],
     positional: args.includes('--matmul') ? 3 : 0,
   });
   const subgroups = bools.has('no-subgroups') ? false : undefined;
@@ -68,7 +71,7 @@ export async function run(args: string[]): Promise<number> {
     }
     return 0;
   }
-  const opts = parseTrainBenchOptions(flags, bools.has('checkpointing'), cliLabel);
+  const opts = { ...parseTrainBenchOptions(flags, bools.has('checkpointing'), cliLabel), compile: bools.has('compile-first-use') ? ('first-use' as const) : ('ahead' as const) };
   const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'], subgroups }, []);
   try {
     print(await runTrainBench(gpu, opts));

@@ -13,7 +13,7 @@ import { defaultGuardBounds, guardedAdamw, guardWords, lossWord, readHealth, typ
 import { DivergenceError } from './divergence';
 import { initLoraTensors } from '../lora/adapter';
 import { loraLayout, packLora, unpackLora, type LoraLayout } from '../lora/layout';
-import { destroyModelWeights, uploadModelWeights, type BaseQuant, type BaseTensor, type ModelWeightsGpu } from '../model/gpu-weights';
+import { destroyModelWeights, stageModelWeights, type BaseQuant, type BaseTensor, type ModelWeightsGpu } from '../model/gpu-weights';
 import type { WeightSource } from '../model/weight-source';
 import { GpuModel } from '../model/model';
 import type { HostTensor, ModelSpec } from '../model/spec';
@@ -32,6 +32,12 @@ export interface TrainerOptions {
   logitsChunkRows?: number;
   /** The divergence guard's bounds (default: defaultGuardBounds(vocab)). */
   guard?: Partial<GuardBounds>;
+  /**
+   * 'ahead' (default): create() records the maxBatch×maxSeq programs and compiles their pipelines
+   * in parallel while the weights upload, so the first step compiles nothing. 'first-use': each
+   * pipeline compiles synchronously when a step first runs it (the benchmark's comparison).
+   */
+  compile?: 'ahead' | 'first-use';
 }
 
 /** Everything needed to continue a run exactly where it stopped. */
@@ -138,7 +144,9 @@ export class Trainer {
     const layout = loraLayout(spec, lora);
     return gpu.checked(async () => {
       const owned: GPUBuffer[] = [];
-      const weights = await uploadModelWeights(gpu, spec, model.weights, options.quant ?? 'none');
+      // The weights' buffers first, filled last: the step's programs are recorded against them
+      // and their pipelines compile while the upload runs.
+      const { weights, upload } = stageModelWeights(gpu, spec, model.weights, options.quant ?? 'none');
       // A fresh adapter gets PEFT's initialisation: A ~ U(±1/sqrt(in_features)), B = 0.
       const flat = packLora(layout, options.initAdapter ?? initLoraTensors(spec, lora, hyper.seed));
       const params = gpu.upload(flat, 'lora.params');
@@ -153,7 +161,16 @@ export class Trainer {
         checkpointing: hyper.checkpointing,
         logitsChunkRows: options.logitsChunkRows,
       });
-      return new Trainer(gpu, spec, lora, hyper, layout, weights, gm, options, owned);
+      const trainer = new Trainer(gpu, spec, lora, hyper, layout, weights, gm, options, owned);
+      const programs = options.compile === 'first-use' ? [] : [trainer.optimizer, ...Object.values(trainer.programsFor(options.maxBatch, options.maxSeq))];
+      // Both settle before either's error is thrown: destroy() must not free buffers the upload still writes.
+      const [compiled, uploaded] = await Promise.allSettled([gpu.prepare(programs), upload()]);
+      const failed = [compiled, uploaded].find((r) => r.status === 'rejected');
+      if (failed) {
+        trainer.destroy();
+        throw failed.reason;
+      }
+      return trainer;
     });
   }
 
