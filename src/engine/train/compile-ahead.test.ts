@@ -18,10 +18,10 @@ const hyper = { ...DEFAULT_TRAIN, lr: 1e-3, maxSteps: 2, schedule: 'constant' as
 const B = 2;
 const T = 16;
 
-function batch(): Batch {
+function batch(b = B, t = T): Batch {
   const g = rng(5);
-  const inputIds = new Int32Array(B * T).map(() => Math.floor(g() * spec.vocabSize));
-  return { B, T, inputIds, attentionMask: new Int32Array(B * T).fill(1), labels: inputIds };
+  const inputIds = new Int32Array(b * t).map(() => Math.floor(g() * spec.vocabSize));
+  return { B: b, T: t, inputIds, attentionMask: new Int32Array(b * t).fill(1), labels: inputIds };
 }
 
 /**
@@ -102,6 +102,10 @@ describe('pipelines compiled ahead', () => {
       expect(Number.isFinite(await trainer.evalLoss(batch()))).toBe(true);
       // Nothing compiled at first use: the ahead compile missed nothing the step or the evaluation ran.
       expect(gpu.compileStats).toEqual(atCreate);
+      // A batch of another shape (the plan's shorter buckets) compiles what it adds ahead of its step too.
+      expect(Number.isFinite((await trainer.trainStep([batch(1, 8)])).loss)).toBe(true);
+      expect(Number.isFinite(await trainer.evalLoss(batch(1, 8)))).toBe(true);
+      expect(gpu.compileStats.sync).toBe(0);
     } finally {
       trainer.destroy();
     }

@@ -191,6 +191,22 @@ export class Trainer {
     return p;
   }
 
+  /** Whether a batch has a shape whose programs are not recorded yet. */
+  private newShape(batches: Batch[]): boolean {
+    return batches.some((b) => !this.programs.has(`${b.B}x${b.T}`));
+  }
+
+  /**
+   * Records the programs of the batches' new shapes and compiles the pipelines they add (another
+   * tile or split for that many tokens) in parallel, so no step compiles one by one (unless the
+   * run compiles at first use). Batches larger than the run's are left to writeInputs' error.
+   */
+  private async compileFor(batches: Batch[]): Promise<void> {
+    if (this.options.compile === 'first-use') return;
+    const fits = batches.filter((b) => b.B <= this.options.maxBatch && b.T <= this.options.maxSeq);
+    await this.gpu.prepare(fits.flatMap((b) => Object.values(this.programsFor(b.B, b.T))));
+  }
+
   /** Records (does not run) the programs of a B×T batch: all a step of that shape allocates. Benchmarks. */
   prepare(B: number, T: number): void {
     if (B > this.options.maxBatch || T > this.options.maxSeq) {
@@ -258,6 +274,7 @@ export class Trainer {
    * the gradients can be read before optimizerStep).
    */
   async accumulate(micro: Batch[]): Promise<{ loss: number; tokens: number }> {
+    if (this.newShape(micro)) await this.compileFor(micro);
     const tokens = this.submitMicroBatches(micro);
     return { loss: (await this.readResult()).loss, tokens };
   }
@@ -312,6 +329,7 @@ export class Trainer {
    * and AdamW queued together, one read-back.
    */
   async trainStep(micro: Batch[]): Promise<StepResult> {
+    if (this.newShape(micro)) await this.compileFor(micro);
     const tokens = this.submitMicroBatches(micro);
     const lr = this.submitOptimizer();
     const health = await this.readResult();
@@ -337,6 +355,7 @@ export class Trainer {
 
   /** Mean loss on a batch with dropout off and no gradient. */
   async evalLoss(batch: Batch): Promise<number> {
+    if (this.newShape([batch])) await this.compileFor([batch]);
     const counted = this.writeInputs(batch);
     if (counted === 0) throw new GpuError('the evaluation batch has no trained tokens');
     this.scaleWord[0] = 1 / counted;
