@@ -31,6 +31,9 @@ test('training and matmul benchmarks run in the page', async ({ page }, testInfo
     expect(r.model_tflop_per_s).toBeGreaterThan(0);
     expect(r.gpu_bytes).toBeGreaterThan(0);
     expect(r.losses).toHaveLength(2);
+    // Chromium compiled every pipeline in parallel before the first step (createComputePipelineAsync).
+    expect(r.compiled.ahead).toBeGreaterThan(0);
+    expect(r.compiled.first_use).toBe(0);
     for (const l of r.losses) expect(Number.isFinite(l), `loss ${l}`).toBe(true);
     expect(r.adapter.trim()).not.toBe('');
     if (r.kernels) {

@@ -9,6 +9,9 @@
 // --policy name=value,… overrides the kernels' work-distribution thresholds (src/engine/kernels/
 // policy.ts: the 128-tile and split-K choices) for this run, to sweep them on a GPU; the JSON then
 // carries the policy in force.
+// --compile-first-use compiles each pipeline when the first step first runs it, one by one, instead
+// of all in parallel while the weights upload (the default): compile_ms, setup_ms and first_step_ms
+// then compare the two.
 // --no-subgroups runs the reducing kernels in their portable tree form even where subgroups are wide
 // enough for the subgroup form, to compare the two.
 // bench --model MODEL_DIR --data FILE --batch B --seq T --rank R --steps N [--packing] [--quant …] [--json]
@@ -34,7 +37,7 @@ export async function run(args: string[]): Promise<number> {
   const { flags, bools, positional } = parseCommandLine('bench', args, {
     values: ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile', 'prompt', 'tokens', 'policy', 'data'],
     // --json is accepted for the issue's command line: every benchmark prints JSON
-    bools: ['matmul', 'generate', 'checkpointing', 'no-subgroups', 'json', 'packing'],
+    bools: ['matmul', 'generate', 'checkpointing', 'no-subgroups', 'json', 'packing', 'compile-first-use'],
     positional: args.includes('--matmul') ? 3 : 0,
   });
   const subgroups = bools.has('no-subgroups') ? false : undefined;
@@ -79,7 +82,8 @@ export async function run(args: string[]): Promise<number> {
   if (dataFile !== undefined && flags['layers'] !== undefined) throw new BenchFieldError('layers', '--layers applies to a preset --model, not to a model folder with --data');
   if (dataFile !== undefined && flags['model'] === undefined) throw new BenchFieldError('model', '--data needs --model MODEL_DIR (a model folder with its tokenizer)');
   // With --data, --model is a folder: the other options are parsed as for a preset.
-  const opts = dataFile === undefined ? parseTrainBenchOptions(flags, bools.has('checkpointing'), cliLabel) : { ...parseTrainBenchOptions({ ...flags, model: 'tiny' }, bools.has('checkpointing'), cliLabel), model: flags['model']! };
+  const parsed = dataFile === undefined ? parseTrainBenchOptions(flags, bools.has('checkpointing'), cliLabel) : { ...parseTrainBenchOptions({ ...flags, model: 'tiny' }, bools.has('checkpointing'), cliLabel), model: flags['model']! };
+  const opts = { ...parsed, compile: bools.has('compile-first-use') ? ('first-use' as const) : ('ahead' as const) };
   const data = dataFile === undefined ? undefined : await loadBenchData(opts.model, dataFile, opts.batch, opts.seq, bools.has('packing'));
   const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'], subgroups }, []);
   try {

@@ -2,8 +2,10 @@
 // Works the same on navigator.gpu (browser) and on the Node `webgpu` package.
 //
 // Kernels never touch the command encoder directly: they call `rec.dispatch(...)` on a Recorder.
-// A Recorder builds each dispatch's uniform buffer and bind group once; a Program replays the
-// recorded list every training step, so a step allocates nothing on the GPU or the JS heap.
+// A Recorder builds each dispatch's uniform buffer once; its program gets pipelines and bind groups
+// when linked (Gpu.prepare compiles all of a run's pipelines in parallel first; otherwise the first
+// run compiles them one by one); a Program replays the recorded list every training step, so a step
+// allocates nothing on the GPU or the JS heap.
 
 import {
   GpuDeviceLostError,
@@ -61,9 +63,27 @@ export interface DispatchSpec {
   label?: string;
 }
 
+/** The parts a compute pipeline is compiled from (the pipeline cache's key). */
+export interface PipelineRequest {
+  shader: Shader;
+  entry: string;
+  overrides?: Record<string, number>;
+}
+
+/** The pipeline cache's key of a request: shader (with its pieces), entry and overrides. */
+export function pipelineKey(r: PipelineRequest): string {
+  return `${shaderKey(r.shader)}|${r.entry}|${r.overrides ? JSON.stringify(Object.entries(r.overrides).sort()) : ''}`;
+}
+
+/**
+ * A dispatch as recorded. Its pipeline and bind group are made when the program is linked (its
+ * first run, or Gpu.prepare), so a program can be recorded before its pipelines are compiled.
+ */
 interface RecordedDispatch {
-  pipeline: GPUComputePipeline;
-  bindGroup: GPUBindGroup;
+  request: PipelineRequest;
+  entries: GPUBindGroupEntry[];
+  pipeline: GPUComputePipeline | null;
+  bindGroup: GPUBindGroup | null;
   workgroups: [number, number, number];
   label: string;
   /** shader.entry: what profiles group by. */
@@ -92,7 +112,6 @@ export class Recorder {
       throw new GpuLimitError(`maxComputeWorkgroupsPerDimension (${spec.shader.name}.${spec.entry})`, Math.max(x, y, z), maxDim);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const pipeline = this.gpu.pipeline(spec.shader, spec.entry, spec.overrides);
     const entries: GPUBindGroupEntry[] = [];
     if (spec.uniforms) {
       const data = packUniforms(spec.shader, spec.entry, spec.uniforms);
@@ -111,8 +130,8 @@ export class Recorder {
       entries.push({ binding: i + 1, resource });
     });
     const label = spec.label ?? `${spec.shader.name}.${spec.entry}`;
-    const bindGroup = this.gpu.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
-    this.ops.push({ kind: 'dispatch', d: { pipeline, bindGroup, workgroups: [x, y, z], label, kernel: `${spec.shader.name}.${spec.entry}` } });
+    const request = { shader: spec.shader, entry: spec.entry, overrides: spec.overrides };
+    this.ops.push({ kind: 'dispatch', d: { request, entries, pipeline: null, bindGroup: null, workgroups: [x, y, z], label, kernel: `${spec.shader.name}.${spec.entry}` } });
   }
 
   /** Zero-fills a buffer (or a view) when the program runs. */
@@ -144,13 +163,38 @@ export class Program {
     private readonly owned: GPUBuffer[],
   ) {}
 
+  private linked = false;
+
+  /** The pipelines this program dispatches, one per cache key. */
+  pipelineRequests(): PipelineRequest[] {
+    const out = new Map<string, PipelineRequest>();
+    for (const op of this.ops) if (op.kind === 'dispatch') out.set(pipelineKey(op.d.request), op.d.request);
+    return [...out.values()];
+  }
+
+  /**
+   * Gives every dispatch its pipeline (from the cache; compiled synchronously when missing) and
+   * bind group. Runs once, at the first encode unless Gpu.prepare linked the program first.
+   */
+  link(): void {
+    if (this.linked) return;
+    for (const op of this.ops) {
+      if (op.kind !== 'dispatch') continue;
+      const d = op.d;
+      d.pipeline = this.gpu.pipeline(d.request.shader, d.request.entry, d.request.overrides);
+      d.bindGroup = this.gpu.device.createBindGroup({ layout: d.pipeline.getBindGroupLayout(0), entries: d.entries, label: d.label });
+    }
+    this.linked = true;
+  }
+
   /** Encodes the program into an encoder (compute passes batched between copies and clears). */
   encode(encoder: GPUCommandEncoder): void {
+    if (!this.linked) this.link();
     let pass: GPUComputePassEncoder | null = null;
     for (const op of this.ops) {
       if (op.kind === 'dispatch') {
         pass ??= encoder.beginComputePass();
-        pass.setPipeline(op.d.pipeline);
+        pass.setPipeline(op.d.pipeline!);
         pass.setBindGroup(0, op.d.bindGroup);
         pass.dispatchWorkgroups(...op.d.workgroups);
         continue;
@@ -177,13 +221,14 @@ export class Program {
     const querySet = device.createQuerySet({ type: 'timestamp', count });
     const resolved = device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     const readback = device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.link();
     const encoder = device.createCommandEncoder();
     const kernels: string[] = [];
     for (const op of this.ops) {
       if (op.kind === 'dispatch') {
         const i = kernels.length;
         const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-        pass.setPipeline(op.d.pipeline);
+        pass.setPipeline(op.d.pipeline!);
         pass.setBindGroup(0, op.d.bindGroup);
         pass.dispatchWorkgroups(...op.d.workgroups);
         pass.end();
@@ -295,6 +340,12 @@ export function storageBufferSize(bytes: number): number {
 export class Gpu {
   private pipelines = new Map<string, GPUComputePipeline>();
   private modules = new Map<string, GPUShaderModule>();
+  /**
+   * Pipelines compiled synchronously at first use (Program.link) and in parallel ahead of it
+   * (prepare), and the wall time spent on both: each synchronous compile, plus each prepare's batch
+   * from its start to its last pipeline.
+   */
+  readonly compileStats = { sync: 0, async: 0, ms: 0 };
   private lostReason: string | null = null;
   private firstUncaptured: string | null = null;
   /** Bytes of buffers created through createBuffer and not yet destroyed, and their peak. */
@@ -360,24 +411,68 @@ export class Gpu {
 
   /** Compiles (once) and returns the pipeline for a shader entry point with the given overrides. */
   pipeline(shader: Shader, entry: string, overrides?: Record<string, number>): GPUComputePipeline {
-    const moduleKey = shaderKey(shader);
-    const key = `${moduleKey}|${entry}|${overrides ? JSON.stringify(Object.entries(overrides).sort()) : ''}`;
+    const request = { shader, entry, overrides };
+    const key = pipelineKey(request);
     let p = this.pipelines.get(key);
     if (p) return p;
-    let module = this.modules.get(moduleKey);
-    if (!module) {
-      const code = this.subgroups && shader.subgroupCode !== undefined ? shader.subgroupCode : shader.code;
-      module = this.device.createShaderModule({ code, label: shader.name });
-      this.modules.set(moduleKey, module);
-    }
-    p = this.device.createComputePipeline({
-      layout: 'auto',
-      // Pass `constants` only when there are some: keeps the descriptor minimal for every backend.
-      compute: overrides ? { module, entryPoint: entry, constants: overrides } : { module, entryPoint: entry },
-      label: `${shader.name}.${entry}`,
-    });
+    const t0 = performance.now();
+    p = this.device.createComputePipeline(this.pipelineDescriptor(request));
+    this.compileStats.sync++;
+    this.compileStats.ms += performance.now() - t0;
     this.pipelines.set(key, p);
     return p;
+  }
+
+  /**
+   * Compiles every pipeline the programs dispatch that is not compiled yet, all at once with
+   * createComputePipelineAsync (Dawn and browsers compile them in parallel, off this thread), then
+   * links the programs. Whatever the caller does meanwhile (the weights' upload) overlaps the compile.
+   */
+  async prepare(programs: readonly Program[]): Promise<void> {
+    const missing = new Map<string, PipelineRequest>();
+    for (const program of programs) {
+      for (const r of program.pipelineRequests()) {
+        const key = pipelineKey(r);
+        if (!this.pipelines.has(key)) missing.set(key, r);
+      }
+    }
+    const t0 = performance.now();
+    const compiled = await Promise.all(
+      [...missing].map(async ([key, r]) => {
+        const descriptor = this.pipelineDescriptor(r);
+        try {
+          return [key, await this.device.createComputePipelineAsync(descriptor)] as const;
+        } catch (e) {
+          this.assertAlive();
+          throw new GpuValidationError(`compiling ${descriptor.label}: ${(e as Error).message}`);
+        }
+      }),
+    );
+    for (const [key, p] of compiled) this.pipelines.set(key, p);
+    this.compileStats.async += compiled.length;
+    this.compileStats.ms += performance.now() - t0;
+    for (const program of programs) program.link();
+  }
+
+  private pipelineDescriptor(r: PipelineRequest): GPUComputePipelineDescriptor {
+    const moduleKey = shaderKey(r.shader);
+    let module = this.modules.get(moduleKey);
+    if (!module) {
+      const code = this.subgroups && r.shader.subgroupCode !== undefined ? r.shader.subgroupCode : r.shader.code;
+      module = this.device.createShaderModule({ code, label: r.shader.name });
+      this.modules.set(moduleKey, module);
+    }
+    return {
+      layout: 'auto',
+      // Pass `constants` only when there are some: keeps the descriptor minimal for every backend.
+      compute: r.overrides ? { module, entryPoint: r.entry, constants: r.overrides } : { module, entryPoint: r.entry },
+      label: `${r.shader.name}.${r.entry}`,
+    };
+  }
+
+  /** Keys of the pipelines compiled so far (pipelineKey). */
+  compiledPipelines(): string[] {
+    return [...this.pipelines.keys()];
   }
 
   /** A storage buffer (STORAGE | COPY_SRC | COPY_DST), zero-filled. Size rounded up to 4 bytes. */

@@ -41,5 +41,24 @@ export async function createNodeGpu(options: GpuOptions = {}, dawnToggles: strin
   // LORA_STUDIO_SUBGROUPS=0 or 1 overrides the default choice of kernels (GpuOptions.subgroups).
   const env = process.env.LORA_STUDIO_SUBGROUPS;
   const subgroups = options.subgroups ?? (env === '0' ? false : env === '1' ? true : undefined);
-  return Gpu.create(api, { ...options, subgroups });
+  const gpu = await Gpu.create(api, { ...options, subgroups });
+  if (/swiftshader/i.test(gpu.adapterName)) throttleDawnEventPolling();
+  return gpu;
+}
+
+/**
+ * While a pipeline compile or a buffer mapping is pending, dawn.node processes the device's events
+ * by calling the global setImmediate with an anonymous native callback, again and again: a busy
+ * loop holding a core. With SwiftShader the GPU's work runs on the same few cores, so the loop takes
+ * their time: creating the tiny trainer with its pipelines compiled ahead (Gpu.prepare) cost 32-38 s
+ * of CPU instead of 20 s on two cores. Those callbacks are deferred by 1 ms instead; every other
+ * setImmediate runs as before. Not on hardware GPUs, where a core is spare and 1 ms a wait counts.
+ */
+function throttleDawnEventPolling(): void {
+  const g = globalThis as unknown as { setImmediate: (cb: (...args: unknown[]) => void, ...args: unknown[]) => unknown };
+  const immediate = g.setImmediate;
+  if ((immediate as { dawnThrottled?: boolean }).dawnThrottled) return;
+  const isDawnCallback = (cb: unknown): boolean => typeof cb === 'function' && cb.name === '' && Function.prototype.toString.call(cb).includes('[native code]');
+  const throttled = (cb: (...args: unknown[]) => void, ...args: unknown[]): unknown => (isDawnCallback(cb) ? setTimeout(cb, 1, ...args) : immediate(cb, ...args));
+  g.setImmediate = Object.assign(throttled, immediate, { dawnThrottled: true }); // keeps util.promisify's custom form
 }

@@ -47,8 +47,11 @@ describe('train bench', () => {
       expect(run.adapter.length).toBeGreaterThan(0);
       expect(Object.keys(run)).toEqual([
         'model', 'layers', 'quant', 'batch', 'seq', 'rank', 'checkpointing', 'steps', 'step_ms', 'first_step_ms',
-        'tokens_per_s', 'step_tflop', 'model_tflop_per_s', 'gpu_bytes', 'losses', 'adapter', 'subgroups', 'kernels', 'vs_pytorch_h100',
+        'compile_ms', 'setup_ms', 'compiled', 'tokens_per_s', 'step_tflop', 'model_tflop_per_s', 'gpu_bytes', 'losses', 'adapter', 'subgroups', 'kernels', 'vs_pytorch_h100',
       ]);
+      // Every pipeline compiled before the first step (memory-only ran first on this Gpu and compiled them ahead).
+      expect(memOnly.compiled.first_use).toBe(0);
+      expect(run.compiled.first_use).toBe(0);
       expect(run.vs_pytorch_h100).toBeNull(); // tiny has no PyTorch reference
       expect(run.subgroups).toBe(gpu.subgroups);
     });

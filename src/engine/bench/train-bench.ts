@@ -30,6 +30,8 @@ export interface TrainBenchOptions {
   checkpointing: boolean;
   /** Timed training steps; 0 = memory only (nothing runs on the GPU). */
   steps: number;
+  /** When the pipelines compile (TrainerOptions.compile; default 'ahead'). */
+  compile?: 'ahead' | 'first-use';
 }
 
 /** The JSON the CLI prints and the page shows; the field names are the benchmark's contract. */
@@ -45,6 +47,16 @@ export interface TrainBenchResult {
   /** Median step time, leaving the first step out when there are several; null with steps 0. */
   step_ms: number | null;
   first_step_ms: number | null;
+  /**
+   * Wall time spent compiling pipelines up to the end of the first step: with compile 'ahead' the
+   * parallel batch during setup (overlapping the upload), with 'first-use' the synchronous compiles
+   * inside the first step.
+   */
+  compile_ms: number;
+  /** Trainer.create: the weights' upload, and with compile 'ahead' the compile beside it. */
+  setup_ms: number;
+  /** Pipelines compiled ahead (in parallel) and at first use (one by one), up to the end of the first step. */
+  compiled: { ahead: number; first_use: number };
   /** B × T per second at the median step; with real data, the timed steps' batch slots (padded_tokens) per second. */
   tokens_per_s: number | null;
   /** The step's useful arithmetic in TFLOP (step-flops.ts: products and attention, no recomputation). */
@@ -136,14 +148,17 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
   let weights: ReturnType<typeof randomWeights> | WeightSource | null = data ? data.weights : randomWeights(spec, 1, quant);
   // With real data the trainer is sized as a run's: the plan's longest row (T, or less unpacked).
   const maxSeq = data ? data.plan.maxSeq : T;
-  progress('Uploading the model and allocating the trainer');
+  progress(opts.compile === 'first-use' ? 'Uploading the model and allocating the trainer' : 'Uploading the model and compiling the pipelines');
+  const compileBefore = { ...gpu.compileStats };
+  const setupStart = performance.now();
   const trainer = await Trainer.create(
     gpu,
     { spec, weights },
     { r, alpha: 2 * r, dropout: 0, targetModules: [...PROJECTIONS], useRslora: false },
     { ...DEFAULT_TRAIN, lr: 1e-4, maxSteps: Math.max(1, steps), checkpointing, schedule: 'constant' },
-    { maxBatch: B, maxSeq, quant },
+    { maxBatch: B, maxSeq, quant, compile: opts.compile },
   );
+  const setupMs = performance.now() - setupStart;
   weights = null; // the host copy can go: the GPU holds the model now
   try {
     const g = rng(7);
@@ -161,6 +176,7 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
       progress(`Recording the ${B}×${T} training-step programs (memory only)`);
       await gpu.checked(() => trainer.prepare(B, maxSeq));
     }
+    let compileAfter = { ...gpu.compileStats };
     for (let s = 0; s < steps; s++) {
       progress(`Step ${s + 1} of ${steps}`);
       const b = batchOf(s);
@@ -170,10 +186,11 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
       const res = await trainer.trainStep([b]);
       times.push(performance.now() - t0);
       losses.push(res.loss);
+      if (s === 0) compileAfter = { ...gpu.compileStats };
     }
     let median: number | null = null;
     if (times.length) {
-      // The first step compiles pipelines and records programs: leave it out of the median when possible.
+      // The first step may compile pipelines (compile 'first-use') and maps buffers for the first time: leave it out of the median when possible.
       const timed = times.length > 1 ? times.slice(1) : times;
       const sorted = [...timed].sort((a, b) => a - b);
       median = sorted[Math.floor(sorted.length / 2)];
@@ -216,6 +233,9 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
       steps,
       step_ms: median === null ? null : round(median, 2),
       first_step_ms: times.length ? round(times[0], 2) : null,
+      compile_ms: round(compileAfter.ms - compileBefore.ms, 2),
+      setup_ms: round(setupMs, 2),
+      compiled: { ahead: compileAfter.async - compileBefore.async, first_use: compileAfter.sync - compileBefore.sync },
       tokens_per_s: tokensPerS,
       step_tflop: significant(stepFlops / 1e12, 6),
       model_tflop_per_s: median === null ? null : significant(stepFlops / 1e12 / (median / 1000), 4),

@@ -67,49 +67,59 @@ export async function uploadModelWeights(
   quant: BaseQuant = 'none',
   onTensor?: (name: string, done: number, total: number) => void,
 ): Promise<ModelWeightsGpu> {
+  const staged = stageModelWeights(gpu, spec, weights, quant);
+  try {
+    await staged.upload(onTensor);
+  } catch (e) {
+    // A failed load frees what it had allocated.
+    destroyModelWeights(gpu, staged.weights);
+    throw e;
+  }
+  return staged.weights;
+}
+
+/**
+ * The model's GPU buffers, allocated (empty) at once, and `upload()`, which streams the tensors
+ * into them as uploadModelWeights describes. Programs can be recorded against the buffers, and
+ * their pipelines compiled, while the upload runs (Trainer.create). The caller frees the buffers
+ * (destroyModelWeights) if the upload fails.
+ */
+export function stageModelWeights(
+  gpu: Gpu,
+  spec: ModelSpec,
+  weights: WeightSource | ReadonlyMap<string, BaseTensor>,
+  quant: BaseQuant = 'none',
+): { weights: ModelWeightsGpu; upload(onTensor?: (name: string, done: number, total: number) => void): Promise<void> } {
   const source = asWeightSource(weights);
   const expected = expectedWeightShapes(spec);
   checkWeightShapes(source, expected);
   const buffers: GPUBuffer[] = [];
   const quantized: QuantWeightBuffers[] = [];
-  let pending = 0;
-  let done = 0;
-  const queued = async (bytes: number): Promise<void> => {
-    pending += bytes;
-    if (pending < FLUSH_BYTES) return;
-    pending = 0;
-    await gpu.device.queue.onSubmittedWorkDone();
-  };
+  /** Every tensor in upload order with the buffer it goes to. */
+  const targets: Array<{ name: string; target: GPUBuffer | QuantWeightBuffers }> = [];
   const info = (name: string): WeightInfo => source.tensors.get(name)!;
-  const vector = async (name: string): Promise<GPUBuffer> => {
+  const vector = (name: string): GPUBuffer => {
     const t = info(name);
     if (t.format === 'int8' || t.format === 'int4') throw new ModelWeightsError(`${source.name}: tensor "${name}" is quantized, but only matrices may be`);
     const b = gpu.createBuffer(t.rows * t.cols * 4, name);
     buffers.push(b);
-    await source.forEachPart(name, async (p) => {
-      if ('quant' in p) throw new ModelWeightsError(`${source.name}: tensor "${name}" came quantized, but only matrices may be`);
-      gpu.write(b, p.data, p.rowStart * t.cols * 4);
-      await queued(p.data.byteLength);
-    });
-    onTensor?.(name, ++done, expected.size);
+    targets.push({ name, target: b });
     return b;
   };
-  const matrix = async (name: string): Promise<MatrixWeight> => {
+  const matrix = (name: string): MatrixWeight => {
     const t = info(name);
     const kind: QuantKind | null = t.format === 'int8' || t.format === 'int4' ? t.format : quant === 'none' ? null : quant;
     if (kind === null) return vector(name);
     const w = createQuantWeight(gpu, kind, t.rows, t.cols, name);
     quantized.push(w);
-    await source.forEachPart(name, async (p) => {
-      const part = 'quant' in p ? p.quant : quantize(p.data, p.rows, t.cols, kind);
-      writeQuantRows(gpu, w, p.rowStart, part);
-      await queued(part.qweight.byteLength + part.scales.byteLength);
-    });
-    onTensor?.(name, ++done, expected.size);
+    targets.push({ name, target: w });
     return w;
   };
-  const maybe = async (name: string, present: boolean): Promise<GPUBuffer | null> => (present ? vector(name) : null);
+  const maybe = (name: string, present: boolean): GPUBuffer | null => (present ? vector(name) : null);
   const layers: LayerWeightsGpu[] = [];
+  let embed: MatrixWeight;
+  let lmHead: MatrixWeight;
+  let norm: GPUBuffer;
   try {
     for (let l = 0; l < spec.numLayers; l++) {
       const p = `model.layers.${l}`;
@@ -118,27 +128,54 @@ export async function uploadModelWeights(
         const base = `${p}.${projectionModule(name)}.${name}`;
         const hasBias =
           name === 'o_proj' ? spec.oBias : projectionModule(name) === 'mlp' ? spec.mlpBias : spec.qkvBias;
-        proj[name] = { weight: await matrix(`${base}.weight`), bias: await maybe(`${base}.bias`, hasBias) };
+        proj[name] = { weight: matrix(`${base}.weight`), bias: maybe(`${base}.bias`, hasBias) };
       }
       layers.push({
-        inputNorm: await vector(`${p}.input_layernorm.weight`),
-        postNorm: await vector(`${p}.post_attention_layernorm.weight`),
-        qNorm: await maybe(`${p}.self_attn.q_norm.weight`, spec.qkNorm),
-        kNorm: await maybe(`${p}.self_attn.k_norm.weight`, spec.qkNorm),
+        inputNorm: vector(`${p}.input_layernorm.weight`),
+        postNorm: vector(`${p}.post_attention_layernorm.weight`),
+        qNorm: maybe(`${p}.self_attn.q_norm.weight`, spec.qkNorm),
+        kNorm: maybe(`${p}.self_attn.k_norm.weight`, spec.qkNorm),
         proj,
       });
     }
-    const embed = await matrix('model.embed_tokens.weight');
-    const lmHead = spec.tieWordEmbeddings ? embed : await matrix('lm_head.weight');
-    const norm = await vector('model.norm.weight');
-    await gpu.device.queue.onSubmittedWorkDone();
-    return { quant, embed, layers, norm, lmHead, buffers, quantized };
+    embed = matrix('model.embed_tokens.weight');
+    lmHead = spec.tieWordEmbeddings ? embed : matrix('lm_head.weight');
+    norm = vector('model.norm.weight');
   } catch (e) {
-    // A failed load frees what it had uploaded.
     for (const b of buffers) gpu.destroyBuffer(b);
     for (const q of quantized) destroyQuantWeight(gpu, q);
     throw e;
   }
+
+  const upload = async (onTensor?: (name: string, done: number, total: number) => void): Promise<void> => {
+    let pending = 0;
+    const queued = async (bytes: number): Promise<void> => {
+      pending += bytes;
+      if (pending < FLUSH_BYTES) return;
+      pending = 0;
+      await gpu.device.queue.onSubmittedWorkDone();
+    };
+    let done = 0;
+    for (const { name, target } of targets) {
+      const t = info(name);
+      if (!isQuantized(target)) {
+        await source.forEachPart(name, async (p) => {
+          if ('quant' in p) throw new ModelWeightsError(`${source.name}: tensor "${name}" came quantized, but only matrices may be`);
+          gpu.write(target, p.data, p.rowStart * t.cols * 4);
+          await queued(p.data.byteLength);
+        });
+      } else {
+        await source.forEachPart(name, async (p) => {
+          const part = 'quant' in p ? p.quant : quantize(p.data, p.rows, t.cols, target.kind);
+          writeQuantRows(gpu, target, p.rowStart, part);
+          await queued(part.qweight.byteLength + part.scales.byteLength);
+        });
+      }
+      onTensor?.(name, ++done, expected.size);
+    }
+    await gpu.device.queue.onSubmittedWorkDone();
+  };
+  return { weights: { quant, embed, layers, norm, lmHead, buffers, quantized }, upload };
 }
 
 export function destroyModelWeights(gpu: Gpu, w: ModelWeightsGpu): void {

@@ -13,7 +13,7 @@ import { defaultGuardBounds, guardedAdamw, guardWords, lossWord, readHealth, typ
 import { DivergenceError } from './divergence';
 import { initLoraTensors } from '../lora/adapter';
 import { loraLayout, packLora, unpackLora, type LoraLayout } from '../lora/layout';
-import { destroyModelWeights, uploadModelWeights, type BaseQuant, type BaseTensor, type ModelWeightsGpu } from '../model/gpu-weights';
+import { destroyModelWeights, stageModelWeights, type BaseQuant, type BaseTensor, type ModelWeightsGpu } from '../model/gpu-weights';
 import type { WeightSource } from '../model/weight-source';
 import { GpuModel } from '../model/model';
 import type { HostTensor, ModelSpec } from '../model/spec';
@@ -33,6 +33,12 @@ export interface TrainerOptions {
   logitsChunkRows?: number;
   /** The divergence guard's bounds (default: defaultGuardBounds(vocab)). */
   guard?: Partial<GuardBounds>;
+  /**
+   * 'ahead' (default): create() records the maxBatch×maxSeq programs and compiles their pipelines
+   * in parallel while the weights upload, so the first step compiles nothing. 'first-use': each
+   * pipeline compiles synchronously when a step first runs it (the benchmark's comparison).
+   */
+  compile?: 'ahead' | 'first-use';
 }
 
 /** Everything needed to continue a run exactly where it stopped. */
@@ -142,7 +148,9 @@ export class Trainer {
     const layout = loraLayout(spec, lora);
     return gpu.checked(async () => {
       const owned: GPUBuffer[] = [];
-      const weights = await uploadModelWeights(gpu, spec, model.weights, options.quant ?? 'none');
+      // The weights' buffers first, filled last: the step's programs are recorded against them
+      // and their pipelines compile while the upload runs.
+      const { weights, upload } = stageModelWeights(gpu, spec, model.weights, options.quant ?? 'none');
       // A fresh adapter gets PEFT's initialisation: A ~ U(±1/sqrt(in_features)), B = 0.
       const flat = packLora(layout, options.initAdapter ?? initLoraTensors(spec, lora, hyper.seed));
       const params = gpu.upload(flat, 'lora.params');
@@ -157,7 +165,16 @@ export class Trainer {
         checkpointing: hyper.checkpointing,
         logitsChunkRows: options.logitsChunkRows,
       });
-      return new Trainer(gpu, spec, lora, hyper, layout, weights, gm, options, owned);
+      const trainer = new Trainer(gpu, spec, lora, hyper, layout, weights, gm, options, owned);
+      const programs = options.compile === 'first-use' ? [] : [trainer.optimizer, ...Object.values(trainer.programsFor(options.maxBatch, options.maxSeq))];
+      // Both settle before either's error is thrown: destroy() must not free buffers the upload still writes.
+      const [compiled, uploaded] = await Promise.allSettled([gpu.prepare(programs), upload()]);
+      const failed = [compiled, uploaded].find((r) => r.status === 'rejected');
+      if (failed) {
+        trainer.destroy();
+        throw failed.reason;
+      }
+      return trainer;
     });
   }
 
@@ -176,6 +193,22 @@ export class Trainer {
     p = { train: train.finish(), evalLoss: evalLoss.finish(), forward: forward.finish() };
     this.programs.set(key, p);
     return p;
+  }
+
+  /** Whether a batch has a shape whose programs are not recorded yet. */
+  private newShape(batches: Batch[]): boolean {
+    return batches.some((b) => !this.programs.has(`${b.B}x${b.T}`));
+  }
+
+  /**
+   * Records the programs of the batches' new shapes and compiles the pipelines they add (another
+   * tile or split for that many tokens) in parallel, so no step compiles one by one (unless the
+   * run compiles at first use). Batches larger than the run's are left to writeInputs' error.
+   */
+  private async compileFor(batches: Batch[]): Promise<void> {
+    if (this.options.compile === 'first-use') return;
+    const fits = batches.filter((b) => b.B <= this.options.maxBatch && b.T <= this.options.maxSeq);
+    await this.gpu.prepare(fits.flatMap((b) => Object.values(this.programsFor(b.B, b.T))));
   }
 
   /** Records (does not run) the programs of a B×T batch: all a step of that shape allocates. Benchmarks. */
@@ -251,6 +284,7 @@ export class Trainer {
    * the gradients can be read before optimizerStep).
    */
   async accumulate(micro: Batch[]): Promise<{ loss: number; tokens: number }> {
+    if (this.newShape(micro)) await this.compileFor(micro);
     const tokens = this.submitMicroBatches(micro);
     return { loss: (await this.readResult()).loss, tokens };
   }
@@ -305,6 +339,7 @@ export class Trainer {
    * and AdamW queued together, one read-back.
    */
   async trainStep(micro: Batch[]): Promise<StepResult> {
+    if (this.newShape(micro)) await this.compileFor(micro);
     const tokens = this.submitMicroBatches(micro);
     const lr = this.submitOptimizer();
     const health = await this.readResult();
@@ -330,6 +365,7 @@ export class Trainer {
 
   /** Mean loss on a batch with dropout off and no gradient. */
   async evalLoss(batch: Batch): Promise<number> {
+    if (this.newShape([batch])) await this.compileFor([batch]);
     const counted = this.writeInputs(batch);
     if (counted === 0) throw new GpuError('the evaluation batch has no trained tokens');
     this.scaleWord[0] = 1 / counted;
