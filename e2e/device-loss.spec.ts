@@ -12,6 +12,8 @@ import { collectLogs, openStudio, shooter, useDemo } from './helpers';
 const STEPS = 8;
 const EVERY = 3;
 const LOSE_AT = 5;
+/** The scratch database the quota test fills until the browser refuses a write. */
+const PROBE_DB = 'quota-probe';
 
 interface StoredRun {
   id: string;
@@ -181,6 +183,42 @@ test('where no device comes back the run stays paused: Past runs exports its che
   }
 });
 
+/**
+ * Chromium applies an overridden quota lazily (writes may pass for a while after the CDP call), so
+ * the test writes 1 MiB into a scratch database until a write is refused: from then on the run
+ * store's next write meets the quota too, and the outcome does not depend on timing.
+ */
+async function untilQuotaEnforced(page: Page): Promise<void> {
+  await expect
+    .poll(
+      () =>
+        page.evaluate(async (name) => {
+          try {
+            const db = await new Promise<IDBDatabase>((resolve, reject) => {
+              const open = indexedDB.open(name, 1);
+              open.onupgradeneeded = () => open.result.createObjectStore('probe');
+              open.onsuccess = () => resolve(open.result);
+              open.onerror = () => reject(open.error);
+            });
+            try {
+              return await new Promise<string>((resolve) => {
+                const tx = db.transaction('probe', 'readwrite');
+                tx.objectStore('probe').put(new Uint8Array(1 << 20), Math.random());
+                tx.oncomplete = () => resolve('written');
+                tx.onabort = () => resolve(tx.error?.name ?? 'aborted');
+              });
+            } finally {
+              db.close();
+            }
+          } catch (e) {
+            return (e as Error).name;
+          }
+        }, PROBE_DB),
+      { timeout: 60_000, message: 'a write refused under the overridden quota' },
+    )
+    .toBe('QuotaExceededError');
+}
+
 test('a quota-limited origin refuses a new run with a typed error and keeps every earlier run', async ({ page }, testInfo) => {
   const logs = collectLogs(page);
   const shot = shooter(page, testInfo);
@@ -199,6 +237,7 @@ test('a quota-limited origin refuses a new run with a typed error and keeps ever
     const origin = new URL(page.url()).origin;
     await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1 });
     try {
+      await untilQuotaEnforced(page);
       await page.getByRole('button', { name: 'Start training' }).click();
       const alert = page.getByRole('alert');
       await expect(alert).toContainText('Not enough browser storage', { timeout: 5 * 60_000 });
@@ -217,6 +256,7 @@ test('a quota-limited origin refuses a new run with a typed error and keeps ever
       await expect(page.locator('.past-runs tbody tr').last()).toContainText('finished');
     } finally {
       await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+      await page.evaluate((name) => new Promise((done) => (indexedDB.deleteDatabase(name).onsuccess = done)), PROBE_DB);
     }
   } finally {
     if (logs.length) await testInfo.attach('console.txt', { body: logs.join('\n'), contentType: 'text/plain' });
