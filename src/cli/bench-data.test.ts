@@ -45,11 +45,22 @@ describe('bench --model DIR --data FILE', () => {
     expect(padded.real_tokens!).toBeLessThanOrEqual(2 * 2 * 61);
     expect(padded.real_token_fraction).toBeCloseTo(padded.real_tokens! / padded.padded_tokens!, 4);
     expect(packed.real_token_fraction!).toBeLessThan(1);
+
+    // --vs-padded: both runs in one invocation, steps interleaved. Packed steps 0 and 1 are the two
+    // full batches (61 + 61 twice, 43 + 43 + 38 twice: 492 tokens in 4 × 128 slots); the padded
+    // run's steps are the padded run's above, token for token.
+    const both = await runTrainBench(gpu, { ...opts, steps: 2 }, { profile: false }, await loadBenchData(model, data, 2, 128, true, true));
+    expect(both).toMatchObject({ packing: true, real_tokens: 492, padded_tokens: 4 * 128 });
+    expect(both.padded_run).toMatchObject({ packing: false, real_tokens: padded.real_tokens, padded_tokens: 2 * 2 * 61 });
+    expect(both.losses).toHaveLength(2);
+    const speedup = both.real_tokens_per_s! / both.padded_run!.real_tokens_per_s!;
+    expect(both.packing_speedup).toBeCloseTo(speedup, 2);
   }, 600_000);
 
   it('refuses --packing without --data, and --layers or no --model with it', async () => {
     await expect(run(['--model', 'tiny', '--packing'])).rejects.toThrow(/--packing needs --data FILE/);
     await expect(run(['--model', model, '--data', data, '--layers', '1'])).rejects.toThrow(/--layers applies to a preset --model/);
     await expect(run(['--data', data])).rejects.toThrow(/--data needs --model MODEL_DIR/);
+    await expect(run(['--model', model, '--data', data, '--vs-padded'])).rejects.toThrow(/--vs-padded compares a packed run with the padded one: it needs --packing/);
   });
 });

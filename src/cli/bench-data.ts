@@ -12,7 +12,8 @@ import { DEFAULT_TRAIN } from '../engine/train/types';
 import { nodeFolder } from '../io/node-files';
 import { loadModelTokenizer, openDataFile } from './prepare';
 
-export async function loadBenchData(modelDir: string, dataFile: string, batch: number, seq: number, packing: boolean): Promise<BenchData> {
+/** `vsPadded` (with packing) adds the same data's padded plan, timed beside the packed one. */
+export async function loadBenchData(modelDir: string, dataFile: string, batch: number, seq: number, packing: boolean, vsPadded = false): Promise<BenchData> {
   const { spec, weights } = await openModelFolder(nodeFolder(modelDir));
   const tok = loadModelTokenizer(modelDir);
   let prepared;
@@ -22,6 +23,6 @@ export async function loadBenchData(modelDir: string, dataFile: string, batch: n
     if (e instanceof DatasetError) throw new DatasetError(`--data ${dataFile}: ${e.message}${e.issues.slice(0, 5).map((i) => `\n${formatIssue(i)}`).join('')}`, e.issues);
     throw e;
   }
-  const plan = new TrainingPlan(prepared.examples, { batchSize: batch, gradAccum: 1, padId: tok.padId, seed: DEFAULT_TRAIN.seed, maxLength: seq, packing });
-  return { spec, weights, plan };
+  const planOf = (packed: boolean) => new TrainingPlan(prepared.examples, { batchSize: batch, gradAccum: 1, padId: tok.padId, seed: DEFAULT_TRAIN.seed, maxLength: seq, packing: packed });
+  return { spec, weights, plan: planOf(packing), padded: packing && vsPadded ? planOf(false) : undefined };
 }

@@ -18,7 +18,9 @@
 // The same steps on a model folder's weights and the batches a run would train on (bench-data.ts:
 // the file prepared with the folder's tokenizer and chat template, batched by TrainingPlan, packed
 // with --packing); adds real_tokens, padded_tokens (the batches' B × T slots), real_token_fraction
-// and real_tokens_per_s.
+// and real_tokens_per_s. --vs-padded (with --packing) also times the same data padded, its steps
+// interleaved with the packed run's on one trainer: padded_run holds its figures and
+// packing_speedup the ratio of real tokens per second, both from this one invocation.
 // bench --generate [--model M] [--layers N] [--quant none|int8|int4] [--rank R] [--prompt P] [--tokens N]
 // Greedy generation as "Try it" runs it (random weights, LoRA on all seven projections): prefill of
 // a P-token prompt, then N decode steps; prints the median ms per new token as one JSON line.
@@ -37,7 +39,7 @@ export async function run(args: string[]): Promise<number> {
   const { flags, bools, positional } = parseCommandLine('bench', args, {
     values: ['model', 'layers', 'batch', 'seq', 'rank', 'quant', 'steps', 'reps', 'tile', 'prompt', 'tokens', 'policy', 'data'],
     // --json is accepted for the issue's command line: every benchmark prints JSON
-    bools: ['matmul', 'generate', 'checkpointing', 'no-subgroups', 'json', 'packing', 'compile-first-use'],
+    bools: ['matmul', 'generate', 'checkpointing', 'no-subgroups', 'json', 'packing', 'vs-padded', 'compile-first-use'],
     positional: args.includes('--matmul') ? 3 : 0,
   });
   const subgroups = bools.has('no-subgroups') ? false : undefined;
@@ -79,12 +81,13 @@ export async function run(args: string[]): Promise<number> {
   }
   const dataFile = flags['data'];
   if (dataFile === undefined && bools.has('packing')) throw new BenchFieldError('packing', '--packing needs --data FILE (a preset --model trains on random batches)');
+  if (bools.has('vs-padded') && !bools.has('packing')) throw new BenchFieldError('vs-padded', '--vs-padded compares a packed run with the padded one: it needs --packing (and --data FILE)');
   if (dataFile !== undefined && flags['layers'] !== undefined) throw new BenchFieldError('layers', '--layers applies to a preset --model, not to a model folder with --data');
   if (dataFile !== undefined && flags['model'] === undefined) throw new BenchFieldError('model', '--data needs --model MODEL_DIR (a model folder with its tokenizer)');
   // With --data, --model is a folder: the other options are parsed as for a preset.
   const parsed = dataFile === undefined ? parseTrainBenchOptions(flags, bools.has('checkpointing'), cliLabel) : { ...parseTrainBenchOptions({ ...flags, model: 'tiny' }, bools.has('checkpointing'), cliLabel), model: flags['model']! };
   const opts = { ...parsed, compile: bools.has('compile-first-use') ? ('first-use' as const) : ('ahead' as const) };
-  const data = dataFile === undefined ? undefined : await loadBenchData(opts.model, dataFile, opts.batch, opts.seq, bools.has('packing'));
+  const data = dataFile === undefined ? undefined : await loadBenchData(opts.model, dataFile, opts.batch, opts.seq, bools.has('packing'), bools.has('vs-padded'));
   const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'], subgroups }, []);
   try {
     print(await runTrainBench(gpu, opts, {}, data));

@@ -83,6 +83,25 @@ export interface TrainBenchResult {
   real_token_fraction?: number;
   /** Real tokens per second of the timed steps (all but the first when there are several); null with steps 0. */
   real_tokens_per_s?: number | null;
+  /**
+   * With BenchData.padded (`--packing --vs-padded`): the padded run of the same file, batch and max
+   * length, its steps interleaved with the packed run's on the same trainer, so load on a shared
+   * machine weighs on both alike.
+   */
+  padded_run?: RealDataRates;
+  /** real_tokens_per_s over padded_run.real_tokens_per_s, both from this invocation. */
+  packing_speedup?: number | null;
+}
+
+/** A real-data run's token counts and rates (the top-level fields of the same names, for one run). */
+export interface RealDataRates {
+  packing: boolean;
+  real_tokens: number;
+  padded_tokens: number;
+  real_token_fraction: number;
+  real_tokens_per_s: number | null;
+  tokens_per_s: number | null;
+  step_ms: number | null;
 }
 
 /**
@@ -94,6 +113,41 @@ export interface BenchData {
   spec: ModelSpec;
   weights: WeightSource;
   plan: TrainingPlan;
+  /** A second plan (the same data padded) whose step s runs beside plan's step s: the comparison's baseline. */
+  padded?: TrainingPlan;
+}
+
+/** One stream of timed steps: its batches' real tokens and slots, step times and losses. */
+interface StepLog {
+  real: number[];
+  slots: number[];
+  times: number[];
+  losses: number[];
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, x) => a + x, 0);
+
+/** Median of the timed steps: all but the first when there are several (it maps buffers, records programs, may compile). */
+function medianStep(times: number[]): number | null {
+  if (!times.length) return null;
+  const timed = [...(times.length > 1 ? times.slice(1) : times)].sort((a, b) => a - b);
+  return timed[Math.floor(timed.length / 2)];
+}
+
+/** A real-data stream's counts and rates; the rates count the timed steps only, as the median does. */
+function realDataRates(log: StepLog, packing: boolean): RealDataRates {
+  const from = log.times.length > 1 ? 1 : 0;
+  const time = sum(log.times.slice(from));
+  const median = medianStep(log.times);
+  return {
+    packing,
+    real_tokens: sum(log.real),
+    padded_tokens: sum(log.slots),
+    real_token_fraction: log.slots.length ? significant(sum(log.real) / sum(log.slots), 4) : 0,
+    real_tokens_per_s: log.times.length ? significant((sum(log.real.slice(from)) / time) * 1000, 4) : null,
+    tokens_per_s: log.times.length ? significant((sum(log.slots.slice(from)) / time) * 1000, 4) : null,
+    step_ms: median === null ? null : round(median, 2),
+  };
 }
 
 export interface TrainBenchHooks {
@@ -147,7 +201,7 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
   if (!data) progress(`Generating random weights for ${opts.model} (${spec.numLayers} layers${quant === 'none' ? '' : `, ${quant}`})`);
   let weights: ReturnType<typeof randomWeights> | WeightSource | null = data ? data.weights : randomWeights(spec, 1, quant);
   // With real data the trainer is sized as a run's: the plan's longest row (T, or less unpacked).
-  const maxSeq = data ? data.plan.maxSeq : T;
+  const maxSeq = data ? Math.max(data.plan.maxSeq, data.padded?.maxSeq ?? 0) : T;
   progress(opts.compile === 'first-use' ? 'Uploading the model and allocating the trainer' : 'Uploading the model and compiling the pipelines');
   const compileBefore = { ...gpu.compileStats };
   const setupStart = performance.now();
@@ -166,35 +220,40 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
     const random: Batch = { B, T, inputIds: ids, attentionMask: new Int32Array(B * T).fill(1), labels: ids };
     const batchOf = (s: number): Batch => (data ? data.plan.microBatches(s).micro[0] : random);
     const batch = batchOf(0);
-    const real: number[] = [];
-    const slots: number[] = [];
-    const times: number[] = [];
-    const losses: number[] = [];
+    const main: StepLog = { real: [], slots: [], times: [], losses: [] };
+    const baseline: StepLog = { real: [], slots: [], times: [], losses: [] };
     if (steps === 0) {
       // Memory only: record (do not run) the step's programs, which is where a step's shape-bound
       // allocations would happen; a training step itself allocates nothing.
       progress(`Recording the ${B}×${T} training-step programs (memory only)`);
       await gpu.checked(() => trainer.prepare(B, maxSeq));
     }
+    const timeStep = async (log: StepLog, b: Batch): Promise<void> => {
+      log.real.push(b.attentionMask.reduce((n, m) => n + m, 0));
+      log.slots.push(b.B * b.T);
+      const t0 = performance.now();
+      const res = await trainer.trainStep([b]);
+      log.times.push(performance.now() - t0);
+      log.losses.push(res.loss);
+    };
     let compileAfter = { ...gpu.compileStats };
     for (let s = 0; s < steps; s++) {
       progress(`Step ${s + 1} of ${steps}`);
-      const b = batchOf(s);
-      real.push(b.attentionMask.reduce((n, m) => n + m, 0));
-      slots.push(b.B * b.T);
-      const t0 = performance.now();
-      const res = await trainer.trainStep([b]);
-      times.push(performance.now() - t0);
-      losses.push(res.loss);
+      const padded = data?.padded;
+      if (!padded) await timeStep(main, batchOf(s));
+      else {
+        // Interleaved, first one then the other, so neither run has the quieter half of a shared machine.
+        const pair: [StepLog, Batch][] = [
+          [main, batchOf(s)],
+          [baseline, padded.microBatches(s).micro[0]],
+        ];
+        if (s % 2) pair.reverse();
+        for (const [log, b] of pair) await timeStep(log, b);
+      }
       if (s === 0) compileAfter = { ...gpu.compileStats };
     }
-    let median: number | null = null;
-    if (times.length) {
-      // The first step may compile pipelines (compile 'first-use') and maps buffers for the first time: leave it out of the median when possible.
-      const timed = times.length > 1 ? times.slice(1) : times;
-      const sorted = [...timed].sort((a, b) => a - b);
-      median = sorted[Math.floor(sorted.length / 2)];
-    }
+    const { times, losses } = main;
+    const median = medianStep(times);
     // Per-kernel GPU time of one more step, when the device has timestamp queries (lr 0: no update).
     let kernels: TrainBenchResult['kernels'] = null;
     if (steps > 0 && hooks.profile !== false && gpu.features.has('timestamp-query')) {
@@ -206,19 +265,24 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
           .map(([k, v]) => [k, { calls: v.calls, ms: round(v.ms, 3) }]),
       );
     }
-    const sum = (xs: number[]): number => xs.reduce((a, x) => a + x, 0);
-    // The timed steps, as for the median: all but the first when there are several.
-    const from = times.length > 1 ? 1 : 0;
     // With real data the batches' shapes vary (padded T, an epoch's last batch): their slots per second.
-    const tokensPerS =
-      median === null ? null : data ? significant((sum(slots.slice(from)) / sum(times.slice(from))) * 1000, 4) : significant(((B * T) / median) * 1000, 4);
-    const realData = data
+    const rates = data ? realDataRates(main, data.plan.packing) : null;
+    const tokensPerS = median === null ? null : rates ? rates.tokens_per_s : significant(((B * T) / median) * 1000, 4);
+    const realData = rates
       ? {
-          packing: data.plan.packing,
-          real_tokens: sum(real),
-          padded_tokens: sum(slots),
-          real_token_fraction: slots.length ? significant(sum(real) / sum(slots), 4) : 0,
-          real_tokens_per_s: times.length ? significant((sum(real.slice(from)) / sum(times.slice(from))) * 1000, 4) : null,
+          packing: rates.packing,
+          real_tokens: rates.real_tokens,
+          padded_tokens: rates.padded_tokens,
+          real_token_fraction: rates.real_token_fraction,
+          real_tokens_per_s: rates.real_tokens_per_s,
+        }
+      : {};
+    const comparison = data?.padded ? realDataRates(baseline, false) : null;
+    const versus = comparison
+      ? {
+          padded_run: comparison,
+          packing_speedup:
+            rates?.real_tokens_per_s != null && comparison.real_tokens_per_s ? significant(rates.real_tokens_per_s / comparison.real_tokens_per_s, 3) : null,
         }
       : {};
     const stepFlops = trainStepFlops(spec, { batch: B, seq: T, rank: r });
@@ -246,6 +310,7 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
       kernels,
       vs_pytorch_h100: data ? null : comparePytorch(opts.model, { allLayers: spec.numLayers === PRESETS[opts.model].numLayers, batch: B, seq: T, rank: r }, tokensPerS),
       ...realData,
+      ...versus,
     };
   } finally {
     trainer.destroy();
