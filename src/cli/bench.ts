@@ -21,9 +21,10 @@
 // and real_tokens_per_s. --vs-padded (with --packing) also times the same data padded, its steps
 // interleaved with the packed run's on one trainer: padded_run holds its figures and
 // packing_speedup the ratio of real tokens per second, both from this one invocation.
-// bench --generate [--model M] [--layers N] [--quant none|int8|int4] [--rank R] [--prompt P] [--tokens N]
+// bench --generate [--model M] [--layers N] [--quant none|int8|int4] [--rank R] [--prompt P] [--tokens N] [--compile-first-use]
 // Greedy generation as "Try it" runs it (random weights, LoRA on all seven projections): prefill of
-// a P-token prompt, then N decode steps; prints the median ms per new token as one JSON line.
+// a P-token prompt, then N decode steps; prints the median ms per new token and first_token_ms
+// (decoder setup, its pipelines compiled in parallel unless --compile-first-use, and the prefill).
 // The benchmarks themselves live in src/engine/bench (the bench page runs the training and matmul ones).
 import { createNodeGpu } from '../gpu/node';
 import { parseCommandLine } from './args';
@@ -70,7 +71,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   if (bools.has('generate')) {
-    const opts = parseGenerateBenchOptions(flags, cliLabel);
+    const opts = { ...parseGenerateBenchOptions(flags, cliLabel), compile: bools.has('compile-first-use') ? ('first-use' as const) : ('ahead' as const) };
     const gpu = await createNodeGpu({ optionalFeatures: ['timestamp-query'], subgroups });
     try {
       print(await runGenerateBench(gpu, opts));

@@ -1,6 +1,7 @@
 // The generation benchmark on the tiny preset: it decodes the tokens asked for, reports finite
 // times, frees everything it allocated, and names a bad option.
 import { describe, expect, it } from 'vitest';
+import { createNodeGpu } from '../../gpu/node';
 import { testGpu } from '../kernels/testing';
 import { BenchFieldError, cliLabel } from './fields';
 import { parseGenerateBenchOptions, runGenerateBench } from './generate-bench';
@@ -28,6 +29,27 @@ describe('generate bench', () => {
       }
     });
   }
+
+  it('the decoder compiles ahead, in parallel, exactly the pipelines decoding runs', async () => {
+    // Fresh devices: a shared one would already hold pipelines compiled by other tests.
+    const counts = [];
+    for (const compile of ['first-use', 'ahead'] as const) {
+      const gpu = await createNodeGpu();
+      try {
+        const r = await runGenerateBench(gpu, { model: 'tiny', layers: 1, quant: 'int4', rank: 4, prompt: 5, tokens: 3, compile });
+        expect(r.first_token_ms).toBeCloseTo(r.setup_ms + r.prefill_ms, 1);
+        counts.push(r.compiled);
+        // Nothing compiles after the first token either (each program's pipelines are all known by then).
+        expect(gpu.compileStats.sync + gpu.compileStats.async).toBe(r.compiled.ahead + r.compiled.first_use);
+      } finally {
+        gpu.destroy();
+      }
+    }
+    const [firstUse, ahead] = counts;
+    expect(firstUse.ahead).toBe(0);
+    expect(firstUse.first_use).toBeGreaterThan(0);
+    expect(ahead).toEqual({ ahead: firstUse.first_use, first_use: 0 });
+  });
 
   it('options: defaults, and a bad field named', () => {
     expect(parseGenerateBenchOptions({}, cliLabel)).toEqual({ model: 'tiny', layers: 2, quant: 'none', rank: 16, prompt: 32, tokens: 16 });

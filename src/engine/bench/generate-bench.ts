@@ -23,6 +23,8 @@ export interface GenerateBenchOptions {
   /** Prompt tokens (prefill), then new tokens (decode steps). */
   prompt: number;
   tokens: number;
+  /** When the decoder's pipelines compile (DecoderOptions.compile; default 'ahead'). */
+  compile?: 'ahead' | 'first-use';
 }
 
 export interface GenerateBenchResult {
@@ -32,7 +34,15 @@ export interface GenerateBenchResult {
   rank: number;
   prompt: number;
   tokens: number;
+  /** Decoder.create: its buffers and programs, and with compile 'ahead' the parallel compile. */
+  setup_ms: number;
+  /** Wall time compiling pipelines up to the first token (ahead: during setup; first-use: inside the prefill and first step). */
+  compile_ms: number;
+  /** Pipelines compiled ahead (in parallel) and at first use (one by one), up to the first token. */
+  compiled: { ahead: number; first_use: number };
   prefill_ms: number;
+  /** What "Try it" waits for its first token: setup_ms + prefill_ms. */
+  first_token_ms: number;
   /** Median over the decode steps after the first (which compiles the step's pipelines). */
   ms_per_token: number;
   tokens_per_s: number;
@@ -70,16 +80,21 @@ export async function runGenerateBench(gpu: Gpu, opts: GenerateBenchOptions): Pr
   const params = gpu.upload(packLora(layout, initLoraTensors(spec, lora, 1)), 'lora.params');
   let decoder: Decoder | null = null;
   try {
-    decoder = await Decoder.create(gpu, spec, weights, { layout, params }, { maxContext: opts.prompt + opts.tokens + 1 });
+    const compileBefore = { ...gpu.compileStats };
+    const setupStart = performance.now();
+    decoder = await Decoder.create(gpu, spec, weights, { layout, params }, { maxContext: opts.prompt + opts.tokens + 1, compile: opts.compile });
+    const setupMs = performance.now() - setupStart;
     const g = rng(3);
     const prompt = Array.from({ length: opts.prompt }, () => Math.floor(g() * spec.vocabSize));
     const gen = new Generation(decoder, prompt, { temperature: 0, topP: 1, maxNewTokens: opts.tokens, stopIds: [], seed: 0 });
     const times: number[] = [];
+    let compileAfter = { ...gpu.compileStats };
     let last = performance.now();
     await gen.run(() => {
       const now = performance.now();
       times.push(now - last);
       last = now;
+      if (times.length === 1) compileAfter = { ...gpu.compileStats };
     });
     // times[0] is the prefill and the first token; times[1] the first decode step (pipelines).
     const steps = times.slice(2).sort((a, b) => a - b);
@@ -100,7 +115,11 @@ export async function runGenerateBench(gpu: Gpu, opts: GenerateBenchOptions): Pr
       rank: opts.rank,
       prompt: opts.prompt,
       tokens: gen.ids.length,
+      setup_ms: round(setupMs, 2),
+      compile_ms: round(compileAfter.ms - compileBefore.ms, 2),
+      compiled: { ahead: compileAfter.async - compileBefore.async, first_use: compileAfter.sync - compileBefore.sync },
       prefill_ms: round(times[0], 2),
+      first_token_ms: round(setupMs + times[0], 2),
       ms_per_token: round(median, 2),
       tokens_per_s: significant(1000 / median, 4),
       gpu_bytes: gpu.peakAllocatedBytes - base,

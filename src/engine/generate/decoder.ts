@@ -34,6 +34,12 @@ export interface DecoderOptions {
   maxContext: number;
   /** Prompt tokens per prefill submit (default 32). */
   chunk?: number;
+  /**
+   * When the two programs' pipelines compile: 'ahead' (default), all at once in parallel when the
+   * decoder is created (Gpu.prepare), so the first token does not wait on one compile after another;
+   * 'first-use' at the first prefill and step, one by one (benchmarks compare the two).
+   */
+  compile?: 'ahead' | 'first-use';
 }
 
 /**
@@ -119,6 +125,9 @@ export class Decoder {
       return await gpu.checked(() => {
         made.push(new Decoder(gpu, spec, weights, lora, options));
         return made[0];
+      }).then(async (d) => {
+        if (options.compile !== 'first-use') await gpu.prepare([d.prefill, d.step]);
+        return d;
       });
     } catch (e) {
       made[0]?.destroy();
