@@ -24,7 +24,9 @@ export interface RunRecord {
   id: string;
   /**
    * 'running' after a reload or crash means interrupted: the page resumes it. 'paused': its GPU
-   * device was lost; it resumes from its checkpoint on a new device, or is exported from there.
+   * device was lost, or the browser refused a write for lack of space (`error` says which); it
+   * resumes from its checkpoint (on a new device, or once space is freed), or is exported from
+   * there. A reload does not resume a paused run.
    */
   status: 'running' | 'paused' | 'finished' | 'stopped' | 'failed';
   startedAt: string;
@@ -127,13 +129,18 @@ export async function saveRun(record: RunRecord): Promise<void> {
   await write(`the record of run ${record.id}`, JSON.stringify(value).length, runKey(record.id), value);
 }
 
-/** Writes the checkpoint first, then the record that points at it. */
+/**
+ * Writes the checkpoint first, then the record that points at it. `record.checkpointStep` follows
+ * the stored checkpoint as soon as it is written, even when the record's own write is refused
+ * after it: the caller's record then still says which checkpoint a resume continues from.
+ */
 export async function saveCheckpoint(record: RunRecord, ckpt: Checkpoint): Promise<void> {
   const bytes = checkpointBytes(ckpt.params.length);
   const what = `the checkpoint of step ${ckpt.step}`;
   await ensureRoom(what, bytes);
   await write(what, bytes, ckptKey(record.id), ckpt);
-  await saveRun({ ...record, checkpointStep: ckpt.step });
+  record.checkpointStep = ckpt.step;
+  await saveRun(record);
 }
 
 export function loadCheckpoint(id: string): Promise<Checkpoint | undefined> {

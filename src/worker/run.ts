@@ -11,7 +11,7 @@ import { GpuDeviceLostError, GpuError } from '../gpu/errors';
 import { trainValidationSplit } from './dataset';
 import { checkpointAdapter, createTrainer, type EngineModel, type TrainerLike } from './engine-bridge';
 import { toErrorInfo, type ErrorInfo, type FromWorker, type ModelSummary, type RunInfo, type TrainSettings } from './protocol';
-import { checkpointBytes, createRun, emptyHistory, getRun, loadCheckpoint, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
+import { checkpointBytes, createRun, emptyHistory, getRun, loadCheckpoint, RunStoreQuotaError, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
 
 export { RunControl };
 
@@ -86,12 +86,12 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
           message: `This run was saved by an earlier version of LoRA Studio. It continues from step ${startStep} with this version's batch order, so its losses after step ${startStep} differ from what the uninterrupted run would have shown.`,
         });
       }
-      record = { ...prev, status: 'running', error: null, history: truncateHistory(prev.history, ckpt.step) };
+      record = { ...prev, status: 'running', error: null, checkpointStep: ckpt.step, history: truncateHistory(prev.history, ckpt.step) };
       post({ kind: 'event', type: 'history', history: record.history });
       await saveRun(record); // running again: a reload from here resumes it
     } else {
       const now = new Date().toISOString();
-      record = {
+      const created: RunRecord = {
         id: run.id,
         status: 'running',
         startedAt: now,
@@ -104,7 +104,9 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
         checkpointStep: 0,
         error: null,
       };
-      await createRun(record, x.dataset.bytes, checkpointBytes(trainer.paramCount));
+      // A run refused here was never stored: nothing to mark paused or failed below.
+      await createRun(created, x.dataset.bytes, checkpointBytes(trainer.paramCount));
+      record = created;
     }
     const rec = record;
     const h = rec.history;
@@ -130,7 +132,6 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
         checkpoint: async (step) => {
           const st = await trainer.saveState();
           await saveCheckpoint(rec, { runId: rec.id, step, params: st.params, m: st.m, v: st.v });
-          rec.checkpointStep = step;
           post({ kind: 'event', type: 'checkpoint', step });
         },
       },
@@ -138,12 +139,39 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
     await saveRun({ ...rec, status: result.end });
     return result;
   } catch (e) {
-    // A lost device pauses the run at its last checkpoint (resumable, exportable); anything else fails it.
+    // A lost device, or a write the browser refused for lack of space, pauses the run at its last
+    // checkpoint (resumable, exportable, not resumed by a reload); anything else fails it.
     const lost = await deviceWasLost(x.gpu, e);
     const error = lost ?? e;
-    if (record) await saveRun({ ...record, status: lost ? 'paused' : 'failed', error: toErrorInfo(error) }).catch(() => undefined);
+    if (record) {
+      const paused = lost !== null || error instanceof RunStoreQuotaError;
+      const recorded = await saveRun(stoppedRecord(record, paused ? 'paused' : 'failed', error)).then(
+        () => true,
+        () => false,
+      );
+      if (error instanceof RunStoreQuotaError) error.message += quotaOutcome(record.checkpointStep, recorded);
+    }
     throw error;
   }
+}
+
+/**
+ * The record of a run stopped by `error`. A paused run keeps its metrics up to its checkpoint, as
+ * a resume does (truncateHistory): the record is smaller, so it is likelier to be written when the
+ * browser's storage is full, which is what paused it.
+ */
+function stoppedRecord(record: RunRecord, status: 'paused' | 'failed', error: unknown): RunRecord {
+  const history = status === 'paused' ? truncateHistory(record.history, record.checkpointStep) : record.history;
+  return { ...record, status, error: toErrorInfo(error), history };
+}
+
+/** What became of a run stopped by a refused write, for the quota error's message on the page. */
+function quotaOutcome(checkpointStep: number, recorded: boolean): string {
+  if (!recorded) {
+    return ' Its paused state could not be written either: the run stays marked interrupted, and the next reload tries to resume it again (and says so here if space is still short).';
+  }
+  const at = checkpointStep > 0 ? `its checkpoint at step ${checkpointStep}` : 'its start (no checkpoint yet)';
+  return ` The run is paused at ${at}: free space, then resume it from Past runs${checkpointStep > 0 ? ' (or export that checkpoint)' : ''}.`;
 }
 
 /**

@@ -43,9 +43,18 @@ export interface TrainingSlice {
   pastRunAction: { exporting: string | null; error: ErrorInfo | null };
 }
 
-/** Whether a stored run can continue: it has a checkpoint and did not finish. */
+/**
+ * Whether a stored run can continue: it has a checkpoint and did not finish, or it was paused
+ * before its first checkpoint (it starts over, as an interrupted run does).
+ */
 export function canResume(r: RunRecord): boolean {
-  return r.status !== 'finished' && r.checkpointStep > 0;
+  return r.status !== 'finished' && (r.checkpointStep > 0 || r.status === 'paused');
+}
+
+/** A stored run's state as Past runs names it; a paused run says why (its error). */
+export function runStateLabel(r: RunRecord): string {
+  if (r.status === 'paused') return r.error?.name === 'RunStoreQuotaError' ? 'paused (storage full)' : 'paused (GPU lost)';
+  return r.status === 'running' ? 'interrupted' : r.status;
 }
 
 /**

@@ -1,9 +1,8 @@
 import { useEffect, useRef } from 'react';
 import { useStudio } from '../../state/store';
-import type { RunRecord } from '../../worker/run-store';
 import { formatLoss } from '../common/format';
 import { ErrorBox } from '../common/ErrorBox';
-import { canResume, isActive } from '../../state/slices/training';
+import { canResume, isActive, runStateLabel } from '../../state/slices/training';
 
 /** A run's loss curve as a small canvas line. */
 function Sparkline({ values }: { values: number[] }) {
@@ -30,8 +29,6 @@ function Sparkline({ values }: { values: number[] }) {
   }, [values]);
   return <canvas ref={ref} width={120} height={28} className="sparkline" aria-hidden="true" />;
 }
-
-const STATUS: Record<RunRecord['status'], string> = { running: 'interrupted', paused: 'paused (GPU lost)', finished: 'finished', stopped: 'stopped', failed: 'failed' };
 
 /** Past runs kept in this browser, newest first, with their loss curves; resume, export or delete one. */
 export function PastRuns() {
@@ -75,7 +72,7 @@ export function PastRuns() {
                 <td>
                   <Sparkline values={h.loss} />
                 </td>
-                <td title={r.error ? `${r.error.name}: ${r.error.message}` : undefined}>{STATUS[r.status]}</td>
+                <td title={r.error ? `${r.error.name}: ${r.error.message}` : undefined}>{runStateLabel(r)}</td>
                 <td className="row-actions">
                   {r.checkpointStep > 0 ? `step ${r.checkpointStep} ` : '– '}
                   <button type="button" className="secondary" onClick={() => void resume(r.id)} disabled={busy || !canResume(r)} title="Continue from the checkpoint">
