@@ -131,6 +131,7 @@ describe('.zip archives', () => {
     });
     for (const [name, data] of Object.entries(files)) {
       const entry = new ZipPassThrough(name);
+      entry.extra = { 0xcafe: bytes('an extra field: the data starts after it') };
       zip.add(entry);
       entry.push(data.subarray(0, 3));
       entry.push(data.subarray(3), true);
