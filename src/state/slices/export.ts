@@ -166,9 +166,10 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
         // The chunks as they came: the Blob holds them without one more contiguous copy.
         const zip = new Blob(r.chunks, { type: 'application/zip' });
         saveFile(ONNX_ZIP_NAME, zip, 'application/zip');
+        set((s) => ({ onnxExport: { ...s.onnxExport, done: { files: r.files, bytes: r.bytes, quant: r.quant } } }));
         // "Push to the Hub" sends the folder too: its files are slices of the stored .zip, not copies.
         get().addToPush({ kind: 'onnx', dtype: r.dtype }, await storedZipFiles(zip, ONNX_ZIP_NAME));
-        set((s) => ({ onnxExport: { ...s.onnxExport, busy: false, done: { files: r.files, bytes: r.bytes, quant: r.quant } } }));
+        set((s) => ({ onnxExport: { ...s.onnxExport, busy: false } }));
       } catch (e) {
         set((s) => ({ onnxExport: { ...s.onnxExport, busy: false, error: toErrorInfo(e) } }));
       }
