@@ -112,7 +112,7 @@ test.describe('Hub search and push', () => {
     }
   });
 
-  test('push: a 401 and a dropped connection are named, the retry completes and the three files arrive byte for byte', async ({ page }, testInfo) => {
+  test('push: a 401 and a dropped connection are named, the retry completes and the three files, the GGUF and the ONNX folders arrive byte for byte', async ({ page }, testInfo) => {
     const logs = collectLogs(page);
     const shot = shooter(page, testInfo);
     try {
