@@ -6,10 +6,12 @@
 //   marks a 405B Llama as not fitting this GPU (the one memory estimate), loads the chosen one;
 //   with the Hub gone, the page says so and the library answers alone.
 // - Push: a 401 is named; a connection dropped at the commit is named; Retry completes without
-//   sending the adapter again; the stand-in holds the three files byte for byte, and the GGUF
-//   adapter folder built on the page under gguf-adapter/.
+//   sending the adapter again; the stand-in holds the three files byte for byte, the GGUF adapter
+//   folder built on the page under gguf-adapter/ and the web (ONNX) export under onnx-fp32/, and
+//   the pushed card names both folders and the Transformers.js lines for the ONNX one.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
+import { unzipSync } from 'fflate';
 import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server';
 import { readZip } from '../src/util/testing/read-zip';
 import { collectLogs, shooter, STAND_IN_HUB_PORT } from './helpers';
@@ -40,8 +42,8 @@ const HUGE_CONFIG = JSON.stringify({
 
 const TOKEN = 'hf_pushSpecToken42';
 
-async function openStudio(page: Page): Promise<void> {
-  await page.goto(`/?hub=${encodeURIComponent(STAND_IN)}`);
+async function openStudio(page: Page, query = ''): Promise<void> {
+  await page.goto(`/?hub=${encodeURIComponent(STAND_IN)}${query}`);
   await expect(page.getByRole('heading', { name: 'LoRA Studio' })).toBeVisible();
   await expect(page.getByText(/GPU: /)).toBeVisible({ timeout: 60_000 });
 }
@@ -110,11 +112,12 @@ test.describe('Hub search and push', () => {
     }
   });
 
-  test('push: a 401 and a dropped connection are named, the retry completes and the three files arrive byte for byte', async ({ page }, testInfo) => {
+  test('push: a 401 and a dropped connection are named, the retry completes and the three files, the GGUF and the ONNX folders arrive byte for byte', async ({ page }, testInfo) => {
     const logs = collectLogs(page);
     const shot = shooter(page, testInfo);
     try {
-      await openStudio(page);
+      // ?ort=wasm: onnxruntime-web's WebGPU backend on SwiftShader is far too slow (as in export-onnx.spec.ts).
+      await openStudio(page, '&ort=wasm');
       await page.getByRole('button', { name: 'Use demo model' }).click();
       await expect(page.getByTestId('dataset-summary')).toContainText('sample.jsonl', { timeout: 120_000 });
       await page.getByLabel('Max steps', { exact: true }).fill('1');
@@ -126,6 +129,11 @@ test.describe('Hub search and push', () => {
       const ggufZipPath = testInfo.outputPath('gguf-adapter.zip');
       await ggufDl.saveAs(ggufZipPath);
       await expect(page.getByTestId('push-extras')).toContainText('Also pushed: gguf-adapter/ (3 files');
+      // So does the web (ONNX) export, in the folder of its Transformers.js dtype.
+      const [onnxDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'For the web (ONNX)' }).click()]);
+      const onnxZipPath = testInfo.outputPath('lora-model-onnx.zip');
+      await onnxDl.saveAs(onnxZipPath);
+      await expect(page.getByTestId('push-extras')).toContainText(/gguf-adapter\/ \(3 files, [^)]*\), onnx-fp32\/ \(5 files, /);
 
       // The token goes to the stand-in only once the user allows that host (endpoint.ts's rule).
       await page.getByRole('note', { name: 'Hub override' }).getByRole('checkbox', { name: `Send my token to 127.0.0.1:${STAND_IN_HUB_PORT}` }).check();
@@ -158,33 +166,50 @@ test.describe('Hub search and push', () => {
       await shot('push-dropped');
       await testInfo.attach('push dropped', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
       const uploads = () => hub.api.apiLog.filter((r) => r.route === 'lfs-upload' && r.status === 200).length;
-      expect(uploads()).toBe(2); // the adapter and the GGUF, before the commit dropped
-      expect(uploadKinds).toEqual(['xhr', 'xhr']);
+      expect(uploads()).toBe(3); // the adapter, the GGUF and onnx/model.onnx, before the commit dropped
+      expect(uploadKinds).toEqual(['xhr', 'xhr', 'xhr']);
 
       await expect(push).toHaveText('Retry push');
       await push.click();
       await expect(page.getByTestId('push-done')).toContainText('Pushed to alice/demo-adapter');
       await expect(page.getByRole('list', { name: 'Push progress' })).toContainText('adapter_model.safetensors already on the Hub, not sent again');
-      expect(uploads()).toBe(2); // the retry did not send them again
+      expect(uploads()).toBe(3); // the retry did not send them again
       await shot('push-done');
       await testInfo.attach('push done', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
 
       const repo = hub.api.repos.get('alice/demo-adapter')!;
       expect(repo.private).toBe(true);
       const gguf = readZip(new Uint8Array(readFileSync(ggufZipPath))).entries;
-      expect([...repo.files.keys()].sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors', ...gguf.map((e) => `gguf-adapter/${e.name}`)].sort());
+      // A streamed zip (sizes in data descriptors): read with fflate.
+      const onnx = Object.entries(unzipSync(new Uint8Array(readFileSync(onnxZipPath))));
+      expect([...repo.files.keys()].sort()).toEqual(
+        ['README.md', 'adapter_config.json', 'adapter_model.safetensors', ...gguf.map((e) => `gguf-adapter/${e.name}`), ...onnx.map(([name]) => `onnx-fp32/${name}`)].sort(),
+      );
       for (const e of gguf) expect(Buffer.compare(Buffer.from(repo.files.get(`gguf-adapter/${e.name}`)!), Buffer.from(e.data)), e.name).toBe(0);
+      for (const [name, data] of onnx) expect(Buffer.compare(Buffer.from(repo.files.get(`onnx-fp32/${name}`)!), Buffer.from(data)), name).toBe(0);
       // Byte for byte what the .zip download holds.
       const [zipDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download .zip' }).click()]);
       const zipPath = testInfo.outputPath('lora-adapter.zip');
       await zipDl.saveAs(zipPath);
       const zip = readZip(new Uint8Array(readFileSync(zipPath)));
-      for (const name of ['adapter_model.safetensors', 'adapter_config.json', 'README.md']) {
+      for (const name of ['adapter_model.safetensors', 'adapter_config.json']) {
         const local = zip.entries.find((e) => e.name === name)!.data;
         expect(Buffer.compare(Buffer.from(repo.files.get(name)!), Buffer.from(local)), name).toBe(0);
       }
       const card = new TextDecoder().decode(repo.files.get('README.md'));
       await testInfo.attach('pushed README.md', { body: card, contentType: 'text/markdown' });
+      // The pushed card is the download's card, every line in order, plus the lines about the folders.
+      const cardLines = card.split('\n');
+      let at = 0;
+      for (const line of new TextDecoder().decode(zip.entries.find((e) => e.name === 'README.md')!.data).split('\n')) {
+        const found = cardLines.indexOf(line, at);
+        expect(found, `the download's card line ${JSON.stringify(line)}`).toBeGreaterThanOrEqual(at);
+        at = found + 1;
+      }
+      expect(card).toContain('\n- `gguf-adapter/`: this adapter as GGUF');
+      expect(card).toContain('\n- `onnx-fp32/`: the base model with this adapter for the web');
+      expect(card).toContain("env.remotePathTemplate = '{model}/resolve/{revision}/onnx-fp32/';");
+      expect(card).toContain("AutoModelForCausalLM.from_pretrained('alice/demo-adapter', { dtype: 'fp32' })");
       expect(card).toMatch(/^---\nlibrary_name: peft\ntags:\n/);
       expect(card).toContain('| Step | Training loss | Validation loss |');
       expect(card).not.toContain('capital of France'); // the dataset's name and size only, never its content

@@ -26,7 +26,7 @@ const push = (o: Partial<PushOptions> = {}, progress: PushProgress[] = []) =>
     trusted: [hub.url],
     repo: 'my-adapter',
     private: true,
-    files: files(),
+    files: () => files(),
     commitTitle: 'Upload LoRA adapter',
     signal: new AbortController().signal,
     onProgress: (p) => progress.push(p),
@@ -129,5 +129,41 @@ describe('pushToHub', () => {
     const e = await failure(push({ trusted: ['https://huggingface.co'] }));
     expect(e.kind).toBe('token');
     expect(hub.api.apiLog).toEqual([]);
+  });
+
+  it('asks for the files with the repository id whoami resolved, and commits them under their folders', async () => {
+    const asked: string[] = [];
+    await push({ repo: 'lab/onnx', files: (id) => (asked.push(id), [...files(), { path: 'onnx-q4/config.json', content: new Blob([`{"repo": "${id}"}`]) }]) });
+    await push({ files: (id) => (asked.push(id), files()) });
+    expect(asked).toEqual(['lab/onnx', 'alice/my-adapter']);
+    expect(new TextDecoder().decode(hub.api.repos.get('lab/onnx')!.files.get('onnx-q4/config.json'))).toBe('{"repo": "lab/onnx"}');
+  });
+
+  it('sends an ONNX folder’s model and external data through LFS, its JSON in the commit', async () => {
+    const model = new Uint8Array(3000).map((_, i) => (i * 13) % 251);
+    const data = new Uint8Array(7000).map((_, i) => (i * 5) % 253);
+    const onnx = [
+      { path: 'onnx-q4/config.json', content: new Blob(['{"model_type": "llama"}']) },
+      { path: 'onnx-q4/tokenizer.json', content: new Blob(['{"model": {}}']) },
+      { path: 'onnx-q4/onnx/model_q4.onnx', content: new Blob([model]) },
+      { path: 'onnx-q4/onnx/model_q4.onnx_data', content: new Blob([data]) },
+    ];
+    const progress: PushProgress[] = [];
+    await push({ files: () => [...files(), ...onnx] }, progress);
+    const repo = hub.api.repos.get('alice/my-adapter')!;
+    expect(repo.files.get('onnx-q4/onnx/model_q4.onnx')).toEqual(model);
+    expect(repo.files.get('onnx-q4/onnx/model_q4.onnx_data')).toEqual(data);
+    expect(new TextDecoder().decode(repo.files.get('onnx-q4/config.json'))).toBe('{"model_type": "llama"}');
+    const states = Object.fromEntries(Object.entries(progress.at(-1)!.files).map(([p, f]) => [p, f.state]));
+    expect(states).toEqual({
+      'adapter_model.safetensors': 'uploaded',
+      'adapter_config.json': 'committed',
+      'README.md': 'committed',
+      'onnx-q4/config.json': 'committed',
+      'onnx-q4/tokenizer.json': 'committed',
+      'onnx-q4/onnx/model_q4.onnx': 'uploaded',
+      'onnx-q4/onnx/model_q4.onnx_data': 'uploaded',
+    });
+    expect(uploads()).toBe(3);
   });
 });

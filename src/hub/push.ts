@@ -44,7 +44,8 @@ export interface PushOptions {
   /** "name" (under the token's user) or "namespace/name". */
   repo: string;
   private: boolean;
-  files: PushFile[];
+  /** The files, given the repository's id ("owner/name": the owner is known once whoami answers; the model card names it). */
+  files(repoId: string): PushFile[];
   commitTitle: string;
   signal: AbortSignal;
   onProgress(p: PushProgress): void;
@@ -106,7 +107,7 @@ const STEP_WORDS: Record<PushStep, string> = {
 export async function pushToHub(o: PushOptions): Promise<PushResult> {
   let step: PushStep = 'account';
   let repoId: string | null = null;
-  const files: Record<string, FileState> = Object.fromEntries(o.files.map((f) => [f.path, { state: 'waiting', fraction: 0 }]));
+  let files: Record<string, FileState> = {};
   const report = (): void => o.onProgress({ step, files: structuredClone(files) });
   try {
     if (!mayReceiveToken(o.hubUrl, o.trusted)) {
@@ -126,6 +127,8 @@ export async function pushToHub(o: PushOptions): Promise<PushResult> {
     if (!namespaces.includes(owner)) {
       throw new HubPushError('not-yours', `${repoId} belongs to ${owner}, not to you (${namespaces.join(', ')}): push under your own account or one of your organizations.`);
     }
+    const toSend = o.files(repoId);
+    files = Object.fromEntries(toSend.map((f) => [f.path, { state: 'waiting', fraction: 0 }]));
     step = 'repository';
     report();
     let created = true;
@@ -138,7 +141,7 @@ export async function pushToHub(o: PushOptions): Promise<PushResult> {
     }
     step = 'preuploading';
     report();
-    const operations: CommitOperation[] = o.files.map((f) => ({ operation: 'addOrUpdate', path: f.path, content: f.content }));
+    const operations: CommitOperation[] = toSend.map((f) => ({ operation: 'addOrUpdate', path: f.path, content: f.content }));
     const it = commitIter({ ...common, repo: { type: 'model', name: repoId }, operations, title: o.commitTitle, abortSignal: o.signal });
     let r = await it.next();
     while (!r.done) {

@@ -5,7 +5,8 @@
 // 401/403 for gated models, 404 for the rest, and CORS headers so a page on another port can fetch.
 // Used by the download/import tests, `cli bench-import`, and the e2e specs (which start it from the
 // Playwright process). Test hooks: request log, a one-off dropped connection, throttling.
-// The Hub API calls of model search and push (/api/…, LFS) are answered by stand-in-api.ts.
+// The Hub API calls of model search and push (/api/…, LFS) are answered by stand-in-api.ts; the
+// public repositories pushed there are served here too (a private one answers 401, as unknown).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -65,19 +66,17 @@ interface Entry {
 }
 
 const toBytes = (v: Uint8Array | string): Uint8Array => (typeof v === 'string' ? new TextEncoder().encode(v) : v);
+const entryOf = (bytes: Uint8Array): Entry => ({
+  bytes,
+  sha256: createHash('sha256').update(bytes).digest('hex'),
+  gitSha: createHash('sha1').update(bytes).digest('hex'),
+});
 
 export async function startStandInHub(options: StandInOptions): Promise<StandInHub> {
   const entries = new Map<string, Map<string, Entry>>();
   for (const [id, m] of Object.entries(options.models)) {
     const files = new Map<string, Entry>();
-    for (const [name, v] of m.files) {
-      const bytes = toBytes(v);
-      files.set(name, {
-        bytes,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-        gitSha: createHash('sha1').update(bytes).digest('hex'),
-      });
-    }
+    for (const [name, v] of m.files) files.set(name, entryOf(toBytes(v)));
     entries.set(id, files);
   }
   const log: LoggedRequest[] = [];
@@ -117,7 +116,13 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
     const id = decodeURIComponent(m[1]);
     const revision = decodeURIComponent(m[2]);
     const file = m[3].split('/').map(decodeURIComponent).join('/');
-    const model = options.models[id];
+    const pushed = api.repos.get(id);
+    if (pushed && !pushed.private && !options.models[id]) {
+      const files = new Map<string, Entry>();
+      for (const [name, bytes] of pushed.files) files.set(name, entryOf(bytes));
+      entries.set(id, files);
+    }
+    const model = options.models[id] ?? (pushed && !pushed.private ? { files: new Map() } : undefined);
     if (!model) return fail(401, 'Repository not found', id, file); // the Hub answers 401 for unknown repos without a token
     if (model.token) {
       const auth = req.headers.authorization;

@@ -15,7 +15,7 @@ import type { OnnxBackend, OnnxCheckResult } from './protocol';
 import type { BaseTensor, WeightSource } from '../engine/model/weight-source';
 import { openMemorySource } from '../export/source';
 import type { OnnxQuant } from '../export/onnx/decoder';
-import { exportOnnx, type OutputFile } from '../export/onnx/export';
+import { exportOnnx, ONNX_DTYPES, type OutputFile } from '../export/onnx/export';
 import { OrtDecoder } from '../export/onnx/ort-decoder';
 
 export class OnnxSessionError extends Error {
@@ -28,6 +28,8 @@ export interface OnnxZip {
   files: string[];
   bytes: number;
   quant: OnnxQuant;
+  /** Transformers.js's dtype of that quantization (ONNX_DTYPES). */
+  dtype: string;
 }
 
 /** Loads onnxruntime-web with its wasm served by this app (copied into the build by Vite, no CDN). */
@@ -110,7 +112,7 @@ export class OnnxBridge {
       }
       this.model = { bytes, spec };
     }
-    return { chunks, files: result.files.map((f) => f.path), bytes: chunks.reduce((s, c) => s + c.byteLength, 0), quant };
+    return { chunks, files: result.files.map((f) => f.path), bytes: chunks.reduce((s, c) => s + c.byteLength, 0), quant, dtype: ONNX_DTYPES[quant].dtype };
   }
 
   /** The exported model in onnxruntime-web: WebGPU where the browser has it, wasm otherwise. */

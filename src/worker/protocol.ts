@@ -197,6 +197,8 @@ export interface OnnxExportInfo {
   bytes: number;
   /** none, int8 or int4: the base as the session holds it. */
   quant: string;
+  /** Transformers.js's name of that dtype (fp32, q8, q4): it names the folder "Push to the Hub" sends. */
+  dtype: string;
 }
 
 /** "Check the export": one prompt greedy through the engine and through onnxruntime-web. */

@@ -1,11 +1,12 @@
 // The untrusted-input layer, one class of hostile input per test: prototype keys, deep nesting,
 // huge sizes, zip bombs and lying archives, catastrophic regexes.
 import { describe, expect, it } from 'vitest';
-import { zipSync } from 'fflate';
+import { Zip, ZipPassThrough, zipSync } from 'fflate';
 import { UntrustedFileError } from './errors';
 import { hasOwn, jsonDepth, MAX_JSON_DEPTH, own, parseUntrustedJson } from './json';
 import { compileSafeRegex } from './regex';
-import { readZipEntries, zipEntryNames } from './zip';
+import { readZipEntries, storedZipFiles, zipEntryNames } from './zip';
+import { zipStore } from '../../util/zip';
 import { boundedInt, runLimitError } from './limits';
 import { failWith } from './errors';
 
@@ -119,5 +120,47 @@ describe('.zip archives', () => {
     const flipped = zipSync({ a: bytes('hello hello hello') }, { level: 0 });
     flipped[30 + 1 + 2] ^= 0xff; // a byte of the stored data
     expect(() => readZipEntries(flipped, 'crc.zip', () => true, limits)).toThrow('crc.zip: a does not match its CRC-32 (damaged)');
+  });
+
+  /** An archive as the page's ONNX export streams it: fflate's Zip, stored entries with data descriptors. */
+  const streamed = (files: Record<string, Uint8Array>): Uint8Array<ArrayBuffer> => {
+    const parts: Uint8Array[] = [];
+    const zip = new Zip((err, data) => {
+      if (err) throw err;
+      parts.push(data);
+    });
+    for (const [name, data] of Object.entries(files)) {
+      const entry = new ZipPassThrough(name);
+      entry.extra = { 0xcafe: bytes('an extra field: the data starts after it') };
+      zip.add(entry);
+      entry.push(data.subarray(0, 3));
+      entry.push(data.subarray(3), true);
+    }
+    zip.end();
+    return Uint8Array.from(Buffer.concat(parts));
+  };
+  const text = async (b: Blob): Promise<string> => new TextDecoder().decode(await b.arrayBuffer());
+
+  it('splits a stored archive held in a Blob into its files, as slices', async () => {
+    const files = { 'config.json': bytes('{"a": 1}'), 'onnx/model.onnx': bytes('graph bytes, not compressed'), 'tokenizer.json': bytes('{}') };
+    for (const z of [streamed(files), zipStore(Object.entries(files).map(([name, data]) => ({ name, data })))]) {
+      const out = await storedZipFiles(new Blob([z]), 'w.zip');
+      expect(out.map((f) => f.name)).toEqual(['config.json', 'onnx/model.onnx', 'tokenizer.json']);
+      expect(await Promise.all(out.map((f) => text(f.blob)))).toEqual(['{"a": 1}', 'graph bytes, not compressed', '{}']);
+    }
+  });
+
+  it('splits an archive whose central directory starts before its last 64 KiB', async () => {
+    const files: Record<string, Uint8Array> = {};
+    for (let i = 0; i < 1500; i++) files[`${'d'.repeat(40)}/file-${i}.txt`] = bytes(`file ${i}`);
+    const out = await storedZipFiles(new Blob([streamed(files)]), 'many.zip');
+    expect(out).toHaveLength(1500);
+    expect(await text(out[1234].blob)).toBe('file 1234');
+  });
+
+  it('refuses to split a compressed archive, naming the entry', async () => {
+    const z = zipSync({ 'model.onnx': new Uint8Array(4096) }, { level: 6 });
+    await expect(storedZipFiles(new Blob([z.slice()]), 'c.zip')).rejects.toThrow('c.zip: model.onnx is compressed (method 8): only a stored archive is split into its files');
+    await expect(storedZipFiles(new Blob(['no zip here, none at all']), 'n.zip')).rejects.toThrow('n.zip is not a .zip archive');
   });
 });

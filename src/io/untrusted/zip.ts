@@ -4,7 +4,9 @@
 // inflated. Each is inflated in small compressed chunks into a buffer of exactly its declared size,
 // stopping as soon as it yields more, so an entry that lies about its size costs no more memory or
 // time than it declared; its CRC-32 is then checked.
-// No ZIP64: the archives read here (PEFT adapters) are far below 4 GiB.
+// storedZipFiles splits a stored archive held in a Blob (the page's ONNX export) into its files as
+// slices of that Blob: only the central directory and the local headers are read, nothing copied.
+// No ZIP64: the archives read here (PEFT adapters, a web export) are below 4 GiB.
 
 import { Inflate } from 'fflate';
 import { crc32 } from '../../util/zip';
@@ -67,10 +69,37 @@ export function readZipEntries(
   return out;
 }
 
-function centralDirectory(bytes: Uint8Array, fail: Fail, maxEntries: number): CentralEntry[] {
+/**
+ * The files of a stored (uncompressed) archive as slices of `zip`, in archive order: nothing is
+ * copied, and no CRC is checked (that would read every byte; the archive is one the page wrote).
+ */
+export async function storedZipFiles(zip: Blob, file: string, fail: Fail = failWith(file)): Promise<{ name: string; blob: Blob }[]> {
+  const bytesFrom = async (start: number, end = zip.size): Promise<Uint8Array> => new Uint8Array(await zip.slice(start, end).arrayBuffer());
+  const tailStart = Math.max(0, zip.size - 22 - 0xffff);
+  const { cdOffset } = endRecord(await bytesFrom(tailStart), fail, tailStart);
+  const out: { name: string; blob: Blob }[] = [];
+  for (const e of centralDirectory(await bytesFrom(cdOffset), fail, 10_000, cdOffset)) {
+    if (e.name.endsWith('/')) continue; // a folder entry
+    if (e.flags & 1) fail(e.name, 'is encrypted, which is not supported');
+    if (e.method !== 0 || e.compressedSize !== e.size) fail(e.name, `is compressed (method ${e.method}): only a stored archive is split into its files`);
+    const local = await bytesFrom(e.localOffset, Math.min(e.localOffset + 30, zip.size));
+    const dv = new DataView(local.buffer);
+    if (local.byteLength < 30 || dv.getUint32(0, true) !== SIG_LOCAL) fail(e.name, `has no local header at offset ${e.localOffset}`);
+    const start = e.localOffset + 30 + dv.getUint16(26, true) + dv.getUint16(28, true);
+    if (start + e.size > cdOffset) fail(e.name, `has data [${start}, ${start + e.size}) that runs into the central directory at ${cdOffset}`);
+    out.push({ name: e.name, blob: zip.slice(start, start + e.size) });
+  }
+  return out;
+}
+
+/**
+ * The end of central directory record, found in the last 22 + 65535 (comment) bytes of `bytes`,
+ * which start at `base` in the archive: its offset in `bytes`, the entry count, and the central
+ * directory's offset in the archive.
+ */
+function endRecord(bytes: Uint8Array, fail: Fail, base = 0): { end: number; count: number; cdOffset: number } {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.byteLength;
-  // The end record is in the last 22 + 65535 (comment) bytes.
   let end = -1;
   for (let i = n - 22; i >= 0 && i >= n - 22 - 0xffff; i--) {
     if (dv.getUint32(i, true) === SIG_END) {
@@ -83,10 +112,18 @@ function centralDirectory(bytes: Uint8Array, fail: Fail, maxEntries: number): Ce
   const cdSize = dv.getUint32(end + 12, true);
   const cdOffset = dv.getUint32(end + 16, true);
   if (count === 0xffff || cdOffset === 0xffffffff || cdSize === 0xffffffff) fail(null, 'is a ZIP64 archive, which is not supported');
+  if (cdOffset + cdSize > base + end) fail(null, `has a central directory [${cdOffset}, ${cdOffset + cdSize}) that runs past its end record at ${base + end}`);
+  return { end, count, cdOffset };
+}
+
+/** The central directory's entries; `bytes` hold the archive from offset `base` (its end record included). */
+function centralDirectory(bytes: Uint8Array, fail: Fail, maxEntries: number, base = 0): CentralEntry[] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { end, count, cdOffset } = endRecord(bytes, fail, base);
   if (count > maxEntries) fail(null, `lists ${count} entries, more than the ${maxEntries} allowed`);
-  if (cdOffset + cdSize > end) fail(null, `has a central directory [${cdOffset}, ${cdOffset + cdSize}) that runs past its end record at ${end}`);
+  if (cdOffset < base) fail(null, `has a central directory at ${cdOffset}, before the bytes read (from ${base})`);
   const list: CentralEntry[] = [];
-  let p = cdOffset;
+  let p = cdOffset - base;
   const utf8 = new TextDecoder('utf-8', { fatal: false });
   for (let k = 0; k < count; k++) {
     if (p + 46 > end || dv.getUint32(p, true) !== SIG_CENTRAL) fail(null, `has a damaged central directory entry ${k + 1}`);

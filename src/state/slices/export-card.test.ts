@@ -118,4 +118,34 @@ describe('modelCard', () => {
     for (let i = 1; i < 20; i++) expect([10, 11]).toContain(steps[i] - steps[i - 1]);
     expect(lossRows(points.slice(0, 5)).map((r) => r.step)).toEqual([1, 2, 3, 4, 5]);
   });
+
+  it('pushed with exports built on the page: lists their folders and shows Transformers.js loading the ONNX one from the repository', () => {
+    const md = modelCard({
+      ...input,
+      repoId: 'alice/qwen-lora',
+      extras: [
+        { folder: 'gguf-adapter', what: { kind: 'gguf', merged: false } },
+        { folder: 'onnx-q4', what: { kind: 'onnx', dtype: 'q4' } },
+      ],
+    });
+    expect(md).toMatch(/\ntags:\n  - lora\n  - peft\n  - lora-studio\n  - onnx\n  - transformers\.js\n  - gguf\n---\n/);
+    expect(md).toContain("- `README.md`: this card\n- `gguf-adapter/`: this adapter as GGUF for llama.cpp's `--lora`");
+    expect(md).toContain('\n- `onnx-q4/`: the base model with this adapter for the web: `config.json`, the tokenizer files and `onnx/`, as Transformers.js');
+    expect(md).toContain('## Use in the browser (Transformers.js): `onnx-q4/`');
+    expect(md).toContain(
+      [
+        "env.remotePathTemplate = '{model}/resolve/{revision}/onnx-q4/';",
+        "const tokenizer = await AutoTokenizer.from_pretrained('alice/qwen-lora');",
+        "const model = await AutoModelForCausalLM.from_pretrained('alice/qwen-lora', { dtype: 'q4' });",
+      ].join('\n'),
+    );
+  });
+
+  it('without extras (the .zip download) names no folder and no Transformers.js section', () => {
+    const md = modelCard(input);
+    expect(md).not.toContain('Transformers.js');
+    expect(md).not.toContain('gguf-');
+    expect(md).not.toContain('  - gguf');
+    expect(md).toContain('- `README.md`: this card\n\n## Base model');
+  });
 });

@@ -1,5 +1,6 @@
-// The README.md model card that goes into the adapter .zip: what was trained on what, how, and how
-// to load it. Pure (no store, no DOM) so it is unit-tested as text.
+// The README.md model card that goes into the adapter .zip and the Hub push: what was trained on
+// what, how, and how to load it; pushed, also the folders of the exports built on the page.
+// Pure (no store, no DOM) so it is unit-tested as text.
 import { formatBytes } from '../../util/format-bytes';
 import type { ModelSummary, TrainResult, TrainSettings } from '../../worker/protocol';
 
@@ -22,10 +23,17 @@ export interface ModelCardInput {
     trainOn: 'assistant' | 'all';
   } | null;
   result: TrainResult | null;
+  /** The repository pushed to ("owner/name"), for the loading lines of the folders pushed beside the adapter. */
+  repoId?: string;
+  /** Exports built on the page and pushed beside the adapter, each in its folder (hub-push.ts). */
+  extras?: { folder: string; what: BuiltExport }[];
   /** The training loss by step (and the validation loss where measured), for the card's table. */
   losses?: LossPoint[];
   date: Date;
 }
+
+/** What an export built on the page is: a GGUF (the model merged, or the adapter) or the web (ONNX) folder in a Transformers.js dtype. */
+export type BuiltExport = { kind: 'gguf'; merged: boolean } | { kind: 'onnx'; dtype: string };
 
 export interface LossPoint {
   step: number;
@@ -60,6 +68,39 @@ export function vllmMaxLoraRank(r: number): number {
 /** A YAML scalar in double quotes (JSON strings are valid YAML). */
 const yamlString = (s: string): string => JSON.stringify(s);
 
+function extraWords(x: BuiltExport): string {
+  if (x.kind === 'onnx') return `the base model with this adapter for the web: \`config.json\`, the tokenizer files and \`onnx/\`, as Transformers.js (\`@huggingface/transformers\`) loads them with onnxruntime-web (dtype ${code(x.dtype)})`;
+  return x.merged
+    ? 'the base model with this adapter merged in, as GGUF for llama.cpp, Ollama and LM Studio (with an Ollama `Modelfile` and a README of the commands)'
+    : "this adapter as GGUF for llama.cpp's `--lora` and Ollama's `ADAPTER` (with an Ollama `Modelfile` and a README of the commands)";
+}
+
+/**
+ * How Transformers.js loads the ONNX folder from the Hub. Its `subfolder` option moves only the
+ * .onnx files: config.json and the tokenizer are read from the path the Hub template names, so the
+ * template names the folder.
+ */
+function transformersJs(folder: string, dtype: string, repoId: string): string[] {
+  const repo = `'${repoId}'`; // the Hub's repository names hold no quotes (push.ts)
+  return [
+    `## Use in the browser (Transformers.js): ${code(`${folder}/`)}`,
+    '',
+    `${code(`${folder}/`)} holds the base model with this adapter as an ONNX decoder, with its own \`config.json\` and tokenizer. Transformers.js's \`subfolder\` option moves only the \`.onnx\` files, so point the Hub path at the folder:`,
+    '',
+    '```js',
+    "import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';",
+    '',
+    `env.remotePathTemplate = '{model}/resolve/{revision}/${folder}/';`,
+    `const tokenizer = await AutoTokenizer.from_pretrained(${repo});`,
+    `const model = await AutoModelForCausalLM.from_pretrained(${repo}, { dtype: '${dtype}' });`,
+    "env.remotePathTemplate = '{model}/resolve/{revision}/'; // back to the default for other models",
+    '```',
+    '',
+    'A private repository needs your token (Node: `HF_TOKEN`); in the page, make it public or serve the downloaded folder yourself (`env.localModelPath`).',
+    '',
+  ];
+}
+
 export function modelCard(c: ModelCardInput): string {
   const { settings: s, model: m, dataset: d, result: r } = c;
   const base = m.hubId;
@@ -68,8 +109,12 @@ export function modelCard(c: ModelCardInput): string {
   const lines: string[] = [];
   lines.push('---');
   if (base) lines.push(`base_model: ${yamlString(base)}`);
+  const extras = c.extras ?? [];
+  const onnx = extras.filter((x) => x.what.kind === 'onnx');
   lines.push('library_name: peft');
   lines.push('tags:', '  - lora', '  - peft', '  - lora-studio');
+  if (onnx.length) lines.push('  - onnx', '  - transformers.js');
+  if (extras.some((x) => x.what.kind === 'gguf')) lines.push('  - gguf');
   lines.push('---', '');
   lines.push(`# LoRA adapter for ${base ?? m.name}`, '');
   lines.push(`A LoRA adapter trained with LoRA Studio on ${date}, in the browser with WebGPU.`, '');
@@ -78,7 +123,9 @@ export function modelCard(c: ModelCardInput): string {
   lines.push('## Files', '');
   lines.push('- `adapter_model.safetensors`: the LoRA weights (PEFT names, f32)');
   lines.push('- `adapter_config.json`: the PEFT configuration');
-  lines.push('- `README.md`: this card', '');
+  lines.push('- `README.md`: this card');
+  for (const x of extras) lines.push(`- ${code(`${x.folder}/`)}: ${extraWords(x.what)}`);
+  lines.push('');
 
   lines.push('## Base model', '');
   lines.push(`- Model: ${baseText}`);
@@ -166,6 +213,7 @@ export function modelCard(c: ModelCardInput): string {
     "Ollama reads a safetensors adapter for the architectures its importer converts (the Llama, Mistral and Gemma families when this was written). For another architecture, convert the adapter with llama.cpp first (`python convert_lora_to_gguf.py ./adapter --base BASE_FOLDER --outfile adapter.gguf`) and write `ADAPTER ./adapter.gguf`.",
     '',
   );
+  for (const x of onnx) lines.push(...transformersJs(x.folder, x.what.kind === 'onnx' ? x.what.dtype : '', c.repoId ?? 'OWNER/REPO'));
   lines.push('Trained with LoRA Studio.', '');
   return lines.join('\n');
 }

@@ -1,6 +1,7 @@
 import { engine } from '../engine';
 import { toErrorInfo, type AdapterFiles, type ErrorInfo, type OnnxCheckResult } from '../../worker/protocol';
 import { zipStore } from '../../util/zip';
+import { storedZipFiles } from '../../io/untrusted/zip';
 import { RECIPE_ZIP_NAME } from '../../export/recipe/names';
 import { runMetrics } from '../metrics';
 import { datasetFileBytes } from './dataset';
@@ -21,7 +22,7 @@ export interface ExportSlice {
   downloadRecipe(): Promise<void>;
   /** Forgets exported files (a new run or model makes them stale). */
   resetExport(): void;
-  /** "For the web (ONNX)": the Transformers.js folder as a .zip (src/export/onnx), and its check. */
+  /** "For the web (ONNX)": the Transformers.js folder as a .zip (src/export/onnx), also pushed by "Push to the Hub", and its check. */
   onnxExport: {
     busy: boolean;
     error: ErrorInfo | null;
@@ -163,8 +164,12 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
         const backend = new URLSearchParams(location.search).get('ort') === 'wasm' ? 'wasm' : 'auto';
         const r = await engine().call('exportOnnx', { backend });
         // The chunks as they came: the Blob holds them without one more contiguous copy.
-        saveFile(ONNX_ZIP_NAME, new Blob(r.chunks, { type: 'application/zip' }), 'application/zip');
-        set((s) => ({ onnxExport: { ...s.onnxExport, busy: false, done: { files: r.files, bytes: r.bytes, quant: r.quant } } }));
+        const zip = new Blob(r.chunks, { type: 'application/zip' });
+        saveFile(ONNX_ZIP_NAME, zip, 'application/zip');
+        set((s) => ({ onnxExport: { ...s.onnxExport, done: { files: r.files, bytes: r.bytes, quant: r.quant } } }));
+        // "Push to the Hub" sends the folder too: its files are slices of the stored .zip, not copies.
+        get().addToPush({ kind: 'onnx', dtype: r.dtype }, await storedZipFiles(zip, ONNX_ZIP_NAME));
+        set((s) => ({ onnxExport: { ...s.onnxExport, busy: false } }));
       } catch (e) {
         set((s) => ({ onnxExport: { ...s.onnxExport, busy: false, error: toErrorInfo(e) } }));
       }

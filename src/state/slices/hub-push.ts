@@ -6,7 +6,7 @@ import { HubPushError, pushToHub, type PushErrorKind, type PushFile, type PushPr
 import { trustedOrigins } from '../../hub/endpoint';
 import { toErrorInfo, type ErrorInfo } from '../../worker/protocol';
 import { cardInput } from './export';
-import { modelCard } from './export-card';
+import { modelCard, type BuiltExport } from './export-card';
 import { HUB_POLICY, hubChoice } from './model';
 import type { Slice } from './types';
 
@@ -17,11 +17,18 @@ export interface PushRequest {
   private: boolean;
 }
 
-/** An export built on the page since the run (a GGUF folder): pushed too, under its folder. */
+/** An export built on the page since the run (a GGUF or the web's ONNX folder): pushed too, under its folder. */
 export interface PushExtra {
   folder: string;
+  what: BuiltExport;
   files: number;
   bytes: number;
+}
+
+/** The export's folder in the repository: the web's is named by its Transformers.js dtype (onnx-fp32, onnx-q8, onnx-q4). */
+export function extraFolder(x: BuiltExport): string {
+  if (x.kind === 'onnx') return `onnx-${x.dtype}`;
+  return x.merged ? 'gguf-merged' : 'gguf-adapter';
 }
 
 export interface HubPushSlice {
@@ -35,13 +42,13 @@ export interface HubPushSlice {
   };
   pushToHub(req: PushRequest): Promise<void>;
   cancelPush(): void;
-  /** Adds a built export's files (replacing an earlier build of the same folder). */
-  addToPush(folder: string, files: { name: string; blob: Blob }[]): void;
+  /** Adds a built export's files, paths relative to its folder (replacing an earlier build of the same folder). */
+  addToPush(what: BuiltExport, files: { name: string; blob: Blob }[]): void;
 }
 
 let running: AbortController | null = null;
 /** The extras' bytes, by folder. Not state: blobs, no renders. */
-const extraFiles = new Map<string, PushFile[]>();
+const extraFiles = new Map<string, { what: BuiltExport; files: PushFile[] }>();
 
 /** What resetExport sets: a new run or model makes the last push's report and the built exports stale. */
 export function idlePush(): HubPushSlice['hubPush'] {
@@ -70,11 +77,11 @@ export const createHubPushSlice: Slice<HubPushSlice> = (set, get) => {
           trusted: trustedOrigins(HUB_POLICY, get().model.tokenOrigin),
           repo: req.repo,
           private: req.private,
-          files: [
+          files: (repoId) => [
             { path: 'adapter_model.safetensors', content: new Blob([adapter.safetensors]) },
             { path: 'adapter_config.json', content: new Blob([adapter.config]) },
-            { path: 'README.md', content: new Blob([modelCard(input)]) },
-            ...[...extraFiles.values()].flat(),
+            { path: 'README.md', content: new Blob([modelCard({ ...input, repoId, extras: [...extraFiles].map(([folder, x]) => ({ folder, what: x.what })) })]) },
+            ...[...extraFiles.values()].flatMap((x) => x.files),
           ],
           commitTitle: 'Upload LoRA adapter from LoRA Studio',
           signal: abort.signal,
@@ -92,9 +99,10 @@ export const createHubPushSlice: Slice<HubPushSlice> = (set, get) => {
       running?.abort();
     },
 
-    addToPush(folder, files) {
-      extraFiles.set(folder, files.map((f) => ({ path: `${folder}/${f.name}`, content: f.blob })));
-      const extras = [...extraFiles].map(([f, list]) => ({ folder: f, files: list.length, bytes: list.reduce((n, x) => n + x.content.size, 0) }));
+    addToPush(what, files) {
+      const folder = extraFolder(what);
+      extraFiles.set(folder, { what, files: files.map((f) => ({ path: `${folder}/${f.name}`, content: f.blob })) });
+      const extras = [...extraFiles].map(([f, x]) => ({ folder: f, what: x.what, files: x.files.length, bytes: x.files.reduce((n, y) => n + y.content.size, 0) }));
       patch({ extras });
     },
   };

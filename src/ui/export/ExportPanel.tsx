@@ -17,7 +17,8 @@ function WebExport({ trained }: { trained: boolean }) {
       <p className="muted">
         The base model with the adapter as an ONNX decoder that <code>@huggingface/transformers</code> loads with <code>from_pretrained</code> and onnxruntime-web runs
         (WebGPU or wasm): <code>config.json</code>, <code>generation_config.json</code>, the tokenizer files and <code>onnx/model*.onnx</code>. An f32 base gets the
-        adapter merged; an 8-bit or 4-bit base keeps its blocks (MatMulNBits) with the adapter beside them.
+        adapter merged; an 8-bit or 4-bit base keeps its blocks (MatMulNBits) with the adapter beside them. Once built, "Push to the Hub" sends the folder too, in{' '}
+        <code>onnx-&lt;dtype&gt;/</code>.
       </p>
       <div className="row">
         <button type="button" onClick={() => void downloadOnnx()} disabled={!trained || onnx.busy}>

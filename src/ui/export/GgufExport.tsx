@@ -13,8 +13,8 @@ type GgufType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 
 async function downloadGguf(format: 'gguf' | 'gguf-adapter', type: GgufType): Promise<string[]> {
   const { files, warnings } = await engine().call('exportGguf', { format, type });
-  // "Push to the Hub" sends the folder too, beside the adapter.
-  useStudio.getState().addToPush(format === 'gguf' ? 'gguf-merged' : 'gguf-adapter', files);
+  // "Push to the Hub" sends the folder too, beside the adapter (gguf-merged/ or gguf-adapter/).
+  useStudio.getState().addToPush({ kind: 'gguf', merged: format === 'gguf' }, files);
   const entries = await Promise.all(files.map(async (f) => ({ name: f.name, data: new Uint8Array(await f.blob.arrayBuffer()) })));
   saveFile(format === 'gguf' ? `lora-merged-${type}.gguf.zip` : `lora-adapter-${type}.gguf.zip`, zipStore(entries), 'application/zip');
   return warnings;
