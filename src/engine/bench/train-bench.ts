@@ -268,15 +268,8 @@ export async function runTrainBench(gpu: Gpu, opts: TrainBenchOptions, hooks: Tr
     // With real data the batches' shapes vary (padded T, an epoch's last batch): their slots per second.
     const rates = data ? realDataRates(main, data.plan.packing) : null;
     const tokensPerS = median === null ? null : rates ? rates.tokens_per_s : significant(((B * T) / median) * 1000, 4);
-    const realData = rates
-      ? {
-          packing: rates.packing,
-          real_tokens: rates.real_tokens,
-          padded_tokens: rates.padded_tokens,
-          real_token_fraction: rates.real_token_fraction,
-          real_tokens_per_s: rates.real_tokens_per_s,
-        }
-      : {};
+    // The top level already carries tokens_per_s and step_ms (the same figures for real data).
+    const { tokens_per_s: _slots, step_ms: _median, ...realData } = rates ?? {};
     const comparison = data?.padded ? realDataRates(baseline, false) : null;
     const versus = comparison
       ? {
