@@ -306,6 +306,11 @@ export type WorkerEvent =
   /** A resumed run's metrics up to its checkpoint (sent before its first new step). */
   | { kind: 'event'; type: 'history'; history: RunHistory }
   | { kind: 'event'; type: 'log'; level: 'info' | 'warn'; message: string }
+  /**
+   * The run is paused at checkpoint `checkpointStep` by a write the browser refused (sent just
+   * before that RunStoreQuotaError's reply); `recorded` false: its paused record was refused too.
+   */
+  | { kind: 'event'; type: 'quotaPause'; runId: string; checkpointStep: number; recorded: boolean }
   /** "Try it": the text so far of one side of the generate request `id`. */
   | { kind: 'event'; type: 'generated'; id: number; side: GenerateSide; text: string; tokens: number; done: boolean };
 

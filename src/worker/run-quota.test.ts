@@ -1,6 +1,7 @@
 // A write the browser refuses for lack of space in the middle of a run (trainRun, run.ts): the run
 // is paused at its last checkpoint (resumable, exportable; a reload does not resume it), not left
-// "running" to be resumed into the same refusal on every reload. IndexedDB is fake-indexeddb; the
+// "running" to be resumed into the same refusal on every reload; where even its paused record is
+// refused, the page notes the pause in localStorage (src/state/run-pause-notes.ts). IndexedDB is fake-indexeddb; the
 // browser's refusal is its put throwing QuotaExceededError for the keys a test names. The trainer
 // is a stand-in whose losses and states are known functions of the step (no GPU).
 import 'fake-indexeddb/auto';
@@ -10,9 +11,11 @@ import { DEFAULT_TRAIN } from '../engine/train/types';
 import type { Gpu } from '../gpu/gpu';
 import type { EngineModel, TrainerLike } from './engine-bridge';
 import { loadDataset } from './dataset';
-import type { FromWorker, ModelSummary, TrainSettings } from './protocol';
+import { toErrorInfo, type FromWorker, type ModelSummary, type TrainSettings, type WorkerEvent } from './protocol';
 import { RunControl, trainRun } from './run';
-import { getRun, interruptedRun, loadCheckpoint, RunStoreQuotaError } from './run-store';
+import { getRun, interruptedRun, listRuns, loadCheckpoint, RunStoreQuotaError } from './run-store';
+import { notePausedRun, withPauseNotes, type NoteStorage } from '../state/run-pause-notes';
+import { canResume, runStateLabel } from '../state/slices/training';
 
 /** The state the stand-in trainer holds after `step` steps. */
 const stateAt = (step: number) => ({
@@ -80,6 +83,27 @@ const settings: TrainSettings = {
 };
 const never = new Promise<never>(() => undefined);
 
+/** The worker's quotaPause reports to the page, in order. */
+let reports: Array<Extract<WorkerEvent, { type: 'quotaPause' }>> = [];
+
+/** The page's localStorage: a Map, or one whose writes are refused too. */
+function pageStorage(refuseWrites = false): NoteStorage & { items: Map<string, string> } {
+  const items = new Map<string, string>();
+  return {
+    items,
+    get length() {
+      return items.size;
+    },
+    key: (i) => [...items.keys()][i] ?? null,
+    getItem: (k) => items.get(k) ?? null,
+    setItem: (k, v) => {
+      if (refuseWrites) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+      items.set(k, v);
+    },
+    removeItem: (k) => void items.delete(k),
+  };
+}
+
 /**
  * Runs (or resumes) run `id` with a new stand-in trainer; `armAt(step)` is called as each
  * checkpoint is reported, so a test starts refusing writes from a given checkpoint on.
@@ -89,6 +113,7 @@ async function train(id: string, resume: boolean, armAt: (step: number) => void 
   const { prepared } = await loadDataset(tok, 'chat.jsonl', file, false, () => undefined);
   const post = (msg: FromWorker) => {
     if (msg.kind === 'event' && msg.type === 'checkpoint') armAt(msg.step);
+    if (msg.kind === 'event' && msg.type === 'quotaPause') reports.push(msg);
   };
   return trainRun({
     gpu: { device: { lost: never } } as unknown as Gpu,
@@ -108,6 +133,7 @@ const losses = (n: number) => steps(n).map(lossAt);
 
 beforeEach(() => {
   refuse = null;
+  reports = [];
 });
 
 describe('a write refused for lack of space mid-run', () => {
@@ -125,7 +151,8 @@ describe('a write refused for lack of space mid-run', () => {
     expect(run?.history.loss).toEqual(losses(3));
     const ckpt = await loadCheckpoint('ckpt-refused');
     expect(ckpt).toEqual({ runId: 'ckpt-refused', ...stateAt(3) });
-    expect(await interruptedRun(), 'a reload does not resume a paused run').toBeNull();
+    expect(interruptedRun(await listRuns()), 'a reload does not resume a paused run').toBeNull();
+    expect(reports).toEqual([{ kind: 'event', type: 'quotaPause', runId: 'ckpt-refused', checkpointStep: 3, recorded: true }]);
   });
 
   it('where the checkpoint was written but its record refused, pauses at that checkpoint', async () => {
@@ -151,30 +178,64 @@ describe('a write refused for lack of space mid-run', () => {
     expect(run?.history.loss).toEqual(losses(8));
   });
 
-  it('when its paused record is refused too, the error says so, and a resume attempt refused before any step pauses it', async () => {
+  it('when its paused record is refused too, the page keeps the pause: a reload lists it paused (storage full), does not resume it, and Resume works once space is freed', async () => {
     // Everything refused from step 3's checkpoint on: the record stays as step 3 wrote it.
     const e = await train('all-refused', false, (step) => step === 3 && (refuse = () => true)).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(RunStoreQuotaError);
-    expect((e as Error).message).toMatch(/Its paused state could not be written either: the run stays marked interrupted, and the next reload tries to resume it again/);
     expect((await getRun('all-refused'))?.status).toBe('running');
-    expect((await interruptedRun())?.id).toBe('all-refused');
+    expect(reports).toEqual([{ kind: 'event', type: 'quotaPause', runId: 'all-refused', checkpointStep: 3, recorded: false }]);
+    // The page's side of the report (the training slice's catch): it notes the pause.
+    const storage = pageStorage();
+    const error = notePausedRun('all-refused', reports[0]!.checkpointStep, toErrorInfo(e), storage);
+    expect(error.name).toBe('RunStoreQuotaError');
+    expect(error.message).toMatch(/Its paused state could not be written either\. The pause is kept in this page's local storage instead: a reload does not resume the run, and Past runs lists it paused at its checkpoint at step 3\./);
+
+    // A reload (nothing can be written still): the page's list of runs, and what it would resume.
+    const listed = withPauseNotes(await listRuns(), storage);
+    const run = listed.find((r) => r.id === 'all-refused')!;
+    expect(runStateLabel(run)).toBe('paused (storage full)');
+    expect(run.error?.message).toBe(error.message);
+    expect(canResume(run)).toBe(true);
+    expect(run.checkpointStep).toBe(3);
+    expect(interruptedRun(listed), 'a reload does not resume it').toBeNull();
+
+    // Space freed: Resume continues from step 3's checkpoint to the losses of an uninterrupted run.
+    refuse = null;
+    const result = await train('all-refused', true);
+    expect(trainer.loadedStep).toBe(3);
+    expect(result.end).toBe('finished');
+    const stored = await getRun('all-refused');
+    expect(stored?.history.steps).toEqual(steps(8));
+    expect(stored?.history.loss).toEqual(losses(8));
+    // Its record is written again: the note is dropped, the run is listed as its record says.
+    const after = withPauseNotes(await listRuns(), storage);
+    expect(after.find((r) => r.id === 'all-refused')?.status).toBe('finished');
+    expect(storage.items.size).toBe(0);
+  });
+
+  it('when local storage refuses the note too, the error says so and the next reload tries to resume it, refused before any step until space is freed', async () => {
+    const e = await train('nowhere', false, (step) => step === 3 && (refuse = () => true)).catch((x: unknown) => x);
+    const storage = pageStorage(true);
+    const error = notePausedRun('nowhere', reports[0]!.checkpointStep, toErrorInfo(e), storage);
+    expect(error.message).toMatch(/^Not enough browser storage for the checkpoint of step 6: .* Its paused state could not be written either\. This page's local storage refused to keep the pause too: the run stays marked interrupted, and the next reload tries to resume it again/);
+    expect(interruptedRun(withPauseNotes(await listRuns(), storage))?.id).toBe('nowhere');
 
     // The reload's resume: still nothing can be written. It fails loudly before any step.
-    await expect(train('all-refused', true)).rejects.toThrow(/^Not enough browser storage for the record of run all-refused: .*could not be written either/);
+    await expect(train('nowhere', true)).rejects.toThrow(/^Not enough browser storage for the record of run nowhere: .*could not be written either/);
     expect(trainer.taken).toBe(0);
-    expect((await getRun('all-refused'))?.status).toBe('running');
+    expect((await getRun('nowhere'))?.status).toBe('running');
 
     // Some space freed: the next resume's "running" record is refused, the paused one after it written.
     refuse = refuseOnce('run|');
-    await expect(train('all-refused', true)).rejects.toThrow(/The run is paused at its checkpoint at step 3/);
+    await expect(train('nowhere', true)).rejects.toThrow(/The run is paused at its checkpoint at step 3/);
     expect(trainer.taken).toBe(0);
-    const run = await getRun('all-refused');
+    const run = await getRun('nowhere');
     expect(run?.status).toBe('paused');
     expect(run?.error?.name).toBe('RunStoreQuotaError');
     expect(run?.checkpointStep).toBe(3);
     expect(run?.history.steps).toEqual(steps(3));
-    expect(await interruptedRun()).toBeNull();
-    expect((await loadCheckpoint('all-refused'))?.step).toBe(3);
+    expect(interruptedRun(await listRuns())).toBeNull();
+    expect((await loadCheckpoint('nowhere'))?.step).toBe(3);
   });
 
   it('a new run whose dataset copy is refused is not stored at all (no paused run without its data)', async () => {

@@ -26,7 +26,8 @@ export interface RunRecord {
    * 'running' after a reload or crash means interrupted: the page resumes it. 'paused': its GPU
    * device was lost, or the browser refused a write for lack of space (`error` says which); it
    * resumes from its checkpoint (on a new device, or once space is freed), or is exported from
-   * there. A reload does not resume a paused run.
+   * there. A reload does not resume a paused run. A run whose paused record was refused too stays
+   * 'running' here; the page notes its pause outside IndexedDB (src/state/run-pause-notes.ts).
    */
   status: 'running' | 'paused' | 'finished' | 'stopped' | 'failed';
   startedAt: string;
@@ -162,9 +163,9 @@ export async function listRuns(): Promise<RunRecord[]> {
   return runs.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
 }
 
-/** The newest run still marked running: interrupted by a reload or a crash. */
-export async function interruptedRun(): Promise<RunRecord | null> {
-  return (await listRuns()).find((r) => r.status === 'running') ?? null;
+/** The newest run of `runs` (listRuns' order) still marked running: interrupted by a reload or a crash. */
+export function interruptedRun(runs: RunRecord[]): RunRecord | null {
+  return runs.find((r) => r.status === 'running') ?? null;
 }
 
 export async function deleteRun(id: string): Promise<void> {

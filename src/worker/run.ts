@@ -149,7 +149,12 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
         () => true,
         () => false,
       );
-      if (error instanceof RunStoreQuotaError) error.message += quotaOutcome(record.checkpointStep, recorded);
+      if (error instanceof RunStoreQuotaError) {
+        error.message += quotaOutcome(record.checkpointStep, recorded);
+        // Before the error's reply: where the paused record was refused, the page keeps the pause
+        // itself (src/state/run-pause-notes.ts), so a reload does not resume the run into the refusal.
+        post({ kind: 'event', type: 'quotaPause', runId: record.id, checkpointStep: record.checkpointStep, recorded });
+      }
     }
     throw error;
   }
@@ -167,9 +172,8 @@ function stoppedRecord(record: RunRecord, status: 'paused' | 'failed', error: un
 
 /** What became of a run stopped by a refused write, for the quota error's message on the page. */
 function quotaOutcome(checkpointStep: number, recorded: boolean): string {
-  if (!recorded) {
-    return ' Its paused state could not be written either: the run stays marked interrupted, and the next reload tries to resume it again (and says so here if space is still short).';
-  }
+  // The page says what it did instead (notePausedRun, src/state/run-pause-notes.ts).
+  if (!recorded) return ' Its paused state could not be written either.';
   const at = checkpointStep > 0 ? `its checkpoint at step ${checkpointStep}` : 'its start (no checkpoint yet)';
   return ` The run is paused at ${at}: free space, then resume it from Past runs${checkpointStep > 0 ? ' (or export that checkpoint)' : ''}.`;
 }

@@ -2,8 +2,9 @@ import { engine } from '../engine';
 import { checkFit } from '../gpu-fit';
 import { runMetrics } from '../metrics';
 import { toTrainSettings, validateSettings, type SettingsForm } from '../settings';
-import { toErrorInfo, type ErrorInfo, type StepMetrics, type TrainResult, type TrainSettings } from '../../worker/protocol';
+import { toErrorInfo, type ErrorInfo, type StepMetrics, type TrainResult, type TrainSettings, type WorkerEvent } from '../../worker/protocol';
 import { interruptedRun, listRuns, loadRunDataset, type RunRecord } from '../../worker/run-store';
+import { clearPauseNote, notePausedRun, withPauseNotes } from '../run-pause-notes';
 import type { Slice } from './types';
 import { adapterZip, saveFile, ZIP_NAME } from './export';
 
@@ -24,6 +25,8 @@ export interface TrainingSlice {
     resuming: string | null;
     /** A warning from the worker about the current run (e.g. a checkpoint of an older version). */
     notice: string | null;
+    /** The run ended paused at its checkpoint (GPU lost, or storage full): Past runs resumes or exports it. */
+    endedPaused: boolean;
   };
   pastRuns: RunRecord[];
   startTraining(resumeRunId?: string): Promise<void>;
@@ -75,6 +78,10 @@ export function isActive(status: TrainStatus): boolean {
 }
 
 let listening = false;
+/** The run the page started or resumed last, and the worker's report that a refused write paused it. */
+let currentRunId: string | null = null;
+let quotaPause: Extract<WorkerEvent, { type: 'quotaPause' }> | null = null;
+const quotaPauseOf = (runId: string) => (quotaPause?.runId === runId ? quotaPause : null);
 /** resumeInterrupted runs once per page (StrictMode mounts effects twice in development). */
 let resumeChecked = false;
 
@@ -105,6 +112,12 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
           break;
         case 'trainState':
           if (isActive(get().training.status)) patch({ status: ev.state });
+          // The loop runs only once the run's record is written as running (trainRun): a pause
+          // noted for it is over.
+          if (ev.state === 'running' && currentRunId !== null) clearPauseNote(currentRunId);
+          break;
+        case 'quotaPause':
+          quotaPause = ev;
           break;
         default:
           break;
@@ -113,7 +126,7 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
   };
 
   return {
-    training: { status: 'idle', latest: null, valLoss: null, result: null, error: null, settings: null, checkpointStep: null, resuming: null, notice: null },
+    training: { status: 'idle', latest: null, valLoss: null, result: null, error: null, settings: null, checkpointStep: null, resuming: null, notice: null, endedPaused: false },
     pastRuns: [],
     pastRunAction: { exporting: null, error: null },
 
@@ -138,20 +151,25 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
       }
       runMetrics.clear();
       s.resetExport();
-      set({ training: { status: 'starting', latest: null, valLoss: null, result: null, error: null, settings, checkpointStep: null, resuming: null, notice: null } });
+      set({ training: { status: 'starting', latest: null, valLoss: null, result: null, error: null, settings, checkpointStep: null, resuming: null, notice: null, endedPaused: false } });
       const run = {
         id: resumeRunId ?? crypto.randomUUID(),
         resume: resumeRunId !== undefined,
         model: { source: s.model.source, label: s.model.sourceLabel ?? s.model.summary?.name ?? 'model' },
         form: s.settings,
       };
+      currentRunId = run.id;
+      quotaPause = null;
       try {
         const lose = testDeviceLoss();
         if (lose !== null) await engine().call('testLoseDevice', lose);
         const result = await engine().call('train', { settings, run });
         patch({ status: result.end, result });
       } catch (e) {
-        patch({ status: 'error', error: toErrorInfo(e) });
+        let error = toErrorInfo(e);
+        const byQuota = quotaPauseOf(run.id);
+        if (byQuota && !byQuota.recorded) error = notePausedRun(run.id, byQuota.checkpointStep, error);
+        patch({ status: 'error', error, endedPaused: error.name === RUN_PAUSED || byQuota !== null });
       }
       await get().refreshRuns();
     },
@@ -169,7 +187,7 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
 
     async refreshRuns() {
       try {
-        set({ pastRuns: await listRuns() });
+        set({ pastRuns: withPauseNotes(await listRuns()) });
       } catch {
         /* IndexedDB unavailable (private mode): no history */
       }
@@ -180,7 +198,7 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
       resumeChecked = true;
       let run: RunRecord | null = null;
       try {
-        run = await interruptedRun();
+        run = interruptedRun(withPauseNotes(await listRuns()));
       } catch {
         return;
       }
@@ -198,6 +216,7 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
       set({ pastRunAction: { exporting: null, error: null } });
       try {
         await engine().call('deleteRun', { id });
+        clearPauseNote(id);
       } catch (e) {
         set({ pastRunAction: { exporting: null, error: toErrorInfo(e) } });
       }
