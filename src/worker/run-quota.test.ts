@@ -14,7 +14,8 @@ import { loadDataset } from './dataset';
 import { toErrorInfo, type FromWorker, type ModelSummary, type TrainSettings, type WorkerEvent } from './protocol';
 import { RunControl, trainRun } from './run';
 import { getRun, interruptedRun, listRuns, loadCheckpoint, RunStoreQuotaError } from './run-store';
-import { notePausedRun, withPauseNotes, type NoteStorage } from '../state/run-pause-notes';
+import { notePausedRun, withPauseNotes } from '../state/run-pause-notes';
+import { memoryStorage } from '../state/testdata/note-storage';
 import { canResume, runStateLabel } from '../state/slices/training';
 
 /** The state the stand-in trainer holds after `step` steps. */
@@ -86,23 +87,6 @@ const never = new Promise<never>(() => undefined);
 /** The worker's quotaPause reports to the page, in order. */
 let reports: Array<Extract<WorkerEvent, { type: 'quotaPause' }>> = [];
 
-/** The page's localStorage: a Map, or one whose writes are refused too. */
-function pageStorage(refuseWrites = false): NoteStorage & { items: Map<string, string> } {
-  const items = new Map<string, string>();
-  return {
-    items,
-    get length() {
-      return items.size;
-    },
-    key: (i) => [...items.keys()][i] ?? null,
-    getItem: (k) => items.get(k) ?? null,
-    setItem: (k, v) => {
-      if (refuseWrites) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-      items.set(k, v);
-    },
-    removeItem: (k) => void items.delete(k),
-  };
-}
 
 /**
  * Runs (or resumes) run `id` with a new stand-in trainer; `armAt(step)` is called as each
@@ -185,7 +169,7 @@ describe('a write refused for lack of space mid-run', () => {
     expect((await getRun('all-refused'))?.status).toBe('running');
     expect(reports).toEqual([{ kind: 'event', type: 'quotaPause', runId: 'all-refused', checkpointStep: 3, recorded: false }]);
     // The page's side of the report (the training slice's catch): it notes the pause.
-    const storage = pageStorage();
+    const storage = memoryStorage();
     const error = notePausedRun('all-refused', reports[0]!.checkpointStep, toErrorInfo(e), storage);
     expect(error.name).toBe('RunStoreQuotaError');
     expect(error.message).toMatch(/Its paused state could not be written either\. The pause is kept in this page's local storage instead: a reload does not resume the run, and Past runs lists it paused at its checkpoint at step 3\./);
@@ -215,7 +199,7 @@ describe('a write refused for lack of space mid-run', () => {
 
   it('when local storage refuses the note too, the error says so and the next reload tries to resume it, refused before any step until space is freed', async () => {
     const e = await train('nowhere', false, (step) => step === 3 && (refuse = () => true)).catch((x: unknown) => x);
-    const storage = pageStorage(true);
+    const storage = memoryStorage(true);
     const error = notePausedRun('nowhere', reports[0]!.checkpointStep, toErrorInfo(e), storage);
     expect(error.message).toMatch(/^Not enough browser storage for the checkpoint of step 6: .* Its paused state could not be written either\. This page's local storage refused to keep the pause too: the run stays marked interrupted, and the next reload tries to resume it again/);
     expect(interruptedRun(withPauseNotes(await listRuns(), storage))?.id).toBe('nowhere');

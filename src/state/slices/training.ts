@@ -73,6 +73,11 @@ function testDeviceLoss(): { atStep: number; noDevice: boolean } | null {
 /** A run that is neither finished nor failed: its GPU device was lost and it waits at its checkpoint. */
 export const RUN_PAUSED = 'RunPausedError';
 
+/** The heading of the training panel's error: a run paused at its checkpoint is not stopped. */
+export function trainingErrorTitle(t: TrainingSlice['training']): string {
+  return t.endedPaused ? 'Training paused' : 'Training stopped';
+}
+
 export function isActive(status: TrainStatus): boolean {
   return status === 'starting' || status === 'running' || status === 'paused' || status === 'stopping';
 }
@@ -216,7 +221,6 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
       set({ pastRunAction: { exporting: null, error: null } });
       try {
         await engine().call('deleteRun', { id });
-        clearPauseNote(id);
       } catch (e) {
         set({ pastRunAction: { exporting: null, error: toErrorInfo(e) } });
       }

@@ -1,5 +1,5 @@
 import { validateSettings } from '../../state/settings';
-import { isActive } from '../../state/slices/training';
+import { isActive, trainingErrorTitle } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
 import { formatDuration, formatLoss } from '../common/format';
@@ -74,7 +74,7 @@ export function TrainingPanel() {
           {training.notice}
         </p>
       ) : null}
-      <ErrorBox error={training.error} title={training.endedPaused ? 'Training paused' : 'Training stopped'} />
+      <ErrorBox error={training.error} title={trainingErrorTitle(training)} />
       <LossChart />
       <PastRuns />
     </Section>
