@@ -226,7 +226,7 @@ def main():
     parser.add_argument("--output-dir", default="output")
     parser.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps (0: only the final adapter)")
     parser.add_argument("--resume", default=None, help="a checkpoint folder of --output-dir to continue from")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps (the schedule keeps the recipe's length)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N more steps (the schedule keeps the recipe's length)")
     parser.add_argument("--dtype", default=RECIPE["model"]["dtype"], choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--cpu", action="store_true", help="train on the CPU (torchrun --nproc_per_node 2: gloo)")
     parser.add_argument("--attn", default="eager", help="attn_implementation (eager is closest to the studio; sdpa is faster)")
