@@ -134,5 +134,6 @@ describe('export --format recipe --from-run', () => {
     writeFileSync(other, edited);
     await expect(recipeJob([...out, '--from-run', dir, '--data', other])).rejects.toThrow(/--data .* is not the data of --from-run/);
     await expect(buildRecipe(await recipeJob([...out, '--from-run', dir, '--max-steps', String(STEP)]))).rejects.toThrow(/done 5 of its 5 steps/);
+    await expect(recipeJob([...out, '--from-run', join(dir, 'none')])).rejects.toThrow(/^--from-run .*none: no training_state\.safetensors/);
   });
 });

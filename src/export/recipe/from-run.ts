@@ -61,7 +61,7 @@ export interface ContinuedArgs {
 export async function continuedRunArgs(args: string[], valueFlags: string[]): Promise<ContinuedArgs> {
   const given = parseArgs(args, valueFlags);
   const dir = given.flags['from-run']!;
-  const run = await loadTrainState(dir);
+  const run = await loadTrainState(dir, '--from-run');
   const savedArgs = asRecipeArgs(run.args);
   const merged = [...savedArgs, ...withoutFlags(args, ['from-run'])];
   const before = runFlagsOf(savedArgs, valueFlags).run;
