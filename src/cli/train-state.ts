@@ -44,13 +44,14 @@ export async function saveTrainState(dir: string, run: SavedRun): Promise<void> 
   await writeFileAtomic(join(dir, TRAIN_STATE_FILE), bytes);
 }
 
-export async function loadTrainState(dir: string): Promise<SavedRun> {
+/** The checkpoint in `dir`; `flag` names the option that gave dir in a missing file's error. */
+export async function loadTrainState(dir: string, flag = '--resume'): Promise<SavedRun> {
   const path = join(dir, TRAIN_STATE_FILE);
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch (e) {
-    throw new TrainStateError(`--resume ${dir}: no ${TRAIN_STATE_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); it is written by train into its --out`);
+    throw new TrainStateError(`${flag} ${dir}: no ${TRAIN_STATE_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); it is written by train into its --out`);
   }
   const file = parseSafetensors(path, bytes);
   const meta = file.metadata ?? {};

@@ -40,14 +40,15 @@ import { checkOutDir, OutDirError, writeAdapterPair } from './out-dir';
 import { TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type SavedRun } from './train-state';
 import { SafetensorsError } from '../io/safetensors';
 
-const VALUE_FLAGS = ['model', 'data', 'out', ...RUN_VALUE_FLAGS, 'format', 'eval-every', 'quant', 'checkpoint-every', 'stop-after', 'resume'];
+export const TRAIN_VALUE_FLAGS = ['model', 'data', 'out', ...RUN_VALUE_FLAGS, 'format', 'eval-every', 'quant', 'checkpoint-every', 'stop-after', 'resume'];
+const VALUE_FLAGS = TRAIN_VALUE_FLAGS;
 /** Flags naming files: kept as absolute paths in the checkpoint, so --resume works from any folder. */
 const PATH_FLAGS = ['model', 'data', 'init-adapter'];
 /** Flags that belong to one invocation, not to the run a checkpoint describes. */
 const ONCE_FLAGS = ['resume', 'stop-after', 'out'];
 
 /** argv without --name VALUE / --name=VALUE. */
-function withoutFlags(argv: string[], names: string[]): string[] {
+export function withoutFlags(argv: string[], names: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];

@@ -30,7 +30,7 @@ import {
 import { rpcServer, type RpcHandlers } from '../util/rpc';
 import { DEFAULT_READ_OPTIONS, packDataset } from '../util/dataset-package';
 import type { HostTensor } from '../engine/model/spec';
-import { RunControl, failStoredRun, storedRunAdapter, trainRun } from './run';
+import { RunControl, failStoredRun, storedCheckpoint, storedRunAdapter, trainRun } from './run';
 import { deleteRun, getRun } from './run-store';
 import { studioRecipeZip } from '../export/recipe/studio';
 import { weightParams } from '../engine/model/weight-source';
@@ -385,10 +385,13 @@ export class Handler {
       return ggufBlobs({ ...m.engine, folder: m.folder, name: m.summary.name }, adapter, format, type);
     },
 
-    exportRecipe: async () => {
-      const settings = this.trainerSettings;
+    exportRecipe: async ({ runId }) => {
+      // A stored run: its checkpoint's adapter and moments replace the start adapter (no GPU needed).
+      const stored = runId !== undefined ? await storedCheckpoint(runId) : null;
+      if (stored && this.dataset?.fileName !== stored.record.dataset.fileName) throw new SessionError(`load the run's dataset (${stored.record.dataset.fileName}) first`);
+      const settings = stored?.record.settings ?? this.trainerSettings;
       if (!settings || !this.model || !this.dataset) throw new SessionError('train an adapter first: the recipe is the job of the last run');
-      const wanted = settings.startAdapter ?? null;
+      const wanted = stored ? null : (settings.startAdapter ?? null);
       if (wanted !== null && this.startAdapter?.info.name !== wanted) throw new SessionError(`the adapter "${wanted}" the run started from is not loaded: choose it again`);
       const zip = studioRecipeZip({
         settings,
@@ -398,6 +401,7 @@ export class Handler {
         source: { name: this.dataset.fileName, bytes: new Uint8Array(this.dataset.bytes) },
         skipInvalid: this.dataset.skipInvalid,
         start: wanted !== null ? { tensors: this.startAdapter!.tensors, from: wanted } : undefined,
+        fromRun: stored ? { from: `the run started ${stored.record.startedAt}`, state: stored.ckpt } : undefined,
         hubId: this.model.summary.hubId,
         modelName: this.model.summary.name,
       });

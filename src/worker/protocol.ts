@@ -262,8 +262,11 @@ export type Methods = {
     params: { format: 'gguf' | 'gguf-adapter'; type: 'f32' | 'f16' | 'q8_0' | 'q4_0' };
     result: { files: { name: string; blob: Blob }[]; warnings: string[] };
   };
-  /** "Continue on a cluster": the last run's job as a recipe folder in a .zip (src/export/recipe/studio.ts). */
-  exportRecipe: { params: Record<string, never>; result: { zip: ArrayBuffer } };
+  /**
+   * "Continue on a cluster": the last run's job as a recipe folder in a .zip (src/export/recipe/studio.ts);
+   * with runId, that stored run continued from its checkpoint (its model and dataset loaded first).
+   */
+  exportRecipe: { params: { runId?: string }; result: { zip: ArrayBuffer } };
   /**
    * "Try it": the prompt, wrapped in the model's chat template (add_generation_prompt), answered by
    * the base model and, when a run has an adapter, by the base model with it, side by side. Tokens

@@ -11,7 +11,7 @@ import { GpuDeviceLostError, GpuError } from '../gpu/errors';
 import { trainValidationSplit } from './dataset';
 import { checkpointAdapter, createTrainer, type EngineModel, type TrainerLike } from './engine-bridge';
 import { toErrorInfo, type ErrorInfo, type FromWorker, type ModelSummary, type RunInfo, type TrainSettings } from './protocol';
-import { checkpointBytes, createRun, emptyHistory, getRun, loadCheckpoint, RunStoreQuotaError, saveCheckpoint, saveRun, type RunHistory, type RunRecord } from './run-store';
+import { checkpointBytes, createRun, emptyHistory, getRun, loadCheckpoint, RunStoreQuotaError, saveCheckpoint, saveRun, type Checkpoint, type RunHistory, type RunRecord } from './run-store';
 
 export { RunControl };
 
@@ -202,12 +202,18 @@ export async function failStoredRun(id: string, error: ErrorInfo): Promise<void>
   if (record) await saveRun({ ...record, status: 'failed', error });
 }
 
-/** A stored run's last checkpoint as a PEFT adapter (no GPU needed): for the loaded model `spec`. */
-export async function storedRunAdapter(id: string, spec: ModelSpec, hubId: string | null): Promise<{ config: string; safetensors: Uint8Array }> {
+/** A stored run's record and last checkpoint; RunError when either is gone. */
+export async function storedCheckpoint(id: string): Promise<{ record: RunRecord; ckpt: Checkpoint }> {
   const record = await getRun(id);
   if (!record) throw new RunError('the run is no longer stored');
   const ckpt = await loadCheckpoint(id);
   if (!ckpt) throw new RunError(`the run has no checkpoint to export (it stopped before its first one, step ${record.settings.checkpointEvery || record.settings.train.maxSteps})`);
+  return { record, ckpt };
+}
+
+/** A stored run's last checkpoint as a PEFT adapter (no GPU needed): for the loaded model `spec`. */
+export async function storedRunAdapter(id: string, spec: ModelSpec, hubId: string | null): Promise<{ config: string; safetensors: Uint8Array }> {
+  const { record, ckpt } = await storedCheckpoint(id);
   return checkpointAdapter(spec, record.settings, ckpt.params, hubId);
 }
 

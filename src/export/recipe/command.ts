@@ -1,10 +1,14 @@
 // `cli export --format recipe --model MODEL_DIR --data FILE [train settings as for train; the data
 // format is --data-format] [--init-adapter DIR|ZIP] [--hub-id ID --revision REV] --out OUT_DIR`:
-// the studio's job as a folder for a cluster trainer (Accelerate + transformers/PEFT, axolotl). The
+// the studio's job as a folder for a cluster trainer (Accelerate + transformers/PEFT, axolotl).
+// `--from-run RUN_DIR` (a `train --out` folder) continues that run from its checkpoint: the run's
+// flags and files unless given again (from-run.ts), its adapter, AdamW moments and step. The
 // folder's README.md says what is in it; src/export/recipe/README.md says how it is made.
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { UsageError } from '../../cli/args';
+import { parseArgs, UsageError } from '../../cli/args';
+import { TrainStateError } from '../../cli/train-state';
+import { SafetensorsError } from '../../io/safetensors';
 import { loadModelTokenizer, openDataFile } from '../../cli/prepare';
 import { adapterFolder } from '../../cli/train';
 import { DatasetError, formatIssue } from '../../data/errors';
@@ -14,7 +18,8 @@ import { nodeFolder } from '../../io/node-files';
 import { recipeFiles, type RecipeFiles } from './build';
 import { planRecipeData } from './data';
 import { writeRecipeFolder } from './folder';
-import { parseRecipeArgs, RecipeError, type RecipeJob } from './settings';
+import { continuedRunArgs } from './from-run';
+import { parseRecipeArgs, RECIPE_VALUE_FLAGS, RecipeError, type RecipeJob } from './settings';
 
 /** The recipe of a job whose model and data are files on this machine. */
 export async function buildRecipe(job: RecipeJob): Promise<RecipeFiles> {
@@ -47,13 +52,27 @@ export async function buildRecipe(job: RecipeJob): Promise<RecipeFiles> {
   });
 }
 
+/**
+ * The job of an export command line; with --from-run DIR, the run's own command line continued
+ * (from-run.ts). Throws RecipeError (bad or conflicting flags, other data), TrainStateError.
+ */
+export async function recipeJob(args: string[]): Promise<RecipeJob> {
+  const valueFlags = [...RECIPE_VALUE_FLAGS, 'from-run'];
+  const fromRun = parseArgs(args, valueFlags).flags['from-run'];
+  if (fromRun === undefined) return parseRecipeArgs(args);
+  const continued = await continuedRunArgs(args, valueFlags);
+  return { ...parseRecipeArgs(continued.args), fromRun: { from: fromRun, state: continued.run.state } };
+}
+
 export async function run(_format: string, args: string[]): Promise<number> {
   let job: RecipeJob;
   try {
-    job = parseRecipeArgs(args);
+    job = await recipeJob(args);
   } catch (e) {
     if (e instanceof RecipeError) throw new UsageError(e.message.split('\n').map((l) => `export --format recipe: ${l}`).join('\n'));
-    throw e;
+    if (!(e instanceof TrainStateError || e instanceof SafetensorsError)) throw e;
+    process.stderr.write(`export --format recipe: ${e.message}\n`);
+    return 1;
   }
   try {
     await writeRecipeFolder(job.out, await buildRecipe(job));

@@ -68,9 +68,12 @@ export function batchRows(b: Batch): RecipeRow[] {
   return rows;
 }
 
-/** data/train.jsonl: every row of every step, in order; `step` and `micro` are 0-based. */
-export function* trainLines(plan: TrainingPlan): Generator<string> {
-  for (let step = 0; step < plan.totalSteps; step++) {
+/**
+ * data/train.jsonl: every row of every step from `fromStep` (a continued run's steps done are left
+ * out; the rest keep the run's step numbers), in order; `step` and `micro` are 0-based.
+ */
+export function* trainLines(plan: TrainingPlan, fromStep = 0): Generator<string> {
+  for (let step = fromStep; step < plan.totalSteps; step++) {
     const { micro: batches } = plan.microBatches(step);
     for (let micro = 0; micro < batches.length; micro++) {
       for (const row of batchRows(batches[micro])) yield JSON.stringify({ step, micro, ...row });

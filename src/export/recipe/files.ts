@@ -14,8 +14,12 @@ export interface RecipeFacts {
   trainExamples: number;
   validationExamples: number;
   stepsPerEpoch: number;
-  /** Where adapter_init came from: 'fresh (seed N)' or the --init-adapter path. */
+  /** Where adapter_init came from: 'fresh (seed N)', the --init-adapter path, or the --from-run run. */
   adapterInit: string;
+  /** Optimizer steps already done (a --from-run run's step; else 0): data/train.jsonl starts there. */
+  startStep: number;
+  /** The AdamW state file train.py loads (a --from-run run's), else null. */
+  optimizerState: string | null;
 }
 
 export function recipeJson(s: RecipeSettings, f: RecipeFacts): object {
@@ -40,6 +44,8 @@ export function recipeJson(s: RecipeSettings, f: RecipeFacts): object {
       lr_scheduler_type: SCHEDULERS[s.train.schedule],
       warmup_steps: s.train.warmupSteps,
       max_steps: s.train.maxSteps,
+      start_step: f.startStep,
+      optimizer_state: f.optimizerState,
       micro_batches_per_step: s.train.gradAccum,
       adam_beta1: s.train.beta1,
       adam_beta2: s.train.beta2,
@@ -139,7 +145,7 @@ export function axolotlYaml(s: RecipeSettings, f: RecipeFacts): string {
 export function trainCommand(job: RecipeJob): string {
   const s = job.settings;
   const flags: Array<[string, unknown]> = [
-    ['model', job.modelDir], ['data', job.dataFile], ['out', 'studio-adapter'],
+    ['model', job.modelDir], ['data', job.dataFile], job.fromRun ? ['resume', job.fromRun.from] : ['out', 'studio-adapter'],
     ...(job.initAdapter !== undefined
       ? ([['init-adapter', job.initAdapter]] as Array<[string, unknown]>)
       : ([['rank', s.lora.r], ['alpha', s.lora.alpha], ['targets', canonicalTargets(s.lora.targetModules).join(',')]] as Array<[string, unknown]>)),
@@ -164,7 +170,13 @@ export function readme(job: RecipeJob, f: RecipeFacts): string {
 
 Base model: \`${f.baseModel}\`${f.revision ? ` at revision \`${f.revision}\`` : ''} (f32). Initial adapter: ${f.adapterInit}.
 Data: ${f.trainExamples} training examples, ${f.validationExamples} held out; ${s.train.maxSteps} optimizer steps
-(${f.stepsPerEpoch} per epoch) of ${s.train.gradAccum} micro-batch(es) of up to ${s.batchSize} rows.
+(${f.stepsPerEpoch} per epoch) of ${s.train.gradAccum} micro-batch(es) of up to ${s.batchSize} rows.${
+    f.startStep > 0
+      ? `\nContinued run: steps 0–${f.startStep - 1} are done; train.py runs steps ${f.startStep}–${s.train.maxSteps - 1}
+(data/train.jsonl holds only those, under their step numbers) from the run's AdamW moments and step
+(\`adapter_init/optimizer.safetensors\`), on the schedule of all ${s.train.maxSteps} steps.`
+      : ''
+  }
 
 ## Run it
 
@@ -197,6 +209,10 @@ With dropout 0 the losses of \`output/losses.json\` are the studio's, step for s
 - \`adapter_init/\`: the studio's initial adapter (PEFT files); train.py loads it with
   \`PeftModel.from_pretrained(..., is_trainable=True)\`, so r, alpha, dropout, targets, rsLoRA, patterns,
   layers and the initial A and B are the studio's.
+- \`adapter_init/optimizer.safetensors\` (a continued run only): AdamW's \`exp_avg\` and \`exp_avg_sq\` of
+  every LoRA tensor, named \`<PEFT tensor name>.exp_avg\` / \`.exp_avg_sq\` (f32), and the steps done in
+  its metadata (\`step\`); train.py puts them in torch.optim.AdamW's state and starts the learning-rate
+  schedule at that step.
 - \`recipe.json\`: every value train.py reads. \`train.py\`, \`accelerate.yaml\`, \`axolotl.yaml\`.
 
 ## Loss normalisation

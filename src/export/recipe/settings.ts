@@ -2,6 +2,7 @@
 // same flags with the same defaults, plus where the base model comes from on the cluster.
 import { parseArgs, usageErrors } from '../../cli/args';
 import { parseRunFlags, RUN_BOOL_FLAGS, RUN_VALUE_FLAGS, type RunFlags } from '../../cli/run-flags';
+import type { TrainerState } from '../../engine/train/trainer';
 import type { TrainHyper } from '../../engine/train/types';
 
 /**
@@ -20,6 +21,8 @@ export interface RecipeJob {
   revision: string | undefined;
   /** --dropout was given (with --init-adapter it overrides the adapter's lora_dropout, as in cli train). */
   dropoutGiven: boolean;
+  /** --from-run: the run continued (its checkpoint's adapter, AdamW moments and step; src/export/recipe/from-run.ts). */
+  fromRun?: { from: string; state: TrainerState };
   /** Made by the studio's page (its README then points at the page's run, not at `cli train`). */
   fromStudio?: boolean;
   settings: RecipeSettings;
@@ -29,7 +32,8 @@ export class RecipeError extends Error {
   override name = 'RecipeError';
 }
 
-const VALUE_FLAGS = ['format', 'model', 'data', 'out', ...RUN_VALUE_FLAGS, 'data-format', 'hub-id', 'revision'];
+export const RECIPE_VALUE_FLAGS = ['format', 'model', 'data', 'out', ...RUN_VALUE_FLAGS, 'data-format', 'hub-id', 'revision'];
+const VALUE_FLAGS = RECIPE_VALUE_FLAGS;
 const BOOL_FLAGS = [...RUN_BOOL_FLAGS];
 
 /** Parses `export --format recipe ...` with train's run flags (src/cli/run-flags.ts); every problem is listed in one RecipeError. */

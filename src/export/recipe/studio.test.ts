@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadModelTokenizer, openDataFile } from '../../cli/prepare';
 import { prepareDataset } from '../../data/pipeline';
+import { parseAdapterWeights } from '../../engine/lora/adapter';
+import { loraLayout } from '../../engine/lora/layout';
 import { loadModelSpec } from '../../engine/model/weights';
+import { parseSafetensors } from '../../io/safetensors';
 import { TrainingPlan } from '../../engine/train/plan';
 import { DEFAULT_TRAIN } from '../../engine/train/types';
 import { nodeFolder } from '../../io/node-files';
@@ -69,5 +72,41 @@ describe('studioRecipeZip', () => {
     expect(recipe.trainer.max_steps).toBe(4);
     expect(recipe.model.name_or_path).toBe('org/tiny');
     expect(parse(strFromU8(files[`${dir}/axolotl.yaml`])).lora_target_modules).toEqual(['q_proj', 'v_proj']);
+  });
+
+  it("from Past runs, continues the run's checkpoint: the steps left, its adapter and moments", async () => {
+    const tok = loadModelTokenizer(MODEL);
+    const spec = await loadModelSpec(nodeFolder(MODEL));
+    const prepared = await prepareDataset(openDataFile(DATA), tok, { fileName: DATA });
+    const settings: TrainSettings = {
+      lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false },
+      train: { ...DEFAULT_TRAIN, maxSteps: 4, gradAccum: 2, seed: 3 },
+      batchSize: 2,
+      maxLength: 40,
+      checkpointEvery: 2,
+      validationExamples: 3,
+    };
+    const n = loraLayout(spec, settings.lora).totalFloats;
+    const params = Float32Array.from({ length: n }, (_, i) => i); // a tensor's first value is its offset
+    const state = { step: 2, params, m: params.map((x) => x + 0.25), v: params.map((x) => x + 0.5) };
+    const inputs = {
+      settings, spec, padId: tok.padId, prepared, source: { name: 'sample.jsonl', bytes: new Uint8Array(readFileSync(DATA)) },
+      skipInvalid: false, hubId: 'org/tiny', modelName: 'org/tiny',
+    };
+    const dir = RECIPE_ZIP_NAME.replace(/\.zip$/, '');
+    const full = unzipSync(studioRecipeZip(inputs));
+    const cont = unzipSync(studioRecipeZip({ ...inputs, fromRun: { from: 'run 1', state } }));
+    const rows = (f: Record<string, Uint8Array>) => strFromU8(f[`${dir}/data/train.jsonl`]).trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows(cont)).toEqual(rows(full).filter((r) => r.step >= 2));
+    expect(rows(cont)[0].step).toBe(2);
+    expect(JSON.parse(strFromU8(cont[`${dir}/recipe.json`])).trainer).toMatchObject({ start_step: 2, max_steps: 4 });
+    const adapter = parseAdapterWeights(cont[`${dir}/adapter_init/adapter_model.safetensors`]);
+    const opt = parseSafetensors('optimizer.safetensors', cont[`${dir}/adapter_init/optimizer.safetensors`]);
+    expect(opt.index.tensors.size).toBe(2 * adapter.size);
+    for (const [k, t] of adapter) {
+      expect(opt.f32(`${k}.exp_avg`), k).toEqual(t.data.map((x) => x + 0.25));
+      expect(opt.f32(`${k}.exp_avg_sq`), k).toEqual(t.data.map((x) => x + 0.5));
+    }
+    expect(full[`${dir}/adapter_init/optimizer.safetensors`]).toBeUndefined();
   });
 });

@@ -1,9 +1,11 @@
 // "Continue on a cluster" in the studio: the recipe of the page's run, built in the worker from the
 // dataset it trains on, with the run's own split (trainValidationSplit) and batcher (TrainingPlan,
-// with the options handler.ts's train gives it), zipped into one download.
+// with the options handler.ts's train gives it), zipped into one download; from Past runs, the run's
+// checkpoint continued (as `export --from-run`: the steps left, the adapter and AdamW moments).
 import type { PreparedDataset } from '../../data/pipeline';
 import type { HostTensor, ModelSpec } from '../../engine/model/spec';
 import { TrainingPlan } from '../../engine/train/plan';
+import type { TrainerState } from '../../engine/train/trainer';
 import { zipStore } from '../../util/zip';
 import { trainValidationSplit } from '../../worker/dataset';
 import type { TrainSettings } from '../../worker/protocol';
@@ -21,6 +23,8 @@ export interface StudioRecipeInputs {
   skipInvalid: boolean;
   /** The adapter the run started from (settings.startAdapter), when it did. */
   start?: { tensors: Map<string, HostTensor>; from: string };
+  /** Past runs: the run's checkpoint to continue from (adapter, AdamW moments, step), named by `from`. */
+  fromRun?: { from: string; state: TrainerState };
   /** The base model's Hub id, else its display name (train.py then needs a local path in recipe.json). */
   hubId: string | null;
   modelName: string;
@@ -49,6 +53,7 @@ export function studioRecipeZip(inp: StudioRecipeInputs, date = new Date()): Uin
     revision: undefined,
     dropoutGiven: true,
     fromStudio: true,
+    fromRun: inp.fromRun,
     settings: {
       lora: { ...settings.lora },
       train: { ...settings.train },

@@ -11,6 +11,11 @@ The loss of a step is the studio's: the sum of token cross-entropies over every 
 step (on every process) divided by the number of trained tokens of the whole step. transformers'
 default differs (see README.md), so `training_step` is overridden here.
 
+A continued run (export --from-run) starts at recipe.json's trainer.start_step: data/train.jsonl
+holds only the steps from there (under the run's step numbers), adapter_init/optimizer.safetensors
+the run's AdamW moments, loaded into torch.optim.AdamW's state, and the learning-rate schedule
+starts at that step of the whole run's schedule.
+
     accelerate launch --config_file accelerate.yaml train.py [--output-dir output] [--save-steps N]
     torchrun --nproc_per_node 2 train.py --cpu --max-steps 5      # CPU, 2 processes, gloo
 """
@@ -18,6 +23,7 @@ import argparse
 import contextlib
 import json
 import math
+import warnings
 from pathlib import Path
 
 import torch
@@ -32,6 +38,8 @@ RECIPE = json.loads((HERE / "recipe.json").read_text())
 
 # The studio's schedule names as transformers' lr_scheduler_type (the same formulas).
 SCHEDULERS = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
+# A continued run's AdamW moments: tensor "<PEFT name>.<key>" for each key of torch.optim.AdamW's state.
+MOMENT_KEYS = ("exp_avg", "exp_avg_sq")
 
 
 def read_jsonl(path):
@@ -39,18 +47,54 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def group_steps(rows, total_steps):
-    """steps[k][j] = the rows of micro-batch j of optimizer step k, in the studio's order."""
-    steps = [[] for _ in range(total_steps)]
+def group_steps(rows, start, total_steps):
+    """steps[k - start][j] = the rows of micro-batch j of optimizer step k, in the studio's order."""
+    steps = [[] for _ in range(start, total_steps)]
     for row in rows:
-        micro = steps[row["step"]]
+        if not start <= row["step"] < total_steps:
+            raise SystemExit(f"data/train.jsonl: step {row['step']} is outside the recipe's steps {start}..{total_steps - 1}")
+        micro = steps[row["step"] - start]
         while len(micro) <= row["micro"]:
             micro.append([])
         micro[row["micro"]].append(row)
-    for k, micro in enumerate(steps):
+    for i, micro in enumerate(steps):
         if not micro or any(not m for m in micro):
-            raise SystemExit(f"data/train.jsonl: step {k} has an empty micro-batch (the file is incomplete)")
+            raise SystemExit(f"data/train.jsonl: step {start + i} has an empty micro-batch (the file is incomplete)")
     return steps
+
+
+def load_optimizer_state(optimizer, model, path, step):
+    """A continued run's AdamW state: each LoRA parameter's moments, found by its PEFT name, and the step."""
+    from safetensors import safe_open  # installed with transformers
+
+    groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    adapter = model.active_adapter
+    with safe_open(str(path), framework="pt") as f:
+        saved = int(f.metadata()["step"])
+        if saved != step:
+            raise SystemExit(f"{path}: its step is {saved}, recipe.json's start_step {step}")
+        left = set(f.keys())
+        for name, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            if id(p) not in groups:
+                raise SystemExit(f"{name} is trained but not in the optimizer (FSDP and DeepSpeed are not supported with a continued run)")
+            key = name.replace(f".{adapter}.", ".")  # PEFT's saved names drop the adapter's name
+            g = groups[id(p)]
+            # torch keeps AdamW's step as a tensor on the CPU unless fused or capturable.
+            on = p.device if g.get("fused") or g.get("capturable") else "cpu"
+            state = {"step": torch.tensor(float(step), dtype=torch.float32, device=on)}
+            for m in MOMENT_KEYS:
+                if f"{key}.{m}" not in left:
+                    raise SystemExit(f"{path}: no tensor {key}.{m} for the trained parameter {name}")
+                t = f.get_tensor(f"{key}.{m}")
+                if t.shape != p.shape:
+                    raise SystemExit(f"{path}: {key}.{m} has shape {list(t.shape)}, the parameter {list(p.shape)}")
+                state[m] = t.to(device=p.device, dtype=p.dtype)
+                left.discard(f"{key}.{m}")
+            optimizer.state[p] = state
+        if left:
+            raise SystemExit(f"{path}: {len(left)} tensor(s) match no trained parameter, e.g. {sorted(left)[0]}")
 
 
 def counted_tokens(rows):
@@ -84,16 +128,17 @@ def token_loss_sum(model, ids, mask, labels):
 
 
 class StepIndex(Dataset):
-    """Item k is optimizer step k: the Trainer's loader must neither shuffle nor shard it."""
+    """Item i is optimizer step start + i: the Trainer's loader must neither shuffle nor shard it."""
 
-    def __init__(self, n):
-        self.n = n
+    def __init__(self, start, total):
+        self.start = start
+        self.n = total - start
 
     def __len__(self):
         return self.n
 
-    def __getitem__(self, k):
-        return {"step": torch.tensor(k)}
+    def __getitem__(self, i):
+        return {"step": torch.tensor(self.start + i)}
 
 
 def only_item(items):
@@ -103,15 +148,25 @@ def only_item(items):
 class StudioTrainer(Trainer):
     """transformers' Trainer with the studio's batches and loss normalisation per optimizer step."""
 
-    def __init__(self, *args, steps, pad_id, **kwargs):
+    def __init__(self, *args, steps, start, pad_id, optimizer_state=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.steps = steps
+        self.start = start
+        self.optimizer_state = optimizer_state
         self.counted = [counted_tokens([r for m in micro for r in m]) for micro in steps]
-        for k, n in enumerate(self.counted):
+        for i, n in enumerate(self.counted):
             if n == 0:  # the studio refuses such a step too
-                raise SystemExit(f"data/train.jsonl: step {k} has no trained token (every shifted label is -100)")
+                raise SystemExit(f"data/train.jsonl: step {start + i} has no trained token (every shifted label is -100)")
         self.pad_id = pad_id
         self.step_losses = []
+
+    def create_optimizer(self):
+        # A continued run's moments; a --resume of this script's own checkpoint loads optimizer.pt over them.
+        fresh = self.optimizer is None
+        optimizer = super().create_optimizer()
+        if fresh and self.optimizer_state is not None:
+            load_optimizer_state(optimizer, self.model, self.optimizer_state, self.start)
+        return optimizer
 
     def get_train_dataloader(self):
         # One item per optimizer step, in order, on every process (each process takes its rows below).
@@ -120,7 +175,7 @@ class StudioTrainer(Trainer):
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         model.train()
-        k = int(inputs["step"])
+        k = int(inputs["step"]) - self.start
         micro = self.steps[k]
         world = self.accelerator.num_processes
         rank = self.accelerator.process_index
@@ -171,7 +226,7 @@ def main():
     parser.add_argument("--output-dir", default="output")
     parser.add_argument("--save-steps", type=int, default=0, help="checkpoint every N steps (0: only the final adapter)")
     parser.add_argument("--resume", default=None, help="a checkpoint folder of --output-dir to continue from")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps (the schedule keeps the recipe's length)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N more steps (the schedule keeps the recipe's length)")
     parser.add_argument("--dtype", default=RECIPE["model"]["dtype"], choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--cpu", action="store_true", help="train on the CPU (torchrun --nproc_per_node 2: gloo)")
     parser.add_argument("--attn", default="eager", help="attn_implementation (eager is closest to the studio; sdpa is faster)")
@@ -179,12 +234,13 @@ def main():
 
     t = RECIPE["trainer"]
     total_steps = t["max_steps"]
+    start = t.get("start_step", 0)
     set_seed(t["seed"])
     if args.dtype == "float32":  # the studio computes in f32: no TF32 matmuls
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
 
-    steps = group_steps(read_jsonl(HERE / "data" / "train.jsonl"), total_steps)
+    steps = group_steps(read_jsonl(HERE / "data" / "train.jsonl"), start, total_steps)
     base = RECIPE["model"]
     model = AutoModelForCausalLM.from_pretrained(
         base["name_or_path"], revision=base["revision"], attn_implementation=args.attn, **dtype_kwargs(args.dtype)
@@ -196,7 +252,7 @@ def main():
 
     training_args = TrainingArguments(
         output_dir=args.output_dir,
-        max_steps=args.max_steps if args.max_steps is not None else total_steps,
+        max_steps=args.max_steps if args.max_steps is not None else total_steps - start,
         per_device_train_batch_size=1,  # one item = one whole optimizer step (see StudioTrainer)
         gradient_accumulation_steps=1,  # the step's micro-batches are accumulated in training_step
         learning_rate=t["learning_rate"],
@@ -224,9 +280,18 @@ def main():
         dataloader_num_workers=0,
         use_cpu=args.cpu,
     )
-    trainer = StudioTrainer(model=model, args=training_args, train_dataset=StepIndex(total_steps), steps=steps, pad_id=RECIPE["data"]["pad_id"])
-    # A schedule as long as the studio's run even when --max-steps stops earlier.
-    trainer.create_scheduler = _scheduler_for(trainer, total_steps)
+    optimizer_state = HERE / t["optimizer_state"] if t.get("optimizer_state") else None
+    trainer = StudioTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=StepIndex(start, total_steps),
+        steps=steps,
+        start=start,
+        pad_id=RECIPE["data"]["pad_id"],
+        optimizer_state=optimizer_state,
+    )
+    # A schedule as long as the studio's run even when --max-steps stops earlier, at the run's step.
+    trainer.create_scheduler = _scheduler_for(trainer, total_steps, start)
     trainer.train(resume_from_checkpoint=args.resume)
 
     val = validation_loss(trainer.model_wrapped, read_jsonl(HERE / "data" / "validation.jsonl"), RECIPE["data"]["pad_id"], training_args.device)
@@ -238,11 +303,20 @@ def main():
         print(json.dumps(summary))
 
 
-def _scheduler_for(trainer, total_steps):
+def _scheduler_for(trainer, total_steps, start):
     original = trainer.create_scheduler
 
     def create_scheduler(num_training_steps, optimizer=None):
-        return original(num_training_steps=total_steps, optimizer=optimizer)
+        fresh = trainer.lr_scheduler is None
+        scheduler = original(num_training_steps=total_steps, optimizer=optimizer)
+        if fresh and start:
+            # The learning rate of step `start`, as the run's schedule gives it (a --resume of this
+            # script's own checkpoint then loads scheduler.pt over it).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": meant here
+                for _ in range(start):
+                    scheduler.step()
+        return scheduler
 
     return create_scheduler
 

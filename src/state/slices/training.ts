@@ -7,6 +7,9 @@ import { interruptedRun, listRuns, loadRunDataset, type RunRecord } from '../../
 import { clearPauseNote, notePausedRun, withPauseNotes } from '../run-pause-notes';
 import type { Slice } from './types';
 import { adapterZip, saveFile, ZIP_NAME } from './export';
+import { RECIPE_ZIP_NAME } from '../../export/recipe/names';
+
+export type PastRunExport = 'adapter' | 'cluster';
 
 export type TrainStatus = 'idle' | 'starting' | 'running' | 'paused' | 'stopping' | 'finished' | 'stopped' | 'error';
 
@@ -40,10 +43,14 @@ export interface TrainingSlice {
   resumePastRun(id: string): Promise<void>;
   /** Past runs: forgets a stored run (record, dataset copy, checkpoint). */
   deletePastRun(id: string): Promise<void>;
-  /** Past runs: downloads a stored run's last checkpoint as the adapter .zip Export makes (its model loaded first; no GPU needed). */
-  exportPastRun(id: string): Promise<void>;
-  /** The past run being exported, and what went wrong with a past run's action. */
-  pastRunAction: { exporting: string | null; error: ErrorInfo | null };
+  /**
+   * Past runs: downloads a stored run's last checkpoint as the adapter .zip Export makes ('adapter'),
+   * or as Export's "Continue on a cluster" .zip continuing it from there ('cluster': its dataset is
+   * loaded again too). Its model is loaded first; no GPU needed.
+   */
+  exportPastRun(id: string, as?: PastRunExport): Promise<void>;
+  /** The past run being exported (and as what), and what went wrong with a past run's action. */
+  pastRunAction: { exporting: string | null; as?: PastRunExport; error: ErrorInfo | null };
 }
 
 /**
@@ -227,15 +234,26 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
       await get().refreshRuns();
     },
 
-    async exportPastRun(id) {
+    async exportPastRun(id, as = 'adapter') {
       const run = get().pastRuns.find((r) => r.id === id);
       if (!run || isActive(get().training.status)) return;
-      set({ pastRunAction: { exporting: id, error: null } });
+      set({ pastRunAction: { exporting: id, as, error: null } });
       try {
         const s = get();
         // The checkpoint is written for its model's shapes: that model must be the loaded one.
         if (JSON.stringify(s.model.source) !== JSON.stringify(run.model.source) || s.model.status !== 'ready') {
           if (!(await get().loadModel(run.model.source, run.model.label))) throw new Error(`the run's model (${run.model.name}) could not be loaded`);
+        }
+        if (as === 'cluster') {
+          // The recipe's data is the run's plan: its own dataset copy, prepared again.
+          const bytes = await loadRunDataset(run.id);
+          if (!bytes) throw new Error(`the run's dataset (${run.dataset.fileName}) is no longer stored`);
+          await get().restoreDataset(run.dataset.fileName, bytes, run.dataset.skipInvalid);
+          if (get().dataset.status !== 'ready') throw new Error(`the run's dataset (${run.dataset.fileName}) could not be prepared`);
+          const { zip } = await engine().call('exportRecipe', { runId: id });
+          saveFile(RECIPE_ZIP_NAME, zip, 'application/zip');
+          set({ pastRunAction: { exporting: null, error: null } });
+          return;
         }
         const files = await engine().call('exportAdapter', { runId: id });
         const model = get().model.summary!;

@@ -79,7 +79,16 @@ export function PastRuns() {
                     Resume
                   </button>
                   <button type="button" className="secondary" onClick={() => void exportRun(r.id)} disabled={busy || r.checkpointStep === 0} title="Download the checkpoint as a PEFT adapter (.zip)">
-                    {action.exporting === r.id ? 'Exporting…' : 'Export'}
+                    {action.exporting === r.id && action.as === 'adapter' ? 'Exporting…' : 'Export'}
+                  </button>
+                  <button
+                    type="button"
+                    className="secondary"
+                    onClick={() => void exportRun(r.id, 'cluster')}
+                    disabled={busy || r.checkpointStep === 0 || r.checkpointStep >= r.settings.train.maxSteps}
+                    title="Download the steps left as a job for Accelerate + transformers/PEFT, from the checkpoint's adapter, AdamW moments and step (.zip; loads the run's dataset)"
+                  >
+                    {action.exporting === r.id && action.as === 'cluster' ? 'Exporting…' : 'Continue on a cluster'}
                   </button>
                   <button type="button" className="secondary" onClick={() => void remove(r.id)} disabled={busy} title="Delete the run, its dataset copy and checkpoint">
                     Delete
