@@ -63,6 +63,21 @@ fn fma_row(kk: u32, lid: vec3<u32>, acc: ptr<function, array<vec4<f32>, 4>>) {
   (*acc)[3] = fma(vec4<f32>(As[ar + ((lid.y + 3u * WG_M) ^ kk)]), b, (*acc)[3]);
 }
 
+// Stages the input tile into As: token rows m0 .. m0 + 4*WG_M - 1, the 32 columns k0 .. k0 + 31 of
+// src rows laid out as src[n * stride + col0 + k] for k < cols (zeros past N and cols).
+fn stage_as(t: u32, m0: u32, k0: u32, cols: u32, stride: u32, col0: u32) {
+  let TM = 4u * WG_M;
+  for (var e = t; e < TM * BLOCK; e += WG_M * WG_O) {
+    let m = e / BLOCK;
+    let kk = e % BLOCK;
+    let n = m0 + m;
+    let k = k0 + kk;
+    var v = 0.0;
+    if (n < p.N && k < cols) { v = src[n * stride + col0 + k]; }
+    As[kk * TM + (m ^ kk)] = v;
+  }
+}
+
 // x · Wᵀ for one 4*WG_M x 4*WG_O tile; returns this thread's 4 x 4 accumulators (row i, column j).
 fn fwd_tile(lid: vec3<u32>, wid: vec3<u32>) -> array<vec4<f32>, 4> {
   let TM = 4u * WG_M;
@@ -76,16 +91,7 @@ fn fwd_tile(lid: vec3<u32>, wid: vec3<u32>) -> array<vec4<f32>, 4> {
   let vpw = 32u / BITS;
   var acc: array<vec4<f32>, 4>;
   for (var kb = 0u; kb < nb; kb++) {
-    let k0 = kb * BLOCK;
-    for (var e = t; e < TM * BLOCK; e += nthreads) {
-      let m = e / BLOCK;
-      let kk = e % BLOCK;
-      let n = m0 + m;
-      let k = k0 + kk;
-      var v = 0.0;
-      if (n < p.N && k < p.In) { v = src[n * p.In + k]; }
-      As[kk * TM + (m ^ kk)] = v;
-    }
+    stage_as(t, m0, kb * BLOCK, p.In, p.In, 0u); // x (N, In)
     for (var e = t; e < TO * BITS; e += nthreads) {
       let o = e / BITS;
       let w = e % BITS;
@@ -105,20 +111,26 @@ fn fwd_tile(lid: vec3<u32>, wid: vec3<u32>) -> array<vec4<f32>, 4> {
   return acc;
 }
 
-// Writes this invocation's 4 x 4 outputs: dst (=, or += when flag) acc, rows and columns in range.
-fn store_fwd(lid: vec3<u32>, wid: vec3<u32>, acc: array<vec4<f32>, 4>) {
+// Writes this invocation's 4 x 4 outputs of the tile at token row m0, column c0: dst[base + n *
+// stride + c] (=, or += when flag) acc, for rows n < N and columns c < cols.
+fn store_tile(lid: vec3<u32>, m0: u32, c0: u32, cols: u32, base: u32, stride: u32, acc: array<vec4<f32>, 4>) {
   for (var i = 0u; i < 4u; i++) {
-    let n = wid.y * 4u * WG_M + lid.y + i * WG_M;
+    let n = m0 + lid.y + i * WG_M;
     for (var j = 0u; j < 4u; j++) {
-      let o = wid.x * 4u * WG_O + lid.x + j * WG_O;
-      if (n < p.N && o < p.Out) {
-        let idx = n * p.outStride + p.rowOffset + o;
+      let c = c0 + lid.x + j * WG_O;
+      if (n < p.N && c < cols) {
+        let idx = base + n * stride + c;
         var v = acc[i][j];
         if (p.flag != 0u) { v += dst[idx]; }
         dst[idx] = v;
       }
     }
   }
+}
+
+// linear_fwd's store: out (N, outStride), this part's columns from rowOffset.
+fn store_fwd(lid: vec3<u32>, wid: vec3<u32>, acc: array<vec4<f32>, 4>) {
+  store_tile(lid, wid.y * 4u * WG_M, wid.x * 4u * WG_O, p.Out, p.rowOffset, p.outStride, acc);
 }
 
 @compute @workgroup_size(WG_O, WG_M)
@@ -156,15 +168,7 @@ fn linear_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
   let r_begin = wid.z * p.kSlice;
   let r_end = min(p.Out, r_begin + p.kSlice);
   for (var r0 = r_begin; r0 < r_end; r0 += BLOCK) {
-    for (var e = t; e < TM * BLOCK; e += nthreads) {
-      let m = e / BLOCK;
-      let kk = e % BLOCK;
-      let n = m0 + m;
-      let o = r0 + kk;
-      var v = 0.0;
-      if (n < p.N && o < p.Out) { v = src[n * p.outStride + p.rowOffset + o]; }
-      As[kk * TM + (m ^ kk)] = v;
-    }
+    stage_as(t, m0, r0, p.Out, p.outStride, p.rowOffset); // dout (N, outStride), this part's columns
     for (var e = t; e < BLOCK * BT * BITS; e += nthreads) {
       let kk = e / (BT * BITS);
       let rem = e % (BT * BITS);
@@ -185,19 +189,7 @@ fn linear_bwd_input(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workg
     for (var kk = 0u; kk < BLOCK; kk++) { fma_row(kk, lid, &acc); }
     workgroupBarrier();
   }
-  let base = (p.slot0 + wid.z) * p.N * p.In;
-  for (var i = 0u; i < 4u; i++) {
-    let n = m0 + lid.y + i * WG_M;
-    for (var j = 0u; j < 4u; j++) {
-      let c = i0 + lid.x + j * WG_O;
-      if (n < p.N && c < p.In) {
-        let idx = base + n * p.In + c;
-        var v = acc[i][j];
-        if (p.flag != 0u) { v += dst[idx]; }
-        dst[idx] = v;
-      }
-    }
-  }
+  store_tile(lid, m0, i0, p.In, (p.slot0 + wid.z) * p.N * p.In, p.In, acc); // dinp (N, In) in slot slot0 + z
 }
 
 @compute @workgroup_size(WG)
