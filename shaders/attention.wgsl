@@ -77,6 +77,40 @@ fn start_of(t: u32, pos: i32) -> u32 {
   return t - min(u32(max(pos, 0)), t);
 }
 
+// The tiles in workgroup memory, shared by name between the kernels so that the helpers below serve
+// all three (each entry point allocates only the ones it uses; attentionSharedBytes mirrors that).
+var<workgroup> s_q: array<f32, QT>;     // q rows (BQ, D), row stride KS
+var<workgroup> s_do: array<f32, QT>;    // dout rows (backward)
+var<workgroup> s_lse: array<f32, BQ>;   // the rows' lse and Di (backward)
+var<workgroup> s_di: array<f32, BQ>;
+var<workgroup> s_start: array<u32, BQ>; // each row's example start (T past the last row)
+var<workgroup> s_k: array<f32, KT>;     // k rows (BK, D); the forward refills it with the v rows
+var<workgroup> s_v: array<f32, KT>;     // v rows (backward)
+var<workgroup> s_mask: array<u32, BK>;
+var<workgroup> s_first: u32;            // the first key any staged row sees
+
+// Element e of a (rows, D) tile of head `head` staged from token t0 of row b of a (B*T, heads*D)
+// tensor: its slot in the tile (row stride KS), its index in the tensor, and whether its token is
+// before T (the tile holds 0 past T).
+struct TileElem { slot: u32, at: u32, live: bool }
+
+fn tile_elem(e: u32, b: u32, t0: u32, heads: u32, head: u32) -> TileElem {
+  let rr = e / p.D;
+  let d = e - rr * p.D;
+  return TileElem(rr * KS + d, (b * p.T + t0 + rr) * heads * p.D + head * p.D + d, t0 + rr < p.T);
+}
+
+// The first key any staged row sees: the least of s_start (the caller has written it).
+fn first_key_of_rows(tid: u32) -> u32 {
+  workgroupBarrier();
+  if (tid == 0u) {
+    var st = p.T;
+    for (var rr = 0u; rr < BQ; rr++) { st = min(st, s_start[rr]); }
+    s_first = st;
+  }
+  return workgroupUniformLoad(&s_first);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Forward
 
@@ -88,12 +122,7 @@ fn start_of(t: u32, pos: i32) -> u32 {
 @group(0) @binding(6) var<storage, read> f_mask: array<u32>;
 @group(0) @binding(7) var<storage, read> f_pos: array<i32>;
 
-var<workgroup> f_sq: array<f32, QT>;   // q tile (BQ, D), row stride KS
-var<workgroup> f_skv: array<f32, KT>;  // k tile, then v tile (BK, D)
 var<workgroup> f_ss: array<f32, ST>;   // scores, then probabilities (BQ, BK)
-var<workgroup> f_smask: array<u32, BK>;
-var<workgroup> f_sstart: array<u32, BQ>; // each row's example start (T past the last row)
-var<workgroup> f_kstart: u32;            // the first key any row of the tile sees
 
 @compute @workgroup_size(WG)
 fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
@@ -104,7 +133,6 @@ fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id
   let b = wg.z;
   let hk = h / (p.Hq / p.Hkv);
   let qs = p.Hq * D;
-  let ks = p.Hkv * D;
   let r = tid / TPR;
   let lane = tid % TPR;
   let qi = q0 + r;
@@ -112,24 +140,17 @@ fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id
   let iS = tid / BK;
 
   for (var e = tid; e < BQ * D; e += WG) {
-    let rr = e / D;
-    let d = e - rr * D;
+    let el = tile_elem(e, b, q0, p.Hq, h);
     var x = 0.0;
-    if (q0 + rr < T) { x = f_q[(b * T + q0 + rr) * qs + h * D + d]; }
-    f_sq[rr * KS + d] = x;
+    if (el.live) { x = f_q[el.at]; }
+    s_q[el.slot] = x;
   }
   for (var rr = tid; rr < BQ; rr += WG) {
     var st = T;
     if (q0 + rr < T) { st = start_of(q0 + rr, f_pos[b * T + q0 + rr]); }
-    f_sstart[rr] = st;
+    s_start[rr] = st;
   }
-  workgroupBarrier();
-  if (tid == 0u) {
-    var st = T;
-    for (var rr = 0u; rr < BQ; rr++) { st = min(st, f_sstart[rr]); }
-    f_kstart = st;
-  }
-  let kBegin = workgroupUniformLoad(&f_kstart);
+  let kBegin = first_key_of_rows(tid);
 
   var o: array<f32, NMAX>;
   for (var k = 0u; k < NPT; k++) { o[k] = 0.0; }
@@ -139,32 +160,31 @@ fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id
   for (var k0 = kBegin; k0 < kEnd; k0 += BK) {
     workgroupBarrier(); // q tile loaded / previous v tile consumed
     for (var e = tid; e < BK * D; e += WG) {
-      let jj = e / D;
-      let d = e - jj * D;
+      let el = tile_elem(e, b, k0, p.Hkv, hk);
       var x = 0.0;
-      if (k0 + jj < T) { x = f_k[(b * T + k0 + jj) * ks + hk * D + d]; }
-      f_skv[jj * KS + d] = x;
+      if (el.live) { x = f_k[el.at]; }
+      s_k[el.slot] = x;
     }
     for (var j = tid; j < BK; j += WG) {
       var mk = 0u;
       if (k0 + j < T) { mk = f_mask[b * T + k0 + j]; }
-      f_smask[j] = mk;
+      s_mask[j] = mk;
     }
     workgroupBarrier();
     {
       // Scores of key jS against rows iS, iS + RS, ...: one k load serves NS rows.
       var qk: array<f32, NSMAX>;
       for (var it = 0u; it < NS; it++) { qk[it] = 0.0; } // explicit: not every compiler re-zeroes a var in a loop
-      let mk = f_smask[jS];
+      let mk = s_mask[jS];
       if (mk == 1u && k0 + jS < q0 + BQ) { // a key no row of the tile sees is skipped
         for (var d = 0u; d < D; d++) {
-          let kd = f_skv[jS * KS + d];
-          for (var it = 0u; it < NS; it++) { qk[it] += f_sq[min(iS + it * RS, BQ - 1u) * KS + d] * kd; }
+          let kd = s_k[jS * KS + d];
+          for (var it = 0u; it < NS; it++) { qk[it] += s_q[min(iS + it * RS, BQ - 1u) * KS + d] * kd; }
         }
       }
       for (var it = 0u; it < NS; it++) {
         let i = iS + it * RS;
-        if (i < BQ) { f_ss[i * BK + jS] = select(NEG, qk[it] * p.scale, visible(q0 + i, f_sstart[i], k0 + jS, mk)); }
+        if (i < BQ) { f_ss[i * BK + jS] = select(NEG, qk[it] * p.scale, visible(q0 + i, s_start[i], k0 + jS, mk)); }
       }
     }
     workgroupBarrier();
@@ -175,12 +195,12 @@ fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id
       let sc = f_ss[r * BK + j];
       f_ss[r * BK + j] = select(0.0, exp(sc - mt), sc > NEG);
     }
+    // The v tile replaces the k tile (one tile of workgroup memory for both).
     for (var e = tid; e < BK * D; e += WG) {
-      let jj = e / D;
-      let d = e - jj * D;
+      let el = tile_elem(e, b, k0, p.Hkv, hk);
       var x = 0.0;
-      if (k0 + jj < T) { x = f_v[(b * T + k0 + jj) * ks + hk * D + d]; }
-      f_skv[jj * KS + d] = x;
+      if (el.live) { x = f_v[el.at]; }
+      s_k[el.slot] = x;
     }
     workgroupBarrier();
     let alpha = exp(m - mt);
@@ -189,7 +209,7 @@ fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id
     for (var j = 0u; j < BK; j++) {
       let pj = f_ss[r * BK + j];
       rs += pj;
-      for (var k = 0u; k < NPT; k++) { o[k] += pj * f_skv[j * KS + lane + k * TPR]; }
+      for (var k = 0u; k < NPT; k++) { o[k] += pj * s_k[j * KS + lane + k * TPR]; }
     }
     l = l * alpha + rs;
     m = mt;
@@ -238,77 +258,60 @@ fn attn_backward_prep(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
   g_dq[base + 2u] = f32(start_of(t, g_pos[n]));
 }
 
-// The tiles both backward kernels stage (each entry point allocates the ones it uses).
-var<workgroup> b_sq: array<f32, QT>;   // q rows (BQ, D), row stride KS
-var<workgroup> b_sdo: array<f32, QT>;  // dout rows
-var<workgroup> b_slse: array<f32, BQ>; // their lse, Di and example start (T past the last row)
-var<workgroup> b_sdi: array<f32, BQ>;
-var<workgroup> b_sstart: array<u32, BQ>;
-var<workgroup> b_sk: array<f32, KT>;   // k rows (BK, D)
-var<workgroup> b_sv: array<f32, KT>;   // v rows
-var<workgroup> b_smask: array<u32, BK>;
+// The backward kernels' own tiles (beside the shared ones above).
 var<workgroup> b_sds: array<f32, ST>;  // dS (BQ, BK)
 var<workgroup> b_sp: array<f32, ST>;   // P (BQ, BK), dkdv only
 var<workgroup> b_live: u32;
-var<workgroup> b_first: u32; // dq: the first key any staged row sees
 
 // q and dout rows q0 .. q0+BQ-1 of query head h (zeros past T), with their lse, Di and start from
-// the prep scratch in dq, into b_sq, b_sdo, b_slse, b_sdi, b_sstart.
+// the prep scratch in dq, into s_q, s_do, s_lse, s_di, s_start.
 fn stage_q_rows(b: u32, q0: u32, h: u32, tid: u32) {
   let T = p.T;
-  let D = p.D;
-  let qs = p.Hq * D;
-  for (var e = tid; e < BQ * D; e += WG) {
-    let rr = e / D;
-    let d = e - rr * D;
+  for (var e = tid; e < BQ * p.D; e += WG) {
+    let el = tile_elem(e, b, q0, p.Hq, h);
     var x = 0.0;
     var y = 0.0;
-    if (q0 + rr < T) {
-      let gi = (b * T + q0 + rr) * qs + h * D + d;
-      x = g_q[gi];
-      y = g_dout[gi];
+    if (el.live) {
+      x = g_q[el.at];
+      y = g_dout[el.at];
     }
-    b_sq[rr * KS + d] = x;
-    b_sdo[rr * KS + d] = y;
+    s_q[el.slot] = x;
+    s_do[el.slot] = y;
   }
   for (var rr = tid; rr < BQ; rr += WG) {
     var lse = 0.0;
     var di = 0.0;
     var st = T;
     if (q0 + rr < T) {
-      let gi = (b * T + q0 + rr) * qs + h * D;
+      let gi = (b * T + q0 + rr) * p.Hq * p.D + h * p.D;
       lse = g_dq[gi];
       di = g_dq[gi + 1u];
       st = u32(g_dq[gi + 2u]);
     }
-    b_slse[rr] = lse;
-    b_sdi[rr] = di;
-    b_sstart[rr] = st;
+    s_lse[rr] = lse;
+    s_di[rr] = di;
+    s_start[rr] = st;
   }
 }
 
-// k and v rows k0 .. k0+BK-1 of kv head hk (zeros past T) and their mask, into b_sk, b_sv, b_smask.
+// k and v rows k0 .. k0+BK-1 of kv head hk (zeros past T) and their mask, into s_k, s_v, s_mask.
 fn stage_kv_rows(b: u32, k0: u32, hk: u32, tid: u32) {
   let T = p.T;
-  let D = p.D;
-  let ks = p.Hkv * D;
-  for (var e = tid; e < BK * D; e += WG) {
-    let jj = e / D;
-    let d = e - jj * D;
+  for (var e = tid; e < BK * p.D; e += WG) {
+    let el = tile_elem(e, b, k0, p.Hkv, hk);
     var x = 0.0;
     var y = 0.0;
-    if (k0 + jj < T) {
-      let gi = (b * T + k0 + jj) * ks + hk * D + d;
-      x = g_k[gi];
-      y = g_v[gi];
+    if (el.live) {
+      x = g_k[el.at];
+      y = g_v[el.at];
     }
-    b_sk[jj * KS + d] = x;
-    b_sv[jj * KS + d] = y;
+    s_k[el.slot] = x;
+    s_v[el.slot] = y;
   }
   for (var j = tid; j < BK; j += WG) {
     var mk = 0u;
     if (k0 + j < T) { mk = g_mask[b * T + k0 + j]; }
-    b_smask[j] = mk;
+    s_mask[j] = mk;
   }
 }
 
@@ -323,15 +326,15 @@ fn pair_p_ds(q0: u32, k0: u32, jS: u32, iS: u32) -> array<vec2<f32>, NSMAX> {
     qk[it] = 0.0;
     dov[it] = 0.0;
   }
-  let mk = b_smask[jS];
+  let mk = s_mask[jS];
   if (mk == 1u && k0 + jS < q0 + BQ) { // a key no row of the tile sees is skipped
     for (var d = 0u; d < p.D; d++) {
-      let kd = b_sk[jS * KS + d];
-      let vd = b_sv[jS * KS + d];
+      let kd = s_k[jS * KS + d];
+      let vd = s_v[jS * KS + d];
       for (var it = 0u; it < NS; it++) {
         let row = min(iS + it * RS, BQ - 1u) * KS + d;
-        qk[it] += b_sq[row] * kd;
-        dov[it] += b_sdo[row] * vd;
+        qk[it] += s_q[row] * kd;
+        dov[it] += s_do[row] * vd;
       }
     }
   }
@@ -339,9 +342,9 @@ fn pair_p_ds(q0: u32, k0: u32, jS: u32, iS: u32) -> array<vec2<f32>, NSMAX> {
   for (var it = 0u; it < NS; it++) {
     let i = min(iS + it * RS, BQ - 1u);
     out[it] = vec2<f32>(0.0);
-    if (visible(q0 + i, b_sstart[i], k0 + jS, mk)) {
-      let pij = exp(qk[it] * p.scale - b_slse[i]);
-      out[it] = vec2<f32>(pij, pij * (dov[it] - b_sdi[i]));
+    if (visible(q0 + i, s_start[i], k0 + jS, mk)) {
+      let pij = exp(qk[it] * p.scale - s_lse[i]);
+      out[it] = vec2<f32>(pij, pij * (dov[it] - s_di[i]));
     }
   }
   return out;
@@ -361,13 +364,7 @@ fn attn_backward_dq(@builtin(local_invocation_index) tid: u32, @builtin(workgrou
 
   stage_q_rows(b, q0, h, tid);
   storageBarrier(); // the scratch reads above come before this workgroup overwrites those dq rows
-  workgroupBarrier();
-  if (tid == 0u) {
-    var st = T;
-    for (var rr = 0u; rr < BQ; rr++) { st = min(st, b_sstart[rr]); }
-    b_first = st;
-  }
-  let kBegin = workgroupUniformLoad(&b_first);
+  let kBegin = first_key_of_rows(tid);
 
   var acc: array<f32, NMAX>;
   for (var k = 0u; k < NPT; k++) { acc[k] = 0.0; }
@@ -387,7 +384,7 @@ fn attn_backward_dq(@builtin(local_invocation_index) tid: u32, @builtin(workgrou
     workgroupBarrier();
     for (var j = 0u; j < BK; j++) {
       let ds = b_sds[r * BK + j];
-      for (var k = 0u; k < NPT; k++) { acc[k] += ds * b_sk[j * KS + lane + k * TPR]; }
+      for (var k = 0u; k < NPT; k++) { acc[k] += ds * s_k[j * KS + lane + k * TPR]; }
     }
   }
 
@@ -417,7 +414,7 @@ fn attn_backward_dkdv(@builtin(local_invocation_index) tid: u32, @builtin(workgr
   workgroupBarrier();
   if (tid == 0u) {
     var live = 0u;
-    for (var j = 0u; j < BK; j++) { live = live | select(0u, 1u, b_smask[j] == 1u); }
+    for (var j = 0u; j < BK; j++) { live = live | select(0u, 1u, s_mask[j] == 1u); }
     b_live = live;
   }
   let heads = select(0u, group, workgroupUniformLoad(&b_live) != 0u);
@@ -436,7 +433,7 @@ fn attn_backward_dkdv(@builtin(local_invocation_index) tid: u32, @builtin(workgr
       workgroupBarrier();
       // Starts never decrease along a row: once this tile's first row starts after the key
       // tile's last key, neither it nor any later tile sees a key of this tile.
-      if (workgroupUniformLoad(&b_sstart[0]) >= k0 + BK) { break; }
+      if (workgroupUniformLoad(&s_start[0]) >= k0 + BK) { break; }
       {
         let jS = tid % BK;
         let pd = pair_p_ds(q0, k0, jS, tid / BK);
@@ -454,8 +451,8 @@ fn attn_backward_dkdv(@builtin(local_invocation_index) tid: u32, @builtin(workgr
         let ds = b_sds[i * BK + c];
         for (var k = 0u; k < NPT; k++) {
           let d = lane + k * TPR;
-          dv[k] += pv * b_sdo[i * KS + d];
-          dk[k] += ds * b_sq[i * KS + d];
+          dv[k] += pv * s_do[i * KS + d];
+          dk[k] += ds * s_q[i * KS + d];
         }
       }
     }

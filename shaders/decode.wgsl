@@ -59,10 +59,9 @@ fn decode_rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let c = r_cos[t * half + i];
   let s = r_sin[t * half + i];
   let lo = row * rp.D + i;
-  let a = r_x[lo];
-  let b = r_x[lo + half];
-  r_x[lo] = a * c - b * s;
-  r_x[lo + half] = b * c + a * s;
+  let y = rope_pair(r_x[lo], r_x[lo + half], c, s); // shaders/rope_pair.wgsl, composed in front
+  r_x[lo] = y.x;
+  r_x[lo + half] = y.y;
 }
 
 // ---------------------------------------------------------------------------------------------

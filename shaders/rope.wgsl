@@ -10,6 +10,7 @@
 //   dx[d]     = dy[d] * cos + dy[d+D/2] * sin
 //   dx[d+D/2] = dy[d+D/2] * cos - dy[d] * sin
 //
+// The pair's rotation: rope_pair (shaders/rope_pair.wgsl, shared with decode.wgsl).
 // One invocation per (token, head, d < D/2) pair; grid folded into 2D past 65535 workgroups.
 //
 // bindings: 0 uniforms {B, T, H, D};
@@ -36,10 +37,9 @@ fn rotate(idx: u32, sign: f32) {
   let c = cos_t[t * half + i];
   let s = sin_t[t * half + i] * sign;
   let lo = row * p.D + i;
-  let a = x[lo];
-  let b = x[lo + half];
-  x[lo] = a * c - b * s;
-  x[lo + half] = b * c + a * s;
+  let y = rope_pair(x[lo], x[lo + half], c, s); // shaders/rope_pair.wgsl, composed in front
+  x[lo] = y.x;
+  x[lo + half] = y.y;
 }
 
 @compute @workgroup_size(WG)

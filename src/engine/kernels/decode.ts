@@ -4,9 +4,9 @@
 // at positions pos + i. Cache per layer: kc, vc (Hkv, Tmax, D).
 import code from '../../../shaders/decode.wgsl?raw';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
-import { withWorkgroupReductions } from './reductions';
+import { ROPE_PAIR_PIECE, withWorkgroupReductions } from './reductions';
 
-export const decodeShader = withWorkgroupReductions('decode', code);
+export const decodeShader = withWorkgroupReductions('decode', code, [ROPE_PAIR_PIECE]);
 
 const WG = 64;
 /** Most output dims one invocation of decode_attention owns (NMAX in the shader). */

@@ -11,6 +11,7 @@ import subgroups from '../../../shaders/reduce_subgroups.wgsl?raw';
 import gemmTile from '../../../shaders/gemm_tile.wgsl?raw';
 import quantBlock from '../../../shaders/quant_block.wgsl?raw';
 import gemmParams from '../../../shaders/gemm_params.wgsl?raw';
+import ropePair from '../../../shaders/rope_pair.wgsl?raw';
 import type { Shader } from '../../gpu/gpu';
 
 /** A WGSL file of shaders/ that kernels include; subgroupCode: its form with subgroup operations. */
@@ -28,6 +29,8 @@ export const GEMM_TILE_PIECE: WgslPiece = { name: 'gemm_tile', code: gemmTile };
 export const QUANT_BLOCK_PIECE: WgslPiece = { name: 'quant_block', code: quantBlock };
 /** shaders/gemm_params.wgsl: every f32 GEMM's Params (lora.wgsl, matmul.wgsl, the f32 128 tile). */
 export const GEMM_PARAMS_PIECE: WgslPiece = { name: 'gemm_params', code: gemmParams };
+/** shaders/rope_pair.wgsl: the rotate_half rotation of one pair (rope.wgsl, decode.wgsl's decode_rope). */
+export const ROPE_PAIR_PIECE: WgslPiece = { name: 'rope_pair', code: ropePair };
 
 /**
  * A shader made of pieces and the kernel's own WGSL, in that order. A piece with a subgroup form

@@ -4,8 +4,9 @@
 import code from '../../../shaders/rope.wgsl?raw';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 import type { RopeConfig } from '../model/spec';
+import { composeShader, ROPE_PAIR_PIECE } from './reductions';
 
-export const ropeShader = { name: 'rope', code };
+export const ropeShader = composeShader('rope', code, [ROPE_PAIR_PIECE]);
 
 export class RopeRangeError extends Error {
   override name = 'RopeRangeError';
