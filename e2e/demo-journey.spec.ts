@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { parseSafetensors } from '../src/io/safetensors';
-import { collectLogs, longTasks, openStudio, pageNow, parseStatus, recordStatus, shooter, statusTexts, useDemo, watchLongTasks } from './helpers';
+import { collectLogs, downloadAs, longTasks, openStudio, pageNow, parseStatus, recordStatus, shooter, statusTexts, useDemo, watchLongTasks } from './helpers';
 
 const demoConfig = JSON.parse(readFileSync(new URL('../public/demo/config.json', import.meta.url), 'utf8')) as Record<string, number>;
 
@@ -72,14 +72,8 @@ test('demo model, sample dataset, 20 steps, loss falls, adapter downloads are va
     expect(blocked, 'main-thread time blocked during training (ms)').toBeLessThan((seconds * 1000) / 4);
 
     // Both downloads.
-    const [adapterDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download adapter' }).click()]);
-    expect(adapterDl.suggestedFilename()).toBe('adapter_model.safetensors');
-    const adapterPath = testInfo.outputPath('adapter_model.safetensors');
-    await adapterDl.saveAs(adapterPath);
-    const [configDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download config' }).click()]);
-    expect(configDl.suggestedFilename()).toBe('adapter_config.json');
-    const configPath = testInfo.outputPath('adapter_config.json');
-    await configDl.saveAs(configPath);
+    const adapterPath = await downloadAs(page, page.getByRole('button', { name: 'Download adapter' }), 'adapter_model.safetensors', testInfo);
+    const configPath = await downloadAs(page, page.getByRole('button', { name: 'Download config' }), 'adapter_config.json', testInfo);
     await shot('downloaded');
 
     const config = JSON.parse(readFileSync(configPath, 'utf8')) as { peft_type: string; task_type: string; r: number; lora_alpha: number; target_modules: string[] };

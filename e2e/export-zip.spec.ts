@@ -8,7 +8,7 @@ import { expect, test } from '@playwright/test';
 import { parse } from 'yaml';
 import { parseSafetensors } from '../src/io/safetensors';
 import { readZip } from '../src/util/testing/read-zip';
-import { collectLogs, openStudio, parseStatus, recordStatus, shooter, statusTexts, useDemo } from './helpers';
+import { collectLogs, downloadAs, openStudio, parseStatus, recordStatus, shooter, statusTexts, useDemo } from './helpers';
 
 test('the .zip holds the adapter, its config and a model card; the single downloads still work', async ({ page }, testInfo) => {
   const logs = collectLogs(page);
@@ -33,18 +33,9 @@ test('the .zip holds the adapter, its config and a model card; the single downlo
     expect(steps.at(-1)?.step).toBe(6);
     await shot('trained');
 
-    const [zipDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download .zip' }).click()]);
-    expect(zipDl.suggestedFilename()).toBe('lora-adapter.zip');
-    const zipPath = testInfo.outputPath('lora-adapter.zip');
-    await zipDl.saveAs(zipPath);
-    const [adapterDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download adapter' }).click()]);
-    expect(adapterDl.suggestedFilename()).toBe('adapter_model.safetensors');
-    const adapterPath = testInfo.outputPath('adapter_model.safetensors');
-    await adapterDl.saveAs(adapterPath);
-    const [configDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download config' }).click()]);
-    expect(configDl.suggestedFilename()).toBe('adapter_config.json');
-    const configPath = testInfo.outputPath('adapter_config.json');
-    await configDl.saveAs(configPath);
+    const zipPath = await downloadAs(page, page.getByRole('button', { name: 'Download .zip' }), 'lora-adapter.zip', testInfo);
+    const adapterPath = await downloadAs(page, page.getByRole('button', { name: 'Download adapter' }), 'adapter_model.safetensors', testInfo);
+    const configPath = await downloadAs(page, page.getByRole('button', { name: 'Download config' }), 'adapter_config.json', testInfo);
     await shot('downloaded');
 
     const zip = readZip(new Uint8Array(readFileSync(zipPath)));

@@ -1,6 +1,6 @@
 // Shared steps of the studio specs.
 import { readFileSync } from 'node:fs';
-import { expect, type Page, type TestInfo } from '@playwright/test';
+import { expect, type Locator, type Page, type TestInfo } from '@playwright/test';
 import type { SyntheticModel } from '../src/hub/synthetic';
 
 /** Screenshots named in step order, under the test's output folder (test-results/…). */
@@ -9,6 +9,15 @@ export function shooter(page: Page, testInfo: TestInfo): (name: string, fullPage
   return async (name, fullPage = true) => {
     await page.screenshot({ path: testInfo.outputPath(`${String(n++).padStart(2, '0')}-${name}.png`), fullPage });
   };
+}
+
+/** Clicks `button`, expects a download named `fileName`, and saves it under the test's output folder; returns its path. */
+export async function downloadAs(page: Page, button: Locator, fileName: string, testInfo: TestInfo): Promise<string> {
+  const [dl] = await Promise.all([page.waitForEvent('download'), button.click()]);
+  expect(dl.suggestedFilename()).toBe(fileName);
+  const path = testInfo.outputPath(fileName);
+  await dl.saveAs(path);
+  return path;
 }
 
 /** Collects console errors and page errors; attach them when a test fails. */

@@ -5,7 +5,6 @@
 // each step's loss and the final adapter with what PyTorch + PEFT computed. The last stdout line
 // is one JSON object (null where nothing could be compared, `missed` listing the bounds of
 // fixtures/README.md that were not met); the exit code is 1 when any bound is missed.
-import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
@@ -14,27 +13,11 @@ import { openModelFolder } from '../engine/model/weights';
 import { nodeFolder, fileSource } from '../io/node-files';
 import { readSafetensorsHeader, readTensorF32 } from '../io/safetensors';
 import { Trainer } from '../engine/train/trainer';
-import { DEFAULT_TRAIN, type Batch, type TrainHyper } from '../engine/train/types';
 import type { HostTensor } from '../engine/model/spec';
 import { parseCommandLine } from './args';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 import { checkOutDir, writeAdapterPair } from './out-dir';
-
-interface Recipe {
-  initial_loss?: number;
-  lora?: { lora_dropout?: number };
-  optimizer: {
-    lr: number;
-    betas: [number, number];
-    eps: number;
-    weight_decay: number;
-    grad_clip_max_norm?: number | null;
-    steps: number;
-    schedule?: string;
-  };
-  losses_per_step?: number[];
-  grad_norms_per_step_before_clip?: number[];
-}
+import { readReferenceBatch, readReferenceRecipe, recipeHyper } from './reference-fixture';
 
 function relL2(a: Float32Array, b: Float32Array): number {
   let num = 0;
@@ -44,26 +27,6 @@ function relL2(a: Float32Array, b: Float32Array): number {
     den += b[i] ** 2;
   }
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-}
-
-function readBatch(json: unknown, file: string): Batch {
-  const j = json as { input_ids?: number[][]; attention_mask?: number[][]; labels?: number[][] };
-  if (!Array.isArray(j.input_ids) || j.input_ids.length === 0) throw new Error(`${file}: input_ids must be a non-empty list of rows`);
-  const B = j.input_ids.length;
-  const T = j.input_ids[0].length;
-  const flat = (rows: number[][] | undefined, field: string, fill: (b: number, t: number) => number): Int32Array => {
-    const out = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) {
-      const row = rows?.[b];
-      if (rows && (!Array.isArray(row) || row.length !== T)) throw new Error(`${file}: ${field}[${b}] must have ${T} entries`);
-      for (let t = 0; t < T; t++) out[b * T + t] = row ? row[t] : fill(b, t);
-    }
-    return out;
-  };
-  const inputIds = flat(j.input_ids, 'input_ids', () => 0);
-  const attentionMask = flat(j.attention_mask, 'attention_mask', () => 1);
-  const labels = flat(j.labels, 'labels', (b, t) => (attentionMask[b * T + t] ? inputIds[b * T + t] : -100));
-  return { B, T, inputIds, attentionMask, labels };
 }
 
 export interface CheckReferenceResult {
@@ -100,8 +63,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const outAdapter = flags['out-adapter'] === undefined ? undefined : await checkOutDir('--out-adapter', flags['out-adapter']);
   const result = await checkReference(dir, { outAdapter, quant });
-  const recipe = JSON.parse(await readFile(join(dir, 'reference.json'), 'utf8')) as Recipe;
-  const missed = missedBounds(result, recipe);
+  const missed = missedBounds(result, await readReferenceRecipe(dir));
   for (const m of missed) process.stderr.write(`check-reference: ${result.fixture}: ${m}\n`);
   process.stdout.write(`${JSON.stringify({ ...result, missed })}\n`);
   return missed.length ? 1 : 0;
@@ -147,25 +109,12 @@ export function missedBounds(r: CheckReferenceResult, recipe: { initial_loss?: n
 
 export async function checkReference(dir: string, opts: { outAdapter?: string; quant?: BaseQuant } = {}): Promise<CheckReferenceResult> {
   const quant = opts.quant ?? 'none';
-  const recipe = JSON.parse(await readFile(join(dir, 'reference.json'), 'utf8')) as Recipe;
-  const batch = readBatch(JSON.parse(await readFile(join(dir, 'batch.json'), 'utf8')), join(dir, 'batch.json'));
+  const recipe = await readReferenceRecipe(dir);
+  const batch = await readReferenceBatch(dir);
   const { spec, weights } = await openModelFolder(nodeFolder(join(dir, 'model')));
   const init = await readAdapter(nodeFolder(join(dir, 'adapter_init')), spec);
   const opt = recipe.optimizer;
-  const hyper: TrainHyper = {
-    ...DEFAULT_TRAIN,
-    lr: opt.lr,
-    schedule: 'constant',
-    warmupSteps: 0,
-    maxSteps: opt.steps,
-    gradAccum: 1,
-    beta1: opt.betas[0],
-    beta2: opt.betas[1],
-    eps: opt.eps,
-    weightDecay: opt.weight_decay,
-    maxGradNorm: opt.grad_clip_max_norm ?? 0,
-    checkpointing: false,
-  };
+  const hyper = recipeHyper(recipe);
   const lora = { ...init.settings, dropout: recipe.lora?.lora_dropout ?? init.settings.dropout };
 
   const gpu = await createNodeGpu();

@@ -5,6 +5,19 @@ import { hasOwn, jsonDepth, MAX_JSON_DEPTH } from '../io/untrusted/json';
 export type DataFormat = 'text' | 'completion' | 'alpaca' | 'messages' | 'sharegpt';
 export const DATA_FORMATS: readonly DataFormat[] = ['text', 'completion', 'alpaca', 'messages', 'sharegpt'];
 
+const DATA_FORMAT_NAMES: Record<DataFormat, string> = {
+  messages: 'chat messages',
+  sharegpt: 'ShareGPT conversations',
+  completion: 'prompt and completion',
+  alpaca: 'Alpaca instructions',
+  text: 'plain text',
+};
+
+/** A format's readable name, as the dataset panel and the model card show it (an unknown one as given). */
+export function dataFormatName(format: string): string {
+  return hasOwn(DATA_FORMAT_NAMES, format) ? DATA_FORMAT_NAMES[format as DataFormat] : format;
+}
+
 export type Role = 'system' | 'user' | 'assistant';
 
 export interface ChatMessage {

@@ -133,7 +133,10 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
   let closed = false;
   let expectValue = false; // after a comma
 
-  const finish = (): RawRecord => {
+  /** The current element ends (its last piece of text, if any, given): parse it; the scanner then expects ',' or ']'. */
+  const finish = (lastPiece?: string): RawRecord => {
+    if (lastPiece !== undefined) parts.push(lastPiece);
+    phase = 'after';
     const text = parts.join('');
     parts = [];
     try {
@@ -159,10 +162,7 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
             inString = false;
             if (depth === 0) {
               // A bare string element ends here.
-              parts.push(text.slice(segStart, i + 1));
-              segStart = -1;
-              yield finish();
-              phase = 'after';
+              yield finish(text.slice(segStart, i + 1));
             }
           }
           i++;
@@ -170,11 +170,8 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
         }
         if (scalar) {
           if (c === 44 /* , */ || c === 93 /* ] */ || c === 32 || c === 9) {
-            parts.push(text.slice(segStart, i));
-            segStart = -1;
             scalar = false;
-            yield finish();
-            phase = 'after';
+            yield finish(text.slice(segStart, i));
             continue; // reprocess this char in 'after'
           }
           i++;
@@ -184,12 +181,7 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
         else if (c === 123 /* { */ || c === 91 /* [ */) depth++;
         else if (c === 125 /* } */ || c === 93 /* ] */) {
           depth--;
-          if (depth === 0) {
-            parts.push(text.slice(segStart, i + 1));
-            segStart = -1;
-            yield finish();
-            phase = 'after';
-          }
+          if (depth === 0) yield finish(text.slice(segStart, i + 1));
         }
         i++;
         continue;
@@ -249,7 +241,6 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
       parts.pop();
       scalar = false;
       yield finish();
-      phase = 'after';
     }
     const r = await it.next();
     cur = r.done ? undefined : r.value;

@@ -44,7 +44,9 @@ import {
   type ModelStore,
   type SourceFileEntry,
   type StoredTensorEntry,
+  modelIdentity,
   modelKey,
+  storedBytes,
 } from './store';
 import {
   checkStorageQuota,
@@ -251,7 +253,7 @@ class ChunkPacker {
     private readonly now: () => number,
   ) {
     this.lastCommit = now();
-    this.storedBytes = rec.chunks.reduce((a, c) => a + c.bytes, 0) + rec.files.reduce((a, f) => a + f.bytes, 0);
+    this.storedBytes = storedBytes(rec);
   }
 
   beginTensor(t: PlannedTensor, resumed: StoredTensorEntry | null): number {
@@ -462,7 +464,7 @@ export async function importModel(opts: ImportOptions): Promise<ModelManifest> {
   }
 
   // ---- quota, then start writing ----
-  const alreadyStored = rec.chunks.reduce((a, c) => a + c.bytes, 0) + rec.files.reduce((a, f) => a + f.bytes, 0);
+  const alreadyStored = storedBytes(rec);
   await checkStorageQuota(Math.max(0, expectedBytes - alreadyStored), opts.storage);
   for (const [f, t] of smallFiles) {
     if (!rec.files.some((e) => e.name === f)) rec.files.push(await store.putFile(key, f, t));
@@ -552,14 +554,11 @@ export async function importModel(opts: ImportOptions): Promise<ModelManifest> {
   const manifest: ModelManifest = {
     format: 'lora-studio-model',
     version: 1,
+    ...modelIdentity(rec),
     key,
-    name: rec.name,
-    source: rec.source,
-    hubId: rec.hubId,
-    revision: rec.revision,
     quant,
     createdAt: new Date().toISOString(),
-    totalBytes: rec.chunks.reduce((a, c) => a + c.bytes, 0) + rec.files.reduce((a, f) => a + f.bytes, 0),
+    totalBytes: storedBytes(rec),
     files: rec.files,
     chunks: rec.chunks,
     tensors: [...rec.tensors].sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0)),

@@ -3,7 +3,6 @@
 // base's acceptance numbers, on the f32 engine over the dequantized base: the same values the matmul-q kernels
 // decode), and (2) quantized weights uploaded segment by segment, run through linearForwardQ.
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { folderSource, importModel } from './import';
@@ -15,7 +14,7 @@ import { readHostWeights, readTensor } from '../engine/model/weight-source';
 import { destroyModelWeights, isQuantized, uploadModelWeights } from '../engine/model/gpu-weights';
 import { readAdapter } from '../engine/lora/adapter';
 import { Trainer } from '../engine/train/trainer';
-import { DEFAULT_TRAIN, type Batch, type TrainHyper } from '../engine/train/types';
+import { readReferenceBatch, readReferenceRecipe, recipeHyper } from '../cli/reference-fixture';
 import { randn, relL2Err, testGpu } from '../engine/kernels/testing';
 import { linearForwardQ } from '../engine/kernels/matmul-q';
 import { linearForwardCpu } from '../engine/kernels/matmul';
@@ -25,42 +24,16 @@ const root = resolve(process.cwd(), '../shared/fixtures/reference');
 // Every reference fixture with a model; CI has them, so none found is a failure, not a skip.
 const fixtures = existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'model', 'config.json'))).sort() : [];
 
-function readBatch(j: { input_ids: number[][]; attention_mask?: number[][]; labels?: number[][] }): Batch {
-  const B = j.input_ids.length;
-  const T = j.input_ids[0].length;
-  const flat = (rows: number[][] | undefined, fill: (i: number) => number): Int32Array => {
-    const out = new Int32Array(B * T);
-    for (let i = 0; i < B * T; i++) out[i] = rows ? rows[Math.floor(i / T)][i % T] : fill(i);
-    return out;
-  };
-  const inputIds = flat(j.input_ids, () => 0);
-  const attentionMask = flat(j.attention_mask, () => 1);
-  const labels = flat(j.labels, (i) => (attentionMask[i] ? inputIds[i] : -100));
-  return { B, T, inputIds, attentionMask, labels };
-}
-
 async function stepLosses(dir: string, weights: Map<string, { shape: number[]; data: Float32Array }>): Promise<number[]> {
-  const recipe = JSON.parse(await readFile(join(dir, 'reference.json'), 'utf8'));
-  const batch = readBatch(JSON.parse(await readFile(join(dir, 'batch.json'), 'utf8')));
+  const recipe = await readReferenceRecipe(dir);
+  const batch = await readReferenceBatch(dir);
   const { spec } = await loadModelFolder(nodeFolder(join(dir, 'model')));
   const init = await readAdapter(nodeFolder(join(dir, 'adapter_init')), spec);
-  const opt = recipe.optimizer;
-  const hyper: TrainHyper = {
-    ...DEFAULT_TRAIN,
-    lr: opt.lr,
-    schedule: 'constant',
-    warmupSteps: 0,
-    maxSteps: opt.steps,
-    beta1: opt.betas[0],
-    beta2: opt.betas[1],
-    eps: opt.eps,
-    weightDecay: opt.weight_decay,
-    maxGradNorm: opt.grad_clip_max_norm ?? 0,
-  };
+  const hyper = recipeHyper(recipe);
   const gpu = await testGpu();
   const trainer = await Trainer.create(gpu, { spec, weights }, { ...init.settings, dropout: 0 }, hyper, { maxBatch: batch.B, maxSeq: batch.T, initAdapter: init.tensors });
   const losses: number[] = [];
-  for (let s = 0; s < opt.steps; s++) losses.push((await trainer.trainStep([batch])).loss);
+  for (let s = 0; s < recipe.optimizer.steps; s++) losses.push((await trainer.trainStep([batch])).loss);
   trainer.destroy();
   return losses;
 }

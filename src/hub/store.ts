@@ -121,15 +121,29 @@ export interface SourceFileEntry {
   sha256: string | null;
 }
 
-export interface ModelManifest {
-  format: 'lora-studio-model';
-  version: 1;
+/** Which model a library entry is: the same fields in its manifest, its progress record and the list. */
+export interface StoredModelIdentity {
   key: string;
   name: string;
   source: 'hub' | 'local';
   hubId: string | null;
   revision: string | null;
   quant: ImportQuant;
+}
+
+/** The identity fields of a manifest or progress record, and nothing else. */
+export function modelIdentity(m: StoredModelIdentity): StoredModelIdentity {
+  return { key: m.key, name: m.name, source: m.source, hubId: m.hubId, revision: m.revision, quant: m.quant };
+}
+
+/** Bytes a model's chunks and files take in the store. */
+export function storedBytes(m: { chunks: ChunkEntry[]; files: StoredFileEntry[] }): number {
+  return m.chunks.reduce((a, c) => a + c.bytes, 0) + m.files.reduce((a, f) => a + f.bytes, 0);
+}
+
+export interface ModelManifest extends StoredModelIdentity {
+  format: 'lora-studio-model';
+  version: 1;
   /** ISO date the import finished. */
   createdAt: string;
   /** Bytes of every chunk and file. */
@@ -142,13 +156,7 @@ export interface ModelManifest {
 }
 
 /** Where an import stands; written after every committed chunk. */
-export interface ImportProgressRecord {
-  key: string;
-  name: string;
-  source: 'hub' | 'local';
-  hubId: string | null;
-  revision: string | null;
-  quant: ImportQuant;
+export interface ImportProgressRecord extends StoredModelIdentity {
   startedAt: string;
   updatedAt: string;
   files: StoredFileEntry[];
@@ -171,13 +179,7 @@ export interface ImportProgressRecord {
   expectedBytes: number;
 }
 
-export interface StoredModelSummary {
-  key: string;
-  name: string;
-  source: 'hub' | 'local';
-  hubId: string | null;
-  revision: string | null;
-  quant: ImportQuant;
+export interface StoredModelSummary extends StoredModelIdentity {
   /** Stored bytes (complete), or bytes written so far (incomplete). */
   bytes: number;
   /** ISO date: finished (complete) or last progress (incomplete). */
@@ -250,12 +252,8 @@ export class ModelStore {
       const manifest = keys.includes(k.manifest(mk)) ? await this.manifest(mk).catch(() => null) : null;
       if (manifest) {
         out.push({
+          ...modelIdentity(manifest),
           key: mk,
-          name: manifest.name,
-          source: manifest.source,
-          hubId: manifest.hubId,
-          revision: manifest.revision,
-          quant: manifest.quant,
           bytes: manifest.totalBytes,
           date: manifest.createdAt,
           complete: true,
@@ -266,15 +264,10 @@ export class ModelStore {
       }
       const progress = keys.includes(k.progress(mk)) ? await this.progress(mk).catch(() => null) : null;
       if (progress) {
-        const bytes = progress.chunks.reduce((a, c) => a + c.bytes, 0) + progress.files.reduce((a, f) => a + f.bytes, 0);
         out.push({
+          ...modelIdentity(progress),
           key: mk,
-          name: progress.name,
-          source: progress.source,
-          hubId: progress.hubId,
-          revision: progress.revision,
-          quant: progress.quant,
-          bytes,
+          bytes: storedBytes(progress),
           date: progress.updatedAt,
           complete: false,
           fraction: progress.sourceBytesTotal > 0 ? progress.sourceBytesDone / progress.sourceBytesTotal : null,

@@ -10,7 +10,6 @@ const gpu: GpuInfo = { adapter: 'test', features: [], maxBufferSize: 256 * MiB, 
 
 /** The summary the worker sends for a model of this spec (what checkFit reads: spec, quant, name). */
 const summaryOf = (spec: ModelSpec, quant: string): ModelSummary => ({
-  ...spec,
   name: spec.architecture,
   hubId: null,
   params: 0,

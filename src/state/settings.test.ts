@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelSummary } from '../worker/protocol';
+import { PRESETS } from '../engine/model/presets';
 import { defaultSettings, demoSettings, packingOf, plannedSteps, toTrainSettings, validateSettings } from './settings';
 
-const model = { hiddenSize: 64, intermediateSize: 128, maxPositionEmbeddings: 512 } as ModelSummary;
+const model = { spec: { ...PRESETS['tiny'], hiddenSize: 64, intermediateSize: 128, maxPositionEmbeddings: 512 } };
 
 describe('settings', () => {
   it('defaults and the demo preset are valid', () => {

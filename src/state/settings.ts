@@ -136,7 +136,8 @@ export function targetsOf(form: SettingsForm): Projection[] {
 export type SettingsErrors = Partial<Record<NumberField | 'targets', string>>;
 
 export interface ValidationContext {
-  model: ModelSummary | null;
+  /** The loaded model (its spec bounds the rank and the max length), or null. */
+  model: Pick<ModelSummary, 'spec'> | null;
   /** Usable examples in the loaded dataset, or null. */
   examples: number | null;
 }
@@ -162,11 +163,11 @@ export function validateSettings(form: SettingsForm, ctx: ValidationContext): Se
   if (values.warmupSteps !== undefined && values.maxSteps !== undefined && values.warmupSteps >= values.maxSteps && values.warmupSteps > 0) {
     errors.warmupSteps = 'Warmup steps must be fewer than Max steps';
   }
-  if (ctx.model && values.maxLength !== undefined && values.maxLength > ctx.model.maxPositionEmbeddings) {
-    errors.maxLength = `Max length must be at most ${ctx.model.maxPositionEmbeddings} (the model's context length)`;
+  if (ctx.model && values.maxLength !== undefined && values.maxLength > ctx.model.spec.maxPositionEmbeddings) {
+    errors.maxLength = `Max length must be at most ${ctx.model.spec.maxPositionEmbeddings} (the model's context length)`;
   }
-  if (ctx.model && values.loraRank !== undefined && values.loraRank > Math.min(ctx.model.hiddenSize, ctx.model.intermediateSize)) {
-    errors.loraRank = `LoRA rank must be at most ${Math.min(ctx.model.hiddenSize, ctx.model.intermediateSize)} for this model`;
+  if (ctx.model && values.loraRank !== undefined && values.loraRank > Math.min(ctx.model.spec.hiddenSize, ctx.model.spec.intermediateSize)) {
+    errors.loraRank = `LoRA rank must be at most ${Math.min(ctx.model.spec.hiddenSize, ctx.model.spec.intermediateSize)} for this model`;
   }
   if (ctx.examples !== null && values.validationExamples !== undefined && values.validationExamples > Math.floor(ctx.examples / 5)) {
     errors.validationExamples = `Validation examples must be at most ${Math.floor(ctx.examples / 5)} (a fifth of the ${ctx.examples} examples)`;

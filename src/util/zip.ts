@@ -116,11 +116,8 @@ export function zipStore(entries: readonly ZipEntry[], now: Date = new Date()): 
     out.set(b, p);
     p += b.length;
   };
-
-  const offsets: number[] = [];
-  for (const f of files) {
-    offsets.push(p);
-    u32(SIG_LOCAL);
+  /** From "version needed" to the name's length: the local header and the central record carry the same run. */
+  const sharedHeaderFields = (f: (typeof files)[number]) => {
     u16(VERSION_NEEDED);
     u16(FLAG_UTF8);
     u16(METHOD_STORED);
@@ -130,6 +127,13 @@ export function zipStore(entries: readonly ZipEntry[], now: Date = new Date()): 
     u32(f.data.length); // compressed size
     u32(f.data.length); // uncompressed size
     u16(f.name.length);
+  };
+
+  const offsets: number[] = [];
+  for (const f of files) {
+    offsets.push(p);
+    u32(SIG_LOCAL);
+    sharedHeaderFields(f);
     u16(0); // extra field length
     bytes(f.name);
     bytes(f.data);
@@ -139,15 +143,7 @@ export function zipStore(entries: readonly ZipEntry[], now: Date = new Date()): 
   files.forEach((f, i) => {
     u32(SIG_CENTRAL);
     u16(VERSION_MADE_BY);
-    u16(VERSION_NEEDED);
-    u16(FLAG_UTF8);
-    u16(METHOD_STORED);
-    u16(f.time);
-    u16(f.date);
-    u32(f.crc);
-    u32(f.data.length);
-    u32(f.data.length);
-    u16(f.name.length);
+    sharedHeaderFields(f);
     u16(0); // extra field length
     u16(0); // comment length
     u16(0); // disk number start

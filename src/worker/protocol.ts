@@ -46,17 +46,6 @@ export interface ModelSummary {
   name: string;
   /** The Hub id when known: goes into adapter_config.json as base_model_name_or_path. */
   hubId: string | null;
-  architecture: string;
-  modelType: string;
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  vocabSize: number;
-  maxPositionEmbeddings: number;
-  tieWordEmbeddings: boolean;
   /** Parameters of the base model and bytes of its weight files. */
   params: number;
   bytes: number;
@@ -65,7 +54,7 @@ export interface ModelSummary {
   /** How the library stores the base weights (none, int8, int4); training uses them dequantized. */
   quant: string;
   hasChatTemplate: boolean;
-  /** The engine's model spec, for the GPU memory estimate the page gates training with (engine/train/memory.ts). */
+  /** The engine's model spec: its shapes for the page, and the GPU memory estimate training is gated with (engine/train/memory.ts). */
   spec: ModelSpec;
 }
 

@@ -1,6 +1,7 @@
 import type { KernelCheck } from './check';
 import type { RopeConfig } from '../model/spec';
-import { decodeAttention, decodeAttentionCpu, decodeGemv, decodeGemvCpu, decodeKvStore, decodeKvStoreCpu, decodeRope, decodeRopeCpu } from './decode';
+import { decodeAttention, decodeAttentionCpu, decodeGemv, decodeKvStore, decodeKvStoreCpu, decodeRope, decodeRopeCpu } from './decode';
+import { linearForwardCpu } from './matmul';
 import { ropeTables } from './rope';
 import { maxAbsErr, randn, relL2Err } from './random';
 
@@ -102,7 +103,7 @@ const gemvChecks: KernelCheck[] = gemvShapes.map(([N, In, Out, hasBias, accumula
     await gpu.run((rec) => decodeGemv(rec, bufs[0], bufs[1], bufs[2], bb, N, In, Out, accumulate));
     const got = await gpu.readF32(bufs[0], out.length);
     for (const b of bb ? [...bufs, bb] : bufs) gpu.destroyBuffer(b);
-    decodeGemvCpu(out, x, w, bias, N, In, Out, accumulate);
+    linearForwardCpu(out, x, w, bias, N, In, Out, accumulate); // the same product as a linear layer's
     return { error: relL2Err(got, out), tolerance: 1e-6 };
   },
 }));

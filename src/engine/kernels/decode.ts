@@ -72,7 +72,6 @@ export function decodeAttention(
   });
 }
 
-/** Output rows per workgroup of decode_gemv. */
 /** Output rows per decode_gemv workgroup (GR in the shader). */
 const GEMV_ROWS = 8;
 
@@ -93,26 +92,6 @@ export function decodeGemv(rec: Recorder, out: Buf, x: Buf, weight: Buf, bias: B
 }
 
 // ---- CPU twins ----
-
-export function decodeGemvCpu(
-  out: Float32Array,
-  x: Float32Array,
-  weight: Float32Array,
-  bias: Float32Array | null,
-  N: number,
-  In: number,
-  Out: number,
-  accumulate = false,
-): void {
-  for (let n = 0; n < N; n++) {
-    for (let o = 0; o < Out; o++) {
-      let acc = 0;
-      for (let k = 0; k < In; k++) acc += x[n * In + k] * weight[o * In + k];
-      const y = acc + (bias ? bias[o] : 0);
-      out[n * Out + o] = accumulate ? out[n * Out + o] + y : y;
-    }
-  }
-}
 
 export function decodeRopeCpu(x: Float32Array, cos: Float32Array, sin: Float32Array, state: Uint32Array, N: number, H: number, D: number, Tmax: number): void {
   const half = D / 2;

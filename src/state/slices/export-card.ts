@@ -2,6 +2,7 @@
 // what, how, and how to load it; pushed, also the folders of the exports built on the page.
 // Pure (no store, no DOM) so it is unit-tested as text.
 import { formatBytes } from '../../util/format-bytes';
+import { dataFormatName } from '../../data/formats';
 import type { ModelSummary, TrainResult, TrainSettings } from '../../worker/protocol';
 
 export interface ModelCardInput {
@@ -51,13 +52,6 @@ export function lossRows(points: readonly LossPoint[], max = 20): LossPoint[] {
 
 const loss = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(4));
 const code = (s: string): string => `\`${s.replace(/`/g, "'")}\``;
-const FORMAT_NAMES: Record<string, string> = {
-  messages: 'chat messages',
-  sharegpt: 'ShareGPT conversations',
-  completion: 'prompt and completion',
-  alpaca: 'Alpaca instructions',
-  text: 'plain text',
-};
 
 /** vLLM accepts only these max_lora_rank values; the adapter's rank must not exceed the one given. */
 const VLLM_LORA_RANKS = [8, 16, 32, 64, 128, 256, 320, 512];
@@ -157,7 +151,7 @@ export function modelCard(c: ModelCardInput): string {
 
   lines.push('## Data', '');
   if (d) {
-    lines.push(`- File: ${code(d.fileName)} (${FORMAT_NAMES[d.format] ?? d.format}${d.fileBytes !== undefined ? `, ${formatBytes(d.fileBytes)}` : ''})`);
+    lines.push(`- File: ${code(d.fileName)} (${dataFormatName(d.format)}${d.fileBytes !== undefined ? `, ${formatBytes(d.fileBytes)}` : ''})`);
     lines.push(`- Size: ${d.examples} examples, ${d.tokens} tokens (${d.trainedTokens} trained)`);
     if (d.truncated) lines.push(`- Truncated: ${d.truncated} example${d.truncated === 1 ? '' : 's'} longer than ${s.maxLength} tokens`);
     lines.push(`- Loss on: ${d.trainOn === 'all' ? 'every token' : 'assistant turns / completions only (prompts masked)'}`);

@@ -4,6 +4,7 @@ import { validationCount, type DatasetReadOptions } from '../../state/slices/dat
 import { isActive } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
 import { Hint } from '../common/Hint';
+import { DatasetFileInput } from './DatasetFileInput';
 
 const FORMATS: Array<[DatasetReadOptions['format'], string]> = [
   ['auto', 'Detect automatically'],
@@ -183,15 +184,7 @@ export function DatasetOptions() {
         {mode === 'file' ? (
           <div className="row">
             <label htmlFor="dataset-validation-file">Validation file</label>
-            <input
-              id="dataset-validation-file"
-              type="file"
-              accept=".jsonl,.json,.csv,.tsv,.txt"
-              onChange={(e) => {
-                const f = e.target.files?.[0];
-                if (f) void loadValidationFile(f);
-              }}
-            />
+            <DatasetFileInput id="dataset-validation-file" onFile={(f) => void loadValidationFile(f)} />
             {validationFileName ? (
               <span className="muted" data-testid="validation-file-summary">
                 {validationDetails

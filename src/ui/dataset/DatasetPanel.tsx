@@ -1,24 +1,18 @@
 import './dataset.css';
 import { useStudio } from '../../state/store';
 import { packingOf } from '../../state/settings';
+import { dataFormatName } from '../../data/formats';
 import { isActive } from '../../state/slices/training';
 import { ErrorBox } from '../common/ErrorBox';
 import { formatCount } from '../common/format';
 import { ProgressLine } from '../common/ProgressLine';
 import { Section } from '../common/Section';
 import { DatasetCounts } from './DatasetCounts';
+import { DatasetFileInput } from './DatasetFileInput';
 import { DatasetOptions } from './DatasetOptions';
 import { LengthHistogram } from './LengthHistogram';
 import { LineErrors } from './LineErrors';
 import { TokenPreview } from './TokenPreview';
-
-const FORMAT_NAMES: Record<string, string> = {
-  messages: 'chat messages',
-  sharegpt: 'ShareGPT conversations',
-  completion: 'prompt and completion',
-  alpaca: 'Alpaca instructions',
-  text: 'plain text',
-};
 
 export function DatasetPanel() {
   const dataset = useStudio((s) => s.dataset);
@@ -41,16 +35,7 @@ export function DatasetPanel() {
     <Section id="dataset" step={2} title="Dataset">
       <div className="row">
         <label htmlFor="dataset-file">Dataset file</label>
-        <input
-          id="dataset-file"
-          type="file"
-          accept=".jsonl,.json,.csv,.tsv,.txt"
-          disabled={training}
-          onChange={(e) => {
-            const f = e.target.files?.[0];
-            if (f) void loadDatasetFile(f);
-          }}
-        />
+        <DatasetFileInput id="dataset-file" disabled={training} onFile={(f) => void loadDatasetFile(f)} />
       </div>
       <p className="muted">
         JSON Lines (or JSON, CSV, TSV, text): chat <code>{'{"messages": [{"role": "user", "content": …}, {"role": "assistant", "content": …}]}'}</code>, ShareGPT,{' '}
@@ -73,7 +58,7 @@ export function DatasetPanel() {
       {d ? (
         <div className="summary" data-testid="dataset-summary">
           <p>
-            <strong>{d.fileName}</strong> · {FORMAT_NAMES[d.format] ?? d.format} · {d.examples} examples · {formatCount(d.tokens)} tokens ({formatCount(d.trainedTokens)} trained) · mean{' '}
+            <strong>{d.fileName}</strong> · {dataFormatName(d.format)} · {d.examples} examples · {formatCount(d.tokens)} tokens ({formatCount(d.trainedTokens)} trained) · mean{' '}
             {d.meanTokens.toFixed(0)}, longest {d.longestExample}
             {d.longestExample > maxLength ? ` · examples over Max length (${maxLength}) are truncated` : ''}
             {details?.trainOn === 'all' ? ' · training on all tokens' : ''}

@@ -5,25 +5,25 @@ export function ModelSummaryView({ summary: m }: { summary: ModelSummary }) {
   return (
     <div className="summary" data-testid="model-summary">
       <p>
-        <strong>{m.name}</strong> · {m.architecture} · {formatCount(m.params)} parameters · {formatBytes(m.bytes)}
+        <strong>{m.name}</strong> · {m.spec.architecture} · {formatCount(m.params)} parameters · {formatBytes(m.bytes)}
         {m.randomWeights ? <span className="badge warn">random weights (demo)</span> : null}
         {m.quant !== 'none' ? <span className="badge">stored {m.quant}; trained on the {m.quant} weights as stored</span> : null}
       </p>
       <dl className="facts">
         <dt>Layers</dt>
-        <dd>{m.numLayers}</dd>
+        <dd>{m.spec.numLayers}</dd>
         <dt>Hidden</dt>
-        <dd>{m.hiddenSize}</dd>
+        <dd>{m.spec.hiddenSize}</dd>
         <dt>MLP</dt>
-        <dd>{m.intermediateSize}</dd>
+        <dd>{m.spec.intermediateSize}</dd>
         <dt>Heads</dt>
         <dd>
-          {m.numHeads} ({m.numKvHeads} KV) × {m.headDim}
+          {m.spec.numHeads} ({m.spec.numKvHeads} KV) × {m.spec.headDim}
         </dd>
         <dt>Vocabulary</dt>
-        <dd>{m.vocabSize}</dd>
+        <dd>{m.spec.vocabSize}</dd>
         <dt>Context</dt>
-        <dd>{m.maxPositionEmbeddings}</dd>
+        <dd>{m.spec.maxPositionEmbeddings}</dd>
         <dt>Chat template</dt>
         <dd>{m.hasChatTemplate ? 'yes' : 'no'}</dd>
       </dl>

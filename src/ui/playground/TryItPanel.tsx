@@ -5,7 +5,7 @@ import { validateTryIt, type TryItForm } from '../../state/slices/tryit';
 import { useStudio } from '../../state/store';
 import type { GenerateOutput } from '../../worker/protocol';
 import { ErrorBox } from '../common/ErrorBox';
-import { Hint } from '../common/Hint';
+import { NumberInput } from '../common/NumberInput';
 import { Section } from '../common/Section';
 import './try-it.css';
 
@@ -19,30 +19,7 @@ const REASON: Record<GenerateOutput['reason'], string> = {
 function Field({ name, label, hint, step, min, max, error, disabled }: { name: Exclude<keyof TryItForm, 'prompt'>; label: string; hint: string; step: string; min: number; max: number; error?: string; disabled: boolean }) {
   const value = useStudio((s) => s.tryIt.form[name]);
   const setTryIt = useStudio((s) => s.setTryIt);
-  const id = `tryit-${name}`;
-  return (
-    <div className={error ? 'field invalid' : 'field'}>
-      <label htmlFor={id}>{label}</label>
-      <Hint id={`${id}-hint`} text={hint} />
-      <input
-        id={id}
-        type="number"
-        step={step}
-        min={min}
-        max={max}
-        value={value}
-        disabled={disabled}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={`${id}-hint${error ? ` ${id}-error` : ''}`}
-        onChange={(e) => setTryIt({ [name]: e.target.value })}
-      />
-      {error ? (
-        <span className="field-error" id={`${id}-error`}>
-          {error}
-        </span>
-      ) : null}
-    </div>
-  );
+  return <NumberInput id={`tryit-${name}`} label={label} hint={hint} value={value} onChange={(v) => setTryIt({ [name]: v })} step={step} min={min} max={max} error={error} disabled={disabled} />;
 }
 
 function Output({ title, testId, text, tokens, out, running, note }: { title: string; testId: string; text: string | null; tokens: number; out: GenerateOutput | null; running: boolean; note: string | null }) {

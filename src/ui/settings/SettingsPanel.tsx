@@ -9,6 +9,7 @@ import { Section } from '../common/Section';
 import { MemoryEstimateView } from './MemoryEstimateView';
 import { NumberField } from './NumberField';
 import { StartAdapterField } from './StartAdapterField';
+import { SwitchField } from './SwitchField';
 
 const PRESETS: Array<[TargetPreset, string]> = [
   ['attention', 'Attention'],
@@ -68,20 +69,7 @@ export function SettingsPanel() {
           <NumberField field="loraRank" error={shown.loraRank} disabled={fromAdapter} />
           <NumberField field="loraAlpha" error={shown.loraAlpha} disabled={fromAdapter} />
           <NumberField field="loraDropout" error={shown.loraDropout} />
-          <div className="field">
-            <label htmlFor="set-rslora">
-              <input
-                id="set-rslora"
-                type="checkbox"
-                checked={settings.rslora}
-                disabled={fromAdapter}
-                onChange={(e) => update({ rslora: e.target.checked })}
-                aria-describedby="set-rslora-hint"
-              />
-              rsLoRA
-            </label>
-            <Hint id="set-rslora-hint" text={OTHER_HINTS.rslora} />
-          </div>
+          <SwitchField id="set-rslora" label="rsLoRA" hint={OTHER_HINTS.rslora} checked={settings.rslora} disabled={fromAdapter} onChange={(on) => update({ rslora: on })} />
         </div>
         <fieldset className="plain" disabled={fromAdapter}>
           <div className={shown.targets ? 'field invalid' : 'field'} role="group" aria-labelledby="targets-label">
@@ -130,14 +118,9 @@ export function SettingsPanel() {
           <NumberField field="batchSize" error={shown.batchSize} />
           <NumberField field="gradAccum" error={shown.gradAccum} />
           <NumberField field="maxLength" error={shown.maxLength} />
-          <div className="field">
-            <label htmlFor="set-packing">
-              <input id="set-packing" type="checkbox" checked={packing} onChange={(e) => update({ packing: e.target.checked })} aria-describedby="set-packing-hint" />
-              Packing
-            </label>
-            <Hint id="set-packing-hint" text={OTHER_HINTS.packing} />
+          <SwitchField id="set-packing" label="Packing" hint={OTHER_HINTS.packing} checked={packing} onChange={(on) => update({ packing: on })}>
             {settings.packing === null ? <span className="muted"> (automatic)</span> : null}
-          </div>
+          </SwitchField>
           <NumberField field="weightDecay" error={shown.weightDecay} />
           <NumberField field="maxGradNorm" error={shown.maxGradNorm} />
           <NumberField field="seed" error={shown.seed} />
@@ -154,19 +137,13 @@ export function SettingsPanel() {
       <fieldset disabled={locked}>
         <legend>Memory</legend>
         <div className="grid">
-          <div className="field">
-            <label htmlFor="set-checkpointing">
-              <input
-                id="set-checkpointing"
-                type="checkbox"
-                checked={settings.checkpointing}
-                onChange={(e) => update({ checkpointing: e.target.checked })}
-                aria-describedby="set-checkpointing-hint"
-              />
-              Gradient checkpointing
-            </label>
-            <Hint id="set-checkpointing-hint" text={OTHER_HINTS.checkpointing} />
-          </div>
+          <SwitchField
+            id="set-checkpointing"
+            label="Gradient checkpointing"
+            hint={OTHER_HINTS.checkpointing}
+            checked={settings.checkpointing}
+            onChange={(on) => update({ checkpointing: on })}
+          />
         </div>
         <MemoryEstimateView valid={Object.keys(errors).length === 0} />
       </fieldset>
