@@ -1,7 +1,8 @@
-// Settings the shared fixtures do not cover (RoPE linear / llama3 / yarn, rsLoRA, rank and alpha
-// patterns), checked the same way: the fixture's weights under a changed config.json or
-// adapter_config.json, exported to GGUF and run in llama.cpp, against the studio's engine (itself
-// held to PyTorch by the reference tests) on the same inputs.
+// Settings and shapes the shared fixtures do not cover (RoPE llama3 / yarn, rsLoRA, alpha
+// patterns; MQA, another head_dim, tied / untied LM head, rms_norm_eps), checked the same way: the
+// fixture under a changed config.json or adapter_config.json, its tensors cut to the new shape,
+// exported to GGUF and run in llama.cpp, against the studio's engine (itself held to PyTorch by the
+// reference tests) on the same inputs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,16 +11,14 @@ import { getLlama, type Llama } from 'node-llama-cpp';
 import { llamaCppProbs, maxDiff, softmax, writeFirstFile } from './llama-cpp-testing';
 import { createNodeGpu } from '../../gpu/node';
 import type { Gpu } from '../../gpu/gpu';
-import { nodeFolder } from '../../io/node-files';
 import { loadModelWeights, memoryFolder, type ModelFolder } from '../../engine/model/weights';
 import { parseModelConfig } from '../../engine/model/config';
 import { readAdapter } from '../../engine/lora/adapter';
 import { Trainer } from '../../engine/train/trainer';
 import { DEFAULT_TRAIN, type Batch } from '../../engine/train/types';
 import { openMemorySource } from '../source';
+import { FIXTURES, flipTiedEmbeddings, headDim, mqa, variantFiles, type Variant } from '../fixture-variants-testing';
 import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
-
-const root = join(__dirname, '../../../../shared/fixtures/reference');
 
 let llama: Llama;
 let dir: string;
@@ -34,31 +33,11 @@ afterAll(() => {
   gpu?.destroy();
 });
 
-const ids = (fixture: string): number[] => (JSON.parse(readFileSync(join(root, fixture, 'batch.json'), 'utf8')) as { input_ids: number[][] }).input_ids[0];
-
-interface Variant {
-  fixture: string;
-  config?: (c: Record<string, unknown>) => void;
-  adapterConfig?: (c: Record<string, unknown>) => void;
-}
+const ids = (fixture: string): number[] => (JSON.parse(readFileSync(join(FIXTURES, fixture, 'batch.json'), 'utf8')) as { input_ids: number[][] }).input_ids[0];
 
 async function folders(v: Variant): Promise<{ model: ModelFolder; adapter: ModelFolder }> {
-  const base = join(root, v.fixture);
-  const config = JSON.parse(readFileSync(join(base, 'model/config.json'), 'utf8')) as Record<string, unknown>;
-  v.config?.(config);
-  const acfg = JSON.parse(readFileSync(join(base, 'adapter_final/adapter_config.json'), 'utf8')) as Record<string, unknown>;
-  v.adapterConfig?.(acfg);
-  const adapter = memoryFolder('adapter', {
-    'adapter_config.json': JSON.stringify(acfg),
-    'adapter_model.safetensors': new Uint8Array(readFileSync(join(base, 'adapter_final/adapter_model.safetensors'))),
-  });
-  const model = memoryFolder(v.fixture, {
-    'config.json': JSON.stringify(config),
-    'model.safetensors': new Uint8Array(readFileSync(join(base, 'model/model.safetensors'))),
-    'tokenizer.json': readFileSync(join(base, 'model/tokenizer.json'), 'utf8'),
-    'tokenizer_config.json': readFileSync(join(base, 'model/tokenizer_config.json'), 'utf8'),
-  });
-  return { model, adapter };
+  const files = variantFiles(v);
+  return { model: memoryFolder(v.fixture, files.model), adapter: memoryFolder('adapter', files.adapter) };
 }
 
 /** The engine's next-token probabilities for `tokens` (one row) with the variant's adapter. */
@@ -98,15 +77,41 @@ const diff = (a: Float64Array[], b: Float64Array[]): number => maxDiff([a], [b])
 const variants: Record<string, Variant> = {
   'llama, rope llama3, rsLoRA + alpha_pattern': {
     fixture: 'tiny-llama',
-    config: (c) => void (c.rope_parameters = { rope_type: 'llama3', rope_theta: 10000, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }),
-    adapterConfig: (c) => {
-      c.use_rslora = true;
-      c.alpha_pattern = { 'layers.1.self_attn.v_proj': 4, 'mlp.down_proj': 2 };
+    change: ({ config, adapterConfig }) => {
+      config.rope_parameters = { rope_type: 'llama3', rope_theta: 10000, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 };
+      adapterConfig.use_rslora = true;
+      adapterConfig.alpha_pattern = { 'layers.1.self_attn.v_proj': 4, 'mlp.down_proj': 2 };
     },
   },
   'qwen2, rope yarn x4 with attention_factor 1.5': {
     fixture: 'tiny-qwen2',
-    config: (c) => void (c.rope_scaling = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 128, attention_factor: 1.5 }),
+    change: ({ config }) => void (config.rope_scaling = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 128, attention_factor: 1.5 }),
+  },
+  // Shapes no fixture has, cut from the fixtures' weights (and adapter_final's).
+  'llama, MQA (1 KV head), head_dim 8 (q width 32 < hidden 64), tied embeddings': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      mqa(p);
+      headDim(p, 8);
+      flipTiedEmbeddings(p);
+    },
+  },
+  'qwen2, MQA (k/v biases cut too), untied lm_head, rms_norm_eps 1e-2': {
+    fixture: 'tiny-qwen2',
+    change: (p) => {
+      mqa(p);
+      flipTiedEmbeddings(p);
+      p.config.rms_norm_eps = 1e-2;
+    },
+  },
+  'qwen3, MQA, head_dim 8 (q/k norms cut), untied lm_head, max_position_embeddings 32': {
+    fixture: 'tiny-qwen3',
+    change: (p) => {
+      mqa(p);
+      headDim(p, 8);
+      flipTiedEmbeddings(p);
+      p.config.max_position_embeddings = 32;
+    },
   },
 };
 

@@ -1,0 +1,133 @@
+// Test helper shared by the export tests that go beyond the shared fixtures: a Variant is a fixture
+// (model + adapter_final) with its config.json, adapter_config.json and tensors changed in memory.
+// The shape changes below (MQA, another head_dim, tied / untied LM head) slice or copy the
+// fixture's own tensors, so every variant is a valid HF checkpoint of a shape no fixture has.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors';
+
+export const FIXTURES = resolve(__dirname, '../../../shared/fixtures/reference');
+
+export type Json = Record<string, unknown>;
+/** Tensors by name (shape + f32 data); a change may replace, add or delete entries. */
+export type Tensors = Map<string, { shape: number[]; data: Float32Array }>;
+
+/** The fixture's files as a change sees them. `adapter` holds adapter_final's tensors. */
+export interface FixtureParts {
+  config: Json;
+  adapterConfig: Json;
+  model: Tensors;
+  adapter: Tensors;
+}
+
+export interface Variant {
+  fixture: 'tiny-llama' | 'tiny-qwen2' | 'tiny-qwen3';
+  change?: (p: FixtureParts) => void;
+}
+
+const readTensors = (path: string): Tensors => {
+  const st = parseSafetensors(path, new Uint8Array(readFileSync(path)));
+  return new Map(st.names().map((n) => [n, { shape: st.index.tensors.get(n)!.shape.slice(), data: st.f32(n) }]));
+};
+const toSafetensors = (t: Tensors): Uint8Array =>
+  writeSafetensors([...t].map(([name, { shape, data }]): TensorToWrite => ({ name, dtype: 'F32', shape, data })));
+
+/** The variant's model folder and adapter folder files (name → contents). */
+export function variantFiles(v: Variant): { model: Record<string, Uint8Array | string>; adapter: Record<string, Uint8Array | string> } {
+  const base = join(FIXTURES, v.fixture);
+  const json = (f: string): Json => JSON.parse(readFileSync(join(base, f), 'utf8')) as Json;
+  const parts: FixtureParts = {
+    config: json('model/config.json'),
+    adapterConfig: json('adapter_final/adapter_config.json'),
+    model: readTensors(join(base, 'model/model.safetensors')),
+    adapter: readTensors(join(base, 'adapter_final/adapter_model.safetensors')),
+  };
+  v.change?.(parts);
+  return {
+    model: {
+      'config.json': JSON.stringify(parts.config),
+      'model.safetensors': toSafetensors(parts.model),
+      'tokenizer.json': readFileSync(join(base, 'model/tokenizer.json'), 'utf8'),
+      'tokenizer_config.json': readFileSync(join(base, 'model/tokenizer_config.json'), 'utf8'),
+    },
+    adapter: { 'adapter_config.json': JSON.stringify(parts.adapterConfig), 'adapter_model.safetensors': toSafetensors(parts.adapter) },
+  };
+}
+
+// ---- shape changes
+
+const headDimOf = (c: Json): number => (c.head_dim as number | undefined) ?? (c.hidden_size as number) / (c.num_attention_heads as number);
+
+/** Keeps the rows `keep` of a [rows, ...] tensor (a bias: its elements). */
+function keepRows(t: Tensors, name: string, keep: number[]): void {
+  const x = t.get(name);
+  if (!x) return;
+  const cols = x.shape.length === 1 ? 1 : x.shape[1];
+  const data = new Float32Array(keep.length * cols);
+  keep.forEach((r, i) => data.set(x.data.subarray(r * cols, (r + 1) * cols), i * cols));
+  t.set(name, { shape: x.shape.length === 1 ? [keep.length] : [keep.length, cols], data });
+}
+
+/** Keeps the columns `keep` of a [rows, cols] tensor. */
+function keepCols(t: Tensors, name: string, keep: number[]): void {
+  const x = t.get(name);
+  if (!x) return;
+  const [rows, cols] = x.shape;
+  const data = new Float32Array(rows * keep.length);
+  for (let r = 0; r < rows; r++) keep.forEach((c, i) => (data[r * keep.length + i] = x.data[r * cols + c]));
+  t.set(name, { shape: [rows, keep.length], data });
+}
+
+const layers = (c: Json): number[] => Array.from({ length: c.num_hidden_layers as number }, (_, l) => l);
+const attn = (l: number, m: string): string => `model.layers.${l}.self_attn.${m}`;
+const lora = (l: number, m: string, ab: 'A' | 'B'): string => `base_model.model.${attn(l, m)}.lora_${ab}.weight`;
+/** Rows [0, d) of each of `heads` blocks of `size` rows. */
+const headRows = (heads: number, size: number, d: number): number[] => Array.from({ length: heads * d }, (_, i) => Math.floor(i / d) * size + (i % d));
+
+/** Multi-query attention: one KV head, the first one's k/v rows (weights, biases, lora_B). */
+export function mqa(p: FixtureParts): void {
+  const keep = headRows(1, 0, headDimOf(p.config));
+  for (const l of layers(p.config)) {
+    for (const m of ['k_proj', 'v_proj']) {
+      keepRows(p.model, attn(l, `${m}.weight`), keep);
+      keepRows(p.model, attn(l, `${m}.bias`), keep);
+      keepRows(p.adapter, lora(l, m, 'B'), keep);
+    }
+  }
+  p.config.num_key_value_heads = 1;
+}
+
+/** An explicit head_dim `d` smaller than the fixture's: each head keeps its first d dims (q/k/v rows, o columns, q/k norms). */
+export function headDim(p: FixtureParts, d: number): void {
+  const hd = headDimOf(p.config);
+  if (d >= hd) throw new Error(`headDim: ${d} must be below the fixture's ${hd}`);
+  const q = headRows(p.config.num_attention_heads as number, hd, d);
+  const kv = headRows((p.config.num_key_value_heads as number | undefined) ?? (p.config.num_attention_heads as number), hd, d);
+  for (const l of layers(p.config)) {
+    for (const [m, keep] of [['q_proj', q], ['k_proj', kv], ['v_proj', kv]] as const) {
+      keepRows(p.model, attn(l, `${m}.weight`), keep);
+      keepRows(p.model, attn(l, `${m}.bias`), keep);
+      keepRows(p.adapter, lora(l, m, 'B'), keep);
+    }
+    keepCols(p.model, attn(l, 'o_proj.weight'), q);
+    keepCols(p.adapter, lora(l, 'o_proj', 'A'), q);
+    keepRows(p.model, attn(l, 'q_norm.weight'), headRows(1, 0, d));
+    keepRows(p.model, attn(l, 'k_norm.weight'), headRows(1, 0, d));
+  }
+  p.config.head_dim = d;
+}
+
+/** Flips tie_word_embeddings: tied drops lm_head.weight; untied adds one (embed_tokens' rows shifted by one and halved). */
+export function flipTiedEmbeddings(p: FixtureParts): void {
+  if (p.config.tie_word_embeddings === true) {
+    const e = p.model.get('model.embed_tokens.weight')!;
+    const [V, C] = e.shape;
+    const data = new Float32Array(V * C);
+    for (let v = 0; v < V; v++) for (let i = 0; i < C; i++) data[v * C + i] = 0.5 * e.data[((v + 1) % V) * C + i];
+    p.model.set('lm_head.weight', { shape: [V, C], data });
+    p.config.tie_word_embeddings = false;
+  } else {
+    if (!p.model.delete('lm_head.weight')) throw new Error('flipTiedEmbeddings: the untied fixture has no lm_head.weight');
+    p.config.tie_word_embeddings = true;
+  }
+}
