@@ -1,9 +1,9 @@
-// Options the fixtures do not exercise, each against the engine's own forward (GPU) on the same
-// config and adapter: RoPE llama3 and yarn, rank_pattern / alpha_pattern, rsLoRA, a layer subset
-// and a partial target list; f32 (merged) and int4 (LoRA branch per site, its own r and scale).
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// Options and shapes the fixtures do not exercise, each against the engine's own forward (GPU) on
+// the same config and adapter: RoPE llama3 and yarn, rank_pattern / alpha_pattern, rsLoRA, a layer
+// subset and a partial target list; MQA, another head_dim, tied / untied LM head, rms_norm_eps; f32 (merged) and int4 (LoRA branch per site, its own r and scale).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nodeFolder } from '../../io/node-files';
@@ -18,23 +18,29 @@ import { openFolderSource } from '../source';
 import type { OnnxQuant } from './decoder';
 import { exportOnnx, ONNX_DTYPES } from './export';
 import { stageFolder } from './node-output';
+import { flipTiedEmbeddings, headDim, mqa, variantFiles, type Json, type Variant } from '../fixture-variants-testing';
 import { OrtDecoder } from './ort-decoder';
 
-const root = resolve(process.cwd(), '../shared/fixtures/reference');
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-options-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 ort.env.wasm.numThreads = 1;
 
-interface Variant {
-  fixture: string;
-  rope: Record<string, unknown>;
+/** A fixture variant (its adapter_final is not used) and the random adapter to train on it. */
+interface OnnxVariant extends Variant {
   lora: LoraSettings;
 }
 
-const variants: Record<string, Variant> = {
+/** config.json's RoPE as rope_parameters only. */
+const setRope = (config: Json, parameters: Json): void => {
+  delete config.rope_theta;
+  delete config.rope_scaling;
+  config.rope_parameters = parameters;
+};
+
+const variants: Record<string, OnnxVariant> = {
   'llama3 RoPE, rank/alpha patterns, rsLoRA, layer 1 only': {
     fixture: 'tiny-llama',
-    rope: { rope_type: 'llama3', rope_theta: 10000, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 },
+    change: ({ config }) => setRope(config, { rope_type: 'llama3', rope_theta: 10000, factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 }),
     lora: {
       r: 4,
       alpha: 8,
@@ -48,22 +54,44 @@ const variants: Record<string, Variant> = {
   },
   'yarn RoPE on Qwen3 (q/k norm, head_dim 32), alpha pattern': {
     fixture: 'tiny-qwen3',
-    rope: { rope_type: 'yarn', rope_theta: 1000000, factor: 4, original_max_position_embeddings: 128 },
+    change: ({ config }) => setRope(config, { rope_type: 'yarn', rope_theta: 1000000, factor: 4, original_max_position_embeddings: 128 }),
     lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['k_proj', 'o_proj', 'gate_proj', 'up_proj'], useRslora: false, alphaPattern: { 'layers\\.0\\..*k_proj': 16 } },
+  },
+  // Shapes no fixture has, cut from the fixtures' weights.
+  'llama, MQA (1 KV head), head_dim 8 (q width 32 < hidden 64), tied embeddings': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      mqa(p);
+      headDim(p, 8);
+      flipTiedEmbeddings(p);
+    },
+    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj'], useRslora: false },
+  },
+  'qwen2, MQA (k/v biases cut too), untied lm_head, rms_norm_eps 1e-2': {
+    fixture: 'tiny-qwen2',
+    change: (p) => {
+      mqa(p);
+      flipTiedEmbeddings(p);
+      p.config.rms_norm_eps = 1e-2;
+    },
+    lora: { r: 4, alpha: 16, dropout: 0, targetModules: ['k_proj', 'v_proj', 'o_proj', 'down_proj'], useRslora: false },
+  },
+  'qwen3, MQA, head_dim 8 (q/k norms cut), untied lm_head': {
+    fixture: 'tiny-qwen3',
+    change: (p) => {
+      mqa(p);
+      headDim(p, 8);
+      flipTiedEmbeddings(p);
+    },
+    lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
   },
 };
 
-/** The fixture's model with another RoPE config, and a random adapter (nonzero B) of `lora`. */
+/** The variant's model folder on disk, and where its adapter goes. */
 function makeVariant(key: string, v: Variant): { model: string; adapter: string } {
-  const src = join(root, v.fixture, 'model');
   const model = join(tmp, key.replace(/\W+/g, '-'), 'model');
   mkdirSync(model, { recursive: true });
-  for (const f of ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(src, f), join(model, f));
-  const config = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
-  delete config.rope_theta;
-  delete config.rope_scaling;
-  config.rope_parameters = v.rope;
-  writeFileSync(join(model, 'config.json'), JSON.stringify(config));
+  for (const [f, data] of Object.entries(variantFiles(v).model)) writeFileSync(join(model, f), data);
   return { model, adapter: join(model, '..', 'adapter') };
 }
 
@@ -72,7 +100,6 @@ describe('ONNX export options against the engine', () => {
     it(key, async () => {
       const paths = makeVariant(key, v);
       const { spec, weights } = await loadModelFolder(nodeFolder(paths.model));
-      expect(spec.rope.type).toBe(v.rope.rope_type);
       const tensors = initLoraTensors(spec, v.lora, 7);
       const rand = mulberry32(11);
       for (const [k, t] of tensors) if (k.endsWith('lora_B.weight')) for (let i = 0; i < t.data.length; i++) t.data[i] = (rand() - 0.5) * 0.2;
