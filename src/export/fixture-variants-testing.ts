@@ -131,3 +131,49 @@ export function flipTiedEmbeddings(p: FixtureParts): void {
     p.config.tie_word_embeddings = true;
   }
 }
+
+const MODULE_PATH: Record<string, string> = { q_proj: 'self_attn', k_proj: 'self_attn', v_proj: 'self_attn', o_proj: 'self_attn', gate_proj: 'mlp', up_proj: 'mlp', down_proj: 'mlp' };
+
+/** Adds a bias to each listed module of every layer (deterministic values of order 0.1), as attention_bias / mlp_bias checkpoints have. */
+export function addBiases(p: FixtureParts, modules: string[]): void {
+  for (const l of layers(p.config)) {
+    for (const m of modules) {
+      const w = p.model.get(`model.layers.${l}.${MODULE_PATH[m]}.${m}.weight`);
+      if (!w) throw new Error(`addBiases: layer ${l} has no ${m}.weight`);
+      const data = Float32Array.from({ length: w.shape[0] }, (_, i) => 0.1 * Math.sin(1 + i * 0.7 + l * 3 + m.length));
+      p.model.set(`model.layers.${l}.${MODULE_PATH[m]}.${m}.bias`, { shape: [w.shape[0]], data });
+    }
+  }
+}
+
+/** intermediate_size `n` below the fixture's: gate/up keep their first n rows, down_proj its first n columns (adapter too). */
+export function intermediateSize(p: FixtureParts, n: number): void {
+  const keep = headRows(1, 0, n);
+  for (const l of layers(p.config)) {
+    for (const m of ['gate_proj', 'up_proj']) {
+      keepRows(p.model, `model.layers.${l}.mlp.${m}.weight`, keep);
+      keepRows(p.model, `model.layers.${l}.mlp.${m}.bias`, keep);
+      keepRows(p.adapter, `base_model.model.model.layers.${l}.mlp.${m}.lora_B.weight`, keep);
+    }
+    keepCols(p.model, `model.layers.${l}.mlp.down_proj.weight`, keep);
+    keepCols(p.adapter, `base_model.model.model.layers.${l}.mlp.down_proj.lora_A.weight`, keep);
+  }
+  p.config.intermediate_size = n;
+}
+
+/**
+ * vocab_size `n` above the tokenizer's, as padded checkpoints have (Qwen2: 151936 rows for 151665
+ * tokens): embed_tokens (and lm_head) get rows for ids no token has, copies of the first rows.
+ */
+export function padVocab(p: FixtureParts, n: number): void {
+  for (const name of ['model.embed_tokens.weight', 'lm_head.weight']) {
+    const x = p.model.get(name);
+    if (!x) continue;
+    const [V, C] = x.shape;
+    const data = new Float32Array(n * C);
+    data.set(x.data);
+    for (let v = V; v < n; v++) data.set(x.data.subarray((v - V) * C, (v - V + 1) * C), v * C);
+    p.model.set(name, { shape: [n, C], data });
+  }
+  p.config.vocab_size = n;
+}

@@ -17,7 +17,7 @@ import { readAdapter } from '../../engine/lora/adapter';
 import { Trainer } from '../../engine/train/trainer';
 import { DEFAULT_TRAIN, type Batch } from '../../engine/train/types';
 import { openMemorySource } from '../source';
-import { FIXTURES, flipTiedEmbeddings, headDim, mqa, variantFiles, type Variant } from '../fixture-variants-testing';
+import { addBiases, FIXTURES, flipTiedEmbeddings, headDim, intermediateSize, mqa, padVocab, variantFiles, type Variant } from '../fixture-variants-testing';
 import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
 
 let llama: Llama;
@@ -113,6 +113,30 @@ const variants: Record<string, Variant> = {
       p.config.max_position_embeddings = 32;
     },
   },
+  'llama with attention_bias and mlp_bias (biases on q/k/v/o and gate/up/down)': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
+      p.config.attention_bias = true;
+      p.config.mlp_bias = true;
+    },
+  },
+  'mistral (the llama fixture as MistralForCausalLM, sliding_window 32), MQA': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      mqa(p);
+      Object.assign(p.config, { architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 32 });
+      delete p.config.attention_bias;
+      delete p.config.mlp_bias;
+    },
+  },
+  'llama, vocab_size 520 (8 ids no token has), intermediate_size 100': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      padVocab(p, 520);
+      intermediateSize(p, 100);
+    },
+  },
 };
 
 describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine', () => {
@@ -126,12 +150,27 @@ describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine'
         await probs(await exportVariant(v, 'gguf', false, name), tokens, V, await exportVariant(v, 'gguf-adapter', true, name)),
         want,
       );
-      // The same export without the variant's change must be farther off: the change is visible.
-      const plain = diff(await probs(await exportVariant({ fixture: v.fixture }, 'gguf', true, `${name}-plain`), tokens, V), want);
+      // The same export without the variant's change must be farther off: the change is visible
+      // (over the fixture's own vocabulary, which a padded variant extends).
+      const fixtureV = (JSON.parse(readFileSync(join(FIXTURES, v.fixture, 'model/config.json'), 'utf8')) as { vocab_size: number }).vocab_size;
+      const plain = diff(await probs(await exportVariant({ fixture: v.fixture }, 'gguf', true, `${name}-plain`), tokens, fixtureV), want);
       console.log(JSON.stringify({ variant: name, merged, base_plus_adapter: withAdapter, unchanged_export: plain }));
       expect(merged).toBeLessThanOrEqual(1e-3);
       expect(withAdapter).toBeLessThanOrEqual(1e-3);
       expect(plain).toBeGreaterThan(5e-3);
     });
   }
+
+  // llama.cpp's qwen3 loads no o_proj bias (an extra tensor fails the load), and the bias cannot be
+  // folded elsewhere: the export must say so rather than write a file llama.cpp rejects.
+  it('qwen3 with attention_bias (an o_proj bias) is refused by name', async () => {
+    const v: Variant = {
+      fixture: 'tiny-qwen3',
+      change: (p) => {
+        addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj']);
+        p.config.attention_bias = true;
+      },
+    };
+    await expect(exportVariant(v, 'gguf', true, 'qwen3-bias')).rejects.toThrow(/Qwen3ForCausalLM with attention_bias on o_proj has no llama.cpp equivalent/);
+  });
 });

@@ -18,7 +18,7 @@ import { openFolderSource } from '../source';
 import type { OnnxQuant } from './decoder';
 import { exportOnnx, ONNX_DTYPES } from './export';
 import { stageFolder } from './node-output';
-import { flipTiedEmbeddings, headDim, mqa, variantFiles, type Json, type Variant } from '../fixture-variants-testing';
+import { addBiases, flipTiedEmbeddings, headDim, intermediateSize, mqa, padVocab, variantFiles, type Json, type Variant } from '../fixture-variants-testing';
 import { OrtDecoder } from './ort-decoder';
 
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-options-'));
@@ -84,6 +84,41 @@ const variants: Record<string, OnnxVariant> = {
       flipTiedEmbeddings(p);
     },
     lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
+  },
+  'llama with attention_bias and mlp_bias (biases on q/k/v/o and gate/up/down)': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
+      p.config.attention_bias = true;
+      p.config.mlp_bias = true;
+    },
+    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'o_proj', 'gate_proj', 'down_proj'], useRslora: false },
+  },
+  'mistral (the llama fixture as MistralForCausalLM, sliding_window 32), MQA': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      mqa(p);
+      Object.assign(p.config, { architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 32 });
+      delete p.config.attention_bias;
+      delete p.config.mlp_bias;
+    },
+    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'o_proj', 'gate_proj', 'down_proj'], useRslora: false },
+  },
+  'qwen3 with attention_bias (biases on q/k/v/o)': {
+    fixture: 'tiny-qwen3',
+    change: (p) => {
+      addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj']);
+      p.config.attention_bias = true;
+    },
+    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'o_proj', 'gate_proj', 'down_proj'], useRslora: false },
+  },
+  'llama, vocab_size 520 (8 ids no token has), intermediate_size 100': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      padVocab(p, 520);
+      intermediateSize(p, 100);
+    },
+    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'gate_proj', 'up_proj', 'down_proj'], useRslora: false },
   },
 };
 
