@@ -58,7 +58,7 @@ export function variantFiles(v: Variant): { model: Record<string, Uint8Array | s
 
 const headDimOf = (c: Json): number => (c.head_dim as number | undefined) ?? (c.hidden_size as number) / (c.num_attention_heads as number);
 
-/** Keeps the rows `keep` of a [rows, ...] tensor (a bias: its elements). */
+/** Keeps the rows `keep` (in that order, repeats allowed) of a [rows, ...] tensor (a bias: its elements). */
 function keepRows(t: Tensors, name: string, keep: number[]): void {
   const x = t.get(name);
   if (!x) return;
@@ -84,9 +84,14 @@ const lora = (l: number, m: string, ab: 'A' | 'B'): string => `base_model.model.
 /** Rows [0, d) of each of `heads` blocks of `size` rows. */
 const headRows = (heads: number, size: number, d: number): number[] => Array.from({ length: heads * d }, (_, i) => Math.floor(i / d) * size + (i % d));
 
-/** Multi-query attention: one KV head, the first one's k/v rows (weights, biases, lora_B). */
-export function mqa(p: FixtureParts): void {
-  const keep = headRows(1, 0, headDimOf(p.config));
+/**
+ * `n` KV heads: KV head i is the fixture's head i mod its count (k/v weights, biases, lora_B), so
+ * 1 is multi-query attention and num_attention_heads is plain multi-head attention.
+ */
+export function kvHeads(p: FixtureParts, n: number): void {
+  const hd = headDimOf(p.config);
+  const had = (p.config.num_key_value_heads as number | undefined) ?? (p.config.num_attention_heads as number);
+  const keep = Array.from({ length: n * hd }, (_, i) => (Math.floor(i / hd) % had) * hd + (i % hd));
   for (const l of layers(p.config)) {
     for (const m of ['k_proj', 'v_proj']) {
       keepRows(p.model, attn(l, `${m}.weight`), keep);
@@ -94,7 +99,7 @@ export function mqa(p: FixtureParts): void {
       keepRows(p.adapter, lora(l, m, 'B'), keep);
     }
   }
-  p.config.num_key_value_heads = 1;
+  p.config.num_key_value_heads = n;
 }
 
 /** An explicit head_dim `d` smaller than the fixture's: each head keeps its first d dims (q/k/v rows, o columns, q/k norms). */

@@ -8,9 +8,16 @@ import type { Kv } from './writer';
 
 export type GgufArch = 'llama' | 'qwen2' | 'qwen3';
 
-/** llama.cpp's architecture for a model (Mistral is llama there), or a refusal naming what GGUF cannot say. */
+/**
+ * llama.cpp's architecture for a model (Mistral is llama there, and so is a Qwen2 whose head_dim ×
+ * heads is not hidden_size), or a refusal naming what GGUF cannot say.
+ */
 export function ggufArch(spec: ModelSpec): GgufArch {
-  const arch: GgufArch = spec.modelType === 'mistral' ? 'llama' : spec.modelType;
+  let arch: GgufArch = spec.modelType === 'mistral' ? 'llama' : spec.modelType;
+  // llama.cpp's qwen2 sizes attn_q and attn_output as n_embd × n_embd, so a Qwen2 config with
+  // another head_dim fails to load there. Its llama graph is the same computation (optional q/k/v
+  // biases, any head_dim), the q/k row permutation standing in for Qwen2's NEOX RoPE.
+  if (arch === 'qwen2' && spec.headDim * spec.numHeads !== spec.hiddenSize) arch = 'llama';
   const fail = (msg: string): never => {
     throw new GgufExportError(`config.json: ${msg}`);
   };

@@ -17,7 +17,7 @@ import { readAdapter } from '../../engine/lora/adapter';
 import { Trainer } from '../../engine/train/trainer';
 import { DEFAULT_TRAIN, type Batch } from '../../engine/train/types';
 import { openMemorySource } from '../source';
-import { addBiases, FIXTURES, flipTiedEmbeddings, headDim, intermediateSize, mqa, padVocab, variantFiles, type Variant } from '../fixture-variants-testing';
+import { addBiases, FIXTURES, flipTiedEmbeddings, headDim, intermediateSize, kvHeads, padVocab, variantFiles, type Variant } from '../fixture-variants-testing';
 import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
 
 let llama: Llama;
@@ -91,7 +91,7 @@ const variants: Record<string, Variant> = {
   'llama, MQA (1 KV head), head_dim 8 (q width 32 < hidden 64), tied embeddings': {
     fixture: 'tiny-llama',
     change: (p) => {
-      mqa(p);
+      kvHeads(p, 1);
       headDim(p, 8);
       flipTiedEmbeddings(p);
     },
@@ -99,7 +99,7 @@ const variants: Record<string, Variant> = {
   'qwen2, MQA (k/v biases cut too), untied lm_head, rms_norm_eps 1e-2': {
     fixture: 'tiny-qwen2',
     change: (p) => {
-      mqa(p);
+      kvHeads(p, 1);
       flipTiedEmbeddings(p);
       p.config.rms_norm_eps = 1e-2;
     },
@@ -107,15 +107,16 @@ const variants: Record<string, Variant> = {
   'qwen3, MQA, head_dim 8 (q/k norms cut), untied lm_head, max_position_embeddings 32': {
     fixture: 'tiny-qwen3',
     change: (p) => {
-      mqa(p);
+      kvHeads(p, 1);
       headDim(p, 8);
       flipTiedEmbeddings(p);
       p.config.max_position_embeddings = 32;
     },
   },
-  'llama with attention_bias and mlp_bias (biases on q/k/v/o and gate/up/down)': {
+  'llama with attention_bias and mlp_bias (q/k biases permuted as their rows), head_dim 8': {
     fixture: 'tiny-llama',
     change: (p) => {
+      headDim(p, 8);
       addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
       p.config.attention_bias = true;
       p.config.mlp_bias = true;
@@ -124,7 +125,7 @@ const variants: Record<string, Variant> = {
   'mistral (the llama fixture as MistralForCausalLM, sliding_window 32), MQA': {
     fixture: 'tiny-llama',
     change: (p) => {
-      mqa(p);
+      kvHeads(p, 1);
       Object.assign(p.config, { architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 32 });
       delete p.config.attention_bias;
       delete p.config.mlp_bias;
@@ -135,6 +136,14 @@ const variants: Record<string, Variant> = {
     change: (p) => {
       padVocab(p, 520);
       intermediateSize(p, 100);
+    },
+  },
+  'qwen2, MHA (num_key_value_heads absent: 4 KV heads tiled from 2), head_dim 8 (q/k/v biases cut per head)': {
+    fixture: 'tiny-qwen2',
+    change: (p) => {
+      kvHeads(p, 4);
+      delete p.config.num_key_value_heads;
+      headDim(p, 8);
     },
   },
 };

@@ -18,7 +18,7 @@ import { openFolderSource } from '../source';
 import type { OnnxQuant } from './decoder';
 import { exportOnnx, ONNX_DTYPES } from './export';
 import { stageFolder } from './node-output';
-import { addBiases, flipTiedEmbeddings, headDim, intermediateSize, mqa, padVocab, variantFiles, type Json, type Variant } from '../fixture-variants-testing';
+import { addBiases, flipTiedEmbeddings, headDim, intermediateSize, kvHeads, padVocab, variantFiles, type Json, type Variant } from '../fixture-variants-testing';
 import { OrtDecoder } from './ort-decoder';
 
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-options-'));
@@ -61,7 +61,7 @@ const variants: Record<string, OnnxVariant> = {
   'llama, MQA (1 KV head), head_dim 8 (q width 32 < hidden 64), tied embeddings': {
     fixture: 'tiny-llama',
     change: (p) => {
-      mqa(p);
+      kvHeads(p, 1);
       headDim(p, 8);
       flipTiedEmbeddings(p);
     },
@@ -70,7 +70,7 @@ const variants: Record<string, OnnxVariant> = {
   'qwen2, MQA (k/v biases cut too), untied lm_head, rms_norm_eps 1e-2': {
     fixture: 'tiny-qwen2',
     change: (p) => {
-      mqa(p);
+      kvHeads(p, 1);
       flipTiedEmbeddings(p);
       p.config.rms_norm_eps = 1e-2;
     },
@@ -79,15 +79,16 @@ const variants: Record<string, OnnxVariant> = {
   'qwen3, MQA, head_dim 8 (q/k norms cut), untied lm_head': {
     fixture: 'tiny-qwen3',
     change: (p) => {
-      mqa(p);
+      kvHeads(p, 1);
       headDim(p, 8);
       flipTiedEmbeddings(p);
     },
     lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
   },
-  'llama with attention_bias and mlp_bias (biases on q/k/v/o and gate/up/down)': {
+  'llama with attention_bias and mlp_bias (q/k biases permuted as their rows), head_dim 8': {
     fixture: 'tiny-llama',
     change: (p) => {
+      headDim(p, 8);
       addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
       p.config.attention_bias = true;
       p.config.mlp_bias = true;
@@ -97,7 +98,7 @@ const variants: Record<string, OnnxVariant> = {
   'mistral (the llama fixture as MistralForCausalLM, sliding_window 32), MQA': {
     fixture: 'tiny-llama',
     change: (p) => {
-      mqa(p);
+      kvHeads(p, 1);
       Object.assign(p.config, { architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 32 });
       delete p.config.attention_bias;
       delete p.config.mlp_bias;
@@ -119,6 +120,15 @@ const variants: Record<string, OnnxVariant> = {
       intermediateSize(p, 100);
     },
     lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'gate_proj', 'up_proj', 'down_proj'], useRslora: false },
+  },
+  'qwen2, MHA (num_key_value_heads absent: 4 KV heads tiled from 2), head_dim 8 (q/k/v biases cut per head)': {
+    fixture: 'tiny-qwen2',
+    change: (p) => {
+      kvHeads(p, 4);
+      delete p.config.num_key_value_heads;
+      headDim(p, 8);
+    },
+    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
   },
 };
 
