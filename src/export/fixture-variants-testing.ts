@@ -81,6 +81,7 @@ function keepCols(t: Tensors, name: string, keep: number[]): void {
 const layers = (c: Json): number[] => Array.from({ length: c.num_hidden_layers as number }, (_, l) => l);
 const attn = (l: number, m: string): string => `model.layers.${l}.self_attn.${m}`;
 const lora = (l: number, m: string, ab: 'A' | 'B'): string => `base_model.model.${attn(l, m)}.lora_${ab}.weight`;
+const firstN = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 /** Rows [0, d) of each of `heads` blocks of `size` rows. */
 const headRows = (heads: number, size: number, d: number): number[] => Array.from({ length: heads * d }, (_, i) => Math.floor(i / d) * size + (i % d));
 
@@ -116,8 +117,8 @@ export function headDim(p: FixtureParts, d: number): void {
     }
     keepCols(p.model, attn(l, 'o_proj.weight'), q);
     keepCols(p.adapter, lora(l, 'o_proj', 'A'), q);
-    keepRows(p.model, attn(l, 'q_norm.weight'), headRows(1, 0, d));
-    keepRows(p.model, attn(l, 'k_norm.weight'), headRows(1, 0, d));
+    keepRows(p.model, attn(l, 'q_norm.weight'), firstN(d));
+    keepRows(p.model, attn(l, 'k_norm.weight'), firstN(d));
   }
   p.config.head_dim = d;
 }
@@ -153,7 +154,7 @@ export function addBiases(p: FixtureParts, modules: string[]): void {
 
 /** intermediate_size `n` below the fixture's: gate/up keep their first n rows, down_proj its first n columns (adapter too). */
 export function intermediateSize(p: FixtureParts, n: number): void {
-  const keep = headRows(1, 0, n);
+  const keep = firstN(n);
   for (const l of layers(p.config)) {
     for (const m of ['gate_proj', 'up_proj']) {
       keepRows(p.model, `model.layers.${l}.mlp.${m}.weight`, keep);
