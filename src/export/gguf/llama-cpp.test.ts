@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, type Llama } from 'node-llama-cpp';
-import { llamaCppProbs, maxDiff, softmax, writeFirstFile } from './llama-cpp-testing';
+import { llamaCppProbs, maxDiff, nextTokenLoss, QUANT_LOSS_BOUNDS, softmax, writeFirstFile } from './llama-cpp-testing';
 import { parseSafetensors } from '../../io/safetensors';
 import { nodeFolder } from '../../io/node-files';
 import { openFolderSource } from '../source';
@@ -51,21 +51,6 @@ function reference(fixture: string): Reference {
   return { vocab: V, rows, labels: batch.labels, probs };
 }
 
-/** The fixture's loss (mean cross-entropy of the labelled next tokens) under probabilities `p`. */
-function loss(ref: Reference, p: Float64Array[][]): number {
-  let s = 0;
-  let n = 0;
-  ref.rows.forEach((ids, b) =>
-    ids.forEach((_, t) => {
-      const next = ref.labels[b][t + 1];
-      if (next === undefined || next === -100) return;
-      s -= Math.log(p[b][t][next]);
-      n++;
-    }),
-  );
-  return s / n;
-}
-
 describe('GGUF exports in llama.cpp (node-llama-cpp, CPU)', () => {
   for (const fixture of fixtures) {
     it(`${fixture}: merged F32, and base F32 + adapter GGUF, within 1e-3 of PyTorch`, async () => {
@@ -86,17 +71,15 @@ describe('GGUF exports in llama.cpp (node-llama-cpp, CPU)', () => {
 
     it(`${fixture}: merged F16 / Q8_0 / Q4_0 within the engine's int8 / int4 loss bounds`, async () => {
       const ref = reference(fixture);
-      const refLoss = loss(ref, ref.probs);
-      // The engine's own bounds on a quantized base (reference.test.ts): first loss within 2e-3
-      // relative at int8, 4e-2 at int4. F16 is held to the int8 bound and 1e-3 in probability.
-      const bounds: Record<'f16' | 'q8_0' | 'q4_0', number> = { f16: 2e-3, q8_0: 2e-3, q4_0: 4e-2 };
+      const refLoss = nextTokenLoss(ref.probs, ref.labels);
+      // F16 is also held to 1e-3 in probability.
       const measured: Record<string, { loss_rel: number; max_prob_diff: number }> = {};
       for (const type of ['f16', 'q8_0', 'q4_0'] as const) {
         const p = await llamaCppProbs(llama, await exportFile(fixture, 'gguf', type, true), ref.rows, ref.vocab);
-        measured[type] = { loss_rel: Math.abs(loss(ref, p) - refLoss) / refLoss, max_prob_diff: maxDiff(p, ref.probs) };
+        measured[type] = { loss_rel: Math.abs(nextTokenLoss(p, ref.labels) - refLoss) / refLoss, max_prob_diff: maxDiff(p, ref.probs) };
       }
       console.log(JSON.stringify({ fixture, ...measured }));
-      for (const type of ['f16', 'q8_0', 'q4_0'] as const) expect(measured[type].loss_rel).toBeLessThanOrEqual(bounds[type]);
+      for (const type of ['f16', 'q8_0', 'q4_0'] as const) expect(measured[type].loss_rel).toBeLessThanOrEqual(QUANT_LOSS_BOUNDS[type]);
       expect(measured.f16.max_prob_diff).toBeLessThanOrEqual(1e-3);
     });
   }

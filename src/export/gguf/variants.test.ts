@@ -2,13 +2,15 @@
 // patterns; MQA, another head_dim, tied / untied LM head, rms_norm_eps), checked the same way: the
 // fixture under a changed config.json or adapter_config.json, its tensors cut to the new shape,
 // exported to GGUF and run in llama.cpp, against the studio's engine (itself held to PyTorch by the
-// reference tests) on the same inputs.
+// reference tests) on the same inputs. Each variant is also exported merged as F16 / Q8_0 / Q4_0 and
+// held to the engine's int8 / int4 loss bounds, its tensor types read back from the file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, type Llama } from 'node-llama-cpp';
-import { llamaCppProbs, maxDiff, softmax, writeFirstFile } from './llama-cpp-testing';
+import { gguf, GGMLQuantizationType } from '@huggingface/gguf';
+import { llamaCppProbs, maxDiff, nextTokenLoss, QUANT_LOSS_BOUNDS, softmax, writeFirstFile } from './llama-cpp-testing';
 import { createNodeGpu } from '../../gpu/node';
 import type { Gpu } from '../../gpu/gpu';
 import { loadModelWeights, memoryFolder, type ModelFolder } from '../../engine/model/weights';
@@ -19,6 +21,7 @@ import { DEFAULT_TRAIN, type Batch } from '../../engine/train/types';
 import { openMemorySource } from '../source';
 import { addBiases, FIXTURES, flipTiedEmbeddings, headDim, intermediateSize, kvHeads, padVocab, variantFiles, type Variant } from '../fixture-variants-testing';
 import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
+import type { ExportType } from './ggml-types';
 
 let llama: Llama;
 let dir: string;
@@ -57,12 +60,39 @@ async function engineProbs(v: Variant, tokens: number[]): Promise<Float64Array[]
   }
 }
 
-async function exportVariant(v: Variant, format: GgufFormat, withAdapter: boolean, tag: string): Promise<string> {
+/** The engine's probabilities per variant, computed once for the F32 and the quantized checks. */
+const engineRuns = new Map<Variant, Promise<Float64Array[]>>();
+const engineProbsOf = (v: Variant): Promise<Float64Array[]> => {
+  if (!engineRuns.has(v)) engineRuns.set(v, engineProbs(v, ids(v.fixture)));
+  return engineRuns.get(v)!;
+};
+
+/** Writes the export's GGUF file; its path and the export's warnings. */
+async function exportWithWarnings(v: Variant, format: GgufFormat, withAdapter: boolean, tag: string, type: ExportType): Promise<{ path: string; warnings: string[] }> {
   const { model, adapter } = await folders(v);
   const spec = parseModelConfig(JSON.parse(await model.text('config.json')));
   const src = await openMemorySource(spec, await loadModelWeights(model, spec), { name: v.fixture, adapter: withAdapter ? adapter : null });
-  const plan = planGgufExport(src, await readTokenizerFiles(model), format, 'f32');
-  return writeFirstFile(plan, join(dir, `${tag.replace(/[^\w.-]+/g, '_')}-${plan.files[0].name}`));
+  const plan = planGgufExport(src, await readTokenizerFiles(model), format, type);
+  return { path: await writeFirstFile(plan, join(dir, `${tag.replace(/[^\w.-]+/g, '_')}-${type}-${plan.files[0].name}`)), warnings: plan.warnings };
+}
+
+const exportVariant = async (v: Variant, format: GgufFormat, withAdapter: boolean, tag: string): Promise<string> => (await exportWithWarnings(v, format, withAdapter, tag, 'f32')).path;
+
+/**
+ * The GGUF names of the matrices whose HF rows (ggml's ne[0]) are not a multiple of ggml's 32-wide
+ * blocks, from the variant's config.json: they cannot be Q8_0 / Q4_0.
+ */
+function unblockable(v: Variant): Set<string> {
+  const c = JSON.parse(variantFiles(v).model['config.json'] as string) as Record<string, number>;
+  const headDim = c.head_dim ?? c.hidden_size / c.num_attention_heads;
+  const odd = (n: number): boolean => n % 32 !== 0;
+  const names = new Set<string>();
+  if (odd(c.hidden_size)) throw new Error(`unblockable: hidden_size ${c.hidden_size}: every matrix would fall back; no variant has it`);
+  for (let l = 0; l < c.num_hidden_layers; l++) {
+    if (odd(c.num_attention_heads * headDim)) names.add(`blk.${l}.attn_output.weight`);
+    if (odd(c.intermediate_size)) names.add(`blk.${l}.ffn_down.weight`);
+  }
+  return names;
 }
 
 /** llama.cpp's probabilities for one row. */
@@ -152,7 +182,7 @@ describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine'
   for (const [name, v] of Object.entries(variants)) {
     it(`${name}: merged F32 and base + adapter GGUF within 1e-3 of the engine`, async () => {
       const tokens = ids(v.fixture);
-      const want = await engineProbs(v, tokens);
+      const want = await engineProbsOf(v);
       const V = want[0].length;
       const merged = diff(await probs(await exportVariant(v, 'gguf', true, name), tokens, V), want);
       const withAdapter = diff(
@@ -167,6 +197,32 @@ describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine'
       expect(merged).toBeLessThanOrEqual(1e-3);
       expect(withAdapter).toBeLessThanOrEqual(1e-3);
       expect(plain).toBeGreaterThan(5e-3);
+    });
+
+    it(`${name}: merged F16 / Q8_0 / Q4_0 within the engine's int8 / int4 loss bounds, tensor types as the export says`, async () => {
+      const tokens = ids(v.fixture);
+      const want = await engineProbsOf(v);
+      const engineLoss = nextTokenLoss([want], [tokens]);
+      const fallback = unblockable(v);
+      const measured: Record<string, { loss_rel: number; max_prob_diff: number; f16_fallback: number }> = {};
+      for (const type of ['f16', 'q8_0', 'q4_0'] as const) {
+        const { path, warnings } = await exportWithWarnings(v, 'gguf', true, name, type);
+        // The file as read back: 1-D tensors F32, matrices of the requested type, those with rows
+        // ggml cannot block F16 (and the export's warning counts them).
+        const want2d = { f16: GGMLQuantizationType.F16, q8_0: GGMLQuantizationType.Q8_0, q4_0: GGMLQuantizationType.Q4_0 }[type];
+        const { tensorInfos } = await gguf(path, { allowLocalFile: true });
+        const expected = (t: (typeof tensorInfos)[number]): GGMLQuantizationType =>
+          t.n_dims === 1 ? GGMLQuantizationType.F32 : fallback.has(t.name) ? GGMLQuantizationType.F16 : want2d;
+        expect(tensorInfos.map((t) => [t.name, t.dtype])).toEqual(tensorInfos.map((t) => [t.name, expected(t)]));
+        const warned = warnings.filter((w) => w.includes('not a multiple of 32'));
+        expect(warned).toEqual(type !== 'f16' && fallback.size ? [expect.stringMatching(new RegExp(`^${fallback.size} tensors .* written F16: ${[...fallback][0].replace(/\./g, '\\.')}`))] : []);
+        // What llama.cpp loads and computes from that file.
+        const p = await probs(path, tokens, want[0].length);
+        measured[type] = { loss_rel: Math.abs(nextTokenLoss([p], [tokens]) - engineLoss) / engineLoss, max_prob_diff: diff(p, want), f16_fallback: type === 'f16' ? 0 : fallback.size };
+      }
+      console.log(JSON.stringify({ variant: name, ...measured }));
+      for (const type of ['f16', 'q8_0', 'q4_0'] as const) expect(measured[type].loss_rel).toBeLessThanOrEqual(QUANT_LOSS_BOUNDS[type]);
+      expect(measured.f16.max_prob_diff).toBeLessThanOrEqual(1e-3);
     });
   }
 
