@@ -1,6 +1,8 @@
 // Options and shapes the fixtures do not exercise, each against the engine's own forward (GPU) on
 // the same config and adapter: RoPE llama3 and yarn, rank_pattern / alpha_pattern, rsLoRA, a layer
 // subset and a partial target list; MQA, another head_dim, tied / untied LM head, rms_norm_eps; f32 (merged) and int4 (LoRA branch per site, its own r and scale).
+// Each change must be visible: the f32 export of the unchanged fixture (its own adapter, same
+// settings and seed) on the same input is farther from the variant's engine logits than the bound.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { nodeFolder } from '../../io/node-files';
 import { testGpu } from '../../engine/kernels/testing';
 import { initLoraTensors, readAdapter, writeAdapter } from '../../engine/lora/adapter';
 import type { LoraSettings } from '../../engine/lora/config';
+import type { ModelSpec } from '../../engine/model/spec';
 import { mulberry32 } from '../../util/prng';
 import { loadModelFolder } from '../../engine/model/weights';
 import { Trainer } from '../../engine/train/trainer';
@@ -18,7 +21,7 @@ import { openFolderSource } from '../source';
 import type { OnnxQuant } from './decoder';
 import { exportOnnx, ONNX_DTYPES } from './export';
 import { stageFolder } from './node-output';
-import { addBiases, flipTiedEmbeddings, headDim, intermediateSize, kvHeads, padVocab, variantFiles, type Json, type Variant } from '../fixture-variants-testing';
+import { addBiases, FIXTURES, flipTiedEmbeddings, headDim, intermediateSize, kvHeads, padVocab, variantFiles, type Json, type Variant } from '../fixture-variants-testing';
 import { OrtDecoder } from './ort-decoder';
 
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-options-'));
@@ -140,24 +143,47 @@ function makeVariant(key: string, v: Variant): { model: string; adapter: string 
   return { model, adapter: join(model, '..', 'adapter') };
 }
 
+/** Writes a random adapter of `lora` for `spec` into `dir` (lora_B non-zero, fixed seeds). */
+function writeRandomAdapter(spec: ModelSpec, lora: LoraSettings, dir: string): void {
+  const tensors = initLoraTensors(spec, lora, 7);
+  const rand = mulberry32(11);
+  for (const [k, t] of tensors) if (k.endsWith('lora_B.weight')) for (let i = 0; i < t.data.length; i++) t.data[i] = (rand() - 0.5) * 0.2;
+  const written = writeAdapter(spec, lora, tensors, null);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'adapter_config.json'), written.config);
+  writeFileSync(join(dir, 'adapter_model.safetensors'), written.safetensors);
+}
+
+/** Exports `modelDir` (with the adapter in `adapterDir`) to `out` and returns its ONNX decoder's logits on `ids`. */
+async function onnxLogits(modelDir: string, adapterDir: string, spec: ModelSpec, quant: OnnxQuant, out: string, ids: number[]): Promise<Float32Array> {
+  const model = nodeFolder(modelDir);
+  const staged = await stageFolder(out);
+  await exportOnnx(await openFolderSource(model, { adapter: nodeFolder(adapterDir) }), model, quant, staged.files);
+  await staged.commit();
+  const decoder = await OrtDecoder.create(ort, new Uint8Array(readFileSync(join(out, 'onnx', ONNX_DTYPES[quant].file))), spec);
+  const { logits } = await decoder.forward([ids], [ids.map((_, i) => i)], [ids.map(() => 1)]);
+  return logits;
+}
+
+/** The largest |a - b| over T positions, on the first `cols` of each position's a / b columns. */
+function maxLogitDiff(a: ArrayLike<number>, aV: number, b: ArrayLike<number>, bV: number, T: number, cols: number): number {
+  let err = 0;
+  for (let t = 0; t < T; t++) for (let i = 0; i < cols; i++) err = Math.max(err, Math.abs(a[t * aV + i] - b[t * bV + i]));
+  return err;
+}
+
+const BOUND = 2e-3;
+
 describe('ONNX export options against the engine', () => {
   for (const [key, v] of Object.entries(variants)) {
     it(key, async () => {
       const paths = makeVariant(key, v);
       const { spec, weights } = await loadModelFolder(nodeFolder(paths.model));
-      const tensors = initLoraTensors(spec, v.lora, 7);
-      const rand = mulberry32(11);
-      for (const [k, t] of tensors) if (k.endsWith('lora_B.weight')) for (let i = 0; i < t.data.length; i++) t.data[i] = (rand() - 0.5) * 0.2;
-      const written = writeAdapter(spec, v.lora, tensors, null);
-      mkdirSync(paths.adapter, { recursive: true });
-      writeFileSync(join(paths.adapter, 'adapter_config.json'), written.config);
-      writeFileSync(join(paths.adapter, 'adapter_model.safetensors'), written.safetensors);
+      writeRandomAdapter(spec, v.lora, paths.adapter);
       const adapter = await readAdapter(nodeFolder(paths.adapter), spec);
 
       const T = 24;
       const ids = Array.from({ length: T }, (_, i) => (i * 37 + 11) % spec.vocabSize);
-      const positions = [ids.map((_, i) => i)];
-      const mask = [ids.map(() => 1)];
       const gpu = await testGpu();
       for (const quant of ['none', 'int4'] as const satisfies readonly OnnxQuant[]) {
         const trainer = await Trainer.create(gpu, { spec, weights }, adapter.settings, DEFAULT_TRAIN, { maxBatch: 1, maxSeq: T, initAdapter: adapter.tensors, quant });
@@ -165,17 +191,26 @@ describe('ONNX export options against the engine', () => {
         const engine = await trainer.logits({ B: 1, T, inputIds, attentionMask: new Int32Array(T).fill(1), labels: inputIds });
         trainer.destroy();
 
-        const out = join(paths.model, '..', `onnx-${quant}`);
-        const model = nodeFolder(paths.model);
-        const staged = await stageFolder(out);
-        await exportOnnx(await openFolderSource(model, { adapter: nodeFolder(paths.adapter) }), model, quant, staged.files);
-        await staged.commit();
-        const decoder = await OrtDecoder.create(ort, new Uint8Array(readFileSync(join(out, 'onnx', ONNX_DTYPES[quant].file))), spec);
-        const { logits } = await decoder.forward([ids], positions, mask);
-        let err = 0;
-        for (let i = 0; i < engine.length; i++) err = Math.max(err, Math.abs(logits[i] - engine[i]));
+        const logits = await onnxLogits(paths.model, paths.adapter, spec, quant, join(paths.model, '..', `onnx-${quant}`), ids);
+        const err = maxLogitDiff(logits, spec.vocabSize, engine, spec.vocabSize, T, spec.vocabSize);
         console.log(`${key} ${quant}: onnx vs engine ${err.toExponential(2)}`);
-        expect(err).toBeLessThanOrEqual(2e-3);
+        expect(err).toBeLessThanOrEqual(BOUND);
+
+        if (quant === 'none') {
+          // The change is visible. Every variant is comparable: the graph's inputs (ids, positions,
+          // mask) and its logits per position do not depend on the inner shapes the variants change
+          // (KV heads, head_dim, biases, intermediate_size); a padded vocab_size only adds logits,
+          // compared over the fixture's own vocabulary (the input ids are all below it).
+          const fixtureModel = join(FIXTURES, v.fixture, 'model');
+          const plain = await loadModelFolder(nodeFolder(fixtureModel));
+          if (ids.some((id) => id >= plain.spec.vocabSize)) throw new Error(`${key}: an input id is outside the unchanged fixture's vocabulary`);
+          const plainAdapter = join(paths.model, '..', 'plain-adapter');
+          writeRandomAdapter(plain.spec, v.lora, plainAdapter);
+          const plainLogits = await onnxLogits(fixtureModel, plainAdapter, plain.spec, 'none', join(paths.model, '..', 'onnx-plain'), ids);
+          const unchanged = maxLogitDiff(plainLogits, plain.spec.vocabSize, engine, spec.vocabSize, T, Math.min(plain.spec.vocabSize, spec.vocabSize));
+          console.log(`${key}: unchanged fixture's onnx vs engine ${unchanged.toExponential(2)}`);
+          expect(unchanged).toBeGreaterThan(5 * BOUND);
+        }
       }
     }, 600_000);
   }
