@@ -183,3 +183,76 @@ export function padVocab(p: FixtureParts, n: number): void {
   }
   p.config.vocab_size = n;
 }
+
+// ---- the shape variants both export tests run (ONNX against the engine; GGUF in llama.cpp)
+
+/** Shapes no fixture has, cut from the fixtures' weights (and adapter_final's). */
+export const SHAPE_VARIANTS = {
+  'llama, MQA (1 KV head), head_dim 8 (q width 32 < hidden 64), tied embeddings': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      kvHeads(p, 1);
+      headDim(p, 8);
+      flipTiedEmbeddings(p);
+    },
+  },
+  'qwen2, MQA (k/v biases cut too), untied lm_head, rms_norm_eps 1e-2': {
+    fixture: 'tiny-qwen2',
+    change: (p) => {
+      kvHeads(p, 1);
+      flipTiedEmbeddings(p);
+      p.config.rms_norm_eps = 1e-2;
+    },
+  },
+  'qwen3, MQA, head_dim 8 (q/k norms cut), untied lm_head, max_position_embeddings 32': {
+    fixture: 'tiny-qwen3',
+    change: (p) => {
+      kvHeads(p, 1);
+      headDim(p, 8);
+      flipTiedEmbeddings(p);
+      p.config.max_position_embeddings = 32;
+    },
+  },
+  'llama with attention_bias and mlp_bias (q/k biases permuted as their rows), head_dim 8': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      headDim(p, 8);
+      addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
+      p.config.attention_bias = true;
+      p.config.mlp_bias = true;
+    },
+  },
+  'mistral (the llama fixture as MistralForCausalLM, sliding_window 32), MQA': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      kvHeads(p, 1);
+      Object.assign(p.config, { architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 32 });
+      delete p.config.attention_bias;
+      delete p.config.mlp_bias;
+    },
+  },
+  'qwen3 with attention_bias (biases on q/k/v/o)': {
+    fixture: 'tiny-qwen3',
+    change: (p) => {
+      addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj']);
+      p.config.attention_bias = true;
+    },
+  },
+  'llama, vocab_size 520 (8 ids no token has), intermediate_size 100': {
+    fixture: 'tiny-llama',
+    change: (p) => {
+      padVocab(p, 520);
+      intermediateSize(p, 100);
+    },
+  },
+  'qwen2, MHA (num_key_value_heads absent: 4 KV heads tiled from 2), head_dim 8 (q/k/v biases cut per head)': {
+    fixture: 'tiny-qwen2',
+    change: (p) => {
+      kvHeads(p, 4);
+      delete p.config.num_key_value_heads;
+      headDim(p, 8);
+    },
+  },
+} satisfies Record<string, Variant>;
+
+export type ShapeVariantName = keyof typeof SHAPE_VARIANTS;

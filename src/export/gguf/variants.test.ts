@@ -19,7 +19,7 @@ import { readAdapter } from '../../engine/lora/adapter';
 import { Trainer } from '../../engine/train/trainer';
 import { DEFAULT_TRAIN, type Batch } from '../../engine/train/types';
 import { openMemorySource } from '../source';
-import { addBiases, FIXTURES, flipTiedEmbeddings, headDim, intermediateSize, kvHeads, padVocab, variantFiles, type Variant } from '../fixture-variants-testing';
+import { FIXTURES, SHAPE_VARIANTS, variantFiles, type ShapeVariantName, type Variant } from '../fixture-variants-testing';
 import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
 import type { ExportType } from './ggml-types';
 
@@ -104,6 +104,7 @@ const diff = (a: Float64Array[], b: Float64Array[]): number => maxDiff([a], [b])
 // Two combined variants keep the engine runs (SwiftShader) few: llama's interleaved RoPE with
 // llama3 scaling (the rope_freqs tensor) and an rsLoRA adapter with an alpha pattern (folded into
 // lora_b); qwen2's NEOX RoPE with yarn and an explicit attention_factor.
+const QWEN3_BIAS: ShapeVariantName = 'qwen3 with attention_bias (biases on q/k/v/o)';
 const variants: Record<string, Variant> = {
   'llama, rope llama3, rsLoRA + alpha_pattern': {
     fixture: 'tiny-llama',
@@ -117,65 +118,8 @@ const variants: Record<string, Variant> = {
     fixture: 'tiny-qwen2',
     change: ({ config }) => void (config.rope_scaling = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 128, attention_factor: 1.5 }),
   },
-  // Shapes no fixture has, cut from the fixtures' weights (and adapter_final's).
-  'llama, MQA (1 KV head), head_dim 8 (q width 32 < hidden 64), tied embeddings': {
-    fixture: 'tiny-llama',
-    change: (p) => {
-      kvHeads(p, 1);
-      headDim(p, 8);
-      flipTiedEmbeddings(p);
-    },
-  },
-  'qwen2, MQA (k/v biases cut too), untied lm_head, rms_norm_eps 1e-2': {
-    fixture: 'tiny-qwen2',
-    change: (p) => {
-      kvHeads(p, 1);
-      flipTiedEmbeddings(p);
-      p.config.rms_norm_eps = 1e-2;
-    },
-  },
-  'qwen3, MQA, head_dim 8 (q/k norms cut), untied lm_head, max_position_embeddings 32': {
-    fixture: 'tiny-qwen3',
-    change: (p) => {
-      kvHeads(p, 1);
-      headDim(p, 8);
-      flipTiedEmbeddings(p);
-      p.config.max_position_embeddings = 32;
-    },
-  },
-  'llama with attention_bias and mlp_bias (q/k biases permuted as their rows), head_dim 8': {
-    fixture: 'tiny-llama',
-    change: (p) => {
-      headDim(p, 8);
-      addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
-      p.config.attention_bias = true;
-      p.config.mlp_bias = true;
-    },
-  },
-  'mistral (the llama fixture as MistralForCausalLM, sliding_window 32), MQA': {
-    fixture: 'tiny-llama',
-    change: (p) => {
-      kvHeads(p, 1);
-      Object.assign(p.config, { architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 32 });
-      delete p.config.attention_bias;
-      delete p.config.mlp_bias;
-    },
-  },
-  'llama, vocab_size 520 (8 ids no token has), intermediate_size 100': {
-    fixture: 'tiny-llama',
-    change: (p) => {
-      padVocab(p, 520);
-      intermediateSize(p, 100);
-    },
-  },
-  'qwen2, MHA (num_key_value_heads absent: 4 KV heads tiled from 2), head_dim 8 (q/k/v biases cut per head)': {
-    fixture: 'tiny-qwen2',
-    change: (p) => {
-      kvHeads(p, 4);
-      delete p.config.num_key_value_heads;
-      headDim(p, 8);
-    },
-  },
+  // Shapes no fixture has; llama.cpp cannot load the qwen3 attention_bias one (its refusal is below).
+  ...Object.fromEntries(Object.entries(SHAPE_VARIANTS).filter(([name]) => name !== QWEN3_BIAS)),
 };
 
 describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine', () => {
@@ -229,13 +173,7 @@ describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine'
   // llama.cpp's qwen3 loads no o_proj bias (an extra tensor fails the load), and the bias cannot be
   // folded elsewhere: the export must say so rather than write a file llama.cpp rejects.
   it('qwen3 with attention_bias (an o_proj bias) is refused by name', async () => {
-    const v: Variant = {
-      fixture: 'tiny-qwen3',
-      change: (p) => {
-        addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj']);
-        p.config.attention_bias = true;
-      },
-    };
+    const v = SHAPE_VARIANTS[QWEN3_BIAS];
     await expect(exportVariant(v, 'gguf', true, 'qwen3-bias')).rejects.toThrow(/Qwen3ForCausalLM with attention_bias on o_proj has no llama.cpp equivalent/);
   });
 });

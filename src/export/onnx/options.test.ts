@@ -21,7 +21,7 @@ import { openFolderSource } from '../source';
 import type { OnnxQuant } from './decoder';
 import { exportOnnx, ONNX_DTYPES } from './export';
 import { stageFolder } from './node-output';
-import { addBiases, FIXTURES, flipTiedEmbeddings, headDim, intermediateSize, kvHeads, padVocab, variantFiles, type Json, type Variant } from '../fixture-variants-testing';
+import { FIXTURES, SHAPE_VARIANTS, variantFiles, type Json, type ShapeVariantName, type Variant } from '../fixture-variants-testing';
 import { OrtDecoder } from './ort-decoder';
 
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-options-'));
@@ -38,6 +38,18 @@ const setRope = (config: Json, parameters: Json): void => {
   delete config.rope_theta;
   delete config.rope_scaling;
   config.rope_parameters = parameters;
+};
+
+/** The random adapter each shape variant trains (the shared list's adapter_final is not used here). */
+const SHAPE_LORA: Record<ShapeVariantName, LoraSettings> = {
+  'llama, MQA (1 KV head), head_dim 8 (q width 32 < hidden 64), tied embeddings': { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj'], useRslora: false },
+  'qwen2, MQA (k/v biases cut too), untied lm_head, rms_norm_eps 1e-2': { r: 4, alpha: 16, dropout: 0, targetModules: ['k_proj', 'v_proj', 'o_proj', 'down_proj'], useRslora: false },
+  'qwen3, MQA, head_dim 8 (q/k norms cut), untied lm_head, max_position_embeddings 32': { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
+  'llama with attention_bias and mlp_bias (q/k biases permuted as their rows), head_dim 8': { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'o_proj', 'gate_proj', 'down_proj'], useRslora: false },
+  'mistral (the llama fixture as MistralForCausalLM, sliding_window 32), MQA': { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'o_proj', 'gate_proj', 'down_proj'], useRslora: false },
+  'qwen3 with attention_bias (biases on q/k/v/o)': { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'o_proj', 'gate_proj', 'down_proj'], useRslora: false },
+  'llama, vocab_size 520 (8 ids no token has), intermediate_size 100': { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'gate_proj', 'up_proj', 'down_proj'], useRslora: false },
+  'qwen2, MHA (num_key_value_heads absent: 4 KV heads tiled from 2), head_dim 8 (q/k/v biases cut per head)': { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
 };
 
 const variants: Record<string, OnnxVariant> = {
@@ -60,79 +72,8 @@ const variants: Record<string, OnnxVariant> = {
     change: ({ config }) => setRope(config, { rope_type: 'yarn', rope_theta: 1000000, factor: 4, original_max_position_embeddings: 128 }),
     lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['k_proj', 'o_proj', 'gate_proj', 'up_proj'], useRslora: false, alphaPattern: { 'layers\\.0\\..*k_proj': 16 } },
   },
-  // Shapes no fixture has, cut from the fixtures' weights.
-  'llama, MQA (1 KV head), head_dim 8 (q width 32 < hidden 64), tied embeddings': {
-    fixture: 'tiny-llama',
-    change: (p) => {
-      kvHeads(p, 1);
-      headDim(p, 8);
-      flipTiedEmbeddings(p);
-    },
-    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj'], useRslora: false },
-  },
-  'qwen2, MQA (k/v biases cut too), untied lm_head, rms_norm_eps 1e-2': {
-    fixture: 'tiny-qwen2',
-    change: (p) => {
-      kvHeads(p, 1);
-      flipTiedEmbeddings(p);
-      p.config.rms_norm_eps = 1e-2;
-    },
-    lora: { r: 4, alpha: 16, dropout: 0, targetModules: ['k_proj', 'v_proj', 'o_proj', 'down_proj'], useRslora: false },
-  },
-  'qwen3, MQA, head_dim 8 (q/k norms cut), untied lm_head': {
-    fixture: 'tiny-qwen3',
-    change: (p) => {
-      kvHeads(p, 1);
-      headDim(p, 8);
-      flipTiedEmbeddings(p);
-    },
-    lora: { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
-  },
-  'llama with attention_bias and mlp_bias (q/k biases permuted as their rows), head_dim 8': {
-    fixture: 'tiny-llama',
-    change: (p) => {
-      headDim(p, 8);
-      addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
-      p.config.attention_bias = true;
-      p.config.mlp_bias = true;
-    },
-    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'o_proj', 'gate_proj', 'down_proj'], useRslora: false },
-  },
-  'mistral (the llama fixture as MistralForCausalLM, sliding_window 32), MQA': {
-    fixture: 'tiny-llama',
-    change: (p) => {
-      kvHeads(p, 1);
-      Object.assign(p.config, { architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 32 });
-      delete p.config.attention_bias;
-      delete p.config.mlp_bias;
-    },
-    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'o_proj', 'gate_proj', 'down_proj'], useRslora: false },
-  },
-  'qwen3 with attention_bias (biases on q/k/v/o)': {
-    fixture: 'tiny-qwen3',
-    change: (p) => {
-      addBiases(p, ['q_proj', 'k_proj', 'v_proj', 'o_proj']);
-      p.config.attention_bias = true;
-    },
-    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'o_proj', 'gate_proj', 'down_proj'], useRslora: false },
-  },
-  'llama, vocab_size 520 (8 ids no token has), intermediate_size 100': {
-    fixture: 'tiny-llama',
-    change: (p) => {
-      padVocab(p, 520);
-      intermediateSize(p, 100);
-    },
-    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'gate_proj', 'up_proj', 'down_proj'], useRslora: false },
-  },
-  'qwen2, MHA (num_key_value_heads absent: 4 KV heads tiled from 2), head_dim 8 (q/k/v biases cut per head)': {
-    fixture: 'tiny-qwen2',
-    change: (p) => {
-      kvHeads(p, 4);
-      delete p.config.num_key_value_heads;
-      headDim(p, 8);
-    },
-    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
-  },
+  // Shapes no fixture has, cut from the fixtures' weights, each with its own random adapter.
+  ...Object.fromEntries(Object.entries(SHAPE_VARIANTS).map(([name, v]) => [name, { ...v, lora: SHAPE_LORA[name as ShapeVariantName] }])),
 };
 
 /** The variant's model folder on disk, and where its adapter goes. */
