@@ -21,20 +21,26 @@ import { studioRecipeZip } from './studio';
 const MODEL = '../shared/fixtures/reference/tiny-llama/model';
 const DATA = 'public/demo/sample.jsonl';
 
+/** The demo sample on tiny-llama, prepared as the worker prepares it, and a 4-step run's settings. */
+async function sampleRun(checkpointEvery: number) {
+  const tok = loadModelTokenizer(MODEL);
+  const spec = await loadModelSpec(nodeFolder(MODEL));
+  // The worker prepares without a max length; the run cuts to settings.maxLength (trainValidationSplit).
+  const prepared = await prepareDataset(openDataFile(DATA), tok, { fileName: DATA });
+  const settings: TrainSettings = {
+    lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false },
+    train: { ...DEFAULT_TRAIN, maxSteps: 4, gradAccum: 2, seed: 3 },
+    batchSize: 2,
+    maxLength: 40,
+    checkpointEvery,
+    validationExamples: 3,
+  };
+  return { tok, spec, prepared, settings };
+}
+
 describe('studioRecipeZip', () => {
   it("zips the recipe folder whose train.jsonl is the worker run's plan, step by step", async () => {
-    const tok = loadModelTokenizer(MODEL);
-    const spec = await loadModelSpec(nodeFolder(MODEL));
-    // The worker prepares without a max length; the run cuts to settings.maxLength (trainValidationSplit).
-    const prepared = await prepareDataset(openDataFile(DATA), tok, { fileName: DATA });
-    const settings: TrainSettings = {
-      lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false },
-      train: { ...DEFAULT_TRAIN, maxSteps: 4, gradAccum: 2, seed: 3 },
-      batchSize: 2,
-      maxLength: 40,
-      checkpointEvery: 0,
-      validationExamples: 3,
-    };
+    const { tok, spec, prepared, settings } = await sampleRun(0);
     const zip = studioRecipeZip({
       settings,
       spec,
@@ -75,17 +81,7 @@ describe('studioRecipeZip', () => {
   });
 
   it("from Past runs, continues the run's checkpoint: the steps left, its adapter and moments", async () => {
-    const tok = loadModelTokenizer(MODEL);
-    const spec = await loadModelSpec(nodeFolder(MODEL));
-    const prepared = await prepareDataset(openDataFile(DATA), tok, { fileName: DATA });
-    const settings: TrainSettings = {
-      lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false },
-      train: { ...DEFAULT_TRAIN, maxSteps: 4, gradAccum: 2, seed: 3 },
-      batchSize: 2,
-      maxLength: 40,
-      checkpointEvery: 2,
-      validationExamples: 3,
-    };
+    const { tok, spec, prepared, settings } = await sampleRun(2);
     const n = loraLayout(spec, settings.lora).totalFloats;
     const params = Float32Array.from({ length: n }, (_, i) => i); // a tensor's first value is its offset
     const state = { step: 2, params, m: params.map((x) => x + 0.25), v: params.map((x) => x + 0.5) };
