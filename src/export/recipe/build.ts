@@ -12,7 +12,6 @@ import { RecipeError, type RecipeJob } from './settings';
 
 export type RecipeFiles = Map<string, string | Uint8Array>;
 
-
 export interface RecipeInputs {
   job: RecipeJob;
   spec: ModelSpec;
@@ -86,10 +85,11 @@ function continuedState(run: NonNullable<RecipeJob['fromRun']>, inp: RecipeInput
   }
   const total = inp.planned.plan.totalSteps;
   if (state.step >= total) throw new RecipeError(`--from-run ${run.from}: the run has done ${state.step} of its ${total} steps; nothing is left to continue (give --max-steps or --epochs beyond it)`);
+  const params = unpackLora(layout, state.params);
   const moments = [unpackLora(layout, state.m), unpackLora(layout, state.v)];
-  const tensors = [...unpackLora(layout, state.params).keys()].flatMap((key) =>
+  const tensors = [...params.keys()].flatMap((key) =>
     MOMENT_SUFFIXES.map((suffix, i) => ({ name: `${key}.${suffix}`, dtype: 'F32' as const, ...moments[i].get(key)! })),
   );
   const optimizer = writeSafetensors(tensors, { format: 'lora-studio-adamw', step: String(state.step) }, OPTIMIZER_FILE);
-  return { params: unpackLora(layout, state.params), optimizer };
+  return { params, optimizer };
 }
