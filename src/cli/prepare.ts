@@ -123,7 +123,7 @@ export async function run(args: string[]): Promise<number> {
       trainOn,
       txtMode,
       skipInvalid: bools.has('skip-invalid'),
-      addBos: bools.has('add-bos'),
+      addBos: bools.has('add-bos') ? true : undefined, // else the tokenizer's own rule
     });
   } catch (e) {
     if (e instanceof DatasetError) {

@@ -9,7 +9,11 @@ export type TrainOn = 'assistant' | 'all';
 
 export interface EncodeOptions {
   trainOn?: TrainOn;
-  /** Prepend BOS to text and completion examples (chat templates write their own). Default false. */
+  /**
+   * Whether a sequence starts with BOS. Default: the tokenizer's own rule (`ModelTokenizer.addsBos`:
+   * Gemma and Llama yes, Qwen no); true adds it where the tokenizer would not. Never two: a BOS the
+   * chat template wrote counts (see `ModelTokenizer.withBos`).
+   */
   addBos?: boolean;
 }
 
@@ -28,6 +32,8 @@ export interface EncodedExample {
  * - completion (and Alpaca): [BOS?] + encode(prompt) + encode(completion) + [EOS], each part
  *   tokenized on its own (the prompt as it is at inference), loss on completion + EOS.
  * - text: [BOS?] + encode(text) + [EOS], all trained.
+ * [BOS?] is the one rule of ModelTokenizer.withBos for every kind: one BOS first when the tokenizer
+ * adds it (or `addBos`), never two (a template's own `{{ bos_token }}` counts).
  */
 export function encodeExample(
   ex: Example,
@@ -36,25 +42,24 @@ export function encodeExample(
   warn?: (msg: string) => void,
 ): EncodedExample {
   const all = opts.trainOn === 'all';
-  const bos = opts.addBos && tok.bosId !== null ? [tok.bosId] : [];
   const eos = tok.eosId !== null ? [tok.eosId] : [];
   switch (ex.kind) {
     case 'text': {
-      const ids = [...bos, ...tok.encode(ex.text), ...eos];
+      const ids = [...tok.withBos(tok.encode(ex.text), opts.addBos), ...eos];
       return { inputIds: Int32Array.from(ids), trainMask: new Uint8Array(ids.length).fill(1) };
     }
     case 'completion': {
-      const p = tok.encode(ex.prompt);
+      const p = tok.withBos(tok.encode(ex.prompt), opts.addBos);
       const c = tok.encode(ex.completion);
-      const ids = [...bos, ...p, ...c, ...eos];
+      const ids = [...p, ...c, ...eos];
       const mask = new Uint8Array(ids.length).fill(1);
-      if (!all) mask.fill(0, 0, bos.length + p.length);
+      if (!all) mask.fill(0, 0, p.length);
       return { inputIds: Int32Array.from(ids), trainMask: mask };
     }
     case 'chat': {
       const t = tok.template;
       if (all) {
-        const ids = tok.encode(t.render(ex.messages));
+        const ids = tok.withBos(tok.encode(t.render(ex.messages)), opts.addBos);
         return { inputIds: Int32Array.from(ids), trainMask: new Uint8Array(ids.length).fill(1) };
       }
       let rendered = t.renderWithGenerationSpans(ex.messages);
@@ -69,7 +74,10 @@ export function encodeExample(
         spans = assistantSpansByPrefix(t, ex.messages, text, tok.endOfTurn, warn);
       }
       const { ids, mask } = tok.encodeWithSpanMask(text, spans);
-      return { inputIds: Int32Array.from(ids), trainMask: mask };
+      const withBos = tok.withBos(ids, opts.addBos); // one longer when the template wrote no BOS
+      const trainMask = new Uint8Array(withBos.length);
+      trainMask.set(mask, withBos.length - ids.length);
+      return { inputIds: Int32Array.from(withBos), trainMask };
     }
   }
 }

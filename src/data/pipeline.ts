@@ -23,7 +23,7 @@ export interface PrepareOptions {
   trainOn?: TrainOn;
   /** Skip and count bad records instead of refusing the dataset. */
   skipInvalid?: boolean;
-  /** Prepend BOS to text and completion examples. Default false. */
+  /** Whether sequences start with BOS (EncodeOptions.addBos); default: the tokenizer's own rule. */
   addBos?: boolean;
   /** Stop after this many valid examples (a quick preview). */
   limit?: number;

@@ -53,6 +53,15 @@ function checkTokenizerSizes(model: Obj): void {
   }
 }
 
+/** Whether a tokenizer.json post_processor (or one in its Sequence) puts `token` first in a single sequence. */
+function postProcessorStartsWith(pp: unknown, token: string): boolean {
+  if (!isObj(pp)) return false;
+  if (Array.isArray(pp.processors)) return pp.processors.some((p) => postProcessorStartsWith(p, token));
+  if (pp.type !== 'TemplateProcessing' || !Array.isArray(pp.single)) return false;
+  const first: unknown = pp.single[0];
+  return isObj(first) && isObj(first.SpecialToken) && first.SpecialToken.id === token;
+}
+
 /** End-of-turn markers searched for when a template has no {% generation %} tags. */
 const KNOWN_END_OF_TURN = [
   '<|im_end|>',
@@ -129,8 +138,8 @@ export interface OffsetEncoding {
 
 /**
  * A model's tokenizer and chat template. Build it with `ModelTokenizer.load(files)`.
- * Tokenization never adds special tokens implicitly (like `add_special_tokens=False`): chat
- * templates write their own BOS; text and completion examples get an EOS appended.
+ * `encode` never adds special tokens (like `add_special_tokens=False`); `withBos` is the one place
+ * a BOS is added. Text and completion examples get an EOS appended.
  */
 export class ModelTokenizer {
   readonly tokenizer: Tokenizer;
@@ -146,6 +155,11 @@ export class ModelTokenizer {
   readonly padToken: string | null;
   readonly bosId: number | null;
   readonly eosId: number | null;
+  /**
+   * Whether the tokenizer puts BOS first by default, as Python's `tokenizer(text)` does:
+   * tokenizer_config's add_bos_token, else whether tokenizer.json's post-processor starts with it.
+   */
+  readonly addsBos: boolean;
   /** pad_token's id, else EOS's, else 0 (padding is never attended nor trained). */
   readonly padId: number;
   /** Strings that close an assistant turn, for templates without generation tags. */
@@ -195,6 +209,9 @@ export class ModelTokenizer {
       this.warnings.push('tokenizer_config.json has no eos_token; no EOS is appended to text and completion examples');
     }
     this.padId = id(this.padToken) ?? this.eosId ?? 0;
+    this.addsBos =
+      this.bosId !== null &&
+      (typeof cfg.add_bos_token === 'boolean' ? cfg.add_bos_token : postProcessorStartsWith(tj.post_processor, this.bosToken!));
 
     // The render context transformers passes: its special_tokens_map (None values left out).
     const ctx: Obj = {};
@@ -235,6 +252,18 @@ export class ModelTokenizer {
 
   static load(files: TokenizerFiles): ModelTokenizer {
     return new ModelTokenizer(files);
+  }
+
+  /**
+   * The one BOS rule of every sequence (text, completion, chat, the "Try it" prompt): `ids` (encoded
+   * without special tokens) with exactly one BOS first when `add` (default: the tokenizer's own
+   * rule, `addsBos`), and as they are otherwise. A chat template that writes `{{ bos_token }}`
+   * (Llama 3, Gemma) already put it there, so it is not added again: the doubled BOS of
+   * `tokenizer(apply_chat_template(tokenize=False))` never happens.
+   */
+  withBos(ids: number[], add = this.addsBos): number[] {
+    if (!add || this.bosId === null || ids[0] === this.bosId) return ids;
+    return [this.bosId, ...ids];
   }
 
   /** Ids of `text`, no special tokens added (transformers' add_special_tokens=False). */

