@@ -37,6 +37,17 @@ describe('filterListings', () => {
     ]);
   });
 
+  it("lists exactly the engine's table of architectures (config.ts), so a family the engine adds (Gemma 3, Gemma 2, Phi-3) is listed with no change here", () => {
+    const supported = Object.keys(SUPPORTED_ARCHITECTURES);
+    const others = ['Gemma3ForConditionalGeneration', 'Gemma3nForCausalLM', 'Phi3SmallForCausalLM', 'GPT2LMHeadModel'].filter((a) => !supported.includes(a));
+    const r = filterListings([...supported, ...others].map((a) => entry(`org/${a}`, [a])), SUPPORTED_ARCHITECTURES);
+    expect(r.hits.map((h) => h.architecture)).toEqual(supported);
+    expect(r.hidden.map((h) => h.architecture)).toEqual(others);
+    // A table without an architecture hides it: the list is read, not copied.
+    const { LlamaForCausalLM: _, ...withoutLlama } = SUPPORTED_ARCHITECTURES;
+    expect(filterListings([entry('a/llama', ['LlamaForCausalLM'])], withoutLlama).hits).toEqual([]);
+  });
+
   it('reads no parameter count from a non-number', () => {
     const r = filterListings([entry('a/x', ['MistralForCausalLM'], { safetensors: { total: '5' } })], SUPPORTED_ARCHITECTURES);
     expect(r.hits[0].params).toBeNull();
