@@ -41,13 +41,15 @@ export async function openStudio(page: Page, path = '/'): Promise<void> {
   await expect(page.getByRole('heading', { name: 'WebGPU is not available' })).toHaveCount(0);
 }
 
-/** Picks a synthetic model's files (with the demo's tokenizer) as "Model files"; waits for its summary. */
-export async function pickSyntheticModel(page: Page, m: SyntheticModel): Promise<void> {
-  const demo = new URL('../public/demo/', import.meta.url);
+/**
+ * Picks a synthetic model's files as "Model files", with the tokenizer.json and tokenizer_config.json
+ * of `tokenizerDir` (default: the demo's); waits for its summary.
+ */
+export async function pickSyntheticModel(page: Page, m: SyntheticModel, tokenizerDir: URL = new URL('../public/demo/', import.meta.url)): Promise<void> {
   const files = [...m.files]
     .filter(([name]) => !name.startsWith('tokenizer'))
     .map(([name, data]) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(typeof data === 'string' ? Buffer.from(data) : data) }));
-  for (const name of ['tokenizer.json', 'tokenizer_config.json']) files.push({ name, mimeType: 'application/json', buffer: readFileSync(new URL(name, demo)) });
+  for (const name of ['tokenizer.json', 'tokenizer_config.json']) files.push({ name, mimeType: 'application/json', buffer: readFileSync(new URL(name, tokenizerDir)) });
   await page.getByLabel('Model files', { exact: true }).setInputFiles(files);
   await expect(page.getByTestId('model-summary')).toBeVisible({ timeout: 180_000 });
 }

@@ -10,6 +10,7 @@ import { prepareDataset } from './pipeline';
 import { padBatch } from './sequences';
 import { tokenView } from './stats';
 import { GEMMA3_TOKENIZER_DIR, loadTokenizerDir } from './testdata/fixtures';
+import { promptIds, stopTokenIds } from '../worker/generate-bridge';
 
 const tok = loadTokenizerDir(GEMMA3_TOKENIZER_DIR);
 const readJson = (f: string): unknown => JSON.parse(readFileSync(join(GEMMA3_TOKENIZER_DIR, f), 'utf8'));
@@ -136,5 +137,10 @@ describe('Gemma 3 chat template with "train on responses"', () => {
     expect(Array.from(c.trainMask)).toEqual([0, ...tok.encode('Q: 2+2?').map(() => 0), ...tok.encode(' 4').map(() => 1), 1]);
     const all = await prepareDataset(JSON.stringify({ messages: chat }), tok, { fileName: 'd.jsonl', trainOn: 'all' });
     expect(Array.from(all.examples[0].inputIds).filter((i) => i === BOS)).toHaveLength(1);
+  });
+
+  it('the "Try it" prompt holds one <bos> too and stops at <end_of_turn>', () => {
+    expect(promptIds(tok, 'Hi')).toEqual([BOS, START, USER, NL, ...tok.encode('Hi'), END, NL, START, MODEL, NL]);
+    expect(stopTokenIds(tok, null)).toContain(END);
   });
 });
