@@ -77,6 +77,16 @@ describe('Gemma 3 tokenizer', () => {
     expect(tok.encode('<start_of_turn>user\n')).toEqual([START, USER, NL]);
     expect(tok.encode('\u{1D518}').slice(0, 4).map((i) => tok.tokenString(i))).toEqual(['<0xF0>', '<0x9D>', '<0x94>', '<0x98>']);
   });
+
+  it("maps whitespace-run pieces (added tokens such as '▁▁', '\\n\\n') to their text: offsets align, the preview shows spaces", () => {
+    const text = 'x  y\n\nz    w';
+    const enc = tok.encodeWithOffsets(text)!;
+    expect(enc).not.toBeNull();
+    const pieces = enc.ids.map((_, k) => text.slice(enc.starts[k], enc.ends[k]));
+    expect(pieces.join('')).toBe(text);
+    expect(enc.ids.map((i) => tok.tokenText(i)).join('')).toBe(text);
+    expect(tok.tokenText(END)).toBe('<end_of_turn>');
+  });
 });
 
 describe('Gemma 3 chat template with "train on responses"', () => {

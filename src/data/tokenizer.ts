@@ -165,7 +165,7 @@ export class ModelTokenizer {
   /** Strings that close an assistant turn, for templates without generation tags. */
   readonly endOfTurn: string[];
   private readonly byteMode: ByteMode;
-  private readonly added: Map<number, { content: string; lstrip: boolean; rstrip: boolean }>;
+  private readonly added: Map<number, { content: string; lstrip: boolean; rstrip: boolean; special: boolean }>;
 
   private constructor(files: TokenizerFiles) {
     const tj = files.tokenizerJson;
@@ -189,7 +189,7 @@ export class ModelTokenizer {
     if (Array.isArray(tj.added_tokens)) {
       for (const t of tj.added_tokens) {
         if (isObj(t) && typeof t.id === 'number' && typeof t.content === 'string') {
-          this.added.set(t.id, { content: t.content, lstrip: t.lstrip === true, rstrip: t.rstrip === true });
+          this.added.set(t.id, { content: t.content, lstrip: t.lstrip === true, rstrip: t.rstrip === true, special: t.special === true });
         }
       }
     }
@@ -276,10 +276,10 @@ export class ModelTokenizer {
     return this.tokenizer.decode(Array.from(ids), { skip_special_tokens: skipSpecial });
   }
 
-  /** One token as readable text (its decoded string; partial UTF-8 shows as U+FFFD). */
+  /** One token as readable text (its decoded string; partial UTF-8 shows as U+FFFD; special tokens verbatim). */
   tokenText(id: number): string {
     const a = this.added.get(id);
-    if (a) return a.content;
+    if (a?.special) return a.content;
     return this.tokenizer.decode([id], { skip_special_tokens: false });
   }
 
@@ -312,7 +312,9 @@ export class ModelTokenizer {
 
   private computeTokenBytes(id: number, token: string): Uint8Array {
     const a = this.added.get(id);
-    if (a) return utf8.encode(a.content);
+    // A SentencePiece-style vocabulary lists some ordinary pieces as added tokens too (Gemma's
+    // whitespace runs "▁▁", "\n\n"): the model emits them for the text they stand for.
+    if (a && (a.special || this.byteMode !== 'metaspace')) return utf8.encode(a.content);
     if (this.byteMode === 'bytelevel') {
       const map = byteDecoder();
       const out = new Uint8Array(token.length);
