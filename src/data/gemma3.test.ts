@@ -9,7 +9,10 @@ import { prepareDataset } from './pipeline';
 import { padBatch } from './sequences';
 import { tokenView } from './stats';
 import { chatMessages } from './testdata/chat';
+import { GEMMA2_TEMPLATE } from './testdata/chat-templates';
 import { GEMMA3_TOKENIZER_DIR, loadTokenizerDir } from './testdata/fixtures';
+import { ModelTokenizer } from './tokenizer';
+import { DatasetError } from './errors';
 import { promptIds, stopTokenIds } from '../worker/generate-bridge';
 
 const tok = loadTokenizerDir(GEMMA3_TOKENIZER_DIR);
@@ -146,5 +149,29 @@ describe('Gemma 3 chat template with "train on responses"', () => {
   it('the "Try it" prompt holds one <bos> too and stops at <end_of_turn>', () => {
     expect(promptIds(tok, 'Hi')).toEqual([BOS, START, USER, NL, ...tok.encode('Hi'), END, NL, START, MODEL, NL]);
     expect(stopTokenIds(tok, null)).toContain(END);
+  });
+});
+
+// Gemma 2's own template (testdata/chat-templates.ts) and tokenizer_config (eos <eos>, not
+// <end_of_turn>) on the Gemma 3 vocabulary: the same special tokens, a stand-in for its 256k one.
+describe('Gemma 2 chat template', () => {
+  const gemma2 = ModelTokenizer.load({
+    tokenizerJson: readJson('tokenizer.json'),
+    tokenizerConfig: { bos_token: '<bos>', eos_token: '<eos>', pad_token: '<pad>', add_bos_token: true, chat_template: GEMMA2_TEMPLATE },
+  });
+
+  it('trains each model turn and its <end_of_turn> (found by the vocabulary, not EOS); one BOS', async () => {
+    const ds = await prepareDataset(JSON.stringify({ messages: chat.slice(1) }) + '\n', gemma2, { fileName: 'chat.jsonl' });
+    const ids = Array.from(ds.examples[0].inputIds);
+    expect(ids.slice(0, 4)).toEqual([BOS, START, USER, NL]);
+    expect(ids.filter((i) => i === BOS)).toHaveLength(1);
+    expect(Array.from(ds.examples[0].trainMask)).toEqual(expectedMask(ids));
+    expect(ids).not.toContain(gemma2.eosId);
+  });
+
+  it('refuses a system message on its line with the template\'s own words', async () => {
+    const err = await prepareDataset(JSON.stringify({ messages: chat }) + '\n', gemma2, { fileName: 'chat.jsonl' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatasetError);
+    expect((err as DatasetError).issues).toEqual([{ line: 1, reason: 'the chat template failed: System role not supported' }]);
   });
 });

@@ -1,4 +1,4 @@
-// Phi-3 and Phi-4-mini chat templates (the real strings, testdata/phi-templates.ts) through the same
+// Phi-3 and Phi-4-mini chat templates (the real strings, testdata/chat-templates.ts) through the same
 // mask mechanism as every template without {% generation %} tags (assistantSpansByPrefix).
 //
 // No npm package ships the Phi tokenizers, so each template runs on a stand-in of the same kind
@@ -14,7 +14,7 @@ import { padBatch } from './sequences';
 import { tokenView } from './stats';
 import { chatMessages } from './testdata/chat';
 import { GEMMA3_TOKENIZER_DIR, QWEN3_TOKENIZER_DIR } from './testdata/fixtures';
-import { PHI3_MINI_TEMPLATE, PHI4_MINI_TEMPLATE } from './testdata/phi-templates';
+import { PHI3_MINI_TEMPLATE, PHI4_MINI_TEMPLATE } from './testdata/chat-templates';
 import { ModelTokenizer } from './tokenizer';
 
 type Obj = Record<string, unknown>;
