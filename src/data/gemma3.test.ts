@@ -11,7 +11,7 @@ import { tokenView } from './stats';
 import { chatMessages } from './testdata/chat';
 import { GEMMA2_TEMPLATE } from './testdata/chat-templates';
 import { GEMMA3_TOKENIZER_DIR, loadTokenizerDir } from './testdata/fixtures';
-import { ModelTokenizer } from './tokenizer';
+import { ModelTokenizer, tokenizerAddsBos } from './tokenizer';
 import { DatasetError } from './errors';
 import { promptIds, stopTokenIds } from '../worker/generate-bridge';
 
@@ -144,6 +144,23 @@ describe('Gemma 3 chat template with "train on responses"', () => {
     expect(Array.from(c.trainMask)).toEqual([0, ...tok.encode('Q: 2+2?').map(() => 0), ...tok.encode(' 4').map(() => 1), 1]);
     const all = await prepareDataset(JSON.stringify({ messages: chat }), tok, { fileName: 'd.jsonl', trainOn: 'all' });
     expect(Array.from(all.examples[0].inputIds).filter((i) => i === BOS)).toHaveLength(1);
+  });
+
+  it("the BOS rule reads add_bos_token, else the post-processor (Gemma's TemplateProcessing, Llama 3's inside a Sequence)", () => {
+    const gemmaJson = readJson('tokenizer.json');
+    expect(tokenizerAddsBos(gemmaJson, {}, '<bos>')).toBe(true);
+    expect(tokenizerAddsBos(gemmaJson, { add_bos_token: false }, '<bos>')).toBe(false);
+    const llama3 = {
+      post_processor: {
+        type: 'Sequence',
+        processors: [
+          { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+          { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }] },
+        ],
+      },
+    };
+    expect(tokenizerAddsBos(llama3, {}, '<|begin_of_text|>')).toBe(true);
+    expect(tokenizerAddsBos({ post_processor: { type: 'ByteLevel' } }, {}, '<|endoftext|>')).toBe(false);
   });
 
   it('the "Try it" prompt holds one <bos> too and stops at <end_of_turn>', () => {

@@ -53,6 +53,17 @@ function checkTokenizerSizes(model: Obj): void {
   }
 }
 
+/**
+ * Whether Python's `tokenizer(text)` puts `bosToken` first: tokenizer_config's add_bos_token when it
+ * is set, else whether tokenizer.json's post-processor starts a single sequence with it. (The GGUF
+ * exporter's `tokenizer.ggml.add_bos_token` is the same fact.)
+ */
+export function tokenizerAddsBos(tokenizerJson: unknown, tokenizerConfig: unknown, bosToken: string): boolean {
+  const cfg = isObj(tokenizerConfig) ? tokenizerConfig : {};
+  if (typeof cfg.add_bos_token === 'boolean') return cfg.add_bos_token;
+  return isObj(tokenizerJson) && postProcessorStartsWith(tokenizerJson.post_processor, bosToken);
+}
+
 /** Whether a tokenizer.json post_processor (or one in its Sequence) puts `token` first in a single sequence. */
 function postProcessorStartsWith(pp: unknown, token: string): boolean {
   if (!isObj(pp)) return false;
@@ -209,9 +220,7 @@ export class ModelTokenizer {
       this.warnings.push('tokenizer_config.json has no eos_token; no EOS is appended to text and completion examples');
     }
     this.padId = id(this.padToken) ?? this.eosId ?? 0;
-    this.addsBos =
-      this.bosId !== null &&
-      (typeof cfg.add_bos_token === 'boolean' ? cfg.add_bos_token : postProcessorStartsWith(tj.post_processor, this.bosToken!));
+    this.addsBos = this.bosId !== null && tokenizerAddsBos(tj, cfg, this.bosToken!);
 
     // The render context transformers passes: its special_tokens_map (None values left out).
     const ctx: Obj = {};
