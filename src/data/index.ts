@@ -16,7 +16,7 @@ export {
   type Role,
 } from './formats';
 export { assistantSpansByPrefix, CHATML_TEMPLATE, ChatTemplate, type CharSpan } from './template';
-export { ModelTokenizer, type OffsetEncoding, type TokenizerFiles } from './tokenizer';
+export { ModelTokenizer, tokenizerAddsBos, type OffsetEncoding, type TokenizerFiles } from './tokenizer';
 export {
   countTrained,
   encodeExample,
