@@ -9,7 +9,8 @@
 // Recomputation (checkpointing, attention backward recomputing P) is not counted: it is work a
 // step chooses to redo, not work the model needs. Norms, RoPE, SwiGLU and softmax are left out
 // (a few FLOPs per element against thousands per token in the products).
-import { PROJECTIONS, projectionShape, type ModelSpec, type Projection } from '../model/spec';
+import type { ModelSpec, Projection } from '../model/spec';
+import { familyTargets, projectionShape, projectionsOf } from '../model/arch';
 
 export interface StepShape {
   batch: number;
@@ -21,9 +22,9 @@ export interface StepShape {
 /** FLOPs of one training step (forward + backward, one micro-batch) of `spec` on a batch × seq batch. */
 export function trainStepFlops(spec: ModelSpec, shape: StepShape): number {
   const N = shape.batch * shape.seq;
-  const targets = shape.targets ?? PROJECTIONS;
+  const targets = shape.targets ? familyTargets(spec, shape.targets) : projectionsOf(spec);
   let perLayer = 0;
-  for (const p of PROJECTIONS) {
+  for (const p of projectionsOf(spec)) {
     const [out, inp] = projectionShape(spec, p);
     perLayer += 4 * N * inp * out;
     if (targets.includes(p)) perLayer += 6 * N * shape.rank * (inp + out);

@@ -22,6 +22,8 @@ import { allocateLayerForwardBuffers, type LayerForwardBuffers } from '../model/
 import { layerForwardWith, projLoraForward, type LayerForwardOps } from '../model/layer';
 import { embed, projForward, projGemv } from '../model/linear';
 import { projectionShape, type ModelSpec, type Projection } from '../model/spec';
+import { checkEngineSupports, engineContextLimit } from '../model/arch';
+import { ModelConfigError } from '../model/config';
 
 /** An adapter to apply: the flat parameter buffer and its layout (the trainer's, borrowed). */
 export interface DecoderLora {
@@ -42,13 +44,9 @@ export interface DecoderOptions {
   compile?: 'ahead' | 'first-use';
 }
 
-/**
- * The most tokens a decoder may hold: max_position_embeddings, and a Mistral-style sliding window
- * (the cache attends to every position; beyond the window the model itself would not).
- */
+/** The most tokens a decoder may hold (the engine's context limit: arch/features.ts, one sliding-window policy). */
 export function decoderContextLimit(spec: ModelSpec): number {
-  const maxPos = spec.maxPositionEmbeddings > 0 ? spec.maxPositionEmbeddings : Infinity;
-  return Math.min(maxPos, spec.slidingWindow ? spec.slidingWindow : Infinity);
+  return engineContextLimit(spec).tokens;
 }
 
 export class Decoder {
@@ -73,9 +71,10 @@ export class Decoder {
     private readonly lora: DecoderLora | null,
     options: DecoderOptions,
   ) {
-    const maxPos = decoderContextLimit(spec);
-    if (!(options.maxContext >= 1) || options.maxContext > maxPos) {
-      throw new GpuError(`a context of ${options.maxContext} tokens is outside 1..${maxPos} (max_position_embeddings, or the sliding window: full attention only)`);
+    checkEngineSupports(spec, 'decoding', (msg) => new ModelConfigError(msg));
+    const limit = engineContextLimit(spec);
+    if (!(options.maxContext >= 1) || options.maxContext > limit.tokens) {
+      throw new GpuError(`a context of ${options.maxContext} tokens is outside 1..${limit.tokens} (${limit.why})`);
     }
     this.maxContext = options.maxContext;
     this.chunk = Math.max(1, Math.min(options.chunk ?? 32, options.maxContext));

@@ -20,7 +20,7 @@ export interface LayerForwardBuffers {
   v: GPUBuffer; // (N, Hkv*D)
   att: GPUBuffer; // (N, Hq*D) attention output, o_proj input
   xMid: GPUBuffer; // (N, C) residual after attention
-  n2: GPUBuffer; // (N, C) post_attention_layernorm output
+  n2: GPUBuffer; // (N, C) the pre-feedforward norm output
   rstd2: GPUBuffer; // (N)
   gate: GPUBuffer; // (N, I)
   up: GPUBuffer; // (N, I)

@@ -19,7 +19,7 @@ import { swigluBackward, swigluForward } from '../kernels/swiglu';
 import type { LoraLayout, LoraSite } from '../lora/layout';
 import { siteViews } from '../lora/layout';
 import type { GradScratch, LayerActs, LayerForwardBuffers } from './activations';
-import type { LayerWeightsGpu } from './gpu-weights';
+import { linearWeight, type LayerWeightsGpu } from './gpu-weights';
 import { projBackwardInput, projForward, projGemv } from './linear';
 import { projectionShape, type ModelSpec, type Projection } from './spec';
 
@@ -96,8 +96,8 @@ export function projLoraForward(
   gemv: boolean,
 ): void {
   const [Out, In] = projectionShape(spec, p);
-  if (gemv) projGemv(rec, out, inp, w.proj[p], In, Out);
-  else projForward(rec, out, inp, w.proj[p], N, In, Out);
+  if (gemv) projGemv(rec, out, inp, linearWeight(w, p), In, Out);
+  else projForward(rec, out, inp, linearWeight(w, p), N, In, Out);
   if (!lora) return;
   const { site, h } = lora;
   const { A, B } = siteViews(lora.params, site);
@@ -129,7 +129,7 @@ function projWithLoraBackward(
 ): void {
   const N = ctx.B * ctx.T;
   const [Out, In] = projectionShape(ctx.spec, p);
-  projBackwardInput(rec, dinp, dout, w.proj[p], N, In, Out, accumulate);
+  projBackwardInput(rec, dinp, dout, linearWeight(w, p), N, In, Out, accumulate);
   const s = ctx.sites.get(p);
   if (!s) return;
   const { r, scale } = s;
@@ -175,7 +175,7 @@ export function layerForwardWith(rec: Recorder, spec: ModelSpec, N: number, w: L
   ops.proj('o_proj', a.xMid, a.att);
   addInplace(rec, a.xMid, x, N * C);
 
-  rmsnormForward(rec, a.n2, a.rstd2, a.xMid, w.postNorm, N, C, eps);
+  rmsnormForward(rec, a.n2, a.rstd2, a.xMid, w.preFfnNorm, N, C, eps);
   ops.proj('gate_proj', a.gate, a.n2);
   ops.proj('up_proj', a.up, a.n2);
   swigluForward(rec, a.act, a.gate, a.up, N * spec.intermediateSize);
@@ -211,7 +211,7 @@ export function layerBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsG
   swigluBackward(rec, g.dI1, g.dI2, g.dAct, acts.gate, acts.up, N * I);
   projWithLoraBackward(rec, ctx, w, acts, g, 'gate_proj', g.dn, g.dI1, acts.n2, false);
   projWithLoraBackward(rec, ctx, w, acts, g, 'up_proj', g.dn, g.dI2, acts.n2, true);
-  rmsnormBackward(rec, g.dx, g.dn, acts.xMid, w.postNorm, acts.rstd2, N, C, true);
+  rmsnormBackward(rec, g.dx, g.dn, acts.xMid, w.preFfnNorm, acts.rstd2, N, C, true);
 
   // Attention branch: xMid = x + o_proj(att).
   projWithLoraBackward(rec, ctx, w, acts, g, 'o_proj', g.dAtt, g.dx, acts.att, false);
