@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { crossEntropyChecks } from './crossentropy.check';
-import { crossEntropyForwardBackwardCpu, crossEntropyForwardCpu, lossSumCpu } from './crossentropy';
+import { crossEntropyForwardBackwardCpu, crossEntropyForwardCpu, lossSumCpu, softcapLogitsCpu } from './crossentropy';
 import { itChecks, randn } from './testing';
 
 describe('crossentropy kernels: GPU vs CPU', () => itChecks(crossEntropyChecks));
@@ -46,5 +46,33 @@ describe('crossentropy CPU twins', () => {
       expect(Math.abs(s)).toBeLessThan(1e-6);
     }
     for (let i = 0; i < V; i++) expect(grad[V + i]).toBe(0);
+  });
+
+  it('with final_logit_softcapping: dlogits is the gradient of the loss of capped logits w.r.t. the raw ones (finite differences)', () => {
+    const [N, V, cap] = [3, 6, 1.5];
+    const raw = randn(N * V, 5, 3); // several beyond the cap, where the tanh bends
+    const targets = Int32Array.from([1, 5, -100]);
+    const scale = Float32Array.from([0.5]);
+    const loss = (x: Float32Array): number => {
+      const capped = x.slice();
+      softcapLogitsCpu(capped, N * V, cap);
+      const l = new Float32Array(N);
+      crossEntropyForwardCpu(l, capped, targets, N, V);
+      const out = new Float32Array(1);
+      lossSumCpu(out, l, scale, N);
+      return out[0];
+    };
+    const grad = raw.slice();
+    softcapLogitsCpu(grad, N * V, cap);
+    expect(Math.max(...Array.from(grad, Math.abs))).toBeLessThan(cap);
+    crossEntropyForwardBackwardCpu(new Float32Array(N), grad, targets, scale, N, V, cap);
+    const h = 1e-2;
+    for (let i = 0; i < N * V; i++) {
+      const xp = raw.slice();
+      const xm = raw.slice();
+      xp[i] += h;
+      xm[i] -= h;
+      expect(Math.abs((loss(xp) - loss(xm)) / (2 * h) - grad[i]), `element ${i}`).toBeLessThan(1e-4);
+    }
   });
 });

@@ -4,7 +4,7 @@ import type { Buf, Gpu } from '../../gpu/gpu';
 import { createQuantWeight, destroyQuantWeight, writeQuantRows, type QuantWeightBuffers } from '../kernels/matmul-q';
 import { quantize, type QuantKind } from '../../quant/format';
 import type { ModelSpec, Projection } from './spec';
-import { expectedWeightShapes, layerNormName, modelTensorNames, projectionHasBias, projectionsOf, projectionWeightName, requiredNormName } from './arch';
+import { expectedWeightShapes, layerNormName, modelTensorNames, onePlusNormNames, projectionHasBias, projectionsOf, projectionWeightName, requiredNormName } from './arch';
 import { asWeightSource, checkWeightShapes, ModelWeightsError, type BaseTensor, type WeightInfo, type WeightSource } from './weight-source';
 
 /** How the frozen matrices (projections, embedding, LM head) are stored on the GPU. */
@@ -158,6 +158,8 @@ export function stageModelWeights(
     throw e;
   }
 
+  // Gemma's norms compute x·(1 + w): their weights go up as 1 + w (the table's value transform).
+  const plusOne = onePlusNormNames(spec);
   const upload = async (onTensor?: (name: string, done: number, total: number) => void): Promise<void> => {
     let pending = 0;
     const queued = async (bytes: number): Promise<void> => {
@@ -172,7 +174,7 @@ export function stageModelWeights(
       if (!isQuantized(target)) {
         await source.forEachPart(name, async (p) => {
           if ('quant' in p) throw new ModelWeightsError(`${source.name}: tensor "${name}" came quantized, but only matrices may be`);
-          gpu.write(target, p.data, p.rowStart * t.cols * 4);
+          gpu.write(target, plusOne.has(name) ? p.data.map((v) => 1 + v) : p.data, p.rowStart * t.cols * 4);
           await queued(p.data.byteLength);
         });
       } else {

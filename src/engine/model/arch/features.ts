@@ -127,12 +127,23 @@ export function rotaryDim(spec: ModelSpec): number {
 }
 
 /**
- * Features the engine's training and decoding accept today; the others are refused by name
- * (checkEngineSupports). The sliding window is accepted by the one policy: the engine does not
- * compute it yet (ENGINE_COMPUTES_WINDOW), so contexts longer than it are refused.
+ * Features the engine's training and decoding compute (the others are refused by name:
+ * checkEngineSupports). The sliding window is computed exactly in the attention kernels
+ * (training and decoding), so no context limit beyond max_position_embeddings applies.
  */
-export const ENGINE_FEATURES: readonly ArchFeature[] = ['qk_norm', 'sliding_window'];
-export const ENGINE_COMPUTES_WINDOW = false;
+export const ENGINE_FEATURES: readonly ArchFeature[] = [
+  'qk_norm',
+  'sliding_window',
+  'norm_one_plus_w',
+  'sandwich_norms',
+  'gelu_tanh',
+  'embed_scale',
+  'query_pre_attn_scalar',
+  'attn_logit_softcapping',
+  'final_logit_softcapping',
+  'local_rope',
+];
+export const ENGINE_COMPUTES_WINDOW = true;
 
 /** Refuses (makeError) a spec with a feature the engine does not compute, naming it; `use` says what for. */
 export function checkEngineSupports(spec: ModelSpec, use: 'training' | 'decoding', makeError: (msg: string) => Error): void {

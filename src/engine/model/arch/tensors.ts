@@ -136,6 +136,17 @@ export function requiredNormName(spec: ModelSpec, layer: number, role: LayerNorm
   return n;
 }
 
+/**
+ * The RMSNorm weights the engine uploads as 1 + w (Gemma's x·(1 + w), a load-time value transform:
+ * the kernels compute x·w'; exporters read the checkpoint's w); empty for the other families.
+ */
+export function onePlusNormNames(spec: ModelSpec): Set<string> {
+  if (archOf(spec).normWeight !== 'one_plus_w') return new Set();
+  const names = new Set<string>([MODEL_TENSORS.finalNorm.hf]);
+  for (let l = 0; l < spec.numLayers; l++) for (const n of layerNorms(spec)) names.add(`${LAYER_PREFIX.hf}.${l}.${n.hf}.weight`);
+  return names;
+}
+
 /** The embedding, final norm and LM head names (the LM head is null when tied to the embedding). */
 export function modelTensorNames(spec: ModelSpec): { embed: string; finalNorm: string; lmHead: string | null } {
   return { embed: MODEL_TENSORS.embed.hf, finalNorm: MODEL_TENSORS.finalNorm.hf, lmHead: spec.tieWordEmbeddings ? null : MODEL_TENSORS.lmHead.hf };
