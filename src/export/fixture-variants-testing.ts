@@ -125,7 +125,7 @@ export function headDim(p: FixtureParts, d: number): void {
   p.config.head_dim = d;
 }
 
-/** Flips tie_word_embeddings: tied drops lm_head.weight; untied adds one (embed_tokens' rows shifted by one and halved). */
+/** Flips tie_word_embeddings: tied drops the LM head; untied adds one (the embedding's rows shifted by one and halved). */
 export function flipTiedEmbeddings(p: FixtureParts): void {
   if (p.config.tie_word_embeddings === true) {
     const e = p.model.get(MODEL_TENSORS.embed.hf)!;
@@ -169,7 +169,7 @@ export function intermediateSize(p: FixtureParts, n: number): void {
 
 /**
  * vocab_size `n` above the tokenizer's, as padded checkpoints have (Qwen2: 151936 rows for 151665
- * tokens): embed_tokens (and lm_head) get rows for ids no token has, copies of the first rows.
+ * tokens): the embedding (and LM head) get rows for ids no token has, copies of the first rows.
  */
 export function padVocab(p: FixtureParts, n: number): void {
   for (const name of [MODEL_TENSORS.embed.hf, MODEL_TENSORS.lmHead.hf]) {

@@ -6,12 +6,15 @@ import { positionsProblem, rowPositions, segmentPositions } from './positions';
 
 describe('attention kernels: GPU vs CPU', () => itChecks(attentionChecks));
 
+/** Random q (B*T, Hq*D) and k, v (B*T, Hkv*D) from seeds seed, seed + 1, seed + 2. */
+function randomQkv(B: number, T: number, Hq: number, Hkv: number, D: number, seed: number): { q: Float32Array; k: Float32Array; v: Float32Array } {
+  return { q: randn(B * T * Hq * D, seed), k: randn(B * T * Hkv * D, seed + 1), v: randn(B * T * Hkv * D, seed + 2) };
+}
+
 describe('attention CPU twins', () => {
   it('grouped-query heads equal multi-head attention on repeated kv heads (repeat_kv)', () => {
     const [B, T, Hq, Hkv, D] = [2, 6, 4, 2, 4];
-    const q = randn(B * T * Hq * D, 1);
-    const k = randn(B * T * Hkv * D, 2);
-    const v = randn(B * T * Hkv * D, 3);
+    const { q, k, v } = randomQkv(B, T, Hq, Hkv, D, 1);
     const mask = Uint32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]);
     // kv head of query head h is h / 2: repeat each kv head twice.
     const rep = (x: Float32Array): Float32Array => {
@@ -106,9 +109,7 @@ describe('attention CPU twins', () => {
 describe('attention CPU twins: sliding window and soft-capping', () => {
   it('a window W hides keys W or more positions back, and equals full attention on rows no longer than W', () => {
     const [B, T, Hq, Hkv, D] = [1, 9, 2, 1, 4];
-    const q = randn(B * T * Hq * D, 31);
-    const k = randn(B * T * Hkv * D, 32);
-    const v = randn(B * T * Hkv * D, 33);
+    const { q, k, v } = randomQkv(B, T, Hq, Hkv, D, 31);
     const mask = new Uint32Array(T).fill(1);
     const positions = rowPositions(B, T);
     const run = (window: number): Float32Array => {

@@ -17,7 +17,7 @@ export interface LoraSettings {
   useRslora: boolean;
   /**
    * PEFT's rank_pattern / alpha_pattern: module-name patterns (e.g. "q_proj",
-   * "model.layers.0.mlp.down_proj", "layers\\.[0-3]\\..*v_proj") mapped to the rank or alpha of the
+   * a full module name, "layers\\.[0-3]\\..*v_proj") mapped to the rank or alpha of the
    * modules they match, instead of r / alpha. Absent or empty = every module uses r and alpha.
    */
   rankPattern?: Readonly<Record<string, number>>;

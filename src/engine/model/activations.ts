@@ -10,7 +10,7 @@ import { layerNorms } from './arch';
 
 /** The buffers one decoder layer's forward writes (layerForwardWith), for N token rows. */
 export interface LayerForwardBuffers {
-  n1: GPUBuffer; // (N, C) input_layernorm output
+  n1: GPUBuffer; // (N, C) the input norm's output
   rstd1: GPUBuffer; // (N)
   qRaw: GPUBuffer | null; // (N, Hq*D) q_proj output before q_norm (qkNorm only)
   kRaw: GPUBuffer | null; // (N, Hkv*D)

@@ -83,7 +83,7 @@ const FORMAT_OF: Partial<Record<Dtype, WeightFormat>> = { F32: 'f32', F16: 'f16'
  * model.safetensors, or the shards named by model.safetensors.index.json, as a WeightSource of
  * the tensors `spec` needs: every one is checked (present, expected shape, float dtype) from the
  * headers before any data is read; a tensor is then read row range by row range on demand.
- * Extra tensors are ignored (so is lm_head.weight when tied).
+ * Extra tensors are ignored (so is the LM head's weight when tied).
  */
 export async function folderWeightSource(folder: ModelFolder, spec: ModelSpec, partBytes = PART_BYTES): Promise<WeightSource> {
   const fail = (msg: string): never => {

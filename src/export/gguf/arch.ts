@@ -26,7 +26,7 @@ export function ggufArch(spec: ModelSpec): GgufArch {
   const named = archOf(spec).ggufArch;
   if (named !== 'llama' && named !== 'qwen2' && named !== 'qwen3') throw new GgufExportError(`config.json: ${spec.architecture}: the GGUF exporter does not write llama.cpp's ${named} architecture yet`);
   let arch: GgufArch = named;
-  // llama.cpp's qwen2 sizes attn_q and attn_output as n_embd × n_embd, so a Qwen2 config with
+  // llama.cpp's qwen2 sizes its q and output projections as n_embd × n_embd, so a Qwen2 config with
   // another head_dim fails to load there. Its llama graph is the same computation (optional q/k/v
   // biases, any head_dim), the q/k row permutation standing in for Qwen2's NEOX RoPE.
   if (arch === 'qwen2' && spec.headDim * spec.numHeads !== spec.hiddenSize) arch = 'llama';

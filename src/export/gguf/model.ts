@@ -121,7 +121,7 @@ export function modelPlan(src: ExportSource, tokenizer: TokenizerFiles, type: Ex
 
 /**
  * The adapter GGUF (general.type "adapter", adapter.type "lora"): per adapted projection
- * `blk.N.<t>.weight.lora_a` [r, in] and `.lora_b` [out, r], PEFT's orientation, which llama.cpp
+ * `<GGUF weight name>.lora_a` [r, in] and `.lora_b` [out, r] (arch loraGgufNames), PEFT's orientation, which llama.cpp
  * expects (a->ne[0] = in, b->ne[1] = out). llama.cpp scales each pair by alpha / r with one alpha
  * for the file and r read from lora_b's shape; the studio's scale per site (alpha/r, alpha/sqrt(r)
  * with rsLoRA, rank_pattern and alpha_pattern applied) is kept by writing the adapter's lora_alpha
