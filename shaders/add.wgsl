@@ -7,15 +7,17 @@
 //   y[i] = (or += when accumulate != 0) alpha · Σ_s x[s·stride + i]
 // summed in slice order 0..slices−1 (deterministic, the same sum on every run).
 //
+// scale_inplace: y[i] = alpha · y[i] (Gemma's embeddings × sqrt(hidden_size)).
+//
 // bindings: 0 uniforms Params; 1 y (n) read-write; 2 x read (add_inplace: (n); split_reduce: the
-// partials, (slices − 1)·stride + n).
+// partials, (slices − 1)·stride + n; scale_inplace: unbound).
 
 struct Params {
   n: u32,
   slices: u32,      // split_reduce only
   stride: u32,      // split_reduce only: floats between slices' partials
   accumulate: u32,  // split_reduce only
-  alpha: f32,       // split_reduce only: scale of the sum (1 for the matmuls, LoRA's scale for lora.ts)
+  alpha: f32,       // split_reduce: scale of the sum (1 for the matmuls, LoRA's scale for lora.ts); scale_inplace: the factor
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -42,4 +44,11 @@ fn split_reduce(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     if (p.accumulate != 0u) { v += y[i]; }
     y[i] = v;
   }
+}
+
+@compute @workgroup_size(WG)
+fn scale_inplace(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.n) { return; }
+  y[i] = p.alpha * y[i];
 }

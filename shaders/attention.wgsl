@@ -9,12 +9,17 @@
 //   outputs 0 with lse 0.
 //   pos must restart at 0 or count up by 1 from token to token (start_i never decreases along a
 //   row): the dk/dv kernel stops at the first query tile that starts after its key tile.
-//   S[i,j]   = scale * q_i . k_j                   (visible pairs only)
+//   A sliding window W (window > 0; Mistral, Gemma's sliding layers) moves the start up to
+//   i - W + 1 (query i sees keys i-W+1..i within its example): start_i = i - min(pos_i, i, W - 1)
+//   still never decreases, so the tiles wholly outside the window are skipped, not only masked.
+//   Soft-capping (softcap > 0, Gemma 2): scores become cap * tanh(s / cap) before the softmax.
+//   S[i,j]   = cap(scale * q_i . k_j)               (visible pairs only; cap(s) = s without softcap)
 //   lse[i]   = log sum_j exp(S[i,j])               (0 for a row with no visible key)
 //   out[i]   = sum_j exp(S[i,j] - lse[i]) v_j
 // Backward (FlashAttention-2, recomputing P from lse):
 //   Di       = rowsum(dout_i * out_i)
-//   P[i,j]   = exp(S[i,j] - lse[i]);  dP[i,j] = dout_i . v_j;  dS[i,j] = P[i,j] (dP[i,j] - Di)
+//   P[i,j]   = exp(S[i,j] - lse[i]);  dP[i,j] = dout_i . v_j;  dS[i,j] = P[i,j] (dP[i,j] - Di) cap'[i,j]
+//   with cap' = 1 - (S / cap)^2 (the tanh's derivative; 1 without softcap)
 //   dv_j     = sum_i P[i,j] dout_i;   dk_j = scale sum_i dS[i,j] q_i;   dq_i = scale sum_j dS[i,j] k_j
 //   (dk, dv sum over the query heads of their group).
 //
@@ -27,11 +32,11 @@
 // the tile's rows (earlier key blocks are skipped) to the diagonal. In the score steps (all
 // kernels) invocation tid takes key tid % BK against NS rows tid / BK + RS*it, so one k (and v)
 // load from workgroup memory serves NS rows; keys that are padding or past the tile skip the dots.
-//   bindings: 0 uniforms {B, T, Hq, Hkv, D, scale};
+//   bindings: 0 uniforms {B, T, Hq, Hkv, D, scale, window, softcap};
 //   1 out (B*T, Hq*D) written; 2 lse (B, Hq, T) written; 3 q read; 4 k read; 5 v read; 6 mask read;
 //   7 pos read.
 //
-// Backward, three dispatches; bindings in the TS order: 0 uniforms {B, T, Hq, Hkv, D, scale};
+// Backward, three dispatches; bindings in the TS order: 0 uniforms {B, T, Hq, Hkv, D, scale, window, softcap};
 //   1 dq (B*T, Hq*D); 2 dk (B*T, Hkv*D); 3 dv (B*T, Hkv*D); 4 dout (B*T, Hq*D); 5 out (B*T, Hq*D);
 //   6 lse (B, Hq, T); 7 q; 8 k; 9 v; 10 mask; 11 pos.
 // attn_backward_prep  one invocation per (token, query head): dq[n, h, 0] = lse, dq[n, h, 1] = Di,
@@ -47,7 +52,7 @@
 //   first start up to the diagonal.
 //   uses 1 dq read (its own rows' scratch) then written (overwritten); 4 dout, 7 q, 8 k, 9 v, 10 mask read.
 
-struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, scale: f32 }
+struct Params { B: u32, T: u32, Hq: u32, Hkv: u32, D: u32, scale: f32, window: u32, softcap: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -72,9 +77,30 @@ fn visible(qi: u32, start: u32, kj: u32, m: u32) -> bool {
   return start <= kj && kj <= qi && qi < p.T && m == 1u;
 }
 
-// The first token of token t's example, from its position within the example (clamped into 0..t).
+// The first key token t sees: its example's first token (its position clamped into 0..t), or
+// t - W + 1 when the sliding window W is narrower.
 fn start_of(t: u32, pos: i32) -> u32 {
-  return t - min(u32(max(pos, 0)), t);
+  var back = min(u32(max(pos, 0)), t);
+  if (p.window > 0u) { back = min(back, p.window - 1u); }
+  return t - back;
+}
+
+// tanh(x) = sign(x) (1 - e^{-2|x|}) / (1 + e^{-2|x|}): no overflow for any x.
+fn tanh_safe(x: f32) -> f32 {
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+
+// A scaled score after soft-capping (cap * tanh(s / cap); s itself without softcap).
+fn capped(s: f32) -> f32 {
+  if (p.softcap > 0.0) { return p.softcap * tanh_safe(s / p.softcap); }
+  return s;
+}
+
+// d capped / d s at a capped score c: 1 - (c / cap)^2 (1 without softcap).
+fn capped_grad(c: f32) -> f32 {
+  if (p.softcap > 0.0) { return 1.0 - (c / p.softcap) * (c / p.softcap); }
+  return 1.0;
 }
 
 // The tiles in workgroup memory, shared by name between the kernels so that the helpers below serve
@@ -184,7 +210,7 @@ fn attn_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id
       }
       for (var it = 0u; it < NS; it++) {
         let i = iS + it * RS;
-        if (i < BQ) { f_ss[i * BK + jS] = select(NEG, qk[it] * p.scale, visible(q0 + i, s_start[i], k0 + jS, mk)); }
+        if (i < BQ) { f_ss[i * BK + jS] = select(NEG, capped(qk[it] * p.scale), visible(q0 + i, s_start[i], k0 + jS, mk)); }
       }
     }
     workgroupBarrier();
@@ -316,7 +342,7 @@ fn stage_kv_rows(b: u32, k0: u32, hk: u32, tid: u32) {
 }
 
 // The staged pairs of this invocation, key jS against rows iS + it*RS (it < NS), as (P, dS):
-//   P[i,j] = exp(scale q_i.k_j - lse_i),  dS[i,j] = P[i,j] (dout_i.v_j - Di)   ((0, 0) where not visible)
+//   P[i,j] = exp(S[i,j] - lse_i),  dS[i,j] = P[i,j] (dout_i.v_j - Di) cap'[i,j]   ((0, 0) where not visible)
 // One k and v load from workgroup memory serves NS rows. The caller stores what it needs (the
 // function touches no output tile, so each entry point allocates only the tiles it uses).
 fn pair_p_ds(q0: u32, k0: u32, jS: u32, iS: u32) -> array<vec2<f32>, NSMAX> {
@@ -343,8 +369,9 @@ fn pair_p_ds(q0: u32, k0: u32, jS: u32, iS: u32) -> array<vec2<f32>, NSMAX> {
     let i = min(iS + it * RS, BQ - 1u);
     out[it] = vec2<f32>(0.0);
     if (visible(q0 + i, s_start[i], k0 + jS, mk)) {
-      let pij = exp(qk[it] * p.scale - s_lse[i]);
-      out[it] = vec2<f32>(pij, pij * (dov[it] - s_di[i]));
+      let sc = capped(qk[it] * p.scale);
+      let pij = exp(sc - s_lse[i]);
+      out[it] = vec2<f32>(pij, pij * (dov[it] - s_di[i]) * capped_grad(sc));
     }
   }
   return out;

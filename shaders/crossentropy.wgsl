@@ -6,16 +6,21 @@
 //   loss[t]      = logsumexp(logits[t, :]) - logits[t, target[t]]            (0 when ignored)
 //   dlogits[t,:] = (softmax(logits[t, :]) - onehot(target[t])) * lossScale[0] (0 when ignored)
 //   lossSum      = lossScale[0] * sum_t loss[t]   (lossScale = 1 / number of counted tokens)
+// Final logit soft-capping (Gemma 2's final_logit_softcapping, softcap > 0): softcap_logits first
+// turns the head's logits z into cap * tanh(z / cap) in place (what transformers returns and the
+// loss sees); ce_forward_backward then multiplies each dlogit by d capped / dz = 1 - (x / cap)^2 at
+// the capped value x, so the gradient it leaves is the one of the head's raw output.
 //
-// ce_forward_backward  bindings: 0 uniforms {N, V};
+// ce_forward_backward  bindings: 0 uniforms {N, V, softcap};
 //   1 losses (N) written; 2 logits (N, V) read, then overwritten in place with dlogits;
 //   3 targets (N) i32 read; 4 lossScale (1) read.
-// ce_forward (eval)  bindings: 0 uniforms {N, V};
+// ce_forward (eval)  bindings: 0 uniforms {N, V, softcap (unused)};
 //   1 losses (N) written; 2 logits (N, V) read (bound read-write, left unchanged); 3 targets (N) i32 read.
-// loss_sum (single workgroup)  bindings: 0 uniforms {N, V(unused)};
+// loss_sum (single workgroup)  bindings: 0 uniforms {N, V(unused), softcap (unused)};
 //   1 out (1) written; 2 losses (N) read; 3 lossScale (1) read.
+// softcap_logits  bindings: 0 uniforms {N, V, softcap}; 2 logits (N, V) read and written.
 
-struct Params { N: u32, V: u32 }
+struct Params { N: u32, V: u32, softcap: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -97,7 +102,21 @@ fn ce_forward_backward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builti
       g -= 1.0;
       losses[row] = logZ - x; // the invocation that reads logits[t] before overwriting it
     }
+    if (p.softcap > 0.0) { g *= 1.0 - (x / p.softcap) * (x / p.softcap); }
     logits[base + i] = g * scale;
+  }
+}
+
+// One workgroup per row: logits = softcap * tanh(logits / softcap), tanh without overflow.
+@compute @workgroup_size(WG)
+fn softcap_logits(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = row_of(wg, nwg);
+  if (row >= p.N) { return; }
+  let base = row * p.V;
+  for (var i = lane.li; i < p.V; i += WG) {
+    let x = logits[base + i] / p.softcap;
+    let e = exp(-2.0 * abs(x));
+    logits[base + i] = p.softcap * sign(x) * (1.0 - e) / (1.0 + e);
   }
 }
 

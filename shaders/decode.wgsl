@@ -95,7 +95,10 @@ fn decode_kv_store(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 // ---------------------------------------------------------------------------------------------
 // Attention of the new rows over the cache
 
-struct AttnParams { N: u32, Hq: u32, Hkv: u32, D: u32, Tmax: u32, scale: f32 }
+// Scores: scale · q·k, soft-capped to softcap · tanh(s / softcap) when softcap > 0 (Gemma 2); with
+// a sliding window (window > 0) position t attends to keys t-window+1..t only (the chunks before
+// are not visited).
+struct AttnParams { N: u32, Hq: u32, Hkv: u32, D: u32, Tmax: u32, scale: f32, window: u32, softcap: f32 }
 
 @group(0) @binding(0) var<uniform> ap: AttnParams;
 @group(0) @binding(1) var<storage, read_write> a_out: array<f32>;
@@ -120,6 +123,8 @@ fn decode_attention(@builtin(local_invocation_index) tid: u32, @builtin(workgrou
   }
   let hk = h / (ap.Hq / ap.Hkv);
   let kEnd = min(a_state[0] + i + 1u, ap.Tmax); // keys 0..t
+  var kBegin = 0u;
+  if (ap.window > 0u && a_state[0] + i + 1u > ap.window) { kBegin = a_state[0] + i + 1u - ap.window; }
   let head = hk * ap.Tmax * D;
 
   for (var d = tid; d < D; d += WG) { a_sq[d] = a_q[base + d]; }
@@ -128,7 +133,7 @@ fn decode_attention(@builtin(local_invocation_index) tid: u32, @builtin(workgrou
   for (var k = 0u; k < NPT; k++) { acc[k] = 0.0; }
   var m = NEG;
   var l = 0.0;
-  for (var k0 = 0u; k0 < kEnd; k0 += WG) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += WG) {
     workgroupBarrier(); // q staged / the previous chunk's scores consumed
     let j = k0 + tid;
     var s = NEG;
@@ -137,6 +142,11 @@ fn decode_attention(@builtin(local_invocation_index) tid: u32, @builtin(workgrou
       let kb = head + j * D;
       for (var d = 0u; d < D; d++) { dot += a_sq[d] * a_kc[kb + d]; }
       s = dot * ap.scale;
+      if (ap.softcap > 0.0) {
+        let x = s / ap.softcap;
+        let e = exp(-2.0 * abs(x)); // tanh without overflow
+        s = ap.softcap * sign(x) * (1.0 - e) / (1.0 + e);
+      }
     }
     a_ss[tid] = s;
     workgroupBarrier();

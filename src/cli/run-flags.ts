@@ -2,7 +2,7 @@
 // for `cli train` and `cli export --format recipe`, so both read the same flags with the same
 // defaults, checks and limits: an exported job is the job `train` would run.
 import { validateLoraSettings } from '../engine/lora/config';
-import { PROJECTIONS, type Projection } from '../engine/model/spec';
+import { ALL_PROJECTIONS, isProjection, PROJECTIONS, TARGET_GROUPS, type Projection } from '../engine/model/arch';
 import { DEFAULT_TRAIN, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { runLimitError } from '../io/untrusted/limits';
@@ -34,11 +34,9 @@ export interface RunFlags {
 }
 
 export function parseTargets(s: string): Projection[] {
-  if (s === 'all') return [...PROJECTIONS];
-  if (s === 'attention') return ['q_proj', 'k_proj', 'v_proj', 'o_proj'];
-  if (s === 'mlp') return ['gate_proj', 'up_proj', 'down_proj'];
+  if (s === 'all' || s === 'attention' || s === 'mlp') return [...TARGET_GROUPS[s]];
   const list = s.split(',').map((x) => x.trim()).filter(Boolean);
-  for (const t of list) if (!(PROJECTIONS as readonly string[]).includes(t)) throw new Error(`--targets: "${t}" is not one of ${PROJECTIONS.join(', ')} (or attention, mlp, all)`);
+  for (const t of list) if (!isProjection(t)) throw new Error(`--targets: "${t}" is not one of ${ALL_PROJECTIONS.join(', ')} (or attention, mlp, all)`);
   return list as Projection[];
 }
 

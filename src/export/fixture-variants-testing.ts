@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors';
+import { layerNormName, loraKey, MODEL_TENSORS, projectionWeightName, type Projection } from '../engine/model/arch';
 
 export const FIXTURES = resolve(__dirname, '../../../shared/fixtures/reference');
 
@@ -79,8 +80,10 @@ function keepCols(t: Tensors, name: string, keep: number[]): void {
 }
 
 const layers = (c: Json): number[] => Array.from({ length: c.num_hidden_layers as number }, (_, l) => l);
-const attn = (l: number, m: string): string => `model.layers.${l}.self_attn.${m}`;
-const lora = (l: number, m: string, ab: 'A' | 'B'): string => `base_model.model.${attn(l, m)}.lora_${ab}.weight`;
+/** Names from the architecture table: a module's weight or bias, a LoRA matrix, a per-head norm. */
+const w = (l: number, m: Projection, kind: 'weight' | 'bias' = 'weight'): string => projectionWeightName(l, m, kind);
+const lora = (l: number, m: Projection, ab: 'A' | 'B'): string => loraKey(l, m, ab);
+const qkNormNames = (l: number): string[] => (['q_norm', 'k_norm'] as const).map((role) => layerNormName({ modelType: 'qwen3', qkNorm: true }, l, role)!);
 const firstN = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 /** Rows [0, d) of each of `heads` blocks of `size` rows. */
 const headRows = (heads: number, size: number, d: number): number[] => Array.from({ length: heads * d }, (_, i) => Math.floor(i / d) * size + (i % d));
@@ -94,9 +97,9 @@ export function kvHeads(p: FixtureParts, n: number): void {
   const had = (p.config.num_key_value_heads as number | undefined) ?? (p.config.num_attention_heads as number);
   const keep = Array.from({ length: n * hd }, (_, i) => (Math.floor(i / hd) % had) * hd + (i % hd));
   for (const l of layers(p.config)) {
-    for (const m of ['k_proj', 'v_proj']) {
-      keepRows(p.model, attn(l, `${m}.weight`), keep);
-      keepRows(p.model, attn(l, `${m}.bias`), keep);
+    for (const m of ['k_proj', 'v_proj'] as const) {
+      keepRows(p.model, w(l, m), keep);
+      keepRows(p.model, w(l, m, 'bias'), keep);
       keepRows(p.adapter, lora(l, m, 'B'), keep);
     }
   }
@@ -111,43 +114,40 @@ export function headDim(p: FixtureParts, d: number): void {
   const kv = headRows((p.config.num_key_value_heads as number | undefined) ?? (p.config.num_attention_heads as number), hd, d);
   for (const l of layers(p.config)) {
     for (const [m, keep] of [['q_proj', q], ['k_proj', kv], ['v_proj', kv]] as const) {
-      keepRows(p.model, attn(l, `${m}.weight`), keep);
-      keepRows(p.model, attn(l, `${m}.bias`), keep);
+      keepRows(p.model, w(l, m), keep);
+      keepRows(p.model, w(l, m, 'bias'), keep);
       keepRows(p.adapter, lora(l, m, 'B'), keep);
     }
-    keepCols(p.model, attn(l, 'o_proj.weight'), q);
+    keepCols(p.model, w(l, 'o_proj'), q);
     keepCols(p.adapter, lora(l, 'o_proj', 'A'), q);
-    keepRows(p.model, attn(l, 'q_norm.weight'), firstN(d));
-    keepRows(p.model, attn(l, 'k_norm.weight'), firstN(d));
+    for (const n of qkNormNames(l)) keepRows(p.model, n, firstN(d));
   }
   p.config.head_dim = d;
 }
 
-/** Flips tie_word_embeddings: tied drops lm_head.weight; untied adds one (embed_tokens' rows shifted by one and halved). */
+/** Flips tie_word_embeddings: tied drops the LM head; untied adds one (the embedding's rows shifted by one and halved). */
 export function flipTiedEmbeddings(p: FixtureParts): void {
   if (p.config.tie_word_embeddings === true) {
-    const e = p.model.get('model.embed_tokens.weight')!;
+    const e = p.model.get(MODEL_TENSORS.embed.hf)!;
     const [V, C] = e.shape;
     const data = new Float32Array(V * C);
     for (let v = 0; v < V; v++) for (let i = 0; i < C; i++) data[v * C + i] = 0.5 * e.data[((v + 1) % V) * C + i];
-    p.model.set('lm_head.weight', { shape: [V, C], data });
+    p.model.set(MODEL_TENSORS.lmHead.hf, { shape: [V, C], data });
     p.config.tie_word_embeddings = false;
   } else {
-    if (!p.model.delete('lm_head.weight')) throw new Error('flipTiedEmbeddings: the untied fixture has no lm_head.weight');
+    if (!p.model.delete(MODEL_TENSORS.lmHead.hf)) throw new Error(`flipTiedEmbeddings: the untied fixture has no ${MODEL_TENSORS.lmHead.hf}`);
     p.config.tie_word_embeddings = true;
   }
 }
 
-const MODULE_PATH: Record<string, string> = { q_proj: 'self_attn', k_proj: 'self_attn', v_proj: 'self_attn', o_proj: 'self_attn', gate_proj: 'mlp', up_proj: 'mlp', down_proj: 'mlp' };
-
 /** Adds a bias to each listed module of every layer (deterministic values of order 0.1), as attention_bias / mlp_bias checkpoints have. */
-export function addBiases(p: FixtureParts, modules: string[]): void {
+export function addBiases(p: FixtureParts, modules: Projection[]): void {
   for (const l of layers(p.config)) {
     for (const m of modules) {
-      const w = p.model.get(`model.layers.${l}.${MODULE_PATH[m]}.${m}.weight`);
-      if (!w) throw new Error(`addBiases: layer ${l} has no ${m}.weight`);
-      const data = Float32Array.from({ length: w.shape[0] }, (_, i) => 0.1 * Math.sin(1 + i * 0.7 + l * 3 + m.length));
-      p.model.set(`model.layers.${l}.${MODULE_PATH[m]}.${m}.bias`, { shape: [w.shape[0]], data });
+      const weight = p.model.get(w(l, m));
+      if (!weight) throw new Error(`addBiases: layer ${l} has no ${m}.weight`);
+      const data = Float32Array.from({ length: weight.shape[0] }, (_, i) => 0.1 * Math.sin(1 + i * 0.7 + l * 3 + m.length));
+      p.model.set(w(l, m, 'bias'), { shape: [weight.shape[0]], data });
     }
   }
 }
@@ -156,23 +156,23 @@ export function addBiases(p: FixtureParts, modules: string[]): void {
 export function intermediateSize(p: FixtureParts, n: number): void {
   const keep = firstN(n);
   for (const l of layers(p.config)) {
-    for (const m of ['gate_proj', 'up_proj']) {
-      keepRows(p.model, `model.layers.${l}.mlp.${m}.weight`, keep);
-      keepRows(p.model, `model.layers.${l}.mlp.${m}.bias`, keep);
-      keepRows(p.adapter, `base_model.model.model.layers.${l}.mlp.${m}.lora_B.weight`, keep);
+    for (const m of ['gate_proj', 'up_proj'] as const) {
+      keepRows(p.model, w(l, m), keep);
+      keepRows(p.model, w(l, m, 'bias'), keep);
+      keepRows(p.adapter, lora(l, m, 'B'), keep);
     }
-    keepCols(p.model, `model.layers.${l}.mlp.down_proj.weight`, keep);
-    keepCols(p.adapter, `base_model.model.model.layers.${l}.mlp.down_proj.lora_A.weight`, keep);
+    keepCols(p.model, w(l, 'down_proj'), keep);
+    keepCols(p.adapter, lora(l, 'down_proj', 'A'), keep);
   }
   p.config.intermediate_size = n;
 }
 
 /**
  * vocab_size `n` above the tokenizer's, as padded checkpoints have (Qwen2: 151936 rows for 151665
- * tokens): embed_tokens (and lm_head) get rows for ids no token has, copies of the first rows.
+ * tokens): the embedding (and LM head) get rows for ids no token has, copies of the first rows.
  */
 export function padVocab(p: FixtureParts, n: number): void {
-  for (const name of ['model.embed_tokens.weight', 'lm_head.weight']) {
+  for (const name of [MODEL_TENSORS.embed.hf, MODEL_TENSORS.lmHead.hf]) {
     const x = p.model.get(name);
     if (!x) continue;
     const [V, C] = x.shape;

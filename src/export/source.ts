@@ -6,7 +6,8 @@
 
 import { readSafetensorsHeader, readTensorF32, FLOAT_DTYPES, type ByteSource, type SafetensorsIndex } from '../io/safetensors';
 import { expectedWeightShapes, loadModelSpec, INDEX_FILE, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
-import { projectionWeightName, PROJECTIONS, type HostTensor, type ModelSpec, type Projection } from '../engine/model/spec';
+import type { HostTensor, ModelSpec, Projection } from '../engine/model/spec';
+import { projectionsOf, projectionWeightName } from '../engine/model/arch';
 import { asWeightSource, checkWeightShapes, isHostQuantized, readTensor, type BaseTensor, type WeightSource } from '../engine/model/weight-source';
 import { readAdapter, loraKey } from '../engine/lora/adapter';
 import { isAdaptedLayer, siteLora, type LoraSettings } from '../engine/lora/config';
@@ -53,7 +54,7 @@ export interface ExportSource {
   tensorF32(name: string): Promise<HostTensor>;
   /** The LoRA of a projection, or null when the adapter does not adapt it (or there is no adapter). */
   lora(layer: number, proj: Projection): LoraSite | null;
-  /** Every adapted projection, by layer then PROJECTIONS order. */
+  /** Every adapted projection, by layer then the family's module order. */
   loraSites(): LoraSite[];
 }
 
@@ -174,7 +175,7 @@ async function withAdapter(
   if (adapter) {
     for (let layer = 0; layer < spec.numLayers; layer++) {
       if (!isAdaptedLayer(adapter.settings, layer)) continue;
-      for (const proj of PROJECTIONS) {
+      for (const proj of projectionsOf(spec)) {
         if (!adapter.settings.targetModules.includes(proj)) continue;
         const A = adapter.tensors.get(loraKey(layer, proj, 'A'));
         const B = adapter.tensors.get(loraKey(layer, proj, 'B'));

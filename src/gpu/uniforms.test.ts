@@ -79,7 +79,7 @@ function everyKernel(): DispatchSpec[] {
     attentionBackward(rec, { dq: b, dk: b, dv: b, dout: b }, att, { B: 2, T: 5, Hq: 4, Hkv: 2, D: 8, scale: 0.35 });
     decodeRope(rec, b, b, b, b, 2, 4, 8, 16);
     decodeKvStore(rec, b, b, b, b, b, 2, 2, 8, 16);
-    decodeAttention(rec, b, b, b, b, b, 2, 4, 2, 8, 16, 0.35);
+    decodeAttention(rec, b, b, b, b, b, 2, 4, 2, 8, 16, { scale: 0.35 });
     decodeGemv(rec, b, b, b, null, 1, 64, 40, true);
     decodeGemv(rec, b, b, b, b, 1, 64, 40);
     globalNormSquared(rec, b, b, b, 5000);

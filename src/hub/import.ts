@@ -5,7 +5,7 @@
 // model never needs its f32 copy (nor its bf16 one).
 //
 // Storage formats by --quant (stored formats in src/quant/format.ts and src/hub/store.ts):
-//   int8 / int4   every 2-D weight (q/k/v/o/gate/up/down projections, embed_tokens, lm_head),
+//   int8 / int4   every 2-D weight (q/k/v/o/gate/up/down projections, the embedding, the LM head),
 //                 block-32 quantized along `in`; norms and biases stay f32.
 //   none          "16-bit": 2-D weights kept as bf16 when the source is bf16 (lossless), else as
 //                 f16 (lossless for f16 sources; f32 sources round to f16's 11-bit mantissa, and a

@@ -11,7 +11,7 @@ import { openStoredModel, storedWeightSource } from './load';
 import { nodeFolder } from '../io/node-files';
 import { expectedWeightShapes, loadModelFolder } from '../engine/model/weights';
 import { readHostWeights, readTensor } from '../engine/model/weight-source';
-import { destroyModelWeights, isQuantized, uploadModelWeights } from '../engine/model/gpu-weights';
+import { destroyModelWeights, isQuantized, linearWeight, uploadModelWeights } from '../engine/model/gpu-weights';
 import { readAdapter } from '../engine/lora/adapter';
 import { Trainer } from '../engine/train/trainer';
 import { readReferenceBatch, readReferenceRecipe, recipeHyper } from '../cli/reference-fixture';
@@ -73,7 +73,7 @@ describe('library → training on the reference fixtures', () => {
     const gpu = await testGpu();
     const source = storedWeightSource(model);
     const weights = await uploadModelWeights(gpu, spec, source);
-    const up = weights.layers[0].proj.down_proj.weight;
+    const up = linearWeight(weights.layers[0], 'down_proj').weight;
     if (!isQuantized(up)) throw new Error('expected a quantized weight');
     const t = await readTensor(source, name);
     if (!('qweight' in t)) throw new Error('expected a quantized tensor');

@@ -6,6 +6,7 @@ import type { ImportSource } from './import';
 import { parseModelConfig } from '../engine/model/config';
 import { expectedWeightShapes } from '../engine/model/weights';
 import type { ModelSpec } from '../engine/model/spec';
+import { ARCH_TABLE } from '../engine/model/arch';
 import { randn } from '../engine/kernels/random';
 
 export interface SyntheticModelOptions {
@@ -62,7 +63,7 @@ function syntheticConfig(o: SyntheticModelOptions): { config: Record<string, unk
   const hidden = o.hidden ?? 64;
   const heads = o.heads ?? 4;
   const config: Record<string, unknown> = {
-    architectures: [o.modelType === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM'],
+    architectures: [ARCH_TABLE[o.modelType ?? 'llama'].architecture],
     model_type: o.modelType ?? 'llama',
     vocab_size: o.vocab ?? 256,
     hidden_size: hidden,

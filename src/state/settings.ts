@@ -1,7 +1,7 @@
 // Training settings as the form holds them (numbers as typed text, so "0." survives typing),
 // their defaults and tooltips, validation (every error at once), and the conversion to the
 // engine's LoraHyper / TrainHyper. Pure: no React, no store.
-import { PROJECTIONS, type Projection } from '../engine/model/spec';
+import { PROJECTIONS, TARGET_GROUPS, type Projection } from '../engine/model/arch';
 import { DEFAULT_TRAIN, type Schedule } from '../engine/train/types';
 import { packRows } from '../data/sequences';
 import type { ModelSummary, StartAdapterInfo, TrainSettings } from '../worker/protocol';
@@ -73,11 +73,8 @@ export const FIELDS: Record<NumberField, FieldInfo> = {
   validationExamples: { label: 'Validation examples', hint: 'Examples held out (from the end of the dataset, at most a fifth) to measure validation loss.', int: true, min: 0, max: 100_000, step: '1' },
 };
 
-export const TARGET_PRESETS: Record<Exclude<TargetPreset, 'custom'>, Projection[]> = {
-  attention: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
-  mlp: ['gate_proj', 'up_proj', 'down_proj'],
-  all: [...PROJECTIONS],
-};
+/** The architecture table's target groups (a fused family's modules are mapped at run start: familyTargets). */
+export const TARGET_PRESETS: Record<Exclude<TargetPreset, 'custom'>, readonly Projection[]> = TARGET_GROUPS;
 
 export const OTHER_HINTS = {
   targets: 'Which projections get a LoRA adapter: attention (q, k, v, o), MLP (gate, up, down), all, or a custom set.',
@@ -130,7 +127,7 @@ export function demoSettings(): SettingsForm {
 }
 
 export function targetsOf(form: SettingsForm): Projection[] {
-  return form.targetPreset === 'custom' ? PROJECTIONS.filter((p) => form.customTargets.includes(p)) : TARGET_PRESETS[form.targetPreset];
+  return form.targetPreset === 'custom' ? PROJECTIONS.filter((p) => form.customTargets.includes(p)) : [...TARGET_PRESETS[form.targetPreset]];
 }
 
 export type SettingsErrors = Partial<Record<NumberField | 'targets', string>>;

@@ -78,6 +78,14 @@ describe('step FLOPs', () => {
     const qv = trainStepFlops(PRESETS['smollm2-135m'], { batch: 4, seq: 512, rank: 16, targets: ['q_proj', 'v_proj'] });
     expect(1_270_608_297_984 - qv).toBe(30 * 6 * 2048 * 16 * (10_176 - 1920));
   });
+
+  it('a sliding layer counts min(t + 1, W) keys per query: gemma-3-270m at 4 × 1024 (window 512 on 15 of 18 layers)', () => {
+    const spec = PRESETS['gemma-3-270m'];
+    const shape = { batch: 4, seq: 1024, rank: 16 };
+    const unwindowed = trainStepFlops({ ...spec, slidingWindow: null }, shape);
+    // Per sliding layer: 1024·1025/2 - (512·513/2 + 512·512) = 131,328 fewer pairs, × 12·256 FLOPs × 4 heads × 4 rows.
+    expect(unwindowed - trainStepFlops(spec, shape)).toBe(15 * 131_328 * 12 * 256 * 4 * 4);
+  });
 });
 
 describe('PyTorch reference points', () => {

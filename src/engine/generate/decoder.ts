@@ -22,6 +22,9 @@ import { allocateLayerForwardBuffers, type LayerForwardBuffers } from '../model/
 import { layerForwardWith, projLoraForward, type LayerForwardOps } from '../model/layer';
 import { embed, projForward, projGemv } from '../model/linear';
 import { projectionShape, type ModelSpec, type Projection } from '../model/spec';
+import { attentionScale, checkEngineSupports, embedScale, engineContextLimit, isSlidingLayer, layerAttention } from '../model/arch';
+import { softcapLogits } from '../kernels/crossentropy';
+import { ModelConfigError } from '../model/config';
 
 /** An adapter to apply: the flat parameter buffer and its layout (the trainer's, borrowed). */
 export interface DecoderLora {
@@ -42,13 +45,9 @@ export interface DecoderOptions {
   compile?: 'ahead' | 'first-use';
 }
 
-/**
- * The most tokens a decoder may hold: max_position_embeddings, and a Mistral-style sliding window
- * (the cache attends to every position; beyond the window the model itself would not).
- */
+/** The most tokens a decoder may hold (the engine's context limit: arch/features.ts, one sliding-window policy). */
 export function decoderContextLimit(spec: ModelSpec): number {
-  const maxPos = spec.maxPositionEmbeddings > 0 ? spec.maxPositionEmbeddings : Infinity;
-  return Math.min(maxPos, spec.slidingWindow ? spec.slidingWindow : Infinity);
+  return engineContextLimit(spec).tokens;
 }
 
 export class Decoder {
@@ -73,9 +72,10 @@ export class Decoder {
     private readonly lora: DecoderLora | null,
     options: DecoderOptions,
   ) {
-    const maxPos = decoderContextLimit(spec);
-    if (!(options.maxContext >= 1) || options.maxContext > maxPos) {
-      throw new GpuError(`a context of ${options.maxContext} tokens is outside 1..${maxPos} (max_position_embeddings, or the sliding window: full attention only)`);
+    checkEngineSupports(spec, 'decoding', (msg) => new ModelConfigError(msg));
+    const limit = engineContextLimit(spec);
+    if (!(options.maxContext >= 1) || options.maxContext > limit.tokens) {
+      throw new GpuError(`a context of ${options.maxContext} tokens is outside 1..${limit.tokens} (${limit.why})`);
     }
     this.maxContext = options.maxContext;
     this.chunk = Math.max(1, Math.min(options.chunk ?? 32, options.maxContext));
@@ -95,6 +95,7 @@ export class Decoder {
     this.logits = f(spec.vocabSize, 'logits');
     this.staging = gpu.allocate({ size: Math.max(16, spec.vocabSize * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'decode.staging' });
     const { cos, sin } = ropeTables(spec.rope, T, D);
+    const local = spec.ropeLocal ? ropeTables(spec.ropeLocal, T, D) : null;
     const s: Scratch = {
       x: f(P * C, 'x'),
       // The training forward's own buffer set (activations.ts), for P rows.
@@ -105,6 +106,8 @@ export class Decoder {
       seed: f(1, 'seed'),
       cos: this.upload(cos, 'rope.cos'),
       sin: this.upload(sin, 'rope.sin'),
+      localCos: local ? this.upload(local.cos, 'rope.local.cos') : null,
+      localSin: local ? this.upload(local.sin, 'rope.local.sin') : null,
       kc: Array.from({ length: spec.numLayers }, (_, l) => f(KV * T, `kc${l}`)),
       vc: Array.from({ length: spec.numLayers }, (_, l) => f(KV * T, `vc${l}`)),
       sites: Array.from({ length: spec.numLayers }, () => new Map<Projection, LoraSite>()),
@@ -238,10 +241,15 @@ export class Decoder {
         projLoraForward(rec, spec, w, p, out, inp, N, lora, N === 1);
       },
       attend: (q, k, v, att) => {
-        decodeRope(rec, q, s.cos, s.sin, this.state, N, spec.numHeads, D, T);
-        decodeRope(rec, k, s.cos, s.sin, this.state, N, spec.numKvHeads, D, T);
+        // A sliding layer's own RoPE base (Gemma 3) and window; Gemma 2's soft-capped scores.
+        const sliding = isSlidingLayer(spec, layer) && s.localCos !== null;
+        const cos = sliding ? s.localCos! : s.cos;
+        const sin = sliding ? s.localSin! : s.sin;
+        decodeRope(rec, q, cos, sin, this.state, N, spec.numHeads, D, T);
+        decodeRope(rec, k, cos, sin, this.state, N, spec.numKvHeads, D, T);
         decodeKvStore(rec, s.kc[layer], s.vc[layer], k, v, this.state, N, spec.numKvHeads, D, T);
-        decodeAttention(rec, att, q, s.kc[layer], s.vc[layer], this.state, N, spec.numHeads, spec.numKvHeads, D, T, 1 / Math.sqrt(D));
+        const scores = { scale: attentionScale(spec), window: layerAttention(spec, layer).window ?? 0, softcap: spec.attnLogitSoftcapping ?? 0 };
+        decodeAttention(rec, att, q, s.kc[layer], s.vc[layer], this.state, N, spec.numHeads, spec.numKvHeads, D, T, scores);
       },
     };
   }
@@ -249,7 +257,7 @@ export class Decoder {
   private record(rec: Recorder, s: Scratch, N: number, head: boolean): void {
     const { spec, weights } = this;
     const C = spec.hiddenSize;
-    embed(rec, s.x, this.ids, weights.embed, N, C);
+    embed(rec, s.x, this.ids, weights.embed, N, C, embedScale(spec));
     for (let l = 0; l < spec.numLayers; l++) layerForwardWith(rec, spec, N, weights.layers[l], this.layerOps(rec, s, l, N), s.layer, s.x, s.x);
     if (!head) return;
     // The final norm into the layer set's n1 (free once the last layer has run).
@@ -258,6 +266,7 @@ export class Decoder {
     const lmHead = { weight: weights.lmHead, bias: null };
     if (N === 1) projGemv(rec, this.logits, n1, lmHead, C, spec.vocabSize);
     else projForward(rec, this.logits, n1, lmHead, N, C, spec.vocabSize);
+    if (spec.finalLogitSoftcapping) softcapLogits(rec, this.logits, 1, spec.vocabSize, spec.finalLogitSoftcapping);
   }
 
   /** GPU bytes this decoder allocated (cache, scratch, tables). */
@@ -283,6 +292,8 @@ interface Scratch {
   seed: GPUBuffer;
   cos: GPUBuffer;
   sin: GPUBuffer;
+  localCos: GPUBuffer | null;
+  localSin: GPUBuffer | null;
   kc: GPUBuffer[];
   vc: GPUBuffer[];
   sites: Map<Projection, LoraSite>[];

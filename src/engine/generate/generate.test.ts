@@ -1,7 +1,9 @@
 // The KV-cache decoder against the training forward: greedy generation's logits at every step
 // equal the last row of a full forward (Trainer.logits) over the same growing sequence, for a
-// Llama and a Qwen3 (q/k norm, head_dim 32) fixture, without an adapter and with a PEFT adapter
-// whose B is nonzero. Prompts cover chunked prefill with a padded tail chunk and a 1-token prompt.
+// Llama, a Qwen3 (q/k norm, head_dim 32), a Gemma 3 (sliding window 8 with its own RoPE base,
+// four (1 + w) norms, GeLU-tanh, scaled embeddings) and a Gemma 2 (window 6, soft-capped scores and
+// logits) fixture, without an adapter and with a PEFT adapter whose B is nonzero: 7 + 10 tokens run
+// past the windows. Prompts cover chunked prefill with a padded tail chunk and a 1-token prompt.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,7 +58,7 @@ async function compareGreedy(decoder: Decoder, reference: Trainer, prompt: numbe
   return { err, steps };
 }
 
-for (const name of ['tiny-llama', 'tiny-qwen3']) {
+for (const name of ['tiny-llama', 'tiny-qwen3', 'tiny-gemma3', 'tiny-gemma2']) {
   // CI has the fixtures: a missing one fails in beforeAll (loadFixture) instead of being skipped.
   describe(`KV-cache decoding vs the full forward: ${name}`, () => {
     let fx: Fixture;

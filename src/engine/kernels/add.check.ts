@@ -1,5 +1,5 @@
 import type { KernelCheck } from './check';
-import { addInplace, addInplaceCpu, splitReduce, splitReduceCpu } from './add';
+import { addInplace, addInplaceCpu, scaleInplace, scaleInplaceCpu, splitReduce, splitReduceCpu } from './add';
 import { withSmallGrid } from './matmul.check';
 import { maxAbsErr, randomF32 } from './random';
 
@@ -15,6 +15,21 @@ const addChecks0: KernelCheck[] = [1, 255, 256, 1000, 70_001].map((n) => ({
     gpu.destroyBuffer(yb);
     gpu.destroyBuffer(xb);
     addInplaceCpu(y, x, n);
+    return { error: maxAbsErr(got, y), tolerance: 0 };
+  },
+}));
+
+// y *= alpha (Gemma's embedding scale, f32 sqrt(640)): one f32 product, the same bits.
+const scaleChecks: KernelCheck[] = [1, 640 * 3, 70_001].map((n) => ({
+  name: `scale_inplace n=${n}`,
+  async run(gpu) {
+    const y = randomF32(n, 3);
+    const alpha = Math.fround(Math.sqrt(640));
+    const yb = gpu.upload(y, 'y');
+    await gpu.run((rec) => scaleInplace(rec, yb, alpha, n));
+    const got = await gpu.readF32(yb, n);
+    gpu.destroyBuffer(yb);
+    scaleInplaceCpu(y, alpha, n);
     return { error: maxAbsErr(got, y), tolerance: 0 };
   },
 }));
@@ -48,4 +63,4 @@ const reduceChecks: KernelCheck[] = reduceCases.map((c) => ({
   },
 }));
 
-export const addChecks: KernelCheck[] = [...addChecks0, ...reduceChecks];
+export const addChecks: KernelCheck[] = [...addChecks0, ...scaleChecks, ...reduceChecks];

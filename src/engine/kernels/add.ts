@@ -1,4 +1,4 @@
-// Residual add y += x (shaders/add.wgsl): GPU dispatch and its CPU twin. Also the split-K reduce
+// Residual add y += x (shaders/add.wgsl): GPU dispatch and its CPU twin; y *= alpha. Also the split-K reduce
 // (split_reduce): the fixed-order sum of a split GEMM's partials (matmul.ts, matmul-q.ts).
 import code from '../../../shaders/add.wgsl?raw';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
@@ -13,6 +13,17 @@ export function addInplace(rec: Recorder, y: Buf, x: Buf, n: number): void {
     entry: 'add_inplace',
     uniforms: { n, slices: 0, stride: 0, accumulate: 0, alpha: 0 }, // split_reduce's fields unused here
     bindings: [y, x],
+    workgroups: grid(Math.ceil(n / WG)),
+  });
+}
+
+/** y (n) = alpha · y, in place. */
+export function scaleInplace(rec: Recorder, y: Buf, alpha: number, n: number): void {
+  rec.dispatch({
+    shader: addShader,
+    entry: 'scale_inplace',
+    uniforms: { n, slices: 0, stride: 0, accumulate: 0, alpha },
+    bindings: [y],
     workgroups: grid(Math.ceil(n / WG)),
   });
 }
@@ -34,6 +45,11 @@ export function splitReduce(rec: Recorder, y: Buf, partials: Buf, n: number, sli
 
 export function addInplaceCpu(y: Float32Array, x: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) y[i] += x[i];
+}
+
+/** Twin of scale_inplace, in f32 as the GPU multiplies. */
+export function scaleInplaceCpu(y: Float32Array, alpha: number, n: number): void {
+  for (let i = 0; i < n; i++) y[i] = Math.fround(Math.fround(alpha) * y[i]);
 }
 
 /** Twin of split_reduce, in f32 as the GPU sums (the same order, so the same bits). */

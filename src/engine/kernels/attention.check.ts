@@ -5,6 +5,7 @@ import {
   attentionForwardCpu,
   attentionForwardTiled,
   attentionTiles,
+  type AttentionShape,
   type AttentionTiles,
 } from './attention';
 import { maxAbsErr, randn, relL2Err } from './random';
@@ -28,6 +29,9 @@ interface AttentionCase {
   /** Tile choice: the device's (default), the 16 KiB-budget choice, or explicit tiles. */
   tiles?: 'small' | AttentionTiles;
   label?: string;
+  /** Sliding window and soft-capping (Mistral, Gemma). */
+  window?: number;
+  softcap?: number;
 }
 
 function attentionMask(c: AttentionCase): Uint32Array {
@@ -53,7 +57,8 @@ function caseName(c: AttentionCase): string {
   const lens = c.mask ? 'mask' : `lens=[${(c.lens ?? []).join(',')}]`;
   const tiles = c.tiles === undefined ? '' : c.tiles === 'small' ? ' 16KiB tiles' : ' odd tiles';
   const packed = c.rows ? ` packed ${c.rows.map((r) => r.join('+')).join(' | ')}` : '';
-  return `B=${c.B} T=${c.T} Hq=${c.Hq} Hkv=${c.Hkv} D=${c.D} ${lens}${packed}${tiles}${c.label ? ` ${c.label}` : ''}`;
+  const gemma = `${c.window ? ` window=${c.window}` : ''}${c.softcap ? ` softcap=${c.softcap}` : ''}`;
+  return `B=${c.B} T=${c.T} Hq=${c.Hq} Hkv=${c.Hkv} D=${c.D} ${lens}${packed}${tiles}${gemma}${c.label ? ` ${c.label}` : ''}`;
 }
 
 function inputs(c: AttentionCase) {
@@ -69,6 +74,11 @@ function inputs(c: AttentionCase) {
     positions: c.rows ? segmentPositions(T, c.rows) : rowPositions(B, T),
     scale: 1 / Math.sqrt(D),
   };
+}
+
+/** The case's AttentionShape. */
+function shapeOf(c: AttentionCase, scale: number): AttentionShape {
+  return { B: c.B, T: c.T, Hq: c.Hq, Hkv: c.Hkv, D: c.D, scale, window: c.window, softcap: c.softcap };
 }
 
 function peakAbs(a: Float32Array, floor: number): number {
@@ -94,7 +104,7 @@ function attentionForwardCheck(c: AttentionCase): KernelCheck {
       const mb = gpu.upload(mask, 'mask');
       const pb = gpu.upload(positions, 'positions');
       const tiles = tilesFor(gpu, c);
-      const shape = { B, T, Hq, Hkv, D, scale };
+      const shape = shapeOf(c, scale);
       await gpu.run((rec) => attentionForwardTiled(rec, tiles, { out: ob, lse: lb, q: qb, k: kb, v: vb, mask: mb, positions: pb }, shape));
       const gotOut = await gpu.readF32(ob, nq);
       const gotLse = await gpu.readF32(lb, B * Hq * T);
@@ -120,7 +130,7 @@ function attentionBackwardCheck(c: AttentionCase): KernelCheck {
       // The CPU forward's out and lse feed both backwards, so this checks the backward alone.
       const out = new Float32Array(nq);
       const lse = new Float32Array(B * Hq * T);
-      const shape = { B, T, Hq, Hkv, D, scale };
+      const shape = shapeOf(c, scale);
       attentionForwardCpu({ out, lse, q, k, v, mask, positions }, shape);
       const dqb = gpu.upload(nanFilled(nq), 'dq');
       const dkb = gpu.upload(nanFilled(nk), 'dk');
@@ -184,6 +194,14 @@ const attentionCases: AttentionCase[] = [
     tiles: { wg: 12, forward: { BQ: 3, BK: 4 }, dq: { BQ: 4, BK: 6 }, dkdv: { BQ: 5, BK: 6 } },
   },
   { B: 1, T: 300, Hq: 2, Hkv: 1, D: 32, lens: [296], rows: [[100, 1, 150, 45]], label: 'long packed' },
+  // Sliding windows (whole key tiles skipped left of the window) and soft-capped scores, alone and
+  // with packing, padding, odd tiles and peaky scores.
+  { B: 2, T: 70, Hq: 4, Hkv: 2, D: 32, lens: [70, 41], window: 8 },
+  { B: 1, T: 300, Hq: 2, Hkv: 1, D: 32, lens: [296], window: 37, label: 'long' },
+  { B: 2, T: 20, Hq: 4, Hkv: 1, D: 16, lens: [17, 20], std: 3, softcap: 2, label: 'MQA peaky' },
+  { B: 2, T: 70, Hq: 6, Hkv: 2, D: 32, lens: [70, 64], rows: [[1, 33, 2, 17, 17], [40, 1, 1, 22]], std: 2, window: 6, softcap: 3 },
+  { B: 1, T: 23, Hq: 6, Hkv: 3, D: 20, mask: holes, window: 5, softcap: 1.5, tiles: { wg: 12, forward: { BQ: 3, BK: 4 }, dq: { BQ: 4, BK: 6 }, dkdv: { BQ: 5, BK: 6 } } },
+  { B: 1, T: 29, Hq: 3, Hkv: 1, D: 256, lens: [27], window: 4, tiles: 'small' },
 ];
 
 export const attentionChecks: KernelCheck[] = [

@@ -6,12 +6,15 @@ import { positionsProblem, rowPositions, segmentPositions } from './positions';
 
 describe('attention kernels: GPU vs CPU', () => itChecks(attentionChecks));
 
+/** Random q (B*T, Hq*D) and k, v (B*T, Hkv*D) from seeds seed, seed + 1, seed + 2. */
+function randomQkv(B: number, T: number, Hq: number, Hkv: number, D: number, seed: number): { q: Float32Array; k: Float32Array; v: Float32Array } {
+  return { q: randn(B * T * Hq * D, seed), k: randn(B * T * Hkv * D, seed + 1), v: randn(B * T * Hkv * D, seed + 2) };
+}
+
 describe('attention CPU twins', () => {
   it('grouped-query heads equal multi-head attention on repeated kv heads (repeat_kv)', () => {
     const [B, T, Hq, Hkv, D] = [2, 6, 4, 2, 4];
-    const q = randn(B * T * Hq * D, 1);
-    const k = randn(B * T * Hkv * D, 2);
-    const v = randn(B * T * Hkv * D, 3);
+    const { q, k, v } = randomQkv(B, T, Hq, Hkv, D, 1);
     const mask = Uint32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]);
     // kv head of query head h is h / 2: repeat each kv head twice.
     const rep = (x: Float32Array): Float32Array => {
@@ -49,10 +52,13 @@ describe('attention CPU twins', () => {
     expect(out[5]).toBeCloseTo(9, 5);
   });
 
-  it('backward is the gradient of sum(out * dout) (finite differences), GQA + padding', () => {
+  it.each([
+    ['', {}],
+    [', sliding window 3 and soft-capping 1.5 (Gemma 2)', { window: 3, softcap: 1.5 }],
+  ])('backward is the gradient of sum(out * dout) (finite differences), GQA + padding%s', (_, extra: { window?: number; softcap?: number }) => {
     const [B, T, Hq, Hkv, D] = [2, 5, 4, 2, 4];
     const scale = 0.7;
-    const shape = { B, T, Hq, Hkv, D, scale };
+    const shape = { B, T, Hq, Hkv, D, scale, ...extra };
     const q = randn(B * T * Hq * D, 11);
     const k = randn(B * T * Hkv * D, 12);
     const v = randn(B * T * Hkv * D, 13);
@@ -92,9 +98,50 @@ describe('attention CPU twins', () => {
       }
     }
     expect(checked).toBe(q.length + k.length + v.length);
-    // Padded keys get no gradient; padded query rows still do (they attend to valid keys).
+    // Padded keys get no gradient; padded query rows still do (they attend to valid keys), except
+    // where the window leaves one visible key (row 1's last query sees keys 2..4, only 2 valid):
+    // a softmax over one key is constant.
     for (let d = 0; d < Hkv * D; d++) expect(dk[(1 * T + 3) * Hkv * D + d]).toBe(0);
-    expect(dq.subarray((1 * T + 4) * Hq * D, (1 * T + 5) * Hq * D).some((x) => x !== 0)).toBe(true);
+    expect(dq.subarray((1 * T + 4) * Hq * D, (1 * T + 5) * Hq * D).some((x) => x !== 0)).toBe(extra.window === undefined);
+  });
+});
+
+describe('attention CPU twins: sliding window and soft-capping', () => {
+  it('a window W hides keys W or more positions back, and equals full attention on rows no longer than W', () => {
+    const [B, T, Hq, Hkv, D] = [1, 9, 2, 1, 4];
+    const { q, k, v } = randomQkv(B, T, Hq, Hkv, D, 31);
+    const mask = new Uint32Array(T).fill(1);
+    const positions = rowPositions(B, T);
+    const run = (window: number): Float32Array => {
+      const out = new Float32Array(B * T * Hq * D);
+      attentionForwardCpu({ out, lse: new Float32Array(B * Hq * T), q, k, v, mask, positions }, { B, T, Hq, Hkv, D, scale: 0.5, window });
+      return out;
+    };
+    expect(run(T)).toEqual(run(0));
+    // With W = 1 each query sees only itself: out = its own v.
+    const one = run(1);
+    for (let t = 0; t < T; t++) for (let h = 0; h < Hq; h++) for (let d = 0; d < D; d++) expect(one[(t * Hq + h) * D + d]).toBeCloseTo(v[t * D + d], 6);
+    // W = 3: query 8 sees keys 6, 7, 8 only: changing key 5 changes nothing there, changing key 6 does.
+    const k5 = k.slice();
+    k5.fill(9, 5 * D, 6 * D);
+    const out3 = run(3);
+    const changed = (() => {
+      const out = new Float32Array(B * T * Hq * D);
+      attentionForwardCpu({ out, lse: new Float32Array(B * Hq * T), q, k: k5, v, mask, positions }, { B, T, Hq, Hkv, D, scale: 0.5, window: 3 });
+      return out;
+    })();
+    expect(Array.from(changed.subarray(8 * Hq * D))).toEqual(Array.from(out3.subarray(8 * Hq * D)));
+    expect(Array.from(changed.subarray(7 * Hq * D, 8 * Hq * D))).not.toEqual(Array.from(out3.subarray(7 * Hq * D, 8 * Hq * D)));
+  });
+
+  it('soft-capping bounds the scores: lse of a one-key row is cap·tanh(s/cap)', () => {
+    const q = Float32Array.from([10, 0]);
+    const k = Float32Array.from([10, 0]);
+    const v = Float32Array.from([1, 2]);
+    const out = new Float32Array(2);
+    const lse = new Float32Array(1);
+    attentionForwardCpu({ out, lse, q, k, v, mask: Uint32Array.from([1]), positions: rowPositions(1, 1) }, { B: 1, T: 1, Hq: 1, Hkv: 1, D: 2, scale: 1, softcap: 2 });
+    expect(lse[0]).toBeCloseTo(2 * Math.tanh(50), 6);
   });
 });
 

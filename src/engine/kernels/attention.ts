@@ -2,8 +2,9 @@
 // q, out: (B*T, Hq*D); k, v: (B*T, Hkv*D) (token-major, heads contiguous per token); lse: (B, Hq, T);
 // mask: u32 (B*T), 1 for a token, 0 for padding; positions: i32 (B*T), each token's position within
 // its example (packed rows hold several; 0..T-1 when a row is one example). Key j is visible to
-// query i iff i - positions[i] <= j <= i and mask[b*T + j] == 1; a query row with no visible key
-// gets out = 0 and lse = 0. Positions restart at 0 or count up by 1 along a row (Batch.positions).
+// query i iff i - positions[i] <= j <= i and mask[b*T + j] == 1 (and, with a sliding window W,
+// j > i - W); a query row with no visible key gets out = 0 and lse = 0. Positions restart at 0 or
+// count up by 1 along a row (Batch.positions). Scores may be soft-capped (cap·tanh(s/cap)).
 import code from '../../../shaders/attention.wgsl?raw';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 
@@ -83,8 +84,18 @@ export interface AttentionShape {
   Hq: number;
   Hkv: number;
   D: number;
-  /** Multiplies q·k (1/sqrt(D) in these models). */
+  /** Multiplies q·k (1/sqrt(D), or Gemma's query_pre_attn_scalar^-0.5). */
   scale: number;
+  /** Sliding window W: query i sees keys i-W+1..i (0 or absent: the whole example). */
+  window?: number;
+  /** cap·tanh(s/cap) on the scaled scores (Gemma 2's attn_logit_softcapping; 0 or absent: none). */
+  softcap?: number;
+}
+
+/** The shader's uniforms of a shape. */
+function attentionUniforms(shape: AttentionShape): Record<string, number> {
+  const { B, T, Hq, Hkv, D, scale } = shape;
+  return { B, T, Hq, Hkv, D, scale, window: shape.window ?? 0, softcap: shape.softcap ?? 0 };
 }
 
 /** The forward's tensors: inputs q, k, v, mask, positions; outputs out, lse (GPU buffers or CPU arrays). */
@@ -108,14 +119,14 @@ export interface AttentionGrads<F> {
 
 /** attentionForward with explicit tiles (tests use small ones to cover the small-memory path). */
 export function attentionForwardTiled(rec: Recorder, tiles: AttentionTiles, t: AttentionTensors<Buf, Buf>, shape: AttentionShape): void {
-  const { B, T, Hq, Hkv, D, scale } = shape;
-  checkShape(Hq, Hkv, D);
+  const { B, T, Hq, D } = shape;
+  checkShape(Hq, shape.Hkv, D);
   const { BQ, BK } = tiles.forward;
   rec.dispatch({
     shader: attentionShader,
     entry: 'attn_forward',
     overrides: tileOverrides(tiles.wg, BQ, BK, BQ, D),
-    uniforms: { B, T, Hq, Hkv, D, scale },
+    uniforms: attentionUniforms(shape),
     bindings: [t.out, t.lse, t.q, t.k, t.v, t.mask, t.positions],
     workgroups: [Math.ceil(T / BQ), Hq, B],
   });
@@ -138,9 +149,9 @@ export function attentionBackwardTiled(
   t: AttentionTensors<Buf, Buf>,
   shape: AttentionShape,
 ): void {
-  const { B, T, Hq, Hkv, D, scale } = shape;
+  const { B, T, Hq, Hkv, D } = shape;
   checkShape(Hq, Hkv, D);
-  const uniforms = { B, T, Hq, Hkv, D, scale };
+  const uniforms = attentionUniforms(shape);
   const maxDim = rec.gpu.limits.maxComputeWorkgroupsPerDimension;
   // dq doubles as scratch: (lse, Di) per (token, query head) in its first two dims.
   rec.dispatch({
@@ -181,14 +192,21 @@ export function attentionBackward(rec: Recorder, g: AttentionGrads<Buf>, t: Atte
 
 type CpuTensors = AttentionTensors<Float32Array, Uint32Array, Int32Array>;
 
-/** The first key query i (token b*T + i) may see: the first token of its example. */
-function firstKey(positions: Int32Array, b: number, T: number, i: number): number {
-  return i - Math.min(Math.max(positions[b * T + i], 0), i);
+/** The first key query i (token b*T + i) may see: the first token of its example, or i - W + 1 in a window W. */
+function firstKey(positions: Int32Array, b: number, T: number, i: number, window = 0): number {
+  const back = Math.min(Math.max(positions[b * T + i], 0), i);
+  return i - (window > 0 ? Math.min(back, window - 1) : back);
+}
+
+/** A scaled score soft-capped as the shader does (cap·tanh(s/cap); s without a cap). */
+function capScore(s: number, cap: number): number {
+  return cap > 0 ? cap * Math.tanh(s / cap) : s;
 }
 
 export function attentionForwardCpu(t: CpuTensors, shape: AttentionShape): void {
   const { out, lse, q, k, v, mask, positions } = t;
   const { B, T, Hq, Hkv, D, scale } = shape;
+  const cap = shape.softcap ?? 0;
   const g = Hq / Hkv;
   const s = new Float64Array(T);
   for (let b = 0; b < B; b++) {
@@ -196,14 +214,14 @@ export function attentionForwardCpu(t: CpuTensors, shape: AttentionShape): void 
       const hk = Math.floor(h / g);
       for (let i = 0; i < T; i++) {
         const qb = (b * T + i) * Hq * D + h * D;
-        const j0 = firstKey(positions, b, T, i);
+        const j0 = firstKey(positions, b, T, i, shape.window);
         let max = -Infinity;
         for (let j = j0; j <= i; j++) {
           if (mask[b * T + j] !== 1) continue;
           const kb = (b * T + j) * Hkv * D + hk * D;
           let acc = 0;
           for (let d = 0; d < D; d++) acc += q[qb + d] * k[kb + d];
-          s[j] = acc * scale;
+          s[j] = capScore(acc * scale, cap);
           max = Math.max(max, s[j]);
         }
         if (max === -Infinity) {
@@ -231,6 +249,7 @@ export function attentionBackwardCpu(grads: AttentionGrads<Float32Array>, t: Cpu
   const { dq, dk, dv, dout } = grads;
   const { out, lse, q, k, v, mask, positions } = t;
   const { B, T, Hq, Hkv, D, scale } = shape;
+  const cap = shape.softcap ?? 0;
   const g = Hq / Hkv;
   const gq = new Float64Array(B * T * Hq * D);
   const gk = new Float64Array(B * T * Hkv * D);
@@ -243,7 +262,7 @@ export function attentionBackwardCpu(grads: AttentionGrads<Float32Array>, t: Cpu
         let di = 0;
         for (let d = 0; d < D; d++) di += dout[qb + d] * out[qb + d];
         const l = lse[(b * Hq + h) * T + i];
-        for (let j = firstKey(positions, b, T, i); j <= i; j++) {
+        for (let j = firstKey(positions, b, T, i, shape.window); j <= i; j++) {
           if (mask[b * T + j] !== 1) continue;
           const kb = (b * T + j) * Hkv * D + hk * D;
           let qk = 0;
@@ -252,8 +271,9 @@ export function attentionBackwardCpu(grads: AttentionGrads<Float32Array>, t: Cpu
             qk += q[qb + d] * k[kb + d];
             dov += dout[qb + d] * v[kb + d];
           }
-          const pij = Math.exp(qk * scale - l);
-          const ds = pij * (dov - di) * scale;
+          const sc = capScore(qk * scale, cap);
+          const pij = Math.exp(sc - l);
+          const ds = pij * (dov - di) * scale * (cap > 0 ? 1 - (sc / cap) ** 2 : 1);
           for (let d = 0; d < D; d++) {
             gv[kb + d] += pij * dout[qb + d];
             gk[kb + d] += ds * q[qb + d];

@@ -6,6 +6,8 @@ import {
   crossEntropyForwardCpu,
   lossSum,
   lossSumCpu,
+  softcapLogits,
+  softcapLogitsCpu,
 } from './crossentropy';
 import { maxAbsErr, randn, rng } from './random';
 
@@ -130,4 +132,45 @@ const sumCheck: KernelCheck = {
   },
 };
 
-export const crossEntropyChecks: KernelCheck[] = [...shapes.map(fbCheck), ...shapes.map(fwdCheck), stable, sumCheck];
+/**
+ * final_logit_softcapping: softcapLogits (logits far past the cap, and 0) then the fused loss with
+ * the cap's derivative, against the CPU twins.
+ */
+function softcapCheck([N, V, std]: [number, number, number], cap: number): KernelCheck {
+  return {
+    name: `crossentropy with final_logit_softcapping ${cap} N=${N} V=${V}`,
+    async run(gpu) {
+      const logits = randn(N * V, 3 * N + V, std);
+      logits[0] = 1e4;
+      logits[Math.min(1, N * V - 1)] = -1e4;
+      const targets = makeTargets(N, V, V + 2);
+      const scale = countedScale(targets);
+      const capped = logits.slice();
+      const lb = gpu.upload(new Float32Array(N).fill(Number.NaN), 'losses');
+      const xb = gpu.upload(logits, 'logits');
+      const tb = gpu.upload(targets, 'targets');
+      const sb = gpu.upload(scale, 'lossScale');
+      await gpu.run((rec) => softcapLogits(rec, xb, N, V, cap));
+      const gotCapped = await gpu.readF32(xb, N * V);
+      await gpu.run((rec) => crossEntropyForwardBackward(rec, lb, xb, tb, sb, N, V, cap));
+      const gotLoss = await gpu.readF32(lb, N);
+      const gotGrad = await gpu.readF32(xb, N * V);
+      for (const b of [lb, xb, tb, sb]) gpu.destroyBuffer(b);
+      softcapLogitsCpu(capped, N * V, cap);
+      const cappedErr = maxAbsErr(gotCapped, capped) / cap;
+      const losses = new Float32Array(N);
+      crossEntropyForwardBackwardCpu(losses, capped, targets, scale, N, V, cap);
+      const lossErr = maxAbsErr(gotLoss, losses) / Math.max(1, ...Array.from(losses, Math.abs));
+      return { error: Math.max(cappedErr, lossErr, maxAbsErr(gotGrad, capped) / scale[0]), tolerance: 2e-6 };
+    },
+  };
+}
+
+export const crossEntropyChecks: KernelCheck[] = [
+  ...shapes.map(fbCheck),
+  ...shapes.map(fwdCheck),
+  stable,
+  sumCheck,
+  softcapCheck([5, 7, 3], 2),
+  softcapCheck([4, 32_003, 4], 30),
+];

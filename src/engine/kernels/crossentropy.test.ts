@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { crossEntropyChecks } from './crossentropy.check';
-import { crossEntropyForwardBackwardCpu, crossEntropyForwardCpu, lossSumCpu } from './crossentropy';
+import { crossEntropyForwardBackwardCpu, crossEntropyForwardCpu, lossSumCpu, softcapLogitsCpu } from './crossentropy';
 import { itChecks, randn } from './testing';
 
 describe('crossentropy kernels: GPU vs CPU', () => itChecks(crossEntropyChecks));
@@ -15,21 +15,29 @@ describe('crossentropy CPU twins', () => {
     expect(losses[1]).toBe(0);
   });
 
-  it('dlogits is the gradient of lossScale * sum(losses) (finite differences)', () => {
+  // cap > 0: final_logit_softcapping, the loss of cap·tanh(z/cap) against the raw logits z (std 3:
+  // several beyond the cap, where the tanh bends).
+  it.each([0, 1.5])('dlogits is the gradient of lossScale * sum(losses) (finite differences), softcap %s', (cap) => {
     const [N, V] = [4, 7];
-    const logits = randn(N * V, 3, 2);
+    const logits = randn(N * V, 3, cap ? 3 : 2);
     const targets = Int32Array.from([2, -100, 6, 0]);
     const scale = Float32Array.from([1 / 3]);
+    const capped = (x: Float32Array): Float32Array => {
+      const c = x.slice();
+      if (cap) softcapLogitsCpu(c, N * V, cap);
+      return c;
+    };
     const loss = (x: Float32Array): number => {
       const l = new Float32Array(N);
-      crossEntropyForwardCpu(l, x, targets, N, V);
+      crossEntropyForwardCpu(l, capped(x), targets, N, V);
       const out = new Float32Array(1);
       lossSumCpu(out, l, scale, N);
       return out[0];
     };
-    const grad = logits.slice();
+    const grad = capped(logits);
+    if (cap) expect(Math.max(...Array.from(grad, Math.abs))).toBeLessThan(cap);
     const losses = new Float32Array(N);
-    crossEntropyForwardBackwardCpu(losses, grad, targets, scale, N, V);
+    crossEntropyForwardBackwardCpu(losses, grad, targets, scale, N, V, cap);
     const h = 1e-2;
     for (let i = 0; i < N * V; i++) {
       const xp = logits.slice();
@@ -39,8 +47,8 @@ describe('crossentropy CPU twins', () => {
       const fd = (loss(xp) - loss(xm)) / (2 * h);
       expect(Math.abs(fd - grad[i]), `element ${i}`).toBeLessThan(1e-4);
     }
-    // Each counted row of dlogits sums to 0; ignored rows are exactly 0.
-    for (let r = 0; r < N; r++) {
+    // Each counted row of dlogits sums to 0 (without a cap, whose derivative reweights it); ignored rows are exactly 0.
+    for (let r = 0; r < N && !cap; r++) {
       let s = 0;
       for (let i = 0; i < V; i++) s += grad[r * V + i];
       expect(Math.abs(s)).toBeLessThan(1e-6);

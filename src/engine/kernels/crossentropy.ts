@@ -10,14 +10,15 @@ const WG = 256;
 /**
  * losses (N) = per-row loss (0 for ignored rows); logits (N, V) are overwritten in place with
  * dlogits = (softmax - onehot) * lossScale[0] for counted rows, 0 for ignored rows.
- * targets: i32 (N); lossScale: f32 (1).
+ * targets: i32 (N); lossScale: f32 (1). softcap > 0: the logits are softcapLogits' output, and
+ * each dlogit is multiplied by 1 - (logit / softcap)² (the gradient of the raw logits).
  */
-export function crossEntropyForwardBackward(rec: Recorder, losses: Buf, logits: Buf, targets: Buf, lossScale: Buf, N: number, V: number): void {
+export function crossEntropyForwardBackward(rec: Recorder, losses: Buf, logits: Buf, targets: Buf, lossScale: Buf, N: number, V: number, softcap = 0): void {
   rec.dispatch({
     shader: crossEntropyShader,
     entry: 'ce_forward_backward',
     overrides: { WG },
-    uniforms: { N, V },
+    uniforms: { N, V, softcap },
     bindings: [losses, logits, targets, lossScale],
     workgroups: grid(N, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });
@@ -29,7 +30,7 @@ export function crossEntropyForward(rec: Recorder, losses: Buf, logits: Buf, tar
     shader: crossEntropyShader,
     entry: 'ce_forward',
     overrides: { WG },
-    uniforms: { N, V },
+    uniforms: { N, V, softcap: 0 },
     bindings: [losses, logits, targets],
     workgroups: grid(N, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });
@@ -41,10 +42,27 @@ export function lossSum(rec: Recorder, out: Buf, losses: Buf, lossScale: Buf, N:
     shader: crossEntropyShader,
     entry: 'loss_sum',
     overrides: { WG },
-    uniforms: { N, V: 0 },
+    uniforms: { N, V: 0, softcap: 0 },
     bindings: [out, losses, lossScale],
     workgroups: [1],
   });
+}
+
+/** logits (N, V) = softcap · tanh(logits / softcap) in place (final_logit_softcapping; softcap > 0). */
+export function softcapLogits(rec: Recorder, logits: Buf, N: number, V: number, softcap: number): void {
+  if (!(softcap > 0)) throw new Error(`softcapLogits: softcap must be positive, not ${softcap}`);
+  rec.dispatch({
+    shader: crossEntropyShader,
+    entry: 'softcap_logits',
+    overrides: { WG },
+    uniforms: { N, V, softcap },
+    bindings: [null, logits],
+    workgroups: grid(N, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
+  });
+}
+
+export function softcapLogitsCpu(logits: Float32Array | Float64Array, n: number, softcap: number): void {
+  for (let i = 0; i < n; i++) logits[i] = softcap * Math.tanh(logits[i] / softcap);
 }
 
 function rowStats(logits: Float32Array, base: number, V: number): { max: number; sum: number } {
@@ -64,6 +82,7 @@ export function crossEntropyForwardBackwardCpu(
   lossScale: Float32Array,
   N: number,
   V: number,
+  softcap = 0,
 ): void {
   const scale = lossScale[0];
   for (let r = 0; r < N; r++) {
@@ -77,7 +96,8 @@ export function crossEntropyForwardBackwardCpu(
     const { max, sum } = rowStats(logits, base, V);
     losses[r] = max + Math.log(sum) - logits[base + t];
     for (let i = 0; i < V; i++) {
-      const g = Math.exp(logits[base + i] - max) / sum - (i === t ? 1 : 0);
+      const x = logits[base + i];
+      const g = (Math.exp(x - max) / sum - (i === t ? 1 : 0)) * (softcap > 0 ? 1 - (x / softcap) ** 2 : 1);
       logits[base + i] = g * scale;
     }
   }

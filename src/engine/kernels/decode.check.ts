@@ -62,22 +62,31 @@ const storeChecks: KernelCheck[] = shapes.map((s, si) => ({
   },
 }));
 
-const attentionChecks: KernelCheck[] = shapes.map((s, si) => ({
-  name: `decode attention ${label(s)}`,
+/** Every shape with plain scores, and some with a sliding window and soft-capping (Gemma). */
+const scoreCases: Array<{ s: Shape; window?: number; softcap?: number }> = [
+  ...shapes.map((s) => ({ s })),
+  { s: shapes[2], window: 37 }, // the window starts inside a later key chunk
+  { s: shapes[4], window: 9, softcap: 2 }, // rows straddling a chunk boundary, each with its own window start
+  { s: shapes[3], window: 1 },
+  { s: shapes[5], softcap: 0.5 },
+];
+
+const attentionChecks: KernelCheck[] = scoreCases.map(({ s, window, softcap }, si) => ({
+  name: `decode attention ${label(s)}${window ? ` window=${window}` : ''}${softcap ? ` softcap=${softcap}` : ''}`,
   async run(gpu) {
     const [N, Hq, Hkv, D, Tmax, pos, count] = s;
     const q = randn(N * Hq * D, 600 + si);
     const kc = randn(Hkv * Tmax * D, 700 + si);
     const vc = randn(Hkv * Tmax * D, 800 + si);
     const state = Uint32Array.of(pos, count);
-    const scale = 1 / Math.sqrt(D);
+    const scores = { scale: 1 / Math.sqrt(D), window, softcap };
     const out = new Float32Array(N * Hq * D).fill(7); // padding rows must come back 0
     const ob = gpu.upload(out, 'out');
     const bufs = [gpu.upload(q, 'q'), gpu.upload(kc, 'kc'), gpu.upload(vc, 'vc'), gpu.upload(state, 'state')];
-    await gpu.run((rec) => decodeAttention(rec, ob, bufs[0], bufs[1], bufs[2], bufs[3], N, Hq, Hkv, D, Tmax, scale));
+    await gpu.run((rec) => decodeAttention(rec, ob, bufs[0], bufs[1], bufs[2], bufs[3], N, Hq, Hkv, D, Tmax, scores));
     const got = await gpu.readF32(ob, out.length);
     for (const b of [ob, ...bufs]) gpu.destroyBuffer(b);
-    decodeAttentionCpu(out, q, kc, vc, state, N, Hq, Hkv, D, Tmax, scale);
+    decodeAttentionCpu(out, q, kc, vc, state, N, Hq, Hkv, D, Tmax, scores);
     return { error: maxAbsErr(got, out), tolerance: 2e-6 };
   },
 }));

@@ -41,9 +41,18 @@ export function decodeKvStore(rec: Recorder, kc: Buf, vc: Buf, k: Buf, v: Buf, s
   });
 }
 
+/** How scores are made: scale · q·k, then soft-capped (cap·tanh(s/cap)) when softcap > 0; keys within a sliding window. */
+export interface DecodeScores {
+  scale: number;
+  /** Sliding window W: position t attends to keys t-W+1..t (0 or absent: 0..t). */
+  window?: number;
+  softcap?: number;
+}
+
 /**
- * out (N, Hq*D): row i (position t = state[0] + i) of each head h attends to cache keys 0..t of kv
- * head h / (Hq/Hkv): softmax(scale · q·kᵀ)·v. Rows i >= state[1] are written as 0.
+ * out (N, Hq*D): row i (position t = state[0] + i) of each head h attends to cache keys 0..t (or
+ * the last W of them in a sliding window W) of kv head h / (Hq/Hkv): softmax(scores)·v. Rows
+ * i >= state[1] are written as 0.
  */
 export function decodeAttention(
   rec: Recorder,
@@ -57,7 +66,7 @@ export function decodeAttention(
   Hkv: number,
   D: number,
   Tmax: number,
-  scale: number,
+  scores: DecodeScores,
 ): void {
   if (Hkv < 1 || Hq % Hkv !== 0) throw new Error(`decode attention: Hq=${Hq} is not a multiple of Hkv=${Hkv}`);
   const npt = Math.ceil(D / WG);
@@ -66,7 +75,7 @@ export function decodeAttention(
     shader: decodeShader,
     entry: 'decode_attention',
     overrides: { WG, QD: D, NPT: npt },
-    uniforms: { N, Hq, Hkv, D, Tmax, scale },
+    uniforms: { N, Hq, Hkv, D, Tmax, scale: scores.scale, window: scores.window ?? 0, softcap: scores.softcap ?? 0 },
     bindings: [out, q, kc, vc, state],
     workgroups: [Hq, N],
   });
@@ -146,9 +155,12 @@ export function decodeAttentionCpu(
   Hkv: number,
   D: number,
   Tmax: number,
-  scale: number,
+  scores: DecodeScores,
 ): void {
   const g = Hq / Hkv;
+  const { scale } = scores;
+  const cap = scores.softcap ?? 0;
+  const W = scores.window ?? 0;
   for (let i = 0; i < N; i++) {
     for (let h = 0; h < Hq; h++) {
       const qb = (i * Hq + h) * D;
@@ -158,18 +170,19 @@ export function decodeAttentionCpu(
       }
       const hk = Math.floor(h / g);
       const kEnd = Math.min(state[0] + i + 1, Tmax);
+      const kBegin = W > 0 ? Math.max(0, state[0] + i + 1 - W) : 0;
       const s = new Float64Array(kEnd);
       let max = -Infinity;
-      for (let j = 0; j < kEnd; j++) {
+      for (let j = kBegin; j < kEnd; j++) {
         let acc = 0;
         const kb = (hk * Tmax + j) * D;
         for (let d = 0; d < D; d++) acc += q[qb + d] * kc[kb + d];
-        s[j] = acc * scale;
+        s[j] = cap > 0 ? cap * Math.tanh((acc * scale) / cap) : acc * scale;
         max = Math.max(max, s[j]);
       }
       let sum = 0;
       const o = new Float64Array(D);
-      for (let j = 0; j < kEnd; j++) {
+      for (let j = kBegin; j < kEnd; j++) {
         const p = Math.exp(s[j] - max);
         sum += p;
         const vb = (hk * Tmax + j) * D;

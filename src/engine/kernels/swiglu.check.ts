@@ -1,7 +1,7 @@
 import type { KernelCheck } from './check';
 import { withSmallGrid } from './matmul.check';
 import { randomF32, relL2Err } from './random';
-import { swigluBackward, swigluBackwardCpu, swigluForward, swigluForwardCpu } from './swiglu';
+import { swigluBackward, swigluBackwardCpu, swigluForward, swigluForwardCpu, type GateActivation } from './swiglu';
 
 const sizes: Array<{ n: number; maxPerDim?: number }> = [{ n: 1 }, { n: 33 * 70 }, { n: 70_001 }, { n: 5000, maxPerDim: 5 }];
 const TOL = 1e-5;
@@ -14,14 +14,17 @@ function gateValues(n: number): Float32Array {
   return g;
 }
 
-function label(s: { n: number; maxPerDim?: number }): string {
-  return `n=${s.n}${s.maxPerDim ? ` grid<=${s.maxPerDim}` : ''}`;
+function label(s: { n: number; maxPerDim?: number }, act: GateActivation): string {
+  return `${act === 'silu' ? '' : `${act} `}n=${s.n}${s.maxPerDim ? ` grid<=${s.maxPerDim}` : ''}`;
 }
 
+/** Every size under both gate activations. */
+const cases = (['silu', 'gelu_pytorch_tanh'] as const).flatMap((act) => sizes.map((s) => ({ ...s, act })));
+
 export const swigluChecks: KernelCheck[] = [
-  ...sizes.map(
+  ...cases.map(
     (s): KernelCheck => ({
-      name: `swiglu forward ${label(s)}`,
+      name: `swiglu forward ${label(s, s.act)}`,
       async run(gpu) {
         const { n } = s;
         const gate = gateValues(n);
@@ -30,18 +33,18 @@ export const swigluChecks: KernelCheck[] = [
         const gb = gpu.upload(gate, 'gate');
         const ub = gpu.upload(up, 'up');
         const g = s.maxPerDim ? withSmallGrid(gpu, s.maxPerDim) : gpu;
-        await g.run((rec) => swigluForward(rec, ob, gb, ub, n));
+        await g.run((rec) => swigluForward(rec, ob, gb, ub, n, s.act));
         const got = await gpu.readF32(ob, n);
         for (const b of [ob, gb, ub]) gpu.destroyBuffer(b);
         const want = new Float32Array(n);
-        swigluForwardCpu(want, gate, up, n);
+        swigluForwardCpu(want, gate, up, n, s.act);
         return { error: relL2Err(got, want), tolerance: TOL };
       },
     }),
   ),
-  ...sizes.map(
+  ...cases.map(
     (s): KernelCheck => ({
-      name: `swiglu backward ${label(s)}`,
+      name: `swiglu backward ${label(s, s.act)}`,
       async run(gpu) {
         const { n } = s;
         const gate = gateValues(n);
@@ -49,13 +52,13 @@ export const swigluChecks: KernelCheck[] = [
         const dout = randomF32(n, 55);
         const bufs = [gpu.upload(randomF32(n, 56), 'dgate'), gpu.upload(randomF32(n, 57), 'dup'), gpu.upload(dout, 'dout'), gpu.upload(gate, 'gate'), gpu.upload(up, 'up')];
         const g = s.maxPerDim ? withSmallGrid(gpu, s.maxPerDim) : gpu;
-        await g.run((rec) => swigluBackward(rec, bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], n));
+        await g.run((rec) => swigluBackward(rec, bufs[0], bufs[1], bufs[2], bufs[3], bufs[4], n, s.act));
         const dg = await gpu.readF32(bufs[0], n);
         const du = await gpu.readF32(bufs[1], n);
         for (const b of bufs) gpu.destroyBuffer(b);
         const wdg = new Float32Array(n);
         const wdu = new Float32Array(n);
-        swigluBackwardCpu(wdg, wdu, dout, gate, up, n);
+        swigluBackwardCpu(wdg, wdu, dout, gate, up, n, s.act);
         return { error: Math.max(relL2Err(dg, wdg), relL2Err(du, wdu)), tolerance: TOL };
       },
     }),

@@ -4,7 +4,8 @@
 import { mulberry32 } from '../../util/prng';
 import { parseSafetensors, readSafetensorsHeader, readTensorF32, writeSafetensors, FLOAT_DTYPES } from '../../io/safetensors';
 import type { ModelFolder } from '../model/weights';
-import { PROJECTIONS, projectionModule, projectionShape, type HostTensor, type ModelSpec, type Projection } from '../model/spec';
+import type { HostTensor, ModelSpec, Projection } from '../model/spec';
+import { EMBEDDING_MODULES, familyTargets, loraKey, parseModuleName, peftModuleNames, projectionShape, projectionsOf, layerOfName } from '../model/arch';
 import { compileSafeRegex } from '../../io/untrusted/regex';
 import { readUntrustedJson } from '../../io/untrusted/json';
 import { MAX_LIST_ENTRIES, preview } from '../../io/untrusted/limits';
@@ -13,15 +14,13 @@ import { canonicalTargets, isAdaptedLayer, isProjection, LoraConfigError, siteLo
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 
-/** PEFT's saved key of a LoRA matrix: A is [r, in], B is [out, r]. */
-export function loraKey(layer: number, proj: Projection, which: 'A' | 'B'): string {
-  return `base_model.model.model.layers.${layer}.${projectionModule(proj)}.${proj}.lora_${which}.weight`;
-}
+/** PEFT's saved key of a LoRA matrix (the architecture table's). */
+export { loraKey };
 
-/** Every LoRA tensor of these settings with its shape, ordered by layer, projection (PROJECTIONS order), A then B. */
+/** Every LoRA tensor of these settings with its shape, ordered by layer, module (the table's order), A then B. */
 export function expectedLoraShapes(spec: ModelSpec, settings: LoraSettings): Map<string, number[]> {
   const m = new Map<string, number[]>();
-  const targets = canonicalTargets(settings.targetModules);
+  const targets = familyTargets(spec, settings.targetModules);
   for (let i = 0; i < spec.numLayers; i++) {
     if (!isAdaptedLayer(settings, i)) continue;
     for (const p of targets) {
@@ -119,7 +118,9 @@ export function writeAdapter(
     }
     return { name: key, dtype: 'F32' as const, shape: shape.slice(), data: t.data };
   });
-  const config = JSON.stringify(adapterConfigJson(settings, { baseModel, revision: opts.revision ?? null }), null, 2) + '\n';
+  // target_modules as this family names them (a fused module for its separate parts).
+  const named = { ...settings, targetModules: familyTargets(spec, settings.targetModules) };
+  const config = JSON.stringify(adapterConfigJson(named, { baseModel, revision: opts.revision ?? null }), null, 2) + '\n';
   return { config, safetensors: writeSafetensors(list, { format: 'pt' }, ADAPTER_WEIGHTS_FILE) };
 }
 
@@ -209,18 +210,6 @@ export function parseAdapterConfig(json: unknown, spec: ModelSpec, file = ADAPTE
   return { settings, baseModel: (base as string | null | undefined) ?? null };
 }
 
-/** The model's modules that PEFT could see (names as in named_modules() of the CausalLM). */
-function moduleNames(spec: ModelSpec): string[] {
-  const names = ['model', 'model.embed_tokens', 'model.layers', 'model.norm', 'model.rotary_emb', 'lm_head'];
-  for (let i = 0; i < spec.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    names.push(p, `${p}.self_attn`, `${p}.mlp`, `${p}.mlp.act_fn`, `${p}.input_layernorm`, `${p}.post_attention_layernorm`);
-    if (spec.qkNorm) names.push(`${p}.self_attn.q_norm`, `${p}.self_attn.k_norm`);
-    for (const proj of PROJECTIONS) names.push(`${p}.${projectionModule(proj)}.${proj}`);
-  }
-  return names;
-}
-
 /**
  * layers_to_transform (+ layers_pattern) as PEFT applies it to a module name, or null when unset.
  * PEFT takes the layer index after the layer list's name ("model.layers.3.…" → 3); these models
@@ -274,19 +263,17 @@ function resolveTargetModules(
   spec: ModelSpec,
   fail: (msg: string) => never,
 ): { targets: Projection[]; layers: number[] | null } {
-  const layerOf = (name: string): number | null => {
-    const m = /^model\.layers\.(\d+)\./.exec(name);
-    return m ? Number(m[1]) : null;
-  };
+  const layerOf = layerOfName;
+  const modules = projectionsOf(spec);
   let match: (name: string) => boolean;
   let shown: string;
   if (typeof value === 'string' && (value === 'all-linear' || isProjection(value))) {
-    const named: readonly string[] = value === 'all-linear' ? PROJECTIONS : [value];
+    const named: readonly string[] = value === 'all-linear' ? modules : [value];
     match = (n) => named.some((p) => n.endsWith(`.${p}`));
     shown = `target_modules ${JSON.stringify(value)}`;
   } else if (typeof value === 'string') {
     // PEFT's re.fullmatch, on the linear-time matcher: the pattern comes from an untrusted file.
-    const re = compileSafeRegex(value, 'target_modules', (field, detail) => fail(`${field} ${detail}; use a list of module names (${PROJECTIONS.join(', ')})`));
+    const re = compileSafeRegex(value, 'target_modules', (field, detail) => fail(`${field} ${detail}; use a list of module names (${modules.join(', ')})`));
     match = (n) => re.fullMatch(n);
     shown = `target_modules regex ${preview(value, 200)}`;
   } else if (Array.isArray(value) && value.length > MAX_LIST_ENTRIES) {
@@ -305,19 +292,19 @@ function resolveTargetModules(
   }
 
   const perLayer: Array<Set<Projection>> = Array.from({ length: spec.numLayers }, () => new Set());
-  for (const name of moduleNames(spec)) {
+  for (const name of peftModuleNames(spec)) {
     if (!match(name) || excluded?.(name)) continue;
-    const m = /^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)$/.exec(name);
-    if (m && isProjection(m[3])) {
-      perLayer[Number(m[1])].add(m[3]);
-    } else if (name === 'model.embed_tokens' || name === 'lm_head') {
-      fail(`${shown} selects ${name}: LoRA on ${name} is not supported (supported: ${PROJECTIONS.join(', ')})`);
+    const m = parseModuleName(name);
+    if (m && isProjection(m.module) && modules.includes(m.module)) {
+      perLayer[m.layer].add(m.module);
+    } else if (EMBEDDING_MODULES.includes(name)) {
+      fail(`${shown} selects ${name}: LoRA on ${name} is not supported (supported: ${modules.join(', ')})`);
     } else {
-      fail(`${shown} selects ${name}, which is not a Linear layer (supported: ${PROJECTIONS.join(', ')})`);
+      fail(`${shown} selects ${name}, which is not a Linear layer (supported: ${modules.join(', ')})`);
     }
   }
   const adapted = perLayer.map((set, layer) => ({ layer, key: canonicalTargets([...set]).join(',') })).filter((l) => l.key !== '');
-  if (adapted.length === 0) fail(`${shown} selects no module of this model (supported: ${PROJECTIONS.join(', ')})`);
+  if (adapted.length === 0) fail(`${shown} selects no module of this model (supported: ${modules.join(', ')})`);
   const odd = adapted.find((l) => l.key !== adapted[0].key);
   if (odd) {
     fail(

@@ -1,6 +1,6 @@
 // LoRA settings (the subset of PEFT's LoraConfig the engine trains) and their validation.
 
-import { PROJECTIONS, projectionModule, type Projection } from '../model/spec';
+import { ALL_PROJECTIONS, isProjection, loraModuleName, type Projection } from '../model/arch';
 import { compileSafeRegex, type SafeRegex } from '../../io/untrusted/regex';
 import { MAX_LIST_ENTRIES, MAX_LORA_RANK, preview } from '../../io/untrusted/limits';
 
@@ -17,7 +17,7 @@ export interface LoraSettings {
   useRslora: boolean;
   /**
    * PEFT's rank_pattern / alpha_pattern: module-name patterns (e.g. "q_proj",
-   * "model.layers.0.mlp.down_proj", "layers\\.[0-3]\\..*v_proj") mapped to the rank or alpha of the
+   * a full module name, "layers\\.[0-3]\\..*v_proj") mapped to the rank or alpha of the
    * modules they match, instead of r / alpha. Absent or empty = every module uses r and alpha.
    */
   rankPattern?: Readonly<Record<string, number>>;
@@ -35,10 +35,7 @@ export function loraScale(s: Pick<LoraSettings, 'r' | 'alpha' | 'useRslora'>): n
   return s.useRslora ? s.alpha / Math.sqrt(s.r) : s.alpha / s.r;
 }
 
-/** PEFT's name of a projection module in layer `layer` (named_modules() of the CausalLM). */
-export function loraModuleName(layer: number, proj: Projection): string {
-  return `model.layers.${layer}.${projectionModule(proj)}.${proj}`;
-}
+export { isProjection, loraModuleName };
 
 /**
  * The key of `patterns` that applies to `moduleName`, as PEFT's get_pattern_key picks it: the first
@@ -81,10 +78,6 @@ export function siteLora(s: LoraSettings, layer: number, proj: Projection): { r:
   return { r, alpha, scale: loraScale({ r, alpha, useRslora: s.useRslora }) };
 }
 
-export function isProjection(x: unknown): x is Projection {
-  return typeof x === 'string' && (PROJECTIONS as readonly string[]).includes(x);
-}
-
 /** Throws LoraConfigError naming the first bad field. */
 export function validateLoraSettings(s: LoraSettings, where = 'LoRA settings'): void {
   const fail = (msg: string): never => {
@@ -96,11 +89,11 @@ export function validateLoraSettings(s: LoraSettings, where = 'LoRA settings'): 
   if (typeof s.dropout !== 'number' || !(s.dropout >= 0 && s.dropout < 1)) fail(`dropout must be in [0, 1), not ${preview(s.dropout)}`);
   if (typeof s.useRslora !== 'boolean') fail(`useRslora must be true or false, not ${preview(s.useRslora)}`);
   if (!Array.isArray(s.targetModules) || s.targetModules.length === 0) {
-    fail(`targetModules must be a non-empty list of ${PROJECTIONS.join(', ')}`);
+    fail(`targetModules must be a non-empty list of ${ALL_PROJECTIONS.join(', ')}`);
   }
   const seen = new Set<string>();
   for (const t of s.targetModules) {
-    if (!isProjection(t)) fail(`targetModules: ${preview(t)} is not a supported module (supported: ${PROJECTIONS.join(', ')})`);
+    if (!isProjection(t)) fail(`targetModules: ${preview(t)} is not a supported module (supported: ${ALL_PROJECTIONS.join(', ')})`);
     if (seen.has(t)) fail(`targetModules lists ${t} twice`);
     seen.add(t);
   }
@@ -141,7 +134,7 @@ function validatePattern(
   }
 }
 
-/** The target modules in canonical (PROJECTIONS) order. */
+/** The target modules in canonical (ALL_PROJECTIONS) order. */
 export function canonicalTargets(targets: readonly Projection[]): Projection[] {
-  return PROJECTIONS.filter((p) => targets.includes(p));
+  return ALL_PROJECTIONS.filter((p) => targets.includes(p));
 }

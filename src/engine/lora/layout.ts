@@ -2,7 +2,8 @@
 // and Adam moments), each tensor at a 256-byte-aligned offset so it can be bound as a view.
 // One flat buffer makes gradient clipping and AdamW single dispatches over all parameters.
 import type { BufferView } from '../../gpu/gpu';
-import { PROJECTIONS, projectionShape, type ModelSpec, type Projection } from '../model/spec';
+import type { ModelSpec, Projection } from '../model/spec';
+import { familyTargets, projectionShape, projectionsOf, PROJECTIONS } from '../model/arch';
 import type { LoraHyper } from '../train/types';
 import { loraKey } from './adapter';
 import { isAdaptedLayer, siteLora } from './config';
@@ -41,10 +42,12 @@ export function loraLayout(spec: ModelSpec, lora: LoraHyper): LoraLayout {
     offset += Math.ceil(floats / ALIGN_FLOATS) * ALIGN_FLOATS;
     return at;
   };
+  const targets = familyTargets(spec, lora.targetModules);
   for (let layer = 0; layer < spec.numLayers; layer++) {
     if (!isAdaptedLayer(lora, layer)) continue;
-    PROJECTIONS.forEach((proj, pi) => {
-      if (!lora.targetModules.includes(proj)) return;
+    // The site number (dropout's hash) is the module's place in the family's list, per layer.
+    projectionsOf(spec).forEach((proj, pi) => {
+      if (!targets.includes(proj)) return;
       const [outFeatures, inFeatures] = projectionShape(spec, proj);
       const { r, scale } = siteLora(lora, layer, proj);
       const aOffset = take(r * inFeatures);

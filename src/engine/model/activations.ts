@@ -6,10 +6,11 @@ import { logitsChunkRows } from './logits-chunk';
 import { loraSplitScratchFloats } from '../kernels/lora';
 import { matmulSplitScratchFloats } from '../kernels/matmul';
 import { projectionShape, type ModelSpec } from './spec';
+import { layerNorms } from './arch';
 
 /** The buffers one decoder layer's forward writes (layerForwardWith), for N token rows. */
 export interface LayerForwardBuffers {
-  n1: GPUBuffer; // (N, C) input_layernorm output
+  n1: GPUBuffer; // (N, C) the input norm's output
   rstd1: GPUBuffer; // (N)
   qRaw: GPUBuffer | null; // (N, Hq*D) q_proj output before q_norm (qkNorm only)
   kRaw: GPUBuffer | null; // (N, Hkv*D)
@@ -19,12 +20,16 @@ export interface LayerForwardBuffers {
   k: GPUBuffer; // (N, Hkv*D) after norm and RoPE
   v: GPUBuffer; // (N, Hkv*D)
   att: GPUBuffer; // (N, Hq*D) attention output, o_proj input
+  oRaw: GPUBuffer | null; // (N, C) o_proj output before the post-attention norm (Gemma's sandwich norms)
+  rstdPA: GPUBuffer | null; // (N)
   xMid: GPUBuffer; // (N, C) residual after attention
-  n2: GPUBuffer; // (N, C) post_attention_layernorm output
+  n2: GPUBuffer; // (N, C) the pre-feedforward norm output
   rstd2: GPUBuffer; // (N)
   gate: GPUBuffer; // (N, I)
   up: GPUBuffer; // (N, I)
-  act: GPUBuffer; // (N, I) silu(gate)*up, down_proj input
+  act: GPUBuffer; // (N, I) act(gate)*up, down_proj input
+  dRaw: GPUBuffer | null; // (N, C) down_proj output before the post-feedforward norm (Gemma)
+  rstdPF: GPUBuffer | null; // (N)
 }
 
 /** What one decoder layer's forward keeps for its backward. */
@@ -40,6 +45,7 @@ export function allocateLayerForwardBuffers(f: (floats: number, label: string) =
   const I = spec.intermediateSize;
   const Q = spec.numHeads * spec.headDim;
   const KV = spec.numKvHeads * spec.headDim;
+  const sandwich = layerNorms(spec).some((n) => n.role === 'post_attention');
   return {
     n1: f(N * C, `${tag}.n1`),
     rstd1: f(N, `${tag}.rstd1`),
@@ -51,12 +57,16 @@ export function allocateLayerForwardBuffers(f: (floats: number, label: string) =
     k: f(N * KV, `${tag}.k`),
     v: f(N * KV, `${tag}.v`),
     att: f(N * Q, `${tag}.att`),
+    oRaw: sandwich ? f(N * C, `${tag}.oRaw`) : null,
+    rstdPA: sandwich ? f(N, `${tag}.rstdPA`) : null,
     xMid: f(N * C, `${tag}.xMid`),
     n2: f(N * C, `${tag}.n2`),
     rstd2: f(N, `${tag}.rstd2`),
     gate: f(N * I, `${tag}.gate`),
     up: f(N * I, `${tag}.up`),
     act: f(N * I, `${tag}.act`),
+    dRaw: sandwich ? f(N * C, `${tag}.dRaw`) : null,
+    rstdPF: sandwich ? f(N, `${tag}.rstdPF`) : null,
   };
 }
 

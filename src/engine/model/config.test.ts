@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { modelSlidingWindow, ModelConfigError, parseModelConfig } from './config';
+import { ModelConfigError, parseModelConfig } from './config';
+import { attentionContextLimit, slidingWindowOf } from './arch';
 
 const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/reference/', import.meta.url));
 const fixtureConfig = (m: string): Record<string, unknown> => JSON.parse(readFileSync(`${FIXTURES}${m}/model/config.json`, 'utf8'));
@@ -110,7 +111,7 @@ describe('parseModelConfig: RoPE forms', () => {
   it('refuses unsupported rope types by name', () => {
     const c = llama32();
     c.rope_scaling = { rope_type: 'su', factor: 4 };
-    refuses(c, 'config.json: rope_scaling.rope_type "su" is not supported (supported: default, linear, llama3, dynamic, yarn)');
+    refuses(c, 'config.json: rope_scaling.rope_type "su" is not supported (supported: default, linear, llama3, dynamic, yarn, longrope)');
     c.rope_scaling = { rope_type: 'yarn', factor: 4, mscale: 1, mscale_all_dim: 0.5 };
     // attention factor from the mscales: (0.1·1·ln 4 + 1) / (0.1·0.5·ln 4 + 1)
     expect(parseModelConfig(c).rope.attentionFactor).toBeCloseTo((0.1 * Math.log(4) + 1) / (0.05 * Math.log(4) + 1), 12);
@@ -124,7 +125,7 @@ describe('parseModelConfig: RoPE forms', () => {
     expect(parseModelConfig(c).rope).toMatchObject({ type: 'dynamic', factor: 2, originalMaxPositionEmbeddings: 131072 });
     delete c.rope_scaling;
     c.rope_parameters = { rope_type: 'longrope', rope_theta: 10000 };
-    refuses(c, /rope_parameters.rope_type "longrope" is not supported/);
+    refuses(c, /rope_parameters.short_factor must be a list of 32 positive numbers/);
   });
 
   it('refuses llama3 scaling without its parameters', () => {
@@ -140,7 +141,10 @@ describe('parseModelConfig: refusals', () => {
   it('unknown architecture, naming the supported ones', () => {
     const c = llama32();
     c.architectures = ['GPT2LMHeadModel'];
-    refuses(c, /architecture "GPT2LMHeadModel" is not supported \(supported: LlamaForCausalLM \(llama\), MistralForCausalLM \(mistral\), Qwen2ForCausalLM \(qwen2\), Qwen3ForCausalLM \(qwen3\)\)/);
+    refuses(
+      c,
+      /architecture "GPT2LMHeadModel" is not supported \(supported: LlamaForCausalLM \(llama\), MistralForCausalLM \(mistral\), Qwen2ForCausalLM \(qwen2\), Qwen3ForCausalLM \(qwen3\), Gemma3ForCausalLM \(gemma3_text\), Gemma2ForCausalLM \(gemma2\), Phi3ForCausalLM \(phi3\)\)/,
+    );
     const d = llama32();
     d.model_type = 'gemma';
     refuses(d, /model_type "gemma" is not supported/);
@@ -221,9 +225,11 @@ describe('parseModelConfig: other models', () => {
     };
     const spec = parseModelConfig(c);
     expect(spec).toMatchObject({ modelType: 'mistral', headDim: 128, qkvBias: false, oBias: false, tieWordEmbeddings: false });
-    expect(modelSlidingWindow(c)).toBe(4096);
-    expect(modelSlidingWindow({ ...c, sliding_window: null })).toBeNull();
-    expect(modelSlidingWindow(llama32())).toBeNull();
+    expect(slidingWindowOf(spec)).toBe(4096);
+    expect(attentionContextLimit(spec, false).tokens).toBe(4096);
+    expect(attentionContextLimit(spec, true).tokens).toBe(spec.maxPositionEmbeddings);
+    expect(slidingWindowOf(parseModelConfig({ ...c, sliding_window: null }))).toBeNull();
+    expect(slidingWindowOf(parseModelConfig(llama32()))).toBeNull();
   });
 
   it('SmolLM2 (llama) defaults; Qwen3 without head_dim uses its default 128; Llama attention_bias', () => {

@@ -3,9 +3,9 @@
 import type { Buf, Gpu } from '../../gpu/gpu';
 import { createQuantWeight, destroyQuantWeight, writeQuantRows, type QuantWeightBuffers } from '../kernels/matmul-q';
 import { quantize, type QuantKind } from '../../quant/format';
-import { PROJECTIONS, projectionModule, type ModelSpec, type Projection } from './spec';
+import type { ModelSpec, Projection } from './spec';
+import { expectedWeightShapes, layerNormName, modelTensorNames, onePlusNormNames, projectionHasBias, projectionsOf, projectionWeightName, requiredNormName } from './arch';
 import { asWeightSource, checkWeightShapes, ModelWeightsError, type BaseTensor, type WeightInfo, type WeightSource } from './weight-source';
-import { expectedWeightShapes } from './weights';
 
 /** How the frozen matrices (projections, embedding, LM head) are stored on the GPU. */
 export type BaseQuant = 'none' | QuantKind;
@@ -28,12 +28,24 @@ export interface LinearWeight {
 }
 
 export interface LayerWeightsGpu {
+  /** (C) the norms by role (arch/types.ts LayerNormRole): before attention, before the MLP. */
   inputNorm: Buf;
-  postNorm: Buf;
-  /** (head_dim) Qwen3 per-head norms, else null. */
+  preFfnNorm: Buf;
+  /** (C) Gemma's norms of the attention and MLP outputs, else null. */
+  postAttnNorm: Buf | null;
+  postFfnNorm: Buf | null;
+  /** (head_dim) per-head norms (Qwen3, Gemma 3), else null. */
   qNorm: Buf | null;
   kNorm: Buf | null;
-  proj: Record<Projection, LinearWeight>;
+  /** The family's linear modules (projectionsOf(spec)). */
+  proj: Partial<Record<Projection, LinearWeight>>;
+}
+
+/** A layer's linear module; throws when the family has no such module. */
+export function linearWeight(w: LayerWeightsGpu, p: Projection): LinearWeight {
+  const l = w.proj[p];
+  if (!l) throw new ModelWeightsError(`this model has no ${p}`);
+  return l;
 }
 
 export interface ModelWeightsGpu {
@@ -115,38 +127,39 @@ export function stageModelWeights(
     targets.push({ name, target: w });
     return w;
   };
-  const maybe = (name: string, present: boolean): GPUBuffer | null => (present ? vector(name) : null);
+  const maybe = (name: string | null): GPUBuffer | null => (name !== null ? vector(name) : null);
   const layers: LayerWeightsGpu[] = [];
   let embed: MatrixWeight;
   let lmHead: MatrixWeight;
   let norm: GPUBuffer;
   try {
     for (let l = 0; l < spec.numLayers; l++) {
-      const p = `model.layers.${l}`;
-      const proj = {} as Record<Projection, LinearWeight>;
-      for (const name of PROJECTIONS) {
-        const base = `${p}.${projectionModule(name)}.${name}`;
-        const hasBias =
-          name === 'o_proj' ? spec.oBias : projectionModule(name) === 'mlp' ? spec.mlpBias : spec.qkvBias;
-        proj[name] = { weight: matrix(`${base}.weight`), bias: maybe(`${base}.bias`, hasBias) };
+      const proj: Partial<Record<Projection, LinearWeight>> = {};
+      for (const name of projectionsOf(spec)) {
+        proj[name] = { weight: matrix(projectionWeightName(l, name)), bias: maybe(projectionHasBias(spec, name) ? projectionWeightName(l, name, 'bias') : null) };
       }
       layers.push({
-        inputNorm: vector(`${p}.input_layernorm.weight`),
-        postNorm: vector(`${p}.post_attention_layernorm.weight`),
-        qNorm: maybe(`${p}.self_attn.q_norm.weight`, spec.qkNorm),
-        kNorm: maybe(`${p}.self_attn.k_norm.weight`, spec.qkNorm),
+        inputNorm: vector(requiredNormName(spec, l, 'input')),
+        preFfnNorm: vector(requiredNormName(spec, l, 'pre_feedforward')),
+        postAttnNorm: maybe(layerNormName(spec, l, 'post_attention')),
+        postFfnNorm: maybe(layerNormName(spec, l, 'post_feedforward')),
+        qNorm: maybe(layerNormName(spec, l, 'q_norm')),
+        kNorm: maybe(layerNormName(spec, l, 'k_norm')),
         proj,
       });
     }
-    embed = matrix('model.embed_tokens.weight');
-    lmHead = spec.tieWordEmbeddings ? embed : matrix('lm_head.weight');
-    norm = vector('model.norm.weight');
+    const names = modelTensorNames(spec);
+    embed = matrix(names.embed);
+    lmHead = names.lmHead === null ? embed : matrix(names.lmHead);
+    norm = vector(names.finalNorm);
   } catch (e) {
     for (const b of buffers) gpu.destroyBuffer(b);
     for (const q of quantized) destroyQuantWeight(gpu, q);
     throw e;
   }
 
+  // Gemma's norms compute x·(1 + w): their weights go up as 1 + w (the table's value transform).
+  const plusOne = onePlusNormNames(spec);
   const upload = async (onTensor?: (name: string, done: number, total: number) => void): Promise<void> => {
     let pending = 0;
     const queued = async (bytes: number): Promise<void> => {
@@ -161,7 +174,7 @@ export function stageModelWeights(
       if (!isQuantized(target)) {
         await source.forEachPart(name, async (p) => {
           if ('quant' in p) throw new ModelWeightsError(`${source.name}: tensor "${name}" came quantized, but only matrices may be`);
-          gpu.write(target, p.data, p.rowStart * t.cols * 4);
+          gpu.write(target, plusOne.has(name) ? p.data.map((v) => 1 + v) : p.data, p.rowStart * t.cols * 4);
           await queued(p.data.byteLength);
         });
       } else {

@@ -1,13 +1,15 @@
-// One decoder layer (transformers' LlamaDecoderLayer / Qwen2 / Qwen3), forward and backward side
-// by side. Shapes: N = B*T tokens, C hidden, Q = Hq*D, KV = Hkv*D, I intermediate. The forward
-// (layerForwardWith) serves training and decoding (generate/decoder.ts) alike: they differ only in
-// how projections and attention run (LayerForwardOps).
+// One decoder layer (transformers' LlamaDecoderLayer / Qwen2 / Qwen3 / Gemma2 / Gemma3), forward
+// and backward side by side. Shapes: N = B*T tokens, C hidden, Q = Hq*D, KV = Hkv*D, I
+// intermediate. The forward (layerForwardWith) serves training and decoding (generate/decoder.ts)
+// alike: they differ only in how projections and attention run (LayerForwardOps).
 //
-//   n1 = rmsnorm(x)                         xMid = x + o_proj(att)
+//   n1 = rmsnorm(x)                         xMid = x + [rmsnorm_pa](o_proj(att))
 //   q,k,v = proj(n1) (+LoRA)                n2 = rmsnorm(xMid)
-//   [q,k = per-head rmsnorm (Qwen3)]        act = silu(gate(n2)) * up(n2)
-//   q,k = rope(q,k)                         out = xMid + down(act)
-//   att = causal_gqa_attention(q,k,v)
+//   [q,k = per-head rmsnorm (Qwen3, Gemma3)] act = act_fn(gate(n2)) * up(n2)   (SiLU, or Gemma's GeLU-tanh)
+//   q,k = rope(q,k)                         out = xMid + [rmsnorm_pf](down(act))
+//   att = causal_gqa_attention(q,k,v)       [ ]: Gemma's post_attention / post_feedforward norms
+//   (Gemma: scale query_pre_attn_scalar^-0.5, sliding-window layers, soft-capped scores; its norms
+//   compute x·(1 + w) from weights uploaded as 1 + w, gpu-weights.ts)
 import type { Buf, Recorder } from '../../gpu/gpu';
 import { addInplace } from '../kernels/add';
 import { decodeGemv } from '../kernels/decode';
@@ -16,21 +18,25 @@ import { loraDown, loraGradA, loraGradB, loraGradH, loraGradInput, loraUp, type 
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
 import { ropeBackward, ropeForward, type RopeInputs } from '../kernels/rope';
 import { swigluBackward, swigluForward } from '../kernels/swiglu';
+import { attentionScale, hiddenAct, layerAttention } from './arch';
 import type { LoraLayout, LoraSite } from '../lora/layout';
 import { siteViews } from '../lora/layout';
 import type { GradScratch, LayerActs, LayerForwardBuffers } from './activations';
-import type { LayerWeightsGpu } from './gpu-weights';
+import { linearWeight, type LayerWeightsGpu } from './gpu-weights';
 import { projBackwardInput, projForward, projGemv } from './linear';
 import { projectionShape, type ModelSpec, type Projection } from './spec';
 
 /** Everything a layer's record functions need besides its own weights and activations. */
 export interface LayerContext {
   spec: ModelSpec;
+  /** This layer's index (its attention window: arch layerAttention). */
+  layer: number;
   B: number;
   T: number;
   mask: Buf;
   /** i32 (B*T): each token's position within its example (RoPE angle, attention's key range). */
   positions: Buf;
+  /** This layer's RoPE tables (a sliding layer's own base on Gemma 3). */
   ropeCos: Buf;
   ropeSin: Buf;
   lora: LoraLayout;
@@ -53,7 +59,16 @@ function layerDims(ctx: LayerContext): { N: number; C: number; D: number; Hq: nu
 
 function attentionShape(ctx: LayerContext): AttentionShape {
   const { spec } = ctx;
-  return { B: ctx.B, T: ctx.T, Hq: spec.numHeads, Hkv: spec.numKvHeads, D: spec.headDim, scale: 1 / Math.sqrt(spec.headDim) };
+  return {
+    B: ctx.B,
+    T: ctx.T,
+    Hq: spec.numHeads,
+    Hkv: spec.numKvHeads,
+    D: spec.headDim,
+    scale: attentionScale(spec),
+    window: layerAttention(spec, ctx.layer).window ?? 0,
+    softcap: spec.attnLogitSoftcapping ?? 0,
+  };
 }
 
 function attentionTensors(ctx: LayerContext, acts: LayerActs): AttentionTensors<Buf, Buf> {
@@ -96,8 +111,8 @@ export function projLoraForward(
   gemv: boolean,
 ): void {
   const [Out, In] = projectionShape(spec, p);
-  if (gemv) projGemv(rec, out, inp, w.proj[p], In, Out);
-  else projForward(rec, out, inp, w.proj[p], N, In, Out);
+  if (gemv) projGemv(rec, out, inp, linearWeight(w, p), In, Out);
+  else projForward(rec, out, inp, linearWeight(w, p), N, In, Out);
   if (!lora) return;
   const { site, h } = lora;
   const { A, B } = siteViews(lora.params, site);
@@ -129,7 +144,7 @@ function projWithLoraBackward(
 ): void {
   const N = ctx.B * ctx.T;
   const [Out, In] = projectionShape(ctx.spec, p);
-  projBackwardInput(rec, dinp, dout, w.proj[p], N, In, Out, accumulate);
+  projBackwardInput(rec, dinp, dout, linearWeight(w, p), N, In, Out, accumulate);
   const s = ctx.sites.get(p);
   if (!s) return;
   const { r, scale } = s;
@@ -171,15 +186,25 @@ export function layerForwardWith(rec: Recorder, spec: ModelSpec, N: number, w: L
   ops.proj('v_proj', a.v, a.n1);
   ops.attend(a.q, a.k, a.v, a.att);
 
-  // xMid = x + o_proj(att): write o_proj's output into xMid, then add the residual.
-  ops.proj('o_proj', a.xMid, a.att);
+  // xMid = x + o_proj(att) (normed first with Gemma's post_attention norm): write it into xMid, then add the residual.
+  if (w.postAttnNorm) {
+    ops.proj('o_proj', a.oRaw!, a.att);
+    rmsnormForward(rec, a.xMid, a.rstdPA!, a.oRaw!, w.postAttnNorm, N, C, eps);
+  } else {
+    ops.proj('o_proj', a.xMid, a.att);
+  }
   addInplace(rec, a.xMid, x, N * C);
 
-  rmsnormForward(rec, a.n2, a.rstd2, a.xMid, w.postNorm, N, C, eps);
+  rmsnormForward(rec, a.n2, a.rstd2, a.xMid, w.preFfnNorm, N, C, eps);
   ops.proj('gate_proj', a.gate, a.n2);
   ops.proj('up_proj', a.up, a.n2);
-  swigluForward(rec, a.act, a.gate, a.up, N * spec.intermediateSize);
-  ops.proj('down_proj', out, a.act);
+  swigluForward(rec, a.act, a.gate, a.up, N * spec.intermediateSize, hiddenAct(spec));
+  if (w.postFfnNorm) {
+    ops.proj('down_proj', a.dRaw!, a.act);
+    rmsnormForward(rec, out, a.rstdPF!, a.dRaw!, w.postFfnNorm, N, C, eps);
+  } else {
+    ops.proj('down_proj', out, a.act);
+  }
   addInplace(rec, out, a.xMid, N * C);
 }
 
@@ -206,15 +231,25 @@ export function layerBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsG
   const { spec, B, T } = ctx;
   const { N, C, D, Hq, Hkv, I } = layerDims(ctx);
 
-  // MLP branch: out = xMid + down(act); d xMid gets g.dx directly (residual) plus the norm path.
-  projWithLoraBackward(rec, ctx, w, acts, g, 'down_proj', g.dAct, g.dx, acts.act, false);
-  swigluBackward(rec, g.dI1, g.dI2, g.dAct, acts.gate, acts.up, N * I);
+  // MLP branch: out = xMid + [norm_pf](down(act)); d xMid gets g.dx directly (residual) plus the norm path.
+  let dDown: Buf = g.dx;
+  if (w.postFfnNorm) {
+    rmsnormBackward(rec, g.dn, g.dx, acts.dRaw!, w.postFfnNorm, acts.rstdPF!, N, C, false);
+    dDown = g.dn;
+  }
+  projWithLoraBackward(rec, ctx, w, acts, g, 'down_proj', g.dAct, dDown, acts.act, false);
+  swigluBackward(rec, g.dI1, g.dI2, g.dAct, acts.gate, acts.up, N * I, hiddenAct(spec));
   projWithLoraBackward(rec, ctx, w, acts, g, 'gate_proj', g.dn, g.dI1, acts.n2, false);
   projWithLoraBackward(rec, ctx, w, acts, g, 'up_proj', g.dn, g.dI2, acts.n2, true);
-  rmsnormBackward(rec, g.dx, g.dn, acts.xMid, w.postNorm, acts.rstd2, N, C, true);
+  rmsnormBackward(rec, g.dx, g.dn, acts.xMid, w.preFfnNorm, acts.rstd2, N, C, true);
 
-  // Attention branch: xMid = x + o_proj(att).
-  projWithLoraBackward(rec, ctx, w, acts, g, 'o_proj', g.dAtt, g.dx, acts.att, false);
+  // Attention branch: xMid = x + [norm_pa](o_proj(att)).
+  let dO: Buf = g.dx;
+  if (w.postAttnNorm) {
+    rmsnormBackward(rec, g.dn, g.dx, acts.oRaw!, w.postAttnNorm, acts.rstdPA!, N, C, false);
+    dO = g.dn;
+  }
+  projWithLoraBackward(rec, ctx, w, acts, g, 'o_proj', g.dAtt, dO, acts.att, false);
   attentionBackward(rec, { dq: g.dq, dk: g.dk, dv: g.dv, dout: g.dAtt }, attentionTensors(ctx, acts), attentionShape(ctx));
   ropeBackward(rec, ropeInputs(ctx, g.dq), B, T, Hq, D);
   ropeBackward(rec, ropeInputs(ctx, g.dk), B, T, Hkv, D);

@@ -4,6 +4,7 @@ import { linearBackwardInput, linearForward, type MatmulSplit } from '../kernels
 import { embeddingForward } from '../kernels/embedding';
 import { embeddingForwardQ, linearBackwardInputQ, linearForwardQ, linearGemvQ } from '../kernels/matmul-q';
 import { decodeGemv } from '../kernels/decode';
+import { scaleInplace } from '../kernels/add';
 import { isQuantized, type LinearWeight, type MatrixWeight } from './gpu-weights';
 
 /** out (N,Out) = inp (N,In)·Wᵀ + b, or += when accumulate. */
@@ -37,8 +38,9 @@ export function projBackwardInput(
   else linearBackwardInput(rec, dinp, dout, w.weight, N, In, Out, accumulate, 'auto', split);
 }
 
-/** out (N,C) = table[ids]: the token embedding, whatever its storage. */
-export function embed(rec: Recorder, out: Buf, ids: Buf, table: MatrixWeight, N: number, C: number): void {
+/** out (N,C) = table[ids] · scale: the token embedding, whatever its storage (scale: Gemma's sqrt(hidden), arch embedScale). */
+export function embed(rec: Recorder, out: Buf, ids: Buf, table: MatrixWeight, N: number, C: number, scale: number): void {
   if (isQuantized(table)) embeddingForwardQ(rec, out, ids, table, N, C);
   else embeddingForward(rec, out, ids, table, N, C);
+  if (scale !== 1) scaleInplace(rec, out, scale, N * C);
 }

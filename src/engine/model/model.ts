@@ -2,7 +2,8 @@
 // backward (→ LoRA gradients) into a Recorder; the head runs in token chunks (logits-chunk.ts). Recording happens once per batch shape; the trainer
 // replays the recorded programs every step.
 import type { Buf, BufferView, Gpu, Recorder } from '../../gpu/gpu';
-import { crossEntropyForward, crossEntropyForwardBackward, lossSum } from '../kernels/crossentropy';
+import { crossEntropyForward, crossEntropyForwardBackward, lossSum, softcapLogits } from '../kernels/crossentropy';
+import { embedScale, isSlidingLayer } from './arch';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
 import { ropeTables } from '../kernels/rope';
 import type { LoraLayout, LoraSite } from '../lora/layout';
@@ -30,6 +31,9 @@ export class GpuModel {
   readonly acts: Activations;
   private readonly ropeCos: GPUBuffer;
   private readonly ropeSin: GPUBuffer;
+  /** RoPE tables of sliding layers where their base differs (Gemma 3's rope_local_base_freq), else the global ones. */
+  private readonly ropeLocalCos: GPUBuffer;
+  private readonly ropeLocalSin: GPUBuffer;
   private readonly sitesByLayer: Map<Projection, LoraSite>[];
   private readonly ownBuffers: GPUBuffer[] = [];
 
@@ -60,19 +64,30 @@ export class GpuModel {
     this.ropeCos = gpu.upload(cos, 'rope.cos');
     this.ropeSin = gpu.upload(sin, 'rope.sin');
     this.ownBuffers.push(this.ropeCos, this.ropeSin);
+    if (spec.ropeLocal) {
+      const local = ropeTables(spec.ropeLocal, options.maxT, spec.headDim);
+      this.ropeLocalCos = gpu.upload(local.cos, 'rope.local.cos');
+      this.ropeLocalSin = gpu.upload(local.sin, 'rope.local.sin');
+      this.ownBuffers.push(this.ropeLocalCos, this.ropeLocalSin);
+    } else {
+      this.ropeLocalCos = this.ropeCos;
+      this.ropeLocalSin = this.ropeSin;
+    }
     this.sitesByLayer = Array.from({ length: spec.numLayers }, () => new Map());
     for (const s of layout.sites) this.sitesByLayer[s.layer].set(s.proj, s);
   }
 
   private context(layer: number, B: number, T: number, dropoutP: number): LayerContext {
+    const local = isSlidingLayer(this.spec, layer);
     return {
       spec: this.spec,
+      layer,
       B,
       T,
       mask: this.acts.mask,
       positions: this.acts.positions,
-      ropeCos: this.ropeCos,
-      ropeSin: this.ropeSin,
+      ropeCos: local ? this.ropeLocalCos : this.ropeCos,
+      ropeSin: local ? this.ropeLocalSin : this.ropeSin,
       lora: this.layout,
       sites: this.sitesByLayer[layer],
       params: this.params,
@@ -95,7 +110,7 @@ export class GpuModel {
     const { spec, acts, weights } = this;
     const N = B * T;
     const C = spec.hiddenSize;
-    embed(rec, acts.layerInputs[0], acts.ids, weights.embed, N, C);
+    embed(rec, acts.layerInputs[0], acts.ids, weights.embed, N, C, embedScale(spec));
     for (let l = 0; l < spec.numLayers; l++) {
       layerForward(rec, this.context(l, B, T, dropoutP), weights.layers[l], acts.layers[l], acts.layerInputs[l], acts.layerInputs[l + 1]);
     }
@@ -108,10 +123,11 @@ export class GpuModel {
     return logitsChunks(N, this.acts.logitsRows);
   }
 
-  /** logits (rows, V) of tokens start .. start + rows, into the logits buffer, after recordForward. */
+  /** logits (rows, V) of tokens start .. start + rows (soft-capped: final_logit_softcapping), into the logits buffer, after recordForward. */
   recordHead(rec: Recorder, start: number, rows: number): void {
     const C = this.spec.hiddenSize;
     projForward(rec, this.acts.logits, rowRange(this.acts.nf, start, rows, C), this.lmHead, rows, C, this.spec.vocabSize);
+    if (this.spec.finalLogitSoftcapping) softcapLogits(rec, this.acts.logits, rows, this.spec.vocabSize, this.spec.finalLogitSoftcapping);
   }
 
   /** Loss (into `loss`) and LoRA gradients (accumulated into `grads`), after recordForward. */
@@ -128,7 +144,7 @@ export class GpuModel {
     for (const { start, rows } of this.headChunks(N)) {
       this.recordHead(rec, start, rows);
       const losses = rowRange(acts.losses, start, rows, 1);
-      crossEntropyForwardBackward(rec, losses, acts.logits, rowRange(acts.targets, start, rows, 1), this.lossScale, rows, V);
+      crossEntropyForwardBackward(rec, losses, acts.logits, rowRange(acts.targets, start, rows, 1), this.lossScale, rows, V, spec.finalLogitSoftcapping ?? 0);
       projBackwardInput(rec, rowRange(g.dn, start, rows, C), acts.logits, this.lmHead, rows, C, V, false, { partials: g.headPartials });
     }
     lossSum(rec, this.loss, acts.losses, this.lossScale, N);

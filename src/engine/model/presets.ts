@@ -2,6 +2,8 @@
 // weights of the real shapes.
 import type { ModelSpec } from './spec';
 import { expectedWeightShapes } from './weights';
+import { parseModelConfig } from './config';
+import { archOf } from './arch';
 import { rng } from '../kernels/random';
 import { blocksPerRow, QUANT_BLOCK, quantize, wordsPerRow, type QuantKind, type QuantizedTensor } from '../../quant/format';
 import type { BaseQuant, BaseTensor } from './gpu-weights';
@@ -17,6 +19,31 @@ const base = {
   maxPositionEmbeddings: 8192,
 };
 const defaultRope = { type: 'default' as const, factor: 1, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 };
+
+/** Gemma 3's text config.json fields (google/gemma-3-270m and gemma-3-1b-pt share all but the sizes). */
+const gemma3 = (o: { hidden: number; intermediate: number; layers: number }): ModelSpec =>
+  parseModelConfig({
+    architectures: ['Gemma3ForCausalLM'],
+    model_type: 'gemma3_text',
+    vocab_size: 262144,
+    hidden_size: o.hidden,
+    intermediate_size: o.intermediate,
+    num_hidden_layers: o.layers,
+    num_attention_heads: 4,
+    num_key_value_heads: 1,
+    head_dim: 256,
+    query_pre_attn_scalar: 256,
+    sliding_window: 512,
+    sliding_window_pattern: 6,
+    max_position_embeddings: 32768,
+    rope_theta: 1_000_000,
+    rope_local_base_freq: 10_000,
+    rms_norm_eps: 1e-6,
+    hidden_activation: 'gelu_pytorch_tanh',
+    bos_token_id: 2,
+    eos_token_id: 1,
+    pad_token_id: 0,
+  });
 
 export const PRESETS: Record<string, ModelSpec> = {
   'smollm2-135m': {
@@ -81,6 +108,31 @@ export const PRESETS: Record<string, ModelSpec> = {
     rope: { type: 'llama3', theta: 500000, factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
     tieWordEmbeddings: true,
   },
+  'gemma-3-270m': gemma3({ hidden: 640, intermediate: 2048, layers: 18 }),
+  'gemma-3-1b': gemma3({ hidden: 1152, intermediate: 6912, layers: 26 }),
+  // google/gemma-2-2b's config.json.
+  'gemma-2-2b': parseModelConfig({
+    architectures: ['Gemma2ForCausalLM'],
+    model_type: 'gemma2',
+    vocab_size: 256000,
+    hidden_size: 2304,
+    intermediate_size: 9216,
+    num_hidden_layers: 26,
+    num_attention_heads: 8,
+    num_key_value_heads: 4,
+    head_dim: 256,
+    query_pre_attn_scalar: 256,
+    sliding_window: 4096,
+    attn_logit_softcapping: 50,
+    final_logit_softcapping: 30,
+    max_position_embeddings: 8192,
+    rope_theta: 10_000,
+    rms_norm_eps: 1e-6,
+    hidden_activation: 'gelu_pytorch_tanh',
+    bos_token_id: 2,
+    eos_token_id: 1,
+    pad_token_id: 0,
+  }),
   tiny: {
     ...base,
     architecture: 'LlamaForCausalLM',
@@ -154,7 +206,7 @@ function randomCodes(kind: QuantKind, rows: number, cols: number, state: Uint32A
 
 /**
  * Random weights of the spec's real shapes: N(0, 0.02)-like matrices (a cheap generator: a 1B
- * model has 1.2 billion values), norms at 1, biases at 0. Deterministic per seed. With quant
+ * model has 1.2 billion values), norms at their identity (1, or 0 for Gemma's x·(1 + w)), biases at 0. Deterministic per seed. With quant
  * int8/int4 the matrices (projections, embedding, LM head) come back already block-quantized, made
  * as random codes (see randomCodes), so the host never holds the model in f32; the upload keeps
  * them as they are.
@@ -196,7 +248,7 @@ export function randomWeight(spec: ModelSpec, seed: number, name: string, quant:
     return { kind: quant, rows, cols, qweight, scales };
   }
   const data = new Float32Array(n);
-  if (name.endsWith('norm.weight')) data.fill(1);
+  if (name.endsWith('norm.weight')) data.fill(archOf(spec).normWeight === 'one_plus_w' ? 0 : 1);
   else if (!name.endsWith('.bias')) fillRandom(data, state);
   return { shape, data };
 }

@@ -1,14 +1,14 @@
 // What the engine needs to know about a model, parsed from config.json (see config.ts).
 // Shapes follow PyTorch: a linear weight is (out_features, in_features).
 
-export type Projection = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj';
+import type { ModelFamily, Projection } from './arch/types';
 
-export const PROJECTIONS: readonly Projection[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+// The module vocabulary and the tensor names live in the architecture table (./arch).
+export type { Projection };
+export { PROJECTIONS, projectionModule, projectionShape, projectionWeightName } from './arch/tensors';
 
-/** The HF module that owns each projection: `self_attn` or `mlp`. */
-export function projectionModule(p: Projection): 'self_attn' | 'mlp' {
-  return p === 'gate_proj' || p === 'up_proj' || p === 'down_proj' ? 'mlp' : 'self_attn';
-}
+/** Each layer's attention kind (config.json `layer_types`). */
+export type AttentionLayerType = 'full_attention' | 'sliding_attention';
 
 /** RoPE frequencies as transformers computes them (modeling_rope_utils). */
 export interface RopeConfig {
@@ -18,7 +18,7 @@ export interface RopeConfig {
    * max_position_embeddings; within it the frequencies are the default ones, and longer sequences
    * are refused here (ropeTables).
    */
-  type: 'default' | 'linear' | 'llama3' | 'dynamic' | 'yarn';
+  type: 'default' | 'linear' | 'llama3' | 'dynamic' | 'yarn' | 'longrope';
   /** linear, llama3 and dynamic: the scaling factor; 1 for default. */
   factor: number;
   /** llama3 only (originalMaxPositionEmbeddings: llama3's, and dynamic's max_position_embeddings). */
@@ -29,12 +29,18 @@ export interface RopeConfig {
   attentionFactor?: number;
   /** yarn: the correction range's rotation bounds and whether it is rounded outward. */
   yarn?: { betaFast: number; betaSlow: number; truncate: boolean };
+  /**
+   * longrope (Phi-3): per-frequency divisors, short_factor for positions within
+   * originalMaxPositionEmbeddings, long_factor beyond (transformers picks by the sequence's length);
+   * attentionFactor from max_position_embeddings / original_max_position_embeddings.
+   */
+  longrope?: { shortFactor: number[]; longFactor: number[] };
 }
 
 export interface ModelSpec {
   /** config.json `architectures[0]`, e.g. LlamaForCausalLM. */
   architecture: string;
-  modelType: 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+  modelType: ModelFamily;
   vocabSize: number;
   hiddenSize: number;
   intermediateSize: number;
@@ -58,34 +64,26 @@ export interface ModelSpec {
   bosTokenId: number | null;
   eosTokenId: number | number[] | null;
   padTokenId: number | null;
-  /** Mistral's attention window: sequences longer than it are refused (full attention only). */
+  /**
+   * The attention window of sliding layers (query t sees keys t-W+1..t): Mistral (every layer),
+   * Gemma (the layers layerTypes marks). Absent or null: full attention. Read it through
+   * arch/features.ts (slidingWindowOf, layerAttention, attentionContextLimit): one policy.
+   */
   slidingWindow?: number | null;
-}
-
-/** [out_features, in_features] of a projection's weight. */
-export function projectionShape(spec: ModelSpec, p: Projection): [number, number] {
-  const C = spec.hiddenSize;
-  const q = spec.numHeads * spec.headDim;
-  const kv = spec.numKvHeads * spec.headDim;
-  switch (p) {
-    case 'q_proj':
-      return [q, C];
-    case 'k_proj':
-    case 'v_proj':
-      return [kv, C];
-    case 'o_proj':
-      return [C, q];
-    case 'gate_proj':
-    case 'up_proj':
-      return [spec.intermediateSize, C];
-    case 'down_proj':
-      return [C, spec.intermediateSize];
-  }
-}
-
-/** The transformers parameter name of a projection weight in layer `layer`. */
-export function projectionWeightName(layer: number, p: Projection): string {
-  return `model.layers.${layer}.${projectionModule(p)}.${p}.weight`;
+  /** Per layer (length numLayers); absent = every layer sliding when slidingWindow is set (Mistral). */
+  layerTypes?: readonly AttentionLayerType[];
+  /** RoPE of sliding layers where it differs from `rope` (Gemma 3's rope_local_base_freq). */
+  ropeLocal?: RopeConfig | null;
+  /** The MLP activation; absent = silu. */
+  hiddenAct?: 'silu' | 'gelu_pytorch_tanh';
+  /** Attention scores scale by query_pre_attn_scalar^-0.5 (Gemma); absent = head_dim^-0.5. */
+  queryPreAttnScalar?: number;
+  /** cap·tanh(s/cap) on attention scores (Gemma 2); absent or null = none. */
+  attnLogitSoftcapping?: number | null;
+  /** cap·tanh(z/cap) on the logits (Gemma 2); absent or null = none. */
+  finalLogitSoftcapping?: number | null;
+  /** Head dimensions RoPE rotates (head_dim × partial_rotary_factor, Phi-4-mini); absent = head_dim. */
+  rotaryDim?: number;
 }
 
 /** A tensor held on the host in f32, row-major. */

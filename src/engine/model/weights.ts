@@ -17,7 +17,8 @@ import { decodeToF32, type FloatDtype } from '../../io/dtype';
 import { ModelWeightsError, PART_BYTES, partRows, partScratch, readHostWeights, rowsCols, type WeightFormat, type WeightInfo, type WeightSource } from './weight-source';
 import { parseModelConfig, ModelConfigError } from './config';
 import { parseUntrustedJson, readUntrustedJson } from '../../io/untrusted/json';
-import { PROJECTIONS, projectionShape, projectionWeightName, projectionModule, type HostTensor, type ModelSpec } from './spec';
+import type { HostTensor, ModelSpec } from './spec';
+import { expectedWeightShapes } from './arch';
 
 /** A folder of model files, wherever they live. File names are relative, '/'-separated. */
 export interface ModelFolder {
@@ -32,32 +33,8 @@ export { ModelWeightsError };
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
 
-/** Every tensor the engine reads, with its expected shape, in a stable order. */
-export function expectedWeightShapes(spec: ModelSpec): Map<string, number[]> {
-  const C = spec.hiddenSize;
-  const m = new Map<string, number[]>();
-  m.set('model.embed_tokens.weight', [spec.vocabSize, C]);
-  for (let i = 0; i < spec.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    m.set(`${p}.input_layernorm.weight`, [C]);
-    for (const proj of PROJECTIONS) {
-      const shape = projectionShape(spec, proj);
-      const w = projectionWeightName(i, proj);
-      m.set(w, shape);
-      const attn = projectionModule(proj) === 'self_attn';
-      const bias = attn ? (proj === 'o_proj' ? spec.oBias : spec.qkvBias) : spec.mlpBias;
-      if (bias) m.set(w.replace(/\.weight$/, '.bias'), [shape[0]]);
-      if (proj === 'v_proj' && spec.qkNorm) {
-        m.set(`${p}.self_attn.q_norm.weight`, [spec.headDim]);
-        m.set(`${p}.self_attn.k_norm.weight`, [spec.headDim]);
-      }
-    }
-    m.set(`${p}.post_attention_layernorm.weight`, [C]);
-  }
-  m.set('model.norm.weight', [C]);
-  if (!spec.tieWordEmbeddings) m.set('lm_head.weight', [spec.vocabSize, C]);
-  return m;
-}
+/** Every tensor the engine reads, with its expected shape: the architecture table's (./arch). */
+export { expectedWeightShapes };
 
 export interface LoadWeightsOptions {
   /** Called after each tensor is read and converted. */
@@ -106,7 +83,7 @@ const FORMAT_OF: Partial<Record<Dtype, WeightFormat>> = { F32: 'f32', F16: 'f16'
  * model.safetensors, or the shards named by model.safetensors.index.json, as a WeightSource of
  * the tensors `spec` needs: every one is checked (present, expected shape, float dtype) from the
  * headers before any data is read; a tensor is then read row range by row range on demand.
- * Extra tensors are ignored (so is lm_head.weight when tied).
+ * Extra tensors are ignored (so is the LM head's weight when tied).
  */
 export async function folderWeightSource(folder: ModelFolder, spec: ModelSpec, partBytes = PART_BYTES): Promise<WeightSource> {
   const fail = (msg: string): never => {

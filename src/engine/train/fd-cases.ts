@@ -91,6 +91,32 @@ export const FD_CASES: FdCase[] = [
     checkpointing: true,
     logitsChunkRows: 64,
   },
+  {
+    // Gemma 2 and 3 at once: (1 + w) norms in four places per layer, per-head q/k norms, GeLU-tanh
+    // gate, embeddings × sqrt(hidden), query_pre_attn_scalar, a sliding layer (window 5, its own
+    // RoPE base) and a full one, soft-capped scores and logits; rows longer than the window.
+    name: 'Gemma: sandwich norms, GeLU-tanh, sliding window 5 + full layer, local RoPE base, soft-capping, checkpointing',
+    spec: {
+      ...base,
+      architecture: 'Gemma3ForCausalLM',
+      modelType: 'gemma3_text',
+      headDim: 16,
+      qkNorm: true,
+      tieWordEmbeddings: true,
+      hiddenAct: 'gelu_pytorch_tanh',
+      queryPreAttnScalar: 24,
+      slidingWindow: 5,
+      layerTypes: ['sliding_attention', 'full_attention'],
+      ropeLocal: { ...base.rope, theta: 100 },
+      attnLogitSoftcapping: 1.5,
+      finalLogitSoftcapping: 2,
+    },
+    lora: allTargets(4, 8),
+    rows: 2,
+    T: 14,
+    pad: 3,
+    checkpointing: true,
+  },
 ];
 
 /** Frozen weights with some weight: matrices N(0, ~0.1), norms around 1, biases around 0. */

@@ -1,7 +1,8 @@
 // The whole model's LoRA gradients against finite differences of its own loss, for configurations
 // the PyTorch fixtures do not cover: multi-query attention, llama3 and linear RoPE scaling, rsLoRA,
 // biases on every projection, q/k norm with head_dim != hidden/heads, a subset of target modules,
-// batches of 1 and 3 rows with padding, checkpointing and a chunked LM head. The check is
+// batches of 1 and 3 rows with padding, checkpointing and a chunked LM head, and Gemma's layer
+// (sandwich norms, GeLU-tanh, sliding window, soft-capping). The check is
 // independent of the backward code: d/dε loss(p + ε·d) by central differences against g·d, for
 // random directions d over every LoRA parameter.
 import { describe, expect, it } from 'vitest';

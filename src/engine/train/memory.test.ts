@@ -1,7 +1,8 @@
 // The memory estimate against what the trainer really allocates: every buffer of Trainer.create,
 // by label and size (recording a step's programs adds only uniform blocks: train-bench.test.ts
 // holds the estimate's total against the bench's recorded peak), on small shapes of the
-// architectures the engine runs (tied and untied heads, Qwen2 biases, Qwen3 qk-norm), f32 and
+// architectures the engine runs (tied and untied heads, Qwen2 biases, Qwen3 qk-norm, Gemma 3's
+// sandwich norms and second RoPE tables), f32 and
 // int4, with and without checkpointing, a rank pattern, and a forced LM-head chunk.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../kernels/testing';
@@ -17,6 +18,20 @@ const shapes: Array<[string, ModelSpec]> = [
   ['llama, untied', tiny],
   ['qwen2 biases, tied', { ...tiny, modelType: 'qwen2', qkvBias: true, tieWordEmbeddings: true, vocabSize: 300 }],
   ['qwen3 qk-norm', { ...tiny, modelType: 'qwen3', qkNorm: true, headDim: 24 }],
+  [
+    'gemma3 sandwich norms, local RoPE tables, sliding layers',
+    {
+      ...tiny,
+      architecture: 'Gemma3ForCausalLM',
+      modelType: 'gemma3_text',
+      qkNorm: true,
+      tieWordEmbeddings: true,
+      hiddenAct: 'gelu_pytorch_tanh',
+      slidingWindow: 8,
+      layerTypes: ['sliding_attention', 'full_attention'],
+      ropeLocal: { ...tiny.rope, theta: 100 },
+    },
+  ],
 ];
 
 /** The buffers Trainer.create allocates, as "label bytes", uniform blocks apart. */

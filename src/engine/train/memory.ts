@@ -125,6 +125,11 @@ export function plannedBuffers(spec: ModelSpec, o: MemoryEstimateOptions): Plann
   const rope = o.seq * (spec.headDim / 2) * 4;
   add('rope', 'rope.cos', rope);
   add('rope', 'rope.sin', rope);
+  if (spec.ropeLocal) {
+    // Sliding layers' own RoPE base (Gemma 3): a second pair of tables (GpuModel).
+    add('rope', 'rope.local.cos', rope);
+    add('rope', 'rope.local.sin', rope);
+  }
 
   // Trainer: AdamW moments, clipping, the step's result words (health flags, gradient norm, one
   // loss per micro-batch: src/engine/kernels/guard.ts) and their single read-back.

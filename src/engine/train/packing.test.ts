@@ -159,6 +159,7 @@ describe('a packed batch = its examples run unpacked (loss, eval loss, every LoR
   const layouts: Record<number, number[][]> = {
     13: [[5, 1, 7], [4, 6], [13]],
     17: [[6, 1, 8]],
+    14: [[6, 1, 7], [9, 5]], // the Gemma case: examples longer than its window of 5
     40: [[13, 1, 26], [17, 9, 3, 2], [33]],
   };
   for (const c of FD_CASES) {

@@ -17,6 +17,8 @@ import { destroyModelWeights, stageModelWeights, type BaseQuant, type BaseTensor
 import type { WeightSource } from '../model/weight-source';
 import { GpuModel } from '../model/model';
 import type { HostTensor, ModelSpec } from '../model/spec';
+import { checkEngineSupports, engineContextLimit } from '../model/arch';
+import { ModelConfigError } from '../model/config';
 import { fillRowPositions, positionsProblem } from '../kernels/positions';
 import { learningRate } from './schedule';
 import { countedTokens, type Batch, type LoraHyper, type StepResult, type TrainHyper } from './types';
@@ -139,11 +141,10 @@ export class Trainer {
     options: TrainerOptions,
   ): Promise<Trainer> {
     const { spec } = model;
-    if (spec.slidingWindow && options.maxSeq > spec.slidingWindow) {
-      throw new GpuError(
-        `sequences of ${options.maxSeq} tokens exceed this model's sliding_window of ${spec.slidingWindow}; ` +
-          `set the maximum length to ${spec.slidingWindow} or less (sliding-window attention is not implemented)`,
-      );
+    checkEngineSupports(spec, 'training', (msg) => new ModelConfigError(msg));
+    const limit = engineContextLimit(spec);
+    if (options.maxSeq > limit.tokens) {
+      throw new GpuError(`sequences of ${options.maxSeq} tokens exceed ${limit.why}; set the maximum length to ${limit.tokens} or less`);
     }
     const layout = loraLayout(spec, lora);
     return gpu.checked(async () => {

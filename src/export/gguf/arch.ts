@@ -1,20 +1,32 @@
-// What llama.cpp calls a model and its tensors (gguf-py constants, convert_hf_to_gguf.py):
-// the architecture, every hyperparameter key, Hugging Face → GGUF tensor names, the q/k row
-// permutation of the llama architecture, and llama3's `rope_freqs` tensor.
+// What llama.cpp calls a model (gguf-py constants, convert_hf_to_gguf.py): the architecture,
+// every hyperparameter key, the q/k row permutation of the llama architecture, and llama3's
+// `rope_freqs` values. Tensor names come from the architecture table (engine/model/arch).
 
-import { projectionWeightName, type ModelSpec, type Projection } from '../../engine/model/spec';
+import type { ModelSpec, Projection } from '../../engine/model/spec';
+import { archOf, refuseUnsupported, type ArchFeature } from '../../engine/model/arch';
 import { GgufExportError } from './errors';
 import type { Kv } from './writer';
 
 export type GgufArch = 'llama' | 'qwen2' | 'qwen3';
 
 /**
+ * The features of the table (arch/features.ts) this exporter writes as llama.cpp computes them;
+ * a model with any other is refused naming it. Not here: sliding_window (llama.cpp's llama
+ * architecture attends to the whole context, so a Mistral window narrower than
+ * max_position_embeddings is refused, as everywhere the window is not computed).
+ */
+export const GGUF_FEATURES: readonly ArchFeature[] = ['qk_norm'];
+
+/**
  * llama.cpp's architecture for a model (Mistral is llama there, and so is a Qwen2 whose head_dim ×
  * heads is not hidden_size), or a refusal naming what GGUF cannot say.
  */
 export function ggufArch(spec: ModelSpec): GgufArch {
-  let arch: GgufArch = spec.modelType === 'mistral' ? 'llama' : spec.modelType;
-  // llama.cpp's qwen2 sizes attn_q and attn_output as n_embd × n_embd, so a Qwen2 config with
+  refuseUnsupported(spec, 'the GGUF exporter', GGUF_FEATURES, (msg) => new GgufExportError(`config.json: ${msg}`));
+  const named = archOf(spec).ggufArch;
+  if (named !== 'llama' && named !== 'qwen2' && named !== 'qwen3') throw new GgufExportError(`config.json: ${spec.architecture}: the GGUF exporter does not write llama.cpp's ${named} architecture yet`);
+  let arch: GgufArch = named;
+  // llama.cpp's qwen2 sizes its q and output projections as n_embd × n_embd, so a Qwen2 config with
   // another head_dim fails to load there. Its llama graph is the same computation (optional q/k/v
   // biases, any head_dim), the q/k row permutation standing in for Qwen2's NEOX RoPE.
   if (arch === 'qwen2' && spec.headDim * spec.numHeads !== spec.hiddenSize) arch = 'llama';
@@ -92,58 +104,6 @@ export function ropeFreqs(spec: ModelSpec): Float32Array | null {
     }
   }
   return out;
-}
-
-const PROJ_NAME: Record<Projection, string> = {
-  q_proj: 'attn_q',
-  k_proj: 'attn_k',
-  v_proj: 'attn_v',
-  o_proj: 'attn_output',
-  gate_proj: 'ffn_gate',
-  up_proj: 'ffn_up',
-  down_proj: 'ffn_down',
-};
-
-const LAYER_TENSOR: Record<string, string> = {
-  input_layernorm: 'attn_norm',
-  post_attention_layernorm: 'ffn_norm',
-  'self_attn.q_norm': 'attn_q_norm',
-  'self_attn.k_norm': 'attn_k_norm',
-  'self_attn.q_proj': 'attn_q',
-  'self_attn.k_proj': 'attn_k',
-  'self_attn.v_proj': 'attn_v',
-  'self_attn.o_proj': 'attn_output',
-  'mlp.gate_proj': 'ffn_gate',
-  'mlp.up_proj': 'ffn_up',
-  'mlp.down_proj': 'ffn_down',
-};
-
-/** The GGUF name of a projection's weight, e.g. blk.3.attn_q.weight. */
-export function projectionGgufName(layer: number, proj: Projection): string {
-  return `blk.${layer}.${PROJ_NAME[proj]}.weight`;
-}
-
-/** The GGUF name of a Hugging Face tensor (expectedWeightShapes' names). */
-export function ggufTensorName(hf: string): string {
-  if (hf === 'model.embed_tokens.weight') return 'token_embd.weight';
-  if (hf === 'model.norm.weight') return 'output_norm.weight';
-  if (hf === 'lm_head.weight') return 'output.weight';
-  const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hf);
-  const name = m && Object.hasOwn(LAYER_TENSOR, m[2]) ? LAYER_TENSOR[m[2]] : undefined;
-  if (m && name) return `blk.${m[1]}.${name}.${m[3]}`;
-  throw new GgufExportError(`tensor "${hf}" has no GGUF name`);
-}
-
-/**
- * The projection and layer of a Hugging Face projection weight or bias name, or null.
- */
-export function projectionOf(hf: string): { layer: number; proj: Projection; kind: 'weight' | 'bias' } | null {
-  const m = /^model\.layers\.(\d+)\.(?:self_attn|mlp)\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.(weight|bias)$/.exec(hf);
-  if (!m) return null;
-  const layer = Number(m[1]);
-  const proj = m[2] as Projection;
-  if (projectionWeightName(layer, proj).replace(/weight$/, m[3]) !== hf) return null;
-  return { layer, proj, kind: m[3] as 'weight' | 'bias' };
 }
 
 /**

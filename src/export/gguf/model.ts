@@ -7,7 +7,8 @@ import { isHostQuantized, type BaseTensor } from '../../engine/model/weight-sour
 import { type HostTensor } from '../../engine/model/spec';
 import { dequantize, quantize, type QuantizedTensor } from '../../quant/format';
 import { mergeLora, type ExportSource } from '../source';
-import { ggufArch, ggufTensorName, hyperparameters, permuteHeads, permuteRows, projectionGgufName, projectionOf, ropeFreqs } from './arch';
+import { ggufArch, hyperparameters, permuteHeads, permuteRows, ropeFreqs } from './arch';
+import { GGUF_ROPE_FREQS, ggufTensorNames, loraGgufNames } from '../../engine/model/arch';
 import { GgufExportError } from './errors';
 import { encodeF16, encodeF32, FILE_TYPE, GGML_TYPE, GgmlType, repackQuantized, type ExportType } from './ggml-types';
 import { tokenizerMetadata, type TokenizerMetadata } from './tokenizer';
@@ -77,12 +78,14 @@ export function modelPlan(src: ExportSource, tokenizer: TokenizerFiles, type: Ex
   };
   const tensors: TensorPlan[] = [];
   const freqs = ropeFreqs(spec);
-  if (freqs) tensors.push({ name: 'rope_freqs.weight', shape: [freqs.length], type: GgmlType.F32, data: async () => encodeF32(freqs) });
+  if (freqs) tensors.push({ name: GGUF_ROPE_FREQS, shape: [freqs.length], type: GgmlType.F32, data: async () => encodeF32(freqs) });
   const fallback: string[] = [];
+  const names = ggufTensorNames(spec);
   for (const [hf, shape] of src.shapes) {
-    const p = projectionOf(hf);
+    const named = names.get(hf);
+    if (!named) throw new GgufExportError(`tensor "${hf}" has no GGUF name`);
+    const { gguf: name, projection: p, transform } = named;
     const heads = p ? permuteHeads(spec, arch, p.proj) : 0;
-    const name = ggufTensorName(hf);
     if (shape.length === 1) {
       tensors.push({
         name,
@@ -90,7 +93,8 @@ export function modelPlan(src: ExportSource, tokenizer: TokenizerFiles, type: Ex
         type: GgmlType.F32,
         data: async () => {
           const t = await src.tensorF32(hf);
-          return encodeF32(heads ? permuteRows(t.data, shape[0], 1, heads) : t.data);
+          const values = transform === 'plus_one' ? t.data.map((v) => 1 + v) : t.data;
+          return encodeF32(heads ? permuteRows(values, shape[0], 1, heads) : values);
         },
       });
       continue;
@@ -117,7 +121,7 @@ export function modelPlan(src: ExportSource, tokenizer: TokenizerFiles, type: Ex
 
 /**
  * The adapter GGUF (general.type "adapter", adapter.type "lora"): per adapted projection
- * `blk.N.<t>.weight.lora_a` [r, in] and `.lora_b` [out, r], PEFT's orientation, which llama.cpp
+ * `<GGUF weight name>.lora_a` [r, in] and `.lora_b` [out, r] (arch loraGgufNames), PEFT's orientation, which llama.cpp
  * expects (a->ne[0] = in, b->ne[1] = out). llama.cpp scales each pair by alpha / r with one alpha
  * for the file and r read from lora_b's shape; the studio's scale per site (alpha/r, alpha/sqrt(r)
  * with rsLoRA, rank_pattern and alpha_pattern applied) is kept by writing the adapter's lora_alpha
@@ -142,13 +146,13 @@ export function adapterPlan(src: ExportSource, type: ExportType): GgufPlan {
   const sites = src.loraSites();
   if (sites.length === 0) throw new GgufExportError('the adapter adapts no projection of this model');
   for (const site of sites) {
-    const base = projectionGgufName(site.layer, site.proj);
+    const names = loraGgufNames(spec, site.layer, site.proj);
     const [out, r] = site.B.shape;
     const heads = permuteHeads(spec, arch, site.proj);
     const fold = (site.scale * site.r) / alpha;
-    tensors.push({ name: `${base}.lora_a`, shape: site.A.shape, type: ggml, data: async () => encode(site.A.data) });
+    tensors.push({ name: names.a, shape: site.A.shape, type: ggml, data: async () => encode(site.A.data) });
     tensors.push({
-      name: `${base}.lora_b`,
+      name: names.b,
       shape: site.B.shape,
       type: ggml,
       data: async () => {

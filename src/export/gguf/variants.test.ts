@@ -105,6 +105,7 @@ const diff = (a: Float64Array[], b: Float64Array[]): number => maxDiff([a], [b])
 // llama3 scaling (the rope_freqs tensor) and an rsLoRA adapter with an alpha pattern (folded into
 // lora_b); qwen2's NEOX RoPE with yarn and an explicit attention_factor.
 const QWEN3_BIAS: ShapeVariantName = 'qwen3 with attention_bias (biases on q/k/v/o)';
+const MISTRAL_WINDOW: ShapeVariantName = 'mistral (the llama fixture as MistralForCausalLM, sliding_window 32), MQA';
 const variants: Record<string, Variant> = {
   'llama, rope llama3, rsLoRA + alpha_pattern': {
     fixture: 'tiny-llama',
@@ -118,8 +119,9 @@ const variants: Record<string, Variant> = {
     fixture: 'tiny-qwen2',
     change: ({ config }) => void (config.rope_scaling = { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 128, attention_factor: 1.5 }),
   },
-  // Shapes no fixture has; llama.cpp cannot load the qwen3 attention_bias one (its refusal is below).
-  ...Object.fromEntries(Object.entries(SHAPE_VARIANTS).filter(([name]) => name !== QWEN3_BIAS)),
+  // Shapes no fixture has; llama.cpp cannot load the qwen3 attention_bias one, and its llama
+  // architecture does not compute Mistral's sliding window (their refusals are below).
+  ...Object.fromEntries(Object.entries(SHAPE_VARIANTS).filter(([name]) => name !== QWEN3_BIAS && name !== MISTRAL_WINDOW)),
 };
 
 describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine', () => {
@@ -172,6 +174,14 @@ describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine'
 
   // llama.cpp's qwen3 loads no o_proj bias (an extra tensor fails the load), and the bias cannot be
   // folded elsewhere: the export must say so rather than write a file llama.cpp rejects.
+  it('mistral with a sliding_window narrower than its context is refused by name (the one window policy)', async () => {
+    const v = SHAPE_VARIANTS[MISTRAL_WINDOW];
+    await expect(exportVariant(v, 'gguf', true, 'mistral-window')).rejects.toThrow(/MistralForCausalLM \(model_type mistral\) needs sliding_window \(sliding-window attention\), which the GGUF exporter does not compute yet/);
+    // The same model with the window as wide as its context is plain causal attention, and exports.
+    const wide: Variant = { ...v, change: (p) => (v.change(p), void (p.config.sliding_window = p.config.max_position_embeddings)) };
+    await expect(exportVariant(wide, 'gguf', true, 'mistral-wide')).resolves.toBeDefined();
+  });
+
   it('qwen3 with attention_bias (an o_proj bias) is refused by name', async () => {
     const v = SHAPE_VARIANTS[QWEN3_BIAS];
     await expect(exportVariant(v, 'gguf', true, 'qwen3-bias')).rejects.toThrow(/Qwen3ForCausalLM with attention_bias on o_proj has no llama.cpp equivalent/);

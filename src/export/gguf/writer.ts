@@ -29,7 +29,7 @@ export type KvValue =
 export type Kv = Record<string, KvValue>;
 
 export interface TensorPlan {
-  /** GGUF tensor name, e.g. `blk.0.attn_q.weight`. */
+  /** GGUF tensor name (engine/model/arch gguf-names.ts). */
   name: string;
   /** Shape in PyTorch order (outermost first); written reversed as GGUF's ne[]. */
   shape: readonly number[];

@@ -12,7 +12,8 @@
 // own low-rank branch. Only standard ai.onnx ops (opset 17) and com.microsoft MatMulNBits /
 // GatherBlockQuantized, which onnxruntime-web runs on wasm and WebGPU.
 import { ropeTables } from '../../engine/kernels/rope';
-import { projectionModule, type ModelSpec, type Projection } from '../../engine/model/spec';
+import type { ModelSpec, Projection } from '../../engine/model/spec';
+import { layerAttention, layerNormName, modelTensorNames, projectionHasBias, projectionWeightName, refuseUnsupported, requiredNormName, type ArchFeature } from '../../engine/model/arch';
 import { blocksPerRow, QUANT_BLOCK, qBytes, scaleBytes, type QuantKind, type QuantizedTensor } from '../../quant/format';
 import { mergeLora, quantizeTensor, type ExportSource } from '../source';
 import { DT, GraphBuilder } from './graph';
@@ -29,8 +30,12 @@ export class OnnxExportError extends Error {
 
 const bytesOf = (a: Float32Array | Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-/** The architectures this graph covers (what the engine trains). */
-const ARCHITECTURES = new Set(['llama', 'mistral', 'qwen2', 'qwen3']);
+/**
+ * The features of the architecture table (arch/features.ts) this graph computes; a model with
+ * any other is refused naming it. The sliding window is computed exactly (each sliding layer's
+ * mask hides keys more than window - 1 positions back).
+ */
+export const ONNX_FEATURES: readonly ArchFeature[] = ['qk_norm', 'sliding_window'];
 
 /** Positions the RoPE tables cover: the model's context (dynamic RoPE: within it only, as the engine). */
 export function ropePositions(spec: ModelSpec): number {
@@ -43,7 +48,7 @@ export function ropePositions(spec: ModelSpec): number {
  */
 export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBuilder {
   const spec = src.spec;
-  if (!ARCHITECTURES.has(spec.modelType)) throw new OnnxExportError(`${src.name}: model_type ${JSON.stringify(spec.modelType)} is not covered by the ONNX exporter`);
+  refuseUnsupported(spec, 'the ONNX exporter', ONNX_FEATURES, (msg) => new OnnxExportError(`${src.name}: ${msg}`));
   const g = new GraphBuilder();
   const { hiddenSize: C, numHeads: H, numKvHeads: KV, headDim: D, vocabSize: V } = spec;
   if (H % KV !== 0) throw new OnnxExportError(`${src.name}: num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
@@ -77,6 +82,19 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
   const causal = g.op('Greater', [keyIdx, queryIdx]); // [S, T]: key after query
   const padded = g.op('Unsqueeze', [g.op('Equal', [attnMask, g.constI64([0], [])]), g.constI64([1, 2, 3])]); // [B, 1, 1, 1, T]
   const masked = g.op('Or', [padded, causal]); // [B, 1, 1, S, T]
+  // Sliding layers also hide keys at or before query - window (query t sees t-W+1..t).
+  const windowMasks = new Map<number, string>();
+  const maskOf = (layer: number): string => {
+    const w = layerAttention(spec, layer).window;
+    if (w === null) return masked;
+    let m = windowMasks.get(w);
+    if (!m) {
+      const far = g.op('LessOrEqual', [keyIdx, g.op('Sub', [queryIdx, g.constI64([w], [])])]); // [S, T]
+      m = g.op('Or', [masked, far]);
+      windowMasks.set(w, m);
+    }
+    return m;
+  };
   const maskValue = g.constF32([-3.4028234663852886e38], []);
   const attnScale = g.constF32([1 / Math.sqrt(D)], []);
 
@@ -118,7 +136,7 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
 
   const quantized = quantizedMatrices(src, g, quant);
   const linear = (x: string, layer: number, proj: Projection): string => {
-    const name = `model.layers.${layer}.${projectionModule(proj)}.${proj}`;
+    const name = projectionWeightName(layer, proj).replace(/\.weight$/, '');
     const [out, inp] = src.shapes.get(`${name}.weight`)! as number[];
     const site = src.lora(layer, proj);
     let y: string;
@@ -148,12 +166,12 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
         y = g.op('Add', [y, g.op('Gemm', [g.op('Gemm', [x, a], { transB: 1 }), b], { transB: 1 })]);
       }
     }
-    const hasBias = proj === 'o_proj' ? spec.oBias : projectionModule(proj) === 'mlp' ? spec.mlpBias : spec.qkvBias;
-    return hasBias ? g.op('Add', [y, f32Init(`${name}.bias`, [out])]) : y;
+    return projectionHasBias(spec, proj) ? g.op('Add', [y, f32Init(projectionWeightName(layer, proj, 'bias'), [out])]) : y;
   };
 
   // ---- embedding: [N = B*S, C]
-  const embedName = 'model.embed_tokens.weight';
+  const names = modelTensorNames(spec);
+  const embedName = names.embed;
   let x: string;
   let embedF32: string | null = null;
   if (quant === 'none') {
@@ -166,8 +184,7 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
   // ---- layers
   const presents: string[] = [];
   for (let l = 0; l < spec.numLayers; l++) {
-    const p = `model.layers.${l}`;
-    const h = rmsNorm(x, f32Init(`${p}.input_layernorm.weight`, [C]));
+    const h = rmsNorm(x, f32Init(requiredNormName(spec, l, 'input'), [C]));
     const heads = (y: string, n: number, norm: string | null): string => {
       // [N, n*D] → [B, n, S, D], with Qwen3's per-head RMSNorm first
       let t = y;
@@ -175,8 +192,10 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
       const shape = n === H ? shapeBSHD : g.op('Concat', [shapeBS, g.constI64([n, D])], { axis: 0 });
       return g.op('Transpose', [g.op('Reshape', [t, shape])], { perm: [0, 2, 1, 3] });
     };
-    const qNorm = spec.qkNorm ? f32Init(`${p}.self_attn.q_norm.weight`, [D]) : null;
-    const kNorm = spec.qkNorm ? f32Init(`${p}.self_attn.k_norm.weight`, [D]) : null;
+    const qNormName = layerNormName(spec, l, 'q_norm');
+    const kNormName = layerNormName(spec, l, 'k_norm');
+    const qNorm = qNormName ? f32Init(qNormName, [D]) : null;
+    const kNorm = kNormName ? f32Init(kNormName, [D]) : null;
     const q = rope(heads(linear(h, l, 'q_proj'), H, qNorm)); // [B, H, S, D]
     const k = rope(heads(linear(h, l, 'k_proj'), KV, kNorm)); // [B, KV, S, D]
     const v = heads(linear(h, l, 'v_proj'), KV, null);
@@ -189,20 +208,20 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
     const qg = g.op('Reshape', [q, g.constI64([0, KV, G, -1, D])]);
     const kT = g.op('Transpose', [g.op('Unsqueeze', [keyAll, g.constI64([2])])], { perm: [0, 1, 2, 4, 3] }); // [B, KV, 1, D, T]
     const scores = g.op('Mul', [g.op('MatMul', [qg, kT]), attnScale]); // [B, KV, G, S, T]
-    const probs = g.op('Softmax', [g.op('Where', [masked, maskValue, scores])], { axis: -1 });
+    const probs = g.op('Softmax', [g.op('Where', [maskOf(l), maskValue, scores])], { axis: -1 });
     const ctx = g.op('MatMul', [probs, g.op('Unsqueeze', [valueAll, g.constI64([2])])]); // [B, KV, G, S, D]
     const merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, g.constI64([0, H, -1, D])])], { perm: [0, 2, 1, 3] }), g.constI64([-1, H * D])]);
     x = g.op('Add', [x, linear(merged, l, 'o_proj')]);
 
-    const h2 = rmsNorm(x, f32Init(`${p}.post_attention_layernorm.weight`, [C]));
+    const h2 = rmsNorm(x, f32Init(requiredNormName(spec, l, 'pre_feedforward'), [C]));
     const gate = linear(h2, l, 'gate_proj');
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(h2, l, 'up_proj')]);
     x = g.op('Add', [x, linear(act, l, 'down_proj')]);
   }
 
   // ---- final norm and LM head
-  const xn = rmsNorm(x, f32Init('model.norm.weight', [C]));
-  const headName = spec.tieWordEmbeddings ? embedName : 'lm_head.weight';
+  const xn = rmsNorm(x, f32Init(names.finalNorm, [C]));
+  const headName = names.lmHead ?? embedName;
   let logits: string;
   if (quant === 'none') {
     const w = spec.tieWordEmbeddings ? embedF32! : f32Init(headName, [V, C]);

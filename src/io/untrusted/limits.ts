@@ -16,6 +16,7 @@ export const MODEL_LIMITS = {
   max_position_embeddings: 1 << 24,
   original_max_position_embeddings: 1 << 24,
   sliding_window: 1 << 24,
+  sliding_window_pattern: 1024,
 } as const satisfies Record<string, number>;
 
 /** LoRA rank: PEFT users go to 256, rarely 1024; beyond the hidden size a rank means nothing. */
