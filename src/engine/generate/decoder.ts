@@ -15,14 +15,14 @@ import type { Buf, Gpu, KernelProfile, Program, Recorder } from '../../gpu/gpu';
 import { decodeAttention, decodeKvStore, decodeRope } from '../kernels/decode';
 import { loraSplitScratchFloats, type LoraSplit } from '../kernels/lora';
 import { rmsnormForward } from '../kernels/rmsnorm';
-import { ropeTables } from '../kernels/rope';
+import { RopeTablesGpu } from '../kernels/rope';
 import type { LoraLayout, LoraSite } from '../lora/layout';
 import type { ModelWeightsGpu } from '../model/gpu-weights';
 import { allocateLayerForwardBuffers, type LayerForwardBuffers } from '../model/activations';
 import { layerForwardWith, projLoraForward, type LayerForwardOps } from '../model/layer';
 import { embed, projForward, projGemv } from '../model/linear';
 import { projectionShape, type ModelSpec, type Projection } from '../model/spec';
-import { checkEngineSupports, engineContextLimit } from '../model/arch';
+import { checkEngineSupports, engineContextLimit, rotaryDim } from '../model/arch';
 import { ModelConfigError } from '../model/config';
 
 /** An adapter to apply: the flat parameter buffer and its layout (the trainer's, borrowed). */
@@ -58,6 +58,7 @@ export class Decoder {
   private readonly state: GPUBuffer;
   private readonly logits: GPUBuffer;
   private readonly staging: GPUBuffer;
+  private readonly rope: RopeTablesGpu;
   private readonly idWords: Uint32Array;
   private readonly stateWords = new Uint32Array(2);
   private readonly prefill: Program;
@@ -93,7 +94,8 @@ export class Decoder {
     this.state = f(4, 'state');
     this.logits = f(spec.vocabSize, 'logits');
     this.staging = gpu.allocate({ size: Math.max(16, spec.vocabSize * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'decode.staging' });
-    const { cos, sin } = ropeTables(spec.rope, T, D);
+    this.rope = new RopeTablesGpu(gpu, spec.rope, T, rotaryDim(spec), 'decode.rope');
+    this.owned.push(this.rope.cos, this.rope.sin);
     const s: Scratch = {
       x: f(P * C, 'x'),
       // The training forward's own buffer set (activations.ts), for P rows.
@@ -102,8 +104,8 @@ export class Decoder {
       // Split-K scratch: one token's lora_down would otherwise be a single workgroup over In.
       loraSplit: lora ? { partials: f(Math.max(1, loraSplitScratchFloats(P, lora.layout.maxRank, lora.layout.sites.map((x) => projectionShape(spec, x.proj)))), 'loraPartials') } : undefined,
       seed: f(1, 'seed'),
-      cos: this.upload(cos, 'rope.cos'),
-      sin: this.upload(sin, 'rope.sin'),
+      cos: this.rope.cos,
+      sin: this.rope.sin,
       kc: Array.from({ length: spec.numLayers }, (_, l) => f(KV * T, `kc${l}`)),
       vc: Array.from({ length: spec.numLayers }, (_, l) => f(KV * T, `vc${l}`)),
       sites: Array.from({ length: spec.numLayers }, () => new Map<Projection, LoraSite>()),
@@ -186,6 +188,8 @@ export class Decoder {
       if (!Number.isInteger(id) || id < 0 || id >= V) throw new GpuError(`token id ${id} is outside the vocabulary (${V})`);
     }
     const { gpu } = this;
+    // This feed is one pass over positions 0..position + n − 1, as a transformers forward with the cache.
+    this.rope.select(this.position + n);
     await gpu.checked(() => {
       let i = 0;
       while (n - i > 1) {
@@ -237,8 +241,8 @@ export class Decoder {
         projLoraForward(rec, spec, w, p, out, inp, N, lora, N === 1);
       },
       attend: (q, k, v, att) => {
-        decodeRope(rec, q, s.cos, s.sin, this.state, N, spec.numHeads, D, T);
-        decodeRope(rec, k, s.cos, s.sin, this.state, N, spec.numKvHeads, D, T);
+        decodeRope(rec, q, s.cos, s.sin, this.state, N, spec.numHeads, D, T, rotaryDim(spec));
+        decodeRope(rec, k, s.cos, s.sin, this.state, N, spec.numKvHeads, D, T, rotaryDim(spec));
         decodeKvStore(rec, s.kc[layer], s.vc[layer], k, v, this.state, N, spec.numKvHeads, D, T);
         decodeAttention(rec, att, q, s.kc[layer], s.vc[layer], this.state, N, spec.numHeads, spec.numKvHeads, D, T, 1 / Math.sqrt(D));
       },

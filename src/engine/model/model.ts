@@ -4,7 +4,7 @@
 import type { Buf, BufferView, Gpu, Recorder } from '../../gpu/gpu';
 import { crossEntropyForward, crossEntropyForwardBackward, lossSum } from '../kernels/crossentropy';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
-import { ropeTables } from '../kernels/rope';
+import { RopeTablesGpu } from '../kernels/rope';
 import type { LoraLayout, LoraSite } from '../lora/layout';
 import { allocateActivations, type Activations } from './activations';
 import type { LinearWeight, ModelWeightsGpu } from './gpu-weights';
@@ -12,6 +12,7 @@ import { logitsChunkRows, logitsChunks } from './logits-chunk';
 import { layerBackward, layerForward, type LayerContext } from './layer';
 import { embed, projBackwardInput, projForward } from './linear';
 import type { ModelSpec, Projection } from './spec';
+import { rotaryDim } from './arch';
 
 export interface GpuModelOptions {
   maxB: number;
@@ -28,8 +29,7 @@ function rowRange(buffer: GPUBuffer, start: number, rows: number, width: number)
 
 export class GpuModel {
   readonly acts: Activations;
-  private readonly ropeCos: GPUBuffer;
-  private readonly ropeSin: GPUBuffer;
+  private readonly rope: RopeTablesGpu;
   private readonly sitesByLayer: Map<Projection, LoraSite>[];
   private readonly ownBuffers: GPUBuffer[] = [];
 
@@ -56,10 +56,8 @@ export class GpuModel {
       options.checkpointing,
       options.logitsChunkRows ?? logitsChunkRows(options.maxB * options.maxT, spec.vocabSize),
     );
-    const { cos, sin } = ropeTables(spec.rope, options.maxT, spec.headDim);
-    this.ropeCos = gpu.upload(cos, 'rope.cos');
-    this.ropeSin = gpu.upload(sin, 'rope.sin');
-    this.ownBuffers.push(this.ropeCos, this.ropeSin);
+    this.rope = new RopeTablesGpu(gpu, spec.rope, options.maxT, rotaryDim(spec), 'rope');
+    this.ownBuffers.push(this.rope.cos, this.rope.sin);
     this.sitesByLayer = Array.from({ length: spec.numLayers }, () => new Map());
     for (const s of layout.sites) this.sitesByLayer[s.layer].set(s.proj, s);
   }
@@ -71,8 +69,8 @@ export class GpuModel {
       T,
       mask: this.acts.mask,
       positions: this.acts.positions,
-      ropeCos: this.ropeCos,
-      ropeSin: this.ropeSin,
+      ropeCos: this.rope.cos,
+      ropeSin: this.rope.sin,
       lora: this.layout,
       sites: this.sitesByLayer[layer],
       params: this.params,
@@ -81,6 +79,11 @@ export class GpuModel {
       dropoutP,
       loraSplit: { partials: this.acts.grad.loraPartials },
     };
+  }
+
+  /** Before the passes over a batch whose longest example has seqLen tokens (max position + 1): LongRoPE's factors. */
+  selectRope(seqLen: number): void {
+    this.rope.select(seqLen);
   }
 
   private checkShape(B: number, T: number): void {

@@ -131,7 +131,7 @@ export function rotaryDim(spec: ModelSpec): number {
  * (checkEngineSupports). The sliding window is accepted by the one policy: the engine does not
  * compute it yet (ENGINE_COMPUTES_WINDOW), so contexts longer than it are refused.
  */
-export const ENGINE_FEATURES: readonly ArchFeature[] = ['qk_norm', 'sliding_window'];
+export const ENGINE_FEATURES: readonly ArchFeature[] = ['qk_norm', 'sliding_window', 'fused_qkv', 'fused_gate_up', 'partial_rotary', 'longrope'];
 export const ENGINE_COMPUTES_WINDOW = false;
 
 /** Refuses (makeError) a spec with a feature the engine does not compute, naming it; `use` says what for. */
