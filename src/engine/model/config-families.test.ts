@@ -246,6 +246,10 @@ describe('Phi-3 / Phi-4-mini (Phi3ForCausalLM)', () => {
     const c = phi4mini();
     (c.rope_scaling as Record<string, unknown>).attention_factor = 1.5;
     expect(parseModelConfig(c).rope.attentionFactor).toBe(1.5);
+    // Phi3Config's original_max_position_embeddings defaults to 4096 (transformers reads it even when config.json omits it).
+    const omitted = phi4mini();
+    delete omitted.original_max_position_embeddings;
+    expect(parseModelConfig(omitted).rope).toMatchObject({ originalMaxPositionEmbeddings: 4096, factor: 32 });
   });
 
   it('refuses what it cannot honour, by name', () => {

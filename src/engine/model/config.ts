@@ -425,7 +425,8 @@ function parseLongrope(rope: RopeConfig, { c, params, field, maxPositions, rotar
   };
   const shortFactor = factors('short_factor');
   const longFactor = factors('long_factor');
-  const omp = c.original_max_position_embeddings ?? params.original_max_position_embeddings;
+  // Phi3Config always has original_max_position_embeddings (4096 when config.json omits it).
+  const omp = c.original_max_position_embeddings ?? params.original_max_position_embeddings ?? (c.model_type === 'phi3' ? 4096 : undefined);
   let factor: number;
   if (omp !== undefined && omp !== null) {
     if (typeof omp !== 'number' || !Number.isSafeInteger(omp) || omp <= 0) fail(`original_max_position_embeddings must be a positive integer, not ${preview(omp)}`);
