@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RopeConfig } from '../model/spec';
 import { ropeChecks } from './rope.check';
-import { longropeIsLong, ropeBackwardCpu, ropeForwardCpu, ropeInvFreq, ropeTables } from './rope';
-import { itChecks, randn } from './testing';
+import { longropeIsLong, ropeBackwardCpu, ropeForwardCpu, ropeInvFreq, RopeTablesGpu, ropeTables } from './rope';
+import { itChecks, randn, testGpu } from './testing';
 import { rowPositions, segmentPositions } from './positions';
 import { parseModelConfig } from '../model/config';
 
@@ -173,6 +173,35 @@ describe('longrope tables (Phi-3)', () => {
     // Tables by default are those of one sequence of T positions.
     expect(ropeTables(rope, 20, 12)).toEqual(ropeTables(rope, 20, 12, 20));
     expect(ropeTables(rope, 16, 12)).toEqual(ropeTables(rope, 16, 12, 1));
+  });
+});
+
+describe('RopeTablesGpu', () => {
+  it('LongRoPE: select(seqLen) switches the GPU tables between the short and the long set, back and forth', async () => {
+    const gpu = await testGpu();
+    const rope: RopeConfig = {
+      theta: 10000,
+      type: 'longrope',
+      factor: 4,
+      lowFreqFactor: 1,
+      highFreqFactor: 1,
+      originalMaxPositionEmbeddings: 16,
+      attentionFactor: 1.25,
+      longrope: { shortFactor: [1, 1.3, 1.9], longFactor: [1, 2.2, 4.5] },
+    };
+    const t = new RopeTablesGpu(gpu, rope, 20, 6, 'test.rope');
+    const read = async (): Promise<Float32Array> => gpu.readF32(t.sin, 20 * 3);
+    try {
+      expect(await read()).toEqual(ropeTables(rope, 20, 6, 16).sin);
+      for (const seqLen of [17, 20, 3, 16, 18]) {
+        t.select(seqLen);
+        expect(await read(), `seqLen ${seqLen}`).toEqual(ropeTables(rope, 20, 6, seqLen).sin);
+      }
+      expect(ropeTables(rope, 20, 6, 17).sin).not.toEqual(ropeTables(rope, 20, 6, 16).sin);
+    } finally {
+      gpu.destroyBuffer(t.cos);
+      gpu.destroyBuffer(t.sin);
+    }
   });
 });
 
