@@ -18,7 +18,7 @@ const plain: RopeConfig = { theta: 10000, type: 'default', factor: 1, lowFreqFac
 type Shape = [number, number, number, number, RopeConfig, number?];
 
 /** Phi-3's LongRoPE with short factors (tables of a sequence within original_max_position_embeddings). */
-const longrope: RopeConfig = {
+export const longrope: RopeConfig = {
   theta: 10000,
   type: 'longrope',
   factor: 4,

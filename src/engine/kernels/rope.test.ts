@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RopeConfig } from '../model/spec';
-import { ropeChecks } from './rope.check';
+import { longrope, ropeChecks } from './rope.check';
 import { longropeIsLong, ropeBackwardCpu, ropeForwardCpu, ropeInvFreq, RopeTablesGpu, ropeTables } from './rope';
 import { itChecks, randn, testGpu } from './testing';
 import { rowPositions, segmentPositions } from './positions';
@@ -179,25 +179,16 @@ describe('longrope tables (Phi-3)', () => {
 describe('RopeTablesGpu', () => {
   it('LongRoPE: select(seqLen) switches the GPU tables between the short and the long set, back and forth', async () => {
     const gpu = await testGpu();
-    const rope: RopeConfig = {
-      theta: 10000,
-      type: 'longrope',
-      factor: 4,
-      lowFreqFactor: 1,
-      highFreqFactor: 1,
-      originalMaxPositionEmbeddings: 16,
-      attentionFactor: 1.25,
-      longrope: { shortFactor: [1, 1.3, 1.9], longFactor: [1, 2.2, 4.5] },
-    };
-    const t = new RopeTablesGpu(gpu, rope, 20, 6, 'test.rope');
-    const read = async (): Promise<Float32Array> => gpu.readF32(t.sin, 20 * 3);
+    const rope = longrope; // original_max_position_embeddings 16, 12 rotated dims
+    const t = new RopeTablesGpu(gpu, rope, 20, 12, 'test.rope');
+    const read = async (): Promise<Float32Array> => gpu.readF32(t.sin, 20 * 6);
     try {
-      expect(await read()).toEqual(ropeTables(rope, 20, 6, 16).sin);
+      expect(await read()).toEqual(ropeTables(rope, 20, 12, 16).sin);
       for (const seqLen of [17, 20, 3, 16, 18]) {
         t.select(seqLen);
-        expect(await read(), `seqLen ${seqLen}`).toEqual(ropeTables(rope, 20, 6, seqLen).sin);
+        expect(await read(), `seqLen ${seqLen}`).toEqual(ropeTables(rope, 20, 12, seqLen).sin);
       }
-      expect(ropeTables(rope, 20, 6, 17).sin).not.toEqual(ropeTables(rope, 20, 6, 16).sin);
+      expect(ropeTables(rope, 20, 12, 17).sin).not.toEqual(ropeTables(rope, 20, 12, 16).sin);
     } finally {
       gpu.destroyBuffer(t.cos);
       gpu.destroyBuffer(t.sin);
