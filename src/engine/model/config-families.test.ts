@@ -250,6 +250,12 @@ describe('Phi-3 / Phi-4-mini (Phi3ForCausalLM)', () => {
     const omitted = phi4mini();
     delete omitted.original_max_position_embeddings;
     expect(parseModelConfig(omitted).rope).toMatchObject({ originalMaxPositionEmbeddings: 4096, factor: 32 });
+    // Older Phi-3 configs name LongRoPE "su" (or "yarn"): transformers' Phi3Config reads them as longrope.
+    for (const type of ['su', 'yarn']) {
+      const older = phi4mini();
+      (older.rope_scaling as Record<string, unknown>).type = type;
+      expect(parseModelConfig(older).rope).toMatchObject({ type: 'longrope', factor: 32 });
+    }
   });
 
   it('refuses what it cannot honour, by name', () => {

@@ -337,7 +337,9 @@ function parseRope(
   fail: (msg: string) => never,
 ): RopeConfig {
   const typeKey = params.rope_type !== undefined ? 'rope_type' : 'type';
-  const rawType = params[typeKey] ?? 'default';
+  let rawType = params[typeKey] ?? 'default';
+  // Phi3Config._rope_scaling_adjustment: an older `type` "su" or "yarn" is LongRoPE.
+  if (c.model_type === 'phi3' && typeKey === 'type' && (rawType === 'su' || rawType === 'yarn')) rawType = 'longrope';
   if (typeof rawType !== 'string' || !(SUPPORTED_ROPE_TYPES as string[]).includes(rawType)) {
     fail(`${field}.${typeKey} ${preview(rawType)} is not supported (supported: ${SUPPORTED_ROPE_TYPES.join(', ')})`);
   }
