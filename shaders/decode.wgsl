@@ -7,9 +7,10 @@
 // Cache layout per layer: kc, vc (Hkv, Tmax, D), head-major so one head's keys are contiguous.
 // Rows: q, att (N, Hq*D); k, v (N, Hkv*D): token-major, heads contiguous per token, as training.
 //
-// decode_rope       one invocation per (row, head, d < D/2): x rotated in place by the angles of
-//   position pos + i (transformers' rotate_half, as rope.wgsl); rows past Tmax are left alone.
-//   bindings: 0 uniforms {N, H, D, Tmax}; 1 x (N, H*D) read-write; 2 cos, 3 sin (Tmax, D/2) read;
+// decode_rope       one invocation per (row, head, d < R/2): x rotated in place by the angles of
+//   position pos + i (transformers' rotate_half, as rope.wgsl: the first R of D dims rotate, the
+//   rest pass through); rows past Tmax are left alone.
+//   bindings: 0 uniforms {N, H, D, Tmax, R}; 1 x (N, H*D) read-write; 2 cos, 3 sin (Tmax, R/2) read;
 //   4 state read.
 // decode_kv_store   one invocation per (row, kv head, d): kc[h, pos+i, d] = k[i, h, d] (vc from v)
 //   for rows i < count.
@@ -39,7 +40,7 @@ const NEG: f32 = -3.0e38;
 // ---------------------------------------------------------------------------------------------
 // RoPE at the cache position
 
-struct RopeParams { N: u32, H: u32, D: u32, Tmax: u32 }
+struct RopeParams { N: u32, H: u32, D: u32, Tmax: u32, R: u32 }
 
 @group(0) @binding(0) var<uniform> rp: RopeParams;
 @group(0) @binding(1) var<storage, read_write> r_x: array<f32>;
@@ -50,7 +51,7 @@ struct RopeParams { N: u32, H: u32, D: u32, Tmax: u32 }
 @compute @workgroup_size(WG)
 fn decode_rope(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = gid.x + gid.y * nwg.x * WG;
-  let half = rp.D / 2u;
+  let half = rp.R / 2u;
   if (idx >= rp.N * rp.H * half) { return; }
   let i = idx % half;
   let row = idx / half; // token*H + head

@@ -6,18 +6,22 @@
 // t is the token's position id, read from pos (B*T): its position within its own example (packed
 // rows restart at 0 for each example, transformers' position_ids; a row of one example: 0..T-1).
 //
+// Partial rotary (Phi-4-mini's partial_rotary_factor, transformers' Phi3 apply_rotary_pos_emb):
+// only the first R dims of each head rotate, as a head of R dims (pairs d, d+R/2 for d < R/2, the
+// tables (P, R/2)); dims R..D-1 pass through untouched. R = D is the full rotation above.
+//
 // Backward is the transpose of that rotation (rotation by -angle):
 //   dx[d]     = dy[d] * cos + dy[d+D/2] * sin
 //   dx[d+D/2] = dy[d+D/2] * cos - dy[d] * sin
 //
 // The pair's rotation: rope_pair (shaders/rope_pair.wgsl, shared with decode.wgsl).
-// One invocation per (token, head, d < D/2) pair; grid folded into 2D past 65535 workgroups.
+// One invocation per (token, head, d < R/2) pair; grid folded into 2D past 65535 workgroups.
 //
-// bindings: 0 uniforms {B, T, H, D};
+// bindings: 0 uniforms {B, T, H, D, R};
 //   1 x (B*T, H, D) read-write, rotated in place (forward: activations; backward: gradients);
-//   2 cos (P, D/2) read;  3 sin (P, D/2) read (P > every position);  4 pos i32 (B*T) read.
+//   2 cos (P, R/2) read;  3 sin (P, R/2) read (P > every position);  4 pos i32 (B*T) read.
 
-struct Params { B: u32, T: u32, H: u32, D: u32 }
+struct Params { B: u32, T: u32, H: u32, D: u32, R: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -29,7 +33,7 @@ override WG: u32 = 256u;
 
 // sign = +1: forward rotation; sign = -1: its transpose (backward).
 fn rotate(idx: u32, sign: f32) {
-  let half = p.D / 2u;
+  let half = p.R / 2u;
   if (idx >= p.B * p.T * p.H * half) { return; }
   let i = idx % half;
   let row = idx / half; // (b*T + token)*H + h

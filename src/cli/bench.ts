@@ -1,6 +1,6 @@
 // bench --matmul M N K [--quant none|int8|int4] [--reps R] [--tile auto|64|128]: one frozen-linear
 // kernel, GFLOP/s (auto = the tile training would use for this shape).
-// bench --model smollm2-135m|qwen2.5-0.5b|qwen3-0.6b|llama-3.2-1b|tiny [--layers N] --batch B --seq T
+// bench --model smollm2-135m|qwen2.5-0.5b|qwen3-0.6b|llama-3.2-1b|phi-4-mini|tiny [--layers N] --batch B --seq T
 //       --rank R [--quant none] [--checkpointing] --steps N [--json]
 // Full training steps (forward, backward, clipping, AdamW) on random weights of the real shapes,
 // LoRA on all seven projections. Prints one JSON line; the median step time is reported.

@@ -15,14 +15,14 @@ import type { Buf, Gpu, KernelProfile, Program, Recorder } from '../../gpu/gpu';
 import { decodeAttention, decodeKvStore, decodeRope } from '../kernels/decode';
 import { loraSplitScratchFloats, type LoraSplit } from '../kernels/lora';
 import { rmsnormForward } from '../kernels/rmsnorm';
-import { ropeTables } from '../kernels/rope';
+import { LayerRopeTables } from '../model/layer-rope';
 import type { LoraLayout, LoraSite } from '../lora/layout';
 import type { ModelWeightsGpu } from '../model/gpu-weights';
 import { allocateLayerForwardBuffers, type LayerForwardBuffers } from '../model/activations';
 import { layerForwardWith, projLoraForward, type LayerForwardOps } from '../model/layer';
 import { embed, projForward, projGemv } from '../model/linear';
 import { projectionShape, type ModelSpec, type Projection } from '../model/spec';
-import { attentionScale, checkEngineSupports, embedScale, engineContextLimit, isSlidingLayer, layerAttention } from '../model/arch';
+import { attentionScale, checkEngineSupports, embedScale, engineContextLimit, layerAttention, rotaryDim } from '../model/arch';
 import { softcapLogits } from '../kernels/crossentropy';
 import { ModelConfigError } from '../model/config';
 
@@ -59,6 +59,7 @@ export class Decoder {
   private readonly state: GPUBuffer;
   private readonly logits: GPUBuffer;
   private readonly staging: GPUBuffer;
+  private readonly rope: LayerRopeTables;
   private readonly idWords: Uint32Array;
   private readonly stateWords = new Uint32Array(2);
   private readonly prefill: Program;
@@ -94,8 +95,8 @@ export class Decoder {
     this.state = f(4, 'state');
     this.logits = f(spec.vocabSize, 'logits');
     this.staging = gpu.allocate({ size: Math.max(16, spec.vocabSize * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'decode.staging' });
-    const { cos, sin } = ropeTables(spec.rope, T, D);
-    const local = spec.ropeLocal ? ropeTables(spec.ropeLocal, T, D) : null;
+    this.rope = new LayerRopeTables(gpu, spec, T, 'decode.rope');
+    this.owned.push(...this.rope.buffers);
     const s: Scratch = {
       x: f(P * C, 'x'),
       // The training forward's own buffer set (activations.ts), for P rows.
@@ -104,10 +105,6 @@ export class Decoder {
       // Split-K scratch: one token's lora_down would otherwise be a single workgroup over In.
       loraSplit: lora ? { partials: f(Math.max(1, loraSplitScratchFloats(P, lora.layout.maxRank, lora.layout.sites.map((x) => projectionShape(spec, x.proj)))), 'loraPartials') } : undefined,
       seed: f(1, 'seed'),
-      cos: this.upload(cos, 'rope.cos'),
-      sin: this.upload(sin, 'rope.sin'),
-      localCos: local ? this.upload(local.cos, 'rope.local.cos') : null,
-      localSin: local ? this.upload(local.sin, 'rope.local.sin') : null,
       kc: Array.from({ length: spec.numLayers }, (_, l) => f(KV * T, `kc${l}`)),
       vc: Array.from({ length: spec.numLayers }, (_, l) => f(KV * T, `vc${l}`)),
       sites: Array.from({ length: spec.numLayers }, () => new Map<Projection, LoraSite>()),
@@ -136,12 +133,6 @@ export class Decoder {
       made[0]?.destroy();
       throw e;
     }
-  }
-
-  private upload(data: Float32Array, label: string): GPUBuffer {
-    const b = this.gpu.upload(data, `decode.${label}`);
-    this.owned.push(b);
-    return b;
   }
 
   /** Whether this decoder reads these weights (a cached decoder is reused only for its own). */
@@ -190,6 +181,8 @@ export class Decoder {
       if (!Number.isInteger(id) || id < 0 || id >= V) throw new GpuError(`token id ${id} is outside the vocabulary (${V})`);
     }
     const { gpu } = this;
+    // This feed is one pass over positions 0..position + n − 1, as a transformers forward with the cache.
+    this.rope.select(this.position + n);
     await gpu.checked(() => {
       let i = 0;
       while (n - i > 1) {
@@ -242,11 +235,9 @@ export class Decoder {
       },
       attend: (q, k, v, att) => {
         // A sliding layer's own RoPE base (Gemma 3) and window; Gemma 2's soft-capped scores.
-        const sliding = isSlidingLayer(spec, layer) && s.localCos !== null;
-        const cos = sliding ? s.localCos! : s.cos;
-        const sin = sliding ? s.localSin! : s.sin;
-        decodeRope(rec, q, cos, sin, this.state, N, spec.numHeads, D, T);
-        decodeRope(rec, k, cos, sin, this.state, N, spec.numKvHeads, D, T);
+        const { cos, sin } = this.rope.forLayer(layer);
+        decodeRope(rec, q, cos, sin, this.state, N, spec.numHeads, D, T, rotaryDim(spec));
+        decodeRope(rec, k, cos, sin, this.state, N, spec.numKvHeads, D, T, rotaryDim(spec));
         decodeKvStore(rec, s.kc[layer], s.vc[layer], k, v, this.state, N, spec.numKvHeads, D, T);
         const scores = { scale: attentionScale(spec), window: layerAttention(spec, layer).window ?? 0, softcap: spec.attnLogitSoftcapping ?? 0 };
         decodeAttention(rec, att, q, s.kc[layer], s.vc[layer], this.state, N, spec.numHeads, spec.numKvHeads, D, T, scores);
@@ -290,10 +281,6 @@ interface Scratch {
   layer: LayerForwardBuffers;
   h: GPUBuffer;
   seed: GPUBuffer;
-  cos: GPUBuffer;
-  sin: GPUBuffer;
-  localCos: GPUBuffer | null;
-  localSin: GPUBuffer | null;
   kc: GPUBuffer[];
   vc: GPUBuffer[];
   sites: Map<Projection, LoraSite>[];

@@ -1,9 +1,11 @@
 // The KV-cache decoder against the training forward: greedy generation's logits at every step
 // equal the last row of a full forward (Trainer.logits) over the same growing sequence, for a
 // Llama, a Qwen3 (q/k norm, head_dim 32), a Gemma 3 (sliding window 8 with its own RoPE base,
-// four (1 + w) norms, GeLU-tanh, scaled embeddings) and a Gemma 2 (window 6, soft-capped scores and
-// logits) fixture, without an adapter and with a PEFT adapter whose B is nonzero: 7 + 10 tokens run
-// past the windows. Prompts cover chunked prefill with a padded tail chunk and a 1-token prompt.
+// four (1 + w) norms, GeLU-tanh, scaled embeddings), a Gemma 2 (window 6, soft-capped scores and
+// logits) and Phi-3 fixtures (fused qkv_proj / gate_up_proj; a Phi-4-mini-shaped one with partial
+// rotary and LongRoPE, testdata of train/), without an adapter and with a PEFT adapter whose B is
+// nonzero: 7 + 10 tokens run past the Gemma windows. Prompts cover chunked prefill with a padded
+// tail chunk and a 1-token prompt.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +20,8 @@ import { Decoder } from './decoder';
 import { Generation, type GenerateStep } from './generate';
 
 const root = resolve(process.cwd(), '../shared/fixtures/reference');
+/** Phi-4-mini-shaped references made by src/engine/train/testdata/phi4-mini-tiny/make_references.py. */
+const phi4Tiny = resolve(process.cwd(), 'src/engine/train/testdata/phi4-mini-tiny');
 const TOL = 1e-4;
 const NEW_TOKENS = 10;
 
@@ -28,12 +32,11 @@ interface Fixture {
   prompt: number[];
 }
 
-async function loadFixture(name: string): Promise<Fixture> {
-  const dir = join(root, name);
+async function loadFixture(dir: string, promptLength = 7): Promise<Fixture> {
   const model = await loadModelFolder(nodeFolder(join(dir, 'model')));
   const adapter = await readAdapter(nodeFolder(join(dir, 'adapter_init')), model.spec);
   const batch = JSON.parse(readFileSync(join(dir, 'batch.json'), 'utf8')) as { input_ids: number[][] };
-  return { spec: model.spec, weights: model.weights as Map<string, HostTensor>, adapter, prompt: batch.input_ids[0].slice(0, 7) };
+  return { spec: model.spec, weights: model.weights as Map<string, HostTensor>, adapter, prompt: batch.input_ids[0].slice(0, promptLength) };
 }
 
 /** The last row of a full forward over `ids` with the trainer's current LoRA parameters. */
@@ -58,7 +61,17 @@ async function compareGreedy(decoder: Decoder, reference: Trainer, prompt: numbe
   return { err, steps };
 }
 
-for (const name of ['tiny-llama', 'tiny-qwen3', 'tiny-gemma3', 'tiny-gemma2']) {
+const decoderFixtures: Array<[string, string]> = [
+  ['tiny-llama', join(root, 'tiny-llama')],
+  ['tiny-qwen3', join(root, 'tiny-qwen3')],
+  ['tiny-gemma3', join(root, 'tiny-gemma3')],
+  ['tiny-gemma2', join(root, 'tiny-gemma2')],
+  ['tiny-phi3', join(root, 'tiny-phi3')],
+  // 17 positions at most, within original_max_position_embeddings 32: LongRoPE's short factors.
+  ['phi4-mini-tiny/longrope-short', join(phi4Tiny, 'longrope-short')],
+];
+
+for (const [name, dir] of decoderFixtures) {
   // CI has the fixtures: a missing one fails in beforeAll (loadFixture) instead of being skipped.
   describe(`KV-cache decoding vs the full forward: ${name}`, () => {
     let fx: Fixture;
@@ -69,7 +82,7 @@ for (const name of ['tiny-llama', 'tiny-qwen3', 'tiny-gemma3', 'tiny-gemma2']) {
 
     beforeAll(async () => {
       const gpu = await testGpu();
-      fx = await loadFixture(name);
+      fx = await loadFixture(dir);
       const maxSeq = fx.prompt.length + NEW_TOKENS;
       const options = { maxBatch: 1, maxSeq };
       adapted = await Trainer.create(gpu, fx, fx.adapter.settings, DEFAULT_TRAIN, { ...options, initAdapter: fx.adapter.tensors });
@@ -158,3 +171,31 @@ for (const name of ['tiny-llama', 'tiny-qwen3', 'tiny-gemma3', 'tiny-gemma2']) {
     });
   });
 }
+
+// LongRoPE chooses its factors per pass by the pass's length (transformers: max position id + 1).
+// A prompt longer than original_max_position_embeddings (16 here) makes every pass of the
+// generation take the long factors, so every step equals a full forward over the same sequence.
+describe('KV-cache decoding vs the full forward: LongRoPE long factors (phi4-mini-tiny/longrope-long, prompt 17 > 16)', () => {
+  it('3 greedy steps after a 17-token prompt, with the adapter, match within 1e-4', async () => {
+    const gpu = await testGpu();
+    const fx = await loadFixture(join(phi4Tiny, 'longrope-long'), 17);
+    expect(fx.spec.rope.type).toBe('longrope');
+    expect(fx.spec.rope.originalMaxPositionEmbeddings).toBe(16);
+    const maxSeq = 20;
+    const t = await Trainer.create(gpu, fx, fx.adapter.settings, DEFAULT_TRAIN, { maxBatch: 1, maxSeq, initAdapter: fx.adapter.tensors });
+    const dec = await Decoder.create(gpu, fx.spec, t.model.weights, { layout: t.layout, params: t.model.params }, { maxContext: maxSeq, chunk: 4 });
+    try {
+      const gen = new Generation(dec, fx.prompt, { temperature: 0, topP: 1, maxNewTokens: 3, stopIds: [], seed: 0 });
+      const steps: GenerateStep[] = [];
+      await gen.run((s) => steps.push(s));
+      expect(steps.length).toBe(3);
+      for (let k = 0; k < steps.length; k++) {
+        const want = await fullForwardLast(t, [...fx.prompt, ...gen.ids.slice(0, k)]);
+        expect(maxAbsErr(steps[k].logits, want), `step ${k}`).toBeLessThanOrEqual(TOL);
+      }
+    } finally {
+      dec.destroy();
+      t.destroy();
+    }
+  });
+});

@@ -24,21 +24,25 @@ function label([N, Hq, Hkv, D, Tmax, pos, count]: Shape): string {
   return `N=${N} Hq=${Hq} Hkv=${Hkv} D=${D} Tmax=${Tmax} pos=${pos} count=${count}`;
 }
 
+/** Partial rotary (Phi-4-mini: 3/4 of each head): rotated dims R per shape index, the rest pass through. */
+const partialRotary: Record<number, number> = { 2: 96, 4: 48, 5: 64 };
+
 const ropeChecks: KernelCheck[] = shapes.map((s, si) => ({
-  name: `decode rope ${label(s)}`,
+  name: `decode rope ${label(s)}${partialRotary[si] ? ` rotary=${partialRotary[si]}` : ''}`,
   async run(gpu) {
     const [N, Hq, , D, Tmax, pos, count] = s;
+    const R = partialRotary[si] ?? D;
     const x = randn(N * Hq * D, 100 + si);
-    const { cos, sin } = ropeTables(si % 2 ? llama3 : plain, Tmax, D);
+    const { cos, sin } = ropeTables(si % 2 ? llama3 : plain, Tmax, R);
     const state = Uint32Array.of(pos, count);
     const xb = gpu.upload(x, 'x');
     const cb = gpu.upload(cos, 'cos');
     const sb = gpu.upload(sin, 'sin');
     const st = gpu.upload(state, 'state');
-    await gpu.run((rec) => decodeRope(rec, xb, cb, sb, st, N, Hq, D, Tmax));
+    await gpu.run((rec) => decodeRope(rec, xb, cb, sb, st, N, Hq, D, Tmax, R));
     const got = await gpu.readF32(xb, x.length);
     for (const b of [xb, cb, sb, st]) gpu.destroyBuffer(b);
-    decodeRopeCpu(x, cos, sin, state, N, Hq, D, Tmax);
+    decodeRopeCpu(x, cos, sin, state, N, Hq, D, Tmax, R);
     return { error: maxAbsErr(got, x), tolerance: 1e-6 };
   },
 }));

@@ -5,6 +5,7 @@
 import code from '../../../shaders/decode.wgsl?raw';
 import { grid, type Buf, type Recorder } from '../../gpu/gpu';
 import { ROPE_PAIR_PIECE, withWorkgroupReductions } from './reductions';
+import { checkRotaryDims } from './rope';
 
 export const decodeShader = withWorkgroupReductions('decode', code, [ROPE_PAIR_PIECE]);
 
@@ -16,16 +17,19 @@ function elementwise(rec: Recorder, count: number): [number, number] {
   return grid(Math.ceil(count / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension);
 }
 
-/** x (N, H*D) rotated in place, row i by the angles of position state[0] + i (cos/sin (Tmax, D/2)). */
-export function decodeRope(rec: Recorder, x: Buf, cos: Buf, sin: Buf, state: Buf, N: number, H: number, D: number, Tmax: number): void {
-  if (D % 2 !== 0) throw new Error(`decode rope: head dim ${D} is odd`);
+/**
+ * x (N, H*D) rotated in place, row i by the angles of position state[0] + i (cos/sin (Tmax, R/2)):
+ * the first R dims of each head (partial rotary), the rest pass through.
+ */
+export function decodeRope(rec: Recorder, x: Buf, cos: Buf, sin: Buf, state: Buf, N: number, H: number, D: number, Tmax: number, R = D): void {
+  checkRotaryDims(D, R);
   rec.dispatch({
     shader: decodeShader,
     entry: 'decode_rope',
     overrides: { WG },
-    uniforms: { N, H, D, Tmax },
+    uniforms: { N, H, D, Tmax, R },
     bindings: [x, cos, sin, state],
-    workgroups: elementwise(rec, N * H * (D / 2)),
+    workgroups: elementwise(rec, N * H * (R / 2)),
   });
 }
 
@@ -102,8 +106,8 @@ export function decodeGemv(rec: Recorder, out: Buf, x: Buf, weight: Buf, bias: B
 
 // ---- CPU twins ----
 
-export function decodeRopeCpu(x: Float32Array, cos: Float32Array, sin: Float32Array, state: Uint32Array, N: number, H: number, D: number, Tmax: number): void {
-  const half = D / 2;
+export function decodeRopeCpu(x: Float32Array, cos: Float32Array, sin: Float32Array, state: Uint32Array, N: number, H: number, D: number, Tmax: number, R = D): void {
+  const half = R / 2;
   for (let i = 0; i < N; i++) {
     const t = state[0] + i;
     if (t >= Tmax) continue;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RopeConfig } from '../model/spec';
-import { ropeChecks } from './rope.check';
-import { ropeBackwardCpu, ropeForwardCpu, ropeInvFreq, ropeTables } from './rope';
-import { itChecks, randn } from './testing';
+import { longrope, ropeChecks } from './rope.check';
+import { longropeIsLong, ropeBackwardCpu, ropeForwardCpu, ropeInvFreq, RopeTablesGpu, ropeTables } from './rope';
+import { itChecks, randn, testGpu } from './testing';
 import { rowPositions, segmentPositions } from './positions';
 import { parseModelConfig } from '../model/config';
 
@@ -129,7 +129,115 @@ describe('rope tables', () => {
   });
 });
 
+describe('longrope tables (Phi-3)', () => {
+  // Written out from transformers' _compute_longrope_parameters: inv_freq[i] = 1 / (ext[i] · base^(2i/dim)),
+  // dim the rotated dims; cos/sin × attention_factor; ext = long_factor iff seq_len > original_max_position_embeddings.
+  const rope = parseModelConfig({
+    architectures: ['Phi3ForCausalLM'],
+    model_type: 'phi3',
+    hidden_size: 64,
+    intermediate_size: 96,
+    num_hidden_layers: 1,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    vocab_size: 100,
+    max_position_embeddings: 64,
+    original_max_position_embeddings: 16,
+    partial_rotary_factor: 0.75,
+    rope_theta: 10000,
+    rope_scaling: { type: 'longrope', short_factor: [1, 1.3, 1.9, 2.6, 4.1, 6], long_factor: [1, 2.2, 4.5, 9, 17, 31] },
+  }).rope;
+
+  it('parses the factors and the attention factor sqrt(1 + ln(64/16) / ln 16)', () => {
+    expect(rope.type).toBe('longrope');
+    expect(rope.originalMaxPositionEmbeddings).toBe(16);
+    expect(rope.attentionFactor).toBeCloseTo(Math.sqrt(1.5), 14);
+  });
+
+  it('short factors for sequences up to original_max_position_embeddings, long ones beyond', () => {
+    expect(longropeIsLong(rope, 16)).toBe(false);
+    expect(longropeIsLong(rope, 17)).toBe(true);
+    for (const [seqLen, ext] of [
+      [16, [1, 1.3, 1.9, 2.6, 4.1, 6]],
+      [20, [1, 2.2, 4.5, 9, 17, 31]],
+    ] as const) {
+      const inv = ropeInvFreq(rope, 12, seqLen);
+      ext.forEach((e, i) => expect(inv[i] / (1 / (e * Math.pow(10000, (2 * i) / 12))) - 1, `inv_freq[${i}] at ${seqLen}`).toBeLessThan(1e-14));
+      const { cos, sin } = ropeTables(rope, 20, 12, seqLen);
+      for (const [t, i] of [[0, 0], [5, 2], [19, 5], [13, 3]]) {
+        const a = t / (ext[i] * Math.pow(10000, (2 * i) / 12));
+        expect(cos[t * 6 + i]).toBeCloseTo(Math.cos(a) * Math.sqrt(1.5), 6);
+        expect(sin[t * 6 + i]).toBeCloseTo(Math.sin(a) * Math.sqrt(1.5), 6);
+      }
+    }
+    // Tables by default are those of one sequence of T positions.
+    expect(ropeTables(rope, 20, 12)).toEqual(ropeTables(rope, 20, 12, 20));
+    expect(ropeTables(rope, 16, 12)).toEqual(ropeTables(rope, 16, 12, 1));
+  });
+});
+
+describe('RopeTablesGpu', () => {
+  it('LongRoPE: select(seqLen) switches the GPU tables between the short and the long set, back and forth', async () => {
+    const gpu = await testGpu();
+    const rope = longrope; // original_max_position_embeddings 16, 12 rotated dims
+    const t = new RopeTablesGpu(gpu, rope, 20, 12, 'test.rope');
+    const read = async (): Promise<Float32Array> => gpu.readF32(t.sin, 20 * 6);
+    try {
+      expect(await read()).toEqual(ropeTables(rope, 20, 12, 16).sin);
+      for (const seqLen of [17, 20, 3, 16, 18]) {
+        t.select(seqLen);
+        expect(await read(), `seqLen ${seqLen}`).toEqual(ropeTables(rope, 20, 12, seqLen).sin);
+      }
+      expect(ropeTables(rope, 20, 12, 17).sin).not.toEqual(ropeTables(rope, 20, 12, 16).sin);
+    } finally {
+      gpu.destroyBuffer(t.cos);
+      gpu.destroyBuffer(t.sin);
+    }
+  });
+});
+
 describe('rope CPU twin', () => {
+  it('partial rotary: the first R dims rotate as a head of R (rotate_half within them), the rest pass through', () => {
+    const [D, R] = [8, 4];
+    const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    const cos = Float32Array.from([0.5, -1]);
+    const sin = Float32Array.from([0.25, 0.75]);
+    const out = x.slice();
+    ropeForwardCpu({ x: out, cos, sin, positions: Int32Array.of(0) }, 1, 1, 1, D, R);
+    // transformers: cat(q_rot·cat(cos,cos) + rotate_half(q_rot)·cat(sin,sin), q_pass), q_rot = x[:4].
+    expect(Array.from(out)).toEqual([1 * 0.5 - 3 * 0.25, 2 * -1 - 4 * 0.75, 3 * 0.5 + 1 * 0.25, 4 * -1 + 2 * 0.75, 5, 6, 7, 8].map(Math.fround));
+    const back = out.slice();
+    ropeBackwardCpu({ x: back, cos: Float32Array.from([0.6, 0]), sin: Float32Array.from([0.8, 1]), positions: Int32Array.of(0) }, 1, 1, 1, D, R);
+    expect(Array.from(back.subarray(4))).toEqual([5, 6, 7, 8]);
+  });
+
+  it('partial rotary backward is the adjoint of its forward (the forward is linear: its gradient), the unrotated dims pass through', () => {
+    const [B, T, H, D, R] = [2, 4, 3, 10, 6];
+    const n = B * T * H * D;
+    const { cos, sin } = ropeTables({ theta: 100, type: 'default', factor: 1, lowFreqFactor: 1, highFreqFactor: 1, originalMaxPositionEmbeddings: 0 }, T, R);
+    const positions = rowPositions(B, T);
+    const x = randn(n, 4);
+    const w = randn(n, 5);
+    const y = x.slice();
+    ropeForwardCpu({ x: y, cos, sin, positions }, B, T, H, D, R);
+    const g = w.slice();
+    ropeBackwardCpu({ x: g, cos, sin, positions }, B, T, H, D, R);
+    // <rope(x), w> = <x, ropeᵀ(w)> in float64 over the f32 values.
+    let lhs = 0;
+    let rhs = 0;
+    for (let i = 0; i < n; i++) {
+      lhs += y[i] * w[i];
+      rhs += x[i] * g[i];
+    }
+    expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4);
+    for (let row = 0; row < B * T * H; row++) {
+      for (let d = R; d < D; d++) {
+        expect(y[row * D + d]).toBe(x[row * D + d]);
+        expect(g[row * D + d]).toBe(w[row * D + d]);
+      }
+    }
+  });
+
   it('matches rotate_half written out for one row', () => {
     const D = 8;
     const x = Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);

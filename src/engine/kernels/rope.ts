@@ -2,7 +2,7 @@
 // transformers' rotate_half convention; each token's angle comes from its position id (i32 per
 // token: its position within its example, kernels/positions.ts).
 import code from '../../../shaders/rope.wgsl?raw';
-import { grid, type Buf, type Recorder } from '../../gpu/gpu';
+import { grid, type Buf, type Gpu, type Recorder } from '../../gpu/gpu';
 import type { RopeConfig } from '../model/spec';
 import { composeShader, ROPE_PAIR_PIECE } from './reductions';
 
@@ -15,11 +15,13 @@ const WG = 256;
 
 /**
  * inv_freq (D/2) in float64, as transformers' modeling_rope_utils computes it for 'default',
- * 'linear' (_compute_linear_scaling_rope_parameters), 'llama3' (_compute_llama3_parameters) and
+ * 'linear' (_compute_linear_scaling_rope_parameters), 'llama3' (_compute_llama3_parameters),
  * 'dynamic' within max_position_embeddings (_compute_dynamic_ntk_parameters with seq_len = that
- * maximum multiplies the base by (factor·1 − (factor − 1))^… = 1: the default frequencies).
+ * maximum multiplies the base by (factor·1 − (factor − 1))^… = 1: the default frequencies) and
+ * 'longrope' for a sequence of seqLen tokens (longropeFactors). D is the rotated dims (rotaryDim:
+ * head_dim × partial_rotary_factor), as transformers' `dim`.
  */
-export function ropeInvFreq(rope: RopeConfig, D: number): Float64Array {
+export function ropeInvFreq(rope: RopeConfig, D: number, seqLen = 0): Float64Array {
   if (D % 2 !== 0) throw new Error(`rope: head dim ${D} is odd`);
   const half = D / 2;
   const inv = new Float64Array(half);
@@ -42,8 +44,26 @@ export function ropeInvFreq(rope: RopeConfig, D: number): Float64Array {
     }
   } else if (rope.type === 'yarn') {
     yarnInvFreq(inv, rope, D);
+  } else if (rope.type === 'longrope') {
+    const ext = longropeFactors(rope, seqLen);
+    for (let i = 0; i < half; i++) inv[i] /= ext[i];
   }
   return inv;
+}
+
+/**
+ * LongRoPE's per-frequency divisors (transformers' _compute_longrope_parameters and its
+ * longrope_frequency_update): long_factor when the sequence (max position id + 1) is longer than
+ * original_max_position_embeddings, short_factor otherwise; one choice for the whole sequence.
+ */
+export function longropeFactors(rope: RopeConfig, seqLen: number): number[] {
+  if (!rope.longrope) throw new Error('rope: longrope without short_factor / long_factor');
+  return longropeIsLong(rope, seqLen) ? rope.longrope.longFactor : rope.longrope.shortFactor;
+}
+
+/** Whether a sequence of seqLen tokens (max position id + 1) takes LongRoPE's long factors. */
+export function longropeIsLong(rope: RopeConfig, seqLen: number): boolean {
+  return rope.type === 'longrope' && seqLen > rope.originalMaxPositionEmbeddings;
 }
 
 /**
@@ -72,10 +92,12 @@ function yarnInvFreq(inv: Float64Array, rope: RopeConfig, D: number): void {
 }
 
 /**
- * cos and sin tables, each (T, D/2): angle[t, i] = t * inv_freq[i], computed in float64, times the
- * attention factor (YaRN's; 1 otherwise) as transformers scales them.
+ * cos and sin tables, each (T, D/2) for D rotated dims: angle[t, i] = t * inv_freq[i], computed in
+ * float64, times the attention factor (YaRN's, LongRoPE's; 1 otherwise) as transformers scales
+ * them. seqLen: the sequence length LongRoPE chooses its factors by (default T: every table row is
+ * a position of one sequence of T tokens).
  */
-export function ropeTables(rope: RopeConfig, T: number, D: number): { cos: Float32Array; sin: Float32Array } {
+export function ropeTables(rope: RopeConfig, T: number, D: number, seqLen = T): { cos: Float32Array; sin: Float32Array } {
   if (rope.type === 'dynamic' && T > rope.originalMaxPositionEmbeddings) {
     // transformers would rescale the base for every longer sequence, by its own length.
     throw new RopeRangeError(
@@ -83,7 +105,7 @@ export function ropeTables(rope: RopeConfig, T: number, D: number): { cos: Float
         'dynamic RoPE scaling beyond it is not supported: use at most that many tokens',
     );
   }
-  const inv = ropeInvFreq(rope, D);
+  const inv = ropeInvFreq(rope, D, seqLen);
   const scale = rope.attentionFactor ?? 1;
   const half = D / 2;
   const cos = new Float32Array(T * half);
@@ -106,34 +128,42 @@ export interface RopeInputs<F, P> {
   positions: P;
 }
 
-function dispatchRope(rec: Recorder, entry: string, r: RopeInputs<Buf, Buf>, B: number, T: number, H: number, D: number): void {
-  if (D % 2 !== 0) throw new Error(`rope: head dim ${D} is odd`);
-  const pairs = B * T * H * (D / 2);
+/** Checks the rotated dims R of a head of D (partial rotary: R < D, the rest pass through). */
+export function checkRotaryDims(D: number, R: number): void {
+  if (R % 2 !== 0 || R < 2 || R > D) throw new Error(`rope: ${R} rotated dims of head dim ${D} (must be even, 2..${D})`);
+}
+
+function dispatchRope(rec: Recorder, entry: string, r: RopeInputs<Buf, Buf>, B: number, T: number, H: number, D: number, R: number): void {
+  checkRotaryDims(D, R);
+  const pairs = B * T * H * (R / 2);
   rec.dispatch({
     shader: ropeShader,
     entry,
     overrides: { WG },
-    uniforms: { B, T, H, D },
+    uniforms: { B, T, H, D, R },
     bindings: [r.x, r.cos, r.sin, r.positions],
     workgroups: grid(Math.ceil(pairs / WG), rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 }
 
-/** x (B*T, H, D) rotated in place by the angles of each token's position in cos/sin. */
-export function ropeForward(rec: Recorder, r: RopeInputs<Buf, Buf>, B: number, T: number, H: number, D: number): void {
-  dispatchRope(rec, 'rope_forward', r, B, T, H, D);
+/**
+ * x (B*T, H, D) rotated in place by the angles of each token's position in cos/sin (P, R/2): the
+ * first R dims of each head (R = D unless partial_rotary_factor < 1); the others pass through.
+ */
+export function ropeForward(rec: Recorder, r: RopeInputs<Buf, Buf>, B: number, T: number, H: number, D: number, R = D): void {
+  dispatchRope(rec, 'rope_forward', r, B, T, H, D, R);
 }
 
-/** x holds dx (B*T, H, D), in place: the gradient of ropeForward (the transpose rotation). */
-export function ropeBackward(rec: Recorder, r: RopeInputs<Buf, Buf>, B: number, T: number, H: number, D: number): void {
-  dispatchRope(rec, 'rope_backward', r, B, T, H, D);
+/** x holds dx (B*T, H, D), in place: the gradient of ropeForward (the transpose rotation; unrotated dims pass through). */
+export function ropeBackward(rec: Recorder, r: RopeInputs<Buf, Buf>, B: number, T: number, H: number, D: number, R = D): void {
+  dispatchRope(rec, 'rope_backward', r, B, T, H, D, R);
 }
 
 type CpuInputs = RopeInputs<Float32Array, Int32Array>;
 
-function rotateCpu(r: CpuInputs, B: number, T: number, H: number, D: number, sign: number): void {
+function rotateCpu(r: CpuInputs, B: number, T: number, H: number, D: number, R: number, sign: number): void {
   const { x, cos, sin, positions } = r;
-  const half = D / 2;
+  const half = R / 2;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       const at = positions[b * T + t] * half;
@@ -152,10 +182,50 @@ function rotateCpu(r: CpuInputs, B: number, T: number, H: number, D: number, sig
   }
 }
 
-export function ropeForwardCpu(r: CpuInputs, B: number, T: number, H: number, D: number): void {
-  rotateCpu(r, B, T, H, D, 1);
+export function ropeForwardCpu(r: CpuInputs, B: number, T: number, H: number, D: number, R = D): void {
+  rotateCpu(r, B, T, H, D, R, 1);
 }
 
-export function ropeBackwardCpu(r: CpuInputs, B: number, T: number, H: number, D: number): void {
-  rotateCpu(r, B, T, H, D, -1);
+export function ropeBackwardCpu(r: CpuInputs, B: number, T: number, H: number, D: number, R = D): void {
+  rotateCpu(r, B, T, H, D, R, -1);
+}
+
+/**
+ * The cos / sin tables on the GPU for positions 0..T−1 and R rotated dims. LongRoPE chooses its
+ * factors per forward pass by that pass's sequence length, max position id + 1 (transformers'
+ * longrope_frequency_update; a decoding step's pass is its own, so cached keys keep the rotation
+ * they were stored with, as in transformers' generate). `select(seqLen)` writes the other set
+ * (both computed once, on the host) into the same buffers when the choice changes, queued in
+ * order with the passes around it; no allocation. Every other RoPE type has one set.
+ */
+export class RopeTablesGpu {
+  readonly cos: GPUBuffer;
+  readonly sin: GPUBuffer;
+  private long = false;
+  private readonly sets: { short: { cos: Float32Array; sin: Float32Array }; long: { cos: Float32Array; sin: Float32Array } } | null;
+
+  constructor(
+    private readonly gpu: Pick<Gpu, 'upload' | 'write'>,
+    private readonly rope: RopeConfig,
+    T: number,
+    R: number,
+    label: string,
+  ) {
+    const short = ropeTables(rope, T, R, 1);
+    // Long factors only matter when a sequence here can be longer than the original context.
+    this.sets = longropeIsLong(rope, T) ? { short, long: ropeTables(rope, T, R, T) } : null;
+    this.cos = gpu.upload(short.cos, `${label}.cos`);
+    this.sin = gpu.upload(short.sin, `${label}.sin`);
+  }
+
+  /** The tables for a pass over a sequence of seqLen tokens (max position id + 1). */
+  select(seqLen: number): void {
+    if (!this.sets) return;
+    const long = longropeIsLong(this.rope, seqLen);
+    if (long === this.long) return;
+    const t = long ? this.sets.long : this.sets.short;
+    this.gpu.write(this.cos, t.cos);
+    this.gpu.write(this.sin, t.sin);
+    this.long = long;
+  }
 }

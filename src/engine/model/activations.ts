@@ -6,7 +6,7 @@ import { logitsChunkRows } from './logits-chunk';
 import { loraSplitScratchFloats } from '../kernels/lora';
 import { matmulSplitScratchFloats } from '../kernels/matmul';
 import { projectionShape, type ModelSpec } from './spec';
-import { layerNorms } from './arch';
+import { archOf, layerNorms } from './arch';
 
 /** The buffers one decoder layer's forward writes (layerForwardWith), for N token rows. */
 export interface LayerForwardBuffers {
@@ -30,6 +30,12 @@ export interface LayerForwardBuffers {
   act: GPUBuffer; // (N, I) act(gate)*up, down_proj input
   dRaw: GPUBuffer | null; // (N, C) down_proj output before the post-feedforward norm (Gemma)
   rstdPF: GPUBuffer | null; // (N)
+  /**
+   * (N, widest fused module) a fused projection's whole output (Phi-3's qkv_proj, gate_up_proj)
+   * before its slices are copied out, and in backward its assembled gradient (layer.ts
+   * projectRoles); null when the family fuses nothing. Dead between uses: training shares one.
+   */
+  fused: GPUBuffer | null;
 }
 
 /** What one decoder layer's forward keeps for its backward. */
@@ -39,8 +45,24 @@ export interface LayerActs extends LayerForwardBuffers {
   h: Map<string, GPUBuffer>;
 }
 
-/** Allocates LayerForwardBuffers for N rows with `f` (floats, label), labels prefixed by tag (training and decoding alike). */
-export function allocateLayerForwardBuffers(f: (floats: number, label: string) => GPUBuffer, spec: ModelSpec, N: number, tag: string): LayerForwardBuffers {
+/** Output rows of the family's widest fused module (0 when it fuses none). */
+export function fusedWidth(spec: ModelSpec): number {
+  return archOf(spec)
+    .linears.filter((l) => l.parts.length > 1)
+    .reduce((m, l) => Math.max(m, projectionShape(spec, l.module)[0]), 0);
+}
+
+/**
+ * Allocates LayerForwardBuffers for N rows with `f` (floats, label), labels prefixed by tag
+ * (training and decoding alike); `fused`: a fused scratch to share (else one is allocated).
+ */
+export function allocateLayerForwardBuffers(
+  f: (floats: number, label: string) => GPUBuffer,
+  spec: ModelSpec,
+  N: number,
+  tag: string,
+  fused?: GPUBuffer | null,
+): LayerForwardBuffers {
   const C = spec.hiddenSize;
   const I = spec.intermediateSize;
   const Q = spec.numHeads * spec.headDim;
@@ -67,6 +89,7 @@ export function allocateLayerForwardBuffers(f: (floats: number, label: string) =
     act: f(N * I, `${tag}.act`),
     dRaw: sandwich ? f(N * C, `${tag}.dRaw`) : null,
     rstdPF: sandwich ? f(N, `${tag}.rstdPF`) : null,
+    fused: fused !== undefined ? fused : fusedWidth(spec) > 0 ? f(N * fusedWidth(spec), `${tag}.fused`) : null,
   };
 }
 
@@ -132,6 +155,8 @@ export function allocateActivations(
     buffers.push(b);
     return b;
   };
+  // One fused-projection scratch for every layer, forward and backward (dead between uses).
+  const fused = fusedWidth(spec) > 0 ? f(N * fusedWidth(spec), 'fused') : null;
   // One split-K scratch for every LoRA call (they run one after another, forward and backward).
   const loraPartials = f(loraSplitScratchFloats(N, layout.maxRank, layout.sites.map((s) => projectionShape(spec, s.proj))), 'loraPartials');
   // layer null: the shared recompute set, with an h buffer for every projection any layer targets.
@@ -143,7 +168,7 @@ export function allocateActivations(
     }
     const h = new Map<string, GPUBuffer>();
     for (const [proj, r] of rank) h.set(proj, f(N * r, `${tag}.h.${proj}`));
-    return { ...allocateLayerForwardBuffers(f, spec, N, tag), lse: f(N * spec.numHeads, `${tag}.lse`), h };
+    return { ...allocateLayerForwardBuffers(f, spec, N, tag, fused), lse: f(N * spec.numHeads, `${tag}.lse`), h };
   };
   // With checkpointing one set is recomputed per layer in backward; LoRA h buffers are per site,
   // so the shared set carries the union of every layer's sites keyed by projection.

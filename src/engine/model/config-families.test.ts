@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ModelConfigError, parseModelConfig } from './config';
 import { archFeatures, attentionScale, checkEngineSupports, embedScale, expectedWeightShapes, layerAttention, projectionShape, projectionSlices, slidingWindowOf } from './arch';
+import { PRESETS } from './presets';
 
 const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/reference/', import.meta.url));
 const fixtureConfig = (m: string): Record<string, unknown> => JSON.parse(readFileSync(`${FIXTURES}${m}/model/config.json`, 'utf8'));
@@ -233,9 +234,29 @@ describe('Phi-3 / Phi-4-mini (Phi3ForCausalLM)', () => {
     expect(spec.rope.longrope!.longFactor).toHaveLength(48);
     expect(slidingWindowOf(spec)).toBeNull(); // 262144 ≥ max_position_embeddings
     expect(archFeatures(spec)).toEqual(['fused_qkv', 'fused_gate_up', 'partial_rotary', 'longrope']);
+    // The engine computes all four (training and decoding).
+    expect(() => checkEngineSupports(spec, 'training', (m) => new Error(m))).not.toThrow();
+    // The estimate / bench preset has these shapes.
+    const preset = PRESETS['phi-4-mini'];
+    for (const k of ['modelType', 'vocabSize', 'hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'rotaryDim', 'tieWordEmbeddings', 'maxPositionEmbeddings', 'rmsNormEps'] as const) {
+      expect(preset[k], k).toBe(spec[k]);
+    }
+    expect(preset.rope).toMatchObject({ type: 'longrope', theta: 10000, factor: spec.rope.factor, originalMaxPositionEmbeddings: 4096, attentionFactor: spec.rope.attentionFactor });
+    expect(preset.rope.longrope!.shortFactor).toHaveLength(48);
+    expect(preset.rope.longrope!.longFactor).toHaveLength(48);
     const c = phi4mini();
     (c.rope_scaling as Record<string, unknown>).attention_factor = 1.5;
     expect(parseModelConfig(c).rope.attentionFactor).toBe(1.5);
+    // Phi3Config's original_max_position_embeddings defaults to 4096 (transformers reads it even when config.json omits it).
+    const omitted = phi4mini();
+    delete omitted.original_max_position_embeddings;
+    expect(parseModelConfig(omitted).rope).toMatchObject({ originalMaxPositionEmbeddings: 4096, factor: 32 });
+    // Older Phi-3 configs name LongRoPE "su" (or "yarn"): transformers' Phi3Config reads them as longrope.
+    for (const type of ['su', 'yarn']) {
+      const older = phi4mini();
+      (older.rope_scaling as Record<string, unknown>).type = type;
+      expect(parseModelConfig(older).rope).toMatchObject({ type: 'longrope', factor: 32 });
+    }
   });
 
   it('refuses what it cannot honour, by name', () => {

@@ -337,7 +337,9 @@ function parseRope(
   fail: (msg: string) => never,
 ): RopeConfig {
   const typeKey = params.rope_type !== undefined ? 'rope_type' : 'type';
-  const rawType = params[typeKey] ?? 'default';
+  let rawType = params[typeKey] ?? 'default';
+  // Phi3Config._rope_scaling_adjustment: an older `type` "su" or "yarn" is LongRoPE.
+  if (c.model_type === 'phi3' && typeKey === 'type' && (rawType === 'su' || rawType === 'yarn')) rawType = 'longrope';
   if (typeof rawType !== 'string' || !(SUPPORTED_ROPE_TYPES as string[]).includes(rawType)) {
     fail(`${field}.${typeKey} ${preview(rawType)} is not supported (supported: ${SUPPORTED_ROPE_TYPES.join(', ')})`);
   }
@@ -425,7 +427,8 @@ function parseLongrope(rope: RopeConfig, { c, params, field, maxPositions, rotar
   };
   const shortFactor = factors('short_factor');
   const longFactor = factors('long_factor');
-  const omp = c.original_max_position_embeddings ?? params.original_max_position_embeddings;
+  // Phi3Config always has original_max_position_embeddings (4096 when config.json omits it).
+  const omp = c.original_max_position_embeddings ?? params.original_max_position_embeddings ?? (c.model_type === 'phi3' ? 4096 : undefined);
   let factor: number;
   if (omp !== undefined && omp !== null) {
     if (typeof omp !== 'number' || !Number.isSafeInteger(omp) || omp <= 0) fail(`original_max_position_embeddings must be a positive integer, not ${preview(omp)}`);

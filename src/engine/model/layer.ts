@@ -4,14 +4,16 @@
 // alike: they differ only in how projections and attention run (LayerForwardOps).
 //
 //   n1 = rmsnorm(x)                         xMid = x + [rmsnorm_pa](o_proj(att))
-//   q,k,v = proj(n1) (+LoRA)                n2 = rmsnorm(xMid)
-//   [q,k = per-head rmsnorm (Qwen3, Gemma3)] act = act_fn(gate(n2)) * up(n2)   (SiLU, or Gemma's GeLU-tanh)
-//   q,k = rope(q,k)                         out = xMid + [rmsnorm_pf](down(act))
+//   q,k,v = proj(n1) (+LoRA; Phi-3: qkv_proj, n2 = rmsnorm(xMid)
+//           one fused module, sliced)       gate|up = proj(n2) (Phi-3: gate_up_proj, sliced)
+//   [q,k = per-head rmsnorm (Qwen3, Gemma3)] act = act_fn(gate) * up   (SiLU, or Gemma's GeLU-tanh)
+//   q,k = rope(q,k) (Phi-3: partial rotary)  out = xMid + [rmsnorm_pf](down(act))
 //   att = causal_gqa_attention(q,k,v)       [ ]: Gemma's post_attention / post_feedforward norms
 //   (Gemma: scale query_pre_attn_scalar^-0.5, sliding-window layers, soft-capped scores; its norms
 //   compute x·(1 + w) from weights uploaded as 1 + w, gpu-weights.ts)
 import type { Buf, Recorder } from '../../gpu/gpu';
 import { addInplace } from '../kernels/add';
+import { columnsJoin, columnsSplit } from '../kernels/columns';
 import { decodeGemv } from '../kernels/decode';
 import { attentionBackward, attentionForward, type AttentionShape, type AttentionTensors } from '../kernels/attention';
 import { loraDown, loraGradA, loraGradB, loraGradH, loraGradInput, loraUp, type LoraDropout, type LoraSplit } from '../kernels/lora';
@@ -25,6 +27,8 @@ import type { GradScratch, LayerActs, LayerForwardBuffers } from './activations'
 import { linearWeight, type LayerWeightsGpu } from './gpu-weights';
 import { projBackwardInput, projForward, projGemv } from './linear';
 import { projectionShape, type ModelSpec, type Projection } from './spec';
+import { archOf, projectionSlices, rotaryDim } from './arch';
+import type { ProjectionRole } from './arch/types';
 
 /** Everything a layer's record functions need besides its own weights and activations. */
 export interface LayerContext {
@@ -158,6 +162,57 @@ function projWithLoraBackward(
   loraGradInput(rec, dinp, g.dh, A, N, In, r, dropoutFor(ctx, s));
 }
 
+/** Buffers by the role of the rows a projection writes (q, k, v, gate, up). */
+type RoleBuffers = Partial<Record<ProjectionRole, Buf>>;
+
+/** The family's linear modules whose every part has a buffer in `outs`, with their fused width. */
+function modulesFor(spec: ModelSpec, outs: RoleBuffers): Array<{ module: Projection; fusedWidth: number | null }> {
+  return archOf(spec)
+    .linears.filter((l) => l.parts.every((role) => outs[role] !== undefined))
+    .map((l) => ({ module: l.module, fusedWidth: l.parts.length > 1 ? projectionShape(spec, l.module)[0] : null }));
+}
+
+/**
+ * The projections of one input into the roles' buffers. An unfused module writes its role's
+ * buffer. A fused module (Phi-3's qkv_proj = [q | k | v], gate_up_proj = [gate | up] rows of one
+ * weight) runs as PEFT runs it: ONE GEMM (one weight read, the widest output tile grid) and ONE
+ * LoRA pair over the whole fused output, into the preallocated fused scratch (N, W); its slices
+ * are then copied to the roles' buffers (columns_split), because every consumer (q/k norms, RoPE,
+ * attention, the KV cache, SwiGLU) reads a contiguous (N, w) tensor. The copy moves the output
+ * once more, small next to the GEMM; the scratch is dead once the slices are out, so one buffer
+ * serves every layer and the backward (projectRolesBackward).
+ */
+function projectRoles(rec: Recorder, spec: ModelSpec, N: number, ops: LayerForwardOps, fused: Buf | null, inp: Buf, outs: RoleBuffers): void {
+  for (const { module, fusedWidth } of modulesFor(spec, outs)) {
+    if (fusedWidth === null) {
+      ops.proj(module, outs[projectionSlices(spec, module)[0].role]!, inp);
+      continue;
+    }
+    if (!fused) throw new Error(`${module}: no fused scratch buffer`);
+    ops.proj(module, fused, inp);
+    for (const s of projectionSlices(spec, module)) columnsSplit(rec, outs[s.role]!, fused, N, fusedWidth, s.rows, s.offset);
+  }
+}
+
+/**
+ * The gradient of projectRoles: dinp (=) the sum over the modules of d(out)·W (+ LoRA), LoRA
+ * gradients accumulated. A fused module's output gradient is assembled from its roles' gradients
+ * into the fused scratch (columns_join), then ONE backward GEMM and ONE LoRA backward run over it.
+ */
+function projectRolesBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGpu, acts: LayerActs, g: GradScratch, dinp: Buf, inp: Buf, douts: RoleBuffers): void {
+  const N = ctx.B * ctx.T;
+  modulesFor(ctx.spec, douts).forEach(({ module, fusedWidth }, i) => {
+    let dout: Buf;
+    if (fusedWidth === null) dout = douts[projectionSlices(ctx.spec, module)[0].role]!;
+    else {
+      if (!acts.fused) throw new Error(`${module}: no fused scratch buffer`);
+      dout = acts.fused;
+      for (const s of projectionSlices(ctx.spec, module)) columnsJoin(rec, dout, douts[s.role]!, N, fusedWidth, s.rows, s.offset);
+    }
+    projWithLoraBackward(rec, ctx, w, acts, g, module, dinp, dout, inp, i > 0);
+  });
+}
+
 /** What differs between a training forward and a decoding step: the projections and the attention. */
 export interface LayerForwardOps {
   /** out = inp·Wᵀ (+b) (+ LoRA) for projection p. */
@@ -175,15 +230,12 @@ export function layerForwardWith(rec: Recorder, spec: ModelSpec, N: number, w: L
   const eps = spec.rmsNormEps;
   rmsnormForward(rec, a.n1, a.rstd1, x, w.inputNorm, N, C, eps);
   if (spec.qkNorm) {
-    ops.proj('q_proj', a.qRaw!, a.n1);
-    ops.proj('k_proj', a.kRaw!, a.n1);
+    projectRoles(rec, spec, N, ops, a.fused, a.n1, { q: a.qRaw!, k: a.kRaw!, v: a.v });
     rmsnormForward(rec, a.q, a.rstdQ!, a.qRaw!, w.qNorm!, N * spec.numHeads, spec.headDim, eps);
     rmsnormForward(rec, a.k, a.rstdK!, a.kRaw!, w.kNorm!, N * spec.numKvHeads, spec.headDim, eps);
   } else {
-    ops.proj('q_proj', a.q, a.n1);
-    ops.proj('k_proj', a.k, a.n1);
+    projectRoles(rec, spec, N, ops, a.fused, a.n1, { q: a.q, k: a.k, v: a.v });
   }
-  ops.proj('v_proj', a.v, a.n1);
   ops.attend(a.q, a.k, a.v, a.att);
 
   // xMid = x + o_proj(att) (normed first with Gemma's post_attention norm): write it into xMid, then add the residual.
@@ -196,8 +248,7 @@ export function layerForwardWith(rec: Recorder, spec: ModelSpec, N: number, w: L
   addInplace(rec, a.xMid, x, N * C);
 
   rmsnormForward(rec, a.n2, a.rstd2, a.xMid, w.preFfnNorm, N, C, eps);
-  ops.proj('gate_proj', a.gate, a.n2);
-  ops.proj('up_proj', a.up, a.n2);
+  projectRoles(rec, spec, N, ops, a.fused, a.n2, { gate: a.gate, up: a.up });
   swigluForward(rec, a.act, a.gate, a.up, N * spec.intermediateSize, hiddenAct(spec));
   if (w.postFfnNorm) {
     ops.proj('down_proj', a.dRaw!, a.act);
@@ -215,8 +266,8 @@ export function layerForward(rec: Recorder, ctx: LayerContext, w: LayerWeightsGp
   const ops: LayerForwardOps = {
     proj: (p, o, inp) => projWithLoraForward(rec, ctx, w, acts, p, o, inp),
     attend: (q, k) => {
-      ropeForward(rec, ropeInputs(ctx, q), B, T, Hq, D);
-      ropeForward(rec, ropeInputs(ctx, k), B, T, Hkv, D);
+      ropeForward(rec, ropeInputs(ctx, q), B, T, Hq, D, rotaryDim(spec));
+      ropeForward(rec, ropeInputs(ctx, k), B, T, Hkv, D, rotaryDim(spec));
       attentionForward(rec, attentionTensors(ctx, acts), attentionShape(ctx));
     },
   };
@@ -239,8 +290,7 @@ export function layerBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsG
   }
   projWithLoraBackward(rec, ctx, w, acts, g, 'down_proj', g.dAct, dDown, acts.act, false);
   swigluBackward(rec, g.dI1, g.dI2, g.dAct, acts.gate, acts.up, N * I, hiddenAct(spec));
-  projWithLoraBackward(rec, ctx, w, acts, g, 'gate_proj', g.dn, g.dI1, acts.n2, false);
-  projWithLoraBackward(rec, ctx, w, acts, g, 'up_proj', g.dn, g.dI2, acts.n2, true);
+  projectRolesBackward(rec, ctx, w, acts, g, g.dn, acts.n2, { gate: g.dI1, up: g.dI2 });
   rmsnormBackward(rec, g.dx, g.dn, acts.xMid, w.preFfnNorm, acts.rstd2, N, C, true);
 
   // Attention branch: xMid = x + [norm_pa](o_proj(att)).
@@ -251,8 +301,8 @@ export function layerBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsG
   }
   projWithLoraBackward(rec, ctx, w, acts, g, 'o_proj', g.dAtt, dO, acts.att, false);
   attentionBackward(rec, { dq: g.dq, dk: g.dk, dv: g.dv, dout: g.dAtt }, attentionTensors(ctx, acts), attentionShape(ctx));
-  ropeBackward(rec, ropeInputs(ctx, g.dq), B, T, Hq, D);
-  ropeBackward(rec, ropeInputs(ctx, g.dk), B, T, Hkv, D);
+  ropeBackward(rec, ropeInputs(ctx, g.dq), B, T, Hq, D, rotaryDim(spec));
+  ropeBackward(rec, ropeInputs(ctx, g.dk), B, T, Hkv, D, rotaryDim(spec));
   let dqProj: Buf = g.dq;
   let dkProj: Buf = g.dk;
   if (spec.qkNorm) {
@@ -261,8 +311,6 @@ export function layerBackward(rec: Recorder, ctx: LayerContext, w: LayerWeightsG
     dqProj = g.dqRaw!;
     dkProj = g.dkRaw!;
   }
-  projWithLoraBackward(rec, ctx, w, acts, g, 'q_proj', g.dn, dqProj, acts.n1, false);
-  projWithLoraBackward(rec, ctx, w, acts, g, 'k_proj', g.dn, dkProj, acts.n1, true);
-  projWithLoraBackward(rec, ctx, w, acts, g, 'v_proj', g.dn, g.dv, acts.n1, true);
+  projectRolesBackward(rec, ctx, w, acts, g, g.dn, acts.n1, { q: dqProj, k: dkProj, v: g.dv });
   rmsnormBackward(rec, g.dx, g.dn, x, w.inputNorm, acts.rstd1, N, C, true);
 }

@@ -3,9 +3,9 @@
 // replays the recorded programs every step.
 import type { Buf, BufferView, Gpu, Recorder } from '../../gpu/gpu';
 import { crossEntropyForward, crossEntropyForwardBackward, lossSum, softcapLogits } from '../kernels/crossentropy';
-import { embedScale, isSlidingLayer } from './arch';
+import { embedScale } from './arch';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
-import { ropeTables } from '../kernels/rope';
+import { LayerRopeTables } from './layer-rope';
 import type { LoraLayout, LoraSite } from '../lora/layout';
 import { allocateActivations, type Activations } from './activations';
 import type { LinearWeight, ModelWeightsGpu } from './gpu-weights';
@@ -29,11 +29,8 @@ function rowRange(buffer: GPUBuffer, start: number, rows: number, width: number)
 
 export class GpuModel {
   readonly acts: Activations;
-  private readonly ropeCos: GPUBuffer;
-  private readonly ropeSin: GPUBuffer;
-  /** RoPE tables of sliding layers where their base differs (Gemma 3's rope_local_base_freq), else the global ones. */
-  private readonly ropeLocalCos: GPUBuffer;
-  private readonly ropeLocalSin: GPUBuffer;
+  /** Every layer's RoPE tables (a sliding layer's own base on Gemma 3; LongRoPE's factors per batch). */
+  private readonly rope: LayerRopeTables;
   private readonly sitesByLayer: Map<Projection, LoraSite>[];
   private readonly ownBuffers: GPUBuffer[] = [];
 
@@ -60,25 +57,14 @@ export class GpuModel {
       options.checkpointing,
       options.logitsChunkRows ?? logitsChunkRows(options.maxB * options.maxT, spec.vocabSize),
     );
-    const { cos, sin } = ropeTables(spec.rope, options.maxT, spec.headDim);
-    this.ropeCos = gpu.upload(cos, 'rope.cos');
-    this.ropeSin = gpu.upload(sin, 'rope.sin');
-    this.ownBuffers.push(this.ropeCos, this.ropeSin);
-    if (spec.ropeLocal) {
-      const local = ropeTables(spec.ropeLocal, options.maxT, spec.headDim);
-      this.ropeLocalCos = gpu.upload(local.cos, 'rope.local.cos');
-      this.ropeLocalSin = gpu.upload(local.sin, 'rope.local.sin');
-      this.ownBuffers.push(this.ropeLocalCos, this.ropeLocalSin);
-    } else {
-      this.ropeLocalCos = this.ropeCos;
-      this.ropeLocalSin = this.ropeSin;
-    }
+    this.rope = new LayerRopeTables(gpu, spec, options.maxT, 'rope');
+    this.ownBuffers.push(...this.rope.buffers);
     this.sitesByLayer = Array.from({ length: spec.numLayers }, () => new Map());
     for (const s of layout.sites) this.sitesByLayer[s.layer].set(s.proj, s);
   }
 
   private context(layer: number, B: number, T: number, dropoutP: number): LayerContext {
-    const local = isSlidingLayer(this.spec, layer);
+    const rope = this.rope.forLayer(layer);
     return {
       spec: this.spec,
       layer,
@@ -86,8 +72,8 @@ export class GpuModel {
       T,
       mask: this.acts.mask,
       positions: this.acts.positions,
-      ropeCos: local ? this.ropeLocalCos : this.ropeCos,
-      ropeSin: local ? this.ropeLocalSin : this.ropeSin,
+      ropeCos: rope.cos,
+      ropeSin: rope.sin,
       lora: this.layout,
       sites: this.sitesByLayer[layer],
       params: this.params,
@@ -96,6 +82,11 @@ export class GpuModel {
       dropoutP,
       loraSplit: { partials: this.acts.grad.loraPartials },
     };
+  }
+
+  /** Before the passes over a batch whose longest example has seqLen tokens (max position + 1): LongRoPE's factors. */
+  selectRope(seqLen: number): void {
+    this.rope.select(seqLen);
   }
 
   private checkShape(B: number, T: number): void {

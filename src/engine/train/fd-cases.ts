@@ -117,6 +117,24 @@ export const FD_CASES: FdCase[] = [
     pad: 3,
     checkpointing: true,
   },
+  {
+    // LongRoPE's short factors (every sequence here is within original_max_position_embeddings, so
+    // packed and unpacked batches take the same ones; the long ones: testdata/phi4-mini-tiny).
+    name: 'Phi-3: fused qkv_proj / gate_up_proj, partial rotary (6 of 8 dims), LongRoPE, tied head, checkpointing, 2 rows',
+    spec: {
+      ...base,
+      architecture: 'Phi3ForCausalLM',
+      modelType: 'phi3',
+      rotaryDim: 6,
+      tieWordEmbeddings: true,
+      rope: { ...base.rope, type: 'longrope', factor: 4, originalMaxPositionEmbeddings: 64, attentionFactor: 1.2, longrope: { shortFactor: [1, 2.5, 7], longFactor: [1, 4, 16] } },
+    },
+    lora: allTargets(4, 8),
+    rows: 2,
+    T: 13,
+    pad: 3,
+    checkpointing: true,
+  },
 ];
 
 /** Frozen weights with some weight: matrices N(0, ~0.1), norms around 1, biases around 0. */

@@ -25,6 +25,7 @@ import type { BaseQuant } from '../model/gpu-weights';
 import { logitsChunkRows } from '../model/logits-chunk';
 import type { ModelSpec } from '../model/spec';
 import { expectedWeightShapes } from '../model/weights';
+import { rotaryDim } from '../model/arch';
 import type { LoraHyper } from './types';
 
 export interface MemoryEstimateOptions {
@@ -122,11 +123,11 @@ export function plannedBuffers(spec: ModelSpec, o: MemoryEstimateOptions): Plann
   };
   const rows = o.logitsChunkRows ?? logitsChunkRows(o.batch * o.seq, spec.vocabSize);
   allocateActivations(counter, spec, layout, o.batch, o.seq, o.checkpointing, rows);
-  const rope = o.seq * (spec.headDim / 2) * 4;
+  const rope = o.seq * (rotaryDim(spec) / 2) * 4; // RopeTablesGpu: (T, R/2) each
   add('rope', 'rope.cos', rope);
   add('rope', 'rope.sin', rope);
   if (spec.ropeLocal) {
-    // Sliding layers' own RoPE base (Gemma 3): a second pair of tables (GpuModel).
+    // Sliding layers' own RoPE base (Gemma 3): a second pair of tables (LayerRopeTables).
     add('rope', 'rope.local.cos', rope);
     add('rope', 'rope.local.sin', rope);
   }

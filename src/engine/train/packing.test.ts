@@ -5,7 +5,8 @@
 // mean over the batch's counted tokens: loss = Σ c_i loss_i / Σ c_i, gradient = Σ c_i g_i / Σ c_i.
 // For every shared fixture's architecture (its model and adapter_init) and the finite-difference
 // configurations (fd-cases.ts: MQA with llama3 RoPE and biases, Qwen3 q/k norm with linear RoPE,
-// checkpointing with a chunked LM head), with dropout off. The packed batches are built here by
+// checkpointing with a chunked LM head, Phi-3's fused modules with partial rotary and LongRoPE),
+// with dropout off. The packed batches are built here by
 // hand, independently of the data side's packer.
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -238,6 +238,10 @@ export class Trainer {
       if (problem) throw new GpuError(`batch ${B}x${T}: ${problem}`);
     }
     const counted = shiftLabels(batch, this.targets);
+    // LongRoPE's factors follow the batch's longest example (max position id + 1), as in transformers.
+    let maxPosition = 0;
+    for (let i = 0; i < N; i++) maxPosition = Math.max(maxPosition, positions[i]);
+    this.model.selectRope(maxPosition + 1);
     this.gpu.write(acts.ids, batch.inputIds.subarray(0, N));
     this.gpu.write(acts.mask, batch.attentionMask.subarray(0, N));
     this.gpu.write(acts.positions, positions.subarray(0, N));

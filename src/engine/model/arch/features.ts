@@ -142,6 +142,10 @@ export const ENGINE_FEATURES: readonly ArchFeature[] = [
   'attn_logit_softcapping',
   'final_logit_softcapping',
   'local_rope',
+  'fused_qkv',
+  'fused_gate_up',
+  'partial_rotary',
+  'longrope',
 ];
 export const ENGINE_COMPUTES_WINDOW = true;
 
