@@ -24,7 +24,7 @@ import { stageFolder } from './node-output';
 import { OrtDecoder } from './ort-decoder';
 
 const root = resolve(process.cwd(), '../shared/fixtures/reference');
-const fixtures = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3'];
+const fixtures = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-gemma3', 'tiny-gemma2', 'tiny-phi3'];
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-export-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
