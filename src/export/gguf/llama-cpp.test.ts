@@ -15,7 +15,7 @@ import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
 import type { ExportType } from './ggml-types';
 
 const root = join(__dirname, '../../../../shared/fixtures/reference');
-const fixtures = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3'];
+const fixtures = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-gemma3', 'tiny-gemma2', 'tiny-phi3'];
 
 let llama: Llama;
 let dir: string;
