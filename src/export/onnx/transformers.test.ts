@@ -12,8 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { nodeFolder } from '../../io/node-files';
 import { testGpu } from '../../engine/kernels/testing';
 import { readAdapter } from '../../engine/lora/adapter';
-import { loadModelFolder, loadModelSpec } from '../../engine/model/weights';
-import { checkEngineSupports } from '../../engine/model/arch';
+import { loadModelFolder } from '../../engine/model/weights';
+import { engineComputes } from '../fixture-variants-testing';
 import { parseSafetensors } from '../../io/safetensors';
 import { Decoder } from '../../engine/generate/decoder';
 import { Generation } from '../../engine/generate/generate';
@@ -51,17 +51,6 @@ function exportFixture(name: string): Promise<void> {
   return p;
 }
 
-/** Whether the engine decodes this fixture's family yet (its features all computed). */
-async function engineDecodes(name: string): Promise<boolean> {
-  const spec = await loadModelSpec(nodeFolder(join(root, name, 'model')));
-  try {
-    checkEngineSupports(spec, 'decoding', (m) => new Error(m));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('Transformers.js runs the export as PyTorch computes it', () => {
   for (const name of FIXTURES) {
     it(`${name}: logits on the fixture batch (Transformers.js's own position_ids) within 2e-3 of logits_after_training`, async () => {
@@ -88,11 +77,9 @@ describe('Transformers.js runs the export as PyTorch computes it', () => {
   }
 });
 
-const decodes = new Map(await Promise.all(FIXTURES.map(async (n) => [n, await engineDecodes(n)] as const)));
-
 describe('Transformers.js loads the export and decodes as the studio does', () => {
   for (const name of FIXTURES) {
-    it.runIf(decodes.get(name))(`${name}: ${NEW_TOKENS} greedy tokens from a chat prompt, the same ids (once the engine decodes the family)`, async () => {
+    it.runIf(engineComputes(name, 'decoding'))(`${name}: ${NEW_TOKENS} greedy tokens from a chat prompt, the same ids (once the engine decodes the family)`, async () => {
       const fx = join(root, name);
       const model = nodeFolder(join(fx, 'model'));
       await exportFixture(name);
