@@ -37,7 +37,7 @@ export interface FixtureParts {
 }
 
 export interface Variant {
-  fixture: 'tiny-llama' | 'tiny-qwen2' | 'tiny-qwen3';
+  fixture: 'tiny-llama' | 'tiny-qwen2' | 'tiny-qwen3' | 'tiny-gemma3' | 'tiny-gemma2' | 'tiny-phi3';
   change?: (p: FixtureParts) => void;
 }
 

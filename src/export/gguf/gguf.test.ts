@@ -13,8 +13,11 @@ import { encodeF32, GgmlType, repackQuantized } from './ggml-types';
 import { permuteRows } from './arch';
 import { tokenizerMetadata } from './tokenizer';
 import { ollamaTemplate } from './modelfile';
-import { planGgufExport } from './export';
+import { planGgufExport, readTokenizerFiles } from './export';
 import { run } from './command';
+import { parseSafetensors } from '../../io/safetensors';
+import { memoryFolder } from '../../engine/model/weights';
+import { flipTiedEmbeddings, variantFiles, type Variant } from '../fixture-variants-testing';
 
 const root = join(__dirname, '../../../../shared/fixtures/reference');
 
@@ -175,5 +178,87 @@ describe('export refusals, before anything is written', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("Gemma 2, Gemma 3 and Phi-3 as llama.cpp's gemma2 / gemma3 / phi3", () => {
+  /** The model GGUF of a fixture variant (merged F32), read back: its metadata and tensors by name. */
+  async function exported(v: Variant): Promise<{ kv: Record<string, unknown>; tensors: Map<string, { shape: number[]; values: Float32Array | null }> }> {
+    const files = variantFiles(v);
+    const model = memoryFolder(v.fixture, files.model);
+    const src = await openFolderSource(model, { adapter: memoryFolder('adapter', files.adapter) });
+    const plan = planGgufExport(src, await readTokenizerFiles(model), 'gguf', 'f32');
+    const dir = mkdtempSync(join(tmpdir(), 'gguf-fam-'));
+    try {
+      const path = join(dir, 'm.gguf');
+      const parts: Uint8Array[] = [];
+      await plan.files[0].write({ write: async (b) => void parts.push(b.slice()) });
+      const bytes = Buffer.concat(parts);
+      writeFileSync(path, bytes);
+      const { metadata, tensorInfos, tensorDataOffset } = await gguf(path, { allowLocalFile: true });
+      const tensors = new Map<string, { shape: number[]; values: Float32Array | null }>();
+      for (const t of tensorInfos) {
+        const shape = t.shape.map(Number).reverse();
+        const n = shape.reduce((a, b) => a * b, 1);
+        const at = Number(tensorDataOffset) + Number(t.offset);
+        tensors.set(t.name, { shape, values: t.dtype === 0 ? new Float32Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + 4 * n)) : null });
+      }
+      return { kv: metadata as Record<string, unknown>, tensors };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('gemma3: the window, its layer period, the sliding layers\' RoPE base, q/k norms, norms written as 1 + w', async () => {
+    const { kv, tensors } = await exported({ fixture: 'tiny-gemma3' });
+    expect(kv['general.architecture']).toBe('gemma3');
+    expect(kv['gemma3.attention.sliding_window']).toBe(8);
+    expect(kv['gemma3.attention.sliding_window_pattern']).toBe(2); // [sliding, full, sliding]
+    expect(kv['gemma3.rope.freq_base']).toBe(1e6);
+    expect(kv['gemma3.rope.freq_base_swa']).toBe(1e4);
+    expect(kv['gemma3.attention.key_length']).toBe(32);
+    expect(kv['gemma3.final_logit_softcapping']).toBeUndefined();
+    const st = parseSafetensors('m', new Uint8Array(readFileSync(join(root, 'tiny-gemma3/model/model.safetensors'))));
+    for (const [hf, gg] of [['model.norm.weight', 'output_norm.weight'], ['model.layers.1.self_attn.q_norm.weight', 'blk.1.attn_q_norm.weight'], ['model.layers.2.post_feedforward_layernorm.weight', 'blk.2.post_ffw_norm.weight']]) {
+      expect([...tensors.get(gg)!.values!], gg).toEqual([...st.f32(hf)].map((w) => Math.fround(1 + w)));
+    }
+    expect(tensors.has('output.weight')).toBe(false); // tied
+  });
+
+  it('gemma2: attention and final soft-capping, the alternating window; a layer pattern no period fits is written per layer', async () => {
+    const { kv } = await exported({ fixture: 'tiny-gemma2' });
+    expect([kv['gemma2.attn_logit_softcapping'], kv['gemma2.final_logit_softcapping'], kv['gemma2.attention.sliding_window'], kv['gemma2.attention.sliding_window_pattern']]).toEqual([2, 3, 6, 2]);
+    const odd = await exported({ fixture: 'tiny-gemma3', change: (p) => void (p.config.layer_types = ['full_attention', 'sliding_attention', 'sliding_attention']) });
+    expect(odd.kv['gemma3.attention.sliding_window_pattern']).toEqual([0, 1, 1]);
+  });
+
+  it('phi3: fused attn_qkv and ffn_up (gate rows first) as one tensor each, partial rotary as rope.dimension_count, LongRoPE factors and attention factor', async () => {
+    const { kv, tensors } = await exported({
+      fixture: 'tiny-phi3',
+      change: (p) =>
+        void Object.assign(p.config, {
+          partial_rotary_factor: 0.5,
+          original_max_position_embeddings: 128,
+          rope_scaling: { type: 'longrope', short_factor: [1, 1.5, 2, 3], long_factor: [2, 3, 5, 9] },
+        }),
+    });
+    expect(kv['general.architecture']).toBe('phi3');
+    expect(kv['phi3.rope.dimension_count']).toBe(8);
+    expect(kv['phi3.rope.scaling.original_context_length']).toBe(128);
+    expect(kv['phi3.rope.scaling.attn_factor']).toBeCloseTo(Math.sqrt(1 + Math.log(512 / 128) / Math.log(128)), 6);
+    expect([...tensors.get('rope_factors_short.weight')!.values!]).toEqual([1, 1.5, 2, 3]);
+    expect([...tensors.get('rope_factors_long.weight')!.values!]).toEqual([2, 3, 5, 9]);
+    expect(tensors.get('blk.0.attn_qkv.weight')!.shape).toEqual([64 + 2 * 32, 64]);
+    expect(tensors.get('blk.0.ffn_up.weight')!.shape).toEqual([2 * 128, 64]);
+    expect(tensors.has('blk.0.attn_q.weight') || tensors.has('blk.0.ffn_gate.weight')).toBe(false);
+  });
+
+  it('refuses by name what llama.cpp computes otherwise', async () => {
+    await expect(exported({ fixture: 'tiny-phi3', change: (p) => void (p.config.sliding_window = 6) })).rejects.toThrow(
+      /needs sliding_window \(sliding-window attention\), which the GGUF exporter \(llama\.cpp's phi3\) does not compute yet/,
+    );
+    await expect(exported({ fixture: 'tiny-gemma2', change: (p) => void (p.config.query_pre_attn_scalar = 8) })).rejects.toThrow(/query_pre_attn_scalar 8: llama\.cpp's gemma2 scales attention by/);
+    await expect(exported({ fixture: 'tiny-gemma2', change: (p) => (p.config.tie_word_embeddings = true, flipTiedEmbeddings(p)) })).rejects.toThrow(/tie_word_embeddings false: llama\.cpp's gemma2/);
+    await expect(exported({ fixture: 'tiny-phi3', change: (p) => void (p.config.head_dim = 8) })).rejects.toThrow();
   });
 });
