@@ -116,8 +116,9 @@ export function hyperparameters(spec: ModelSpec, arch: GgufArch): Kv {
     if (Math.abs(af - implied) > 1e-7) kv[k('rope.scaling.attn_factor')] = { type: 'f32', value: af / implied };
   } else if (r.type === 'longrope') {
     // The short / long factors are the rope_factors_short / _long tensors (longropeFactors);
-    // llama.cpp picks the long ones when the context (n_ctx) passes original_context_length,
-    // transformers when the sequence does, so both agree on every sequence in a context that fits.
+    // llama.cpp picks the long ones when its context (n_ctx, padded to a multiple of 256) passes
+    // original_context_length, transformers when the sequence does: they agree while both are
+    // within it (Phi-4-mini: 4096) or both past it.
     kv[k('rope.scaling.original_context_length')] = { type: 'u32', value: r.originalMaxPositionEmbeddings };
     kv[k('rope.scaling.attn_factor')] = { type: 'f32', value: r.attentionFactor ?? 1 };
   }
