@@ -12,7 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { nodeFolder } from '../../io/node-files';
 import { testGpu } from '../../engine/kernels/testing';
 import { readAdapter } from '../../engine/lora/adapter';
-import { loadModelFolder } from '../../engine/model/weights';
+import { loadModelFolder, loadModelSpec } from '../../engine/model/weights';
+import * as ort from 'onnxruntime-web';
+import { OrtDecoder } from './ort-decoder';
 import { engineComputes } from '../fixture-variants-testing';
 import { parseSafetensors } from '../../io/safetensors';
 import { Decoder } from '../../engine/generate/decoder';
@@ -28,6 +30,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'onnx-transformers-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const NEW_TOKENS = 8;
 
+ort.env.wasm.numThreads = 1;
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
 env.localModelPath = `${tmp}/`;
@@ -77,23 +80,48 @@ describe('Transformers.js runs the export as PyTorch computes it', () => {
   }
 });
 
+/** Transformers.js's 8 greedy ids (its own generate: cache, position_ids) after a chat prompt, on fixture `name`'s export. */
+async function transformersGreedy(name: string): Promise<{ prompt: number[]; theirs: number[]; eos: number }> {
+  await exportFixture(name);
+  const tokenizer = await AutoTokenizer.from_pretrained(name);
+  const lm = await AutoModelForCausalLM.from_pretrained(name, { dtype: 'fp32' });
+  const text = tokenizer.apply_chat_template([{ role: 'user', content: 'What is the capital of France?' }], { tokenize: false, add_generation_prompt: true }) as string;
+  expect(text.endsWith('<|im_start|>assistant\n')).toBe(true);
+  const inputs = tokenizer(text);
+  const prompt = (inputs.input_ids.tolist() as bigint[][])[0].map(Number);
+  const out = (await lm.generate({ ...inputs, max_new_tokens: NEW_TOKENS, do_sample: false })) as { tolist(): bigint[][] };
+  await lm.dispose();
+  const eos = 2; // <|im_end|> of the fixtures' config and tokenizer
+  let theirs = out.tolist()[0].map(Number).slice(prompt.length);
+  if (theirs.at(-1) === eos) theirs = theirs.slice(0, -1);
+  return { prompt, theirs, eos };
+}
+
+describe("Transformers.js decodes the export as the studio's ONNX runner does", () => {
+  for (const name of FIXTURES) {
+    it(`${name}: ${NEW_TOKENS} greedy tokens from a chat prompt (past the sliding window on Gemma), the same ids as OrtDecoder.generate`, async () => {
+      const { prompt, theirs, eos } = await transformersGreedy(name);
+      const spec = await loadModelSpec(nodeFolder(join(root, name, 'model')));
+      const ours = await (await OrtDecoder.create(ort, new Uint8Array(readFileSync(join(tmp, name, 'onnx', 'model.onnx'))), spec)).generate(prompt, {
+        temperature: 0,
+        topP: 1,
+        maxNewTokens: NEW_TOKENS,
+        stopIds: [eos],
+        seed: 0,
+      });
+      console.log(`${name}: transformers.js ${JSON.stringify(theirs)}, OrtDecoder ${JSON.stringify(ours.ids)} (prompt ${prompt.length} tokens)`);
+      expect(theirs.length).toBeGreaterThan(0);
+      expect(theirs).toEqual(ours.ids);
+    }, 600_000);
+  }
+});
+
 describe('Transformers.js loads the export and decodes as the studio does', () => {
   for (const name of FIXTURES) {
     it.runIf(engineComputes(name, 'decoding'))(`${name}: ${NEW_TOKENS} greedy tokens from a chat prompt, the same ids (once the engine decodes the family)`, async () => {
       const fx = join(root, name);
       const model = nodeFolder(join(fx, 'model'));
-      await exportFixture(name);
-
-      const tokenizer = await AutoTokenizer.from_pretrained(name);
-      const lm = await AutoModelForCausalLM.from_pretrained(name, { dtype: 'fp32' });
-      const text = tokenizer.apply_chat_template([{ role: 'user', content: 'What is the capital of France?' }], { tokenize: false, add_generation_prompt: true }) as string;
-      expect(text.endsWith('<|im_start|>assistant\n')).toBe(true);
-      const inputs = tokenizer(text);
-      const prompt = (inputs.input_ids.tolist() as bigint[][])[0].map(Number);
-      const out = (await lm.generate({ ...inputs, max_new_tokens: NEW_TOKENS, do_sample: false })) as { tolist(): bigint[][] };
-      const eos = 2; // <|im_end|> of the fixtures' config and tokenizer
-      let theirs = out.tolist()[0].map(Number).slice(prompt.length);
-      if (theirs.at(-1) === eos) theirs = theirs.slice(0, -1);
+      const { prompt, theirs, eos } = await transformersGreedy(name);
 
       const gpu = await testGpu();
       const { spec, weights } = await loadModelFolder(model);
