@@ -10,7 +10,7 @@ import { nodeFolder } from '../../io/node-files';
 import { parseSafetensors } from '../../io/safetensors';
 import { testGpu } from '../../engine/kernels/testing';
 import { readAdapter } from '../../engine/lora/adapter';
-import { loadModelFolder } from '../../engine/model/weights';
+import { loadModelFolder, memoryFolder } from '../../engine/model/weights';
 import { Trainer } from '../../engine/train/trainer';
 import { DEFAULT_TRAIN } from '../../engine/train/types';
 import { openFolderSource, openMemorySource } from '../source';
@@ -22,7 +22,7 @@ import { exportOnnx, ONNX_DTYPES } from './export';
 import { run as cliExport } from './command';
 import { stageFolder } from './node-output';
 import { OrtDecoder } from './ort-decoder';
-import { engineComputes } from '../fixture-variants-testing';
+import { engineComputes, variantFiles } from '../fixture-variants-testing';
 
 const root = resolve(process.cwd(), '../shared/fixtures/reference');
 const fixtures = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3', 'tiny-gemma3', 'tiny-gemma2', 'tiny-phi3'];
@@ -155,6 +155,32 @@ for (const name of fixtures) {
     }
   });
 }
+
+describe("LongRoPE: transformers' short / long factors by the sequence's length", () => {
+  /** tiny-phi3 (its adapter_final merged) with partial rotary 0.5 and LongRoPE over original_max_position_embeddings 8. */
+  async function longrope(short: number[], long: number[]): Promise<OrtDecoder> {
+    const files = variantFiles({
+      fixture: 'tiny-phi3',
+      change: (p) => void Object.assign(p.config, { partial_rotary_factor: 0.5, original_max_position_embeddings: 8, rope_scaling: { type: 'longrope', short_factor: short, long_factor: long } }),
+    });
+    const src = await openFolderSource(memoryFolder('tiny-phi3', files.model), { adapter: memoryFolder('adapter', files.adapter) });
+    const collect: Uint8Array[] = [];
+    await writeModel(buildDecoderGraph(src, 'none'), { write: async (c) => void collect.push(c.slice()) }, { opsets: [{ domain: '', version: OPSET }, { domain: 'com.microsoft', version: 1 }], irVersion: IR_VERSION, producer: 'test' });
+    return OrtDecoder.create(ort, Uint8Array.from(collect.flatMap((c) => [...c])), src.spec);
+  }
+  it('a sequence within original_max_position_embeddings uses the short factors, a longer one the long ones (both rotating half of each head)', async () => {
+    const [s, l] = [[1, 1.5, 2, 3], [2, 3, 5, 9]];
+    const both = await longrope(s, l);
+    const shortOnly = await longrope(s, s);
+    const longOnly = await longrope(l, l);
+    const row = (JSON.parse(readFileSync(join(root, 'tiny-phi3', 'batch.json'), 'utf8')) as { input_ids: number[][] }).input_ids[0];
+    const run = async (d: OrtDecoder, n: number): Promise<Float32Array> => (await d.forward([row.slice(0, n)], [row.slice(0, n).map((_, t) => t)], [row.slice(0, n).map(() => 1)])).logits;
+    const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+    expect(maxDiff(await run(both, 8), await run(shortOnly, 8))).toBe(0);
+    expect(maxDiff(await run(both, 9), await run(longOnly, 9))).toBe(0);
+    expect(maxDiff(await run(both, 9), await run(shortOnly, 9))).toBeGreaterThan(1e-3);
+  });
+});
 
 describe('external data (the layout past 2 GB)', () => {
   it('weights in model.onnx_data beside the graph give the same logits as the weights inside it', async () => {
