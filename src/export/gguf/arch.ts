@@ -65,8 +65,10 @@ export function ggufArch(spec: ModelSpec): GgufArch {
     if (Math.abs(llamaCppGemmaScale(spec, arch) - want) > 1e-7 * want) {
       fail(`query_pre_attn_scalar ${spec.queryPreAttnScalar ?? spec.headDim}: llama.cpp's ${arch} scales attention by 1/sqrt(${arch === 'gemma2' ? 'head_dim' : 'head_dim'}) (or 1/sqrt(hidden/heads) for the 27B), not by query_pre_attn_scalar^-0.5`);
     }
-    // llama.cpp's gemma2 always ties the LM head to the embedding.
+    // llama.cpp's gemma2 always ties the LM head to the embedding, and always soft-caps (absent keys: 50 and 30).
     if (arch === 'gemma2' && !spec.tieWordEmbeddings) fail(`tie_word_embeddings false: llama.cpp's gemma2 always uses the embedding as the LM head`);
+    if (arch === 'gemma2' && !spec.attnLogitSoftcapping) fail(`attn_logit_softcapping null: llama.cpp's gemma2 always soft-caps the attention scores (50 when unset)`);
+    if (arch === 'gemma2' && !spec.finalLogitSoftcapping) fail(`final_logit_softcapping null: llama.cpp's gemma2 always soft-caps the logits (30 when unset)`);
     if (spec.rope.type !== 'default' && spec.rope.type !== 'linear') fail(`rope type "${spec.rope.type}" on ${spec.architecture}: llama.cpp's ${arch} reads linear scaling only`);
     if (spec.ropeLocal && spec.ropeLocal.type !== 'default') fail(`rope type "${spec.ropeLocal.type}" on the sliding layers: llama.cpp scales only the full-attention layers' RoPE`);
   }

@@ -296,6 +296,9 @@ describe("Gemma 2, Gemma 3 and Phi-3 as llama.cpp's gemma2 / gemma3 / phi3", () 
     );
     await expect(exported({ fixture: 'tiny-gemma2', change: (p) => void (p.config.query_pre_attn_scalar = 8) })).rejects.toThrow(/query_pre_attn_scalar 8: llama\.cpp's gemma2 scales attention by/);
     await expect(exported({ fixture: 'tiny-gemma2', change: (p) => (p.config.tie_word_embeddings = true, flipTiedEmbeddings(p)) })).rejects.toThrow(/tie_word_embeddings false: llama\.cpp's gemma2/);
-    await expect(exported({ fixture: 'tiny-phi3', change: (p) => void (p.config.head_dim = 8) })).rejects.toThrow();
+    // A spec without Gemma 2's final soft-capping (config.ts gives the default 30 for a null key): llama.cpp would cap at 30.
+    const g2 = await openFolderSource(nodeFolder(join(root, 'tiny-gemma2/model')));
+    const tok = { tokenizerJson: JSON.parse(readFileSync(join(root, 'tiny-gemma2/model/tokenizer.json'), 'utf8')) };
+    expect(() => planGgufExport({ ...g2, spec: { ...g2.spec, finalLogitSoftcapping: null } }, tok, 'gguf', 'f32')).toThrow(/final_logit_softcapping null: llama\.cpp's gemma2 always soft-caps the logits/);
   });
 });
