@@ -5,11 +5,26 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors';
-import { layerNormName, loraKey, MODEL_TENSORS, projectionWeightName, type Projection } from '../engine/model/arch';
+import { checkEngineSupports, layerNormName, loraKey, MODEL_TENSORS, projectionWeightName, type Projection } from '../engine/model/arch';
+import { parseModelConfig } from '../engine/model/config';
 
 export const FIXTURES = resolve(__dirname, '../../../shared/fixtures/reference');
 
 export type Json = Record<string, unknown>;
+
+/**
+ * Whether the engine computes every feature of fixture `name`'s family for `use` (the tests that
+ * compare an export with the engine run for those; the others join as the engine learns them).
+ */
+export function engineComputes(name: string, use: 'training' | 'decoding'): boolean {
+  const spec = parseModelConfig(JSON.parse(readFileSync(join(FIXTURES, name, 'model', 'config.json'), 'utf8')));
+  try {
+    checkEngineSupports(spec, use, (m) => new Error(m));
+    return true;
+  } catch {
+    return false;
+  }
+}
 /** Tensors by name (shape + f32 data); a change may replace, add or delete entries. */
 export type Tensors = Map<string, { shape: number[]; data: Float32Array }>;
 
@@ -22,7 +37,7 @@ export interface FixtureParts {
 }
 
 export interface Variant {
-  fixture: 'tiny-llama' | 'tiny-qwen2' | 'tiny-qwen3';
+  fixture: 'tiny-llama' | 'tiny-qwen2' | 'tiny-qwen3' | 'tiny-gemma3' | 'tiny-gemma2' | 'tiny-phi3';
   change?: (p: FixtureParts) => void;
 }
 

@@ -7,8 +7,8 @@ import { isHostQuantized, type BaseTensor } from '../../engine/model/weight-sour
 import { type HostTensor } from '../../engine/model/spec';
 import { dequantize, quantize, type QuantizedTensor } from '../../quant/format';
 import { mergeLora, type ExportSource } from '../source';
-import { ggufArch, hyperparameters, permuteHeads, permuteRows, ropeFreqs } from './arch';
-import { GGUF_ROPE_FREQS, ggufTensorNames, loraGgufNames } from '../../engine/model/arch';
+import { ggufArch, hyperparameters, longropeFactors, permuteHeads, permuteRows, ropeFreqs } from './arch';
+import { GGUF_ROPE_FACTORS, GGUF_ROPE_FREQS, ggufTensorNames, loraGgufNames } from '../../engine/model/arch';
 import { GgufExportError } from './errors';
 import { encodeF16, encodeF32, FILE_TYPE, GGML_TYPE, GgmlType, repackQuantized, type ExportType } from './ggml-types';
 import { tokenizerMetadata, type TokenizerMetadata } from './tokenizer';
@@ -79,6 +79,10 @@ export function modelPlan(src: ExportSource, tokenizer: TokenizerFiles, type: Ex
   const tensors: TensorPlan[] = [];
   const freqs = ropeFreqs(spec);
   if (freqs) tensors.push({ name: GGUF_ROPE_FREQS, shape: [freqs.length], type: GgmlType.F32, data: async () => encodeF32(freqs) });
+  const longrope = longropeFactors(spec);
+  if (longrope) {
+    for (const which of ['long', 'short'] as const) tensors.push({ name: GGUF_ROPE_FACTORS[which], shape: [longrope[which].length], type: GgmlType.F32, data: async () => encodeF32(longrope[which]) });
+  }
   const fallback: string[] = [];
   const names = ggufTensorNames(spec);
   for (const [hf, shape] of src.shapes) {

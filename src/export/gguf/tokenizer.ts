@@ -1,5 +1,14 @@
 // tokenizer.ggml.* metadata from a Hugging Face tokenizer.json + tokenizer_config.json, as
-// llama.cpp's convert_hf_to_gguf.py writes it for byte-level BPE tokenizers (`_set_vocab_gpt2`).
+// llama.cpp's convert_hf_to_gguf.py writes it for byte-level BPE tokenizers (`_set_vocab_gpt2`:
+// model "gpt2", merges) and for SentencePiece-style BPE (`_set_vocab_sentencepiece`: model
+// "llama", per-token scores and types; Gemma, Llama 2, Phi-3-mini).
+//
+// SentencePiece-style: a BPE model with byte_fallback whose normalizer turns spaces into "▁"
+// (optionally prepending one: add_space_prefix) and no byte-level pre-tokenizer. llama.cpp's SPM
+// tokenizer merges the adjacent pair whose merged piece has the highest score; transformers merges
+// the pair of lowest rank in tokenizer.json's merges. Without the tokenizer.model (its scores), a
+// piece's score is minus the rank of the first merge that makes it, so both merge in the same
+// order; pieces no merge makes score -1e9 (never preferred). <0xNN> pieces are BYTE (byte fallback).
 //
 // Pre-tokenizer name (tokenizer.ggml.pre): convert_hf_to_gguf.py hashes the ids of a probe string
 // and looks the hash up in a table; here the tokenizer.json's pre-tokenizer itself is recognised
@@ -25,7 +34,7 @@ const LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+
 const QWEN2_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 /** llama.cpp token types (llama_token_type). */
-export const TOKEN_TYPE = { normal: 1, control: 3, userDefined: 4, unused: 5 } as const;
+export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
 export interface TokenizerMetadata {
   kv: Kv;
@@ -81,10 +90,10 @@ export function tokenizerMetadata(
   const tj = files.tokenizerJson;
   if (!isObj(tj) || !isObj(tj.model)) return fail('not a Hugging Face tokenizers file (no "model")');
   const model = tj.model;
-  if (model.type !== 'BPE') fail(`model.type ${JSON.stringify(model.type)}: llama.cpp's GGUF takes byte-level BPE tokenizers here (gpt2); others are not exported`);
-  if (!contains(tj.pre_tokenizer, 'ByteLevel')) fail('pre_tokenizer is not byte-level (ByteLevel): a SentencePiece-style BPE is not exported to GGUF');
-  if (tj.normalizer !== null && tj.normalizer !== undefined && !(isObj(tj.normalizer) && tj.normalizer.type === 'NFC')) {
-    fail(`normalizer ${JSON.stringify((tj.normalizer as Obj).type ?? tj.normalizer)} cannot be expressed in GGUF (supported: none, NFC)`);
+  if (model.type !== 'BPE') fail(`model.type ${JSON.stringify(model.type)}: llama.cpp's GGUF takes BPE tokenizers here (byte-level or SentencePiece-style); others are not exported`);
+  const spm = sentencePieceStyle(tj, fail);
+  if (spm === null && tj.normalizer !== null && tj.normalizer !== undefined && !(isObj(tj.normalizer) && tj.normalizer.type === 'NFC')) {
+    fail(`normalizer ${JSON.stringify((tj.normalizer as Obj).type ?? tj.normalizer)} cannot be expressed in GGUF (supported: none, NFC; or a SentencePiece-style "▁" normalizer)`);
   }
   if (!isObj(model.vocab)) return fail('model.vocab must be an object');
   if (!Array.isArray(model.merges)) return fail('model.merges must be a list');
@@ -99,11 +108,23 @@ export function tokenizerMetadata(
     ids.set(tok, id as number);
   };
   for (const [tok, id] of Object.entries(model.vocab)) put(tok, id, 'model.vocab');
+  if (spm !== null) {
+    for (const [tok, id] of ids) if (/^<0x[0-9A-F]{2}>$/.test(tok)) types[id] = TOKEN_TYPE.byte;
+    if (typeof model.unk_token === 'string' && ids.has(model.unk_token)) types[ids.get(model.unk_token)!] = TOKEN_TYPE.unknown;
+  }
   const specials: string[] = [];
+  const outside: string[] = [];
   if (Array.isArray(tj.added_tokens)) {
     for (const t of tj.added_tokens) {
       if (!isObj(t) || typeof t.content !== 'string') continue;
+      // An added token past the embedding (Gemma 3's text models: <image_soft_token> = vocab_size)
+      // cannot be a token of this model: left out, as convert_hf_to_gguf.py leaves it.
+      if (typeof t.id === 'number' && t.id >= vocabSize && Number.isInteger(t.id)) {
+        outside.push(t.content);
+        continue;
+      }
       put(t.content, t.id, 'added_tokens');
+      if (types[t.id as number] === TOKEN_TYPE.unknown) continue;
       types[t.id as number] = t.special === true ? TOKEN_TYPE.control : TOKEN_TYPE.userDefined;
       if (t.special === true) specials.push(t.content);
     }
@@ -121,7 +142,8 @@ export function tokenizerMetadata(
   });
 
   const warnings: string[] = [];
-  let pre = preTokenizerName(tj.pre_tokenizer);
+  if (outside.length) warnings.push(`tokenizer.json: ${outside.length} added token(s) have ids past the model's vocab_size ${vocabSize} and are left out: ${outside.slice(0, 3).join(', ')}`);
+  let pre = spm !== null ? 'default' : preTokenizerName(tj.pre_tokenizer);
   if (pre === null) {
     pre = 'default';
     warnings.push(
@@ -155,11 +177,14 @@ export function tokenizerMetadata(
   const chatTemplate = template === null ? null : template.replace(/\{%-?\s*(end)?generation\s*-?%\}/g, '');
 
   const kv: Kv = {
-    'tokenizer.ggml.model': { type: 'string', value: 'gpt2' },
+    'tokenizer.ggml.model': { type: 'string', value: spm !== null ? 'llama' : 'gpt2' },
     'tokenizer.ggml.pre': { type: 'string', value: pre },
     'tokenizer.ggml.tokens': { type: 'string[]', value: tokens as string[] },
+    ...(spm !== null ? { 'tokenizer.ggml.scores': { type: 'f32[]', value: pieceScores(tokens as string[], types, merges) } as const } : {}),
     'tokenizer.ggml.token_type': { type: 'i32[]', value: types },
-    'tokenizer.ggml.merges': { type: 'string[]', value: merges },
+    ...(spm !== null
+      ? { 'tokenizer.ggml.add_space_prefix': { type: 'bool', value: spm.addSpacePrefix } as const }
+      : { 'tokenizer.ggml.merges': { type: 'string[]', value: merges } as const }),
     'tokenizer.ggml.add_bos_token': { type: 'bool', value: addBos },
     'tokenizer.ggml.add_eos_token': { type: 'bool', value: addEos },
   };
@@ -173,4 +198,41 @@ export function tokenizerMetadata(
   if (eos !== null) stops.add(tokens[eos]!);
   for (const s of specials) if (/^<\|(im_end|eot_id|eom_id|end|endoftext|end_of_text)\|>$|^<end_of_turn>$|^<\/s>$/.test(s)) stops.add(s);
   return { kv, pre, chatTemplate, stops: [...stops], warnings };
+}
+
+/**
+ * Whether tokenizer.json is SentencePiece-style BPE (see the header) and whether it prepends "▁"
+ * (add_space_prefix), or null for a byte-level one; any other pre-tokenization is refused by name.
+ */
+function sentencePieceStyle(tj: Obj, fail: (msg: string) => never): { addSpacePrefix: boolean } | null {
+  if (contains(tj.pre_tokenizer, 'ByteLevel')) return null;
+  const model = tj.model as Obj;
+  const norm = tj.normalizer;
+  const steps = isObj(norm) && norm.type === 'Sequence' && Array.isArray(norm.normalizers) ? (norm.normalizers as unknown[]) : [norm];
+  const isReplace = (x: unknown): boolean => isObj(x) && x.type === 'Replace' && isObj(x.pattern) && x.pattern.String === ' ' && x.content === '▁';
+  const isPrepend = (x: unknown): boolean => isObj(x) && x.type === 'Prepend' && x.prepend === '▁';
+  const known = (steps.length === 1 && isReplace(steps[0])) || (steps.length === 2 && isPrepend(steps[0]) && isReplace(steps[1]));
+  if (model.byte_fallback !== true || !known) {
+    fail('pre_tokenizer is not byte-level (ByteLevel), and the tokenizer is not SentencePiece-style BPE (byte_fallback with a "▁" Replace normalizer): llama.cpp cannot express it');
+  }
+  // After the normalizer no space is left, so a Split on " " splits nothing.
+  const pre = tj.pre_tokenizer;
+  const noop = pre === null || pre === undefined || (isObj(pre) && pre.type === 'Split' && isObj(pre.pattern) && pre.pattern.String === ' ');
+  if (!noop) fail(`pre_tokenizer ${JSON.stringify((pre as Obj).type)} on a SentencePiece-style tokenizer: llama.cpp's SPM tokenizer does not pre-tokenize`);
+  return { addSpacePrefix: steps.length === 2 };
+}
+
+/** SentencePiece scores for llama.cpp's SPM merging: minus the rank of the first merge making each piece (see the header). */
+function pieceScores(tokens: readonly string[], types: readonly number[], merges: readonly string[]): number[] {
+  const rank = new Map<string, number>();
+  merges.forEach((m, r) => {
+    const sp = m.indexOf(' ');
+    const piece = m.slice(0, sp) + m.slice(sp + 1);
+    if (!rank.has(piece)) rank.set(piece, r);
+  });
+  return tokens.map((t, i) => {
+    if (types[i] !== TOKEN_TYPE.normal) return types[i] === TOKEN_TYPE.byte ? 0 : -1000; // as _set_vocab_sentencepiece's added tokens
+    const r = rank.get(t);
+    return r !== undefined ? -r : [...t].length === 1 ? 0 : -1e9;
+  });
 }

@@ -176,7 +176,7 @@ describe('GGUF of settings beyond the fixtures, in llama.cpp against the engine'
   // folded elsewhere: the export must say so rather than write a file llama.cpp rejects.
   it('mistral with a sliding_window narrower than its context is refused by name (the one window policy)', async () => {
     const v = SHAPE_VARIANTS[MISTRAL_WINDOW];
-    await expect(exportVariant(v, 'gguf', true, 'mistral-window')).rejects.toThrow(/MistralForCausalLM \(model_type mistral\) needs sliding_window \(sliding-window attention\), which the GGUF exporter does not compute yet/);
+    await expect(exportVariant(v, 'gguf', true, 'mistral-window')).rejects.toThrow(/MistralForCausalLM \(model_type mistral\) needs sliding_window \(sliding-window attention\), which the GGUF exporter \(llama.cpp's llama\) does not compute yet/);
     // The same model with the window as wide as its context is plain causal attention, and exports.
     const wide: Variant = { ...v, change: (p) => (v.change(p), void (p.config.sliding_window = p.config.max_position_embeddings)) };
     await expect(exportVariant(wide, 'gguf', true, 'mistral-wide')).resolves.toBeDefined();

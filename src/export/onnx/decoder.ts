@@ -2,18 +2,43 @@
 //   inputs  input_ids, position_ids [batch, seq] int64, attention_mask [batch, past+seq] int64,
 //           past_key_values.{i}.key/value [batch, kv_heads, past, head_dim] f32
 //   outputs logits [batch, seq, vocab], present.{i}.key/value [batch, kv_heads, past+seq, head_dim]
-// One graph serves the prompt (past = 0) and every new token.
+// One graph serves the prompt (past = 0) and every new token. position_ids count from
+// positionIdBase(spec) (Transformers.js feeds Gemma 3 1-indexed positions); the graph subtracts it.
 //
-// It computes what the engine computes (src/engine/model/layer.ts): RMSNorm, q/k/v (bias on
-// Qwen2), per-head q/k RMSNorm (Qwen3), RoPE from the engine's own tables (ropeTables: every
-// rope_type it trains, transformers' rotate_half convention), grouped-query causal attention,
-// SiLU-gated MLP, tied or separate LM head. Base weights: f32 with the LoRA merged, or the
-// studio's int8/int4 blocks as com.microsoft MatMulNBits (no requantization) with the LoRA as its
-// own low-rank branch. Only standard ai.onnx ops (opset 17) and com.microsoft MatMulNBits /
-// GatherBlockQuantized, which onnxruntime-web runs on wasm and WebGPU.
+// It computes each family of the architecture table exactly as transformers does: RMSNorm (x·w,
+// or Gemma's x·(1 + w), the 1 + w written into the initializer), q/k/v from separate or fused
+// (Phi-3 qkv_proj: one module whose output is split) projections with their biases, per-head q/k
+// RMSNorm, RoPE from the engine's own tables (every rope_type it trains, transformers'
+// rotate_half convention) over the rotated part of each head (partial_rotary_factor), per layer
+// (Gemma 3's sliding layers: rope_local_base_freq), LongRoPE's short / long factors picked by the
+// sequence length as transformers picks them, grouped-query causal attention scaled by
+// query_pre_attn_scalar^-0.5 or head_dim^-0.5, soft-capped (Gemma 2), windowed on sliding layers,
+// Gemma's sandwich norms, SiLU- or GeLU-tanh-gated MLP (fused gate_up_proj split), embeddings ×
+// sqrt(hidden) (Gemma), tied or separate LM head, final logit soft-capping. Base weights: f32 with
+// the LoRA merged (over a fused module's whole output), or the studio's int8/int4 blocks as
+// com.microsoft MatMulNBits (no requantization) with the LoRA as its own low-rank branch. Only
+// standard ai.onnx ops (opset 17) and com.microsoft MatMulNBits / GatherBlockQuantized, which
+// onnxruntime-web runs on wasm and WebGPU.
 import { ropeTables } from '../../engine/kernels/rope';
-import type { ModelSpec, Projection } from '../../engine/model/spec';
-import { layerAttention, layerNormName, modelTensorNames, projectionHasBias, projectionWeightName, refuseUnsupported, requiredNormName, type ArchFeature } from '../../engine/model/arch';
+import type { ModelSpec, Projection, RopeConfig } from '../../engine/model/spec';
+import {
+  archOf,
+  attentionScale,
+  embedScale,
+  hiddenAct,
+  layerAttention,
+  layerNormName,
+  modelTensorNames,
+  projectionHasBias,
+  projectionSlices,
+  projectionWeightName,
+  refuseUnsupported,
+  requiredNormName,
+  rotaryDim,
+  type ArchFeature,
+  type ModelFamily,
+  type ProjectionRole,
+} from '../../engine/model/arch';
 import { blocksPerRow, QUANT_BLOCK, qBytes, scaleBytes, type QuantKind, type QuantizedTensor } from '../../quant/format';
 import { mergeLora, quantizeTensor, type ExportSource } from '../source';
 import { DT, GraphBuilder } from './graph';
@@ -35,12 +60,58 @@ const bytesOf = (a: Float32Array | Uint32Array): Uint8Array => new Uint8Array(a.
  * any other is refused naming it. The sliding window is computed exactly (each sliding layer's
  * mask hides keys more than window - 1 positions back).
  */
-export const ONNX_FEATURES: readonly ArchFeature[] = ['qk_norm', 'sliding_window'];
+export const ONNX_FEATURES: readonly ArchFeature[] = [
+  'qk_norm',
+  'sliding_window',
+  'norm_one_plus_w',
+  'sandwich_norms',
+  'gelu_tanh',
+  'embed_scale',
+  'query_pre_attn_scalar',
+  'attn_logit_softcapping',
+  'final_logit_softcapping',
+  'local_rope',
+  'fused_qkv',
+  'fused_gate_up',
+  'partial_rotary',
+  'longrope',
+];
+
+/**
+ * The first position id Transformers.js feeds a model type: 1 for gemma3_text (its
+ * decoder_forward counts Gemma 3's positions from 1, as transformers' multimodal Gemma 3 once
+ * did), else 0. The graph subtracts it, so it computes transformers' Gemma3ForCausalLM (0-based).
+ */
+export function positionIdBase(modelType: ModelFamily): number {
+  return modelType === 'gemma3_text' ? 1 : 0;
+}
 
 /** Positions the RoPE tables cover: the model's context (dynamic RoPE: within it only, as the engine). */
 export function ropePositions(spec: ModelSpec): number {
   const p = spec.maxPositionEmbeddings;
   return spec.rope.type === 'dynamic' ? Math.min(p, spec.rope.originalMaxPositionEmbeddings) : p;
+}
+
+/**
+ * cos / sin tables [P, R/2] of one RoPE over the rotated dims R. LongRoPE (transformers'
+ * _compute_longrope_parameters): inv_freq_i = 1 / (factor_i · theta^(2i/R)) with the short or
+ * long factors, cos and sin × attention_factor; the engine's ropeTables has no LongRoPE yet.
+ */
+function tablesOf(rope: RopeConfig, P: number, R: number, longrope: 'short' | 'long' | null): { cos: Float32Array; sin: Float32Array } {
+  if (longrope === null) return ropeTables(rope, P, R);
+  const factors = longrope === 'long' ? rope.longrope!.longFactor : rope.longrope!.shortFactor;
+  const half = R / 2;
+  const scale = rope.attentionFactor ?? 1;
+  const cos = new Float32Array(P * half);
+  const sin = new Float32Array(P * half);
+  for (let i = 0; i < half; i++) {
+    const inv = 1 / (factors[i] * Math.pow(rope.theta, (2 * i) / R));
+    for (let t = 0; t < P; t++) {
+      cos[t * half + i] = Math.cos(t * inv) * scale;
+      sin[t * half + i] = Math.sin(t * inv) * scale;
+    }
+  }
+  return { cos, sin };
 }
 
 /**
@@ -50,14 +121,18 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
   const spec = src.spec;
   refuseUnsupported(spec, 'the ONNX exporter', ONNX_FEATURES, (msg) => new OnnxExportError(`${src.name}: ${msg}`));
   const g = new GraphBuilder();
+  const entry = archOf(spec);
   const { hiddenSize: C, numHeads: H, numKvHeads: KV, headDim: D, vocabSize: V } = spec;
   if (H % KV !== 0) throw new OnnxExportError(`${src.name}: num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
   const G = H / KV;
+  const R = rotaryDim(spec);
 
   // ---- inputs
   const inputIds = g.input({ name: 'input_ids', elemType: DT.INT64, shape: ['batch_size', 'sequence_length'] });
   const attnMask = g.input({ name: 'attention_mask', elemType: DT.INT64, shape: ['batch_size', 'total_sequence_length'] });
-  const positionIds = g.input({ name: 'position_ids', elemType: DT.INT64, shape: ['batch_size', 'sequence_length'] });
+  const positionInput = g.input({ name: 'position_ids', elemType: DT.INT64, shape: ['batch_size', 'sequence_length'] });
+  const base = positionIdBase(spec.modelType);
+  const positionIds = base === 0 ? positionInput : g.op('Sub', [positionInput, g.constI64([base], [])]);
   const past: Array<{ key: string; value: string }> = [];
   for (let i = 0; i < spec.numLayers; i++) {
     const shape = ['batch_size', KV, 'past_sequence_length', D];
@@ -96,43 +171,76 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
     return m;
   };
   const maskValue = g.constF32([-3.4028234663852886e38], []);
-  const attnScale = g.constF32([1 / Math.sqrt(D)], []);
+  const attnScale = g.constF32([attentionScale(spec)], []);
 
-  // ---- RoPE tables (the engine's): [positions, D/2], gathered by position_ids
+  // ---- RoPE tables (the engine's): [positions, R/2] per RoPE the layers use, gathered by position_ids
   const P = ropePositions(spec);
-  let tables: { cos: Float32Array; sin: Float32Array } | null = null;
-  const table = (which: 'cos' | 'sin'): Uint8Array => {
-    tables ??= ropeTables(spec.rope, P, D);
-    const t = tables[which];
-    if (which === 'sin') tables = null; // written cos then sin: drop them after
-    return bytesOf(t);
+  const ropeInputs = new Map<RopeConfig, { cos: string; sin: string }>();
+  const tableInit = (rope: RopeConfig, name: string, longrope: 'short' | 'long' | null): { cos: string; sin: string } => {
+    let tables: { cos: Float32Array; sin: Float32Array } | null = null;
+    const table = (which: 'cos' | 'sin'): Uint8Array => {
+      tables ??= tablesOf(rope, P, R, longrope);
+      const t = tables[which];
+      if (which === 'sin') tables = null; // written cos then sin: drop them after
+      return bytesOf(t);
+    };
+    const init = (which: 'cos' | 'sin'): string =>
+      g.initializer({ name: `${name}.${which}`, dataType: DT.FLOAT, dims: [P, R / 2], byteLength: P * (R / 2) * 4, produce: () => table(which) });
+    const cosT = init('cos');
+    const sinT = init('sin');
+    const gather = (t: string): string => g.op('Unsqueeze', [g.op('Gather', [t, positionIds]), g.constI64([1])]); // [B, 1, S, R/2]
+    return { cos: gather(cosT), sin: gather(sinT) };
   };
-  const cosT = g.initializer({ name: 'rope.cos', dataType: DT.FLOAT, dims: [P, D / 2], byteLength: P * (D / 2) * 4, produce: () => table('cos') });
-  const sinT = g.initializer({ name: 'rope.sin', dataType: DT.FLOAT, dims: [P, D / 2], byteLength: P * (D / 2) * 4, produce: () => table('sin') });
-  const cos = g.op('Unsqueeze', [g.op('Gather', [cosT, positionIds]), g.constI64([1])]); // [B, 1, S, D/2]
-  const sin = g.op('Unsqueeze', [g.op('Gather', [sinT, positionIds]), g.constI64([1])]);
-  const halves = g.constI64([D / 2, D / 2]);
-  const rope = (x: string): string => {
-    const [a, e] = g.opN('Split', [x, halves], 2, { axis: -1 });
+  const ropeOf = (rope: RopeConfig): { cos: string; sin: string } => {
+    let r = ropeInputs.get(rope);
+    if (r) return r;
+    const name = rope === spec.rope ? 'rope' : `rope_${ropeInputs.size}`;
+    if (rope.type === 'longrope') {
+      // transformers picks the long factors when the sequence (max position + 1) passes original_max_position_embeddings.
+      const short = tableInit(rope, `${name}.short`, 'short');
+      const long = tableInit(rope, `${name}.long`, 'long');
+      const useLong = g.op('Greater', [g.op('ReduceMax', [positionIds], { keepdims: 0 }), g.constI64([rope.originalMaxPositionEmbeddings - 1], [])]);
+      r = { cos: g.op('Where', [useLong, long.cos, short.cos]), sin: g.op('Where', [useLong, long.sin, short.sin]) };
+    } else {
+      r = tableInit(rope, name, null);
+    }
+    ropeInputs.set(rope, r);
+    return r;
+  };
+  const halves = g.constI64([R / 2, R / 2]);
+  const rope = (x: string, layer: number): string => {
+    const { cos, sin } = ropeOf(layerAttention(spec, layer).rope);
+    const [rot, pass] = R === D ? [x, null] : g.opN('Split', [x, g.constI64([R, D - R])], 2, { axis: -1 });
+    const [a, e] = g.opN('Split', [rot, halves], 2, { axis: -1 });
     const lo = g.op('Sub', [g.op('Mul', [a, cos]), g.op('Mul', [e, sin])]);
     const hi = g.op('Add', [g.op('Mul', [e, cos]), g.op('Mul', [a, sin])]);
-    return g.op('Concat', [lo, hi], { axis: -1 });
+    return g.op('Concat', pass === null ? [lo, hi] : [lo, hi, pass], { axis: -1 });
   };
 
   // ---- weights
-  const f32Init = (name: string, dims: number[]): string =>
+  const f32Init = (name: string, dims: number[], transform: (d: Float32Array) => Float32Array = (d) => d): string =>
     g.initializer({
       name,
       dataType: DT.FLOAT,
       dims,
       byteLength: dims.reduce((a, b) => a * b, 1) * 4,
-      produce: async () => bytesOf((await src.tensorF32(name)).data),
+      produce: async () => bytesOf(transform((await src.tensorF32(name)).data)),
     });
+  /** A norm's weight as the graph multiplies by it: w, or 1 + w for Gemma's x·(1 + w). */
+  const normInit = (name: string, width: number): string => f32Init(name, [width], entry.normWeight === 'one_plus_w' ? (d) => d.map((v) => 1 + v) : undefined);
   const eps = g.constF32([spec.rmsNormEps], []);
   const rmsNorm = (x: string, weight: string): string => {
     const ms = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
     return g.op('Mul', [g.op('Div', [x, g.op('Sqrt', [g.op('Add', [ms, eps])])]), weight]);
   };
+  const layerNorm = (x: string, layer: number, role: 'input' | 'pre_feedforward'): string => rmsNorm(x, normInit(requiredNormName(spec, layer, role), C));
+  /** Gemma's post_attention / post_feedforward norm of a sublayer's output, where the family has it. */
+  const postNorm = (x: string, layer: number, role: 'post_attention' | 'post_feedforward'): string => {
+    const name = layerNormName(spec, layer, role);
+    return name === null ? x : rmsNorm(x, normInit(name, C));
+  };
+  const softcap = (x: string, cap: number | null | undefined): string =>
+    cap ? g.op('Mul', [g.op('Tanh', [g.op('Div', [x, g.constF32([cap], [])])]), g.constF32([cap], [])]) : x;
 
   const quantized = quantizedMatrices(src, g, quant);
   const linear = (x: string, layer: number, proj: Projection): string => {
@@ -168,8 +276,36 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
     }
     return projectionHasBias(spec, proj) ? g.op('Add', [y, f32Init(projectionWeightName(layer, proj, 'bias'), [out])]) : y;
   };
+  /** The outputs of the roles asked for: each module of the family that makes one, a fused module's output split into its parts. */
+  const project = (x: string, layer: number, roles: readonly ProjectionRole[]): Partial<Record<ProjectionRole, string>> => {
+    const out: Partial<Record<ProjectionRole, string>> = {};
+    for (const l of entry.linears) {
+      if (!l.parts.some((r) => roles.includes(r))) continue;
+      const y = linear(x, layer, l.module);
+      if (l.parts.length === 1) {
+        out[l.parts[0]] = y;
+        continue;
+      }
+      const slices = projectionSlices(spec, l.module);
+      const parts = g.opN('Split', [y, g.constI64(slices.map((s) => s.rows))], slices.length, { axis: -1 });
+      slices.forEach((s, i) => (out[s.role] = parts[i]));
+    }
+    return out;
+  };
+  const role = (p: Partial<Record<ProjectionRole, string>>, r: ProjectionRole): string => {
+    const v = p[r];
+    if (v === undefined) throw new OnnxExportError(`${src.name}: ${entry.architecture} has no module computing ${r}`);
+    return v;
+  };
+  const activation = (x: string): string => {
+    if (hiddenAct(spec) === 'silu') return g.op('Mul', [x, g.op('Sigmoid', [x])]);
+    // gelu_pytorch_tanh: 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³)))
+    const cube = g.op('Mul', [g.op('Mul', [x, x]), x]);
+    const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [cube, g.constF32([0.044715], [])])]), g.constF32([Math.sqrt(2 / Math.PI)], [])]);
+    return g.op('Mul', [g.op('Mul', [x, g.constF32([0.5], [])]), g.op('Add', [g.op('Tanh', [inner]), g.constF32([1], [])])]);
+  };
 
-  // ---- embedding: [N = B*S, C]
+  // ---- embedding: [N = B*S, C], × sqrt(hidden) on Gemma
   const names = modelTensorNames(spec);
   const embedName = names.embed;
   let x: string;
@@ -180,13 +316,14 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
   } else {
     x = quantized.gather(embedName, inputIds, V, C);
   }
+  if (embedScale(spec) !== 1) x = g.op('Mul', [x, g.constF32([embedScale(spec)], [])]);
 
   // ---- layers
   const presents: string[] = [];
   for (let l = 0; l < spec.numLayers; l++) {
-    const h = rmsNorm(x, f32Init(requiredNormName(spec, l, 'input'), [C]));
+    const h = layerNorm(x, l, 'input');
     const heads = (y: string, n: number, norm: string | null): string => {
-      // [N, n*D] → [B, n, S, D], with Qwen3's per-head RMSNorm first
+      // [N, n*D] → [B, n, S, D], with the per-head RMSNorm first
       let t = y;
       if (norm) t = rmsNorm(g.op('Reshape', [t, g.constI64([-1, n, D])]), norm);
       const shape = n === H ? shapeBSHD : g.op('Concat', [shapeBS, g.constI64([n, D])], { axis: 0 });
@@ -194,11 +331,12 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
     };
     const qNormName = layerNormName(spec, l, 'q_norm');
     const kNormName = layerNormName(spec, l, 'k_norm');
-    const qNorm = qNormName ? f32Init(qNormName, [D]) : null;
-    const kNorm = kNormName ? f32Init(kNormName, [D]) : null;
-    const q = rope(heads(linear(h, l, 'q_proj'), H, qNorm)); // [B, H, S, D]
-    const k = rope(heads(linear(h, l, 'k_proj'), KV, kNorm)); // [B, KV, S, D]
-    const v = heads(linear(h, l, 'v_proj'), KV, null);
+    const qNorm = qNormName ? normInit(qNormName, D) : null;
+    const kNorm = kNormName ? normInit(kNormName, D) : null;
+    const qkv = project(h, l, ['q', 'k', 'v']);
+    const q = rope(heads(role(qkv, 'q'), H, qNorm), l); // [B, H, S, D]
+    const k = rope(heads(role(qkv, 'k'), KV, kNorm), l); // [B, KV, S, D]
+    const v = heads(role(qkv, 'v'), KV, null);
     const keyAll = g.op('Concat', [past[l].key, k], { axis: 2 }); // [B, KV, T, D]
     const valueAll = g.op('Concat', [past[l].value, v], { axis: 2 });
     g.output(keyAll, { name: `present.${l}.key`, elemType: DT.FLOAT, shape: ['batch_size', KV, 'total_sequence_length', D] });
@@ -207,20 +345,20 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
     // Grouped-query attention without repeating k/v: q as [B, KV, G, S, D] against [B, KV, 1, T, D].
     const qg = g.op('Reshape', [q, g.constI64([0, KV, G, -1, D])]);
     const kT = g.op('Transpose', [g.op('Unsqueeze', [keyAll, g.constI64([2])])], { perm: [0, 1, 2, 4, 3] }); // [B, KV, 1, D, T]
-    const scores = g.op('Mul', [g.op('MatMul', [qg, kT]), attnScale]); // [B, KV, G, S, T]
+    const scores = softcap(g.op('Mul', [g.op('MatMul', [qg, kT]), attnScale]), spec.attnLogitSoftcapping); // [B, KV, G, S, T]
     const probs = g.op('Softmax', [g.op('Where', [maskOf(l), maskValue, scores])], { axis: -1 });
     const ctx = g.op('MatMul', [probs, g.op('Unsqueeze', [valueAll, g.constI64([2])])]); // [B, KV, G, S, D]
     const merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [ctx, g.constI64([0, H, -1, D])])], { perm: [0, 2, 1, 3] }), g.constI64([-1, H * D])]);
-    x = g.op('Add', [x, linear(merged, l, 'o_proj')]);
+    x = g.op('Add', [x, postNorm(role(project(merged, l, ['o']), 'o'), l, 'post_attention')]);
 
-    const h2 = rmsNorm(x, f32Init(requiredNormName(spec, l, 'pre_feedforward'), [C]));
-    const gate = linear(h2, l, 'gate_proj');
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(h2, l, 'up_proj')]);
-    x = g.op('Add', [x, linear(act, l, 'down_proj')]);
+    const h2 = layerNorm(x, l, 'pre_feedforward');
+    const gateUp = project(h2, l, ['gate', 'up']);
+    const act = g.op('Mul', [activation(role(gateUp, 'gate')), role(gateUp, 'up')]);
+    x = g.op('Add', [x, postNorm(role(project(act, l, ['down']), 'down'), l, 'post_feedforward')]);
   }
 
-  // ---- final norm and LM head
-  const xn = rmsNorm(x, f32Init(names.finalNorm, [C]));
+  // ---- final norm, LM head, final soft-capping
+  const xn = rmsNorm(x, normInit(names.finalNorm, C));
   const headName = names.lmHead ?? embedName;
   let logits: string;
   if (quant === 'none') {
@@ -229,6 +367,7 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
   } else {
     logits = quantized.matMul(xn, headName, V, C);
   }
+  logits = softcap(logits, spec.finalLogitSoftcapping);
   g.output(g.op('Reshape', [logits, shapeLogits]), { name: 'logits', elemType: DT.FLOAT, shape: ['batch_size', 'sequence_length', V] });
   return g;
 }

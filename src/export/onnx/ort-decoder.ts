@@ -5,9 +5,12 @@ import type * as Ort from 'onnxruntime-web';
 import type { GenerateOptions, StopReason } from '../../engine/generate/generate';
 import { sampleToken } from '../../engine/generate/sampling';
 import { rng } from '../../engine/kernels/random';
+import type { ModelFamily } from '../../engine/model/arch';
+import { positionIdBase } from './decoder';
 
-/** What the graph's shapes need: layers, kv heads, head dim, vocabulary. */
+/** What the graph's shapes need: layers, kv heads, head dim, vocabulary, and the model type (its first position id). */
 export interface DecoderDims {
+  modelType: ModelFamily;
   numLayers: number;
   numKvHeads: number;
   headDim: number;
@@ -42,13 +45,14 @@ export class OrtDecoder {
   }
 
   /**
-   * One forward: `ids` and `positions` [B, S], `mask` [B, past + S]; returns logits [B, S, V]
+   * One forward: `ids` and `positions` [B, S] (0-based, as the engine counts them; fed from
+   * positionIdBase as Transformers.js feeds them), `mask` [B, past + S]; returns logits [B, S, V]
    * and the new cache.
    */
   async forward(ids: number[][], positions: number[][], mask: number[][], past?: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
     const feeds: Record<string, Ort.Tensor> = {
       input_ids: i64(this.ort, ids),
-      position_ids: i64(this.ort, positions),
+      position_ids: i64(this.ort, positions.map((row) => row.map((p) => p + positionIdBase(this.dims.modelType)))),
       attention_mask: i64(this.ort, mask),
       ...(past ?? this.emptyCache(ids.length)),
     };

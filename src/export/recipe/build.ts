@@ -2,6 +2,7 @@
 // No Node or DOM imports: the CLI writes the files to a folder, the studio could zip them.
 import { initLoraTensors, writeAdapter } from '../../engine/lora/adapter';
 import { loraLayout, unpackLora } from '../../engine/lora/layout';
+import { familyTargets } from '../../engine/model/arch';
 import { writeSafetensors } from '../../io/safetensors';
 import type { HostTensor, ModelSpec } from '../../engine/model/spec';
 import trainPy from './train.py?raw';
@@ -54,6 +55,7 @@ export function recipeFiles(inp: RecipeInputs): RecipeFiles {
         : `the studio's fresh initialisation for seed ${s.train.seed} (A uniform in ±1/sqrt(in_features), B = 0)`,
     startStep: job.fromRun?.state.step ?? 0,
     optimizerState: job.fromRun ? OPTIMIZER_FILE : null,
+    targetModules: familyTargets(spec, s.lora.targetModules),
   };
   const files: RecipeFiles = new Map();
   files.set('data/train.jsonl', lines(trainLines(planned.plan, facts.startStep)));

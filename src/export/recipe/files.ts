@@ -20,6 +20,8 @@ export interface RecipeFacts {
   startStep: number;
   /** The AdamW state file train.py loads (a --from-run run's), else null. */
   optimizerState: string | null;
+  /** PEFT's target_modules as the model's family names them (Phi-3: qkv_proj / gate_up_proj for q/k/v and gate/up). */
+  targetModules: string[];
 }
 
 export function recipeJson(s: RecipeSettings, f: RecipeFacts): object {
@@ -31,7 +33,7 @@ export function recipeJson(s: RecipeSettings, f: RecipeFacts): object {
       r: s.lora.r,
       lora_alpha: s.lora.alpha,
       lora_dropout: s.lora.dropout,
-      target_modules: canonicalTargets(s.lora.targetModules),
+      target_modules: f.targetModules,
       use_rslora: s.lora.useRslora,
       rank_pattern: { ...s.lora.rankPattern },
       alpha_pattern: { ...s.lora.alphaPattern },
@@ -105,7 +107,7 @@ export function axolotlYaml(s: RecipeSettings, f: RecipeFacts): string {
     lora_r: s.lora.r,
     lora_alpha: s.lora.alpha,
     lora_dropout: s.lora.dropout,
-    lora_target_modules: canonicalTargets(s.lora.targetModules),
+    lora_target_modules: f.targetModules,
     peft_use_rslora: s.lora.useRslora,
     ...(s.lora.layersToTransform ? { peft_layers_to_transform: [...s.lora.layersToTransform] } : {}),
     datasets: [{ path: './data/train.jsonl', ds_type: 'json' }],

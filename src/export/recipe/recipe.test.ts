@@ -115,6 +115,25 @@ describe('export --format recipe', () => {
     });
   });
 
+  it('names the LoRA targets as the model family does: Phi-3 fuses q/k/v and gate/up (qkv_proj, gate_up_proj), Gemma 3 keeps the seven', async () => {
+    for (const [fixture, want] of [
+      ['tiny-phi3', ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj']],
+      ['tiny-gemma3', ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']],
+    ] as const) {
+      const model = `../shared/fixtures/reference/${fixture}/model`;
+      const args = ARGS.map((a, i) => (ARGS[i - 1] === '--model' ? model : a));
+      const got = await buildRecipe(parseRecipeArgs([...args, '--targets', 'all']));
+      expect(JSON.parse(text(got, 'recipe.json')).lora.target_modules, fixture).toEqual(want);
+      expect(parse(text(got, 'axolotl.yaml')).lora_target_modules, fixture).toEqual(want);
+      const adapter = JSON.parse(text(got, 'adapter_init/adapter_config.json'));
+      expect([...adapter.target_modules].sort(), fixture).toEqual([...want].sort());
+      // adapter_init's tensors are PEFT's for those modules (one pair over a fused module's output).
+      const tensors = parseAdapterWeights(got.get('adapter_init/adapter_model.safetensors') as Uint8Array);
+      const modules = new Set([...tensors.keys()].map((k) => /\.(\w+_proj)\.lora_[AB]\.weight$/.exec(k)![1]));
+      expect([...modules].sort(), fixture).toEqual([...want].sort());
+    }
+  });
+
   it("adapter_init holds the trainer's initial adapter for the seed, or the --init-adapter one", async () => {
     const spec = await loadModelSpec(nodeFolder(MODEL));
     const fresh = parseAdapterWeights(files.get('adapter_init/adapter_model.safetensors') as Uint8Array);

@@ -1,6 +1,6 @@
 // llama.cpp's (GGUF) names of the checkpoint's tensors, from the architecture table: each
 // Hugging Face tensor's GGUF name and value transform, the LoRA tensors of the adapter GGUF, and
-// llama3's rope_freqs tensor.
+// llama3's rope_freqs tensor and Phi-3's LongRoPE factors.
 import type { ModelSpec } from '../spec';
 import { LAYER_PREFIX, MODEL_TENSORS } from './families';
 import { archOf, expectedWeightShapes, layerNorms, projectionWeightName, projectionsOf, linearOf } from './tensors';
@@ -21,6 +21,9 @@ export interface GgufTensorName {
 
 /** llama3's per-frequency RoPE factors tensor. */
 export const GGUF_ROPE_FREQS = 'rope_freqs.weight';
+
+/** Phi-3's LongRoPE per-frequency divisors (llama.cpp's phi3: picked by the context length). */
+export const GGUF_ROPE_FACTORS = { short: 'rope_factors_short.weight', long: 'rope_factors_long.weight' } as const;
 
 /** Every tensor of expectedWeightShapes(spec) → its GGUF name, value transform and projection. */
 export function ggufTensorNames(spec: ModelSpec): Map<string, GgufTensorName> {
