@@ -93,28 +93,6 @@ export function ropePositions(spec: ModelSpec): number {
 }
 
 /**
- * cos / sin tables [P, R/2] of one RoPE over the rotated dims R. LongRoPE (transformers'
- * _compute_longrope_parameters): inv_freq_i = 1 / (factor_i · theta^(2i/R)) with the short or
- * long factors, cos and sin × attention_factor; the engine's ropeTables has no LongRoPE yet.
- */
-function tablesOf(rope: RopeConfig, P: number, R: number, longrope: 'short' | 'long' | null): { cos: Float32Array; sin: Float32Array } {
-  if (longrope === null) return ropeTables(rope, P, R);
-  const factors = longrope === 'long' ? rope.longrope!.longFactor : rope.longrope!.shortFactor;
-  const half = R / 2;
-  const scale = rope.attentionFactor ?? 1;
-  const cos = new Float32Array(P * half);
-  const sin = new Float32Array(P * half);
-  for (let i = 0; i < half; i++) {
-    const inv = 1 / (factors[i] * Math.pow(rope.theta, (2 * i) / R));
-    for (let t = 0; t < P; t++) {
-      cos[t * half + i] = Math.cos(t * inv) * scale;
-      sin[t * half + i] = Math.sin(t * inv) * scale;
-    }
-  }
-  return { cos, sin };
-}
-
-/**
  * Builds the graph. Initializers read the source lazily, one tensor at a time, when written.
  */
 export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBuilder {
@@ -176,10 +154,11 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
   // ---- RoPE tables (the engine's): [positions, R/2] per RoPE the layers use, gathered by position_ids
   const P = ropePositions(spec);
   const ropeInputs = new Map<RopeConfig, { cos: string; sin: string }>();
-  const tableInit = (rope: RopeConfig, name: string, longrope: 'short' | 'long' | null): { cos: string; sin: string } => {
+  /** seqLen: the sequence length LongRoPE picks its factors by (ropeTables; no effect on other types). */
+  const tableInit = (rope: RopeConfig, name: string, seqLen = P): { cos: string; sin: string } => {
     let tables: { cos: Float32Array; sin: Float32Array } | null = null;
     const table = (which: 'cos' | 'sin'): Uint8Array => {
-      tables ??= tablesOf(rope, P, R, longrope);
+      tables ??= ropeTables(rope, P, R, seqLen);
       const t = tables[which];
       if (which === 'sin') tables = null; // written cos then sin: drop them after
       return bytesOf(t);
@@ -197,12 +176,13 @@ export function buildDecoderGraph(src: ExportSource, quant: OnnxQuant): GraphBui
     const name = rope === spec.rope ? 'rope' : `rope_${ropeInputs.size}`;
     if (rope.type === 'longrope') {
       // transformers picks the long factors when the sequence (max position + 1) passes original_max_position_embeddings.
-      const short = tableInit(rope, `${name}.short`, 'short');
-      const long = tableInit(rope, `${name}.long`, 'long');
+      // Both sets from the engine's tables: those of the longest sequence within it and of one token past it.
+      const short = tableInit(rope, `${name}.short`, rope.originalMaxPositionEmbeddings);
+      const long = tableInit(rope, `${name}.long`, rope.originalMaxPositionEmbeddings + 1);
       const useLong = g.op('Greater', [g.op('ReduceMax', [positionIds], { keepdims: 0 }), g.constI64([rope.originalMaxPositionEmbeddings - 1], [])]);
       r = { cos: g.op('Where', [useLong, long.cos, short.cos]), sin: g.op('Where', [useLong, long.sin, short.sin]) };
     } else {
-      r = tableInit(rope, name, null);
+      r = tableInit(rope, name);
     }
     ropeInputs.set(rope, r);
     return r;
