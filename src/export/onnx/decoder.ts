@@ -25,6 +25,7 @@ import {
   archOf,
   attentionScale,
   embedScale,
+  EVERY_FEATURE,
   hiddenAct,
   layerAttention,
   layerNormName,
@@ -56,26 +57,12 @@ export class OnnxExportError extends Error {
 const bytesOf = (a: Float32Array | Uint32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /**
- * The features of the architecture table (arch/features.ts) this graph computes; a model with
+ * The features of the architecture table (arch/features.ts) this graph computes (all of them:
+ * EVERY_FEATURE, as the engine); a model with
  * any other is refused naming it. The sliding window is computed exactly (each sliding layer's
  * mask hides keys more than window - 1 positions back).
  */
-export const ONNX_FEATURES: readonly ArchFeature[] = [
-  'qk_norm',
-  'sliding_window',
-  'norm_one_plus_w',
-  'sandwich_norms',
-  'gelu_tanh',
-  'embed_scale',
-  'query_pre_attn_scalar',
-  'attn_logit_softcapping',
-  'final_logit_softcapping',
-  'local_rope',
-  'fused_qkv',
-  'fused_gate_up',
-  'partial_rotary',
-  'longrope',
-];
+export const ONNX_FEATURES: readonly ArchFeature[] = EVERY_FEATURE;
 
 /**
  * The first position id Transformers.js feeds a model type: 1 for gemma3_text (its

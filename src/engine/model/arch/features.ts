@@ -127,11 +127,11 @@ export function rotaryDim(spec: ModelSpec): number {
 }
 
 /**
- * Features the engine's training and decoding compute (the others are refused by name:
- * checkEngineSupports). The sliding window is computed exactly in the attention kernels
- * (training and decoding), so no context limit beyond max_position_embeddings applies.
+ * Every feature the table has today. The engine and the ONNX graph (export/onnx/decoder.ts) each
+ * compute all of them and name this one list; a feature added to ArchFeature joins it only once
+ * both compute it (until then, give them their own lists again): whoever does not is refused by name.
  */
-export const ENGINE_FEATURES: readonly ArchFeature[] = [
+export const EVERY_FEATURE: readonly ArchFeature[] = [
   'qk_norm',
   'sliding_window',
   'norm_one_plus_w',
@@ -147,6 +147,13 @@ export const ENGINE_FEATURES: readonly ArchFeature[] = [
   'partial_rotary',
   'longrope',
 ];
+
+/**
+ * Features the engine's training and decoding compute (the others are refused by name:
+ * checkEngineSupports). The sliding window is computed exactly in the attention kernels
+ * (training and decoding), so no context limit beyond max_position_embeddings applies.
+ */
+export const ENGINE_FEATURES: readonly ArchFeature[] = EVERY_FEATURE;
 export const ENGINE_COMPUTES_WINDOW = true;
 
 /** Refuses (makeError) a spec with a feature the engine does not compute, naming it; `use` says what for. */
