@@ -58,9 +58,8 @@ const bytesOf = (a: Float32Array | Uint32Array): Uint8Array => new Uint8Array(a.
 
 /**
  * The features of the architecture table (arch/features.ts) this graph computes (all of them:
- * EVERY_FEATURE, as the engine); a model with
- * any other is refused naming it. The sliding window is computed exactly (each sliding layer's
- * mask hides keys more than window - 1 positions back).
+ * EVERY_FEATURE, as the engine); a model with any other is refused naming it. The sliding window
+ * is computed exactly (each sliding layer's mask hides keys more than window - 1 positions back).
  */
 export const ONNX_FEATURES: readonly ArchFeature[] = EVERY_FEATURE;
 
