@@ -36,6 +36,7 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
     tokenizerJson: read('tokenizer.json', TOKENIZER_FILE_LIMITS.tokenizerJson)!,
     tokenizerConfig: read('tokenizer_config.json', TOKENIZER_FILE_LIMITS.tokenizerConfig),
     chatTemplate: read('chat_template.jinja', TOKENIZER_FILE_LIMITS.chatTemplate),
+    modelConfig: read('config.json', TOKENIZER_FILE_LIMITS.modelConfig),
   };
   return ModelTokenizer.load(parseTokenizerTexts(texts, dir));
 }

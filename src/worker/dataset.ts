@@ -77,6 +77,7 @@ export async function loadTokenizer(folder: ModelFolder): Promise<ModelTokenizer
     tokenizerJson: (await read('tokenizer.json', TOKENIZER_FILE_LIMITS.tokenizerJson))!,
     tokenizerConfig: await read('tokenizer_config.json', TOKENIZER_FILE_LIMITS.tokenizerConfig),
     chatTemplate: await read('chat_template.jinja', TOKENIZER_FILE_LIMITS.chatTemplate),
+    modelConfig: await read('config.json', TOKENIZER_FILE_LIMITS.modelConfig),
   };
   return ModelTokenizer.load(parseTokenizerTexts(texts, folder.name));
 }
