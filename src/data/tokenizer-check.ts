@@ -14,11 +14,13 @@ import { preview } from '../io/untrusted/limits';
  * above the largest real ones (Gemma 3: 262,144 tokens, 514,906 merges, 6,415 added tokens).
  */
 export const TOKENIZER_CAPS = {
-  vocab: 1 << 20,
-  merges: 1 << 21,
-  addedTokens: 1 << 18,
-  /** Characters of one vocabulary or added token (real ones are under 100; Gemma's longest run of spaces is 31). */
-  tokenChars: 1 << 12,
+  vocab: 1 << 19,
+  merges: 1 << 20,
+  addedTokens: 1 << 17,
+  /** Characters of all added tokens together: the library builds a trie node per character (Gemma 3: 75,802). */
+  addedChars: 1 << 19,
+  /** Characters of one vocabulary or added token (Qwen3's longest is 128, Gemma 3's 31). */
+  tokenChars: 1 << 10,
 } as const;
 
 type Obj = Record<string, unknown>;
@@ -86,12 +88,15 @@ function checkAddedTokens(tj: Obj, bound: number, boundName: string, fail: Retur
   if (!Array.isArray(added)) return fail('added_tokens', `must be a list, not ${preview(added)}`);
   if (added.length > TOKENIZER_CAPS.addedTokens) fail('added_tokens', `has ${added.length} entries, more than the ${TOKENIZER_CAPS.addedTokens} allowed`);
   const seen = new Map<number, number>();
+  let chars = 0;
   added.forEach((t, i) => {
     const at = `added_tokens[${i}]`;
     if (!isObj(t)) return fail(at, `must be an object with "id" and "content", not ${preview(t)}`);
     if (typeof t.content !== 'string' || t.content === '') fail(`${at}.content`, `must be a non-empty string, not ${preview(t.content)}`);
     const content = t.content as string;
     if (content.length > TOKENIZER_CAPS.tokenChars) fail(`${at}.content`, `has ${content.length} characters, more than the ${TOKENIZER_CAPS.tokenChars} allowed`);
+    chars += content.length;
+    if (chars > TOKENIZER_CAPS.addedChars) fail(`${at}.content`, `brings the added tokens to more than the ${TOKENIZER_CAPS.addedChars} characters allowed`);
     const id = t.id;
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fail(`${at}.id`, `must be a non-negative integer token id, not ${preview(id)} (${JSON.stringify(content.slice(0, 40))})`);
     if ((id as number) >= bound) fail(`${at}.id`, `${id as number} (${JSON.stringify(content.slice(0, 40))}) is outside the ${boundName} of ${bound} tokens`);
