@@ -26,7 +26,7 @@ import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
 import { TrainingPlan } from '../engine/train/plan';
 import { DEFAULT_TRAIN, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
-import { DatasetError, formatIssue } from '../data/errors';
+import { DatasetError, formatIssues } from '../data/errors';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
 import { prepareDataset } from '../data/pipeline';
@@ -161,7 +161,7 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (e) {
     if (e instanceof DatasetError) {
-      process.stderr.write(`train: ${e.message}\n${e.issues.map((i) => `${formatIssue(i)}\n`).join('')}`);
+      process.stderr.write(`train: ${e.message}\n${formatIssues(e.issues, e.issueCount).map((l) => `${l}\n`).join('')}`);
       return 1;
     }
     throw e;

@@ -11,6 +11,38 @@ export interface EncodeOptions {
   trainOn?: TrainOn;
   /** Prepend BOS to text and completion examples (chat templates write their own). Default false. */
   addBos?: boolean;
+  /** The example will be cut to this many tokens: a longer text is cut before it is tokenized (cutForTokens). */
+  maxTokens?: number;
+}
+
+/**
+ * Tokens past maxTokens a cut text must still give. Only the end of a cut text tokenizes
+ * differently (its last pre-tokenized piece); with this margin that end lies past the cut.
+ */
+const CUT_MARGIN_TOKENS = 16;
+
+/**
+ * `text` cut to the characters `maxTokens` (+ margin) tokens can cover, or `text` itself when it is
+ * shorter. No token covers more than tok.longestToken characters, so what is cut off lies past
+ * the example's cut; a normalizer that deletes text could break that, hence the check in encodeCut.
+ */
+export function cutForTokens(text: string, tok: ModelTokenizer, maxTokens: number | undefined): string {
+  if (maxTokens === undefined) return text;
+  let end = (maxTokens + CUT_MARGIN_TOKENS + 1) * tok.longestToken;
+  if (text.length <= end) return text;
+  if ((text.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--; // never split a surrogate pair
+  return text.slice(0, end);
+}
+
+/**
+ * `encode(text)` of a text that may be cut first: the cut text's ids when they reach past maxTokens +
+ * margin (so its cut end lies beyond what is kept), else the whole text's (a normalizer shrank it).
+ */
+function encodeCut<T extends { ids: number[] }>(text: string, tok: ModelTokenizer, maxTokens: number | undefined, encode: (s: string) => T): T {
+  const cut = cutForTokens(text, tok, maxTokens);
+  if (cut === text) return encode(text);
+  const r = encode(cut);
+  return r.ids.length > maxTokens! + CUT_MARGIN_TOKENS ? r : encode(text);
 }
 
 export interface EncodedExample {
@@ -38,14 +70,15 @@ export function encodeExample(
   const all = opts.trainOn === 'all';
   const bos = opts.addBos && tok.bosId !== null ? [tok.bosId] : [];
   const eos = tok.eosId !== null ? [tok.eosId] : [];
+  const encode = (s: string): number[] => encodeCut(s, tok, opts.maxTokens, (t) => ({ ids: tok.encode(t) })).ids;
   switch (ex.kind) {
     case 'text': {
-      const ids = [...bos, ...tok.encode(ex.text), ...eos];
+      const ids = [...bos, ...encode(ex.text), ...eos];
       return { inputIds: Int32Array.from(ids), trainMask: new Uint8Array(ids.length).fill(1) };
     }
     case 'completion': {
-      const p = tok.encode(ex.prompt);
-      const c = tok.encode(ex.completion);
+      const p = encode(ex.prompt);
+      const c = encode(ex.completion);
       const ids = [...bos, ...p, ...c, ...eos];
       const mask = new Uint8Array(ids.length).fill(1);
       if (!all) mask.fill(0, 0, bos.length + p.length);
@@ -54,7 +87,7 @@ export function encodeExample(
     case 'chat': {
       const t = tok.template;
       if (all) {
-        const ids = tok.encode(t.render(ex.messages));
+        const ids = encode(t.render(ex.messages));
         return { inputIds: Int32Array.from(ids), trainMask: new Uint8Array(ids.length).fill(1) };
       }
       let rendered = t.renderWithGenerationSpans(ex.messages);
@@ -68,7 +101,9 @@ export function encodeExample(
         text = t.render(ex.messages);
         spans = assistantSpansByPrefix(t, ex.messages, text, tok.endOfTurn, warn);
       }
-      const { ids, mask } = tok.encodeWithSpanMask(text, spans);
+      const { ids, mask } = encodeCut(text, tok, opts.maxTokens, (s) =>
+        tok.encodeWithSpanMask(s, s === text ? spans : spans.map(([a, b]) => [Math.min(a, s.length), Math.min(b, s.length)] as const)),
+      );
       return { inputIds: Int32Array.from(ids), trainMask: mask };
     }
   }

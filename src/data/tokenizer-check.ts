@@ -128,6 +128,8 @@ export interface CheckedTokenizer {
   json: Obj;
   /** Puts the linear-time patterns into the library's built normalizer, pre-tokenizer and decoder. */
   install(tokenizer: object): void;
+  /** Characters of the longest vocabulary or added token: no token covers more of a text. */
+  longestToken: number;
 }
 
 /** A placeholder String pattern: never found in text, so it changes nothing until it is replaced. */
@@ -145,6 +147,9 @@ export function checkTokenizerJson(tj: Obj, file: string, vocabSize: number | nu
   checkMerges(model, vocab, fail);
   let maxId = -1;
   for (const id of vocab.values()) if (id > maxId) maxId = id;
+  let longestToken = 1;
+  for (const t of vocab.keys()) if (t.length > longestToken) longestToken = t.length;
+  if (Array.isArray(tj.added_tokens)) for (const t of tj.added_tokens as { content: string }[]) if (t.content.length > longestToken) longestToken = t.content.length;
   const addedCount = Array.isArray(tj.added_tokens) ? tj.added_tokens.length : 0;
   // Without config.json, added tokens may follow the vocabulary (Qwen's do): up to one id each.
   const bound = vocabSize ?? Math.max(vocab.size, maxId + 1) + addedCount;
@@ -176,6 +181,7 @@ export function checkTokenizerJson(tj: Obj, file: string, vocabSize: number | nu
   };
   for (const root of ['normalizer', 'pre_tokenizer', 'decoder'] as const) roots[root] = copy(tj[root]);
   return {
+    longestToken,
     json: { ...tj, ...roots },
     install(tokenizer) {
       const t = tokenizer as Obj;

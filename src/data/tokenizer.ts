@@ -154,6 +154,8 @@ export class ModelTokenizer {
   readonly padId: number;
   /** Strings that close an assistant turn, for templates without generation tags. */
   readonly endOfTurn: string[];
+  /** Characters of the longest token (vocabulary or added): n tokens never cover more than n × this of a text. */
+  readonly longestToken: number;
   private readonly byteMode: ByteMode;
   private readonly added: Map<number, { content: string; lstrip: boolean; rstrip: boolean }>;
 
@@ -170,6 +172,7 @@ export class ModelTokenizer {
       throw new DatasetError(`${file} cannot be loaded (${e instanceof Error ? e.message : String(e)})`);
     }
     checked.install(this.tokenizer);
+    this.longestToken = checked.longestToken;
     this.byteMode =
       containsType(tj.pre_tokenizer, 'ByteLevel') || containsType(tj.decoder, 'ByteLevel')
         ? 'bytelevel'

@@ -11,7 +11,7 @@ import { TrainStateError } from '../../cli/train-state';
 import { SafetensorsError } from '../../io/safetensors';
 import { loadModelTokenizer, openDataFile } from '../../cli/prepare';
 import { adapterFolder } from '../../cli/train';
-import { DatasetError, formatIssue } from '../../data/errors';
+import { DatasetError, formatIssues } from '../../data/errors';
 import { AdapterError, readAdapter } from '../../engine/lora/adapter';
 import { loadModelSpec } from '../../engine/model/weights';
 import { nodeFolder } from '../../io/node-files';
@@ -78,7 +78,7 @@ export async function run(_format: string, args: string[]): Promise<number> {
     await writeRecipeFolder(job.out, await buildRecipe(job));
   } catch (e) {
     if (e instanceof DatasetError) {
-      process.stderr.write(`export --format recipe: ${e.message}\n${e.issues.map((i) => `${formatIssue(i)}\n`).join('')}`);
+      process.stderr.write(`export --format recipe: ${e.message}\n${formatIssues(e.issues, e.issueCount).map((l) => `${l}\n`).join('')}`);
       return 1;
     }
     if (e instanceof RecipeError || e instanceof AdapterError) {
