@@ -49,6 +49,8 @@ export interface EncodedExample {
   inputIds: Int32Array;
   /** 1 = the token is trained (its label is itself), 0 = masked (label -100). */
   trainMask: Uint8Array;
+  /** Cut before tokenizing (EncodeOptions.maxTokens) with a trained turn past the cut. */
+  trainedPastCut?: true;
 }
 
 /**
@@ -101,10 +103,14 @@ export function encodeExample(
         text = t.render(ex.messages);
         spans = assistantSpansByPrefix(t, ex.messages, text, tok.endOfTurn, warn);
       }
-      const { ids, mask } = encodeCut(text, tok, opts.maxTokens, (s) =>
-        tok.encodeWithSpanMask(s, s === text ? spans : spans.map(([a, b]) => [Math.min(a, s.length), Math.min(b, s.length)] as const)),
-      );
-      return { inputIds: Int32Array.from(ids), trainMask: mask };
+      let cutAt = text.length;
+      const { ids, mask } = encodeCut(text, tok, opts.maxTokens, (s) => {
+        cutAt = s.length;
+        return tok.encodeWithSpanMask(s, s === text ? spans : spans.map(([a, b]) => [Math.min(a, s.length), Math.min(b, s.length)] as const));
+      });
+      // An assistant turn wholly past the cut is still there, only past maxTokens (dropped there, not invalid).
+      const trainedPastCut = spans.some(([a, b]) => b > a && a >= cutAt);
+      return { inputIds: Int32Array.from(ids), trainMask: mask, ...(trainedPastCut ? { trainedPastCut } : {}) };
     }
   }
 }

@@ -115,12 +115,12 @@ describe('JSON array', () => {
     for (const size of [1, 4, 1000]) {
       const recs = await collect(chunked(text, size), 'json');
       expect(recs.length).toBe(6);
-      expect(recs[0]).toEqual({ line: 2, value: { text: 'a ] } [ { " tricky' } });
-      expect(recs[1]).toEqual({ line: 3, value: { text: 'multi-line' } });
-      expect(recs[2]).toMatchObject({ line: 6, error: expect.stringMatching(/^invalid JSON/) });
-      expect(recs[3]).toEqual({ line: 7, value: { nested: { x: [1, 2, { y: ']' }] } } });
-      expect(recs[4]).toEqual({ line: 8, value: 'bare string' });
-      expect(recs[5]).toEqual({ line: 8, value: 42 });
+      expect(recs[0]).toEqual({ line: 2, index: 0, value: { text: 'a ] } [ { " tricky' } });
+      expect(recs[1]).toEqual({ line: 3, index: 1, value: { text: 'multi-line' } });
+      expect(recs[2]).toMatchObject({ line: 6, index: 2, error: expect.stringMatching(/^invalid JSON/) });
+      expect(recs[3]).toEqual({ line: 7, index: 3, value: { nested: { x: [1, 2, { y: ']' }] } } });
+      expect(recs[4]).toEqual({ line: 8, index: 4, value: 'bare string' });
+      expect(recs[5]).toEqual({ line: 8, index: 5, value: 42 });
     }
   });
 

@@ -178,7 +178,7 @@ export async function prepareDataset(
       const ex = toExample(rec.value, format, mapping);
       if (ex.kind === 'chat') usedChat = true;
       let enc = encodeExample(ex, tok, { trainOn, addBos: opts.addBos, maxTokens: opts.cutBeforeTokenizing === false ? undefined : maxLength ?? undefined }, warn);
-      if (countTrained(enc.trainMask) === 0) {
+      if (countTrained(enc.trainMask) === 0 && !enc.trainedPastCut) {
         throw new RecordError('0 trainable tokens (nothing in this example is trained)');
       }
       let wasTruncated = false;
