@@ -18,6 +18,7 @@ import { nodeFolder } from '../../io/node-files';
 import { recipeFiles, type RecipeFiles } from './build';
 import { planRecipeData } from './data';
 import { writeRecipeFolder } from './folder';
+import { OutDirError } from '../../cli/out-dir';
 import { continuedRunArgs } from './from-run';
 import { parseRecipeArgs, RECIPE_VALUE_FLAGS, RecipeError, type RecipeJob } from './settings';
 
@@ -81,7 +82,7 @@ export async function run(_format: string, args: string[]): Promise<number> {
       process.stderr.write(`export --format recipe: ${e.message}\n${formatIssues(e.issues, e.issueCount).map((l) => `${l}\n`).join('')}`);
       return 1;
     }
-    if (e instanceof RecipeError || e instanceof AdapterError) {
+    if (e instanceof RecipeError || e instanceof AdapterError || e instanceof OutDirError) {
       process.stderr.write(`export --format recipe: ${e.message}\n`);
       return 1;
     }
