@@ -37,7 +37,7 @@ import type { BaseQuant } from '../engine/model/gpu-weights';
 import { RunControl, heldOutCount, holdOut, runLoop } from '../engine/train/loop';
 import { DivergenceError } from '../engine/train/divergence';
 import { checkOutDir, OutDirError, writeAdapterPair } from './out-dir';
-import { TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type SavedRun } from './train-state';
+import { fingerprintDifference, fixedSettingChanges, modelFingerprint, TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type ModelFingerprint, type SavedRun } from './train-state';
 import { SafetensorsError } from '../io/safetensors';
 
 export const TRAIN_VALUE_FLAGS = ['model', 'data', 'out', ...RUN_VALUE_FLAGS, 'format', 'eval-every', 'quant', 'checkpoint-every', 'stop-after', 'resume'];
@@ -99,7 +99,8 @@ export async function run(argv: string[]): Promise<number> {
   for (const req of ['model', 'data', 'out']) if (!flags[req]) errors.push(`--${req} is required`);
   const quant = flags['quant'] ?? 'none';
   if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') errors.push(`--quant ${quant}: must be none, int8 or int4`);
-  const { lora, hyper, batchSize, maxLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, packing, initAdapter } = parseRunFlags(flags, bools, errors, 'format');
+  const runFlags = parseRunFlags(flags, bools, errors, 'format');
+  const { lora, hyper, batchSize, maxLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, packing, initAdapter } = runFlags;
   const count = (name: string, dflt: number, positive: boolean): number => {
     const raw = flags[name];
     if (raw === undefined) return dflt;
@@ -133,6 +134,34 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (saved && saved.dataSha256 !== dataSha256) {
     process.stderr.write(`train: --resume ${resumeDir}: ${flags['data']} changed since the checkpoint was written (sha256 ${dataSha256}, was ${saved.dataSha256}); the run cannot continue with the same batches\n`);
+    return 1;
+  }
+  // Before the GPU: the settings the checkpoint fixes and the model it trained.
+  const given = parseArgs(argv, VALUE_FLAGS);
+  if (saved) {
+    const savedFlags = parseArgs(saved.args, VALUE_FLAGS);
+    // Only the flags given now are named (--rank 8 alone also changes the default alpha).
+    const conflicts = fixedSettingChanges(parseRunFlags(savedFlags.flags, savedFlags.bools, [], 'format'), runFlags).flatMap(({ flag, was }) => {
+      const name = flag === 'data-format' ? 'format' : flag;
+      const asGiven = given.flags[name] !== undefined ? `--${name} ${given.flags[name]}` : given.bools.has(name) ? `--${name}` : null;
+      return asGiven ? [`train: ${asGiven} differs from --resume ${resumeDir}: the checkpoint was trained with ${was}, which its adapter, AdamW moments and the order of the steps done hold to; leave --${name} out\n`] : [];
+    });
+    if (conflicts.length) {
+      process.stderr.write(conflicts.join(''));
+      return 1;
+    }
+  }
+  let model: ModelFingerprint;
+  try {
+    model = await modelFingerprint(flags['model']!);
+  } catch (e) {
+    process.stderr.write(`train: --model ${flags['model']}: cannot read the model (${(e as Error).message})\n`);
+    return 1;
+  }
+  const changed = saved?.model ? fingerprintDifference(saved.model, model) : null;
+  if (changed) {
+    const which = given.flags['model'] !== undefined ? `--model ${given.flags['model']}` : `the model folder ${flags['model']}`;
+    process.stderr.write(`train: ${which} is not the model --resume ${resumeDir} was trained on: ${changed}\n`);
     return 1;
   }
   const savedArgs = runArgs(args, flags);
@@ -213,7 +242,7 @@ export async function run(argv: string[]): Promise<number> {
           process.stderr.write(`step ${step} val_loss ${loss.toFixed(4)}\n`);
         },
         checkpoint: async (step) => {
-          await saveTrainState(out, { state: await t.saveState(), args: savedArgs, dataSha256 });
+          await saveTrainState(out, { state: await t.saveState(), args: savedArgs, dataSha256, model });
           checkpointStep = step;
         },
       },
