@@ -211,6 +211,7 @@ export async function run(argv: string[]): Promise<number> {
     control.stop();
   };
   process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   let trainer: Trainer | null = null;
   try {
     trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, { maxBatch: batchSize, maxSeq, quant: quant as BaseQuant, initAdapter: start?.tensors });
@@ -281,6 +282,7 @@ export async function run(argv: string[]): Promise<number> {
     return interrupted ? 130 : 0;
   } finally {
     process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
     trainer?.destroy();
     gpu.destroy();
   }
