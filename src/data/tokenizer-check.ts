@@ -147,13 +147,14 @@ export function checkTokenizerJson(tj: Obj, file: string, vocabSize: number | nu
   checkMerges(model, vocab, fail);
   let maxId = -1;
   for (const id of vocab.values()) if (id > maxId) maxId = id;
-  let longestToken = 1;
-  for (const t of vocab.keys()) if (t.length > longestToken) longestToken = t.length;
-  if (Array.isArray(tj.added_tokens)) for (const t of tj.added_tokens as { content: string }[]) if (t.content.length > longestToken) longestToken = t.content.length;
   const addedCount = Array.isArray(tj.added_tokens) ? tj.added_tokens.length : 0;
   // Without config.json, added tokens may follow the vocabulary (Qwen's do): up to one id each.
   const bound = vocabSize ?? Math.max(vocab.size, maxId + 1) + addedCount;
   checkAddedTokens(tj, bound, vocabSize !== null ? 'model (config.json vocab_size)' : 'vocabulary (model.vocab and added_tokens)', fail);
+  let longestToken = 1;
+  for (const t of vocab.keys()) if (t.length > longestToken) longestToken = t.length;
+  // Checked above: a list of objects with string contents.
+  if (Array.isArray(tj.added_tokens)) for (const t of tj.added_tokens as { content: string }[]) if (t.content.length > longestToken) longestToken = t.content.length;
 
   const replaced = new Map<Obj, LinearPattern>();
   const roots: Obj = {};
