@@ -1,23 +1,13 @@
 // Hostile datasets: records over the size cap, floods of bad records, other encodings, and the
 // cut before tokenization, which must not change what a run trains on.
 import { describe, expect, it } from 'vitest';
-import { DatasetError, formatIssue, formatIssues, MAX_LISTED_ISSUES } from './errors';
+import { formatIssue, formatIssues, MAX_LISTED_ISSUES } from './errors';
 import { prepareDataset, type PreparedDataset, type PrepareOptions } from './pipeline';
 import { MAX_RECORD_CHARS } from './source';
-import { loadReference, loadTokenizerDir, referenceNames, tokenizerDirFor } from './testdata/fixtures';
+import { loadReference, loadTokenizerDir, referenceNames, refused, tokenizerDirFor } from './testdata/fixtures';
 import { mulberry32 } from '../util/prng';
 
 const tiny = loadTokenizerDir(tokenizerDirFor('tiny-qwen3'));
-
-async function refused(p: Promise<unknown>): Promise<DatasetError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasetError);
-    return e as DatasetError;
-  }
-  throw new Error('expected the dataset to be refused');
-}
 
 describe('records over the size cap', () => {
   const long = JSON.stringify({ text: 'x'.repeat(MAX_RECORD_CHARS) });
