@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
 import { memoryFolder, openModelFolder, type ModelFolder } from '../engine/model/weights';
+import { ModelWeightsError } from '../engine/model/weight-source';
 import { nodeFolder } from '../io/node-files';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, AdapterError, readAdapter, writeAdapter } from '../engine/lora/adapter';
 import { readAdapterZip } from '../engine/lora/adapter-zip';
@@ -203,6 +204,16 @@ export async function run(argv: string[]): Promise<number> {
   const valBatches = plan.batchesOf(validation);
   const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), plan.maxSeq);
 
+  // Damaged (NaN, Inf) base weights are refused before the GPU: the weight source checks every part
+  // it decodes, so one read-through names the tensor and file. (Refused midway through the GPU
+  // upload instead, Dawn kept the process from exiting.)
+  try {
+    for (const name of weights.tensors.keys()) await weights.forEachPart(name, () => {});
+  } catch (e) {
+    if (!(e instanceof ModelWeightsError)) throw e;
+    process.stderr.write(`train: --model ${e.message}\n`);
+    return 1;
+  }
   const gpu = await createNodeGpu();
   const control = new RunControl();
   let interrupted = false;

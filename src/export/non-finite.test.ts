@@ -1,6 +1,7 @@
 // A base model whose weights hold NaN or Inf is refused as it loads, by the weight source, naming
 // the tensor and the file: for training (any quantization reads the same parts), the GGUF export
 // (f16, q8_0) and the ONNX export (fp32, int8).
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,4 +59,15 @@ describe('non-finite base weights', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'nonfinite-out-')), 'o');
     await expect(runOnnx('onnx', ['--model', dir, '--quant', quant, '--out', out])).rejects.toThrow(`tensor "${TENSOR}" holds NaN`);
   });
+
+  it.each(['none', 'int8', 'int4'])('train --quant %s refuses it before the GPU, exit 1', (quant) => {
+    const dir = damagedModel(Infinity, 7);
+    const data = join(mkdtempSync(join(tmpdir(), 'nonfinite-data-')), 't.jsonl');
+    writeFileSync(data, '{"text": "hello world"}\n{"text": "another line"}\n');
+    const out = join(mkdtempSync(join(tmpdir(), 'nonfinite-out-')), 'o');
+    const r = spawnSync('npm', ['run', '--silent', 'cli', '--', 'train', '--model', dir, '--data', data, '--out', out, '--quant', quant, '--max-steps', '1'], { cwd: process.cwd(), encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`train: --model ${dir}/model.safetensors: tensor "${TENSOR}" holds Infinity at row 0, column 7`);
+    expect(r.stderr).not.toMatch(/diverged|RangeError|GpuError/);
+  }, 150_000);
 });
