@@ -3,7 +3,7 @@
 // tokenizer and chat template, truncation at T; src/data/pipeline.ts) and batched by the run's own
 // batcher (TrainingPlan: batch B, max length T, the default seed, packed or padded), so the steps
 // time the batches a `train --batch-size B --max-length T [--packing]` run would see.
-import { DatasetError, formatIssue } from '../data/errors';
+import { DatasetError, formatIssues } from '../data/errors';
 import { prepareDataset } from '../data/pipeline';
 import type { BenchData } from '../engine/bench/train-bench';
 import { openModelFolder } from '../engine/model/weights';
@@ -20,7 +20,7 @@ export async function loadBenchData(modelDir: string, dataFile: string, batch: n
   try {
     prepared = await prepareDataset(openDataFile(dataFile), tok, { fileName: dataFile, maxLength: seq });
   } catch (e) {
-    if (e instanceof DatasetError) throw new DatasetError(`--data ${dataFile}: ${e.message}${e.issues.slice(0, 5).map((i) => `\n${formatIssue(i)}`).join('')}`, e.issues);
+    if (e instanceof DatasetError) throw new DatasetError(`--data ${dataFile}: ${e.message}${formatIssues(e.issues, e.issueCount, 5).map((l) => `\n${l}`).join('')}`, e.issues, e.issueCount);
     throw e;
   }
   const planOf = (packed: boolean) => new TrainingPlan(prepared.examples, { batchSize: batch, gradAccum: 1, padId: tok.padId, seed: DEFAULT_TRAIN.seed, maxLength: seq, packing: packed });

@@ -203,7 +203,7 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
     const outDir = opts.outAdapter;
     if (outDir) {
       const { config, safetensors } = writeAdapter(spec, lora, finalTensors as Map<string, HostTensor>, init.baseModel);
-      await writeAdapterPair(await checkOutDir('--out-adapter', outDir), config, safetensors);
+      await writeAdapterPair(await checkOutDir('--out-adapter', outDir), config, safetensors, '--out-adapter');
     }
     trainer.destroy();
     return {

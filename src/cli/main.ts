@@ -24,6 +24,12 @@ async function main(argv: string[]): Promise<number> {
   return (await load()).run(rest);
 }
 
+// SIGTERM ends a command at once, even inside a long synchronous step (tokenizing a huge record):
+// vite's dev server, which vite-node runs, listens for SIGTERM to close itself first, and a listener
+// only runs when the event loop turns. Without one the signal's default action ends the process.
+// train listens for it only around its steps (it then checkpoints, as on Ctrl-C).
+for (const listener of process.listeners('SIGTERM')) process.removeListener('SIGTERM', listener);
+
 // Top-level await: vite-node closes its module server once this module finishes evaluating, so the
 // commands (imported lazily) must load before that.
 try {

@@ -10,7 +10,7 @@
 // prepareDataFile(path, dir, options).
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatasetError, formatIssue } from '../data/errors';
+import { DatasetError, formatIssue, formatIssues } from '../data/errors';
 import { DATA_FORMATS, parseColumnMapping, type DataFormat } from '../data/formats';
 import { prepareDataset, type PreparedDataset, type PrepareOptions } from '../data/pipeline';
 import type { ByteSource } from '../data/source';
@@ -36,6 +36,7 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
     tokenizerJson: read('tokenizer.json', TOKENIZER_FILE_LIMITS.tokenizerJson)!,
     tokenizerConfig: read('tokenizer_config.json', TOKENIZER_FILE_LIMITS.tokenizerConfig),
     chatTemplate: read('chat_template.jinja', TOKENIZER_FILE_LIMITS.chatTemplate),
+    modelConfig: read('config.json', TOKENIZER_FILE_LIMITS.modelConfig),
   };
   return ModelTokenizer.load(parseTokenizerTexts(texts, dir));
 }
@@ -128,7 +129,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof DatasetError) {
       process.stderr.write(`prepare: ${e.message}\n`);
-      for (const issue of e.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+      for (const line of formatIssues(e.issues, e.issueCount)) process.stderr.write(`${line}\n`);
       return 1;
     }
     throw e;
@@ -175,7 +176,7 @@ export async function run(args: string[]): Promise<number> {
     lines.push(`  ${String(lo).padStart(7)}-${String(hi).padEnd(7)} ${String(c).padStart(8)} ${'#'.repeat(Math.round((40 * c) / peak))}`);
   });
   for (const issue of ds.skipped.slice(0, 20)) lines.push(`skipped ${formatIssue(issue)}`);
-  if (ds.skipped.length > 20) lines.push(`... and ${ds.skipped.length - 20} more skipped`);
+  if (ds.stats.skipped > 20) lines.push(`... and ${ds.stats.skipped - 20} more skipped`);
   await write(lines.join('\n') + '\n');
   return 0;
 }

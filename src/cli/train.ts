@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
 import { memoryFolder, openModelFolder, type ModelFolder } from '../engine/model/weights';
+import { ModelWeightsError } from '../engine/model/weight-source';
 import { nodeFolder } from '../io/node-files';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, AdapterError, readAdapter, writeAdapter } from '../engine/lora/adapter';
 import { readAdapterZip } from '../engine/lora/adapter-zip';
@@ -26,7 +27,7 @@ import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
 import { TrainingPlan } from '../engine/train/plan';
 import { DEFAULT_TRAIN, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
-import { DatasetError, formatIssue } from '../data/errors';
+import { DatasetError, formatIssues } from '../data/errors';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
 import { prepareDataset } from '../data/pipeline';
@@ -37,7 +38,7 @@ import type { BaseQuant } from '../engine/model/gpu-weights';
 import { RunControl, heldOutCount, holdOut, runLoop } from '../engine/train/loop';
 import { DivergenceError } from '../engine/train/divergence';
 import { checkOutDir, OutDirError, writeAdapterPair } from './out-dir';
-import { TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type SavedRun } from './train-state';
+import { fingerprintDifference, fixedSettingChanges, modelFingerprint, TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type ModelFingerprint, type SavedRun } from './train-state';
 import { SafetensorsError } from '../io/safetensors';
 
 export const TRAIN_VALUE_FLAGS = ['model', 'data', 'out', ...RUN_VALUE_FLAGS, 'format', 'eval-every', 'quant', 'checkpoint-every', 'stop-after', 'resume'];
@@ -99,7 +100,8 @@ export async function run(argv: string[]): Promise<number> {
   for (const req of ['model', 'data', 'out']) if (!flags[req]) errors.push(`--${req} is required`);
   const quant = flags['quant'] ?? 'none';
   if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') errors.push(`--quant ${quant}: must be none, int8 or int4`);
-  const { lora, hyper, batchSize, maxLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, packing, initAdapter } = parseRunFlags(flags, bools, errors, 'format');
+  const runFlags = parseRunFlags(flags, bools, errors, 'format');
+  const { lora, hyper, batchSize, maxLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, packing, initAdapter } = runFlags;
   const count = (name: string, dflt: number, positive: boolean): number => {
     const raw = flags[name];
     if (raw === undefined) return dflt;
@@ -135,6 +137,34 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`train: --resume ${resumeDir}: ${flags['data']} changed since the checkpoint was written (sha256 ${dataSha256}, was ${saved.dataSha256}); the run cannot continue with the same batches\n`);
     return 1;
   }
+  // Before the GPU: the settings the checkpoint fixes and the model it trained.
+  const given = parseArgs(argv, VALUE_FLAGS);
+  if (saved) {
+    const savedFlags = parseArgs(saved.args, VALUE_FLAGS);
+    // Only the flags given now are named (--rank 8 alone also changes the default alpha).
+    const conflicts = fixedSettingChanges(parseRunFlags(savedFlags.flags, savedFlags.bools, [], 'format'), runFlags).flatMap(({ flag, was }) => {
+      const name = flag === 'data-format' ? 'format' : flag;
+      const asGiven = given.flags[name] !== undefined ? `--${name} ${given.flags[name]}` : given.bools.has(name) ? `--${name}` : null;
+      return asGiven ? [`train: ${asGiven} differs from --resume ${resumeDir}: the checkpoint was trained with ${was}, which its adapter, AdamW moments and the order of the steps done hold to; leave --${name} out\n`] : [];
+    });
+    if (conflicts.length) {
+      process.stderr.write(conflicts.join(''));
+      return 1;
+    }
+  }
+  let model: ModelFingerprint;
+  try {
+    model = await modelFingerprint(flags['model']!);
+  } catch (e) {
+    process.stderr.write(`train: --model ${flags['model']}: cannot read the model (${(e as Error).message})\n`);
+    return 1;
+  }
+  const changed = saved?.model ? fingerprintDifference(saved.model, model) : null;
+  if (changed) {
+    const which = given.flags['model'] !== undefined ? `--model ${given.flags['model']}` : `the model folder ${flags['model']}`;
+    process.stderr.write(`train: ${which} is not the model --resume ${resumeDir} was trained on: ${changed}\n`);
+    return 1;
+  }
   const savedArgs = runArgs(args, flags);
 
   const modelDir = flags['model']!;
@@ -161,7 +191,7 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (e) {
     if (e instanceof DatasetError) {
-      process.stderr.write(`train: ${e.message}\n${e.issues.map((i) => `${formatIssue(i)}\n`).join('')}`);
+      process.stderr.write(`train: ${e.message}\n${formatIssues(e.issues, e.issueCount).map((l) => `${l}\n`).join('')}`);
       return 1;
     }
     throw e;
@@ -174,6 +204,16 @@ export async function run(argv: string[]): Promise<number> {
   const valBatches = plan.batchesOf(validation);
   const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), plan.maxSeq);
 
+  // Damaged (NaN, Inf) base weights are refused before the GPU: the weight source checks every part
+  // it decodes, so one read-through names the tensor and file. (Refused midway through the GPU
+  // upload instead, Dawn kept the process from exiting.)
+  try {
+    for (const name of weights.tensors.keys()) await weights.forEachPart(name, () => {});
+  } catch (e) {
+    if (!(e instanceof ModelWeightsError)) throw e;
+    process.stderr.write(`train: --model ${e.message}\n`);
+    return 1;
+  }
   const gpu = await createNodeGpu();
   const control = new RunControl();
   let interrupted = false;
@@ -182,6 +222,7 @@ export async function run(argv: string[]): Promise<number> {
     control.stop();
   };
   process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   let trainer: Trainer | null = null;
   try {
     trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, { maxBatch: batchSize, maxSeq, quant: quant as BaseQuant, initAdapter: start?.tensors });
@@ -213,7 +254,7 @@ export async function run(argv: string[]): Promise<number> {
           process.stderr.write(`step ${step} val_loss ${loss.toFixed(4)}\n`);
         },
         checkpoint: async (step) => {
-          await saveTrainState(out, { state: await t.saveState(), args: savedArgs, dataSha256 });
+          await saveTrainState(out, { state: await t.saveState(), args: savedArgs, dataSha256, model });
           checkpointStep = step;
         },
       },
@@ -252,6 +293,7 @@ export async function run(argv: string[]): Promise<number> {
     return interrupted ? 130 : 0;
   } finally {
     process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
     trainer?.destroy();
     gpu.destroy();
   }

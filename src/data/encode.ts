@@ -15,12 +15,46 @@ export interface EncodeOptions {
    * chat template wrote counts (see `ModelTokenizer.withBos`).
    */
   addBos?: boolean;
+  /** The example will be cut to this many tokens: a longer text is cut before it is tokenized (cutForTokens). */
+  maxTokens?: number;
+}
+
+/**
+ * Tokens past maxTokens a cut text must still give. Only the end of a cut text tokenizes
+ * differently (its last pre-tokenized piece); with this margin that end lies past the cut.
+ */
+const CUT_MARGIN_TOKENS = 16;
+
+/**
+ * `text` cut to the characters `maxTokens` (+ margin) tokens can cover, or `text` itself when it is
+ * shorter. No token covers more than tok.longestToken characters, so what is cut off lies past
+ * the example's cut; a normalizer that deletes text could break that, hence the check in encodeCut.
+ */
+export function cutForTokens(text: string, tok: ModelTokenizer, maxTokens: number | undefined): string {
+  if (maxTokens === undefined) return text;
+  let end = (maxTokens + CUT_MARGIN_TOKENS + 1) * tok.longestToken;
+  if (text.length <= end) return text;
+  if ((text.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--; // never split a surrogate pair
+  return text.slice(0, end);
+}
+
+/**
+ * `encode(text)` of a text that may be cut first: the cut text's ids when they reach past maxTokens +
+ * margin (so its cut end lies beyond what is kept), else the whole text's (a normalizer shrank it).
+ */
+function encodeCut<T extends { ids: number[] }>(text: string, tok: ModelTokenizer, maxTokens: number | undefined, encode: (s: string) => T): T {
+  const cut = cutForTokens(text, tok, maxTokens);
+  if (cut === text) return encode(text);
+  const r = encode(cut);
+  return r.ids.length > maxTokens! + CUT_MARGIN_TOKENS ? r : encode(text);
 }
 
 export interface EncodedExample {
   inputIds: Int32Array;
   /** 1 = the token is trained (its label is itself), 0 = masked (label -100). */
   trainMask: Uint8Array;
+  /** Cut before tokenizing (EncodeOptions.maxTokens) with a trained turn past the cut. */
+  trainedPastCut?: true;
 }
 
 /**
@@ -43,14 +77,15 @@ export function encodeExample(
 ): EncodedExample {
   const all = opts.trainOn === 'all';
   const eos = tok.eosId !== null ? [tok.eosId] : [];
+  const encode = (s: string): number[] => encodeCut(s, tok, opts.maxTokens, (t) => ({ ids: tok.encode(t) })).ids;
   switch (ex.kind) {
     case 'text': {
-      const ids = [...tok.withBos(tok.encode(ex.text), opts.addBos), ...eos];
+      const ids = [...tok.withBos(encode(ex.text), opts.addBos), ...eos];
       return { inputIds: Int32Array.from(ids), trainMask: new Uint8Array(ids.length).fill(1) };
     }
     case 'completion': {
-      const p = tok.withBos(tok.encode(ex.prompt), opts.addBos);
-      const c = tok.encode(ex.completion);
+      const p = tok.withBos(encode(ex.prompt), opts.addBos);
+      const c = encode(ex.completion);
       const ids = [...p, ...c, ...eos];
       const mask = new Uint8Array(ids.length).fill(1);
       if (!all) mask.fill(0, 0, p.length);
@@ -59,7 +94,7 @@ export function encodeExample(
     case 'chat': {
       const t = tok.template;
       if (all) {
-        const ids = tok.withBos(tok.encode(t.render(ex.messages)), opts.addBos);
+        const ids = tok.withBos(encode(t.render(ex.messages)), opts.addBos);
         return { inputIds: Int32Array.from(ids), trainMask: new Uint8Array(ids.length).fill(1) };
       }
       let rendered = t.renderWithGenerationSpans(ex.messages);
@@ -73,11 +108,17 @@ export function encodeExample(
         text = t.render(ex.messages);
         spans = assistantSpansByPrefix(t, ex.messages, text, tok.endOfTurn, warn);
       }
-      const { ids, mask } = tok.encodeWithSpanMask(text, spans);
+      let cutAt = text.length;
+      const { ids, mask } = encodeCut(text, tok, opts.maxTokens, (s) => {
+        cutAt = s.length;
+        return tok.encodeWithSpanMask(s, s === text ? spans : spans.map(([a, b]) => [Math.min(a, s.length), Math.min(b, s.length)] as const));
+      });
+      // An assistant turn wholly past the cut is still there, only past maxTokens (dropped there, not invalid).
+      const trainedPastCut = spans.some(([a, b]) => b > a && a >= cutAt);
       const withBos = tok.withBos(ids, opts.addBos); // one longer when the template wrote no BOS
       const trainMask = new Uint8Array(withBos.length);
       trainMask.set(mask, withBos.length - ids.length);
-      return { inputIds: Int32Array.from(withBos), trainMask };
+      return { inputIds: Int32Array.from(withBos), trainMask, ...(trainedPastCut ? { trainedPastCut } : {}) };
     }
   }
 }

@@ -1,26 +1,48 @@
 // Errors and per-line problems of the dataset pipeline.
 
-/** One malformed record: its 1-based line number in the file and why it was rejected. */
+/**
+ * One malformed record: the 1-based line where it starts and why it was rejected; a JSON array's
+ * records also carry their 0-based index in the array (a whole array may sit on one line).
+ */
 export interface DataIssue {
   line: number;
+  index?: number;
   reason: string;
 }
 
+/** Bad records kept for the message; the rest are counted ("and N more"), not listed. */
+export const MAX_LISTED_ISSUES = 100;
+
+/** Where a record is: `line 7`, or `index 12 (line 1)` in a JSON array. */
+export function recordPlace(issue: { line: number; index?: number }): string {
+  return issue.index === undefined ? `line ${issue.line}` : `index ${issue.index} (line ${issue.line})`;
+}
+
 export function formatIssue(issue: DataIssue): string {
-  return `line ${issue.line}: ${issue.reason}`;
+  return `${recordPlace(issue)}: ${issue.reason}`;
+}
+
+/** The listed issues, one per line, then "and N more" when `total` (all bad records) is larger. */
+export function formatIssues(issues: readonly DataIssue[], total = issues.length, shown = MAX_LISTED_ISSUES): string[] {
+  const lines = issues.slice(0, shown).map(formatIssue);
+  const more = total - lines.length;
+  if (more > 0) lines.push(`and ${more} more`);
+  return lines;
 }
 
 /**
- * The dataset was refused. `issues` lists EVERY bad line (empty when the whole file is the problem:
- * empty, binary, not UTF-8, unsupported type). `message` is a human summary; print
- * `issues.map(formatIssue)` to show the full list.
+ * The dataset was refused. `issues` lists the first MAX_LISTED_ISSUES bad records (empty when the
+ * whole file is the problem: empty, binary, not UTF-8, unsupported type) and `issueCount` counts
+ * them all. `message` is a human summary; print `formatIssues(issues, issueCount)` for the list.
  */
 export class DatasetError extends Error {
   readonly issues: DataIssue[];
-  constructor(message: string, issues: DataIssue[] = []) {
+  readonly issueCount: number;
+  constructor(message: string, issues: DataIssue[] = [], issueCount = issues.length) {
     super(message);
     this.name = 'DatasetError';
     this.issues = issues;
+    this.issueCount = issueCount;
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DatasetError } from './errors';
 import { fileTypeFromName, parseRecords, type FileType, type RawRecord, type TxtMode } from './parse';
 import { readLines, type ByteSource } from './source';
+import { refused } from './testdata/fixtures';
 
 async function collect(src: ByteSource, type: FileType, txtMode?: TxtMode): Promise<RawRecord[]> {
   const out: RawRecord[] = [];
@@ -15,16 +15,6 @@ function chunked(text: string, size: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = 0; i < b.length; i += size) out.push(b.slice(i, i + size));
   return out;
-}
-
-async function rejection(p: Promise<unknown>): Promise<DatasetError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasetError);
-    return e as DatasetError;
-  }
-  throw new Error('expected a DatasetError');
 }
 
 describe('readLines', () => {
@@ -65,13 +55,13 @@ describe('readLines', () => {
 
   it('refuses a binary file (NUL byte) with its line', async () => {
     const bytes = new Uint8Array([0x61, 0x0a, 0x62, 0x00, 0x63]);
-    const e = await rejection(collect(bytes, 'jsonl'));
+    const e = await refused(collect(bytes, 'jsonl'));
     expect(e.message).toMatch(/line 2: NUL byte.*binary/);
   });
 
   it('refuses invalid UTF-8', async () => {
     const bytes = new Uint8Array([0x7b, 0x7d, 0x0a, 0xff, 0xfe, 0x41]);
-    const e = await rejection(collect(bytes, 'jsonl'));
+    const e = await refused(collect(bytes, 'jsonl'));
     expect(e.message).toMatch(/line 2: invalid UTF-8/);
   });
 });
@@ -115,12 +105,12 @@ describe('JSON array', () => {
     for (const size of [1, 4, 1000]) {
       const recs = await collect(chunked(text, size), 'json');
       expect(recs.length).toBe(6);
-      expect(recs[0]).toEqual({ line: 2, value: { text: 'a ] } [ { " tricky' } });
-      expect(recs[1]).toEqual({ line: 3, value: { text: 'multi-line' } });
-      expect(recs[2]).toMatchObject({ line: 6, error: expect.stringMatching(/^invalid JSON/) });
-      expect(recs[3]).toEqual({ line: 7, value: { nested: { x: [1, 2, { y: ']' }] } } });
-      expect(recs[4]).toEqual({ line: 8, value: 'bare string' });
-      expect(recs[5]).toEqual({ line: 8, value: 42 });
+      expect(recs[0]).toEqual({ line: 2, index: 0, value: { text: 'a ] } [ { " tricky' } });
+      expect(recs[1]).toEqual({ line: 3, index: 1, value: { text: 'multi-line' } });
+      expect(recs[2]).toMatchObject({ line: 6, index: 2, error: expect.stringMatching(/^invalid JSON/) });
+      expect(recs[3]).toEqual({ line: 7, index: 3, value: { nested: { x: [1, 2, { y: ']' }] } } });
+      expect(recs[4]).toEqual({ line: 8, index: 4, value: 'bare string' });
+      expect(recs[5]).toEqual({ line: 8, index: 5, value: 42 });
     }
   });
 
@@ -133,7 +123,7 @@ describe('JSON array', () => {
   });
 
   it('reports an unclosed array', async () => {
-    const e = await rejection(collect('[{"a":1},\n{"a":2}\n', 'json'));
+    const e = await refused(collect('[{"a":1},\n{"a":2}\n', 'json'));
     expect(e.message).toMatch(/not closed/);
   });
 
@@ -171,7 +161,7 @@ describe('CSV / TSV', () => {
   });
 
   it('refuses a header with duplicate columns', async () => {
-    const e = await rejection(collect('a,a\n1,2\n', 'csv'));
+    const e = await refused(collect('a,a\n1,2\n', 'csv'));
     expect(e.message).toMatch(/line 1: .*repeats the column 'a'/);
   });
 });

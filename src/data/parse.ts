@@ -1,7 +1,7 @@
 // Streaming record parsers: .jsonl, .json (one array), .csv / .tsv (RFC 4180, header row), .txt.
 // Each yields records with the 1-based line number where the record starts, or a per-line problem.
 import { DatasetError } from './errors';
-import { readLines, type ByteSource, type ReadProgress, type TextLine } from './source';
+import { MAX_RECORD_CHARS, readLines, TOO_LONG, type ByteSource, type ReadProgress, type TextLine } from './source';
 import { jsonDepth, MAX_JSON_DEPTH } from '../io/untrusted/json';
 
 export type FileType = 'jsonl' | 'json' | 'csv' | 'tsv' | 'txt';
@@ -13,7 +13,8 @@ export type FileType = 'jsonl' | 'json' | 'csv' | 'tsv' | 'txt';
  */
 export type TxtMode = 'line' | 'paragraph';
 
-export type RawRecord = { line: number; value: unknown } | { line: number; error: string };
+/** A record (or its problem) with the line where it starts; a JSON array's also with its 0-based index. */
+export type RawRecord = { line: number; index?: number; value: unknown } | { line: number; index?: number; error: string };
 
 const EXTENSIONS: Record<string, FileType> = {
   jsonl: 'jsonl',
@@ -81,7 +82,11 @@ function jsonError(e: unknown): string {
 }
 
 export async function* parseJsonLines(lines: AsyncIterable<TextLine>): AsyncGenerator<RawRecord> {
-  for await (const { line, text } of lines) {
+  for await (const { line, text, tooLong } of lines) {
+    if (tooLong) {
+      yield { line, error: TOO_LONG };
+      continue;
+    }
     if (!text.trim()) continue;
     try {
       yield { line, value: parseRecordJson(text) };
@@ -132,6 +137,8 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
   let scalar = false; // current element is a bare scalar (number, true, false, null)
   let closed = false;
   let expectValue = false; // after a comma
+  let index = 0; // of the next element
+  let partsChars = 0;
 
   /** The current element ends (its last piece of text, if any, given): parse it; the scanner then expects ',' or ']'. */
   const finish = (lastPiece?: string): RawRecord => {
@@ -139,16 +146,20 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
     phase = 'after';
     const text = parts.join('');
     parts = [];
+    partsChars = 0;
+    const at = { line: elemLine, index: index++ };
     try {
-      return { line: elemLine, value: parseRecordJson(text) };
+      return { ...at, value: parseRecordJson(text) };
     } catch (e) {
-      return { line: elemLine, error: jsonError(e) };
+      return { ...at, error: jsonError(e) };
     }
   };
 
   let cur: TextLine | undefined = first;
   while (cur) {
     const { line, text } = cur;
+    // A line over the cap cannot be followed through the array's brackets: the file is refused.
+    if (cur.tooLong) throw new DatasetError(`line ${line}${phase === 'value' || expectValue ? `, index ${index}` : ''}: ${TOO_LONG}`);
     let i = 0;
     let segStart = phase === 'value' ? 0 : -1; // start of the current element inside this line
     const n = text.length;
@@ -192,7 +203,7 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
         continue;
       }
       if (closed) {
-        yield { line, error: 'unexpected content after the closing ] of the JSON array' };
+        yield { line, index, error: 'unexpected content after the closing ] of the JSON array' };
         return;
       }
       if (phase === 'open') {
@@ -208,7 +219,7 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
       // phase 'after': expecting a value, ',' or ']'
       if (c === 44) {
         if (expectValue) {
-          yield { line, error: 'invalid JSON (unexpected "," in the array)' };
+          yield { line, index, error: 'invalid JSON (unexpected "," in the array)' };
           return;
         }
         expectValue = true;
@@ -221,7 +232,7 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
         continue;
       }
       if (!expectValue) {
-        yield { line, error: 'invalid JSON (missing "," between array elements)' };
+        yield { line, index, error: 'invalid JSON (missing "," between array elements)' };
         return;
       }
       // Start of an element.
@@ -235,7 +246,11 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
       else scalar = true;
       i++;
     }
-    if (phase === 'value') parts.push(text.slice(segStart), '\n');
+    if (phase === 'value') {
+      parts.push(text.slice(segStart), '\n');
+      partsChars += text.length - segStart + 1;
+      if (partsChars > MAX_RECORD_CHARS) throw new DatasetError(`line ${elemLine}, index ${index}: ${TOO_LONG}`);
+    }
     if (scalar && phase === 'value') {
       // A bare scalar ends at the end of its line.
       parts.pop();
@@ -246,7 +261,7 @@ export async function* parseJsonArray(lines: AsyncIterable<TextLine>): AsyncGene
     cur = r.done ? undefined : r.value;
   }
   if (phase === 'value') {
-    yield { line: elemLine, error: 'invalid JSON (unterminated array element: a bracket or quote is not closed)' };
+    yield { line: elemLine, index, error: 'invalid JSON (unterminated array element: a bracket or quote is not closed)' };
   } else if (!closed) {
     throw new DatasetError('invalid JSON: the array is not closed with ]');
   }
@@ -267,7 +282,12 @@ export async function* parseDelimited(lines: AsyncIterable<TextLine>, delim: ','
   let rowError: string | null = null;
   const d = delim.charCodeAt(0);
 
-  for await (const { line, text } of lines) {
+  let rowChars = 0;
+  for await (const { line, text, tooLong } of lines) {
+    // A line over the cap cannot be followed through its quotes: the file is refused.
+    if (tooLong) throw new DatasetError(`line ${line}: ${TOO_LONG}`);
+    rowChars = inQuotes ? rowChars + text.length : text.length;
+    if (rowChars > MAX_RECORD_CHARS) throw new DatasetError(`line ${rowLine}: ${TOO_LONG}`);
     if (!inQuotes) {
       if (!text.trim() && !(delim === '\t' && text.length)) continue;
       rowLine = line;
@@ -365,21 +385,32 @@ export async function* parseDelimited(lines: AsyncIterable<TextLine>, delim: ','
 
 export async function* parseTxt(lines: AsyncIterable<TextLine>, mode: TxtMode): AsyncGenerator<RawRecord> {
   if (mode === 'line') {
-    for await (const { line, text } of lines) {
-      if (text.trim()) yield { line, value: { text } };
+    for await (const { line, text, tooLong } of lines) {
+      if (tooLong) yield { line, error: TOO_LONG };
+      else if (text.trim()) yield { line, value: { text } };
     }
     return;
   }
   let block: string[] = [];
+  let chars = 0;
   let start = 0;
-  for await (const { line, text } of lines) {
-    if (!text.trim()) {
-      if (block.length) yield { line: start, value: { text: block.join('\n') } };
+  let over = false;
+  const paragraph = (): RawRecord => (over ? { line: start, error: TOO_LONG } : { line: start, value: { text: block.join('\n') } });
+  for await (const { line, text, tooLong } of lines) {
+    if (!tooLong && !text.trim()) {
+      if (block.length || over) yield paragraph();
       block = [];
+      chars = 0;
+      over = false;
       continue;
     }
-    if (!block.length) start = line;
-    block.push(text);
+    if (!block.length && !over) start = line;
+    chars += text.length + 1;
+    // A paragraph over the cap keeps nothing: its lines stream by until the blank line.
+    if (tooLong || chars > MAX_RECORD_CHARS) {
+      over = true;
+      block = [];
+    } else if (!over) block.push(text);
   }
-  if (block.length) yield { line: start, value: { text: block.join('\n') } };
+  if (block.length || over) yield paragraph();
 }

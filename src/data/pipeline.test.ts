@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DatasetError, formatIssue } from './errors';
+import { formatIssue } from './errors';
 import { prepareDataset, type PrepareOptions } from './pipeline';
 import { tokenView } from './stats';
-import { loadReference, loadTokenizerDir, tokenizerDirFor } from './testdata/fixtures';
+import { loadReference, loadTokenizerDir, refused, tokenizerDirFor } from './testdata/fixtures';
 import { ModelTokenizer } from './tokenizer';
 
 const tiny = loadTokenizerDir(tokenizerDirFor('tiny-qwen3'));
@@ -17,16 +17,6 @@ const chatLine = (u: string, a: string) =>
       { role: 'assistant', content: a },
     ],
   });
-
-async function refused(p: Promise<unknown>): Promise<DatasetError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasetError);
-    return e as DatasetError;
-  }
-  throw new Error('expected the dataset to be refused');
-}
 
 const jsonl = (opts: PrepareOptions = {}) => ({ fileName: 'data.jsonl', ...opts });
 

@@ -1,5 +1,5 @@
 // The whole dataset pipeline: bytes -> records -> examples -> token ids + loss masks, with stats.
-import { DatasetError, RecordError, type DataIssue } from './errors';
+import { DatasetError, MAX_LISTED_ISSUES, RecordError, recordPlace, type DataIssue } from './errors';
 import { countTrained, encodeExample, truncateExample, type EncodedExample, type TrainOn } from './encode';
 import { describeFormats, detectFormat, toExample, type ColumnMapping, type DataFormat } from './formats';
 import { fileTypeFromName, parseRecords, type FileType, type TxtMode } from './parse';
@@ -30,6 +30,11 @@ export interface PrepareOptions {
   onProgress?: (p: PrepareProgress) => void;
   /** Cancels between records (the pipeline yields to the event loop now and then when given). */
   signal?: AbortSignal;
+  /**
+   * With maxLength, cut each text longer than maxLength tokens could span before tokenizing it
+   * (encode.ts, cutForTokens). Default true; false tokenizes whole texts (the tests' oracle).
+   */
+  cutBeforeTokenizing?: boolean;
 }
 
 export interface PrepareProgress {
@@ -78,7 +83,7 @@ export interface PreparedDataset {
   stats: DatasetStats;
   /** Things the user should be told (default chat template, dropped examples...). */
   warnings: string[];
-  /** The bad records that were skipped (skipInvalid), each `line N: reason`. */
+  /** The first MAX_LISTED_ISSUES bad records skipped (skipInvalid); stats.skipped counts them all. */
   skipped: DataIssue[];
 }
 
@@ -128,16 +133,20 @@ export async function prepareDataset(
   const warnings = new Set<string>();
   const warn = (m: string) => warnings.add(m);
   const issues: DataIssue[] = [];
+  let issueCount = 0;
+  const addIssue = (rec: { line: number; index?: number }, reason: string): void => {
+    if (++issueCount <= MAX_LISTED_ISSUES) issues.push({ line: rec.line, ...(rec.index !== undefined ? { index: rec.index } : {}), reason });
+  };
   const examples: PreparedExample[] = [];
   let truncated = 0;
   let maskedPartialTurns = 0;
-  const dropped: number[] = [];
+  const dropped: string[] = [];
   let records = 0;
   let progress = { bytes: 0, lines: 0 };
   let usedChat = false;
 
   const report = () =>
-    opts.onProgress?.({ ...progress, examples: examples.length, invalid: issues.length });
+    opts.onProgress?.({ ...progress, examples: examples.length, invalid: issueCount });
 
   for await (const rec of parseRecords(source, fileType, {
     txtMode: opts.txtMode,
@@ -152,7 +161,7 @@ export async function prepareDataset(
       }
     }
     if ('error' in rec) {
-      issues.push({ line: rec.line, reason: rec.error });
+      addIssue(rec, rec.error);
       continue;
     }
     try {
@@ -168,8 +177,8 @@ export async function prepareDataset(
       }
       const ex = toExample(rec.value, format, mapping);
       if (ex.kind === 'chat') usedChat = true;
-      let enc = encodeExample(ex, tok, { trainOn, addBos: opts.addBos }, warn);
-      if (countTrained(enc.trainMask) === 0) {
+      let enc = encodeExample(ex, tok, { trainOn, addBos: opts.addBos, maxTokens: opts.cutBeforeTokenizing === false ? undefined : maxLength ?? undefined }, warn);
+      if (countTrained(enc.trainMask) === 0 && !enc.trainedPastCut) {
         throw new RecordError('0 trainable tokens (nothing in this example is trained)');
       }
       let wasTruncated = false;
@@ -178,7 +187,7 @@ export async function prepareDataset(
         if (t.truncated) truncated++;
         if (t.maskedPartialTurn) maskedPartialTurns++;
         if (t.example === null) {
-          dropped.push(rec.line);
+          dropped.push(recordPlace(rec));
           continue;
         }
         enc = t.example;
@@ -187,17 +196,18 @@ export async function prepareDataset(
       examples.push({ line: rec.line, inputIds: enc.inputIds, trainMask: enc.trainMask, truncated: wasTruncated });
       if (opts.limit !== undefined && examples.length >= opts.limit) break;
     } catch (e) {
-      if (e instanceof RecordError) issues.push({ line: rec.line, reason: e.message });
+      if (e instanceof RecordError) addIssue(rec, e.message);
       else throw e;
     }
   }
   report();
 
-  const skipped = issues.length;
+  const skipped = issueCount;
   if (skipped && !opts.skipInvalid) {
     throw new DatasetError(
       `the dataset was refused: ${skipped} invalid record${skipped === 1 ? '' : 's'} (fix ${skipped === 1 ? 'it' : 'them'}, or skip invalid lines)`,
       issues,
+      issueCount,
     );
   }
   if (records === 0) {
@@ -205,7 +215,7 @@ export async function prepareDataset(
   }
   if (dropped.length) {
     warn(
-      `${dropped.length} example${dropped.length === 1 ? '' : 's'} had no trained token left after truncation to ${maxLength} tokens and ${dropped.length === 1 ? 'was' : 'were'} dropped (line${dropped.length === 1 ? '' : 's'} ${dropped.slice(0, 10).join(', ')}${dropped.length > 10 ? ', ...' : ''}); raise the maximum length`,
+      `${dropped.length} example${dropped.length === 1 ? '' : 's'} had no trained token left after truncation to ${maxLength} tokens and ${dropped.length === 1 ? 'was' : 'were'} dropped (${dropped.slice(0, 10).join(', ')}${dropped.length > 10 ? `, and ${dropped.length - 10} more` : ''}); raise the maximum length`,
     );
   }
   if (maskedPartialTurns) {
@@ -219,6 +229,7 @@ export async function prepareDataset(
         ? `no valid examples: all ${skipped} records were invalid`
         : `no examples left: every example lost its trained tokens to truncation at ${maxLength} tokens`,
       issues,
+      issueCount,
     );
   }
   for (const w of tok.warnings) warn(w);

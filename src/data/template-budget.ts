@@ -32,12 +32,18 @@ export class TemplateBudgetError extends DatasetError {
 type Parsed = Template['parsed'];
 type Statement = Parameters<Interpreter['evaluate']>[0];
 type Value = ReturnType<Interpreter['evaluate']>;
+/** The part of a filter's AST node the indent check reads. */
+interface FilterNode {
+  type: string;
+  callee?: { value?: unknown };
+  args?: unknown[];
+}
 
 class BudgetedInterpreter extends Interpreter {
   steps = 0;
   constructor(
     env: Environment,
-    private readonly what: string,
+    readonly what: string,
   ) {
     super(env);
     // Every block run counts too (the private evaluateBlock, wrapped on the instance): a loop with
@@ -47,6 +53,25 @@ class BudgetedInterpreter extends Interpreter {
     self.evaluateBlock = (statements, scope) => {
       this.charge(1);
       return block(statements, scope);
+    };
+    // indent(width) builds lines × width characters in one step, before evaluate() sees the result:
+    // its size is checked first (the private applyFilter, wrapped the same way).
+    const filters = this as unknown as {
+      applyFilter: (operand: Value, node: FilterNode, env: Environment) => Value;
+      evaluateArguments: (args: unknown[], env: Environment) => [Value[], Map<string, Value>];
+    };
+    const apply = filters.applyFilter.bind(this);
+    filters.applyFilter = (operand, node, scope) => {
+      const text = operand.value as unknown;
+      if (node.type === 'CallExpression' && node.callee?.value === 'indent' && typeof text === 'string') {
+        const [args, kwargs] = filters.evaluateArguments(node.args ?? [], scope);
+        const width = Number((args[0] ?? kwargs.get('width'))?.value ?? 4);
+        let lines = 1;
+        for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+        const size = text.length + lines * Math.max(0, width);
+        if (size > MAX_TEMPLATE_VALUE) throw new TemplateBudgetError(`${this.what} indents ${lines} lines by ${width}, a string of ${size} characters, more than the ${MAX_TEMPLATE_VALUE} allowed`);
+      }
+      return apply(operand, node, scope);
     };
   }
 

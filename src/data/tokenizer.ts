@@ -6,6 +6,7 @@ import { CHATML_TEMPLATE, ChatTemplate, type CharSpan } from './template';
 import { TemplateBudgetError } from './template-budget';
 import { MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, parseUntrustedJson } from '../io/untrusted/json';
 import { MODEL_LIMITS } from '../io/untrusted/limits';
+import { checkTokenizerJson } from './tokenizer-check';
 
 /** The parsed files of a model folder (the CLI reads them from disk, the UI from the Hub/cache). */
 export interface TokenizerFiles {
@@ -15,6 +16,10 @@ export interface TokenizerFiles {
   tokenizerConfig?: unknown;
   /** Contents of chat_template.jinja when the folder has one; it wins over tokenizer_config's. */
   chatTemplate?: string;
+  /** The folder, named in refusals (`DIR/tokenizer.json: added_tokens[3].id …`). */
+  dir?: string;
+  /** config.json's vocab_size (the embedding's rows), which every token id must stay below. */
+  vocabSize?: number | null;
 }
 
 /** The raw texts of a model folder's tokenizer files (each read with its size checked first). */
@@ -22,6 +27,8 @@ export interface TokenizerTexts {
   tokenizerJson: string;
   tokenizerConfig?: string;
   chatTemplate?: string;
+  /** config.json, for its vocab_size. */
+  modelConfig?: string;
 }
 
 /** Largest file each tokenizer text may be, checked on the file's size before it is read. */
@@ -29,6 +36,7 @@ export const TOKENIZER_FILE_LIMITS: Readonly<Record<keyof TokenizerTexts, number
   tokenizerJson: MAX_TOKENIZER_BYTES,
   tokenizerConfig: MAX_CONFIG_BYTES,
   chatTemplate: 1 << 20,
+  modelConfig: MAX_CONFIG_BYTES,
 };
 
 /** Parses the tokenizer files of `dir` as untrusted JSON (size, depth); DatasetError names the file. */
@@ -37,20 +45,16 @@ export function parseTokenizerTexts(texts: TokenizerTexts, dir: string): Tokeniz
     parseUntrustedJson(text, `${dir}/${file}`, { maxBytes }, (_field, detail) => {
       throw new DatasetError(`${dir}/${file} ${detail}`);
     });
+  const config = texts.modelConfig === undefined ? undefined : parse(texts.modelConfig, 'config.json', MAX_CONFIG_BYTES);
+  const vocabSize = isObj(config) ? config.vocab_size : undefined;
   return {
     tokenizerJson: parse(texts.tokenizerJson, 'tokenizer.json', MAX_TOKENIZER_BYTES),
     tokenizerConfig: texts.tokenizerConfig === undefined ? {} : parse(texts.tokenizerConfig, 'tokenizer_config.json', MAX_CONFIG_BYTES),
     chatTemplate: texts.chatTemplate,
+    dir,
+    // A bad vocab_size is config.json's reader's to refuse; here only a usable one bounds the ids.
+    vocabSize: typeof vocabSize === 'number' && Number.isInteger(vocabSize) && vocabSize > 0 && vocabSize <= MODEL_LIMITS.vocab_size ? vocabSize : null,
   };
-}
-
-/** Refuses a tokenizer.json whose vocabulary or merges are beyond any real model, before maps are built. */
-function checkTokenizerSizes(model: Obj): void {
-  const count = (v: unknown): number => (Array.isArray(v) ? v.length : isObj(v) ? Object.keys(v).length : 0);
-  for (const field of ['vocab', 'merges'] as const) {
-    const n = count(model[field]);
-    if (n > MODEL_LIMITS.vocab_size) throw new DatasetError(`tokenizer.json: model.${field} has ${n} entries, more than the ${MODEL_LIMITS.vocab_size} allowed`);
-  }
 }
 
 /**
@@ -175,20 +179,25 @@ export class ModelTokenizer {
   readonly padId: number;
   /** Strings that close an assistant turn, for templates without generation tags. */
   readonly endOfTurn: string[];
+  /** Characters of the longest token (vocabulary or added): n tokens never cover more than n × this of a text. */
+  readonly longestToken: number;
   private readonly byteMode: ByteMode;
   private readonly added: Map<number, { content: string; lstrip: boolean; rstrip: boolean; special: boolean }>;
 
   private constructor(files: TokenizerFiles) {
     const tj = files.tokenizerJson;
-    if (!isObj(tj) || !isObj(tj.model)) throw new DatasetError('tokenizer.json: not a Hugging Face tokenizers file (no "model")');
-    checkTokenizerSizes(tj.model);
+    const file = files.dir ? `${files.dir}/tokenizer.json` : 'tokenizer.json';
+    if (!isObj(tj) || !isObj(tj.model)) throw new DatasetError(`${file}: not a Hugging Face tokenizers file (no "model")`);
+    const checked = checkTokenizerJson(tj, file, files.vocabSize ?? null);
     const cfg: Obj = isObj(files.tokenizerConfig) ? files.tokenizerConfig : {};
     try {
-      this.tokenizer = new Tokenizer(tj, cfg);
+      this.tokenizer = new Tokenizer(checked.json, cfg);
     } catch (e) {
       // The library throws plain errors (TypeError…) for malformed files.
-      throw new DatasetError(`tokenizer.json cannot be loaded (${e instanceof Error ? e.message : String(e)})`);
+      throw new DatasetError(`${file} cannot be loaded (${e instanceof Error ? e.message : String(e)})`);
     }
+    checked.install(this.tokenizer);
+    this.longestToken = checked.longestToken;
     this.byteMode =
       containsType(tj.pre_tokenizer, 'ByteLevel') || containsType(tj.decoder, 'ByteLevel')
         ? 'bytelevel'

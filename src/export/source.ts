@@ -4,8 +4,7 @@
 // with the LoRA of each adapted projection beside it. Shared by every export format (ONNX, GGUF).
 // Runs in Node and in the browser.
 
-import { readSafetensorsHeader, readTensorF32, FLOAT_DTYPES, type ByteSource, type SafetensorsIndex } from '../io/safetensors';
-import { expectedWeightShapes, loadModelSpec, INDEX_FILE, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
+import { expectedWeightShapes, openModelFolder, type ModelFolder } from '../engine/model/weights';
 import type { HostTensor, ModelSpec, Projection } from '../engine/model/spec';
 import { projectionsOf, projectionWeightName } from '../engine/model/arch';
 import { asWeightSource, checkWeightShapes, isHostQuantized, readTensor, type BaseTensor, type WeightSource } from '../engine/model/weight-source';
@@ -118,15 +117,10 @@ export interface OpenSourceOptions {
 
 /** Opens a Hugging Face model folder (config.json + safetensors, sharded or not) as an export source. */
 export async function openFolderSource(folder: ModelFolder, opts: OpenSourceOptions = {}): Promise<ExportSource> {
-  const spec = await loadModelSpec(folder);
-  const shapes = expectedWeightShapes(spec);
-  const files = await openWeightFiles(folder, shapes);
-  const read = async (name: string): Promise<HostTensor> => {
-    const f = files.get(name);
-    if (!f) throw new ExportSourceError(`${folder.name}: "${name}" is not a tensor of this model`);
-    return { shape: shapes.get(name)!.slice(), data: await readTensorF32(f.src, f.index, name) };
-  };
-  return withAdapter(spec, folder.name, shapes, read, opts.adapter ?? null);
+  // The engine's own weight source: the same header checks and the same refusal of damaged
+  // (non-finite) weights as training, tensor by tensor.
+  const { spec, weights } = await openModelFolder(folder);
+  return openMemorySource(spec, weights, { ...opts, name: folder.name });
 }
 
 /**
@@ -200,55 +194,3 @@ async function withAdapter(
   };
 }
 
-/**
- * tensor name → (file, header) for a folder's weights, every expected tensor checked (present,
- * shape, float dtype) before any data is read. Headers only: the data stays on disk.
- */
-async function openWeightFiles(
-  folder: ModelFolder,
-  shapes: Map<string, number[]>,
-): Promise<Map<string, { src: ByteSource; index: SafetensorsIndex }>> {
-  const fail = (msg: string): never => {
-    throw new ExportSourceError(`${folder.name}: ${msg}`);
-  };
-  const fileOf = new Map<string, string>();
-  if (await folder.has(SINGLE_FILE)) {
-    for (const t of shapes.keys()) fileOf.set(t, SINGLE_FILE);
-  } else if (await folder.has(INDEX_FILE)) {
-    let wm: unknown;
-    try {
-      wm = (JSON.parse(await folder.text(INDEX_FILE)) as { weight_map?: unknown } | null)?.weight_map;
-    } catch (e) {
-      fail(`${INDEX_FILE} is not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof wm !== 'object' || wm === null || Array.isArray(wm)) fail(`${INDEX_FILE}: missing weight_map object`);
-    const map = wm as Record<string, unknown>;
-    for (const t of shapes.keys()) {
-      const f = Object.hasOwn(map, t) ? map[t] : undefined;
-      if (typeof f !== 'string') fail(`tensor "${t}" is not in the weight_map of ${INDEX_FILE}`);
-      fileOf.set(t, f as string);
-    }
-  } else {
-    fail(`no ${SINGLE_FILE} or ${INDEX_FILE}`);
-  }
-  const opened = new Map<string, { src: ByteSource; index: SafetensorsIndex }>();
-  const out = new Map<string, { src: ByteSource; index: SafetensorsIndex }>();
-  for (const [t, shape] of shapes) {
-    const f = fileOf.get(t)!;
-    let o = opened.get(f);
-    if (!o) {
-      if (!(await folder.has(f))) fail(`weight file "${f}" is missing`);
-      const src = await folder.source(f);
-      o = { src, index: await readSafetensorsHeader(src) };
-      opened.set(f, o);
-    }
-    const info = o.index.tensors.get(t);
-    if (!info) fail(`tensor "${t}" (shape [${shape.join(', ')}]) is missing from ${f}`);
-    if (info!.shape.length !== shape.length || info!.shape.some((d, i) => d !== shape[i])) {
-      fail(`tensor "${t}" in ${f} has shape [${info!.shape.join(', ')}] but the config implies [${shape.join(', ')}]`);
-    }
-    if (!FLOAT_DTYPES.includes(info!.dtype)) fail(`tensor "${t}" in ${f} has dtype ${info!.dtype} (supported: ${FLOAT_DTYPES.join(', ')})`);
-    out.set(t, o);
-  }
-  return out;
-}

@@ -27,7 +27,7 @@ import { parseUntrustedJson } from '../io/untrusted/json';
 import { readSafetensorsHeader, type ByteSource, type SafetensorsIndex, type TensorInfo } from '../io/safetensors';
 import { parseModelConfig } from '../engine/model/config';
 import { checkWeightHeaders, expectedWeightShapes, INDEX_FILE, parseWeightIndex, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
-import { rowsCols } from '../engine/model/weight-source';
+import { checkFinitePart, rowsCols } from '../engine/model/weight-source';
 import type { ModelSpec } from '../engine/model/spec';
 import { quantize } from '../quant/format';
 import { decodeToF32, encodeF32As, F16_MAX, type FloatDtype, type StoredFormat } from '../io/dtype';
@@ -513,6 +513,11 @@ export async function importModel(opts: ImportOptions): Promise<ModelManifest> {
             packer.append(r, g, bytes, null); // stored as it comes (bf16 → bf16, f16 → f16, F32 → f32)
           } else {
             const f32 = decodeToF32(bytes, info.dtype as FloatDtype);
+            try {
+              checkFinitePart(f32, sf.name, tname, r, plan.cols);
+            } catch (e) {
+              throw new ImportError((e as Error).message);
+            }
             if (plan.format === 'int8' || plan.format === 'int4') {
               const qt = quantize(f32, g, plan.cols, plan.format);
               packer.append(r, g, new Uint8Array(qt.qweight.buffer), new Uint8Array(qt.scales.buffer));

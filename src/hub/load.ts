@@ -2,7 +2,7 @@
 // weights as a WeightSource (src/engine/model/weight-source.ts) that the engine streams to the GPU
 // part by part (quantized weights stay quantized: QuantWeightBuffers for the matmul-q kernels).
 import { loadModelSpec, type ModelFolder } from '../engine/model/weights';
-import { PART_BYTES, partRows, partScratch, type WeightInfo, type WeightSource } from '../engine/model/weight-source';
+import { checkFinitePart, PART_BYTES, partRows, partScratch, type WeightInfo, type WeightSource } from '../engine/model/weight-source';
 import type { ModelSpec } from '../engine/model/spec';
 import { decodeToF32, floatBytes, type StoredFormat } from '../io/dtype';
 import { bytesSource } from '../io/safetensors';
@@ -52,7 +52,9 @@ export function storedWeightSource(model: StoredModel, partBytes = PART_BYTES): 
         const bytes = (await model.chunk(s.chunk)).subarray(s.offset, s.offset + s.bytes);
         for (let r = 0; r < s.rows; r += group) {
           const g = Math.min(group, s.rows - r);
-          await fn({ rowStart: s.rowStart + r, rows: g, ...segmentRows(t.format, bytes, s.rows, t.cols, r, g, scratch) });
+          const part = segmentRows(t.format, bytes, s.rows, t.cols, r, g, scratch);
+          if ('data' in part) checkFinitePart(part.data, model.manifest.name, name, s.rowStart + r, t.cols);
+          await fn({ rowStart: s.rowStart + r, rows: g, ...part });
         }
       }
     },

@@ -70,7 +70,7 @@ async function trial(t: Tally, label: string, fn: () => unknown): Promise<void> 
     t.read++;
   } catch (e) {
     if (isTyped(e)) t.refused++;
-    else if (t.untyped.length < 20) t.untyped.push(`${label}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`.slice(0, 300));
+    else if (t.untyped.length < 20) t.untyped.push(`${label}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`.slice(0, 300) + (process.env.FUZZ_STACK ? String((e as Error).stack) : ""));
     else t.untyped.push(label);
   }
   const ms = cpuMs() - t0;
@@ -247,6 +247,56 @@ describe('fuzz: untrusted readers give a result or a typed refusal, each input i
     }
     expect(tok.encode('Hello').length).toBeGreaterThan(0);
     check('templates+tokenizer', t, 1200);
+  }, 120_000);
+
+  // Pieces of tokenizer regexes: the real patterns' parts, backtracking-only syntax and classic
+  // catastrophic shapes, glued at random.
+  const REGEX_PARTS = ["(?i:'s|'t)", '\\p{L}+', '\\p{N}{1,3}', ' ?[^\\s\\p{L}\\p{N}]+', '\\s*[\\r\\n]+', '\\s+(?!\\S)', '\\s+', '|', '(a+)+$', '(a|a)*', '(?=x)', '(?<!y)', '\\1', '(?>a)', 'a++', '[[:alpha:]]', '\\b', '[^\\S]', '\\w+', '\\d', '.', '(', ')', '[', ']', '{2,}', '\\u00e9', '\\x{1F600}', '\\Z', '$', '^'];
+  const hostileRegex = (r: () => number): string =>
+    r() < 0.3 ? pick(r, HOSTILE_REGEX) : Array.from({ length: 1 + Math.floor(r() * 6) }, () => pick(r, REGEX_PARTS)).join('');
+  const TEXTS = ['Hello world', 'a'.repeat(3000) + '!', " it's   spaced \n\n out ", '<|im_start|>user\nhi<|im_end|>', 'x'.repeat(400) + ' ' + 'y '.repeat(400)];
+
+  it('tokenizer.json regexes, added tokens and merges (800 inputs)', async () => {
+    const r = mulberry32(seed + 8);
+    const t = newTally();
+    const dir = join(REF, 'tiny-llama', 'model');
+    const base = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+    const model = base.model as { vocab: Record<string, number>; merges: unknown[] };
+    const tokens = Object.keys(model.vocab);
+    for (let i = 0; i < 800; i++) {
+      const tj = JSON.parse(JSON.stringify(base)) as Record<string, unknown>;
+      const op = r();
+      if (op < 0.45) {
+        const pattern = r() < 0.9 ? { Regex: hostileRegex(r) } : { String: pick(r, ['', ' ', 'a', '\\']) };
+        const where = r();
+        if (where < 0.5) {
+          tj.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern, behavior: pick(r, ['Isolated', 'Removed', 'MergedWithPrevious', 'Contiguous']), invert: r() < 0.3 }, tj.pre_tokenizer] };
+        } else if (where < 0.8) tj.normalizer = { type: 'Replace', pattern, content: pick(r, ['', 'x', '$1', '\u2581']) };
+        else tj.decoder = { type: 'Sequence', decoders: [{ type: 'Replace', pattern, content: ' ' }, tj.decoder] };
+      } else if (op < 0.75) {
+        const added = tj.added_tokens as Record<string, unknown>[];
+        const k = Math.floor(r() * added.length);
+        const field = pick(r, ['id', 'content', 'dup', 'new']);
+        if (field === 'id') added[k].id = pick<unknown>(r, [100000, -1, 1.5, 511, 512, '3', null, 1e999, added[(k + 1) % added.length].id]);
+        else if (field === 'content') added[k].content = pick<unknown>(r, ['', 'a'.repeat(5000), 'Hello', 'a', 7, null, '(a+)+$']);
+        else if (field === 'dup') added.push({ ...added[k] });
+        else added.push({ id: Math.floor(r() * 600), content: pick(r, ['<x>', 'a', ' ', 'aaaa']), special: r() < 0.5, normalized: r() < 0.5 });
+      } else {
+        const merges = model.merges;
+        const m = (tj.model as { merges: unknown[] }).merges;
+        const k = Math.floor(r() * merges.length);
+        m[k] = pick<unknown>(r, [[pick(r, tokens), 'nosuch'], [pick(r, tokens), pick(r, tokens)], 'a b c', 'ab', [1, 2], null, `${pick(r, tokens)} ${pick(r, tokens)}`]);
+      }
+      const text = JSON.stringify(tj);
+      await trial(t, `tokenizer.json #${i} ${JSON.stringify(tj.pre_tokenizer).slice(0, 60)}`, () => {
+        const tok = ModelTokenizer.load(parseTokenizerTexts({ tokenizerJson: text, modelConfig: readFileSync(join(dir, 'config.json'), 'utf8') }, dir));
+        const ids = tok.encode(pick(r, TEXTS));
+        if (ids.length) tok.decode(ids);
+        // Every id the tokenizer gives stays inside the model's embedding.
+        for (const id of ids) if (!(Number.isInteger(id) && id >= 0 && id < 512)) throw new Error(`id ${id} outside the embedding`);
+      });
+    }
+    check('tokenizer regexes+ids+merges', t, 800);
   }, 120_000);
 
   it('dataset files (1,000 inputs)', async () => {

@@ -25,7 +25,7 @@ import { checkFileSize } from '../io/untrusted/json';
 import { parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
 import { holdOut } from '../engine/train/loop';
 import { DEFAULT_READ_OPTIONS, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
-import type { DatasetSummary, LineError } from './protocol';
+import { lineErrors, type DatasetSummary, type LineError } from './protocol';
 
 /** Examples shown token by token in the dataset panel, and tokens shown of each. */
 export const PREVIEW_EXAMPLES = 40;
@@ -37,6 +37,7 @@ export interface SplitDetails {
   tokens: number;
   trainedTokens: number;
   skipped: LineError[];
+  skippedTotal: number;
   /** Tokens of each example (before truncation), in file order. */
   lengths: Int32Array;
   /** The smallest max length at which the example keeps a trained token (see keepLength). */
@@ -77,12 +78,9 @@ export async function loadTokenizer(folder: ModelFolder): Promise<ModelTokenizer
     tokenizerJson: (await read('tokenizer.json', TOKENIZER_FILE_LIMITS.tokenizerJson))!,
     tokenizerConfig: await read('tokenizer_config.json', TOKENIZER_FILE_LIMITS.tokenizerConfig),
     chatTemplate: await read('chat_template.jinja', TOKENIZER_FILE_LIMITS.chatTemplate),
+    modelConfig: await read('config.json', TOKENIZER_FILE_LIMITS.modelConfig),
   };
   return ModelTokenizer.load(parseTokenizerTexts(texts, folder.name));
-}
-
-export function lineErrors(issues: ReadonlyArray<{ line: number; reason: string }>): LineError[] {
-  return issues.map((i) => ({ line: i.line, message: i.reason }));
 }
 
 function protects(prepared: PreparedDataset): boolean {
@@ -118,6 +116,7 @@ function splitDetails(fileName: string, prepared: PreparedDataset): SplitDetails
     tokens: prepared.stats.tokens,
     trainedTokens: prepared.stats.trainedTokens,
     skipped: lineErrors(prepared.skipped),
+    skippedTotal: prepared.stats.skipped,
     lengths,
     keepAt,
   };
@@ -159,7 +158,7 @@ export async function loadDataset(
     try {
       validation = await prepareDataset(v.bytes, tok, { ...prepare, fileName: v.name, skipInvalid });
     } catch (e) {
-      if (e instanceof DatasetError) throw new DatasetError(`Validation file ${v.name}: ${e.message}`, e.issues);
+      if (e instanceof DatasetError) throw new DatasetError(`Validation file ${v.name}: ${e.message}`, e.issues, e.issueCount);
       throw e;
     }
     validationSets.set(prepared, validation);
@@ -182,6 +181,7 @@ export async function loadDataset(
     format: s.format,
     examples: s.examples,
     skipped: lineErrors(prepared.skipped),
+    skippedTotal: s.skipped,
     warnings: [...prepared.warnings, ...(validation ? validation.warnings.map((w) => `Validation file: ${w}`) : [])],
     tokens: s.tokens,
     trainedTokens: s.trainedTokens,

@@ -15,13 +15,16 @@ import type { StepMetrics, TrainResult, TrainState } from '../engine/train/loop'
 export type { StepMetrics, TrainEnd, TrainResult, TrainState } from '../engine/train/loop';
 import type { DatasetReadOptions } from '../util/dataset-package';
 import type { DetailedSummary } from './dataset';
+import type { DataIssue } from '../data/errors';
 import { RpcError, toRpcErrorInfo, type MethodOf, type ParamsOf, type ResultOf, type RpcReply, type RpcRequest } from '../util/rpc';
 
 export interface ErrorInfo {
   name: string;
   message: string;
-  /** A refused dataset: every bad line with its reason. */
+  /** A refused dataset: its first bad records (MAX_LISTED_ISSUES) with their reasons. */
   lines?: LineError[];
+  /** All its bad records, when more than `lines` lists. */
+  linesTotal?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -61,6 +64,8 @@ export interface ModelSummary {
 export interface LineError {
   /** 1-based line of the uploaded file. */
   line: number;
+  /** A JSON array's record: its 0-based index. */
+  index?: number;
   message: string;
 }
 
@@ -76,8 +81,10 @@ export interface DatasetSummary {
   /** As detected by src/data: messages, sharegpt, completion, alpaca or text. */
   format: string;
   examples: number;
-  /** Bad lines that were skipped (only when the user chose to skip them). */
+  /** Bad lines that were skipped (only when the user chose to skip them): the first MAX_LISTED_ISSUES. */
   skipped: LineError[];
+  /** All the bad lines skipped. */
+  skippedTotal: number;
   /** What the user should know (the default chat template was used, …). */
   warnings: string[];
   tokens: number;
@@ -313,20 +320,27 @@ export type ToWorker = Request;
 export function toErrorInfo(e: unknown): ErrorInfo {
   const info: ErrorInfo = toRpcErrorInfo(e);
   if (typeof e !== 'object' || e === null) return info;
-  const o = e as { issues?: unknown; lines?: unknown };
+  const o = e as { issues?: unknown; lines?: unknown; issueCount?: unknown; linesTotal?: unknown };
   // src/data's DatasetError carries {line, reason}[]; an EngineError carries lines already.
   if (Array.isArray(o.lines)) info.lines = o.lines as LineError[];
-  else if (Array.isArray(o.issues) && o.issues.length) {
-    info.lines = (o.issues as Array<{ line: number; reason: string }>).map((i) => ({ line: i.line, message: i.reason }));
-  }
+  else if (Array.isArray(o.issues) && o.issues.length) info.lines = lineErrors(o.issues as DataIssue[]);
+  const total = typeof o.issueCount === 'number' ? o.issueCount : o.linesTotal;
+  if (typeof total === 'number' && info.lines && total > info.lines.length) info.linesTotal = total;
   return info;
 }
 
 /** An error that crossed the worker boundary: the same name and message as the one thrown there. */
 export class EngineError extends RpcError {
   readonly lines?: LineError[];
+  readonly linesTotal?: number;
   constructor(info: ErrorInfo) {
     super(info);
     if (info.lines) this.lines = info.lines;
+    if (info.linesTotal !== undefined) this.linesTotal = info.linesTotal;
   }
+}
+
+/** A dataset's bad records for the page (the line, a JSON array's index, the reason). */
+export function lineErrors(issues: ReadonlyArray<DataIssue>): LineError[] {
+  return issues.map((i) => ({ line: i.line, ...(i.index !== undefined ? { index: i.index } : {}), message: i.reason }));
 }

@@ -1,6 +1,8 @@
 // Test helpers, Node only: imported by the *.test.ts files, never by the pipeline.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { expect } from 'vitest';
+import { DatasetError } from '../errors';
 import { ModelTokenizer } from '../tokenizer';
 
 export const FIXTURES = resolve(process.cwd(), '../shared/fixtures/reference');
@@ -48,4 +50,15 @@ export interface TokenizerReference {
 
 export function loadReference(name: string): TokenizerReference {
   return JSON.parse(readFileSync(join(FIXTURES, name, 'tokenizer_reference.json'), 'utf8')) as TokenizerReference;
+}
+
+/** The DatasetError `p` is refused with (a test fails when it is not refused, or with another error). */
+export async function refused(p: Promise<unknown>): Promise<DatasetError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(DatasetError);
+    return e as DatasetError;
+  }
+  throw new Error('expected the dataset to be refused');
 }

@@ -21,11 +21,20 @@ export function isAdapterEntry(path: string): boolean {
   return b === ADAPTER_CONFIG_FILE || b === ADAPTER_WEIGHTS_FILE;
 }
 
+/** Why an archive listing several adapter_config.json entries is refused (which adapter is meant?), or null. */
+function severalConfigs(names: readonly string[], zipName: string): string | null {
+  const configs = names.filter((p) => baseName(p) === ADAPTER_CONFIG_FILE);
+  if (configs.length < 2) return null;
+  return `${zipName} holds ${configs.length} ${ADAPTER_CONFIG_FILE} entries (${configs.slice(0, 5).map((c) => JSON.stringify(c)).join(', ')}): which adapter is meant is ambiguous; keep one per archive`;
+}
+
 /**
  * The adapter among inflated `entries` (path → bytes) of `zipName`, named after the archive, or
  * the reason there is none.
  */
 export function adapterInZip(entries: Record<string, Uint8Array>, zipName: string): { name: string; config: string; weights: Uint8Array } | string {
+  const ambiguous = severalConfigs(Object.keys(entries), zipName);
+  if (ambiguous) return ambiguous;
   const config = Object.keys(entries).find((p) => baseName(p) === ADAPTER_CONFIG_FILE);
   const folder = config ? config.slice(0, config.length - ADAPTER_CONFIG_FILE.length) : '';
   const weightsPath = `${folder}${ADAPTER_WEIGHTS_FILE}`;
@@ -47,6 +56,8 @@ export function readAdapterZip(bytes: Uint8Array, zipName: string): { name: stri
     throw new AdapterError(field ? `${zipName}: ${field} ${detail}` : `${zipName} ${detail}`);
   };
   const names = zipEntryNames(bytes, zipName, undefined, fail);
+  const ambiguous = severalConfigs(names, zipName);
+  if (ambiguous) throw new AdapterError(ambiguous);
   const config = names.find((p) => baseName(p) === ADAPTER_CONFIG_FILE);
   const weights = config && `${config.slice(0, config.length - ADAPTER_CONFIG_FILE.length)}${ADAPTER_WEIGHTS_FILE}`;
   const wanted = new Set([config, weights].filter((p): p is string => p !== undefined));

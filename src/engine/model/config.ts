@@ -121,6 +121,7 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelSpec
   }
   if (headDim % 2 !== 0) fail(`head_dim ${headDim} must be even for RoPE`);
   const maxPositionEmbeddings = posInt('max_position_embeddings', defaults.maxPositionEmbeddings);
+  if (maxPositionEmbeddings < 2) fail(`max_position_embeddings ${maxPositionEmbeddings}: a model of fewer than 2 positions cannot be trained to predict a next token`);
 
   let rmsNormEps = defaults.rmsNormEps;
   if (has('rms_norm_eps')) {

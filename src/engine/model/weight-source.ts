@@ -51,6 +51,21 @@ export class ModelWeightsError extends Error {
   override name = 'ModelWeightsError';
 }
 
+/**
+ * Refuses a part holding NaN or ±Inf, naming the tensor, `file` and the first bad row and column.
+ * Each weight source calls it on every float part it decodes, so a damaged base model is refused as
+ * it loads (before any quantization, upload or export) and never shows up later as "divergence".
+ */
+export function checkFinitePart(data: Float32Array, file: string, tensor: string, rowStart: number, cols: number): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) {
+      const row = rowStart + Math.floor(i / Math.max(1, cols));
+      throw new ModelWeightsError(`${file}: tensor "${tensor}" holds ${v} at row ${row}, column ${i % Math.max(1, cols)}: the weights are damaged (not finite)`);
+    }
+  }
+}
+
 export function rowsCols(shape: readonly number[]): [number, number] {
   if (shape.length === 0) return [1, 1];
   if (shape.length === 1) return [1, shape[0]];

@@ -14,7 +14,7 @@ import {
   type TensorInfo,
 } from '../../io/safetensors';
 import { decodeToF32, type FloatDtype } from '../../io/dtype';
-import { ModelWeightsError, PART_BYTES, partRows, partScratch, readHostWeights, rowsCols, type WeightFormat, type WeightInfo, type WeightSource } from './weight-source';
+import { checkFinitePart, ModelWeightsError, PART_BYTES, partRows, partScratch, readHostWeights, rowsCols, type WeightFormat, type WeightInfo, type WeightSource } from './weight-source';
 import { parseModelConfig, ModelConfigError } from './config';
 import { parseUntrustedJson, readUntrustedJson } from '../../io/untrusted/json';
 import type { HostTensor, ModelSpec } from './spec';
@@ -128,7 +128,9 @@ export async function folderWeightSource(folder: ModelFolder, spec: ModelSpec, p
         const g = Math.min(group, rows - r);
         const bytes = await src.read(at.info.begin + r * rowBytes, g * rowBytes);
         if (bytes.byteLength !== g * rowBytes) fail(`${at.file}: tensor "${name}": read of ${g * rowBytes} bytes returned ${bytes.byteLength}`);
-        await fn({ rowStart: r, rows: g, data: decodeToF32(bytes, at.info.dtype as FloatDtype, scratch(g * cols)) });
+        const data = decodeToF32(bytes, at.info.dtype as FloatDtype, scratch(g * cols));
+        checkFinitePart(data, `${folder.name}/${at.file}`, name, r, cols);
+        await fn({ rowStart: r, rows: g, data });
       }
     },
   };

@@ -3,7 +3,8 @@
 // written under a temporary name and renamed only once all of them are complete, so a failure
 // leaves nothing half-written in --out.
 
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { checkOutDir, OutDirError, writingTo } from '../../cli/out-dir';
 import { join } from 'node:path';
 import { parseCommandLine, UsageError } from '../../cli/args';
 import { nodeFolder } from '../../io/node-files';
@@ -51,22 +52,22 @@ export async function run(format: string, args: string[]): Promise<number> {
   const src = await openFolderSource(folder, { adapter: p.flags.adapter ? await adapterFolder(p.flags.adapter) : null });
   const plan = planGgufExport(src, await readTokenizerFiles(folder), fmt, type);
 
-  await mkdir(out, { recursive: true });
+  await checkOutDir('--out', out);
   for (const f of plan.files) {
-    if (await stat(join(out, f.name)).catch(() => null)) throw new UsageError(`${join(out, f.name)} exists; choose an empty --out folder`);
+    if (await stat(join(out, f.name)).catch(() => null)) throw new OutDirError('--out', out, `already holds ${f.name}; choose an empty folder`);
   }
   const temps = plan.files.map((f) => join(out, `.${f.name}.partial-${process.pid}`));
   let bytes = 0;
   try {
     for (let i = 0; i < plan.files.length; i++) {
-      const sink = await fileSink(temps[i]);
+      const sink = await writingTo('--out', out, () => fileSink(temps[i]));
       try {
-        bytes += await plan.files[i].write(sink);
+        bytes += await plan.files[i].write({ write: (b) => writingTo('--out', out, () => sink.write(b)) });
       } finally {
-        await sink.close();
+        await writingTo('--out', out, () => sink.close());
       }
     }
-    for (let i = 0; i < plan.files.length; i++) await rename(temps[i], join(out, plan.files[i].name));
+    for (let i = 0; i < plan.files.length; i++) await writingTo('--out', out, () => rename(temps[i], join(out, plan.files[i].name)));
   } catch (e) {
     await Promise.all(temps.map((t) => rm(t, { force: true })));
     throw e;

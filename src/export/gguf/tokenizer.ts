@@ -26,6 +26,8 @@
 import { GgufExportError } from './errors';
 import type { Kv } from './writer';
 import { pickTemplate, type TokenizerFiles } from '../../data/tokenizer';
+import { checkTokenizerJson } from '../../data/tokenizer-check';
+import { DatasetError } from '../../data/errors';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -89,6 +91,13 @@ export function tokenizerMetadata(
   };
   const tj = files.tokenizerJson;
   if (!isObj(tj) || !isObj(tj.model)) return fail('not a Hugging Face tokenizers file (no "model")');
+  // The one validation of tokenizer.json (ids within vocab_size, no id twice, merges over known tokens, regexes, caps).
+  try {
+    checkTokenizerJson(tj, 'tokenizer.json', vocabSize);
+  } catch (e) {
+    if (e instanceof DatasetError) throw new GgufExportError(e.message);
+    throw e;
+  }
   const model = tj.model;
   if (model.type !== 'BPE') fail(`model.type ${JSON.stringify(model.type)}: llama.cpp's GGUF takes BPE tokenizers here (byte-level or SentencePiece-style); others are not exported`);
   const spm = sentencePieceStyle(tj, fail);

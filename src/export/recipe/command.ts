@@ -11,13 +11,14 @@ import { TrainStateError } from '../../cli/train-state';
 import { SafetensorsError } from '../../io/safetensors';
 import { loadModelTokenizer, openDataFile } from '../../cli/prepare';
 import { adapterFolder } from '../../cli/train';
-import { DatasetError, formatIssue } from '../../data/errors';
+import { DatasetError, formatIssues } from '../../data/errors';
 import { AdapterError, readAdapter } from '../../engine/lora/adapter';
 import { loadModelSpec } from '../../engine/model/weights';
 import { nodeFolder } from '../../io/node-files';
 import { recipeFiles, type RecipeFiles } from './build';
 import { planRecipeData } from './data';
 import { writeRecipeFolder } from './folder';
+import { OutDirError } from '../../cli/out-dir';
 import { continuedRunArgs } from './from-run';
 import { parseRecipeArgs, RECIPE_VALUE_FLAGS, RecipeError, type RecipeJob } from './settings';
 
@@ -78,10 +79,10 @@ export async function run(_format: string, args: string[]): Promise<number> {
     await writeRecipeFolder(job.out, await buildRecipe(job));
   } catch (e) {
     if (e instanceof DatasetError) {
-      process.stderr.write(`export --format recipe: ${e.message}\n${e.issues.map((i) => `${formatIssue(i)}\n`).join('')}`);
+      process.stderr.write(`export --format recipe: ${e.message}\n${formatIssues(e.issues, e.issueCount).map((l) => `${l}\n`).join('')}`);
       return 1;
     }
-    if (e instanceof RecipeError || e instanceof AdapterError) {
+    if (e instanceof RecipeError || e instanceof AdapterError || e instanceof OutDirError) {
       process.stderr.write(`export --format recipe: ${e.message}\n`);
       return 1;
     }

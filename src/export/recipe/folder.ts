@@ -3,23 +3,27 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { checkOutDir, OutDirError, writingTo } from '../../cli/out-dir';
 import type { RecipeFiles } from './build';
-import { RecipeError } from './settings';
 
 export async function writeRecipeFolder(out: string, files: RecipeFiles): Promise<void> {
   const target = resolve(out);
-  if (existsSync(target)) throw new RecipeError(`--out ${out}: already exists (choose a new folder; nothing was written)`);
-  await mkdir(dirname(target), { recursive: true });
-  const tmp = await mkdtemp(join(dirname(target), '.recipe-'));
+  await checkOutDir('--out', out, false);
+  if (existsSync(target)) throw new OutDirError('--out', out, 'already exists (choose a new folder; nothing was written)');
+  let tmp: string | null = null;
   try {
-    for (const [path, content] of files) {
-      const file = join(tmp, path);
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, content);
-    }
-    await rename(tmp, target);
+    await writingTo('--out', out, async () => {
+      await mkdir(dirname(target), { recursive: true });
+      tmp = await mkdtemp(join(dirname(target), '.recipe-'));
+      for (const [path, content] of files) {
+        const file = join(tmp, path);
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file, content);
+      }
+      await rename(tmp, target);
+    });
   } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
+    if (tmp) await rm(tmp, { recursive: true, force: true });
     throw e;
   }
 }

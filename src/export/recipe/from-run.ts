@@ -7,25 +7,9 @@
 import { parseArgs } from '../../cli/args';
 import { ADAPTER_FLAGS, parseRunFlags, RUN_BOOL_FLAGS, type RunFlags } from '../../cli/run-flags';
 import { TRAIN_VALUE_FLAGS, withoutFlags } from '../../cli/train';
-import { loadTrainState, sha256File, type SavedRun } from '../../cli/train-state';
+import { fixedSettingChanges, loadTrainState, sha256File, type SavedRun } from '../../cli/train-state';
 import { RecipeError } from './settings';
 
-/** Flags the checkpoint fixes, with the run setting each decides (compared after parsing, so "4" and "4.0" agree). */
-const FIXED: Array<[flag: string, value: (r: RunFlags) => unknown]> = [
-  ['rank', (r) => r.lora.r],
-  ['alpha', (r) => r.lora.alpha],
-  ['targets', (r) => [...r.lora.targetModules].sort()],
-  ['rslora', (r) => r.lora.useRslora],
-  ['init-adapter', (r) => r.initAdapter],
-  ['seed', (r) => r.hyper.seed],
-  ['batch-size', (r) => r.batchSize],
-  ['grad-accum', (r) => r.hyper.gradAccum],
-  ['max-length', (r) => r.maxLength],
-  ['val-fraction', (r) => r.valFraction],
-  ['data-format', (r) => r.format],
-  ['skip-invalid', (r) => r.skipInvalid],
-  ['packing', (r) => r.packing],
-];
 
 /** train's flags a recipe has no use for (the recipe trains f32, evaluates at the end, checkpoints with --save-steps). */
 const TRAIN_ONLY_FLAGS = ['eval-every', 'quant', 'checkpoint-every', 'checkpointing'];
@@ -67,15 +51,13 @@ export async function continuedRunArgs(args: string[], valueFlags: string[]): Pr
   const before = runFlagsOf(savedArgs, valueFlags).run;
   const after = runFlagsOf(merged, valueFlags).run;
   const errors: string[] = [];
-  for (const [flag, value] of FIXED) {
-    const was = JSON.stringify(value(before));
-    const now = JSON.stringify(value(after));
+  for (const { flag, was } of fixedSettingChanges(before, after)) {
     // Only the flags given now are named (--rank 8 alone also changes the default alpha).
-    if (was === now || (given.flags[flag] === undefined && !given.bools.has(flag))) continue;
+    if (given.flags[flag] === undefined && !given.bools.has(flag)) continue;
     // A run from --init-adapter: parseRecipeArgs refuses these beside it (the adapter decides them).
     if (before.initAdapter !== undefined && (ADAPTER_FLAGS as readonly string[]).includes(flag)) continue;
     const asGiven = given.flags[flag] !== undefined ? `--${flag} ${given.flags[flag]}` : `--${flag}`;
-    errors.push(`${asGiven} conflicts with --from-run ${dir}: the run trained with ${was ?? 'none'}, which its checkpoint (adapter, AdamW moments, order of the steps done) holds to; leave --${flag} out`);
+    errors.push(`${asGiven} conflicts with --from-run ${dir}: the run trained with ${was}, which its checkpoint (adapter, AdamW moments, order of the steps done) holds to; leave --${flag} out`);
   }
   // The run's data file unless --data names another copy: either way it must be the bytes the run trained on.
   const data = runFlagsOf(merged, valueFlags).flags['data'];

@@ -12,8 +12,11 @@ import { failWith, type Fail } from './errors';
 export const MAX_JSON_DEPTH = 128;
 /** Size limit of a config-like file (config.json, adapter_config.json, tokenizer_config.json). */
 export const MAX_CONFIG_BYTES = 16 << 20;
-/** Size limit of tokenizer.json (the largest real ones are ~35 MB). */
-export const MAX_TOKENIZER_BYTES = 256 << 20;
+/**
+ * Size limit of tokenizer.json: the largest real ones are ~35 MB (Gemma 3: 33 MB, 510 MB of peak
+ * memory to load); within this and TOKENIZER_CAPS (src/data/tokenizer-check.ts) loading stays under 1 GB.
+ */
+export const MAX_TOKENIZER_BYTES = 48 << 20;
 
 export interface JsonLimits {
   /** Refused when the file has more bytes than this (default MAX_CONFIG_BYTES); text is checked by length (≤ its UTF-8 bytes). */

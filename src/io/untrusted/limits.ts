@@ -35,6 +35,8 @@ export function boundedInt(v: unknown, field: string, min: number, max: number, 
 
 /** A short JSON rendering of an untrusted value for a message (never recursing without bound). */
 export function preview(v: unknown, max = 80): string {
+  // JSON.parse reads 1e999 as Infinity, which JSON.stringify would show as "null".
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${v} (a number beyond the range of a float, such as 1e999)`;
   let s: string;
   try {
     s = JSON.stringify(v) ?? String(v);

@@ -54,6 +54,12 @@ export function readZipEntries(
   fail: Fail = failWith(file),
 ): Record<string, Uint8Array> {
   const entries = centralDirectory(bytes, fail, limits.maxEntries ?? 10_000).filter((e) => wanted(e.name));
+  // Two entries of one name: a reader would take either, and they may differ.
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (seen.has(e.name)) fail(e.name, 'appears twice in the archive (which one is meant is ambiguous)');
+    seen.add(e.name);
+  }
   let total = 0;
   for (const e of entries) {
     const max = typeof limits.maxEntryBytes === 'number' ? limits.maxEntryBytes : limits.maxEntryBytes(e.name);

@@ -39,7 +39,7 @@ export function DatasetCounts({ summary, details, maxLength, validationExamples 
         )}
       </dd>
       <dt>Skipped</dt>
-      <dd data-testid="dataset-skipped">{summary.skipped.length}</dd>
+      <dd data-testid="dataset-skipped">{summary.skippedTotal}</dd>
       <dt>Validation</dt>
       <dd data-testid="dataset-validation">
         {details?.validation

@@ -189,7 +189,7 @@ export function DatasetOptions() {
               <span className="muted" data-testid="validation-file-summary">
                 {validationDetails
                   ? `${validationDetails.fileName}: ${validationDetails.examples} examples, ${validationDetails.tokens} tokens (${validationDetails.trainedTokens} trained)${
-                      validationDetails.skipped.length ? `, ${validationDetails.skipped.length} bad lines skipped` : ''
+                      validationDetails.skippedTotal ? `, ${validationDetails.skippedTotal} bad lines skipped` : ''
                     }`
                   : `${validationFileName} (read with the dataset)`}
               </span>

@@ -47,7 +47,7 @@ export function DatasetPanel() {
       <ProgressLine progress={dataset.progress} />
       {badLines.length > 0 ? (
         <div className="error">
-          <LineErrors errors={badLines} title={`${refusedName} was refused`} />
+          <LineErrors errors={badLines} total={dataset.error?.linesTotal} title={`${refusedName} was refused`} />
           <button type="button" className="secondary" onClick={() => void skipBadLines()}>
             Skip the bad lines and use the rest
           </button>
@@ -64,7 +64,7 @@ export function DatasetPanel() {
             {details?.trainOn === 'all' ? ' · training on all tokens' : ''}
           </p>
           <DatasetCounts summary={d} details={details} maxLength={maxLength} validationExamples={validationExamples} />
-          {d.skipped.length > 0 ? <LineErrors errors={d.skipped} title="Skipped" /> : null}
+          {d.skipped.length > 0 ? <LineErrors errors={d.skipped} total={d.skippedTotal} title="Skipped" /> : null}
           {d.warnings.length > 0 ? (
             <ul className="warning">
               {d.warnings.map((w) => (

@@ -2,22 +2,26 @@ import type { LineError } from '../../worker/protocol';
 
 const SHOWN = 50;
 
-/** Bad lines of a dataset file, by number and reason. */
-export function LineErrors({ errors, title }: { errors: LineError[]; title: string }) {
+/** Where a bad record is: its line, and a JSON array's index. */
+const place = (e: LineError): string => (e.index === undefined ? `${e.line}` : `index ${e.index} (line ${e.line})`);
+
+/** Bad records of a dataset file, by place and reason; `total` counts those not listed too. */
+export function LineErrors({ errors, title, total = errors.length }: { errors: LineError[]; title: string; total?: number }) {
   if (errors.length === 0) return null;
-  const numbers = errors.map((e) => e.line);
+  const shown = errors.slice(0, SHOWN);
   return (
     <div className="line-errors" role="alert" aria-label="Bad dataset lines">
       <p>
-        <strong>{title}:</strong> {errors.length} bad line{errors.length === 1 ? '' : 's'} ({numbers.slice(0, SHOWN).join(', ')}
-        {errors.length > SHOWN ? ', …' : ''})
+        <strong>{title}:</strong> {total} bad line{total === 1 ? '' : 's'} ({shown.map(place).join(', ')}
+        {total > shown.length ? ', …' : ''})
       </p>
       <ul>
-        {errors.slice(0, SHOWN).map((e) => (
-          <li key={e.line}>
-            Line {e.line}: {e.message}
+        {shown.map((e, i) => (
+          <li key={i}>
+            {e.index === undefined ? `Line ${e.line}` : `Index ${e.index} (line ${e.line})`}: {e.message}
           </li>
         ))}
+        {total > shown.length ? <li>and {total - shown.length} more</li> : null}
       </ul>
     </div>
   );
