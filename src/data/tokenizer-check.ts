@@ -1,9 +1,11 @@
 // tokenizer.json validated before @huggingface/tokenizers builds anything from it: sizes, the
 // vocabulary's and added tokens' ids, merges over known tokens, and every regex (see
-// src/io/untrusted/tokenizer-regex.ts). The library trusts all of it: an added token with id
-// 100000 in a 512-token model, or id 1.5, would reach the GPU as an embedding row past the end
-// (or another token), and an unknown merge is silently ignored. Each refusal names the file and
-// the entry (`added_tokens[3].id`, `model.merges[17]`, `pre_tokenizer.pattern.Regex`).
+// src/io/untrusted/tokenizer-regex.ts). The library trusts all of it: an added token with id 1.5
+// would reach the GPU as another token, and an unknown merge is silently ignored. Each refusal
+// names the file and the entry (`added_tokens[3].id`, `model.merges[17]`, `pre_tokenizer.pattern.Regex`).
+// An added token past config.json's vocab_size is kept (real tokenizers have them: Gemma 3's
+// <image_soft_token> is id 262144 of its 262,144-row text models; llama.cpp's converter drops
+// them) and returned as `beyondVocab`: ModelTokenizer refuses any text that encodes to one.
 
 import { DatasetError } from './errors';
 import { compileTokenizerRegex, type LinearPattern } from '../io/untrusted/tokenizer-regex';
@@ -78,13 +80,23 @@ function checkMerges(model: Obj, vocab: Map<string, number>, fail: ReturnType<ty
   }
 }
 
+/** An added token whose id is past the model's embedding (config.json's vocab_size). */
+export interface BeyondVocabToken {
+  /** Its place in tokenizer.json: `added_tokens[6414]`. */
+  entry: string;
+  id: number;
+  content: string;
+}
+
 /**
- * Checks `added_tokens`: integer ids below `bound` (config.json's vocab_size when known), no id
- * twice, non-empty contents within the size cap.
+ * Checks `added_tokens`: integer ids, no id twice, non-empty contents within the size cap. With
+ * config.json's `vocabSize`, ids from it up to the vocabulary cap are returned (kept, never
+ * encoded); without it, ids must stay below `bound` (the vocabulary and its added tokens).
  */
-function checkAddedTokens(tj: Obj, bound: number, boundName: string, fail: ReturnType<typeof failIn>): void {
+function checkAddedTokens(tj: Obj, vocabSize: number | null, bound: number, fail: ReturnType<typeof failIn>): BeyondVocabToken[] {
+  const beyond: BeyondVocabToken[] = [];
   const added = tj.added_tokens;
-  if (added === undefined || added === null) return;
+  if (added === undefined || added === null) return beyond;
   if (!Array.isArray(added)) return fail('added_tokens', `must be a list, not ${preview(added)}`);
   if (added.length > TOKENIZER_CAPS.addedTokens) fail('added_tokens', `has ${added.length} entries, more than the ${TOKENIZER_CAPS.addedTokens} allowed`);
   const seen = new Map<number, number>();
@@ -99,11 +111,15 @@ function checkAddedTokens(tj: Obj, bound: number, boundName: string, fail: Retur
     if (chars > TOKENIZER_CAPS.addedChars) fail(`${at}.content`, `brings the added tokens to more than the ${TOKENIZER_CAPS.addedChars} characters allowed`);
     const id = t.id;
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fail(`${at}.id`, `must be a non-negative integer token id, not ${preview(id)} (${JSON.stringify(content.slice(0, 40))})`);
-    if ((id as number) >= bound) fail(`${at}.id`, `${id as number} (${JSON.stringify(content.slice(0, 40))}) is outside the ${boundName} of ${bound} tokens`);
+    const quoted = JSON.stringify(content.slice(0, 40));
+    if (vocabSize === null && (id as number) >= bound) fail(`${at}.id`, `${id as number} (${quoted}) is outside the vocabulary (model.vocab and added_tokens) of ${bound} tokens`);
+    if ((id as number) >= TOKENIZER_CAPS.vocab) fail(`${at}.id`, `${id as number} (${quoted}) is past the largest token id allowed (${TOKENIZER_CAPS.vocab - 1})`);
     const before = seen.get(id as number);
     if (before !== undefined) fail(`${at}.id`, `${id as number} is also the id of added_tokens[${before}]`);
     seen.set(id as number, i);
+    if (vocabSize !== null && (id as number) >= vocabSize) beyond.push({ entry: at, id: id as number, content });
   });
+  return beyond;
 }
 
 /** The regex patterns of the normalizer, pre-tokenizer and decoder, with their JSON paths. */
@@ -130,6 +146,8 @@ export interface CheckedTokenizer {
   install(tokenizer: object): void;
   /** Characters of the longest vocabulary or added token: no token covers more of a text. */
   longestToken: number;
+  /** Added tokens past config.json's vocab_size: in the file, but no row of the model. */
+  beyondVocab: BeyondVocabToken[];
 }
 
 /** A placeholder String pattern: never found in text, so it changes nothing until it is replaced. */
@@ -150,7 +168,7 @@ export function checkTokenizerJson(tj: Obj, file: string, vocabSize: number | nu
   const addedCount = Array.isArray(tj.added_tokens) ? tj.added_tokens.length : 0;
   // Without config.json, added tokens may follow the vocabulary (Qwen's do): up to one id each.
   const bound = vocabSize ?? Math.max(vocab.size, maxId + 1) + addedCount;
-  checkAddedTokens(tj, bound, vocabSize !== null ? 'model (config.json vocab_size)' : 'vocabulary (model.vocab and added_tokens)', fail);
+  const beyondVocab = checkAddedTokens(tj, vocabSize, bound, fail);
   let longestToken = 1;
   for (const t of vocab.keys()) if (t.length > longestToken) longestToken = t.length;
   // Checked above: a list of objects with string contents.
@@ -183,6 +201,7 @@ export function checkTokenizerJson(tj: Obj, file: string, vocabSize: number | nu
   for (const root of ['normalizer', 'pre_tokenizer', 'decoder'] as const) roots[root] = copy(tj[root]);
   return {
     longestToken,
+    beyondVocab,
     json: { ...tj, ...roots },
     install(tokenizer) {
       const t = tokenizer as Obj;

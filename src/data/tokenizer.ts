@@ -6,7 +6,7 @@ import { CHATML_TEMPLATE, ChatTemplate, type CharSpan } from './template';
 import { TemplateBudgetError } from './template-budget';
 import { MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, parseUntrustedJson } from '../io/untrusted/json';
 import { MODEL_LIMITS } from '../io/untrusted/limits';
-import { checkTokenizerJson } from './tokenizer-check';
+import { checkTokenizerJson, type BeyondVocabToken } from './tokenizer-check';
 
 /** The parsed files of a model folder (the CLI reads them from disk, the UI from the Hub/cache). */
 export interface TokenizerFiles {
@@ -182,13 +182,30 @@ export class ModelTokenizer {
   /** Characters of the longest token (vocabulary or added): n tokens never cover more than n × this of a text. */
   readonly longestToken: number;
   private readonly byteMode: ByteMode;
+  /** tokenizer.json as refusals name it (`DIR/tokenizer.json`). */
+  private readonly file: string;
+  /** config.json's vocab_size: every id an encoding gives must stay below it (null: unknown). */
+  private readonly vocabSize: number | null;
+  /** Added tokens past vocab_size, by id: kept in the file, refused in any text that encodes to them. */
+  private readonly beyondVocab: Map<number, BeyondVocabToken>;
   private readonly added: Map<number, { content: string; lstrip: boolean; rstrip: boolean; special: boolean }>;
 
   private constructor(files: TokenizerFiles) {
     const tj = files.tokenizerJson;
     const file = files.dir ? `${files.dir}/tokenizer.json` : 'tokenizer.json';
     if (!isObj(tj) || !isObj(tj.model)) throw new DatasetError(`${file}: not a Hugging Face tokenizers file (no "model")`);
-    const checked = checkTokenizerJson(tj, file, files.vocabSize ?? null);
+    this.file = file;
+    this.vocabSize = files.vocabSize ?? null;
+    const checked = checkTokenizerJson(tj, file, this.vocabSize);
+    this.beyondVocab = new Map(checked.beyondVocab.map((t) => [t.id, t]));
+    if (checked.beyondVocab.length) {
+      const listed = checked.beyondVocab.slice(0, 5).map((t) => `${t.entry} ${JSON.stringify(t.content.slice(0, 40))} (id ${t.id})`);
+      const more = checked.beyondVocab.length - listed.length;
+      this.warnings.push(
+        `${file}: ${listed.join(', ')}${more > 0 ? ` and ${more} more` : ''} ${checked.beyondVocab.length === 1 ? 'is' : 'are'} past the model's ` +
+          `vocab_size ${this.vocabSize} (config.json): not tokens of this model; text that encodes to ${checked.beyondVocab.length === 1 ? 'it' : 'one'} is refused`,
+      );
+    }
     const cfg: Obj = isObj(files.tokenizerConfig) ? files.tokenizerConfig : {};
     try {
       this.tokenizer = new Tokenizer(checked.json, cfg);
@@ -266,6 +283,18 @@ export class ModelTokenizer {
     for (const t of KNOWN_END_OF_TURN) if (this.tokenizer.token_to_id(t) !== undefined) eot.add(t);
     if (this.templateIsDefault) eot.add('<|im_end|>');
     this.endOfTurn = [...eot];
+    // The template's own special tokens are in every sequence: one past the embedding is refused here.
+    const roles: [string, string | null][] = [['bos_token', this.bosToken], ['eos_token', this.eosToken], ['pad_token', this.padToken]];
+    for (const t of this.endOfTurn) roles.push(['end-of-turn token', t]);
+    for (const [role, content] of roles) {
+      const v = content === null ? null : id(content);
+      const past = v === null ? undefined : this.beyondVocab.get(v);
+      if (past) {
+        throw new DatasetError(
+          `${file}: the ${role} ${JSON.stringify(content)} is ${past.entry} (id ${past.id}), past the model's vocab_size ${this.vocabSize} (config.json)`,
+        );
+      }
+    }
   }
 
   static load(files: TokenizerFiles): ModelTokenizer {
@@ -286,8 +315,26 @@ export class ModelTokenizer {
 
   /** Ids of `text`, no special tokens added (transformers' add_special_tokens=False). */
   encode(text: string): number[] {
-    if (!text) return [];
-    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    return this.encodeChecked(text).ids;
+  }
+
+  /**
+   * The one call of the library's encode (every record, preview and prompt passes here): an id past
+   * vocab_size (an added token such as Gemma 3's <image_soft_token> in a text model) would index
+   * past the embedding, so it is a RecordError naming the token, its id and entry.
+   */
+  private encodeChecked(text: string): { ids: number[]; tokens: string[] } {
+    if (!text) return { ids: [], tokens: [] };
+    const enc = this.tokenizer.encode(text, { add_special_tokens: false });
+    if (this.vocabSize !== null) {
+      for (const id of enc.ids) {
+        if (id < this.vocabSize) continue;
+        const past = this.beyondVocab.get(id);
+        const what = past ? `${JSON.stringify(past.content)} is token ${id} (${this.file} ${past.entry})` : `token ${id} (${JSON.stringify(this.tokenString(id))}, ${this.file} model.vocab)`;
+        throw new RecordError(`${what}, past the model's vocab_size ${this.vocabSize}: it is not a token of this model (remove it from the text)`);
+      }
+    }
+    return enc;
   }
 
   decode(ids: ArrayLike<number>, skipSpecial = false): string {
@@ -311,7 +358,7 @@ export class ModelTokenizer {
    * text's UTF-8 bytes. Null when they cannot be aligned (e.g. a normalizer changed the text).
    */
   encodeWithOffsets(text: string): OffsetEncoding | null {
-    const enc = text ? this.tokenizer.encode(text, { add_special_tokens: false }) : { ids: [], tokens: [] };
+    const enc = this.encodeChecked(text);
     const offs = this.alignBytes(text, enc.ids, enc.tokens);
     return offs ? { ids: enc.ids, ...offs } : null;
   }

@@ -6,6 +6,7 @@
 // the live one. Otherwise this bridge uploads its own copy of the base weights and refreshes a
 // LoRA buffer from trainer.exportAdapter() at each request.
 import type { ModelTokenizer } from '../data';
+import { RecordError } from '../data/errors';
 import type { Gpu } from '../gpu/gpu';
 import { Decoder, decoderContextLimit, type DecoderLora } from '../engine/generate/decoder';
 import { Generation } from '../engine/generate/generate';
@@ -55,7 +56,13 @@ export function stopTokenIds(tokenizer: ModelTokenizer, eos: number | number[] |
 
 /** The prompt as the model sees it: one user turn in its chat template, then the assistant's cue. */
 export function promptIds(tokenizer: ModelTokenizer, prompt: string): number[] {
-  return tokenizer.withBos(tokenizer.encode(tokenizer.template.render([{ role: 'user', content: prompt }], true)));
+  try {
+    return tokenizer.withBos(tokenizer.encode(tokenizer.template.render([{ role: 'user', content: prompt }], true)));
+  } catch (e) {
+    // A token past the model's vocab_size in the prompt (or a template failure): refused before the GPU.
+    if (e instanceof RecordError) throw new GenerateError(`the prompt: ${e.message}`);
+    throw e;
+  }
 }
 
 export function checkGenerateParams(p: GenerateParams): void {
