@@ -1,7 +1,7 @@
 // Shared steps of the studio specs.
 import { readFileSync } from 'node:fs';
 import { expect, type Locator, type Page, type TestInfo } from '@playwright/test';
-import type { SyntheticModel } from '../src/hub/synthetic';
+import type { SyntheticModel } from '../src/hub/synthetic-testing';
 
 /** Screenshots named in step order, under the test's output folder (test-results/…). */
 export function shooter(page: Page, testInfo: TestInfo): (name: string, fullPage?: boolean) => Promise<void> {

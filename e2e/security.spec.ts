@@ -8,7 +8,7 @@
 //   stand-in the Hub redirects weights files to (as huggingface.co redirects LFS files).
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
-import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server';
+import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server-testing';
 import { parseCsp } from '../src/security/policy';
 import { STAND_IN_CDN_PORT, STAND_IN_HUB_PORT } from './helpers';
 
