@@ -49,9 +49,16 @@ async function runKernelPage(page: Page, testInfo: TestInfo, query: string, file
   return results;
 }
 
-test('every kernel check passes in Chromium WebGPU', async ({ page }, testInfo) => {
-  await runKernelPage(page, testInfo, '', checkFiles);
-});
+// The check files in two halves, each its own page, so two workers run them side by side (the
+// pipelines a page compiles are SwiftShader's slowest part); together they are every check file.
+test.describe.configure({ mode: 'parallel' });
+const halves = [checkFiles.filter((_, i) => i % 2 === 0), checkFiles.filter((_, i) => i % 2 === 1)];
+
+for (const [n, files] of halves.entries()) {
+  test(`every kernel check passes in Chromium WebGPU (files ${n + 1} of 2: ${files.join(', ')})`, async ({ page }, testInfo) => {
+    await runKernelPage(page, testInfo, `?only=${files.join(',')}`, files);
+  });
+}
 
 test('the reducing kernels pass in their subgroup form too', async ({ page }, testInfo) => {
   const reducing = ['crossentropy', 'decode', 'optimizer', 'rmsnorm'];
