@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { loadEnv, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 import { hubPolicy, type HubPolicy } from './src/hub/endpoint.ts';
@@ -53,6 +54,10 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts'],
     environment: 'node',
+    // Two test files at a time even on a two-core machine (Vitest's default there is one): a file
+    // spends much of its time outside the CPU it would take from the other (CLI subprocesses
+    // starting, the GPU device, files), so two side by side finish sooner than one after another.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     // Generous: the CLI tests train real fixtures in a subprocess (about a minute alone on 2 cores)
     // and CI may share the CPU with another job; a hang still fails, ten minutes later.
     testTimeout: 600_000,

@@ -3,7 +3,7 @@
 // format override with a column mapping (and a run on it), text-file mode, the validation split
 // (a fraction, or a second file); and the GPU-too-small message with its numbers.
 import { expect, test, type Page } from '@playwright/test';
-import { syntheticModel } from '../src/hub/synthetic';
+import { syntheticModel } from '../src/hub/synthetic-testing';
 import { collectLogs, openStudio, parseStatus, pickSyntheticModel, shooter, useDemo } from './helpers';
 
 const chat = (q: string, a: string) => JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });

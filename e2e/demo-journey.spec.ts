@@ -1,9 +1,16 @@
 // The demo journey: "Use demo model" (random weights + sample dataset), 20 steps, the loss falls,
 // the page stays responsive (a measurement with a generous bound), and both downloads are a valid PEFT adapter for the demo model.
+// It also writes the README's screenshots, docs/images/studio-{light,dark}.png (1440×900, mid-run),
+// so they never go stale; src/docs-links.test.ts fails when one the docs link to is missing.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { expect, test } from '@playwright/test';
 import { parseSafetensors } from '../src/io/safetensors';
 import { collectLogs, downloadAs, longTasks, openStudio, pageNow, parseStatus, recordStatus, shooter, statusTexts, useDemo, watchLongTasks } from './helpers';
+
+const DOCS_IMAGES = new URL('../docs/images/', import.meta.url);
+
+test.use({ viewport: { width: 1440, height: 900 } });
 
 const demoConfig = JSON.parse(readFileSync(new URL('../public/demo/config.json', import.meta.url), 'utf8')) as Record<string, number>;
 
@@ -44,6 +51,12 @@ test('demo model, sample dataset, 20 steps, loss falls, adapter downloads are va
     // A viewport screenshot: a full-page one resizes the page, which is the test's work, not the app's.
     const shotAt = await pageNow(page);
     await shot('training', false);
+    // The docs' screenshots, mid-run (some of the loss curve drawn), in both color schemes.
+    await expect(status).toHaveText(/^Step (1\d|20) of 20 · /, { timeout: 8 * 60_000 });
+    await page.screenshot({ path: fileURLToPath(new URL('studio-light.png', DOCS_IMAGES)) });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: fileURLToPath(new URL('studio-dark.png', DOCS_IMAGES)) });
+    await page.emulateMedia({ colorScheme: 'light' });
     await expect(status).toHaveText(/^Step 20 of 20 · loss \d+\.\d{3}$/, { timeout: 8 * 60_000 });
     await expect(page.getByText('Training finished.')).toBeVisible({ timeout: 60_000 });
     const seconds = (Date.now() - started) / 1000;

@@ -1,7 +1,7 @@
 // Shared steps of the studio specs.
 import { readFileSync } from 'node:fs';
 import { expect, type Locator, type Page, type TestInfo } from '@playwright/test';
-import type { SyntheticModel } from '../src/hub/synthetic';
+import type { SyntheticModel } from '../src/hub/synthetic-testing';
 
 /** Screenshots named in step order, under the test's output folder (test-results/…). */
 export function shooter(page: Page, testInfo: TestInfo): (name: string, fullPage?: boolean) => Promise<void> {
@@ -132,9 +132,12 @@ export async function pageNow(page: Page): Promise<number> {
 }
 
 /**
- * The port of the specs' stand-in Hub, and the next one for its CDN stand-in: the e2e build lists
- * http://127.0.0.1:<these> as Hubs its CSP may connect to (playwright.config.ts), so a stand-in on
- * any other port would be blocked.
+ * The port of this worker's stand-in Hub, and the next one for its CDN stand-in: the e2e build lists
+ * http://127.0.0.1:<these> for every worker as Hubs its CSP may connect to (playwright.config.ts), so
+ * a stand-in on any other port would be blocked. Worker i (TEST_PARALLEL_INDEX) is 100·i ports up, so
+ * two specs with a stand-in Hub can run side by side.
  */
-export const STAND_IN_HUB_PORT = Number(process.env.E2E_HUB_PORT ?? 5173);
+export const STAND_IN_HUB_PORT = Number(process.env.E2E_HUB_PORT ?? 5173) + 100 * Number(process.env.TEST_PARALLEL_INDEX ?? 0);
 export const STAND_IN_CDN_PORT = STAND_IN_HUB_PORT + 1;
+/** Every worker's stand-in Hub and CDN origins: what the e2e build lists in VITE_HUB_OVERRIDES. */
+export const STAND_IN_ORIGINS = (process.env.E2E_HUB_OVERRIDES ?? `http://127.0.0.1:${STAND_IN_HUB_PORT} http://127.0.0.1:${STAND_IN_CDN_PORT}`).split(' ');

@@ -1,5 +1,5 @@
-// Hub search and "Push to the Hub" (issue 18) against the stand-in Hub (src/hub/stand-in-server.ts
-// + stand-in-api.ts), which answers the HTTP calls @huggingface/hub makes to huggingface.co:
+// Hub search and "Push to the Hub" (issue 18) against the stand-in Hub (src/hub/stand-in-server-testing.ts
+// + stand-in-api-testing.ts), which answers the HTTP calls @huggingface/hub makes to huggingface.co:
 // GET /api/models, /api/whoami-v2, POST /api/repos/create, preupload, the LFS batch, the LFS PUT
 // and the ndjson commit.
 // - Search: typing in the model field lists the trainable matches (a GPT-2 is hidden and named),
@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { unzipSync } from 'fflate';
-import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server';
+import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server-testing';
 import { readZip } from '../src/util/testing/read-zip';
 import { collectLogs, shooter, STAND_IN_HUB_PORT } from './helpers';
 

@@ -4,7 +4,7 @@
 // because the engine runs the LM head in chunks. The model is tiny apart from its vocabulary, so
 // the one step stays cheap on SwiftShader.
 import { expect, test } from '@playwright/test';
-import { syntheticModel } from '../src/hub/synthetic';
+import { syntheticModel } from '../src/hub/synthetic-testing';
 import { collectLogs, openStudio, pickSyntheticModel, shooter } from './helpers';
 
 const VOCAB = 131_072;

@@ -8,8 +8,8 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect, test, type Page } from '@playwright/test';
 import { createServer, type ViteDevServer } from 'vite';
-import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server';
-import { syntheticModel } from '../src/hub/synthetic';
+import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server-testing';
+import { syntheticModel } from '../src/hub/synthetic-testing';
 
 let vite: ViteDevServer;
 let appUrl: string;

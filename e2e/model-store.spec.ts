@@ -11,7 +11,7 @@
 // "Start training"; status region data-testid="train-status".
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
-import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server';
+import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server-testing';
 import { collectLogs, parseStatus, shooter, STAND_IN_HUB_PORT } from './helpers';
 
 const demoDir = new URL('../public/demo/', import.meta.url);

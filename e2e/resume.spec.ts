@@ -4,8 +4,10 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { collectLogs, openStudio, parseStatus, recordStatusFromLoad, shooter, statusTexts, useDemo } from './helpers';
 
-const STEPS = 20;
-const EVERY = 5;
+// 12 steps checkpointed every 4: the reload comes after step 10, two steps before the next
+// checkpoint, so the run resumes from step 8's (as 20 every 5 did, in 16 fewer steps).
+const STEPS = 12;
+const EVERY = 4;
 
 /** Step → loss from the status texts recorded since the page loaded, skipping the first `from`. */
 async function losses(page: Page, from = 0): Promise<Map<number, number>> {
@@ -92,7 +94,7 @@ test('a reload mid-training resumes from the checkpoint and matches an uninterru
     expect([...reference.keys()]).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
     await shot('reference-run');
 
-    // 2. The same run again, interrupted by a reload after its checkpoint at step 10.
+    // 2. The same run again, interrupted by a reload after its checkpoint at step 2·EVERY.
     const seen = (await statusTexts(page)).length;
     await page.getByRole('button', { name: 'Start training' }).click();
     await expect.poll(() => shownStep(status), { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(2 * EVERY + 2);
@@ -101,10 +103,10 @@ test('a reload mid-training resumes from the checkpoint and matches an uninterru
     await shot('before-reload', false);
     await page.reload();
 
-    // 3. It resumes by itself: the model, the dataset and the settings come back, steps continue after 10.
+    // 3. It resumes by itself: the model, the dataset and the settings come back, steps continue after 2·EVERY.
     await expect(page.getByTestId('model-summary')).toContainText('random weights', { timeout: 120_000 });
     await expect(page.getByLabel('Max steps', { exact: true })).toHaveValue(String(STEPS));
-    await expect(status).toHaveText(/^Step \d+ of 20 · loss/, { timeout: 180_000 });
+    await expect(status).toHaveText(new RegExp(`^Step \\d+ of ${STEPS} · loss`), { timeout: 180_000 });
     await shot('resumed', false);
     await expect(page.getByRole('note'), 'a checkpoint of this version resumes without a notice').toHaveCount(0);
     await expect(page.getByText('Training finished.')).toBeVisible({ timeout: 8 * 60_000 });

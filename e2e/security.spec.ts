@@ -8,9 +8,9 @@
 //   stand-in the Hub redirects weights files to (as huggingface.co redirects LFS files).
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
-import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server';
+import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server-testing';
 import { parseCsp } from '../src/security/policy';
-import { STAND_IN_CDN_PORT, STAND_IN_HUB_PORT } from './helpers';
+import { STAND_IN_CDN_PORT, STAND_IN_HUB_PORT, STAND_IN_ORIGINS } from './helpers';
 
 const STAND_IN = `http://127.0.0.1:${STAND_IN_HUB_PORT}`;
 const STAND_IN_CDN = `http://127.0.0.1:${STAND_IN_CDN_PORT}`;
@@ -24,7 +24,8 @@ const demoFiles = (): Map<string, Uint8Array | string> =>
   );
 
 // Written out here, not taken from src/security/policy.ts: what the e2e build may connect to.
-const EXPECTED_CONNECT = ["'self'", 'blob:', 'https://huggingface.co', 'https://*.huggingface.co', 'https://*.hf.co', STAND_IN, STAND_IN_CDN];
+// The e2e build lists every Playwright worker's stand-in Hub and CDN (playwright.config.ts).
+const EXPECTED_CONNECT = ["'self'", 'blob:', 'https://huggingface.co', 'https://*.huggingface.co', 'https://*.hf.co', ...STAND_IN_ORIGINS];
 
 /** The directives a CSP must have to count as tight here. */
 function expectTight(csp: Map<string, string[]>): void {

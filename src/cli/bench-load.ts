@@ -1,6 +1,6 @@
 // bench-load [--synthetic 600MB] [--quant int4|int8|none] [--json]
 // Host memory of loading a stored 16-bit model into the engine. Imports a synthetic Llama of about
-// the given size (bf16, generated on demand: src/hub/synthetic.ts) through the real import
+// the given size (bf16, generated on demand: src/hub/synthetic-testing.ts) through the real import
 // pipeline into a model library kept on disk (a file per key, the layout of the IndexedDB store),
 // then opens it as the worker does (storedWeightSource) and uploads it to the GPU with the
 // engine's streaming uploader, sampling process.memoryUsage() after every part. Prints one JSON
@@ -14,7 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseCommandLine, UsageError } from './args';
 import { createNodeGpu } from '../gpu/node';
-import { streamedSyntheticSource } from '../hub/synthetic';
+import { streamedSyntheticSource } from '../hub/synthetic-testing';
 import { importModel } from '../hub/import';
 import { ModelStore, type KeyValue } from '../hub/store';
 import { openStoredModel, storedWeightSource } from '../hub/load';

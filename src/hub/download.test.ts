@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { startStandInHub, type StandInHub } from './stand-in-server';
+import { startStandInHub, type StandInHub } from './stand-in-server-testing';
 import {
   checkStorageQuota,
   DownloadTracker,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guardedFetch, HubTokenRefusedError } from './hub-fetch';
-import { startStandInHub, type StandInHub } from './stand-in-server';
+import { startStandInHub, type StandInHub } from './stand-in-server-testing';
 
 describe('guardedFetch', () => {
   let hub: StandInHub;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStandInHub, type StandInHub } from './stand-in-server';
-import { syntheticModel, type SyntheticModel } from './synthetic';
+import { startStandInHub, type StandInHub } from './stand-in-server-testing';
+import { syntheticModel, type SyntheticModel } from './synthetic-testing';
 import { hubSource, folderSource, importModel, storedModelBytes, storedFormatFor, ImportError, type ImportProgress } from './import';
 import { memoryKeyValue, ModelStore, StoreFullError, type KeyValue, type ModelManifest } from './store';
 import { HubAuthError, HubClient, HubIntegrityError, HubNetworkError, HubNotFoundError, HubQuotaError } from './download';

@@ -16,7 +16,7 @@ import { storedZipFiles } from '../io/untrusted/zip';
 import { modelCard } from '../state/slices/export-card';
 import { OnnxBridge } from '../worker/onnx-bridge';
 import { pushToHub } from './push';
-import { startStandInHub, type StandInHub } from './stand-in-server';
+import { startStandInHub, type StandInHub } from './stand-in-server-testing';
 
 const fx = resolve(process.cwd(), '../shared/fixtures/reference/tiny-llama');
 const TOKEN = 'hf_onnxPushToken';

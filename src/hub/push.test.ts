@@ -3,7 +3,7 @@
 // retry that does not send again what the Hub holds.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HubPushError, pushToHub, repoNameProblem, type PushOptions, type PushProgress } from './push';
-import { startStandInHub, type StandInHub } from './stand-in-server';
+import { startStandInHub, type StandInHub } from './stand-in-server-testing';
 
 const TOKEN = 'hf_writeToken123';
 const adapter = new Uint8Array(5000).map((_, i) => (i * 7) % 256);

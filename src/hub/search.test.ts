@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPPORTED_ARCHITECTURES } from '../engine/model/config';
 import { filterListings, fetchModelSpec, HubUnreachableError, searchHub, type ListedEntry } from './search';
-import { startStandInHub, type StandInHub } from './stand-in-server';
+import { startStandInHub, type StandInHub } from './stand-in-server-testing';
 
 const entry = (name: string, architectures: unknown, extra: Partial<ListedEntry> = {}): ListedEntry => ({
   name,

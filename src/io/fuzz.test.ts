@@ -26,7 +26,7 @@ import { BenchFieldError, cliLabel } from '../engine/bench/fields';
 import { parseTrainBenchOptions } from '../engine/bench/train-bench';
 import type { ModelSpec } from '../engine/model/spec';
 import type { ChatMessage } from '../data/formats';
-import { HOSTILE_REGEX, jsonText, mutateBytes, mutateSafetensorsHeader, mutateText, pick } from './fuzz-inputs';
+import { HOSTILE_REGEX, jsonText, mutateBytes, mutateSafetensorsHeader, mutateText, pick } from './fuzz-inputs-testing';
 
 const REF = join(process.cwd(), '../shared/fixtures/reference');
 const MODELS = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3'];

@@ -2,7 +2,7 @@
 // whole-tensor result: the values the file holds (f32), or quantize() over the whole matrix
 // (int4: blocks run along a row, so quantizing part by part must change nothing).
 import { describe, expect, it } from 'vitest';
-import { syntheticModel } from '../../hub/synthetic';
+import { syntheticModel } from '../../hub/synthetic-testing';
 import { folderSource, importModel } from '../../hub/import';
 import { memoryKeyValue, ModelStore } from '../../hub/store';
 import { openStoredModel, storedWeightSource } from '../../hub/load';

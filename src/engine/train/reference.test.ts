@@ -1,12 +1,25 @@
 // The whole engine against PyTorch + PEFT: every fixture under ../shared/fixtures/reference that
 // has a model, trained five steps from its adapter_init, held to the bounds of fixtures/README.md.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { checkReference } from '../../cli/check-reference';
 
 const root = resolve(process.cwd(), '../shared/fixtures/reference');
 const fixtures = existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'model', 'config.json'))) : [];
+
+// The f32 check of tiny-qwen2 also writes its adapter (--out-adapter), which the reload test reads
+// back: one five-step run serves both tests instead of two identical ones.
+const RELOADED = 'tiny-qwen2';
+const reloadDir = mkdtempSync(join(tmpdir(), 'adapter-'));
+afterAll(() => rmSync(reloadDir, { recursive: true, force: true }));
+let reloadRun: ReturnType<typeof checkReference> | null = null;
+function f32Check(name: string): ReturnType<typeof checkReference> {
+  if (name !== RELOADED) return checkReference(join(root, name));
+  reloadRun ??= checkReference(join(root, name), { outAdapter: reloadDir });
+  return reloadRun;
+}
 
 describe('engine vs PyTorch + PEFT reference fixtures', () => {
   it('finds the reference fixtures', () => {
@@ -14,7 +27,7 @@ describe('engine vs PyTorch + PEFT reference fixtures', () => {
   });
   for (const name of fixtures) {
     it(`${name}: loss, logits, gradients, 5 AdamW steps, final adapter`, async () => {
-      const r = await checkReference(join(root, name));
+      const r = await f32Check(name);
       expect(r.grad_tensors).toBeGreaterThan(0);
       const ref = JSON.parse(readFileSync(join(root, name, 'reference.json'), 'utf8')) as { initial_loss: number };
       expect(Math.abs(r.loss - ref.initial_loss) / ref.initial_loss).toBeLessThanOrEqual(1e-4);
@@ -29,8 +42,6 @@ describe('engine vs PyTorch + PEFT reference fixtures', () => {
 
 describe('the written adapter reloads to PyTorch logits after training', () => {
   it('tiny-qwen2: --out-adapter files, read back, give logits_after_training within 1e-2', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
     const { readAdapter } = await import('../lora/adapter');
     const { loadModelFolder } = await import('../model/weights');
     const { nodeFolder, fileSource } = await import('../../io/node-files');
@@ -38,9 +49,9 @@ describe('the written adapter reloads to PyTorch logits after training', () => {
     const { createNodeGpu } = await import('../../gpu/node');
     const { Trainer } = await import('./trainer');
     const { DEFAULT_TRAIN } = await import('./types');
-    const dir = join(root, 'tiny-qwen2');
-    const out = mkdtempSync(join(tmpdir(), 'adapter-'));
-    await checkReference(dir, { outAdapter: out });
+    const dir = join(root, RELOADED);
+    const out = reloadDir;
+    await f32Check(RELOADED);
     const model = await loadModelFolder(nodeFolder(join(dir, 'model')));
     const adapter = await readAdapter(nodeFolder(out), model.spec);
     const batch = JSON.parse(readFileSync(join(dir, 'batch.json'), 'utf8')) as { input_ids: number[][]; attention_mask: number[][] };

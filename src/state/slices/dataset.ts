@@ -1,5 +1,6 @@
 import { engine } from '../engine';
-import { appUrl } from './model';
+import { appUrl } from '../hub-choice';
+import { datasetFiles } from './dataset-files';
 import { toErrorInfo, type DatasetSummary, type ErrorInfo, type Progress } from '../../worker/protocol';
 import type { DatasetDetails } from '../../worker/dataset';
 import { DEFAULT_READ_OPTIONS, unpackDataset, type DatasetReadOptions } from '../../util/dataset-package';
@@ -38,11 +39,6 @@ export interface DatasetSlice {
   loadValidationFile(file: File | null): Promise<void>;
 }
 
-/** The chosen file's bytes, kept so a model change can tokenize it again. Not state: no renders. */
-let datasetBytes: ArrayBuffer | null = null;
-let validationBytes: ArrayBuffer | null = null;
-/** The chosen training file's size in bytes (the model card names it; never its content), or null. */
-export const datasetFileBytes = (): number | null => datasetBytes?.byteLength ?? null;
 /** Counts tokenizations: a reply to an older one (options changed meanwhile) is dropped. */
 let generation = 0;
 let inFlight: Promise<void> = Promise.resolve();
@@ -98,7 +94,7 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
     },
 
     async loadDatasetFile(file) {
-      datasetBytes = await file.arrayBuffer();
+      datasetFiles.train = await file.arrayBuffer();
       set((s) => ({ dataset: fresh(s.dataset, file.name) }));
       await get().retokenizeDataset();
     },
@@ -108,7 +104,7 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
       try {
         const res = await fetch(url);
         if (!res.ok) throw new Error(`${url} answered HTTP ${res.status}`);
-        datasetBytes = await res.arrayBuffer();
+        datasetFiles.train = await res.arrayBuffer();
         set((s) => ({ dataset: fresh(s.dataset, 'sample.jsonl') }));
       } catch (e) {
         set((s) => ({ dataset: { ...fresh(s.dataset, 'sample.jsonl'), status: 'error', error: toErrorInfo(e) } }));
@@ -120,14 +116,14 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
     async restoreDataset(fileName, bytes, skipInvalid) {
       const pkg = unpackDataset(new Uint8Array(bytes));
       if (pkg) {
-        datasetBytes = pkg.train.bytes.slice().buffer as ArrayBuffer;
-        validationBytes = pkg.validation ? (pkg.validation.bytes.slice().buffer as ArrayBuffer) : null;
+        datasetFiles.train = pkg.train.bytes.slice().buffer as ArrayBuffer;
+        datasetFiles.validation = pkg.validation ? (pkg.validation.bytes.slice().buffer as ArrayBuffer) : null;
         set((s) => ({
           dataset: { ...fresh(s.dataset, pkg.train.name), skipInvalid, options: pkg.options, validationFileName: pkg.validation?.name ?? null },
         }));
       } else {
-        datasetBytes = bytes;
-        validationBytes = null;
+        datasetFiles.train = bytes;
+        datasetFiles.validation = null;
         set((s) => ({ dataset: { ...fresh(s.dataset, fileName), skipInvalid, options: DEFAULT_READ_OPTIONS, validationFileName: null } }));
       }
       await get().retokenizeDataset();
@@ -142,14 +138,14 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
       const before = get().dataset.options;
       const options: DatasetReadOptions = { ...before, ...patch, validation: { ...before.validation, ...patch.validation } };
       set((s) => ({ dataset: { ...s.dataset, options } }));
-      const fileChanged = (before.validation.mode === 'file') !== (options.validation.mode === 'file') && validationBytes !== null;
+      const fileChanged = (before.validation.mode === 'file') !== (options.validation.mode === 'file') && datasetFiles.validation !== null;
       if (readChanged(before, options) || fileChanged) await get().retokenizeDataset();
       syncValidation(before.validation.mode);
     },
 
     async loadValidationFile(file) {
       const previousMode = get().dataset.options.validation.mode;
-      validationBytes = file ? await file.arrayBuffer() : null;
+      datasetFiles.validation = file ? await file.arrayBuffer() : null;
       set((s) => ({
         dataset: {
           ...s.dataset,
@@ -162,7 +158,7 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
     },
 
     async retokenizeDataset() {
-      if (!datasetBytes || !get().dataset.fileName || get().model.status !== 'ready') return;
+      if (!datasetFiles.train || !get().dataset.fileName || get().model.status !== 'ready') return;
       // One tokenization at a time, the newest last: the worker keeps the dataset it prepared last,
       // so it must be the one the page shows. Requests overtaken while waiting are dropped.
       const mine = ++generation;
@@ -174,10 +170,10 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
       try {
         await previous;
         const { fileName, skipInvalid, options, validationFileName } = get().dataset;
-        if (mine !== generation || !datasetBytes || !fileName) return;
+        if (mine !== generation || !datasetFiles.train || !fileName) return;
         // Copies: the worker takes the bytes it is sent (transferred); the page keeps its own.
-        const validation = options.validation.mode === 'file' && validationBytes && validationFileName ? { name: validationFileName, bytes: validationBytes.slice(0) } : null;
-        const bytes = datasetBytes.slice(0);
+        const validation = options.validation.mode === 'file' && datasetFiles.validation && validationFileName ? { name: validationFileName, bytes: datasetFiles.validation.slice(0) } : null;
+        const bytes = datasetFiles.train.slice(0);
         const summary = await engine().call(
           'loadDataset',
           { fileName, bytes, skipInvalid, options, validation },

@@ -2,12 +2,13 @@
 // repository under the token's account (src/hub/push.ts). The token is an argument, never state.
 // A failed or cancelled push keeps everything on the page; Retry runs the same push, and the Hub's
 // LFS batch leaves out what it already holds.
-import { HubPushError, pushToHub, type PushErrorKind, type PushFile, type PushProgress, type PushResult } from '../../hub/push';
+import { HubPushError, pushToHub, type PushErrorKind, type PushProgress, type PushResult } from '../../hub/push';
 import { trustedOrigins } from '../../hub/endpoint';
 import { toErrorInfo, type ErrorInfo } from '../../worker/protocol';
-import { cardInput } from './export';
+import { cardInput } from './export-files';
+import { extraFiles, idlePush } from './push-extras';
 import { modelCard, type BuiltExport } from './export-card';
-import { HUB_POLICY, hubChoice } from './model';
+import { HUB_POLICY, hubChoice } from '../hub-choice';
 import type { Slice } from './types';
 
 export interface PushRequest {
@@ -47,14 +48,6 @@ export interface HubPushSlice {
 }
 
 let running: AbortController | null = null;
-/** The extras' bytes, by folder. Not state: blobs, no renders. */
-const extraFiles = new Map<string, { what: BuiltExport; files: PushFile[] }>();
-
-/** What resetExport sets: a new run or model makes the last push's report and the built exports stale. */
-export function idlePush(): HubPushSlice['hubPush'] {
-  extraFiles.clear();
-  return { extras: [], status: 'idle', progress: null, error: null, result: null };
-}
 
 export const createHubPushSlice: Slice<HubPushSlice> = (set, get) => {
   const patch = (p: Partial<HubPushSlice['hubPush']>): void => set((s) => ({ hubPush: { ...s.hubPush, ...p } }));

@@ -1,4 +1,5 @@
-import { chooseHub, HubEndpointError, hubPolicy, mayReceiveToken, trustedOrigins, type ChosenHub, type HubEnv } from '../../hub/endpoint';
+import { mayReceiveToken, trustedOrigins } from '../../hub/endpoint';
+import { appUrl, HUB_POLICY, hubChoice } from '../hub-choice';
 import { engine } from '../engine';
 import { demoSettings } from '../settings';
 import { toErrorInfo, type ErrorInfo, type ModelSource, type ModelSummary, type Progress } from '../../worker/protocol';
@@ -25,30 +26,6 @@ export interface ModelSlice {
   loadLocalModel(files: File[]): Promise<void>;
   /** The demo: its model, its sample dataset and settings that make it learn in 20 steps. */
   useDemo(): Promise<void>;
-}
-
-/** This build's Hub and the hosts `?hub=` may name (see src/hub/endpoint.ts). */
-export const HUB_POLICY = hubPolicy(import.meta.env as HubEnv);
-
-/**
- * The Hub for this page: the build's, or the `?hub=` override when the build allows it. A refused
- * override leaves the build's Hub in place, with the reason to show on the page.
- */
-export function hubChoice(): { hub: ChosenHub; refused: string | null } {
-  try {
-    return { hub: chooseHub(new URLSearchParams(location.search).get('hub'), HUB_POLICY), refused: null };
-  } catch (e) {
-    if (!(e instanceof HubEndpointError)) throw e;
-    return { hub: chooseHub(null, HUB_POLICY), refused: e.message };
-  }
-}
-
-export function hubEndpoint(): string {
-  return hubChoice().hub.url;
-}
-
-export function appUrl(path: string): string {
-  return new URL(path, document.baseURI).href;
 }
 
 /** Picked files keyed by their path inside the model folder (a folder pick drops its top folder). */

@@ -6,7 +6,7 @@ import { toErrorInfo, type ErrorInfo, type StepMetrics, type TrainResult, type T
 import { interruptedRun, listRuns, loadRunDataset, type RunRecord } from '../../worker/run-store';
 import { clearPauseNote, notePausedRun, withPauseNotes } from '../run-pause-notes';
 import type { Slice } from './types';
-import { adapterZip, saveFile, ZIP_NAME } from './export';
+import { adapterZip, saveFile, ZIP_NAME } from './export-files';
 import { RECIPE_ZIP_NAME } from '../../export/recipe/names';
 
 export type PastRunExport = 'adapter' | 'cluster';

@@ -3,7 +3,7 @@
 // (the worker builds them from the loaded model and the trained adapter: src/export/gguf).
 import { useState } from 'react';
 import { engine } from '../../state/engine';
-import { saveFile } from '../../state/slices/export';
+import { saveFile } from '../../state/slices/export-files';
 import { useStudio } from '../../state/store';
 import { zipStore } from '../../util/zip';
 import { toErrorInfo, type ErrorInfo } from '../../worker/protocol';

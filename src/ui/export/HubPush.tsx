@@ -3,7 +3,7 @@
 // a failure (what the Hub already holds is not sent again).
 import { useState } from 'react';
 import type { PushErrorKind, FileState } from '../../hub/push';
-import { hubChoice } from '../../state/slices/model';
+import { hubChoice } from '../../state/hub-choice';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
 import { formatBytes } from '../common/format';

@@ -1,4 +1,4 @@
-import { hubChoice } from '../../state/slices/model';
+import { hubChoice } from '../../state/hub-choice';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
 

@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 import { QUANT_LABELS } from '../../state/slices/library';
-import { hubEndpoint } from '../../state/slices/model';
+import { hubEndpoint } from '../../state/hub-choice';
 import { isActive } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';

@@ -3,7 +3,7 @@ import { mayReceiveToken, trustedOrigins } from '../../hub/endpoint';
 import type { ImportQuant } from '../../hub/store';
 import { OTHER_HINTS } from '../../state/settings';
 import { QUANT_LABELS } from '../../state/slices/library';
-import { HUB_POLICY, hubChoice } from '../../state/slices/model';
+import { HUB_POLICY, hubChoice } from '../../state/hub-choice';
 import { isActive } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';

@@ -1,4 +1,4 @@
-// The Hub API part of the stand-in Hub (stand-in-server.ts): the calls @huggingface/hub makes to
+// The Hub API part of the stand-in Hub (stand-in-server-testing.ts): the calls @huggingface/hub makes to
 // search models and to push a repository, answered as huggingface.co answers them:
 //   GET  /api/models?search=&limit=&expand=…         model search (JSON array, `expand` fields)
 //   GET  /api/whoami-v2                               the token's user (401 for an unknown token)

@@ -5,12 +5,12 @@
 // 401/403 for gated models, 404 for the rest, and CORS headers so a page on another port can fetch.
 // Used by the download/import tests, `cli bench-import`, and the e2e specs (which start it from the
 // Playwright process). Test hooks: request log, a one-off dropped connection, throttling.
-// The Hub API calls of model search and push (/api/…, LFS) are answered by stand-in-api.ts; the
+// The Hub API calls of model search and push (/api/…, LFS) are answered by stand-in-api-testing.ts; the
 // public repositories pushed there are served here too (a private one answers 401, as unknown).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createStandInApi, type StandInApi, type StandInApiOptions } from './stand-in-api';
+import { createStandInApi, type StandInApi, type StandInApiOptions } from './stand-in-api-testing';
 
 export interface StandInModel {
   files: Map<string, Uint8Array | string>;
