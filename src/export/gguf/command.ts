@@ -4,7 +4,7 @@
 // leaves nothing half-written in --out.
 
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { checkOutDir, OutDirError, writingTo } from '../../cli/out-dir';
+import { checkOutDir, OutDirError, writingTo } from '../out-dir';
 import { join } from 'node:path';
 import { parseCommandLine, UsageError } from '../../cli/args';
 import { nodeFolder } from '../../io/node-files';

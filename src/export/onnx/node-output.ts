@@ -4,7 +4,7 @@
 import { mkdir, open, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { OutputFile, OutputFiles } from './export';
-import { checkOutDir, OutDirError, writingTo } from '../../cli/out-dir';
+import { checkOutDir, OutDirError, writingTo } from '../out-dir';
 
 export interface StagedFolder {
   files: OutputFiles;

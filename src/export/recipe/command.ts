@@ -18,7 +18,7 @@ import { nodeFolder } from '../../io/node-files';
 import { recipeFiles, type RecipeFiles } from './build';
 import { planRecipeData } from './data';
 import { writeRecipeFolder } from './folder';
-import { OutDirError } from '../../cli/out-dir';
+import { OutDirError } from '../out-dir';
 import { continuedRunArgs } from './from-run';
 import { parseRecipeArgs, RECIPE_VALUE_FLAGS, RecipeError, type RecipeJob } from './settings';
 

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { checkOutDir, OutDirError, writingTo } from '../../cli/out-dir';
+import { checkOutDir, OutDirError, writingTo } from '../out-dir';
 import type { RecipeFiles } from './build';
 
 export async function writeRecipeFolder(out: string, files: RecipeFiles): Promise<void> {

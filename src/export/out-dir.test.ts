@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { asOutDirError, checkOutDir, fsCause, OutDirError, writingTo } from './out-dir';
-import { run as runGguf } from '../export/gguf/command';
-import { run as runOnnx } from '../export/onnx/command';
-import { writeRecipeFolder } from '../export/recipe/folder';
+import { run as runGguf } from './gguf/command';
+import { run as runOnnx } from './onnx/command';
+import { writeRecipeFolder } from './recipe/folder';
 
 const MODEL = join(process.cwd(), '../shared/fixtures/reference/tiny-llama/model');
 const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: something`), { code });
