@@ -7,7 +7,7 @@
 // run's gpu_bytes on a real device.
 import { existsSync } from 'node:fs';
 import { parseCommandLine, UsageError } from './args';
-import { parseTargets } from './run-flags';
+import { parseTargets } from '../settings/run-settings';
 import { BenchFieldError, cliLabel, intField, quantField } from '../engine/bench/fields';
 import { PRESETS } from '../engine/model/presets';
 import { PROJECTIONS, type ModelSpec } from '../engine/model/spec';

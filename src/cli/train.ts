@@ -31,6 +31,7 @@ import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
 import { prepareDataset } from '../data/pipeline';
 import { parseArgs, usageErrors } from './args';
+import { DEFAULT_NUMBERS, OTHER_SETTINGS } from '../settings/run-settings';
 import { parseRunFlags, RUN_BOOL_FLAGS, RUN_VALUE_FLAGS } from './run-flags';
 import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
@@ -68,7 +69,8 @@ function runArgs(argv: string[], flags: Record<string, string | undefined>): str
   for (const f of PATH_FLAGS) if (flags[f] !== undefined) args.push(`--${f}`, resolve(flags[f]!));
   return args;
 }
-const BOOL_FLAGS = [...RUN_BOOL_FLAGS, 'checkpointing'];
+export const TRAIN_BOOL_FLAGS = [...RUN_BOOL_FLAGS, OTHER_SETTINGS.checkpointing.flag];
+const BOOL_FLAGS = TRAIN_BOOL_FLAGS;
 
 /** --init-adapter: a PEFT adapter folder, or a .zip holding one (such as the studio's export). */
 export function adapterFolder(path: string): ModelFolder {
@@ -108,7 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     return v;
   };
   const evalEvery = count('eval-every', 0, false);
-  const checkpointEvery = count('checkpoint-every', 50, false);
+  const checkpointEvery = count('checkpoint-every', Number(DEFAULT_NUMBERS.checkpointEvery), false);
   const stopAfter = flags['stop-after'] === undefined ? null : count('stop-after', 1, true);
   if (errors.length) {
     process.stderr.write(errors.map((e) => `train: ${e}\n`).join(''));

@@ -25,6 +25,10 @@ export interface Batch {
 
 export type Schedule = 'constant' | 'linear' | 'cosine';
 
+/** The objective of a run (src/engine/train/objective.ts): SFT, or a preference loss over chosen/rejected pairs. */
+export const METHODS = ['sft', 'dpo', 'ipo', 'orpo'] as const;
+export type Method = (typeof METHODS)[number];
+
 /** The adapter's settings as the trainer takes them (src/engine/lora/config.ts). */
 export type LoraHyper = LoraSettings;
 
@@ -44,6 +48,10 @@ export interface TrainHyper {
   seed: number;
   /** Keep only each layer's input; recompute the rest in backward. */
   checkpointing: boolean;
+  /** The objective; absent in runs saved before it = 'sft'. */
+  method: Method;
+  /** DPO / IPO: beta; ORPO: lambda (the odds-ratio term's weight). Unused by SFT. */
+  beta: number;
 }
 
 export interface StepResult {
@@ -69,6 +77,8 @@ export const DEFAULT_TRAIN: TrainHyper = {
   maxGradNorm: 1,
   seed: 42,
   checkpointing: false,
+  method: 'sft',
+  beta: 0.1,
 };
 
 /** Tokens the loss counts in a batch: labels[t+1] != -100 within a row (what the trainer's shifted targets keep). */

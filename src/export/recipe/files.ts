@@ -54,6 +54,8 @@ export function recipeJson(s: RecipeSettings, f: RecipeFacts): object {
       max_grad_norm: s.train.maxGradNorm,
       seed: s.train.seed,
       gradient_checkpointing: s.train.checkpointing,
+      method: s.train.method,
+      beta: s.train.beta,
     },
     data: {
       source: f.sourceFile,

@@ -72,6 +72,13 @@ export const TRAIN_MAP: Record<keyof TrainHyper, SettingMap> = {
     axolotl: 'seed',
   },
   checkpointing: { recipe: 'trainer.gradient_checkpointing', value: (s) => s.train.checkpointing, hf: 'TrainingArguments.gradient_checkpointing', axolotl: 'gradient_checkpointing' },
+  method: {
+    recipe: 'trainer.method',
+    value: (s) => s.train.method,
+    hf: "TRL's loss_type (dpo → sigmoid, ipo → ipo) or ORPOTrainer; only sft is exported so far (a preference run's recipe is refused)",
+    axolotl: 'rl',
+  },
+  beta: { recipe: 'trainer.beta', value: (s) => s.train.beta, hf: 'DPOConfig.beta / ORPOConfig.beta', axolotl: 'rl_beta (ORPO: orpo_alpha)' },
 };
 
 /** The job's other settings (RecipeSettings beside lora and train). */

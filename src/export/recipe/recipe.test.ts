@@ -185,7 +185,7 @@ describe('settings table', () => {
       'lora.rankPattern': { q_proj: 6 }, 'lora.alphaPattern': { 'model.layers.1.mlp.down_proj': 3 }, 'lora.layersToTransform': [1],
       'train.lr': 0.001, 'train.schedule': 'linear', 'train.warmupSteps': 2, 'train.maxSteps': planned.plan.totalSteps, 'train.gradAccum': 2,
       'train.beta1': 0.8, 'train.beta2': 0.95, 'train.eps': 1e-6, 'train.weightDecay': 0.01, 'train.maxGradNorm': 0.5, 'train.seed': 7,
-      'train.checkpointing': true,
+      'train.checkpointing': true, 'train.method': 'sft', 'train.beta': 0.1,
       batchSize: 3, maxLength: 48, maxSteps: null, epochs: 2.5, valFraction: 0.2, format: 'auto', skipInvalid: false, packing: false,
     };
     // PEFT's names in adapter_init/adapter_config.json, which train.py loads the adapter from.

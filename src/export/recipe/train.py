@@ -233,6 +233,10 @@ def main():
     args = parser.parse_args()
 
     t = RECIPE["trainer"]
+    # The objective (recipe.json trainer.method, trainer.beta): this train.py computes the SFT loss.
+    if t["method"] != "sft":
+        beta = t["beta"]
+        raise SystemExit(f"trainer.method {t['method']} (beta {beta}): this train.py computes the SFT loss only")
     total_steps = t["max_steps"]
     start = t.get("start_step", 0)
     set_seed(t["seed"])
