@@ -17,9 +17,10 @@ function makeTargets(N: number, V: number, seed: number): Int32Array {
   return t;
 }
 
-function countedScale(targets: Int32Array): Float32Array {
+/** Per-row weights: 1 / counted rows, varied per row (a preference loss weighs each sequence differently). */
+function rowWeights(targets: Int32Array): Float32Array {
   const counted = targets.filter((t) => t >= 0).length;
-  return Float32Array.from([1 / Math.max(1, counted)]);
+  return Float32Array.from(targets, (_, r) => (r % 3 === 2 ? -0.5 : 1 + 0.25 * (r % 4)) / Math.max(1, counted));
 }
 
 // [N, V, logit std]: ragged V (not a multiple of 256), V below the workgroup size, Qwen's vocab.
@@ -38,7 +39,7 @@ function fbCheck([N, V, std]: [number, number, number]): KernelCheck {
     async run(gpu) {
       const logits = randn(N * V, N + V, std);
       const targets = makeTargets(N, V, V);
-      const scale = countedScale(targets);
+      const scale = rowWeights(targets);
       const losses = new Float32Array(N).fill(Number.NaN);
       const lb = gpu.upload(losses, 'losses');
       const xb = gpu.upload(logits, 'logits');
@@ -58,7 +59,7 @@ function fbCheck([N, V, std]: [number, number, number]): KernelCheck {
       lossSumCpu(sum, losses, scale, N);
       // Loss relative to its magnitude; gradients relative to the scale they are multiplied by.
       const lossErr = maxAbsErr(gotLoss, losses) / Math.max(1, ...Array.from(losses, Math.abs));
-      const gradErr = maxAbsErr(gotGrad, logits) / scale[0];
+      const gradErr = maxAbsErr(gotGrad, logits) / Math.max(...Array.from(scale, Math.abs));
       const sumErr = Math.abs(gotSum[0] - sum[0]) / Math.max(1, Math.abs(sum[0]));
       return { error: Math.max(lossErr, gradErr, sumErr), tolerance: 2e-6 };
     },
@@ -95,7 +96,7 @@ const stable: KernelCheck = {
     const logits = randn(N * V, 9, 1);
     for (let i = 0; i < logits.length; i++) logits[i] *= 1e4;
     const targets = Int32Array.from([5, -100, 299]);
-    const scale = Float32Array.from([0.5]);
+    const scale = Float32Array.from([0.5, 0.5, -0.25]);
     const losses = new Float32Array(N);
     const lb = gpu.upload(losses, 'losses');
     const xb = gpu.upload(logits, 'logits');
@@ -117,7 +118,7 @@ const sumCheck: KernelCheck = {
   async run(gpu) {
     const N = 1001;
     const losses = randn(N, 77, 3).map(Math.abs);
-    const scale = Float32Array.from([1 / 997]);
+    const scale = Float32Array.from({ length: N }, (_, i) => (1 + (i % 5)) / 997);
     const lb = gpu.upload(losses, 'losses');
     const sb = gpu.upload(scale, 'lossScale');
     const ob = gpu.createBuffer(4, 'out');

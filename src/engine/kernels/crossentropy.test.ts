@@ -15,11 +15,11 @@ describe('crossentropy CPU twins', () => {
     expect(losses[1]).toBe(0);
   });
 
-  it('dlogits is the gradient of lossScale * sum(losses) (finite differences)', () => {
+  it('dlogits is the gradient of sum(weight[row] * loss[row]) (finite differences)', () => {
     const [N, V] = [4, 7];
     const logits = randn(N * V, 3, 2);
     const targets = Int32Array.from([2, -100, 6, 0]);
-    const scale = Float32Array.from([1 / 3]);
+    const scale = Float32Array.from([1 / 3, 1 / 3, -0.5, 0.25]);
     const loss = (x: Float32Array): number => {
       const l = new Float32Array(N);
       crossEntropyForwardCpu(l, x, targets, N, V);

@@ -21,6 +21,12 @@ export interface Batch {
    *  at a row's tail count on from 0 as their own example (attentionMask 0, labels -100). Each
    *  position is 0 or the previous one + 1 (the trainer refuses others, naming the token). */
   positions?: Int32Array;
+  /**
+   * A preference batch (DPO, IPO, ORPO): P pairs as B = 2P rows, rows 0..P-1 the chosen sequences
+   * and P..2P-1 the rejected ones in the same order, one sequence per row (labels -100 on the
+   * prompt and the padding). Absent for SFT.
+   */
+  pairs?: number;
 }
 
 export type Schedule = 'constant' | 'linear' | 'cosine';
@@ -62,6 +68,8 @@ export interface StepResult {
   gradNorm: number | null;
   lr: number;
   tokens: number;
+  /** A preference method's metrics by TRL's name (objective.ts METHOD_METRICS); absent for SFT. */
+  metrics?: Partial<Record<string, number>>;
 }
 
 export const DEFAULT_TRAIN: TrainHyper = {

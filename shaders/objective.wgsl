@@ -1,0 +1,190 @@
+// The training objective between the LM head's per-token losses and its backward
+// (src/engine/train/objective.ts). The fused cross-entropy (crossentropy.wgsl) scales each token's
+// gradient by token_weight[t] = -dL/dlogp(token t); these entry points produce those weights.
+//
+// SFT: L = scale · Σ_t CE_t, so every token's weight is scale (fill_weights).
+// Preference (rows 0..P-1 chosen, P..2P-1 rejected; one sequence per row):
+//   sequence_logps:  logp[b] = Σ_t -CE_t over row b (ignored tokens have CE 0), tokens[b] = counted targets;
+//   preference_loss: TRL's losses on (logp, ref) per pair, written as the micro-batch's share of the
+//                    step's loss (pair_scale = 1 / pairs of the step, nll_scale = 1 / chosen tokens
+//                    of the step), coef[b] = -dL/dlogp[b], and the step's metrics accumulated;
+//   row_weights:     token_weight[t] = coef[t / T].
+//   DPO (sigmoid): z = β((c - rc) - (r - rr)); L = -log σ(z)
+//   IPO:           h = (c - rc)/n_c - (r - rr)/n_r; L = (h - 1/(2β))²
+//   ORPO:          a = logp/n; lo = (a_c - a_r) - (log(1 - e^a_c) - log(1 - e^a_r));
+//                  L = -Σ c · nll_scale - β · mean log σ(lo)
+//
+// fill_weights      bindings: 0 uniforms; 1 weights (N) written; 2 scales (2) read.
+// row_weights       bindings: 0 uniforms; 1 weights (N) written; 2 coef (B) read.
+// sequence_logps    bindings: 0 uniforms; 1 logp (B) written; 2 tokens (B) written; 3 losses (N) read; 4 targets (N) read.
+// preference_loss   bindings: 0 uniforms; 1 coef (2P) written; 2 loss (1) written; 3 metrics (METRICS) read-write
+//                   (accumulated over the step's micro-batches); 4 logp (2P) read; 5 ref (2P) read;
+//                   6 tokens (2P) read; 7 scales (2: nll_scale, pair_scale) read.
+
+struct Params { N: u32, T: u32, V: u32, P: u32, method: u32, beta: f32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+@group(0) @binding(1) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(2) var<storage, read> w_source: array<f32>;
+
+@group(0) @binding(1) var<storage, read_write> seq_logp: array<f32>;
+@group(0) @binding(2) var<storage, read_write> seq_tokens: array<f32>;
+@group(0) @binding(3) var<storage, read> tok_losses: array<f32>;
+@group(0) @binding(4) var<storage, read> tok_targets: array<i32>;
+
+@group(0) @binding(1) var<storage, read_write> coef: array<f32>;
+@group(0) @binding(2) var<storage, read_write> loss_out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> metrics: array<f32>;
+@group(0) @binding(4) var<storage, read> logp: array<f32>;
+@group(0) @binding(5) var<storage, read> ref_logp: array<f32>;
+@group(0) @binding(6) var<storage, read> tokens: array<f32>;
+@group(0) @binding(7) var<storage, read> scales: array<f32>;
+
+override WG: u32 = 256u; // a power of two
+
+const DPO: u32 = 1u;
+const IPO: u32 = 2u;
+const ORPO: u32 = 3u;
+
+fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+@compute @workgroup_size(WG)
+fn fill_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flat_id(gid, nwg);
+  if (t < p.N) { weights[t] = w_source[0]; }
+}
+
+@compute @workgroup_size(WG)
+fn row_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flat_id(gid, nwg);
+  if (t < p.N) { weights[t] = w_source[t / p.T]; }
+}
+
+// One workgroup per row.
+@compute @workgroup_size(WG)
+fn sequence_logps(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>) {
+  let row = wg.x;
+  var s = 0.0;
+  var n = 0.0;
+  for (var t = lane.li; t < p.T; t += WG) {
+    let i = row * p.T + t;
+    s += tok_losses[i];
+    let y = tok_targets[i];
+    if (y >= 0 && u32(y) < p.V) { n += 1.0; }
+  }
+  let total = workgroup_sum(lane, s);
+  let count = workgroup_sum(lane, n);
+  if (lane.li == 0u) {
+    seq_logp[row] = -total;
+    seq_tokens[row] = count;
+  }
+}
+
+// log σ(x), stable for either sign.
+fn log_sigmoid(x: f32) -> f32 {
+  return min(x, 0.0) - log(1.0 + exp(-abs(x)));
+}
+
+fn sigmoid(x: f32) -> f32 {
+  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
+  let e = exp(x);
+  return e / (1.0 + e);
+}
+
+// The metric words (objective.ts METRIC_NAMES), each a sum whose step total is the mean over pairs
+// (nll: over the chosen tokens).
+const M_REWARD_C: u32 = 0u;
+const M_REWARD_R: u32 = 1u;
+const M_ACCURACY: u32 = 2u;
+const M_LOGP_C: u32 = 3u;
+const M_LOGP_R: u32 = 4u;
+const M_NLL: u32 = 5u;
+const M_LOG_ODDS_RATIO: u32 = 6u;
+const M_LOG_ODDS: u32 = 7u;
+
+// One workgroup: invocation i takes pairs i, i + WG, ...; the sums are reduced in a fixed order.
+@compute @workgroup_size(WG)
+fn preference_loss(lane: Lane) {
+  let P = p.P;
+  let beta = p.beta;
+  let nll_scale = scales[0];
+  let ps = scales[1];
+  var loss = 0.0;
+  var m_rc = 0.0;
+  var m_rr = 0.0;
+  var m_acc = 0.0;
+  var m_lc = 0.0;
+  var m_lr = 0.0;
+  var m_nll = 0.0;
+  var m_lor = 0.0;
+  var m_lo = 0.0;
+  for (var i = lane.li; i < P; i += WG) {
+    let c = logp[i];
+    let r = logp[P + i];
+    let nc = max(tokens[i], 1.0);
+    let nr = max(tokens[P + i], 1.0);
+    var gc = 0.0; // -dL/dc
+    var gr = 0.0; // -dL/dr
+    var rew_c = 0.0;
+    var rew_r = 0.0;
+    if (p.method == ORPO) {
+      let ac = c / nc;
+      let ar = r / nr;
+      let lc = log(1.0 - exp(ac));
+      let lr = log(1.0 - exp(ar));
+      let lo = (ac - ar) - (lc - lr);
+      let ls = log_sigmoid(lo);
+      loss += -c * nll_scale - beta * ps * ls;
+      let sg = sigmoid(-lo); // d log σ(lo) / d lo
+      gc = nll_scale + beta * ps * sg / (nc * (1.0 - exp(ac)));
+      gr = -beta * ps * sg / (nr * (1.0 - exp(ar)));
+      rew_c = beta * ac;
+      rew_r = beta * ar;
+      m_nll += -c * nll_scale;
+      m_lor += ls * ps;
+      m_lo += lo * ps;
+    } else {
+      let dc = c - ref_logp[i];
+      let dr = r - ref_logp[P + i];
+      rew_c = beta * dc;
+      rew_r = beta * dr;
+      if (p.method == IPO) {
+        let h = dc / nc - dr / nr;
+        let e = h - 1.0 / (2.0 * beta);
+        loss += e * e * ps;
+        gc = -2.0 * e / nc * ps;
+        gr = 2.0 * e / nr * ps;
+      } else {
+        let z = beta * (dc - dr);
+        loss += -log_sigmoid(z) * ps;
+        let s = sigmoid(-z);
+        gc = beta * s * ps;
+        gr = -beta * s * ps;
+      }
+    }
+    coef[i] = gc;
+    coef[P + i] = gr;
+    m_rc += rew_c * ps;
+    m_rr += rew_r * ps;
+    m_acc += select(0.0, ps, rew_c > rew_r);
+    m_lc += c * ps;
+    m_lr += r * ps;
+  }
+  let total = workgroup_sum(lane, loss);
+  let a = workgroup_sum4(lane, vec4<f32>(m_rc, m_rr, m_acc, m_lc));
+  let b = workgroup_sum4(lane, vec4<f32>(m_lr, m_nll, m_lor, m_lo));
+  if (lane.li == 0u) {
+    loss_out[0] = total;
+    metrics[M_REWARD_C] += a.x;
+    metrics[M_REWARD_R] += a.y;
+    metrics[M_ACCURACY] += a.z;
+    metrics[M_LOGP_C] += a.w;
+    metrics[M_LOGP_R] += b.x;
+    metrics[M_NLL] += b.y;
+    metrics[M_LOG_ODDS_RATIO] += b.z;
+    metrics[M_LOG_ODDS] += b.w;
+  }
+}
