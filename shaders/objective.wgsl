@@ -4,21 +4,24 @@
 //
 // SFT: L = scale · Σ_t CE_t, so every token's weight is scale (fill_weights).
 // Preference (rows 0..P-1 chosen, P..2P-1 rejected; one sequence per row):
-//   sequence_logps:  logp[b] = Σ_t -CE_t over row b (ignored tokens have CE 0), tokens[b] = counted targets;
-//   preference_loss: TRL's losses on (logp, ref) per pair, written as the micro-batch's share of the
+//   sequence_logps:  logp[b] = Σ_t -CE_t over row b (ignored tokens have CE 0), tokens[b] = counted targets,
+//                    ratio[b] = Σ_t (refCE_t - CE_t) = log π(row) - log π_ref(row), summed token by
+//                    token: the difference of the two f32 sums (~60 each) would lose the small ratio's digits;
+//   preference_loss: TRL's losses on (logp, ratio) per pair, written as the micro-batch's share of the
 //                    step's loss (pair_scale = 1 / pairs of the step, nll_scale = 1 / chosen tokens
 //                    of the step), coef[b] = -dL/dlogp[b], and the step's metrics accumulated;
 //   row_weights:     token_weight[t] = coef[t / T].
-//   DPO (sigmoid): z = β((c - rc) - (r - rr)); L = -log σ(z)
-//   IPO:           h = (c - rc)/n_c - (r - rr)/n_r; L = (h - 1/(2β))²
+//   DPO (sigmoid): z = β(ratio_c - ratio_r); L = -log σ(z)     (ratio = logp - ref logp)
+//   IPO:           h = ratio_c/n_c - ratio_r/n_r; L = (h - 1/(2β))²
 //   ORPO:          a = logp/n; lo = (a_c - a_r) - (log(1 - e^a_c) - log(1 - e^a_r));
 //                  L = -Σ c · nll_scale - β · mean log σ(lo)
 //
 // fill_weights      bindings: 0 uniforms; 1 weights (N) written; 2 scales (2) read.
 // row_weights       bindings: 0 uniforms; 1 weights (N) written; 2 coef (B) read.
-// sequence_logps    bindings: 0 uniforms; 1 logp (B) written; 2 tokens (B) written; 3 losses (N) read; 4 targets (N) read.
+// sequence_logps    bindings: 0 uniforms; 1 logp (B) written; 2 tokens (B) written; 3 ratio (B) written;
+//                   4 losses (N) read; 5 targets (N) read; 6 ref_losses (N) read (the losses again where there is no reference).
 // preference_loss   bindings: 0 uniforms; 1 coef (2P) written; 2 loss (1) written; 3 metrics (METRICS) read-write
-//                   (accumulated over the step's micro-batches); 4 logp (2P) read; 5 ref (2P) read;
+//                   (accumulated over the step's micro-batches); 4 logp (2P) read; 5 ratio (2P) read;
 //                   6 tokens (2P) read; 7 scales (2: nll_scale, pair_scale) read.
 
 struct Params { N: u32, T: u32, V: u32, P: u32, method: u32, beta: f32 }
@@ -30,14 +33,16 @@ struct Params { N: u32, T: u32, V: u32, P: u32, method: u32, beta: f32 }
 
 @group(0) @binding(1) var<storage, read_write> seq_logp: array<f32>;
 @group(0) @binding(2) var<storage, read_write> seq_tokens: array<f32>;
-@group(0) @binding(3) var<storage, read> tok_losses: array<f32>;
-@group(0) @binding(4) var<storage, read> tok_targets: array<i32>;
+@group(0) @binding(3) var<storage, read_write> seq_ratio: array<f32>;
+@group(0) @binding(4) var<storage, read> tok_losses: array<f32>;
+@group(0) @binding(5) var<storage, read> tok_targets: array<i32>;
+@group(0) @binding(6) var<storage, read> tok_ref_losses: array<f32>;
 
 @group(0) @binding(1) var<storage, read_write> coef: array<f32>;
 @group(0) @binding(2) var<storage, read_write> loss_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> metrics: array<f32>;
 @group(0) @binding(4) var<storage, read> logp: array<f32>;
-@group(0) @binding(5) var<storage, read> ref_logp: array<f32>;
+@group(0) @binding(5) var<storage, read> ratio: array<f32>;
 @group(0) @binding(6) var<storage, read> tokens: array<f32>;
 @group(0) @binding(7) var<storage, read> scales: array<f32>;
 
@@ -69,17 +74,19 @@ fn sequence_logps(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>) {
   let row = wg.x;
   var s = 0.0;
   var n = 0.0;
+  var d = 0.0;
   for (var t = lane.li; t < p.T; t += WG) {
     let i = row * p.T + t;
     s += tok_losses[i];
+    d += tok_ref_losses[i] - tok_losses[i];
     let y = tok_targets[i];
     if (y >= 0 && u32(y) < p.V) { n += 1.0; }
   }
-  let total = workgroup_sum(lane, s);
-  let count = workgroup_sum(lane, n);
+  let sums = workgroup_sum4(lane, vec4<f32>(s, n, d, 0.0));
   if (lane.li == 0u) {
-    seq_logp[row] = -total;
-    seq_tokens[row] = count;
+    seq_logp[row] = -sums.x;
+    seq_tokens[row] = sums.y;
+    seq_ratio[row] = sums.z;
   }
 }
 
@@ -147,8 +154,8 @@ fn preference_loss(lane: Lane) {
       m_lor += ls * ps;
       m_lo += lo * ps;
     } else {
-      let dc = c - ref_logp[i];
-      let dr = r - ref_logp[P + i];
+      let dc = ratio[i];
+      let dr = ratio[P + i];
       rew_c = beta * dc;
       rew_r = beta * dr;
       if (p.method == IPO) {

@@ -14,14 +14,14 @@ import {
 import { maxAbsErr, randn, rng } from './random';
 
 /** P pairs of sequence log-probs like a small model's (-5 to -80 over 3..40 tokens), a reference near them. */
-function pairs(P: number, seed: number): { logp: Float32Array; ref: Float32Array; tokens: Float32Array; scales: Float32Array } {
+function pairs(P: number, seed: number): { logp: Float32Array; ratio: Float32Array; tokens: Float32Array; scales: Float32Array } {
   const r = rng(seed);
   const tokens = Float32Array.from({ length: 2 * P }, () => 3 + Math.floor(r() * 38));
   const logp = Float32Array.from(tokens, (n) => -n * (1 + 4 * r()));
-  const ref = Float32Array.from(logp, (v) => v + (r() - 0.5) * 4);
+  const ratio = Float32Array.from(logp, () => (r() - 0.5) * 4);
   let chosen = 0;
   for (let i = 0; i < P; i++) chosen += tokens[i];
-  return { logp, ref, tokens, scales: Float32Array.from([1 / chosen, 1 / P]) };
+  return { logp, ratio, tokens, scales: Float32Array.from([1 / chosen, 1 / P]) };
 }
 
 function preferenceCheck(method: PreferenceMethod, P: number, beta: number): KernelCheck {
@@ -32,7 +32,7 @@ function preferenceCheck(method: PreferenceMethod, P: number, beta: number): Ker
       const start = Float32Array.from({ length: METRIC_WORDS }, (_, k) => 0.5 * k);
       const b = {
         logp: gpu.upload(inp.logp, 'logp'),
-        ref: gpu.upload(inp.ref, 'ref'),
+        ratio: gpu.upload(inp.ratio, 'ratio'),
         tokens: gpu.upload(inp.tokens, 'tokens'),
         scales: gpu.upload(inp.scales, 'scales'),
         coef: gpu.createBuffer(2 * P * 4, 'coef'),
@@ -56,16 +56,18 @@ function sequenceCheck(B: number, T: number, V: number): KernelCheck {
     async run(gpu) {
       const r = rng(B * T);
       const losses = randn(B * T, T, 2).map(Math.abs);
+      const refLosses = Float32Array.from(losses, (l) => l + (r() - 0.5) * 0.1);
       const targets = Int32Array.from({ length: B * T }, () => (r() < 0.3 ? -100 : Math.floor(r() * V)));
-      for (let i = 0; i < targets.length; i++) if (targets[i] < 0) losses[i] = 0;
-      const [lb, tb] = [gpu.upload(losses, 'losses'), gpu.upload(targets, 'targets')];
-      const [pb, nb] = [gpu.createBuffer(B * 4, 'logp'), gpu.createBuffer(B * 4, 'tokens')];
-      await gpu.run((rec) => sequenceLogps(rec, pb, nb, lb, tb, B, T, V));
-      const [gotP, gotN] = [await gpu.readF32(pb, B), await gpu.readF32(nb, B)];
-      for (const x of [lb, tb, pb, nb]) gpu.destroyBuffer(x);
-      const [wantP, wantN] = [new Float32Array(B), new Float32Array(B)];
-      sequenceLogpsCpu(wantP, wantN, losses, targets, B, T, V);
-      return { error: Math.max(maxAbsErr(gotP, wantP) / Math.max(1, ...Array.from(wantP, Math.abs)), maxAbsErr(gotN, wantN)), tolerance: 1e-6 };
+      for (let i = 0; i < targets.length; i++) if (targets[i] < 0) losses[i] = refLosses[i] = 0;
+      const [lb, tb, rb] = [gpu.upload(losses, 'losses'), gpu.upload(targets, 'targets'), gpu.upload(refLosses, 'refLosses')];
+      const outB = { logp: gpu.createBuffer(B * 4, 'logp'), tokens: gpu.createBuffer(B * 4, 'tokens'), ratio: gpu.createBuffer(B * 4, 'ratio') };
+      await gpu.run((rec) => sequenceLogps(rec, outB, lb, tb, rb, B, T, V));
+      const got = { logp: await gpu.readF32(outB.logp, B), tokens: await gpu.readF32(outB.tokens, B), ratio: await gpu.readF32(outB.ratio, B) };
+      for (const x of [lb, tb, rb, ...Object.values(outB)]) gpu.destroyBuffer(x);
+      const want = { logp: new Float32Array(B), tokens: new Float32Array(B), ratio: new Float32Array(B) };
+      sequenceLogpsCpu(want, losses, targets, refLosses, B, T, V);
+      const rel = (k: 'logp' | 'ratio') => maxAbsErr(got[k], want[k]) / Math.max(1, ...Array.from(want[k], Math.abs));
+      return { error: Math.max(rel('logp'), rel('ratio'), maxAbsErr(got.tokens, want.tokens)), tolerance: 1e-6 };
     },
   };
 }

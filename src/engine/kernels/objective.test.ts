@@ -6,29 +6,31 @@ import { itChecks } from './testing';
 describe('objective kernels: GPU vs CPU', () => itChecks(objectiveChecks));
 
 /** The loss of the CPU twin in f64 inputs (Float64Array through the Float32Array-typed twin). */
-function lossAt(method: PreferenceMethod, logp: Float64Array, ref: Float64Array, tokens: Float64Array, scales: Float64Array, beta: number): number {
+function lossAt(method: PreferenceMethod, logp: Float64Array, ratio: Float64Array, tokens: Float64Array, scales: Float64Array, beta: number): number {
   const P = logp.length / 2;
   const out = { coef: new Float64Array(2 * P), loss: new Float64Array(1), metrics: new Float64Array(METRIC_WORDS) };
-  preferenceLossCpu(out as unknown as Parameters<typeof preferenceLossCpu>[0], { logp, ref, tokens, scales } as unknown as Parameters<typeof preferenceLossCpu>[1], P, method, beta);
+  preferenceLossCpu(out as unknown as Parameters<typeof preferenceLossCpu>[0], { logp, ratio, tokens, scales } as unknown as Parameters<typeof preferenceLossCpu>[1], P, method, beta);
   return out.loss[0];
 }
 
 describe('preference losses (CPU twin)', () => {
   const logp = Float64Array.from([-20.5, -9.25, -14, -11.5, -30, -8]);
   const ref = Float64Array.from([-21, -9, -13.5, -11, -29, -9]);
+  /** logp - ref, which moves with logp. */
+  const ratioOf = (l: Float64Array) => Float64Array.from(l, (v, i) => v - ref[i]);
   const tokens = Float64Array.from([5, 3, 7, 4, 9, 2]);
   const scales = Float64Array.from([1 / 15, 1 / 3]);
 
   it.each(['dpo', 'ipo', 'orpo'] as const)('%s: coef is -dL/dlogp (central differences)', (method) => {
     const P = 3;
     const out = { coef: new Float64Array(2 * P), loss: new Float64Array(1), metrics: new Float64Array(METRIC_WORDS) };
-    preferenceLossCpu(out as never, { logp, ref, tokens, scales } as never, P, method, 0.3);
+    preferenceLossCpu(out as never, { logp, ratio: ratioOf(logp), tokens, scales } as never, P, method, 0.3);
     const h = 1e-5;
     for (let i = 0; i < 2 * P; i++) {
       const [up, down] = [logp.slice(), logp.slice()];
       up[i] += h;
       down[i] -= h;
-      const fd = (lossAt(method, up, ref, tokens, scales, 0.3) - lossAt(method, down, ref, tokens, scales, 0.3)) / (2 * h);
+      const fd = (lossAt(method, up, ratioOf(up), tokens, scales, 0.3) - lossAt(method, down, ratioOf(down), tokens, scales, 0.3)) / (2 * h);
       expect(Math.abs(-fd - out.coef[i]), `${method} row ${i}`).toBeLessThan(1e-7);
     }
   });
@@ -36,7 +38,7 @@ describe('preference losses (CPU twin)', () => {
   it('DPO, IPO and ORPO as TRL writes them, on one pair by hand', () => {
     const one = (method: PreferenceMethod, beta: number) => {
       const out = { coef: new Float64Array(2), loss: new Float64Array(1), metrics: new Float64Array(METRIC_WORDS) };
-      preferenceLossCpu(out as never, { logp: Float64Array.from([-10, -12]), ref: Float64Array.from([-11, -11]), tokens: Float64Array.from([4, 5]), scales: Float64Array.from([1 / 4, 1]) } as never, 1, method, beta);
+      preferenceLossCpu(out as never, { logp: Float64Array.from([-10, -12]), ratio: Float64Array.from([1, -1]), tokens: Float64Array.from([4, 5]), scales: Float64Array.from([1 / 4, 1]) } as never, 1, method, beta);
       return out;
     };
     // DPO: z = 0.1 * ((-10 + 11) - (-12 + 11)) = 0.2; -log σ(0.2).

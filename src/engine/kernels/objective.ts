@@ -63,14 +63,27 @@ export function rowWeights(rec: Recorder, weights: Buf, coef: Buf, N: number, T:
   });
 }
 
-/** logp[b] = -Σ losses over row b (B rows of T), tokens[b] = targets of row b in [0, V). */
-export function sequenceLogps(rec: Recorder, logp: Buf, tokens: Buf, losses: Buf, targets: Buf, B: number, T: number, V: number): void {
+/**
+ * Per row b of B rows of T: logp[b] = -Σ losses, tokens[b] = targets in [0, V), ratio[b] =
+ * Σ (refLosses - losses) token by token (the log-ratio to the reference; pass `losses` again where
+ * there is none).
+ */
+export function sequenceLogps(
+  rec: Recorder,
+  out: { logp: Buf; tokens: Buf; ratio: Buf },
+  losses: Buf,
+  targets: Buf,
+  refLosses: Buf,
+  B: number,
+  T: number,
+  V: number,
+): void {
   rec.dispatch({
     shader: objectiveShader,
     entry: 'sequence_logps',
     overrides: { WG },
     uniforms: uniforms({ T, V }),
-    bindings: [logp, tokens, losses, targets],
+    bindings: [out.logp, out.tokens, out.ratio, losses, targets, refLosses],
     workgroups: [B],
   });
 }
@@ -78,12 +91,13 @@ export function sequenceLogps(rec: Recorder, logp: Buf, tokens: Buf, losses: Buf
 /**
  * TRL's loss over P pairs (rows 0..P-1 chosen, P..2P-1 rejected): loss[0] = this micro-batch's
  * share of the step's loss, coef[b] = -dL/dlogp[b], metrics (METRIC_WORDS) += its share of the
- * step's means. scales = [1 / chosen tokens of the step, 1 / pairs of the step]. ref is unused by ORPO.
+ * step's means. scales = [1 / chosen tokens of the step, 1 / pairs of the step]. ratio (logp - the
+ * reference's, per row) is unused by ORPO.
  */
 export function preferenceLoss(
   rec: Recorder,
   out: { coef: Buf; loss: Buf; metrics: Buf },
-  inp: { logp: Buf; ref: Buf; tokens: Buf; scales: Buf },
+  inp: { logp: Buf; ratio: Buf; tokens: Buf; scales: Buf },
   P: number,
   method: PreferenceMethod,
   beta: number,
@@ -93,7 +107,7 @@ export function preferenceLoss(
     entry: 'preference_loss',
     overrides: { WG },
     uniforms: uniforms({ P, method: METHOD_CODE[method], beta }),
-    bindings: [out.coef, out.loss, out.metrics, inp.logp, inp.ref, inp.tokens, inp.scales],
+    bindings: [out.coef, out.loss, out.metrics, inp.logp, inp.ratio, inp.tokens, inp.scales],
     workgroups: [1],
   });
 }
@@ -106,17 +120,28 @@ export function rowWeightsCpu(weights: Float32Array, coef: Float32Array, N: numb
   for (let t = 0; t < N; t++) weights[t] = coef[Math.floor(t / T)];
 }
 
-export function sequenceLogpsCpu(logp: Float32Array, tokens: Float32Array, losses: Float32Array, targets: Int32Array, B: number, T: number, V: number): void {
+export function sequenceLogpsCpu(
+  out: { logp: Float32Array; tokens: Float32Array; ratio: Float32Array },
+  losses: Float32Array,
+  targets: Int32Array,
+  refLosses: Float32Array,
+  B: number,
+  T: number,
+  V: number,
+): void {
   for (let b = 0; b < B; b++) {
     let s = 0;
     let n = 0;
+    let d = 0;
     for (let t = 0; t < T; t++) {
       s += losses[b * T + t];
+      d += refLosses[b * T + t] - losses[b * T + t];
       const y = targets[b * T + t];
       if (y >= 0 && y < V) n++;
     }
-    logp[b] = -s;
-    tokens[b] = n;
+    out.logp[b] = -s;
+    out.tokens[b] = n;
+    out.ratio[b] = d;
   }
 }
 
@@ -126,12 +151,12 @@ const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.e
 /** The CPU twin of preferenceLoss (in f64); metrics accumulate as on the GPU. */
 export function preferenceLossCpu(
   out: { coef: Float32Array; loss: Float32Array; metrics: Float32Array },
-  inp: { logp: Float32Array; ref: Float32Array; tokens: Float32Array; scales: Float32Array },
+  inp: { logp: Float32Array; ratio: Float32Array; tokens: Float32Array; scales: Float32Array },
   P: number,
   method: PreferenceMethod,
   beta: number,
 ): void {
-  const { logp, ref, tokens } = inp;
+  const { logp, ratio, tokens } = inp;
   const [nllScale, ps] = [inp.scales[0], inp.scales[1]];
   let loss = 0;
   const m = new Float64Array(METRIC_WORDS);
@@ -155,7 +180,7 @@ export function preferenceLossCpu(
       m[6] += ls * ps;
       m[7] += lo * ps;
     } else {
-      const [dc, dr] = [c - ref[i], r - ref[P + i]];
+      const [dc, dr] = [ratio[i], ratio[P + i]];
       [rewC, rewR] = [beta * dc, beta * dr];
       if (method === 'ipo') {
         const e = dc / nc - dr / nr - 1 / (2 * beta);

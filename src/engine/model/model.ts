@@ -163,13 +163,13 @@ export class GpuModel {
     }
   }
 
-  /** Each token's loss -log p(target) into acts.losses (no gradients), after recordForward. */
-  recordTokenLosses(rec: Recorder, B: number, T: number): void {
+  /** Each token's loss -log p(target) into `out` (default acts.losses; no gradients), after recordForward. */
+  recordTokenLosses(rec: Recorder, B: number, T: number, out: GPUBuffer = this.acts.losses): void {
     const N = B * T;
     const { acts } = this;
     for (const { start, rows } of this.headChunks(N)) {
       this.recordHead(rec, start, rows);
-      crossEntropyForward(rec, rowRange(acts.losses, start, rows, 1), acts.logits, rowRange(acts.targets, start, rows, 1), rows, this.spec.vocabSize);
+      crossEntropyForward(rec, rowRange(out, start, rows, 1), acts.logits, rowRange(acts.targets, start, rows, 1), rows, this.spec.vocabSize);
     }
   }
 

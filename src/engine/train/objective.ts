@@ -36,9 +36,16 @@ function chosenTokens(b: Batch): number {
 
 export class Objective implements HeadObjective {
   readonly tokenWeights: GPUBuffer;
-  /** Per-row (sequence) buffers of a preference batch: log-probs (policy, reference), counted tokens, -dL/dlogp. */
+  /**
+   * Per-row (sequence) buffers of a preference batch: log-probs (policy, reference), the log-ratio
+   * policy - reference (summed token by token), counted tokens, -dL/dlogp.
+   */
   readonly logp: GPUBuffer;
   readonly ref: GPUBuffer;
+  readonly ratio: GPUBuffer;
+  /** The reference's per-token losses (N), kept for the policy's token-by-token log-ratio. */
+  private readonly refTokenLosses: GPUBuffer;
+  private readonly refRatio: GPUBuffer;
   readonly tokens: GPUBuffer;
   readonly coef: GPUBuffer;
   /** The step's metric sums (METRIC_NAMES), cleared with the step's first micro-batch. */
@@ -63,6 +70,9 @@ export class Objective implements HeadObjective {
     this.tokenWeights = make(maxN, 'objective.tokenWeights');
     this.logp = make(maxB, 'objective.logp');
     this.ref = make(maxB, 'objective.ref');
+    this.ratio = make(maxB, 'objective.ratio');
+    this.refRatio = make(maxB, 'objective.refRatio');
+    this.refTokenLosses = make(this.usesReference ? maxN : 1, 'objective.refTokenLosses');
     this.tokens = make(maxB, 'objective.tokens');
     this.refTokens = make(maxB, 'objective.refTokens');
     this.coef = make(maxB, 'objective.coef');
@@ -71,6 +81,11 @@ export class Objective implements HeadObjective {
 
   get preference(): boolean {
     return isPreference(this.method);
+  }
+
+  /** DPO and IPO compare with the base model (the adapter off); ORPO has no reference. */
+  get usesReference(): boolean {
+    return this.method === 'dpo' || this.method === 'ipo';
   }
 
   /** A batch this objective cannot take, as a message; null when it fits. */
@@ -107,21 +122,25 @@ export class Objective implements HeadObjective {
 
   /** Preference (DPO, IPO): the reference log-probs, by the base model alone; before the policy's forward. */
   recordReference(rec: Recorder, B: number, T: number): void {
-    if (this.method !== 'dpo' && this.method !== 'ipo') return;
-    this.model.recordForward(rec, B, T, 0, false);
-    this.model.recordTokenLosses(rec, B, T);
-    sequenceLogps(rec, this.ref, this.refTokens, this.model.acts.losses, this.model.acts.targets, B, T, this.model.spec.vocabSize);
+    if (!this.usesReference) return;
+    const { model } = this;
+    model.recordForward(rec, B, T, 0, false);
+    model.recordTokenLosses(rec, B, T, this.refTokenLosses);
+    const ref = this.refTokenLosses;
+    sequenceLogps(rec, { logp: this.ref, tokens: this.refTokens, ratio: this.refRatio }, ref, model.acts.targets, ref, B, T, model.spec.vocabSize);
   }
 
   /** The policy's sequence log-probs, the loss, the metrics and -dL/dlogp per row (preference). */
   private recordPreference(rec: Recorder, B: number, T: number): void {
     const { model } = this;
     model.recordTokenLosses(rec, B, T);
-    sequenceLogps(rec, this.logp, this.tokens, model.acts.losses, model.acts.targets, B, T, model.spec.vocabSize);
+    const losses = model.acts.losses;
+    const refLosses = this.usesReference ? this.refTokenLosses : losses;
+    sequenceLogps(rec, { logp: this.logp, tokens: this.tokens, ratio: this.ratio }, losses, model.acts.targets, refLosses, B, T, model.spec.vocabSize);
     preferenceLoss(
       rec,
       { coef: this.coef, loss: model.loss, metrics: this.metrics },
-      { logp: this.logp, ref: this.ref, tokens: this.tokens, scales: model.lossScale },
+      { logp: this.logp, ratio: this.ratio, tokens: this.tokens, scales: model.lossScale },
       B / 2,
       this.method as PreferenceMethod,
       this.beta,

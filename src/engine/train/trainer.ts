@@ -402,11 +402,12 @@ export class Trainer {
 
   /**
    * A preference batch's per-sequence figures after accumulate or evaluate (rows: chosen, then
-   * rejected): the policy's and the reference's log-probs and the counted tokens. Checks only.
+   * rejected): the policy's and the reference's log-probs, their log-ratio and the counted tokens. Checks only.
    */
-  async sequenceFigures(B: number): Promise<{ logp: Float32Array; ref: Float32Array; tokens: Float32Array }> {
+  async sequenceFigures(B: number): Promise<{ logp: Float32Array; ref: Float32Array; ratio: Float32Array; tokens: Float32Array }> {
     const o = this.objective;
-    return { logp: await this.gpu.readF32(o.logp, B), ref: await this.gpu.readF32(o.ref, B), tokens: await this.gpu.readF32(o.tokens, B) };
+    const read = (b: GPUBuffer) => this.gpu.readF32(b, B);
+    return { logp: await read(o.logp), ref: await read(o.ref), ratio: await read(o.ratio), tokens: await read(o.tokens) };
   }
 
   /**
