@@ -19,6 +19,8 @@ export interface StepMetrics {
   tokensPerSec: number;
   elapsedMs: number;
   etaMs: number | null;
+  /** A preference method's metrics by TRL's name (rewards/chosen, ...); absent for SFT. */
+  metrics?: Record<string, number | undefined>;
 }
 
 export type TrainState = 'starting' | 'running' | 'paused' | 'stopping';
@@ -178,6 +180,7 @@ export async function runLoop(
         tokensPerSec: tokensSeen / Math.max(elapsedMs / 1000, 1e-3),
         elapsedMs,
         etaMs: step < maxSteps ? (elapsedMs / done) * (maxSteps - step) : 0,
+        ...(r.metrics ? { metrics: r.metrics } : {}),
       },
       epoch,
     );
