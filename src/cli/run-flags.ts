@@ -26,6 +26,8 @@ export interface RunFlags {
   hyper: TrainHyper;
   batchSize: number;
   maxLength: number;
+  /** Preference data: the prompt's kept tokens (TRL's max_prompt_length); undefined = half of maxLength. */
+  maxPromptLength: number | undefined;
   /** Given --max-steps (else the epochs decide the plan's length). */
   maxSteps: number | undefined;
   epochs: number;
@@ -106,6 +108,7 @@ export function parseRunFlags(
     hyper,
     batchSize: num('batchSize'),
     maxLength: num('maxLength'),
+    maxPromptLength: flags['max-prompt-length'] === undefined ? undefined : num('maxPromptLength'),
     maxSteps: flags['max-steps'] === undefined ? undefined : num('maxSteps'),
     epochs: flags['epochs'] === undefined ? 1 : num('epochs'),
     valFraction,
@@ -114,6 +117,7 @@ export function parseRunFlags(
     packing: bools.has('packing'),
     initAdapter,
   };
+  if (out.maxPromptLength !== undefined && !(out.maxPromptLength < out.maxLength)) errors.push(`--max-prompt-length ${out.maxPromptLength}: must be below --max-length (${out.maxLength})`);
   try {
     validateLoraSettings(lora);
   } catch (e) {

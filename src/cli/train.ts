@@ -104,7 +104,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const req of ['model', 'data', 'out']) if (!flags[req]) errors.push(`--${req} is required`);
   const quant = flags['quant'] ?? 'none';
   if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') errors.push(`--quant ${quant}: must be none, int8 or int4`);
-  const { lora, hyper, batchSize, maxLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, packing, initAdapter } = parseRunFlags(flags, bools, errors, 'format');
+  const { lora, hyper, batchSize, maxLength, maxPromptLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, packing, initAdapter } = parseRunFlags(flags, bools, errors, 'format');
   const count = (name: string, dflt: number, positive: boolean): number => {
     const raw = flags[name];
     if (raw === undefined) return dflt;
@@ -173,7 +173,7 @@ export async function run(argv: string[]): Promise<number> {
   let items: PlanItem[];
   try {
     if (preference) {
-      const p = await preparePreferenceDataset(openDataFile(dataFile), tok, { fileName: dataFile, maxLength, skipInvalid });
+      const p = await preparePreferenceDataset(openDataFile(dataFile), tok, { fileName: dataFile, maxLength, maxPromptLength, skipInvalid });
       [prepared, items] = [p, p.pairs];
     } else {
       const p = await prepareDataset(openDataFile(dataFile), tok, {

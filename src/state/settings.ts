@@ -191,6 +191,7 @@ export function toTrainSettings(form: SettingsForm, examples: number | null, len
     },
     batchSize: n('batchSize'),
     maxLength: n('maxLength'),
+    ...(form.numbers.maxPromptLength?.trim() ? { maxPromptLength: n('maxPromptLength') } : {}),
     packing: packingOf(form, lengths),
     checkpointEvery: n('checkpointEvery'),
     validationExamples: n('validationExamples'),

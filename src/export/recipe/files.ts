@@ -61,6 +61,7 @@ export function recipeJson(s: RecipeSettings, f: RecipeFacts): object {
       source: f.sourceFile,
       batch_size: s.batchSize,
       max_length: s.maxLength,
+      max_prompt_length: s.maxPromptLength ?? null,
       max_steps: s.maxSteps ?? null,
       epochs: s.epochs,
       val_fraction: s.valFraction,

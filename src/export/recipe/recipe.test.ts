@@ -186,7 +186,7 @@ describe('settings table', () => {
       'train.lr': 0.001, 'train.schedule': 'linear', 'train.warmupSteps': 2, 'train.maxSteps': planned.plan.totalSteps, 'train.gradAccum': 2,
       'train.beta1': 0.8, 'train.beta2': 0.95, 'train.eps': 1e-6, 'train.weightDecay': 0.01, 'train.maxGradNorm': 0.5, 'train.seed': 7,
       'train.checkpointing': true, 'train.method': 'sft', 'train.beta': 0.1,
-      batchSize: 3, maxLength: 48, maxSteps: null, epochs: 2.5, valFraction: 0.2, format: 'auto', skipInvalid: false, packing: false,
+      batchSize: 3, maxLength: 48, maxPromptLength: null, maxSteps: null, epochs: 2.5, valFraction: 0.2, format: 'auto', skipInvalid: false, packing: false,
     };
     // PEFT's names in adapter_init/adapter_config.json, which train.py loads the adapter from.
     const peft: Record<string, string> = {
@@ -218,7 +218,7 @@ describe('settings table', () => {
 
   it("names where every field of the studio's TrainSettings goes", () => {
     const train: TrainHyper = { ...settings().train };
-    const studio: Required<TrainSettings> = { lora: settings().lora, startAdapter: 'a', train, batchSize: 1, maxLength: 2, packing: true, checkpointEvery: 3, validationExamples: 4 };
+    const studio: Required<TrainSettings> = { lora: settings().lora, startAdapter: 'a', train, batchSize: 1, maxLength: 2, maxPromptLength: 1, packing: true, checkpointEvery: 3, validationExamples: 4 };
     for (const k of Object.keys(studio)) expect(STUDIO_SETTINGS[k as keyof TrainSettings], k).toMatch(/\S/);
   });
 });

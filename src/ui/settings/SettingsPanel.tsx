@@ -117,6 +117,7 @@ export function SettingsPanel() {
             <span className="field-note" data-testid="method-line">{METHOD_INFO[method].line}</span>
           </div>
           {method !== 'sft' ? <NumberField field="beta" error={shown.beta} /> : null}
+          {method !== 'sft' ? <NumberField field="maxPromptLength" error={shown.maxPromptLength} /> : null}
           <NumberField field="learningRate" error={shown.learningRate} />
           <div className="field">
             <label htmlFor="set-schedule">Schedule</label>
