@@ -25,7 +25,7 @@ import { validateLoraSettings } from '../engine/lora/config';
 import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
 import { TrainingPlan, type PlanItem } from '../engine/train/plan';
-import { DEFAULT_TRAIN, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
+import { DEFAULT_TRAIN, type Batch, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
 import { DatasetError, formatIssue } from '../data/errors';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
@@ -221,7 +221,7 @@ export async function run(argv: string[]): Promise<number> {
     let checkpointStep: number | null = null;
     let tokens = 0;
     const loop = runLoop(
-      { step: (micro) => t.trainStep(micro), evalLoss: (b) => t.evalLoss(b) },
+      { step: (micro) => t.trainStep(micro), evalLoss: (b) => t.evalLoss(b), ...(preference ? { evaluate: (b: Batch) => t.evaluate(b) } : {}) },
       plan,
       valBatches,
       { maxSteps: plan.totalSteps, evalEvery, checkpointEvery, startStep },
@@ -237,9 +237,10 @@ export async function run(argv: string[]): Promise<number> {
           );
           if (stopAfter !== null && m.step - startStep >= stopAfter) control.stop();
         },
-        onEval: (step, loss) => {
-          valLosses.push({ step, loss });
-          process.stderr.write(`step ${step} val_loss ${loss.toFixed(4)}\n`);
+        onEval: (step, loss, metrics) => {
+          valLosses.push({ step, loss, ...(metrics ? { metrics } : {}) });
+          const shown = metrics ? Object.entries(metrics).map(([k, v]) => ` val ${k} ${v.toFixed(4)}`).join('') : '';
+          process.stderr.write(`step ${step} val_loss ${loss.toFixed(4)}${shown}\n`);
         },
         checkpoint: async (step) => {
           await saveTrainState(out, { state: await t.saveState(), args: savedArgs, dataSha256 });

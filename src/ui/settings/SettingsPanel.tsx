@@ -1,7 +1,6 @@
 import { useMemo } from 'react';
 import { PROJECTIONS, type Projection } from '../../engine/model/spec';
-import { METHODS, type Method, type Schedule } from '../../engine/train/types';
-import { METHOD_INFO, OTHER_SETTINGS } from '../../settings/run-settings';
+import type { Schedule } from '../../engine/train/types';
 import { OTHER_HINTS, packingOf, plannedSteps, rowsPerEpoch, validateSettings, type TargetPreset } from '../../state/settings';
 import { isActive } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
@@ -29,7 +28,6 @@ export function SettingsPanel() {
   const reset = useStudio((s) => s.resetSettings);
   // A chosen start adapter decides rank, alpha, rsLoRA and targets: their fields only show them.
   const fromAdapter = settings.startAdapter !== null;
-  const method = settings.method ?? 'sft';
   const errors = useMemo(() => validateSettings(settings, { model, examples }), [settings, model, examples]);
   const shown = show ? errors : {};
   const messages = Object.values(shown);
@@ -104,20 +102,6 @@ export function SettingsPanel() {
       <fieldset disabled={locked}>
         <legend>Optimization</legend>
         <div className="grid">
-          <div className="field">
-            <label htmlFor="set-method">{OTHER_SETTINGS.method.label}</label>
-            <Hint id="set-method-hint" text={`${OTHER_HINTS.method} ${METHODS.map((m) => `${METHOD_INFO[m].label}: ${METHOD_INFO[m].line}`).join(' ')}`} />
-            <select id="set-method" value={method} onChange={(e) => update({ method: e.target.value as Method })} aria-describedby="set-method-hint">
-              {METHODS.map((m) => (
-                <option key={m} value={m}>
-                  {METHOD_INFO[m].label}
-                </option>
-              ))}
-            </select>
-            <span className="field-note" data-testid="method-line">{METHOD_INFO[method].line}</span>
-          </div>
-          {method !== 'sft' ? <NumberField field="beta" error={shown.beta} /> : null}
-          {method !== 'sft' ? <NumberField field="maxPromptLength" error={shown.maxPromptLength} /> : null}
           <NumberField field="learningRate" error={shown.learningRate} />
           <div className="field">
             <label htmlFor="set-schedule">Schedule</label>
