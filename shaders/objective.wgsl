@@ -25,19 +25,19 @@
 //                   6 tokens (2P) read; 7 scales (2: nll_scale, pair_scale) read.
 
 struct Params { N: u32, T: u32, V: u32, P: u32, method: u32, beta: f32 }
-
 @group(0) @binding(0) var<uniform> p: Params;
 
+// fill_weights, row_weights
 @group(0) @binding(1) var<storage, read_write> weights: array<f32>;
 @group(0) @binding(2) var<storage, read> w_source: array<f32>;
-
+// sequence_logps
 @group(0) @binding(1) var<storage, read_write> seq_logp: array<f32>;
 @group(0) @binding(2) var<storage, read_write> seq_tokens: array<f32>;
 @group(0) @binding(3) var<storage, read_write> seq_ratio: array<f32>;
 @group(0) @binding(4) var<storage, read> tok_losses: array<f32>;
 @group(0) @binding(5) var<storage, read> tok_targets: array<i32>;
 @group(0) @binding(6) var<storage, read> tok_ref_losses: array<f32>;
-
+// preference_loss
 @group(0) @binding(1) var<storage, read_write> coef: array<f32>;
 @group(0) @binding(2) var<storage, read_write> loss_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> metrics: array<f32>;
@@ -101,17 +101,6 @@ fn sigmoid(x: f32) -> f32 {
   return e / (1.0 + e);
 }
 
-// The metric words (objective.ts METRIC_NAMES), each a sum whose step total is the mean over pairs
-// (nll: over the chosen tokens).
-const M_REWARD_C: u32 = 0u;
-const M_REWARD_R: u32 = 1u;
-const M_ACCURACY: u32 = 2u;
-const M_LOGP_C: u32 = 3u;
-const M_LOGP_R: u32 = 4u;
-const M_NLL: u32 = 5u;
-const M_LOG_ODDS_RATIO: u32 = 6u;
-const M_LOG_ODDS: u32 = 7u;
-
 // One workgroup: invocation i takes pairs i, i + WG, ...; the sums are reduced in a fixed order.
 @compute @workgroup_size(WG)
 fn preference_loss(lane: Lane) {
@@ -120,14 +109,11 @@ fn preference_loss(lane: Lane) {
   let nll_scale = scales[0];
   let ps = scales[1];
   var loss = 0.0;
-  var m_rc = 0.0;
-  var m_rr = 0.0;
-  var m_acc = 0.0;
-  var m_lc = 0.0;
-  var m_lr = 0.0;
-  var m_nll = 0.0;
-  var m_lor = 0.0;
-  var m_lo = 0.0;
+  // The metric words (objective.ts METRIC_NAMES), each a sum whose step total is the mean over
+  // pairs (nll: over the chosen tokens): rewards chosen, rejected, accuracy, logps chosen | logps
+  // rejected, nll, log σ(log odds), log odds.
+  var ma = vec4<f32>(0.0);
+  var mb = vec4<f32>(0.0);
   for (var i = lane.li; i < P; i += WG) {
     let c = logp[i];
     let r = logp[P + i];
@@ -150,9 +136,7 @@ fn preference_loss(lane: Lane) {
       gr = -beta * ps * sg / (nr * (1.0 - exp(ar)));
       rew_c = beta * ac;
       rew_r = beta * ar;
-      m_nll += -c * nll_scale;
-      m_lor += ls * ps;
-      m_lo += lo * ps;
+      mb += vec4<f32>(0.0, -c * nll_scale, ls * ps, lo * ps);
     } else {
       let dc = ratio[i];
       let dr = ratio[P + i];
@@ -174,24 +158,17 @@ fn preference_loss(lane: Lane) {
     }
     coef[i] = gc;
     coef[P + i] = gr;
-    m_rc += rew_c * ps;
-    m_rr += rew_r * ps;
-    m_acc += select(0.0, ps, rew_c > rew_r);
-    m_lc += c * ps;
-    m_lr += r * ps;
+    ma += vec4<f32>(rew_c * ps, rew_r * ps, select(0.0, ps, rew_c > rew_r), c * ps);
+    mb.x += r * ps;
   }
   let total = workgroup_sum(lane, loss);
-  let a = workgroup_sum4(lane, vec4<f32>(m_rc, m_rr, m_acc, m_lc));
-  let b = workgroup_sum4(lane, vec4<f32>(m_lr, m_nll, m_lor, m_lo));
+  let a = workgroup_sum4(lane, ma);
+  let b = workgroup_sum4(lane, mb);
   if (lane.li == 0u) {
     loss_out[0] = total;
-    metrics[M_REWARD_C] += a.x;
-    metrics[M_REWARD_R] += a.y;
-    metrics[M_ACCURACY] += a.z;
-    metrics[M_LOGP_C] += a.w;
-    metrics[M_LOGP_R] += b.x;
-    metrics[M_NLL] += b.y;
-    metrics[M_LOG_ODDS_RATIO] += b.z;
-    metrics[M_LOG_ODDS] += b.w;
+    for (var k = 0u; k < 4u; k++) {
+      metrics[k] += a[k];
+      metrics[4u + k] += b[k];
+    }
   }
 }

@@ -39,11 +39,11 @@ function preferenceCheck(method: PreferenceMethod, P: number, beta: number): Ker
         loss: gpu.createBuffer(4, 'loss'),
         metrics: gpu.upload(start, 'metrics'),
       };
-      await gpu.run((rec) => preferenceLoss(rec, { coef: b.coef, loss: b.loss, metrics: b.metrics }, b, P, method, beta));
+      await gpu.run((rec) => preferenceLoss(rec, b, P, method, beta));
       const got = { coef: await gpu.readF32(b.coef, 2 * P), loss: await gpu.readF32(b.loss, 1), metrics: await gpu.readF32(b.metrics, METRIC_WORDS) };
       for (const x of Object.values(b)) gpu.destroyBuffer(x);
       const want = { coef: new Float32Array(2 * P), loss: new Float32Array(1), metrics: start.slice() };
-      preferenceLossCpu(want, inp, P, method, beta);
+      preferenceLossCpu({ ...want, ...inp }, P, method, beta);
       const rel = (a: ArrayLike<number>, w: ArrayLike<number>) => maxAbsErr(a, w) / Math.max(1e-3, ...Array.from(w, Math.abs));
       return { error: Math.max(rel(got.coef, want.coef), rel(got.loss, want.loss), rel(got.metrics, want.metrics)), tolerance: 2e-5 };
     },

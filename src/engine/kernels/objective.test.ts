@@ -9,7 +9,7 @@ describe('objective kernels: GPU vs CPU', () => itChecks(objectiveChecks));
 function lossAt(method: PreferenceMethod, logp: Float64Array, ratio: Float64Array, tokens: Float64Array, scales: Float64Array, beta: number): number {
   const P = logp.length / 2;
   const out = { coef: new Float64Array(2 * P), loss: new Float64Array(1), metrics: new Float64Array(METRIC_WORDS) };
-  preferenceLossCpu(out as unknown as Parameters<typeof preferenceLossCpu>[0], { logp, ratio, tokens, scales } as unknown as Parameters<typeof preferenceLossCpu>[1], P, method, beta);
+  preferenceLossCpu({ ...out, logp, ratio, tokens, scales } as never, P, method, beta);
   return out.loss[0];
 }
 
@@ -24,7 +24,7 @@ describe('preference losses (CPU twin)', () => {
   it.each(['dpo', 'ipo', 'orpo'] as const)('%s: coef is -dL/dlogp (central differences)', (method) => {
     const P = 3;
     const out = { coef: new Float64Array(2 * P), loss: new Float64Array(1), metrics: new Float64Array(METRIC_WORDS) };
-    preferenceLossCpu(out as never, { logp, ratio: ratioOf(logp), tokens, scales } as never, P, method, 0.3);
+    preferenceLossCpu({ ...out, logp, ratio: ratioOf(logp), tokens, scales } as never, P, method, 0.3);
     const h = 1e-5;
     for (let i = 0; i < 2 * P; i++) {
       const [up, down] = [logp.slice(), logp.slice()];
@@ -38,7 +38,8 @@ describe('preference losses (CPU twin)', () => {
   it('DPO, IPO and ORPO as TRL writes them, on one pair by hand', () => {
     const one = (method: PreferenceMethod, beta: number) => {
       const out = { coef: new Float64Array(2), loss: new Float64Array(1), metrics: new Float64Array(METRIC_WORDS) };
-      preferenceLossCpu(out as never, { logp: Float64Array.from([-10, -12]), ratio: Float64Array.from([1, -1]), tokens: Float64Array.from([4, 5]), scales: Float64Array.from([1 / 4, 1]) } as never, 1, method, beta);
+      const inp = { logp: Float64Array.from([-10, -12]), ratio: Float64Array.from([1, -1]), tokens: Float64Array.from([4, 5]), scales: Float64Array.from([1 / 4, 1]) };
+      preferenceLossCpu({ ...out, ...inp } as never, 1, method, beta);
       return out;
     };
     // DPO: z = 0.1 * ((-10 + 11) - (-12 + 11)) = 0.2; -log σ(0.2).

@@ -88,26 +88,30 @@ export function sequenceLogps(
   });
 }
 
+/** preferenceLoss's buffers: written coef (2P), loss (1), metrics (METRIC_WORDS, accumulated); read the rest. */
+export interface PreferenceIo<B> {
+  coef: B;
+  loss: B;
+  metrics: B;
+  logp: B;
+  ratio: B;
+  tokens: B;
+  scales: B;
+}
+
 /**
  * TRL's loss over P pairs (rows 0..P-1 chosen, P..2P-1 rejected): loss[0] = this micro-batch's
  * share of the step's loss, coef[b] = -dL/dlogp[b], metrics (METRIC_WORDS) += its share of the
  * step's means. scales = [1 / chosen tokens of the step, 1 / pairs of the step]. ratio (logp - the
  * reference's, per row) is unused by ORPO.
  */
-export function preferenceLoss(
-  rec: Recorder,
-  out: { coef: Buf; loss: Buf; metrics: Buf },
-  inp: { logp: Buf; ratio: Buf; tokens: Buf; scales: Buf },
-  P: number,
-  method: PreferenceMethod,
-  beta: number,
-): void {
+export function preferenceLoss(rec: Recorder, io: PreferenceIo<Buf>, P: number, method: PreferenceMethod, beta: number): void {
   rec.dispatch({
     shader: objectiveShader,
     entry: 'preference_loss',
     overrides: { WG },
     uniforms: uniforms({ P, method: METHOD_CODE[method], beta }),
-    bindings: [out.coef, out.loss, out.metrics, inp.logp, inp.ratio, inp.tokens, inp.scales],
+    bindings: [io.coef, io.loss, io.metrics, io.logp, io.ratio, io.tokens, io.scales],
     workgroups: [1],
   });
 }
@@ -149,15 +153,9 @@ const logSigmoid = (x: number): number => Math.min(x, 0) - Math.log1p(Math.exp(-
 const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
 /** The CPU twin of preferenceLoss (in f64); metrics accumulate as on the GPU. */
-export function preferenceLossCpu(
-  out: { coef: Float32Array; loss: Float32Array; metrics: Float32Array },
-  inp: { logp: Float32Array; ratio: Float32Array; tokens: Float32Array; scales: Float32Array },
-  P: number,
-  method: PreferenceMethod,
-  beta: number,
-): void {
-  const { logp, ratio, tokens } = inp;
-  const [nllScale, ps] = [inp.scales[0], inp.scales[1]];
+export function preferenceLossCpu(out: PreferenceIo<Float32Array>, P: number, method: PreferenceMethod, beta: number): void {
+  const { logp, ratio, tokens } = out;
+  const [nllScale, ps] = [out.scales[0], out.scales[1]];
   let loss = 0;
   const m = new Float64Array(METRIC_WORDS);
   for (let i = 0; i < P; i++) {

@@ -137,14 +137,8 @@ export class Objective implements HeadObjective {
     const losses = model.acts.losses;
     const refLosses = this.usesReference ? this.refTokenLosses : losses;
     sequenceLogps(rec, { logp: this.logp, tokens: this.tokens, ratio: this.ratio }, losses, model.acts.targets, refLosses, B, T, model.spec.vocabSize);
-    preferenceLoss(
-      rec,
-      { coef: this.coef, loss: model.loss, metrics: this.metrics },
-      { logp: this.logp, ratio: this.ratio, tokens: this.tokens, scales: model.lossScale },
-      B / 2,
-      this.method as PreferenceMethod,
-      this.beta,
-    );
+    const io = { coef: this.coef, loss: model.loss, metrics: this.metrics, logp: this.logp, ratio: this.ratio, tokens: this.tokens, scales: model.lossScale };
+    preferenceLoss(rec, io, B / 2, this.method as PreferenceMethod, this.beta);
   }
 
   recordWeights(rec: Recorder, B: number, T: number): void {
