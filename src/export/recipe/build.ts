@@ -33,7 +33,6 @@ function lines(gen: Iterable<string>): string {
 export function recipeFiles(inp: RecipeInputs): RecipeFiles {
   const { job, spec, planned } = inp;
   const s = job.settings;
-  if (s.train.method !== 'sft') throw new RecipeError(`--method ${s.train.method}: the recipe's train.py computes the SFT loss only; a preference run has no recipe yet`);
   s.train.maxSteps = planned.plan.totalSteps;
   const baseModel = job.hubId ?? job.modelDir;
   const resumed = job.fromRun ? continuedState(job.fromRun, inp) : null;

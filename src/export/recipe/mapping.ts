@@ -72,7 +72,7 @@ export const TRAIN_MAP: Record<keyof TrainHyper, SettingMap> = {
     axolotl: 'seed',
   },
   checkpointing: { recipe: 'trainer.gradient_checkpointing', value: (s) => s.train.checkpointing, hf: 'TrainingArguments.gradient_checkpointing', axolotl: 'gradient_checkpointing' },
-  method: { recipe: 'trainer.method', value: (s) => s.train.method, hf: "TRL's loss_type (dpo → sigmoid, ipo → ipo) or ORPOTrainer; only sft is exported so far", axolotl: 'rl' },
+  method: { recipe: 'trainer.method', value: (s) => s.train.method, hf: "train.py's preference_loss: TRL's DPO (loss_type sigmoid), IPO, ORPO", axolotl: 'rl' },
   beta: { recipe: 'trainer.beta', value: (s) => s.train.beta, hf: 'DPOConfig.beta / ORPOConfig.beta', axolotl: 'rl_beta (ORPO: orpo_alpha)' },
 };
 
