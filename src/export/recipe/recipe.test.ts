@@ -234,3 +234,31 @@ describe('batchRows', () => {
     ]);
   });
 });
+
+describe('the recipe of a preference run', () => {
+  const PAIRS = 'src/data/testdata/preference-pairs.jsonl';
+  const DPO = ['--format', 'recipe', '--model', 'public/demo', '--data', PAIRS, '--out', '/nonexistent/out', '--method', 'dpo', '--beta', '0.2', '--max-steps', '3', '--batch-size', '2', '--grad-accum', '2', '--max-length', '64', '--val-fraction', '0.05'];
+
+  it("writes each pair's sides as the trainer's pair batches, method and beta in recipe.json, axolotl's rl section", async () => {
+    const job = parseRecipeArgs(DPO);
+    const files = await buildRecipe(job);
+    const recipe = JSON.parse(text(files, 'recipe.json'));
+    expect([recipe.trainer.method, recipe.trainer.beta]).toEqual(['dpo', 0.2]);
+    expect(parse(text(files, 'axolotl.yaml'))).toMatchObject({ rl: 'dpo', rl_beta: 0.2 });
+    // The trainer's own path for the same flags.
+    const tok = loadModelTokenizer('public/demo');
+    const { preparePreferenceDataset } = await import('../../data/preference');
+    const prepared = await preparePreferenceDataset(openDataFile(PAIRS), tok, { fileName: PAIRS, maxLength: 64 });
+    const { train, validation } = splitValidation(prepared.pairs, 0.05, job.settings.train.seed);
+    const plan = new TrainingPlan(train, { batchSize: 2, gradAccum: 2, padId: tok.padId, seed: job.settings.train.seed, maxSteps: 3, maxLength: 64 });
+    const lines = jsonl(text(files, 'data/train.jsonl')) as unknown as Array<{ step: number; micro: number; pair: number; side: string; input_ids: number[]; labels: number[] }>;
+    const want = [0, 1, 2].flatMap((step) =>
+      plan.microBatches(step).micro.flatMap((b, micro) => {
+        expect(b.pairs).toBe(2);
+        return [0, 1, 2, 3].map((r) => ({ step, micro, pair: r % 2, side: r < 2 ? 'chosen' : 'rejected', input_ids: row(b, r, tok.padId).ids, labels: row(b, r, tok.padId).labels }));
+      }),
+    );
+    expect(lines).toEqual(want);
+    expect(jsonl(text(files, 'data/validation.jsonl'))).toHaveLength(2 * validation.length);
+  });
+});
