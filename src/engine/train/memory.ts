@@ -148,9 +148,9 @@ export function plannedBuffers(spec: ModelSpec, o: MemoryEstimateOptions): Plann
   const tokens = o.batch * o.seq;
   const method = o.method ?? 'sft';
   add('activations', 'objective.tokenWeights', tokens * 4);
-  for (const label of ['logp', 'ref', 'ratio', 'refRatio']) add('activations', `objective.${label}`, o.batch * 4);
+  for (const label of ['logp', 'ref', 'ratio']) add('activations', `objective.${label}`, o.batch * 4);
   add('activations', 'objective.refTokenLosses', method === 'dpo' || method === 'ipo' ? tokens * 4 : 4);
-  for (const label of ['tokens', 'refTokens', 'coef']) add('activations', `objective.${label}`, o.batch * 4);
+  for (const label of ['tokens', 'coef']) add('activations', `objective.${label}`, o.batch * 4);
   add('activations', 'objective.metrics', METRIC_WORDS * 4);
   const resultBytes = (guardWords(Math.max(1, o.gradAccum ?? 1)) + METRIC_WORDS) * 4;
   add('staging', 'stepResult', resultBytes);

@@ -45,12 +45,10 @@ export class Objective implements HeadObjective {
   readonly ratio: GPUBuffer;
   /** The reference's per-token losses (N), kept for the policy's token-by-token log-ratio. */
   private readonly refTokenLosses: GPUBuffer;
-  private readonly refRatio: GPUBuffer;
   readonly tokens: GPUBuffer;
   readonly coef: GPUBuffer;
   /** The step's metric sums (METRIC_NAMES), cleared with the step's first micro-batch. */
   readonly metrics: GPUBuffer;
-  private readonly refTokens: GPUBuffer;
   private readonly scaleWords = new Float32Array(2);
 
   constructor(
@@ -71,10 +69,8 @@ export class Objective implements HeadObjective {
     this.logp = make(maxB, 'objective.logp');
     this.ref = make(maxB, 'objective.ref');
     this.ratio = make(maxB, 'objective.ratio');
-    this.refRatio = make(maxB, 'objective.refRatio');
     this.refTokenLosses = make(this.usesReference ? maxN : 1, 'objective.refTokenLosses');
     this.tokens = make(maxB, 'objective.tokens');
-    this.refTokens = make(maxB, 'objective.refTokens');
     this.coef = make(maxB, 'objective.coef');
     this.metrics = make(METRIC_WORDS, 'objective.metrics');
   }
@@ -127,7 +123,8 @@ export class Objective implements HeadObjective {
     model.recordForward(rec, B, T, 0, false);
     model.recordTokenLosses(rec, B, T, this.refTokenLosses);
     const ref = this.refTokenLosses;
-    sequenceLogps(rec, { logp: this.ref, tokens: this.refTokens, ratio: this.refRatio }, ref, model.acts.targets, ref, B, T, model.spec.vocabSize);
+    // tokens and ratio (0 here) are written again by the policy's pass.
+    sequenceLogps(rec, { logp: this.ref, tokens: this.tokens, ratio: this.ratio }, ref, model.acts.targets, ref, B, T, model.spec.vocabSize);
   }
 
   /** The policy's sequence log-probs, the loss, the metrics and -dL/dlogp per row (preference). */
