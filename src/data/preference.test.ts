@@ -78,6 +78,12 @@ describe('preference data', () => {
     expect(kept.stats.skipped).toBe(6);
   });
 
+  it('the SFT pipeline names preference data for what it is', async () => {
+    const { prepareDataset } = await import('./pipeline');
+    const e = await refused(prepareDataset(jsonl([{ prompt: 'a', chosen: 'b', rejected: 'c' }]), qwen3, { fileName: 'pairs.jsonl' }));
+    expect(formatIssue(e.issues[0])).toMatch(/^line 1: this is preference data \(chosen \/ rejected pairs\)/);
+  });
+
   it("length rules as TRL's: the prompt cut from its start to maxPromptLength, the completions to maxLength", () => {
     const ids = { prompt: [1, 2, 3, 4, 5, 6], chosen: [7, 8, 9, 10], rejected: [11] };
     const s = pairSides(ids, 6, 3);
