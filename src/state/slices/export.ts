@@ -9,6 +9,7 @@ import { modelCard, type ModelCardInput } from './export-card';
 import { idlePush } from './hub-push';
 import type { StudioState } from '../store';
 import type { Slice } from './types';
+import { maxValidationExamples } from '../../settings/run-settings';
 
 export interface ExportSlice {
   exportState: { busy: boolean; error: ErrorInfo | null };
@@ -74,7 +75,7 @@ export function cardInput(s: StudioState, date: Date): ModelCardInput | null {
     }
     // A validation file counts only if the run measured a validation loss (the worker used it).
     const file = s.dataset.options.validation.mode === 'file' && det?.validation && s.training.result?.finalValLoss != null ? det.validation : null;
-    const split = Math.min(settings.validationExamples, Math.floor(sum.examples / 5));
+    const split = Math.min(settings.validationExamples, maxValidationExamples(sum.examples));
     dataset = {
       fileName: sum.fileName,
       fileBytes: datasetFileBytes() ?? undefined,
