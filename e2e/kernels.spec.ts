@@ -63,7 +63,7 @@ for (const [n, files] of halves.entries()) {
 }
 
 test('the reducing kernels pass in their subgroup form too', async ({ page }, testInfo) => {
-  const reducing = ['crossentropy', 'decode', 'optimizer', 'rmsnorm'];
+  const reducing = ['crossentropy', 'decode', 'objective', 'optimizer', 'rmsnorm'];
   const results = await runKernelPage(page, testInfo, `?only=${reducing.join(',')}&subgroups=1`, reducing);
   expect(results.adapter!.features).toContain('subgroups');
   expect(results.adapter!.subgroups, 'the page ran the subgroup form').toBe(true);

@@ -4,8 +4,10 @@
 // reduction='sum') / num_items_in_batch. Targets are already shifted: targets[t] is the token that
 // logits row t predicts; -100 (or any target outside [0, V)) is ignored.
 //   loss[t]      = logsumexp(logits[t, :]) - logits[t, target[t]]            (0 when ignored)
-//   dlogits[t,:] = (softmax(logits[t, :]) - onehot(target[t])) * lossScale[0] (0 when ignored)
-//   lossSum      = lossScale[0] * sum_t loss[t]   (lossScale = 1 / number of counted tokens)
+//   dlogits[t,:] = (softmax(logits[t, :]) - onehot(target[t])) * weight[t]   (0 when ignored)
+//   lossSum      = sum_t weight[t] * loss[t]
+// weight[t] = -dL/dlogp(token t), from the objective (shaders/objective.wgsl): 1 / counted tokens
+// for SFT's mean, the pair's coefficient for a preference loss.
 // Final logit soft-capping (Gemma 2's final_logit_softcapping, softcap > 0): softcap_logits first
 // turns the head's logits z into cap * tanh(z / cap) in place (what transformers returns and the
 // loss sees); ce_forward_backward then multiplies each dlogit by d capped / dz = 1 - (x / cap)^2 at
@@ -13,11 +15,11 @@
 //
 // ce_forward_backward  bindings: 0 uniforms {N, V, softcap};
 //   1 losses (N) written; 2 logits (N, V) read, then overwritten in place with dlogits;
-//   3 targets (N) i32 read; 4 lossScale (1) read.
+//   3 targets (N) i32 read; 4 weights (N) read.
 // ce_forward (eval)  bindings: 0 uniforms {N, V, softcap (unused)};
 //   1 losses (N) written; 2 logits (N, V) read (bound read-write, left unchanged); 3 targets (N) i32 read.
 // loss_sum (single workgroup)  bindings: 0 uniforms {N, V(unused), softcap (unused)};
-//   1 out (1) written; 2 losses (N) read; 3 lossScale (1) read.
+//   1 out (1) written; 2 losses (N) read; 3 weights (N) read.
 // softcap_logits  bindings: 0 uniforms {N, V, softcap}; 2 logits (N, V) read and written.
 
 struct Params { N: u32, V: u32, softcap: f32 }
@@ -27,11 +29,11 @@ struct Params { N: u32, V: u32, softcap: f32 }
 @group(0) @binding(1) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(2) var<storage, read_write> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
-@group(0) @binding(4) var<storage, read> loss_scale: array<f32>;
+@group(0) @binding(4) var<storage, read> token_weight: array<f32>;
 
 @group(0) @binding(1) var<storage, read_write> sum_out: array<f32>;
 @group(0) @binding(2) var<storage, read> sum_losses: array<f32>;
-@group(0) @binding(3) var<storage, read> sum_scale: array<f32>;
+@group(0) @binding(3) var<storage, read> sum_weight: array<f32>;
 
 override WG: u32 = 256u; // a power of two
 
@@ -88,7 +90,7 @@ fn ce_forward_backward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builti
   let rowMax = r.ms.x;
   let invSum = 1.0 / r.ms.y;
   let logZ = rowMax + log(r.ms.y);
-  let scale = loss_scale[0];
+  let scale = token_weight[row];
   if (!r.counted) {
     for (var i = tid; i < V; i += WG) { logits[base + i] = 0.0; }
     if (tid == 0u) { losses[row] = 0.0; }
@@ -135,7 +137,7 @@ fn ce_forward(lane: Lane, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_wor
 @compute @workgroup_size(WG)
 fn loss_sum(lane: Lane) {
   var s = 0.0;
-  for (var i = lane.li; i < p.N; i += WG) { s += sum_losses[i]; }
+  for (var i = lane.li; i < p.N; i += WG) { s += sum_losses[i] * sum_weight[i]; }
   let total = workgroup_sum(lane, s);
-  if (lane.li == 0u) { sum_out[0] = total * sum_scale[0]; }
+  if (lane.li == 0u) { sum_out[0] = total; }
 }

@@ -42,6 +42,10 @@ describe('check-reference exit code', () => {
       grad_norm_max_rel_err: null,
       adapter_max_rel_err: null,
       logits_after_training_max_abs_err: 0.5,
+      method: 'sft',
+      metrics: null,
+      metrics_max_err: null,
+      metrics_worst: null,
     };
     expect(missedBounds(r, { initial_loss: 2 })).toEqual(['logits max abs error NaN is over its bound 0.002', 'logits after training max abs error 0.5 is over its bound 0.01']);
   });

@@ -14,6 +14,8 @@ import { nodeFolder, fileSource } from '../io/node-files';
 import { readSafetensorsHeader, readTensorF32 } from '../io/safetensors';
 import { Trainer } from '../engine/train/trainer';
 import type { HostTensor } from '../engine/model/spec';
+import type { Batch } from '../engine/train/types';
+import type { StepMetrics } from '../engine/train/objective';
 import { parseCommandLine } from './args';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 import { checkOutDir, writeAdapterPair } from '../export/out-dir';
@@ -47,6 +49,64 @@ export interface CheckReferenceResult {
   adapter_max_rel_err: number | null;
   /** Logits after training (eval mode) against PyTorch's, on attended positions. */
   logits_after_training_max_abs_err: number | null;
+  /** A preference fixture: its method, and the figures of the first forward against initial_metrics. */
+  method: string;
+  metrics: Record<string, number | number[]> | null;
+  /** Largest error over initial_metrics: relative, absolute where the value is under 1e-3. */
+  metrics_max_err: number | null;
+  metrics_worst: string | null;
+}
+
+/**
+ * A preference batch's figures of its first forward, named as fixtures/README.md's initial_metrics:
+ * per pair from the trainer's per-sequence log-probs, the batch means from the kernel's metric words.
+ */
+async function preferenceFigures(trainer: Trainer, batch: Batch, metrics: StepMetrics): Promise<Record<string, number | number[]>> {
+  const P = batch.pairs ?? 0;
+  const { logp, ref, ratio, tokens } = await trainer.sequenceFigures(batch.B);
+  const beta = trainer.hyper.beta;
+  const pick = (a: Float32Array, k: 0 | 1) => Array.from(a.subarray(k * P, k * P + P));
+  const out: Record<string, number | number[]> = {
+    policy_chosen_logps: pick(logp, 0),
+    policy_rejected_logps: pick(logp, 1),
+    chosen_tokens: pick(tokens, 0),
+    rejected_tokens: pick(tokens, 1),
+  };
+  if (trainer.hyper.method === 'orpo') {
+    const a = (k: number) => logp[k] / tokens[k];
+    out['log_odds'] = Array.from({ length: P }, (_, i) => a(i) - a(P + i) - (Math.log1p(-Math.exp(a(i))) - Math.log1p(-Math.exp(a(P + i)))));
+    out['nll'] = metrics['nll_loss'] ?? Number.NaN;
+    out['odds_ratio_term'] = beta * (metrics['log_odds_ratio'] ?? Number.NaN);
+  } else {
+    const reward = (k: number) => beta * ratio[k];
+    out['ref_chosen_logps'] = pick(ref, 0);
+    out['ref_rejected_logps'] = pick(ref, 1);
+    out['rewards_chosen'] = Array.from({ length: P }, (_, i) => reward(i));
+    out['rewards_rejected'] = Array.from({ length: P }, (_, i) => reward(P + i));
+    out['rewards_margins'] = Array.from({ length: P }, (_, i) => reward(i) - reward(P + i));
+    out['rewards_accuracy'] = metrics['rewards/accuracies'] ?? Number.NaN;
+  }
+  return out;
+}
+
+/** The largest error of `got` against `want` (relative; absolute where |want| < 1e-3), and where. */
+function metricsError(got: Record<string, number | number[]>, want: Record<string, number | number[]>): { err: number; worst: string | null } {
+  let err = 0;
+  let worst: string | null = null;
+  for (const [k, w] of Object.entries(want)) {
+    const g = got[k];
+    if (g === undefined) continue;
+    const ws = Array.isArray(w) ? w : [w];
+    const gs = Array.isArray(g) ? g : [g];
+    ws.forEach((wv, i) => {
+      const e = Math.abs((gs[i] ?? Number.NaN) - wv) / (Math.abs(wv) < 1e-3 ? 1 : Math.abs(wv));
+      if (!(e <= err)) {
+        err = e;
+        worst = Array.isArray(w) ? `${k}[${i}]` : k;
+      }
+    });
+  }
+  return { err, worst };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -78,6 +138,8 @@ export const REFERENCE_BOUNDS = {
   adapterRel: 1e-2,
   logitsAfterAbs: 1e-2,
   quantLossRel: { int8: 2e-3, int4: 4e-2 },
+  /** initial_metrics of a preference fixture: relative, absolute where the value is under 1e-3. */
+  metricsRel: 1e-4,
   /** A quantized run's last loss is at most this fraction of its first. */
   quantFall: 0.8,
 } as const;
@@ -104,6 +166,7 @@ export function missedBounds(r: CheckReferenceResult, recipe: { initial_loss?: n
   over('step loss max relative error', r.step_loss_max_rel_err, b.stepLossRel);
   over('final adapter max relative error', r.adapter_max_rel_err, b.adapterRel);
   over('logits after training max abs error', r.logits_after_training_max_abs_err, b.logitsAfterAbs);
+  over(`initial_metrics max error (${r.metrics_worst})`, r.metrics_max_err, b.metricsRel);
   return out;
 }
 
@@ -131,18 +194,32 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
     const refTensor = async (name: string): Promise<Float32Array | null> =>
       ref && refIndex && refIndex.tensors.has(name) ? readTensorF32(ref, refIndex, name) : null;
 
-    // Logits on positions with attention_mask 1, against a reference tensor.
-    const logitsError = async (name: string): Promise<number | null> => {
-      const want = await refTensor(name);
-      if (!want) return null;
-      const got = await trainer.logits(batch);
-      const V = spec.vocabSize;
+    // Logits on positions with attention_mask 1, against a reference tensor (of rows `first`..:
+    // a preference fixture keeps the chosen rows' and the rejected rows' in two tensors of their own length).
+    const V = spec.vocabSize;
+    const rowsError = (got: Float32Array, want: Float32Array, first: number, rows: number): number => {
+      const Tw = want.length / (rows * V);
       let err = 0;
-      for (let i = 0; i < batch.B * batch.T; i++) {
-        if (!batch.attentionMask[i]) continue;
-        for (let v = 0; v < V; v++) err = Math.max(err, Math.abs(got[i * V + v] - want[i * V + v]));
+      for (let b = 0; b < rows; b++) {
+        for (let t = 0; t < Tw; t++) {
+          const i = (first + b) * batch.T + t;
+          if (!batch.attentionMask[i]) continue;
+          for (let v = 0; v < V; v++) err = Math.max(err, Math.abs(got[i * V + v] - want[(b * Tw + t) * V + v]));
+        }
       }
       return err;
+    };
+    const logitsError = async (name: string): Promise<number | null> => {
+      const P = batch.pairs;
+      if (P) {
+        const [c, r] = [await refTensor(`chosen_${name}`), await refTensor(`rejected_${name}`)];
+        if (!c || !r) return null;
+        const got = await trainer.logits(batch);
+        return Math.max(rowsError(got, c, 0, P), rowsError(got, r, P, P));
+      }
+      const want = await refTensor(name);
+      if (!want) return null;
+      return rowsError(await trainer.logits(batch), want, 0, batch.B);
     };
     const logitsErr = await logitsError('logits');
 
@@ -150,6 +227,8 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
     const stepLosses: number[] = [];
     const first = await trainer.accumulate([batch]);
     stepLosses.push(first.loss);
+    const figures = batch.pairs ? await preferenceFigures(trainer, batch, first.metrics) : null;
+    const metricsErr = figures && recipe.initial_metrics ? metricsError(figures, recipe.initial_metrics) : null;
     let gradMax: number | null = null;
     let gradWorst: string | null = null;
     let gradTensors = 0;
@@ -221,6 +300,10 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
       grad_norm_max_rel_err: normErr,
       adapter_max_rel_err: adapterErr,
       logits_after_training_max_abs_err: afterErr,
+      method: hyper.method,
+      metrics: figures,
+      metrics_max_err: metricsErr?.err ?? null,
+      metrics_worst: metricsErr?.worst ?? null,
     };
   } finally {
     gpu.destroy();

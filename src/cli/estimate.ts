@@ -1,5 +1,6 @@
 // estimate --model PRESET|DIR --batch B --seq T --rank R [--quant none|int8|int4] [--checkpointing]
-//          [--targets q_proj,v_proj|attention|mlp|all] [--grad-accum N] [--json]
+//          [--targets q_proj,v_proj|attention|mlp|all] [--grad-accum N] [--method sft|dpo|ipo|orpo] [--json]
+// With a preference --method, --batch counts pairs: two sequences each, both held in memory.
 // The GPU memory a training run of that shape will hold (src/engine/train/memory.ts: the trainer's
 // own buffer list), without a GPU: one JSON line {"total_bytes", "largest_buffer": {"label",
 // "bytes"}, "largest_binding", "parts"}. PRESET is a key of the bench presets (smollm2-135m, …);
@@ -7,12 +8,13 @@
 // run's gpu_bytes on a real device.
 import { existsSync } from 'node:fs';
 import { parseCommandLine, UsageError } from './args';
-import { parseTargets } from './run-flags';
+import { parseMethod, parseTargets } from '../settings/run-settings';
+import { METHODS } from '../engine/train/types';
 import { BenchFieldError, cliLabel, intField, quantField } from '../engine/bench/fields';
 import { PRESETS } from '../engine/model/presets';
 import { PROJECTIONS, type ModelSpec } from '../engine/model/spec';
 import { loadModelSpec } from '../engine/model/weights';
-import { estimateTrainingMemory } from '../engine/train/memory';
+import { estimateTrainingMemory, preferenceRows } from '../engine/train/memory';
 import { nodeFolder } from '../io/node-files';
 
 async function specFor(model: string): Promise<ModelSpec> {
@@ -24,7 +26,7 @@ async function specFor(model: string): Promise<ModelSpec> {
 
 export async function run(args: string[]): Promise<number> {
   const { flags, bools } = parseCommandLine('estimate', args, {
-    values: ['model', 'batch', 'seq', 'rank', 'quant', 'targets', 'grad-accum'],
+    values: ['model', 'batch', 'seq', 'rank', 'quant', 'targets', 'grad-accum', 'method'],
     // --json is accepted for the issue's command line: the estimate is always printed as JSON
     bools: ['checkpointing', 'json'],
   });
@@ -32,8 +34,11 @@ export async function run(args: string[]): Promise<number> {
   let options;
   try {
     const rank = intField(flags, 'rank', 16, cliLabel);
+    const method = parseMethod(flags['method'] ?? 'sft');
+    if (!method) throw new UsageError(`estimate: --method ${flags['method']}: must be ${METHODS.join(', ')}`);
     options = {
-      batch: intField(flags, 'batch', 1, cliLabel),
+      method,
+      batch: preferenceRows(intField(flags, 'batch', 1, cliLabel), method),
       seq: intField(flags, 'seq', 512, cliLabel),
       quant: quantField(flags, 'quant', cliLabel),
       checkpointing: bools.has('checkpointing'),

@@ -1,7 +1,10 @@
 // prepare --model MODEL_DIR --data FILE [--format auto|text|completion|alpaca|messages|sharegpt]
 //         [--max-length N] [--skip-invalid] [--json]
 //         [--train-on assistant|all] [--map field=column,...] [--txt-mode line|paragraph] [--add-bos]
-// Reads, validates and tokenizes a dataset exactly as training will. With --json prints ONE JSON
+//         [--max-prompt-length N]   (preference data)
+// Reads, validates and tokenizes a dataset exactly as training will. Preference data (records with
+// "chosen" and "rejected", src/data/preference.ts) is told apart by its first record: --json then
+// prints {"pairs":[{"line","prompt_tokens","chosen":{"input_ids","labels"},"rejected":{...}}...],"stats"}. With --json prints ONE JSON
 // object {"examples":[{"input_ids":[...],"labels":[...]}...],"stats":{...}} (file order; labels are
 // the ids where trained, -100 where masked). A refused dataset exits 1 and lists every bad line
 // as `line N: reason` on stderr.
@@ -14,6 +17,9 @@ import { DatasetError, formatIssue, formatIssues } from '../data/errors';
 import { DATA_FORMATS, parseColumnMapping, type DataFormat } from '../data/formats';
 import { prepareDataset, type PreparedDataset, type PrepareOptions } from '../data/pipeline';
 import type { ByteSource } from '../data/source';
+import { fileTypeFromName } from '../data/parse';
+import { isPreferenceFile, preparePreferenceDataset, type PreferenceOptions, type PreparedPreference } from '../data/preference';
+import { numberProblem } from '../settings/run-settings';
 import { checkFileSize } from '../io/untrusted/json';
 import { runLimitError } from '../io/untrusted/limits';
 import { ModelTokenizer, parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
@@ -57,13 +63,13 @@ export async function prepareDataFile(path: string, modelDir: string, opts: Prep
 const USAGE =
   'usage: prepare --model MODEL_DIR --data FILE [--format auto|text|completion|alpaca|messages|sharegpt] ' +
   '[--max-length N] [--skip-invalid] [--json] [--train-on assistant|all] [--map field=column,...] ' +
-  '[--txt-mode line|paragraph] [--add-bos]\n';
+  '[--txt-mode line|paragraph] [--add-bos] [--max-prompt-length N]\n';
 
 async function write(s: string): Promise<void> {
   if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
 }
 
-const PREPARE_VALUES = ['model', 'data', 'format', 'max-length', 'train-on', 'map', 'txt-mode'];
+const PREPARE_VALUES = ['model', 'data', 'format', 'max-length', 'max-prompt-length', 'train-on', 'map', 'txt-mode'];
 
 export async function run(args: string[]): Promise<number> {
   let parsed;
@@ -114,6 +120,15 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
 
+  if (await isPreferenceFile(openDataFile(data), fileTypeFromName(data))) {
+    let maxPromptLength: number | undefined;
+    if (flags['max-prompt-length'] !== undefined) {
+      maxPromptLength = Number(flags['max-prompt-length']);
+      const problem = numberProblem('maxPromptLength', maxPromptLength, `--max-prompt-length ${flags['max-prompt-length']}:`);
+      if (problem) return fail(problem);
+    }
+    return preparePreference(source, tok, { fileName: data, maxLength, maxPromptLength, skipInvalid: bools.has('skip-invalid'), addBos: bools.has('add-bos') }, json);
+  }
   let ds: PreparedDataset;
   try {
     ds = await prepareDataset(source, tok, {
@@ -177,6 +192,48 @@ export async function run(args: string[]): Promise<number> {
   });
   for (const issue of ds.skipped.slice(0, 20)) lines.push(`skipped ${formatIssue(issue)}`);
   if (ds.stats.skipped > 20) lines.push(`... and ${ds.stats.skipped - 20} more skipped`);
+  await write(lines.join('\n') + '\n');
+  return 0;
+}
+
+/** prepare of a preference file: the pairs as training will batch them (chosen and rejected sides). */
+async function preparePreference(source: ByteSource, tok: ModelTokenizer, opts: PreferenceOptions, json: boolean): Promise<number> {
+  let ds: PreparedPreference;
+  try {
+    ds = await preparePreferenceDataset(source, tok, opts);
+  } catch (e) {
+    if (e instanceof DatasetError) {
+      process.stderr.write(`prepare: ${e.message}\n`);
+      for (const issue of e.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+      return 1;
+    }
+    if (e instanceof Error && /maxPromptLength/.test(e.message)) {
+      process.stderr.write(`prepare: --max-prompt-length must be below --max-length\n`);
+      return 2;
+    }
+    throw e;
+  }
+  for (const w of ds.warnings) process.stderr.write(`warning: ${w}\n`);
+  const side = (s: { inputIds: Int32Array; trainMask: Uint8Array }) =>
+    `{"input_ids":[${s.inputIds.join(',')}],"labels":[${Array.from(s.inputIds, (id, t) => (s.trainMask[t] ? id : -100)).join(',')}]}`;
+  if (json) {
+    await write('{"pairs":[');
+    let buf = '';
+    ds.pairs.forEach((p, i) => {
+      buf += `${i ? ',' : ''}{"line":${p.line},"prompt_tokens":${p.promptTokens},"chosen":${side(p.chosen)},"rejected":${side(p.rejected)}}`;
+    });
+    await write(buf);
+    await write(`],"stats":${JSON.stringify(ds.stats)}}\n`);
+    return 0;
+  }
+  const s = ds.stats;
+  const lines = [
+    `${opts.fileName}: ${s.fileType}, preference pairs (${s.shape}): for --method dpo, ipo or orpo`,
+    `pairs           ${s.pairs}${s.skipped ? `  (${s.skipped} invalid skipped)` : ''}  (${s.sequences} sequences)`,
+    `tokens          ${s.tokens}  (mean ${s.meanTokens.toFixed(1)}, max ${s.maxTokens} per sequence)`,
+    `truncated       ${s.truncated}`,
+  ];
+  for (const issue of ds.skipped.slice(0, 20)) lines.push(`skipped ${formatIssue(issue)}`);
   await write(lines.join('\n') + '\n');
   return 0;
 }

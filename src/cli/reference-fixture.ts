@@ -2,10 +2,15 @@
 // describes them: what check-reference trains on, and what the library → training test replays.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_TRAIN, type Batch, type TrainHyper } from '../engine/train/types';
+import { DEFAULT_TRAIN, type Batch, type Method, type TrainHyper } from '../engine/train/types';
 
 export interface ReferenceRecipe {
   initial_loss?: number;
+  /** A preference fixture's method and beta (absent: SFT). */
+  method?: Method;
+  beta?: number;
+  /** A preference fixture's figures of the first forward (fixtures/README.md). */
+  initial_metrics?: Record<string, number | number[]>;
   lora?: { lora_dropout?: number };
   optimizer: {
     lr: number;
@@ -31,6 +36,8 @@ export async function readReferenceBatch(dir: string): Promise<Batch> {
 }
 
 function readBatch(json: unknown, file: string): Batch {
+  const pref = json as Record<string, number[][] | undefined>;
+  if (pref['chosen_input_ids']) return readPairBatch(pref, file);
   const j = json as { input_ids?: number[][]; attention_mask?: number[][]; labels?: number[][] };
   if (!Array.isArray(j.input_ids) || j.input_ids.length === 0) throw new Error(`${file}: input_ids must be a non-empty list of rows`);
   const B = j.input_ids.length;
@@ -50,6 +57,35 @@ function readBatch(json: unknown, file: string): Batch {
   return { B, T, inputIds, attentionMask, labels };
 }
 
+/**
+ * A preference fixture's pairs as one preference batch: the chosen rows, then the rejected rows,
+ * right-padded to the longer side (mask 0, label -100).
+ */
+function readPairBatch(j: Record<string, number[][] | undefined>, file: string): Batch {
+  const side = (name: 'chosen' | 'rejected') => {
+    const ids = j[`${name}_input_ids`];
+    if (!Array.isArray(ids) || ids.length === 0) throw new Error(`${file}: ${name}_input_ids must be a non-empty list of rows`);
+    return readBatch({ input_ids: ids, attention_mask: j[`${name}_attention_mask`], labels: j[`${name}_labels`] }, file);
+  };
+  const [c, r] = [side('chosen'), side('rejected')];
+  if (c.B !== r.B) throw new Error(`${file}: ${c.B} chosen rows but ${r.B} rejected rows`);
+  const P = c.B;
+  const T = Math.max(c.T, r.T);
+  const B = 2 * P;
+  const out: Batch = { B, T, inputIds: new Int32Array(B * T), attentionMask: new Int32Array(B * T), labels: new Int32Array(B * T).fill(-100), pairs: P };
+  [c, r].forEach((s, k) => {
+    for (let b = 0; b < P; b++) {
+      for (let t = 0; t < s.T; t++) {
+        const [to, from] = [(k * P + b) * T + t, b * s.T + t];
+        out.inputIds[to] = s.inputIds[from];
+        out.attentionMask[to] = s.attentionMask[from];
+        out.labels[to] = s.labels[from];
+      }
+    }
+  });
+  return out;
+}
+
 /** The recipe's optimizer as the trainer's settings: constant rate, no warmup, one micro-batch a step, no checkpointing. */
 export function recipeHyper(recipe: ReferenceRecipe): TrainHyper {
   const opt = recipe.optimizer;
@@ -66,5 +102,7 @@ export function recipeHyper(recipe: ReferenceRecipe): TrainHyper {
     weightDecay: opt.weight_decay,
     maxGradNorm: opt.grad_clip_max_norm ?? 0,
     checkpointing: false,
+    method: recipe.method ?? 'sft',
+    beta: recipe.beta ?? DEFAULT_TRAIN.beta,
   };
 }

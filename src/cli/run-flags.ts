@@ -1,18 +1,22 @@
-// The flags that describe a training run (LoRA, optimizer, schedule, batching, data), parsed once
+// The flags that describe a training run (LoRA, optimizer, schedule, method, batching, data), parsed once
+// from the run-settings schema (src/settings/run-settings.ts: flags, defaults, validators, limits)
 // for `cli train` and `cli export --format recipe`, so both read the same flags with the same
 // defaults, checks and limits: an exported job is the job `train` would run.
 import { validateLoraSettings } from '../engine/lora/config';
-import { ALL_PROJECTIONS, isProjection, PROJECTIONS, TARGET_GROUPS, type Projection } from '../engine/model/arch';
-import { DEFAULT_TRAIN, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
+import { PROJECTIONS, type Projection } from '../engine/model/arch';
+import { DEFAULT_TRAIN, METHODS, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
+import {
+  DEFAULT_NUMBERS, NUMBER_SETTINGS, OTHER_SETTINGS, SCHEDULES, numberProblem, parseMethod, parseTargets, type NumberField,
+} from '../settings/run-settings';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { runLimitError } from '../io/untrusted/limits';
 
-/** Value flags of a run (besides where the data comes from and goes to). */
+/** Value flags of a run (besides where the data comes from and goes to): the schema's, but --checkpoint-every (train's own). */
 export const RUN_VALUE_FLAGS = [
-  'rank', 'alpha', 'dropout', 'targets', 'lr', 'schedule', 'warmup', 'epochs', 'max-steps',
-  'batch-size', 'grad-accum', 'max-length', 'seed', 'weight-decay', 'max-grad-norm', 'val-fraction', 'init-adapter',
+  ...Object.values(NUMBER_SETTINGS).map((f) => f.flag).filter((f) => f !== 'checkpoint-every'),
+  OTHER_SETTINGS.targets.flag, OTHER_SETTINGS.schedule.flag, OTHER_SETTINGS.method.flag, 'init-adapter',
 ] as const;
-export const RUN_BOOL_FLAGS = ['rslora', 'skip-invalid', 'packing'] as const;
+export const RUN_BOOL_FLAGS = [OTHER_SETTINGS.rslora.flag, 'skip-invalid', OTHER_SETTINGS.packing.flag] as const;
 /** Flags that the adapter of --init-adapter decides. */
 export const ADAPTER_FLAGS = ['rank', 'alpha', 'targets', 'rslora'] as const;
 
@@ -22,6 +26,8 @@ export interface RunFlags {
   hyper: TrainHyper;
   batchSize: number;
   maxLength: number;
+  /** Preference data: the prompt's kept tokens (TRL's max_prompt_length); undefined = half of maxLength. */
+  maxPromptLength: number | undefined;
   /** Given --max-steps (else the epochs decide the plan's length). */
   maxSteps: number | undefined;
   epochs: number;
@@ -33,12 +39,7 @@ export interface RunFlags {
   initAdapter: string | undefined;
 }
 
-export function parseTargets(s: string): Projection[] {
-  if (s === 'all' || s === 'attention' || s === 'mlp') return [...TARGET_GROUPS[s]];
-  const list = s.split(',').map((x) => x.trim()).filter(Boolean);
-  for (const t of list) if (!isProjection(t)) throw new Error(`--targets: "${t}" is not one of ${ALL_PROJECTIONS.join(', ')} (or attention, mlp, all)`);
-  return list as Projection[];
-}
+export { parseTargets };
 
 /**
  * The run described by parsed flags; every problem is pushed onto `errors` (named by flag), and the
@@ -55,18 +56,21 @@ export function parseRunFlags(
   if (initAdapter !== undefined) {
     for (const f of ADAPTER_FLAGS) if (flags[f] !== undefined || bools.has(f)) errors.push(`--${f} cannot be combined with --init-adapter: the adapter's own setting is used`);
   }
-  const num = (name: string, dflt: number, check: (v: number) => boolean, what: string): number => {
+  // A numeric setting: the schema's default, validator and limits (and the untrusted-input cap).
+  const num = (key: NumberField, dflt = Number(DEFAULT_NUMBERS[key])): number => {
+    const name = NUMBER_SETTINGS[key].flag;
     const raw = flags[name];
     if (raw === undefined) return dflt;
     const v = Number(raw);
-    if (!Number.isFinite(v) || !check(v)) errors.push(`--${name} ${raw}: must be ${what}`);
-    else if (runLimitError(name, v)) errors.push(`--${name} ${runLimitError(name, v)}`);
+    const capped = runLimitError(name, v);
+    const problem = capped ? `--${name} ${capped}` : raw.trim() === '' ? `--${name} must be a number` : numberProblem(key, v, `--${name} ${raw}:`);
+    if (problem) errors.push(problem);
     return v;
   };
-  const int = (v: number) => Number.isInteger(v) && v >= 1;
-  const nonNegInt = (v: number) => Number.isInteger(v) && v >= 0;
   const schedule = (flags['schedule'] ?? DEFAULT_TRAIN.schedule) as Schedule;
-  if (!['constant', 'linear', 'cosine'].includes(schedule)) errors.push(`--schedule ${schedule}: must be constant, linear or cosine`);
+  if (!SCHEDULES.includes(schedule)) errors.push(`--schedule ${schedule}: must be ${SCHEDULES.join(', ')}`);
+  const method = parseMethod(flags['method'] ?? DEFAULT_TRAIN.method);
+  if (!method) errors.push(`--method ${flags['method']}: must be ${METHODS.join(', ')}`);
   const format = (flags[formatFlag] ?? 'auto') as DataFormat | 'auto';
   if (format !== 'auto' && !(DATA_FORMATS as readonly string[]).includes(format)) errors.push(`--${formatFlag} ${format} is not known`);
   let targets: Projection[] = [...PROJECTIONS];
@@ -75,38 +79,45 @@ export function parseRunFlags(
   } catch (e) {
     errors.push((e as Error).message);
   }
-  const r = num('rank', 16, int, 'a positive integer');
+  const r = num('loraRank');
   const lora: LoraHyper = {
     r,
-    alpha: num('alpha', 2 * r, (v) => v > 0, 'positive'),
-    dropout: num('dropout', 0.05, (v) => v >= 0 && v < 1, 'in [0, 1)'),
+    // alpha defaults to twice the rank (the page's default pair is 8 / 16).
+    alpha: num('loraAlpha', 2 * r),
+    dropout: num('loraDropout'),
     targetModules: targets,
     useRslora: bools.has('rslora'),
   };
+  const valFraction = flags['val-fraction'] === undefined ? 0 : Number(flags['val-fraction']);
+  if (!(valFraction >= 0 && valFraction < 1)) errors.push(`--val-fraction ${flags['val-fraction']}: must be in [0, 1)`);
   const hyper: TrainHyper = {
     ...DEFAULT_TRAIN,
-    lr: num('lr', DEFAULT_TRAIN.lr, (v) => v > 0, 'positive'),
+    lr: num('learningRate'),
     schedule,
-    warmupSteps: num('warmup', DEFAULT_TRAIN.warmupSteps, nonNegInt, 'a non-negative integer'),
-    gradAccum: num('grad-accum', DEFAULT_TRAIN.gradAccum, int, 'a positive integer'),
-    weightDecay: num('weight-decay', DEFAULT_TRAIN.weightDecay, (v) => v >= 0, 'non-negative'),
-    maxGradNorm: num('max-grad-norm', DEFAULT_TRAIN.maxGradNorm, (v) => v >= 0, 'non-negative'),
-    seed: num('seed', DEFAULT_TRAIN.seed, (v) => Number.isInteger(v), 'an integer'),
+    warmupSteps: num('warmupSteps'),
+    gradAccum: num('gradAccum'),
+    weightDecay: num('weightDecay'),
+    maxGradNorm: num('maxGradNorm'),
+    seed: num('seed'),
     checkpointing: bools.has('checkpointing'),
+    method: method ?? DEFAULT_TRAIN.method,
+    beta: num('beta'),
   };
   const out: RunFlags = {
     lora,
     hyper,
-    batchSize: num('batch-size', 4, int, 'a positive integer'),
-    maxLength: num('max-length', 1024, (v) => Number.isInteger(v) && v >= 2, 'an integer ≥ 2'),
-    maxSteps: flags['max-steps'] === undefined ? undefined : num('max-steps', 1, int, 'a positive integer'),
-    epochs: num('epochs', 1, (v) => v > 0, 'positive'),
-    valFraction: num('val-fraction', 0, (v) => v >= 0 && v < 1, 'in [0, 1)'),
+    batchSize: num('batchSize'),
+    maxLength: num('maxLength'),
+    maxPromptLength: flags['max-prompt-length'] === undefined ? undefined : num('maxPromptLength'),
+    maxSteps: flags['max-steps'] === undefined ? undefined : num('maxSteps'),
+    epochs: flags['epochs'] === undefined ? 1 : num('epochs'),
+    valFraction,
     format,
     skipInvalid: bools.has('skip-invalid'),
     packing: bools.has('packing'),
     initAdapter,
   };
+  if (out.maxPromptLength !== undefined && !(out.maxPromptLength < out.maxLength)) errors.push(`--max-prompt-length ${out.maxPromptLength}: must be below --max-length (${out.maxLength})`);
   try {
     validateLoraSettings(lora);
   } catch (e) {

@@ -47,6 +47,9 @@ export const FIXED_RUN_SETTINGS: ReadonlyArray<[flag: string, value: (r: RunFlag
   ['batch-size', (r) => r.batchSize],
   ['grad-accum', (r) => r.hyper.gradAccum],
   ['max-length', (r) => r.maxLength],
+  ['max-prompt-length', (r) => r.maxPromptLength],
+  // SFT examples or preference pairs: what a step's batch holds.
+  ['method', (r) => r.hyper.method],
   ['val-fraction', (r) => r.valFraction],
   ['data-format', (r) => r.format],
   ['skip-invalid', (r) => r.skipInvalid],

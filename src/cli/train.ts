@@ -25,13 +25,17 @@ import { readAdapterZip } from '../engine/lora/adapter-zip';
 import { validateLoraSettings } from '../engine/lora/config';
 import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
-import { TrainingPlan } from '../engine/train/plan';
-import { DEFAULT_TRAIN, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
+import { TrainingPlan, type PlanItem } from '../engine/train/plan';
+import { DEFAULT_TRAIN, type Batch, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
 import { DatasetError, formatIssues } from '../data/errors';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
 import { loadModelTokenizer, openDataFile } from './prepare';
 import { prepareDataset } from '../data/pipeline';
+import { fileTypeFromName } from '../data/parse';
+import { isPreferenceFile, preparePreferenceDataset } from '../data/preference';
+import { isPreference } from '../engine/train/objective';
 import { parseArgs, usageErrors } from './args';
+import { DEFAULT_NUMBERS, OTHER_SETTINGS } from '../settings/run-settings';
 import { parseRunFlags, RUN_BOOL_FLAGS, RUN_VALUE_FLAGS } from './run-flags';
 import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
@@ -69,7 +73,8 @@ function runArgs(argv: string[], flags: Record<string, string | undefined>): str
   for (const f of PATH_FLAGS) if (flags[f] !== undefined) args.push(`--${f}`, resolve(flags[f]!));
   return args;
 }
-const BOOL_FLAGS = [...RUN_BOOL_FLAGS, 'checkpointing'];
+export const TRAIN_BOOL_FLAGS = [...RUN_BOOL_FLAGS, OTHER_SETTINGS.checkpointing.flag];
+const BOOL_FLAGS = TRAIN_BOOL_FLAGS;
 
 /** --init-adapter: a PEFT adapter folder, or a .zip holding one (such as the studio's export). */
 export function adapterFolder(path: string): ModelFolder {
@@ -101,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
   const quant = flags['quant'] ?? 'none';
   if (quant !== 'none' && quant !== 'int8' && quant !== 'int4') errors.push(`--quant ${quant}: must be none, int8 or int4`);
   const runFlags = parseRunFlags(flags, bools, errors, 'format');
-  const { lora, hyper, batchSize, maxLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, packing, initAdapter } = runFlags;
+  const { lora, hyper, batchSize, maxLength, maxPromptLength, maxSteps: maxStepsFlag, epochs, valFraction, format, skipInvalid, packing, initAdapter } = runFlags;
   const count = (name: string, dflt: number, positive: boolean): number => {
     const raw = flags[name];
     if (raw === undefined) return dflt;
@@ -110,7 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     return v;
   };
   const evalEvery = count('eval-every', 0, false);
-  const checkpointEvery = count('checkpoint-every', 50, false);
+  const checkpointEvery = count('checkpoint-every', Number(DEFAULT_NUMBERS.checkpointEvery), false);
   const stopAfter = flags['stop-after'] === undefined ? null : count('stop-after', 1, true);
   if (errors.length) {
     process.stderr.write(errors.map((e) => `train: ${e}\n`).join(''));
@@ -181,14 +186,34 @@ export async function run(argv: string[]): Promise<number> {
     Object.assign(lora, { ...start.settings, dropout: flags['dropout'] === undefined ? start.settings.dropout : lora.dropout });
   }
   const tok = loadModelTokenizer(modelDir);
-  let prepared;
+  // SFT examples, or preference pairs (DPO, IPO, ORPO): the method and the file must agree.
+  const preference = isPreference(hyper.method);
+  const dataFile = flags['data']!;
+  if ((await isPreferenceFile(openDataFile(dataFile), fileTypeFromName(dataFile))) !== preference) {
+    process.stderr.write(
+      preference
+        ? `train: --method ${hyper.method} needs preference data (records with "chosen" and "rejected"); ${dataFile} is not
+`
+        : `train: ${dataFile} is preference data (chosen / rejected pairs): train it with --method dpo, ipo or orpo
+`,
+    );
+    return 1;
+  }
+  let prepared: { stats: unknown; warnings: string[] };
+  let items: PlanItem[];
   try {
-    prepared = await prepareDataset(openDataFile(flags['data']!), tok, {
-      fileName: flags['data']!,
-      format: format === 'auto' ? undefined : format,
-      maxLength,
-      skipInvalid,
-    });
+    if (preference) {
+      const p = await preparePreferenceDataset(openDataFile(dataFile), tok, { fileName: dataFile, maxLength, maxPromptLength, skipInvalid });
+      [prepared, items] = [p, p.pairs];
+    } else {
+      const p = await prepareDataset(openDataFile(dataFile), tok, {
+        fileName: dataFile,
+        format: format === 'auto' ? undefined : format,
+        maxLength,
+        skipInvalid,
+      });
+      [prepared, items] = [p, p.examples];
+    }
   } catch (e) {
     if (e instanceof DatasetError) {
       process.stderr.write(`train: ${e.message}\n${formatIssues(e.issues, e.issueCount).map((l) => `${l}\n`).join('')}`);
@@ -197,7 +222,7 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   for (const w of prepared.warnings) process.stderr.write(`warning: ${w}\n`);
-  const { train, validation } = holdOut(prepared.examples, heldOutCount(prepared.examples.length, valFraction), hyper.seed);
+  const { train, validation } = holdOut(items, heldOutCount(items.length, valFraction), hyper.seed);
   // The same batcher as the studio's worker: step k's micro-batches are a pure function of k.
   const plan = new TrainingPlan(train, { batchSize, gradAccum: hyper.gradAccum, padId: tok.padId, seed: hyper.seed, maxSteps: maxStepsFlag, epochs, maxLength, packing });
   hyper.maxSteps = plan.totalSteps;
@@ -225,17 +250,19 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   let trainer: Trainer | null = null;
   try {
-    trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, { maxBatch: batchSize, maxSeq, quant: quant as BaseQuant, initAdapter: start?.tensors });
+    // A preference micro-batch of batchSize pairs holds twice as many rows.
+    trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, { maxBatch: preference ? 2 * batchSize : batchSize, maxSeq, quant: quant as BaseQuant, initAdapter: start?.tensors });
     const t = trainer;
     const startStep = saved ? saved.state.step : 0;
     if (saved) t.loadState(saved.state);
     const started = performance.now();
     const losses: number[] = [];
+    const metrics: Array<Record<string, number | undefined>> = [];
     const valLosses: Array<{ step: number; loss: number }> = [];
     let checkpointStep: number | null = null;
     let tokens = 0;
     const loop = runLoop(
-      { step: (micro) => t.trainStep(micro), evalLoss: (b) => t.evalLoss(b) },
+      { step: (micro) => t.trainStep(micro), evalLoss: (b) => t.evalLoss(b), ...(preference ? { evaluate: (b: Batch) => t.evaluate(b) } : {}) },
       plan,
       valBatches,
       { maxSteps: plan.totalSteps, evalEvery, checkpointEvery, startStep },
@@ -244,14 +271,17 @@ export async function run(argv: string[]): Promise<number> {
         onStep: (m, epoch) => {
           tokens += m.tokens;
           losses.push(m.loss);
+          if (m.metrics) metrics.push(m.metrics);
+          const shown = m.metrics ? Object.entries(m.metrics).map(([k, v]) => ` ${k} ${v?.toFixed(4)}`).join('') : '';
           process.stderr.write(
-            `step ${m.step}/${plan.totalSteps} epoch ${epoch + 1} loss ${m.loss.toFixed(4)} grad_norm ${m.gradNorm?.toFixed(4)} lr ${m.lr.toExponential(3)} tok/s ${m.tokensPerSec.toFixed(1)}\n`,
+            `step ${m.step}/${plan.totalSteps} epoch ${epoch + 1} loss ${m.loss.toFixed(4)}${shown} grad_norm ${m.gradNorm?.toFixed(4)} lr ${m.lr.toExponential(3)} tok/s ${m.tokensPerSec.toFixed(1)}\n`,
           );
           if (stopAfter !== null && m.step - startStep >= stopAfter) control.stop();
         },
-        onEval: (step, loss) => {
-          valLosses.push({ step, loss });
-          process.stderr.write(`step ${step} val_loss ${loss.toFixed(4)}\n`);
+        onEval: (step, loss, metrics) => {
+          valLosses.push({ step, loss, ...(metrics ? { metrics } : {}) });
+          const shown = metrics ? Object.entries(metrics).map(([k, v]) => ` val ${k} ${v.toFixed(4)}`).join('') : '';
+          process.stderr.write(`step ${step} val_loss ${loss.toFixed(4)}${shown}\n`);
         },
         checkpoint: async (step) => {
           await saveTrainState(out, { state: await t.saveState(), args: savedArgs, dataSha256, model });
@@ -283,6 +313,8 @@ export async function run(argv: string[]): Promise<number> {
         first_loss: losses[0],
         final_loss: losses[losses.length - 1],
         losses,
+        method: hyper.method,
+        ...(preference ? { beta: hyper.beta, metrics } : {}),
         val_losses: valLosses,
         tokens,
         seconds: Math.round(seconds * 100) / 100,

@@ -3,6 +3,7 @@ import { DatasetError, MAX_LISTED_ISSUES, RecordError, recordPlace, type DataIss
 import { countTrained, encodeExample, truncateExample, type EncodedExample, type TrainOn } from './encode';
 import { describeFormats, detectFormat, toExample, type ColumnMapping, type DataFormat } from './formats';
 import { fileTypeFromName, parseRecords, type FileType, type TxtMode } from './parse';
+import { isPreferenceRecord } from './preference';
 import type { ByteSource } from './source';
 import { lengthHistogram, type Histogram } from './stats';
 import type { ModelTokenizer } from './tokenizer';
@@ -167,6 +168,9 @@ export async function prepareDataset(
     try {
       if (!format) {
         format = detectFormat(rec.value, mapping);
+        if (!format && isPreferenceRecord(rec.value)) {
+          throw new RecordError('this is preference data (chosen / rejected pairs): it trains with a preference method (DPO, IPO, ORPO: `cli train --method`), not as SFT examples');
+        }
         if (!format) {
           const keys =
             rec.value && typeof rec.value === 'object' && !Array.isArray(rec.value) ? Object.keys(rec.value) : [];

@@ -1,27 +1,15 @@
 // Training settings as the form holds them (numbers as typed text, so "0." survives typing),
-// their defaults and tooltips, validation (every error at once), and the conversion to the
+// their defaults and tooltips (the run-settings schema's, src/settings/run-settings.ts), validation (every error at once), and the conversion to the
 // engine's LoraHyper / TrainHyper. Pure: no React, no store.
-import { PROJECTIONS, TARGET_GROUPS, type Projection } from '../engine/model/arch';
-import { DEFAULT_TRAIN, type Schedule } from '../engine/train/types';
+import { PROJECTIONS, type Projection } from '../engine/model/arch';
+import { DEFAULT_TRAIN, type Method, type Schedule } from '../engine/train/types';
+import {
+  DEFAULT_NUMBERS, NUMBER_SETTINGS, OTHER_SETTINGS, TARGET_GROUPS, maxValidationExamples, numberProblem, type NumberField, type NumberSetting,
+} from '../settings/run-settings';
 import { packRows } from '../data/sequences';
 import type { ModelSummary, StartAdapterInfo, TrainSettings } from '../worker/protocol';
 
-export type NumberField =
-  | 'loraRank'
-  | 'loraAlpha'
-  | 'loraDropout'
-  | 'learningRate'
-  | 'warmupSteps'
-  | 'maxSteps'
-  | 'epochs'
-  | 'batchSize'
-  | 'gradAccum'
-  | 'maxLength'
-  | 'seed'
-  | 'weightDecay'
-  | 'maxGradNorm'
-  | 'validationExamples'
-  | 'checkpointEvery';
+export type { NumberField };
 
 export type TargetPreset = 'attention' | 'mlp' | 'all' | 'custom';
 
@@ -31,6 +19,8 @@ export interface SettingsForm {
   customTargets: Projection[];
   rslora: boolean;
   schedule: Schedule;
+  /** The objective (SFT or a preference method); absent in forms saved before it = SFT. */
+  method?: Method;
   checkpointing: boolean;
   /** Packing as the user set it; null = automatic (packingOf decides from the dataset). */
   packing: boolean | null;
@@ -41,70 +31,29 @@ export interface SettingsForm {
   startAdapter: StartAdapterInfo | null;
 }
 
-export interface FieldInfo {
-  label: string;
-  hint: string;
-  /** Integer only. */
-  int: boolean;
-  min: number;
-  max: number;
-  /** min is exclusive (a learning rate of 0 is refused). */
-  minExclusive?: boolean;
-  /** An empty value is allowed (epochs). */
-  optional?: boolean;
-  step: string;
-}
+export type FieldInfo = NumberSetting;
 
-export const FIELDS: Record<NumberField, FieldInfo> = {
-  loraRank: { label: 'LoRA rank', hint: 'Rank r of the low-rank update. Higher learns more and costs more memory; 8–16 is typical.', int: true, min: 1, max: 512, step: '1' },
-  loraAlpha: { label: 'LoRA alpha', hint: 'Scales the update by alpha / r (alpha / √r with rsLoRA). Often twice the rank.', int: false, min: 0, max: 4096, minExclusive: true, step: 'any' },
-  loraDropout: { label: 'LoRA dropout', hint: 'Dropout on the LoRA input path while training. 0–0.1 is typical.', int: false, min: 0, max: 0.9, step: '0.01' },
-  learningRate: { label: 'Learning rate', hint: 'Peak AdamW learning rate. 1e-4 to 3e-4 suits most LoRA runs on real models.', int: false, min: 0, max: 1, minExclusive: true, step: 'any' },
-  warmupSteps: { label: 'Warmup steps', hint: 'Steps over which the learning rate rises linearly from 0.', int: true, min: 0, max: 1_000_000, step: '1' },
-  maxSteps: { label: 'Max steps', hint: 'Optimizer steps to train for (each uses batch size × gradient accumulation sequences).', int: true, min: 1, max: 1_000_000, step: '1' },
-  epochs: { label: 'Epochs', hint: 'Optional: passes over the dataset. When set, training stops after this many epochs or Max steps, whichever comes first.', int: false, min: 0, max: 1000, minExclusive: true, optional: true, step: 'any' },
-  batchSize: { label: 'Batch size', hint: 'Sequences per micro-batch. Memory grows with batch size × max length.', int: true, min: 1, max: 256, step: '1' },
-  gradAccum: { label: 'Gradient accumulation', hint: 'Micro-batches summed per optimizer step: a larger effective batch without more memory.', int: true, min: 1, max: 1024, step: '1' },
-  maxLength: { label: 'Max length', hint: 'Tokens per sequence; longer examples are truncated.', int: true, min: 8, max: 131_072, step: '1' },
-  seed: { label: 'Seed', hint: 'Seeds the LoRA initialisation, dropout and data order: the same seed repeats a run.', int: true, min: 0, max: 2 ** 31 - 1, step: '1' },
-  weightDecay: { label: 'Weight decay', hint: 'Decoupled AdamW weight decay on the LoRA weights. 0 is common for LoRA.', int: false, min: 0, max: 1, step: 'any' },
-  maxGradNorm: { label: 'Gradient clipping', hint: 'Clip the global gradient norm to this value; 0 turns clipping off.', int: false, min: 0, max: 1e6, step: 'any' },
-  checkpointEvery: { label: 'Checkpoint every', hint: 'Save the run to this browser every N steps (and always at the end and on Stop): after a reload or a crash it resumes from there. 0 saves only at the end.', int: true, min: 0, max: 1_000_000, step: '1' },
-  validationExamples: { label: 'Validation examples', hint: 'Examples held out (from the end of the dataset, at most a fifth) to measure validation loss.', int: true, min: 0, max: 100_000, step: '1' },
-};
+/** The page's numeric fields: the run-settings schema's. */
+export const FIELDS: Record<NumberField, FieldInfo> = NUMBER_SETTINGS;
 
 /** The architecture table's target groups (a fused family's modules are mapped at run start: familyTargets). */
 export const TARGET_PRESETS: Record<Exclude<TargetPreset, 'custom'>, readonly Projection[]> = TARGET_GROUPS;
 
 export const OTHER_HINTS = {
-  targets: 'Which projections get a LoRA adapter: attention (q, k, v, o), MLP (gate, up, down), all, or a custom set.',
-  rslora: 'Rank-stabilised LoRA: scale by alpha / √r instead of alpha / r, which keeps high ranks stable.',
-  schedule: 'How the learning rate changes after warmup: constant, linear decay to 0, or cosine decay to 0.',
-  packing: 'Put several examples in each row of Max length tokens, each attending only to itself (positions restart, no loss across the boundary): far less padding when examples are short. Automatic: on when the examples average at most half of Max length.',
-  checkpointing: 'Keep only each layer’s input and recompute the rest in backward: less memory, about a third slower.',
+  targets: OTHER_SETTINGS.targets.hint,
+  rslora: OTHER_SETTINGS.rslora.hint,
+  schedule: OTHER_SETTINGS.schedule.hint,
+  packing: OTHER_SETTINGS.packing.hint,
+  checkpointing: OTHER_SETTINGS.checkpointing.hint,
+  method: OTHER_SETTINGS.method.hint,
   quantization: 'How a downloaded model is stored in the library: f32/bf16 as published, or 8-bit / 4-bit to take less disk space. Training reads the stored weights as they are: 8-bit / 4-bit matrices are dequantized inside the matmul kernels.',
 } as const;
 
 export function defaultSettings(): SettingsForm {
   const d = DEFAULT_TRAIN;
   return {
-    numbers: {
-      loraRank: '8',
-      loraAlpha: '16',
-      loraDropout: '0.05',
-      learningRate: String(d.lr),
-      warmupSteps: String(d.warmupSteps),
-      maxSteps: String(d.maxSteps),
-      epochs: '',
-      batchSize: '4',
-      gradAccum: String(d.gradAccum),
-      maxLength: '512',
-      seed: String(d.seed),
-      weightDecay: String(d.weightDecay),
-      maxGradNorm: String(d.maxGradNorm),
-      validationExamples: '0',
-      checkpointEvery: '10',
-    },
+    numbers: { ...DEFAULT_NUMBERS },
+    method: d.method,
     targetPreset: 'all',
     customTargets: [...PROJECTIONS],
     rslora: false,
@@ -151,10 +100,8 @@ export function validateSettings(form: SettingsForm, ctx: ValidationContext): Se
       continue;
     }
     const v = Number(raw);
-    if (!Number.isFinite(v)) errors[key] = `${f.label} must be a number`;
-    else if (f.int && !Number.isInteger(v)) errors[key] = `${f.label} must be a whole number`;
-    else if (f.minExclusive ? v <= f.min : v < f.min) errors[key] = `${f.label} must be ${f.minExclusive ? 'greater than' : 'at least'} ${f.min}`;
-    else if (v > f.max) errors[key] = `${f.label} must be at most ${f.max}`;
+    const problem = numberProblem(key, v);
+    if (problem) errors[key] = problem;
     else values[key] = v;
   }
   if (values.warmupSteps !== undefined && values.maxSteps !== undefined && values.warmupSteps >= values.maxSteps && values.warmupSteps > 0) {
@@ -166,8 +113,8 @@ export function validateSettings(form: SettingsForm, ctx: ValidationContext): Se
   if (ctx.model && values.loraRank !== undefined && values.loraRank > Math.min(ctx.model.spec.hiddenSize, ctx.model.spec.intermediateSize)) {
     errors.loraRank = `LoRA rank must be at most ${Math.min(ctx.model.spec.hiddenSize, ctx.model.spec.intermediateSize)} for this model`;
   }
-  if (ctx.examples !== null && values.validationExamples !== undefined && values.validationExamples > Math.floor(ctx.examples / 5)) {
-    errors.validationExamples = `Validation examples must be at most ${Math.floor(ctx.examples / 5)} (a fifth of the ${ctx.examples} examples)`;
+  if (ctx.examples !== null && values.validationExamples !== undefined && values.validationExamples > maxValidationExamples(ctx.examples)) {
+    errors.validationExamples = `Validation examples must be at most ${maxValidationExamples(ctx.examples)} (a fifth of the ${ctx.examples} examples)`;
   }
   if (targetsOf(form).length === 0) errors.targets = 'Choose at least one target module';
   if (form.startAdapter) {
@@ -240,9 +187,12 @@ export function toTrainSettings(form: SettingsForm, examples: number | null, len
       maxGradNorm: n('maxGradNorm'),
       seed: n('seed'),
       checkpointing: form.checkpointing,
+      method: form.method ?? DEFAULT_TRAIN.method,
+      beta: n('beta'),
     },
     batchSize: n('batchSize'),
     maxLength: n('maxLength'),
+    ...(form.numbers.maxPromptLength?.trim() ? { maxPromptLength: n('maxPromptLength') } : {}),
     packing: packingOf(form, lengths),
     checkpointEvery: n('checkpointEvery'),
     validationExamples: n('validationExamples'),

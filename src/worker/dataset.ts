@@ -26,6 +26,7 @@ import { parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from 
 import { holdOut } from '../engine/train/loop';
 import { DEFAULT_READ_OPTIONS, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
 import { lineErrors, type DatasetSummary, type LineError } from './protocol';
+import { maxValidationExamples } from '../settings/run-settings';
 
 /** Examples shown token by token in the dataset panel, and tokens shown of each. */
 export const PREVIEW_EXAMPLES = 40;
@@ -236,5 +237,5 @@ export function trainValidationSplit(
   const file = validationFileExamples(prepared, maxLength);
   if (file) return { train: examples, validation: file };
   // The studio holds out at most a fifth; the rule itself is the loop's (CLI and worker alike).
-  return holdOut(examples, Math.min(validationExamples, Math.floor(examples.length / 5)), seed);
+  return holdOut(examples, Math.min(validationExamples, maxValidationExamples(examples.length)), seed);
 }

@@ -112,6 +112,8 @@ export interface TrainSettings {
   batchSize: number;
   /** Tokens per sequence (longer examples are truncated). */
   maxLength: number;
+  /** Preference data: the prompt's kept tokens (TRL's max_prompt_length); absent = half of maxLength. */
+  maxPromptLength?: number;
   /** Several examples per row of maxLength tokens (TrainingPlan's packing); absent in runs saved before it = off. */
   packing?: boolean;
   /** Optimizer steps between checkpoints into IndexedDB (0 = only at the end and on stop). */

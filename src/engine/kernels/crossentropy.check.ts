@@ -19,9 +19,10 @@ function makeTargets(N: number, V: number, seed: number): Int32Array {
   return t;
 }
 
-function countedScale(targets: Int32Array): Float32Array {
+/** Per-row weights: 1 / counted rows, varied per row (a preference loss weighs each sequence differently). */
+function rowWeights(targets: Int32Array): Float32Array {
   const counted = targets.filter((t) => t >= 0).length;
-  return Float32Array.from([1 / Math.max(1, counted)]);
+  return Float32Array.from(targets, (_, r) => (r % 3 === 2 ? -0.5 : 1 + 0.25 * (r % 4)) / Math.max(1, counted));
 }
 
 // [N, V, logit std]: ragged V (not a multiple of 256), V below the workgroup size, Qwen's vocab.
@@ -40,7 +41,7 @@ function fbCheck([N, V, std]: [number, number, number]): KernelCheck {
     async run(gpu) {
       const logits = randn(N * V, N + V, std);
       const targets = makeTargets(N, V, V);
-      const scale = countedScale(targets);
+      const scale = rowWeights(targets);
       const losses = new Float32Array(N).fill(Number.NaN);
       const lb = gpu.upload(losses, 'losses');
       const xb = gpu.upload(logits, 'logits');
@@ -60,7 +61,7 @@ function fbCheck([N, V, std]: [number, number, number]): KernelCheck {
       lossSumCpu(sum, losses, scale, N);
       // Loss relative to its magnitude; gradients relative to the scale they are multiplied by.
       const lossErr = maxAbsErr(gotLoss, losses) / Math.max(1, ...Array.from(losses, Math.abs));
-      const gradErr = maxAbsErr(gotGrad, logits) / scale[0];
+      const gradErr = maxAbsErr(gotGrad, logits) / Math.max(...Array.from(scale, Math.abs));
       const sumErr = Math.abs(gotSum[0] - sum[0]) / Math.max(1, Math.abs(sum[0]));
       return { error: Math.max(lossErr, gradErr, sumErr), tolerance: 2e-6 };
     },
@@ -97,7 +98,7 @@ const stable: KernelCheck = {
     const logits = randn(N * V, 9, 1);
     for (let i = 0; i < logits.length; i++) logits[i] *= 1e4;
     const targets = Int32Array.from([5, -100, 299]);
-    const scale = Float32Array.from([0.5]);
+    const scale = Float32Array.from([0.5, 0.5, -0.25]);
     const losses = new Float32Array(N);
     const lb = gpu.upload(losses, 'losses');
     const xb = gpu.upload(logits, 'logits');
@@ -119,7 +120,7 @@ const sumCheck: KernelCheck = {
   async run(gpu) {
     const N = 1001;
     const losses = randn(N, 77, 3).map(Math.abs);
-    const scale = Float32Array.from([1 / 997]);
+    const scale = Float32Array.from({ length: N }, (_, i) => (1 + (i % 5)) / 997);
     const lb = gpu.upload(losses, 'losses');
     const sb = gpu.upload(scale, 'lossScale');
     const ob = gpu.createBuffer(4, 'out');
@@ -134,7 +135,7 @@ const sumCheck: KernelCheck = {
 
 /**
  * final_logit_softcapping: softcapLogits (logits far past the cap, and 0) then the fused loss with
- * the cap's derivative, against the CPU twins.
+ * the cap's derivative and per-row weights (a preference loss on Gemma 2), against the CPU twins.
  */
 function softcapCheck([N, V, std]: [number, number, number], cap: number): KernelCheck {
   return {
@@ -144,7 +145,7 @@ function softcapCheck([N, V, std]: [number, number, number], cap: number): Kerne
       logits[0] = 1e4;
       logits[Math.min(1, N * V - 1)] = -1e4;
       const targets = makeTargets(N, V, V + 2);
-      const scale = countedScale(targets);
+      const scale = rowWeights(targets);
       const capped = logits.slice();
       const lb = gpu.upload(new Float32Array(N).fill(Number.NaN), 'losses');
       const xb = gpu.upload(logits, 'logits');
@@ -161,7 +162,7 @@ function softcapCheck([N, V, std]: [number, number, number], cap: number): Kerne
       const losses = new Float32Array(N);
       crossEntropyForwardBackwardCpu(losses, capped, targets, scale, N, V, cap);
       const lossErr = maxAbsErr(gotLoss, losses) / Math.max(1, ...Array.from(losses, Math.abs));
-      return { error: Math.max(cappedErr, lossErr, maxAbsErr(gotGrad, capped) / scale[0]), tolerance: 2e-6 };
+      return { error: Math.max(cappedErr, lossErr, maxAbsErr(gotGrad, capped) / Math.max(...Array.from(scale, Math.abs))), tolerance: 2e-6 };
     },
   };
 }

@@ -16,12 +16,12 @@ describe('crossentropy CPU twins', () => {
   });
 
   // cap > 0: final_logit_softcapping, the loss of cap·tanh(z/cap) against the raw logits z (std 3:
-  // several beyond the cap, where the tanh bends).
-  it.each([0, 1.5])('dlogits is the gradient of lossScale * sum(losses) (finite differences), softcap %s', (cap) => {
+  // several beyond the cap, where the tanh bends). Per-row weights as a preference loss writes them.
+  it.each([0, 1.5])('dlogits is the gradient of sum(weight[row] * loss[row]) (finite differences), softcap %s', (cap) => {
     const [N, V] = [4, 7];
     const logits = randn(N * V, 3, cap ? 3 : 2);
     const targets = Int32Array.from([2, -100, 6, 0]);
-    const scale = Float32Array.from([1 / 3]);
+    const scale = Float32Array.from([1 / 3, 1 / 3, -0.5, 0.25]);
     const capped = (x: Float32Array): Float32Array => {
       const c = x.slice();
       if (cap) softcapLogitsCpu(c, N * V, cap);

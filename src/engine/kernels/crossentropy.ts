@@ -9,17 +9,18 @@ const WG = 256;
 
 /**
  * losses (N) = per-row loss (0 for ignored rows); logits (N, V) are overwritten in place with
- * dlogits = (softmax - onehot) * lossScale[0] for counted rows, 0 for ignored rows.
- * targets: i32 (N); lossScale: f32 (1). softcap > 0: the logits are softcapLogits' output, and
- * each dlogit is multiplied by 1 - (logit / softcap)² (the gradient of the raw logits).
+ * dlogits = (softmax - onehot) * weights[row] for counted rows, 0 for ignored rows.
+ * targets: i32 (N); weights: f32 (N), each row's -dL/dlogp (src/engine/kernels/objective.ts).
+ * softcap > 0: the logits are softcapLogits' output, and each dlogit is multiplied by
+ * 1 - (logit / softcap)² (the gradient of the raw logits).
  */
-export function crossEntropyForwardBackward(rec: Recorder, losses: Buf, logits: Buf, targets: Buf, lossScale: Buf, N: number, V: number, softcap = 0): void {
+export function crossEntropyForwardBackward(rec: Recorder, losses: Buf, logits: Buf, targets: Buf, weights: Buf, N: number, V: number, softcap = 0): void {
   rec.dispatch({
     shader: crossEntropyShader,
     entry: 'ce_forward_backward',
     overrides: { WG },
     uniforms: { N, V, softcap },
-    bindings: [losses, logits, targets, lossScale],
+    bindings: [losses, logits, targets, weights],
     workgroups: grid(N, rec.gpu.limits.maxComputeWorkgroupsPerDimension),
   });
 }
@@ -36,14 +37,14 @@ export function crossEntropyForward(rec: Recorder, losses: Buf, logits: Buf, tar
   });
 }
 
-/** out[0] = lossScale[0] * sum(losses[0..N)), one workgroup (deterministic order). */
-export function lossSum(rec: Recorder, out: Buf, losses: Buf, lossScale: Buf, N: number): void {
+/** out[0] = sum(weights[i] * losses[i]) over 0..N, one workgroup (deterministic order). */
+export function lossSum(rec: Recorder, out: Buf, losses: Buf, weights: Buf, N: number): void {
   rec.dispatch({
     shader: crossEntropyShader,
     entry: 'loss_sum',
     overrides: { WG },
     uniforms: { N, V: 0, softcap: 0 },
-    bindings: [out, losses, lossScale],
+    bindings: [out, losses, weights],
     workgroups: [1],
   });
 }
@@ -79,13 +80,13 @@ export function crossEntropyForwardBackwardCpu(
   losses: Float32Array,
   logits: Float32Array,
   targets: Int32Array,
-  lossScale: Float32Array,
+  weights: Float32Array,
   N: number,
   V: number,
   softcap = 0,
 ): void {
-  const scale = lossScale[0];
   for (let r = 0; r < N; r++) {
+    const scale = weights[r];
     const base = r * V;
     const t = targets[r];
     if (!isCounted(t, V)) {
@@ -116,8 +117,8 @@ export function crossEntropyForwardCpu(losses: Float32Array, logits: Float32Arra
   }
 }
 
-export function lossSumCpu(out: Float32Array, losses: Float32Array, lossScale: Float32Array, N: number): void {
+export function lossSumCpu(out: Float32Array, losses: Float32Array, weights: Float32Array, N: number): void {
   let s = 0;
-  for (let i = 0; i < N; i++) s += losses[i];
-  out[0] = lossScale[0] * s;
+  for (let i = 0; i < N; i++) s += losses[i] * weights[i];
+  out[0] = s;
 }

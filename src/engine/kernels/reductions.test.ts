@@ -9,12 +9,13 @@ import type { KernelCheck } from './check';
 import { crossEntropyChecks } from './crossentropy.check';
 import { decodeChecks } from './decode.check';
 import { matmulQChecks } from './matmul-q.check';
+import { objectiveChecks } from './objective.check';
 import { optimizerChecks } from './optimizer.check';
 import { rmsnormChecks } from './rmsnorm.check';
 import { testGpu } from './testing';
 
 const gemv = (checks: KernelCheck[]): KernelCheck[] => checks.filter((c) => c.name.includes('gemv'));
-const reducing: KernelCheck[] = [...rmsnormChecks, ...crossEntropyChecks, ...optimizerChecks, ...gemv(decodeChecks), ...gemv(matmulQChecks)];
+const reducing: KernelCheck[] = [...rmsnormChecks, ...crossEntropyChecks, ...objectiveChecks, ...optimizerChecks, ...gemv(decodeChecks), ...gemv(matmulQChecks)];
 
 let forced: Promise<Gpu> | null = null;
 const subgroupGpu = (): Promise<Gpu> => (forced ??= createNodeGpu({ subgroups: true }));

@@ -2,7 +2,7 @@
 // backward (→ LoRA gradients) into a Recorder; the head runs in token chunks (logits-chunk.ts). Recording happens once per batch shape; the trainer
 // replays the recorded programs every step.
 import type { Buf, BufferView, Gpu, Recorder } from '../../gpu/gpu';
-import { crossEntropyForward, crossEntropyForwardBackward, lossSum, softcapLogits } from '../kernels/crossentropy';
+import { crossEntropyForward, crossEntropyForwardBackward, softcapLogits } from '../kernels/crossentropy';
 import { embedScale } from './arch';
 import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm';
 import { LayerRopeTables } from './layer-rope';
@@ -21,6 +21,21 @@ export interface GpuModelOptions {
   /** Rows per LM-head chunk; default from logitsChunkRows. Tests force small chunks. */
   logitsChunkRows?: number;
 }
+
+/**
+ * The loss seam: how the head's per-token losses become the loss and the per-token gradient
+ * weights of the one backward pass (src/engine/train/objective.ts: SFT, DPO, IPO, ORPO).
+ */
+export interface HeadObjective {
+  /** weight[t] = -dL/dlogp(token t), (N): the fused cross-entropy scales token t's gradient by it. */
+  readonly tokenWeights: GPUBuffer;
+  /** After recordForward, before the head backward: fills tokenWeights (may run recordTokenLosses first). */
+  recordWeights(rec: Recorder, B: number, T: number): void;
+  /** After the head backward (acts.losses hold the per-token losses): the loss into the model's `loss`. */
+  recordLoss(rec: Recorder, B: number, T: number): void;
+}
+
+const NO_SITES: ReadonlyMap<Projection, LoraSite> = new Map();
 
 /** Rows start .. start + rows of a row-major (N, width) f32 buffer, as a binding view. */
 function rowRange(buffer: GPUBuffer, start: number, rows: number, width: number): BufferView {
@@ -42,7 +57,7 @@ export class GpuModel {
     /** Flat LoRA parameters and gradients (see lora/layout.ts). */
     readonly params: GPUBuffer,
     readonly grads: GPUBuffer,
-    /** u32 [seed] for dropout, f32 [1/count] for the loss, f32 [loss] result. */
+    /** u32 [seed] for dropout, the objective's f32 scales (objective.ts), f32 [loss] result. */
     readonly dropoutSeed: GPUBuffer,
     readonly lossScale: GPUBuffer,
     readonly loss: GPUBuffer,
@@ -63,7 +78,7 @@ export class GpuModel {
     for (const s of layout.sites) this.sitesByLayer[s.layer].set(s.proj, s);
   }
 
-  private context(layer: number, B: number, T: number, dropoutP: number): LayerContext {
+  private context(layer: number, B: number, T: number, dropoutP: number, adapter = true): LayerContext {
     const rope = this.rope.forLayer(layer);
     return {
       spec: this.spec,
@@ -75,7 +90,7 @@ export class GpuModel {
       ropeCos: rope.cos,
       ropeSin: rope.sin,
       lora: this.layout,
-      sites: this.sitesByLayer[layer],
+      sites: adapter ? this.sitesByLayer[layer] : (NO_SITES as Map<Projection, LoraSite>),
       params: this.params,
       grads: this.grads,
       dropoutSeed: this.dropoutSeed,
@@ -95,15 +110,18 @@ export class GpuModel {
     }
   }
 
-  /** ids, mask, positions → final normed hidden state nf (N, C). Saves what backward needs. */
-  recordForward(rec: Recorder, B: number, T: number, dropoutP: number): void {
+  /**
+   * ids, mask, positions → final normed hidden state nf (N, C). Saves what backward needs.
+   * adapter false: the base model alone (every LoRA scale 0), a preference loss's reference.
+   */
+  recordForward(rec: Recorder, B: number, T: number, dropoutP: number, adapter = true): void {
     this.checkShape(B, T);
     const { spec, acts, weights } = this;
     const N = B * T;
     const C = spec.hiddenSize;
     embed(rec, acts.layerInputs[0], acts.ids, weights.embed, N, C, embedScale(spec));
     for (let l = 0; l < spec.numLayers; l++) {
-      layerForward(rec, this.context(l, B, T, dropoutP), weights.layers[l], acts.layers[l], acts.layerInputs[l], acts.layerInputs[l + 1]);
+      layerForward(rec, this.context(l, B, T, dropoutP, adapter), weights.layers[l], acts.layers[l], acts.layerInputs[l], acts.layerInputs[l + 1]);
     }
     const xL = acts.layerInputs[spec.numLayers];
     rmsnormForward(rec, acts.nf, acts.rstdF, xL, weights.norm, N, C, spec.rmsNormEps);
@@ -121,8 +139,8 @@ export class GpuModel {
     if (this.spec.finalLogitSoftcapping) softcapLogits(rec, this.acts.logits, rows, this.spec.vocabSize, this.spec.finalLogitSoftcapping);
   }
 
-  /** Loss (into `loss`) and LoRA gradients (accumulated into `grads`), after recordForward. */
-  recordBackward(rec: Recorder, B: number, T: number, dropoutP: number): void {
+  /** Loss (into `loss`, by the objective) and LoRA gradients (accumulated into `grads`), after recordForward. */
+  recordBackward(rec: Recorder, B: number, T: number, dropoutP: number, objective: HeadObjective): void {
     this.checkShape(B, T);
     const { spec, acts, weights } = this;
     const N = B * T;
@@ -132,13 +150,14 @@ export class GpuModel {
     // Head, loss and head backward one chunk of tokens at a time: the chunk's logits become their
     // gradient in place, then dn gets that chunk's rows. The head backward has few output tiles
     // and a reduction over the vocabulary: it splits that reduction (split-K) through headPartials.
+    objective.recordWeights(rec, B, T);
     for (const { start, rows } of this.headChunks(N)) {
       this.recordHead(rec, start, rows);
       const losses = rowRange(acts.losses, start, rows, 1);
-      crossEntropyForwardBackward(rec, losses, acts.logits, rowRange(acts.targets, start, rows, 1), this.lossScale, rows, V, spec.finalLogitSoftcapping ?? 0);
+      crossEntropyForwardBackward(rec, losses, acts.logits, rowRange(acts.targets, start, rows, 1), rowRange(objective.tokenWeights, start, rows, 1), rows, V, spec.finalLogitSoftcapping ?? 0);
       projBackwardInput(rec, rowRange(g.dn, start, rows, C), acts.logits, this.lmHead, rows, C, V, false, { partials: g.headPartials });
     }
-    lossSum(rec, this.loss, acts.losses, this.lossScale, N);
+    objective.recordLoss(rec, B, T);
     const xL = acts.layerInputs[spec.numLayers];
     rmsnormBackward(rec, g.dx, g.dn, xL, weights.norm, acts.rstdF, N, C, false);
     for (let l = spec.numLayers - 1; l >= 0; l--) {
@@ -151,15 +170,14 @@ export class GpuModel {
     }
   }
 
-  /** Loss only (no gradients), after recordForward. */
-  recordEvalLoss(rec: Recorder, B: number, T: number): void {
+  /** Each token's loss -log p(target) into `out` (default acts.losses; no gradients), after recordForward. */
+  recordTokenLosses(rec: Recorder, B: number, T: number, out: GPUBuffer = this.acts.losses): void {
     const N = B * T;
     const { acts } = this;
     for (const { start, rows } of this.headChunks(N)) {
       this.recordHead(rec, start, rows);
-      crossEntropyForward(rec, rowRange(acts.losses, start, rows, 1), acts.logits, rowRange(acts.targets, start, rows, 1), rows, this.spec.vocabSize);
+      crossEntropyForward(rec, rowRange(out, start, rows, 1), acts.logits, rowRange(acts.targets, start, rows, 1), rows, this.spec.vocabSize);
     }
-    lossSum(rec, this.loss, acts.losses, this.lossScale, N);
   }
 
   /** The logits buffer: one chunk (rows, V) as the last recordHead left it. */

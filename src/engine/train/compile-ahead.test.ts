@@ -32,9 +32,9 @@ function pipelinesOfAStep(trainer: Trainer): string[] {
   const gpu = trainer.gpu;
   const rec = gpu.recorder();
   trainer.model.recordForward(rec, B, T, lora.dropout);
-  trainer.model.recordBackward(rec, B, T, lora.dropout);
+  trainer.model.recordBackward(rec, B, T, lora.dropout, trainer.objective);
   trainer.model.recordForward(rec, B, T, 0);
-  trainer.model.recordEvalLoss(rec, B, T);
+  trainer.objective.recordEval(rec, B, T);
   const n = trainer.layout.totalFloats;
   globalNormSquared(rec, fakeBuf(1), fakeBuf(globalNormSquaredPartials(n)), fakeBuf(n), n);
   const state = { params: fakeBuf(n), grads: fakeBuf(n), m: fakeBuf(n), v: fakeBuf(n), normSq: fakeBuf(1), stepParams: fakeBuf(4), result: fakeBuf(64) };

@@ -19,6 +19,8 @@ export interface StepMetrics {
   tokensPerSec: number;
   elapsedMs: number;
   etaMs: number | null;
+  /** A preference method's metrics by TRL's name (rewards/chosen, ...); absent for SFT. */
+  metrics?: Record<string, number | undefined>;
 }
 
 export type TrainState = 'starting' | 'running' | 'paused' | 'stopping';
@@ -36,11 +38,14 @@ export interface TrainResult {
 export interface LoopTrainer {
   step(micro: Batch[]): Promise<StepResult>;
   evalLoss(batch: Batch): Promise<number>;
+  /** A preference run's validation: the loss and TRL's metrics of a batch (else evalLoss is used). */
+  evaluate?(batch: Batch): Promise<{ loss: number; metrics: Record<string, number | undefined> }>;
 }
 
 export interface LoopHooks {
   onStep(m: StepMetrics, epoch: number): void;
-  onEval(step: number, valLoss: number): void;
+  /** metrics: a preference run's validation metrics (each the mean over the validation batches). */
+  onEval(step: number, valLoss: number, metrics?: Record<string, number>): void;
   onState?(s: TrainState): void;
   /** Saves a checkpoint after `step` (awaited: the next step waits for it). */
   checkpoint?(step: number): Promise<void>;
@@ -137,9 +142,18 @@ export async function runLoop(
   const validate = async (): Promise<void> => {
     if (!valBatches.length) return;
     let sum = 0;
-    for (const b of valBatches) sum += await trainer.evalLoss(b);
+    const metrics: Record<string, number> = {};
+    for (const b of valBatches) {
+      if (!trainer.evaluate) {
+        sum += await trainer.evalLoss(b);
+        continue;
+      }
+      const r = await trainer.evaluate(b);
+      sum += r.loss;
+      for (const [k, v] of Object.entries(r.metrics)) metrics[k] = (metrics[k] ?? 0) + (v ?? Number.NaN) / valBatches.length;
+    }
     finalValLoss = sum / valBatches.length;
-    hooks.onEval(step, finalValLoss);
+    hooks.onEval(step, finalValLoss, trainer.evaluate ? metrics : undefined);
   };
 
   hooks.onState?.('running');
@@ -178,6 +192,7 @@ export async function runLoop(
         tokensPerSec: tokensSeen / Math.max(elapsedMs / 1000, 1e-3),
         elapsedMs,
         etaMs: step < maxSteps ? (elapsedMs / done) * (maxSteps - step) : 0,
+        ...(r.metrics ? { metrics: r.metrics } : {}),
       },
       epoch,
     );

@@ -48,7 +48,7 @@ async function allocated(spec: ModelSpec, o: MemoryEstimateOptions): Promise<str
       gpu,
       { spec, weights: randomWeights(spec, 1, o.quant) },
       o.lora,
-      { ...DEFAULT_TRAIN, checkpointing: o.checkpointing, gradAccum: o.gradAccum ?? 1 },
+      { ...DEFAULT_TRAIN, checkpointing: o.checkpointing, gradAccum: o.gradAccum ?? 1, method: o.method ?? 'sft' },
       { maxBatch: o.batch, maxSeq: o.seq, quant: o.quant, logitsChunkRows: o.logitsChunkRows },
     );
     trainer.destroy();
@@ -75,6 +75,12 @@ describe('training memory estimate', () => {
         expect(list(spec, o)).toEqual(await allocated(spec, o));
       });
     }
+    it(`lists the trainer's buffers of a preference run: ${name}, dpo and orpo`, async () => {
+      for (const method of ['dpo', 'orpo'] as const) {
+        const o: MemoryEstimateOptions = { batch: 4, seq: 16, lora, quant: 'none', checkpointing: false, method };
+        expect(list(spec, o)).toEqual(await allocated(spec, o));
+      }
+    });
   }
 
   it('follows a rank pattern, layers to transform, gradient accumulation and a forced LM-head chunk', async () => {

@@ -26,7 +26,8 @@ import { logitsChunkRows } from '../model/logits-chunk';
 import type { ModelSpec } from '../model/spec';
 import { expectedWeightShapes } from '../model/weights';
 import { rotaryDim } from '../model/arch';
-import type { LoraHyper } from './types';
+import { METRIC_WORDS } from '../kernels/objective';
+import type { LoraHyper, Method } from './types';
 
 export interface MemoryEstimateOptions {
   /** Rows and tokens per micro-batch the trainer is sized for (TrainerOptions.maxBatch / maxSeq). */
@@ -40,6 +41,16 @@ export interface MemoryEstimateOptions {
   gradAccum?: number;
   /** Rows per LM-head chunk when forced (TrainerOptions.logitsChunkRows); default logitsChunkRows. */
   logitsChunkRows?: number;
+  /**
+   * The objective (objective.ts; default sft). `batch` counts rows: a preference micro-batch of P
+   * pairs is 2P rows (preferenceRows). DPO and IPO also keep the reference's per-token losses.
+   */
+  method?: Method;
+}
+
+/** Rows of a micro-batch of `batch` examples: a preference pair is two sequences. */
+export function preferenceRows(batch: number, method: Method = 'sft'): number {
+  return method === 'sft' ? batch : 2 * batch;
 }
 
 /** One buffer: its label, bytes, and whether a kernel binds it whole (quantized matrices are bound in parts). */
@@ -107,7 +118,7 @@ export function plannedBuffers(spec: ModelSpec, o: MemoryEstimateOptions): Plann
   add('lora', 'lora.params', n * 4);
   add('lora', 'lora.grads', n * 4);
   add('staging', 'dropoutSeed', 4);
-  add('staging', 'lossScale', 4);
+  add('staging', 'lossScale', 8);
   add('staging', 'loss', 4);
 
   // GpuModel: activations and scratch, counted by the allocator itself.
@@ -139,7 +150,15 @@ export function plannedBuffers(spec: ModelSpec, o: MemoryEstimateOptions): Plann
   add('optimizer', 'gradNormSq', 4);
   add('optimizer', 'stepParams', 16);
   add('optimizer', 'normPartials', globalNormSquaredPartials(n) * 4);
-  const resultBytes = Math.max(16, guardWords(Math.max(1, o.gradAccum ?? 1)) * 4);
+  // The objective's buffers (Objective's constructor, in its order).
+  const tokens = o.batch * o.seq;
+  const method = o.method ?? 'sft';
+  add('activations', 'objective.tokenWeights', tokens * 4);
+  for (const label of ['logp', 'ref', 'ratio']) add('activations', `objective.${label}`, o.batch * 4);
+  add('activations', 'objective.refTokenLosses', method === 'dpo' || method === 'ipo' ? tokens * 4 : 4);
+  for (const label of ['tokens', 'coef']) add('activations', `objective.${label}`, o.batch * 4);
+  add('activations', 'objective.metrics', METRIC_WORDS * 4);
+  const resultBytes = (guardWords(Math.max(1, o.gradAccum ?? 1)) + METRIC_WORDS) * 4;
   add('staging', 'stepResult', resultBytes);
   add('staging', 'readback', resultBytes);
   add('uniforms', 'uniform blocks (all dispatches)', UNIFORM_BYTES_FIXED + spec.numLayers * UNIFORM_BYTES_PER_LAYER);

@@ -24,6 +24,23 @@
 import { packBatch, packRows, padBatch, shuffled, type TokenSequence } from '../../data/sequences';
 import type { Batch } from './types';
 
+/**
+ * A preference pair as the plan batches it (DPO, IPO, ORPO): one item of the epoch's order whose
+ * two sequences go into the same micro-batch, the chosen rows first (padPairBatch, Batch.pairs).
+ */
+export interface PairSequence {
+  chosen: TokenSequence;
+  rejected: TokenSequence;
+}
+export type PlanItem = TokenSequence | PairSequence;
+const isPair = (e: PlanItem): e is PairSequence => 'chosen' in e;
+const itemLength = (e: PlanItem): number => (isPair(e) ? Math.max(e.chosen.inputIds.length, e.rejected.inputIds.length) : e.inputIds.length);
+
+/** P pairs as a preference batch of 2P rows of T: the chosen sequences, then the rejected ones in the same order. */
+export function padPairBatch(pairs: readonly PairSequence[], T: number, padId: number): Batch {
+  return { ...padBatch([...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)], T, padId), pairs: pairs.length };
+}
+
 /** T of every batch is a multiple of this (unless capped at maxSeq). */
 export const SEQ_BUCKET = 32;
 /** The shortest T the engine trains on: a row needs two positions for one shifted target. */
@@ -102,7 +119,7 @@ export class TrainingPlan {
   readonly rowsPerEpoch: number;
 
   constructor(
-    private readonly examples: readonly TokenSequence[],
+    private readonly examples: readonly PlanItem[],
     private readonly opts: PlanOptions,
   ) {
     if (examples.length === 0) throw new Error('the training set is empty');
@@ -111,6 +128,7 @@ export class TrainingPlan {
     this.gradAccum = Math.max(1, Math.floor(opts.gradAccum));
     this.bucket = Math.max(1, Math.floor(opts.bucket ?? SEQ_BUCKET));
     this.packing = opts.packing === true;
+    if (this.packing && isPair(examples[0])) throw new Error('preference pairs are not packed (one sequence per row)');
     this.maxSeq = this.packing ? packedLength(this.longestOf(examples), opts.maxLength) : this.capOf(examples);
     this.rowsPerEpoch = this.packing ? this.packedRows(0).length : examples.length;
     this.batchesPerEpoch = Math.ceil(this.rowsPerEpoch / this.batchSize);
@@ -118,25 +136,27 @@ export class TrainingPlan {
     this.totalSteps = opts.maxSteps ?? Math.max(1, Math.round((opts.epochs ?? 1) * this.stepsPerEpoch));
   }
 
-  private rowLength(e: TokenSequence): number {
-    return Math.min(e.inputIds.length, this.opts.maxLength ?? Number.POSITIVE_INFINITY);
+  private rowLength(e: PlanItem): number {
+    return Math.min(itemLength(e), this.opts.maxLength ?? Number.POSITIVE_INFINITY);
   }
 
-  private longestOf(rows: readonly TokenSequence[]): number {
+  private longestOf(rows: readonly PlanItem[]): number {
     let longest = 0;
-    for (const e of rows) longest = Math.max(longest, e.inputIds.length);
+    for (const e of rows) longest = Math.max(longest, itemLength(e));
     return longest;
   }
 
-  private capOf(rows: readonly TokenSequence[]): number {
+  private capOf(rows: readonly PlanItem[]): number {
     return maxSeqFor(this.longestOf(rows), this.opts.maxLength);
   }
 
   /** One batch of `rows`: T bucketed and capped at `cap`, longer rows cut. */
-  private batch(rows: readonly TokenSequence[], cap: number): Batch {
+  private batch(rows: readonly PlanItem[], cap: number): Batch {
     let longest = 0;
     for (const r of rows) longest = Math.max(longest, this.rowLength(r));
-    return padBatch(rows, paddedLength(longest, cap, this.bucket), this.opts.padId);
+    const T = paddedLength(longest, cap, this.bucket);
+    if (rows.length && isPair(rows[0])) return padPairBatch(rows as PairSequence[], T, this.opts.padId);
+    return padBatch(rows as TokenSequence[], T, this.opts.padId);
   }
 
   /** Example indices in epoch `epoch`'s order. */
@@ -198,7 +218,7 @@ export class TrainingPlan {
         const slice = packed.slice(j * this.batchSize, (j + 1) * this.batchSize);
         let fullest = 0;
         for (const row of slice) fullest = Math.max(fullest, this.rowFill(row));
-        const rows = slice.map((row) => row.map((i) => this.examples[i]));
+        const rows = slice.map((row) => row.map((i) => this.examples[i] as TokenSequence));
         micro.push(packBatch(rows, paddedLength(fullest, this.maxSeq, this.bucket), this.opts.padId));
       }
       return { epoch, micro };
@@ -216,7 +236,7 @@ export class TrainingPlan {
    * and padding (for validation; never packed, so a validation loss means the same with packing
    * on or off). Their T is at most maxSeqFor(their longest row, maxLength).
    */
-  batchesOf(examples: readonly TokenSequence[]): Batch[] {
+  batchesOf(examples: readonly PlanItem[]): Batch[] {
     const cap = this.capOf(examples);
     const out: Batch[] = [];
     for (let s = 0; s < examples.length; s += this.batchSize) out.push(this.batch(examples.slice(s, s + this.batchSize), cap));

@@ -21,7 +21,8 @@ import { checkEngineSupports, engineContextLimit } from '../model/arch';
 import { ModelConfigError } from '../model/config';
 import { fillRowPositions, positionsProblem } from '../kernels/positions';
 import { learningRate } from './schedule';
-import { countedTokens, type Batch, type LoraHyper, type StepResult, type TrainHyper } from './types';
+import { METRIC_WORDS, Objective, type StepMetrics } from './objective';
+import { type Batch, type LoraHyper, type StepResult, type TrainHyper } from './types';
 
 export interface TrainerOptions {
   /** Largest micro-batch rows and sequence length the run will see (buffers are sized for them). */
@@ -76,10 +77,14 @@ export class Trainer {
   /** Positions 0..T-1 per row, written for a batch without its own (one example per row). */
   private readonly rowPositions: Int32Array;
   private readonly seedWord = new Uint32Array(1);
-  private readonly scaleWord = new Float32Array(1);
   private readonly readback: GPUBuffer;
-  /** The step's result words (guard.ts): flags, max |param|, gradient norm², one loss per micro-batch. */
+  /**
+   * The step's result words (guard.ts): flags, max |param|, gradient norm², one loss per
+   * micro-batch; then the objective's METRIC_WORDS (from word guardWords(slotCount)).
+   */
   private readonly result: GPUBuffer;
+  /** The loss seam: SFT or a preference method (objective.ts). */
+  readonly objective: Objective;
   private readonly slotCount: number;
   readonly guardBounds: GuardBounds;
   private readonly owned: GPUBuffer[];
@@ -116,7 +121,8 @@ export class Trainer {
     this.stepParams = make(16, 'stepParams');
     const partials = make(globalNormSquaredPartials(this.n) * 4, 'normPartials');
     this.slotCount = Math.max(1, hyper.gradAccum);
-    const bytes = Math.max(16, guardWords(this.slotCount) * 4);
+    this.objective = new Objective(gpu, model, hyper.method ?? 'sft', hyper.beta ?? 0.1, options.maxBatch, options.maxBatch * options.maxSeq, owned);
+    const bytes = (guardWords(this.slotCount) + METRIC_WORDS) * 4;
     this.result = make(bytes, 'stepResult');
     this.readback = gpu.allocate({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
     this.owned = owned;
@@ -157,7 +163,7 @@ export class Trainer {
       const params = gpu.upload(flat, 'lora.params');
       const grads = gpu.createBuffer(layout.totalFloats * 4, 'lora.grads');
       const dropoutSeed = gpu.createBuffer(4, 'dropoutSeed');
-      const lossScale = gpu.createBuffer(4, 'lossScale');
+      const lossScale = gpu.createBuffer(8, 'lossScale');
       const loss = gpu.createBuffer(4, 'loss');
       owned.push(params, grads, dropoutSeed, lossScale, loss);
       const gm = new GpuModel(gpu, spec, weights, layout, params, grads, dropoutSeed, lossScale, loss, {
@@ -183,14 +189,18 @@ export class Trainer {
     const key = `${B}x${T}`;
     let p = this.programs.get(key);
     if (p) return p;
+    // One step for every method: the objective's reference (preference), forward, and the one
+    // backward path whose per-token gradient weights the objective writes.
     const train = this.gpu.recorder();
+    this.objective.recordReference(train, B, T);
     this.model.recordForward(train, B, T, this.lora.dropout);
-    this.model.recordBackward(train, B, T, this.lora.dropout);
+    this.model.recordBackward(train, B, T, this.lora.dropout, this.objective);
     const forward = this.gpu.recorder();
     this.model.recordForward(forward, B, T, 0);
     const evalLoss = this.gpu.recorder();
+    this.objective.recordReference(evalLoss, B, T);
     this.model.recordForward(evalLoss, B, T, 0);
-    this.model.recordEvalLoss(evalLoss, B, T);
+    this.objective.recordEval(evalLoss, B, T);
     p = { train: train.finish(), evalLoss: evalLoss.finish(), forward: forward.finish() };
     this.programs.set(key, p);
     return p;
@@ -261,10 +271,7 @@ export class Trainer {
   private submitMicroBatches(micro: Batch[]): number {
     if (micro.length === 0) throw new GpuError('a step needs at least one micro-batch');
     if (micro.length > this.slotCount) throw new GpuError(`${micro.length} micro-batches exceed gradAccum=${this.hyper.gradAccum}`);
-    const total = micro.reduce((n, b) => n + countedTokens(b), 0);
-    if (total === 0) throw new GpuError('this step has no trained tokens (every label is -100)');
-    this.scaleWord[0] = 1 / total;
-    this.gpu.write(this.model.lossScale, this.scaleWord);
+    this.objective.writeScales(micro);
     let tokens = 0;
     micro.forEach((batch, i) => {
       this.writeInputs(batch);
@@ -288,10 +295,11 @@ export class Trainer {
    * loss over all counted tokens of the micro-batches. Does not update the parameters (checks:
    * the gradients can be read before optimizerStep).
    */
-  async accumulate(micro: Batch[]): Promise<{ loss: number; tokens: number }> {
+  async accumulate(micro: Batch[]): Promise<{ loss: number; tokens: number; metrics: StepMetrics }> {
     if (this.newShape(micro)) await this.compileFor(micro);
     const tokens = this.submitMicroBatches(micro);
-    return { loss: (await this.readResult()).loss, tokens };
+    const { loss, metrics } = await this.readResult();
+    return { loss, tokens, metrics };
   }
 
   /** Micro-batch i of a step: zero the gradients and the result words (i = 0), forward + backward, loss into its word. */
@@ -300,9 +308,11 @@ export class Trainer {
     if (i === 0) {
       enc.clearBuffer(this.model.grads);
       enc.clearBuffer(this.result);
+      enc.clearBuffer(this.objective.metrics);
     }
     this.programsFor(B, T).train.encode(enc);
     enc.copyBufferToBuffer(this.model.loss, 0, this.result, 4 * lossWord(i), 4);
+    enc.copyBufferToBuffer(this.objective.metrics, 0, this.result, 4 * guardWords(this.slotCount), 4 * METRIC_WORDS);
     return enc.finish();
   }
 
@@ -349,14 +359,15 @@ export class Trainer {
     const lr = this.submitOptimizer();
     const health = await this.readResult();
     const gradNorm = this.finishStep(health, lr);
-    return { step: this.step, loss: health.loss, gradNorm, lr, tokens };
+    const result: StepResult = { step: this.step, loss: health.loss, gradNorm, lr, tokens };
+    if (this.objective.preference) result.metrics = health.metrics;
+    return result;
   }
 
   /** GPU time per kernel of one full step (forward, backward, optimizer) on `batch`. Benchmarks only. */
   async profile(batch: Batch): Promise<KernelProfile> {
-    const counted = this.writeInputs(batch);
-    this.scaleWord[0] = 1 / Math.max(1, counted);
-    this.gpu.write(this.model.lossScale, this.scaleWord);
+    this.writeInputs(batch);
+    this.objective.writeScales([batch]);
     const train = await this.programsFor(batch.B, batch.T).train.profile();
     this.gpu.write(this.stepParams, adamwStepParams(0, this.hyper.beta1, this.hyper.beta2, this.step + 1));
     const opt = await this.optimizer.profile();
@@ -370,17 +381,38 @@ export class Trainer {
 
   /** Mean loss on a batch with dropout off and no gradient. */
   async evalLoss(batch: Batch): Promise<number> {
+    return (await this.evaluate(batch)).loss;
+  }
+
+  /** Loss and (a preference method's) metrics on a batch with dropout off and no gradient. */
+  async evaluate(batch: Batch): Promise<{ loss: number; metrics: StepMetrics }> {
     if (this.newShape([batch])) await this.compileFor([batch]);
-    const counted = this.writeInputs(batch);
-    if (counted === 0) throw new GpuError('the evaluation batch has no trained tokens');
-    this.scaleWord[0] = 1 / counted;
-    this.gpu.write(this.model.lossScale, this.scaleWord);
+    this.writeInputs(batch);
+    try {
+      this.objective.writeScales([batch]);
+    } catch (e) {
+      if (e instanceof GpuError) throw new GpuError(`the evaluation batch: ${e.message}`);
+      throw e;
+    }
     const enc = this.gpu.device.createCommandEncoder();
     enc.clearBuffer(this.result);
+    enc.clearBuffer(this.objective.metrics);
     this.programsFor(batch.B, batch.T).evalLoss.encode(enc);
     enc.copyBufferToBuffer(this.model.loss, 0, this.result, 4 * lossWord(0), 4);
+    enc.copyBufferToBuffer(this.objective.metrics, 0, this.result, 4 * guardWords(this.slotCount), 4 * METRIC_WORDS);
     this.gpu.device.queue.submit([enc.finish()]);
-    return (await this.readResult()).loss;
+    const health = await this.readResult();
+    return { loss: health.loss, metrics: health.metrics };
+  }
+
+  /**
+   * A preference batch's per-sequence figures after accumulate or evaluate (rows: chosen, then
+   * rejected): the policy's and the reference's log-probs, their log-ratio and the counted tokens. Checks only.
+   */
+  async sequenceFigures(B: number): Promise<{ logp: Float32Array; ref: Float32Array; ratio: Float32Array; tokens: Float32Array }> {
+    const o = this.objective;
+    const read = (b: GPUBuffer) => this.gpu.readF32(b, B);
+    return { logp: await read(o.logp), ref: await read(o.ref), ratio: await read(o.ratio), tokens: await read(o.tokens) };
   }
 
   /**
@@ -411,7 +443,7 @@ export class Trainer {
   }
 
   /** Maps the result words back: the only wait of a step. */
-  private async readResult(): Promise<StepHealth> {
+  private async readResult(): Promise<StepHealth & { metrics: StepMetrics }> {
     const bytes = this.readback.size;
     const enc = this.gpu.device.createCommandEncoder();
     enc.copyBufferToBuffer(this.result, 0, this.readback, 0, bytes);
@@ -426,7 +458,8 @@ export class Trainer {
     const words = this.readback.getMappedRange(0, bytes).slice(0);
     this.readback.unmap();
     if (uncaptured) throw new GpuError(`GPU error during training: ${uncaptured}`);
-    return readHealth(words, this.slotCount);
+    const metrics = this.objective.metricsOf(new Float32Array(words, 4 * guardWords(this.slotCount), METRIC_WORDS));
+    return { ...readHealth(words, this.slotCount), metrics };
   }
 
   /** The current LoRA gradients by PEFT key (after accumulate). */

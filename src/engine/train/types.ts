@@ -21,9 +21,19 @@ export interface Batch {
    *  at a row's tail count on from 0 as their own example (attentionMask 0, labels -100). Each
    *  position is 0 or the previous one + 1 (the trainer refuses others, naming the token). */
   positions?: Int32Array;
+  /**
+   * A preference batch (DPO, IPO, ORPO): P pairs as B = 2P rows, rows 0..P-1 the chosen sequences
+   * and P..2P-1 the rejected ones in the same order, one sequence per row (labels -100 on the
+   * prompt and the padding). Absent for SFT.
+   */
+  pairs?: number;
 }
 
 export type Schedule = 'constant' | 'linear' | 'cosine';
+
+/** The objective of a run (src/engine/train/objective.ts): SFT, or a preference loss over chosen/rejected pairs. */
+export const METHODS = ['sft', 'dpo', 'ipo', 'orpo'] as const;
+export type Method = (typeof METHODS)[number];
 
 /** The adapter's settings as the trainer takes them (src/engine/lora/config.ts). */
 export type LoraHyper = LoraSettings;
@@ -44,6 +54,10 @@ export interface TrainHyper {
   seed: number;
   /** Keep only each layer's input; recompute the rest in backward. */
   checkpointing: boolean;
+  /** The objective; absent in runs saved before it = 'sft'. */
+  method: Method;
+  /** DPO / IPO: beta; ORPO: lambda (the odds-ratio term's weight). Unused by SFT. */
+  beta: number;
 }
 
 export interface StepResult {
@@ -54,6 +68,8 @@ export interface StepResult {
   gradNorm: number | null;
   lr: number;
   tokens: number;
+  /** A preference method's metrics by TRL's name (objective.ts METHOD_METRICS); absent for SFT. */
+  metrics?: Partial<Record<string, number>>;
 }
 
 export const DEFAULT_TRAIN: TrainHyper = {
@@ -69,6 +85,8 @@ export const DEFAULT_TRAIN: TrainHyper = {
   maxGradNorm: 1,
   seed: 42,
   checkpointing: false,
+  method: 'sft',
+  beta: 0.1,
 };
 
 /** Tokens the loss counts in a batch: labels[t+1] != -100 within a row (what the trainer's shifted targets keep). */

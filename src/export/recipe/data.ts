@@ -7,7 +7,8 @@ import { prepareDataset, type PreparedDataset } from '../../data/pipeline';
 import type { ByteSource } from '../../data/source';
 import { splitValidation } from '../../data/sequences';
 import type { ModelTokenizer } from '../../data/tokenizer';
-import { TrainingPlan } from '../../engine/train/plan';
+import { TrainingPlan, type PlanItem } from '../../engine/train/plan';
+import { preparePreferenceDataset, type PreparedPreference } from '../../data/preference';
 import type { Batch } from '../../engine/train/types';
 import type { RecipeSettings } from './settings';
 
@@ -15,10 +16,13 @@ import type { RecipeSettings } from './settings';
 export interface RecipeRow {
   input_ids: number[];
   labels: number[];
+  /** A preference batch's row: its pair within the micro-batch, and which side it is. */
+  pair?: number;
+  side?: 'chosen' | 'rejected';
 }
 
 export interface PlannedData {
-  prepared: PreparedDataset;
+  prepared: PreparedDataset | PreparedPreference;
   plan: TrainingPlan;
   trainExamples: number;
   validationExamples: number;
@@ -28,13 +32,17 @@ export interface PlannedData {
 
 /** Prepares and plans the data as cli train does (the same functions, in the same order). */
 export async function planRecipeData(source: ByteSource, fileName: string, tok: ModelTokenizer, s: RecipeSettings): Promise<PlannedData> {
-  const prepared = await prepareDataset(source, tok, {
-    fileName,
-    format: s.format === 'auto' ? undefined : s.format,
-    maxLength: s.maxLength,
-    skipInvalid: s.skipInvalid,
-  });
-  const { train, validation } = splitValidation(prepared.examples, s.valFraction, s.train.seed);
+  const preference = s.train.method !== 'sft';
+  const prepared = preference
+    ? await preparePreferenceDataset(source, tok, { fileName, maxLength: s.maxLength, maxPromptLength: s.maxPromptLength, skipInvalid: s.skipInvalid })
+    : await prepareDataset(source, tok, {
+        fileName,
+        format: s.format === 'auto' ? undefined : s.format,
+        maxLength: s.maxLength,
+        skipInvalid: s.skipInvalid,
+      });
+  const items: PlanItem[] = 'pairs' in prepared ? prepared.pairs : prepared.examples;
+  const { train, validation } = splitValidation(items, s.valFraction, s.train.seed);
   const plan = new TrainingPlan(train, {
     batchSize: s.batchSize,
     gradAccum: s.train.gradAccum,
@@ -55,6 +63,18 @@ export async function planRecipeData(source: ByteSource, fileName: string, tok: 
  */
 export function batchRows(b: Batch): RecipeRow[] {
   const rows: RecipeRow[] = [];
+  if (b.pairs) {
+    // A preference batch: rows 0..P-1 chosen, P..2P-1 rejected; each its own sequence.
+    const P = b.pairs;
+    for (let r = 0; r < b.B; r++) {
+      const o = r * b.T;
+      let n = 0;
+      while (n < b.T && b.attentionMask[o + n] === 1) n++;
+      const side = r < P ? 'chosen' : 'rejected';
+      rows.push({ input_ids: Array.from(b.inputIds.subarray(o, o + n)), labels: Array.from(b.labels.subarray(o, o + n)), pair: r % P, side });
+    }
+    return rows;
+  }
   for (let r = 0; r < b.B; r++) {
     const o = r * b.T;
     let s = 0;

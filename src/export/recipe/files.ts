@@ -56,11 +56,14 @@ export function recipeJson(s: RecipeSettings, f: RecipeFacts): object {
       max_grad_norm: s.train.maxGradNorm,
       seed: s.train.seed,
       gradient_checkpointing: s.train.checkpointing,
+      method: s.train.method,
+      beta: s.train.beta,
     },
     data: {
       source: f.sourceFile,
       batch_size: s.batchSize,
       max_length: s.maxLength,
+      max_prompt_length: s.maxPromptLength ?? null,
       max_steps: s.maxSteps ?? null,
       epochs: s.epochs,
       val_fraction: s.valFraction,
@@ -129,6 +132,8 @@ export function axolotlYaml(s: RecipeSettings, f: RecipeFacts): string {
     warmup_steps: s.train.warmupSteps,
     seed: s.train.seed,
     gradient_checkpointing: s.train.checkpointing,
+    // A preference run: axolotl's rl section (TRL's trainers; it rebuilds the pairs from the rows).
+    ...(s.train.method === 'sft' ? {} : { rl: s.train.method, ...(s.train.method === 'orpo' ? { orpo_alpha: s.train.beta } : { rl_beta: s.train.beta }) }),
     bf16: false,
     fp16: false,
     tf32: false,
@@ -155,6 +160,8 @@ export function trainCommand(job: RecipeJob): string {
     s.maxSteps !== undefined ? ['max-steps', s.maxSteps] : ['epochs', s.epochs],
     ['batch-size', s.batchSize], ['grad-accum', s.train.gradAccum], ['max-length', s.maxLength], ['seed', s.train.seed],
     ['weight-decay', s.train.weightDecay], ['max-grad-norm', s.train.maxGradNorm], ['val-fraction', s.valFraction],
+    ...(s.train.method !== 'sft' ? ([['method', s.train.method], ['beta', s.train.beta]] as Array<[string, unknown]>) : []),
+    ...(s.maxPromptLength !== undefined ? ([['max-prompt-length', s.maxPromptLength]] as Array<[string, unknown]>) : []),
     ...(s.format !== 'auto' ? ([['format', s.format]] as Array<[string, unknown]>) : []),
   ];
   const bools = [...(s.lora.useRslora && job.initAdapter === undefined ? ['--rslora'] : []), ...(s.skipInvalid ? ['--skip-invalid'] : [])];

@@ -72,12 +72,15 @@ export const TRAIN_MAP: Record<keyof TrainHyper, SettingMap> = {
     axolotl: 'seed',
   },
   checkpointing: { recipe: 'trainer.gradient_checkpointing', value: (s) => s.train.checkpointing, hf: 'TrainingArguments.gradient_checkpointing', axolotl: 'gradient_checkpointing' },
+  method: { recipe: 'trainer.method', value: (s) => s.train.method, hf: "train.py's preference_loss: TRL's DPO (loss_type sigmoid), IPO, ORPO", axolotl: 'rl' },
+  beta: { recipe: 'trainer.beta', value: (s) => s.train.beta, hf: 'DPOConfig.beta / ORPOConfig.beta', axolotl: 'rl_beta (ORPO: orpo_alpha)' },
 };
 
 /** The job's other settings (RecipeSettings beside lora and train). */
 export const JOB_MAP: Record<Exclude<keyof RecipeSettings, 'lora' | 'train'>, SettingMap> = {
   batchSize: { recipe: 'data.batch_size', value: (s) => s.batchSize, hf: 'rows per micro-batch in data/train.jsonl, split over processes (rows rank::world)', axolotl: 'micro_batch_size' },
   maxLength: { recipe: 'data.max_length', value: (s) => s.maxLength, hf: 'truncation already applied in data/*.jsonl', axolotl: 'sequence_len' },
+  maxPromptLength: { recipe: 'data.max_prompt_length', value: (s) => s.maxPromptLength ?? null, hf: "preference data: TRL's max_prompt_length", axolotl: 'max_prompt_len' },
   maxSteps: { recipe: 'data.max_steps', value: (s) => s.maxSteps ?? null, hf: 'TrainingArguments.max_steps (the plan length)', axolotl: 'max_steps' },
   epochs: { recipe: 'data.epochs', value: (s) => s.epochs, hf: 'epochs are unrolled into the steps of data/train.jsonl', axolotl: 'num_epochs' },
   valFraction: { recipe: 'data.val_fraction', value: (s) => s.valFraction, hf: 'the held-out rows are data/validation.jsonl', axolotl: 'val_set_size' },
@@ -107,6 +110,7 @@ export const STUDIO_SETTINGS: Record<keyof TrainSettings, string> = {
   train: 'TRAIN_MAP (recipe.json trainer.*)',
   batchSize: 'JOB_MAP batchSize',
   maxLength: 'JOB_MAP maxLength',
+  maxPromptLength: 'JOB_MAP maxPromptLength',
   packing: 'JOB_MAP packing',
   checkpointEvery: 'train.py --save-steps N',
   validationExamples: 'JOB_MAP valFraction (the held-out rows are data/validation.jsonl)',

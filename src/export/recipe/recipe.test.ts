@@ -204,8 +204,8 @@ describe('settings table', () => {
       'lora.rankPattern': { q_proj: 6 }, 'lora.alphaPattern': { 'model.layers.1.mlp.down_proj': 3 }, 'lora.layersToTransform': [1],
       'train.lr': 0.001, 'train.schedule': 'linear', 'train.warmupSteps': 2, 'train.maxSteps': planned.plan.totalSteps, 'train.gradAccum': 2,
       'train.beta1': 0.8, 'train.beta2': 0.95, 'train.eps': 1e-6, 'train.weightDecay': 0.01, 'train.maxGradNorm': 0.5, 'train.seed': 7,
-      'train.checkpointing': true,
-      batchSize: 3, maxLength: 48, maxSteps: null, epochs: 2.5, valFraction: 0.2, format: 'auto', skipInvalid: false, packing: false,
+      'train.checkpointing': true, 'train.method': 'sft', 'train.beta': 0.1,
+      batchSize: 3, maxLength: 48, maxPromptLength: null, maxSteps: null, epochs: 2.5, valFraction: 0.2, format: 'auto', skipInvalid: false, packing: false,
     };
     // PEFT's names in adapter_init/adapter_config.json, which train.py loads the adapter from.
     const peft: Record<string, string> = {
@@ -237,7 +237,7 @@ describe('settings table', () => {
 
   it("names where every field of the studio's TrainSettings goes", () => {
     const train: TrainHyper = { ...settings().train };
-    const studio: Required<TrainSettings> = { lora: settings().lora, startAdapter: 'a', train, batchSize: 1, maxLength: 2, packing: true, checkpointEvery: 3, validationExamples: 4 };
+    const studio: Required<TrainSettings> = { lora: settings().lora, startAdapter: 'a', train, batchSize: 1, maxLength: 2, maxPromptLength: 1, packing: true, checkpointEvery: 3, validationExamples: 4 };
     for (const k of Object.keys(studio)) expect(STUDIO_SETTINGS[k as keyof TrainSettings], k).toMatch(/\S/);
   });
 });
@@ -251,5 +251,33 @@ describe('batchRows', () => {
       { input_ids: [8, 9], labels: [-100, 9] },
       { input_ids: [3, 4], labels: [-100, 4] },
     ]);
+  });
+});
+
+describe('the recipe of a preference run', () => {
+  const PAIRS = 'src/data/testdata/preference-pairs.jsonl';
+  const DPO = ['--format', 'recipe', '--model', 'public/demo', '--data', PAIRS, '--out', '/nonexistent/out', '--method', 'dpo', '--beta', '0.2', '--max-steps', '3', '--batch-size', '2', '--grad-accum', '2', '--max-length', '64', '--val-fraction', '0.05'];
+
+  it("writes each pair's sides as the trainer's pair batches, method and beta in recipe.json, axolotl's rl section", async () => {
+    const job = parseRecipeArgs(DPO);
+    const files = await buildRecipe(job);
+    const recipe = JSON.parse(text(files, 'recipe.json'));
+    expect([recipe.trainer.method, recipe.trainer.beta]).toEqual(['dpo', 0.2]);
+    expect(parse(text(files, 'axolotl.yaml'))).toMatchObject({ rl: 'dpo', rl_beta: 0.2 });
+    // The trainer's own path for the same flags.
+    const tok = loadModelTokenizer('public/demo');
+    const { preparePreferenceDataset } = await import('../../data/preference');
+    const prepared = await preparePreferenceDataset(openDataFile(PAIRS), tok, { fileName: PAIRS, maxLength: 64 });
+    const { train, validation } = splitValidation(prepared.pairs, 0.05, job.settings.train.seed);
+    const plan = new TrainingPlan(train, { batchSize: 2, gradAccum: 2, padId: tok.padId, seed: job.settings.train.seed, maxSteps: 3, maxLength: 64 });
+    const lines = jsonl(text(files, 'data/train.jsonl')) as unknown as Array<{ step: number; micro: number; pair: number; side: string; input_ids: number[]; labels: number[] }>;
+    const want = [0, 1, 2].flatMap((step) =>
+      plan.microBatches(step).micro.flatMap((b, micro) => {
+        expect(b.pairs).toBe(2);
+        return [0, 1, 2, 3].map((r) => ({ step, micro, pair: r % 2, side: r < 2 ? 'chosen' : 'rejected', input_ids: row(b, r, tok.padId).ids, labels: row(b, r, tok.padId).labels }));
+      }),
+    );
+    expect(lines).toEqual(want);
+    expect(jsonl(text(files, 'data/validation.jsonl'))).toHaveLength(2 * validation.length);
   });
 });

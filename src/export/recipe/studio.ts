@@ -59,6 +59,7 @@ export function studioRecipeZip(inp: StudioRecipeInputs, date = new Date()): Uin
       train: { ...settings.train },
       batchSize: settings.batchSize,
       maxLength: settings.maxLength,
+      maxPromptLength: settings.maxPromptLength,
       maxSteps: settings.train.maxSteps,
       epochs: plan.totalSteps / plan.stepsPerEpoch,
       valFraction: n ? validation.length / n : 0,

@@ -11,6 +11,11 @@ The loss of a step is the studio's: the sum of token cross-entropies over every 
 step (on every process) divided by the number of trained tokens of the whole step. transformers'
 default differs (see README.md), so `training_step` is overridden here.
 
+A preference run (trainer.method dpo, ipo or orpo; trainer.beta) computes TRL's loss of the studio
+(DPO sigmoid, IPO on token-averaged log-ratios, ORPO with its NLL): each row of data/train.jsonl is
+one side (`side`: chosen or rejected) of a pair (`pair`) of its micro-batch; each process takes
+pairs rank::world; the reference log-probs come from the same model with the adapter disabled.
+
 A continued run (export --from-run) starts at recipe.json's trainer.start_step: data/train.jsonl
 holds only the steps from there (under the run's step numbers), adapter_init/optimizer.safetensors
 the run's AdamW moments, loaded into torch.optim.AdamW's state, and the learning-rate schedule
@@ -127,6 +132,42 @@ def token_loss_sum(model, ids, mask, labels):
     return (ce * keep).sum()
 
 
+def sequence_logps(model, rows, pad_id, device):
+    """Per row: the sum of log p(token) over its trained tokens (the SFT loss's shift) and their count."""
+    ids, mask, labels = pad_rows(rows, pad_id, device)
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1, :].float()
+    target = labels[:, 1:]
+    keep = target.ne(-100)
+    logp = torch.log_softmax(logits, -1).gather(-1, target.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+    return (logp * keep).sum(-1), keep.sum(-1).to(logits.dtype)
+
+
+def pairs_of(rows):
+    """A micro-batch's rows as its pairs [(chosen, rejected)], in the studio's pair order."""
+    pairs = {}
+    for r in rows:
+        pairs.setdefault(r["pair"], {})[r["side"]] = r
+    return [(pairs[k]["chosen"], pairs[k]["rejected"]) for k in sorted(pairs)]
+
+
+def preference_loss(model, peft_model, pairs, method, beta, pad_id, device, pair_scale, nll_scale):
+    """TRL's loss of `pairs` as the studio computes it: this share of the step's mean over pairs."""
+    rows = [c for c, _ in pairs] + [r for _, r in pairs]
+    logp, n = sequence_logps(model, rows, pad_id, device)
+    p = len(pairs)
+    pc, pr, nc, nr = logp[:p], logp[p:], n[:p], n[p:]
+    if method == "orpo":
+        ac, ar = pc / nc, pr / nr
+        log_odds = (ac - ar) - (torch.log1p(-torch.exp(ac)) - torch.log1p(-torch.exp(ar)))
+        return -pc.sum() * nll_scale - beta * F.logsigmoid(log_odds).sum() * pair_scale
+    with torch.no_grad(), peft_model.disable_adapter():  # the reference: the base model alone
+        ref, _ = sequence_logps(peft_model, rows, pad_id, device)
+    dc, dr = pc - ref[:p], pr - ref[p:]
+    if method == "ipo":
+        return ((dc / nc - dr / nr - 1 / (2 * beta)) ** 2).sum() * pair_scale
+    return -F.logsigmoid(beta * (dc - dr)).sum() * pair_scale
+
+
 class StepIndex(Dataset):
     """Item i is optimizer step start + i: the Trainer's loader must neither shuffle nor shard it."""
 
@@ -153,7 +194,12 @@ class StudioTrainer(Trainer):
         self.steps = steps
         self.start = start
         self.optimizer_state = optimizer_state
-        self.counted = [counted_tokens([r for m in micro for r in m]) for micro in steps]
+        self.method = RECIPE["trainer"]["method"]
+        self.beta = RECIPE["trainer"]["beta"]
+        # SFT: trained tokens of each step; a preference method: its pairs and its chosen tokens.
+        chosen = lambda micro: [r for m in micro for r in m if r.get("side") == "chosen"]  # noqa: E731
+        self.pairs = [len(chosen(micro)) for micro in steps]
+        self.counted = [counted_tokens(chosen(micro) if self.method != "sft" else [r for m in micro for r in m]) for micro in steps]
         for i, n in enumerate(self.counted):
             if n == 0:  # the studio refuses such a step too
                 raise SystemExit(f"data/train.jsonl: step {start + i} has no trained token (every shifted label is -100)")
@@ -184,11 +230,21 @@ class StudioTrainer(Trainer):
         device = self.args.device
         step_loss = torch.zeros((), device=device)
         for j, rows in enumerate(micro):
-            ids, mask, labels = pad_rows(rows[rank::world], self.pad_id, device)
             last = j == len(micro) - 1
             with contextlib.nullcontext() if last else self.accelerator.no_sync(model):
                 with self.compute_loss_context_manager():
-                    loss = token_loss_sum(model, ids, mask, labels) * scale
+                    if self.method == "sft":
+                        ids, mask, labels = pad_rows(rows[rank::world], self.pad_id, device)
+                        loss = token_loss_sum(model, ids, mask, labels) * scale
+                    elif pairs_of(rows)[rank::world]:
+                        peft_model = self.accelerator.unwrap_model(model)
+                        loss = preference_loss(
+                            model, peft_model, pairs_of(rows)[rank::world], self.method, self.beta, self.pad_id, device,
+                            pair_scale=world / self.pairs[k], nll_scale=scale,
+                        )
+                    else:  # no pair for this process: it still joins the gradient all-reduce
+                        ids, mask, labels = pad_rows([], self.pad_id, device)
+                        loss = token_loss_sum(model, ids, mask, labels) * 0
                 self.accelerator.backward(loss)
             step_loss += loss.detach()
         # The step's loss as the studio reports it (mean over processes of world * local sum / counted).
@@ -199,7 +255,7 @@ class StudioTrainer(Trainer):
 
 
 def validation_loss(model, rows, pad_id, device):
-    """The studio's validation loss: the mean over validation batches of each batch's token mean."""
+    """The studio's validation loss: the mean over validation batches of each batch's loss (token mean, or pair mean)."""
     batches = {}
     for r in rows:
         batches.setdefault(r["batch"], []).append(r)
@@ -207,8 +263,15 @@ def validation_loss(model, rows, pad_id, device):
         return None
     model.eval()
     total = 0.0
+    t = RECIPE["trainer"]
+    peft_model = model.module if hasattr(model, "module") else model
     with torch.no_grad():
         for b in sorted(batches):
+            if t["method"] != "sft":
+                pairs = pairs_of(batches[b])
+                chosen = counted_tokens([c for c, _ in pairs])
+                total += float(preference_loss(model, peft_model, pairs, t["method"], t["beta"], pad_id, device, 1 / len(pairs), 1 / chosen))
+                continue
             ids, mask, labels = pad_rows(batches[b], pad_id, device)
             total += float(token_loss_sum(model, ids, mask, labels)) / counted_tokens(batches[b])
     return total / len(batches)

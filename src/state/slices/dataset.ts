@@ -5,6 +5,7 @@ import { toErrorInfo, type DatasetSummary, type ErrorInfo, type Progress } from 
 import type { DatasetDetails } from '../../worker/dataset';
 import { DEFAULT_READ_OPTIONS, unpackDataset, type DatasetReadOptions } from '../../util/dataset-package';
 import type { Slice, Status } from './types';
+import { maxValidationExamples } from '../../settings/run-settings';
 
 export type { DatasetReadOptions } from '../../util/dataset-package';
 
@@ -59,7 +60,7 @@ const fresh = (prev: DatasetState, fileName: string): DatasetState => ({
 /** Examples a validation fraction holds out: as src/data splitValidation, at most a fifth (what training allows). */
 export function validationCount(fraction: number, examples: number): number {
   if (!(fraction > 0) || examples < 2) return 0;
-  return Math.min(Math.max(1, Math.round(fraction * examples)), Math.floor(examples / 5));
+  return Math.min(Math.max(1, Math.round(fraction * examples)), maxValidationExamples(examples));
 }
 
 const readChanged = (a: DatasetReadOptions, b: DatasetReadOptions): boolean =>

@@ -7,6 +7,7 @@ import { runMetrics } from '../metrics';
 import { datasetFileBytes } from './dataset-files';
 import { modelCard, type ModelCardInput } from './export-card';
 import type { StudioState } from '../store';
+import { maxValidationExamples } from '../../settings/run-settings';
 
 /** The .zip's file name. */
 export const ZIP_NAME = 'lora-adapter.zip';
@@ -39,7 +40,7 @@ export function cardInput(s: StudioState, date: Date): ModelCardInput | null {
     }
     // A validation file counts only if the run measured a validation loss (the worker used it).
     const file = s.dataset.options.validation.mode === 'file' && det?.validation && s.training.result?.finalValLoss != null ? det.validation : null;
-    const split = Math.min(settings.validationExamples, Math.floor(sum.examples / 5));
+    const split = Math.min(settings.validationExamples, maxValidationExamples(sum.examples));
     dataset = {
       fileName: sum.fileName,
       fileBytes: datasetFileBytes() ?? undefined,

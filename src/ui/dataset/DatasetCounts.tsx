@@ -1,6 +1,7 @@
 import type { DatasetDetails } from '../../worker/dataset';
 import type { DatasetSummary } from '../../worker/protocol';
 import { formatCount } from '../common/format';
+import { maxValidationExamples } from '../../settings/run-settings';
 
 /** Examples longer than maxLength, and those that keep no trained token when cut to it. */
 export function truncation(details: DatasetDetails | null, maxLength: number): { truncated: number; dropped: number } | null {
@@ -45,7 +46,7 @@ export function DatasetCounts({ summary, details, maxLength, validationExamples 
         {details?.validation
           ? `${details.validation.examples} examples in ${details.validation.fileName}`
           : validationExamples
-            ? `${Math.min(validationExamples, Math.floor(summary.examples / 5))} examples held out`
+            ? `${Math.min(validationExamples, maxValidationExamples(summary.examples))} examples held out`
             : 'none'}
       </dd>
     </dl>
