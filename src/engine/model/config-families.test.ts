@@ -194,6 +194,15 @@ describe('Gemma 2 (Gemma2ForCausalLM)', () => {
     c.max_position_embeddings = 8192;
     expect(parseModelConfig(c)).toMatchObject({ attnLogitSoftcapping: 50, finalLogitSoftcapping: 30, slidingWindow: 4096, queryPreAttnScalar: 256 });
   });
+
+  it('an explicit null soft-cap turns it off, as transformers reads it (None), while an absent one takes the default', () => {
+    const c = fixtureConfig('tiny-gemma2');
+    c.attn_logit_softcapping = null;
+    delete c.final_logit_softcapping;
+    const spec = parseModelConfig(c);
+    expect([spec.attnLogitSoftcapping, spec.finalLogitSoftcapping]).toEqual([null, 30]);
+    expect(archFeatures(spec)).not.toContain('attn_logit_softcapping');
+  });
 });
 
 describe('Phi-3 / Phi-4-mini (Phi3ForCausalLM)', () => {

@@ -179,8 +179,10 @@ export function parseModelConfig(json: unknown, file = 'config.json'): ModelSpec
   }
   if (gemma && slidingWindow === null && layerTypes!.includes('sliding_attention')) fail('sliding_window must be a positive integer for sliding_attention layers');
   const queryPreAttnScalar = gemma ? positive('query_pre_attn_scalar', 256)! : undefined;
-  const attnLogitSoftcapping = gemma ? positive('attn_logit_softcapping', modelType === 'gemma2' ? 50 : null) : null;
-  const finalLogitSoftcapping = gemma ? positive('final_logit_softcapping', modelType === 'gemma2' ? 30 : null) : null;
+  // transformers: an absent soft-cap takes the config class's default (Gemma 2: 50 / 30), an explicit null turns it off.
+  const softcap = (k: string, def: number | null): number | null => (c[k] === null ? null : positive(k, def));
+  const attnLogitSoftcapping = gemma ? softcap('attn_logit_softcapping', modelType === 'gemma2' ? 50 : null) : null;
+  const finalLogitSoftcapping = gemma ? softcap('final_logit_softcapping', modelType === 'gemma2' ? 30 : null) : null;
 
   // ---- biases and norms
   let qkvBias = false;
