@@ -29,7 +29,7 @@ export function App() {
       <header className="top">
         <h1>LoRA Studio</h1>
         <p className="muted">
-          Fine-tune LoRA adapters for Llama-family models on your own GPU. Nothing leaves this machine.
+          Fine-tune LoRA adapters for Llama, Qwen, Gemma and Phi models on your own GPU. Nothing leaves this machine.
           {gpu.info ? <span className="gpu-name"> GPU: {gpu.info.adapter}</span> : <span className="gpu-name"> Checking the GPU…</span>}
           <a className="gpu-name" href="bench.html">Benchmarks</a>
         </p>
