@@ -40,9 +40,12 @@ function termWhen(args: string[], ready: RegExp): Promise<{ code: number | null;
 describe('SIGTERM', () => {
   it('stops prepare inside the tokenization of one huge record', async () => {
     const data = join(dir, 'huge.jsonl');
-    // One record of ~4 M characters without spaces: a single pre-tokenized piece whose BPE takes
-    // tens of seconds in one synchronous call (prepare prints nothing before it ends).
-    writeFileSync(data, `${JSON.stringify({ text: 'ab'.repeat(2_000_000) })}\n`);
+    // Records of ~2.3 M characters without spaces: each a single pre-tokenized piece of many merges
+    // whose BPE is one synchronous call of several seconds (prepare prints nothing before it ends);
+    // four of them keep prepare tokenizing well past the startup wait below on a fast machine too.
+    const piece = 'thequickbrownfoxjumpsoverthelazydogand';
+    const record = `${JSON.stringify({ text: piece.repeat(Math.floor(2_300_000 / piece.length)) })}\n`;
+    writeFileSync(data, record.repeat(4));
     const child = spawn(process.execPath, ['node_modules/vite-node/dist/cli.mjs', '-c', 'src/cli/vite.config.ts', 'src/cli/main.ts', '--', 'prepare', '--model', model, '--data', data], { cwd: process.cwd() });
     const ended = new Promise<{ signal: string | null; at: number }>((done) => child.on('exit', (_c, signal) => done({ signal, at: performance.now() })));
     // Startup (vite-node, the tokenizer) takes a few seconds here; the record's BPE far longer.
