@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkReference, missedBounds } from '../../cli/check-reference';
+import { knownQuantMiss } from './quant-misses-testing';
 
 const root = resolve(process.cwd(), '../shared/fixtures/reference');
 const fixtures = existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'model', 'config.json'))) : [];
@@ -84,20 +85,14 @@ describe('the written adapter reloads to PyTorch logits after training', () => {
 });
 
 // Quantized base (int8 within 2e-3, int4 within 4e-2 of the f32 first loss): first loss near the f32 truth, and training still works.
-// Known misses, kept visible rather than skipped: IPO's (h - 1/(2 beta))^2 over token-averaged
-// log-ratios amplifies the rounded base's error about twice as much as DPO's loss does. The f32
-// engine run on the rounded weights themselves (dequantize(quantize(w))) gives the quantized run's
-// loss, log-probs and step losses bit for bit, so the quantized path adds no error of its own; the
-// rounding alone moves ipo-tiny-qwen2's first loss by 5.3e-3 (int8) and 7.9e-2 (int4). These cases
-// assert the miss, so they fail (and must move back to the bound) the day the first loss comes within it.
-const QUANT_FIRST_LOSS_MISSES = new Set(['ipo-tiny-qwen2 int8', 'ipo-tiny-qwen2 int4']);
+// Known misses (quant-misses-testing.ts) assert the miss instead of the bound.
 
 describe('quantized base against the f32 reference', () => {
   const bounds = { int8: 2e-3, int4: 4e-2 } as const;
   for (const name of fixtures) {
     for (const quant of ['int8', 'int4'] as const) {
-      const miss = QUANT_FIRST_LOSS_MISSES.has(`${name} ${quant}`);
-      const title = miss ? `first loss past ${bounds[quant]} relative (known miss, see above)` : `first loss within ${bounds[quant]} relative`;
+      const miss = knownQuantMiss(name, quant);
+      const title = miss ? `first loss past ${bounds[quant]} relative (known miss, quant-misses-testing.ts)` : `first loss within ${bounds[quant]} relative`;
       it(`${name} ${quant}: ${title}, loss falls by 20% in 5 steps`, async () => {
         const r = await checkReference(join(root, name), { quant });
         const ref = JSON.parse(readFileSync(join(root, name, 'reference.json'), 'utf8')) as { initial_loss: number; method?: string };
