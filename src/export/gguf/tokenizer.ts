@@ -25,7 +25,7 @@
 
 import { GgufExportError } from './errors';
 import type { Kv } from './writer';
-import { pickTemplate, type TokenizerFiles } from '../../data/tokenizer';
+import { pickTemplate, tokenizerAddsBos, type TokenizerFiles } from '../../data/tokenizer';
 import { checkTokenizerJson } from '../../data/tokenizer-check';
 import { DatasetError } from '../../data/errors';
 
@@ -170,14 +170,8 @@ export function tokenizerMetadata(
   const eos = idOf(content(cfg.eos_token)) ?? firstId(configIds.eos);
   const pad = idOf(content(cfg.pad_token)) ?? configIds.pad;
   const unk = idOf(content(cfg.unk_token));
-  // add_bos: tokenizer_config's flag, else whether the post-processor puts the BOS first.
-  let addBos = false;
-  if (typeof cfg.add_bos_token === 'boolean') addBos = cfg.add_bos_token;
-  else if (bos !== null && isObj(tj.post_processor)) {
-    const single = (tj.post_processor as Obj).single;
-    const first = Array.isArray(single) && isObj(single[0]) ? (single[0] as Obj).SpecialToken : undefined;
-    addBos = isObj(first) && first.id === tokens[bos];
-  }
+  // add_bos: the training pipeline's one BOS rule (tokenizer_config's flag, else the post-processor, also inside a Sequence).
+  const addBos = bos !== null && tokens[bos] !== undefined && tokenizerAddsBos(tj, cfg, tokens[bos]);
   const addEos = cfg.add_eos_token === true;
 
   const template = chatTemplateOf(files);
