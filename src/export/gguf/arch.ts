@@ -117,7 +117,7 @@ export function hyperparameters(spec: ModelSpec, arch: GgufArch): Kv {
     const af = r.attentionFactor ?? implied;
     if (Math.abs(af - implied) > 1e-7) kv[k('rope.scaling.attn_factor')] = { type: 'f32', value: af / implied };
   } else if (r.type === 'longrope') {
-    // The short / long factors are two tensors (GGUF_ROPE_FACTORS, longropeFactors);
+    // The short / long factors are two tensors (GGUF_ROPE_FACTORS, longropeFactorTensors);
     // llama.cpp picks the long ones when its context (n_ctx, padded to a multiple of 256) passes
     // original_context_length, transformers when the sequence does: they agree while both are
     // within it (Phi-4-mini: 4096) or both past it.
@@ -159,7 +159,7 @@ function gemmaHyperparameters(spec: ModelSpec, arch: 'gemma2' | 'gemma3'): Kv {
 }
 
 /** Phi-3's LongRoPE factors as llama.cpp's short / long factor tensors (GGUF_ROPE_FACTORS; one per rotated frequency), or null. */
-export function longropeFactors(spec: ModelSpec): { short: Float32Array; long: Float32Array } | null {
+export function longropeFactorTensors(spec: ModelSpec): { short: Float32Array; long: Float32Array } | null {
   const lr = spec.rope.type === 'longrope' ? spec.rope.longrope : undefined;
   return lr ? { short: Float32Array.from(lr.shortFactor), long: Float32Array.from(lr.longFactor) } : null;
 }

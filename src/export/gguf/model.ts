@@ -7,7 +7,7 @@ import { isHostQuantized, type BaseTensor } from '../../engine/model/weight-sour
 import { type HostTensor } from '../../engine/model/spec';
 import { dequantize, quantize, type QuantizedTensor } from '../../quant/format';
 import { mergeLora, type ExportSource } from '../source';
-import { ggufArch, hyperparameters, longropeFactors, permuteHeads, permuteRows, ropeFreqs } from './arch';
+import { ggufArch, hyperparameters, longropeFactorTensors, permuteHeads, permuteRows, ropeFreqs } from './arch';
 import { GGUF_ROPE_FACTORS, GGUF_ROPE_FREQS, ggufTensorNames, loraGgufNames } from '../../engine/model/arch';
 import { GgufExportError } from './errors';
 import { encodeF16, encodeF32, FILE_TYPE, GGML_TYPE, GgmlType, repackQuantized, type ExportType } from './ggml-types';
@@ -79,7 +79,7 @@ export function modelPlan(src: ExportSource, tokenizer: TokenizerFiles, type: Ex
   const tensors: TensorPlan[] = [];
   const freqs = ropeFreqs(spec);
   if (freqs) tensors.push({ name: GGUF_ROPE_FREQS, shape: [freqs.length], type: GgmlType.F32, data: async () => encodeF32(freqs) });
-  const longrope = longropeFactors(spec);
+  const longrope = longropeFactorTensors(spec);
   if (longrope) {
     for (const which of ['long', 'short'] as const) tensors.push({ name: GGUF_ROPE_FACTORS[which], shape: [longrope[which].length], type: GgmlType.F32, data: async () => encodeF32(longrope[which]) });
   }
