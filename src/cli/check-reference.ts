@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createNodeGpu } from '../gpu/node';
+import type { Gpu } from '../gpu/gpu';
 import { readAdapter, writeAdapter } from '../engine/lora/adapter';
 import { openModelFolder } from '../engine/model/weights';
 import { nodeFolder, fileSource } from '../io/node-files';
@@ -170,7 +171,12 @@ export function missedBounds(r: CheckReferenceResult, recipe: { initial_loss?: n
   return out;
 }
 
-export async function checkReference(dir: string, opts: { outAdapter?: string; quant?: BaseQuant } = {}): Promise<CheckReferenceResult> {
+/**
+ * Trains DIR's fixture and compares it with PyTorch's figures. `opts.gpu`: run on this GPU (its
+ * caller's, left alive: tests share one per file so each fixture reuses the compiled pipelines);
+ * otherwise on a GPU of its own, destroyed at the end.
+ */
+export async function checkReference(dir: string, opts: { outAdapter?: string; quant?: BaseQuant; gpu?: Gpu } = {}): Promise<CheckReferenceResult> {
   const quant = opts.quant ?? 'none';
   const recipe = await readReferenceRecipe(dir);
   const batch = await readReferenceBatch(dir);
@@ -180,7 +186,7 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
   const hyper = recipeHyper(recipe);
   const lora = { ...init.settings, dropout: recipe.lora?.lora_dropout ?? init.settings.dropout };
 
-  const gpu = await createNodeGpu();
+  const gpu = opts.gpu ?? (await createNodeGpu());
   try {
     const trainer = await Trainer.create(gpu, { spec, weights }, lora, hyper, {
       maxBatch: batch.B,
@@ -306,6 +312,6 @@ export async function checkReference(dir: string, opts: { outAdapter?: string; q
       metrics_worst: metricsErr?.worst ?? null,
     };
   } finally {
-    gpu.destroy();
+    if (!opts.gpu) gpu.destroy();
   }
 }

@@ -5,20 +5,22 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkReference, missedBounds } from '../../cli/check-reference';
-import { knownQuantMiss } from './quant-misses-testing';
+import { testGpu } from '../kernels/testing';
 
 const root = resolve(process.cwd(), '../shared/fixtures/reference');
 const fixtures = existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'model', 'config.json'))) : [];
 
+// One GPU for the file (testGpu): each fixture reuses the pipelines the ones before it compiled.
 // The f32 check of tiny-qwen2 also writes its adapter (--out-adapter), which the reload test reads
 // back: one five-step run serves both tests instead of two identical ones.
 const RELOADED = 'tiny-qwen2';
 const reloadDir = mkdtempSync(join(tmpdir(), 'adapter-'));
 afterAll(() => rmSync(reloadDir, { recursive: true, force: true }));
 let reloadRun: ReturnType<typeof checkReference> | null = null;
-function f32Check(name: string): ReturnType<typeof checkReference> {
-  if (name !== RELOADED) return checkReference(join(root, name));
-  reloadRun ??= checkReference(join(root, name), { outAdapter: reloadDir });
+async function f32Check(name: string): ReturnType<typeof checkReference> {
+  const gpu = await testGpu();
+  if (name !== RELOADED) return checkReference(join(root, name), { gpu });
+  reloadRun ??= checkReference(join(root, name), { outAdapter: reloadDir, gpu });
   return reloadRun;
 }
 
@@ -54,7 +56,6 @@ describe('the written adapter reloads to PyTorch logits after training', () => {
     const { loadModelFolder } = await import('../model/weights');
     const { nodeFolder, fileSource } = await import('../../io/node-files');
     const { readSafetensorsHeader, readTensorF32 } = await import('../../io/safetensors');
-    const { createNodeGpu } = await import('../../gpu/node');
     const { Trainer } = await import('./trainer');
     const { DEFAULT_TRAIN } = await import('./types');
     const dir = join(root, RELOADED);
@@ -67,41 +68,19 @@ describe('the written adapter reloads to PyTorch logits after training', () => {
     const T = batch.input_ids[0].length;
     const ids = Int32Array.from(batch.input_ids.flat());
     const mask = Int32Array.from(batch.attention_mask.flat());
-    const gpu = await createNodeGpu();
-    try {
-      const t = await Trainer.create(gpu, model, adapter.settings, DEFAULT_TRAIN, { maxBatch: B, maxSeq: T, initAdapter: adapter.tensors });
-      const got = await t.logits({ B, T, inputIds: ids, attentionMask: mask, labels: ids });
-      const src = await fileSource(join(dir, 'reference.safetensors'));
-      const want = await readTensorF32(src, await readSafetensorsHeader(src), 'logits_after_training');
-      const V = model.spec.vocabSize;
-      let err = 0;
-      for (let i = 0; i < B * T; i++) if (mask[i]) for (let v = 0; v < V; v++) err = Math.max(err, Math.abs(got[i * V + v] - want[i * V + v]));
-      expect(err).toBeLessThanOrEqual(1e-2);
-      t.destroy();
-    } finally {
-      gpu.destroy();
-    }
+    const gpu = await testGpu();
+    const t = await Trainer.create(gpu, model, adapter.settings, DEFAULT_TRAIN, { maxBatch: B, maxSeq: T, initAdapter: adapter.tensors });
+    const got = await t.logits({ B, T, inputIds: ids, attentionMask: mask, labels: ids });
+    t.destroy();
+    const src = await fileSource(join(dir, 'reference.safetensors'));
+    const want = await readTensorF32(src, await readSafetensorsHeader(src), 'logits_after_training');
+    const V = model.spec.vocabSize;
+    let err = 0;
+    for (let i = 0; i < B * T; i++) if (mask[i]) for (let v = 0; v < V; v++) err = Math.max(err, Math.abs(got[i * V + v] - want[i * V + v]));
+    expect(err).toBeLessThanOrEqual(1e-2);
   });
 });
 
-// Quantized base (int8 within 2e-3, int4 within 4e-2 of the f32 first loss): first loss near the f32 truth, and training still works.
-// Known misses (quant-misses-testing.ts) assert the miss instead of the bound.
-
-describe('quantized base against the f32 reference', () => {
-  const bounds = { int8: 2e-3, int4: 4e-2 } as const;
-  for (const name of fixtures) {
-    for (const quant of ['int8', 'int4'] as const) {
-      const miss = knownQuantMiss(name, quant);
-      const title = miss ? `first loss past ${bounds[quant]} relative (known miss, quant-misses-testing.ts)` : `first loss within ${bounds[quant]} relative`;
-      it(`${name} ${quant}: ${title}, loss falls by 20% in 5 steps`, async () => {
-        const r = await checkReference(join(root, name), { quant });
-        const ref = JSON.parse(readFileSync(join(root, name, 'reference.json'), 'utf8')) as { initial_loss: number; method?: string };
-        const rel = Math.abs(r.loss - ref.initial_loss) / ref.initial_loss;
-        if (miss) expect(rel).toBeGreaterThan(bounds[quant]);
-        else expect(rel).toBeLessThanOrEqual(bounds[quant]);
-        const s = r.step_losses;
-        expect(s[s.length - 1]).toBeLessThanOrEqual(0.8 * s[0]);
-      });
-    }
-  }
-});
+// The quantized-base bounds (int8 within 2e-3, int4 within 4e-2 of the first loss, the loss falling)
+// are tested once, on the product's path: src/hub/load.test.ts imports each fixture into the store and
+// trains on the stored quantized matrices.
