@@ -3,7 +3,8 @@
 // partial_rotary_factor 0.75 (12 of 16 head dims rotated), rope_scaling longrope with its long
 // factors (20 tokens > original_max_position_embeddings 16) and its short ones (original 32), the
 // attention factor from max / original positions, a tied head, LoRA on the fused qkv_proj and
-// gate_up_proj. The same bounds as the shared fixtures (check-reference), f32 and quantized.
+// gate_up_proj. The same bounds as the shared fixtures (check-reference), f32 and quantized, on one
+// GPU for the file so the configs share compiled pipelines.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { nodeFolder } from '../../io/node-files';
 import { longropeIsLong } from '../kernels/rope';
 import { archFeatures, rotaryDim } from '../model/arch';
 import { openModelFolder } from '../model/weights';
+import { testGpu } from '../kernels/testing';
 
 const root = resolve(process.cwd(), 'src/engine/train/testdata/phi4-mini-tiny');
 const recipe = (dir: string): { initial_loss: number } => JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as { initial_loss: number };
@@ -33,14 +35,14 @@ for (const [name, long] of [
     });
 
     it('f32: loss, logits, every LoRA gradient, 5 AdamW steps, final adapter within the fixtures\' bounds', async () => {
-      const r = await checkReference(dir);
+      const r = await checkReference(dir, { gpu: await testGpu() });
       expect(r.grad_tensors).toBe(16);
       expect(missedBounds(r, recipe(dir))).toEqual([]);
     });
 
     for (const quant of ['int8', 'int4'] as const) {
       it(`${quant} base: first loss within its bound of the f32 truth, the loss falls`, async () => {
-        const r = await checkReference(dir, { quant });
+        const r = await checkReference(dir, { quant, gpu: await testGpu() });
         expect(missedBounds(r, recipe(dir))).toEqual([]);
       });
     }
