@@ -7,6 +7,7 @@ import { isPreference } from '../engine/train/objective';
 import { methodDataProblem } from '../settings/run-settings';
 import { RunControl, runLoop, type TrainResult } from '../engine/train/loop';
 import { TrainingPlan } from '../engine/train/plan';
+import type { Batch } from '../engine/train/types';
 import type { HostTensor, ModelSpec } from '../engine/model/spec';
 import type { Gpu } from '../gpu/gpu';
 import { GpuDeviceLostError, GpuError } from '../gpu/errors';
@@ -138,7 +139,7 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
     const rec = record;
     const h = rec.history;
     // A preference run's validation reports TRL's metrics beside the loss (the trainer's evaluate).
-    const loopTrainer = preference ? trainer : { step: trainer.step, evalLoss: trainer.evalLoss };
+    const loopTrainer = preference ? trainer : { step: (m: Batch[]) => trainer.step(m), evalLoss: (b: Batch) => trainer.evalLoss(b) };
     const result = await runLoop(
       loopTrainer,
       plan,
