@@ -1,7 +1,9 @@
 // Preference tuning on the page: a file of chosen / rejected pairs is detected and previewed side by
 // side, SFT is refused for it, DPO trains 3 steps on the demo model with TRL's reward metrics on the
 // chart (and on the held-out pair), and the adapter .zip's card names the method and beta. A file
-// with a malformed pair is refused with its line named. Kept short: SwiftShader is slow.
+// with a malformed pair is refused with its line named. The GPU device is lost after step 2 (the
+// page's test hook): the run continues from its last checkpoint on a new device, as an SFT run
+// does. Kept short: SwiftShader is slow.
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { readZip } from '../src/util/testing/read-zip';
@@ -16,7 +18,7 @@ test('preference pairs: detected, previewed, DPO trains with reward metrics, the
   const logs = collectLogs(page);
   const shot = shooter(page, testInfo);
   try {
-    await openStudio(page);
+    await openStudio(page, '/?test-lose-device-at=2');
     await useDemo(page);
     const file = page.getByLabel('Dataset file', { exact: true });
 
@@ -45,6 +47,7 @@ test('preference pairs: detected, previewed, DPO trains with reward metrics, the
     await page.getByLabel('Max length', { exact: true }).fill('32');
     await page.getByLabel('Batch size', { exact: true }).fill('2');
     await page.getByLabel('Validation examples', { exact: true }).fill('1');
+    await page.getByLabel('Checkpoint every', { exact: true }).fill('1');
     await page.getByRole('button', { name: 'Start training' }).click();
     await expect(page.getByRole('alert', { name: 'Settings errors' })).toContainText('SFT trains on examples, and this dataset is preference data');
     await expect(page.getByTestId('train-status')).toHaveText('');
@@ -60,6 +63,8 @@ test('preference pairs: detected, previewed, DPO trains with reward metrics, the
     const status = page.getByTestId('train-status');
     await expect(status).toHaveText(/^Step 3 of 3 · loss \d+\.\d{3}$/, { timeout: 8 * 60_000 });
     await expect(page.getByText('Training finished.')).toBeVisible({ timeout: 120_000 });
+    // The device goes with step 2's event, before (or while) that step's checkpoint is written.
+    await expect(page.getByRole('region', { name: 'Train' }).getByRole('note')).toContainText(/the run continues on a new device from its checkpoint at step [12]\./);
     const metrics = page.getByTestId('preference-metrics');
     for (const name of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies']) {
       // The last step's value and the held-out pair's.
