@@ -1,5 +1,7 @@
 // The worker's use of the dataset pipeline (src/data): the model's tokenizer from its folder, a
 // file → examples with masks and a summary for the UI, and the examples cut to a run's max length.
+// A preference file (detected as cli train detects it) becomes pairs instead (preparePreferenceDataset,
+// no length limit), previewed as prompt | chosen | rejected and cut per run by TRL's rules (cutPair).
 //
 // loadDataset receives the file with its read options (format, column mapping, text mode, train
 // on all tokens) and an optional validation file, as protocol.ts's loadDataset declares them.
