@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DatasetError, formatIssue } from './errors';
-import { pairSides, preparePreferenceDataset, type PreparedPreference } from './preference';
+import { cutPair, pairSides, preparePreferenceDataset, type PreparedPreference } from './preference';
 import { loadTokenizerDir, tokenizerDirFor } from './testdata/fixtures';
 
 const qwen3 = loadTokenizerDir(tokenizerDirFor('qwen3-tokenizer'));
@@ -93,5 +93,23 @@ describe('preference data', () => {
     expect(s.truncated).toBe(true);
     const whole = pairSides(ids);
     expect([whole.chosen.inputIds.length, whole.truncated]).toEqual([10, false]);
+  });
+});
+
+describe('cutPair', () => {
+  const records = [
+    { prompt: [{ role: 'system', content: 'Be brief and kind to everyone.' }, { role: 'user', content: 'Say hi to the whole wide world, please' }], chosen: [{ role: 'assistant', content: 'Hi, world! Nice to meet you all.' }], rejected: [{ role: 'assistant', content: 'No.' }] },
+    { prompt: 'A long prompt of many words that goes on and on and on', chosen: ' a long chosen answer of several words', rejected: ' short' },
+  ];
+  it.each([[24, 10], [16, 8], [12, undefined]])('gives the pairs preparing with max length %s, max prompt length %s gives', async (maxLength, maxPromptLength) => {
+    const full = await prepare(records);
+    const direct = await prepare(records, { maxLength, maxPromptLength });
+    const cut = full.pairs.map((p) => cutPair(p, maxLength, maxPromptLength));
+    expect(cut).toEqual(direct.pairs);
+    expect(cut.some((p) => p.truncated)).toBe(true);
+  });
+  it('refuses a max prompt length not below the max length', async () => {
+    const [p] = (await prepare(records)).pairs;
+    expect(() => cutPair(p, 16, 16)).toThrow(/maxPromptLength \(16\) must be below maxLength \(16\)/);
   });
 });

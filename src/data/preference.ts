@@ -274,3 +274,21 @@ export async function isPreferenceFile(source: ByteSource, fileType: FileType): 
   }
   return false;
 }
+
+/**
+ * A pair prepared without a length limit, cut by TRL's length rules (pairSides) for a run's
+ * maxLength / maxPromptLength: the same pair preparePreferenceDataset gives with those lengths (the
+ * prompt and completions are tokenized on their own, so cutting afterwards changes nothing). The
+ * studio prepares a file once when it is loaded and cuts it for each run's settings.
+ */
+export function cutPair(pair: PreferencePair, maxLength: number, maxPromptLength = Math.floor(maxLength / 2)): PreferencePair {
+  if (!(maxPromptLength < maxLength)) throw new RangeError(`maxPromptLength (${maxPromptLength}) must be below maxLength (${maxLength})`);
+  const n = pair.promptTokens;
+  const ids = {
+    prompt: Array.from(pair.chosen.inputIds.subarray(0, n)),
+    chosen: Array.from(pair.chosen.inputIds.subarray(n)),
+    rejected: Array.from(pair.rejected.inputIds.subarray(n)),
+  };
+  const sides = pairSides(ids, maxLength, maxPromptLength);
+  return { line: pair.line, ...sides, truncated: pair.truncated || sides.truncated };
+}

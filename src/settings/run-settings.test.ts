@@ -50,9 +50,11 @@ describe('the run-settings schema', () => {
     parseRunFlags({ method: 'ppo', beta: '0' }, new Set(), bad, 'format');
     expect(bad.join('\n')).toMatch(/--method ppo: must be sft, dpo, ipo, orpo/);
     expect(bad.join('\n')).toMatch(/--beta 0: must be greater than 0/);
-    const form = defaultSettings();
+    const form = { ...defaultSettings(), method: 'dpo' as const };
     form.numbers.beta = '0';
     expect(validateSettings(form, { model: null, examples: null }).beta).toBe('Beta must be greater than 0');
+    // SFT does not read beta: the page hides it and does not refuse an SFT run for it.
+    expect(validateSettings({ ...form, method: 'sft' }, { model: null, examples: null }).beta).toBeUndefined();
   });
 
   it('the validation share and the target groups exist once, and every reader uses them', () => {

@@ -128,6 +128,20 @@ export const METHOD_INFO: Record<Method, { label: string; line: string; preferen
   orpo: { label: 'ORPO', line: 'Odds-ratio preference optimization: learns the chosen answers and their odds over the rejected ones, without a reference model (preference pairs).', preference: true },
 };
 
+/** The methods a dataset can feed: SFT for examples, DPO / IPO / ORPO for preference pairs. */
+export function methodsFor(preferenceData: boolean): Method[] {
+  return METHODS.filter((m) => METHOD_INFO[m].preference === preferenceData);
+}
+
+/** Why `method` cannot train this data (the page before a run, the worker again at its start), or null. */
+export function methodDataProblem(method: Method, preferenceData: boolean): string | null {
+  if (METHOD_INFO[method].preference === preferenceData) return null;
+  const label = METHOD_INFO[method].label;
+  return preferenceData
+    ? `${label} trains on examples, and this dataset is preference data (chosen / rejected pairs): choose DPO, IPO or ORPO as the Method, or load an SFT dataset`
+    : `${label} needs preference data (records with "chosen" and "rejected"), and this dataset has SFT examples: choose SFT as the Method, or load a preference file`;
+}
+
 export function parseMethod(s: string): Method | null {
   return (METHODS as readonly string[]).includes(s) ? (s as Method) : null;
 }

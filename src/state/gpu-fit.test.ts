@@ -104,3 +104,15 @@ describe('checkFit', () => {
     expect(c.estimate.total_bytes).toBeGreaterThan(0);
   });
 });
+
+describe('checkFit: a preference run', () => {
+  it('counts two sequences per pair of the Batch size (and DPO its reference losses)', () => {
+    const sft = checkFit(demo, settings(4, 64), gpu, 64);
+    const orpo = checkFit(demo, { ...settings(2, 64), train: { ...DEFAULT_TRAIN, method: 'orpo' } }, gpu, 64);
+    const dpo = checkFit(demo, { ...settings(2, 64), train: { ...DEFAULT_TRAIN, method: 'dpo' } }, gpu, 64);
+    expect(orpo.batch).toBe(2);
+    expect(orpo.estimate.total_bytes).toBe(sft.estimate.total_bytes);
+    // DPO also keeps the reference's per-token losses (memory.ts objective.refTokenLosses).
+    expect(dpo.estimate.total_bytes).toBeGreaterThan(orpo.estimate.total_bytes);
+  });
+});

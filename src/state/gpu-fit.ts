@@ -5,7 +5,7 @@
 // explains with it and "Start training" is refused with its message: the same numbers.
 // Pure: no React, no store.
 import { MIN_SEQ, maxSeqFor, packedLength } from '../engine/train/plan';
-import { estimateTrainingMemory, type MemoryEstimate, type MemoryEstimateOptions } from '../engine/train/memory';
+import { estimateTrainingMemory, preferenceRows, type MemoryEstimate, type MemoryEstimateOptions } from '../engine/train/memory';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 import { formatBytes } from '../util/format-bytes';
 import type { GpuInfo, ModelSummary, TrainSettings } from '../worker/protocol';
@@ -102,7 +102,9 @@ export function checkFit(model: Pick<ModelSummary, 'spec' | 'quant' | 'randomWei
   // Packed rows are always Max length long (TrainingPlan's packedLength).
   const seq = s.packing ? packedLength(longest || s.maxLength, s.maxLength) : maxSeqFor(longest || s.maxLength, s.maxLength);
   const base: MemoryEstimateOptions = { batch: s.batchSize, seq, lora: s.lora, quant, checkpointing: s.train.checkpointing, gradAccum: s.train.gradAccum };
-  const est = (o: Partial<MemoryEstimateOptions>) => estimateTrainingMemory(model.spec, { ...base, ...o });
+  // `batch` is the page's Batch size (pairs for a preference method, each two rows: preferenceRows).
+  const method = s.train.method ?? 'sft';
+  const est = (o: Partial<MemoryEstimateOptions>) => estimateTrainingMemory(model.spec, { ...base, ...o, batch: preferenceRows(o.batch ?? base.batch, method), method });
   const fitsWith = (o: Partial<MemoryEstimateOptions>) => problemsOf(est(o), gpu).length === 0;
   const estimate = est({});
   const problems = problemsOf(estimate, gpu);

@@ -64,3 +64,32 @@ describe('settings', () => {
     expect(t.startAdapter).toBe('my-adapter');
   });
 });
+
+describe('the method setting', () => {
+  it('refuses a method the loaded data cannot feed, naming what to choose', () => {
+    const dpo = { ...defaultSettings(), method: 'dpo' as const };
+    expect(validateSettings(dpo, { model, examples: 50, preferenceData: true })).toEqual({});
+    expect(validateSettings(dpo, { model, examples: 50, preferenceData: false }).method).toBe(
+      'DPO needs preference data (records with "chosen" and "rejected"), and this dataset has SFT examples: choose SFT as the Method, or load a preference file',
+    );
+    expect(validateSettings(defaultSettings(), { model, examples: 50, preferenceData: true }).method).toMatch(/^SFT trains on examples, and this dataset is preference data .*choose DPO, IPO or ORPO/);
+    // No dataset yet: nothing to compare with.
+    expect(validateSettings(dpo, { model, examples: null, preferenceData: null }).method).toBeUndefined();
+  });
+
+  it('keeps Max prompt length below Max length, and only for a preference method', () => {
+    const orpo = { ...defaultSettings(), method: 'orpo' as const };
+    orpo.numbers = { ...orpo.numbers, maxLength: '64', maxPromptLength: '64' };
+    expect(validateSettings(orpo, { model, examples: 50 }).maxPromptLength).toBe('Max prompt length must be below Max length (64): the completions need room');
+    expect(validateSettings({ ...orpo, method: 'sft' }, { model, examples: 50 }).maxPromptLength).toBeUndefined();
+  });
+
+  it('gives the worker the method, beta and max prompt length; pairs are never packed', () => {
+    const ipo = { ...defaultSettings(), method: 'ipo' as const, packing: true };
+    ipo.numbers = { ...ipo.numbers, beta: '0.5', maxPromptLength: '100' };
+    const t = toTrainSettings(ipo, 10, [4, 4, 4]);
+    expect([t.train.method, t.train.beta, t.maxPromptLength, t.packing]).toEqual(['ipo', 0.5, 100, false]);
+    const sft = toTrainSettings({ ...ipo, method: 'sft' }, 10, [4, 4, 4]);
+    expect([sft.train.method, sft.train.beta, sft.maxPromptLength, sft.packing]).toEqual(['sft', 0.1, undefined, true]);
+  });
+});

@@ -4,10 +4,10 @@
 import { PROJECTIONS, type Projection } from '../engine/model/arch';
 import { DEFAULT_TRAIN, type Method, type Schedule } from '../engine/train/types';
 import {
-  DEFAULT_NUMBERS, NUMBER_SETTINGS, OTHER_SETTINGS, TARGET_GROUPS, maxValidationExamples, numberProblem, type NumberField, type NumberSetting,
+  DEFAULT_NUMBERS, METHOD_INFO, NUMBER_SETTINGS, OTHER_SETTINGS, TARGET_GROUPS, maxValidationExamples, methodDataProblem, numberProblem, type NumberField, type NumberSetting,
 } from '../settings/run-settings';
 import { packRows } from '../data/sequences';
-import type { ModelSummary, StartAdapterInfo, TrainSettings } from '../worker/protocol';
+import type { DatasetSummary, ModelSummary, StartAdapterInfo, TrainSettings } from '../worker/protocol';
 
 export type { NumberField };
 
@@ -79,20 +79,37 @@ export function targetsOf(form: SettingsForm): Projection[] {
   return form.targetPreset === 'custom' ? PROJECTIONS.filter((p) => form.customTargets.includes(p)) : [...TARGET_PRESETS[form.targetPreset]];
 }
 
-export type SettingsErrors = Partial<Record<NumberField | 'targets', string>>;
+export type SettingsErrors = Partial<Record<NumberField | 'targets' | 'method', string>>;
+
+/** The form's method (forms saved before it: SFT) and whether it trains on preference pairs. */
+export const methodOf = (form: SettingsForm): Method => form.method ?? DEFAULT_TRAIN.method;
+export const isPreferenceForm = (form: SettingsForm): boolean => METHOD_INFO[methodOf(form)].preference;
+
+/** The loaded dataset is preference pairs (true), SFT examples (false), or none is loaded (null). */
+export function preferenceDataOf(summary: DatasetSummary | null): boolean | null {
+  return summary ? summary.format === 'preference' : null;
+}
+
+/** Settings that only a preference method reads (the page shows them only then). */
+export const PREFERENCE_FIELDS: readonly NumberField[] = ['beta', 'maxPromptLength'];
 
 export interface ValidationContext {
   /** The loaded model (its spec bounds the rank and the max length), or null. */
   model: Pick<ModelSummary, 'spec'> | null;
   /** Usable examples in the loaded dataset, or null. */
   examples: number | null;
+  /** The loaded dataset is preference pairs (true) or SFT examples (false); null/absent when none is loaded. */
+  preferenceData?: boolean | null;
 }
 
 /** Every problem at once, keyed by field. Empty object = valid. */
 export function validateSettings(form: SettingsForm, ctx: ValidationContext): SettingsErrors {
   const errors: SettingsErrors = {};
   const values: Partial<Record<NumberField, number>> = {};
+  const preference = isPreferenceForm(form);
   for (const key of Object.keys(FIELDS) as NumberField[]) {
+    // Beta and Max prompt length are hidden and unused for SFT: they cannot block an SFT run.
+    if (!preference && PREFERENCE_FIELDS.includes(key)) continue;
     const f = FIELDS[key];
     const raw = form.numbers[key].trim();
     if (raw === '') {
@@ -117,6 +134,11 @@ export function validateSettings(form: SettingsForm, ctx: ValidationContext): Se
     errors.validationExamples = `Validation examples must be at most ${maxValidationExamples(ctx.examples)} (a fifth of the ${ctx.examples} examples)`;
   }
   if (targetsOf(form).length === 0) errors.targets = 'Choose at least one target module';
+  if (preference && values.maxPromptLength !== undefined && values.maxLength !== undefined && values.maxPromptLength >= values.maxLength) {
+    errors.maxPromptLength = `Max prompt length must be below Max length (${values.maxLength}): the completions need room`;
+  }
+  const mismatch = ctx.preferenceData === true || ctx.preferenceData === false ? methodDataProblem(methodOf(form), ctx.preferenceData) : null;
+  if (mismatch) errors.method = mismatch;
   if (form.startAdapter) {
     // The adapter decides these (the fields only show its values).
     delete errors.loraRank;
@@ -131,6 +153,8 @@ export const AUTO_PACKING_FILL = 0.5;
 
 /** Packing as the run will use it: the switch when the user set it, else on when the dataset's examples (`lengths`, before truncation) average at most AUTO_PACKING_FILL of Max length. */
 export function packingOf(form: SettingsForm, lengths: ArrayLike<number> | null): boolean {
+  // A preference pair's two sequences each take a row of their own (TrainingPlan refuses packing them).
+  if (isPreferenceForm(form)) return false;
   if (form.packing !== null && form.packing !== undefined) return form.packing;
   const maxLength = Number(form.numbers.maxLength);
   if (!lengths || lengths.length === 0 || !(maxLength >= 2)) return false;
@@ -187,12 +211,12 @@ export function toTrainSettings(form: SettingsForm, examples: number | null, len
       maxGradNorm: n('maxGradNorm'),
       seed: n('seed'),
       checkpointing: form.checkpointing,
-      method: form.method ?? DEFAULT_TRAIN.method,
-      beta: n('beta'),
+      method: methodOf(form),
+      beta: isPreferenceForm(form) ? n('beta') : DEFAULT_TRAIN.beta,
     },
     batchSize: n('batchSize'),
     maxLength: n('maxLength'),
-    ...(form.numbers.maxPromptLength?.trim() ? { maxPromptLength: n('maxPromptLength') } : {}),
+    ...(isPreferenceForm(form) && form.numbers.maxPromptLength?.trim() ? { maxPromptLength: n('maxPromptLength') } : {}),
     packing: packingOf(form, lengths),
     checkpointEvery: n('checkpointEvery'),
     validationExamples: n('validationExamples'),

@@ -134,3 +134,62 @@ describe('loadDataset with options', () => {
     expect((err as DatasetError).issues.map((i) => i.line)).toEqual([2]);
   });
 });
+
+describe('preference data in the studio', () => {
+  const pair = (i: number) => JSON.stringify({ prompt: `Question number ${i}: what is ${i} plus ${i}?`, chosen: ` It is ${2 * i}.`, rejected: ` It is ${2 * i + 1}, I think.` });
+  const PAIRS = Array.from({ length: 10 }, (_, i) => pair(i)).join('\n');
+
+  it('is detected and summarised as pairs, each previewed as prompt | chosen | rejected', async () => {
+    const { summary, prepared } = await load('p.jsonl', enc.encode(PAIRS));
+    expect(summary.format).toBe('preference');
+    expect(summary.examples).toBe(10);
+    expect(summary.pairs?.shape).toBe('standard');
+    expect(summary.preview).toEqual([]);
+    const first = summary.pairs!.preview[0];
+    expect(first.line).toBe(1);
+    // The prompt is never trained; each completion's tokens and its EOS are.
+    expect(first.prompt.every((t) => !t.trained)).toBe(true);
+    expect(first.chosen.every((t) => t.trained)).toBe(true);
+    expect(first.rejected.map((t) => t.text).join('')).toContain('I think');
+    expect(first.chosen.at(-1)!.id).toBe(tok.eosId);
+    expect(summary.details.lengths.length).toBe(10);
+    expect('pairs' in prepared).toBe(true);
+  });
+
+  it('cuts the pairs for a run exactly as preparePreferenceDataset does with the run lengths', async () => {
+    const { prepared } = await load('p.jsonl', enc.encode(PAIRS));
+    const { preparePreferenceDataset } = await import('../data/preference');
+    const direct = await preparePreferenceDataset(enc.encode(PAIRS), tok, { fileName: 'p.jsonl', maxLength: 12, maxPromptLength: 5 });
+    const { train, validation } = trainValidationSplit(prepared, 12, 0, 0, 5);
+    expect(validation).toEqual([]);
+    expect(train.map((p) => ('chosen' in p ? [Array.from(p.chosen.inputIds), Array.from(p.chosen.trainMask), Array.from(p.rejected.inputIds)] : null))).toEqual(
+      direct.pairs.map((p) => [Array.from(p.chosen.inputIds), Array.from(p.chosen.trainMask), Array.from(p.rejected.inputIds)]),
+    );
+    expect(() => trainValidationSplit(prepared, 12, 0, 0, 12)).toThrow(/Max prompt length \(12\) must be below Max length \(12\)/);
+  });
+
+  it('holds out pairs for validation, and takes a validation file of pairs', async () => {
+    const { prepared } = await load('p.jsonl', enc.encode(PAIRS));
+    const split = trainValidationSplit(prepared, 64, 2, 3);
+    expect([split.train.length, split.validation.length]).toEqual([8, 2]);
+    expect(split.validation.every((p) => 'chosen' in p)).toBe(true);
+    const pkg = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: { name: 'p.jsonl', bytes: enc.encode(PAIRS) }, validation: { name: 'v.jsonl', bytes: enc.encode(pair(20)) } });
+    const withFile = await load('p.jsonl', pkg);
+    expect(withFile.summary.details.validation?.examples).toBe(1);
+    expect(trainValidationSplit(withFile.prepared, 64, 0, 0).validation.length).toBe(1);
+    const sft = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: { name: 'p.jsonl', bytes: enc.encode(PAIRS) }, validation: { name: 'v.jsonl', bytes: enc.encode(CHAT) } });
+    await expect(load('p.jsonl', sft)).rejects.toThrow(/Validation file v.jsonl: not preference data/);
+  });
+
+  it('names each malformed pair with its line and field', async () => {
+    const bad = [pair(1), JSON.stringify({ prompt: 'Q', chosen: 'same', rejected: 'same' }), JSON.stringify({ prompt: 'Q', chosen: '', rejected: 'x' }), JSON.stringify({ prompt: 'Q', chosen: 'a' })].join('\n');
+    const err = await load('bad.jsonl', enc.encode(bad)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatasetError);
+    const issues = (err as DatasetError).issues.map((i) => [i.line, i.reason]);
+    expect(issues).toEqual([
+      [2, "fields 'chosen' and 'rejected' are identical"],
+      [3, "field 'chosen' is empty"],
+      [4, "missing field 'rejected'"],
+    ]);
+  });
+});

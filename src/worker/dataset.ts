@@ -1,5 +1,7 @@
 // The worker's use of the dataset pipeline (src/data): the model's tokenizer from its folder, a
 // file → examples with masks and a summary for the UI, and the examples cut to a run's max length.
+// A preference file (detected as cli train detects it) becomes pairs instead (preparePreferenceDataset,
+// no length limit), previewed as prompt | chosen | rejected and cut per run by TRL's rules (cutPair).
 //
 // loadDataset receives the file with its read options (format, column mapping, text mode, train
 // on all tokens) and an optional validation file, as protocol.ts's loadDataset declares them.
@@ -13,6 +15,7 @@ import {
   parseColumnMapping,
   prepareDataset,
   tokenView,
+  lengthHistogram,
   cutExample,
   protectsTurns,
   type DataFormat,
@@ -21,11 +24,14 @@ import {
   type TokenSequence,
 } from '../data';
 import type { ModelFolder } from '../engine/model/weights';
+import { cutPair, isPreferenceFile, preparePreferenceDataset, type PreferencePair, type PreparedPreference } from '../data/preference';
+import { fileTypeFromName } from '../data/parse';
+import type { PlanItem } from '../engine/train/plan';
 import { checkFileSize } from '../io/untrusted/json';
 import { parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
 import { holdOut } from '../engine/train/loop';
 import { DEFAULT_READ_OPTIONS, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
-import { lineErrors, type DatasetSummary, type LineError } from './protocol';
+import { lineErrors, type DatasetSummary, type LineError, type PairPreview } from './protocol';
 import { maxValidationExamples } from '../settings/run-settings';
 
 /** Examples shown token by token in the dataset panel, and tokens shown of each. */
@@ -62,8 +68,15 @@ export interface DatasetDetails extends SplitDetails {
 
 export type DetailedSummary = DatasetSummary & { details: DatasetDetails };
 
+/**
+ * A loaded dataset as the worker keeps it: SFT examples (src/data/pipeline.ts), or preference pairs
+ * (src/data/preference.ts) prepared without a length limit and cut for each run (cutPair).
+ */
+export type LoadedData = PreparedDataset | PreparedPreference;
+export const isPairData = (d: LoadedData): d is PreparedPreference => 'pairs' in d;
+
 /** The validation file's examples, per prepared dataset (the handler keeps `prepared`). */
-const validationSets = new WeakMap<PreparedDataset, PreparedDataset>();
+const validationSets = new WeakMap<LoadedData, LoadedData>();
 
 export async function loadTokenizer(folder: ModelFolder): Promise<ModelTokenizer> {
   if (!(await folder.has('tokenizer.json'))) throw new DatasetError(`${folder.name}: tokenizer.json is missing (only fast tokenizers are supported)`);
@@ -146,10 +159,14 @@ export async function loadDataset(
   onProgress: (lines: number) => void,
   /** How to read the file, and a validation file read the same way (protocol.ts's loadDataset). */
   read: { options?: DatasetReadOptions; validation?: PackagedFile | null } = {},
-): Promise<{ prepared: PreparedDataset; summary: DetailedSummary }> {
+): Promise<{ prepared: LoadedData; summary: DetailedSummary }> {
   const options = read.options ?? DEFAULT_READ_OPTIONS;
   const main = { name: fileName, bytes };
   const pkg = { validation: read.validation ?? null };
+  // Preference pairs are detected as cli train detects them (the first record has chosen and rejected).
+  if (options.format === 'auto' && (await isPreferenceFile(bytes, fileTypeFromName(fileName)))) {
+    return loadPreference(tok, main, skipInvalid, options, pkg.validation);
+  }
   const prepare = prepareOptions(options);
   const prepared = await prepareDataset(main.bytes, tok, { ...prepare, fileName: main.name, skipInvalid, onProgress: (p) => onProgress(p.lines) });
 
@@ -197,6 +214,100 @@ export async function loadDataset(
   return { prepared, summary };
 }
 
+/** A pair's prompt and completions as the preview shows them side by side. */
+function pairPreview(p: PreferencePair, tok: ModelTokenizer): PairPreview {
+  const n = p.promptTokens;
+  const view = (ids: Int32Array, mask: Uint8Array) => tokenView({ inputIds: ids.subarray(0, PREVIEW_TOKENS), trainMask: mask.subarray(0, PREVIEW_TOKENS) }, tok);
+  return {
+    line: p.line,
+    prompt: view(p.chosen.inputIds.subarray(0, n), p.chosen.trainMask.subarray(0, n)),
+    chosen: view(p.chosen.inputIds.subarray(n), p.chosen.trainMask.subarray(n)),
+    rejected: view(p.rejected.inputIds.subarray(n), p.rejected.trainMask.subarray(n)),
+  };
+}
+
+const trainedOf = (mask: Uint8Array): number => mask.reduce((a, m) => a + m, 0);
+
+/** A preference file's counts: an example is a pair, its length the longer side (the row it takes). */
+function pairSplitDetails(fileName: string, prepared: PreparedPreference): SplitDetails {
+  const n = prepared.pairs.length;
+  const lengths = new Int32Array(n);
+  let trainedTokens = 0;
+  prepared.pairs.forEach((p, i) => {
+    lengths[i] = Math.max(p.chosen.inputIds.length, p.rejected.inputIds.length);
+    trainedTokens += trainedOf(p.chosen.trainMask) + trainedOf(p.rejected.trainMask);
+  });
+  return {
+    fileName,
+    examples: n,
+    tokens: prepared.stats.tokens,
+    trainedTokens,
+    skipped: lineErrors(prepared.skipped),
+    skippedTotal: prepared.stats.skipped,
+    lengths,
+    // The length rules keep a prompt shorter than Max length, so every pair keeps completion tokens.
+    keepAt: new Int32Array(n).fill(1),
+  };
+}
+
+async function preparePairs(tok: ModelTokenizer, file: PackagedFile, skipInvalid: boolean, what = ''): Promise<PreparedPreference> {
+  try {
+    return await preparePreferenceDataset(file.bytes, tok, { fileName: file.name, skipInvalid });
+  } catch (e) {
+    if (e instanceof DatasetError && what) throw new DatasetError(`${what} ${file.name}: ${e.message}`, e.issues, e.issueCount);
+    throw e;
+  }
+}
+
+/** loadDataset for a preference file: its pairs (no length limit yet), a validation file of pairs, the summary. */
+async function loadPreference(
+  tok: ModelTokenizer,
+  main: PackagedFile,
+  skipInvalid: boolean,
+  options: DatasetReadOptions,
+  validationFile: PackagedFile | null,
+): Promise<{ prepared: PreparedPreference; summary: DetailedSummary }> {
+  const prepared = await preparePairs(tok, main, skipInvalid);
+  let validation: PreparedPreference | null = null;
+  if (validationFile) {
+    if (!(await isPreferenceFile(validationFile.bytes, fileTypeFromName(validationFile.name)))) {
+      throw new DatasetError(`Validation file ${validationFile.name}: not preference data (records with "chosen" and "rejected"), as ${main.name} is`);
+    }
+    validation = await preparePairs(tok, validationFile, skipInvalid, 'Validation file');
+    validationSets.set(prepared, validation);
+  }
+  const s = prepared.stats;
+  const shown = prepared.pairs.slice(0, PREVIEW_EXAMPLES);
+  const split = pairSplitDetails(main.name, prepared);
+  const details: DatasetDetails = {
+    ...split,
+    options,
+    fileType: s.fileType,
+    trainOn: 'assistant',
+    defaultChatTemplate: s.shape !== 'standard' && tok.templateIsDefault,
+    previewLines: shown.map((p) => p.line),
+    previewLengths: shown.map((p) => Math.max(p.chosen.inputIds.length, p.rejected.inputIds.length)),
+    validation: validation && validationFile ? pairSplitDetails(validationFile.name, validation) : null,
+  };
+  const summary: DetailedSummary = {
+    fileName: main.name,
+    format: 'preference',
+    examples: s.pairs,
+    skipped: split.skipped,
+    skippedTotal: s.skipped,
+    warnings: [...prepared.warnings, ...(validation ? validation.warnings.map((w) => `Validation file: ${w}`) : [])],
+    tokens: s.tokens,
+    trainedTokens: split.trainedTokens,
+    longestExample: s.maxTokens,
+    meanTokens: s.meanTokens,
+    histogram: lengthHistogram(Array.from(split.lengths)),
+    preview: [],
+    pairs: { shape: s.shape, preview: shown.map((p) => pairPreview(p, tok)) },
+    details,
+  };
+  return { prepared, summary };
+}
+
 function cut(prepared: PreparedDataset, maxLength: number): TokenSequence[] {
   const protect = protects(prepared);
   const out: TokenSequence[] = [];
@@ -207,17 +318,26 @@ function cut(prepared: PreparedDataset, maxLength: number): TokenSequence[] {
   return out;
 }
 
-/** The examples cut to `maxLength` (a cut assistant turn is masked); those left with nothing to train are dropped. */
-export function truncatedExamples(prepared: PreparedDataset, maxLength: number): TokenSequence[] {
+/** Pairs cut by TRL's length rules for a run; a Max prompt length not below Max length is refused. */
+function cutPairs(prepared: PreparedPreference, maxLength: number, maxPromptLength: number | undefined): PreferencePair[] {
+  const prompt = maxPromptLength ?? Math.floor(maxLength / 2);
+  if (!(prompt < maxLength)) throw new DatasetError(`Max prompt length (${prompt}) must be below Max length (${maxLength}): a completion needs room`);
+  return prepared.pairs.map((p) => cutPair(p, maxLength, prompt));
+}
+
+/** The run's training items: the examples cut to `maxLength`, or the pairs cut by the length rules. */
+export function truncatedExamples(prepared: LoadedData, maxLength: number, maxPromptLength?: number): PlanItem[] {
+  if (isPairData(prepared)) return cutPairs(prepared, maxLength, maxPromptLength);
   const out = cut(prepared, maxLength);
   if (out.length === 0) throw new DatasetError(`no example has a trained token within the first ${maxLength} tokens: raise Max length`);
   return out;
 }
 
 /** The validation file's examples cut to `maxLength`, or null when the dataset came without one. */
-export function validationFileExamples(prepared: PreparedDataset, maxLength: number): TokenSequence[] | null {
+export function validationFileExamples(prepared: LoadedData, maxLength: number, maxPromptLength?: number): PlanItem[] | null {
   const v = validationSets.get(prepared);
   if (!v) return null;
+  if (isPairData(v)) return cutPairs(v, maxLength, maxPromptLength);
   const out = cut(v, maxLength);
   if (out.length === 0) throw new DatasetError(`no validation example has a trained token within the first ${maxLength} tokens: raise Max length`);
   return out;
@@ -228,13 +348,14 @@ export function validationFileExamples(prepared: PreparedDataset, maxLength: num
  * else `validationExamples` (at most a fifth) held out of the dataset by a seeded split.
  */
 export function trainValidationSplit(
-  prepared: PreparedDataset,
+  prepared: LoadedData,
   maxLength: number,
   validationExamples: number,
   seed: number,
-): { train: TokenSequence[]; validation: TokenSequence[] } {
-  const examples = truncatedExamples(prepared, maxLength);
-  const file = validationFileExamples(prepared, maxLength);
+  maxPromptLength?: number,
+): { train: PlanItem[]; validation: PlanItem[] } {
+  const examples = truncatedExamples(prepared, maxLength, maxPromptLength);
+  const file = validationFileExamples(prepared, maxLength, maxPromptLength);
   if (file) return { train: examples, validation: file };
   // The studio holds out at most a fifth; the rule itself is the loop's (CLI and worker alike).
   return holdOut(examples, Math.min(validationExamples, maxValidationExamples(examples.length)), seed);

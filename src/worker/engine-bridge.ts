@@ -27,6 +27,8 @@ export interface EngineModel {
 export interface TrainerLike {
   step(microBatches: Batch[]): Promise<StepResult>;
   evalLoss(batch: Batch): Promise<number>;
+  /** A batch's loss and a preference method's metrics (TRL's names; none for SFT). */
+  evaluate?(batch: Batch): Promise<{ loss: number; metrics: Record<string, number | undefined> }>;
   exportAdapter(): Promise<Map<string, HostTensor>>;
   /** Step, LoRA parameters and AdamW moments (read back from the GPU), and their restore. */
   saveState(): Promise<TrainerState>;
@@ -57,6 +59,7 @@ export async function createTrainer(
   return {
     step: (micro) => trainer.trainStep(micro),
     evalLoss: (batch) => trainer.evalLoss(batch),
+    evaluate: (batch) => trainer.evaluate(batch),
     exportAdapter: () => trainer.exportAdapter(),
     saveState: () => trainer.saveState(),
     loadState: (state) => trainer.loadState(state),

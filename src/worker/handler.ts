@@ -1,9 +1,9 @@
 // The worker's side of the protocol: one session (GPU, model, dataset, trainer) answering
 // requests. Each request gets exactly one reply; a thrown error becomes {name, message}.
-import type { ModelTokenizer, PreparedDataset } from '../data';
+import type { ModelTokenizer } from '../data';
 import { GpuDeviceLostError, GpuUnavailableError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
-import { loadDataset, loadTokenizer, trainValidationSplit } from './dataset';
+import { loadDataset, loadTokenizer, trainValidationSplit, type LoadedData } from './dataset';
 import { adapterFiles, greedyWithAdapter, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
 import { GenerateBridge, promptIds, stopTokenIds } from './generate-bridge';
 import { OnnxBridge } from './onnx-bridge';
@@ -68,7 +68,7 @@ type Handlers = RpcHandlers<Methods>;
 export class Handler {
   private gpu: Promise<Gpu> | null = null;
   private model: LoadedModel | null = null;
-  private dataset: { prepared: PreparedDataset; bytes: ArrayBuffer; fileName: string; skipInvalid: boolean } | null = null;
+  private dataset: { prepared: LoadedData; bytes: ArrayBuffer; fileName: string; skipInvalid: boolean } | null = null;
   private trainer: TrainerLike | null = null;
   private trainerSettings: TrainSettings | null = null;
   private control: RunControl | null = null;

@@ -76,9 +76,18 @@ export interface PreviewToken {
   trained: boolean;
 }
 
+/** A preference pair in the preview: the prompt (never trained) and the two completions, side by side. */
+export interface PairPreview {
+  /** 1-based line of the record in the file. */
+  line: number;
+  prompt: PreviewToken[];
+  chosen: PreviewToken[];
+  rejected: PreviewToken[];
+}
+
 export interface DatasetSummary {
   fileName: string;
-  /** As detected by src/data: messages, sharegpt, completion, alpaca or text. */
+  /** As detected by src/data: messages, sharegpt, completion, alpaca or text; 'preference' for chosen / rejected pairs. */
   format: string;
   examples: number;
   /** Bad lines that were skipped (only when the user chose to skip them): the first MAX_LISTED_ISSUES. */
@@ -92,8 +101,10 @@ export interface DatasetSummary {
   longestExample: number;
   meanTokens: number;
   histogram: { edges: number[]; counts: number[] };
-  /** The first examples, tokenized, with their mask. */
+  /** The first examples, tokenized, with their mask (empty for preference data: see `pairs`). */
   preview: PreviewToken[][];
+  /** Preference data (DPO, IPO, ORPO): TRL's shape of the file and its first pairs; absent for SFT data. `examples` counts pairs. */
+  pairs?: { shape: string; preview: PairPreview[] };
 }
 
 export interface TrainSettings {
@@ -301,7 +312,8 @@ export interface Progress {
 export type WorkerEvent =
   | { kind: 'event'; type: 'progress'; id: number; progress: Progress }
   | { kind: 'event'; type: 'step'; metrics: StepMetrics }
-  | { kind: 'event'; type: 'eval'; step: number; valLoss: number }
+  /** metrics: a preference run's validation metrics by TRL's name. */
+  | { kind: 'event'; type: 'eval'; step: number; valLoss: number; metrics?: Record<string, number> }
   | { kind: 'event'; type: 'trainState'; state: TrainState }
   | { kind: 'event'; type: 'checkpoint'; step: number }
   /** A resumed run's metrics up to its checkpoint (sent before its first new step). */

@@ -18,6 +18,10 @@ export interface RunHistory {
   gradNorm: Array<number | null>;
   /** Validation losses as [step, loss]. */
   val: Array<[number, number]>;
+  /** A preference run's metrics of each step, by TRL's name (rewards/chosen, …); absent for SFT and in runs saved before them. */
+  metrics?: Array<Record<string, number>>;
+  /** A preference run's validation metrics as [step, metrics]. */
+  valMetrics?: Array<[number, Record<string, number>]>;
 }
 
 export interface RunRecord {
@@ -33,7 +37,8 @@ export interface RunRecord {
   startedAt: string;
   updatedAt: string;
   model: { source: ModelSource; label: string; name: string; hubId: string | null };
-  dataset: { fileName: string; skipInvalid: boolean; examples: number };
+  /** examples: pairs for preference data; kind absent in runs saved before preference data = 'sft'. */
+  dataset: { fileName: string; skipInvalid: boolean; examples: number; kind?: 'sft' | 'preference' };
   settings: TrainSettings;
   /** The page's settings form, to show the run's settings again when it resumes. */
   form: unknown;

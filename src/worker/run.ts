@@ -2,13 +2,16 @@
 // trainer, the run's record and checkpoints in IndexedDB (the worker is their only writer), and
 // the engine's loop (src/engine/train/loop.ts) in between. The handler only checks the session
 // and hands over.
-import type { ModelTokenizer, PreparedDataset } from '../data';
+import type { ModelTokenizer } from '../data';
+import { isPreference } from '../engine/train/objective';
+import { methodDataProblem } from '../settings/run-settings';
 import { RunControl, runLoop, type TrainResult } from '../engine/train/loop';
 import { TrainingPlan } from '../engine/train/plan';
+import type { Batch } from '../engine/train/types';
 import type { HostTensor, ModelSpec } from '../engine/model/spec';
 import type { Gpu } from '../gpu/gpu';
 import { GpuDeviceLostError, GpuError } from '../gpu/errors';
-import { trainValidationSplit } from './dataset';
+import { isPairData, trainValidationSplit, type LoadedData } from './dataset';
 import { checkpointAdapter, createTrainer, type EngineModel, type TrainerLike } from './engine-bridge';
 import { toErrorInfo, type ErrorInfo, type FromWorker, type ModelSummary, type RunInfo, type TrainSettings } from './protocol';
 import { checkpointBytes, createRun, emptyHistory, getRun, loadCheckpoint, RunStoreQuotaError, saveCheckpoint, saveRun, type Checkpoint, type RunHistory, type RunRecord } from './run-store';
@@ -19,13 +22,28 @@ export { RunControl };
 export function truncateHistory(h: RunHistory, step: number): RunHistory {
   const n = h.steps.findIndex((s) => s > step);
   const cut = n < 0 ? h.steps.length : n;
-  return { steps: h.steps.slice(0, cut), loss: h.loss.slice(0, cut), lr: h.lr.slice(0, cut), gradNorm: h.gradNorm.slice(0, cut), val: h.val.filter(([s]) => s <= step) };
+  return {
+    steps: h.steps.slice(0, cut),
+    loss: h.loss.slice(0, cut),
+    lr: h.lr.slice(0, cut),
+    gradNorm: h.gradNorm.slice(0, cut),
+    val: h.val.filter(([s]) => s <= step),
+    ...(h.metrics ? { metrics: h.metrics.slice(0, cut) } : {}),
+    ...(h.valMetrics ? { valMetrics: h.valMetrics.filter(([s]) => s <= step) } : {}),
+  };
+}
+
+/** A step's metrics with only their numbers (a metric the step could not compute is left out). */
+function definedMetrics(m: Record<string, number | undefined>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(m)) if (typeof v === 'number') out[k] = v;
+  return out;
 }
 
 export interface RunInputs {
   gpu: Gpu;
   model: { engine: EngineModel; summary: ModelSummary; tokenizer: ModelTokenizer };
-  dataset: { prepared: PreparedDataset; bytes: ArrayBuffer; fileName: string; skipInvalid: boolean };
+  dataset: { prepared: LoadedData; bytes: ArrayBuffer; fileName: string; skipInvalid: boolean };
   /** The start adapter's tensors when a new run starts from one. */
   initAdapter?: Map<string, HostTensor>;
   settings: TrainSettings;
@@ -43,8 +61,12 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
   const { settings, run, post } = x;
   let record: RunRecord | null = null;
   try {
+    // The method and the data must agree (the page refuses this first; a resumed record is checked again).
+    const preference = isPreference(settings.train.method ?? 'sft');
+    const mismatch = methodDataProblem(settings.train.method ?? 'sft', isPairData(x.dataset.prepared));
+    if (mismatch) throw new RunError(mismatch);
     // Held-out examples: a validation file when one was given, else a seeded count (loop.ts's rule).
-    const { train, validation } = trainValidationSplit(x.dataset.prepared, settings.maxLength, settings.validationExamples, settings.train.seed);
+    const { train, validation } = trainValidationSplit(x.dataset.prepared, settings.maxLength, settings.validationExamples, settings.train.seed, settings.maxPromptLength);
     // Step k's micro-batches are a pure function of k: a resumed run needs only the step.
     const plan = new TrainingPlan(train, {
       batchSize: settings.batchSize,
@@ -53,13 +75,14 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
       seed: settings.train.seed,
       maxSteps: settings.train.maxSteps,
       maxLength: settings.maxLength,
-      packing: settings.packing === true,
+      packing: settings.packing === true && !preference,
     });
     // Validation in batches no larger than training's, so any number of held-out examples fits.
     const valBatches = plan.batchesOf(validation);
     const maxSeq = valBatches.reduce((m, b) => Math.max(m, b.T), plan.maxSeq);
     x.releasePrevious();
-    const trainer = await createTrainer(x.gpu, x.model.engine, settings, plan.batchSize, maxSeq, x.initAdapter);
+    // A preference micro-batch of batchSize pairs holds twice as many rows (as cli train sizes it).
+    const trainer = await createTrainer(x.gpu, x.model.engine, settings, preference ? 2 * plan.batchSize : plan.batchSize, maxSeq, x.initAdapter);
     x.onTrainer(trainer);
 
     // The run record, and where a resumed run continues from.
@@ -97,7 +120,12 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
         startedAt: now,
         updatedAt: now,
         model: { ...run.model, name: x.model.summary.name, hubId: x.model.summary.hubId },
-        dataset: { fileName: x.dataset.fileName, skipInvalid: x.dataset.skipInvalid, examples: x.dataset.prepared.examples.length },
+        dataset: {
+          fileName: x.dataset.fileName,
+          skipInvalid: x.dataset.skipInvalid,
+          examples: isPairData(x.dataset.prepared) ? x.dataset.prepared.pairs.length : x.dataset.prepared.examples.length,
+          kind: isPairData(x.dataset.prepared) ? 'preference' : 'sft',
+        },
         settings,
         form: run.form,
         history: emptyHistory(),
@@ -110,8 +138,10 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
     }
     const rec = record;
     const h = rec.history;
+    // A preference run's validation reports TRL's metrics beside the loss (the trainer's evaluate).
+    const loopTrainer = preference ? trainer : { step: (m: Batch[]) => trainer.step(m), evalLoss: (b: Batch) => trainer.evalLoss(b) };
     const result = await runLoop(
-      trainer,
+      loopTrainer,
       plan,
       valBatches,
       { maxSteps: settings.train.maxSteps, checkpointEvery: settings.checkpointEvery, startStep },
@@ -122,11 +152,13 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
           h.loss.push(metrics.loss);
           h.lr.push(metrics.lr);
           h.gradNorm.push(metrics.gradNorm);
+          if (metrics.metrics) (h.metrics ??= []).push(definedMetrics(metrics.metrics));
           post({ kind: 'event', type: 'step', metrics });
         },
-        onEval: (step, valLoss) => {
+        onEval: (step, valLoss, metrics) => {
           h.val.push([step, valLoss]);
-          post({ kind: 'event', type: 'eval', step, valLoss });
+          if (metrics) (h.valMetrics ??= []).push([step, metrics]);
+          post({ kind: 'event', type: 'eval', step, valLoss, ...(metrics ? { metrics } : {}) });
         },
         onState: (state) => post({ kind: 'event', type: 'trainState', state }),
         checkpoint: async (step) => {

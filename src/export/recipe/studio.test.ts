@@ -17,6 +17,9 @@ import { trainValidationSplit } from '../../worker/dataset';
 import type { TrainSettings } from '../../worker/protocol';
 import { RECIPE_ZIP_NAME } from './names';
 import { studioRecipeZip } from './studio';
+import { preparePreferenceDataset } from '../../data/preference';
+import { parseRunFlags } from '../../cli/run-flags';
+import { planRecipeData, trainLines } from './data';
 
 const MODEL = '../shared/fixtures/reference/tiny-llama/model';
 const DATA = 'public/demo/sample.jsonl';
@@ -104,5 +107,24 @@ describe('studioRecipeZip', () => {
       expect(opt.f32(`${k}.exp_avg_sq`), k).toEqual(t.data.map((x) => x + 0.5));
     }
     expect(full[`${dir}/adapter_init/optimizer.safetensors`]).toBeUndefined();
+  });
+
+  it('a preference run: the page (pairs prepared once, cut per run) and cli train feed the same steps', async () => {
+    const PAIRS = 'src/data/testdata/preference-pairs.jsonl';
+    const tok = loadModelTokenizer(MODEL);
+    const spec = await loadModelSpec(nodeFolder(MODEL));
+    const prepared = await preparePreferenceDataset(openDataFile(PAIRS), tok, { fileName: PAIRS });
+    const errors: string[] = [];
+    const cli = parseRunFlags({ method: 'dpo', beta: '0.3', 'max-length': '48', 'max-prompt-length': '20', 'batch-size': '2', 'grad-accum': '2', seed: '5', 'max-steps': '3' }, new Set(), errors, 'format');
+    expect(errors).toEqual([]);
+    const settings: TrainSettings = { lora: { r: 4, alpha: 8, dropout: 0, targetModules: ['q_proj'], useRslora: false }, train: { ...cli.hyper, maxSteps: 3 }, batchSize: 2, maxLength: 48, maxPromptLength: 20, checkpointEvery: 0, validationExamples: 0 };
+    const files = unzipSync(studioRecipeZip({ settings, spec, padId: tok.padId, prepared, source: { name: 'pairs.jsonl', bytes: new Uint8Array(readFileSync(PAIRS)) }, skipInvalid: false, hubId: 'org/tiny', modelName: 'org/tiny' }));
+    const dir = RECIPE_ZIP_NAME.replace(/\.zip$/, '');
+    const planned = await planRecipeData(openDataFile(PAIRS), PAIRS, tok, { ...cli, train: { ...cli.hyper, maxSteps: 3 }, maxSteps: 3 });
+    const page = strFromU8(files[`${dir}/data/train.jsonl`]).trim().split('\n');
+    expect(page).toEqual([...trainLines(planned.plan)]);
+    expect(page.some((l) => JSON.parse(l).side === 'rejected')).toBe(true);
+    const recipe = JSON.parse(strFromU8(files[`${dir}/recipe.json`]));
+    expect(JSON.stringify(recipe)).toContain('"dpo"');
   });
 });

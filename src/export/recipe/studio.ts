@@ -2,12 +2,11 @@
 // dataset it trains on, with the run's own split (trainValidationSplit) and batcher (TrainingPlan,
 // with the options handler.ts's train gives it), zipped into one download; from Past runs, the run's
 // checkpoint continued (as `export --from-run`: the steps left, the adapter and AdamW moments).
-import type { PreparedDataset } from '../../data/pipeline';
 import type { HostTensor, ModelSpec } from '../../engine/model/spec';
 import { TrainingPlan } from '../../engine/train/plan';
 import type { TrainerState } from '../../engine/train/trainer';
 import { zipStore } from '../../util/zip';
-import { trainValidationSplit } from '../../worker/dataset';
+import { isPairData, trainValidationSplit, type LoadedData } from '../../worker/dataset';
 import type { TrainSettings } from '../../worker/protocol';
 import { recipeFiles } from './build';
 import { RECIPE_ZIP_NAME } from './names';
@@ -18,7 +17,8 @@ export interface StudioRecipeInputs {
   settings: TrainSettings;
   spec: ModelSpec;
   padId: number;
-  prepared: PreparedDataset;
+  /** SFT examples, or preference pairs (cut for the run by trainValidationSplit as the worker cuts them). */
+  prepared: LoadedData;
   source: { name: string; bytes: Uint8Array };
   skipInvalid: boolean;
   /** The adapter the run started from (settings.startAdapter), when it did. */
@@ -33,7 +33,8 @@ export interface StudioRecipeInputs {
 /** The recipe folder of the studio's run as a .zip (files under one folder). */
 export function studioRecipeZip(inp: StudioRecipeInputs, date = new Date()): Uint8Array<ArrayBuffer> {
   const { settings } = inp;
-  const { train, validation } = trainValidationSplit(inp.prepared, settings.maxLength, settings.validationExamples, settings.train.seed);
+  const { train, validation } = trainValidationSplit(inp.prepared, settings.maxLength, settings.validationExamples, settings.train.seed, settings.maxPromptLength);
+  const pairs = isPairData(inp.prepared);
   const plan = new TrainingPlan(train, {
     batchSize: settings.batchSize,
     gradAccum: settings.train.gradAccum,
@@ -41,7 +42,7 @@ export function studioRecipeZip(inp: StudioRecipeInputs, date = new Date()): Uin
     seed: settings.train.seed,
     maxSteps: settings.train.maxSteps,
     maxLength: settings.maxLength,
-    packing: settings.packing === true,
+    packing: settings.packing === true && !pairs,
   });
   const n = train.length + validation.length;
   const job: RecipeJob = {
@@ -63,9 +64,9 @@ export function studioRecipeZip(inp: StudioRecipeInputs, date = new Date()): Uin
       maxSteps: settings.train.maxSteps,
       epochs: plan.totalSteps / plan.stepsPerEpoch,
       valFraction: n ? validation.length / n : 0,
-      format: inp.prepared.stats.format,
+      format: isPairData(inp.prepared) ? 'auto' : inp.prepared.stats.format,
       skipInvalid: inp.skipInvalid,
-      packing: settings.packing === true,
+      packing: settings.packing === true && !pairs,
     },
   };
   const files = recipeFiles({

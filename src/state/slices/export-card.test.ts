@@ -149,3 +149,25 @@ describe('modelCard', () => {
     expect(md).toContain('- `README.md`: this card\n\n## Base model');
   });
 });
+
+describe('modelCard: a preference run', () => {
+  it('names the method, its beta, the max prompt length and the reference; the data as pairs', () => {
+    const dpo: ModelCardInput = {
+      ...input,
+      settings: { ...settings, train: { ...settings.train, method: 'dpo', beta: 0.25 }, maxPromptLength: 128 },
+      dataset: { ...input.dataset!, fileName: 'pairs.jsonl', format: 'preference', examples: 40 },
+    };
+    const md = modelCard(dpo);
+    expect(md).toContain('  - dpo\n');
+    expect(md).toContain('- Method: DPO (preference pairs), beta 0.25; reference: the base model without any adapter');
+    expect(md).toContain('- Max prompt length: 128 tokens');
+    expect(md).toContain('- Size: 40 pairs');
+    expect(md).toContain('- Loss on: the chosen and rejected completions (prompts masked)');
+    const orpo = modelCard({ ...dpo, settings: { ...dpo.settings, train: { ...dpo.settings.train, method: 'orpo', beta: 0.1 }, maxPromptLength: undefined } });
+    expect(orpo).toContain("- Method: ORPO (preference pairs), beta (lambda, the odds-ratio term's weight) 0.1; no reference model");
+    expect(orpo).toContain('- Max prompt length: 256 tokens');
+    const sft = modelCard(input);
+    expect(sft).toContain('- Method: SFT (supervised fine-tuning)');
+    expect(sft).not.toContain('Max prompt length');
+  });
+});

@@ -4,6 +4,8 @@
 import { formatBytes } from '../../util/format-bytes';
 import { dataFormatName } from '../../data/formats';
 import type { ModelSummary, TrainResult, TrainSettings } from '../../worker/protocol';
+import { METHOD_INFO } from '../../settings/run-settings';
+import type { TrainHyper } from '../../engine/train/types';
 
 export interface ModelCardInput {
   model: Pick<ModelSummary, 'name' | 'hubId' | 'randomWeights' | 'quant'>;
@@ -40,6 +42,15 @@ export interface LossPoint {
   step: number;
   loss: number;
   val: number | null;
+}
+
+/** The card's method line: SFT, or the preference method with its beta and what it is measured against. */
+export function methodLine(t: Pick<TrainHyper, 'method' | 'beta'>): string {
+  const method = t.method ?? 'sft';
+  const info = METHOD_INFO[method];
+  if (method === 'sft') return `${info.label} (supervised fine-tuning)`;
+  if (method === 'orpo') return `${info.label} (preference pairs), beta (lambda, the odds-ratio term's weight) ${t.beta}; no reference model`;
+  return `${info.label} (preference pairs), beta ${t.beta}; reference: the base model without any adapter`;
 }
 
 /** Rows of the card's loss table: at most `max`, evenly spread, the first and last step always. */
@@ -107,6 +118,9 @@ export function modelCard(c: ModelCardInput): string {
   const onnx = extras.filter((x) => x.what.kind === 'onnx');
   lines.push('library_name: peft');
   lines.push('tags:', '  - lora', '  - peft', '  - lora-studio');
+  const method = s.train.method ?? 'sft';
+  // TRL's cards tag a preference run with its trainer's name (dpo, orpo); IPO is DPO's loss_type.
+  if (method !== 'sft') lines.push(`  - ${method === 'ipo' ? 'dpo' : method}`);
   if (onnx.length) lines.push('  - onnx', '  - transformers.js');
   if (extras.some((x) => x.what.kind === 'gguf')) lines.push('  - gguf');
   lines.push('---', '');
@@ -139,6 +153,8 @@ export function modelCard(c: ModelCardInput): string {
 
   const t = s.train;
   lines.push('## Training', '');
+  lines.push(`- Method: ${methodLine(t)}`);
+  if (METHOD_INFO[method].preference) lines.push(`- Max prompt length: ${s.maxPromptLength ?? Math.floor(s.maxLength / 2)} tokens (a longer prompt keeps its last tokens)`);
   lines.push(`- Steps: ${r ? `${r.steps} of ${t.maxSteps}${r.end === 'stopped' ? ' (stopped early)' : ''}` : t.maxSteps}`);
   lines.push(`- Learning rate: ${t.lr}, ${t.schedule} schedule, ${t.warmupSteps} warmup steps`);
   lines.push(`- Batch size: ${s.batchSize} × gradient accumulation ${t.gradAccum} = ${s.batchSize * t.gradAccum} sequences per step`);
@@ -152,9 +168,12 @@ export function modelCard(c: ModelCardInput): string {
   lines.push('## Data', '');
   if (d) {
     lines.push(`- File: ${code(d.fileName)} (${dataFormatName(d.format)}${d.fileBytes !== undefined ? `, ${formatBytes(d.fileBytes)}` : ''})`);
-    lines.push(`- Size: ${d.examples} examples, ${d.tokens} tokens (${d.trainedTokens} trained)`);
+    const unit = d.format === 'preference' ? 'pairs' : 'examples';
+    lines.push(`- Size: ${d.examples} ${unit}, ${d.tokens} tokens (${d.trainedTokens} trained)`);
     if (d.truncated) lines.push(`- Truncated: ${d.truncated} example${d.truncated === 1 ? '' : 's'} longer than ${s.maxLength} tokens`);
-    lines.push(`- Loss on: ${d.trainOn === 'all' ? 'every token' : 'assistant turns / completions only (prompts masked)'}`);
+    lines.push(
+      `- Loss on: ${d.format === 'preference' ? 'the chosen and rejected completions (prompts masked)' : d.trainOn === 'all' ? 'every token' : 'assistant turns / completions only (prompts masked)'}`,
+    );
     if (d.validation && d.validation.examples > 0) {
       lines.push(
         `- Validation: ${d.validation.examples} examples ${d.validation.source === 'file' ? `from ${code(d.validation.fileName ?? 'a second file')}` : 'held out of the data'}`,

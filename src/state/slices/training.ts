@@ -1,7 +1,7 @@
 import { engine } from '../engine';
 import { checkFit } from '../gpu-fit';
 import { runMetrics } from '../metrics';
-import { toTrainSettings, validateSettings, type SettingsForm } from '../settings';
+import { preferenceDataOf, toTrainSettings, validateSettings, type SettingsForm } from '../settings';
 import { toErrorInfo, type ErrorInfo, type StepMetrics, type TrainResult, type TrainSettings, type WorkerEvent } from '../../worker/protocol';
 import { interruptedRun, listRuns, loadRunDataset, type RunRecord } from '../../worker/run-store';
 import { clearPauseNote, notePausedRun, withPauseNotes } from '../run-pause-notes';
@@ -110,7 +110,7 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
           patch({ latest: ev.metrics });
           break;
         case 'eval':
-          runMetrics.pushVal(ev.step, ev.valLoss);
+          runMetrics.pushVal(ev.step, ev.valLoss, ev.metrics);
           patch({ valLoss: ev.valLoss });
           break;
         case 'history':
@@ -146,7 +146,7 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
       const s = get();
       if (isActive(s.training.status)) return;
       const examples = s.dataset.summary?.examples ?? null;
-      const errors = validateSettings(s.settings, { model: s.model.summary, examples });
+      const errors = validateSettings(s.settings, { model: s.model.summary, examples, preferenceData: preferenceDataOf(s.dataset.summary) });
       set({ showSettingsErrors: true });
       if (Object.keys(errors).length > 0) return;
       if (s.model.status !== 'ready' || s.dataset.status !== 'ready' || !s.model.source) {

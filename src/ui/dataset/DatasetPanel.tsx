@@ -13,6 +13,9 @@ import { DatasetOptions } from './DatasetOptions';
 import { LengthHistogram } from './LengthHistogram';
 import { LineErrors } from './LineErrors';
 import { TokenPreview } from './TokenPreview';
+import { PairPreview } from './PairPreview';
+import { METHOD_INFO, methodDataProblem, methodsFor } from '../../settings/run-settings';
+import { methodOf } from '../../state/settings';
 
 export function DatasetPanel() {
   const dataset = useStudio((s) => s.dataset);
@@ -24,6 +27,8 @@ export function DatasetPanel() {
   const training = useStudio((s) => isActive(s.training.status));
   const loadDatasetFile = useStudio((s) => s.loadDatasetFile);
   const skipBadLines = useStudio((s) => s.skipBadLines);
+  const method = useStudio((s) => methodOf(s.settings));
+  const maxPromptText = useStudio((s) => s.settings.numbers.maxPromptLength?.trim() ?? '');
   const d = dataset.summary;
   const details = dataset.details;
   const badLines = dataset.error?.lines ?? [];
@@ -39,7 +44,9 @@ export function DatasetPanel() {
       </div>
       <p className="muted">
         JSON Lines (or JSON, CSV, TSV, text): chat <code>{'{"messages": [{"role": "user", "content": …}, {"role": "assistant", "content": …}]}'}</code>, ShareGPT,{' '}
-        <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca or <code>{'{"text": …}'}</code>. By default only assistant turns and completions are trained.
+        <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca or <code>{'{"text": …}'}</code>. By default only assistant turns and completions are trained. Preference pairs
+        for DPO, IPO and ORPO: <code>{'{"prompt": …, "chosen": …, "rejected": …}'}</code> (strings or lists of turns), or full <code>chosen</code> /{' '}
+        <code>rejected</code> conversations sharing their prompt.
       </p>
       <DatasetOptions />
       {dataset.status === 'waiting' && !modelReady ? <p className="muted">{dataset.fileName} will be tokenized once a model is loaded.</p> : null}
@@ -58,11 +65,21 @@ export function DatasetPanel() {
       {d ? (
         <div className="summary" data-testid="dataset-summary">
           <p>
-            <strong>{d.fileName}</strong> · {dataFormatName(d.format)} · {d.examples} examples · {formatCount(d.tokens)} tokens ({formatCount(d.trainedTokens)} trained) · mean{' '}
+            <strong>{d.fileName}</strong> · {dataFormatName(d.format)} · {d.examples} {d.pairs ? 'pairs' : 'examples'} · {formatCount(d.tokens)} tokens ({formatCount(d.trainedTokens)} trained) · mean{' '}
             {d.meanTokens.toFixed(0)}, longest {d.longestExample}
             {d.longestExample > maxLength ? ` · examples over Max length (${maxLength}) are truncated` : ''}
             {details?.trainOn === 'all' ? ' · training on all tokens' : ''}
           </p>
+          {d.pairs ? (
+            <p className="preference-note" data-testid="dataset-preference">
+              Preference data ({d.pairs.shape} pairs: prompt, chosen, rejected): it can train {methodsFor(true).map((m) => METHOD_INFO[m].label).join(', ')}.
+            </p>
+          ) : null}
+          {methodDataProblem(method, d.format === 'preference') ? (
+            <p className="warning" role="note" data-testid="dataset-method-mismatch">
+              Method {METHOD_INFO[method].label} (Settings): {methodDataProblem(method, d.format === 'preference')}.
+            </p>
+          ) : null}
           <DatasetCounts summary={d} details={details} maxLength={maxLength} validationExamples={validationExamples} />
           {d.skipped.length > 0 ? <LineErrors errors={d.skipped} total={d.skippedTotal} title="Skipped" /> : null}
           {d.warnings.length > 0 ? (
@@ -73,6 +90,15 @@ export function DatasetPanel() {
             </ul>
           ) : null}
           <LengthHistogram histogram={d.histogram} maxLength={maxLength} />
+          {d.pairs ? (
+            <PairPreview
+              key={`${d.fileName}|${d.examples}|${d.tokens}`}
+              pairs={d.pairs.preview}
+              total={d.examples}
+              maxLength={maxLength > 0 ? maxLength : Number.MAX_SAFE_INTEGER}
+              maxPromptLength={maxPromptText && Number(maxPromptText) > 0 ? Number(maxPromptText) : undefined}
+            />
+          ) : null}
           <TokenPreview
             key={`${d.fileName}|${d.examples}|${d.tokens}|${d.trainedTokens}`}
             rows={d.preview}

@@ -1,7 +1,8 @@
 import { useMemo } from 'react';
 import { PROJECTIONS, type Projection } from '../../engine/model/spec';
-import type { Schedule } from '../../engine/train/types';
-import { OTHER_HINTS, packingOf, plannedSteps, rowsPerEpoch, validateSettings, type TargetPreset } from '../../state/settings';
+import { METHODS, type Schedule } from '../../engine/train/types';
+import { METHOD_INFO } from '../../settings/run-settings';
+import { OTHER_HINTS, isPreferenceForm, preferenceDataOf, methodOf, packingOf, plannedSteps, rowsPerEpoch, validateSettings, type TargetPreset } from '../../state/settings';
 import { isActive } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
 import { Hint } from '../common/Hint';
@@ -22,13 +23,16 @@ export function SettingsPanel() {
   const settings = useStudio((s) => s.settings);
   const model = useStudio((s) => s.model.summary);
   const examples = useStudio((s) => s.dataset.summary?.examples ?? null);
+  const preferenceData = useStudio((s) => preferenceDataOf(s.dataset.summary));
   const show = useStudio((s) => s.showSettingsErrors);
   const locked = useStudio((s) => isActive(s.training.status));
   const update = useStudio((s) => s.updateSettings);
   const reset = useStudio((s) => s.resetSettings);
   // A chosen start adapter decides rank, alpha, rsLoRA and targets: their fields only show them.
   const fromAdapter = settings.startAdapter !== null;
-  const errors = useMemo(() => validateSettings(settings, { model, examples }), [settings, model, examples]);
+  const errors = useMemo(() => validateSettings(settings, { model, examples, preferenceData }), [settings, model, examples, preferenceData]);
+  const method = methodOf(settings);
+  const preference = isPreferenceForm(settings);
   const shown = show ? errors : {};
   const messages = Object.values(shown);
   const lengths = useStudio((s) => s.dataset.details?.lengths ?? null);
@@ -62,6 +66,30 @@ export function SettingsPanel() {
           </ul>
         </div>
       ) : null}
+      <fieldset disabled={locked}>
+        <legend>Method</legend>
+        <div className={shown.method ? 'field invalid' : 'field'} role="radiogroup" aria-labelledby="method-label" aria-describedby="method-hint">
+          <span id="method-label" className="label">
+            Method
+          </span>
+          <Hint id="method-hint" text={OTHER_HINTS.method} />
+          <div className="method-choices">
+            {METHODS.map((m) => (
+              <label key={m} className="method-choice">
+                <input type="radio" name="method" value={m} checked={method === m} onChange={() => update({ method: m })} />
+                <strong>{METHOD_INFO[m].label}</strong> <span className="muted">{METHOD_INFO[m].line}</span>
+              </label>
+            ))}
+          </div>
+          {shown.method ? <span className="field-error">{shown.method}</span> : null}
+        </div>
+        {preference ? (
+          <div className="grid">
+            <NumberField field="beta" error={shown.beta} />
+            <NumberField field="maxPromptLength" error={shown.maxPromptLength} />
+          </div>
+        ) : null}
+      </fieldset>
       <fieldset disabled={locked}>
         <legend>LoRA</legend>
         <StartAdapterField locked={locked} />
@@ -118,8 +146,8 @@ export function SettingsPanel() {
           <NumberField field="batchSize" error={shown.batchSize} />
           <NumberField field="gradAccum" error={shown.gradAccum} />
           <NumberField field="maxLength" error={shown.maxLength} />
-          <SwitchField id="set-packing" label="Packing" hint={OTHER_HINTS.packing} checked={packing} onChange={(on) => update({ packing: on })}>
-            {settings.packing === null ? <span className="muted"> (automatic)</span> : null}
+          <SwitchField id="set-packing" label="Packing" hint={OTHER_HINTS.packing} checked={packing} disabled={preference} onChange={(on) => update({ packing: on })}>
+            {preference ? <span className="muted"> (off: each sequence of a pair takes its own row)</span> : settings.packing === null ? <span className="muted"> (automatic)</span> : null}
           </SwitchField>
           <NumberField field="weightDecay" error={shown.weightDecay} />
           <NumberField field="maxGradNorm" error={shown.maxGradNorm} />
@@ -129,7 +157,7 @@ export function SettingsPanel() {
         </div>
         {Number.isFinite(steps) && examples ? (
           <p className="muted">
-            {steps} optimizer steps over {examples} examples{packing && rows ? ` packed into ${rows} rows of ${settings.numbers.maxLength} tokens` : ''} (
+            {steps} optimizer steps over {examples} {preference ? 'pairs' : 'examples'}{packing && rows ? ` packed into ${rows} rows of ${settings.numbers.maxLength} tokens` : ''} (
             {((steps * Number(settings.numbers.batchSize) * Number(settings.numbers.gradAccum)) / (rows || examples)).toFixed(1)} epochs).
           </p>
         ) : null}

@@ -1,10 +1,12 @@
-import { validateSettings } from '../../state/settings';
+import { preferenceDataOf, validateSettings } from '../../state/settings';
 import { isActive, trainingErrorTitle } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
 import { formatDuration, formatLoss } from '../common/format';
 import { Section } from '../common/Section';
 import { LossChart } from './LossChart';
+import { PreferenceChart } from './PreferenceChart';
+import { METHOD_INFO } from '../../settings/run-settings';
 import { PastRuns } from './PastRuns';
 
 const END_TEXT = { finished: 'Training finished.', stopped: 'Training stopped.' } as const;
@@ -21,10 +23,11 @@ export function TrainingPanel() {
   const pause = useStudio((s) => s.pauseTraining);
   const resume = useStudio((s) => s.resumeTraining);
   const stop = useStudio((s) => s.stopTraining);
-  const invalid = useStudio((s) => s.showSettingsErrors && Object.keys(validateSettings(s.settings, { model: s.model.summary, examples: s.dataset.summary?.examples ?? null })).length > 0);
+  const invalid = useStudio((s) => s.showSettingsErrors && Object.keys(validateSettings(s.settings, { model: s.model.summary, examples: s.dataset.summary?.examples ?? null, preferenceData: preferenceDataOf(s.dataset.summary) })).length > 0);
   const active = isActive(training.status);
   const m = training.latest;
   const paused = training.status === 'paused';
+  const method = training.settings?.train.method ?? 'sft';
 
   return (
     <Section id="train" step={4} title="Train">
@@ -76,6 +79,7 @@ export function TrainingPanel() {
       ) : null}
       <ErrorBox error={training.error} title={trainingErrorTitle(training)} />
       <LossChart />
+      {METHOD_INFO[method].preference ? <PreferenceChart key={method} method={method} /> : null}
       <PastRuns />
     </Section>
   );
