@@ -12,7 +12,7 @@ import { parseSafetensors, readSafetensorsHeader, writeSafetensors } from '../io
 import { nodeFolder } from '../io/node-files';
 import type { TrainerState } from '../engine/train/trainer';
 import type { RunFlags } from './run-flags';
-import { writeFileAtomic } from '../export/out-dir';
+import { writeFileAtomic } from '../export/atomic-sink';
 
 export const TRAIN_STATE_FILE = 'training_state.safetensors';
 const FORMAT = 'lora-studio-cli-train-state';

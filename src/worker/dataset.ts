@@ -22,7 +22,7 @@ import {
 } from '../data';
 import type { ModelFolder } from '../engine/model/weights';
 import { checkFileSize } from '../io/untrusted/json';
-import { parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
+import { readTokenizerFiles } from '../data/tokenizer';
 import { holdOut } from '../engine/train/loop';
 import { DEFAULT_READ_OPTIONS, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
 import { lineErrors, type DatasetSummary, type LineError } from './protocol';
@@ -66,22 +66,7 @@ export type DetailedSummary = DatasetSummary & { details: DatasetDetails };
 const validationSets = new WeakMap<PreparedDataset, PreparedDataset>();
 
 export async function loadTokenizer(folder: ModelFolder): Promise<ModelTokenizer> {
-  if (!(await folder.has('tokenizer.json'))) throw new DatasetError(`${folder.name}: tokenizer.json is missing (only fast tokenizers are supported)`);
-  // Untrusted files: each size is checked before the file is read.
-  const read = async (f: string, max: number): Promise<string | undefined> => {
-    if (!(await folder.has(f))) return undefined;
-    checkFileSize((await folder.source(f)).size, max, (_field, detail) => {
-      throw new DatasetError(`${folder.name}/${f} ${detail}`);
-    });
-    return folder.text(f);
-  };
-  const texts: TokenizerTexts = {
-    tokenizerJson: (await read('tokenizer.json', TOKENIZER_FILE_LIMITS.tokenizerJson))!,
-    tokenizerConfig: await read('tokenizer_config.json', TOKENIZER_FILE_LIMITS.tokenizerConfig),
-    chatTemplate: await read('chat_template.jinja', TOKENIZER_FILE_LIMITS.chatTemplate),
-    modelConfig: await read('config.json', TOKENIZER_FILE_LIMITS.modelConfig),
-  };
-  return ModelTokenizer.load(parseTokenizerTexts(texts, folder.name));
+  return ModelTokenizer.load(await readTokenizerFiles(folder));
 }
 
 function protects(prepared: PreparedDataset): boolean {
