@@ -92,9 +92,7 @@ export class Handler {
       transfer: (method, result) =>
         method === 'exportAdapter'
           ? [(result as Result<'exportAdapter'>).safetensors]
-          : method === 'exportOnnx'
-            ? (result as Result<'exportOnnx'>).chunks
-            : method === 'exportRecipe'
+          : method === 'exportRecipe'
               ? [(result as Result<'exportRecipe'>).zip]
               : [],
       toErrorInfo,

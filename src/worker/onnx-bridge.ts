@@ -2,8 +2,8 @@
 // Transformers.js folder inside a .zip (the one streaming zip, src/util/zip.ts: stored entries),
 // then run with onnxruntime-web for "Check the export" and the exported side of "Try it".
 //
-// Memory: the zip's chunks are handed to the page as they are produced (one copy of the export,
-// held by the page's Blob); the worker keeps the model file once more for onnxruntime-web (which
+// Memory: the zip's chunks are folded into Blobs as they are produced (one copy of the export, in
+// the browser's Blob store; the page gets the Blob, not its bytes); the worker keeps the model file once more for onnxruntime-web (which
 // copies it into its wasm heap when a session is created). The base is read from the weights the
 // worker already holds, one tensor at a time.
 import type * as Ort from 'onnxruntime-web';
@@ -16,7 +16,7 @@ import { openMemorySource } from '../export/source';
 import type { OnnxQuant } from '../export/onnx/decoder';
 import { exportOnnx, ONNX_DTYPES } from '../export/onnx/export';
 import { OrtDecoder } from '../export/onnx/ort-decoder';
-import type { OutputFile } from '../util/byte-sink';
+import { BlobSink, type OutputFile } from '../util/byte-sink';
 import { ZipWriter } from '../util/zip';
 
 export class OnnxSessionError extends Error {
@@ -24,8 +24,8 @@ export class OnnxSessionError extends Error {
 }
 
 export interface OnnxZip {
-  /** The .zip's bytes in order (each its own ArrayBuffer, transferable). */
-  chunks: ArrayBuffer[];
+  /** The .zip (Blobs of its chunks, folded every 64 MiB: BlobSink). */
+  zip: Blob;
   files: string[];
   bytes: number;
   quant: OnnxQuant;
@@ -72,9 +72,9 @@ export class OnnxBridge {
     this.backends = backend === 'wasm' ? ['wasm'] : ['webgpu', 'wasm'];
     const adapterFolder = adapter ? memoryFolder('adapter', { [ADAPTER_CONFIG_FILE]: adapter.config, [ADAPTER_WEIGHTS_FILE]: adapter.safetensors }) : null;
     const src = await openMemorySource(spec, weights, { name: folder.name, adapter: adapterFolder });
-    const chunks: ArrayBuffer[] = [];
+    const sink = new BlobSink();
     // A copy of each chunk: it may view tensors the worker keeps (the base weights).
-    const zip = new ZipWriter({ write: async (data) => void chunks.push(data.slice().buffer as ArrayBuffer) });
+    const zip = new ZipWriter({ write: (data) => sink.write(data.slice()) });
     let modelParts: Uint8Array[] | null = null;
     const result = await exportOnnx(src, folder, quant, {
       async create(path: string): Promise<OutputFile> {
@@ -101,7 +101,7 @@ export class OnnxBridge {
       }
       this.model = { bytes, spec };
     }
-    return { chunks, files: result.files.map((f) => f.path), bytes: chunks.reduce((s, c) => s + c.byteLength, 0), quant, dtype: ONNX_DTYPES[quant].dtype };
+    return { zip: sink.blob('application/zip'), files: result.files.map((f) => f.path), bytes: sink.size, quant, dtype: ONNX_DTYPES[quant].dtype };
   }
 
   /** The exported model in onnxruntime-web: WebGPU where the browser has it, wasm otherwise. */

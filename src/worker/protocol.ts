@@ -190,7 +190,8 @@ export type OnnxBackend = 'auto' | 'wasm';
 
 /** "For the web (ONNX)": the Transformers.js folder as a .zip, in chunks (transferred). */
 export interface OnnxExportInfo {
-  chunks: ArrayBuffer[];
+  /** The .zip, held by the browser as Blobs (the page never copies its bytes). */
+  zip: Blob;
   files: string[];
   bytes: number;
   /** none, int8 or int4: the base as the session holds it. */
