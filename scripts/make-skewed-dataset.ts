@@ -13,7 +13,7 @@ import { mulberry32 } from '../src/util/prng';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'src', 'data', 'testdata', 'skewed-lengths.jsonl');
-const tok = loadModelTokenizer(join(root, 'public', 'demo'));
+const tok = await loadModelTokenizer(join(root, 'public', 'demo'));
 const EXAMPLES = 400;
 const WORDS = 'the a of to in is was for on with as by at from it this that are be or an river stone light garden music paper window morning city answer question small large quick slow green blue north south learn build write read open close'.split(' ');
 

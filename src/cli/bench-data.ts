@@ -15,7 +15,7 @@ import { loadModelTokenizer, openDataFile } from './prepare';
 /** `vsPadded` (with packing) adds the same data's padded plan, timed beside the packed one. */
 export async function loadBenchData(modelDir: string, dataFile: string, batch: number, seq: number, packing: boolean, vsPadded = false): Promise<BenchData> {
   const { spec, weights } = await openModelFolder(nodeFolder(modelDir));
-  const tok = loadModelTokenizer(modelDir);
+  const tok = await loadModelTokenizer(modelDir);
   let prepared;
   try {
     prepared = await prepareDataset(openDataFile(dataFile), tok, { fileName: dataFile, maxLength: seq });

@@ -56,7 +56,7 @@ export async function run(args: string[]): Promise<number> {
   const file = join(dir, 'chat.jsonl');
   try {
     await writeChatJsonl(file, lines);
-    const tok = loadModelTokenizer(model);
+    const tok = await loadModelTokenizer(model);
     const t0 = performance.now();
     const ds = await prepareDataset(openDataFile(file), tok, { fileName: file });
     const seconds = (performance.now() - t0) / 1000;

@@ -19,7 +19,8 @@ import type { Batch } from '../engine/train/types';
 import type { StepMetrics } from '../engine/train/objective';
 import { parseCommandLine } from './args';
 import type { BaseQuant } from '../engine/model/gpu-weights';
-import { checkOutDir, writeAdapterPair } from '../export/out-dir';
+import { checkOutDir } from '../export/out-dir';
+import { writeAdapterPair } from '../export/atomic-sink';
 import { readReferenceBatch, readReferenceRecipe, recipeHyper } from './reference-fixture';
 
 function relL2(a: Float32Array, b: Float32Array): number {

@@ -11,8 +11,7 @@
 //
 // Also the Node helpers other commands (train) use: loadModelTokenizer(dir), openDataFile(path),
 // prepareDataFile(path, dir, options).
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { DatasetError, formatIssue, formatIssues } from '../data/errors';
 import { DATA_FORMATS, parseColumnMapping, type DataFormat } from '../data/formats';
 import { prepareDataset, type PreparedDataset, type PrepareOptions } from '../data/pipeline';
@@ -20,31 +19,14 @@ import type { ByteSource } from '../data/source';
 import { fileTypeFromName } from '../data/parse';
 import { isPreferenceFile, preparePreferenceDataset, type PreferenceOptions, type PreparedPreference } from '../data/preference';
 import { numberProblem } from '../settings/run-settings';
-import { checkFileSize } from '../io/untrusted/json';
 import { runLimitError } from '../io/untrusted/limits';
-import { ModelTokenizer, parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
+import { ModelTokenizer, readTokenizerFiles } from '../data/tokenizer';
+import { nodeFolder } from '../io/node-files';
 import { parseArgs, usageErrors } from './args';
 
 /** Loads tokenizer.json, tokenizer_config.json and chat_template.jinja (if present) of a model folder. */
-export function loadModelTokenizer(dir: string): ModelTokenizer {
-  const tj = join(dir, 'tokenizer.json');
-  if (!existsSync(tj)) throw new DatasetError(`${dir}: no tokenizer.json (is this a Hugging Face model folder?)`);
-  // Untrusted files: each size is checked on disk before the file is read.
-  const read = (file: string, max: number): string | undefined => {
-    const path = join(dir, file);
-    if (!existsSync(path)) return undefined;
-    checkFileSize(statSync(path).size, max, (_f, detail) => {
-      throw new DatasetError(`${path} ${detail}`);
-    });
-    return readFileSync(path, 'utf8');
-  };
-  const texts: TokenizerTexts = {
-    tokenizerJson: read('tokenizer.json', TOKENIZER_FILE_LIMITS.tokenizerJson)!,
-    tokenizerConfig: read('tokenizer_config.json', TOKENIZER_FILE_LIMITS.tokenizerConfig),
-    chatTemplate: read('chat_template.jinja', TOKENIZER_FILE_LIMITS.chatTemplate),
-    modelConfig: read('config.json', TOKENIZER_FILE_LIMITS.modelConfig),
-  };
-  return ModelTokenizer.load(parseTokenizerTexts(texts, dir));
+export async function loadModelTokenizer(dir: string): Promise<ModelTokenizer> {
+  return ModelTokenizer.load(await readTokenizerFiles(nodeFolder(dir)));
 }
 
 /** A file as a stream of 1 MiB chunks (never read whole). */
@@ -56,7 +38,7 @@ export function openDataFile(path: string): ByteSource {
 
 /** Prepares a data file for a model folder (the type comes from the file's extension). */
 export async function prepareDataFile(path: string, modelDir: string, opts: PrepareOptions = {}): Promise<PreparedDataset> {
-  const tok = loadModelTokenizer(modelDir);
+  const tok = await loadModelTokenizer(modelDir);
   return prepareDataset(openDataFile(path), tok, { fileName: path, ...opts });
 }
 
@@ -113,7 +95,7 @@ export async function run(args: string[]): Promise<number> {
   let tok: ModelTokenizer;
   let source: ByteSource;
   try {
-    tok = loadModelTokenizer(model);
+    tok = await loadModelTokenizer(model);
     source = openDataFile(data);
   } catch (e) {
     process.stderr.write(`prepare: ${(e as Error).message}\n`);

@@ -5,6 +5,7 @@
 // pure functions of (seed, step) (TrainingPlan, Trainer.dropoutSeed), so the step is the whole
 // RNG state: `train --resume DIR` rebuilds the same plan and continues with the losses the
 // uninterrupted run has.
+import { parseUntrustedJson } from '../io/untrusted/json';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { parseSafetensors, readSafetensorsHeader, writeSafetensors } from '../io
 import { nodeFolder } from '../io/node-files';
 import type { TrainerState } from '../engine/train/trainer';
 import type { RunFlags } from './run-flags';
-import { writeFileAtomic } from '../export/out-dir';
+import { writeFileAtomic } from '../export/atomic-sink';
 
 export const TRAIN_STATE_FILE = 'training_state.safetensors';
 const FORMAT = 'lora-studio-cli-train-state';
@@ -147,7 +148,7 @@ export async function loadTrainState(dir: string, flag = '--resume'): Promise<Sa
   if (!Number.isSafeInteger(step) || step < 0) throw new TrainStateError(`${path}: metadata "step" is ${JSON.stringify(meta.step)}, not a step count`);
   let args: unknown;
   try {
-    args = JSON.parse(meta.args ?? '');
+    args = parseUntrustedJson(meta.args ?? '', path); // own file, but one reader for JSON from disk
   } catch {
     args = null;
   }
@@ -159,7 +160,7 @@ export async function loadTrainState(dir: string, flag = '--resume'): Promise<Sa
   let model: ModelFingerprint | undefined;
   if (meta.model_fingerprint !== undefined) {
     try {
-      model = JSON.parse(meta.model_fingerprint) as ModelFingerprint;
+      model = parseUntrustedJson(meta.model_fingerprint, path) as ModelFingerprint;
     } catch {
       model = undefined;
     }

@@ -9,7 +9,7 @@
 // stdout. --init-adapter continues training an existing PEFT adapter: its r, alpha, targets,
 // rsLoRA, rank/alpha patterns and layers are the run's (so --rank, --alpha, --targets and --rslora
 // are refused beside it); its lora_dropout is the default dropout.
-// --out is checked before anything else; every file is written atomically (export/out-dir.ts). A
+// --out is checked before anything else; every file is written atomically (export/atomic-sink.ts). A
 // checkpoint (train-state.ts) is written every --checkpoint-every steps, at the end, when stopped
 // (--stop-after N steps, or Ctrl-C) and before a diverged step's error; --resume DIR continues it.
 // A step the GPU's divergence guard refuses ends the run with exit 1 and a message saying what to
@@ -41,7 +41,8 @@ import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
 import { RunControl, heldOutCount, holdOut, runLoop } from '../engine/train/loop';
 import { DivergenceError } from '../engine/train/divergence';
-import { checkOutDir, OutDirError, writeAdapterPair } from '../export/out-dir';
+import { checkOutDir, OutDirError } from '../export/out-dir';
+import { writeAdapterPair } from '../export/atomic-sink';
 import { fingerprintDifference, fixedSettingChanges, modelFingerprint, TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type ModelFingerprint, type SavedRun } from './train-state';
 import { SafetensorsError } from '../io/safetensors';
 
@@ -185,7 +186,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     Object.assign(lora, { ...start.settings, dropout: flags['dropout'] === undefined ? start.settings.dropout : lora.dropout });
   }
-  const tok = loadModelTokenizer(modelDir);
+  const tok = await loadModelTokenizer(modelDir);
   // SFT examples, or preference pairs (DPO, IPO, ORPO): the method and the file must agree.
   const preference = isPreference(hyper.method);
   const dataFile = flags['data']!;

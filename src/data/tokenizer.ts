@@ -4,7 +4,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { DatasetError, RecordError } from './errors';
 import { CHATML_TEMPLATE, ChatTemplate, type CharSpan } from './template';
 import { TemplateBudgetError } from './template-budget';
-import { MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, parseUntrustedJson } from '../io/untrusted/json';
+import { checkFileSize, MAX_CONFIG_BYTES, MAX_TOKENIZER_BYTES, parseUntrustedJson, type TextFolder } from '../io/untrusted/json';
 import { MODEL_LIMITS } from '../io/untrusted/limits';
 import { checkTokenizerJson, type BeyondVocabToken } from './tokenizer-check';
 
@@ -38,6 +38,37 @@ export const TOKENIZER_FILE_LIMITS: Readonly<Record<keyof TokenizerTexts, number
   chatTemplate: 1 << 20,
   modelConfig: MAX_CONFIG_BYTES,
 };
+
+/** A model folder as the tokenizer reader needs it (ModelFolder's shape, without importing the engine). */
+export type TokenizerFolder = TextFolder & { has(file: string): Promise<boolean> };
+
+/**
+ * The one reader of a model folder's tokenizer files (the worker, the CLI and every exporter): each
+ * file's size is checked against TOKENIZER_FILE_LIMITS before it is read; DatasetError names it.
+ */
+export async function readTokenizerTexts(folder: TokenizerFolder): Promise<TokenizerTexts> {
+  if (!(await folder.has('tokenizer.json'))) {
+    throw new DatasetError(`${folder.name}: tokenizer.json is missing (only fast tokenizers are supported: is this a Hugging Face model folder?)`);
+  }
+  const read = async (f: string, max: number): Promise<string | undefined> => {
+    if (!(await folder.has(f))) return undefined;
+    checkFileSize((await folder.source(f)).size, max, (_field, detail) => {
+      throw new DatasetError(`${folder.name}/${f} ${detail}`);
+    });
+    return folder.text(f);
+  };
+  return {
+    tokenizerJson: (await read('tokenizer.json', TOKENIZER_FILE_LIMITS.tokenizerJson))!,
+    tokenizerConfig: await read('tokenizer_config.json', TOKENIZER_FILE_LIMITS.tokenizerConfig),
+    chatTemplate: await read('chat_template.jinja', TOKENIZER_FILE_LIMITS.chatTemplate),
+    modelConfig: await read('config.json', TOKENIZER_FILE_LIMITS.modelConfig),
+  };
+}
+
+/** readTokenizerTexts, parsed as untrusted JSON (parseTokenizerTexts). */
+export async function readTokenizerFiles(folder: TokenizerFolder): Promise<TokenizerFiles> {
+  return parseTokenizerTexts(await readTokenizerTexts(folder), folder.name);
+}
 
 /** Parses the tokenizer files of `dir` as untrusted JSON (size, depth); DatasetError names the file. */
 export function parseTokenizerTexts(texts: TokenizerTexts, dir: string): TokenizerFiles {

@@ -1,15 +1,9 @@
 // The CLI's output folder: checked before any work (a bad path fails in seconds, not after a
-// run), and written so that nothing a reader can see is ever half-written. Every file goes to a
-// temporary name in the same folder, is flushed, then renamed over the old one (rename is atomic
-// within a filesystem). The PEFT pair is two files, so one rename cannot swap both: the new
-// weights and config are written to temporary names first, then the old config is removed, the
-// weights renamed into place, and the config renamed last. At every moment a reader finds either
-// the old pair, no adapter_config.json (no adapter: never a config beside weights it does not
-// describe), or the new pair; a crash midway leaves the second state, and the run's checkpoint.
+// run), and the one error of every write into it (OutDirError). The writes themselves go through
+// the one atomic sink (./atomic-sink.ts).
 import { constants } from 'node:fs';
-import { access, mkdir, open, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { access, mkdir, open, realpath, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../engine/lora/adapter';
 
 /**
  * The one error of every command that writes a folder (train, check-reference, each exporter):
@@ -127,50 +121,4 @@ export async function checkOutDir(flag: string, dir: string, create = true): Pro
     refuse(`cannot write a file in it: ${fsCause(e)}`);
   }
   return real;
-}
-
-const tempName = (path: string): string => `${path}.tmp-${process.pid}`;
-
-/** Writes `data` under a temporary name next to `path`, flushed to disk; the temporary path. */
-async function writeTemp(path: string, data: Uint8Array | string): Promise<string> {
-  const tmp = tempName(path);
-  try {
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  return tmp;
-}
-
-/** Replaces `path` with `data` atomically: readers see the old file or the new one, whole. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string, flag = '--out'): Promise<void> {
-  await writingTo(flag, dirname(path), async () => rename(await writeTemp(path, data), path));
-}
-
-/** Writes a PEFT adapter pair into `dir` so that no reader sees a config beside other weights (see above). */
-export async function writeAdapterPair(dir: string, config: string, weights: Uint8Array, flag = '--out'): Promise<void> {
-  await writingTo(flag, dir, () => writePair(dir, config, weights));
-}
-
-async function writePair(dir: string, config: string, weights: Uint8Array): Promise<void> {
-  const configPath = join(dir, ADAPTER_CONFIG_FILE);
-  const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
-  const tmpWeights = await writeTemp(weightsPath, weights);
-  let tmpConfig: string;
-  try {
-    tmpConfig = await writeTemp(configPath, config);
-  } catch (e) {
-    await rm(tmpWeights, { force: true });
-    throw e;
-  }
-  await rm(configPath, { force: true });
-  await rename(tmpWeights, weightsPath);
-  await rename(tmpConfig, configPath);
 }

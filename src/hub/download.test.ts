@@ -12,6 +12,8 @@ import {
   HubQuotaError,
 } from './download';
 import { Sha256, sha256Hex } from './sha256';
+import { UntrustedFileError } from '../io/untrusted/errors';
+import { MAX_CONFIG_BYTES } from '../io/untrusted/json';
 import { rng } from '../engine/kernels/random';
 
 const TOKEN = 'hf_secretTOKEN1234567890';
@@ -201,5 +203,41 @@ describe('progress and quota', () => {
     expect(ok).toMatchObject({ available: 100, persisted: true });
     expect(persistAsked).toBe(true);
     expect((await checkStorageQuota(1e12, null)).available).toBe(Infinity);
+  });
+});
+
+describe('text files from the Hub pass the untrusted size caps', () => {
+  const MIB = new Uint8Array(1 << 20);
+  /** A fetch that serves `chunks` MiB of zeros for every file, with or without a Content-Length. */
+  const serving = (chunks: number, declare: boolean, read: { n: number }): typeof fetch =>
+    (async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (read.n === chunks) return c.close();
+            read.n++;
+            c.enqueue(MIB.slice());
+          },
+        }),
+        { status: 200, headers: declare ? { 'content-length': String(chunks << 20) } : {} },
+      )) as typeof fetch;
+
+  it('a config.json declared past its cap is refused before its body is read, naming the file', async () => {
+    const read = { n: 0 };
+    const c = new HubClient({ baseUrl: 'https://hub.example', fetch: serving(17, true, read) });
+    const e = await c.text('org/m', 'main', 'config.json').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UntrustedFileError);
+    expect((e as Error).message).toBe(`org/m/config.json has ${17 << 20} bytes, more than the ${MAX_CONFIG_BYTES} this file may have`);
+    expect(read.n).toBeLessThanOrEqual(1); // a stream may pull one chunk ahead
+  });
+
+  it('one without a Content-Length is refused as soon as it passes the cap; tokenizer.json has its larger cap', async () => {
+    const read = { n: 0 };
+    const c = new HubClient({ baseUrl: 'https://hub.example', fetch: serving(40, false, read) });
+    const e = await c.text('org/m', 'main', 'tokenizer_config.json').catch((x: unknown) => x);
+    expect((e as Error).message).toBe(`org/m/tokenizer_config.json has ${17 << 20} bytes, more than the ${MAX_CONFIG_BYTES} this file may have`);
+    expect(read.n).toBeLessThan(40);
+    const ok = new HubClient({ baseUrl: 'https://hub.example', fetch: serving(20, false, { n: 0 }) });
+    expect((await ok.text('org/m', 'main', 'tokenizer.json')).length).toBe(20 << 20);
   });
 });

@@ -23,6 +23,8 @@
 //   hash mismatch, truncated body), HubHttpError (any other status), HubQuotaError (storage).
 
 import type { ByteSource } from '../io/safetensors';
+import { failWith } from '../io/untrusted/errors';
+import { checkFileSize, maxTextFileBytes } from '../io/untrusted/json';
 import { HUB_URL, mayReceiveToken } from './endpoint';
 import { Sha256, sha256Hex, type Sha256State } from './sha256';
 
@@ -245,9 +247,12 @@ export class HubClient {
   }
 
   /** A whole small file as bytes, verified against Content-Length and the announced SHA-256. */
-  async bytes(modelId: string, revision: string, file: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<Uint8Array> {
+  /** A whole file; past `maxBytes` (declared or received) refused with UntrustedFileError before more is read. */
+  async bytes(modelId: string, revision: string, file: string, signal?: AbortSignal, onBytes?: (n: number) => void, maxBytes = Infinity): Promise<Uint8Array> {
     const res = (await this.request(modelId, revision, file, { signal }))!;
     const expected = res.headers.get('content-encoding') ? null : sizeFromHeaders(res);
+    const tooLarge = failWith(`${modelId}/${file}`);
+    if (expected !== null) checkFileSize(expected, maxBytes, tooLarge);
     const sha = sha256FromHeaders(res.headers);
     const parts: Uint8Array[] = [];
     let n = 0;
@@ -262,6 +267,10 @@ export class HubClient {
       if (r.done) break;
       parts.push(r.value);
       n += r.value.byteLength;
+      if (n > maxBytes) {
+        void reader.cancel().catch(() => undefined);
+        checkFileSize(n, maxBytes, tooLarge);
+      }
       onBytes?.(r.value.byteLength);
     }
     if (expected !== null && n !== expected) {
@@ -280,8 +289,9 @@ export class HubClient {
     return out;
   }
 
+  /** A model folder's text file, within its untrusted size cap (maxTextFileBytes). */
   async text(modelId: string, revision: string, file: string, signal?: AbortSignal): Promise<string> {
-    return new TextDecoder().decode(await this.bytes(modelId, revision, file, signal));
+    return new TextDecoder().decode(await this.bytes(modelId, revision, file, signal, undefined, maxTextFileBytes(file)));
   }
 
   /** A streaming reader over a weights file (see HubFileReader). */

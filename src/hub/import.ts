@@ -23,7 +23,8 @@
 // Runs in a Web Worker (src/hub/import-worker.ts) or in Node: fetch, IndexedDB through the
 // KeyValue, no DOM.
 
-import { parseUntrustedJson } from '../io/untrusted/json';
+import { checkFileSize, maxTextFileBytes, parseUntrustedJson } from '../io/untrusted/json';
+import { failWith } from '../io/untrusted/errors';
 import { readSafetensorsHeader, type ByteSource, type SafetensorsIndex, type TensorInfo } from '../io/safetensors';
 import { parseModelConfig } from '../engine/model/config';
 import { checkWeightHeaders, expectedWeightShapes, INDEX_FILE, parseWeightIndex, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
@@ -131,7 +132,9 @@ export function folderSource(folder: ModelFolder): ImportSource {
     id: folder.name,
     revision: null,
     async text(file) {
-      return (await folder.has(file)) ? folder.text(file) : null;
+      if (!(await folder.has(file))) return null;
+      checkFileSize((await folder.source(file)).size, maxTextFileBytes(file), failWith(`${folder.name}/${file}`));
+      return folder.text(file);
     },
     async stat(file) {
       if (!(await folder.has(file))) return null;

@@ -46,7 +46,7 @@ describe('an ONNX export pushed as an extra folder', () => {
     };
     const exported = await new OnnxBridge().export(spec, weights, model, adapter, 'none');
     expect(exported.dtype).toBe('fp32');
-    const zip = new Blob(exported.chunks);
+    const zip = exported.zip;
     const parts = await storedZipFiles(zip, 'lora-model-onnx.zip');
     // fflate's own reader (a streamed zip: sizes in data descriptors) as the reference.
     const inZip = Object.entries(unzipSync(new Uint8Array(await zip.arrayBuffer()))).map(([name, data]) => ({ name, data }));

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { crc32Bitwise, readZip } from './testing/read-zip';
-import { crc32, dosDateTime, zipStore } from './zip';
+import { unzipSync } from 'fflate';
+import { crc32 } from './crc32';
+import { ZipLimitError, ZipWriter, zipStore } from './zip';
+import { BlobSink } from './byte-sink';
 
 const enc = new TextEncoder();
 
@@ -50,22 +53,6 @@ describe('crc32', () => {
   });
 });
 
-describe('dosDateTime', () => {
-  it('packs local time with 2-second resolution', () => {
-    const { time, date } = dosDateTime(DATE);
-    expect(date >> 9).toBe(2026 - 1980);
-    expect((date >> 5) & 15).toBe(11);
-    expect(date & 31).toBe(26);
-    expect(time >> 11).toBe(14);
-    expect((time >> 5) & 63).toBe(37);
-    expect((time & 31) * 2).toBe(42);
-  });
-  it('clamps dates outside 1980–2107', () => {
-    expect(dosDateTime(new Date(1970, 0, 1))).toEqual({ time: 0, date: (1 << 5) | 1 });
-    expect(dosDateTime(new Date(2200, 0, 1)).date >> 9).toBe(127);
-  });
-});
-
 describe('zipStore', () => {
   const zip = zipStore(FILES, DATE);
 
@@ -77,11 +64,13 @@ describe('zipStore', () => {
       expect(e.data).toEqual(want);
       expect(e.crc).toBe(crc32Bitwise(want));
       expect(e.method).toBe(0);
-      expect(e.flags & 0x800, 'UTF-8 name flag').toBe(0x800);
+      expect(e.flags & 0x800, 'UTF-8 name flag where the name is not ASCII').toBe(/^[\x20-\x7e]+$/.test(e.name) ? 0 : 0x800);
       expect(e.versionMadeBy >> 8, 'made by UNIX').toBe(3);
       expect(e.externalAttrs >>> 16).toBe(0o100644);
-      expect(e.dosTime).toBe(dosDateTime(DATE).time);
-      expect(e.dosDate).toBe(dosDateTime(DATE).date);
+      expect(e.dosDate >> 9).toBe(2026 - 1980);
+      expect((e.dosDate >> 5) & 15).toBe(11);
+      expect(e.dosDate & 31).toBe(26);
+      expect([e.dosTime >> 11, (e.dosTime >> 5) & 63, (e.dosTime & 31) * 2]).toEqual([14, 37, 42]);
     });
     // Layout: local entries from 0, then the central directory, then the 22-byte end record.
     expect(z.entries[0].localHeaderOffset).toBe(0);
@@ -147,5 +136,66 @@ describe('zipStore', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('ZipWriter (the streaming form, fflate underneath)', () => {
+  const want = (f: (typeof FILES)[number]): Uint8Array => (typeof f.data === 'string' ? enc.encode(f.data) : f.data);
+
+  it('hands each chunk to the sink as it is written, and the archive opens in fflate’s reader and ours with the same bytes', async () => {
+    const seen: Uint8Array[] = [];
+    const sink = new BlobSink(1 << 10); // folds into Blobs every KiB
+    const zip = new ZipWriter({ write: async (b) => (seen.push(b), sink.write(b)) }, DATE);
+    const big = FILES[0];
+    const f = await zip.create(big.name);
+    const data = want(big);
+    await f.write(data.subarray(0, 50_000));
+    // Streamed: the first half is with the sink before the entry is closed.
+    expect(seen.reduce((n, c) => n + c.byteLength, 0)).toBeGreaterThanOrEqual(50_000);
+    await f.write(data.subarray(50_000));
+    await f.close();
+    for (const g of FILES.slice(1)) {
+      const h = await zip.create(g.name);
+      await h.write(want(g));
+      await h.close();
+    }
+    await zip.finish();
+    const bytes = new Uint8Array(await sink.blob().arrayBuffer());
+    const theirs = unzipSync(bytes);
+    expect(Object.keys(theirs)).toEqual(FILES.map((x) => x.name));
+    for (const x of FILES) expect(theirs[x.name], x.name).toEqual(want(x));
+    expect(readZip(bytes).entries.map((e) => e.data)).toEqual(FILES.map(want));
+  });
+
+  it('two entries open at once come out whole and in creation order', async () => {
+    const sink = new BlobSink();
+    const zip = new ZipWriter(sink, DATE);
+    const a = await zip.create('a.onnx');
+    const b = await zip.create('a.onnx_data');
+    await b.write(enc.encode('data, written first'));
+    await a.write(enc.encode('graph'));
+    await b.close();
+    await a.close();
+    await zip.finish();
+    const z = readZip(new Uint8Array(await sink.blob().arrayBuffer()));
+    expect(z.entries.map((e) => [e.name, new TextDecoder().decode(e.data)])).toEqual([
+      ['a.onnx', 'graph'],
+      ['a.onnx_data', 'data, written first'],
+    ]);
+  });
+
+  it('refuses, by name, an entry or an archive that would need ZIP64 before fflate writes wrapped sizes', async () => {
+    // A chunk claiming 2 GiB (never allocated): the limits are counted before fflate sees the bytes.
+    const claims = (n: number): Uint8Array => ({ byteLength: n }) as Uint8Array;
+    const zip = new ZipWriter({ write: async () => undefined });
+    const f = await zip.create('model.gguf');
+    await f.write(new Uint8Array(8));
+    await expect(f.write(claims(2 ** 32 - 8))).rejects.toThrow(new ZipLimitError('zip: model.gguf is 4 GiB or more, which needs ZIP64 (not written)'));
+    const two = new ZipWriter({ write: async () => undefined });
+    const g = await two.create('part-1.bin');
+    await g.write(new Uint8Array(1000));
+    await g.close();
+    const h = await two.create('part-2.bin');
+    await expect(h.write(claims(2 ** 32 - 500))).rejects.toThrow(new ZipLimitError('zip: the archive reaches 4 GiB at part-2.bin, which needs ZIP64 (not written)'));
   });
 });

@@ -1,73 +1,40 @@
-// A store-only ZIP writer: what the export needs to hand over an adapter folder as one download.
+// The one .zip writer: fflate's streaming Zip (a kept dependency), every entry stored (method 0:
+// f32/f16 weights are near-random bytes that deflate saves a few percent of, and stored entries
+// can be sliced back out of the archive without copying: src/io/untrusted/zip.ts storedZipFiles).
+// Entries stream: their bytes go to the sink as they are written, nothing is held whole.
+//   ZipWriter  OutputFiles over a ByteSink (the page's GGUF and ONNX downloads, in the worker);
+//   zipStore   a small archive from whole files, as bytes (the adapter .zip, the recipe .zip).
+// Names are checked (relative, no '.'/'..', no duplicates); entries carry UNIX mode 0644 and the
+// UTF-8 name flag where a name is not ASCII (fflate sets it).
 //
-// Format (PKWARE APPNOTE.TXT 6.3.10, §4.3–4.4): for each file a local file header, then its bytes
-// uncompressed (method 0, "stored"); then one central directory header per file; then the end of
-// central directory record. Names are UTF-8 with general-purpose flag bit 11 set, so non-ASCII
-// names read back as written; "made by" is UNIX with mode 0644, so unzip gives ordinary files.
-// No ZIP64: the writer refuses a file or an archive of 4 GiB or more, or 65,535 files or more,
-// rather than write a broken archive (a LoRA adapter is megabytes).
-//
-// Why no library: the export needs only this small, fixed subset (a few files, no compression,
-// no reading, no streaming, no encryption), which is ~100 lines against a spec that has not
-// changed in decades; a dependency would add bundle size and supply-chain surface to a page that
-// promises nothing leaves the machine. Compression is not worth it either: f32 adapter weights
-// are close to random bytes (deflate saves a few percent), and the JSON and README are tiny.
+// No ZIP64: fflate 0.8 writes 32-bit sizes and offsets only, and past 4 GiB they would wrap into a
+// broken archive. So an entry or an archive that would reach 4 GiB, or 65,535 entries, is refused
+// with ZipLimitError naming the entry before its bytes pass the limit (writing ZIP64 by hand would
+// bring back the hand-written writer this module replaced; no export of the page reaches it).
+import { Zip, ZipPassThrough } from 'fflate';
+import type { ByteSink, OutputFile, OutputFiles } from './byte-sink';
 
 export interface ZipEntry {
   /** Path inside the archive: forward slashes, relative, no "." or ".." segments. */
   name: string;
   /** A string is written as UTF-8. */
   data: Uint8Array | string;
-  /** Modification time (local time, 2-second resolution, 1980–2107); default: the archive's. */
-  date?: Date;
 }
 
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_END = 0x06054b50;
-/** 2.0: the version most writers put in "version needed" for stored files. */
-const VERSION_NEEDED = 20;
-/** Upper byte 3 = UNIX (so external attributes carry a mode), lower byte = spec version 2.0. */
-const VERSION_MADE_BY = (3 << 8) | 20;
-const FLAG_UTF8 = 1 << 11;
-const METHOD_STORED = 0;
-/** S_IFREG | 0644 in the upper 16 bits of the external attributes. */
-const EXTERNAL_ATTRS = (0o100644 << 16) >>> 0;
+/** A .zip that would need ZIP64 (an entry or the archive of 4 GiB or more, 65,535 entries or more). */
+export class ZipLimitError extends RangeError {
+  override name = 'ZipLimitError';
+}
+
 const MAX_U32 = 0xffffffff;
-const MAX_U16 = 0xffff;
-
-let crcTable: Uint32Array | null = null;
-
-function table(): Uint32Array {
-  if (crcTable) return crcTable;
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  crcTable = t;
-  return t;
-}
-
-/** CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) as ZIP and gzip use it; chainable via `crc`. */
-export function crc32(data: Uint8Array, crc = 0): number {
-  const t = table();
-  let c = (crc ^ MAX_U32) >>> 0;
-  for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ MAX_U32) >>> 0;
-}
-
-/** MS-DOS time and date words of a local time (seconds halved; years clamped to 1980–2107). */
-export function dosDateTime(d: Date): { time: number; date: number } {
-  const y = d.getFullYear();
-  if (!(y >= 1980)) return { time: 0, date: (1 << 5) | 1 }; // 1980-01-01 00:00:00 (also an invalid Date)
-  if (y > 2107) return { time: (23 << 11) | (59 << 5) | 29, date: (127 << 9) | (12 << 5) | 31 };
-  return {
-    time: (d.getHours() << 11) | (d.getMinutes() << 5) | (d.getSeconds() >> 1),
-    date: ((y - 1980) << 9) | ((d.getMonth() + 1) << 5) | d.getDate(),
-  };
-}
+const MAX_ENTRIES = 0xffff;
+/** Local header (30) and data descriptor (16) of one streamed entry, besides its name. */
+const LOCAL_OVERHEAD = 30 + 16;
+/** Its central directory record, besides its name. */
+const CENTRAL_OVERHEAD = 46;
+/** S_IFREG | 0644 in the upper 16 bits of the external attributes (unzip then makes ordinary files). */
+const EXTERNAL_ATTRS = (0o100644 << 16) >>> 0;
+const OS_UNIX = 3;
 
 function checkName(name: string): void {
   const bad = (why: string) => new Error(`zip: bad file name ${JSON.stringify(name)}: ${why}`);
@@ -78,89 +45,126 @@ function checkName(name: string): void {
   if (name.split('/').some((s) => s === '.' || s === '..' || s === '')) throw bad('empty, "." or ".." path segment');
 }
 
-/** A ZIP archive holding `entries` uncompressed, in order. */
-export function zipStore(entries: readonly ZipEntry[], now: Date = new Date()): Uint8Array<ArrayBuffer> {
-  if (entries.length >= MAX_U16) throw new RangeError(`zip: ${entries.length} files is too many without ZIP64`);
-  const enc = new TextEncoder();
-  const seen = new Set<string>();
-  const files = entries.map((e) => {
-    checkName(e.name);
-    if (seen.has(e.name)) throw new Error(`zip: duplicate file name ${JSON.stringify(e.name)}`);
-    seen.add(e.name);
-    const name = enc.encode(e.name);
-    if (name.length > MAX_U16) throw new RangeError(`zip: file name of ${name.length} bytes is too long`);
-    const data = typeof e.data === 'string' ? enc.encode(e.data) : e.data;
-    if (data.length >= MAX_U32) throw new RangeError(`zip: ${e.name} is 4 GiB or more (no ZIP64)`);
-    return { name, data, crc: crc32(data), ...dosDateTime(e.date ?? now) };
-  });
+/** A date fflate can write (DOS dates run from 1980; fflate refuses years past 2099). */
+function zipDate(d: Date): Date {
+  const y = d.getFullYear();
+  if (!(y >= 1980)) return new Date(1980, 0, 1);
+  if (y > 2099) return new Date(2099, 11, 31, 23, 59, 58);
+  return d;
+}
 
-  let localSize = 0;
-  for (const f of files) localSize += 30 + f.name.length + f.data.length;
-  let centralSize = 0;
-  for (const f of files) centralSize += 46 + f.name.length;
-  const total = localSize + centralSize + 22;
-  if (localSize >= MAX_U32 || total >= MAX_U32) throw new RangeError('zip: the archive would be 4 GiB or more (no ZIP64)');
+/** fflate's Zip with stored entries, sizes counted against the no-ZIP64 limits; chunks go to `emit` synchronously. */
+class StoredZip {
+  private readonly zip: Zip;
+  private readonly names = new Set<string>();
+  private readonly date: Date;
+  /** Bytes of the archive so far, counting entries still buffered by fflate, plus their central records. */
+  private total = 22;
+  private failure: Error | null = null;
 
-  const out = new Uint8Array(total);
-  const v = new DataView(out.buffer);
-  let p = 0;
-  const u16 = (x: number) => {
-    v.setUint16(p, x, true);
-    p += 2;
-  };
-  const u32 = (x: number) => {
-    v.setUint32(p, x >>> 0, true);
-    p += 4;
-  };
-  const bytes = (b: Uint8Array) => {
-    out.set(b, p);
-    p += b.length;
-  };
-  /** From "version needed" to the name's length: the local header and the central record carry the same run. */
-  const sharedHeaderFields = (f: (typeof files)[number]) => {
-    u16(VERSION_NEEDED);
-    u16(FLAG_UTF8);
-    u16(METHOD_STORED);
-    u16(f.time);
-    u16(f.date);
-    u32(f.crc);
-    u32(f.data.length); // compressed size
-    u32(f.data.length); // uncompressed size
-    u16(f.name.length);
-  };
-
-  const offsets: number[] = [];
-  for (const f of files) {
-    offsets.push(p);
-    u32(SIG_LOCAL);
-    sharedHeaderFields(f);
-    u16(0); // extra field length
-    bytes(f.name);
-    bytes(f.data);
+  constructor(emit: (chunk: Uint8Array) => void, date: Date) {
+    this.date = zipDate(date);
+    this.zip = new Zip((err, chunk) => {
+      if (err) this.failure = err;
+      else emit(chunk);
+    });
   }
 
-  const centralStart = p;
-  files.forEach((f, i) => {
-    u32(SIG_CENTRAL);
-    u16(VERSION_MADE_BY);
-    sharedHeaderFields(f);
-    u16(0); // extra field length
-    u16(0); // comment length
-    u16(0); // disk number start
-    u16(0); // internal attributes
-    u32(EXTERNAL_ATTRS);
-    u32(offsets[i]);
-    bytes(f.name);
-  });
+  add(name: string): (chunk: Uint8Array, final: boolean) => void {
+    checkName(name);
+    if (this.names.has(name)) throw new Error(`zip: duplicate file name ${JSON.stringify(name)}`);
+    if (this.names.size + 1 >= MAX_ENTRIES) throw new ZipLimitError(`zip: ${name}: more than ${MAX_ENTRIES - 1} files need ZIP64, which is not written`);
+    this.names.add(name);
+    const nameBytes = new TextEncoder().encode(name).length;
+    this.grow(name, LOCAL_OVERHEAD + CENTRAL_OVERHEAD + 2 * nameBytes);
+    const entry = new ZipPassThrough(name);
+    entry.mtime = this.date;
+    entry.os = OS_UNIX;
+    entry.attrs = EXTERNAL_ATTRS;
+    this.zip.add(entry);
+    let size = 0;
+    return (chunk, final) => {
+      size += chunk.byteLength;
+      if (size >= MAX_U32) throw new ZipLimitError(`zip: ${name} is 4 GiB or more, which needs ZIP64 (not written)`);
+      this.grow(name, chunk.byteLength);
+      entry.push(chunk, final);
+      this.check();
+    };
+  }
 
-  u32(SIG_END);
-  u16(0); // this disk
-  u16(0); // disk with the central directory
-  u16(files.length); // entries on this disk
-  u16(files.length); // entries in total
-  u32(centralSize);
-  u32(centralStart);
-  u16(0); // comment length
-  if (p !== total) throw new Error(`zip: wrote ${p} bytes, expected ${total}`);
+  end(): void {
+    this.zip.end();
+    this.check();
+  }
+
+  private grow(name: string, bytes: number): void {
+    this.total += bytes;
+    if (this.total >= MAX_U32) throw new ZipLimitError(`zip: the archive reaches 4 GiB at ${name}, which needs ZIP64 (not written)`);
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+}
+
+/**
+ * A .zip streamed into `sink`: create() an entry, write its bytes, close() it; finish() writes the
+ * central directory. Entries may be open at once (fflate keeps a later entry's chunks until the
+ * earlier ones close). Chunks reach the sink as they are (not copied), in archive order.
+ */
+export class ZipWriter implements OutputFiles {
+  private readonly core: StoredZip;
+  private readonly queue: Uint8Array[] = [];
+  private drained: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sink: ByteSink,
+    date: Date = new Date(),
+  ) {
+    this.core = new StoredZip((chunk) => this.queue.push(chunk), date);
+  }
+
+  async create(path: string): Promise<OutputFile> {
+    const push = this.core.add(path);
+    return {
+      write: async (bytes) => {
+        push(bytes, false);
+        await this.drain();
+      },
+      close: async () => {
+        push(new Uint8Array(0), true);
+        await this.drain();
+      },
+    };
+  }
+
+  /** Ends the archive (every entry closed). */
+  async finish(): Promise<void> {
+    this.core.end();
+    await this.drain();
+  }
+
+  /** Hands the queued chunks to the sink one after another (never two sink writes at once). */
+  private drain(): Promise<void> {
+    this.drained = this.drained.then(async () => {
+      while (this.queue.length) await this.sink.write(this.queue.shift()!);
+    });
+    return this.drained;
+  }
+}
+
+/** A .zip of whole files, in order, as one buffer (small archives: an adapter, a recipe). */
+export function zipStore(entries: readonly ZipEntry[], date: Date = new Date()): Uint8Array<ArrayBuffer> {
+  const chunks: Uint8Array[] = [];
+  const core = new StoredZip((c) => chunks.push(c), date);
+  const enc = new TextEncoder();
+  for (const e of entries) core.add(e.name)(typeof e.data === 'string' ? enc.encode(e.data) : e.data, true);
+  core.end();
+  const out = new Uint8Array(chunks.reduce((s, c) => s + c.byteLength, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.byteLength;
+  }
   return out;
 }

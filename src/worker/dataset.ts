@@ -28,7 +28,7 @@ import { cutPair, isPreferenceFile, preparePreferenceDataset, type PreferencePai
 import { fileTypeFromName } from '../data/parse';
 import type { PlanItem } from '../engine/train/plan';
 import { checkFileSize } from '../io/untrusted/json';
-import { parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
+import { readTokenizerFiles } from '../data/tokenizer';
 import { holdOut } from '../engine/train/loop';
 import { DEFAULT_READ_OPTIONS, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
 import { lineErrors, type DatasetSummary, type LineError, type PairPreview } from './protocol';
@@ -79,22 +79,7 @@ export const isPairData = (d: LoadedData): d is PreparedPreference => 'pairs' in
 const validationSets = new WeakMap<LoadedData, LoadedData>();
 
 export async function loadTokenizer(folder: ModelFolder): Promise<ModelTokenizer> {
-  if (!(await folder.has('tokenizer.json'))) throw new DatasetError(`${folder.name}: tokenizer.json is missing (only fast tokenizers are supported)`);
-  // Untrusted files: each size is checked before the file is read.
-  const read = async (f: string, max: number): Promise<string | undefined> => {
-    if (!(await folder.has(f))) return undefined;
-    checkFileSize((await folder.source(f)).size, max, (_field, detail) => {
-      throw new DatasetError(`${folder.name}/${f} ${detail}`);
-    });
-    return folder.text(f);
-  };
-  const texts: TokenizerTexts = {
-    tokenizerJson: (await read('tokenizer.json', TOKENIZER_FILE_LIMITS.tokenizerJson))!,
-    tokenizerConfig: await read('tokenizer_config.json', TOKENIZER_FILE_LIMITS.tokenizerConfig),
-    chatTemplate: await read('chat_template.jinja', TOKENIZER_FILE_LIMITS.chatTemplate),
-    modelConfig: await read('config.json', TOKENIZER_FILE_LIMITS.modelConfig),
-  };
-  return ModelTokenizer.load(parseTokenizerTexts(texts, folder.name));
+  return ModelTokenizer.load(await readTokenizerFiles(folder));
 }
 
 function protects(prepared: PreparedDataset): boolean {

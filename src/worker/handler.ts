@@ -11,7 +11,7 @@ import type { OnnxQuant } from '../export/onnx/decoder';
 import { openModelSource } from './model-source';
 import { memoryFolder, type ModelFolder } from '../engine/model/weights';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../engine/lora/adapter';
-import { ggufBlobs } from '../export/gguf/blobs';
+import { ggufZip } from '../export/gguf/blobs';
 import {
   toErrorInfo,
   type ErrorInfo,
@@ -92,9 +92,7 @@ export class Handler {
       transfer: (method, result) =>
         method === 'exportAdapter'
           ? [(result as Result<'exportAdapter'>).safetensors]
-          : method === 'exportOnnx'
-            ? (result as Result<'exportOnnx'>).chunks
-            : method === 'exportRecipe'
+          : method === 'exportRecipe'
               ? [(result as Result<'exportRecipe'>).zip]
               : [],
       toErrorInfo,
@@ -371,7 +369,7 @@ export class Handler {
       const files = adapterFiles(this.model.engine.spec, this.trainerSettings, await this.trainer.exportAdapter(), this.model.summary.hubId);
       const adapter = memoryFolder('adapter', { [ADAPTER_CONFIG_FILE]: files.config, [ADAPTER_WEIGHTS_FILE]: files.safetensors });
       const m = this.model;
-      return ggufBlobs({ ...m.engine, folder: m.folder, name: m.summary.name }, adapter, format, type);
+      return ggufZip({ ...m.engine, folder: m.folder, name: m.summary.name }, adapter, format, type);
     },
 
     exportRecipe: async ({ runId }) => {

@@ -2,7 +2,7 @@
 // weights as a WeightSource (nothing read yet: the engine streams them to the GPU when a run or
 // "Try it" needs them): the demo in public/demo (fetched), or a model of the library (src/hub's
 // IndexedDB store; int8/int4 matrices stay quantized all the way to the GPU).
-import { expectedWeightShapes, INDEX_FILE, memoryFolder, openModelFolder, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
+import { expectedWeightShapes, INDEX_FILE, memoryFolder, openModelFolder, parseWeightIndex, SINGLE_FILE, type ModelFolder } from '../engine/model/weights';
 import type { ModelSpec } from '../engine/model/spec';
 import { checkWeightShapes, type WeightSource } from '../engine/model/weight-source';
 import { openStoredModel, storedWeightSource } from '../hub/load';
@@ -77,8 +77,11 @@ async function fetchFolder(name: string, baseUrl: string, onProgress: OnProgress
   else {
     const index = await get(INDEX_FILE, false);
     if (!index) throw new ModelDownloadError(`${name}: neither ${SINGLE_FILE} nor ${INDEX_FILE} was found`);
-    const map = (JSON.parse(new TextDecoder().decode(index)) as { weight_map?: Record<string, string> }).weight_map ?? {};
-    for (const shard of new Set(Object.values(map))) weightBytes += (await get(shard, true))!.byteLength;
+    // The index through the one reader (size, depth, shard names inside the folder), as from disk and the Hub.
+    const map = parseWeightIndex(new TextDecoder().decode(index), (msg) => {
+      throw new ModelDownloadError(`${name}: ${msg}`);
+    });
+    for (const shard of new Set(map.values())) weightBytes += (await get(shard, true))!.byteLength;
   }
   return { folder: memoryFolder(name, files), weightBytes };
 }

@@ -1,12 +1,11 @@
 // "For the web (ONNX)" in the worker: the loaded model + the run's adapter exported as the
-// Transformers.js folder inside a .zip (fflate's streaming Zip, stored: weights do not deflate),
+// Transformers.js folder inside a .zip (the one streaming zip, src/util/zip.ts: stored entries),
 // then run with onnxruntime-web for "Check the export" and the exported side of "Try it".
 //
-// Memory: the zip's chunks are handed to the page as they are produced (one copy of the export,
-// held by the page's Blob); the worker keeps the model file once more for onnxruntime-web (which
+// Memory: the zip's chunks are folded into Blobs as they are produced (one copy of the export, in
+// the browser's Blob store; the page gets the Blob, not its bytes); the worker keeps the model file once more for onnxruntime-web (which
 // copies it into its wasm heap when a session is created). The base is read from the weights the
 // worker already holds, one tensor at a time.
-import { Zip, ZipPassThrough } from 'fflate';
 import type * as Ort from 'onnxruntime-web';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../engine/lora/adapter';
 import { memoryFolder, type ModelFolder } from '../engine/model/weights';
@@ -15,16 +14,18 @@ import type { OnnxBackend, OnnxCheckResult } from './protocol';
 import type { BaseTensor, WeightSource } from '../engine/model/weight-source';
 import { openMemorySource } from '../export/source';
 import type { OnnxQuant } from '../export/onnx/decoder';
-import { exportOnnx, ONNX_DTYPES, type OutputFile } from '../export/onnx/export';
+import { exportOnnx, ONNX_DTYPES } from '../export/onnx/export';
 import { OrtDecoder } from '../export/onnx/ort-decoder';
+import { BlobSink, type OutputFile } from '../util/byte-sink';
+import { ZipWriter } from '../util/zip';
 
 export class OnnxSessionError extends Error {
   override name = 'OnnxSessionError';
 }
 
 export interface OnnxZip {
-  /** The .zip's bytes in order (each its own ArrayBuffer, transferable). */
-  chunks: ArrayBuffer[];
+  /** The .zip (Blobs of its chunks, folded every 64 MiB: BlobSink). */
+  zip: Blob;
   files: string[];
   bytes: number;
   quant: OnnxQuant;
@@ -71,36 +72,24 @@ export class OnnxBridge {
     this.backends = backend === 'wasm' ? ['wasm'] : ['webgpu', 'wasm'];
     const adapterFolder = adapter ? memoryFolder('adapter', { [ADAPTER_CONFIG_FILE]: adapter.config, [ADAPTER_WEIGHTS_FILE]: adapter.safetensors }) : null;
     const src = await openMemorySource(spec, weights, { name: folder.name, adapter: adapterFolder });
-    const chunks: ArrayBuffer[] = [];
-    let zipError: Error | null = null;
-    let zipDone = false;
-    const zip = new Zip((err, data, final) => {
-      if (err) zipError = err;
-      // A copy: the chunk may view tensors the worker keeps (the base weights).
-      else chunks.push(data.slice().buffer as ArrayBuffer);
-      if (final) zipDone = true;
-    });
+    const sink = new BlobSink();
+    // A copy of each chunk: it may view tensors the worker keeps (the base weights).
+    const zip = new ZipWriter({ write: (data) => sink.write(data.slice()) });
     let modelParts: Uint8Array[] | null = null;
     const result = await exportOnnx(src, folder, quant, {
       async create(path: string): Promise<OutputFile> {
-        const entry = new ZipPassThrough(path);
-        zip.add(entry);
+        const entry = await zip.create(path);
         const keep: Uint8Array[] | null = /^onnx\/model[^/]*\.onnx$/.test(path) ? (modelParts = [] as Uint8Array[]) : null;
         return {
           async write(chunk: Uint8Array) {
-            if (zipError) throw zipError;
             keep?.push(chunk.slice());
-            entry.push(chunk);
+            await entry.write(chunk);
           },
-          async close() {
-            entry.push(new Uint8Array(0), true);
-          },
+          close: () => entry.close(),
         };
       },
     });
-    zip.end();
-    if (zipError) throw zipError;
-    if (!zipDone) throw new OnnxSessionError('the .zip did not finish');
+    await zip.finish();
     const external = result.files.some((f) => f.path.endsWith('.onnx_data'));
     if (modelParts && !external) {
       const parts: Uint8Array[] = modelParts;
@@ -112,7 +101,7 @@ export class OnnxBridge {
       }
       this.model = { bytes, spec };
     }
-    return { chunks, files: result.files.map((f) => f.path), bytes: chunks.reduce((s, c) => s + c.byteLength, 0), quant, dtype: ONNX_DTYPES[quant].dtype };
+    return { zip: sink.blob('application/zip'), files: result.files.map((f) => f.path), bytes: sink.size, quant, dtype: ONNX_DTYPES[quant].dtype };
   }
 
   /** The exported model in onnxruntime-web: WebGPU where the browser has it, wasm otherwise. */

@@ -201,7 +201,8 @@ export type OnnxBackend = 'auto' | 'wasm';
 
 /** "For the web (ONNX)": the Transformers.js folder as a .zip, in chunks (transferred). */
 export interface OnnxExportInfo {
-  chunks: ArrayBuffer[];
+  /** The .zip, held by the browser as Blobs (the page never copies its bytes). */
+  zip: Blob;
   files: string[];
   bytes: number;
   /** none, int8 or int4: the base as the session holds it. */
@@ -269,7 +270,7 @@ export type Methods = {
   /** GGUF files (src/export/gguf) of the loaded model merged with the run's adapter ('gguf'), or of the adapter ('gguf-adapter'). */
   exportGguf: {
     params: { format: 'gguf' | 'gguf-adapter'; type: 'f32' | 'f16' | 'q8_0' | 'q4_0' };
-    result: { files: { name: string; blob: Blob }[]; warnings: string[] };
+    result: { zip: Blob; files: { name: string; blob: Blob }[]; warnings: string[] };
   };
   /**
    * "Continue on a cluster": the last run's job as a recipe folder in a .zip (src/export/recipe/studio.ts);

@@ -1,18 +1,19 @@
 // `cli export --format gguf|gguf-adapter --model DIR [--adapter DIR|ZIP] [--type f32|f16|q8_0|q4_0] --out DIR`
 // Prints {"format", "type", "files", "bytes"} (and "warnings" when there are any). Every file is
-// written under a temporary name and renamed only once all of them are complete, so a failure
-// leaves nothing half-written in --out.
+// written through the atomic sink (../atomic-sink.ts) and renamed only once all of them are
+// complete, so a failure leaves nothing half-written in --out.
 
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { checkOutDir, OutDirError, writingTo } from '../out-dir';
+import { readTokenizerFiles } from '../../data/tokenizer';
+import { readFile, stat } from 'node:fs/promises';
+import { checkOutDir, OutDirError } from '../out-dir';
+import { atomicFiles, commitOrAbort } from '../atomic-sink';
 import { join } from 'node:path';
 import { parseCommandLine, UsageError } from '../../cli/args';
 import { nodeFolder } from '../../io/node-files';
 import { adapterZipFolder } from '../../engine/lora/adapter-zip';
 import type { ModelFolder } from '../../engine/model/weights';
 import { openFolderSource } from '../source';
-import { parseExportType, planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
-import type { ByteSink } from './writer';
+import { parseExportType, planGgufExport, type GgufFormat } from './export';
 
 async function adapterFolder(path: string): Promise<ModelFolder> {
   const st = await stat(path).catch(() => null);
@@ -22,16 +23,6 @@ async function adapterFolder(path: string): Promise<ModelFolder> {
   throw new UsageError(`--adapter ${path}: expected a PEFT adapter folder or a .zip`);
 }
 
-async function fileSink(path: string): Promise<ByteSink & { close(): Promise<void> }> {
-  const fh = await open(path, 'wx');
-  return {
-    async write(bytes) {
-      let done = 0;
-      while (done < bytes.length) done += (await fh.write(bytes, done, bytes.length - done)).bytesWritten;
-    },
-    close: () => fh.close(),
-  };
-}
 
 export async function run(format: string, args: string[]): Promise<number> {
   const p = parseCommandLine(`export --format ${format}`, args, { values: ['format', 'model', 'adapter', 'type', 'out'], bools: [] });
@@ -56,22 +47,16 @@ export async function run(format: string, args: string[]): Promise<number> {
   for (const f of plan.files) {
     if (await stat(join(out, f.name)).catch(() => null)) throw new OutDirError('--out', out, `already holds ${f.name}; choose an empty folder`);
   }
-  const temps = plan.files.map((f) => join(out, `.${f.name}.partial-${process.pid}`));
+  // Every file through the one atomic sink: all renamed into place once all are complete.
+  const written = atomicFiles(out);
   let bytes = 0;
-  try {
-    for (let i = 0; i < plan.files.length; i++) {
-      const sink = await writingTo('--out', out, () => fileSink(temps[i]));
-      try {
-        bytes += await plan.files[i].write({ write: (b) => writingTo('--out', out, () => sink.write(b)) });
-      } finally {
-        await writingTo('--out', out, () => sink.close());
-      }
+  await commitOrAbort(written, async () => {
+    for (const f of plan.files) {
+      const file = await written.create(f.name);
+      bytes += await f.write(file);
+      await file.close();
     }
-    for (let i = 0; i < plan.files.length; i++) await writingTo('--out', out, () => rename(temps[i], join(out, plan.files[i].name)));
-  } catch (e) {
-    await Promise.all(temps.map((t) => rm(t, { force: true })));
-    throw e;
-  }
+  });
   const result: Record<string, unknown> = { format: fmt, type, files: plan.files.map((f) => join(out, f.name)), bytes };
   if (plan.warnings.length) result.warnings = plan.warnings;
   process.stdout.write(JSON.stringify(result) + '\n');

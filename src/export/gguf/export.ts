@@ -10,7 +10,8 @@ import { EXPORT_TYPES, type ExportType } from './ggml-types';
 import { adapterPlan, modelPlan, type GgufPlan } from './model';
 import { modelfile, readme } from './modelfile';
 import { tokenizerMetadata } from './tokenizer';
-import { writeGguf, type ByteSink } from './writer';
+import { writeGguf } from './writer';
+import type { ByteSink } from '../../util/byte-sink';
 
 export type GgufFormat = 'gguf' | 'gguf-adapter';
 
@@ -33,23 +34,6 @@ export function parseExportType(s: string | undefined, format: GgufFormat): Expo
   return s as ExportType;
 }
 
-/** The tokenizer files of a model folder (tokenizer.json is required: a GGUF model carries its tokenizer). */
-export async function readTokenizerFiles(folder: ModelFolder): Promise<TokenizerFiles> {
-  const json = async (f: string): Promise<unknown> => {
-    const text = await folder.text(f);
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      throw new GgufExportError(`${folder.name}/${f}: not valid JSON (${(e as Error).message})`);
-    }
-  };
-  if (!(await folder.has('tokenizer.json'))) throw new GgufExportError(`${folder.name}: tokenizer.json is missing (a GGUF model carries its tokenizer)`);
-  return {
-    tokenizerJson: await json('tokenizer.json'),
-    tokenizerConfig: (await folder.has('tokenizer_config.json')) ? await json('tokenizer_config.json') : undefined,
-    chatTemplate: (await folder.has('chat_template.jinja')) ? await folder.text('chat_template.jinja') : undefined,
-  };
-}
 
 const ggufFile = (name: string, plan: GgufPlan): GgufExportFile => ({ name, write: (sink) => writeGguf(sink, plan.kv, plan.tensors) });
 

@@ -1,4 +1,5 @@
 // The GGUF writer read back by @huggingface/gguf, ggml's block layouts, and refusals by name.
+import { readTokenizerFiles } from '../../data/tokenizer';
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { encodeF32, GgmlType, repackQuantized } from './ggml-types';
 import { permuteRows } from './arch';
 import { tokenizerMetadata } from './tokenizer';
 import { ollamaTemplate } from './modelfile';
-import { planGgufExport, readTokenizerFiles } from './export';
+import { planGgufExport } from './export';
 import { run } from './command';
 import { parseSafetensors } from '../../io/safetensors';
 import { memoryFolder } from '../../engine/model/weights';

@@ -2,6 +2,7 @@
 // probabilities at every unpadded position of the fixture batch against the PyTorch reference
 // (softmax of logits_after_training), for the merged model, base + adapter GGUF, and the
 // F16 / Q8_0 / Q4_0 files.
+import { readTokenizerFiles } from '../../data/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,9 +16,9 @@ import { expectedWeightShapes } from '../../engine/model/arch';
 import * as ort from 'onnxruntime-web';
 import { openFolderSource, openGeneratedSource } from '../source';
 import { exportOnnx, ONNX_DTYPES } from '../onnx/export';
-import { stageFolder } from '../onnx/node-output';
+import { stagedFolder } from '../atomic-sink';
 import { OrtDecoder } from '../onnx/ort-decoder';
-import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
+import { planGgufExport, type GgufFormat } from './export';
 import type { ExportType } from './ggml-types';
 
 const root = join(__dirname, '../../../../shared/fixtures/reference');
@@ -62,8 +63,8 @@ async function studioQuantizedProbs(fixture: string, quant: 'int8' | 'int4', ref
   const model = nodeFolder(join(root, fixture, 'model'));
   const src = await openFolderSource(model, { adapter: nodeFolder(join(root, fixture, 'adapter_final')) });
   const out = join(dir, `${fixture}-onnx-${quant}`);
-  const staged = await stageFolder(out);
-  await exportOnnx(src, model, quant, staged.files);
+  const staged = await stagedFolder(out);
+  await exportOnnx(src, model, quant, staged);
   await staged.commit();
   const decoder = await OrtDecoder.create(ort, new Uint8Array(readFileSync(join(out, 'onnx', ONNX_DTYPES[quant].file))), src.spec);
   const probs: Float64Array[][] = [];

@@ -4,6 +4,7 @@
 // exported to GGUF and run in llama.cpp, against the studio's engine (itself held to PyTorch by the
 // reference tests) on the same inputs. Each variant is also exported merged as F16 / Q8_0 / Q4_0 and
 // held to the engine's int8 / int4 loss bounds, its tensor types read back from the file.
+import { readTokenizerFiles } from '../../data/tokenizer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import { Trainer } from '../../engine/train/trainer';
 import { DEFAULT_TRAIN, type Batch } from '../../engine/train/types';
 import { openMemorySource } from '../source';
 import { FIXTURES, SHAPE_VARIANTS, variantFiles, type ShapeVariantName, type Variant } from '../fixture-variants-testing';
-import { planGgufExport, readTokenizerFiles, type GgufFormat } from './export';
+import { planGgufExport, type GgufFormat } from './export';
 import type { ExportType } from './ggml-types';
 
 let llama: Llama;

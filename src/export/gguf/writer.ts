@@ -15,6 +15,7 @@
 
 import { serializeGgufMetadata, GGUFValueType, type GGUFTypedMetadata } from '@huggingface/gguf';
 import { ggmlTypeBytes, type GgmlType } from './ggml-types';
+import type { ByteSink } from '../../util/byte-sink';
 
 export const GGUF_ALIGNMENT = 32;
 
@@ -38,10 +39,6 @@ export interface TensorPlan {
   data(): Promise<Uint8Array>;
 }
 
-/** Where the bytes go: a file, a zip entry, a list of Blob parts. */
-export interface ByteSink {
-  write(bytes: Uint8Array): Promise<void>;
-}
 
 export class GgufWriteError extends Error {
   override name = 'GgufWriteError';

@@ -14,8 +14,9 @@ import { PRESETS, randomWeight } from '../../engine/model/presets';
 import type { ModelFolder } from '../../engine/model/weights';
 import { openFolderSource, openGeneratedSource } from '../source';
 import { buildDecoderGraph, type OnnxQuant } from './decoder';
-import { exportOnnx, writeOnnxModel, type OnnxExportResult, type OutputFile } from './export';
-import { stageFolder } from './node-output';
+import { exportOnnx, writeOnnxModel, type OnnxExportResult } from './export';
+import type { OutputFile } from '../../util/byte-sink';
+import { stagedFolder } from '../atomic-sink';
 
 const QUANTS: readonly OnnxQuant[] = ['none', 'int8', 'int4'];
 
@@ -31,15 +32,15 @@ export async function run(_format: string, args: string[]): Promise<number> {
   if (!out) throw new UsageError('export --format onnx: --out OUT_DIR is required');
   if ((flags.model === undefined) === (flags.preset === undefined)) throw new UsageError('export --format onnx: give --model DIR (or --preset NAME for the memory benchmark)');
 
-  const staged = await stageFolder(out);
+  const staged = await stagedFolder(out);
   let result: OnnxExportResult & { preset?: string };
   try {
     if (flags.preset !== undefined) {
-      result = await exportPreset(flags.preset, quant, staged.files.create);
+      result = await exportPreset(flags.preset, quant, staged.create);
     } else {
       const folder = nodeFolder(flags.model!);
       const src = await openFolderSource(folder, { adapter: flags.adapter ? await adapterFolder(flags.adapter) : null });
-      result = await exportOnnx(src, folder, quant, staged.files);
+      result = await exportOnnx(src, folder, quant, staged);
     }
     await staged.commit();
   } catch (e) {

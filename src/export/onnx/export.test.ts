@@ -17,10 +17,11 @@ import { openFolderSource, openMemorySource } from '../source';
 import type { HostTensor } from '../../engine/model/spec';
 import { dequantize, quantize } from '../../quant/format';
 import { buildDecoderGraph, IR_VERSION, OPSET, type OnnxQuant } from './decoder';
-import { writeModel, type ByteSink } from './write';
+import { writeModel } from './write';
+import type { ByteSink } from '../../util/byte-sink';
 import { exportOnnx, ONNX_DTYPES } from './export';
 import { run as cliExport } from './command';
-import { stageFolder } from './node-output';
+import { stagedFolder } from '../atomic-sink';
 import { OrtDecoder } from './ort-decoder';
 import { engineComputes, variantFiles } from '../fixture-variants-testing';
 
@@ -47,8 +48,8 @@ function exportFixture(name: string, quant: OnnxQuant): Promise<{ dir: string; d
       const dir = join(tmp, key);
       const model = nodeFolder(join(fx, 'model'));
       const src = await openFolderSource(model, { adapter: nodeFolder(join(fx, 'adapter_final')) });
-      const staged = await stageFolder(dir);
-      await exportOnnx(src, model, quant, staged.files);
+      const staged = await stagedFolder(dir);
+      await exportOnnx(src, model, quant, staged);
       await staged.commit();
       const decoder = await OrtDecoder.create(ort, new Uint8Array(readFileSync(join(dir, 'onnx', ONNX_DTYPES[quant].file))), src.spec);
       return { dir, decoder };
@@ -143,8 +144,8 @@ for (const name of fixtures) {
         }
         const src = await openMemorySource(plain.spec, dequantized, { adapter: nodeFolder(join(fx, 'adapter_final')) });
         const dir = join(tmp, `${name}-${quant}-dequantized`);
-        const staged = await stageFolder(dir);
-        await exportOnnx(src, model, 'none', staged.files);
+        const staged = await stagedFolder(dir);
+        await exportOnnx(src, model, 'none', staged);
         await staged.commit();
         const f32 = await OrtDecoder.create(ort, new Uint8Array(readFileSync(join(dir, 'onnx', 'model.onnx'))), src.spec);
         const want = (await f32.forward(batch.input_ids, positions(batch), batch.attention_mask)).logits;

@@ -3,19 +3,13 @@
 // inside) and onnx/model*.onnx (+ model*.onnx_data past 2 GB). Written through OutputFiles, so the
 // same code fills a folder on disk (CLI) or a streamed .zip (the page).
 import type { ModelFolder } from '../../engine/model/weights';
+import { parseTokenizerTexts, readTokenizerTexts } from '../../data/tokenizer';
+import { isJsonObject, parseUntrustedJson, readUntrustedJson } from '../../io/untrusted/json';
 import type { ExportSource } from '../source';
 import { buildDecoderGraph, IR_VERSION, OPSET, OnnxExportError, type OnnxQuant } from './decoder';
 import type { GraphBuilder } from './graph';
-import { writeModel, type ByteSink } from './write';
-
-export interface OutputFile extends ByteSink {
-  close(): Promise<void>;
-}
-
-/** Where the export's files go; paths are '/'-separated and relative. */
-export interface OutputFiles {
-  create(path: string): Promise<OutputFile>;
-}
+import { writeModel } from './write';
+import type { OutputFile, OutputFiles } from '../../util/byte-sink';
 
 /** Transformers.js's dtype names and the model file each loads. */
 export const ONNX_DTYPES: Record<OnnxQuant, { dtype: string; file: string }> = {
@@ -39,16 +33,15 @@ async function writeFile(out: OutputFiles, path: string, bytes: Uint8Array, file
 
 const json = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
 
-async function readJson(folder: ModelFolder, file: string): Promise<Record<string, unknown>> {
-  let v: unknown;
-  try {
-    v = JSON.parse(await folder.text(file));
-  } catch (e) {
-    throw new OnnxExportError(`${folder.name}/${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new OnnxExportError(`${folder.name}/${file}: must be a JSON object`);
-  return v as Record<string, unknown>;
+/** `v` (untrusted JSON of `file`) as an object; OnnxExportError otherwise. */
+function jsonObject(v: unknown, file: string): Record<string, unknown> {
+  if (!isJsonObject(v)) throw new OnnxExportError(`${file}: must be a JSON object`);
+  return v;
 }
+
+const untrusted = (file: string) => (_field: string | null, detail: string): never => {
+  throw new OnnxExportError(`${file} ${detail}`);
+};
 
 /**
  * Writes onnx/model*.onnx of a built graph (and onnx/model*.onnx_data when the weights pass
@@ -88,11 +81,12 @@ export async function exportOnnx(src: ExportSource, folder: ModelFolder, quant: 
   for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) {
     if (!(await folder.has(f))) throw new OnnxExportError(`${folder.name}/${f}: missing (the export needs the model's tokenizer and config)`);
   }
-  const config = await readJson(folder, 'config.json');
-  const tokConfig = await readJson(folder, 'tokenizer_config.json');
-  if (tokConfig.chat_template === undefined && (await folder.has('chat_template.jinja'))) {
-    tokConfig.chat_template = await folder.text('chat_template.jinja');
-  }
+  // The tokenizer files through the one reader of the loader (size caps, depth): the same refusals.
+  const texts = await readTokenizerTexts(folder);
+  const parsed = parseTokenizerTexts(texts, folder.name);
+  const config = jsonObject(parseUntrustedJson(texts.modelConfig!, `${folder.name}/config.json`, {}, untrusted(`${folder.name}/config.json`)), `${folder.name}/config.json`);
+  const tokConfig = jsonObject(parsed.tokenizerConfig, `${folder.name}/tokenizer_config.json`);
+  if (tokConfig.chat_template === undefined && texts.chatTemplate !== undefined) tokConfig.chat_template = texts.chatTemplate;
   const graph = buildDecoderGraph(src, quant);
   const files = await writeOnnxModel(graph, quant, (p) => out.create(p));
   const external = files.length > 1;
@@ -101,10 +95,10 @@ export async function exportOnnx(src: ExportSource, folder: ModelFolder, quant: 
   if (external) jsConfig.use_external_data_format = true;
   await writeFile(out, 'config.json', json({ ...config, 'transformers.js_config': jsConfig }), files);
   const gen = (await folder.has('generation_config.json'))
-    ? await readJson(folder, 'generation_config.json')
+    ? jsonObject(await readUntrustedJson(folder, 'generation_config.json', {}, untrusted(`${folder.name}/generation_config.json`)), `${folder.name}/generation_config.json`)
     : { bos_token_id: src.spec.bosTokenId, eos_token_id: src.spec.eosTokenId, pad_token_id: src.spec.padTokenId };
   await writeFile(out, 'generation_config.json', json(gen), files);
-  await writeFile(out, 'tokenizer.json', new TextEncoder().encode(await folder.text('tokenizer.json')), files);
+  await writeFile(out, 'tokenizer.json', new TextEncoder().encode(texts.tokenizerJson), files);
   await writeFile(out, 'tokenizer_config.json', json(tokConfig), files);
   return { quant, files, bytes: files.reduce((s, f) => s + f.bytes, 0) };
 }

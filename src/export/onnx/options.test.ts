@@ -20,7 +20,7 @@ import { DEFAULT_TRAIN } from '../../engine/train/types';
 import { openFolderSource } from '../source';
 import type { OnnxQuant } from './decoder';
 import { exportOnnx, ONNX_DTYPES } from './export';
-import { stageFolder } from './node-output';
+import { stagedFolder } from '../atomic-sink';
 import { FIXTURES, SHAPE_VARIANTS, variantFiles, type Json, type ShapeVariantName, type Variant } from '../fixture-variants-testing';
 import { OrtDecoder } from './ort-decoder';
 
@@ -98,8 +98,8 @@ function writeRandomAdapter(spec: ModelSpec, lora: LoraSettings, dir: string): v
 /** Exports `modelDir` (with the adapter in `adapterDir`) to `out` and returns its ONNX decoder's logits on `ids`. */
 async function onnxLogits(modelDir: string, adapterDir: string, spec: ModelSpec, quant: OnnxQuant, out: string, ids: number[]): Promise<Float32Array> {
   const model = nodeFolder(modelDir);
-  const staged = await stageFolder(out);
-  await exportOnnx(await openFolderSource(model, { adapter: nodeFolder(adapterDir) }), model, quant, staged.files);
+  const staged = await stagedFolder(out);
+  await exportOnnx(await openFolderSource(model, { adapter: nodeFolder(adapterDir) }), model, quant, staged);
   await staged.commit();
   const decoder = await OrtDecoder.create(ort, new Uint8Array(readFileSync(join(out, 'onnx', ONNX_DTYPES[quant].file))), spec);
   const { logits } = await decoder.forward([ids], [ids.map((_, i) => i)], [ids.map(() => 1)]);

@@ -23,7 +23,7 @@ import { Trainer } from '../../engine/train/trainer';
 import { DEFAULT_TRAIN } from '../../engine/train/types';
 import { openFolderSource } from '../source';
 import { exportOnnx } from './export';
-import { stageFolder } from './node-output';
+import { stagedFolder } from '../atomic-sink';
 
 const root = resolve(process.cwd(), '../shared/fixtures/reference');
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-transformers-'));
@@ -45,8 +45,8 @@ function exportFixture(name: string): Promise<void> {
     p = (async () => {
       const fx = join(root, name);
       const model = nodeFolder(join(fx, 'model'));
-      const staged = await stageFolder(join(tmp, name));
-      await exportOnnx(await openFolderSource(model, { adapter: nodeFolder(join(fx, 'adapter_final')) }), model, 'none', staged.files);
+      const staged = await stagedFolder(join(tmp, name));
+      await exportOnnx(await openFolderSource(model, { adapter: nodeFolder(join(fx, 'adapter_final')) }), model, 'none', staged);
       await staged.commit();
     })();
     exported.set(name, p);

@@ -8,10 +8,8 @@
 // Lengths are known up front because each initializer declares its exact byte length.
 import { onnx } from 'onnx-proto';
 import { valueInfoProto, type GraphBuilder } from './graph';
+import type { ByteSink } from '../../util/byte-sink';
 
-export interface ByteSink {
-  write(chunk: Uint8Array): Promise<void>;
-}
 
 export class OnnxWriteError extends Error {
   override name = 'OnnxWriteError';

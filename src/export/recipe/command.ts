@@ -39,7 +39,7 @@ export async function buildRecipe(job: RecipeJob): Promise<RecipeFiles> {
     job.settings.lora = { ...read.settings, dropout };
     start = { tensors: read.tensors, from: basename(job.initAdapter) };
   }
-  const tok = loadModelTokenizer(job.modelDir);
+  const tok = await loadModelTokenizer(job.modelDir);
   const planned = await planRecipeData(openDataFile(job.dataFile), job.dataFile, tok, job.settings);
   for (const w of planned.prepared.warnings) process.stderr.write(`warning: ${w}\n`);
   return recipeFiles({

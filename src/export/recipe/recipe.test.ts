@@ -53,7 +53,7 @@ describe('export --format recipe', () => {
 
   it("data/*.jsonl are, id for id and label for label, the batches the trainer's plan feeds for these settings", async () => {
     // The trainer's path, called here directly (as src/cli/train.ts does), not through the export.
-    const tok = loadModelTokenizer(MODEL);
+    const tok = await loadModelTokenizer(MODEL);
     const prepared = await prepareDataset(openDataFile(DATA), tok, { fileName: DATA, maxLength: 48 });
     const { train, validation } = splitValidation(prepared.examples, 0.2, 7);
     const plan = new TrainingPlan(train, { batchSize: 3, gradAccum: 2, padId: tok.padId, seed: 7, epochs: 2.5, maxLength: 48 });
@@ -190,7 +190,7 @@ describe('settings table', () => {
     const job = { ...parseRecipeArgs(ARGS), settings: settings() };
     const s = job.settings;
     const spec = await loadModelSpec(nodeFolder(MODEL));
-    const tok = loadModelTokenizer(MODEL);
+    const tok = await loadModelTokenizer(MODEL);
     const planned = await planRecipeData(openDataFile(DATA), DATA, tok, s);
     const files = recipeFiles({ job, spec, planned, padId: tok.padId, source: { name: 'sample.jsonl', bytes: new Uint8Array(1) } });
     const recipe = JSON.parse(text(files, 'recipe.json'));
@@ -265,7 +265,7 @@ describe('the recipe of a preference run', () => {
     expect([recipe.trainer.method, recipe.trainer.beta]).toEqual(['dpo', 0.2]);
     expect(parse(text(files, 'axolotl.yaml'))).toMatchObject({ rl: 'dpo', rl_beta: 0.2 });
     // The trainer's own path for the same flags.
-    const tok = loadModelTokenizer('public/demo');
+    const tok = await loadModelTokenizer('public/demo');
     const { preparePreferenceDataset } = await import('../../data/preference');
     const prepared = await preparePreferenceDataset(openDataFile(PAIRS), tok, { fileName: PAIRS, maxLength: 64 });
     const { train, validation } = splitValidation(prepared.pairs, 0.05, job.settings.train.seed);

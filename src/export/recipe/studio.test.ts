@@ -26,7 +26,7 @@ const DATA = 'public/demo/sample.jsonl';
 
 /** The demo sample on tiny-llama, prepared as the worker prepares it, and a 4-step run's settings. */
 async function sampleRun(checkpointEvery: number) {
-  const tok = loadModelTokenizer(MODEL);
+  const tok = await loadModelTokenizer(MODEL);
   const spec = await loadModelSpec(nodeFolder(MODEL));
   // The worker prepares without a max length; the run cuts to settings.maxLength (trainValidationSplit).
   const prepared = await prepareDataset(openDataFile(DATA), tok, { fileName: DATA });

@@ -18,6 +18,11 @@ export const MAX_CONFIG_BYTES = 16 << 20;
  */
 export const MAX_TOKENIZER_BYTES = 48 << 20;
 
+/** The size cap of a model folder's text file by name, checked before it is read (from disk, an upload or the Hub). */
+export function maxTextFileBytes(file: string): number {
+  return file === 'tokenizer.json' ? MAX_TOKENIZER_BYTES : MAX_CONFIG_BYTES;
+}
+
 export interface JsonLimits {
   /** Refused when the file has more bytes than this (default MAX_CONFIG_BYTES); text is checked by length (≤ its UTF-8 bytes). */
   maxBytes?: number;

@@ -9,7 +9,7 @@
 // No ZIP64: the archives read here (PEFT adapters, a web export) are below 4 GiB.
 
 import { Inflate } from 'fflate';
-import { crc32 } from '../../util/zip';
+import { crc32 } from '../../util/crc32';
 import { failWith, type Fail } from './errors';
 
 export interface ZipLimits {

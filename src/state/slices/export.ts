@@ -99,8 +99,8 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
         // ?ort=wasm runs the export on onnxruntime-web's wasm backend (no WebGPU).
         const backend = new URLSearchParams(location.search).get('ort') === 'wasm' ? 'wasm' : 'auto';
         const r = await engine().call('exportOnnx', { backend });
-        // The chunks as they came: the Blob holds them without one more contiguous copy.
-        const zip = new Blob(r.chunks, { type: 'application/zip' });
+        // The worker's Blob: the page never holds the export's bytes itself.
+        const zip = r.zip;
         saveFile(ONNX_ZIP_NAME, zip, 'application/zip');
         set((s) => ({ onnxExport: { ...s.onnxExport, done: { files: r.files, bytes: r.bytes, quant: r.quant } } }));
         // "Push to the Hub" sends the folder too: its files are slices of the stored .zip, not copies.

@@ -5,18 +5,17 @@ import { useState } from 'react';
 import { engine } from '../../state/engine';
 import { saveFile } from '../../state/slices/export-files';
 import { useStudio } from '../../state/store';
-import { zipStore } from '../../util/zip';
 import { toErrorInfo, type ErrorInfo } from '../../worker/protocol';
 import { ErrorBox } from '../common/ErrorBox';
 
 type GgufType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 
 async function downloadGguf(format: 'gguf' | 'gguf-adapter', type: GgufType): Promise<string[]> {
-  const { files, warnings } = await engine().call('exportGguf', { format, type });
+  // The worker streams the files into one .zip held as Blobs; the page never reads it back.
+  const { zip, files, warnings } = await engine().call('exportGguf', { format, type });
   // "Push to the Hub" sends the folder too, beside the adapter (gguf-merged/ or gguf-adapter/).
   useStudio.getState().addToPush({ kind: 'gguf', merged: format === 'gguf' }, files);
-  const entries = await Promise.all(files.map(async (f) => ({ name: f.name, data: new Uint8Array(await f.blob.arrayBuffer()) })));
-  saveFile(format === 'gguf' ? `lora-merged-${type}.gguf.zip` : `lora-adapter-${type}.gguf.zip`, zipStore(entries), 'application/zip');
+  saveFile(format === 'gguf' ? `lora-merged-${type}.gguf.zip` : `lora-adapter-${type}.gguf.zip`, zip, 'application/zip');
   return warnings;
 }
 

@@ -1,7 +1,9 @@
 // A strict, independent ZIP reader for tests (unit tests of src/util/zip.ts and the export e2e
 // spec). It shares no code with the writer: its own CRC-32 (bit by bit, no table), its own field
 // offsets from APPNOTE.TXT §4.3, and it cross-checks every central directory entry against its
-// local header. Stored (method 0) entries only: anything else is reported as an error.
+// local header (or, for a streamed entry with general-purpose flag 3 set, against the data
+// descriptor after its data, whose signature, CRC and sizes must match). Stored (method 0) entries
+// only: anything else is reported as an error.
 
 export interface ReadEntry {
   name: string;
@@ -84,7 +86,7 @@ export function readZip(buf: Uint8Array): ReadZip {
 
     if (method !== 0) fail(`${name}: method ${method}, expected 0 (stored)`);
     if (flags & 0x1) fail(`${name}: encrypted`);
-    if (flags & 0x8) fail(`${name}: data descriptor flag set`);
+    const streamed = (flags & 0x8) !== 0; // sizes and CRC in a data descriptor after the data
     if (csize !== usize) fail(`${name}: stored entry with compressed size ${csize} != size ${usize}`);
     if (lho !== expectLocal) fail(`${name}: local header at ${lho}, expected ${expectLocal} (entries must be contiguous)`);
 
@@ -94,8 +96,12 @@ export function readZip(buf: Uint8Array): ReadZip {
     if (u16(lho + 6) !== flags) fail(`${name}: local flags differ`);
     if (u16(lho + 8) !== method) fail(`${name}: local method differs`);
     if (u16(lho + 10) !== dosTime || u16(lho + 12) !== dosDate) fail(`${name}: local time/date differ`);
-    if (u32(lho + 14) !== crc) fail(`${name}: local CRC differs`);
-    if (u32(lho + 18) !== csize || u32(lho + 22) !== usize) fail(`${name}: local sizes differ`);
+    if (!streamed) {
+      if (u32(lho + 14) !== crc) fail(`${name}: local CRC differs`);
+      if (u32(lho + 18) !== csize || u32(lho + 22) !== usize) fail(`${name}: local sizes differ`);
+    } else if (u32(lho + 14) !== 0 || u32(lho + 18) !== 0 || u32(lho + 22) !== 0) {
+      fail(`${name}: streamed entry with a CRC or sizes in its local header`);
+    }
     const lNameLen = u16(lho + 26);
     const lExtraLen = u16(lho + 28);
     const lName = buf.subarray(lho + 30, lho + 30 + lNameLen);
@@ -106,6 +112,12 @@ export function readZip(buf: Uint8Array): ReadZip {
     const actual = crc32Bitwise(data);
     if (actual !== crc) fail(`${name}: CRC ${actual.toString(16)} != stored ${crc.toString(16)}`);
     expectLocal = start + csize;
+    if (streamed) {
+      const d = expectLocal;
+      if (d + 16 > cdOffset || u32(d) !== 0x08074b50) fail(`${name}: no data descriptor after its data (at ${d})`);
+      if (u32(d + 4) !== crc || u32(d + 8) !== csize || u32(d + 12) !== usize) fail(`${name}: data descriptor differs from the central directory`);
+      expectLocal = d + 16;
+    }
     entries.push({ name, data, crc, flags, method, versionMadeBy, versionNeeded, externalAttrs, dosTime, dosDate, localHeaderOffset: lho });
   }
   if (p !== eocd) fail(`central directory has ${eocd - p} unexplained bytes`);
