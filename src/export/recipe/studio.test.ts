@@ -111,7 +111,7 @@ describe('studioRecipeZip', () => {
 
   it('a preference run: the page (pairs prepared once, cut per run) and cli train feed the same steps', async () => {
     const PAIRS = 'src/data/testdata/preference-pairs.jsonl';
-    const tok = loadModelTokenizer(MODEL);
+    const tok = await loadModelTokenizer(MODEL);
     const spec = await loadModelSpec(nodeFolder(MODEL));
     const prepared = await preparePreferenceDataset(openDataFile(PAIRS), tok, { fileName: PAIRS });
     const errors: string[] = [];
