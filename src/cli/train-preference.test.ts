@@ -51,8 +51,8 @@ describe('train --method on preference pairs', () => {
   it('refuses a method the file does not fit, and names a bad pair by line and field', () => {
     const sft = join(dir, 'sft.jsonl');
     writeFileSync(sft, '{"prompt": "a", "completion": "b"}\n');
-    expect(train(sft, ['--out', join(dir, 'x'), '--method', 'dpo']).stderr).toMatch(/--method dpo needs preference data/);
-    expect(train(pairsFile, ['--out', join(dir, 'y')]).stderr).toMatch(/is preference data .*--method dpo, ipo or orpo/);
+    expect(train(sft, ['--out', join(dir, 'x'), '--method', 'dpo']).stderr).toMatch(/^train: DPO needs preference data .*, and .*sft\.jsonl has SFT examples: choose --method sft, or give --data a preference file$/m);
+    expect(train(pairsFile, ['--out', join(dir, 'y')]).stderr).toMatch(/^train: SFT trains on examples, and .* is preference data .*: choose --method dpo, ipo or orpo, or give --data an SFT file$/m);
     const bad = join(dir, 'bad.jsonl');
     writeFileSync(bad, '{"prompt": "a", "chosen": "b", "rejected": "c"}\n{"prompt": "a", "chosen": "b", "rejected": ""}\n');
     const r = train(bad, ['--out', join(dir, 'z'), '--method', 'dpo']);

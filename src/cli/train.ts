@@ -35,7 +35,7 @@ import { fileTypeFromName } from '../data/parse';
 import { isPreferenceFile, preparePreferenceDataset } from '../data/preference';
 import { isPreference } from '../engine/train/objective';
 import { parseArgs, usageErrors } from './args';
-import { DEFAULT_NUMBERS, OTHER_SETTINGS } from '../settings/run-settings';
+import { DEFAULT_NUMBERS, OTHER_SETTINGS, methodDataProblem } from '../settings/run-settings';
 import { parseRunFlags, RUN_BOOL_FLAGS, RUN_VALUE_FLAGS } from './run-flags';
 import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
@@ -190,14 +190,9 @@ export async function run(argv: string[]): Promise<number> {
   // SFT examples, or preference pairs (DPO, IPO, ORPO): the method and the file must agree.
   const preference = isPreference(hyper.method);
   const dataFile = flags['data']!;
-  if ((await isPreferenceFile(openDataFile(dataFile), fileTypeFromName(dataFile))) !== preference) {
-    process.stderr.write(
-      preference
-        ? `train: --method ${hyper.method} needs preference data (records with "chosen" and "rejected"); ${dataFile} is not
-`
-        : `train: ${dataFile} is preference data (chosen / rejected pairs): train it with --method dpo, ipo or orpo
-`,
-    );
+  const mismatch = methodDataProblem(hyper.method, await isPreferenceFile(openDataFile(dataFile), fileTypeFromName(dataFile)), 'cli', dataFile);
+  if (mismatch) {
+    process.stderr.write(`train: ${mismatch}\n`);
     return 1;
   }
   let prepared: { stats: unknown; warnings: string[] };

@@ -133,13 +133,27 @@ export function methodsFor(preferenceData: boolean): Method[] {
   return METHODS.filter((m) => METHOD_INFO[m].preference === preferenceData);
 }
 
-/** Why `method` cannot train this data (the page before a run, the worker again at its start), or null. */
-export function methodDataProblem(method: Method, preferenceData: boolean): string | null {
+/** Where the user picks the method: the page's Method field, or the CLI's `--method` and `--data` flags. */
+export type MethodChooser = 'page' | 'cli';
+
+/** How to pick the methods `ms` (DPO, IPO or ORPO / --method dpo, ipo or orpo). */
+function chooseMethods(ms: Method[], how: MethodChooser): string {
+  const names = ms.map((m) => (how === 'page' ? METHOD_INFO[m].label : m));
+  const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names[0];
+  return how === 'page' ? `choose ${list} as the Method` : `choose --method ${list}`;
+}
+
+/**
+ * Why `method` cannot train this data, or null: the one message for the page (before a run), the worker
+ * (again at its start) and the CLI (`how` = 'cli', `data` the file's name).
+ */
+export function methodDataProblem(method: Method, preferenceData: boolean, how: MethodChooser = 'page', data = 'this dataset'): string | null {
   if (METHOD_INFO[method].preference === preferenceData) return null;
   const label = METHOD_INFO[method].label;
+  const other = how === 'page' ? (preferenceData ? 'load an SFT dataset' : 'load a preference file') : preferenceData ? 'give --data an SFT file' : 'give --data a preference file';
   return preferenceData
-    ? `${label} trains on examples, and this dataset is preference data (chosen / rejected pairs): choose DPO, IPO or ORPO as the Method, or load an SFT dataset`
-    : `${label} needs preference data (records with "chosen" and "rejected"), and this dataset has SFT examples: choose SFT as the Method, or load a preference file`;
+    ? `${label} trains on examples, and ${data} is preference data (chosen / rejected pairs): ${chooseMethods(methodsFor(true), how)}, or ${other}`
+    : `${label} needs preference data (records with "chosen" and "rejected"), and ${data} has SFT examples: ${chooseMethods(methodsFor(false), how)}, or ${other}`;
 }
 
 export function parseMethod(s: string): Method | null {
