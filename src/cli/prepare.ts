@@ -12,12 +12,14 @@
 // Also the Node helpers other commands (train) use: loadModelTokenizer(dir), openDataFile(path),
 // prepareDataFile(path, dir, options).
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatasetError, formatIssue, formatIssues } from '../data/errors';
 import { DATA_FORMATS, parseColumnMapping, type DataFormat } from '../data/formats';
 import { prepareDataset, type PreparedDataset, type PrepareOptions } from '../data/pipeline';
-import type { ByteSource } from '../data/source';
 import { fileTypeFromName } from '../data/parse';
+import { openRecordSource, type RecordSource } from '../data/records/record-source';
+import type { RandomAccess } from '../data/records/random-access';
 import { isPreferenceFile, preparePreferenceDataset, type PreferenceOptions, type PreparedPreference } from '../data/preference';
 import { numberProblem } from '../settings/run-settings';
 import { checkFileSize } from '../io/untrusted/json';
@@ -47,11 +49,37 @@ export function loadModelTokenizer(dir: string): ModelTokenizer {
   return ModelTokenizer.load(parseTokenizerTexts(texts, dir));
 }
 
-/** A file as a stream of 1 MiB chunks (never read whole). */
-export function openDataFile(path: string): ByteSource {
+/** A file read by byte ranges (each range read with its own file handle, so nothing stays open). */
+export function nodeRandomAccess(path: string): RandomAccess {
+  const byteLength = statSync(path).size;
+  return {
+    byteLength,
+    async slice(start, end = byteLength) {
+      const length = Math.max(0, Math.min(end, byteLength) - start);
+      const out = new Uint8Array(length);
+      const fh = await open(path, 'r');
+      try {
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await fh.read(out, done, length - done, start + done);
+          if (bytesRead === 0) throw new Error(`${path} ended at byte ${start + done}: it changed while being read`);
+          done += bytesRead;
+        }
+      } finally {
+        await fh.close();
+      }
+      return out.buffer as ArrayBuffer;
+    },
+  };
+}
+
+/** A data file as a record source: text as a stream of 1 MiB chunks, Parquet by byte ranges (never read whole). */
+export function openDataFile(path: string): RecordSource {
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
   if (statSync(path).isDirectory()) throw new Error(`${path} is a folder, not a data file`);
-  return createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>;
+  const type = fileTypeFromName(path);
+  const data = type === 'parquet' ? nodeRandomAccess(path) : (createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>);
+  return openRecordSource([{ name: path, data }], { fileType: type });
 }
 
 /** Prepares a data file for a model folder (the type comes from the file's extension). */
@@ -111,7 +139,7 @@ export async function run(args: string[]): Promise<number> {
   const json = bools.has('json');
 
   let tok: ModelTokenizer;
-  let source: ByteSource;
+  let source: RecordSource;
   try {
     tok = loadModelTokenizer(model);
     source = openDataFile(data);
@@ -120,7 +148,15 @@ export async function run(args: string[]): Promise<number> {
     return 1;
   }
 
-  if (await isPreferenceFile(openDataFile(data), fileTypeFromName(data))) {
+  let preference: boolean;
+  try {
+    preference = await isPreferenceFile(openDataFile(data));
+  } catch (e) {
+    if (!(e instanceof DatasetError)) throw e;
+    process.stderr.write(`prepare: ${e.message}\n`);
+    return 1;
+  }
+  if (preference) {
     let maxPromptLength: number | undefined;
     if (flags['max-prompt-length'] !== undefined) {
       maxPromptLength = Number(flags['max-prompt-length']);
@@ -197,7 +233,7 @@ export async function run(args: string[]): Promise<number> {
 }
 
 /** prepare of a preference file: the pairs as training will batch them (chosen and rejected sides). */
-async function preparePreference(source: ByteSource, tok: ModelTokenizer, opts: PreferenceOptions, json: boolean): Promise<number> {
+async function preparePreference(source: RecordSource, tok: ModelTokenizer, opts: PreferenceOptions, json: boolean): Promise<number> {
   let ds: PreparedPreference;
   try {
     ds = await preparePreferenceDataset(source, tok, opts);
