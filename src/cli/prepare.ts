@@ -26,6 +26,7 @@ import { checkFileSize } from '../io/untrusted/json';
 import { runLimitError } from '../io/untrusted/limits';
 import { ModelTokenizer, parseTokenizerTexts, TOKENIZER_FILE_LIMITS, type TokenizerTexts } from '../data/tokenizer';
 import { parseArgs, usageErrors } from './args';
+import { HUB_ENDPOINT_FLAG, openCliData, type CliData } from './data-arg';
 
 /** Loads tokenizer.json, tokenizer_config.json and chat_template.jinja (if present) of a model folder. */
 export function loadModelTokenizer(dir: string): ModelTokenizer {
@@ -75,11 +76,20 @@ export function nodeRandomAccess(path: string): RandomAccess {
 
 /** A data file as a record source: text as a stream of 1 MiB chunks, Parquet by byte ranges (never read whole). */
 export function openDataFile(path: string): RecordSource {
-  if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new Error(`${path} is a folder, not a data file`);
-  const type = fileTypeFromName(path);
-  const data = type === 'parquet' ? nodeRandomAccess(path) : (createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>);
-  return openRecordSource([{ name: path, data }], { fileType: type });
+  return openDataFiles([path]);
+}
+
+/** Several data files of one type (a Hub split's shards) as one record source, read in order. */
+export function openDataFiles(paths: readonly string[]): RecordSource {
+  for (const path of paths) {
+    if (!existsSync(path)) throw new Error(`${path}: no such file`);
+    if (statSync(path).isDirectory()) throw new Error(`${path} is a folder, not a data file`);
+  }
+  const type = fileTypeFromName(paths[0]);
+  return openRecordSource(
+    paths.map((path) => ({ name: path, data: type === 'parquet' ? nodeRandomAccess(path) : (createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>) })),
+    { fileType: type },
+  );
 }
 
 /** Prepares a data file for a model folder (the type comes from the file's extension). */
@@ -89,7 +99,7 @@ export async function prepareDataFile(path: string, modelDir: string, opts: Prep
 }
 
 const USAGE =
-  'usage: prepare --model MODEL_DIR --data FILE [--format auto|text|completion|alpaca|messages|sharegpt] ' +
+  'usage: prepare --model MODEL_DIR --data FILE|hub:ID[@REVISION][:CONFIG][/SPLIT] [--hub-endpoint URL] [--format auto|text|completion|alpaca|messages|sharegpt] ' +
   '[--max-length N] [--skip-invalid] [--json] [--train-on assistant|all] [--map field=column,...] ' +
   '[--txt-mode line|paragraph] [--add-bos] [--max-prompt-length N]\n';
 
@@ -97,7 +107,7 @@ async function write(s: string): Promise<void> {
   if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
 }
 
-const PREPARE_VALUES = ['model', 'data', 'format', 'max-length', 'max-prompt-length', 'train-on', 'map', 'txt-mode'];
+const PREPARE_VALUES = ['model', 'data', 'format', 'max-length', 'max-prompt-length', 'train-on', 'map', 'txt-mode', HUB_ENDPOINT_FLAG];
 
 export async function run(args: string[]): Promise<number> {
   let parsed;
@@ -140,9 +150,11 @@ export async function run(args: string[]): Promise<number> {
 
   let tok: ModelTokenizer;
   let source: RecordSource;
+  let cli: CliData;
   try {
     tok = loadModelTokenizer(model);
-    source = openDataFile(data);
+    cli = await openCliData(data, flags[HUB_ENDPOINT_FLAG], 'prepare');
+    source = cli.open();
   } catch (e) {
     process.stderr.write(`prepare: ${(e as Error).message}\n`);
     return 1;
@@ -150,7 +162,7 @@ export async function run(args: string[]): Promise<number> {
 
   let preference: boolean;
   try {
-    preference = await isPreferenceFile(openDataFile(data));
+    preference = await isPreferenceFile(cli.open());
   } catch (e) {
     if (!(e instanceof DatasetError)) throw e;
     process.stderr.write(`prepare: ${e.message}\n`);
