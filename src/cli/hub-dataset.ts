@@ -7,11 +7,12 @@
 //   {cache}/datasets/{id}/refs/{ref}.json                        the last resolution of a reference (used offline)
 // The cache is LORA_STUDIO_CACHE, else ~/.cache/lora-studio. The Hub is --hub-endpoint, else
 // HF_ENDPOINT, else huggingface.co; HF_TOKEN goes only to that Hub (never to a CDN it redirects to).
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { HubNetworkError, HubIntegrityError, type DownloadProgress, DownloadTracker, type HubFileInfo } from '../hub/download';
+import { downloadSplitFile, statSplitFile } from '../hub/dataset-download';
 import { checkHubUrl, HUB_URL } from '../hub/endpoint';
 import { datasetClient, formatHubDataRef, HubDatasetError, parseHubDataRef, resolveHubDataset, type DatasetAccess, type ResolvedSplit } from '../hub/datasets';
 import { Sha256 } from '../hub/sha256';
@@ -72,16 +73,14 @@ async function cacheFile(
 ): Promise<void> {
   const metaPath = `${dest}.json`;
   const saved = existsSync(metaPath) ? (JSON.parse(readFileSync(metaPath, 'utf8')) as Announced) : null;
-  let info: HubFileInfo | null;
+  let info: HubFileInfo;
   try {
-    info = await client.stat(split.id, split.fileRevision, file.path, signal, file.url);
+    info = await statSplitFile(client, split, file, signal);
   } catch (e) {
     // Offline: a complete cached file is used as it is.
     if (e instanceof HubNetworkError && saved && existsSync(dest) && statSync(dest).size === saved.size) return;
     throw e;
   }
-  if (!info) throw new HubDatasetError('not-found', split.id, `Dataset ${split.id}: ${file.path} is listed but the Hub does not serve it`);
-  if (info.size < 0) throw new HubIntegrityError(`${file.path} of ${split.id}: the Hub announces no size`);
   tracker.start(file.path, info.size);
   if (saved && existsSync(dest) && saved.size === info.size && saved.sha256 === info.sha256 && statSync(dest).size === info.size) {
     tracker.skip(file.path, info.size);
@@ -95,25 +94,25 @@ async function cacheFile(
   if (offset > info.size || !partMeta || partMeta.size !== info.size || partMeta.sha256 !== info.sha256) offset = 0;
   writeFileSync(`${part}.json`, JSON.stringify({ size: info.size, sha256: info.sha256 }));
   const hash = info.sha256 && offset > 0 ? await hashOf(part) : null;
-  const reader = client.open(split.id, split.fileRevision, info, {
-    signal,
-    onBytes: (n) => tracker.add(file.path, n),
-    resume: offset > 0 ? { offset, hash: hash ? hash.state() : null } : null,
-  });
   tracker.skip(file.path, offset);
   const fh = await open(part, offset > 0 ? 'r+' : 'w');
   try {
     await fh.truncate(offset);
-    // Written piece by piece: a dropped connection loses at most one piece.
-    for (let at = offset; at < info.size; at += piece) {
-      const bytes = await reader.read(at, Math.min(piece, info.size - at));
-      await fh.write(bytes, 0, bytes.byteLength, at);
-    }
+    await downloadSplitFile(client, split, info, {
+      offset,
+      hash: hash ? hash.state() : null,
+      write: async (bytes, at) => {
+        await fh.write(bytes, 0, bytes.byteLength, at);
+      },
+    }, { signal, onBytes: (n) => tracker.add(file.path, n), pieceBytes: piece });
     await fh.sync();
+  } catch (e) {
+    // Bytes that fail the check are not resumed from: the next try starts over.
+    if (e instanceof HubIntegrityError) rmSync(part, { force: true });
+    throw e;
   } finally {
     await fh.close();
   }
-  await reader.finish(); // the SHA-256 over every byte, when the Hub announces one
   if (statSync(part).size !== info.size) throw new HubIntegrityError(`${file.path} of ${split.id}: ${statSync(part).size} bytes stored, the Hub says ${info.size}`);
   renameSync(part, dest);
   writeFileSync(metaPath, JSON.stringify({ size: info.size, sha256: info.sha256 }));

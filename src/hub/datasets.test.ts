@@ -11,6 +11,8 @@ import { standInDatasetSha } from './stand-in-datasets-testing';
 import { BIG_ROWS, DATASET_TOKEN, jsonlOf, ALPACA_ROWS, parquetOf, QA_ROWS, standInDatasets } from './stand-in-datasets-data-testing';
 import { HubAuthError, HubIntegrityError, HubNetworkError } from './download';
 import { fetchHubDataset, hubAccess } from '../cli/hub-dataset';
+import { loadSplitFiles, storedDatasetKeys } from './dataset-store';
+import { memoryKeyValue } from './store';
 
 let hub: StandInHub;
 const access = (token: string | null = null) => ({ hubUrl: hub.url, token });
@@ -181,7 +183,8 @@ describe('fetchHubDataset (Node cache)', () => {
       const e = await fetchHubDataset('hub:studio/qa-pairs:tiny', { hubUrl: h2.url, token: null }, { cache: c2 }).catch((x: unknown) => x);
       expect(e).toBeInstanceOf(HubIntegrityError);
       expect((e as Error).message).toMatch(/^studio\/qa-pairs\/tiny\/train\/0\.parquet: SHA-256 mismatch after download/);
-      expect(existsSync(join(c2, 'datasets', 'studio', 'qa-pairs', standInDatasetSha('studio/qa-pairs'), 'parquet', 'tiny', 'train', '0.parquet'))).toBe(false);
+      const kept = join(c2, 'datasets', 'studio', 'qa-pairs', standInDatasetSha('studio/qa-pairs'), 'parquet', 'tiny', 'train', '0.parquet');
+      expect([existsSync(kept), existsSync(`${kept}.part`)]).toEqual([false, false]);
       // Several jsonl files of one split come down in the split's order.
       const got = await fetchHubDataset('hub:studio/alpaca-jsonl', { hubUrl: h2.url, token: null }, { cache: c2 });
       expect(got.paths.map((p) => readFileSync(p, 'utf8')).join('')).toBe(jsonlOf(ALPACA_ROWS.slice(0, 10)));
@@ -210,5 +213,33 @@ describe('fetchHubDataset (Node cache)', () => {
     expect(hubAccess(undefined, { HF_ENDPOINT: 'https://mirror.example/' }).hubUrl).toBe('https://mirror.example');
     expect(hubAccess('http://127.0.0.1:9', { HF_ENDPOINT: 'https://mirror.example' }).hubUrl).toBe('http://127.0.0.1:9');
     expect(() => hubAccess('http://remote.example', {})).toThrow(/--hub-endpoint: "http:\/\/remote.example" uses plain http/);
+  });
+});
+
+describe('loadSplitFiles (the page’s IndexedDB store, on a memory KeyValue)', () => {
+  it('downloads and keeps a split, reuses it on the next visit, and offline from the kept resolution', async () => {
+    const h2 = await startStandInHub({ models: {}, datasets: standInDatasets() });
+    const kv = memoryKeyValue();
+    const ref = parseHubDataRef('hub:studio/qa-pairs:tiny');
+    const a = { hubUrl: h2.url, token: null };
+    const first = await loadSplitFiles(kv, ref, a);
+    expect([first.fromStore, first.offline, first.split.split]).toEqual([false, false, 'train']);
+    expect(first.files.map((f) => f.bytes)).toEqual([parquetOf(QA_ROWS.slice(0, 4))]);
+    expect(await storedDatasetKeys(kv, 'studio/qa-pairs')).toEqual([`f|studio/qa-pairs|${standInDatasetSha('studio/qa-pairs')}|parquet-conversion|tiny/train/0.parquet`]);
+    const before = h2.log.length;
+    const second = await loadSplitFiles(kv, ref, a);
+    expect([second.fromStore, second.offline]).toEqual([true, false]);
+    expect(h2.log.slice(before).filter((l) => l.method === 'GET' && l.file.endsWith('.parquet'))).toEqual([]);
+    await h2.close();
+    const offline = await loadSplitFiles(kv, ref, a);
+    expect([offline.fromStore, offline.offline]).toEqual([true, true]);
+    expect(offline.files[0].bytes).toEqual(parquetOf(QA_ROWS.slice(0, 4)));
+  });
+
+  it('a gated dataset without a token stores nothing', async () => {
+    const kv = memoryKeyValue();
+    const e = await loadSplitFiles(kv, parseHubDataRef('hub:studio/gated-qa'), access()).catch((x: unknown) => x);
+    expect((e as HubDatasetError).problem).toBe('gated');
+    expect(kv.map.size).toBe(0);
   });
 });
