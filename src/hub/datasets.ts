@@ -238,6 +238,15 @@ export async function resolveHubDataset(ref: HubDataRef, a: DatasetAccess): Prom
   return chooseSplit(await datasetInfo(ref, a), ref.config, ref.split);
 }
 
+/** A Hub dataset's split as a recipe and a model card name it (train.py loads it with datasets.load_dataset). */
+export interface HubDatasetSource {
+  id: string;
+  config: string;
+  split: string;
+  /** The commit the split was read at. */
+  revision: string;
+}
+
 /** How a resolved split is named in a card, a recipe and messages: `id` (config, split) at the commit. */
 export function describeSplit(s: Pick<ResolvedSplit, 'id' | 'config' | 'split' | 'sha'>): string {
   return `${s.id} (config ${s.config}, split ${s.split}, commit ${s.sha.slice(0, 12)})`;

@@ -135,6 +135,7 @@ function prepareOptions(o: DatasetReadOptions): Omit<PrepareOptions, 'fileName' 
     mapping,
     txtMode: o.txtMode,
     trainOn: o.trainOn,
+    maxRecords: o.maxRecords,
   };
 }
 

@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { canonicalTargets } from '../../engine/lora/config';
 import { allMappings, SCHEDULERS } from './mapping';
 import type { RecipeJob, RecipeSettings } from './settings';
+import type { HubDatasetSource } from '../../hub/datasets';
 
 export interface RecipeFacts {
   /** base_model_name_or_path train.py loads: the Hub id, else the model folder. */
@@ -27,14 +28,7 @@ export interface RecipeFacts {
   targetModules: string[];
 }
 
-/** A Hub dataset's split as the recipe names it (train.py loads it with datasets.load_dataset). */
-export interface HubDatasetSource {
-  id: string;
-  config: string;
-  split: string;
-  /** The commit the split was read at. */
-  revision: string;
-}
+export type { HubDatasetSource };
 
 /** The `datasets` line that loads a Hub split (Python). */
 export function loadDatasetLine(h: HubDatasetSource): string {

@@ -5,6 +5,7 @@ import { toErrorInfo, type DatasetSummary, type ErrorInfo, type Progress } from 
 import type { DatasetDetails } from '../../worker/dataset';
 import { DEFAULT_READ_OPTIONS, unpackDataset, type DatasetReadOptions } from '../../util/dataset-package';
 import type { Slice, Status } from './types';
+import type { HubDatasetSource } from '../../hub/datasets';
 import { maxValidationExamples } from '../../settings/run-settings';
 
 export type { DatasetReadOptions } from '../../util/dataset-package';
@@ -25,8 +26,15 @@ export interface DatasetSlice {
     options: DatasetReadOptions;
     /** The chosen validation file (used when options.validation.mode is 'file'). */
     validationFileName: string | null;
+    /** The Hub dataset split the data came from (the model card names it), or null for a file. */
+    hub: HubDatasetSource | null;
   };
   loadDatasetFile(file: File): Promise<void>;
+  /**
+   * Uses a Hub split's files (hub-dataset.ts) as the dataset, read with `options`. Text files of one
+   * split are joined into one; the page reads a split of one Parquet file (the CLI reads several).
+   */
+  useDatasetFiles(name: string, files: { name: string; data: Uint8Array }[], options: Partial<DatasetReadOptions>, hub: HubDatasetSource): Promise<void>;
   loadSampleDataset(): Promise<void>;
   /** Uses bytes kept elsewhere (an interrupted run's dataset: a plain file or a dataset package). */
   restoreDataset(fileName: string, bytes: ArrayBuffer, skipInvalid: boolean): Promise<void>;
@@ -50,6 +58,7 @@ const fresh = (prev: DatasetState, fileName: string): DatasetState => ({
   ...prev,
   status: 'waiting',
   fileName,
+  hub: null,
   skipInvalid: false,
   summary: null,
   details: null,
@@ -64,7 +73,7 @@ export function validationCount(fraction: number, examples: number): number {
 }
 
 const readChanged = (a: DatasetReadOptions, b: DatasetReadOptions): boolean =>
-  a.format !== b.format || a.mapping.trim() !== b.mapping.trim() || a.txtMode !== b.txtMode || a.trainOn !== b.trainOn;
+  a.format !== b.format || a.mapping.trim() !== b.mapping.trim() || a.txtMode !== b.txtMode || a.trainOn !== b.trainOn || a.maxRecords !== b.maxRecords;
 
 export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
   /**
@@ -92,11 +101,30 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
       error: null,
       options: DEFAULT_READ_OPTIONS,
       validationFileName: null,
+      hub: null,
     },
 
     async loadDatasetFile(file) {
       datasetFiles.train = await file.arrayBuffer();
       set((s) => ({ dataset: fresh(s.dataset, file.name) }));
+      await get().retokenizeDataset();
+    },
+
+    async useDatasetFiles(name, files, options, hub) {
+      if (files.length > 1 && /\.parquet$/i.test(name)) {
+        const message = `${hub.id} (${hub.config}/${hub.split}) is ${files.length} Parquet files; the page reads a split of one file. Train on it with the CLI: --data hub:${hub.id}:${hub.config}/${hub.split}`;
+        set((s) => ({ dataset: { ...fresh(s.dataset, name), status: 'error', error: { name: 'DatasetError', message } } }));
+        return;
+      }
+      // Text files of one split, one after the other (a newline between, where a file lacks its last).
+      const parts = files.flatMap((f, i) => (i < files.length - 1 && f.data.byteLength && f.data[f.data.byteLength - 1] !== 0x0a ? [f.data, new Uint8Array([0x0a])] : [f.data]));
+      const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+      parts.reduce((at, p) => (joined.set(p, at), at + p.byteLength), 0);
+      datasetFiles.train = joined.buffer;
+      datasetFiles.validation = null;
+      set((s) => ({
+        dataset: { ...fresh(s.dataset, name), hub, validationFileName: null, options: { ...s.dataset.options, ...options, validation: { ...s.dataset.options.validation, mode: s.dataset.options.validation.mode === 'file' ? 'none' : s.dataset.options.validation.mode } } },
+      }));
       await get().retokenizeDataset();
     },
 

@@ -3,6 +3,7 @@
 // Pure (no store, no DOM) so it is unit-tested as text.
 import { formatBytes } from '../../util/format-bytes';
 import { dataFormatName } from '../../data/formats';
+import type { HubDatasetSource } from '../../hub/datasets';
 import type { ModelSummary, TrainResult, TrainSettings } from '../../worker/protocol';
 
 export interface ModelCardInput {
@@ -12,6 +13,8 @@ export interface ModelCardInput {
     fileName: string;
     /** The file's size in bytes (never its content). */
     fileBytes?: number;
+    /** The Hub dataset split the data came from: the card names it (id, config, split, commit). */
+    hub?: HubDatasetSource | null;
     format: string;
     examples: number;
     tokens: number;
@@ -103,6 +106,7 @@ export function modelCard(c: ModelCardInput): string {
   const lines: string[] = [];
   lines.push('---');
   if (base) lines.push(`base_model: ${yamlString(base)}`);
+  if (d?.hub) lines.push('datasets:', `  - ${yamlString(d.hub.id)}`);
   const extras = c.extras ?? [];
   const onnx = extras.filter((x) => x.what.kind === 'onnx');
   lines.push('library_name: peft');
@@ -151,7 +155,11 @@ export function modelCard(c: ModelCardInput): string {
 
   lines.push('## Data', '');
   if (d) {
-    lines.push(`- File: ${code(d.fileName)} (${dataFormatName(d.format)}${d.fileBytes !== undefined ? `, ${formatBytes(d.fileBytes)}` : ''})`);
+    if (d.hub) {
+      lines.push(`- Dataset: [${d.hub.id}](https://huggingface.co/datasets/${d.hub.id}) (config ${code(d.hub.config)}, split ${code(d.hub.split)}, commit ${code(d.hub.revision)}; ${dataFormatName(d.format)})`);
+    } else {
+      lines.push(`- File: ${code(d.fileName)} (${dataFormatName(d.format)}${d.fileBytes !== undefined ? `, ${formatBytes(d.fileBytes)}` : ''})`);
+    }
     lines.push(`- Size: ${d.examples} examples, ${d.tokens} tokens (${d.trainedTokens} trained)`);
     if (d.truncated) lines.push(`- Truncated: ${d.truncated} example${d.truncated === 1 ? '' : 's'} longer than ${s.maxLength} tokens`);
     lines.push(`- Loss on: ${d.trainOn === 'all' ? 'every token' : 'assistant turns / completions only (prompts masked)'}`);
