@@ -34,7 +34,7 @@ export interface DatasetSlice {
    * Uses a Hub split's files (hub-dataset.ts) as the dataset, read with `options`. Text files of one
    * split are joined into one; the page reads a split of one Parquet file (the CLI reads several).
    */
-  useDatasetFiles(name: string, files: { name: string; data: Uint8Array }[], options: Partial<DatasetReadOptions>, hub: HubDatasetSource): Promise<void>;
+  takeDatasetFiles(name: string, files: { name: string; data: Uint8Array }[], options: Partial<DatasetReadOptions>, hub: HubDatasetSource): Promise<void>;
   loadSampleDataset(): Promise<void>;
   /** Uses bytes kept elsewhere (an interrupted run's dataset: a plain file or a dataset package). */
   restoreDataset(fileName: string, bytes: ArrayBuffer, skipInvalid: boolean): Promise<void>;
@@ -110,7 +110,7 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
       await get().retokenizeDataset();
     },
 
-    async useDatasetFiles(name, files, options, hub) {
+    async takeDatasetFiles(name, files, options, hub) {
       if (files.length > 1 && /\.parquet$/i.test(name)) {
         const message = `${hub.id} (${hub.config}/${hub.split}) is ${files.length} Parquet files; the page reads a split of one file. Train on it with the CLI: --data hub:${hub.id}:${hub.config}/${hub.split}`;
         set((s) => ({ dataset: { ...fresh(s.dataset, name), status: 'error', error: { name: 'DatasetError', message } } }));

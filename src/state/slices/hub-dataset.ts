@@ -41,7 +41,7 @@ export interface HubDatasetSlice {
   /** Reads what a dataset holds (configs and splits). */
   openHubDataset(id: string, token: string): Promise<void>;
   /** Downloads (or reuses) a split and hands it to the dataset flow, reading at most maxRecords rows. */
-  useHubSplit(config: string, split: string, maxRecords: number | undefined, token: string): Promise<void>;
+  chooseHubSplit(config: string, split: string, maxRecords: number | undefined, token: string): Promise<void>;
 }
 
 let kvStore: KeyValue | null = null;
@@ -71,7 +71,7 @@ export const createHubDatasetSlice: Slice<HubDatasetSlice> = (set, get) => {
       }
     },
 
-    async useHubSplit(config, split, maxRecords, token) {
+    async chooseHubSplit(config, split, maxRecords, token) {
       const info = get().hubDataset.info;
       if (!info) return;
       const ref: HubDataRef = { id: info.id, revision: info.revision, config, split };
@@ -96,7 +96,7 @@ export const createHubDatasetSlice: Slice<HubDatasetSlice> = (set, get) => {
         const proposal = proposeMapping(firstRows[0]);
         patch({ status: 'ready', progress: null, preview: { split: got.split, rows, columns, firstRows, proposal, fromStore: got.fromStore, offline: got.offline } });
         const options = proposal ? { format: proposal.format as DatasetFormatChoice, mapping: proposal.text } : { format: 'auto' as const, mapping: '' };
-        await get().useDatasetFiles(name, files, { ...options, maxRecords }, { id: got.split.id, config: got.split.config, split: got.split.split, revision: got.split.sha });
+        await get().takeDatasetFiles(name, files, { ...options, maxRecords }, { id: got.split.id, config: got.split.config, split: got.split.split, revision: got.split.sha });
       } catch (e) {
         patch({ status: 'error', progress: null, error: toErrorInfo(e) });
       }
