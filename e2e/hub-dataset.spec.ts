@@ -56,7 +56,7 @@ test.describe('Hub datasets', () => {
       await openStudio(page);
       await useDemo(page);
 
-      await page.getByLabel('Hugging Face dataset id').pressSequentially('studio/qa', { delay: 20 });
+      await page.getByLabel('Hugging Face dataset id').pressSequentially('qa', { delay: 20 });
       const results = page.getByRole('list', { name: 'Hub datasets' });
       await expect(results.getByTestId('hub-dataset-hit')).toHaveCount(2);
       await expect(results.getByTestId('hub-dataset-hit').first()).toContainText('studio/qa-pairs');

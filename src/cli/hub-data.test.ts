@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStandInHub, type StandInHub } from '../hub/stand-in-server-testing';
 import { standInDatasetSha } from '../hub/stand-in-datasets-testing';
 import { ALPACA_ROWS, jsonlOf, QA_ROWS, standInDatasets } from '../hub/stand-in-datasets-data-testing';
+import { TRAIN_STATE_FILE } from './train-state';
 
 const MODEL = 'public/demo';
 const dir = mkdtempSync(join(tmpdir(), 'hub-data-cli-'));
@@ -80,5 +81,17 @@ describe('--data hub:ID[@REVISION][:CONFIG][/SPLIT]', () => {
     expect(recipe.data.train_examples).toBe(ALPACA_ROWS.slice(0, 10).length);
     expect(readdirSync(join(out, 'data')).sort()).toEqual(['train.jsonl', 'validation.jsonl']);
     expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain(`load_dataset("studio/alpaca-jsonl", "default", split="train", revision="${sha}")`);
+  });
+
+  it('train takes the same reference: 2 steps on a Hub split of two jsonl files; the run keeps `hub:…` (not a path) for --resume', async () => {
+    const out = join(dir, 'run');
+    const r = await cli(['train', '--model', MODEL, '--data', 'hub:studio/alpaca-jsonl', '--hub-endpoint', hub.url, '--out', out, '--max-steps', '2', '--batch-size', '2', '--rank', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^step 2\/2 /m);
+    expect(existsSync(join(out, 'adapter_model.safetensors'))).toBe(true);
+    const state = readFileSync(join(out, TRAIN_STATE_FILE));
+    const header = state.subarray(8, 8 + Number(state.readBigUInt64LE(0))).toString();
+    const args = JSON.parse((JSON.parse(header) as { __metadata__: { args: string } }).__metadata__.args) as string[];
+    expect(args[args.indexOf('--data') + 1]).toBe('hub:studio/alpaca-jsonl');
   });
 });

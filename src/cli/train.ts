@@ -43,7 +43,7 @@ import type { BaseQuant } from '../engine/model/gpu-weights';
 import { RunControl, heldOutCount, holdOut, runLoop } from '../engine/train/loop';
 import { DivergenceError } from '../engine/train/divergence';
 import { checkOutDir, OutDirError, writeAdapterPair } from '../export/out-dir';
-import { fingerprintDifference, fixedSettingChanges, modelFingerprint, TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type ModelFingerprint, type SavedRun } from './train-state';
+import { fingerprintDifference, fixedSettingChanges, modelFingerprint, TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, type ModelFingerprint, type SavedRun } from './train-state';
 import { SafetensorsError } from '../io/safetensors';
 
 export const TRAIN_VALUE_FLAGS = ['model', 'data', 'out', ...RUN_VALUE_FLAGS, 'format', 'eval-every', 'quant', 'checkpoint-every', 'stop-after', 'resume', HUB_ENDPOINT_FLAG];
