@@ -70,11 +70,19 @@ test.describe('Hub datasets', () => {
       await expect(configSelect.locator('option')).toHaveText(['default', 'tiny']);
       await expect(page.getByLabel('Split', { exact: true }).locator('option')).toHaveText(['train (1 file)', 'test (1 file)']);
       await page.getByLabel('Split', { exact: true }).selectOption('train');
+      // Before any download: the row count and first rows, read by byte ranges (the footer, the first row group).
+      const preview = page.getByTestId('hub-dataset-preview');
+      await expect(preview).toContainText('studio/qa-pairs · default/train · 20 rows · columns question, answer · read from the Hub, not downloaded yet', { timeout: 60_000 });
+      const peeked = hub.log.filter((l) => l.file === 'parquet/default/train/0.parquet' && l.method === 'GET');
+      expect(peeked.length).toBeGreaterThan(0);
+      expect(peeked.every((l) => l.range !== null)).toBe(true);
+      await shot('peek');
       await page.getByLabel('Row limit', { exact: true }).fill('16');
       await page.getByRole('button', { name: 'Use this split' }).click();
 
-      const preview = page.getByTestId('hub-dataset-preview');
-      await expect(preview).toContainText('studio/qa-pairs · default/train · 20 rows · columns question, answer', { timeout: 60_000 });
+      await expect(page.getByTestId('dataset-summary')).toContainText('studio/qa-pairs default-train.parquet', { timeout: 120_000 });
+      await expect(preview).toContainText('studio/qa-pairs · default/train · 20 rows · columns question, answer');
+      await expect(preview).not.toContainText('not downloaded yet');
       await expect(page.getByRole('table', { name: 'First rows' }).locator('tbody tr')).toHaveCount(5);
       await expect(page.getByRole('table', { name: 'First rows' }).locator('tbody tr').first()).toContainText(QA_ROWS[0].question);
       await expect(page.getByTestId('hub-dataset-proposal')).toContainText('prompt=question,completion=answer');

@@ -45,3 +45,23 @@ export async function downloadSplitFile(
     await reader.close();
   }
 }
+
+/**
+ * A split's file read by byte ranges over the Hub, for a look before downloading (a Parquet file's
+ * footer and first row group: the row count and first rows). Each slice is one Range request
+ * through HubClient (the token rule); nothing is kept.
+ */
+export function remoteSplitFile(client: HubClient, split: ResolvedSplit, file: DatasetFile, info: HubFileInfo, signal?: AbortSignal): { byteLength: number; slice(start: number, end?: number): Promise<ArrayBuffer> } {
+  return {
+    byteLength: info.size,
+    async slice(start, end = info.size) {
+      if (end <= start) return new ArrayBuffer(0);
+      const res = (await client.request(split.id, split.fileRevision, file.path, { range: [start, end - 1], url: file.url, signal }))!;
+      const buf = await res.arrayBuffer();
+      // A server that ignores Range sends the whole file.
+      const out = res.status === 200 ? buf.slice(start, end) : buf;
+      if (out.byteLength !== end - start) throw new HubIntegrityError(`${file.path} of ${split.id}: asked for ${end - start} bytes at ${start}, received ${out.byteLength}`);
+      return out;
+    },
+  };
+}

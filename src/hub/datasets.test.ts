@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chooseSplit, datasetInfo, formatHubDataRef, HubDatasetError, parseHubDataRef, resolveHubDataset } from './datasets';
+import { chooseSplit, datasetClient, datasetInfo, formatHubDataRef, HubDatasetError, parseHubDataRef, resolveHubDataset } from './datasets';
 import { globToRegExp, groupDataFiles, splitOfPath } from './dataset-files';
 import { searchHubDatasets } from './search';
 import { startStandInHub, type StandInHub } from './stand-in-server-testing';
@@ -12,6 +12,8 @@ import { BIG_ROWS, DATASET_TOKEN, jsonlOf, ALPACA_ROWS, parquetOf, QA_ROWS, stan
 import { HubAuthError, HubIntegrityError, HubNetworkError } from './download';
 import { fetchHubDataset, hubAccess } from '../cli/hub-dataset';
 import { loadSplitFiles, storedDatasetKeys } from './dataset-store';
+import { remoteSplitFile, statSplitFile } from './dataset-download';
+import { openRecordSource } from '../data/records/record-source';
 import { memoryKeyValue } from './store';
 
 let hub: StandInHub;
@@ -241,5 +243,22 @@ describe('loadSplitFiles (the page’s IndexedDB store, on a memory KeyValue)', 
     const e = await loadSplitFiles(kv, parseHubDataRef('hub:studio/gated-qa'), access()).catch((x: unknown) => x);
     expect((e as HubDatasetError).problem).toBe('gated');
     expect(kv.map.size).toBe(0);
+  });
+});
+
+describe('remoteSplitFile (a look before downloading)', () => {
+  it('reads a converted Parquet file’s row count and first rows by Range requests only', async () => {
+    const s = await resolveHubDataset(parseHubDataRef('hub:studio/qa-pairs/train'), access());
+    const client = datasetClient(access());
+    const info = await statSplitFile(client, s, s.files[0]);
+    const before = hub.log.length;
+    const src = openRecordSource([{ name: s.files[0].path, data: remoteSplitFile(client, s, s.files[0], info) }], { fileType: 'parquet' });
+    expect(await src.totalRows()).toBe(20);
+    const first: unknown[] = [];
+    for await (const r of src.records({ maxRecords: 2 })) if ('value' in r) first.push(r.value);
+    expect(first).toEqual(QA_ROWS.slice(0, 2));
+    const gets = hub.log.slice(before).filter((l) => l.method === 'GET');
+    expect(gets.length).toBeGreaterThan(0);
+    expect(gets.every((l) => l.range !== null && l.status === 206)).toBe(true);
   });
 });

@@ -3,11 +3,12 @@
 // rows and, when its columns name no known format, a proposed column mapping; then the split goes
 // through the dataset slice's one flow (preview, counts, mapping) like a chosen file.
 // The token follows the models' rule: sent only where mayReceiveToken allows; never stored.
-import { datasetInfo, type HubDataRef, type HubDatasetInfo, type ResolvedSplit } from '../../hub/datasets';
+import { chooseSplit, datasetClient, datasetInfo, type HubDataRef, type HubDatasetInfo, type ResolvedSplit } from '../../hub/datasets';
+import { remoteSplitFile, statSplitFile } from '../../hub/dataset-download';
 import { DATASET_DB, loadSplitFiles } from '../../hub/dataset-store';
 import { mayReceiveToken, trustedOrigins } from '../../hub/endpoint';
 import { idbKeyValue, type KeyValue } from '../../hub/store';
-import { openRecordSource } from '../../data/records/record-source';
+import { openRecordSource, type RecordFile } from '../../data/records/record-source';
 import { proposeMapping, type ProposedMapping } from '../../data/propose-mapping';
 import { HUB_POLICY, hubChoice } from '../hub-choice';
 import { toErrorInfo, type ErrorInfo, type Progress } from '../../worker/protocol';
@@ -27,6 +28,8 @@ export interface HubSplitPreview {
   /** The split came from this browser's store (nothing downloaded). */
   fromStore: boolean;
   offline: boolean;
+  /** false: read by byte ranges from the Hub, before any download (Parquet splits). */
+  downloaded: boolean;
 }
 
 export interface HubDatasetSlice {
@@ -40,8 +43,27 @@ export interface HubDatasetSlice {
   };
   /** Reads what a dataset holds (configs and splits). */
   openHubDataset(id: string, token: string): Promise<void>;
+  /** A Parquet split's row count, columns and first rows, read by byte ranges before any download. */
+  peekHubSplit(config: string, split: string, token: string): Promise<void>;
   /** Downloads (or reuses) a split and hands it to the dataset flow, reading at most maxRecords rows. */
   chooseHubSplit(config: string, split: string, maxRecords: number | undefined, token: string): Promise<void>;
+}
+
+/** Counts looks before download: an answer to an older one (the split changed meanwhile) is dropped. */
+let peeks = 0;
+
+/** Row count (all rows; text: counted), columns, first rows and the proposed mapping of a split's files. */
+async function previewOf(files: RecordFile[], fileType: 'parquet' | undefined): Promise<Pick<HubSplitPreview, 'rows' | 'columns' | 'firstRows' | 'proposal'>> {
+  const source = () => openRecordSource(files, { fileType });
+  const firstRows: unknown[] = [];
+  for await (const r of source().records({ maxRecords: FIRST_ROWS })) if ('value' in r) firstRows.push(r.value);
+  let rows = (await source().totalRows()) ?? null;
+  if (rows === null) {
+    rows = 0;
+    for await (const r of source().records()) if (r) rows++;
+  }
+  const columns = (await source().columns()).map((c) => c.name);
+  return { rows, columns, firstRows, proposal: proposeMapping(firstRows[0]) };
 }
 
 let kvStore: KeyValue | null = null;
@@ -71,6 +93,27 @@ export const createHubDatasetSlice: Slice<HubDatasetSlice> = (set, get) => {
       }
     },
 
+    async peekHubSplit(config, split, token) {
+      const info = get().hubDataset.info;
+      if (!info) return;
+      const mine = ++peeks;
+      try {
+        const s = chooseSplit(info, config, split);
+        if (!s.files.every((f) => /\.parquet$/i.test(f.path))) return;
+        const a = access(token);
+        const client = datasetClient(a);
+        const files = [];
+        for (const f of s.files) files.push({ name: f.path, data: remoteSplitFile(client, s, f, await statSplitFile(client, s, f)) });
+        const preview = await previewOf(files, 'parquet');
+        if (mine === peeks && get().hubDataset.info === info && get().hubDataset.status !== 'loading') {
+          patch({ preview: { split: s, ...preview, fromStore: false, offline: false, downloaded: false } });
+        }
+      } catch (e) {
+        // A look only: the download shows what went wrong, if it does.
+        void e;
+      }
+    },
+
     async chooseHubSplit(config, split, maxRecords, token) {
       const info = get().hubDataset.info;
       if (!info) return;
@@ -83,18 +126,9 @@ export const createHubDatasetSlice: Slice<HubDatasetSlice> = (set, get) => {
         const ext = /\.([a-z0-9]+)$/i.exec(got.files[0].path)?.[1].toLowerCase() ?? 'jsonl';
         const name = `${got.split.id} ${got.split.config}-${got.split.split}.${ext}`;
         const files = got.files.map((f, i) => ({ name: got.files.length > 1 ? `${name} (${i + 1} of ${got.files.length})` : name, data: f.bytes }));
-        const source = () => openRecordSource(files, { fileType: ext === 'parquet' ? 'parquet' : undefined });
-        const firstRows: unknown[] = [];
-        let read = 0;
-        for await (const r of source().records({ maxRecords: FIRST_ROWS })) if ('value' in r) firstRows.push(r.value);
-        let rows = (await source().totalRows()) ?? null;
-        if (rows === null) {
-          for await (const r of source().records()) void r, read++;
-          rows = read;
-        }
-        const columns = (await source().columns()).map((c) => c.name);
-        const proposal = proposeMapping(firstRows[0]);
-        patch({ status: 'ready', progress: null, preview: { split: got.split, rows, columns, firstRows, proposal, fromStore: got.fromStore, offline: got.offline } });
+        const preview = await previewOf(files, ext === 'parquet' ? 'parquet' : undefined);
+        const proposal = preview.proposal;
+        patch({ status: 'ready', progress: null, preview: { split: got.split, ...preview, fromStore: got.fromStore, offline: got.offline, downloaded: true } });
         const options = proposal ? { format: proposal.format as DatasetFormatChoice, mapping: proposal.text } : { format: 'auto' as const, mapping: '' };
         await get().takeDatasetFiles(name, files, { ...options, maxRecords }, { id: got.split.id, config: got.split.config, split: got.split.split, revision: got.split.sha });
       } catch (e) {

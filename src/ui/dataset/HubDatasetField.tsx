@@ -21,6 +21,7 @@ export function HubDatasetField() {
   const hd = useStudio((s) => s.hubDataset);
   const openHubDataset = useStudio((s) => s.openHubDataset);
   const chooseHubSplit = useStudio((s) => s.chooseHubSplit);
+  const peekHubSplit = useStudio((s) => s.peekHubSplit);
   const tokenOrigin = useStudio((s) => s.model.tokenOrigin);
   const training = useStudio((s) => isActive(s.training.status));
   const [text, setText] = useState('');
@@ -42,6 +43,11 @@ export function HubDatasetField() {
     setConfig(c?.name ?? '');
     setSplit((c?.splits.find((s) => s.name === 'train') ?? c?.splits[0])?.name ?? '');
   }, [hd.info]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  // The chosen split's row count and first rows, read by byte ranges before any download (Parquet).
+  useEffect(() => {
+    if (hd.info && config && split) void peekHubSplit(config, split, token);
+  }, [hd.info, config, split]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const open = (id: string) => {
     setText(id);
@@ -122,6 +128,7 @@ export function HubDatasetField() {
         <div className="hub-dataset-preview" data-testid="hub-dataset-preview">
           <p>
             <strong>{p.split.id}</strong> · {p.split.config}/{p.split.split} · {p.rows !== null ? `${formatCount(p.rows)} rows` : 'rows unknown'} · columns {p.columns.join(', ')}
+            {p.downloaded ? '' : ' · read from the Hub, not downloaded yet'}
             {p.fromStore ? ' · kept in this browser' : ''}
             {p.offline ? ' · offline: as kept' : ''}
           </p>
