@@ -1,7 +1,7 @@
 // One file of a resolved dataset split, downloaded with the models' fetch (HubClient: the token
 // rule, Range, size and SHA-256 checks), into whatever keeps it: a cache file in Node
 // (src/cli/hub-dataset.ts), memory then IndexedDB in the page (dataset-store.ts).
-import { HubIntegrityError, type HubClient, type HubFileInfo } from './download';
+import { HubIntegrityError, type HubClient, type HubFileInfo, type StreamCheckpoint } from './download';
 import { HubDatasetError, type DatasetFile, type ResolvedSplit } from './datasets';
 import type { Sha256State } from './sha256';
 
@@ -30,7 +30,7 @@ export async function downloadSplitFile(
   split: ResolvedSplit,
   info: HubFileInfo,
   sink: FileSink,
-  o: { signal?: AbortSignal; onBytes?: (n: number) => void; pieceBytes?: number } = {},
+  o: { signal?: AbortSignal; onBytes?: (n: number) => void; pieceBytes?: number; onPiece?: (c: StreamCheckpoint) => Promise<void> } = {},
 ): Promise<void> {
   const piece = o.pieceBytes ?? 1 << 20;
   const reader = client.open(split.id, split.fileRevision, info, {
@@ -39,7 +39,11 @@ export async function downloadSplitFile(
     resume: sink.offset > 0 ? { offset: sink.offset, hash: sink.hash } : null,
   });
   try {
-    for (let at = sink.offset; at < info.size; at += piece) await sink.write(await reader.read(at, Math.min(piece, info.size - at)), at);
+    for (let at = sink.offset; at < info.size; at += piece) {
+      await sink.write(await reader.read(at, Math.min(piece, info.size - at)), at);
+      // Where the stream stands after the piece (offset, SHA-256 state): what a resume starts from.
+      await o.onPiece?.(reader.checkpoint());
+    }
     await reader.finish();
   } finally {
     await reader.close();

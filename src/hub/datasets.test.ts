@@ -238,6 +238,24 @@ describe('loadSplitFiles (the page’s IndexedDB store, on a memory KeyValue)', 
     expect(offline.files[0].bytes).toEqual(parquetOf(QA_ROWS.slice(0, 4)));
   });
 
+  it('a dropped download resumes from its last whole chunk (Range), verified by SHA-256 over the whole file', async () => {
+    const kv = memoryKeyValue();
+    const ref = parseHubDataRef('hub:studio/big-jsonl');
+    const before = hub.log.length;
+    hub.dropOnce('train.jsonl', 40_000);
+    const o = { chunkBytes: 16_384 };
+    await expect(loadSplitFiles(kv, ref, access(), o)).rejects.toBeInstanceOf(HubNetworkError);
+    expect(await storedDatasetKeys(kv, 'studio/big-jsonl')).toEqual([]); // no manifest: not a kept file
+    const got = await loadSplitFiles(kv, ref, access(), o);
+    expect(new TextDecoder().decode(got.files[0].bytes)).toBe(jsonlOf(BIG_ROWS));
+    expect(hub.log.slice(before).filter((l) => l.method === 'GET' && l.file === 'train.jsonl').map((l) => l.range)).toEqual([null, 'bytes=32768-']);
+    const size = new TextEncoder().encode(jsonlOf(BIG_ROWS)).byteLength;
+    expect([...kv.map.keys()].filter((k) => k.startsWith('c|studio/big-jsonl|')).length).toBe(Math.ceil(size / 16_384));
+    expect([...kv.map.keys()].some((k) => k.startsWith('p|'))).toBe(false);
+    // Kept: the next visit reads it from the store.
+    expect((await loadSplitFiles(kv, ref, access(), o)).fromStore).toBe(true);
+  });
+
   it('a gated dataset without a token stores nothing', async () => {
     const kv = memoryKeyValue();
     const e = await loadSplitFiles(kv, parseHubDataRef('hub:studio/gated-qa'), access()).catch((x: unknown) => x);
