@@ -4,7 +4,7 @@
 // its row count, columns and first rows shown, a column mapping proposed (question → prompt,
 // answer → completion); the token preview follows the mapping; 3 steps train on the demo model and
 // the .zip's model card names the dataset id. A gated dataset without a token is named, no file of it
-// is requested and nothing is kept in IndexedDB.
+// is requested and nothing is kept in IndexedDB. After a reload the kept split is used, not downloaded.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server-testing';
@@ -125,5 +125,30 @@ test.describe('Hub datasets', () => {
     expect(hub.log.filter((l) => l.model === 'datasets/studio/gated-qa').map((l) => l.file)).toEqual(['info']);
     expect((await storedKeys(page)).filter((k) => k.includes('gated-qa'))).toEqual([]);
     await expect(page.getByTestId('hub-dataset-choice')).toHaveCount(0);
+  });
+
+  test('a reload reuses the split kept in IndexedDB: no file is downloaded again', async ({ page }, testInfo) => {
+    const shot = shooter(page, testInfo);
+    const useTiny = async () => {
+      await page.getByLabel('Hugging Face dataset id').fill('studio/qa-pairs');
+      await page.getByRole('button', { name: 'Open dataset' }).click();
+      await page.getByLabel('Config', { exact: true }).selectOption('tiny');
+      await page.getByRole('button', { name: 'Use this split' }).click();
+    };
+    await openStudio(page);
+    await useTiny();
+    const preview = page.getByTestId('hub-dataset-preview');
+    await expect(preview).toContainText('studio/qa-pairs · tiny/train · 4 rows', { timeout: 60_000 });
+    await expect(preview).not.toContainText('not downloaded yet');
+    await expect(preview).not.toContainText('kept in this browser');
+    const whole = () => hub.log.filter((l) => l.file === 'parquet/tiny/train/0.parquet' && l.method === 'GET' && l.range === null).length;
+    expect(whole()).toBe(1);
+
+    await page.reload();
+    await expect(page.getByText(/GPU: /)).toBeVisible({ timeout: 60_000 });
+    await useTiny();
+    await expect(preview).toContainText('studio/qa-pairs · tiny/train · 4 rows · columns question, answer · kept in this browser', { timeout: 60_000 });
+    expect(whole()).toBe(1);
+    await shot('reused');
   });
 });
