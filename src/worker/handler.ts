@@ -374,7 +374,7 @@ export class Handler {
       return ggufBlobs({ ...m.engine, folder: m.folder, name: m.summary.name }, adapter, format, type);
     },
 
-    exportRecipe: async ({ runId }) => {
+    exportRecipe: async ({ runId, hubDataset }) => {
       // A stored run: its checkpoint's adapter and moments replace the start adapter (no GPU needed).
       const stored = runId !== undefined ? await storedCheckpoint(runId) : null;
       if (stored && this.dataset?.fileName !== stored.record.dataset.fileName) throw new SessionError(`load the run's dataset (${stored.record.dataset.fileName}) first`);
@@ -387,7 +387,7 @@ export class Handler {
         spec: this.model.engine.spec,
         padId: this.model.tokenizer.padId,
         prepared: this.dataset.prepared,
-        source: { name: this.dataset.fileName, bytes: new Uint8Array(this.dataset.bytes) },
+        source: hubDataset ? { hub: hubDataset } : { name: this.dataset.fileName, bytes: new Uint8Array(this.dataset.bytes) },
         skipInvalid: this.dataset.skipInvalid,
         start: wanted !== null ? { tensors: this.startAdapter!.tensors, from: wanted } : undefined,
         fromRun: stored ? { from: `the run started ${stored.record.startedAt}`, state: stored.ckpt } : undefined,

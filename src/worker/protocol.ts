@@ -7,6 +7,7 @@
 // - While a request runs the worker may send `progress` events with that id (structured: phase,
 //   done, total, unit), and `train` events (one per optimizer step, not tied to an id).
 // - Large buffers (model files, adapter bytes) are transferred, never copied.
+import type { HubDatasetSource } from '../hub/datasets';
 import type { ModelSpec } from '../engine/model/spec';
 import type { LoraHyper, TrainHyper } from '../engine/train/types';
 import type { RunHistory } from './run-store';
@@ -264,7 +265,8 @@ export type Methods = {
    * "Continue on a cluster": the last run's job as a recipe folder in a .zip (src/export/recipe/studio.ts);
    * with runId, that stored run continued from its checkpoint (its model and dataset loaded first).
    */
-  exportRecipe: { params: { runId?: string }; result: { zip: ArrayBuffer } };
+  /** hubDataset: the Hub split the dataset came from: the recipe names it instead of copying the file. */
+  exportRecipe: { params: { runId?: string; hubDataset?: HubDatasetSource | null }; result: { zip: ArrayBuffer } };
   /**
    * "Try it": the prompt, wrapped in the model's chat template (add_generation_prompt), answered by
    * the base model and, when a run has an adapter, by the base model with it, side by side. Tokens
