@@ -68,7 +68,7 @@ export function writeHyparquet(
   const compressors = { GZIP: (b: Uint8Array) => new Uint8Array(gzipSync(b)), ZSTD: zstdStored, LZO: (b: Uint8Array) => b };
   const buf = parquetWriteBuffer({
     columnData: Object.keys(columns).map((name) => ({ name, data: rows.map((r) => (r[name] === undefined ? null : r[name])) as never })),
-    schema: schemaOf(columns),
+    schema: schemaOf(columns) as never, // hyparquet-writer bundles its own hyparquet types
     codec: opts.codec ?? 'SNAPPY',
     compressors,
     rowGroupSize: opts.rowGroupSize ?? 1000,
