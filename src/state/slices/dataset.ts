@@ -95,7 +95,8 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
     },
 
     async loadDatasetFile(file) {
-      datasetFiles.train = await file.arrayBuffer();
+      // Parquet stays a File (read by byte ranges in the worker); text files are read here.
+      datasetFiles.train = /\.parquet$/i.test(file.name) ? file : await file.arrayBuffer();
       set((s) => ({ dataset: fresh(s.dataset, file.name) }));
       await get().retokenizeDataset();
     },
@@ -174,10 +175,12 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
         if (mine !== generation || !datasetFiles.train || !fileName) return;
         // Copies: the worker takes the bytes it is sent (transferred); the page keeps its own.
         const validation = options.validation.mode === 'file' && datasetFiles.validation && validationFileName ? { name: validationFileName, bytes: datasetFiles.validation.slice(0) } : null;
-        const bytes = datasetFiles.train.slice(0);
+        const train = datasetFiles.train;
+        const file = train instanceof Blob ? train : undefined;
+        const bytes = train instanceof Blob ? new ArrayBuffer(0) : train.slice(0);
         const summary = await engine().call(
           'loadDataset',
-          { fileName, bytes, skipInvalid, options, validation },
+          { fileName, bytes, file, skipInvalid, options, validation },
           {
             transfer: validation ? [bytes, validation.bytes] : [bytes],
             onProgress: (progress) => mine === generation && set((s) => ({ dataset: { ...s.dataset, progress } })),
