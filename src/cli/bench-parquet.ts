@@ -1,4 +1,4 @@
-// bench-parquet [--model MODEL_DIR] [--mb 200] [--group-rows 5000] [--keep]
+// bench-parquet [--model MODEL_DIR] [--mb 200] [--group-rows 5000] [--jsonl] [--keep]
 // Memory of reading a large Parquet file: writes (hyparquet-writer, snappy, row group by row group)
 // a chat dataset of at least --mb MB whose rows carry a ~4 KB `context` column the messages format
 // does not train on, then prepares it in a fresh process (`bench-parquet --child FILE`) and prints
@@ -8,9 +8,11 @@
 // row_group_mb is the largest row group's decoded size (its columns' uncompressed bytes);
 // examples_retained_mb the prepared examples' token ids and masks; growth_mb the peak RSS over the
 // RSS before reading (tokenizer loaded); ratio = growth / (row group + examples); the target is
-// ratio under 2 (bound_ok). A benchmark, not a test: nothing here asserts a time.
+// ratio under 2 (bound_ok). --jsonl also writes the same rows as JSON Lines and prepares that
+// file the same way, for comparison (`jsonl` in the output: the text reader's growth for the same data).
+// A benchmark, not a test: nothing here asserts a time.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ParquetWriter } from 'hyparquet-writer';
@@ -37,7 +39,7 @@ const SCHEMA = [
 ];
 
 /** Writes chat rows with a ~4 KB context each, `groupRows` per row group, until the file has `bytes`. Returns the rows. */
-async function writeFile(path: string, bytes: number, groupRows: number): Promise<number> {
+async function writeFile(path: string, bytes: number, groupRows: number, jsonl?: string): Promise<number> {
   const rnd = seededRandom(7);
   const words = (n: number) => Array.from({ length: n }, () => WORDS[Math.floor(rnd() * WORDS.length)]).join(' ');
   const writer = fileWriter(path);
@@ -51,6 +53,7 @@ async function writeFile(path: string, bytes: number, groupRows: number): Promis
       context.push(words(600)); // ~4 KB
     }
     await pq.write({ columnData: [{ name: 'messages', data: messages }, { name: 'context', data: context }], rowGroupSize: groupRows });
+    if (jsonl) appendFileSync(jsonl, messages.map((m, i) => JSON.stringify({ messages: m, context: context[i] })).join('\n') + '\n');
     rows += groupRows;
   }
   await pq.finish();
@@ -60,8 +63,9 @@ async function writeFile(path: string, bytes: number, groupRows: number): Promis
 /** The child: prepares the file and prints its memory as JSON. */
 async function child(file: string, model: string): Promise<number> {
   const tok = loadModelTokenizer(model);
-  const pq = await openParquet(file, nodeRandomAccess(file));
-  const rowGroup = Math.max(...pq.metadata.row_groups.map((g) => g.columns.reduce((a, c) => a + Number(c.meta_data?.total_uncompressed_size ?? 0), 0)));
+  const parquet = file.endsWith('.parquet');
+  const pq = parquet ? await openParquet(file, nodeRandomAccess(file)) : null;
+  const rowGroup = pq ? Math.max(...pq.metadata.row_groups.map((g) => g.columns.reduce((a, c) => a + Number(c.meta_data?.total_uncompressed_size ?? 0), 0))) : 0;
   (globalThis as { gc?: () => void }).gc?.();
   const baseline = process.memoryUsage().rss;
   const t0 = performance.now();
@@ -89,8 +93,8 @@ async function child(file: string, model: string): Promise<number> {
     JSON.stringify({
       bench: 'parquet',
       file_mb: mb(statSync(file).size),
-      rows: pq.totalRows,
-      row_groups: pq.groupRows.length,
+      rows: pq?.totalRows ?? ds.examples.length,
+      row_groups: pq?.groupRows.length ?? 0,
       row_group_mb: mb(rowGroup),
       examples: ds.examples.length,
       examples_retained_mb: mb(retained),
@@ -109,7 +113,7 @@ async function child(file: string, model: string): Promise<number> {
 }
 
 export async function run(args: string[]): Promise<number> {
-  const { flags, bools } = parseCommandLine('bench-parquet', args, { values: ['model', 'mb', 'group-rows', 'child'], bools: ['keep'] });
+  const { flags, bools } = parseCommandLine('bench-parquet', args, { values: ['model', 'mb', 'group-rows', 'child'], bools: ['keep', 'jsonl'] });
   const model = flags['model'] ?? resolve(process.cwd(), '../shared/fixtures/reference/tiny-qwen3/model');
   if (flags['child']) return child(flags['child'], model);
   const mb = flags['mb'] ? Number(flags['mb']) : 200;
@@ -118,12 +122,19 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(groupRows) || groupRows < 1) throw new Error('--group-rows must be a positive integer');
   const dir = mkdtempSync(join(tmpdir(), 'bench-parquet-'));
   const file = join(dir, 'chat.parquet');
+  const jsonl = bools.has('jsonl') ? join(dir, 'chat.jsonl') : undefined;
   try {
-    await writeFile(file, mb * 2 ** 20, groupRows);
+    await writeFile(file, mb * 2 ** 20, groupRows, jsonl);
     // A fresh process: the writer's memory is not in the reader's peak.
-    const r = spawnSync('npm', ['run', '--silent', 'cli', '--', 'bench-parquet', '--child', file, '--model', model], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
-    process.stdout.write(r.stdout ?? '');
-    return r.status ?? 1;
+    const prepare = (f: string) => spawnSync('npm', ['run', '--silent', 'cli', '--', 'bench-parquet', '--child', f, '--model', model], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+    const r = prepare(file);
+    if (r.status !== 0 || !jsonl) {
+      process.stdout.write(r.stdout ?? '');
+      return r.status ?? 1;
+    }
+    const j = prepare(jsonl);
+    process.stdout.write(JSON.stringify({ ...JSON.parse(r.stdout), jsonl: JSON.parse(j.stdout) }) + '\n');
+    return j.status ?? 1;
   } finally {
     if (!bools.has('keep')) rmSync(dir, { recursive: true, force: true });
     else process.stderr.write(`kept ${file}\n`);
