@@ -3,6 +3,8 @@ import { DatasetError, truncateExample } from '../data';
 import { loadTokenizerDir } from '../data/testdata/fixtures';
 import { DEFAULT_READ_OPTIONS, packDataset, unpackDataset, type DatasetReadOptions } from '../util/dataset-package';
 import { keepLength, loadDataset, trainValidationSplit, validationFileExamples, type DetailedSummary } from './dataset';
+import { writeHyparquet } from '../data/records/parquet-testing';
+import type { PrepareProgress } from '../data';
 
 const tok = loadTokenizerDir('public/demo');
 const enc = new TextEncoder();
@@ -132,5 +134,28 @@ describe('loadDataset with options', () => {
     expect(err).toBeInstanceOf(DatasetError);
     expect((err as DatasetError).message).toMatch(/^Validation file val\.jsonl: /);
     expect((err as DatasetError).issues.map((i) => i.line)).toEqual([2]);
+  });
+});
+
+describe('a .parquet file from the page', () => {
+  it('is read from its Blob by byte ranges, gives the jsonl summary, and reports rows of the total', async () => {
+    const rows = CHAT.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const blob = new Blob([writeHyparquet(rows, { messages: 'turns' }, { rowGroupSize: 3 }) as Uint8Array<ArrayBuffer>]);
+    let whole = 0;
+    // The Blob is never read whole: arrayBuffer() of the Blob itself is not called.
+    const spy = new Proxy(blob, {
+      get(t, k) {
+        if (k === 'arrayBuffer') whole++;
+        const v = Reflect.get(t, k, t) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const progress: PrepareProgress[] = [];
+    const fromParquet = await loadDataset(tok, 'chat.parquet', spy as Blob, false, (p) => progress.push(p));
+    const fromJsonl = await load('chat.jsonl', enc.encode(CHAT));
+    expect(whole).toBe(0);
+    expect(fromParquet.prepared.examples.map((e) => Array.from(e.inputIds))).toEqual(fromJsonl.prepared.examples.map((e) => Array.from(e.inputIds)));
+    expect(fromParquet.summary.details.fileType).toBe('parquet');
+    expect(progress.at(-1)).toMatchObject({ rows: 10, totalRows: 10 });
   });
 });

@@ -18,6 +18,7 @@ import {
   type DataFormat,
   type PreparedDataset,
   type PrepareOptions,
+  type PrepareProgress,
   type TokenSequence,
 } from '../data';
 import type { ModelFolder } from '../engine/model/weights';
@@ -142,17 +143,18 @@ function prepareOptions(o: DatasetReadOptions): Omit<PrepareOptions, 'fileName' 
 export async function loadDataset(
   tok: ModelTokenizer,
   fileName: string,
-  bytes: Uint8Array,
+  /** A text file's bytes, or a Parquet file read by byte ranges from its Blob. */
+  data: Uint8Array | Blob,
   skipInvalid: boolean,
-  onProgress: (lines: number) => void,
+  onProgress: (p: PrepareProgress) => void,
   /** How to read the file, and a validation file read the same way (protocol.ts's loadDataset). */
   read: { options?: DatasetReadOptions; validation?: PackagedFile | null } = {},
 ): Promise<{ prepared: PreparedDataset; summary: DetailedSummary }> {
   const options = read.options ?? DEFAULT_READ_OPTIONS;
-  const main = { name: fileName, bytes };
+  const main = { name: fileName, data };
   const pkg = { validation: read.validation ?? null };
   const prepare = prepareOptions(options);
-  const prepared = await prepareDataset(main.bytes, tok, { ...prepare, fileName: main.name, skipInvalid, onProgress: (p) => onProgress(p.lines) });
+  const prepared = await prepareDataset([main], tok, { ...prepare, skipInvalid, onProgress });
 
   let validation: PreparedDataset | null = null;
   if (pkg.validation) {

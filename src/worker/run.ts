@@ -13,6 +13,15 @@ import { checkpointAdapter, createTrainer, type EngineModel, type TrainerLike } 
 import { toErrorInfo, type ErrorInfo, type FromWorker, type ModelSummary, type RunInfo, type TrainSettings } from './protocol';
 import { checkpointBytes, createRun, emptyHistory, getRun, loadCheckpoint, RunStoreQuotaError, saveCheckpoint, saveRun, type Checkpoint, type RunHistory, type RunRecord } from './run-store';
 
+
+/** The dataset a run trains on; recordBytes: the package a run record keeps (read from a Parquet Blob only when asked). */
+export interface RunDataset {
+  prepared: PreparedDataset;
+  recordBytes: () => Promise<ArrayBuffer>;
+  fileName: string;
+  skipInvalid: boolean;
+}
+
 export { RunControl };
 
 /** A run's metrics up to (and including) `step`. */
@@ -25,7 +34,7 @@ export function truncateHistory(h: RunHistory, step: number): RunHistory {
 export interface RunInputs {
   gpu: Gpu;
   model: { engine: EngineModel; summary: ModelSummary; tokenizer: ModelTokenizer };
-  dataset: { prepared: PreparedDataset; bytes: ArrayBuffer; fileName: string; skipInvalid: boolean };
+  dataset: RunDataset;
   /** The start adapter's tensors when a new run starts from one. */
   initAdapter?: Map<string, HostTensor>;
   settings: TrainSettings;
@@ -105,7 +114,7 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
         error: null,
       };
       // A run refused here was never stored: nothing to mark paused or failed below.
-      await createRun(created, x.dataset.bytes, checkpointBytes(trainer.paramCount));
+      await createRun(created, await x.dataset.recordBytes(), checkpointBytes(trainer.paramCount));
       record = created;
     }
     const rec = record;

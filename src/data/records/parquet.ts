@@ -8,6 +8,7 @@
 // failure (hyparquet throws plain Errors, RangeErrors, TypeErrors on damaged files) becomes a
 // ParquetError naming the file, the row group and, where it can be found, the column.
 import { parquetMetadata, parquetReadObjects, parquetSchema, type FileMetaData } from 'hyparquet';
+import { parquetHeader } from 'hyparquet/src/column.js';
 import { compressors as codecs } from 'hyparquet-compressors';
 import type { ColumnMapping } from '../formats';
 import type { RawRecord } from '../parse';
@@ -91,13 +92,27 @@ export async function openParquet(name: string, file: RandomAccess, opts: { mapp
   const dataEnd = size - 8 - metaLength;
   const groupRows: number[] = [];
   let totalRows = 0;
+  try {
+    checkGroups();
+  } catch (e) {
+    if (e instanceof ParquetError) throw e;
+    throw new ParquetError({ file: name }, `undecodable metadata (${text(e)})`);
+  }
+  if (totalRows > MAX_ROWS) throw new ParquetError({ file: name }, `has ${totalRows} rows (at most ${MAX_ROWS})`);
+  if (opts.mapping) checkMappedColumns(name, columns, opts.mapping);
+  return { name, metadata, columns, groupRows, totalRows };
+
+  function checkGroups(): void {
   metadata.row_groups.forEach((g, rowGroup) => {
     const rows = Number(g.num_rows);
     if (!(Number.isSafeInteger(rows) && rows >= 0)) throw new ParquetError({ file: name, rowGroup }, `a row count of ${g.num_rows}`);
     let bytes = 0;
-    for (const chunk of g.columns ?? []) {
+    if (!Array.isArray(g.columns)) throw new ParquetError({ file: name, rowGroup }, 'a row group without columns');
+    for (const chunk of g.columns) {
       const m = chunk.meta_data;
-      const column = m?.path_in_schema?.join('.') ?? '?';
+      const path = m?.path_in_schema;
+      if (!Array.isArray(path) || !path.length || !path.every((x) => typeof x === 'string')) throw new ParquetError({ file: name, rowGroup }, 'a column chunk without a column path');
+      const column = path.join('.');
       const place = { file: name, rowGroup, column };
       if (!m) throw new ParquetError(place, 'a column chunk without metadata');
       if (chunk.file_path) throw new ParquetError(place, `its data is in another file (${chunk.file_path}), which is not supported`);
@@ -111,7 +126,7 @@ export async function openParquet(name: string, file: RandomAccess, opts: { mapp
       if (!(unpacked >= 0 && unpacked <= 4 * MAX_PAGE_BYTES)) throw new ParquetError(place, `the column chunk claims ${m.total_uncompressed_size} decoded bytes`);
       if (chunk.offset_index_offset !== undefined) {
         const o = Number(chunk.offset_index_offset);
-        if (!(o >= 0 && o + (chunk.offset_index_length ?? 0) <= dataEnd)) throw new ParquetError(place, 'the file is truncated or damaged: its offset index is past the data');
+        if (!(o >= 0 && o + Number(chunk.offset_index_length ?? 0) <= dataEnd)) throw new ParquetError(place, 'the file is truncated or damaged: its offset index is past the data');
       }
       bytes += length;
     }
@@ -121,9 +136,63 @@ export async function openParquet(name: string, file: RandomAccess, opts: { mapp
     groupRows.push(rows);
     totalRows += rows;
   });
-  if (totalRows > MAX_ROWS) throw new ParquetError({ file: name }, `has ${totalRows} rows (at most ${MAX_ROWS})`);
-  if (opts.mapping) checkMappedColumns(name, columns, opts.mapping);
-  return { name, metadata, columns, groupRows, totalRows };
+  }
+}
+
+const PAGE_TYPES = new Set(['DATA_PAGE', 'DATA_PAGE_V2', 'DICTIONARY_PAGE', 'INDEX_PAGE']);
+/** Bytes read for one page header (a header with long statistics is read again whole). */
+const HEADER_READ = 8 << 10;
+
+/**
+ * Walks the page headers of a row group's column chunks (small reads, no page data) and checks
+ * them: hyparquet trusts them, and a negative page size sends its page loop backwards forever, a
+ * huge value count makes it allocate without bound.
+ */
+async function checkPages(pq: ParquetFile, file: RandomAccess, rowGroup: number, columns: string[]): Promise<void> {
+  const rows = pq.groupRows[rowGroup];
+  for (const chunk of pq.metadata.row_groups[rowGroup].columns) {
+    const m = chunk.meta_data!;
+    const column = m.path_in_schema.join('.');
+    if (!columns.includes(m.path_in_schema[0])) continue;
+    const place = { file: pq.name, rowGroup, column };
+    const start = Number(m.dictionary_page_offset || m.data_page_offset);
+    const end = start + Number(m.total_compressed_size);
+    let p = start;
+    while (p < end - 1) {
+      let header: ReturnType<typeof parquetHeader> | undefined;
+      let headerLength = 0;
+      for (const span of [HEADER_READ, end - p]) {
+        const view = new DataView(await readRange(pq.name, file, p, Math.min(end, p + span)));
+        try {
+          const reader = { view, offset: 0 };
+          header = parquetHeader(reader);
+          headerLength = reader.offset;
+          break;
+        } catch (e) {
+          if (span >= end - p) throw new ParquetError(place, `undecodable page header at byte ${p} (${text(e)})`);
+        }
+      }
+      const h = header!;
+      const compressed = h.compressed_page_size;
+      const uncompressed = h.uncompressed_page_size;
+      if (!PAGE_TYPES.has(h.type)) throw new ParquetError(place, `a page of unknown type at byte ${p}`);
+      if (!(Number.isInteger(compressed) && compressed >= 0 && p + headerLength + compressed <= end)) {
+        throw new ParquetError(place, `the page at byte ${p} claims ${compressed} bytes, past its column chunk (truncated or damaged)`);
+      }
+      if (!(Number.isInteger(uncompressed) && uncompressed >= 0 && uncompressed <= MAX_PAGE_BYTES)) {
+        throw new ParquetError(place, `the page at byte ${p} claims ${uncompressed} decoded bytes (at most ${MAX_PAGE_BYTES})`);
+      }
+      const values = h.data_page_header?.num_values ?? h.data_page_header_v2?.num_values ?? h.dictionary_page_header?.num_values ?? 0;
+      if (!(Number.isInteger(values) && values >= 0 && values <= 1024 + rows + 8 * uncompressed)) {
+        throw new ParquetError(place, `the page at byte ${p} claims ${values} values`);
+      }
+      const v2 = h.data_page_header_v2;
+      if (v2 && !(v2.num_rows >= 0 && v2.num_rows <= values && v2.definition_levels_byte_length >= 0 && v2.repetition_levels_byte_length >= 0 && v2.definition_levels_byte_length + v2.repetition_levels_byte_length <= compressed)) {
+        throw new ParquetError(place, `the page at byte ${p} has inconsistent sizes`);
+      }
+      p += headerLength + compressed;
+    }
+  }
 }
 
 /** Every column a mapping names exists, and is not binary. */
@@ -159,6 +228,7 @@ export async function* parquetRecords(pq: ParquetFile, file: RandomAccess, opts:
     const decoded = chunks.reduce((a, c) => a + Number(c.meta_data!.total_uncompressed_size), 0);
     const step = indexed && decoded > 0 ? Math.max(1, Math.floor((rows * (opts.sliceBytes ?? SLICE_BYTES)) / decoded)) : rows;
     const groupEnd = Math.min(groupStart + rows, limit);
+    await checkPages(pq, file, rowGroup, read);
     for (let start = groupStart; start < groupEnd; start += step) {
       const end = Math.min(start + step, groupEnd);
       const objects = await readRows(pq, file, rowGroup, read, start, end);

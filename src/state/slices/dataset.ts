@@ -105,7 +105,8 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
     },
 
     async loadDatasetFile(file) {
-      datasetFiles.train = await file.arrayBuffer();
+      // Parquet stays a File (read by byte ranges in the worker); text files are read here.
+      datasetFiles.train = /\.parquet$/i.test(file.name) ? file : await file.arrayBuffer();
       set((s) => ({ dataset: fresh(s.dataset, file.name) }));
       await get().retokenizeDataset();
     },
@@ -120,7 +121,8 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
       const parts = files.flatMap((f, i) => (i < files.length - 1 && f.data.byteLength && f.data[f.data.byteLength - 1] !== 0x0a ? [f.data, new Uint8Array([0x0a])] : [f.data]));
       const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
       parts.reduce((at, p) => (joined.set(p, at), at + p.byteLength), 0);
-      datasetFiles.train = joined.buffer;
+      // A Parquet file as a Blob, as a chosen .parquet File: the worker reads it by byte ranges.
+      datasetFiles.train = /\.parquet$/i.test(name) ? new Blob([joined]) : joined.buffer;
       datasetFiles.validation = null;
       set((s) => ({
         dataset: { ...fresh(s.dataset, name), hub, validationFileName: null, options: { ...s.dataset.options, ...options, validation: { ...s.dataset.options.validation, mode: s.dataset.options.validation.mode === 'file' ? 'none' : s.dataset.options.validation.mode } } },
@@ -202,10 +204,12 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
         if (mine !== generation || !datasetFiles.train || !fileName) return;
         // Copies: the worker takes the bytes it is sent (transferred); the page keeps its own.
         const validation = options.validation.mode === 'file' && datasetFiles.validation && validationFileName ? { name: validationFileName, bytes: datasetFiles.validation.slice(0) } : null;
-        const bytes = datasetFiles.train.slice(0);
+        const train = datasetFiles.train;
+        const file = train instanceof Blob ? train : undefined;
+        const bytes = train instanceof Blob ? new ArrayBuffer(0) : train.slice(0);
         const summary = await engine().call(
           'loadDataset',
-          { fileName, bytes, skipInvalid, options, validation },
+          { fileName, bytes, file, skipInvalid, options, validation },
           {
             transfer: validation ? [bytes, validation.bytes] : [bytes],
             onProgress: (progress) => mine === generation && set((s) => ({ dataset: { ...s.dataset, progress } })),
