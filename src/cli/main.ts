@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<{ run: (args: string[]) => Promise<
   'bench-prepare': () => import('./bench-prepare'),
   'bench-import': () => import('./bench-import'),
   'bench-load': () => import('./bench-load'),
+  'bench-parquet': () => import('./bench-parquet'),
   export: () => import('./export'),
 };
 

@@ -12,28 +12,66 @@
 // Also the Node helpers other commands (train) use: loadModelTokenizer(dir), openDataFile(path),
 // prepareDataFile(path, dir, options).
 import { createReadStream, existsSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { DatasetError, formatIssue, formatIssues } from '../data/errors';
 import { DATA_FORMATS, parseColumnMapping, type DataFormat } from '../data/formats';
 import { prepareDataset, type PreparedDataset, type PrepareOptions } from '../data/pipeline';
-import type { ByteSource } from '../data/source';
 import { fileTypeFromName } from '../data/parse';
+import { openRecordSource, type RecordSource } from '../data/records/record-source';
+import type { RandomAccess } from '../data/records/random-access';
 import { isPreferenceFile, preparePreferenceDataset, type PreferenceOptions, type PreparedPreference } from '../data/preference';
 import { numberProblem } from '../settings/run-settings';
 import { runLimitError } from '../io/untrusted/limits';
 import { ModelTokenizer, readTokenizerFiles } from '../data/tokenizer';
 import { nodeFolder } from '../io/node-files';
 import { parseArgs, usageErrors } from './args';
+import { HUB_ENDPOINT_FLAG, openCliData, type CliData } from './data-arg';
 
 /** Loads tokenizer.json, tokenizer_config.json and chat_template.jinja (if present) of a model folder. */
 export async function loadModelTokenizer(dir: string): Promise<ModelTokenizer> {
   return ModelTokenizer.load(await readTokenizerFiles(nodeFolder(dir)));
 }
 
-/** A file as a stream of 1 MiB chunks (never read whole). */
-export function openDataFile(path: string): ByteSource {
-  if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new Error(`${path} is a folder, not a data file`);
-  return createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>;
+/** A file read by byte ranges (each range read with its own file handle, so nothing stays open). */
+export function nodeRandomAccess(path: string): RandomAccess {
+  const byteLength = statSync(path).size;
+  return {
+    byteLength,
+    async slice(start, end = byteLength) {
+      const length = Math.max(0, Math.min(end, byteLength) - start);
+      const out = new Uint8Array(length);
+      const fh = await open(path, 'r');
+      try {
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await fh.read(out, done, length - done, start + done);
+          if (bytesRead === 0) throw new Error(`${path} ended at byte ${start + done}: it changed while being read`);
+          done += bytesRead;
+        }
+      } finally {
+        await fh.close();
+      }
+      return out.buffer as ArrayBuffer;
+    },
+  };
+}
+
+/** A data file as a record source: text as a stream of 1 MiB chunks, Parquet by byte ranges (never read whole). */
+export function openDataFile(path: string): RecordSource {
+  return openDataFiles([path]);
+}
+
+/** Several data files of one type (a Hub split's shards) as one record source, read in order. */
+export function openDataFiles(paths: readonly string[]): RecordSource {
+  for (const path of paths) {
+    if (!existsSync(path)) throw new Error(`${path}: no such file`);
+    if (statSync(path).isDirectory()) throw new Error(`${path} is a folder, not a data file`);
+  }
+  const type = fileTypeFromName(paths[0]);
+  return openRecordSource(
+    paths.map((path) => ({ name: path, data: type === 'parquet' ? nodeRandomAccess(path) : (createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>) })),
+    { fileType: type },
+  );
 }
 
 /** Prepares a data file for a model folder (the type comes from the file's extension). */
@@ -43,7 +81,7 @@ export async function prepareDataFile(path: string, modelDir: string, opts: Prep
 }
 
 const USAGE =
-  'usage: prepare --model MODEL_DIR --data FILE [--format auto|text|completion|alpaca|messages|sharegpt] ' +
+  'usage: prepare --model MODEL_DIR --data FILE|hub:ID[@REVISION][:CONFIG][/SPLIT] [--hub-endpoint URL] [--format auto|text|completion|alpaca|messages|sharegpt] ' +
   '[--max-length N] [--skip-invalid] [--json] [--train-on assistant|all] [--map field=column,...] ' +
   '[--txt-mode line|paragraph] [--add-bos] [--max-prompt-length N]\n';
 
@@ -51,7 +89,7 @@ async function write(s: string): Promise<void> {
   if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
 }
 
-const PREPARE_VALUES = ['model', 'data', 'format', 'max-length', 'max-prompt-length', 'train-on', 'map', 'txt-mode'];
+const PREPARE_VALUES = ['model', 'data', 'format', 'max-length', 'max-prompt-length', 'train-on', 'map', 'txt-mode', HUB_ENDPOINT_FLAG];
 
 export async function run(args: string[]): Promise<number> {
   let parsed;
@@ -93,16 +131,26 @@ export async function run(args: string[]): Promise<number> {
   const json = bools.has('json');
 
   let tok: ModelTokenizer;
-  let source: ByteSource;
+  let source: RecordSource;
+  let cli: CliData;
   try {
     tok = await loadModelTokenizer(model);
-    source = openDataFile(data);
+    cli = await openCliData(data, flags[HUB_ENDPOINT_FLAG], 'prepare');
+    source = cli.open();
   } catch (e) {
     process.stderr.write(`prepare: ${(e as Error).message}\n`);
     return 1;
   }
 
-  if (await isPreferenceFile(openDataFile(data), fileTypeFromName(data))) {
+  let preference: boolean;
+  try {
+    preference = await isPreferenceFile(cli.open());
+  } catch (e) {
+    if (!(e instanceof DatasetError)) throw e;
+    process.stderr.write(`prepare: ${e.message}\n`);
+    return 1;
+  }
+  if (preference) {
     let maxPromptLength: number | undefined;
     if (flags['max-prompt-length'] !== undefined) {
       maxPromptLength = Number(flags['max-prompt-length']);
@@ -179,7 +227,7 @@ export async function run(args: string[]): Promise<number> {
 }
 
 /** prepare of a preference file: the pairs as training will batch them (chosen and rejected sides). */
-async function preparePreference(source: ByteSource, tok: ModelTokenizer, opts: PreferenceOptions, json: boolean): Promise<number> {
+async function preparePreference(source: RecordSource, tok: ModelTokenizer, opts: PreferenceOptions, json: boolean): Promise<number> {
   let ds: PreparedPreference;
   try {
     ds = await preparePreferenceDataset(source, tok, opts);

@@ -29,9 +29,10 @@ import { TrainingPlan, type PlanItem } from '../engine/train/plan';
 import { DEFAULT_TRAIN, type Batch, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
 import { DatasetError, formatIssues } from '../data/errors';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
-import { loadModelTokenizer, openDataFile } from './prepare';
+import { loadModelTokenizer } from './prepare';
+import { HUB_ENDPOINT_FLAG, openCliData, type CliData } from './data-arg';
+import { isHubDataRef } from './hub-dataset';
 import { prepareDataset } from '../data/pipeline';
-import { fileTypeFromName } from '../data/parse';
 import { isPreferenceFile, preparePreferenceDataset } from '../data/preference';
 import { isPreference } from '../engine/train/objective';
 import { parseArgs, usageErrors } from './args';
@@ -46,7 +47,7 @@ import { writeAdapterPair } from '../export/atomic-sink';
 import { fingerprintDifference, fixedSettingChanges, modelFingerprint, TRAIN_STATE_FILE, TrainStateError, loadTrainState, saveTrainState, sha256File, type ModelFingerprint, type SavedRun } from './train-state';
 import { SafetensorsError } from '../io/safetensors';
 
-export const TRAIN_VALUE_FLAGS = ['model', 'data', 'out', ...RUN_VALUE_FLAGS, 'format', 'eval-every', 'quant', 'checkpoint-every', 'stop-after', 'resume'];
+export const TRAIN_VALUE_FLAGS = ['model', 'data', 'out', ...RUN_VALUE_FLAGS, 'format', 'eval-every', 'quant', 'checkpoint-every', 'stop-after', 'resume', HUB_ENDPOINT_FLAG];
 const VALUE_FLAGS = TRAIN_VALUE_FLAGS;
 /** Flags naming files: kept as absolute paths in the checkpoint, so --resume works from any folder. */
 const PATH_FLAGS = ['model', 'data', 'init-adapter'];
@@ -71,7 +72,8 @@ export function withoutFlags(argv: string[], names: string[]): string[] {
 /** The run's arguments as a checkpoint keeps them: paths absolute, one-invocation flags dropped. */
 function runArgs(argv: string[], flags: Record<string, string | undefined>): string[] {
   const args = withoutFlags(argv, [...ONCE_FLAGS, ...PATH_FLAGS]);
-  for (const f of PATH_FLAGS) if (flags[f] !== undefined) args.push(`--${f}`, resolve(flags[f]!));
+  // A `hub:` reference is no path: kept as given.
+  for (const f of PATH_FLAGS) if (flags[f] !== undefined) args.push(`--${f}`, f === 'data' && isHubDataRef(flags[f]!) ? flags[f]! : resolve(flags[f]!));
   return args;
 }
 export const TRAIN_BOOL_FLAGS = [...RUN_BOOL_FLAGS, OTHER_SETTINGS.checkpointing.flag];
@@ -133,8 +135,15 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   let dataSha256: string;
+  let data: CliData;
   try {
-    dataSha256 = await sha256File(flags['data']!);
+    data = await openCliData(flags['data']!, flags[HUB_ENDPOINT_FLAG], 'train');
+  } catch (e) {
+    process.stderr.write(`train: --data ${flags['data']}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  try {
+    dataSha256 = await data.sha256();
   } catch (e) {
     process.stderr.write(`train: --data ${flags['data']}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})\n`);
     return 1;
@@ -190,7 +199,7 @@ export async function run(argv: string[]): Promise<number> {
   // SFT examples, or preference pairs (DPO, IPO, ORPO): the method and the file must agree.
   const preference = isPreference(hyper.method);
   const dataFile = flags['data']!;
-  const mismatch = methodDataProblem(hyper.method, await isPreferenceFile(openDataFile(dataFile), fileTypeFromName(dataFile)), 'cli', dataFile);
+  const mismatch = methodDataProblem(hyper.method, await isPreferenceFile(data.open()), 'cli', dataFile);
   if (mismatch) {
     process.stderr.write(`train: ${mismatch}\n`);
     return 1;
@@ -199,10 +208,10 @@ export async function run(argv: string[]): Promise<number> {
   let items: PlanItem[];
   try {
     if (preference) {
-      const p = await preparePreferenceDataset(openDataFile(dataFile), tok, { fileName: dataFile, maxLength, maxPromptLength, skipInvalid });
+      const p = await preparePreferenceDataset(data.open(), tok, { fileName: dataFile, maxLength, maxPromptLength, skipInvalid });
       [prepared, items] = [p, p.pairs];
     } else {
-      const p = await prepareDataset(openDataFile(dataFile), tok, {
+      const p = await prepareDataset(data.open(), tok, {
         fileName: dataFile,
         format: format === 'auto' ? undefined : format,
         maxLength,

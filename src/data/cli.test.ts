@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadReference, tokenizerDirFor } from './testdata/fixtures';
+import { ALPACA_COLUMNS, alpacaRows, jsonlOf, writeHyparquet, writeParquetjs } from './records/parquet-testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'prepare-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -56,4 +57,25 @@ describe('prepare CLI', () => {
     expect(out.stats.truncated).toBeGreaterThan(0);
     for (const ex of out.examples) expect(ex.input_ids.length).toBeLessThanOrEqual(3);
   });
+
+  it('--json of a .parquet file (messages, several row groups) equals the same data as .jsonl; a missing mapped column is named', async () => {
+    const chats = loadReference('tiny-llama').chat.map((c) => ({ messages: c.messages }));
+    const rows = [...chats, ...chats, ...chats];
+    writeFileSync(join(dir, 'chat.parquet'), writeHyparquet(rows, { messages: 'turns' }, { rowGroupSize: 2 }));
+    writeFileSync(join(dir, 'chat2.jsonl'), jsonlOf(rows));
+    const model = tokenizerDirFor('tiny-llama');
+    const p = cli(['--model', model, '--data', join(dir, 'chat.parquet'), '--json']);
+    const j = cli(['--model', model, '--data', join(dir, 'chat2.jsonl'), '--json']);
+    expect(p.stderr).toBe('');
+    expect(p.code).toBe(0);
+    const [po, jo] = [JSON.parse(p.stdout), JSON.parse(j.stdout)];
+    expect(po.examples.length).toBe(9);
+    expect(po.examples).toEqual(jo.examples);
+    expect(po.stats).toEqual({ ...jo.stats, fileType: 'parquet' });
+
+    writeFileSync(join(dir, 'alpaca.parquet'), await writeParquetjs(alpacaRows(12), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 5 }));
+    const m = cli(['--model', model, '--data', join(dir, 'alpaca.parquet'), '--map', 'prompt=question,completion=output', '--json']);
+    expect(m.code).toBe(1);
+    expect(m.stderr).toMatch(/alpaca\.parquet, column 'question': no such column for 'prompt'/);
+  }, 240_000);
 });

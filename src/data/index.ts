@@ -1,7 +1,21 @@
 // The dataset pipeline's public API (browser worker and Node). See README.md in this folder.
 export { DatasetError, formatIssue, type DataIssue } from './errors';
 export { iterateChunks, readLines, type ByteSource, type TextLine } from './source';
-export { fileTypeFromName, parseRecords, type FileType, type RawRecord, type TxtMode } from './parse';
+export { fileTypeFromName, parseRecords, type FileType, type RawRecord, type RecordPlace, type TextFileType, type TxtMode } from './parse';
+export {
+  isRecordSource,
+  openRecordSource,
+  toRecordSource,
+  type DatasetInput,
+  type ReadRecordsOptions,
+  type RecordFile,
+  type RecordProgress,
+  type RecordSource,
+  type RecordSourceOptions,
+} from './records/record-source';
+export { blobRandomAccess, bytesRandomAccess, type RandomAccess } from './records/random-access';
+export { ParquetError, type ParquetPlace } from './records/parquet-error';
+export type { ColumnInfo } from './records/parquet-values';
 export {
   alpacaPrompt,
   DATA_FORMATS,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { fileTypeFromName, parseRecords, type FileType, type RawRecord, type TxtMode } from './parse';
+import { fileTypeFromName, parseRecords, type RawRecord, type TextFileType, type TxtMode } from './parse';
 import { readLines, type ByteSource } from './source';
 import { refused } from './testdata/fixtures';
 
-async function collect(src: ByteSource, type: FileType, txtMode?: TxtMode): Promise<RawRecord[]> {
+async function collect(src: ByteSource, type: TextFileType, txtMode?: TxtMode): Promise<RawRecord[]> {
   const out: RawRecord[] = [];
   for await (const r of parseRecords(src, type, { txtMode })) out.push(r);
   return out;
@@ -73,7 +73,8 @@ describe('file types', () => {
     expect(fileTypeFromName('x.csv')).toBe('csv');
     expect(fileTypeFromName('x.tsv')).toBe('tsv');
     expect(fileTypeFromName('x.txt')).toBe('txt');
-    expect(() => fileTypeFromName('x.parquet')).toThrow(/unsupported file type '.parquet'.*JSONL/);
+    expect(fileTypeFromName('x.Parquet')).toBe('parquet');
+    expect(() => fileTypeFromName('x.arrow')).toThrow(/unsupported file type '.arrow'.*Parquet or JSONL/);
   });
 });
 

@@ -4,7 +4,9 @@ import { DatasetError } from './errors';
 import { MAX_RECORD_CHARS, readLines, TOO_LONG, type ByteSource, type ReadProgress, type TextLine } from './source';
 import { jsonDepth, MAX_JSON_DEPTH } from '../io/untrusted/json';
 
-export type FileType = 'jsonl' | 'json' | 'csv' | 'tsv' | 'txt';
+/** The text file types (parseRecords); FileType adds Parquet (records/parquet.ts). */
+export type TextFileType = 'jsonl' | 'json' | 'csv' | 'tsv' | 'txt';
+export type FileType = TextFileType | 'parquet';
 
 /**
  * How a .txt file is split into examples:
@@ -13,8 +15,20 @@ export type FileType = 'jsonl' | 'json' | 'csv' | 'tsv' | 'txt';
  */
 export type TxtMode = 'line' | 'paragraph';
 
-/** A record (or its problem) with the line where it starts; a JSON array's also with its 0-based index. */
-export type RawRecord = { line: number; index?: number; value: unknown } | { line: number; index?: number; error: string };
+/**
+ * Where a record is: the 1-based line where it starts; a JSON array's also its 0-based index; a
+ * Parquet row its 0-based row and row group (`line` is then row + 1); `file` when a source has a name for it.
+ */
+export interface RecordPlace {
+  line: number;
+  index?: number;
+  row?: number;
+  rowGroup?: number;
+  file?: string;
+}
+
+/** A record (or its problem) with its place. */
+export type RawRecord = (RecordPlace & { value: unknown }) | (RecordPlace & { error: string });
 
 const EXTENSIONS: Record<string, FileType> = {
   jsonl: 'jsonl',
@@ -26,6 +40,7 @@ const EXTENSIONS: Record<string, FileType> = {
   txt: 'txt',
   text: 'txt',
   md: 'txt',
+  parquet: 'parquet',
 };
 
 /** The file type from a file name's extension. Throws DatasetError for unsupported types. */
@@ -34,13 +49,8 @@ export function fileTypeFromName(name: string): FileType {
   const ext = m ? m[1].toLowerCase() : '';
   const t = EXTENSIONS[ext];
   if (!t) {
-    const hint =
-      ext === 'parquet' || ext === 'arrow'
-        ? ' (export it to JSONL first, e.g. `datasets.load_dataset(...).to_json("data.jsonl")`)'
-        : '';
-    throw new DatasetError(
-      `unsupported file type '${ext ? '.' + ext : name}'${hint}: use .jsonl, .json, .csv, .tsv or .txt`,
-    );
+    const hint = ext === 'arrow' ? ' (export it to Parquet or JSONL first, e.g. `datasets.load_dataset(...).to_parquet("data.parquet")`)' : '';
+    throw new DatasetError(`unsupported file type '${ext ? '.' + ext : name}'${hint}: use .jsonl, .json, .csv, .tsv, .txt or .parquet`);
   }
   return t;
 }
@@ -51,7 +61,7 @@ export interface ParseOptions {
 }
 
 /** Parses a source of the given type into records, streaming. */
-export function parseRecords(source: ByteSource, type: FileType, opts: ParseOptions = {}): AsyncGenerator<RawRecord> {
+export function parseRecords(source: ByteSource, type: TextFileType, opts: ParseOptions = {}): AsyncGenerator<RawRecord> {
   const lines = readLines(source, opts.onProgress);
   switch (type) {
     case 'jsonl':

@@ -1,10 +1,10 @@
 // The whole dataset pipeline: bytes -> records -> examples -> token ids + loss masks, with stats.
-import { DatasetError, MAX_LISTED_ISSUES, RecordError, recordPlace, type DataIssue } from './errors';
+import { DatasetError, issuePlace, MAX_LISTED_ISSUES, RecordError, recordPlace, type DataIssue, type IssuePlace } from './errors';
 import { countTrained, encodeExample, truncateExample, type EncodedExample, type TrainOn } from './encode';
 import { describeFormats, detectFormat, toExample, type ColumnMapping, type DataFormat } from './formats';
-import { fileTypeFromName, parseRecords, type FileType, type TxtMode } from './parse';
+import type { FileType, TxtMode } from './parse';
 import { isPreferenceRecord } from './preference';
-import type { ByteSource } from './source';
+import { toRecordSource, type DatasetInput } from './records/record-source';
 import { lengthHistogram, type Histogram } from './stats';
 import type { ModelTokenizer } from './tokenizer';
 
@@ -28,6 +28,8 @@ export interface PrepareOptions {
   addBos?: boolean;
   /** Stop after this many valid examples (a quick preview). */
   limit?: number;
+  /** Read at most this many records (rows), valid or not: a row limit on a large dataset. */
+  maxRecords?: number;
   onProgress?: (p: PrepareProgress) => void;
   /** Cancels between records (the pipeline yields to the event loop now and then when given). */
   signal?: AbortSignal;
@@ -39,14 +41,19 @@ export interface PrepareOptions {
 }
 
 export interface PrepareProgress {
+  /** Text files: bytes and lines read. */
   bytes: number;
   lines: number;
+  /** Records read (Parquet rows). */
+  rows: number;
+  /** Parquet: all rows to read (the files' metadata, capped by maxRecords); undefined for text. */
+  totalRows?: number;
   examples: number;
   invalid: number;
 }
 
 export interface PreparedExample extends EncodedExample {
-  /** 1-based line of the record in the file. */
+  /** 1-based line of the record in the file (a Parquet row: row + 1). */
   line: number;
   truncated: boolean;
 }
@@ -105,23 +112,19 @@ export function cutExample<E extends EncodedExample>(ex: E, maxLength: number, p
   return { example, truncated: true, maskedPartialTurn: t.maskedPartialTurn };
 }
 
-function sourceName(source: ByteSource): string | undefined {
-  const n = (source as { name?: unknown }).name;
-  return typeof n === 'string' && n ? n : undefined;
-}
-
 /**
  * Reads, validates, formats and tokenizes a dataset, streaming. Refuses it (throws DatasetError
  * listing every bad line) when any record is bad and `skipInvalid` is off, when it is empty,
  * binary or not UTF-8, or when nothing trainable is left.
  */
 export async function prepareDataset(
-  source: ByteSource,
+  input: DatasetInput,
   tok: ModelTokenizer,
   opts: PrepareOptions = {},
 ): Promise<PreparedDataset> {
-  const name = opts.fileName ?? sourceName(source);
-  const fileType: FileType = opts.fileType ?? (name ? fileTypeFromName(name) : 'jsonl');
+  const source = toRecordSource(input, opts);
+  const name = source.files.join(', ');
+  const fileType: FileType = source.fileType;
   const mapping = opts.mapping ?? {};
   const trainOn: TrainOn = opts.trainOn ?? 'assistant';
   const maxLength = opts.maxLength ?? null;
@@ -135,24 +138,21 @@ export async function prepareDataset(
   const warn = (m: string) => warnings.add(m);
   const issues: DataIssue[] = [];
   let issueCount = 0;
-  const addIssue = (rec: { line: number; index?: number }, reason: string): void => {
-    if (++issueCount <= MAX_LISTED_ISSUES) issues.push({ line: rec.line, ...(rec.index !== undefined ? { index: rec.index } : {}), reason });
+  const addIssue = (rec: IssuePlace, reason: string): void => {
+    if (++issueCount <= MAX_LISTED_ISSUES) issues.push({ ...issuePlace(rec), reason });
   };
   const examples: PreparedExample[] = [];
   let truncated = 0;
   let maskedPartialTurns = 0;
   const dropped: string[] = [];
   let records = 0;
-  let progress = { bytes: 0, lines: 0 };
+  let progress: { bytes: number; lines: number; rows: number; totalRows?: number } = { bytes: 0, lines: 0, rows: 0 };
   let usedChat = false;
 
   const report = () =>
     opts.onProgress?.({ ...progress, examples: examples.length, invalid: issueCount });
 
-  for await (const rec of parseRecords(source, fileType, {
-    txtMode: opts.txtMode,
-    onProgress: (p) => (progress = p),
-  })) {
+  for await (const rec of source.records({ mapping: opts.mapping, maxRecords: opts.maxRecords, onProgress: (p) => (progress = p) })) {
     records++;
     if (records % 2000 === 0) {
       report();

@@ -10,10 +10,10 @@
 //                   (HH as text): the prompt is their common prefix, as TRL's extract_prompt.
 // Lengths as TRL: the prompt cut from its start to maxPromptLength, then each completion cut so
 // that prompt + completion fit maxLength.
-import { RecordError, DatasetError, type DataIssue } from './errors';
+import { RecordError, DatasetError, issuePlace, type DataIssue } from './errors';
 import { toExample, type ChatMessage } from './formats';
-import { fileTypeFromName, parseRecords, type FileType } from './parse';
-import type { ByteSource } from './source';
+import type { FileType } from './parse';
+import { toRecordSource, type DatasetInput } from './records/record-source';
 import type { ModelTokenizer } from './tokenizer';
 import { hasOwn } from '../io/untrusted/json';
 
@@ -45,6 +45,8 @@ export interface PreferenceOptions {
   /** Prepend BOS to a standard (string) prompt. Default false. */
   addBos?: boolean;
   limit?: number;
+  /** Read at most this many records (rows). */
+  maxRecords?: number;
 }
 
 export interface PreferenceStats {
@@ -209,9 +211,10 @@ export function pairSides(
 }
 
 /** Reads, validates and tokenizes a preference file; refuses it (DatasetError naming every bad line) unless skipInvalid. */
-export async function preparePreferenceDataset(source: ByteSource, tok: ModelTokenizer, opts: PreferenceOptions = {}): Promise<PreparedPreference> {
-  const name = opts.fileName ?? (source as { name?: string }).name;
-  const fileType: FileType = opts.fileType ?? (name ? fileTypeFromName(name) : 'jsonl');
+export async function preparePreferenceDataset(input: DatasetInput, tok: ModelTokenizer, opts: PreferenceOptions = {}): Promise<PreparedPreference> {
+  const source = toRecordSource(input, opts);
+  const name = source.files.join(', ');
+  const fileType: FileType = source.fileType;
   const maxLength = opts.maxLength ?? Number.POSITIVE_INFINITY;
   const maxPromptLength = opts.maxPromptLength ?? (Number.isFinite(maxLength) ? Math.floor(maxLength / 2) : Number.POSITIVE_INFINITY);
   if (Number.isFinite(maxLength) && !(maxPromptLength < maxLength)) throw new Error(`maxPromptLength (${maxPromptLength}) must be below maxLength (${maxLength})`);
@@ -220,10 +223,10 @@ export async function preparePreferenceDataset(source: ByteSource, tok: ModelTok
   let shape: PreferenceShape | null = null;
   let records = 0;
   let truncated = 0;
-  for await (const rec of parseRecords(source, fileType, {})) {
+  for await (const rec of source.records({ maxRecords: opts.maxRecords })) {
     records++;
     if ('error' in rec) {
-      issues.push({ line: rec.line, reason: rec.error });
+      issues.push({ ...issuePlace(rec), reason: rec.error });
       continue;
     }
     try {
@@ -237,7 +240,7 @@ export async function preparePreferenceDataset(source: ByteSource, tok: ModelTok
       pairs.push({ line: rec.line, ...sides });
       if (opts.limit !== undefined && pairs.length >= opts.limit) break;
     } catch (e) {
-      if (e instanceof RecordError) issues.push({ line: rec.line, reason: e.message });
+      if (e instanceof RecordError) issues.push({ ...issuePlace(rec), reason: e.message });
       else throw e;
     }
   }
@@ -267,8 +270,8 @@ export async function preparePreferenceDataset(source: ByteSource, tok: ModelTok
 }
 
 /** A file's first record is preference data (chosen and rejected): how prepare and train tell them apart. */
-export async function isPreferenceFile(source: ByteSource, fileType: FileType): Promise<boolean> {
-  for await (const rec of parseRecords(source, fileType, {})) {
+export async function isPreferenceFile(input: DatasetInput, fileType?: FileType): Promise<boolean> {
+  for await (const rec of toRecordSource(input, { fileType }).records()) {
     if ('error' in rec) continue;
     return isPreferenceRecord(rec.value);
   }

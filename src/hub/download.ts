@@ -33,30 +33,35 @@ export { HUB_URL };
 export class HubError extends Error {
   override name = 'HubError';
 }
-/** 401/403: the model is gated or private. */
+/** What a Hub repository holds: models live at /{id}, datasets at /datasets/{id}. */
+export type HubRepoType = 'model' | 'dataset';
+
+/** 401/403: the model (or dataset) is gated or private. */
 export class HubAuthError extends HubError {
   override name = 'HubAuthError';
   constructor(
     readonly modelId: string,
     readonly status: number,
     readonly hadToken: boolean,
+    readonly repoType: HubRepoType = 'model',
   ) {
     super(
       hadToken
-        ? `Access to ${modelId} was refused (HTTP ${status}). The model is gated or private: accept its license on its Hugging Face page with the account your token belongs to, and check that the token has read access.`
-        : `Access to ${modelId} was refused (HTTP ${status}). The model is gated or private: accept its license on its Hugging Face page, then give an access token (Settings → Access Tokens on huggingface.co).`,
+        ? `Access to ${modelId} was refused (HTTP ${status}). The ${repoType} is gated or private: accept its license on its Hugging Face page with the account your token belongs to, and check that the token has read access.`
+        : `Access to ${modelId} was refused (HTTP ${status}). The ${repoType} is gated or private: accept its license on its Hugging Face page, then give an access token (Settings → Access Tokens on huggingface.co).`,
     );
   }
 }
-/** 404: no such model, revision or file. */
+/** 404: no such model (or dataset), revision or file. */
 export class HubNotFoundError extends HubError {
   override name = 'HubNotFoundError';
   constructor(
     readonly modelId: string,
     readonly revision: string,
     readonly file: string,
+    readonly repoType: HubRepoType = 'model',
   ) {
-    super(`${file} was not found in model ${modelId} (revision ${revision}). Check the model id and revision; the model may not have this file.`);
+    super(`${file} was not found in ${repoType} ${modelId} (revision ${revision}). Check the ${repoType} id and revision; the ${repoType} may not have this file.`);
   }
 }
 /** The connection failed or dropped. */
@@ -120,6 +125,8 @@ export interface HubClientOptions {
   tokenOrigins?: readonly string[];
   /** Injected for tests; default globalThis.fetch. */
   fetch?: typeof fetch;
+  /** 'dataset': files are under /datasets/{id}/resolve/…, and errors name a dataset. Default 'model'. */
+  repoType?: HubRepoType;
 }
 
 /** What the Hub says about a file before downloading it. */
@@ -128,6 +135,8 @@ export interface HubFileInfo {
   size: number;
   /** Lower-case hex SHA-256 for LFS files when the Hub announces it, else null. */
   sha256: string | null;
+  /** Where the file is read when it is not at the resolve URL (a dataset's Parquet-conversion listing URL). */
+  url?: string;
 }
 
 /** Where a weights stream stopped: saved by the importer, given back to resume. */
@@ -167,9 +176,11 @@ export class HubClient {
   #token: string | null;
   #tokenOrigins: readonly string[];
   #fetch: typeof fetch;
+  readonly repoType: HubRepoType;
 
   constructor(options: HubClientOptions = {}) {
     this.baseUrl = (options.baseUrl ?? HUB_URL).replace(/\/+$/, '');
+    this.repoType = options.repoType ?? 'model';
     this.#token = options.token ? options.token.trim() || null : null;
     this.#tokenOrigins = options.tokenOrigins ?? [new URL(this.baseUrl).origin];
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -187,20 +198,21 @@ export class HubClient {
 
   url(modelId: string, revision: string, file: string): string {
     const path = file.split('/').map(encodeURIComponent).join('/');
-    return `${this.baseUrl}/${modelId}/resolve/${encodeURIComponent(revision)}/${path}`;
+    return `${this.baseUrl}/${this.repoType === 'dataset' ? 'datasets/' : ''}${modelId}/resolve/${encodeURIComponent(revision)}/${path}`;
   }
 
   /**
    * One request, with the token and error mapping. `range`: [start] or [start, endInclusive].
-   * Resolves with a 2xx response; 404 → HubNotFoundError when `missingOk` is false.
+   * Resolves with a 2xx response; 404 → HubNotFoundError when `missingOk` is false. `url`: read the
+   * file there instead of its resolve URL (the same token rule applies).
    */
   async request(
     modelId: string,
     revision: string,
     file: string,
-    init: { method?: 'GET' | 'HEAD'; range?: [number, number?]; signal?: AbortSignal; missingOk?: boolean } = {},
+    init: { method?: 'GET' | 'HEAD'; range?: [number, number?]; signal?: AbortSignal; missingOk?: boolean; url?: string } = {},
   ): Promise<Response | null> {
-    const url = this.url(modelId, revision, file);
+    const url = init.url ?? this.url(modelId, revision, file);
     const headers: Record<string, string> = {};
     // Set once, here; redirects are followed by fetch, which drops it on a cross-origin hop.
     const sendToken = this.#token !== null && mayReceiveToken(url, this.#tokenOrigins);
@@ -214,12 +226,12 @@ export class HubClient {
     }
     if (res.status === 401 || res.status === 403) {
       void res.body?.cancel().catch(() => {});
-      throw new HubAuthError(modelId, res.status, sendToken);
+      throw new HubAuthError(modelId, res.status, sendToken, this.repoType);
     }
     if (res.status === 404) {
       void res.body?.cancel().catch(() => {});
       if (init.missingOk) return null;
-      throw new HubNotFoundError(modelId, revision, file);
+      throw new HubNotFoundError(modelId, revision, file, this.repoType);
     }
     if (res.status === 416) {
       void res.body?.cancel().catch(() => {});
@@ -233,17 +245,17 @@ export class HubClient {
   }
 
   /** Size and SHA-256 of a file (a HEAD request), or null when the file does not exist. */
-  async stat(modelId: string, revision: string, file: string, signal?: AbortSignal): Promise<HubFileInfo | null> {
-    const res = await this.request(modelId, revision, file, { method: 'HEAD', signal, missingOk: true });
+  async stat(modelId: string, revision: string, file: string, signal?: AbortSignal, url?: string): Promise<HubFileInfo | null> {
+    const res = await this.request(modelId, revision, file, { method: 'HEAD', signal, missingOk: true, url });
     if (!res) return null;
     let size = sizeFromHeaders(res);
     if (size === null) {
       // No usable length on HEAD (compressed small file): ask for the first byte.
-      const r = await this.request(modelId, revision, file, { range: [0, 0], signal });
+      const r = await this.request(modelId, revision, file, { range: [0, 0], signal, url });
       void r!.body?.cancel().catch(() => {});
       size = r!.status === 206 ? sizeFromHeaders(r!) : null;
     }
-    return { file, size: size ?? -1, sha256: sha256FromHeaders(res.headers) };
+    return { file, size: size ?? -1, sha256: sha256FromHeaders(res.headers), ...(url ? { url } : {}) };
   }
 
   /** A whole small file as bytes, verified against Content-Length and the announced SHA-256. */
@@ -405,7 +417,7 @@ export class HubFileReader implements ByteSource {
   }
 
   private async readOnce(offset: number, length: number): Promise<Uint8Array> {
-    const res = (await this.client.request(this.modelId, this.revision, this.info.file, { range: [offset, offset + length - 1], signal: this.signal }))!;
+    const res = (await this.client.request(this.modelId, this.revision, this.info.file, { range: [offset, offset + length - 1], signal: this.signal, url: this.info.url }))!;
     let buf: ArrayBuffer;
     try {
       buf = await res.arrayBuffer();
@@ -420,7 +432,7 @@ export class HubFileReader implements ByteSource {
 
   private async openStream(): Promise<void> {
     const start = this.pos;
-    const res = (await this.client.request(this.modelId, this.revision, this.info.file, { range: start > 0 ? [start] : undefined, signal: this.signal }))!;
+    const res = (await this.client.request(this.modelId, this.revision, this.info.file, { range: start > 0 ? [start] : undefined, signal: this.signal, url: this.info.url }))!;
     const total = sizeFromHeaders(res);
     if (total !== null && total !== this.size) {
       void res.body?.cancel().catch(() => {});

@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createStandInApi, type StandInApi, type StandInApiOptions } from './stand-in-api-testing';
+import { createStandInDatasets, type StandInDataset, type StandInDatasets } from './stand-in-datasets-testing';
 
 export interface StandInModel {
   files: Map<string, Uint8Array | string>;
@@ -43,6 +44,8 @@ export interface StandInOptions {
   throttle?: number;
   /** Model search, users and repositories of the Hub API (search and push). */
   api?: StandInApiOptions;
+  /** Datasets: search, info, the Parquet conversion and files (stand-in-datasets-testing.ts). */
+  datasets?: Record<string, StandInDataset>;
 }
 
 export interface StandInHub {
@@ -51,6 +54,8 @@ export interface StandInHub {
   log: LoggedRequest[];
   /** The Hub API's state and hooks (search, whoami, repo create, preupload, LFS, commit). */
   api: StandInApi;
+  /** The datasets' hooks. */
+  datasets: Pick<StandInDatasets, 'corrupt'>;
   /** The next GET of `file` (any model) longer than `afterBytes` sends that many body bytes, then drops the connection. */
   dropOnce(file: string, afterBytes: number): void;
   /** Replaces a served file's bytes (e.g. to corrupt it) keeping its announced hash (when keepHash). */
@@ -59,14 +64,17 @@ export interface StandInHub {
   close(): Promise<void>;
 }
 
-interface Entry {
+export interface Entry {
   bytes: Uint8Array;
   sha256: string;
   gitSha: string;
 }
 
-const toBytes = (v: Uint8Array | string): Uint8Array => (typeof v === 'string' ? new TextEncoder().encode(v) : v);
-const entryOf = (bytes: Uint8Array): Entry => ({
+/** Answers a request for a stored file (HEAD, Range); `lfs`: announce its SHA-256 as the Hub does for LFS files. */
+export type ServeEntry = (req: IncomingMessage, res: ServerResponse, entry: Entry, lfs: boolean, record: (status: number) => void) => void;
+
+export const toBytes = (v: Uint8Array | string): Uint8Array => (typeof v === 'string' ? new TextEncoder().encode(v) : v);
+export const entryOf = (bytes: Uint8Array): Entry => ({
   bytes,
   sha256: createHash('sha256').update(bytes).digest('hex'),
   gitSha: createHash('sha1').update(bytes).digest('hex'),
@@ -93,6 +101,10 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
 
   const api = createStandInApi(options.api ?? {}, cors);
   let base = '';
+  // `serve` is defined below; the datasets' files go through it (Range, ETag, drops, throttle).
+  const datasets = createStandInDatasets(options.datasets ?? {}, cors, (...a) => serve(...a), (method, model, file, status, auth, range) =>
+    log.push({ method, model, file, range, auth, status }),
+  );
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? 'GET';
@@ -101,6 +113,7 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
       res.end();
       return;
     }
+    if (datasets.handle(req, res, base)) return;
     if (api.handle(req, res, base)) return;
     const url = new URL(req.url ?? '/', 'http://x');
     const m = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
@@ -133,7 +146,6 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
     const entry = entries.get(id)!.get(file);
     if (!entry) return fail(404, 'Entry not found', id, file);
 
-    const size = entry.bytes.byteLength;
     const lfs = file.endsWith('.safetensors');
     if (lfs && model.lfsRedirect) {
       record(302, id, file);
@@ -141,6 +153,14 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
       res.end();
       return;
     }
+    serve(req, res, entry, lfs, (status) => record(status, id, file));
+  };
+
+  /** A file's bytes: HEAD, Range (206, 416), ETag (the LFS SHA-256 or the git blob sha), X-Linked-*, and a planned drop. */
+  const serve: ServeEntry = (req, res, entry, lfs, record) => {
+    const method = req.method ?? 'GET';
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const size = entry.bytes.byteLength;
     const headers: Record<string, string> = {
       ...cors,
       'Accept-Ranges': 'bytes',
@@ -158,7 +178,12 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
     const range = req.headers.range;
     if (range) {
       const r = /^bytes=(\d*)-(\d*)$/.exec(range);
-      if (!r || (r[1] === '' && r[2] === '')) return fail(416, 'Bad range', id, file);
+      if (!r || (r[1] === '' && r[2] === '')) {
+        record(416);
+        res.writeHead(416, { ...cors, 'Content-Type': 'text/plain' });
+        res.end();
+        return;
+      }
       if (r[1] === '') {
         start = Math.max(0, size - Number(r[2]));
       } else {
@@ -166,7 +191,7 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
         if (r[2] !== '') end = Math.min(Number(r[2]), size - 1);
       }
       if (start >= size || start > end) {
-        record(416, id, file);
+        record(416);
         res.writeHead(416, { ...cors, 'Content-Range': `bytes */${size}` });
         res.end();
         return;
@@ -175,7 +200,7 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
       headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
     }
     headers['Content-Length'] = String(end - start + 1);
-    record(status, id, file);
+    record(status);
     res.writeHead(status, headers);
     if (method === 'HEAD') {
       res.end();
@@ -183,8 +208,9 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
     }
     const body = entry.bytes.subarray(start, end + 1);
     // A planned drop applies to the first response long enough to be cut.
-    let drop = drops.get(file);
-    if (drop !== undefined && body.byteLength > drop) drops.delete(file);
+    const key = [...drops.keys()].find((k) => path.endsWith(`/${k}`));
+    let drop = key === undefined ? undefined : drops.get(key);
+    if (drop !== undefined && body.byteLength > drop) drops.delete(key!);
     else drop = undefined;
     void send(res, body, drop, () => throttle);
   };
@@ -198,6 +224,7 @@ export async function startStandInHub(options: StandInOptions): Promise<StandInH
     port,
     log,
     api,
+    datasets,
     dropOnce(file, afterBytes) {
       drops.set(file, afterBytes);
     },

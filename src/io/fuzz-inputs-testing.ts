@@ -117,3 +117,16 @@ export function mutateSafetensorsHeader(r: Rand, file: Uint8Array): Uint8Array {
   return out;
 }
 
+
+/** A Parquet file with bytes of its footer (the thrift metadata: schema, row groups, offsets) flipped or set to extremes. */
+export function mutateParquetFooter(r: Rand, file: Uint8Array): Uint8Array {
+  const out = file.slice();
+  const metaLength = new DataView(file.buffer, file.byteOffset).getUint32(file.length - 8, true);
+  const start = Math.max(0, file.length - 8 - metaLength);
+  const n = 1 + Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) {
+    const at = start + Math.floor(r() * metaLength);
+    out[at] = r() < 0.5 ? out[at] ^ (1 << Math.floor(r() * 8)) : pick(r, [0, 0xff, 0x7f, 0x80, 0x15, 0x16]);
+  }
+  return out;
+}

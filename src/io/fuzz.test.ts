@@ -1,7 +1,7 @@
 // The fuzz suite of the untrusted-input readers: seeded mutations of the real fixture files (byte
 // flips, truncations, JSON values swapped for huge numbers, deep nesting, prototype keys, wrong
 // types; damaged and lying .zip archives) and generated hostile inputs (regexes, chat templates,
-// dataset lines, run settings). Every input must either be read or be refused with one of the
+// dataset lines, run settings; Parquet files from two writers, footer and data mutated). Every input must either be read or be refused with one of the
 // project's typed errors: a TypeError, RangeError, SyntaxError or plain Error is a failure, and so
 // is an input that takes over 1 s of this process's CPU time (a hang detector with a generous
 // bound). CPU time, not wall time: on a machine other jobs share, a read that waits for a core is
@@ -26,7 +26,9 @@ import { BenchFieldError, cliLabel } from '../engine/bench/fields';
 import { parseTrainBenchOptions } from '../engine/bench/train-bench';
 import type { ModelSpec } from '../engine/model/spec';
 import type { ChatMessage } from '../data/formats';
-import { HOSTILE_REGEX, jsonText, mutateBytes, mutateSafetensorsHeader, mutateText, pick } from './fuzz-inputs-testing';
+import { HOSTILE_REGEX, jsonText, mutateBytes, mutateParquetFooter, mutateSafetensorsHeader, mutateText, pick } from './fuzz-inputs-testing';
+import { ALPACA_COLUMNS, alpacaRows, writeHyparquet, writeParquetjs } from '../data/records/parquet-testing';
+import { openRecordSource } from '../data/records/record-source';
 
 const REF = join(process.cwd(), '../shared/fixtures/reference');
 const MODELS = ['tiny-llama', 'tiny-qwen2', 'tiny-qwen3'];
@@ -330,6 +332,34 @@ describe('fuzz: untrusted readers give a result or a typed refusal, each input i
     check('datasets', t, 1000);
   }, 120_000);
 
+  it('Parquet files (1,500 inputs)', async () => {
+    const r = mulberry32(seed + 7);
+    const t = newTally();
+    const tok = ModelTokenizer.load(parseTokenizerTexts({ tokenizerJson: read('tiny-llama', 'model', 'tokenizer.json').toString('utf8') }, 'tiny-llama'));
+    const turns = (i: number) => ({ messages: [{ role: 'user', content: `q ${i}` }, { role: 'assistant', content: `a ${i}` }] });
+    const chats = Array.from({ length: 12 }, (_, i) => turns(i));
+    const files = [
+      writeHyparquet(alpacaRows(24), ALPACA_COLUMNS, { codec: 'SNAPPY', rowGroupSize: 10 }),
+      writeHyparquet(alpacaRows(24), ALPACA_COLUMNS, { codec: 'UNCOMPRESSED', rowGroupSize: 24, pageSize: 256 }),
+      writeHyparquet(alpacaRows(16), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 8 }),
+      writeHyparquet(alpacaRows(16), ALPACA_COLUMNS, { codec: 'ZSTD', rowGroupSize: 8 }),
+      writeHyparquet(chats, { messages: 'turns' }, { codec: 'SNAPPY', rowGroupSize: 5 }),
+      await writeParquetjs(alpacaRows(16), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 6 }),
+      await writeParquetjs(chats, { messages: 'turns' }, { codec: 'BROTLI', rowGroupSize: 5 }),
+    ];
+    for (let i = 0; i < 1500; i++) {
+      const f = pick(r, files);
+      const bytes = i % 20 === 0 ? f : r() < 0.5 ? mutateParquetFooter(r, f) : mutateBytes(r, f);
+      const sliceBytes = r() < 0.3 ? 64 : undefined;
+      await trial(t, `parquet #${i} ${bytes.length} bytes`, async () => {
+        const src = openRecordSource([{ name: 'x.parquet', data: bytes }], { sliceBytes });
+        await src.columns();
+        await prepareDataset(src, tok, { skipInvalid: true, maxLength: 32 });
+      });
+    }
+    check('parquet', t, 1500);
+  }, 180_000);
+
   it('run settings from flags and form fields (600 inputs)', async () => {
     const r = mulberry32(seed + 6);
     const t = newTally();
@@ -343,11 +373,11 @@ describe('fuzz: untrusted readers give a result or a typed refusal, each input i
     check('run settings', t, 600);
   }, 60_000);
 
-  it('adds up to at least 10,000 inputs', () => {
+  it('adds up to at least 11,500 inputs', () => {
     const all = Object.values(totals);
     const sum = (k: 'inputs' | 'read' | 'refused') => all.reduce((a, x) => a + x[k], 0);
     const lines = Object.entries(totals).map(([k, x]) => `${k}: ${x.inputs} inputs, ${x.read} read, ${x.refused} refused, slowest ${x.maxMs.toFixed(1)} ms of CPU`);
     console.log(`fuzz: ${sum('inputs')} inputs, ${sum('read')} read, ${sum('refused')} refused (typed), 0 untyped\n  ${lines.join('\n  ')}`);
-    expect(sum('inputs')).toBeGreaterThanOrEqual(10_000);
+    expect(sum('inputs')).toBeGreaterThanOrEqual(11_500);
   });
 });

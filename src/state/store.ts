@@ -10,8 +10,9 @@ import { createModelSlice, type ModelSlice } from './slices/model';
 import { createSettingsSlice, type SettingsSlice } from './slices/settings';
 import { createTrainingSlice, type TrainingSlice } from './slices/training';
 import { createTryItSlice, type TryItSlice } from './slices/tryit';
+import { createHubDatasetSlice, type HubDatasetSlice } from './slices/hub-dataset';
 
-export type StudioState = GpuSlice & LibrarySlice & ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & ExportSlice & TryItSlice & HubPushSlice;
+export type StudioState = GpuSlice & LibrarySlice & ModelSlice & DatasetSlice & SettingsSlice & TrainingSlice & ExportSlice & TryItSlice & HubPushSlice & HubDatasetSlice;
 
 export const useStudio = create<StudioState>()((...a) => ({
   ...createGpuSlice(...a),
@@ -23,4 +24,5 @@ export const useStudio = create<StudioState>()((...a) => ({
   ...createExportSlice(...a),
   ...createTryItSlice(...a),
   ...createHubPushSlice(...a),
+  ...createHubDatasetSlice(...a),
 }));

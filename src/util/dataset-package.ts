@@ -24,6 +24,8 @@ export interface DatasetReadOptions {
   trainOn: 'assistant' | 'all';
   /** Validation split chosen in the dataset panel (the page applies it; kept so a resume shows it). */
   validation: { mode: 'none' | 'fraction' | 'file'; fraction: number };
+  /** Read at most this many records (a Hub dataset's row limit); absent: all. */
+  maxRecords?: number;
 }
 
 export const DEFAULT_READ_OPTIONS: DatasetReadOptions = {
@@ -55,7 +57,7 @@ const MAGIC = [0x00, 0x4c, 0x53, 0x44, 0x53, 0x45, 0x54, 0x31]; // "\0LSDSET1"
 
 /** True when the options change nothing the worker does (the validation fraction is the page's). */
 export function isDefaultRead(o: DatasetReadOptions): boolean {
-  return o.format === 'auto' && !o.mapping.trim() && o.txtMode === 'line' && o.trainOn === 'assistant';
+  return o.format === 'auto' && !o.mapping.trim() && o.txtMode === 'line' && o.trainOn === 'assistant' && o.maxRecords === undefined;
 }
 
 export function isPackage(bytes: Uint8Array): boolean {

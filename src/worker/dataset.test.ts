@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { DatasetError, truncateExample } from '../data';
 import { loadTokenizerDir } from '../data/testdata/fixtures';
 import { DEFAULT_READ_OPTIONS, packDataset, unpackDataset, type DatasetReadOptions } from '../util/dataset-package';
-import { keepLength, loadDataset, trainValidationSplit, validationFileExamples, type DetailedSummary } from './dataset';
+import { keepLength, loadDataset, trainValidationSplit, validationFileExamples, type DetailedSummary, type LoadedData } from './dataset';
+import { writeHyparquet } from '../data/records/parquet-testing';
+import type { PrepareProgress } from '../data';
 
 const tok = loadTokenizerDir('public/demo');
 const enc = new TextEncoder();
@@ -191,5 +193,30 @@ describe('preference data in the studio', () => {
       [3, "field 'chosen' is empty"],
       [4, "missing field 'rejected'"],
     ]);
+  });
+});
+
+describe('a .parquet file from the page', () => {
+  it('is read from its Blob by byte ranges, gives the jsonl summary, and reports rows of the total', async () => {
+    const rows = CHAT.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const blob = new Blob([writeHyparquet(rows, { messages: 'turns' }, { rowGroupSize: 3 }) as Uint8Array<ArrayBuffer>]);
+    let whole = 0;
+    // The Blob is never read whole: arrayBuffer() of the Blob itself is not called.
+    const spy = new Proxy(blob, {
+      get(t, k) {
+        if (k === 'arrayBuffer') whole++;
+        const v = Reflect.get(t, k, t) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const progress: PrepareProgress[] = [];
+    const fromParquet = await loadDataset(tok, 'chat.parquet', spy as Blob, false, (p) => progress.push(p));
+    const fromJsonl = await load('chat.jsonl', enc.encode(CHAT));
+    expect(whole).toBe(0);
+    const ids = (d: LoadedData) => ('examples' in d ? d.examples.map((e) => Array.from(e.inputIds)) : []);
+    expect(ids(fromJsonl.prepared).length).toBe(10);
+    expect(ids(fromParquet.prepared)).toEqual(ids(fromJsonl.prepared));
+    expect(fromParquet.summary.details.fileType).toBe('parquet');
+    expect(progress.at(-1)).toMatchObject({ rows: 10, totalRows: 10 });
   });
 });

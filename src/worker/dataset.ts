@@ -21,6 +21,8 @@ import {
   type DataFormat,
   type PreparedDataset,
   type PrepareOptions,
+  type PrepareProgress,
+  type RecordFile,
   type TokenSequence,
 } from '../data';
 import type { ModelFolder } from '../engine/model/weights';
@@ -133,27 +135,29 @@ function prepareOptions(o: DatasetReadOptions): Omit<PrepareOptions, 'fileName' 
     mapping,
     txtMode: o.txtMode,
     trainOn: o.trainOn,
+    maxRecords: o.maxRecords,
   };
 }
 
 export async function loadDataset(
   tok: ModelTokenizer,
   fileName: string,
-  bytes: Uint8Array,
+  /** A text file's bytes, or a Parquet file read by byte ranges from its Blob. */
+  data: Uint8Array | Blob,
   skipInvalid: boolean,
-  onProgress: (lines: number) => void,
+  onProgress: (p: PrepareProgress) => void,
   /** How to read the file, and a validation file read the same way (protocol.ts's loadDataset). */
   read: { options?: DatasetReadOptions; validation?: PackagedFile | null } = {},
 ): Promise<{ prepared: LoadedData; summary: DetailedSummary }> {
   const options = read.options ?? DEFAULT_READ_OPTIONS;
-  const main = { name: fileName, bytes };
+  const main = { name: fileName, data };
   const pkg = { validation: read.validation ?? null };
   // Preference pairs are detected as cli train detects them (the first record has chosen and rejected).
-  if (options.format === 'auto' && (await isPreferenceFile(bytes, fileTypeFromName(fileName)))) {
+  if (options.format === 'auto' && (await isPreferenceFile([main]))) {
     return loadPreference(tok, main, skipInvalid, options, pkg.validation);
   }
   const prepare = prepareOptions(options);
-  const prepared = await prepareDataset(main.bytes, tok, { ...prepare, fileName: main.name, skipInvalid, onProgress: (p) => onProgress(p.lines) });
+  const prepared = await prepareDataset([main], tok, { ...prepare, skipInvalid, onProgress });
 
   let validation: PreparedDataset | null = null;
   if (pkg.validation) {
@@ -235,9 +239,9 @@ function pairSplitDetails(fileName: string, prepared: PreparedPreference): Split
   };
 }
 
-async function preparePairs(tok: ModelTokenizer, file: PackagedFile, skipInvalid: boolean, what = ''): Promise<PreparedPreference> {
+async function preparePairs(tok: ModelTokenizer, file: RecordFile, skipInvalid: boolean, what = ''): Promise<PreparedPreference> {
   try {
-    return await preparePreferenceDataset(file.bytes, tok, { fileName: file.name, skipInvalid });
+    return await preparePreferenceDataset([file], tok, { fileName: file.name, skipInvalid });
   } catch (e) {
     if (e instanceof DatasetError && what) throw new DatasetError(`${what} ${file.name}: ${e.message}`, e.issues, e.issueCount);
     throw e;
@@ -247,7 +251,7 @@ async function preparePairs(tok: ModelTokenizer, file: PackagedFile, skipInvalid
 /** loadDataset for a preference file: its pairs (no length limit yet), a validation file of pairs, the summary. */
 async function loadPreference(
   tok: ModelTokenizer,
-  main: PackagedFile,
+  main: RecordFile,
   skipInvalid: boolean,
   options: DatasetReadOptions,
   validationFile: PackagedFile | null,
@@ -258,7 +262,7 @@ async function loadPreference(
     if (!(await isPreferenceFile(validationFile.bytes, fileTypeFromName(validationFile.name)))) {
       throw new DatasetError(`Validation file ${validationFile.name}: not preference data (records with "chosen" and "rejected"), as ${main.name} is`);
     }
-    validation = await preparePairs(tok, validationFile, skipInvalid, 'Validation file');
+    validation = await preparePairs(tok, { name: validationFile.name, data: validationFile.bytes }, skipInvalid, 'Validation file');
     validationSets.set(prepared, validation);
   }
   const s = prepared.stats;

@@ -30,7 +30,7 @@ import {
 import { rpcServer, type RpcHandlers } from '../util/rpc';
 import { DEFAULT_READ_OPTIONS, packDataset } from '../util/dataset-package';
 import type { HostTensor } from '../engine/model/spec';
-import { RunControl, failStoredRun, storedCheckpoint, storedRunAdapter, trainRun } from './run';
+import { RunControl, failStoredRun, storedCheckpoint, storedRunAdapter, trainRun, type RunDataset } from './run';
 import { deleteRun, getRun } from './run-store';
 import { studioRecipeZip } from '../export/recipe/studio';
 import { weightParams } from '../engine/model/weight-source';
@@ -68,7 +68,7 @@ type Handlers = RpcHandlers<Methods>;
 export class Handler {
   private gpu: Promise<Gpu> | null = null;
   private model: LoadedModel | null = null;
-  private dataset: { prepared: LoadedData; bytes: ArrayBuffer; fileName: string; skipInvalid: boolean } | null = null;
+  private dataset: RunDataset | null = null;
   private trainer: TrainerLike | null = null;
   private trainerSettings: TrainSettings | null = null;
   private control: RunControl | null = null;
@@ -215,25 +215,34 @@ export class Handler {
       return info;
     },
 
-    loadDataset: async ({ fileName, bytes, skipInvalid, options, validation }, id) => {
+    loadDataset: async ({ fileName, bytes, file, skipInvalid, options, validation }, id) => {
       if (!this.model) throw new SessionError('load a model first: the dataset is tokenized with its tokenizer');
       if (this.control) throw new SessionError('stop training before changing the dataset');
       const report = this.progress(id);
       this.dataset = null;
-      const train = { name: fileName, bytes: new Uint8Array(bytes) };
       const held = validation ? { name: validation.name, bytes: new Uint8Array(validation.bytes) } : null;
+      // A .parquet file comes as its Blob and is read by byte ranges (rows of the total); text as bytes.
+      const data = file ?? new Uint8Array(bytes);
       const { prepared, summary } = await loadDataset(
         this.model.tokenizer,
         fileName,
-        train.bytes,
+        data,
         skipInvalid,
-        (lines) => report({ phase: 'tokenize', label: fileName, done: lines, total: null, unit: 'examples' }),
+        (p) =>
+          report(
+            p.totalRows !== undefined
+              ? { phase: 'tokenize', label: fileName, done: p.rows, total: p.totalRows, unit: 'rows' }
+              : { phase: 'tokenize', label: fileName, done: p.lines, total: null, unit: 'examples' },
+          ),
         { options, validation: held },
       );
       // A run's record keeps the file with its options as one package (src/util/dataset-package.ts),
-      // so a resumed run reads it the same way.
-      const record = packDataset({ options: options ?? DEFAULT_READ_OPTIONS, train, validation: held });
-      this.dataset = { prepared, bytes: record, fileName, skipInvalid };
+      // so a resumed run reads it the same way. A Parquet file's bytes are read for it only when a
+      // run or a recipe needs them.
+      const pack = (train: Uint8Array) => packDataset({ options: options ?? DEFAULT_READ_OPTIONS, train: { name: fileName, bytes: train }, validation: held });
+      const record = data instanceof Uint8Array ? pack(data) : null;
+      const recordBytes = async () => record ?? pack(new Uint8Array(await (data as Blob).arrayBuffer()));
+      this.dataset = { prepared, recordBytes, fileName, skipInvalid };
       return summary;
     },
 
@@ -372,7 +381,7 @@ export class Handler {
       return ggufZip({ ...m.engine, folder: m.folder, name: m.summary.name }, adapter, format, type);
     },
 
-    exportRecipe: async ({ runId }) => {
+    exportRecipe: async ({ runId, hubDataset }) => {
       // A stored run: its checkpoint's adapter and moments replace the start adapter (no GPU needed).
       const stored = runId !== undefined ? await storedCheckpoint(runId) : null;
       if (stored && this.dataset?.fileName !== stored.record.dataset.fileName) throw new SessionError(`load the run's dataset (${stored.record.dataset.fileName}) first`);
@@ -385,7 +394,7 @@ export class Handler {
         spec: this.model.engine.spec,
         padId: this.model.tokenizer.padId,
         prepared: this.dataset.prepared,
-        source: { name: this.dataset.fileName, bytes: new Uint8Array(this.dataset.bytes) },
+        source: hubDataset ? { hub: hubDataset } : { name: this.dataset.fileName, bytes: new Uint8Array(await this.dataset.recordBytes()) },
         skipInvalid: this.dataset.skipInvalid,
         start: wanted !== null ? { tensors: this.startAdapter!.tensors, from: wanted } : undefined,
         fromRun: stored ? { from: `the run started ${stored.record.startedAt}`, state: stored.ckpt } : undefined,

@@ -7,6 +7,7 @@
 // - While a request runs the worker may send `progress` events with that id (structured: phase,
 //   done, total, unit), and `train` events (one per optimizer step, not tied to an id).
 // - Large buffers (model files, adapter bytes) are transferred, never copied.
+import type { HubDatasetSource } from '../hub/datasets';
 import type { ModelSpec } from '../engine/model/spec';
 import type { LoraHyper, TrainHyper } from '../engine/train/types';
 import type { RunHistory } from './run-store';
@@ -15,7 +16,7 @@ import type { StepMetrics, TrainResult, TrainState } from '../engine/train/loop'
 export type { StepMetrics, TrainEnd, TrainResult, TrainState } from '../engine/train/loop';
 import type { DatasetReadOptions } from '../util/dataset-package';
 import type { DetailedSummary } from './dataset';
-import type { DataIssue } from '../data/errors';
+import { recordPlace, type DataIssue } from '../data/errors';
 import { RpcError, toRpcErrorInfo, type MethodOf, type ParamsOf, type ResultOf, type RpcReply, type RpcRequest } from '../util/rpc';
 
 export interface ErrorInfo {
@@ -66,6 +67,8 @@ export interface LineError {
   line: number;
   /** A JSON array's record: its 0-based index. */
   index?: number;
+  /** A Parquet row's place, `row 8 (row group 2)` (then `line` is row + 1). */
+  place?: string;
   message: string;
 }
 
@@ -230,12 +233,13 @@ export type Methods = {
   probe: { params: Record<string, never>; result: GpuInfo };
   loadModel: { params: { source: ModelSource }; result: ModelSummary };
   /**
-   * bytes: the file's contents (transferred); options: how to read it (default: detected format,
+   * bytes: the file's contents (transferred); file: a .parquet file instead (bytes then empty),
+   * read by byte ranges, never whole; options: how to read it (default: detected format,
    * assistant tokens); validation: a held-out file read the same way (transferred). Refused with a
    * DatasetError listing `lines` when a record is bad, unless skipInvalid.
    */
   loadDataset: {
-    params: { fileName: string; bytes: ArrayBuffer; skipInvalid: boolean; options?: DatasetReadOptions; validation?: { name: string; bytes: ArrayBuffer } | null };
+    params: { fileName: string; bytes: ArrayBuffer; file?: Blob; skipInvalid: boolean; options?: DatasetReadOptions; validation?: { name: string; bytes: ArrayBuffer } | null };
     /** With the per-example details the page computes truncation counts from (src/worker/dataset.ts). */
     result: DetailedSummary;
   };
@@ -276,7 +280,8 @@ export type Methods = {
    * "Continue on a cluster": the last run's job as a recipe folder in a .zip (src/export/recipe/studio.ts);
    * with runId, that stored run continued from its checkpoint (its model and dataset loaded first).
    */
-  exportRecipe: { params: { runId?: string }; result: { zip: ArrayBuffer } };
+  /** hubDataset: the Hub split the dataset came from: the recipe names it instead of copying the file. */
+  exportRecipe: { params: { runId?: string; hubDataset?: HubDatasetSource | null }; result: { zip: ArrayBuffer } };
   /**
    * "Try it": the prompt, wrapped in the model's chat template (add_generation_prompt), answered by
    * the base model and, when a run has an adapter, by the base model with it, side by side. Tokens
@@ -305,7 +310,7 @@ export interface Progress {
   done: number;
   /** null when unknown (a download without Content-Length). */
   total: number | null;
-  unit: 'bytes' | 'tensors' | 'examples' | 'steps';
+  unit: 'bytes' | 'tensors' | 'examples' | 'rows' | 'steps';
 }
 
 
@@ -357,5 +362,10 @@ export class EngineError extends RpcError {
 
 /** A dataset's bad records for the page (the line, a JSON array's index, the reason). */
 export function lineErrors(issues: ReadonlyArray<DataIssue>): LineError[] {
-  return issues.map((i) => ({ line: i.line, ...(i.index !== undefined ? { index: i.index } : {}), message: i.reason }));
+  return issues.map((i) => ({
+    line: i.line,
+    ...(i.index !== undefined ? { index: i.index } : {}),
+    ...(i.row !== undefined ? { place: recordPlace({ line: i.line, row: i.row, rowGroup: i.rowGroup }) } : {}),
+    message: i.reason,
+  }));
 }

@@ -16,6 +16,16 @@ import { checkpointAdapter, createTrainer, type EngineModel, type TrainerLike } 
 import { toErrorInfo, type ErrorInfo, type FromWorker, type ModelSummary, type RunInfo, type TrainSettings } from './protocol';
 import { checkpointBytes, createRun, emptyHistory, getRun, loadCheckpoint, RunStoreQuotaError, saveCheckpoint, saveRun, type Checkpoint, type RunHistory, type RunRecord } from './run-store';
 
+
+/** The dataset a run trains on; recordBytes: the package a run record keeps (read from a Parquet Blob only when asked). */
+export interface RunDataset {
+  /** SFT examples, or preference pairs. */
+  prepared: LoadedData;
+  recordBytes: () => Promise<ArrayBuffer>;
+  fileName: string;
+  skipInvalid: boolean;
+}
+
 export { RunControl };
 
 /** A run's metrics up to (and including) `step`. */
@@ -43,7 +53,7 @@ function definedMetrics(m: Record<string, number | undefined>): Record<string, n
 export interface RunInputs {
   gpu: Gpu;
   model: { engine: EngineModel; summary: ModelSummary; tokenizer: ModelTokenizer };
-  dataset: { prepared: LoadedData; bytes: ArrayBuffer; fileName: string; skipInvalid: boolean };
+  dataset: RunDataset;
   /** The start adapter's tensors when a new run starts from one. */
   initAdapter?: Map<string, HostTensor>;
   settings: TrainSettings;
@@ -133,7 +143,7 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
         error: null,
       };
       // A run refused here was never stored: nothing to mark paused or failed below.
-      await createRun(created, x.dataset.bytes, checkpointBytes(trainer.paramCount));
+      await createRun(created, await x.dataset.recordBytes(), checkpointBytes(trainer.paramCount));
       record = created;
     }
     const rec = record;

@@ -7,7 +7,7 @@ import { writeSafetensors } from '../../io/safetensors';
 import type { HostTensor, ModelSpec } from '../../engine/model/spec';
 import trainPy from './train.py?raw';
 import { trainLines, validationLines, type PlannedData } from './data';
-import { accelerateYaml, axolotlYaml, readme, recipeJson, type RecipeFacts } from './files';
+import { accelerateYaml, axolotlYaml, readme, recipeJson, type HubDatasetSource, type RecipeFacts } from './files';
 import { MOMENT_SUFFIXES, OPTIMIZER_FILE } from './names';
 import { RecipeError, type RecipeJob } from './settings';
 
@@ -18,8 +18,8 @@ export interface RecipeInputs {
   spec: ModelSpec;
   planned: PlannedData;
   padId: number;
-  /** The source data file's name (no folder) and bytes, copied into data/. */
-  source: { name: string; bytes: Uint8Array };
+  /** The source data file's name (no folder) and bytes, copied into data/; or a Hub dataset's split, named (not copied). */
+  source: { name: string; bytes: Uint8Array } | { hub: HubDatasetSource };
   /** --init-adapter's tensors and where they came from; absent = the trainer's fresh init for the seed. */
   start?: { tensors: Map<string, HostTensor>; from: string };
 }
@@ -44,7 +44,8 @@ export function recipeFiles(inp: RecipeInputs): RecipeFiles {
     baseModel,
     revision: job.revision ?? null,
     padId: inp.padId,
-    sourceFile: inp.source.name,
+    sourceFile: 'name' in inp.source ? inp.source.name : null,
+    hubDataset: 'hub' in inp.source ? inp.source.hub : null,
     trainExamples: planned.trainExamples,
     validationExamples: planned.validationExamples,
     stepsPerEpoch: planned.plan.stepsPerEpoch,
@@ -60,7 +61,7 @@ export function recipeFiles(inp: RecipeInputs): RecipeFiles {
   const files: RecipeFiles = new Map();
   files.set('data/train.jsonl', lines(trainLines(planned.plan, facts.startStep)));
   files.set('data/validation.jsonl', lines(validationLines(planned.valBatches)));
-  files.set(`data/${inp.source.name}`, inp.source.bytes);
+  if ('name' in inp.source) files.set(`data/${inp.source.name}`, inp.source.bytes);
   files.set('adapter_init/adapter_config.json', adapter.config);
   files.set('adapter_init/adapter_model.safetensors', adapter.safetensors);
   if (resumed) files.set(OPTIMIZER_FILE, resumed.optimizer);

@@ -9,7 +9,11 @@ import { basename, resolve } from 'node:path';
 import { parseArgs, UsageError } from '../../cli/args';
 import { TrainStateError } from '../../cli/train-state';
 import { SafetensorsError } from '../../io/safetensors';
-import { loadModelTokenizer, openDataFile } from '../../cli/prepare';
+import { loadModelTokenizer } from '../../cli/prepare';
+import { openCliData } from '../../cli/data-arg';
+import { HubError } from '../../hub/download';
+import { HubDatasetError } from '../../hub/datasets';
+import { HubEndpointError } from '../../hub/endpoint';
 import { adapterFolder } from '../../cli/train';
 import { DatasetError, formatIssues } from '../../data/errors';
 import { AdapterError, readAdapter } from '../../engine/lora/adapter';
@@ -40,7 +44,8 @@ export async function buildRecipe(job: RecipeJob): Promise<RecipeFiles> {
     start = { tensors: read.tensors, from: basename(job.initAdapter) };
   }
   const tok = await loadModelTokenizer(job.modelDir);
-  const planned = await planRecipeData(openDataFile(job.dataFile), job.dataFile, tok, job.settings);
+  const data = await openCliData(job.dataFile, job.hubEndpoint, 'export --format recipe');
+  const planned = await planRecipeData(data.open(), job.dataFile, tok, job.settings);
   for (const w of planned.prepared.warnings) process.stderr.write(`warning: ${w}\n`);
   return recipeFiles({
     // A local base model is named by its absolute path, so train.py finds it from any folder.
@@ -48,7 +53,10 @@ export async function buildRecipe(job: RecipeJob): Promise<RecipeFiles> {
     spec,
     planned,
     padId: tok.padId,
-    source: { name: basename(job.dataFile), bytes: new Uint8Array(readFileSync(job.dataFile)) },
+    // A Hub dataset is named (its id, config, split and commit), a local file copied.
+    source: data.hub
+      ? { hub: { id: data.hub.id, config: data.hub.config, split: data.hub.split, revision: data.hub.sha } }
+      : { name: basename(job.dataFile), bytes: new Uint8Array(readFileSync(job.dataFile)) },
     start,
   });
 }
@@ -82,7 +90,7 @@ export async function run(_format: string, args: string[]): Promise<number> {
       process.stderr.write(`export --format recipe: ${e.message}\n${formatIssues(e.issues, e.issueCount).map((l) => `${l}\n`).join('')}`);
       return 1;
     }
-    if (e instanceof RecipeError || e instanceof AdapterError || e instanceof OutDirError) {
+    if (e instanceof RecipeError || e instanceof AdapterError || e instanceof OutDirError || e instanceof HubError || e instanceof HubDatasetError || e instanceof HubEndpointError) {
       process.stderr.write(`export --format recipe: ${e.message}\n`);
       return 1;
     }

@@ -4,7 +4,7 @@
 // micro-batch unpadded, tagged with its optimizer step and micro-batch, so train.py can rebuild the
 // same steps on any number of GPUs.
 import { prepareDataset, type PreparedDataset } from '../../data/pipeline';
-import type { ByteSource } from '../../data/source';
+import type { DatasetInput } from '../../data/records/record-source';
 import { splitValidation } from '../../data/sequences';
 import type { ModelTokenizer } from '../../data/tokenizer';
 import { TrainingPlan, type PlanItem } from '../../engine/train/plan';
@@ -31,7 +31,7 @@ export interface PlannedData {
 }
 
 /** Prepares and plans the data as cli train does (the same functions, in the same order). */
-export async function planRecipeData(source: ByteSource, fileName: string, tok: ModelTokenizer, s: RecipeSettings): Promise<PlannedData> {
+export async function planRecipeData(source: DatasetInput, fileName: string, tok: ModelTokenizer, s: RecipeSettings): Promise<PlannedData> {
   const preference = s.train.method !== 'sft';
   const prepared = preference
     ? await preparePreferenceDataset(source, tok, { fileName, maxLength: s.maxLength, maxPromptLength: s.maxPromptLength, skipInvalid: s.skipInvalid })

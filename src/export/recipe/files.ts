@@ -4,13 +4,17 @@ import { stringify } from 'yaml';
 import { canonicalTargets } from '../../engine/lora/config';
 import { allMappings, SCHEDULERS } from './mapping';
 import type { RecipeJob, RecipeSettings } from './settings';
+import type { HubDatasetSource } from '../../hub/datasets';
 
 export interface RecipeFacts {
   /** base_model_name_or_path train.py loads: the Hub id, else the model folder. */
   baseModel: string;
   revision: string | null;
   padId: number;
-  sourceFile: string;
+  /** The data file copied into data/ (null for a Hub dataset). */
+  sourceFile: string | null;
+  /** The Hub dataset's split the data came from (named, not copied). */
+  hubDataset: HubDatasetSource | null;
   trainExamples: number;
   validationExamples: number;
   stepsPerEpoch: number;
@@ -22,6 +26,13 @@ export interface RecipeFacts {
   optimizerState: string | null;
   /** PEFT's target_modules as the model's family names them (Phi-3: qkv_proj / gate_up_proj for q/k/v and gate/up). */
   targetModules: string[];
+}
+
+export type { HubDatasetSource };
+
+/** The `datasets` line that loads a Hub split (Python). */
+export function loadDatasetLine(h: HubDatasetSource): string {
+  return `load_dataset(${JSON.stringify(h.id)}, ${JSON.stringify(h.config)}, split=${JSON.stringify(h.split)}, revision=${JSON.stringify(h.revision)})`;
 }
 
 export function recipeJson(s: RecipeSettings, f: RecipeFacts): object {
@@ -61,6 +72,7 @@ export function recipeJson(s: RecipeSettings, f: RecipeFacts): object {
     },
     data: {
       source: f.sourceFile,
+      hub_dataset: f.hubDataset,
       batch_size: s.batchSize,
       max_length: s.maxLength,
       max_prompt_length: s.maxPromptLength ?? null,
@@ -152,7 +164,7 @@ export function axolotlYaml(s: RecipeSettings, f: RecipeFacts): string {
 export function trainCommand(job: RecipeJob): string {
   const s = job.settings;
   const flags: Array<[string, unknown]> = [
-    ['model', job.modelDir], ['data', job.dataFile], job.fromRun ? ['resume', job.fromRun.from] : ['out', 'studio-adapter'],
+    ['model', job.modelDir], ['data', job.dataFile], ...(job.hubEndpoint ? ([['hub-endpoint', job.hubEndpoint]] as Array<[string, unknown]>) : []), job.fromRun ? ['resume', job.fromRun.from] : ['out', 'studio-adapter'],
     ...(job.initAdapter !== undefined
       ? ([['init-adapter', job.initAdapter]] as Array<[string, unknown]>)
       : ([['rank', s.lora.r], ['alpha', s.lora.alpha], ['targets', canonicalTargets(s.lora.targetModules).join(',')]] as Array<[string, unknown]>)),
@@ -214,7 +226,7 @@ With dropout 0 the losses of \`output/losses.json\` are the studio's, step for s
   \`{"step", "micro", "input_ids", "labels"}\` (labels not shifted, -100 where the loss is masked;
   position t predicts labels[t+1]). Epochs are unrolled (each epoch in its own seeded order).
 - \`data/validation.jsonl\`: the held-out rows \`{"batch", "input_ids", "labels"}\` in the studio's batches.
-- \`data/${f.sourceFile}\`: the source file, for those who re-tokenize.
+${f.sourceFile !== null ? `- \`data/${f.sourceFile}\`: the source file, for those who re-tokenize.` : `- The source data is the Hub dataset \`${f.hubDataset!.id}\` (config \`${f.hubDataset!.config}\`, split \`${f.hubDataset!.split}\`, commit \`${f.hubDataset!.revision}\`), named in recipe.json's \`data.hub_dataset\`, not copied: \`python train.py --source\` loads it with \`${loadDatasetLine(f.hubDataset!)}\` for those who re-tokenize.`}
 - \`adapter_init/\`: the studio's initial adapter (PEFT files); train.py loads it with
   \`PeftModel.from_pretrained(..., is_trainable=True)\`, so r, alpha, dropout, targets, rsLoRA, patterns,
   layers and the initial A and B are the studio's.

@@ -19,6 +19,8 @@ export interface RecipeJob {
   /** The base model's Hub id (train.py downloads it), else the model folder's path. */
   hubId: string | undefined;
   revision: string | undefined;
+  /** --hub-endpoint: the Hub a `--data hub:…` dataset comes from (else HF_ENDPOINT, else huggingface.co). */
+  hubEndpoint?: string;
   /** --dropout was given (with --init-adapter it overrides the adapter's lora_dropout, as in cli train). */
   dropoutGiven: boolean;
   /** --from-run: the run continued (its checkpoint's adapter, AdamW moments and step; src/export/recipe/from-run.ts). */
@@ -32,7 +34,7 @@ export class RecipeError extends Error {
   override name = 'RecipeError';
 }
 
-export const RECIPE_VALUE_FLAGS = ['format', 'model', 'data', 'out', ...RUN_VALUE_FLAGS, 'data-format', 'hub-id', 'revision'];
+export const RECIPE_VALUE_FLAGS = ['format', 'model', 'data', 'out', ...RUN_VALUE_FLAGS, 'data-format', 'hub-id', 'revision', 'hub-endpoint'];
 const VALUE_FLAGS = RECIPE_VALUE_FLAGS;
 const BOOL_FLAGS = [...RUN_BOOL_FLAGS];
 
@@ -52,6 +54,7 @@ export function parseRecipeArgs(args: string[]): RecipeJob {
     initAdapter,
     hubId: flags['hub-id'],
     revision: flags['revision'],
+    hubEndpoint: flags['hub-endpoint'],
     dropoutGiven: flags['dropout'] !== undefined,
     settings,
   };

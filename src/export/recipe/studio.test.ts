@@ -83,6 +83,17 @@ describe('studioRecipeZip', () => {
     expect(parse(strFromU8(files[`${dir}/axolotl.yaml`])).lora_target_modules).toEqual(['q_proj', 'v_proj']);
   });
 
+  it('a Hub dataset is named in recipe.json (data.hub_dataset) and the README, and no data file is copied', async () => {
+    const { tok, spec, prepared, settings } = await sampleRun(0);
+    const hub = { id: 'org/chat-data', config: 'default', split: 'train', revision: 'a'.repeat(40) };
+    const files = unzipSync(studioRecipeZip({ settings, spec, padId: tok.padId, prepared, source: { hub }, skipInvalid: false, hubId: 'org/tiny', modelName: 'org/tiny' }));
+    const dir = RECIPE_ZIP_NAME.replace(/\.zip$/, '');
+    const recipe = JSON.parse(strFromU8(files[`${dir}/recipe.json`])) as { data: { source: unknown; hub_dataset: unknown } };
+    expect(recipe.data).toMatchObject({ source: null, hub_dataset: hub });
+    expect(Object.keys(files).filter((f) => f.startsWith(`${dir}/data/`)).sort()).toEqual([`${dir}/data/train.jsonl`, `${dir}/data/validation.jsonl`]);
+    expect(strFromU8(files[`${dir}/README.md`])).toContain(`load_dataset("org/chat-data", "default", split="train", revision="${'a'.repeat(40)}")`);
+  });
+
   it("from Past runs, continues the run's checkpoint: the steps left, its adapter and moments", async () => {
     const { tok, spec, prepared, settings } = await sampleRun(2);
     const n = loraLayout(spec, settings.lora).totalFloats;

@@ -8,7 +8,7 @@ import type { TrainerState } from '../../engine/train/trainer';
 import { zipStore } from '../../util/zip';
 import { isPairData, trainValidationSplit, type LoadedData } from '../../worker/dataset';
 import type { TrainSettings } from '../../worker/protocol';
-import { recipeFiles } from './build';
+import { recipeFiles, type RecipeInputs } from './build';
 import { RECIPE_ZIP_NAME } from './names';
 import type { RecipeJob } from './settings';
 
@@ -19,7 +19,8 @@ export interface StudioRecipeInputs {
   padId: number;
   /** SFT examples, or preference pairs (cut for the run by trainValidationSplit as the worker cuts them). */
   prepared: LoadedData;
-  source: { name: string; bytes: Uint8Array };
+  /** The dataset file (copied into data/), or the Hub split it came from (named). */
+  source: RecipeInputs['source'];
   skipInvalid: boolean;
   /** The adapter the run started from (settings.startAdapter), when it did. */
   start?: { tensors: Map<string, HostTensor>; from: string };
@@ -47,7 +48,7 @@ export function studioRecipeZip(inp: StudioRecipeInputs, date = new Date()): Uin
   const n = train.length + validation.length;
   const job: RecipeJob = {
     modelDir: inp.modelName,
-    dataFile: inp.source.name,
+    dataFile: 'hub' in inp.source ? `hub:${inp.source.hub.id}:${inp.source.hub.config}/${inp.source.hub.split}` : inp.source.name,
     out: '',
     initAdapter: inp.start?.from,
     hubId: inp.hubId ?? undefined,

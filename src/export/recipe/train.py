@@ -284,6 +284,16 @@ def dtype_kwargs(name):
     return {"dtype": dtype} if (major, minor) >= (4, 56) else {"torch_dtype": dtype}
 
 
+def source_dataset():
+    """The Hub dataset split the studio read (data.hub_dataset), at the commit it read, for those who re-tokenize."""
+    hub = RECIPE["data"].get("hub_dataset")
+    if not hub:
+        raise SystemExit(f"recipe.json names no Hub dataset: the source is data/{RECIPE['data']['source']}")
+    from datasets import load_dataset
+
+    return load_dataset(hub["id"], hub["config"], split=hub["split"], revision=hub["revision"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", default="output")
@@ -293,7 +303,12 @@ def main():
     parser.add_argument("--dtype", default=RECIPE["model"]["dtype"], choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--cpu", action="store_true", help="train on the CPU (torchrun --nproc_per_node 2: gloo)")
     parser.add_argument("--attn", default="eager", help="attn_implementation (eager is closest to the studio; sdpa is faster)")
+    parser.add_argument("--source", action="store_true", help="load the source Hub dataset (recipe.json data.hub_dataset) and print its rows, then stop")
     args = parser.parse_args()
+    if args.source:
+        rows = source_dataset()
+        print(json.dumps({"rows": len(rows), "columns": rows.column_names}))
+        return
 
     t = RECIPE["trainer"]
     total_steps = t["max_steps"]

@@ -5,6 +5,7 @@ import { toErrorInfo, type DatasetSummary, type ErrorInfo, type Progress } from 
 import type { DatasetDetails } from '../../worker/dataset';
 import { DEFAULT_READ_OPTIONS, unpackDataset, type DatasetReadOptions } from '../../util/dataset-package';
 import type { Slice, Status } from './types';
+import type { HubDatasetSource } from '../../hub/datasets';
 import { maxValidationExamples } from '../../settings/run-settings';
 
 export type { DatasetReadOptions } from '../../util/dataset-package';
@@ -25,8 +26,15 @@ export interface DatasetSlice {
     options: DatasetReadOptions;
     /** The chosen validation file (used when options.validation.mode is 'file'). */
     validationFileName: string | null;
+    /** The Hub dataset split the data came from (the model card names it), or null for a file. */
+    hub: HubDatasetSource | null;
   };
   loadDatasetFile(file: File): Promise<void>;
+  /**
+   * Uses a Hub split's files (hub-dataset.ts) as the dataset, read with `options`. Text files of one
+   * split are joined into one; the page reads a split of one Parquet file (the CLI reads several).
+   */
+  takeDatasetFiles(name: string, files: { name: string; data: Uint8Array }[], options: Partial<DatasetReadOptions>, hub: HubDatasetSource): Promise<void>;
   loadSampleDataset(): Promise<void>;
   /** Uses bytes kept elsewhere (an interrupted run's dataset: a plain file or a dataset package). */
   restoreDataset(fileName: string, bytes: ArrayBuffer, skipInvalid: boolean): Promise<void>;
@@ -50,6 +58,7 @@ const fresh = (prev: DatasetState, fileName: string): DatasetState => ({
   ...prev,
   status: 'waiting',
   fileName,
+  hub: null,
   skipInvalid: false,
   summary: null,
   details: null,
@@ -64,7 +73,7 @@ export function validationCount(fraction: number, examples: number): number {
 }
 
 const readChanged = (a: DatasetReadOptions, b: DatasetReadOptions): boolean =>
-  a.format !== b.format || a.mapping.trim() !== b.mapping.trim() || a.txtMode !== b.txtMode || a.trainOn !== b.trainOn;
+  a.format !== b.format || a.mapping.trim() !== b.mapping.trim() || a.txtMode !== b.txtMode || a.trainOn !== b.trainOn || a.maxRecords !== b.maxRecords;
 
 export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
   /**
@@ -92,11 +101,32 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
       error: null,
       options: DEFAULT_READ_OPTIONS,
       validationFileName: null,
+      hub: null,
     },
 
     async loadDatasetFile(file) {
-      datasetFiles.train = await file.arrayBuffer();
+      // Parquet stays a File (read by byte ranges in the worker); text files are read here.
+      datasetFiles.train = /\.parquet$/i.test(file.name) ? file : await file.arrayBuffer();
       set((s) => ({ dataset: fresh(s.dataset, file.name) }));
+      await get().retokenizeDataset();
+    },
+
+    async takeDatasetFiles(name, files, options, hub) {
+      if (files.length > 1 && /\.parquet$/i.test(name)) {
+        const message = `${hub.id} (${hub.config}/${hub.split}) is ${files.length} Parquet files; the page reads a split of one file. Train on it with the CLI: --data hub:${hub.id}:${hub.config}/${hub.split}`;
+        set((s) => ({ dataset: { ...fresh(s.dataset, name), status: 'error', error: { name: 'DatasetError', message } } }));
+        return;
+      }
+      // Text files of one split, one after the other (a newline between, where a file lacks its last).
+      const parts = files.flatMap((f, i) => (i < files.length - 1 && f.data.byteLength && f.data[f.data.byteLength - 1] !== 0x0a ? [f.data, new Uint8Array([0x0a])] : [f.data]));
+      const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+      parts.reduce((at, p) => (joined.set(p, at), at + p.byteLength), 0);
+      // A Parquet file as a Blob, as a chosen .parquet File: the worker reads it by byte ranges.
+      datasetFiles.train = /\.parquet$/i.test(name) ? new Blob([joined]) : joined.buffer;
+      datasetFiles.validation = null;
+      set((s) => ({
+        dataset: { ...fresh(s.dataset, name), hub, validationFileName: null, options: { ...s.dataset.options, ...options, validation: { ...s.dataset.options.validation, mode: s.dataset.options.validation.mode === 'file' ? 'none' : s.dataset.options.validation.mode } } },
+      }));
       await get().retokenizeDataset();
     },
 
@@ -174,10 +204,12 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
         if (mine !== generation || !datasetFiles.train || !fileName) return;
         // Copies: the worker takes the bytes it is sent (transferred); the page keeps its own.
         const validation = options.validation.mode === 'file' && datasetFiles.validation && validationFileName ? { name: validationFileName, bytes: datasetFiles.validation.slice(0) } : null;
-        const bytes = datasetFiles.train.slice(0);
+        const train = datasetFiles.train;
+        const file = train instanceof Blob ? train : undefined;
+        const bytes = train instanceof Blob ? new ArrayBuffer(0) : train.slice(0);
         const summary = await engine().call(
           'loadDataset',
-          { fileName, bytes, skipInvalid, options, validation },
+          { fileName, bytes, file, skipInvalid, options, validation },
           {
             transfer: validation ? [bytes, validation.bytes] : [bytes],
             onProgress: (progress) => mine === generation && set((s) => ({ dataset: { ...s.dataset, progress } })),

@@ -30,6 +30,14 @@ const input: ModelCardInput = {
 };
 
 describe('modelCard', () => {
+  it('names a Hub dataset by its id (front matter and the Data section), config, split and commit, and no file', () => {
+    const hub = { id: 'yahma/alpaca-cleaned', config: 'default', split: 'train', revision: '0123456789abcdef0123456789abcdef01234567' };
+    const md = modelCard({ ...input, dataset: { ...input.dataset!, fileName: 'yahma/alpaca-cleaned default-train.parquet', fileBytes: 1234, hub } });
+    expect(md).toMatch(/^---\nbase_model: "Qwen\/Qwen3-0\.6B"\ndatasets:\n  - "yahma\/alpaca-cleaned"\nlibrary_name: peft\n/);
+    expect(md).toContain('- Dataset: [yahma/alpaca-cleaned](https://huggingface.co/datasets/yahma/alpaca-cleaned) (config `default`, split `train`, commit `0123456789abcdef0123456789abcdef01234567`; chat messages)');
+    expect(md).not.toContain('- File:');
+  });
+
   it('names the base model, settings, data, losses, date and how to load it', () => {
     const md = modelCard(input);
     expect(md).toMatch(/^---\nbase_model: "Qwen\/Qwen3-0\.6B"\nlibrary_name: peft\n/);

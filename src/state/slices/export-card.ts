@@ -3,6 +3,7 @@
 // Pure (no store, no DOM) so it is unit-tested as text.
 import { formatBytes } from '../../util/format-bytes';
 import { dataFormatName } from '../../data/formats';
+import type { HubDatasetSource } from '../../hub/datasets';
 import type { ModelSummary, TrainResult, TrainSettings } from '../../worker/protocol';
 import { METHOD_INFO } from '../../settings/run-settings';
 import type { TrainHyper } from '../../engine/train/types';
@@ -14,6 +15,8 @@ export interface ModelCardInput {
     fileName: string;
     /** The file's size in bytes (never its content). */
     fileBytes?: number;
+    /** The Hub dataset split the data came from: the card names it (id, config, split, commit). */
+    hub?: HubDatasetSource | null;
     format: string;
     examples: number;
     tokens: number;
@@ -114,6 +117,7 @@ export function modelCard(c: ModelCardInput): string {
   const lines: string[] = [];
   lines.push('---');
   if (base) lines.push(`base_model: ${yamlString(base)}`);
+  if (d?.hub) lines.push('datasets:', `  - ${yamlString(d.hub.id)}`);
   const extras = c.extras ?? [];
   const onnx = extras.filter((x) => x.what.kind === 'onnx');
   lines.push('library_name: peft');
@@ -167,7 +171,11 @@ export function modelCard(c: ModelCardInput): string {
 
   lines.push('## Data', '');
   if (d) {
-    lines.push(`- File: ${code(d.fileName)} (${dataFormatName(d.format)}${d.fileBytes !== undefined ? `, ${formatBytes(d.fileBytes)}` : ''})`);
+    if (d.hub) {
+      lines.push(`- Dataset: [${d.hub.id}](https://huggingface.co/datasets/${d.hub.id}) (config ${code(d.hub.config)}, split ${code(d.hub.split)}, commit ${code(d.hub.revision)}; ${dataFormatName(d.format)})`);
+    } else {
+      lines.push(`- File: ${code(d.fileName)} (${dataFormatName(d.format)}${d.fileBytes !== undefined ? `, ${formatBytes(d.fileBytes)}` : ''})`);
+    }
     const unit = d.format === 'preference' ? 'pairs' : 'examples';
     lines.push(`- Size: ${d.examples} ${unit}, ${d.tokens} tokens (${d.trainedTokens} trained)`);
     if (d.truncated) lines.push(`- Truncated: ${d.truncated} example${d.truncated === 1 ? '' : 's'} longer than ${s.maxLength} tokens`);

@@ -44,6 +44,7 @@ export function cardInput(s: StudioState, date: Date): ModelCardInput | null {
     dataset = {
       fileName: sum.fileName,
       fileBytes: datasetFileBytes() ?? undefined,
+      hub: s.dataset.hub,
       format: sum.format,
       examples: sum.examples,
       tokens: sum.tokens,

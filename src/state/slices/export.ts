@@ -79,7 +79,7 @@ export const createExportSlice: Slice<ExportSlice> = (set, get) => {
     async downloadRecipe() {
       set({ exportState: { busy: true, error: null } });
       try {
-        const { zip } = await engine().call('exportRecipe', {});
+        const { zip } = await engine().call('exportRecipe', { hubDataset: get().dataset.hub });
         saveFile(RECIPE_ZIP_NAME, zip, 'application/zip');
         set({ exportState: { busy: false, error: null } });
       } catch (e) {

@@ -4,7 +4,7 @@ export function DatasetFileInput({ id, disabled, onFile }: { id: string; disable
     <input
       id={id}
       type="file"
-      accept=".jsonl,.json,.csv,.tsv,.txt"
+      accept=".jsonl,.json,.csv,.tsv,.txt,.parquet"
       disabled={disabled}
       onChange={(e) => {
         const f = e.target.files?.[0];

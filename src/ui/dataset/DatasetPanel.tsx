@@ -10,6 +10,7 @@ import { Section } from '../common/Section';
 import { DatasetCounts } from './DatasetCounts';
 import { DatasetFileInput } from './DatasetFileInput';
 import { DatasetOptions } from './DatasetOptions';
+import { HubDatasetField } from './HubDatasetField';
 import { LengthHistogram } from './LengthHistogram';
 import { LineErrors } from './LineErrors';
 import { TokenPreview } from './TokenPreview';
@@ -42,6 +43,7 @@ export function DatasetPanel() {
         <label htmlFor="dataset-file">Dataset file</label>
         <DatasetFileInput id="dataset-file" disabled={training} onFile={(f) => void loadDatasetFile(f)} />
       </div>
+      <HubDatasetField />
       <p className="muted">
         JSON Lines (or JSON, CSV, TSV, text): chat <code>{'{"messages": [{"role": "user", "content": …}, {"role": "assistant", "content": …}]}'}</code>, ShareGPT,{' '}
         <code>{'{"prompt": …, "completion": …}'}</code>, Alpaca or <code>{'{"text": …}'}</code>. By default only assistant turns and completions are trained. Preference pairs

@@ -3,7 +3,7 @@ import type { LineError } from '../../worker/protocol';
 const SHOWN = 50;
 
 /** Where a bad record is: its line, and a JSON array's index. */
-const place = (e: LineError): string => (e.index === undefined ? `${e.line}` : `index ${e.index} (line ${e.line})`);
+const place = (e: LineError): string => e.place ?? (e.index === undefined ? `${e.line}` : `index ${e.index} (line ${e.line})`);
 
 /** Bad records of a dataset file, by place and reason; `total` counts those not listed too. */
 export function LineErrors({ errors, title, total = errors.length }: { errors: LineError[]; title: string; total?: number }) {
@@ -18,7 +18,7 @@ export function LineErrors({ errors, title, total = errors.length }: { errors: L
       <ul>
         {shown.map((e, i) => (
           <li key={i}>
-            {e.index === undefined ? `Line ${e.line}` : `Index ${e.index} (line ${e.line})`}: {e.message}
+            {e.place ? e.place[0].toUpperCase() + e.place.slice(1) : e.index === undefined ? `Line ${e.line}` : `Index ${e.index} (line ${e.line})`}: {e.message}
           </li>
         ))}
         {total > shown.length ? <li>and {total - shown.length} more</li> : null}

@@ -1,10 +1,11 @@
-// The model field's Hub search: waits until typing pauses, aborts the previous search (and its
-// config.json reads) when the text changes, and reads the config.json of the first results the
-// user may read (not gated, or a token the Hub may receive) so the page can estimate their memory.
+// The Hub searches of the page (the model field, the dataset id field): one hook that waits until
+// typing pauses and aborts the previous search when the text changes (useHubListing); the model
+// search then reads the config.json of the first results the user may read (not gated, or a token
+// the Hub may receive) so the page can estimate their memory.
 import { useEffect, useRef, useState } from 'react';
 import { SUPPORTED_ARCHITECTURES } from '../../engine/model/config';
 import type { ModelSpec } from '../../engine/model/spec';
-import { HubUnreachableError, fetchModelSpec, searchHub, type SearchResult } from '../../hub/search';
+import { HubUnreachableError, fetchModelSpec, searchHub, searchHubDatasets, type HubDatasetHit, type SearchOptions, type SearchResult } from '../../hub/search';
 import { toErrorInfo, type ErrorInfo } from '../../worker/protocol';
 
 /** Milliseconds of quiet typing before a search starts. */
@@ -12,12 +13,16 @@ export const SEARCH_DEBOUNCE_MS = 300;
 /** Results whose config.json is read for the memory estimate. */
 const SPECS_READ = 8;
 
-export type HubSearchState =
+export type ListingState<R> =
   | { status: 'idle' }
   | { status: 'searching' }
-  | { status: 'done'; result: SearchResult; specs: Record<string, ModelSpec | ErrorInfo> }
+  | { status: 'done'; result: R }
   | { status: 'offline'; message: string }
   | { status: 'error'; error: ErrorInfo };
+
+export type HubSearchState =
+  | Exclude<ListingState<SearchResult>, { status: 'done' }>
+  | { status: 'done'; result: SearchResult; specs: Record<string, ModelSpec | ErrorInfo> };
 
 export interface HubAccess {
   hubUrl: string;
@@ -32,11 +37,20 @@ export function searchQuery(text: string): string | null {
   return q.length >= 2 && !q.includes('@') ? q : null;
 }
 
-export function useHubSearch(text: string, access: HubAccess): HubSearchState {
-  const [state, setState] = useState<HubSearchState>({ status: 'idle' });
-  // The token and trusted hosts at the moment a search starts; a new token does not search again.
-  const accessRef = useRef(access);
-  accessRef.current = access;
+/**
+ * A debounced, abortable Hub search of `text`. `search` runs with the access of the moment it
+ * starts (a new token does not search again); `then` may go on with the result (more requests
+ * under the same abort) and publish updated results.
+ */
+export function useHubListing<R>(
+  text: string,
+  access: HubAccess,
+  search: (query: string, o: SearchOptions) => Promise<R>,
+  then?: (result: R, o: SearchOptions, publish: (r: R) => void) => void,
+): ListingState<R> {
+  const [state, setState] = useState<ListingState<R>>({ status: 'idle' });
+  const ref = useRef({ access, search, then });
+  ref.current = { access, search, then };
   const query = searchQuery(text);
   const hubUrl = access.hubUrl;
 
@@ -48,26 +62,15 @@ export function useHubSearch(text: string, access: HubAccess): HubSearchState {
     const abort = new AbortController();
     const timer = setTimeout(() => {
       setState({ status: 'searching' });
-      const { token, trusted } = accessRef.current;
-      const o = { hubUrl, token, trusted, signal: abort.signal };
-      searchHub(query, SUPPORTED_ARCHITECTURES, o).then(
+      const { access: a, search: run, then: next } = ref.current;
+      const o: SearchOptions = { hubUrl, token: a.token, trusted: a.trusted, signal: abort.signal };
+      const publish = (result: R) => {
+        if (!abort.signal.aborted) setState({ status: 'done', result });
+      };
+      run(query, o).then(
         (result) => {
-          if (abort.signal.aborted) return;
-          const specs: Record<string, ModelSpec | ErrorInfo> = {};
-          setState({ status: 'done', result, specs: { ...specs } });
-          for (const hit of result.hits.slice(0, SPECS_READ)) {
-            if (hit.gated && !token) continue;
-            fetchModelSpec(hit.id, o).then(
-              (spec) => {
-                specs[hit.id] = spec;
-              },
-              (e: unknown) => {
-                specs[hit.id] = toErrorInfo(e);
-              },
-            ).finally(() => {
-              if (!abort.signal.aborted) setState({ status: 'done', result, specs: { ...specs } });
-            });
-          }
+          publish(result);
+          if (!abort.signal.aborted) next?.(result, o, publish);
         },
         (e: unknown) => {
           if (abort.signal.aborted) return;
@@ -82,4 +85,37 @@ export function useHubSearch(text: string, access: HubAccess): HubSearchState {
   }, [query, hubUrl]);
 
   return state;
+}
+
+type ModelListing = { result: SearchResult; specs: Record<string, ModelSpec | ErrorInfo> };
+
+const searchModels = async (q: string, o: SearchOptions): Promise<ModelListing> => ({ result: await searchHub(q, SUPPORTED_ARCHITECTURES, o), specs: {} });
+
+/** The first results' config.json, read one by one (each published as it comes). */
+function readSpecs(listing: ModelListing, o: SearchOptions, publish: (r: ModelListing) => void): void {
+  const specs: Record<string, ModelSpec | ErrorInfo> = {};
+  for (const hit of listing.result.hits.slice(0, SPECS_READ)) {
+    if (hit.gated && !o.token) continue;
+    fetchModelSpec(hit.id, o)
+      .then(
+        (spec) => {
+          specs[hit.id] = spec;
+        },
+        (e: unknown) => {
+          specs[hit.id] = toErrorInfo(e);
+        },
+      )
+      .finally(() => publish({ result: listing.result, specs: { ...specs } }));
+  }
+}
+
+/** The model field's search. */
+export function useHubSearch(text: string, access: HubAccess): HubSearchState {
+  const state = useHubListing(text, access, searchModels, readSpecs);
+  return state.status === 'done' ? { status: 'done', result: state.result.result, specs: state.result.specs } : state;
+}
+
+/** The dataset id field's search. */
+export function useHubDatasetSearch(text: string, access: HubAccess): ListingState<HubDatasetHit[]> {
+  return useHubListing(text, access, searchHubDatasets);
 }
