@@ -102,6 +102,26 @@ describe('Parquet files as records', () => {
     same(await prepareDataset(pq('big.parquet', bytes), tok, {}), sliced);
   });
 
+  it('read in slices of one row (through the offset index where there is one), every file gives the records read whole', async () => {
+    const turns = (i: number) => ({ messages: [{ role: 'user', content: `q ${i}` }, { role: 'assistant', content: `a ${i}` }] });
+    const chats = Array.from({ length: 12 }, (_, i) => turns(i));
+    const files = [
+      writeHyparquet(alpacaRows(24), ALPACA_COLUMNS, { codec: 'SNAPPY', rowGroupSize: 10 }),
+      writeHyparquet(alpacaRows(24), ALPACA_COLUMNS, { codec: 'UNCOMPRESSED', rowGroupSize: 24, pageSize: 256 }),
+      writeHyparquet(alpacaRows(16), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 8 }),
+      writeHyparquet(alpacaRows(16), ALPACA_COLUMNS, { codec: 'ZSTD', rowGroupSize: 8 }),
+      writeHyparquet(chats, { messages: 'turns' }, { codec: 'SNAPPY', rowGroupSize: 5, pageSize: 64 }),
+      await writeParquetjs(alpacaRows(16), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 6 }),
+      await writeParquetjs(chats, { messages: 'turns' }, { codec: 'BROTLI', rowGroupSize: 5 }),
+    ];
+    for (const f of files) {
+      const whole: unknown[] = []; const sliced: unknown[] = [];
+      for await (const r of openRecordSource([{ name: 'x.parquet', data: f }]).records()) whole.push(r);
+      for await (const r of openRecordSource([{ name: 'x.parquet', data: f }], { sliceBytes: 1 }).records()) sliced.push(r);
+      expect(sliced).toEqual(whole);
+    }
+  });
+
   it('several files are one source, in order; maxRecords stops early; progress counts rows of the total', async () => {
     const rows = alpacaRows(40);
     const files: RecordFile[] = [0, 1, 2].map((k) => ({ name: `train-0000${k}.parquet`, data: writeHyparquet(rows.slice(k * 15, (k + 1) * 15), ALPACA_COLUMNS, { rowGroupSize: 6 }) }));
