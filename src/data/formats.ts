@@ -81,6 +81,18 @@ export function parseColumnMapping(spec: string): ColumnMapping {
 
 const col = (m: ColumnMapping, k: keyof ColumnMapping): string => m[k] ?? k;
 
+/** The record fields a format reads (role/content are keys inside a turn, not columns). */
+const FIELD_COLUMNS = ['text', 'prompt', 'completion', 'instruction', 'input', 'output', 'messages', 'conversations'] as const;
+
+/**
+ * The columns detection and validation can read under `mapping`: the only ones a columnar source
+ * (Parquet) needs to decode. A Hub dataset often carries wide columns no format uses (ids, scores,
+ * source documents), and decoding them costs most of the memory and time of a read.
+ */
+export function formatColumns(mapping: ColumnMapping = {}): string[] {
+  return FIELD_COLUMNS.map((k) => col(mapping, k));
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,9 +1,9 @@
 // The whole dataset pipeline: bytes -> records -> examples -> token ids + loss masks, with stats.
 import { DatasetError, issuePlace, MAX_LISTED_ISSUES, RecordError, recordPlace, type DataIssue, type IssuePlace } from './errors';
 import { countTrained, encodeExample, truncateExample, type EncodedExample, type TrainOn } from './encode';
-import { describeFormats, detectFormat, toExample, type ColumnMapping, type DataFormat } from './formats';
+import { describeFormats, detectFormat, formatColumns, toExample, type ColumnMapping, type DataFormat } from './formats';
 import type { FileType, TxtMode } from './parse';
-import { isPreferenceRecord } from './preference';
+import { isPreferenceRecord, PAIR_FIELDS } from './preference';
 import { toRecordSource, type DatasetInput } from './records/record-source';
 import { lengthHistogram, type Histogram } from './stats';
 import type { ModelTokenizer } from './tokenizer';
@@ -152,7 +152,9 @@ export async function prepareDataset(
   const report = () =>
     opts.onProgress?.({ ...progress, examples: examples.length, invalid: issueCount });
 
-  for await (const rec of source.records({ mapping: opts.mapping, maxRecords: opts.maxRecords, onProgress: (p) => (progress = p) })) {
+  // A columnar file decodes only what a format (or the preference hint) can read; a mapped column is among them.
+  const columns = [...formatColumns(mapping), ...PAIR_FIELDS];
+  for await (const rec of source.records({ mapping: opts.mapping, maxRecords: opts.maxRecords, columns, onProgress: (p) => (progress = p) })) {
     records++;
     if (records % 2000 === 0) {
       report();

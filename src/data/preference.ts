@@ -73,8 +73,11 @@ export interface PreparedPreference {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Whether a record is preference data: it has `chosen` and `rejected`. */
+/** The two fields that make a record a preference pair. */
+export const PAIR_FIELDS = ['chosen', 'rejected'] as const;
+
 export function isPreferenceRecord(record: unknown): boolean {
-  return isObject(record) && hasOwn(record, 'chosen') && hasOwn(record, 'rejected');
+  return isObject(record) && PAIR_FIELDS.every((f) => hasOwn(record, f));
 }
 
 /** A field as a list of turns: an array, or a CSV cell holding one as JSON. */

@@ -204,10 +204,13 @@ describe('Parquet errors name the file, row group and column', () => {
     expect(e.message).toMatch(/undecodable/);
   });
 
-  it('an integer beyond 2^53 names its cell', async () => {
+  it('an integer beyond 2^53 in a column it reads names its cell; a column no format reads is never decoded', async () => {
     const big = writeHyparquet([{ id: 2n ** 60n, instruction: 'a', output: 'b' }], ALPACA_COLUMNS);
-    const e = await refusal(pq('big.parquet', big));
+    const e = await refusal(pq('big.parquet', big), { mapping: { input: 'id' } });
     expect(e).toMatchObject({ file: 'big.parquet', row: 0, rowGroup: 0, column: 'id' });
     expect(e.message).toMatch(/beyond 2\^53/);
+    // Unmapped, `id` is no field of any format: the pipeline leaves it unread, and the row trains.
+    const ds = await prepareDataset(pq('big.parquet', big), tok, {});
+    expect([ds.stats.format, ds.examples.length]).toEqual(['alpaca', 1]);
   });
 });

@@ -212,12 +212,16 @@ export interface ParquetReadOptions {
   sliceBytes?: number;
   /** After each slice: rows read so far in this file. */
   onRows?: (rows: number) => void;
+  /** Decode only these columns, when the file has any of them (ReadRecordsOptions.columns). */
+  columns?: readonly string[];
 }
 
 /** The file's rows in order, row group by row group, each as the JSON a .jsonl line would hold. */
 export async function* parquetRecords(pq: ParquetFile, file: RandomAccess, opts: ParquetReadOptions = {}): AsyncGenerator<RawRecord> {
   const { name, metadata } = pq;
-  const read = pq.columns.filter((c) => !c.binary).map((c) => c.name);
+  const all = pq.columns.filter((c) => !c.binary).map((c) => c.name);
+  const wanted = opts.columns ? all.filter((c) => opts.columns!.includes(c)) : [];
+  const read = wanted.length ? wanted : all;
   const limit = Math.min(opts.maxRows ?? Infinity, pq.totalRows);
   let groupStart = 0;
   for (let rowGroup = 0; rowGroup < pq.groupRows.length && groupStart < limit; rowGroup++) {

@@ -41,6 +41,11 @@ export interface ReadRecordsOptions {
   mapping?: ColumnMapping;
   /** Stop after this many records (rows), over all files. */
   maxRecords?: number;
+  /**
+   * Parquet: decode only these columns (the others are left unread). When the file has none of
+   * them, every column is read, so that a refusal can name what the file holds. Text: ignored.
+   */
+  columns?: readonly string[];
   onProgress?: (p: RecordProgress) => void;
 }
 
@@ -116,7 +121,7 @@ export function openRecordSource(files: RecordFile[], opts: RecordSourceOptions 
         let before = 0;
         for (let i = 0; i < pqs.length && before < total; i++) {
           const onRows = (rows: number) => read.onProgress?.({ bytes: 0, lines: 0, rows: before + rows, totalRows: total });
-          yield* parquetRecords(pqs[i], access[i], { maxRows: total - before, sliceBytes: opts.sliceBytes, onRows });
+          yield* parquetRecords(pqs[i], access[i], { maxRows: total - before, sliceBytes: opts.sliceBytes, onRows, columns: read.columns });
           before += pqs[i].totalRows;
         }
       },
