@@ -6,6 +6,7 @@ import type { FileType, TxtMode } from './parse';
 import { isPreferenceRecord, PAIR_FIELDS } from './preference';
 import { toRecordSource, type DatasetInput } from './records/record-source';
 import { lengthHistogram, type Histogram } from './stats';
+import { TokenArena } from './token-arena';
 import type { ModelTokenizer } from './tokenizer';
 
 export interface PrepareOptions {
@@ -142,6 +143,7 @@ export async function prepareDataset(
     if (++issueCount <= MAX_LISTED_ISSUES) issues.push({ ...issuePlace(rec), reason });
   };
   const examples: PreparedExample[] = [];
+  const arena = new TokenArena();
   let truncated = 0;
   let maskedPartialTurns = 0;
   const dropped: string[] = [];
@@ -199,7 +201,7 @@ export async function prepareDataset(
         enc = t.example;
         wasTruncated = t.truncated;
       }
-      examples.push({ line: rec.line, inputIds: enc.inputIds, trainMask: enc.trainMask, truncated: wasTruncated });
+      examples.push({ line: rec.line, ...arena.keep(enc.inputIds, enc.trainMask), truncated: wasTruncated });
       if (opts.limit !== undefined && examples.length >= opts.limit) break;
     } catch (e) {
       if (e instanceof RecordError) addIssue(rec, e.message);
