@@ -27,7 +27,7 @@ import { parseTrainBenchOptions } from '../engine/bench/train-bench';
 import type { ModelSpec } from '../engine/model/spec';
 import type { ChatMessage } from '../data/formats';
 import { HOSTILE_REGEX, jsonText, mutateBytes, mutateParquetFooter, mutateSafetensorsHeader, mutateText, pick } from './fuzz-inputs-testing';
-import { ALPACA_COLUMNS, alpacaRows, writeHyparquet, writeParquetjs } from '../data/records/parquet-testing';
+import { sampleParquetFiles } from '../data/records/parquet-testing';
 import { openRecordSource } from '../data/records/record-source';
 
 const REF = join(process.cwd(), '../shared/fixtures/reference');
@@ -336,17 +336,7 @@ describe('fuzz: untrusted readers give a result or a typed refusal, each input i
     const r = mulberry32(seed + 7);
     const t = newTally();
     const tok = ModelTokenizer.load(parseTokenizerTexts({ tokenizerJson: read('tiny-llama', 'model', 'tokenizer.json').toString('utf8') }, 'tiny-llama'));
-    const turns = (i: number) => ({ messages: [{ role: 'user', content: `q ${i}` }, { role: 'assistant', content: `a ${i}` }] });
-    const chats = Array.from({ length: 12 }, (_, i) => turns(i));
-    const files = [
-      writeHyparquet(alpacaRows(24), ALPACA_COLUMNS, { codec: 'SNAPPY', rowGroupSize: 10 }),
-      writeHyparquet(alpacaRows(24), ALPACA_COLUMNS, { codec: 'UNCOMPRESSED', rowGroupSize: 24, pageSize: 256 }),
-      writeHyparquet(alpacaRows(16), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 8 }),
-      writeHyparquet(alpacaRows(16), ALPACA_COLUMNS, { codec: 'ZSTD', rowGroupSize: 8 }),
-      writeHyparquet(chats, { messages: 'turns' }, { codec: 'SNAPPY', rowGroupSize: 5 }),
-      await writeParquetjs(alpacaRows(16), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 6 }),
-      await writeParquetjs(chats, { messages: 'turns' }, { codec: 'BROTLI', rowGroupSize: 5 }),
-    ];
+    const files = await sampleParquetFiles();
     for (let i = 0; i < 1500; i++) {
       const f = pick(r, files);
       const bytes = i % 20 === 0 ? f : r() < 0.5 ? mutateParquetFooter(r, f) : mutateBytes(r, f);

@@ -123,3 +123,22 @@ export function alpacaRows(n: number): Row[] {
 }
 
 export const ALPACA_COLUMNS: Record<string, ColumnKind> = { id: 'int64', instruction: 'string', input: 'string', output: 'string' };
+
+/**
+ * One small file per writer and codec (hyparquet-writer: snappy, uncompressed with small pages,
+ * gzip, stored zstd; parquetjs: gzip, brotli), Alpaca rows and chats (a nested `messages` list),
+ * several row groups each: what the slice test and the fuzz suite read.
+ */
+export async function sampleParquetFiles(): Promise<Uint8Array[]> {
+  const turns = (i: number) => ({ messages: [{ role: 'user', content: `q ${i}` }, { role: 'assistant', content: `a ${i}` }] });
+  const chats = Array.from({ length: 12 }, (_, i) => turns(i));
+  return [
+    writeHyparquet(alpacaRows(24), ALPACA_COLUMNS, { codec: 'SNAPPY', rowGroupSize: 10 }),
+    writeHyparquet(alpacaRows(24), ALPACA_COLUMNS, { codec: 'UNCOMPRESSED', rowGroupSize: 24, pageSize: 256 }),
+    writeHyparquet(alpacaRows(16), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 8 }),
+    writeHyparquet(alpacaRows(16), ALPACA_COLUMNS, { codec: 'ZSTD', rowGroupSize: 8 }),
+    writeHyparquet(chats, { messages: 'turns' }, { codec: 'SNAPPY', rowGroupSize: 5, pageSize: 64 }),
+    await writeParquetjs(alpacaRows(16), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 6 }),
+    await writeParquetjs(chats, { messages: 'turns' }, { codec: 'BROTLI', rowGroupSize: 5 }),
+  ];
+}

@@ -9,7 +9,7 @@ import { DatasetError } from '../errors';
 import { openRecordSource, type RecordFile } from './record-source';
 import { ParquetError } from './parquet-error';
 import { bytesRandomAccess, type RandomAccess } from './random-access';
-import { ALPACA_COLUMNS, alpacaRows, jsonlOf, writeHyparquet, writeParquetjs, type HyparquetCodec, type ParquetjsCodec, type Row } from './parquet-testing';
+import { ALPACA_COLUMNS, alpacaRows, jsonlOf, sampleParquetFiles, writeHyparquet, writeParquetjs, type HyparquetCodec, type ParquetjsCodec, type Row } from './parquet-testing';
 
 const tok = loadTokenizerDir(tokenizerDirFor('tiny-llama'));
 
@@ -103,17 +103,7 @@ describe('Parquet files as records', () => {
   });
 
   it('read in slices of one row (through the offset index where there is one), every file gives the records read whole', async () => {
-    const turns = (i: number) => ({ messages: [{ role: 'user', content: `q ${i}` }, { role: 'assistant', content: `a ${i}` }] });
-    const chats = Array.from({ length: 12 }, (_, i) => turns(i));
-    const files = [
-      writeHyparquet(alpacaRows(24), ALPACA_COLUMNS, { codec: 'SNAPPY', rowGroupSize: 10 }),
-      writeHyparquet(alpacaRows(24), ALPACA_COLUMNS, { codec: 'UNCOMPRESSED', rowGroupSize: 24, pageSize: 256 }),
-      writeHyparquet(alpacaRows(16), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 8 }),
-      writeHyparquet(alpacaRows(16), ALPACA_COLUMNS, { codec: 'ZSTD', rowGroupSize: 8 }),
-      writeHyparquet(chats, { messages: 'turns' }, { codec: 'SNAPPY', rowGroupSize: 5, pageSize: 64 }),
-      await writeParquetjs(alpacaRows(16), ALPACA_COLUMNS, { codec: 'GZIP', rowGroupSize: 6 }),
-      await writeParquetjs(chats, { messages: 'turns' }, { codec: 'BROTLI', rowGroupSize: 5 }),
-    ];
+    const files = await sampleParquetFiles();
     for (const f of files) {
       const whole: unknown[] = []; const sliced: unknown[] = [];
       for await (const r of openRecordSource([{ name: 'x.parquet', data: f }]).records()) whole.push(r);
