@@ -118,6 +118,8 @@ export const createHubDatasetSlice: Slice<HubDatasetSlice> = (set, get) => {
       const info = get().hubDataset.info;
       if (!info) return;
       const ref: HubDataRef = { id: info.id, revision: info.revision, config, split };
+      // A look still in flight would land after this split (kept or downloaded) and show it as not downloaded.
+      peeks++;
       patch({ status: 'loading', preview: null, error: null, progress: null });
       try {
         const got = await loadSplitFiles(datasetKv(), ref, access(token), {

@@ -17,6 +17,12 @@ export interface ModelSlice {
     /** The `?hub=` origin the user allowed to receive the access token (this page only, never stored). */
     tokenOrigin: string | null;
   };
+  /**
+   * The access token for reading from the Hub (gated or private models and datasets): one value for
+   * the model and dataset panels, in this page's memory only, never stored.
+   */
+  hubToken: string;
+  setHubToken(token: string): void;
   /** Allows (origin) or withdraws (null) sending the access token to the `?hub=` override. */
   confirmHubToken(origin: string | null): void;
   /** Loads a model into the engine worker (the demo, or one from the library). */
@@ -43,6 +49,11 @@ function localFiles(files: File[]): { name: string; files: Record<string, Blob> 
 
 export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
   model: { status: 'idle', summary: null, progress: null, error: null, sourceLabel: null, source: null, tokenOrigin: null },
+
+  hubToken: '',
+  setHubToken(token) {
+    set({ hubToken: token });
+  },
 
   confirmHubToken(origin) {
     set((s) => ({ model: { ...s.model, tokenOrigin: origin } }));

@@ -26,7 +26,7 @@ export function HubDatasetField() {
   const training = useStudio((s) => isActive(s.training.status));
   const [text, setText] = useState('');
   const [chosen, setChosen] = useState<string | null>(null);
-  const [token, setToken] = useState('');
+  const token = useStudio((s) => s.hubToken);
   const [config, setConfig] = useState('');
   const [split, setSplit] = useState('');
   const [limit, setLimit] = useState('');
@@ -90,11 +90,7 @@ export function HubDatasetField() {
           {search.result.length === 0 ? <li className="muted">No dataset on the Hub matches “{text.trim()}”.</li> : null}
         </ul>
       ) : null}
-      <div className="row">
-        <label htmlFor="hub-dataset-token">Access token</label>
-        <input id="hub-dataset-token" type="password" placeholder="hf_… (gated or private datasets only)" value={token} onChange={(e) => setToken(e.target.value)} autoComplete="off" />
-        <span className="muted">Used for this download only; never stored.</span>
-      </div>
+      <p className="muted">A gated or private dataset uses the access token given under Model (never stored).</p>
       {hd.info ? (
         <div className="row" data-testid="hub-dataset-choice">
           <label htmlFor="hub-dataset-config">Config</label>

@@ -28,7 +28,8 @@ export function ModelPanel() {
   const loadLocalModel = useStudio((s) => s.loadLocalModel);
   const useDemo = useStudio((s) => s.useDemo);
   const [repo, setRepo] = useState('');
-  const [token, setToken] = useState('');
+  const token = useStudio((s) => s.hubToken);
+  const setToken = useStudio((s) => s.setHubToken);
   // The id last chosen from the search results: the list closes until the text changes again.
   const [chosen, setChosen] = useState<string | null>(null);
   const tokenOrigin = useStudio((s) => s.model.tokenOrigin);
@@ -72,7 +73,7 @@ export function ModelPanel() {
           <input
             id="hub-token"
             type="password"
-            placeholder="hf_… (gated or private models only)"
+            placeholder="hf_… (gated or private models and datasets only)"
             value={token}
             onChange={(e) => setToken(e.target.value)}
             autoComplete="off"
