@@ -1,6 +1,6 @@
 // A dataset from the Hub by its id (issue 26) against the stand-in Hub (src/hub/stand-in-datasets-testing.ts):
 // search lists datasets with downloads, size and the gated mark; choosing one lists its configs and
-// splits; the chosen split (a Parquet file written by hyparquet-writer) is downloaded with progress,
+// splits; the chosen split (two Parquet shards written by hyparquet-writer) is downloaded with progress,
 // its row count, columns and first rows shown, a column mapping proposed (question → prompt,
 // answer → completion); the token preview follows the mapping; 3 steps train on the demo model and
 // the .zip's model card names the dataset id. A gated dataset without a token is named, no file of it
@@ -68,7 +68,7 @@ test.describe('Hub datasets', () => {
       await page.getByRole('button', { name: 'Open studio/qa-pairs' }).click();
       const configSelect = page.getByLabel('Config', { exact: true });
       await expect(configSelect.locator('option')).toHaveText(['default', 'tiny']);
-      await expect(page.getByLabel('Split', { exact: true }).locator('option')).toHaveText(['train (1 file)', 'test (1 file)']);
+      await expect(page.getByLabel('Split', { exact: true }).locator('option')).toHaveText(['train (2 files)', 'test (1 file)']);
       await page.getByLabel('Split', { exact: true }).selectOption('train');
       // Before any download: the row count and first rows, read by byte ranges (the footer, the first row group).
       const preview = page.getByTestId('hub-dataset-preview');
@@ -77,6 +77,7 @@ test.describe('Hub datasets', () => {
       expect(peeked.length).toBeGreaterThan(0);
       expect(peeked.every((l) => l.range !== null)).toBe(true);
       await shot('peek');
+      // 16 rows: the first shard's 12 and 4 of the second, read by the worker as one source.
       await page.getByLabel('Row limit', { exact: true }).fill('16');
       await page.getByRole('button', { name: 'Use this split' }).click();
 
@@ -93,8 +94,9 @@ test.describe('Hub datasets', () => {
       await expect(page.getByTestId('token-view')).toContainText(QA_ROWS[0].question.split(' ')[0]);
       await expect(page.getByTestId('token-view').locator('.tok.trained').first()).toBeVisible();
       await shot('split');
-      // The file was kept in this browser.
-      expect(await storedKeys(page)).toContain(`f|studio/qa-pairs|${standInDatasetSha('studio/qa-pairs')}|parquet-conversion|default/train/0.parquet`);
+      // Both shards were kept in this browser.
+      const kept = `f|studio/qa-pairs|${standInDatasetSha('studio/qa-pairs')}|parquet-conversion|default/train/`;
+      expect(await storedKeys(page)).toEqual(expect.arrayContaining([`${kept}0.parquet`, `${kept}1.parquet`]));
 
       await page.getByLabel('Max steps', { exact: true }).fill('3');
       await recordStatus(page);

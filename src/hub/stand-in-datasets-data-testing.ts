@@ -1,6 +1,6 @@
 // The datasets the stand-in Hub serves in tests and e2e specs: real Parquet files written by
-// hyparquet-writer (a different implementation than the reader), jsonl repository files, a gated
-// one, a private one, one with only README.md.
+// hyparquet-writer (a different implementation than the reader; a split of two shards), jsonl
+// repository files, a gated one, a private one, one with only README.md.
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { StandInDataset } from './stand-in-datasets-testing';
 
@@ -28,7 +28,8 @@ export function standInDatasets(): Record<string, StandInDataset> {
       downloads: 900,
       sizeCategory: 'n<1K',
       conversion: {
-        default: { train: [parquetOf(QA_ROWS.slice(0, 20))], test: [parquetOf(QA_ROWS.slice(20))] },
+        // default/train is two shards (12 and 8 rows), as real Hub splits often are several files.
+        default: { train: [parquetOf(QA_ROWS.slice(0, 12)), parquetOf(QA_ROWS.slice(12, 20))], test: [parquetOf(QA_ROWS.slice(20))] },
         tiny: { train: [parquetOf(QA_ROWS.slice(0, 4))] },
       },
       files: new Map([['README.md', '# qa'], ['qa.jsonl', jsonlOf(QA_ROWS)]]),

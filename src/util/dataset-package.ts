@@ -1,10 +1,11 @@
-// A dataset as the studio sends it to the engine worker and as a run keeps it: the file's bytes,
-// and with them how to read them (format, column mapping, text mode, what to train on) and an
-// optional validation file. One ArrayBuffer, so that
+// A dataset as the studio sends it to the engine worker and as a run keeps it: the file's bytes
+// (a Hub split's Parquet shards: several training files, read as one source in order), and with
+// them how to read them (format, column mapping, text mode, what to train on) and an optional
+// validation file. One ArrayBuffer, so that
 //   - the worker protocol's loadDataset({fileName, bytes, skipInvalid}) carries the options as is,
 //   - a run record (which stores exactly those bytes, src/worker/run-store.ts) resumes with the
 //     same options, so a resumed run sees the same tokens and masks as the original one.
-// A dataset with default options and no validation file is sent as the plain file, unchanged.
+// One training file with default options and no validation file is sent as the plain file, unchanged.
 //
 // Layout: MAGIC (8 bytes) · header length (u32 LE) · header (UTF-8 JSON, PackageHeader) · the
 // files' bytes, back to back, in header.files order. A real dataset file never starts with MAGIC:
@@ -43,7 +44,8 @@ export interface PackagedFile {
 
 export interface DatasetPackage {
   options: DatasetReadOptions;
-  train: PackagedFile;
+  /** The training files, in order (one, or a Hub split's Parquet shards). */
+  train: PackagedFile[];
   validation: PackagedFile | null;
 }
 
@@ -66,12 +68,13 @@ export function isPackage(bytes: Uint8Array): boolean {
 
 /** The bytes to send: the plain file when nothing needs saying, else a package. */
 export function packDataset(p: DatasetPackage): ArrayBuffer {
-  if (p.validation === null && isDefaultRead(p.options)) return copy(p.train.bytes);
-  const files = [p.train, ...(p.validation ? [p.validation] : [])];
+  if (!p.train.length) throw new Error('dataset package: no dataset file');
+  if (p.train.length === 1 && p.validation === null && isDefaultRead(p.options)) return copy(p.train[0].bytes);
+  const files = [...p.train, ...(p.validation ? [p.validation] : [])];
   const header: PackageHeader = {
     v: 1,
     options: p.options,
-    files: files.map((f, i) => ({ role: i === 0 ? 'train' : 'validation', name: f.name, size: f.bytes.length })),
+    files: files.map((f, i) => ({ role: i < p.train.length ? 'train' : 'validation', name: f.name, size: f.bytes.length })),
   };
   const head = new TextEncoder().encode(JSON.stringify(header));
   let total = MAGIC.length + 4 + head.length;
@@ -98,16 +101,16 @@ export function unpackDataset(bytes: Uint8Array): DatasetPackage | null {
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(o, o + len))) as PackageHeader;
   if (header.v !== 1) throw new Error(`dataset package: unknown version ${String(header.v)}`);
   o += len;
-  let train: PackagedFile | null = null;
+  const train: PackagedFile[] = [];
   let validation: PackagedFile | null = null;
   for (const f of header.files) {
     if (o + f.size > bytes.length) throw new Error(`dataset package: ${f.name} is truncated`);
     const file = { name: f.name, bytes: bytes.subarray(o, o + f.size) };
     o += f.size;
-    if (f.role === 'train') train = file;
+    if (f.role === 'train') train.push(file);
     else validation = file;
   }
-  if (!train) throw new Error('dataset package: no dataset file');
+  if (!train.length) throw new Error('dataset package: no dataset file');
   const options: DatasetReadOptions = {
     ...DEFAULT_READ_OPTIONS,
     ...header.options,

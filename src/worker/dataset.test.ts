@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { DatasetError, truncateExample } from '../data';
 import { loadTokenizerDir } from '../data/testdata/fixtures';
 import { DEFAULT_READ_OPTIONS, packDataset, unpackDataset, type DatasetReadOptions } from '../util/dataset-package';
-import { keepLength, loadDataset, trainValidationSplit, validationFileExamples, type DetailedSummary, type LoadedData } from './dataset';
-import { writeHyparquet } from '../data/records/parquet-testing';
+import { keepLength, loadDataset, recordPackage, trainValidationSplit, validationFileExamples, type DetailedSummary, type LoadedData } from './dataset';
+import { ALPACA_COLUMNS, alpacaRows, jsonlOf, writeHyparquet, type Row } from '../data/records/parquet-testing';
 import type { PrepareProgress } from '../data';
+import { lineErrors } from './protocol';
 
 const tok = loadTokenizerDir('public/demo');
 const enc = new TextEncoder();
@@ -20,25 +21,26 @@ async function load(name: string, bytes: ArrayBuffer | Uint8Array, skipInvalid =
   const raw = new Uint8Array(bytes as ArrayBuffer);
   const pkg = unpackDataset(raw);
   const read = pkg ? { options: pkg.options, validation: pkg.validation } : {};
-  const { prepared, summary } = await loadDataset(tok, name, pkg?.train.bytes ?? raw, skipInvalid, () => undefined, read);
+  const files = pkg ? pkg.train.map((f) => ({ name: f.name, data: f.bytes })) : [{ name, data: raw }];
+  const { prepared, summary } = await loadDataset(tok, name, files, skipInvalid, () => undefined, read);
   return { prepared, summary: summary as DetailedSummary };
 }
 
 describe('dataset package', () => {
   it('is the plain file when nothing needs saying', () => {
     const file = enc.encode(CHAT);
-    const out = new Uint8Array(packDataset({ options: DEFAULT_READ_OPTIONS, train: { name: 'a.jsonl', bytes: file }, validation: null }));
+    const out = new Uint8Array(packDataset({ options: DEFAULT_READ_OPTIONS, train: [{ name: 'a.jsonl', bytes: file }], validation: null }));
     expect(out).toEqual(file);
     expect(unpackDataset(out)).toBeNull();
   });
 
   it('round-trips options, the file and a validation file', () => {
     const o = opts({ format: 'completion', mapping: 'prompt=q,completion=a', trainOn: 'all', txtMode: 'paragraph', validation: { mode: 'file', fraction: 0.05 } });
-    const buf = packDataset({ options: o, train: { name: 'ü.csv', bytes: enc.encode('q,a\n1,2\n') }, validation: { name: 'v.csv', bytes: enc.encode('q,a\n3,4\n') } });
+    const buf = packDataset({ options: o, train: [{ name: 'ü.csv', bytes: enc.encode('q,a\n1,2\n') }], validation: { name: 'v.csv', bytes: enc.encode('q,a\n3,4\n') } });
     const p = unpackDataset(new Uint8Array(buf))!;
     expect(p.options).toEqual(o);
-    expect(p.train.name).toBe('ü.csv');
-    expect(new TextDecoder().decode(p.train.bytes)).toBe('q,a\n1,2\n');
+    expect(p.train[0].name).toBe('ü.csv');
+    expect(new TextDecoder().decode(p.train[0].bytes)).toBe('q,a\n1,2\n');
     expect(new TextDecoder().decode(p.validation!.bytes)).toBe('q,a\n3,4\n');
   });
 });
@@ -77,7 +79,7 @@ describe('loadDataset with options', () => {
   });
 
   it('train on all tokens', async () => {
-    const { summary } = await load('chat.jsonl', packDataset({ options: opts({ trainOn: 'all' }), train: { name: 'chat.jsonl', bytes: enc.encode(CHAT) }, validation: null }));
+    const { summary } = await load('chat.jsonl', packDataset({ options: opts({ trainOn: 'all' }), train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: null }));
     expect(summary.trainedTokens).toBe(summary.tokens);
     expect(summary.preview[0].every((t) => t.trained)).toBe(true);
   });
@@ -88,7 +90,7 @@ describe('loadDataset with options', () => {
     await expect(load('qa.csv', enc.encode(csv))).rejects.toThrow(DatasetError);
     const { summary } = await load(
       'qa.csv',
-      packDataset({ options: opts({ format: 'completion', mapping: 'prompt=question, completion=answer' }), train: { name: 'qa.csv', bytes: enc.encode(csv) }, validation: null }),
+      packDataset({ options: opts({ format: 'completion', mapping: 'prompt=question, completion=answer' }), train: [{ name: 'qa.csv', bytes: enc.encode(csv) }], validation: null }),
     );
     expect(summary.format).toBe('completion');
     expect(summary.examples).toBe(2);
@@ -96,7 +98,7 @@ describe('loadDataset with options', () => {
   });
 
   it('a bad column mapping is a clear DatasetError', async () => {
-    const p = packDataset({ options: opts({ mapping: 'answer' }), train: { name: 'a.jsonl', bytes: enc.encode(CHAT) }, validation: null });
+    const p = packDataset({ options: opts({ mapping: 'answer' }), train: [{ name: 'a.jsonl', bytes: enc.encode(CHAT) }], validation: null });
     await expect(load('a.jsonl', p)).rejects.toThrow(/^Column mapping: .*expected field=column/);
   });
 
@@ -104,13 +106,13 @@ describe('loadDataset with options', () => {
     const txt = enc.encode('one line\nanother line\n\nthird line\n');
     const lines = await load('t.txt', txt);
     expect(lines.summary.examples).toBe(3);
-    const paras = await load('t.txt', packDataset({ options: opts({ txtMode: 'paragraph' }), train: { name: 't.txt', bytes: txt }, validation: null }));
+    const paras = await load('t.txt', packDataset({ options: opts({ txtMode: 'paragraph' }), train: [{ name: 't.txt', bytes: txt }], validation: null }));
     expect(paras.summary.examples).toBe(2);
   });
 
   it('a validation file: counted, prepared with the same options, and used for the split', async () => {
     const val = Array.from({ length: 3 }, (_, i) => chat(`Held out ${i}?`, `Yes ${i}.`)).join('\n');
-    const buf = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: { name: 'chat.jsonl', bytes: enc.encode(CHAT) }, validation: { name: 'val.jsonl', bytes: enc.encode(val) } });
+    const buf = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: { name: 'val.jsonl', bytes: enc.encode(val) } });
     const { prepared, summary } = await load('chat.jsonl', buf);
     expect(summary.examples).toBe(10);
     expect(summary.details.validation).toMatchObject({ fileName: 'val.jsonl', examples: 3 });
@@ -129,7 +131,7 @@ describe('loadDataset with options', () => {
   });
 
   it('a bad validation file is refused by name, with its lines', async () => {
-    const buf = packDataset({ options: DEFAULT_READ_OPTIONS, train: { name: 'chat.jsonl', bytes: enc.encode(CHAT) }, validation: { name: 'val.jsonl', bytes: enc.encode(`${chat('a', 'b')}\n{oops\n`) } });
+    const buf = packDataset({ options: DEFAULT_READ_OPTIONS, train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: { name: 'val.jsonl', bytes: enc.encode(`${chat('a', 'b')}\n{oops\n`) } });
     const err = await load('chat.jsonl', buf).catch((e: unknown) => e as DatasetError);
     expect(err).toBeInstanceOf(DatasetError);
     expect((err as DatasetError).message).toMatch(/^Validation file val\.jsonl: /);
@@ -175,11 +177,11 @@ describe('preference data in the studio', () => {
     const split = trainValidationSplit(prepared, 64, 2, 3);
     expect([split.train.length, split.validation.length]).toEqual([8, 2]);
     expect(split.validation.every((p) => 'chosen' in p)).toBe(true);
-    const pkg = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: { name: 'p.jsonl', bytes: enc.encode(PAIRS) }, validation: { name: 'v.jsonl', bytes: enc.encode(pair(20)) } });
+    const pkg = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', bytes: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', bytes: enc.encode(pair(20)) } });
     const withFile = await load('p.jsonl', pkg);
     expect(withFile.summary.details.validation?.examples).toBe(1);
     expect(trainValidationSplit(withFile.prepared, 64, 0, 0).validation.length).toBe(1);
-    const sft = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: { name: 'p.jsonl', bytes: enc.encode(PAIRS) }, validation: { name: 'v.jsonl', bytes: enc.encode(CHAT) } });
+    const sft = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', bytes: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', bytes: enc.encode(CHAT) } });
     await expect(load('p.jsonl', sft)).rejects.toThrow(/Validation file v.jsonl: not preference data/);
   });
 
@@ -196,27 +198,103 @@ describe('preference data in the studio', () => {
   });
 });
 
+/** A Blob whose own arrayBuffer() calls are counted (a range is read through slice(), a new Blob). */
+function spiedBlob(bytes: Uint8Array): { blob: Blob; whole: () => number } {
+  const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
+  let whole = 0;
+  const spy = new Proxy(blob, {
+    get(t, k) {
+      if (k === 'arrayBuffer') whole++;
+      const v = Reflect.get(t, k, t) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+  return { blob: spy, whole: () => whole };
+}
+
+const idsOf = (d: LoadedData) => ('examples' in d ? d.examples.map((e) => [Array.from(e.inputIds), Array.from(e.trainMask)]) : []);
+
 describe('a .parquet file from the page', () => {
   it('is read from its Blob by byte ranges, gives the jsonl summary, and reports rows of the total', async () => {
     const rows = CHAT.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    const blob = new Blob([writeHyparquet(rows, { messages: 'turns' }, { rowGroupSize: 3 }) as Uint8Array<ArrayBuffer>]);
-    let whole = 0;
     // The Blob is never read whole: arrayBuffer() of the Blob itself is not called.
-    const spy = new Proxy(blob, {
-      get(t, k) {
-        if (k === 'arrayBuffer') whole++;
-        const v = Reflect.get(t, k, t) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-      },
-    });
+    const spy = spiedBlob(writeHyparquet(rows, { messages: 'turns' }, { rowGroupSize: 3 }));
     const progress: PrepareProgress[] = [];
-    const fromParquet = await loadDataset(tok, 'chat.parquet', spy as Blob, false, (p) => progress.push(p));
+    const fromParquet = await loadDataset(tok, 'chat.parquet', [{ name: 'chat.parquet', data: spy.blob }], false, (p) => progress.push(p));
     const fromJsonl = await load('chat.jsonl', enc.encode(CHAT));
-    expect(whole).toBe(0);
-    const ids = (d: LoadedData) => ('examples' in d ? d.examples.map((e) => Array.from(e.inputIds)) : []);
-    expect(ids(fromJsonl.prepared).length).toBe(10);
-    expect(ids(fromParquet.prepared)).toEqual(ids(fromJsonl.prepared));
+    expect(spy.whole()).toBe(0);
+    expect(idsOf(fromJsonl.prepared).length).toBe(10);
+    expect(idsOf(fromParquet.prepared)).toEqual(idsOf(fromJsonl.prepared));
     expect(fromParquet.summary.details.fileType).toBe('parquet');
     expect(progress.at(-1)).toMatchObject({ rows: 10, totalRows: 10 });
+  });
+});
+
+describe("a Hub split's Parquet shards from the page", () => {
+  // 2500 Alpaca rows in three files (1000, 700, 800 rows; row groups of 400, 300 and 500 rows): the
+  // pipeline reports progress every 2000 records, so one report falls inside the third file.
+  const rows = alpacaRows(2500);
+  const cuts = [0, 1000, 1700, 2500];
+  const names = ['train-00000-of-00003.parquet', 'train-00001-of-00003.parquet', 'train-00002-of-00003.parquet'];
+  const groups = [400, 300, 500];
+  const write = (all: Row[]) => names.map((_, i) => writeHyparquet(all.slice(cuts[i], cuts[i + 1]), ALPACA_COLUMNS, { rowGroupSize: groups[i] }));
+  const written = write(rows);
+  const shards = (bytes = written) => names.map((name, i) => ({ name, spy: spiedBlob(bytes[i]) }));
+  const asFiles = (s: ReturnType<typeof shards>) => s.map((f) => ({ name: f.name, data: f.spy.blob }));
+  const jsonl = (n: number) => load('all.jsonl', enc.encode(jsonlOf(rows.slice(0, n))));
+
+  it('are read as one source by byte ranges: the examples of the same rows as one jsonl, rows of the total over all files', async () => {
+    const split = shards();
+    const progress: PrepareProgress[] = [];
+    const got = await loadDataset(tok, 'studio/x default-train.parquet', asFiles(split), false, (p) => progress.push(p));
+    expect(split.map((f) => f.spy.whole())).toEqual([0, 0, 0]);
+    const want = await jsonl(2500);
+    expect(idsOf(want.prepared)).toHaveLength(2500);
+    expect(idsOf(got.prepared)).toEqual(idsOf(want.prepared));
+    expect(got.summary.fileName).toBe('studio/x default-train.parquet');
+    expect(got.summary.details.fileType).toBe('parquet');
+    // Every report counts rows over the three files, of all 2500: the one at record 2000 is past
+    // the first two files (1700 rows), the last at the end of the third.
+    expect(progress.map((p) => p.totalRows)).toEqual(progress.map(() => 2500));
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress[0].rows).toBeGreaterThanOrEqual(1700);
+    expect(progress[0].rows).toBeLessThan(2500);
+    expect(progress.at(-1)).toMatchObject({ rows: 2500, totalRows: 2500, examples: 2500 });
+  });
+
+  it('stop at the row limit across files', async () => {
+    const split = shards();
+    const progress: PrepareProgress[] = [];
+    const got = await loadDataset(tok, 'x.parquet', asFiles(split), false, (p) => progress.push(p), { options: opts({ maxRecords: 1200 }) });
+    expect(idsOf(got.prepared)).toHaveLength(1200);
+    expect(idsOf(got.prepared)).toEqual(idsOf((await jsonl(1200)).prepared));
+    expect(progress.at(-1)).toMatchObject({ rows: 1200, totalRows: 1200 });
+    expect(split.map((f) => f.spy.whole())).toEqual([0, 0, 0]);
+  });
+
+  it("name a bad row's file, row and row group", async () => {
+    const bad = write(rows.map((r, i) => (i === 1002 ? { ...r, output: null } : r)));
+    const got = await loadDataset(tok, 'x.parquet', asFiles(shards(bad)), true, () => undefined);
+    expect(got.summary.examples).toBe(2499);
+    // Row 1002 of the split is row 2 of the second file, in its first row group (300 rows each).
+    expect(got.summary.skipped.map((e) => e.place)).toEqual(['train-00001-of-00003.parquet: row 2 (row group 0)']);
+    const refused = await loadDataset(tok, 'x.parquet', asFiles(shards(bad)), false, () => undefined).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DatasetError);
+    // The page lists the refusal's bad rows by the same place (protocol.ts lineErrors).
+    expect(lineErrors((refused as DatasetError).issues).map((e) => e.place)).toEqual(['train-00001-of-00003.parquet: row 2 (row group 0)']);
+  });
+
+  it("a run record keeps the three files and their options: read again, the same examples", async () => {
+    const split = shards();
+    const options = opts({ maxRecords: 2000 });
+    const first = await loadDataset(tok, 'x.parquet', asFiles(split), false, () => undefined, { options });
+    const record = unpackDataset(new Uint8Array(await recordPackage(asFiles(split), options, null)))!;
+    expect(record.train.map((f) => f.name)).toEqual(names);
+    expect(record.options.maxRecords).toBe(2000);
+    // As the page restores it: the files as Blobs again, with the record's options.
+    const files = record.train.map((f) => ({ name: f.name, data: new Blob([f.bytes as Uint8Array<ArrayBuffer>]) }));
+    const again = await loadDataset(tok, 'x.parquet', files, false, () => undefined, { options: record.options });
+    expect(idsOf(again.prepared)).toHaveLength(2000);
+    expect(idsOf(again.prepared)).toEqual(idsOf(first.prepared));
   });
 });

@@ -3,8 +3,9 @@
 // A preference file (detected as cli train detects it) becomes pairs instead (preparePreferenceDataset,
 // no length limit), previewed as prompt | chosen | rejected and cut per run by TRL's rules (cutPair).
 //
-// loadDataset receives the file with its read options (format, column mapping, text mode, train
-// on all tokens) and an optional validation file, as protocol.ts's loadDataset declares them.
+// loadDataset receives the files (one, or a Hub split's Parquet shards read as one source) with
+// their read options (format, column mapping, text mode, train on all tokens) and an optional
+// validation file, as protocol.ts's loadDataset declares them.
 // The summary carries, beyond DatasetSummary,
 // `details` (DatasetDetails): per-example lengths and the shortest max length that keeps each
 // example trainable, so the page shows truncation counts for any Max length without tokenizing
@@ -32,7 +33,7 @@ import type { PlanItem } from '../engine/train/plan';
 import { checkFileSize } from '../io/untrusted/json';
 import { readTokenizerFiles } from '../data/tokenizer';
 import { holdOut } from '../engine/train/loop';
-import { DEFAULT_READ_OPTIONS, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
+import { DEFAULT_READ_OPTIONS, packDataset, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
 import { lineErrors, type DatasetSummary, type LineError, type PairPreview } from './protocol';
 import { maxValidationExamples } from '../settings/run-settings';
 
@@ -141,23 +142,26 @@ function prepareOptions(o: DatasetReadOptions): Omit<PrepareOptions, 'fileName' 
 
 export async function loadDataset(
   tok: ModelTokenizer,
+  /** The name the page shows (a Hub split's name when it is several files). */
   fileName: string,
-  /** A text file's bytes, or a Parquet file read by byte ranges from its Blob. */
-  data: Uint8Array | Blob,
+  /**
+   * The training files, read as one source in order: a text file's bytes, or Parquet files (a Hub
+   * split's shards) read by byte ranges from their Blobs, never whole. Records name their file.
+   */
+  files: RecordFile[],
   skipInvalid: boolean,
   onProgress: (p: PrepareProgress) => void,
-  /** How to read the file, and a validation file read the same way (protocol.ts's loadDataset). */
+  /** How to read the files, and a validation file read the same way (protocol.ts's loadDataset). */
   read: { options?: DatasetReadOptions; validation?: PackagedFile | null } = {},
 ): Promise<{ prepared: LoadedData; summary: DetailedSummary }> {
   const options = read.options ?? DEFAULT_READ_OPTIONS;
-  const main = { name: fileName, data };
   const pkg = { validation: read.validation ?? null };
   // Preference pairs are detected as cli train detects them (the first record has chosen and rejected).
-  if (options.format === 'auto' && (await isPreferenceFile([main]))) {
-    return loadPreference(tok, main, skipInvalid, options, pkg.validation);
+  if (options.format === 'auto' && (await isPreferenceFile(files))) {
+    return loadPreference(tok, fileName, files, skipInvalid, options, pkg.validation);
   }
   const prepare = prepareOptions(options);
-  const prepared = await prepareDataset([main], tok, { ...prepare, skipInvalid, onProgress });
+  const prepared = await prepareDataset(files, tok, { ...prepare, skipInvalid, onProgress });
 
   let validation: PreparedDataset | null = null;
   if (pkg.validation) {
@@ -174,7 +178,7 @@ export async function loadDataset(
   const s = prepared.stats;
   const shown = prepared.examples.slice(0, PREVIEW_EXAMPLES);
   const details: DatasetDetails = {
-    ...splitDetails(main.name, prepared),
+    ...splitDetails(fileName, prepared),
     options,
     fileType: s.fileType,
     trainOn: s.trainOn,
@@ -201,6 +205,23 @@ export async function loadDataset(
     details,
   };
   return { prepared, summary };
+}
+
+/**
+ * The package a run record keeps (src/util/dataset-package.ts): the training files in order, their
+ * read options and the validation file, so a resumed run reads them as loadDataset did. The run
+ * store keeps bytes, not Blobs: Parquet Blobs (a Hub split's shards too) are read whole here, so
+ * the split costs its size in memory once, while the record is written (a run start, a recipe).
+ */
+export async function recordPackage(files: RecordFile[], options: DatasetReadOptions, validation: PackagedFile | null): Promise<ArrayBuffer> {
+  const train: PackagedFile[] = [];
+  for (const f of files) {
+    const d = f.data;
+    if (d instanceof Uint8Array) train.push({ name: f.name, bytes: d });
+    else if (typeof Blob !== 'undefined' && d instanceof Blob) train.push({ name: f.name, bytes: new Uint8Array(await d.arrayBuffer()) });
+    else throw new DatasetError(`${f.name}: a run record keeps a file's bytes or Blob, not a stream`);
+  }
+  return packDataset({ options, train, validation });
 }
 
 /** A pair's prompt and completions as the preview shows them side by side. */
@@ -239,11 +260,11 @@ function pairSplitDetails(fileName: string, prepared: PreparedPreference): Split
   };
 }
 
-async function preparePairs(tok: ModelTokenizer, file: RecordFile, skipInvalid: boolean, what = ''): Promise<PreparedPreference> {
+async function preparePairs(tok: ModelTokenizer, files: RecordFile[], skipInvalid: boolean, what = ''): Promise<PreparedPreference> {
   try {
-    return await preparePreferenceDataset([file], tok, { fileName: file.name, skipInvalid });
+    return await preparePreferenceDataset(files, tok, { fileName: files[0].name, skipInvalid });
   } catch (e) {
-    if (e instanceof DatasetError && what) throw new DatasetError(`${what} ${file.name}: ${e.message}`, e.issues, e.issueCount);
+    if (e instanceof DatasetError && what) throw new DatasetError(`${what} ${files[0].name}: ${e.message}`, e.issues, e.issueCount);
     throw e;
   }
 }
@@ -251,23 +272,24 @@ async function preparePairs(tok: ModelTokenizer, file: RecordFile, skipInvalid: 
 /** loadDataset for a preference file: its pairs (no length limit yet), a validation file of pairs, the summary. */
 async function loadPreference(
   tok: ModelTokenizer,
-  main: RecordFile,
+  fileName: string,
+  files: RecordFile[],
   skipInvalid: boolean,
   options: DatasetReadOptions,
   validationFile: PackagedFile | null,
 ): Promise<{ prepared: PreparedPreference; summary: DetailedSummary }> {
-  const prepared = await preparePairs(tok, main, skipInvalid);
+  const prepared = await preparePairs(tok, files, skipInvalid);
   let validation: PreparedPreference | null = null;
   if (validationFile) {
     if (!(await isPreferenceFile(validationFile.bytes, fileTypeFromName(validationFile.name)))) {
-      throw new DatasetError(`Validation file ${validationFile.name}: not preference data (records with "chosen" and "rejected"), as ${main.name} is`);
+      throw new DatasetError(`Validation file ${validationFile.name}: not preference data (records with "chosen" and "rejected"), as ${fileName} is`);
     }
-    validation = await preparePairs(tok, { name: validationFile.name, data: validationFile.bytes }, skipInvalid, 'Validation file');
+    validation = await preparePairs(tok, [{ name: validationFile.name, data: validationFile.bytes }], skipInvalid, 'Validation file');
     validationSets.set(prepared, validation);
   }
   const s = prepared.stats;
   const shown = prepared.pairs.slice(0, PREVIEW_EXAMPLES);
-  const split = pairSplitDetails(main.name, prepared);
+  const split = pairSplitDetails(fileName, prepared);
   const details: DatasetDetails = {
     ...split,
     options,
@@ -279,7 +301,7 @@ async function loadPreference(
     validation: validation && validationFile ? pairSplitDetails(validationFile.name, validation) : null,
   };
   const summary: DetailedSummary = {
-    fileName: main.name,
+    fileName,
     format: 'preference',
     examples: s.pairs,
     skipped: split.skipped,

@@ -1,9 +1,9 @@
 // The worker's side of the protocol: one session (GPU, model, dataset, trainer) answering
 // requests. Each request gets exactly one reply; a thrown error becomes {name, message}.
-import type { ModelTokenizer } from '../data';
+import type { ModelTokenizer, RecordFile } from '../data';
 import { GpuDeviceLostError, GpuUnavailableError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
-import { loadDataset, loadTokenizer, trainValidationSplit, type LoadedData } from './dataset';
+import { loadDataset, loadTokenizer, recordPackage, trainValidationSplit, type LoadedData } from './dataset';
 import { adapterFiles, greedyWithAdapter, openGpu, readStartAdapter, type EngineModel, type TrainerLike } from './engine-bridge';
 import { GenerateBridge, promptIds, stopTokenIds } from './generate-bridge';
 import { OnnxBridge } from './onnx-bridge';
@@ -28,7 +28,7 @@ import {
   type WorkerEvent,
 } from './protocol';
 import { rpcServer, type RpcHandlers } from '../util/rpc';
-import { DEFAULT_READ_OPTIONS, packDataset } from '../util/dataset-package';
+import { DEFAULT_READ_OPTIONS } from '../util/dataset-package';
 import type { HostTensor } from '../engine/model/spec';
 import { RunControl, failStoredRun, storedCheckpoint, storedRunAdapter, trainRun, type RunDataset } from './run';
 import { deleteRun, getRun } from './run-store';
@@ -215,14 +215,15 @@ export class Handler {
       return info;
     },
 
-    loadDataset: async ({ fileName, bytes, file, skipInvalid, options, validation }, id) => {
+    loadDataset: async ({ fileName, bytes, files, skipInvalid, options, validation }, id) => {
       if (!this.model) throw new SessionError('load a model first: the dataset is tokenized with its tokenizer');
       if (this.control) throw new SessionError('stop training before changing the dataset');
       const report = this.progress(id);
       this.dataset = null;
       const held = validation ? { name: validation.name, bytes: new Uint8Array(validation.bytes) } : null;
-      // A .parquet file comes as its Blob and is read by byte ranges (rows of the total); text as bytes.
-      const data = file ?? new Uint8Array(bytes);
+      // .parquet files come as Blobs (one file, or a Hub split's shards in order) and are read as one
+      // source by byte ranges (rows of the total over all files); a text file as bytes.
+      const data: RecordFile[] = files?.length ? files.map((f) => ({ name: f.name, data: f.blob })) : [{ name: fileName, data: new Uint8Array(bytes) }];
       const { prepared, summary } = await loadDataset(
         this.model.tokenizer,
         fileName,
@@ -236,12 +237,8 @@ export class Handler {
           ),
         { options, validation: held },
       );
-      // A run's record keeps the file with its options as one package (src/util/dataset-package.ts),
-      // so a resumed run reads it the same way. A Parquet file's bytes are read for it only when a
-      // run or a recipe needs them.
-      const pack = (train: Uint8Array) => packDataset({ options: options ?? DEFAULT_READ_OPTIONS, train: { name: fileName, bytes: train }, validation: held });
-      const record = data instanceof Uint8Array ? pack(data) : null;
-      const recordBytes = async () => record ?? pack(new Uint8Array(await (data as Blob).arrayBuffer()));
+      // A run's record keeps the files with their options (read for it only when a run or a recipe needs them).
+      const recordBytes = () => recordPackage(data, options ?? DEFAULT_READ_OPTIONS, held);
       this.dataset = { prepared, recordBytes, fileName, skipInvalid };
       return summary;
     },

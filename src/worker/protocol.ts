@@ -67,7 +67,7 @@ export interface LineError {
   line: number;
   /** A JSON array's record: its 0-based index. */
   index?: number;
-  /** A Parquet row's place, `row 8 (row group 2)` (then `line` is row + 1). */
+  /** A Parquet row's place, `train-00001.parquet: row 8 (row group 2)` (then `line` is row + 1 in that file). */
   place?: string;
   message: string;
 }
@@ -233,13 +233,14 @@ export type Methods = {
   probe: { params: Record<string, never>; result: GpuInfo };
   loadModel: { params: { source: ModelSource }; result: ModelSummary };
   /**
-   * bytes: the file's contents (transferred); file: a .parquet file instead (bytes then empty),
-   * read by byte ranges, never whole; options: how to read it (default: detected format,
+   * bytes: the file's contents (transferred); files: .parquet files instead (bytes then empty):
+   * one chosen file, or a Hub split's shards in order, read as one source by byte ranges, never
+   * whole, each record naming its file; options: how to read it (default: detected format,
    * assistant tokens); validation: a held-out file read the same way (transferred). Refused with a
    * DatasetError listing `lines` when a record is bad, unless skipInvalid.
    */
   loadDataset: {
-    params: { fileName: string; bytes: ArrayBuffer; file?: Blob; skipInvalid: boolean; options?: DatasetReadOptions; validation?: { name: string; bytes: ArrayBuffer } | null };
+    params: { fileName: string; bytes: ArrayBuffer; files?: { name: string; blob: Blob }[]; skipInvalid: boolean; options?: DatasetReadOptions; validation?: { name: string; bytes: ArrayBuffer } | null };
     /** With the per-example details the page computes truncation counts from (src/worker/dataset.ts). */
     result: DetailedSummary;
   };
@@ -365,7 +366,7 @@ export function lineErrors(issues: ReadonlyArray<DataIssue>): LineError[] {
   return issues.map((i) => ({
     line: i.line,
     ...(i.index !== undefined ? { index: i.index } : {}),
-    ...(i.row !== undefined ? { place: recordPlace({ line: i.line, row: i.row, rowGroup: i.rowGroup }) } : {}),
+    ...(i.row !== undefined ? { place: recordPlace({ line: i.line, row: i.row, rowGroup: i.rowGroup, file: i.file }) } : {}),
     message: i.reason,
   }));
 }

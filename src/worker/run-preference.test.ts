@@ -65,7 +65,7 @@ const settingsFor = (method: Method, maxSteps = 4): TrainSettings => ({
 
 async function train(id: string, settings: TrainSettings, resume = false, stopAt: number | null = null) {
   trainer = new StandInTrainer();
-  const { prepared } = await loadDataset(tok, 'pairs.jsonl', file, false, () => undefined);
+  const { prepared } = await loadDataset(tok, 'pairs.jsonl', [{ name: 'pairs.jsonl', data: file }], false, () => undefined);
   const control = new RunControl();
   const events: FromWorker[] = [];
   const result = await trainRun({

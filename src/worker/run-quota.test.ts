@@ -94,7 +94,7 @@ let reports: Array<Extract<WorkerEvent, { type: 'quotaPause' }>> = [];
  */
 async function train(id: string, resume: boolean, armAt: (step: number) => void = () => undefined) {
   trainer = new StandInTrainer();
-  const { prepared } = await loadDataset(tok, 'chat.jsonl', file, false, () => undefined);
+  const { prepared } = await loadDataset(tok, 'chat.jsonl', [{ name: 'chat.jsonl', data: file }], false, () => undefined);
   const post = (msg: FromWorker) => {
     if (msg.kind === 'event' && msg.type === 'checkpoint') armAt(msg.step);
     if (msg.kind === 'event' && msg.type === 'quotaPause') reports.push(msg);

@@ -32,7 +32,8 @@ export interface DatasetSlice {
   loadDatasetFile(file: File): Promise<void>;
   /**
    * Uses a Hub split's files (hub-dataset.ts) as the dataset, read with `options`. Text files of one
-   * split are joined into one; the page reads a split of one Parquet file (the CLI reads several).
+   * split are joined into one; Parquet files (a split's shards) go to the worker as Blobs in order,
+   * read there as one source (records name their file, each by `files[i].name`).
    */
   takeDatasetFiles(name: string, files: { name: string; data: Uint8Array }[], options: Partial<DatasetReadOptions>, hub: HubDatasetSource): Promise<void>;
   loadSampleDataset(): Promise<void>;
@@ -75,6 +76,14 @@ export function validationCount(fraction: number, examples: number): number {
 const readChanged = (a: DatasetReadOptions, b: DatasetReadOptions): boolean =>
   a.format !== b.format || a.mapping.trim() !== b.mapping.trim() || a.txtMode !== b.txtMode || a.trainOn !== b.trainOn || a.maxRecords !== b.maxRecords;
 
+/** Text files of one split, one after the other (a newline between, where a file lacks its last). */
+function joinText(files: Uint8Array[]): ArrayBuffer {
+  const parts = files.flatMap((f, i) => (i < files.length - 1 && f.byteLength && f[f.byteLength - 1] !== 0x0a ? [f, new Uint8Array([0x0a])] : [f]));
+  const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  parts.reduce((at, p) => (joined.set(p, at), at + p.byteLength), 0);
+  return joined.buffer;
+}
+
 export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
   /**
    * Settings' "Validation examples" follows the dataset panel's validation fraction. Choosing none
@@ -106,23 +115,15 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
 
     async loadDatasetFile(file) {
       // Parquet stays a File (read by byte ranges in the worker); text files are read here.
-      datasetFiles.train = /\.parquet$/i.test(file.name) ? file : await file.arrayBuffer();
+      datasetFiles.train = /\.parquet$/i.test(file.name) ? [{ name: file.name, blob: file }] : await file.arrayBuffer();
       set((s) => ({ dataset: fresh(s.dataset, file.name) }));
       await get().retokenizeDataset();
     },
 
     async takeDatasetFiles(name, files, options, hub) {
-      if (files.length > 1 && /\.parquet$/i.test(name)) {
-        const message = `${hub.id} (${hub.config}/${hub.split}) is ${files.length} Parquet files; the page reads a split of one file. Train on it with the CLI: --data hub:${hub.id}:${hub.config}/${hub.split}`;
-        set((s) => ({ dataset: { ...fresh(s.dataset, name), status: 'error', error: { name: 'DatasetError', message } } }));
-        return;
-      }
-      // Text files of one split, one after the other (a newline between, where a file lacks its last).
-      const parts = files.flatMap((f, i) => (i < files.length - 1 && f.data.byteLength && f.data[f.data.byteLength - 1] !== 0x0a ? [f.data, new Uint8Array([0x0a])] : [f.data]));
-      const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-      parts.reduce((at, p) => (joined.set(p, at), at + p.byteLength), 0);
-      // A Parquet file as a Blob, as a chosen .parquet File: the worker reads it by byte ranges.
-      datasetFiles.train = /\.parquet$/i.test(name) ? new Blob([joined]) : joined.buffer;
+      // Parquet files as Blobs, as a chosen .parquet File: the worker reads them by byte ranges as one
+      // source. Text files are joined into one.
+      datasetFiles.train = /\.parquet$/i.test(name) ? files.map((f) => ({ name: f.name, blob: new Blob([f.data as Uint8Array<ArrayBuffer>]) })) : joinText(files.map((f) => f.data));
       datasetFiles.validation = null;
       set((s) => ({
         dataset: { ...fresh(s.dataset, name), hub, validationFileName: null, options: { ...s.dataset.options, ...options, validation: { ...s.dataset.options.validation, mode: s.dataset.options.validation.mode === 'file' ? 'none' : s.dataset.options.validation.mode } } },
@@ -147,10 +148,12 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
     async restoreDataset(fileName, bytes, skipInvalid) {
       const pkg = unpackDataset(new Uint8Array(bytes));
       if (pkg) {
-        datasetFiles.train = pkg.train.bytes.slice().buffer as ArrayBuffer;
+        // Several training files are a Hub split's Parquet shards: Blobs again, under the run's name.
+        const several = pkg.train.length > 1;
+        datasetFiles.train = several ? pkg.train.map((f) => ({ name: f.name, blob: new Blob([f.bytes as Uint8Array<ArrayBuffer>]) })) : (pkg.train[0].bytes.slice().buffer as ArrayBuffer);
         datasetFiles.validation = pkg.validation ? (pkg.validation.bytes.slice().buffer as ArrayBuffer) : null;
         set((s) => ({
-          dataset: { ...fresh(s.dataset, pkg.train.name), skipInvalid, options: pkg.options, validationFileName: pkg.validation?.name ?? null },
+          dataset: { ...fresh(s.dataset, several ? fileName : pkg.train[0].name), skipInvalid, options: pkg.options, validationFileName: pkg.validation?.name ?? null },
         }));
       } else {
         datasetFiles.train = bytes;
@@ -205,11 +208,11 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
         // Copies: the worker takes the bytes it is sent (transferred); the page keeps its own.
         const validation = options.validation.mode === 'file' && datasetFiles.validation && validationFileName ? { name: validationFileName, bytes: datasetFiles.validation.slice(0) } : null;
         const train = datasetFiles.train;
-        const file = train instanceof Blob ? train : undefined;
-        const bytes = train instanceof Blob ? new ArrayBuffer(0) : train.slice(0);
+        const files = Array.isArray(train) ? train : undefined;
+        const bytes = Array.isArray(train) ? new ArrayBuffer(0) : train.slice(0);
         const summary = await engine().call(
           'loadDataset',
-          { fileName, bytes, file, skipInvalid, options, validation },
+          { fileName, bytes, files, skipInvalid, options, validation },
           {
             transfer: validation ? [bytes, validation.bytes] : [bytes],
             onProgress: (progress) => mine === generation && set((s) => ({ dataset: { ...s.dataset, progress } })),

@@ -127,7 +127,8 @@ export const createHubDatasetSlice: Slice<HubDatasetSlice> = (set, get) => {
         });
         const ext = /\.([a-z0-9]+)$/i.exec(got.files[0].path)?.[1].toLowerCase() ?? 'jsonl';
         const name = `${got.split.id} ${got.split.config}-${got.split.split}.${ext}`;
-        const files = got.files.map((f, i) => ({ name: got.files.length > 1 ? `${name} (${i + 1} of ${got.files.length})` : name, data: f.bytes }));
+        // Several files (a split's shards) keep their paths: a record's place names its shard.
+        const files = got.files.map((f) => ({ name: got.files.length > 1 ? f.path : name, data: f.bytes }));
         const preview = await previewOf(files, ext === 'parquet' ? 'parquet' : undefined);
         const proposal = preview.proposal;
         patch({ status: 'ready', progress: null, preview: { split: got.split, ...preview, fromStore: got.fromStore, offline: got.offline, downloaded: true } });

@@ -18,7 +18,7 @@ export function LineErrors({ errors, title, total = errors.length }: { errors: L
       <ul>
         {shown.map((e, i) => (
           <li key={i}>
-            {e.place ? e.place[0].toUpperCase() + e.place.slice(1) : e.index === undefined ? `Line ${e.line}` : `Index ${e.index} (line ${e.line})`}: {e.message}
+            {e.place ? e.place.replace(/^row /, 'Row ') : e.index === undefined ? `Line ${e.line}` : `Index ${e.index} (line ${e.line})`}: {e.message}
           </li>
         ))}
         {total > shown.length ? <li>and {total - shown.length} more</li> : null}
