@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server-testing';
-import { standInDatasets, QA_ROWS } from '../src/hub/stand-in-datasets-data-testing';
+import { DATASET_TOKEN, standInDatasets, QA_ROWS } from '../src/hub/stand-in-datasets-data-testing';
 import { standInDatasetSha } from '../src/hub/stand-in-datasets-testing';
 import { readZip } from '../src/util/testing/read-zip';
 import { collectLogs, downloadAs, parseStatus, recordStatus, shooter, statusTexts, STAND_IN_HUB_PORT, useDemo } from './helpers';
@@ -117,7 +117,7 @@ test.describe('Hub datasets', () => {
     }
   });
 
-  test('a gated dataset without a token is named; no file of it is requested and nothing is kept', async ({ page }, testInfo) => {
+  test('a gated dataset without a token is named, no file of it is requested and nothing is kept; with the access token it opens', async ({ page }, testInfo) => {
     const shot = shooter(page, testInfo);
     await openStudio(page);
     await page.getByLabel('Hugging Face dataset id').fill('studio/gated-qa');
@@ -127,6 +127,13 @@ test.describe('Hub datasets', () => {
     expect(hub.log.filter((l) => l.model === 'datasets/studio/gated-qa').map((l) => l.file)).toEqual(['info']);
     expect((await storedKeys(page)).filter((k) => k.includes('gated-qa'))).toEqual([]);
     await expect(page.getByTestId('hub-dataset-choice')).toHaveCount(0);
+
+    // The one access token (the model panel's field), once the user lets this host receive it, opens it.
+    await page.getByLabel('Access token').fill(DATASET_TOKEN);
+    await page.getByRole('checkbox', { name: `Send my token to 127.0.0.1:${STAND_IN_HUB_PORT}` }).check();
+    await page.getByRole('button', { name: 'Open dataset' }).click();
+    await expect(page.getByTestId('hub-dataset-choice')).toBeVisible({ timeout: 30_000 });
+    expect(hub.log.filter((l) => l.model === 'datasets/studio/gated-qa' && l.auth).length).toBeGreaterThan(0);
   });
 
   test('a reload reuses the split kept in IndexedDB: no file is downloaded again', async ({ page }, testInfo) => {
