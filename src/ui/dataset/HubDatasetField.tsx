@@ -90,7 +90,7 @@ export function HubDatasetField() {
           {search.result.length === 0 ? <li className="muted">No dataset on the Hub matches “{text.trim()}”.</li> : null}
         </ul>
       ) : null}
-      <p className="muted">A gated or private dataset uses the access token given under Model (never stored).</p>
+      <p className="muted">A dataset that needs an access token uses the one given under Model (never stored).</p>
       {hd.info ? (
         <div className="row" data-testid="hub-dataset-choice">
           <label htmlFor="hub-dataset-config">Config</label>
