@@ -6,11 +6,10 @@
 import { chooseSplit, datasetClient, datasetInfo, type HubDataRef, type HubDatasetInfo, type ResolvedSplit } from '../../hub/datasets';
 import { remoteSplitFile, statSplitFile } from '../../hub/dataset-download';
 import { DATASET_DB, loadSplitFiles } from '../../hub/dataset-store';
-import { mayReceiveToken, trustedOrigins } from '../../hub/endpoint';
 import { idbKeyValue, type KeyValue } from '../../hub/store';
 import { openRecordSource, type RecordFile } from '../../data/records/record-source';
 import { proposeMapping, type ProposedMapping } from '../../data/propose-mapping';
-import { HUB_POLICY, hubChoice } from '../hub-choice';
+import { hubReadAccess } from '../hub-choice';
 import { toErrorInfo, type ErrorInfo, type Progress } from '../../worker/protocol';
 import type { DatasetFormatChoice } from '../../util/dataset-package';
 import type { Slice } from './types';
@@ -71,11 +70,7 @@ let kvStore: KeyValue | null = null;
 export const datasetKv = (): KeyValue => (kvStore ??= idbKeyValue(DATASET_DB));
 
 export const createHubDatasetSlice: Slice<HubDatasetSlice> = (set, get) => {
-  const access = (token: string) => {
-    const hub = hubChoice().hub;
-    const trusted = trustedOrigins(HUB_POLICY, get().model.tokenOrigin);
-    return { hubUrl: hub.url, token: token.trim() && mayReceiveToken(hub.url, trusted) ? token.trim() : null, trusted };
-  };
+  const access = (token: string) => hubReadAccess(token, get().model.tokenOrigin);
   const patch = (p: Partial<HubDatasetSlice['hubDataset']>) => set((s) => ({ hubDataset: { ...s.hubDataset, ...p } }));
 
   return {

@@ -1,5 +1,4 @@
-import { mayReceiveToken, trustedOrigins } from '../../hub/endpoint';
-import { appUrl, HUB_POLICY, hubChoice } from '../hub-choice';
+import { appUrl, hubChoice, hubReadAccess } from '../hub-choice';
 import { engine } from '../engine';
 import { demoSettings } from '../settings';
 import { toErrorInfo, type ErrorInfo, type ModelSource, type ModelSummary, type Progress } from '../../worker/protocol';
@@ -85,12 +84,12 @@ export const createModelSlice: Slice<ModelSlice> = (set, get) => ({
       set((s) => ({ model: { ...s.model, status: 'error', error: { name: 'InvalidModelId', message: `"${repo}" is not a Hugging Face model id (owner/name)` } } }));
       return;
     }
-    const { hub } = hubChoice();
     // The token leaves the page only for the build's Hub or an override the user confirmed.
-    const allowed = token && mayReceiveToken(hub.url, trustedOrigins(HUB_POLICY, get().model.tokenOrigin)) ? token : null;
-    await get().importAndUse({ kind: 'hub', modelId: id, revision, baseUrl: hub.url, token: allowed }, id);
+    const { hub } = hubChoice();
+    const access = hubReadAccess(token ?? '', get().model.tokenOrigin);
+    await get().importAndUse({ kind: 'hub', modelId: id, revision, baseUrl: access.hubUrl, token: access.token }, id);
     const error = get().model.error;
-    if (token && !allowed && error?.name === 'HubAuthError') {
+    if (token && !access.token && error?.name === 'HubAuthError') {
       const why = ` Your access token was not sent to ${hub.host}: tick "Send my token to ${hub.host}" to send it there.`;
       set((s) => ({ model: { ...s.model, error: { ...error, message: error.message + why } } }));
     }

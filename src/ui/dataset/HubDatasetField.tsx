@@ -3,8 +3,7 @@
 // progress (kept in this browser) and shown: row count, columns, first rows and a proposed column
 // mapping; the dataset flow below (preview, counts, mapping) then runs on it.
 import { useEffect, useState, type FormEvent } from 'react';
-import { mayReceiveToken, trustedOrigins } from '../../hub/endpoint';
-import { HUB_POLICY, hubChoice } from '../../state/hub-choice';
+import { hubReadAccess } from '../../state/hub-choice';
 import { isActive } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
@@ -30,9 +29,7 @@ export function HubDatasetField() {
   const [config, setConfig] = useState('');
   const [split, setSplit] = useState('');
   const [limit, setLimit] = useState('');
-  const hubUrl = hubChoice().hub.url;
-  const trusted = trustedOrigins(HUB_POLICY, tokenOrigin);
-  const search = useHubDatasetSearch(text === chosen ? '' : text, { hubUrl, token: token.trim() && mayReceiveToken(hubUrl, trusted) ? token.trim() : null, trusted });
+  const search = useHubDatasetSearch(text === chosen ? '' : text, hubReadAccess(token, tokenOrigin));
   const busy = hd.status === 'loading' || training;
   const configs = hd.info?.configs ?? [];
   const splits = configs.find((c) => c.name === config)?.splits ?? [];

@@ -1,9 +1,8 @@
 import { useState, type FormEvent } from 'react';
-import { mayReceiveToken, trustedOrigins } from '../../hub/endpoint';
 import type { ImportQuant } from '../../hub/store';
 import { OTHER_HINTS } from '../../state/settings';
 import { QUANT_LABELS } from '../../state/slices/library';
-import { HUB_POLICY, hubChoice } from '../../state/hub-choice';
+import { hubReadAccess } from '../../state/hub-choice';
 import { isActive } from '../../state/slices/training';
 import { useStudio } from '../../state/store';
 import { ErrorBox } from '../common/ErrorBox';
@@ -34,10 +33,8 @@ export function ModelPanel() {
   const [chosen, setChosen] = useState<string | null>(null);
   const tokenOrigin = useStudio((s) => s.model.tokenOrigin);
   const busy = model.status === 'loading' || training;
-  const hubUrl = hubChoice().hub.url;
-  const trusted = trustedOrigins(HUB_POLICY, tokenOrigin);
   const searchText = repo === chosen ? '' : repo;
-  const search = useHubSearch(searchText, { hubUrl, token: token.trim() && mayReceiveToken(hubUrl, trusted) ? token.trim() : null, trusted });
+  const search = useHubSearch(searchText, hubReadAccess(token, tokenOrigin));
   const choose = (id: string) => {
     setRepo(id);
     setChosen(id);
