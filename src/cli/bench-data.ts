@@ -23,6 +23,6 @@ export async function loadBenchData(modelDir: string, dataFile: string, batch: n
     if (e instanceof DatasetError) throw new DatasetError(`--data ${dataFile}: ${e.message}${formatIssues(e.issues, e.issueCount, 5).map((l) => `\n${l}`).join('')}`, e.issues, e.issueCount);
     throw e;
   }
-  const planOf = (packed: boolean) => new TrainingPlan(prepared.examples, { batchSize: batch, gradAccum: 1, padId: tok.padId, seed: DEFAULT_TRAIN.seed, maxLength: seq, packing: packed });
+  const planOf = (packed: boolean) => new TrainingPlan([...prepared.examples], { batchSize: batch, gradAccum: 1, padId: tok.padId, seed: DEFAULT_TRAIN.seed, maxLength: seq, packing: packed });
   return { spec, weights, plan: planOf(packing), padded: packing && vsPadded ? planOf(false) : undefined };
 }

@@ -85,7 +85,7 @@ async function child(file: string, model: string): Promise<number> {
   const ds = await prepareDataset(openDataFile(file), tok, { onProgress: sample });
   const seconds = (performance.now() - t0) / 1000;
   const peak = process.resourceUsage().maxRSS * 1024;
-  const retained = ds.examples.reduce((a, e) => a + e.inputIds.byteLength + e.trainMask.byteLength, 0);
+  const retained = ds.examples.bytes;
   const mb = (b: number) => Number((b / 2 ** 20).toFixed(1));
   const growth = peak - baseline;
   const ratio = growth / (rowGroup + retained);

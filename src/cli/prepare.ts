@@ -186,7 +186,7 @@ export async function run(args: string[]): Promise<number> {
     // Written in ~1 MiB pieces: memory stays flat for large datasets.
     let buf = '';
     for (let i = 0; i < ds.examples.length; i++) {
-      const ex = ds.examples[i];
+      const ex = ds.examples.example(i);
       const labels = new Array<number>(ex.inputIds.length);
       for (let t = 0; t < labels.length; t++) labels[t] = ex.trainMask[t] ? ex.inputIds[t] : -100;
       buf += `${i ? ',' : ''}{"input_ids":[${ex.inputIds.join(',')}],"labels":[${labels.join(',')}]}`;

@@ -217,7 +217,7 @@ export async function run(argv: string[]): Promise<number> {
         maxLength,
         skipInvalid,
       });
-      [prepared, items] = [p, p.examples];
+      [prepared, items] = [p, [...p.examples]];
     }
   } catch (e) {
     if (e instanceof DatasetError) {

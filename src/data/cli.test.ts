@@ -30,7 +30,7 @@ describe('prepare CLI', () => {
     const out = JSON.parse(r.stdout) as { examples: { input_ids: number[]; labels: number[] }[]; stats: Record<string, unknown> };
     expect(r.stdout.trim().split('\n').length).toBe(1);
     expect(out.examples.length).toBe(ref.chat.length);
-    out.examples.forEach((ex, i) => {
+    [...out.examples].forEach((ex, i) => {
       const c = ref.chat[i];
       expect(ex.input_ids).toEqual(c.ids);
       expect(ex.labels).toEqual(c.ids.map((id, t) => (c.assistant_masks![t] ? id : -100)));

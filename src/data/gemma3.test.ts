@@ -98,7 +98,7 @@ describe('Gemma 3 chat template with "train on responses"', () => {
 
   it("a two-turn chat's labels keep each model turn's content and <end_of_turn> and mask the rest; exactly one BOS", async () => {
     const ds = await prepareDataset(JSON.stringify({ messages: chat }) + '\n', tok, { fileName: 'chat.jsonl' });
-    const ex = ds.examples[0];
+    const ex = ds.examples.example(0);
     const ids = Array.from(ex.inputIds);
     expect(ids.filter((i) => i === BOS)).toHaveLength(1);
     expect(ids.slice(0, 4)).toEqual([BOS, START, USER, NL]);
@@ -122,7 +122,7 @@ describe('Gemma 3 chat template with "train on responses"', () => {
 
   it('the token preview shows <bos> once, the headers masked and <end_of_turn> trained', async () => {
     const ds = await prepareDataset(JSON.stringify({ messages: chat.slice(1, 3) }) + '\n', tok, { fileName: 'chat.jsonl' });
-    const view = tokenView(ds.examples[0], tok);
+    const view = tokenView(ds.examples.example(0), tok);
     expect(view.map((v) => (v.trained ? `[${v.text}]` : v.text)).join('')).toBe(
       '<bos><start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n[It][ is][ ][4][ 🙂][<end_of_turn>]\n',
     );
@@ -139,11 +139,11 @@ describe('Gemma 3 chat template with "train on responses"', () => {
       expect(Array.from(ex.inputIds).filter((i) => i === BOS)).toHaveLength(1);
     }
     const comp = await prepareDataset(JSON.stringify({ prompt: 'Q: 2+2?', completion: ' 4' }), tok, { fileName: 'd.jsonl' });
-    const c = comp.examples[0];
+    const c = comp.examples.example(0);
     expect(Array.from(c.inputIds)).toEqual([BOS, ...tok.encode('Q: 2+2?'), ...tok.encode(' 4'), END]);
     expect(Array.from(c.trainMask)).toEqual([0, ...tok.encode('Q: 2+2?').map(() => 0), ...tok.encode(' 4').map(() => 1), 1]);
     const all = await prepareDataset(JSON.stringify({ messages: chat }), tok, { fileName: 'd.jsonl', trainOn: 'all' });
-    expect(Array.from(all.examples[0].inputIds).filter((i) => i === BOS)).toHaveLength(1);
+    expect(Array.from(all.examples.example(0).inputIds).filter((i) => i === BOS)).toHaveLength(1);
   });
 
   it("the BOS rule reads add_bos_token, else the post-processor (Gemma's TemplateProcessing, Llama 3's inside a Sequence)", () => {
@@ -179,10 +179,10 @@ describe('Gemma 2 chat template', () => {
 
   it('trains each model turn and its <end_of_turn> (found by the vocabulary, not EOS); one BOS', async () => {
     const ds = await prepareDataset(JSON.stringify({ messages: chat.slice(1) }) + '\n', gemma2, { fileName: 'chat.jsonl' });
-    const ids = Array.from(ds.examples[0].inputIds);
+    const ids = Array.from(ds.examples.example(0).inputIds);
     expect(ids.slice(0, 4)).toEqual([BOS, START, USER, NL]);
     expect(ids.filter((i) => i === BOS)).toHaveLength(1);
-    expect(Array.from(ds.examples[0].trainMask)).toEqual(expectedMask(ids));
+    expect(Array.from(ds.examples.example(0).trainMask)).toEqual(expectedMask(ids));
     expect(ids).not.toContain(gemma2.eosId);
   });
 

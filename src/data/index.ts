@@ -47,7 +47,7 @@ export {
   protectsTurns,
   type DatasetStats,
   type PreparedDataset,
-  type PreparedExample,
   type PrepareOptions,
   type PrepareProgress,
 } from './pipeline';
+export { ExampleTable, type PreparedExample } from './example-table';

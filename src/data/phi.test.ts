@@ -105,7 +105,7 @@ describe.each(families)('$name chat template', (f) => {
 
     it("labels keep each assistant turn's content and its <|end|>, mask the rest (system, user turns, headers, the final <|endoftext|>)", async () => {
       const ds = await prepareDataset(JSON.stringify({ messages: chat }) + '\n', tok, { fileName: 'chat.jsonl' });
-      const ex = ds.examples[0];
+      const ex = ds.examples.example(0);
       const ids = Array.from(ex.inputIds);
       expect(Array.from(ex.trainMask)).toEqual(expectedMask(ids));
       // rstrip really differs: the newline Phi-3's template writes after <|end|> is a token, or absorbed.
@@ -128,7 +128,7 @@ describe.each(families)('$name chat template', (f) => {
 
     it('the token preview marks the same tokens', async () => {
       const ds = await prepareDataset(JSON.stringify({ messages: chat.slice(1, 3) }) + '\n', tok, { fileName: 'chat.jsonl' });
-      const trained = tokenView(ds.examples[0], tok).filter((v) => v.trained).map((v) => v.text).join('');
+      const trained = tokenView(ds.examples.example(0), tok).filter((v) => v.trained).map((v) => v.text).join('');
       expect(trained).toBe('It is 4.<|end|>');
     });
   });

@@ -42,7 +42,7 @@ describe('bad input', () => {
 
   it('skips and counts them with skipInvalid', async () => {
     const ds = await prepareDataset(lines, tiny, jsonl({ skipInvalid: true }));
-    expect(ds.examples.map((e) => e.line)).toEqual([1, 2, 4, 6]);
+    expect([...ds.examples].map((e) => e.line)).toEqual([1, 2, 4, 6]);
     expect(ds.stats.skipped).toBe(2);
     expect(ds.skipped.map((i) => i.line)).toEqual([3, 5]);
     expect(ds.warnings).toContain('2 invalid records were skipped');
@@ -98,7 +98,7 @@ describe('formats end to end', () => {
   it('text: encode ids + EOS, all trained', async () => {
     const ds = await prepareDataset('hello world\nsecond line\n', tiny, { fileName: 'a.txt' });
     expect(ds.stats.format).toBe('text');
-    const ex = ds.examples[0];
+    const ex = ds.examples.example(0);
     expect(Array.from(ex.inputIds)).toEqual([...tiny.encode('hello world'), tiny.eosId]);
     expect(ex.trainMask.every((v) => v === 1)).toBe(true);
   });
@@ -107,11 +107,11 @@ describe('formats end to end', () => {
     const ds = await prepareDataset('{"prompt": "Q: 2+2?\\nA:", "completion": " 4"}\n', tiny, jsonl());
     const p = tiny.encode('Q: 2+2?\nA:');
     const c = tiny.encode(' 4');
-    const ex = ds.examples[0];
+    const ex = ds.examples.example(0);
     expect(Array.from(ex.inputIds)).toEqual([...p, ...c, tiny.eosId]);
     expect(Array.from(ex.trainMask)).toEqual([...p.map(() => 0), ...c.map(() => 1), 1]);
     const all = await prepareDataset('{"prompt": "Q", "completion": "A"}\n', tiny, jsonl({ trainOn: 'all' }));
-    expect(all.examples[0].trainMask.every((v) => v === 1)).toBe(true);
+    expect(all.examples.example(0).trainMask.every((v) => v === 1)).toBe(true);
   });
 
   it('alpaca from CSV, sharegpt from a JSON array, with the same chat ids as messages', async () => {
@@ -119,14 +119,14 @@ describe('formats end to end', () => {
     const ds = await prepareDataset(csv, tiny, { fileName: 'a.csv' });
     expect(ds.stats.format).toBe('alpaca');
     const prompt = '### Instruction:\nAdd, please\n\n### Input:\n1 2\n\n### Response:\n';
-    expect(Array.from(ds.examples[0].inputIds)).toEqual([...tiny.encode(prompt), ...tiny.encode('3'), tiny.eosId]);
+    expect(Array.from(ds.examples.example(0).inputIds)).toEqual([...tiny.encode(prompt), ...tiny.encode('3'), tiny.eosId]);
 
     const share = JSON.stringify([{ conversations: [{ from: 'human', value: 'hi' }, { from: 'gpt', value: 'yo' }] }]);
     const a = await prepareDataset(share, tiny, { fileName: 'a.json' });
     const b = await prepareDataset(chatLine('hi', 'yo'), tiny, jsonl());
     expect(a.stats.format).toBe('sharegpt');
-    expect(Array.from(a.examples[0].inputIds)).toEqual(Array.from(b.examples[0].inputIds));
-    expect(Array.from(a.examples[0].trainMask)).toEqual(Array.from(b.examples[0].trainMask));
+    expect(Array.from(a.examples.example(0).inputIds)).toEqual(Array.from(b.examples.example(0).inputIds));
+    expect(Array.from(a.examples.example(0).trainMask)).toEqual(Array.from(b.examples.example(0).trainMask));
   });
 
   it('an explicit format and mapping', async () => {
@@ -148,7 +148,7 @@ describe('chat templates', () => {
     const ds = await prepareDataset(ref.chat.map((c) => JSON.stringify({ messages: c.messages })).join('\n'), tok, jsonl());
     expect(ds.stats.defaultChatTemplate).toBe(true);
     expect(ds.warnings.some((w) => /no chat template.*ChatML/.test(w))).toBe(true);
-    ds.examples.forEach((ex, i) => {
+    [...ds.examples].forEach((ex, i) => {
       expect(Array.from(ex.inputIds)).toEqual(ref.chat[i].ids);
       expect(Array.from(ex.trainMask)).toEqual(ref.chat[i].assistant_masks);
     });
@@ -178,7 +178,7 @@ describe('chat templates', () => {
       ],
     };
     const ds = await prepareDataset(JSON.stringify(rec), qwen3, jsonl());
-    const ex = ds.examples[0];
+    const ex = ds.examples.example(0);
     const view = tokenView(ex, qwen3);
     const trainedText = view.filter((t) => t.trained).map((t) => t.text).join('|');
     expect(trainedText).toBe(['1', '<|im_end|>', '<think>', '\n', 'count', '\n', '</think>', '\n\n', '2', '<|im_end|>'].join('|'));
@@ -189,14 +189,14 @@ describe('truncation and stats', () => {
   it('cuts to max length; a cut assistant turn is masked, not trained without its end', async () => {
     const long = 'word '.repeat(50).trim();
     const full = await prepareDataset(chatLine('hi', long), tiny, jsonl());
-    const n = full.examples[0].inputIds.length;
-    const firstTrained = full.examples[0].trainMask.indexOf(1);
+    const n = full.examples.example(0).inputIds.length;
+    const firstTrained = full.examples.example(0).trainMask.indexOf(1);
     // Cut inside the assistant turn: the turn is masked -> nothing left -> dropped with a warning.
     const cut = await prepareDataset(`${chatLine('hi', long)}\n${chatLine('a', 'b')}`, tiny, jsonl({ maxLength: firstTrained + 5 }));
     expect(cut.stats.truncated).toBe(1);
     expect(cut.stats.droppedAfterTruncation).toBe(1);
     expect(cut.stats.maskedPartialTurns).toBe(1);
-    expect(cut.examples.map((e) => e.line)).toEqual([2]);
+    expect([...cut.examples].map((e) => e.line)).toEqual([2]);
     expect(cut.warnings.join('\n')).toMatch(/dropped \(line 1\)/);
     // Two turns: the complete first turn is kept and trained, the cut second one masked.
     const two = JSON.stringify({
@@ -207,19 +207,19 @@ describe('truncation and stats', () => {
         { role: 'assistant', content: long },
       ],
     });
-    const whole = (await prepareDataset(two, tiny, jsonl())).examples[0];
+    const whole = (await prepareDataset(two, tiny, jsonl())).examples.example(0);
     const m = whole.trainMask;
     const secondStart = m.indexOf(1, m.indexOf(0, m.indexOf(1)));
     const t = await prepareDataset(two, tiny, jsonl({ maxLength: secondStart + 3 }));
-    const ex = t.examples[0];
+    const ex = t.examples.example(0);
     expect(ex.truncated).toBe(true);
     expect(ex.inputIds.length).toBe(secondStart + 3);
     expect(Array.from(ex.trainMask)).toEqual(Array.from(m.slice(0, secondStart)).concat([0, 0, 0]));
     expect(t.stats.maskedPartialTurns).toBe(1);
     // Text is cut plainly.
     const txt = await prepareDataset(long, tiny, { fileName: 'a.txt', maxLength: 10 });
-    expect(txt.examples[0].inputIds.length).toBe(10);
-    expect(txt.examples[0].trainMask.every((v) => v === 1)).toBe(true);
+    expect(txt.examples.example(0).inputIds.length).toBe(10);
+    expect(txt.examples.example(0).trainMask.every((v) => v === 1)).toBe(true);
     expect(n).toBeGreaterThan(firstTrained + 5);
   });
 
@@ -229,14 +229,14 @@ describe('truncation and stats', () => {
     const ds = await prepareDataset(data, tiny, jsonl({ onProgress: (p) => progress.push(p.examples) }));
     const s = ds.stats;
     expect(s.examples).toBe(30);
-    expect(s.tokens).toBe(ds.examples.reduce((a, e) => a + e.inputIds.length, 0));
-    expect(s.trainedTokens).toBe(ds.examples.reduce((a, e) => a + e.trainMask.reduce((x, y) => x + y, 0), 0));
+    expect(s.tokens).toBe([...ds.examples].reduce((a, e) => a + e.inputIds.length, 0));
+    expect(s.trainedTokens).toBe([...ds.examples].reduce((a, e) => a + e.trainMask.reduce((x, y) => x + y, 0), 0));
     expect(s.histogram.counts.reduce((a, b) => a + b, 0)).toBe(30);
     expect(s.histogram.edges.length).toBe(s.histogram.counts.length + 1);
     expect(s.histogram.edges[s.histogram.edges.length - 1]).toBeGreaterThan(s.maxTokens);
     expect(s.minTokens).toBeLessThan(s.maxTokens);
     expect(progress.at(-1)).toBe(30);
-    const view = tokenView(ds.examples[0], tiny);
+    const view = tokenView(ds.examples.example(0), tiny);
     expect(view.map((t) => t.text).join('')).toBe(tiny.template.render([{ role: 'user', content: 'question 0' }, { role: 'assistant', content: 'answer ' }]));
     expect(view.filter((t) => t.trained).map((t) => t.text).join('')).toBe('answer <|im_end|>');
   });

@@ -6,7 +6,7 @@ import type { FileType, TxtMode } from './parse';
 import { isPreferenceRecord, PAIR_FIELDS } from './preference';
 import { toRecordSource, type DatasetInput } from './records/record-source';
 import { lengthHistogram, type Histogram } from './stats';
-import { TokenArena } from './token-arena';
+import { ExampleTable, type PreparedExample } from './example-table';
 import type { ModelTokenizer } from './tokenizer';
 
 export interface PrepareOptions {
@@ -53,12 +53,6 @@ export interface PrepareProgress {
   invalid: number;
 }
 
-export interface PreparedExample extends EncodedExample {
-  /** 1-based line of the record in the file (a Parquet row: row + 1). */
-  line: number;
-  truncated: boolean;
-}
-
 export interface DatasetStats {
   fileType: FileType;
   format: DataFormat;
@@ -87,8 +81,8 @@ export interface DatasetStats {
 }
 
 export interface PreparedDataset {
-  /** In file order. */
-  examples: PreparedExample[];
+  /** In file order, as columns (example-table.ts): `examples.example(i)` is one as an object. */
+  examples: ExampleTable;
   stats: DatasetStats;
   /** Things the user should be told (default chat template, dropped examples...). */
   warnings: string[];
@@ -142,8 +136,7 @@ export async function prepareDataset(
   const addIssue = (rec: IssuePlace, reason: string): void => {
     if (++issueCount <= MAX_LISTED_ISSUES) issues.push({ ...issuePlace(rec), reason });
   };
-  const examples: PreparedExample[] = [];
-  const arena = new TokenArena();
+  const examples = new ExampleTable();
   let truncated = 0;
   let maskedPartialTurns = 0;
   const dropped: string[] = [];
@@ -201,7 +194,7 @@ export async function prepareDataset(
         enc = t.example;
         wasTruncated = t.truncated;
       }
-      examples.push({ line: rec.line, ...arena.keep(enc.inputIds, enc.trainMask), truncated: wasTruncated });
+      examples.push(rec.line, enc.inputIds, enc.trainMask, wasTruncated);
       if (opts.limit !== undefined && examples.length >= opts.limit) break;
     } catch (e) {
       if (e instanceof RecordError) addIssue(rec, e.message);
@@ -244,12 +237,12 @@ export async function prepareDataset(
   if (usedChat) for (const w of tok.templateWarnings) warn(w);
   if (skipped) warn(`${skipped} invalid record${skipped === 1 ? ' was' : 's were'} skipped`);
 
-  const lengths = examples.map((e) => e.inputIds.length);
+  const lengths = Array.from({ length: examples.length }, (_, i) => examples.tokenCount(i));
   let tokens = 0;
   let trainedTokens = 0;
-  for (const e of examples) {
-    tokens += e.inputIds.length;
-    trainedTokens += countTrained(e.trainMask);
+  for (let i = 0; i < examples.length; i++) {
+    tokens += examples.tokenCount(i);
+    trainedTokens += countTrained(examples.mask(i));
   }
   const stats: DatasetStats = {
     fileType,

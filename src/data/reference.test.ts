@@ -42,7 +42,7 @@ describe.each(names)('%s', (name) => {
     const jsonl = lines.map((e) => JSON.stringify({ text: e.text })).join('\n');
     const ds = await prepareDataset(jsonl, tok, { fileType: 'jsonl' });
     expect(ds.examples.length).toBe(lines.length);
-    ds.examples.forEach((ex, i) => {
+    [...ds.examples].forEach((ex, i) => {
       const ids = Array.from(ex.inputIds);
       expect(ids.slice(0, lines[i].ids.length)).toEqual(lines[i].ids);
       expect(ids.length - lines[i].ids.length).toBeLessThanOrEqual(1);
@@ -63,9 +63,9 @@ describe.each(names)('%s', (name) => {
     const jsonl = ref.chat.map((c) => JSON.stringify({ messages: c.messages })).join('\n') + '\n';
     const ds = await prepareDataset(jsonl, tok, { fileName: 'chat.jsonl' });
     expect(ds.stats.format).toBe('messages');
-    expect(ds.examples.map((e) => e.line)).toEqual(ref.chat.map((_, i) => i + 1));
+    expect([...ds.examples].map((e) => e.line)).toEqual(ref.chat.map((_, i) => i + 1));
     ref.chat.forEach((c, i) => {
-      const ex = ds.examples[i];
+      const ex = ds.examples.example(i);
       const ids = Array.from(ex.inputIds);
       expect(ids).toEqual(c.ids);
       if (c.ids_from_template) expect(ids).toEqual(c.ids_from_template);
@@ -86,7 +86,7 @@ describe.each(names)('%s', (name) => {
   it('train-on-all trains every token', async () => {
     const jsonl = ref.chat.map((c) => JSON.stringify({ messages: c.messages })).join('\n');
     const ds = await prepareDataset(jsonl, tok, { fileType: 'jsonl', trainOn: 'all' });
-    ds.examples.forEach((ex, i) => {
+    [...ds.examples].forEach((ex, i) => {
       expect(Array.from(ex.inputIds)).toEqual(ref.chat[i].ids);
       expect(ex.trainMask.every((v) => v === 1)).toBe(true);
     });

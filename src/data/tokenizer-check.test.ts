@@ -45,8 +45,8 @@ describe('added tokens', () => {
     ]);
     // Skipped, it never reaches the training data.
     const ok = await prepareDataset(data, tok, { fileName: 'd.jsonl', skipInvalid: true });
-    expect(ok.examples.map((x) => x.line)).toEqual([1]);
-    expect(ok.examples.every((x) => x.inputIds.every((v) => v < 512))).toBe(true);
+    expect([...ok.examples].map((x) => x.line)).toEqual([1]);
+    expect([...ok.examples].every((x) => x.inputIds.every((v) => v < 512))).toBe(true);
     expect(() => promptIds(tok, 'say <|x|>')).toThrow(GenerateError);
   });
 

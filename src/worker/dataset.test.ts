@@ -212,7 +212,7 @@ function spiedBlob(bytes: Uint8Array): { blob: Blob; whole: () => number } {
   return { blob: spy, whole: () => whole };
 }
 
-const idsOf = (d: LoadedData) => ('examples' in d ? d.examples.map((e) => [Array.from(e.inputIds), Array.from(e.trainMask)]) : []);
+const idsOf = (d: LoadedData) => ('examples' in d ? [...d.examples].map((e) => [Array.from(e.inputIds), Array.from(e.trainMask)]) : []);
 
 describe('a .parquet file from the page', () => {
   it('is read from its Blob by byte ranges, gives the jsonl summary, and reports rows of the total', async () => {

@@ -108,10 +108,10 @@ function splitDetails(fileName: string, prepared: PreparedDataset): SplitDetails
   const n = prepared.examples.length;
   const lengths = new Int32Array(n);
   const keepAt = new Int32Array(n);
-  prepared.examples.forEach((ex, i) => {
-    lengths[i] = ex.inputIds.length;
-    keepAt[i] = Math.min(2 ** 31 - 1, keepLength(ex.trainMask, protect));
-  });
+  for (let i = 0; i < n; i++) {
+    lengths[i] = prepared.examples.tokenCount(i);
+    keepAt[i] = Math.min(2 ** 31 - 1, keepLength(prepared.examples.mask(i), protect));
+  }
   return {
     fileName,
     examples: prepared.stats.examples,
@@ -176,7 +176,7 @@ export async function loadDataset(
   }
 
   const s = prepared.stats;
-  const shown = prepared.examples.slice(0, PREVIEW_EXAMPLES);
+  const shown = prepared.examples.first(PREVIEW_EXAMPLES);
   const details: DatasetDetails = {
     ...splitDetails(fileName, prepared),
     options,

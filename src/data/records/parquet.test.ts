@@ -15,8 +15,8 @@ const tok = loadTokenizerDir(tokenizerDirFor('tiny-llama'));
 
 const same = (a: PreparedDataset, b: PreparedDataset): void => {
   expect(a.examples.length).toBeGreaterThan(0);
-  expect(a.examples.map((e) => [e.line, Array.from(e.inputIds), Array.from(e.trainMask)])).toEqual(
-    b.examples.map((e) => [e.line, Array.from(e.inputIds), Array.from(e.trainMask)]),
+  expect([...a.examples].map((e) => [e.line, Array.from(e.inputIds), Array.from(e.trainMask)])).toEqual(
+    [...b.examples].map((e) => [e.line, Array.from(e.inputIds), Array.from(e.trainMask)]),
   );
   expect({ ...a.stats, fileType: 'x' }).toEqual({ ...b.stats, fileType: 'x' });
 };
@@ -47,8 +47,8 @@ describe('Parquet files as records', () => {
     // The first rows are the reference chats: transformers' ids and assistant masks.
     const ref = loadReference('tiny-llama').chat;
     ref.forEach((c, i) => {
-      expect(Array.from(fromParquet.examples[i].inputIds)).toEqual(c.ids);
-      if (c.assistant_masks) expect(Array.from(fromParquet.examples[i].trainMask)).toEqual(c.assistant_masks);
+      expect(Array.from(fromParquet.examples.example(i).inputIds)).toEqual(c.ids);
+      if (c.assistant_masks) expect(Array.from(fromParquet.examples.example(i).trainMask)).toEqual(c.assistant_masks);
     });
   });
 
@@ -118,8 +118,8 @@ describe('Parquet files as records', () => {
     const progress: PrepareProgress[] = [];
     const ds = await prepareDataset(files, tok, { onProgress: (p) => progress.push(p) });
     const one = await prepareDataset(jsonlOf(rows), tok, { fileType: 'jsonl' });
-    expect(ds.examples.map((e) => Array.from(e.inputIds))).toEqual(one.examples.map((e) => Array.from(e.inputIds)));
-    expect(ds.examples.map((e) => e.line)).toEqual([...Array(15).keys(), ...Array(15).keys(), ...Array(10).keys()].map((i) => i + 1));
+    expect([...ds.examples].map((e) => Array.from(e.inputIds))).toEqual([...one.examples].map((e) => Array.from(e.inputIds)));
+    expect([...ds.examples].map((e) => e.line)).toEqual([...Array(15).keys(), ...Array(15).keys(), ...Array(10).keys()].map((i) => i + 1));
     expect(progress.at(-1)).toMatchObject({ rows: 40, totalRows: 40, examples: 40 });
     const limited = await prepareDataset(files, tok, { maxRecords: 20, onProgress: (p) => progress.push(p) });
     expect(limited.examples.length).toBe(20);

@@ -41,7 +41,7 @@ export async function planRecipeData(source: DatasetInput, fileName: string, tok
         maxLength: s.maxLength,
         skipInvalid: s.skipInvalid,
       });
-  const items: PlanItem[] = 'pairs' in prepared ? prepared.pairs : prepared.examples;
+  const items: PlanItem[] = 'pairs' in prepared ? prepared.pairs : [...prepared.examples];
   const { train, validation } = splitValidation(items, s.valFraction, s.train.seed);
   const plan = new TrainingPlan(train, {
     batchSize: s.batchSize,

@@ -100,7 +100,7 @@ describe('export --format recipe --from-run', () => {
     // Step STEP's first row is the studio's plan's (the trainer's path, called here directly).
     const tok = await loadModelTokenizer(MODEL);
     const prepared = await prepareDataset(openDataFile(DATA), tok, { fileName: DATA, maxLength: 48 });
-    const { train } = splitValidation(prepared.examples, 0.2, 7);
+    const { train } = splitValidation([...prepared.examples], 0.2, 7);
     const plan = new TrainingPlan(train, { batchSize: 3, gradAccum: 2, padId: tok.padId, seed: 7, epochs: 2.5, maxLength: 48 });
     expect(rc.trainer.max_steps).toBe(plan.totalSteps);
     const b = plan.microBatches(STEP).micro[0];

@@ -55,7 +55,7 @@ describe('export --format recipe', () => {
     // The trainer's path, called here directly (as src/cli/train.ts does), not through the export.
     const tok = await loadModelTokenizer(MODEL);
     const prepared = await prepareDataset(openDataFile(DATA), tok, { fileName: DATA, maxLength: 48 });
-    const { train, validation } = splitValidation(prepared.examples, 0.2, 7);
+    const { train, validation } = splitValidation([...prepared.examples], 0.2, 7);
     const plan = new TrainingPlan(train, { batchSize: 3, gradAccum: 2, padId: tok.padId, seed: 7, epochs: 2.5, maxLength: 48 });
     expect(plan.totalSteps).toBeGreaterThan(plan.stepsPerEpoch * 2); // the half epoch is there
 
