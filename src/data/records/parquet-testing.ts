@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { compress as zstdCompress, init as initZstd } from '@bokuweb/zstd-wasm';
 import parquet from '@dsnp/parquetjs';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { SchemaElement } from 'hyparquet';
@@ -35,37 +36,21 @@ function schemaOf(columns: Record<string, ColumnKind>): SchemaElement[] {
   return out;
 }
 
-/**
- * A ZSTD frame of raw (stored) blocks: valid zstd that every decoder must read. No zstd encoder is
- * among the dependencies, and this exercises the reader's zstd framing, not its entropy decoding.
- */
-export function zstdStored(input: Uint8Array): Uint8Array {
-  const MAX_BLOCK = 128 * 1024;
-  const parts: number[] = [0x28, 0xb5, 0x2f, 0xfd, 0xa0 /* single segment, 4-byte content size */];
-  const n = input.length;
-  parts.push(n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255);
-  const out: number[] = parts;
-  let at = 0;
-  do {
-    const size = Math.min(MAX_BLOCK, n - at);
-    const last = at + size >= n ? 1 : 0;
-    const header = last | (0 << 1) | (size << 3); // raw block
-    out.push(header & 255, (header >>> 8) & 255, (header >>> 16) & 255);
-    for (let i = 0; i < size; i++) out.push(input[at + i]);
-    at += size;
-  } while (at < n);
-  return Uint8Array.from(out);
-}
+// A real zstd encoder (the reference C library built to wasm): the files' zstd pages are
+// entropy-coded as the Hub's are, so the reader's decoder (fzstd, in hyparquet-compressors) is
+// tested against another implementation's output. Its wasm loads once, here.
+await initZstd();
+const zstd = (b: Uint8Array): Uint8Array => zstdCompress(b, 3);
 
 export type HyparquetCodec = 'UNCOMPRESSED' | 'SNAPPY' | 'GZIP' | 'ZSTD' | 'LZO';
 
-/** A file written by hyparquet-writer (GZIP by node:zlib, ZSTD as stored frames, LZO as a made-up codec). */
+/** A file written by hyparquet-writer (GZIP by node:zlib, ZSTD by zstd's wasm build, LZO as a made-up codec). */
 export function writeHyparquet(
   rows: Row[],
   columns: Record<string, ColumnKind>,
   opts: { codec?: HyparquetCodec; rowGroupSize?: number; pageSize?: number } = {},
 ): Uint8Array {
-  const compressors = { GZIP: (b: Uint8Array) => new Uint8Array(gzipSync(b)), ZSTD: zstdStored, LZO: (b: Uint8Array) => b };
+  const compressors = { GZIP: (b: Uint8Array) => new Uint8Array(gzipSync(b)), ZSTD: zstd, LZO: (b: Uint8Array) => b };
   const buf = parquetWriteBuffer({
     columnData: Object.keys(columns).map((name) => ({ name, data: rows.map((r) => (r[name] === undefined ? null : r[name])) as never })),
     schema: schemaOf(columns) as never, // hyparquet-writer bundles its own hyparquet types
@@ -126,7 +111,7 @@ export const ALPACA_COLUMNS: Record<string, ColumnKind> = { id: 'int64', instruc
 
 /**
  * One small file per writer and codec (hyparquet-writer: snappy, uncompressed with small pages,
- * gzip, stored zstd; parquetjs: gzip, brotli), Alpaca rows and chats (a nested `messages` list),
+ * gzip, zstd; parquetjs: gzip, brotli), Alpaca rows and chats (a nested `messages` list),
  * several row groups each: what the slice test and the fuzz suite read.
  */
 export async function sampleParquetFiles(): Promise<Uint8Array[]> {

@@ -62,6 +62,14 @@ describe('Parquet files as records', () => {
     ['parquetjs', 'GZIP'],
     ['parquetjs', 'BROTLI'],
   ];
+  it('zstd pages are compressed by zstd itself (entropy-coded, not stored blocks), and read back', async () => {
+    const rows = alpacaRows(200);
+    const plain = writeHyparquet(rows, ALPACA_COLUMNS, { codec: 'UNCOMPRESSED', rowGroupSize: 200 });
+    const zstd = writeHyparquet(rows, ALPACA_COLUMNS, { codec: 'ZSTD', rowGroupSize: 200 });
+    expect(zstd.length).toBeLessThan(plain.length * 0.6);
+    same(await prepareDataset(pq('z.parquet', zstd), tok, {}), await prepareDataset(pq('p.parquet', plain), tok, {}));
+  });
+
   for (const [writer, codec] of codecs) {
     it(`alpaca with nulls and int64, ${writer} ${codec}, row groups of 7: the jsonl examples`, async () => {
       const rows = alpacaRows(30);
