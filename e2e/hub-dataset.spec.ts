@@ -4,7 +4,8 @@
 // its row count, columns and first rows shown, a column mapping proposed (question → prompt,
 // answer → completion); the token preview follows the mapping; 3 steps train on the demo model and
 // the .zip's model card names the dataset id. A gated dataset without a token is named, no file of it
-// is requested and nothing is kept in IndexedDB. After a reload the kept split is used, not downloaded.
+// is requested and nothing is kept in IndexedDB. After a reload the kept split is used, not downloaded,
+// and a run interrupted by a reload resumes with its card naming the dataset.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server-testing';
@@ -159,5 +160,38 @@ test.describe('Hub datasets', () => {
     await expect(preview).toContainText('studio/qa-pairs · tiny/train · 4 rows · columns question, answer · kept in this browser', { timeout: 60_000 });
     expect(whole()).toBe(1);
     await shot('reused');
+  });
+
+  test('a run on a Hub split interrupted by a reload resumes from its record; the card still names the dataset, not a file', async ({ page }, testInfo) => {
+    const logs = collectLogs(page);
+    const shot = shooter(page, testInfo);
+    try {
+      await openStudio(page);
+      await useDemo(page);
+      await page.getByLabel('Hugging Face dataset id').fill('studio/qa-pairs');
+      await page.getByRole('button', { name: 'Open dataset' }).click();
+      await page.getByLabel('Config', { exact: true }).selectOption('tiny');
+      await page.getByRole('button', { name: 'Use this split' }).click();
+      const summary = page.getByTestId('dataset-summary');
+      await expect(summary).toContainText('4 examples', { timeout: 120_000 });
+      await page.getByLabel('Max steps', { exact: true }).fill('10');
+      await page.getByLabel('Checkpoint every', { exact: true }).fill('2');
+      const status = page.getByTestId('train-status');
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await expect.poll(async () => parseStatus((await status.textContent()) ?? '')?.step ?? 0, { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(3);
+      await page.reload();
+
+      // The run's record holds the split's file and where it came from: no download, and the card names the id.
+      await expect(page.getByText('Training finished.')).toBeVisible({ timeout: 5 * 60_000 });
+      await expect(status).toHaveText(/^Step 10 of 10 · /);
+      const zipPath = await downloadAs(page, page.getByRole('button', { name: 'Download .zip' }), 'lora-adapter.zip', testInfo);
+      const card = new TextDecoder().decode(readZip(new Uint8Array(readFileSync(zipPath))).entries.find((e) => e.name === 'README.md')!.data);
+      testInfo.attach('README.md', { body: card, contentType: 'text/markdown' }).catch(() => undefined);
+      expect(card).toContain('- Dataset: [studio/qa-pairs](https://huggingface.co/datasets/studio/qa-pairs) (config `tiny`, split `train`');
+      expect(card).not.toContain('- File:');
+      await shot('resumed');
+    } finally {
+      testInfo.attach('console', { body: logs.join('\n'), contentType: 'text/plain' }).catch(() => undefined);
+    }
   });
 });

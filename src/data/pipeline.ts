@@ -166,7 +166,7 @@ export async function prepareDataset(
       if (!format) {
         format = detectFormat(rec.value, mapping);
         if (!format && isPreferenceRecord(rec.value)) {
-          throw new RecordError('this is preference data (chosen / rejected pairs): it trains with a preference method (DPO, IPO, ORPO: `cli train --method`), not as SFT examples');
+          throw new RecordError('this is preference data (chosen / rejected pairs): it trains with a preference method (DPO, IPO or ORPO), not as SFT examples');
         }
         if (!format) {
           const keys =

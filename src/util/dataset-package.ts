@@ -1,11 +1,13 @@
 // A dataset as the studio sends it to the engine worker and as a run keeps it: the file's bytes
 // (a Hub split's Parquet shards: several training files, read as one source in order), and with
 // them how to read them (format, column mapping, text mode, what to train on) and an optional
-// validation file. One ArrayBuffer, so that
+// validation file, and the Hub split they came from (so a resumed run's card and recipe name the
+// dataset, not a file). One ArrayBuffer, so that
 //   - the worker protocol's loadDataset({fileName, bytes, skipInvalid}) carries the options as is,
 //   - a run record (which stores exactly those bytes, src/worker/run-store.ts) resumes with the
 //     same options, so a resumed run sees the same tokens and masks as the original one.
-// One training file with default options and no validation file is sent as the plain file, unchanged.
+// One training file with default options, no validation file and no Hub origin is sent as the plain
+// file, unchanged.
 //
 // Layout: MAGIC (8 bytes) · header length (u32 LE) · header (UTF-8 JSON, PackageHeader) · the
 // files' bytes, back to back, in header.files order. A real dataset file never starts with MAGIC:
@@ -42,8 +44,18 @@ export interface PackagedFile {
   bytes: Uint8Array;
 }
 
+/** A Hub dataset split at a commit (src/hub/datasets.ts HubDatasetSource). */
+export interface DatasetOrigin {
+  id: string;
+  config: string;
+  split: string;
+  revision: string;
+}
+
 export interface DatasetPackage {
   options: DatasetReadOptions;
+  /** The Hub split the files are (null: the user's own file). */
+  hub: DatasetOrigin | null;
   /** The training files, in order (one, or a Hub split's Parquet shards). */
   train: PackagedFile[];
   validation: PackagedFile | null;
@@ -52,6 +64,7 @@ export interface DatasetPackage {
 interface PackageHeader {
   v: 1;
   options: DatasetReadOptions;
+  hub?: DatasetOrigin;
   files: Array<{ role: 'train' | 'validation'; name: string; size: number }>;
 }
 
@@ -69,11 +82,12 @@ export function isPackage(bytes: Uint8Array): boolean {
 /** The bytes to send: the plain file when nothing needs saying, else a package. */
 export function packDataset(p: DatasetPackage): ArrayBuffer {
   if (!p.train.length) throw new Error('dataset package: no dataset file');
-  if (p.train.length === 1 && p.validation === null && isDefaultRead(p.options)) return copy(p.train[0].bytes);
+  if (p.train.length === 1 && p.validation === null && p.hub === null && isDefaultRead(p.options)) return copy(p.train[0].bytes);
   const files = [...p.train, ...(p.validation ? [p.validation] : [])];
   const header: PackageHeader = {
     v: 1,
     options: p.options,
+    ...(p.hub ? { hub: p.hub } : {}),
     files: files.map((f, i) => ({ role: i < p.train.length ? 'train' : 'validation', name: f.name, size: f.bytes.length })),
   };
   const head = new TextEncoder().encode(JSON.stringify(header));
@@ -116,7 +130,16 @@ export function unpackDataset(bytes: Uint8Array): DatasetPackage | null {
     ...header.options,
     validation: { ...DEFAULT_READ_OPTIONS.validation, ...header.options?.validation },
   };
-  return { options, train, validation };
+  return { options, hub: originOf(header.hub), train, validation };
+}
+
+/** The header's Hub origin when it has every field as a string (else null: the package is still read). */
+function originOf(h: unknown): DatasetOrigin | null {
+  if (!h || typeof h !== 'object') return null;
+  const o = h as Record<string, unknown>;
+  return typeof o.id === 'string' && typeof o.config === 'string' && typeof o.split === 'string' && typeof o.revision === 'string'
+    ? { id: o.id, config: o.config, split: o.split, revision: o.revision }
+    : null;
 }
 
 function copy(b: Uint8Array): ArrayBuffer {

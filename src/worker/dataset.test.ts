@@ -29,19 +29,37 @@ async function load(name: string, bytes: ArrayBuffer | Uint8Array, skipInvalid =
 describe('dataset package', () => {
   it('is the plain file when nothing needs saying', () => {
     const file = enc.encode(CHAT);
-    const out = new Uint8Array(packDataset({ options: DEFAULT_READ_OPTIONS, train: [{ name: 'a.jsonl', bytes: file }], validation: null }));
+    const out = new Uint8Array(packDataset({ hub: null, options: DEFAULT_READ_OPTIONS, train: [{ name: 'a.jsonl', bytes: file }], validation: null }));
     expect(out).toEqual(file);
     expect(unpackDataset(out)).toBeNull();
   });
 
   it('round-trips options, the file and a validation file', () => {
     const o = opts({ format: 'completion', mapping: 'prompt=q,completion=a', trainOn: 'all', txtMode: 'paragraph', validation: { mode: 'file', fraction: 0.05 } });
-    const buf = packDataset({ options: o, train: [{ name: 'ü.csv', bytes: enc.encode('q,a\n1,2\n') }], validation: { name: 'v.csv', bytes: enc.encode('q,a\n3,4\n') } });
+    const buf = packDataset({ hub: null, options: o, train: [{ name: 'ü.csv', bytes: enc.encode('q,a\n1,2\n') }], validation: { name: 'v.csv', bytes: enc.encode('q,a\n3,4\n') } });
     const p = unpackDataset(new Uint8Array(buf))!;
     expect(p.options).toEqual(o);
     expect(p.train[0].name).toBe('ü.csv');
     expect(new TextDecoder().decode(p.train[0].bytes)).toBe('q,a\n1,2\n');
     expect(new TextDecoder().decode(p.validation!.bytes)).toBe('q,a\n3,4\n');
+    expect(p.hub).toBeNull();
+  });
+
+  it('keeps the Hub split one plain file came from (a resumed run names the dataset), and ignores a damaged origin', () => {
+    const hub = { id: 'yahma/alpaca-cleaned', config: 'default', split: 'train', revision: '0123456789abcdef' };
+    const file = enc.encode(CHAT);
+    const buf = new Uint8Array(packDataset({ hub, options: DEFAULT_READ_OPTIONS, train: [{ name: 'train.jsonl', bytes: file }], validation: null }));
+    expect(buf).not.toEqual(file); // packaged, though one file with default options
+    const p = unpackDataset(buf)!;
+    expect(p.hub).toEqual(hub);
+    expect(p.train[0].bytes).toEqual(file);
+    // A header whose origin lost a field still gives the files; the origin is dropped, not guessed.
+    // (a number of the same length as the quoted string, so the header keeps its length)
+    const text = new TextDecoder('latin1').decode(buf).replace('"revision":"0123456789abcdef"', '"revision":123456789012345678');
+    const damaged = Uint8Array.from(text, (c) => c.charCodeAt(0));
+    const q = unpackDataset(damaged)!;
+    expect(q.hub).toBeNull();
+    expect(q.train[0].bytes).toEqual(file);
   });
 });
 
@@ -79,7 +97,7 @@ describe('loadDataset with options', () => {
   });
 
   it('train on all tokens', async () => {
-    const { summary } = await load('chat.jsonl', packDataset({ options: opts({ trainOn: 'all' }), train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: null }));
+    const { summary } = await load('chat.jsonl', packDataset({ hub: null, options: opts({ trainOn: 'all' }), train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: null }));
     expect(summary.trainedTokens).toBe(summary.tokens);
     expect(summary.preview[0].every((t) => t.trained)).toBe(true);
   });
@@ -90,7 +108,7 @@ describe('loadDataset with options', () => {
     await expect(load('qa.csv', enc.encode(csv))).rejects.toThrow(DatasetError);
     const { summary } = await load(
       'qa.csv',
-      packDataset({ options: opts({ format: 'completion', mapping: 'prompt=question, completion=answer' }), train: [{ name: 'qa.csv', bytes: enc.encode(csv) }], validation: null }),
+      packDataset({ hub: null, options: opts({ format: 'completion', mapping: 'prompt=question, completion=answer' }), train: [{ name: 'qa.csv', bytes: enc.encode(csv) }], validation: null }),
     );
     expect(summary.format).toBe('completion');
     expect(summary.examples).toBe(2);
@@ -98,7 +116,7 @@ describe('loadDataset with options', () => {
   });
 
   it('a bad column mapping is a clear DatasetError', async () => {
-    const p = packDataset({ options: opts({ mapping: 'answer' }), train: [{ name: 'a.jsonl', bytes: enc.encode(CHAT) }], validation: null });
+    const p = packDataset({ hub: null, options: opts({ mapping: 'answer' }), train: [{ name: 'a.jsonl', bytes: enc.encode(CHAT) }], validation: null });
     await expect(load('a.jsonl', p)).rejects.toThrow(/^Column mapping: .*expected field=column/);
   });
 
@@ -106,13 +124,13 @@ describe('loadDataset with options', () => {
     const txt = enc.encode('one line\nanother line\n\nthird line\n');
     const lines = await load('t.txt', txt);
     expect(lines.summary.examples).toBe(3);
-    const paras = await load('t.txt', packDataset({ options: opts({ txtMode: 'paragraph' }), train: [{ name: 't.txt', bytes: txt }], validation: null }));
+    const paras = await load('t.txt', packDataset({ hub: null, options: opts({ txtMode: 'paragraph' }), train: [{ name: 't.txt', bytes: txt }], validation: null }));
     expect(paras.summary.examples).toBe(2);
   });
 
   it('a validation file: counted, prepared with the same options, and used for the split', async () => {
     const val = Array.from({ length: 3 }, (_, i) => chat(`Held out ${i}?`, `Yes ${i}.`)).join('\n');
-    const buf = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: { name: 'val.jsonl', bytes: enc.encode(val) } });
+    const buf = packDataset({ hub: null, options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: { name: 'val.jsonl', bytes: enc.encode(val) } });
     const { prepared, summary } = await load('chat.jsonl', buf);
     expect(summary.examples).toBe(10);
     expect(summary.details.validation).toMatchObject({ fileName: 'val.jsonl', examples: 3 });
@@ -131,7 +149,7 @@ describe('loadDataset with options', () => {
   });
 
   it('a bad validation file is refused by name, with its lines', async () => {
-    const buf = packDataset({ options: DEFAULT_READ_OPTIONS, train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: { name: 'val.jsonl', bytes: enc.encode(`${chat('a', 'b')}\n{oops\n`) } });
+    const buf = packDataset({ hub: null, options: DEFAULT_READ_OPTIONS, train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: { name: 'val.jsonl', bytes: enc.encode(`${chat('a', 'b')}\n{oops\n`) } });
     const err = await load('chat.jsonl', buf).catch((e: unknown) => e as DatasetError);
     expect(err).toBeInstanceOf(DatasetError);
     expect((err as DatasetError).message).toMatch(/^Validation file val\.jsonl: /);
@@ -177,11 +195,11 @@ describe('preference data in the studio', () => {
     const split = trainValidationSplit(prepared, 64, 2, 3);
     expect([split.train.length, split.validation.length]).toEqual([8, 2]);
     expect(split.validation.every((p) => 'chosen' in p)).toBe(true);
-    const pkg = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', bytes: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', bytes: enc.encode(pair(20)) } });
+    const pkg = packDataset({ hub: null, options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', bytes: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', bytes: enc.encode(pair(20)) } });
     const withFile = await load('p.jsonl', pkg);
     expect(withFile.summary.details.validation?.examples).toBe(1);
     expect(trainValidationSplit(withFile.prepared, 64, 0, 0).validation.length).toBe(1);
-    const sft = packDataset({ options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', bytes: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', bytes: enc.encode(CHAT) } });
+    const sft = packDataset({ hub: null, options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', bytes: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', bytes: enc.encode(CHAT) } });
     await expect(load('p.jsonl', sft)).rejects.toThrow(/Validation file v.jsonl: not preference data/);
   });
 

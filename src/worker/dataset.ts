@@ -33,7 +33,7 @@ import type { PlanItem } from '../engine/train/plan';
 import { checkFileSize } from '../io/untrusted/json';
 import { readTokenizerFiles } from '../data/tokenizer';
 import { holdOut } from '../engine/train/loop';
-import { DEFAULT_READ_OPTIONS, packDataset, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
+import { DEFAULT_READ_OPTIONS, packDataset, type DatasetOrigin, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
 import { lineErrors, type DatasetSummary, type LineError, type PairPreview } from './protocol';
 import { maxValidationExamples } from '../settings/run-settings';
 
@@ -213,7 +213,7 @@ export async function loadDataset(
  * store keeps bytes, not Blobs: Parquet Blobs (a Hub split's shards too) are read whole here, so
  * the split costs its size in memory once, while the record is written (a run start, a recipe).
  */
-export async function recordPackage(files: RecordFile[], options: DatasetReadOptions, validation: PackagedFile | null): Promise<ArrayBuffer> {
+export async function recordPackage(files: RecordFile[], options: DatasetReadOptions, validation: PackagedFile | null, hub: DatasetOrigin | null = null): Promise<ArrayBuffer> {
   const train: PackagedFile[] = [];
   for (const f of files) {
     const d = f.data;
@@ -221,7 +221,7 @@ export async function recordPackage(files: RecordFile[], options: DatasetReadOpt
     else if (typeof Blob !== 'undefined' && d instanceof Blob) train.push({ name: f.name, bytes: new Uint8Array(await d.arrayBuffer()) });
     else throw new DatasetError(`${f.name}: a run record keeps a file's bytes or Blob, not a stream`);
   }
-  return packDataset({ options, train, validation });
+  return packDataset({ options, hub, train, validation });
 }
 
 /** A pair's prompt and completions as the preview shows them side by side. */

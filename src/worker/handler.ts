@@ -215,7 +215,7 @@ export class Handler {
       return info;
     },
 
-    loadDataset: async ({ fileName, bytes, files, skipInvalid, options, validation }, id) => {
+    loadDataset: async ({ fileName, bytes, files, skipInvalid, options, validation, hub }, id) => {
       if (!this.model) throw new SessionError('load a model first: the dataset is tokenized with its tokenizer');
       if (this.control) throw new SessionError('stop training before changing the dataset');
       const report = this.progress(id);
@@ -237,8 +237,8 @@ export class Handler {
           ),
         { options, validation: held },
       );
-      // A run's record keeps the files with their options (read for it only when a run or a recipe needs them).
-      const recordBytes = () => recordPackage(data, options ?? DEFAULT_READ_OPTIONS, held);
+      // A run's record keeps the files with their options and Hub origin (read for it only when a run or a recipe needs them).
+      const recordBytes = () => recordPackage(data, options ?? DEFAULT_READ_OPTIONS, held, hub ?? null);
       this.dataset = { prepared, recordBytes, fileName, skipInvalid };
       return summary;
     },

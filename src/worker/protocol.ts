@@ -237,10 +237,11 @@ export type Methods = {
    * one chosen file, or a Hub split's shards in order, read as one source by byte ranges, never
    * whole, each record naming its file; options: how to read it (default: detected format,
    * assistant tokens); validation: a held-out file read the same way (transferred). Refused with a
-   * DatasetError listing `lines` when a record is bad, unless skipInvalid.
+   * DatasetError listing `lines` when a record is bad, unless skipInvalid; hub: the Hub split the
+   * files are, kept with them in a run's record.
    */
   loadDataset: {
-    params: { fileName: string; bytes: ArrayBuffer; files?: { name: string; blob: Blob }[]; skipInvalid: boolean; options?: DatasetReadOptions; validation?: { name: string; bytes: ArrayBuffer } | null };
+    params: { fileName: string; bytes: ArrayBuffer; files?: { name: string; blob: Blob }[]; skipInvalid: boolean; options?: DatasetReadOptions; validation?: { name: string; bytes: ArrayBuffer } | null; hub?: HubDatasetSource | null };
     /** With the per-example details the page computes truncation counts from (src/worker/dataset.ts). */
     result: DetailedSummary;
   };

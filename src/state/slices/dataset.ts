@@ -153,7 +153,7 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
         datasetFiles.train = several ? pkg.train.map((f) => ({ name: f.name, blob: new Blob([f.bytes as Uint8Array<ArrayBuffer>]) })) : (pkg.train[0].bytes.slice().buffer as ArrayBuffer);
         datasetFiles.validation = pkg.validation ? (pkg.validation.bytes.slice().buffer as ArrayBuffer) : null;
         set((s) => ({
-          dataset: { ...fresh(s.dataset, several ? fileName : pkg.train[0].name), skipInvalid, options: pkg.options, validationFileName: pkg.validation?.name ?? null },
+          dataset: { ...fresh(s.dataset, several ? fileName : pkg.train[0].name), hub: pkg.hub, skipInvalid, options: pkg.options, validationFileName: pkg.validation?.name ?? null },
         }));
       } else {
         datasetFiles.train = bytes;
@@ -203,7 +203,7 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
       get().resetExport();
       try {
         await previous;
-        const { fileName, skipInvalid, options, validationFileName } = get().dataset;
+        const { fileName, skipInvalid, options, validationFileName, hub } = get().dataset;
         if (mine !== generation || !datasetFiles.train || !fileName) return;
         // Copies: the worker takes the bytes it is sent (transferred); the page keeps its own.
         const validation = options.validation.mode === 'file' && datasetFiles.validation && validationFileName ? { name: validationFileName, bytes: datasetFiles.validation.slice(0) } : null;
@@ -212,7 +212,7 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
         const bytes = Array.isArray(train) ? new ArrayBuffer(0) : train.slice(0);
         const summary = await engine().call(
           'loadDataset',
-          { fileName, bytes, files, skipInvalid, options, validation },
+          { fileName, bytes, files, skipInvalid, options, validation, hub },
           {
             transfer: validation ? [bytes, validation.bytes] : [bytes],
             onProgress: (progress) => mine === generation && set((s) => ({ dataset: { ...s.dataset, progress } })),

@@ -250,7 +250,8 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
           if (!bytes) throw new Error(`the run's dataset (${run.dataset.fileName}) is no longer stored`);
           await get().restoreDataset(run.dataset.fileName, bytes, run.dataset.skipInvalid);
           if (get().dataset.status !== 'ready') throw new Error(`the run's dataset (${run.dataset.fileName}) could not be prepared`);
-          const { zip } = await engine().call('exportRecipe', { runId: id });
+          // A Hub split is named by the recipe (id and commit), not copied into it.
+          const { zip } = await engine().call('exportRecipe', { runId: id, hubDataset: get().dataset.hub });
           saveFile(RECIPE_ZIP_NAME, zip, 'application/zip');
           set({ pastRunAction: { exporting: null, error: null } });
           return;
