@@ -1,18 +1,17 @@
-// A dataset as the studio sends it to the engine worker and as a run keeps it: the file's bytes
-// (a Hub split's Parquet shards: several training files, read as one source in order), and with
-// them how to read them (format, column mapping, text mode, what to train on) and an optional
-// validation file, and the Hub split they came from (so a resumed run's card and recipe name the
-// dataset, not a file). One ArrayBuffer, so that
-//   - the worker protocol's loadDataset({fileName, bytes, skipInvalid}) carries the options as is,
-//   - a run record (which stores exactly those bytes, src/worker/run-store.ts) resumes with the
-//     same options, so a resumed run sees the same tokens and masks as the original one.
-// One training file with default options, no validation file and no Hub origin is sent as the plain
-// file, unchanged.
+// A dataset as a run keeps it (src/worker/run-store.ts): the training files (a Hub split's Parquet
+// shards: several, read as one source in order), how to read them (format, column mapping, text
+// mode, what to train on), an optional validation file and the Hub split they came from, so that a
+// resumed run sees the same tokens and masks as the original one and its card and recipe name the
+// dataset, not a file.
+// One Blob built from the files' own Blobs: a Parquet split is never read into memory to be kept
+// (IndexedDB stores a Blob by streaming it), and unpacking gives the files back as Blob slices that
+// the worker reads by byte ranges. One training file with default options, no validation file and
+// no Hub origin is kept as the plain file, unchanged.
 //
 // Layout: MAGIC (8 bytes) · header length (u32 LE) · header (UTF-8 JSON, PackageHeader) · the
 // files' bytes, back to back, in header.files order. A real dataset file never starts with MAGIC:
 // its first byte is NUL, and the pipeline refuses files with NUL bytes as binary.
-// Pure: no DOM, no Node; used by the page (src/state) and the worker (src/worker/dataset.ts).
+// Pure: no DOM, no Node (Blob is in both); used by the page (src/state) and the worker (src/worker/dataset.ts).
 
 export type DatasetFormatChoice = 'auto' | 'text' | 'completion' | 'alpaca' | 'messages' | 'sharegpt';
 
@@ -39,17 +38,18 @@ export const DEFAULT_READ_OPTIONS: DatasetReadOptions = {
   validation: { mode: 'none', fraction: 0.1 },
 };
 
-export interface PackagedFile {
-  name: string;
-  bytes: Uint8Array;
-}
-
 /** A Hub dataset split at a commit (src/hub/datasets.ts HubDatasetSource). */
 export interface DatasetOrigin {
   id: string;
   config: string;
   split: string;
   revision: string;
+}
+
+export interface PackagedFile {
+  name: string;
+  /** The file: its bytes, or a Blob (a Parquet file kept without reading it). */
+  data: Uint8Array | Blob;
 }
 
 export interface DatasetPackage {
@@ -61,6 +61,19 @@ export interface DatasetPackage {
   validation: PackagedFile | null;
 }
 
+/** A kept package's file: a slice of the package's Blob. */
+export interface UnpackedFile {
+  name: string;
+  blob: Blob;
+}
+
+export interface UnpackedDataset {
+  options: DatasetReadOptions;
+  hub: DatasetOrigin | null;
+  train: UnpackedFile[];
+  validation: UnpackedFile | null;
+}
+
 interface PackageHeader {
   v: 1;
   options: DatasetReadOptions;
@@ -69,57 +82,50 @@ interface PackageHeader {
 }
 
 const MAGIC = [0x00, 0x4c, 0x53, 0x44, 0x53, 0x45, 0x54, 0x31]; // "\0LSDSET1"
+const PREFIX = MAGIC.length + 4;
 
 /** True when the options change nothing the worker does (the validation fraction is the page's). */
 export function isDefaultRead(o: DatasetReadOptions): boolean {
   return o.format === 'auto' && !o.mapping.trim() && o.txtMode === 'line' && o.trainOn === 'assistant' && o.maxRecords === undefined;
 }
 
-export function isPackage(bytes: Uint8Array): boolean {
-  return bytes.length >= MAGIC.length + 4 && MAGIC.every((b, i) => bytes[i] === b);
-}
+const sizeOf = (d: Uint8Array | Blob): number => (d instanceof Uint8Array ? d.length : d.size);
+const part = (d: Uint8Array | Blob): BlobPart => d as Uint8Array<ArrayBuffer> | Blob;
 
-/** The bytes to send: the plain file when nothing needs saying, else a package. */
-export function packDataset(p: DatasetPackage): ArrayBuffer {
+/** The Blob to keep: the plain file when nothing needs saying, else a package. Reads no file. */
+export function packDataset(p: DatasetPackage): Blob {
   if (!p.train.length) throw new Error('dataset package: no dataset file');
-  if (p.train.length === 1 && p.validation === null && p.hub === null && isDefaultRead(p.options)) return copy(p.train[0].bytes);
+  if (p.train.length === 1 && p.validation === null && p.hub === null && isDefaultRead(p.options)) return new Blob([part(p.train[0].data)]);
   const files = [...p.train, ...(p.validation ? [p.validation] : [])];
   const header: PackageHeader = {
     v: 1,
     options: p.options,
     ...(p.hub ? { hub: p.hub } : {}),
-    files: files.map((f, i) => ({ role: i < p.train.length ? 'train' : 'validation', name: f.name, size: f.bytes.length })),
+    files: files.map((f, i) => ({ role: i < p.train.length ? 'train' : 'validation', name: f.name, size: sizeOf(f.data) })),
   };
   const head = new TextEncoder().encode(JSON.stringify(header));
-  let total = MAGIC.length + 4 + head.length;
-  for (const f of files) total += f.bytes.length;
-  const out = new Uint8Array(total);
-  out.set(MAGIC, 0);
-  new DataView(out.buffer).setUint32(MAGIC.length, head.length, true);
-  let o = MAGIC.length + 4;
-  out.set(head, o);
-  o += head.length;
-  for (const f of files) {
-    out.set(f.bytes, o);
-    o += f.bytes.length;
-  }
-  return out.buffer;
+  const prefix = new Uint8Array(PREFIX);
+  prefix.set(MAGIC, 0);
+  new DataView(prefix.buffer).setUint32(MAGIC.length, head.length, true);
+  return new Blob([prefix, head, ...files.map((f) => part(f.data))]);
 }
 
-/** The package in `bytes` (views into it, no copies), or null when `bytes` is a plain file. */
-export function unpackDataset(bytes: Uint8Array): DatasetPackage | null {
-  if (!isPackage(bytes)) return null;
-  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(MAGIC.length, true);
-  let o = MAGIC.length + 4;
-  if (o + len > bytes.length) throw new Error('dataset package: truncated header');
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(o, o + len))) as PackageHeader;
+/** The package in `kept` (its files as slices of it, nothing read but the header), or null when it is a plain file. */
+export async function unpackDataset(kept: Blob): Promise<UnpackedDataset | null> {
+  if (kept.size < PREFIX) return null;
+  const prefix = new Uint8Array(await kept.slice(0, PREFIX).arrayBuffer());
+  if (!MAGIC.every((b, i) => prefix[i] === b)) return null;
+  const len = new DataView(prefix.buffer).getUint32(MAGIC.length, true);
+  let o = PREFIX;
+  if (o + len > kept.size) throw new Error('dataset package: truncated header');
+  const header = JSON.parse(new TextDecoder().decode(await kept.slice(o, o + len).arrayBuffer())) as PackageHeader;
   if (header.v !== 1) throw new Error(`dataset package: unknown version ${String(header.v)}`);
   o += len;
-  const train: PackagedFile[] = [];
-  let validation: PackagedFile | null = null;
+  const train: UnpackedFile[] = [];
+  let validation: UnpackedFile | null = null;
   for (const f of header.files) {
-    if (o + f.size > bytes.length) throw new Error(`dataset package: ${f.name} is truncated`);
-    const file = { name: f.name, bytes: bytes.subarray(o, o + f.size) };
+    if (o + f.size > kept.size) throw new Error(`dataset package: ${f.name} is truncated`);
+    const file = { name: f.name, blob: kept.slice(o, o + f.size) };
     o += f.size;
     if (f.role === 'train') train.push(file);
     else validation = file;
@@ -140,8 +146,4 @@ function originOf(h: unknown): DatasetOrigin | null {
   return typeof o.id === 'string' && typeof o.config === 'string' && typeof o.split === 'string' && typeof o.revision === 'string'
     ? { id: o.id, config: o.config, split: o.split, revision: o.revision }
     : null;
-}
-
-function copy(b: Uint8Array): ArrayBuffer {
-  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? (b.buffer.slice(0) as ArrayBuffer) : (b.slice().buffer as ArrayBuffer);
 }

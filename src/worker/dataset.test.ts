@@ -16,50 +16,71 @@ function opts(p: Partial<DatasetReadOptions>): DatasetReadOptions {
   return { ...DEFAULT_READ_OPTIONS, ...p, validation: { ...DEFAULT_READ_OPTIONS.validation, ...p.validation } };
 }
 
-/** Loads a plain file, or a package's file with its options and validation file (as the handler passes them). */
-async function load(name: string, bytes: ArrayBuffer | Uint8Array, skipInvalid = false) {
-  const raw = new Uint8Array(bytes as ArrayBuffer);
-  const pkg = unpackDataset(raw);
-  const read = pkg ? { options: pkg.options, validation: pkg.validation } : {};
-  const files = pkg ? pkg.train.map((f) => ({ name: f.name, data: f.bytes })) : [{ name, data: raw }];
+/** Loads a plain file, or a package's files with its options and validation file (as the page restores a run's and the handler passes them). */
+async function load(name: string, kept: Uint8Array | Blob, skipInvalid = false) {
+  const blob = kept instanceof Blob ? kept : new Blob([kept as Uint8Array<ArrayBuffer>]);
+  const bytesOf = async (b: Blob) => new Uint8Array(await b.arrayBuffer());
+  const pkg = await unpackDataset(blob);
+  const read = pkg ? { options: pkg.options, validation: pkg.validation && { name: pkg.validation.name, bytes: await bytesOf(pkg.validation.blob) } } : {};
+  const files = pkg ? await Promise.all(pkg.train.map(async (f) => ({ name: f.name, data: await bytesOf(f.blob) }))) : [{ name, data: await bytesOf(blob) }];
   const { prepared, summary } = await loadDataset(tok, name, files, skipInvalid, () => undefined, read);
   return { prepared, summary: summary as DetailedSummary };
 }
 
 describe('dataset package', () => {
-  it('is the plain file when nothing needs saying', () => {
+  const text = async (b: Blob) => new TextDecoder().decode(await b.arrayBuffer());
+
+  it('is the plain file when nothing needs saying', async () => {
     const file = enc.encode(CHAT);
-    const out = new Uint8Array(packDataset({ hub: null, options: DEFAULT_READ_OPTIONS, train: [{ name: 'a.jsonl', bytes: file }], validation: null }));
-    expect(out).toEqual(file);
-    expect(unpackDataset(out)).toBeNull();
+    const out = packDataset({ hub: null, options: DEFAULT_READ_OPTIONS, train: [{ name: 'a.jsonl', data: file }], validation: null });
+    expect(new Uint8Array(await out.arrayBuffer())).toEqual(file);
+    expect(await unpackDataset(out)).toBeNull();
   });
 
-  it('round-trips options, the file and a validation file', () => {
+  it('round-trips options, the file and a validation file', async () => {
     const o = opts({ format: 'completion', mapping: 'prompt=q,completion=a', trainOn: 'all', txtMode: 'paragraph', validation: { mode: 'file', fraction: 0.05 } });
-    const buf = packDataset({ hub: null, options: o, train: [{ name: 'ü.csv', bytes: enc.encode('q,a\n1,2\n') }], validation: { name: 'v.csv', bytes: enc.encode('q,a\n3,4\n') } });
-    const p = unpackDataset(new Uint8Array(buf))!;
+    const kept = packDataset({ hub: null, options: o, train: [{ name: 'ü.csv', data: enc.encode('q,a\n1,2\n') }], validation: { name: 'v.csv', data: enc.encode('q,a\n3,4\n') } });
+    const p = (await unpackDataset(kept))!;
     expect(p.options).toEqual(o);
     expect(p.train[0].name).toBe('ü.csv');
-    expect(new TextDecoder().decode(p.train[0].bytes)).toBe('q,a\n1,2\n');
-    expect(new TextDecoder().decode(p.validation!.bytes)).toBe('q,a\n3,4\n');
+    expect(await text(p.train[0].blob)).toBe('q,a\n1,2\n');
+    expect(await text(p.validation!.blob)).toBe('q,a\n3,4\n');
     expect(p.hub).toBeNull();
   });
 
-  it('keeps the Hub split one plain file came from (a resumed run names the dataset), and ignores a damaged origin', () => {
+  it('holds Parquet shards as Blobs, given back as slices with their bytes', async () => {
+    const shard = (i: number) => writeHyparquet(alpacaRows(5 + i), ALPACA_COLUMNS, { rowGroupSize: 3 });
+    const blobs = [0, 1, 2].map((i) => new Blob([shard(i) as Uint8Array<ArrayBuffer>]));
+    const kept = packDataset({ hub: null, options: DEFAULT_READ_OPTIONS, train: blobs.map((b, i) => ({ name: `${i}.parquet`, data: b })), validation: null });
+    expect(kept.size).toBeGreaterThan(blobs.reduce((n, b) => n + b.size, 0));
+    const p = (await unpackDataset(kept))!;
+    expect(p.train.map((f) => f.name)).toEqual(['0.parquet', '1.parquet', '2.parquet']);
+    for (let i = 0; i < 3; i++) expect(new Uint8Array(await p.train[i].blob.arrayBuffer())).toEqual(shard(i));
+  });
+
+  it('names a package cut short: its header, or a file in it', async () => {
+    const kept = packDataset({ hub: null, options: opts({ trainOn: 'all' }), train: [{ name: 'chat.jsonl', data: enc.encode(CHAT) }], validation: null });
+    await expect(unpackDataset(kept.slice(0, kept.size - 5))).rejects.toThrow('dataset package: chat.jsonl is truncated');
+    await expect(unpackDataset(kept.slice(0, 20))).rejects.toThrow('dataset package: truncated header');
+  });
+
+  it('keeps the Hub split one plain file came from (a resumed run names the dataset), and ignores a damaged origin', async () => {
     const hub = { id: 'yahma/alpaca-cleaned', config: 'default', split: 'train', revision: '0123456789abcdef' };
     const file = enc.encode(CHAT);
-    const buf = new Uint8Array(packDataset({ hub, options: DEFAULT_READ_OPTIONS, train: [{ name: 'train.jsonl', bytes: file }], validation: null }));
-    expect(buf).not.toEqual(file); // packaged, though one file with default options
-    const p = unpackDataset(buf)!;
+    const kept = packDataset({ hub, options: DEFAULT_READ_OPTIONS, train: [{ name: 'train.jsonl', data: file }], validation: null });
+    expect(kept.size).toBeGreaterThan(file.length); // packaged, though one file with default options
+    const p = (await unpackDataset(kept))!;
     expect(p.hub).toEqual(hub);
-    expect(p.train[0].bytes).toEqual(file);
+    expect(new Uint8Array(await p.train[0].blob.arrayBuffer())).toEqual(file);
     // A header whose origin lost a field still gives the files; the origin is dropped, not guessed.
-    // (a number of the same length as the quoted string, so the header keeps its length)
-    const text = new TextDecoder('latin1').decode(buf).replace('"revision":"0123456789abcdef"', '"revision":123456789012345678');
-    const damaged = Uint8Array.from(text, (c) => c.charCodeAt(0));
-    const q = unpackDataset(damaged)!;
+    // (a number as long as the quoted string, written over it: the header keeps its length)
+    const bytes = new Uint8Array(await kept.arrayBuffer());
+    const at = new TextDecoder('latin1').decode(bytes).indexOf('"0123456789abcdef"');
+    expect(at).toBeGreaterThan(0);
+    bytes.set(enc.encode('123456789012345678'), at);
+    const q = (await unpackDataset(new Blob([bytes])))!;
     expect(q.hub).toBeNull();
-    expect(q.train[0].bytes).toEqual(file);
+    expect(new Uint8Array(await q.train[0].blob.arrayBuffer())).toEqual(file);
   });
 });
 
@@ -97,7 +118,7 @@ describe('loadDataset with options', () => {
   });
 
   it('train on all tokens', async () => {
-    const { summary } = await load('chat.jsonl', packDataset({ hub: null, options: opts({ trainOn: 'all' }), train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: null }));
+    const { summary } = await load('chat.jsonl', packDataset({ hub: null, options: opts({ trainOn: 'all' }), train: [{ name: 'chat.jsonl', data: enc.encode(CHAT) }], validation: null }));
     expect(summary.trainedTokens).toBe(summary.tokens);
     expect(summary.preview[0].every((t) => t.trained)).toBe(true);
   });
@@ -108,7 +129,7 @@ describe('loadDataset with options', () => {
     await expect(load('qa.csv', enc.encode(csv))).rejects.toThrow(DatasetError);
     const { summary } = await load(
       'qa.csv',
-      packDataset({ hub: null, options: opts({ format: 'completion', mapping: 'prompt=question, completion=answer' }), train: [{ name: 'qa.csv', bytes: enc.encode(csv) }], validation: null }),
+      packDataset({ hub: null, options: opts({ format: 'completion', mapping: 'prompt=question, completion=answer' }), train: [{ name: 'qa.csv', data: enc.encode(csv) }], validation: null }),
     );
     expect(summary.format).toBe('completion');
     expect(summary.examples).toBe(2);
@@ -116,7 +137,7 @@ describe('loadDataset with options', () => {
   });
 
   it('a bad column mapping is a clear DatasetError', async () => {
-    const p = packDataset({ hub: null, options: opts({ mapping: 'answer' }), train: [{ name: 'a.jsonl', bytes: enc.encode(CHAT) }], validation: null });
+    const p = packDataset({ hub: null, options: opts({ mapping: 'answer' }), train: [{ name: 'a.jsonl', data: enc.encode(CHAT) }], validation: null });
     await expect(load('a.jsonl', p)).rejects.toThrow(/^Column mapping: .*expected field=column/);
   });
 
@@ -124,13 +145,13 @@ describe('loadDataset with options', () => {
     const txt = enc.encode('one line\nanother line\n\nthird line\n');
     const lines = await load('t.txt', txt);
     expect(lines.summary.examples).toBe(3);
-    const paras = await load('t.txt', packDataset({ hub: null, options: opts({ txtMode: 'paragraph' }), train: [{ name: 't.txt', bytes: txt }], validation: null }));
+    const paras = await load('t.txt', packDataset({ hub: null, options: opts({ txtMode: 'paragraph' }), train: [{ name: 't.txt', data: txt }], validation: null }));
     expect(paras.summary.examples).toBe(2);
   });
 
   it('a validation file: counted, prepared with the same options, and used for the split', async () => {
     const val = Array.from({ length: 3 }, (_, i) => chat(`Held out ${i}?`, `Yes ${i}.`)).join('\n');
-    const buf = packDataset({ hub: null, options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: { name: 'val.jsonl', bytes: enc.encode(val) } });
+    const buf = packDataset({ hub: null, options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'chat.jsonl', data: enc.encode(CHAT) }], validation: { name: 'val.jsonl', data: enc.encode(val) } });
     const { prepared, summary } = await load('chat.jsonl', buf);
     expect(summary.examples).toBe(10);
     expect(summary.details.validation).toMatchObject({ fileName: 'val.jsonl', examples: 3 });
@@ -149,7 +170,7 @@ describe('loadDataset with options', () => {
   });
 
   it('a bad validation file is refused by name, with its lines', async () => {
-    const buf = packDataset({ hub: null, options: DEFAULT_READ_OPTIONS, train: [{ name: 'chat.jsonl', bytes: enc.encode(CHAT) }], validation: { name: 'val.jsonl', bytes: enc.encode(`${chat('a', 'b')}\n{oops\n`) } });
+    const buf = packDataset({ hub: null, options: DEFAULT_READ_OPTIONS, train: [{ name: 'chat.jsonl', data: enc.encode(CHAT) }], validation: { name: 'val.jsonl', data: enc.encode(`${chat('a', 'b')}\n{oops\n`) } });
     const err = await load('chat.jsonl', buf).catch((e: unknown) => e as DatasetError);
     expect(err).toBeInstanceOf(DatasetError);
     expect((err as DatasetError).message).toMatch(/^Validation file val\.jsonl: /);
@@ -195,11 +216,11 @@ describe('preference data in the studio', () => {
     const split = trainValidationSplit(prepared, 64, 2, 3);
     expect([split.train.length, split.validation.length]).toEqual([8, 2]);
     expect(split.validation.every((p) => 'chosen' in p)).toBe(true);
-    const pkg = packDataset({ hub: null, options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', bytes: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', bytes: enc.encode(pair(20)) } });
+    const pkg = packDataset({ hub: null, options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', data: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', data: enc.encode(pair(20)) } });
     const withFile = await load('p.jsonl', pkg);
     expect(withFile.summary.details.validation?.examples).toBe(1);
     expect(trainValidationSplit(withFile.prepared, 64, 0, 0).validation.length).toBe(1);
-    const sft = packDataset({ hub: null, options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', bytes: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', bytes: enc.encode(CHAT) } });
+    const sft = packDataset({ hub: null, options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', data: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', data: enc.encode(CHAT) } });
     await expect(load('p.jsonl', sft)).rejects.toThrow(/Validation file v.jsonl: not preference data/);
   });
 
@@ -306,11 +327,11 @@ describe("a Hub split's Parquet shards from the page", () => {
     const split = shards();
     const options = opts({ maxRecords: 2000 });
     const first = await loadDataset(tok, 'x.parquet', asFiles(split), false, () => undefined, { options });
-    const record = unpackDataset(new Uint8Array(await recordPackage(asFiles(split), options, null)))!;
+    const record = (await unpackDataset(recordPackage(asFiles(split), options, null)))!;
     expect(record.train.map((f) => f.name)).toEqual(names);
     expect(record.options.maxRecords).toBe(2000);
-    // As the page restores it: the files as Blobs again, with the record's options.
-    const files = record.train.map((f) => ({ name: f.name, data: new Blob([f.bytes as Uint8Array<ArrayBuffer>]) }));
+    // As the page restores it: the files as slices of the kept Blob, with the record's options.
+    const files = record.train.map((f) => ({ name: f.name, data: f.blob }));
     const again = await loadDataset(tok, 'x.parquet', files, false, () => undefined, { options: record.options });
     expect(idsOf(again.prepared)).toHaveLength(2000);
     expect(idsOf(again.prepared)).toEqual(idsOf(first.prepared));

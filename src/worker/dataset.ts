@@ -34,6 +34,12 @@ import { checkFileSize } from '../io/untrusted/json';
 import { readTokenizerFiles } from '../data/tokenizer';
 import { holdOut } from '../engine/train/loop';
 import { DEFAULT_READ_OPTIONS, packDataset, type DatasetOrigin, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
+
+/** A validation file as the page sends it (its bytes). */
+export interface HeldOutFile {
+  name: string;
+  bytes: Uint8Array;
+}
 import { lineErrors, type DatasetSummary, type LineError, type PairPreview } from './protocol';
 import { maxValidationExamples } from '../settings/run-settings';
 
@@ -152,7 +158,7 @@ export async function loadDataset(
   skipInvalid: boolean,
   onProgress: (p: PrepareProgress) => void,
   /** How to read the files, and a validation file read the same way (protocol.ts's loadDataset). */
-  read: { options?: DatasetReadOptions; validation?: PackagedFile | null } = {},
+  read: { options?: DatasetReadOptions; validation?: HeldOutFile | null } = {},
 ): Promise<{ prepared: LoadedData; summary: DetailedSummary }> {
   const options = read.options ?? DEFAULT_READ_OPTIONS;
   const pkg = { validation: read.validation ?? null };
@@ -209,19 +215,17 @@ export async function loadDataset(
 
 /**
  * The package a run record keeps (src/util/dataset-package.ts): the training files in order, their
- * read options and the validation file, so a resumed run reads them as loadDataset did. The run
- * store keeps bytes, not Blobs: Parquet Blobs (a Hub split's shards too) are read whole here, so
- * the split costs its size in memory once, while the record is written (a run start, a recipe).
+ * read options, the validation file and the Hub origin, so a resumed run reads them as loadDataset
+ * did. A Blob made of the files' own Blobs: a Parquet file (a Hub split's shards too) is not read
+ * to be kept.
  */
-export async function recordPackage(files: RecordFile[], options: DatasetReadOptions, validation: PackagedFile | null, hub: DatasetOrigin | null = null): Promise<ArrayBuffer> {
-  const train: PackagedFile[] = [];
-  for (const f of files) {
+export function recordPackage(files: RecordFile[], options: DatasetReadOptions, validation: HeldOutFile | null, hub: DatasetOrigin | null = null): Blob {
+  const train: PackagedFile[] = files.map((f) => {
     const d = f.data;
-    if (d instanceof Uint8Array) train.push({ name: f.name, bytes: d });
-    else if (typeof Blob !== 'undefined' && d instanceof Blob) train.push({ name: f.name, bytes: new Uint8Array(await d.arrayBuffer()) });
-    else throw new DatasetError(`${f.name}: a run record keeps a file's bytes or Blob, not a stream`);
-  }
-  return packDataset({ options, hub, train, validation });
+    if (d instanceof Uint8Array || (typeof Blob !== 'undefined' && d instanceof Blob)) return { name: f.name, data: d };
+    throw new DatasetError(`${f.name}: a run record keeps a file's bytes or Blob, not a stream`);
+  });
+  return packDataset({ options, hub, train, validation: validation && { name: validation.name, data: validation.bytes } });
 }
 
 /** A pair's prompt and completions as the preview shows them side by side. */
@@ -276,7 +280,7 @@ async function loadPreference(
   files: RecordFile[],
   skipInvalid: boolean,
   options: DatasetReadOptions,
-  validationFile: PackagedFile | null,
+  validationFile: HeldOutFile | null,
 ): Promise<{ prepared: PreparedPreference; summary: DetailedSummary }> {
   const prepared = await preparePairs(tok, files, skipInvalid);
   let validation: PreparedPreference | null = null;

@@ -238,8 +238,8 @@ export class Handler {
         { options, validation: held },
       );
       // A run's record keeps the files with their options and Hub origin (read for it only when a run or a recipe needs them).
-      const recordBytes = () => recordPackage(data, options ?? DEFAULT_READ_OPTIONS, held, hub ?? null);
-      this.dataset = { prepared, recordBytes, fileName, skipInvalid };
+      const recorded = () => recordPackage(data, options ?? DEFAULT_READ_OPTIONS, held, hub ?? null);
+      this.dataset = { prepared, recorded, fileName, skipInvalid };
       return summary;
     },
 
@@ -391,7 +391,7 @@ export class Handler {
         spec: this.model.engine.spec,
         padId: this.model.tokenizer.padId,
         prepared: this.dataset.prepared,
-        source: hubDataset ? { hub: hubDataset } : { name: this.dataset.fileName, bytes: new Uint8Array(await this.dataset.recordBytes()) },
+        source: hubDataset ? { hub: hubDataset } : { name: this.dataset.fileName, bytes: new Uint8Array(await this.dataset.recorded().arrayBuffer()) },
         skipInvalid: this.dataset.skipInvalid,
         start: wanted !== null ? { tensors: this.startAdapter!.tensors, from: wanted } : undefined,
         fromRun: stored ? { from: `the run started ${stored.record.startedAt}`, state: stored.ckpt } : undefined,

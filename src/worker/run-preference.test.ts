@@ -71,7 +71,7 @@ async function train(id: string, settings: TrainSettings, resume = false, stopAt
   const result = await trainRun({
     gpu: { device: { lost: new Promise<never>(() => undefined) } } as unknown as Gpu,
     model: { engine: {} as EngineModel, summary: { name: 'Demo model', hubId: null } as ModelSummary, tokenizer: tok },
-    dataset: { prepared, recordBytes: async () => file.slice().buffer, fileName: 'pairs.jsonl', skipInvalid: false },
+    dataset: { prepared, recorded: () => new Blob([file]), fileName: 'pairs.jsonl', skipInvalid: false },
     settings,
     run: { id, resume, model: { source: { kind: 'demo', baseUrl: '/demo/' }, label: 'demo' }, form: {} },
     control,

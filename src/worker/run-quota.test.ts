@@ -102,7 +102,7 @@ async function train(id: string, resume: boolean, armAt: (step: number) => void 
   return trainRun({
     gpu: { device: { lost: never } } as unknown as Gpu,
     model: { engine: {} as EngineModel, summary: { name: 'Demo model', hubId: null } as ModelSummary, tokenizer: tok },
-    dataset: { prepared, recordBytes: async () => file.slice().buffer, fileName: 'chat.jsonl', skipInvalid: false },
+    dataset: { prepared, recorded: () => new Blob([file]), fileName: 'chat.jsonl', skipInvalid: false },
     settings,
     run: { id, resume, model: { source: { kind: 'demo', baseUrl: '/demo/' }, label: 'demo' }, form: {} },
     control: new RunControl(),

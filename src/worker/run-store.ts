@@ -112,14 +112,15 @@ export function emptyHistory(): RunHistory {
 }
 
 /**
- * A new run: its record and dataset bytes, after checking that they and the run's checkpoints
+ * A new run: its record and dataset copy (a Blob: IndexedDB streams it to disk, so a Parquet split
+ * is never read into memory to be kept), after checking that they and the run's checkpoints
  * (`checkpointSize` bytes) fit; the oldest runs beyond KEEP_RUNS are deleted.
  */
-export async function createRun(record: RunRecord, datasetBytes: ArrayBuffer, checkpointSize = 0): Promise<void> {
+export async function createRun(record: RunRecord, dataset: Blob, checkpointSize = 0): Promise<void> {
   const what = "this run's dataset copy and checkpoint";
-  const needed = datasetBytes.byteLength + checkpointSize + JSON.stringify(record).length;
+  const needed = dataset.size + checkpointSize + JSON.stringify(record).length;
   await ensureRoom(what, needed);
-  await write(what, needed, dataKey(record.id), datasetBytes);
+  await write(what, needed, dataKey(record.id), dataset);
   try {
     await write(what, needed, runKey(record.id), record);
   } catch (e) {
@@ -153,8 +154,10 @@ export function loadCheckpoint(id: string): Promise<Checkpoint | undefined> {
   return get<Checkpoint>(ckptKey(id), store());
 }
 
-export function loadRunDataset(id: string): Promise<ArrayBuffer | undefined> {
-  return get<ArrayBuffer>(dataKey(id), store());
+/** A run's dataset copy (runs stored before Blobs kept an ArrayBuffer: it comes back as a Blob too). */
+export async function loadRunDataset(id: string): Promise<Blob | undefined> {
+  const kept = await get<Blob | ArrayBuffer>(dataKey(id), store());
+  return kept instanceof ArrayBuffer ? new Blob([kept]) : kept;
 }
 
 export async function getRun(id: string): Promise<RunRecord | undefined> {

@@ -17,11 +17,11 @@ import { toErrorInfo, type ErrorInfo, type FromWorker, type ModelSummary, type R
 import { checkpointBytes, createRun, emptyHistory, getRun, loadCheckpoint, RunStoreQuotaError, saveCheckpoint, saveRun, type Checkpoint, type RunHistory, type RunRecord } from './run-store';
 
 
-/** The dataset a run trains on; recordBytes: the package a run record keeps (read from a Parquet Blob only when asked). */
+/** The dataset a run trains on; recorded: the package a run record keeps (dataset.ts recordPackage). */
 export interface RunDataset {
   /** SFT examples, or preference pairs. */
   prepared: LoadedData;
-  recordBytes: () => Promise<ArrayBuffer>;
+  recorded: () => Blob;
   fileName: string;
   skipInvalid: boolean;
 }
@@ -143,7 +143,7 @@ export async function trainRun(x: RunInputs): Promise<TrainResult> {
         error: null,
       };
       // A run refused here was never stored: nothing to mark paused or failed below.
-      await createRun(created, await x.dataset.recordBytes(), checkpointBytes(trainer.paramCount));
+      await createRun(created, x.dataset.recorded(), checkpointBytes(trainer.paramCount));
       record = created;
     }
     const rec = record;

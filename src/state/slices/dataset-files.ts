@@ -1,6 +1,9 @@
 // The dataset slice's chosen files, as bytes: a leaf module, so the export slice reads the training
 // file's size for the model card without importing the dataset slice.
 
+/** Whether a training file is Parquet (kept as a Blob) rather than text (kept as bytes). */
+export const isParquetName = (name: string): boolean => /\.parquet$/i.test(name);
+
 /** A .parquet training file as the worker reads it: by byte ranges from its Blob, never whole. */
 export interface DatasetBlob {
   name: string;

@@ -1,6 +1,6 @@
 import { engine } from '../engine';
 import { appUrl } from '../hub-choice';
-import { datasetFiles } from './dataset-files';
+import { datasetFiles, isParquetName } from './dataset-files';
 import { toErrorInfo, type DatasetSummary, type ErrorInfo, type Progress } from '../../worker/protocol';
 import type { DatasetDetails } from '../../worker/dataset';
 import { DEFAULT_READ_OPTIONS, unpackDataset, type DatasetReadOptions } from '../../util/dataset-package';
@@ -37,8 +37,8 @@ export interface DatasetSlice {
    */
   takeDatasetFiles(name: string, files: { name: string; data: Uint8Array }[], options: Partial<DatasetReadOptions>, hub: HubDatasetSource): Promise<void>;
   loadSampleDataset(): Promise<void>;
-  /** Uses bytes kept elsewhere (an interrupted run's dataset: a plain file or a dataset package). */
-  restoreDataset(fileName: string, bytes: ArrayBuffer, skipInvalid: boolean): Promise<void>;
+  /** Uses a dataset kept elsewhere (an interrupted run's: a plain file or a dataset package). */
+  restoreDataset(fileName: string, kept: Blob, skipInvalid: boolean): Promise<void>;
   /** Uses the refused file without its bad lines. */
   skipBadLines(): Promise<void>;
   /** Tokenizes the chosen file again (after a model change). */
@@ -115,7 +115,7 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
 
     async loadDatasetFile(file) {
       // Parquet stays a File (read by byte ranges in the worker); text files are read here.
-      datasetFiles.train = /\.parquet$/i.test(file.name) ? [{ name: file.name, blob: file }] : await file.arrayBuffer();
+      datasetFiles.train = isParquetName(file.name) ? [{ name: file.name, blob: file }] : await file.arrayBuffer();
       set((s) => ({ dataset: fresh(s.dataset, file.name) }));
       await get().retokenizeDataset();
     },
@@ -123,7 +123,7 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
     async takeDatasetFiles(name, files, options, hub) {
       // Parquet files as Blobs, as a chosen .parquet File: the worker reads them by byte ranges as one
       // source. Text files are joined into one.
-      datasetFiles.train = /\.parquet$/i.test(name) ? files.map((f) => ({ name: f.name, blob: new Blob([f.data as Uint8Array<ArrayBuffer>]) })) : joinText(files.map((f) => f.data));
+      datasetFiles.train = isParquetName(name) ? files.map((f) => ({ name: f.name, blob: new Blob([f.data as Uint8Array<ArrayBuffer>]) })) : joinText(files.map((f) => f.data));
       datasetFiles.validation = null;
       set((s) => ({
         dataset: { ...fresh(s.dataset, name), hub, validationFileName: null, options: { ...s.dataset.options, ...options, validation: { ...s.dataset.options.validation, mode: s.dataset.options.validation.mode === 'file' ? 'none' : s.dataset.options.validation.mode } } },
@@ -145,18 +145,19 @@ export const createDatasetSlice: Slice<DatasetSlice> = (set, get) => {
       await get().retokenizeDataset();
     },
 
-    async restoreDataset(fileName, bytes, skipInvalid) {
-      const pkg = unpackDataset(new Uint8Array(bytes));
+    async restoreDataset(fileName, kept, skipInvalid) {
+      const pkg = await unpackDataset(kept);
       if (pkg) {
-        // Several training files are a Hub split's Parquet shards: Blobs again, under the run's name.
+        // Parquet files (a Hub split's shards) stay Blobs, slices of the kept one, read by byte
+        // ranges in the worker; a text file is read here. Several files go under the run's name.
         const several = pkg.train.length > 1;
-        datasetFiles.train = several ? pkg.train.map((f) => ({ name: f.name, blob: new Blob([f.bytes as Uint8Array<ArrayBuffer>]) })) : (pkg.train[0].bytes.slice().buffer as ArrayBuffer);
-        datasetFiles.validation = pkg.validation ? (pkg.validation.bytes.slice().buffer as ArrayBuffer) : null;
+        datasetFiles.train = pkg.train.every((f) => isParquetName(f.name)) ? pkg.train : await pkg.train[0].blob.arrayBuffer();
+        datasetFiles.validation = pkg.validation ? await pkg.validation.blob.arrayBuffer() : null;
         set((s) => ({
           dataset: { ...fresh(s.dataset, several ? fileName : pkg.train[0].name), hub: pkg.hub, skipInvalid, options: pkg.options, validationFileName: pkg.validation?.name ?? null },
         }));
       } else {
-        datasetFiles.train = bytes;
+        datasetFiles.train = isParquetName(fileName) ? [{ name: fileName, blob: kept }] : await kept.arrayBuffer();
         datasetFiles.validation = null;
         set((s) => ({ dataset: { ...fresh(s.dataset, fileName), skipInvalid, options: DEFAULT_READ_OPTIONS, validationFileName: null } }));
       }

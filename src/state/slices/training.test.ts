@@ -92,7 +92,7 @@ async function storedRun(id: string): Promise<RunRecord> {
     form: {},
     history: { steps: [1, 2, 3], loss: [10, 5, 10 / 3], lr: [1e-3, 1e-3, 1e-3], gradNorm: [1, 1, 1], val: [] },
   };
-  await createRun(record, new ArrayBuffer(8));
+  await createRun(record, new Blob([new Uint8Array(8)]));
   return record;
 }
 const quotaError = (message: string) => new EngineError({ name: 'RunStoreQuotaError', message });

@@ -246,9 +246,9 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
         }
         if (as === 'cluster') {
           // The recipe's data is the run's plan: its own dataset copy, prepared again.
-          const bytes = await loadRunDataset(run.id);
-          if (!bytes) throw new Error(`the run's dataset (${run.dataset.fileName}) is no longer stored`);
-          await get().restoreDataset(run.dataset.fileName, bytes, run.dataset.skipInvalid);
+          const kept = await loadRunDataset(run.id);
+          if (!kept) throw new Error(`the run's dataset (${run.dataset.fileName}) is no longer stored`);
+          await get().restoreDataset(run.dataset.fileName, kept, run.dataset.skipInvalid);
           if (get().dataset.status !== 'ready') throw new Error(`the run's dataset (${run.dataset.fileName}) could not be prepared`);
           // A Hub split is named by the recipe (id and commit), not copied into it.
           const { zip } = await engine().call('exportRecipe', { runId: id, hubDataset: get().dataset.hub });
@@ -284,9 +284,9 @@ export const createTrainingSlice: Slice<TrainingSlice> = (set, get) => {
         .then(() => get().refreshRuns());
     };
     if (!(await get().loadModel(run.model.source, run.model.label))) return fail(`The run's model (${run.model.name}) could not be loaded.`);
-    const bytes = await loadRunDataset(run.id);
-    if (!bytes) return fail(`The run's dataset (${run.dataset.fileName}) is no longer stored.`);
-    await get().restoreDataset(run.dataset.fileName, bytes, run.dataset.skipInvalid);
+    const kept = await loadRunDataset(run.id);
+    if (!kept) return fail(`The run's dataset (${run.dataset.fileName}) is no longer stored.`);
+    await get().restoreDataset(run.dataset.fileName, kept, run.dataset.skipInvalid);
     if (get().dataset.status !== 'ready') return fail(`The run's dataset (${run.dataset.fileName}) could not be prepared.`);
     get().replaceSettings(run.form as SettingsForm);
     patch({ resuming: null });
