@@ -12,8 +12,8 @@ import type { SchemaElement } from 'hyparquet';
 
 export type Row = Record<string, unknown>;
 
-/** A column of the test files: a string, an int64, or a list of {role, content} structs. */
-export type ColumnKind = 'string' | 'int64' | 'turns' | 'binary';
+/** A column of the test files: a string, an int64, a double, bytes, or a list of {role, content} ('turns') or {from, value} ('sharegpt') structs. */
+export type ColumnKind = 'string' | 'int64' | 'double' | 'turns' | 'sharegpt' | 'binary';
 
 const STRING = { type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' } as const;
 
@@ -22,14 +22,16 @@ function schemaOf(columns: Record<string, ColumnKind>): SchemaElement[] {
   for (const [name, kind] of Object.entries(columns)) {
     if (kind === 'string') out.push({ name, ...STRING });
     else if (kind === 'int64') out.push({ name, type: 'INT64', repetition_type: 'OPTIONAL' });
+    else if (kind === 'double') out.push({ name, type: 'DOUBLE', repetition_type: 'OPTIONAL' });
     else if (kind === 'binary') out.push({ name, type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' });
     else {
+      const [a, b] = kind === 'turns' ? ['role', 'content'] : ['from', 'value'];
       out.push(
         { name, repetition_type: 'OPTIONAL', num_children: 1, converted_type: 'LIST' },
         { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
         { name: 'element', repetition_type: 'OPTIONAL', num_children: 2 },
-        { name: 'role', ...STRING },
-        { name: 'content', ...STRING },
+        { name: a, ...STRING },
+        { name: b, ...STRING },
       );
     }
   }
@@ -74,7 +76,8 @@ export async function writeParquetjs(
   const fields: Record<string, unknown> = {};
   for (const [name, kind] of Object.entries(columns)) {
     if (kind === 'turns') fields[name] = { repeated: true, fields: { role: { type: 'UTF8', compression }, content: { type: 'UTF8', compression } } };
-    else fields[name] = { type: kind === 'int64' ? 'INT64' : kind === 'binary' ? 'BYTE_ARRAY' : 'UTF8', optional: true, compression };
+    else if (kind === 'sharegpt') fields[name] = { repeated: true, fields: { from: { type: 'UTF8', compression }, value: { type: 'UTF8', compression } } };
+    else fields[name] = { type: kind === 'int64' ? 'INT64' : kind === 'double' ? 'DOUBLE' : kind === 'binary' ? 'BYTE_ARRAY' : 'UTF8', optional: true, compression };
   }
   const dir = mkdtempSync(join(tmpdir(), 'parquetjs-'));
   const path = join(dir, 'data.parquet');

@@ -143,6 +143,47 @@ describe('Parquet files as records', () => {
     expect(a.pairs).toEqual(b.pairs);
   });
 
+  // The shapes of two datasets tutorials train on, with their extra columns (ids, sources, scores).
+  it("HuggingFaceH4/ultrafeedback_binarized's shape (prompt string, chosen / rejected full conversations, messages, scores): the jsonl pairs, from both writers", async () => {
+    const conv = (q: string, a: string) => [{ role: 'user', content: q }, { role: 'assistant', content: a }];
+    const rows = Array.from({ length: 11 }, (_, i) => ({
+      prompt: `What is ${i} times ${i}?`,
+      prompt_id: `id-${i}`,
+      chosen: conv(`What is ${i} times ${i}?`, `It is ${i * i}.`),
+      rejected: conv(`What is ${i} times ${i}?`, `Maybe ${i + i}.`),
+      messages: conv(`What is ${i} times ${i}?`, `It is ${i * i}.`),
+      score_chosen: 8.5,
+      score_rejected: i % 2 ? 3 : null,
+    }));
+    const cols = { prompt: 'string', prompt_id: 'string', chosen: 'turns', rejected: 'turns', messages: 'turns', score_chosen: 'double', score_rejected: 'double' } as const;
+    const want = await preparePreferenceDataset(jsonlOf(rows), tok, { fileType: 'jsonl' });
+    expect(want.stats).toMatchObject({ shape: 'implicit', pairs: 11 });
+    for (const bytes of [writeHyparquet(rows, cols, { rowGroupSize: 4 }), await writeParquetjs(rows, cols, { codec: 'SNAPPY', rowGroupSize: 4 })]) {
+      const got = await preparePreferenceDataset(pq('uf.parquet', bytes), tok, {});
+      expect(got.pairs).toEqual(want.pairs);
+      expect(got.stats).toMatchObject({ shape: 'implicit', pairs: 11 });
+    }
+  });
+
+  it("mlabonne/FineTome-100k's shape (conversations of from / value, source, score): the jsonl sharegpt examples, from both writers", async () => {
+    const rows = Array.from({ length: 13 }, (_, i) => ({
+      conversations: [
+        { from: 'human', value: `Explain ${i}.` },
+        { from: 'gpt', value: `${i} is a number${i % 3 ? '' : ' ✓'}.` },
+      ],
+      source: i % 2 ? 'infini-instruct-top-500k' : null,
+      score: 4.5 + i / 100,
+    }));
+    const cols = { conversations: 'sharegpt', source: 'string', score: 'double' } as const;
+    const want = await prepareDataset(jsonlOf(rows), tok, { fileType: 'jsonl' });
+    expect(want.stats).toMatchObject({ format: 'sharegpt', examples: 13 });
+    for (const bytes of [writeHyparquet(rows, cols, { rowGroupSize: 5 }), await writeParquetjs(rows, cols, { codec: 'GZIP', rowGroupSize: 5 })]) {
+      const got = await prepareDataset(pq('ft.parquet', bytes), tok, {});
+      same(got, want);
+      expect(got.stats).toMatchObject({ fileType: 'parquet', format: 'sharegpt', examples: 13 });
+    }
+  });
+
   it('a bad record names its row, row group and file; binary columns are left out', async () => {
     const rows: Row[] = alpacaRows(10).map((r, i) => ({ ...r, output: i === 8 ? null : r.output, blob: new Uint8Array([1, 2, i]) }));
     const bytes = writeHyparquet(rows, { ...ALPACA_COLUMNS, blob: 'binary' }, { rowGroupSize: 4 });

@@ -1,0 +1,13 @@
+import { prepareDataset } from './src/data/pipeline';
+import { loadModelTokenizer, openDataFile } from './src/cli/prepare';
+const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+const tok = await loadModelTokenizer('../shared/fixtures/reference/tiny-qwen3/model');
+const base = process.memoryUsage();
+let best: any = null;
+const timer = setInterval(() => {}, 1000);
+const sample = () => { const m = process.memoryUsage(); if (!best || m.rss > best.rss) best = m; };
+const iv = setInterval(sample, 20);
+await prepareDataset(openDataFile(process.argv[2]), tok, { onProgress: sample });
+clearInterval(iv); clearInterval(timer);
+const f = (m: any) => `rss ${mb(m.rss)} heapTotal ${mb(m.heapTotal)} heapUsed ${mb(m.heapUsed)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)}`;
+console.log('base', f(base)); console.log('peak', f(best)); console.log('maxRSS', mb(process.resourceUsage().maxRSS * 1024));
