@@ -41,6 +41,14 @@ async function storedKeys(page: Page): Promise<string[]> {
   );
 }
 
+/** Opens studio/qa-pairs by its id and uses its `tiny` config's train split (one Parquet file, 4 rows). */
+async function useTinySplit(page: Page): Promise<void> {
+  await page.getByLabel('Hugging Face dataset id').fill('studio/qa-pairs');
+  await page.getByRole('button', { name: 'Open dataset' }).click();
+  await page.getByLabel('Config', { exact: true }).selectOption('tiny');
+  await page.getByRole('button', { name: 'Use this split' }).click();
+}
+
 test.describe('Hub datasets', () => {
   let hub: StandInHub;
   test.beforeEach(async () => {
@@ -139,14 +147,8 @@ test.describe('Hub datasets', () => {
 
   test('a reload reuses the split kept in IndexedDB: no file is downloaded again', async ({ page }, testInfo) => {
     const shot = shooter(page, testInfo);
-    const useTiny = async () => {
-      await page.getByLabel('Hugging Face dataset id').fill('studio/qa-pairs');
-      await page.getByRole('button', { name: 'Open dataset' }).click();
-      await page.getByLabel('Config', { exact: true }).selectOption('tiny');
-      await page.getByRole('button', { name: 'Use this split' }).click();
-    };
     await openStudio(page);
-    await useTiny();
+    await useTinySplit(page);
     const preview = page.getByTestId('hub-dataset-preview');
     await expect(preview).toContainText('studio/qa-pairs · tiny/train · 4 rows', { timeout: 60_000 });
     await expect(preview).not.toContainText('not downloaded yet');
@@ -156,7 +158,7 @@ test.describe('Hub datasets', () => {
 
     await page.reload();
     await expect(page.getByText(/GPU: /)).toBeVisible({ timeout: 60_000 });
-    await useTiny();
+    await useTinySplit(page);
     await expect(preview).toContainText('studio/qa-pairs · tiny/train · 4 rows · columns question, answer · kept in this browser', { timeout: 60_000 });
     expect(whole()).toBe(1);
     await shot('reused');
@@ -168,10 +170,7 @@ test.describe('Hub datasets', () => {
     try {
       await openStudio(page);
       await useDemo(page);
-      await page.getByLabel('Hugging Face dataset id').fill('studio/qa-pairs');
-      await page.getByRole('button', { name: 'Open dataset' }).click();
-      await page.getByLabel('Config', { exact: true }).selectOption('tiny');
-      await page.getByRole('button', { name: 'Use this split' }).click();
+      await useTinySplit(page);
       const summary = page.getByTestId('dataset-summary');
       await expect(summary).toContainText('4 examples', { timeout: 120_000 });
       await page.getByLabel('Max steps', { exact: true }).fill('10');
