@@ -7,7 +7,7 @@ import { DatasetError, formatIssues } from '../data/errors';
 import { prepareDataset } from '../data/pipeline';
 import type { BenchData } from '../engine/bench/train-bench';
 import { openModelFolder } from '../engine/model/weights';
-import { TrainingPlan } from '../engine/train/plan';
+import { tableItems, TrainingPlan } from '../engine/train/plan';
 import { DEFAULT_TRAIN } from '../engine/train/types';
 import { nodeFolder } from '../io/node-files';
 import { loadModelTokenizer, openDataFile } from './prepare';
@@ -23,6 +23,6 @@ export async function loadBenchData(modelDir: string, dataFile: string, batch: n
     if (e instanceof DatasetError) throw new DatasetError(`--data ${dataFile}: ${e.message}${formatIssues(e.issues, e.issueCount, 5).map((l) => `\n${l}`).join('')}`, e.issues, e.issueCount);
     throw e;
   }
-  const planOf = (packed: boolean) => new TrainingPlan([...prepared.examples], { batchSize: batch, gradAccum: 1, padId: tok.padId, seed: DEFAULT_TRAIN.seed, maxLength: seq, packing: packed });
+  const planOf = (packed: boolean) => new TrainingPlan(tableItems(prepared.examples), { batchSize: batch, gradAccum: 1, padId: tok.padId, seed: DEFAULT_TRAIN.seed, maxLength: seq, packing: packed });
   return { spec, weights, plan: planOf(packing), padded: packing && vsPadded ? planOf(false) : undefined };
 }

@@ -25,7 +25,7 @@ import { readAdapterZip } from '../engine/lora/adapter-zip';
 import { validateLoraSettings } from '../engine/lora/config';
 import { PROJECTIONS, type Projection } from '../engine/model/spec';
 import { Trainer } from '../engine/train/trainer';
-import { TrainingPlan, type PlanItem } from '../engine/train/plan';
+import { planItems, tableItems, TrainingPlan, type PlanItems } from '../engine/train/plan';
 import { DEFAULT_TRAIN, type Batch, type LoraHyper, type Schedule, type TrainHyper } from '../engine/train/types';
 import { DatasetError, formatIssues } from '../data/errors';
 import { DATA_FORMATS, type DataFormat } from '../data/formats';
@@ -40,7 +40,7 @@ import { DEFAULT_NUMBERS, OTHER_SETTINGS, methodDataProblem } from '../settings/
 import { parseRunFlags, RUN_BOOL_FLAGS, RUN_VALUE_FLAGS } from './run-flags';
 import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
-import { RunControl, heldOutCount, holdOut, runLoop } from '../engine/train/loop';
+import { RunControl, heldOutCount, holdOutItems, runLoop } from '../engine/train/loop';
 import { DivergenceError } from '../engine/train/divergence';
 import { checkOutDir, OutDirError } from '../export/out-dir';
 import { writeAdapterPair } from '../export/atomic-sink';
@@ -205,11 +205,11 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   let prepared: { stats: unknown; warnings: string[] };
-  let items: PlanItem[];
+  let items: PlanItems;
   try {
     if (preference) {
       const p = await preparePreferenceDataset(data.open(), tok, { fileName: dataFile, maxLength, maxPromptLength, skipInvalid });
-      [prepared, items] = [p, p.pairs];
+      [prepared, items] = [p, planItems(p.pairs)];
     } else {
       const p = await prepareDataset(data.open(), tok, {
         fileName: dataFile,
@@ -217,7 +217,7 @@ export async function run(argv: string[]): Promise<number> {
         maxLength,
         skipInvalid,
       });
-      [prepared, items] = [p, [...p.examples]];
+      [prepared, items] = [p, tableItems(p.examples)];
     }
   } catch (e) {
     if (e instanceof DatasetError) {
@@ -227,7 +227,7 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   for (const w of prepared.warnings) process.stderr.write(`warning: ${w}\n`);
-  const { train, validation } = holdOut(items, heldOutCount(items.length, valFraction), hyper.seed);
+  const { train, validation } = holdOutItems(items, heldOutCount(items.length, valFraction), hyper.seed);
   // The same batcher as the studio's worker: step k's micro-batches are a pure function of k.
   const plan = new TrainingPlan(train, { batchSize, gradAccum: hyper.gradAccum, padId: tok.padId, seed: hyper.seed, maxSteps: maxStepsFlag, epochs, maxLength, packing });
   hyper.maxSteps = plan.totalSteps;

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { DatasetError, truncateExample } from '../data';
 import { loadTokenizerDir } from '../data/testdata/fixtures';
 import { DEFAULT_READ_OPTIONS, packDataset, unpackDataset, type DatasetReadOptions } from '../util/dataset-package';
-import { keepLength, loadDataset, recordPackage, trainValidationSplit, validationFileExamples, type DetailedSummary, type LoadedData } from './dataset';
+import { keepLength, loadDataset, recordPackage, trainValidationSplit, truncatedExamples, validationFileExamples, type DetailedSummary, type LoadedData } from './dataset';
+import { itemArray, type PlanItem } from '../engine/train/plan';
+import { holdOut } from '../engine/train/loop';
+import { cutExample, protectsTurns, type PreparedDataset } from '../data';
 import { ALPACA_COLUMNS, alpacaRows, jsonlOf, writeHyparquet, type Row } from '../data/records/parquet-testing';
 import type { PrepareProgress } from '../data';
 import { lineErrors } from './protocol';
@@ -169,6 +172,28 @@ describe('loadDataset with options', () => {
     expect(split.validation).toHaveLength(2);
   });
 
+  it("a run's examples are a view over the table: item by item what cutExample gives, the untrainable left out, the split the same as over an array", async () => {
+    const long = Array.from({ length: 12 }, (_, i) => chat(`${'Tell me more. '.repeat(i)}Question ${i}?`, `Answer ${i}.`)).join('\n');
+    const { prepared } = await load('long.jsonl', enc.encode(long));
+    const table = (prepared as PreparedDataset).examples;
+    // A cut at the median length: the longer examples lose (part of) their answer, so nothing trained is left.
+    const L = [...table].map((e) => e.inputIds.length).sort((a, b) => a - b)[6];
+    const protect = protectsTurns('assistant', 'messages');
+    const want = [...table].map((ex) => cutExample(ex, L, protect).example).filter((e) => e !== null);
+    expect(want.length).toBeGreaterThan(0);
+    expect(want.length).toBeLessThan(12);
+    const seq = (e: PlanItem) => ('inputIds' in e ? [Array.from(e.inputIds), Array.from(e.trainMask)] : null);
+    const items = truncatedExamples(prepared, L);
+    expect(itemArray(items).map(seq)).toEqual(want.map(seq));
+    expect(Array.from({ length: items.length }, (_, i) => items.lengthOf(i))).toEqual(want.map((e) => e.inputIds.length));
+    // One held out (the studio holds out at most a fifth).
+    const split = trainValidationSplit(prepared, L, 1, 5);
+    const byArray = holdOut(want, 1, 5);
+    expect(split.validation.length).toBe(1);
+    expect(itemArray(split.train).map(seq)).toEqual(byArray.train.map(seq));
+    expect(itemArray(split.validation).map(seq)).toEqual(byArray.validation.map(seq));
+  });
+
   it('a bad validation file is refused by name, with its lines', async () => {
     const buf = packDataset({ hub: null, options: DEFAULT_READ_OPTIONS, train: [{ name: 'chat.jsonl', data: enc.encode(CHAT) }], validation: { name: 'val.jsonl', data: enc.encode(`${chat('a', 'b')}\n{oops\n`) } });
     const err = await load('chat.jsonl', buf).catch((e: unknown) => e as DatasetError);
@@ -204,8 +229,8 @@ describe('preference data in the studio', () => {
     const { preparePreferenceDataset } = await import('../data/preference');
     const direct = await preparePreferenceDataset(enc.encode(PAIRS), tok, { fileName: 'p.jsonl', maxLength: 12, maxPromptLength: 5 });
     const { train, validation } = trainValidationSplit(prepared, 12, 0, 0, 5);
-    expect(validation).toEqual([]);
-    expect(train.map((p) => ('chosen' in p ? [Array.from(p.chosen.inputIds), Array.from(p.chosen.trainMask), Array.from(p.rejected.inputIds)] : null))).toEqual(
+    expect(validation.length).toBe(0);
+    expect(itemArray(train).map((p) => ('chosen' in p ? [Array.from(p.chosen.inputIds), Array.from(p.chosen.trainMask), Array.from(p.rejected.inputIds)] : null))).toEqual(
       direct.pairs.map((p) => [Array.from(p.chosen.inputIds), Array.from(p.chosen.trainMask), Array.from(p.rejected.inputIds)]),
     );
     expect(() => trainValidationSplit(prepared, 12, 0, 0, 12)).toThrow(/Max prompt length \(12\) must be below Max length \(12\)/);
@@ -215,7 +240,7 @@ describe('preference data in the studio', () => {
     const { prepared } = await load('p.jsonl', enc.encode(PAIRS));
     const split = trainValidationSplit(prepared, 64, 2, 3);
     expect([split.train.length, split.validation.length]).toEqual([8, 2]);
-    expect(split.validation.every((p) => 'chosen' in p)).toBe(true);
+    expect(itemArray(split.validation).every((p) => 'chosen' in p)).toBe(true);
     const pkg = packDataset({ hub: null, options: opts({ validation: { mode: 'file', fraction: 0.1 } }), train: [{ name: 'p.jsonl', data: enc.encode(PAIRS) }], validation: { name: 'v.jsonl', data: enc.encode(pair(20)) } });
     const withFile = await load('p.jsonl', pkg);
     expect(withFile.summary.details.validation?.examples).toBe(1);

@@ -29,10 +29,10 @@ import {
 import type { ModelFolder } from '../engine/model/weights';
 import { cutPair, isPreferenceFile, preparePreferenceDataset, type PreferencePair, type PreparedPreference } from '../data/preference';
 import { fileTypeFromName } from '../data/parse';
-import type { PlanItem } from '../engine/train/plan';
+import { itemSubset, planItems, type PlanItems } from '../engine/train/plan';
 import { checkFileSize } from '../io/untrusted/json';
 import { readTokenizerFiles } from '../data/tokenizer';
-import { holdOut } from '../engine/train/loop';
+import { holdOutItems } from '../engine/train/loop';
 import { DEFAULT_READ_OPTIONS, packDataset, type DatasetOrigin, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
 
 /** A validation file as the page sends it (its bytes). */
@@ -323,14 +323,22 @@ async function loadPreference(
   return { prepared, summary };
 }
 
-function cut(prepared: PreparedDataset, maxLength: number): TokenSequence[] {
+/**
+ * The examples a run trains on, cut to `maxLength`: those that keep a trained token (keepLength,
+ * from the mask alone), each cut when a batch takes it. A view over the example table: no object
+ * per example.
+ */
+function cut(prepared: PreparedDataset, maxLength: number): PlanItems {
   const protect = protects(prepared);
-  const out: TokenSequence[] = [];
-  for (const ex of prepared.examples) {
-    const t = cutExample(ex, maxLength, protect).example;
-    if (t) out.push(t);
-  }
-  return out;
+  const table = prepared.examples;
+  const kept: number[] = [];
+  for (let i = 0; i < table.length; i++) if (keepLength(table.mask(i), protect) <= maxLength) kept.push(i);
+  const examples: PlanItems = {
+    length: table.length,
+    item: (i) => cutExample(table.example(i), maxLength, protect).example!,
+    lengthOf: (i) => Math.min(table.tokenCount(i), maxLength),
+  };
+  return itemSubset(examples, kept);
 }
 
 /** Pairs cut by TRL's length rules for a run; a Max prompt length not below Max length is refused. */
@@ -341,18 +349,18 @@ function cutPairs(prepared: PreparedPreference, maxLength: number, maxPromptLeng
 }
 
 /** The run's training items: the examples cut to `maxLength`, or the pairs cut by the length rules. */
-export function truncatedExamples(prepared: LoadedData, maxLength: number, maxPromptLength?: number): PlanItem[] {
-  if (isPairData(prepared)) return cutPairs(prepared, maxLength, maxPromptLength);
+export function truncatedExamples(prepared: LoadedData, maxLength: number, maxPromptLength?: number): PlanItems {
+  if (isPairData(prepared)) return planItems(cutPairs(prepared, maxLength, maxPromptLength));
   const out = cut(prepared, maxLength);
   if (out.length === 0) throw new DatasetError(`no example has a trained token within the first ${maxLength} tokens: raise Max length`);
   return out;
 }
 
 /** The validation file's examples cut to `maxLength`, or null when the dataset came without one. */
-export function validationFileExamples(prepared: LoadedData, maxLength: number, maxPromptLength?: number): PlanItem[] | null {
+export function validationFileExamples(prepared: LoadedData, maxLength: number, maxPromptLength?: number): PlanItems | null {
   const v = validationSets.get(prepared);
   if (!v) return null;
-  if (isPairData(v)) return cutPairs(v, maxLength, maxPromptLength);
+  if (isPairData(v)) return planItems(cutPairs(v, maxLength, maxPromptLength));
   const out = cut(v, maxLength);
   if (out.length === 0) throw new DatasetError(`no validation example has a trained token within the first ${maxLength} tokens: raise Max length`);
   return out;
@@ -368,10 +376,10 @@ export function trainValidationSplit(
   validationExamples: number,
   seed: number,
   maxPromptLength?: number,
-): { train: PlanItem[]; validation: PlanItem[] } {
+): { train: PlanItems; validation: PlanItems } {
   const examples = truncatedExamples(prepared, maxLength, maxPromptLength);
   const file = validationFileExamples(prepared, maxLength, maxPromptLength);
   if (file) return { train: examples, validation: file };
   // The studio holds out at most a fifth; the rule itself is the loop's (CLI and worker alike).
-  return holdOut(examples, Math.min(validationExamples, maxValidationExamples(examples.length)), seed);
+  return holdOutItems(examples, Math.min(validationExamples, maxValidationExamples(examples.length)), seed);
 }

@@ -5,7 +5,7 @@
 // but the checkpoint's step to continue with the same batches.
 import { splitValidation } from '../../data/sequences';
 import { DivergenceError } from './divergence';
-import type { TrainingPlan } from './plan';
+import { itemSubset, type PlanItems, type TrainingPlan } from './plan';
 import { countedTokens, type Batch, type StepResult } from './types';
 
 export interface StepMetrics {
@@ -72,6 +72,17 @@ export function evalCadence(maxSteps: number): number {
  */
 export function holdOut<T>(examples: readonly T[], count: number, seed: number): { train: T[]; validation: T[] } {
   return splitValidation(examples, examples.length ? Math.min(count, examples.length) / examples.length : 0, seed);
+}
+
+/** splitValidation over PlanItems, by index: the same split as on an array of the items, no item made. */
+export function splitItems(items: PlanItems, fraction: number, seed: number): { train: PlanItems; validation: PlanItems } {
+  const { train, validation } = splitValidation(Array.from({ length: items.length }, (_, i) => i), fraction, seed);
+  return { train: itemSubset(items, train), validation: itemSubset(items, validation) };
+}
+
+/** holdOut over PlanItems (see splitItems). */
+export function holdOutItems(items: PlanItems, count: number, seed: number): { train: PlanItems; validation: PlanItems } {
+  return splitItems(items, items.length ? Math.min(count, items.length) / items.length : 0, seed);
 }
 
 /** A fraction of `n` examples as a count: rounded, at least one when the fraction is not 0. */

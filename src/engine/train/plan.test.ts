@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenSequence } from '../../data/sequences';
-import { maxSeqFor, MIN_SEQ, paddedLength, SEQ_BUCKET, TrainingPlan, type PlanOptions } from './plan';
+import { ExampleTable } from '../../data/example-table';
+import { holdOut, holdOutItems } from './loop';
+import { itemArray, itemSubset, maxSeqFor, MIN_SEQ, paddedLength, SEQ_BUCKET, tableItems, TrainingPlan, type PlanOptions } from './plan';
 import { countedTokens } from './types';
 import type { Batch } from './types';
 
@@ -260,4 +262,36 @@ describe('TrainingPlan with packing', () => {
     expect(v.positions).toBeUndefined();
     expect([v.B, v.T]).toEqual([2, 3]);
   });
+});
+
+describe('TrainingPlan over PlanItems (a view over the example table)', () => {
+  // The same examples as an array and as columns: every micro-batch and validation batch is equal.
+  const same = (a: Batch[], b: Batch[]) => {
+    expect(b.length).toBe(a.length);
+    a.forEach((x, i) => {
+      expect([b[i].B, b[i].T]).toEqual([x.B, x.T]);
+      expect(Array.from(b[i].inputIds)).toEqual(Array.from(x.inputIds));
+      expect(Array.from(b[i].labels)).toEqual(Array.from(x.labels));
+      expect(Array.from(b[i].positions ?? [])).toEqual(Array.from(x.positions ?? []));
+    });
+  };
+  for (const packing of [false, true]) {
+    it(`gives the array's batches, step by step and for validation, without making an item to measure it (packing ${packing ? 'on' : 'off'})`, () => {
+      const examples = numbered(37, (i) => 3 + ((i * 7) % 19));
+      const table = new ExampleTable();
+      examples.forEach((e, i) => table.push(i + 1, Int32Array.from(e.inputIds), Uint8Array.from(e.trainMask), false));
+      let made = 0;
+      const items = tableItems({ length: table.length, example: (i) => (made++, table.example(i)), tokenCount: (i) => table.tokenCount(i) });
+      const { train, validation } = holdOutItems(items, 5, 3);
+      const byArray = holdOut(examples, 5, 3);
+      const opts = { ...base, batchSize: 3, gradAccum: 2, maxLength: 16, epochs: 2, packing };
+      const viaItems = new TrainingPlan(train, opts);
+      const viaArray = new TrainingPlan(byArray.train, opts);
+      expect(made).toBeLessThanOrEqual(1); // lengths come from the columns (packing looks at the first item: not a pair)
+      expect([viaItems.totalSteps, viaItems.maxSeq]).toEqual([viaArray.totalSteps, viaArray.maxSeq]);
+      for (let k = 0; k < viaArray.totalSteps; k++) same(viaArray.microBatches(k).micro, viaItems.microBatches(k).micro);
+      same(viaArray.batchesOf(byArray.validation), viaItems.batchesOf(validation));
+      expect(itemArray(itemSubset(items, [4, 1])).map((e) => ('inputIds' in e ? e.inputIds[0] : -1))).toEqual([1004, 1001]);
+    });
+  }
 });

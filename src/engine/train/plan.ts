@@ -36,6 +36,42 @@ export type PlanItem = TokenSequence | PairSequence;
 const isPair = (e: PlanItem): e is PairSequence => 'chosen' in e;
 const itemLength = (e: PlanItem): number => (isPair(e) ? Math.max(e.chosen.inputIds.length, e.rejected.inputIds.length) : e.inputIds.length);
 
+/**
+ * What a plan draws its rows from: an array of items, or a view over the prepared examples'
+ * columns (src/data/example-table.ts) that makes an item only when a batch takes it, so a run over
+ * a large dataset holds no object per example.
+ */
+export interface PlanItems {
+  readonly length: number;
+  /** Item i (may be made on each call). */
+  item(i: number): PlanItem;
+  /** itemLength(item(i)), without making the item. */
+  lengthOf(i: number): number;
+}
+
+/** `items` as PlanItems (an array is wrapped; PlanItems pass through). */
+export function planItems(items: readonly PlanItem[] | PlanItems): PlanItems {
+  if (!isItemArray(items)) return items;
+  return { length: items.length, item: (i) => items[i], lengthOf: (i) => itemLength(items[i]) };
+}
+const isItemArray = (x: readonly PlanItem[] | PlanItems): x is readonly PlanItem[] => Array.isArray(x);
+
+/** The prepared examples' table (ExampleTable's shape) as PlanItems: each item its views into the table. */
+export function tableItems(table: { readonly length: number; example(i: number): TokenSequence; tokenCount(i: number): number }): PlanItems {
+  return { length: table.length, item: (i) => table.example(i), lengthOf: (i) => table.tokenCount(i) };
+}
+
+/** Items `indices` of `items`, in that order. */
+export function itemSubset(items: PlanItems, indices: readonly number[]): PlanItems {
+  const at = Uint32Array.from(indices);
+  return { length: at.length, item: (k) => items.item(at[k]), lengthOf: (k) => items.lengthOf(at[k]) };
+}
+
+/** The items as an array (tests, and the few rows a caller lists). */
+export function itemArray(items: PlanItems): PlanItem[] {
+  return Array.from({ length: items.length }, (_, i) => items.item(i));
+}
+
 /** P pairs as a preference batch of 2P rows of T: the chosen sequences, then the rejected ones in the same order. */
 export function padPairBatch(pairs: readonly PairSequence[], T: number, padId: number): Batch {
   return { ...padBatch([...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)], T, padId), pairs: pairs.length };
@@ -118,17 +154,21 @@ export class TrainingPlan {
   /** Rows of an epoch: its examples, or with packing its packed rows (the same for every epoch). */
   readonly rowsPerEpoch: number;
 
+  private readonly examples: PlanItems;
+
   constructor(
-    private readonly examples: readonly PlanItem[],
+    items: readonly PlanItem[] | PlanItems,
     private readonly opts: PlanOptions,
   ) {
+    const examples = planItems(items);
+    this.examples = examples;
     if (examples.length === 0) throw new Error('the training set is empty');
     if (!(Number.isInteger(opts.batchSize) && opts.batchSize >= 1)) throw new Error(`batchSize must be a positive integer, got ${opts.batchSize}`);
     this.batchSize = opts.batchSize;
     this.gradAccum = Math.max(1, Math.floor(opts.gradAccum));
     this.bucket = Math.max(1, Math.floor(opts.bucket ?? SEQ_BUCKET));
     this.packing = opts.packing === true;
-    if (this.packing && isPair(examples[0])) throw new Error('preference pairs are not packed (one sequence per row)');
+    if (this.packing && isPair(examples.item(0))) throw new Error('preference pairs are not packed (one sequence per row)');
     this.maxSeq = this.packing ? packedLength(this.longestOf(examples), opts.maxLength) : this.capOf(examples);
     this.rowsPerEpoch = this.packing ? this.packedRows(0).length : examples.length;
     this.batchesPerEpoch = Math.ceil(this.rowsPerEpoch / this.batchSize);
@@ -136,24 +176,29 @@ export class TrainingPlan {
     this.totalSteps = opts.maxSteps ?? Math.max(1, Math.round((opts.epochs ?? 1) * this.stepsPerEpoch));
   }
 
-  private rowLength(e: PlanItem): number {
-    return Math.min(itemLength(e), this.opts.maxLength ?? Number.POSITIVE_INFINITY);
+  /** A sequence of n tokens as a row takes it (cut at maxLength). */
+  private capped(n: number): number {
+    return Math.min(n, this.opts.maxLength ?? Number.POSITIVE_INFINITY);
   }
 
-  private longestOf(rows: readonly PlanItem[]): number {
+  private rowLength(i: number): number {
+    return this.capped(this.examples.lengthOf(i));
+  }
+
+  private longestOf(rows: PlanItems): number {
     let longest = 0;
-    for (const e of rows) longest = Math.max(longest, itemLength(e));
+    for (let i = 0; i < rows.length; i++) longest = Math.max(longest, rows.lengthOf(i));
     return longest;
   }
 
-  private capOf(rows: readonly PlanItem[]): number {
+  private capOf(rows: PlanItems): number {
     return maxSeqFor(this.longestOf(rows), this.opts.maxLength);
   }
 
   /** One batch of `rows`: T bucketed and capped at `cap`, longer rows cut. */
   private batch(rows: readonly PlanItem[], cap: number): Batch {
     let longest = 0;
-    for (const r of rows) longest = Math.max(longest, this.rowLength(r));
+    for (const r of rows) longest = Math.max(longest, this.capped(itemLength(r)));
     const T = paddedLength(longest, cap, this.bucket);
     if (rows.length && isPair(rows[0])) return padPairBatch(rows as PairSequence[], T, this.opts.padId);
     return padBatch(rows as TokenSequence[], T, this.opts.padId);
@@ -176,7 +221,7 @@ export class TrainingPlan {
     if (this.cachedRows?.epoch !== epoch) {
       const order = this.epochOrder(epoch);
       const rows = packRows(
-        order.map((i) => this.rowLength(this.examples[i])),
+        order.map((i) => this.rowLength(i)),
         this.maxSeq,
       ).map((row) => row.map((k) => order[k]));
       this.cachedRows = { epoch, rows: this.batchOrder(shuffled(rows, rowSeed(this.opts.seed, epoch)), epoch) };
@@ -187,7 +232,7 @@ export class TrainingPlan {
   /** Tokens of a packed row (examples cut at maxSeq as packBatch cuts them). */
   private rowFill(row: readonly number[]): number {
     let n = 0;
-    for (const i of row) n += this.rowLength(this.examples[i]);
+    for (const i of row) n += this.rowLength(i);
     return Math.min(n, this.maxSeq);
   }
 
@@ -218,14 +263,14 @@ export class TrainingPlan {
         const slice = packed.slice(j * this.batchSize, (j + 1) * this.batchSize);
         let fullest = 0;
         for (const row of slice) fullest = Math.max(fullest, this.rowFill(row));
-        const rows = slice.map((row) => row.map((i) => this.examples[i] as TokenSequence));
+        const rows = slice.map((row) => row.map((i) => this.examples.item(i) as TokenSequence));
         micro.push(packBatch(rows, paddedLength(fullest, this.maxSeq, this.bucket), this.opts.padId));
       }
       return { epoch, micro };
     }
     const order = this.epochOrder(epoch);
     for (let j = first; j < last; j++) {
-      const rows = order.slice(j * this.batchSize, (j + 1) * this.batchSize).map((i) => this.examples[i]);
+      const rows = order.slice(j * this.batchSize, (j + 1) * this.batchSize).map((i) => this.examples.item(i));
       micro.push(this.batch(rows, this.maxSeq));
     }
     return { epoch, micro };
@@ -236,10 +281,15 @@ export class TrainingPlan {
    * and padding (for validation; never packed, so a validation loss means the same with packing
    * on or off). Their T is at most maxSeqFor(their longest row, maxLength).
    */
-  batchesOf(examples: readonly PlanItem[]): Batch[] {
+  batchesOf(items: readonly PlanItem[] | PlanItems): Batch[] {
+    const examples = planItems(items);
     const cap = this.capOf(examples);
     const out: Batch[] = [];
-    for (let s = 0; s < examples.length; s += this.batchSize) out.push(this.batch(examples.slice(s, s + this.batchSize), cap));
+    for (let s = 0; s < examples.length; s += this.batchSize) {
+      const rows: PlanItem[] = [];
+      for (let i = s; i < Math.min(s + this.batchSize, examples.length); i++) rows.push(examples.item(i));
+      out.push(this.batch(rows, cap));
+    }
     return out;
   }
 }

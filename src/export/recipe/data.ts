@@ -5,9 +5,9 @@
 // same steps on any number of GPUs.
 import { prepareDataset, type PreparedDataset } from '../../data/pipeline';
 import type { DatasetInput } from '../../data/records/record-source';
-import { splitValidation } from '../../data/sequences';
 import type { ModelTokenizer } from '../../data/tokenizer';
-import { TrainingPlan, type PlanItem } from '../../engine/train/plan';
+import { planItems, tableItems, TrainingPlan } from '../../engine/train/plan';
+import { splitItems } from '../../engine/train/loop';
 import { preparePreferenceDataset, type PreparedPreference } from '../../data/preference';
 import type { Batch } from '../../engine/train/types';
 import type { RecipeSettings } from './settings';
@@ -41,8 +41,8 @@ export async function planRecipeData(source: DatasetInput, fileName: string, tok
         maxLength: s.maxLength,
         skipInvalid: s.skipInvalid,
       });
-  const items: PlanItem[] = 'pairs' in prepared ? prepared.pairs : [...prepared.examples];
-  const { train, validation } = splitValidation(items, s.valFraction, s.train.seed);
+  const items = 'pairs' in prepared ? planItems(prepared.pairs) : tableItems(prepared.examples);
+  const { train, validation } = splitItems(items, s.valFraction, s.train.seed);
   const plan = new TrainingPlan(train, {
     batchSize: s.batchSize,
     gradAccum: s.train.gradAccum,
