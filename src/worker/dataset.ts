@@ -24,7 +24,6 @@ import {
   type PrepareOptions,
   type PrepareProgress,
   type RecordFile,
-  type TokenSequence,
 } from '../data';
 import type { ModelFolder } from '../engine/model/weights';
 import { cutPair, isPreferenceFile, preparePreferenceDataset, type PreferencePair, type PreparedPreference } from '../data/preference';
