@@ -40,7 +40,7 @@ import { DEFAULT_NUMBERS, OTHER_SETTINGS, methodDataProblem } from '../settings/
 import { parseRunFlags, RUN_BOOL_FLAGS, RUN_VALUE_FLAGS } from './run-flags';
 import { runLimitError } from '../io/untrusted/limits';
 import type { BaseQuant } from '../engine/model/gpu-weights';
-import { RunControl, heldOutCount, holdOutItems, runLoop } from '../engine/train/loop';
+import { RunControl, heldOutCount, holdOut, runLoop } from '../engine/train/loop';
 import { DivergenceError } from '../engine/train/divergence';
 import { checkOutDir, OutDirError } from '../export/out-dir';
 import { writeAdapterPair } from '../export/atomic-sink';
@@ -227,7 +227,7 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   for (const w of prepared.warnings) process.stderr.write(`warning: ${w}\n`);
-  const { train, validation } = holdOutItems(items, heldOutCount(items.length, valFraction), hyper.seed);
+  const { train, validation } = holdOut(items, heldOutCount(items.length, valFraction), hyper.seed);
   // The same batcher as the studio's worker: step k's micro-batches are a pure function of k.
   const plan = new TrainingPlan(train, { batchSize, gradAccum: hyper.gradAccum, padId: tok.padId, seed: hyper.seed, maxSteps: maxStepsFlag, epochs, maxLength, packing });
   hyper.maxSteps = plan.totalSteps;

@@ -38,8 +38,7 @@ export class ExampleTable implements Iterable<PreparedExample> {
   private readonly start = new Column();
   private readonly size = new Column();
   private readonly lines = new Column();
-  // Line numbers are 1-based, so 0 never marks a line: the top bit of `size` holds `truncated`
-  // instead of a fifth column (an example has far fewer than 2^31 tokens).
+  // The top bit of `size` holds `truncated` instead of a fifth column (push refuses 2^31 tokens).
   private static readonly TRUNCATED = 0x8000_0000;
 
   get length(): number {

@@ -4,8 +4,7 @@ import { loadTokenizerDir } from '../data/testdata/fixtures';
 import { DEFAULT_READ_OPTIONS, packDataset, unpackDataset, type DatasetReadOptions } from '../util/dataset-package';
 import { keepLength, loadDataset, recordPackage, trainValidationSplit, truncatedExamples, validationFileExamples, type DetailedSummary, type LoadedData } from './dataset';
 import { itemArray, type PlanItem } from '../engine/train/plan';
-import { holdOut } from '../engine/train/loop';
-import { cutExample, protectsTurns, type PreparedDataset } from '../data';
+import { cutExample, protectsTurns, splitValidation, type PreparedDataset } from '../data';
 import { ALPACA_COLUMNS, alpacaRows, jsonlOf, writeHyparquet, type Row } from '../data/records/parquet-testing';
 import type { PrepareProgress } from '../data';
 import { lineErrors } from './protocol';
@@ -188,7 +187,7 @@ describe('loadDataset with options', () => {
     expect(Array.from({ length: items.length }, (_, i) => items.lengthOf(i))).toEqual(want.map((e) => e.inputIds.length));
     // One held out (the studio holds out at most a fifth).
     const split = trainValidationSplit(prepared, L, 1, 5);
-    const byArray = holdOut(want, 1, 5);
+    const byArray = splitValidation(want, 1 / want.length, 5); // the same rule over the array
     expect(split.validation.length).toBe(1);
     expect(itemArray(split.train).map(seq)).toEqual(byArray.train.map(seq));
     expect(itemArray(split.validation).map(seq)).toEqual(byArray.validation.map(seq));

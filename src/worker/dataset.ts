@@ -31,7 +31,7 @@ import { fileTypeFromName } from '../data/parse';
 import { itemSubset, planItems, type PlanItems } from '../engine/train/plan';
 import { checkFileSize } from '../io/untrusted/json';
 import { readTokenizerFiles } from '../data/tokenizer';
-import { holdOutItems } from '../engine/train/loop';
+import { holdOut } from '../engine/train/loop';
 import { DEFAULT_READ_OPTIONS, packDataset, type DatasetOrigin, type DatasetReadOptions, type PackagedFile } from '../util/dataset-package';
 
 /** A validation file as the page sends it (its bytes). */
@@ -380,5 +380,5 @@ export function trainValidationSplit(
   const file = validationFileExamples(prepared, maxLength, maxPromptLength);
   if (file) return { train: examples, validation: file };
   // The studio holds out at most a fifth; the rule itself is the loop's (CLI and worker alike).
-  return holdOutItems(examples, Math.min(validationExamples, maxValidationExamples(examples.length)), seed);
+  return holdOut(examples, Math.min(validationExamples, maxValidationExamples(examples.length)), seed);
 }

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DivergenceError } from './divergence';
 import { RunControl, evalCadence, heldOutCount, holdOut, runLoop, type LoopHooks } from './loop';
+import { planItems } from './plan';
 import type { Batch, StepResult } from './types';
 
 const batch: Batch = { B: 1, T: 2, inputIds: Int32Array.from([1, 2]), attentionMask: Int32Array.from([1, 1]), labels: Int32Array.from([1, 2]) };
@@ -67,7 +68,7 @@ describe('training loop', () => {
   });
 
   it('holds out a count, or a fraction converted to one (at least one example)', () => {
-    const items = Array.from({ length: 10 }, (_, i) => i);
+    const items = planItems(Array.from({ length: 10 }, (_, i) => ({ inputIds: Int32Array.of(i), trainMask: Uint8Array.of(1) })));
     expect(holdOut(items, 3, 1).validation).toHaveLength(3);
     expect(holdOut(items, 0, 1).validation).toHaveLength(0);
     expect(heldOutCount(10, 0.01)).toBe(1);

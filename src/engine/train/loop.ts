@@ -66,22 +66,17 @@ export function evalCadence(maxSteps: number): number {
   return Math.max(1, Math.floor(maxSteps / 10));
 }
 
-/**
- * The held-out rule of every run: `count` examples (at most all but one) chosen by a seeded
- * shuffle. The studio asks for a count, the CLI for a fraction (converted with heldOutCount).
- */
-export function holdOut<T>(examples: readonly T[], count: number, seed: number): { train: T[]; validation: T[] } {
-  return splitValidation(examples, examples.length ? Math.min(count, examples.length) / examples.length : 0, seed);
-}
-
 /** splitValidation over PlanItems, by index: the same split as on an array of the items, no item made. */
 export function splitItems(items: PlanItems, fraction: number, seed: number): { train: PlanItems; validation: PlanItems } {
   const { train, validation } = splitValidation(Array.from({ length: items.length }, (_, i) => i), fraction, seed);
   return { train: itemSubset(items, train), validation: itemSubset(items, validation) };
 }
 
-/** holdOut over PlanItems (see splitItems). */
-export function holdOutItems(items: PlanItems, count: number, seed: number): { train: PlanItems; validation: PlanItems } {
+/**
+ * The held-out rule of every run: `count` examples (at most all but one) chosen by a seeded
+ * shuffle (splitItems). The studio asks for a count, the CLI for a fraction (converted with heldOutCount).
+ */
+export function holdOut(items: PlanItems, count: number, seed: number): { train: PlanItems; validation: PlanItems } {
   return splitItems(items, items.length ? Math.min(count, items.length) / items.length : 0, seed);
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenSequence } from '../../data/sequences';
 import { ExampleTable } from '../../data/example-table';
-import { holdOut, holdOutItems } from './loop';
+import { splitValidation } from '../../data/sequences';
+import { holdOut } from './loop';
 import { itemArray, itemSubset, maxSeqFor, MIN_SEQ, paddedLength, SEQ_BUCKET, tableItems, TrainingPlan, type PlanOptions } from './plan';
 import { countedTokens } from './types';
 import type { Batch } from './types';
@@ -282,8 +283,8 @@ describe('TrainingPlan over PlanItems (a view over the example table)', () => {
       examples.forEach((e, i) => table.push(i + 1, Int32Array.from(e.inputIds), Uint8Array.from(e.trainMask), false));
       let made = 0;
       const items = tableItems({ length: table.length, example: (i) => (made++, table.example(i)), tokenCount: (i) => table.tokenCount(i) });
-      const { train, validation } = holdOutItems(items, 5, 3);
-      const byArray = holdOut(examples, 5, 3);
+      const { train, validation } = holdOut(items, 5, 3);
+      const byArray = splitValidation(examples, 5 / examples.length, 3); // the same rule over the array
       const opts = { ...base, batchSize: 3, gradAccum: 2, maxLength: 16, epochs: 2, packing };
       const viaItems = new TrainingPlan(train, opts);
       const viaArray = new TrainingPlan(byArray.train, opts);
