@@ -4,7 +4,7 @@
 // (a fraction, or a second file); and the GPU-too-small message with its numbers.
 import { expect, test, type Page } from '@playwright/test';
 import { syntheticModel } from '../src/hub/synthetic-testing';
-import { collectLogs, openStudio, parseStatus, pickSyntheticModel, shooter, useDemo } from './helpers';
+import { collectLogs, interruptRunByReload, openStudio, pickSyntheticModel, shooter, useDemo } from './helpers';
 
 const chat = (q: string, a: string) => JSON.stringify({ messages: [{ role: 'user', content: q }, { role: 'assistant', content: a }] });
 const file = (name: string, text: string) => ({ name, mimeType: 'text/plain', buffer: Buffer.from(text) });
@@ -121,12 +121,7 @@ test('a run interrupted by a reload resumes with the same dataset options', asyn
     await page.getByLabel('Train on all tokens', { exact: true }).check();
     const summary = page.getByTestId('dataset-summary');
     await expect(summary).toContainText('training on all tokens', { timeout: 60_000 });
-    await page.getByLabel('Max steps', { exact: true }).fill('12');
-    await page.getByLabel('Checkpoint every', { exact: true }).fill('2');
-    const status = page.getByTestId('train-status');
-    await page.getByRole('button', { name: 'Start training' }).click();
-    await expect.poll(async () => parseStatus((await status.textContent()) ?? '')?.step ?? 0, { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(4);
-    await page.reload();
+    const status = await interruptRunByReload(page, 12, 2, 4);
 
     // The run's stored dataset carries its options: the page shows them again and trains on them.
     await expect(page.getByTestId('model-summary')).toContainText('random weights', { timeout: 120_000 });

@@ -110,6 +110,21 @@ export function parseStatus(text: string): { step: number; of: number; loss: num
   return m ? { step: Number(m[1]), of: Number(m[2]), loss: Number(m[3]) } : null;
 }
 
+/**
+ * Starts a run of `steps` steps checkpointed every `every`, and reloads the page once the status
+ * shows step `atStep`: the run is interrupted, and the page resumes it from its record. Returns the
+ * status line.
+ */
+export async function interruptRunByReload(page: Page, steps: number, every: number, atStep: number): Promise<Locator> {
+  await page.getByLabel('Max steps', { exact: true }).fill(String(steps));
+  await page.getByLabel('Checkpoint every', { exact: true }).fill(String(every));
+  const status = page.getByTestId('train-status');
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect.poll(async () => parseStatus((await status.textContent()) ?? '')?.step ?? 0, { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(atStep);
+  await page.reload();
+  return status;
+}
+
 /** Counts main-thread long tasks (> 50 ms) from now on. */
 export async function watchLongTasks(page: Page): Promise<void> {
   await page.evaluate(() => {

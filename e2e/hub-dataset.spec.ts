@@ -12,7 +12,7 @@ import { startStandInHub, type StandInHub } from '../src/hub/stand-in-server-tes
 import { DATASET_TOKEN, standInDatasets, QA_ROWS } from '../src/hub/stand-in-datasets-data-testing';
 import { standInDatasetSha } from '../src/hub/stand-in-datasets-testing';
 import { readZip } from '../src/util/testing/read-zip';
-import { collectLogs, downloadAs, parseStatus, recordStatus, shooter, statusTexts, STAND_IN_HUB_PORT, useDemo } from './helpers';
+import { collectLogs, downloadAs, interruptRunByReload, parseStatus, recordStatus, shooter, statusTexts, STAND_IN_HUB_PORT, useDemo } from './helpers';
 
 const STAND_IN = `http://127.0.0.1:${STAND_IN_HUB_PORT}`;
 
@@ -173,12 +173,7 @@ test.describe('Hub datasets', () => {
       await useTinySplit(page);
       const summary = page.getByTestId('dataset-summary');
       await expect(summary).toContainText('4 examples', { timeout: 120_000 });
-      await page.getByLabel('Max steps', { exact: true }).fill('10');
-      await page.getByLabel('Checkpoint every', { exact: true }).fill('2');
-      const status = page.getByTestId('train-status');
-      await page.getByRole('button', { name: 'Start training' }).click();
-      await expect.poll(async () => parseStatus((await status.textContent()) ?? '')?.step ?? 0, { timeout: 5 * 60_000 }).toBeGreaterThanOrEqual(3);
-      await page.reload();
+      const status = await interruptRunByReload(page, 10, 2, 3);
 
       // The run's record holds the split's file and where it came from: no download, and the card names the id.
       await expect(page.getByText('Training finished.')).toBeVisible({ timeout: 5 * 60_000 });
